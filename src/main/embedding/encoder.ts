@@ -1,0 +1,201 @@
+// Sentence encoders: text in, unit-length vectors out (cosine similarity = dot product).
+//
+// OnnxSentenceEncoder runs a model directory described by a manifest.json (see scripts/encoder/build-use-lite.mjs
+// for the default one) with onnxruntime-node. The manifest names the tokenizer family, the graph's input/output names
+// and whether pooling/normalisation are inside the graph, so other model families (e.g. user-brought
+// sentence-transformers exports with a tokenizer.json) can be added by extending `loadTokenizer` and the output
+// handling, without touching the SentenceEncoder interface.
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { SentencePieceUnigramTokenizer, type Tokenizer } from './tokenizer';
+
+export interface SentenceEncoder {
+  /** Stable model id; vectors from different ids must never be compared. */
+  readonly id: string;
+  readonly dimension: number;
+  /** One unit-length vector per text, in input order. */
+  embed(texts: string[]): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+/** manifest.json of a model directory. */
+export interface EncoderManifest {
+  id: string;
+  name?: string;
+  dimension: number;
+  maxTokens: number;
+  tokenizer: string;
+  files: { model: string; vocab?: string };
+  inputs: { inputIds: string; attentionMask: string };
+  output: string;
+  /** 'included': the graph outputs pooled sentence vectors of shape [batch, dimension]. */
+  pooling: 'included';
+  /** True when the graph already L2-normalises its output. */
+  normalized: boolean;
+  sha256?: string;
+}
+
+export interface OnnxSentenceEncoderOptions {
+  /** Intra-op threads for onnxruntime (default: min(2, CPU count)). */
+  threads?: number;
+  /** Texts per inference call (default 32). */
+  batchSize?: number;
+}
+
+async function readManifest(modelDir: string): Promise<EncoderManifest> {
+  const file = path.join(modelDir, 'manifest.json');
+  let manifest: EncoderManifest;
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as EncoderManifest;
+  } catch (err) {
+    throw new Error(`cannot read encoder manifest ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const problems: string[] = [];
+  if (typeof manifest.id !== 'string' || manifest.id === '') problems.push('id');
+  if (!Number.isInteger(manifest.dimension) || manifest.dimension <= 0) problems.push('dimension');
+  if (!Number.isInteger(manifest.maxTokens) || manifest.maxTokens <= 0) problems.push('maxTokens');
+  if (typeof manifest.files?.model !== 'string') problems.push('files.model');
+  if (typeof manifest.inputs?.inputIds !== 'string' || typeof manifest.inputs?.attentionMask !== 'string') {
+    problems.push('inputs');
+  }
+  if (typeof manifest.output !== 'string') problems.push('output');
+  if (manifest.pooling !== 'included') problems.push(`pooling (unsupported: ${String(manifest.pooling)})`);
+  if (problems.length > 0) throw new Error(`invalid encoder manifest ${file}: ${problems.join(', ')}`);
+  return manifest;
+}
+
+async function loadTokenizer(modelDir: string, manifest: EncoderManifest): Promise<Tokenizer> {
+  switch (manifest.tokenizer) {
+    case 'sentencepiece-unigram':
+      if (!manifest.files.vocab) throw new Error(`encoder ${manifest.id}: files.vocab is required`);
+      return SentencePieceUnigramTokenizer.fromFile(path.join(modelDir, manifest.files.vocab));
+    default:
+      throw new Error(`encoder ${manifest.id}: unsupported tokenizer "${manifest.tokenizer}"`);
+  }
+}
+
+export class OnnxSentenceEncoder implements SentenceEncoder {
+  readonly id: string;
+  readonly dimension: number;
+  readonly maxTokens: number;
+  private readonly batchSize: number;
+  /** Serialises embed() calls: one inference at a time keeps memory bounded and the thread budget honest. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly tokenizer: Tokenizer,
+    private readonly manifest: EncoderManifest,
+    options: OnnxSentenceEncoderOptions,
+  ) {
+    this.id = manifest.id;
+    this.dimension = manifest.dimension;
+    this.maxTokens = manifest.maxTokens;
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
+  }
+
+  static async load(modelDir: string, options: OnnxSentenceEncoderOptions = {}): Promise<OnnxSentenceEncoder> {
+    const manifest = await readManifest(modelDir);
+    const tokenizer = await loadTokenizer(modelDir, manifest);
+    const threads = Math.max(1, Math.floor(options.threads ?? Math.min(2, os.availableParallelism())));
+    const session = await ort.InferenceSession.create(path.join(modelDir, manifest.files.model), {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    });
+    for (const name of [manifest.inputs.inputIds, manifest.inputs.attentionMask]) {
+      if (!session.inputNames.includes(name)) throw new Error(`encoder ${manifest.id}: model has no input "${name}"`);
+    }
+    if (!session.outputNames.includes(manifest.output)) {
+      throw new Error(`encoder ${manifest.id}: model has no output "${manifest.output}"`);
+    }
+    return new OnnxSentenceEncoder(session, tokenizer, manifest, options);
+  }
+
+  /** Token ids as fed to the model (tokenised and truncated to maxTokens). */
+  tokenize(text: string): number[] {
+    const ids = this.tokenizer.encode(text);
+    return ids.length > this.maxTokens ? ids.slice(0, this.maxTokens) : ids;
+  }
+
+  embed(texts: string[]): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
+    const run = this.queue.then(() => this.embedNow(texts));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.session.release();
+  }
+
+  private async embedNow(texts: string[]): Promise<Float32Array[]> {
+    const tokens = texts.map((t) => this.tokenize(t));
+    // Batch texts of similar length together (longest first) so little compute goes into padding; results are put
+    // back in input order. Padding cannot change a result: padded keys are masked out of attention and pooling.
+    const order = tokens.map((_, i) => i).sort((a, b) => tokens[b]!.length - tokens[a]!.length || a - b);
+    const results = new Array<Float32Array>(texts.length);
+    for (let start = 0; start < order.length; start += this.batchSize) {
+      const batch = order.slice(start, start + this.batchSize);
+      const vectors = await this.runBatch(batch.map((i) => tokens[i]!));
+      batch.forEach((textIndex, row) => {
+        results[textIndex] = vectors[row]!;
+      });
+    }
+    return results;
+  }
+
+  private async runBatch(batch: number[][]): Promise<Float32Array[]> {
+    // Pad to the longest sequence in the batch; at least 1 column so a batch of empty texts is still a valid tensor
+    // (an empty text pools to zeros and gets the model's fixed "empty" vector).
+    const seq = Math.max(1, ...batch.map((ids) => ids.length));
+    const ids = new BigInt64Array(batch.length * seq);
+    const mask = new BigInt64Array(batch.length * seq);
+    batch.forEach((tokenIds, row) => {
+      tokenIds.forEach((id, col) => {
+        ids[row * seq + col] = BigInt(id);
+        mask[row * seq + col] = 1n;
+      });
+    });
+    const dims = [batch.length, seq];
+    const inputIds = new ort.Tensor('int64', ids, dims);
+    const attentionMask = new ort.Tensor('int64', mask, dims);
+    const { inputs, output } = this.manifest;
+    const outputs = await this.session.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask });
+    try {
+      const result = outputs[output];
+      if (!result || result.type !== 'float32') throw new Error(`encoder ${this.id}: missing float32 output`);
+      if (result.dims.length !== 2 || result.dims[0] !== batch.length || result.dims[1] !== this.dimension) {
+        throw new Error(`encoder ${this.id}: unexpected output shape [${result.dims.join(', ')}]`);
+      }
+      const data = result.data as Float32Array;
+      // Copy each row out of onnxruntime's buffer: the tensor may be released or reused after this call.
+      return batch.map((_, row) => {
+        const vector = new Float32Array(data.subarray(row * this.dimension, (row + 1) * this.dimension));
+        if (!this.manifest.normalized) normalizeInPlace(vector);
+        return vector;
+      });
+    } finally {
+      for (const t of Object.values(outputs)) t.dispose();
+      inputIds.dispose();
+      attentionMask.dispose();
+    }
+  }
+}
+
+/** Scales a vector to unit L2 length (zero vectors stay zero). */
+export function normalizeInPlace(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (const v of vector) sum += v * v;
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] = vector[i]! / norm;
+  return vector;
+}

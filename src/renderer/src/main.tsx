@@ -1,0 +1,12 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+import { createTransport } from './transport';
+import './styles.css';
+
+const transport = createTransport();
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App transport={transport} />
+  </StrictMode>,
+);

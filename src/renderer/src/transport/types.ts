@@ -1,0 +1,19 @@
+import type { CallFailure, CockpitApi } from '../../../shared/contract';
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/** The renderer's one way to the hub; Electron IPC and the browser's WebSocket both implement it. */
+export interface Transport extends CockpitApi {
+  readonly kind: 'ipc' | 'websocket';
+  connection(): ConnectionState;
+  onConnection(listener: (state: ConnectionState) => void): () => void;
+}
+
+export class CockpitCallError extends Error {
+  override name = 'CockpitCallError';
+  readonly code: CallFailure['code'] | 'disconnected';
+  constructor(failure: { code: CockpitCallError['code']; message: string }) {
+    super(failure.message);
+    this.code = failure.code;
+  }
+}

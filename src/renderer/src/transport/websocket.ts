@@ -1,0 +1,86 @@
+import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
+import { COCKPIT_SOCKET_PATH, type CockpitClientFrame, type CockpitServerFrame } from '../../../shared/socket-protocol';
+import { CockpitCallError, type ConnectionState, type Transport } from './types';
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+/**
+ * The contract over the hub's cockpit WebSocket, for the browser cockpit. Reconnects on its own with backoff;
+ * calls made while disconnected fail at once rather than hang.
+ */
+export function createWebSocketTransport(baseUrl: string, token: string): Transport {
+  const socketUrl = new URL(COCKPIT_SOCKET_PATH, baseUrl);
+  socketUrl.protocol = socketUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  socketUrl.searchParams.set('token', token);
+
+  let socket: WebSocket | undefined;
+  let state: ConnectionState = 'connecting';
+  let nextId = 1;
+  let retryMs = RECONNECT_MIN_MS;
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  const eventListeners = new Map<string, Set<(payload: unknown) => void>>();
+  const connectionListeners = new Set<(state: ConnectionState) => void>();
+
+  const setState = (next: ConnectionState) => {
+    if (next === state) return;
+    state = next;
+    connectionListeners.forEach((listener) => listener(state));
+  };
+
+  function connect(): void {
+    setState('connecting');
+    const ws = new WebSocket(socketUrl);
+    socket = ws;
+    ws.onopen = () => {
+      retryMs = RECONNECT_MIN_MS;
+      setState('open');
+    };
+    ws.onmessage = (message) => {
+      const frame = JSON.parse(String(message.data)) as CockpitServerFrame;
+      if (frame.type === 'event') {
+        eventListeners.get(frame.name)?.forEach((listener) => listener(frame.payload));
+        return;
+      }
+      const waiter = pending.get(frame.id);
+      if (!waiter) return;
+      pending.delete(frame.id);
+      if (frame.type === 'result') waiter.resolve(frame.result);
+      else waiter.reject(new CockpitCallError(frame.error));
+    };
+    ws.onclose = () => {
+      socket = undefined;
+      for (const waiter of pending.values()) waiter.reject(new CockpitCallError({ code: 'disconnected', message: 'the hub connection closed' }));
+      pending.clear();
+      setState('closed');
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
+    };
+  }
+  connect();
+
+  return {
+    kind: 'websocket',
+    connection: () => state,
+    onConnection(listener) {
+      connectionListeners.add(listener);
+      return () => connectionListeners.delete(listener);
+    },
+    call<K extends CallName>(name: K, params?: CallParams<K>): Promise<CallResult<K>> {
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        return Promise.reject(new CockpitCallError({ code: 'disconnected', message: 'not connected to the hub' }));
+      }
+      const id = nextId++;
+      const frame: CockpitClientFrame = { type: 'call', id, name, params };
+      socket.send(JSON.stringify(frame));
+      return new Promise((resolve, reject) => pending.set(id, { resolve: resolve as (value: unknown) => void, reject }));
+    },
+    on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void) {
+      let set = eventListeners.get(name);
+      if (!set) eventListeners.set(name, (set = new Set()));
+      const untyped = listener as (payload: unknown) => void;
+      set.add(untyped);
+      return () => set.delete(untyped);
+    },
+  };
+}

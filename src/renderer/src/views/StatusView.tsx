@@ -1,0 +1,54 @@
+import type { HubStatus, ServiceStatus } from '../../../shared/contract';
+import { formatDuration } from '../format';
+import { useLiveCall } from '../hooks';
+
+/** The hub at a glance: what runs, since when, where its data is, and whether each service is up. */
+export function StatusView() {
+  const status = useLiveCall('hub.status');
+  if (status.state === 'loading') return <div className="notice" aria-busy="true">Connecting to the hub…</div>;
+  if (status.state === 'error') return <div className="notice notice-error" role="alert">The hub did not answer: {status.message}</div>;
+  return <StatusPanels status={status.value} />;
+}
+
+function StatusPanels({ status }: { status: HubStatus }) {
+  const facts: Array<[string, string, string]> = [
+    ['Version', status.version, 'version'],
+    ['Runtime', status.runtime === 'electron' ? 'Desktop (Electron)' : 'Headless (Node)', 'runtime'],
+    ['Uptime', formatDuration(status.uptimeMs), 'uptime'],
+    ['Data directory', status.dataDir, 'data-dir'],
+    ['Agents connect at', status.apiUrl ?? 'not listening', 'api-url'],
+    ['Process', `pid ${status.pid}, Node ${status.nodeVersion}`, 'process'],
+  ];
+  return (
+    <section className="status" aria-label="Hub status">
+      <dl className="facts">
+        {facts.map(([label, value, id]) => (
+          <div key={id} className="fact">
+            <dt>{label}</dt>
+            <dd data-testid={`status-${id}`}>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <h2>Services</h2>
+      <ul className="services" data-testid="services">
+        {status.services.map((service) => (
+          <ServiceRow key={service.name} service={service} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function ServiceRow({ service }: { service: ServiceStatus }) {
+  return (
+    <li className={`service service-${service.state}`} data-testid={`service-${service.name}`} data-state={service.state}>
+      <span className={`dot dot-${service.state}`} aria-hidden="true" />
+      <span className="service-name">{service.name}</span>
+      <span className="service-state">{service.state}</span>
+      <span className="service-detail">{service.detail}</span>
+      {service.progress !== undefined && (
+        <progress className="service-progress" max={1} value={service.progress} aria-label={`${service.name} progress`} />
+      )}
+    </li>
+  );
+}
