@@ -2,26 +2,18 @@
  * The desktop window, driven through Playwright's Electron support. It needs the Electron binary, which cannot be
  * downloaded on some machines (ours among them); there it reports itself skipped, by name, with the reason.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { _electron as electron, expect, test } from '@playwright/test';
+import { findElectronBinary } from '../scripts/electron-binary.mjs';
 
-function electronBinary(): string | undefined {
-  try {
-    const binary = createRequire(import.meta.url)('electron') as unknown;
-    return typeof binary === 'string' && existsSync(binary) ? binary : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const binary = electronBinary();
+const found = findElectronBinary();
+const binary = 'binary' in found ? found.binary : undefined;
 const hasDisplay = process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
 
 test.describe('Electron desktop window', () => {
-  test.skip(!binary, 'the Electron binary is not installed on this machine (npm could not download it)');
+  test.skip(!binary, `no Electron window here: ${'reason' in found ? found.reason : ''}`);
   test.skip(!hasDisplay, 'no display to open a window on (run under Xvfb)');
 
   test('opens the cockpit with the security defaults', async () => {

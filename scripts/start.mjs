@@ -2,10 +2,9 @@
 // is available; otherwise says why in one line and runs the same hub headless, serving the cockpit to a browser.
 // Flags after `--` go to the hub (e.g. `npm start -- --port 0 --data-dir /tmp/hub`); `--headless` forces headless.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findElectronBinary } from './electron-binary.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -24,17 +23,11 @@ if (!args.includes('--no-build')) {
 /** Returns the Electron binary's path, or why the desktop window cannot open here. */
 function findElectron() {
   if (forceHeadless) return { reason: '--headless was given' };
-  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
-    return { reason: 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)' };
+  const found = findElectronBinary();
+  if ('binary' in found && process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    return { reason: 'Electron is installed but there is no display (DISPLAY and WAYLAND_DISPLAY are unset)' };
   }
-  try {
-    // The electron package exports the binary's path, and throws when the binary was never downloaded.
-    const binary = createRequire(import.meta.url)('electron');
-    if (typeof binary === 'string' && existsSync(binary)) return { binary };
-    return { reason: 'the Electron binary is missing' };
-  } catch (error) {
-    return { reason: `the Electron binary is not installed (${String(error.message).split('\n')[0]})` };
-  }
+  return found;
 }
 
 const electron = findElectron();

@@ -2,19 +2,24 @@
  * The composition root: builds every service of the hub from a data directory and its config. The Electron shell
  * and the headless entry both call createApp and differ only in what they add around it (a window, or a URL).
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import type Database from 'better-sqlite3';
 import { version as appVersion } from '../../package.json';
 import type { HubStatus } from '../shared/contract';
+import { registerAgentRoutes } from './agents/http';
+import { AgentRegistry } from './agents/registry';
 import { createApiServer, type ApiServer } from './api/server';
 import { createCallHandlers } from './cockpit/handlers';
 import type { CallHandlers } from './cockpit/dispatch';
 import { EventBus } from './cockpit/event-bus';
-import { loadCockpitToken, loadConfig, type AppConfig } from './config/config';
+import { loadCockpitToken, loadConfig, writeFileAtomic, type AppConfig } from './config/config';
 import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir } from './config/paths';
-import { openDatabase, migrate } from './db/database';
+import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
 import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, type SentenceEncoder } from './embedding';
+import { registerMessageRoutes } from './messaging/http';
+import { RealtimeGateway } from './messaging/realtime';
+import { MessagingService } from './messaging/service';
 import { ServiceRegistry } from './monitor/service-registry';
 import { checkVectorIndex } from './vector/health';
 
@@ -41,11 +46,33 @@ export interface App {
   status(): HubStatus;
   /** Resolves once the encoder is loaded (building it first if needed). */
   encoder(): Promise<SentenceEncoder>;
+  /** The agent hub's services; present while the app is started. */
+  hub(): Hub;
   start(): Promise<{ apiUrl: string; cockpitUrl: string }>;
   stop(): Promise<void>;
 }
 
+export interface Hub {
+  db: SqliteDatabase;
+  registry: AgentRegistry;
+  messaging: MessagingService;
+  realtime: RealtimeGateway;
+}
+
+/**
+ * Where a running hub says it can be reached (`<dataDir>/hub.json`), so the CLI and clients on this machine find
+ * it even on a port picked at random.
+ */
+export interface HubRuntimeFile {
+  url: string;
+  pid: number;
+  startedAt: string;
+}
+export const HUB_RUNTIME_FILE = 'hub.json';
+
 const STATUS_TICK_MS = 1000;
+/** Room for the JSON envelope around a body of the maximum size. */
+const ENVELOPE_BYTES = 64 * 1024;
 
 export function createApp(options: AppOptions): App {
   const dataDir = path.resolve(options.dataDir);
@@ -57,7 +84,7 @@ export function createApp(options: AppOptions): App {
 
   const events = new EventBus();
   const services = new ServiceRegistry();
-  let db: Database.Database | undefined;
+  let hub: Hub | undefined;
   let api: ApiServer | undefined;
   let encoderPromise: Promise<SentenceEncoder> | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
@@ -105,12 +132,20 @@ export function createApp(options: AppOptions): App {
     cockpitToken,
     status,
     encoder: loadEncoder,
+    hub() {
+      if (!hub) throw new Error('the hub is not started');
+      return hub;
+    },
 
     async start() {
       const dbFile = path.join(dataDir, 'hub.sqlite');
-      db = openDatabase(dbFile);
+      const db = openDatabase(dbFile);
       migrate(db, hubMigrations);
       services.set('database', 'up', `SQLite (WAL) at ${dbFile}`);
+      const registry = new AgentRegistry(db);
+      registry.ensureOverseer();
+      const messaging = new MessagingService(db, registry, { maxBodyBytes: config.messages.maxBytes });
+      let realtime: RealtimeGateway | undefined;
 
       try {
         services.set('vector-index', 'up', checkVectorIndex());
@@ -121,13 +156,23 @@ export function createApp(options: AppOptions): App {
       api = await createApiServer({
         host: config.api.host,
         port: config.api.port,
-        maxBodyBytes: config.messages.maxBytes,
+        maxBodyBytes: config.messages.maxBytes + ENVELOPE_BYTES,
         cockpitToken,
         rendererDir,
         handlers,
         events,
+        register: [
+          (context) => registerAgentRoutes(context, registry, cockpitToken),
+          (context) => registerMessageRoutes(context, registry, messaging, cockpitToken),
+          (context) => {
+            realtime = new RealtimeGateway({ registry, messaging, router: context.upgrades, port: context.port, maxBodyBytes: config.messages.maxBytes });
+          },
+        ],
       });
+      hub = { db, registry, messaging, realtime: realtime! };
       services.set('api', 'up', `HTTP and WebSocket on ${api.url}`);
+      const runtimeFile: HubRuntimeFile = { url: api.url, pid: process.pid, startedAt: startedAt.toISOString() };
+      writeFileAtomic(path.join(dataDir, HUB_RUNTIME_FILE), JSON.stringify(runtimeFile, null, 2) + '\n');
 
       // Loading the encoder takes a moment (longer on first start, when it is built); the hub serves meanwhile.
       loadEncoder().catch(() => undefined);
@@ -139,11 +184,18 @@ export function createApp(options: AppOptions): App {
 
     async stop() {
       clearInterval(statusTimer);
+      // Sockets first (the HTTP server waits for them), then the queue's last commit, then the database.
+      hub?.realtime.close();
       await api?.close();
       api = undefined;
+      if (hub) {
+        hub.messaging.close();
+        hub.registry.close();
+        hub.db.close();
+        hub = undefined;
+        rmSync(path.join(dataDir, HUB_RUNTIME_FILE), { force: true });
+      }
       if (encoderPromise) await encoderPromise.then((encoder) => encoder.close(), () => undefined);
-      db?.close();
-      db = undefined;
     },
   };
 }

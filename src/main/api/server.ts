@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { version as appVersion } from '../../../package.json';
 import type { CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
+import { HubError } from '../errors';
 import { attachCockpitSocket } from './cockpit-socket';
 import { hostHeaderAllowed, SECURITY_HEADERS } from './security';
 import { UpgradeRouter } from './upgrade-router';
@@ -54,14 +55,22 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   http.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);
   });
-  http.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+  http.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof HubError) return reply.code(error.status).send({ error: error.message, code: error.code });
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({
+        error: `the request body is larger than the hub accepts (${options.maxBodyBytes} bytes; raise messages.maxBytes in config.json)`,
+        code: 'too_large',
+      });
+    }
     const status = error.statusCode ?? 500;
-    const message =
-      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? `the body is larger than the hub accepts (${options.maxBodyBytes} bytes; see messages.maxBytes in config.json)`
-        : error.message;
-    reply.code(status).send({ error: message, code: error.code });
+    if (status < 500) return reply.code(status).send({ error: error.message, code: 'invalid_request' });
+    console.error(`[api] ${request.method} ${request.url} failed:`, error);
+    return reply.code(500).send({ error: `the hub failed to answer: ${error.message}`, code: 'internal' });
   });
+  http.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'not_found' }),
+  );
 
   http.get('/api/v1/health', async () => ({ ok: true, product: 'devenviro-cockpit', version: appVersion }));
 

@@ -1,0 +1,325 @@
+/**
+ * Who the agents are: stable identities (one id per name per project, kept across restarts), hashed tokens,
+ * presence and counters. Everything is cached in memory, since every message and every request asks; the database
+ * is written on change (identity) or in batches (last seen, counters).
+ */
+import { monotonicFactory } from 'ulid';
+import type { z } from 'zod';
+import type { AgentInfo, AgentStatus, AgentTier, RegisterRequest, RegisterResponse } from '../../shared/agent-protocol';
+import type { SqliteDatabase } from '../db/database';
+import { conflict, forbidden, notFound, unauthorized } from '../errors';
+import { hashToken, newAgentToken } from './tokens';
+
+/** With no socket, an agent that has not been heard from for this long is shown offline. */
+export const PRESENCE_TIMEOUT_MS = 90_000;
+const LAST_SEEN_FLUSH_MS = 5_000;
+
+export const OVERSEER = { name: 'overseer', project: 'cockpit' } as const;
+
+export interface AgentRecord {
+  id: string;
+  name: string;
+  project: string;
+  tier: AgentTier;
+  capabilities: string[];
+  description: string | null;
+  tokenHash: string;
+  status: Exclude<AgentStatus, 'offline'>;
+  activity: string | null;
+  createdAt: string;
+  lastSeen: number | null;
+  revokedAt: string | null;
+  messagesIn: number;
+  messagesOut: number;
+  inboxDepth: number;
+  /** Open realtime sockets (0 or 1). */
+  connections: number;
+}
+
+/** Who is asking: an agent by its token, or the person at the cockpit (by the cockpit token). */
+export type Authority = { kind: 'agent'; agent: AgentRecord } | { kind: 'cockpit' } | { kind: 'none' };
+
+type AgentRow = {
+  id: string;
+  name: string;
+  project: string;
+  tier: AgentTier;
+  capabilities: string;
+  description: string | null;
+  token_hash: string;
+  status: AgentRecord['status'];
+  activity: string | null;
+  created_at: string;
+  last_seen: string | null;
+  revoked_at: string | null;
+  messages_in: number;
+  messages_out: number;
+  inbox_depth: number;
+};
+
+export class AgentRegistry {
+  private readonly byId = new Map<string, AgentRecord>();
+  private readonly byToken = new Map<string, AgentRecord>();
+  private readonly byName = new Map<string, AgentRecord>();
+  private readonly lastSeenDirty = new Set<AgentRecord>();
+  private readonly changeListeners = new Set<(agent: AgentInfo) => void>();
+  private readonly newId = monotonicFactory();
+  private readonly flushTimer: NodeJS.Timeout;
+  private readonly presenceTimer: NodeJS.Timeout;
+  private readonly statements;
+
+  constructor(private readonly db: SqliteDatabase) {
+    for (const row of db.prepare('SELECT * FROM agents').all() as AgentRow[]) this.remember(fromRow(row));
+    this.statements = {
+      insert: db.prepare(
+        `INSERT INTO agents (id, name, project, tier, capabilities, description, token_hash, status, created_at, last_seen)
+         VALUES (@id, @name, @project, @tier, @capabilities, @description, @tokenHash, @status, @createdAt, @lastSeen)`,
+      ),
+      update: db.prepare(
+        `UPDATE agents SET tier = @tier, capabilities = @capabilities, description = @description, token_hash = @tokenHash,
+         revoked_at = @revokedAt, status = @status, activity = @activity WHERE id = @id`,
+      ),
+      lastSeen: db.prepare('UPDATE agents SET last_seen = ?, status = ?, activity = ? WHERE id = ?'),
+      counters: db.prepare('UPDATE agents SET messages_in = ?, messages_out = ?, inbox_depth = ? WHERE id = ?'),
+    };
+    this.flushTimer = setInterval(() => this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
+    this.flushTimer.unref();
+    // Agents that stop heartbeating turn offline without anyone asking; the cockpit hears about it.
+    let wasPresent = new Set<string>();
+    this.presenceTimer = setInterval(() => {
+      const present = new Set([...this.byId.values()].filter((agent) => this.presence(agent) !== 'offline').map((a) => a.id));
+      for (const id of wasPresent) if (!present.has(id)) this.changed(this.byId.get(id)!);
+      wasPresent = present;
+    }, 10_000);
+    this.presenceTimer.unref();
+  }
+
+  register(input: z.output<typeof RegisterRequest>, authority: Authority, presentedToken?: string): RegisterResponse {
+    const existing = this.byName.get(nameKey(input.project, input.name));
+    if (!existing) {
+      const token = newAgentToken();
+      const agent: AgentRecord = {
+        id: this.newId(),
+        name: input.name,
+        project: input.project,
+        tier: input.tier,
+        capabilities: input.capabilities,
+        description: input.description ?? null,
+        tokenHash: hashToken(token),
+        status: 'online',
+        activity: null,
+        createdAt: new Date().toISOString(),
+        lastSeen: Date.now(),
+        revokedAt: null,
+        messagesIn: 0,
+        messagesOut: 0,
+        inboxDepth: 0,
+        connections: 0,
+      };
+      this.statements.insert.run({ ...agent, capabilities: JSON.stringify(agent.capabilities), lastSeen: new Date().toISOString() });
+      this.remember(agent);
+      this.changed(agent);
+      return { agent: this.info(agent), token, existing: false };
+    }
+
+    const ownToken = presentedToken !== undefined && hashToken(presentedToken) === existing.tokenHash;
+    let token: string;
+    if (authority.kind === 'cockpit') {
+      // The person at the cockpit may always reclaim an identity: a fresh token, and a revoked agent restored.
+      token = newAgentToken();
+      this.byToken.delete(existing.tokenHash);
+      existing.tokenHash = hashToken(token);
+      this.byToken.set(existing.tokenHash, existing);
+      existing.revokedAt = null;
+    } else if (ownToken) {
+      if (existing.revokedAt) throw forbidden(`agent ${existing.name} was revoked from the cockpit; ask there to restore it`);
+      token = presentedToken;
+    } else {
+      throw conflict(
+        `an agent named ${input.name} is already registered in project ${input.project}: present its token ` +
+          '(Authorization: Bearer …) to reclaim it, or re-register it from the cockpit',
+      );
+    }
+    existing.tier = input.tier;
+    existing.capabilities = input.capabilities;
+    existing.description = input.description ?? existing.description;
+    existing.lastSeen = Date.now();
+    this.persist(existing);
+    this.changed(existing);
+    return { agent: this.info(existing), token, existing: true };
+  }
+
+  /** The agent a token belongs to; a revoked agent's token no longer opens anything. */
+  authenticate(token: string | undefined): AgentRecord {
+    if (!token) throw unauthorized('this call needs an agent token: Authorization: Bearer <token>');
+    const agent = this.byToken.get(hashToken(token));
+    if (!agent) throw unauthorized('the token is not valid: register the agent to get one');
+    if (agent.revokedAt) throw forbidden(`agent ${agent.name} was revoked from the cockpit`);
+    return agent;
+  }
+
+  get(id: string): AgentRecord {
+    const agent = this.byId.get(id);
+    if (!agent) throw notFound(`there is no agent with id ${id}`);
+    return agent;
+  }
+
+  find(id: string): AgentRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  findByName(project: string, name: string): AgentRecord | undefined {
+    return this.byName.get(nameKey(project, name));
+  }
+
+  all(): AgentRecord[] {
+    return [...this.byId.values()];
+  }
+
+  /** Agents that can receive messages (everyone not revoked). */
+  reachable(): AgentRecord[] {
+    return this.all().filter((agent) => !agent.revokedAt);
+  }
+
+  presence(agent: AgentRecord): AgentStatus {
+    if (agent.revokedAt) return 'offline';
+    if (agent.connections > 0) return agent.status;
+    if (agent.lastSeen !== null && Date.now() - agent.lastSeen < PRESENCE_TIMEOUT_MS) return agent.status;
+    return 'offline';
+  }
+
+  info(agent: AgentRecord): AgentInfo {
+    return {
+      id: agent.id,
+      name: agent.name,
+      project: agent.project,
+      tier: agent.tier,
+      capabilities: agent.capabilities,
+      description: agent.description,
+      status: this.presence(agent),
+      activity: agent.activity,
+      connected: agent.connections > 0,
+      revoked: agent.revokedAt !== null,
+      createdAt: agent.createdAt,
+      lastSeen: agent.lastSeen === null ? null : new Date(agent.lastSeen).toISOString(),
+      inboxDepth: agent.inboxDepth,
+      messagesIn: agent.messagesIn,
+      messagesOut: agent.messagesOut,
+    };
+  }
+
+  setStatus(agent: AgentRecord, status: AgentRecord['status'], activity?: string | null): void {
+    agent.status = status;
+    if (activity !== undefined) agent.activity = activity;
+    this.touch(agent);
+    this.changed(agent);
+  }
+
+  /** A sign of life (any authenticated request or socket frame): keeps the agent from turning offline. */
+  touch(agent: AgentRecord): void {
+    const wasOffline = this.presence(agent) === 'offline';
+    agent.lastSeen = Date.now();
+    this.lastSeenDirty.add(agent);
+    if (wasOffline) this.changed(agent);
+  }
+
+  connectionOpened(agent: AgentRecord): void {
+    agent.connections++;
+    this.touch(agent);
+    this.changed(agent);
+  }
+
+  connectionClosed(agent: AgentRecord): void {
+    agent.connections = Math.max(0, agent.connections - 1);
+    agent.lastSeen = Date.now();
+    this.lastSeenDirty.add(agent);
+    this.changed(agent);
+  }
+
+  revoke(id: string): AgentRecord {
+    const agent = this.get(id);
+    agent.revokedAt ??= new Date().toISOString();
+    this.persist(agent);
+    this.changed(agent);
+    return agent;
+  }
+
+  /** Writes changed counters; called inside the messaging commit so counters and messages never disagree. */
+  saveCounters(agents: Iterable<AgentRecord>): void {
+    for (const agent of agents) this.statements.counters.run(agent.messagesIn, agent.messagesOut, agent.inboxDepth, agent.id);
+  }
+
+  /** The cockpit's own identity, so the person can send and be replied to like any agent. */
+  ensureOverseer(): AgentRecord {
+    const existing = this.findByName(OVERSEER.project, OVERSEER.name);
+    if (existing) return existing;
+    const { agent } = this.register(
+      { ...OVERSEER, tier: 'strategic', capabilities: ['oversight'], description: 'The person at the cockpit' },
+      { kind: 'none' },
+    );
+    return this.get(agent.id);
+  }
+
+  onChange(listener: (agent: AgentInfo) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  close(): void {
+    clearInterval(this.flushTimer);
+    clearInterval(this.presenceTimer);
+    this.flushLastSeen();
+  }
+
+  private changed(agent: AgentRecord): void {
+    if (this.changeListeners.size === 0) return;
+    const info = this.info(agent);
+    for (const listener of this.changeListeners) listener(info);
+  }
+
+  private persist(agent: AgentRecord): void {
+    this.statements.update.run({ ...agent, capabilities: JSON.stringify(agent.capabilities) });
+  }
+
+  private flushLastSeen(): void {
+    if (this.lastSeenDirty.size === 0 || !this.db.open) return;
+    const agents = [...this.lastSeenDirty];
+    this.lastSeenDirty.clear();
+    this.db.transaction(() => {
+      for (const agent of agents) {
+        this.statements.lastSeen.run(agent.lastSeen && new Date(agent.lastSeen).toISOString(), agent.status, agent.activity, agent.id);
+      }
+    })();
+  }
+
+  private remember(agent: AgentRecord): void {
+    this.byId.set(agent.id, agent);
+    this.byToken.set(agent.tokenHash, agent);
+    this.byName.set(nameKey(agent.project, agent.name), agent);
+  }
+}
+
+function nameKey(project: string, name: string): string {
+  return `${project}\u0000${name}`;
+}
+
+function fromRow(row: AgentRow): AgentRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    project: row.project,
+    tier: row.tier,
+    capabilities: JSON.parse(row.capabilities) as string[],
+    description: row.description,
+    tokenHash: row.token_hash,
+    status: row.status,
+    activity: row.activity,
+    createdAt: row.created_at,
+    lastSeen: row.last_seen === null ? null : Date.parse(row.last_seen),
+    revokedAt: row.revoked_at,
+    messagesIn: row.messages_in,
+    messagesOut: row.messages_out,
+    inboxDepth: row.inbox_depth,
+    connections: 0,
+  };
+}

@@ -1,0 +1,113 @@
+/** HTTP routes of messages, inboxes, threads, topics and search (API v1). */
+import { z } from 'zod';
+import {
+  AckRequest,
+  API_PREFIX,
+  DirectSendRequest,
+  InboxQuery,
+  SearchQuery,
+  SendRequest,
+  TopicName,
+  Ulid,
+  type InboxPage,
+} from '../../shared/agent-protocol';
+import type { AgentRegistry } from '../agents/registry';
+import { authorityOf, requireAuthority, requireSelfOrCockpit, senderOf } from '../api/auth';
+import type { ApiContext } from '../api/server';
+import { badRequest, notFound } from '../errors';
+import { parseInput } from '../validation';
+import { publicMessage } from './realtime';
+import type { MessagingService } from './service';
+
+const TopicList = z.object({ topics: z.array(TopicName).min(1).max(100) }).strict();
+
+export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegistry, messaging: MessagingService, cockpitToken: string): void {
+  const who = (request: Parameters<typeof authorityOf>[0]) => authorityOf(request, registry, cockpitToken);
+  const agentParam = (params: unknown) => parseInput(Ulid, (params as { id?: string }).id, 'agent id');
+  const { store } = messaging;
+
+  /** Sends to agent {id}; the sender is whoever the token names. */
+  http.post(`${API_PREFIX}/agents/:id/messages`, async (request, reply) => {
+    const recipient = agentParam(request.params);
+    const sender = senderOf(who(request), registry);
+    const input = parseInput(DirectSendRequest, request.body, 'message');
+    const result = await messaging.send(sender, { ...input, to: { type: 'agent', id: recipient } });
+    return reply.code(result.duplicate ? 200 : 201).send(result);
+  });
+
+  /** Sends to an agent, a topic or everyone, as the body's `to` says. */
+  http.post(`${API_PREFIX}/messages`, async (request, reply) => {
+    const sender = senderOf(who(request), registry);
+    const input = parseInput(SendRequest, request.body, 'message');
+    const result = await messaging.send(sender, input);
+    return reply.code(result.duplicate ? 200 : 201).send(result);
+  });
+
+  http.get(`${API_PREFIX}/agents/:id/messages`, async (request): Promise<InboxPage> => {
+    const id = agentParam(request.params);
+    requireSelfOrCockpit(who(request), id);
+    registry.get(id);
+    const query = parseInput(InboxQuery, request.query, 'inbox query');
+    let afterSeq = 0;
+    if (query.after) {
+      const seq = store.seqOf(query.after);
+      if (seq === undefined) throw badRequest(`after names no message (${query.after})`);
+      afterSeq = seq;
+    }
+    const page = store.inbox(id, afterSeq, query.limit, query.state);
+    return { messages: page.map(publicMessage), next: page.length === query.limit ? page.at(-1)!.id : null };
+  });
+
+  http.post(`${API_PREFIX}/agents/:id/messages/ack`, async (request) => {
+    const id = agentParam(request.params);
+    requireSelfOrCockpit(who(request), id);
+    const { ids } = parseInput(AckRequest, request.body, 'acknowledgement');
+    return { acknowledged: await messaging.ack(registry.get(id), ids) };
+  });
+
+  http.get(`${API_PREFIX}/agents/:id/threads`, async (request) => {
+    const id = agentParam(request.params);
+    requireSelfOrCockpit(who(request), id);
+    const { limit } = parseInput(z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }), request.query, 'thread query');
+    return { threads: store.threads(id, limit) };
+  });
+
+  http.get(`${API_PREFIX}/threads/:threadId`, async (request) => {
+    const authority = requireAuthority(who(request));
+    const threadId = (request.params as { threadId: string }).threadId;
+    const messages = store.thread(threadId);
+    const agentId = authority.kind === 'agent' ? authority.agent.id : undefined;
+    // An agent sees the messages of a thread that it sent or received; the cockpit sees all of them.
+    const visible = agentId ? messages.filter((m) => m.from === agentId || store.inbox(agentId, m.seq - 1, 1, 'all')[0]?.seq === m.seq) : messages;
+    if (visible.length === 0) throw notFound(`no thread ${threadId} that you can see`);
+    return { threadId, messages: visible.map(publicMessage) };
+  });
+
+  http.get(`${API_PREFIX}/agents/:id/topics`, async (request) => {
+    const id = agentParam(request.params);
+    requireSelfOrCockpit(who(request), id);
+    return { topics: store.topicsOf(id) };
+  });
+
+  http.post(`${API_PREFIX}/agents/:id/topics`, async (request) => {
+    const id = agentParam(request.params);
+    requireSelfOrCockpit(who(request), id);
+    store.subscribe(registry.get(id).id, parseInput(TopicList, request.body, 'topics').topics);
+    return { topics: store.topicsOf(id) };
+  });
+
+  http.delete(`${API_PREFIX}/agents/:id/topics/:topic`, async (request) => {
+    const id = agentParam(request.params);
+    requireSelfOrCockpit(who(request), id);
+    store.unsubscribe(id, [parseInput(TopicName, (request.params as { topic: string }).topic, 'topic')]);
+    return { topics: store.topicsOf(id) };
+  });
+
+  http.get(`${API_PREFIX}/messages/search`, async (request) => {
+    const authority = requireAuthority(who(request));
+    const { q, limit } = parseInput(SearchQuery, request.query, 'search query');
+    messaging.indexNow();
+    const hits = store.search(q, limit, authority.kind === 'agent' ? authority.agent.id : undefined);
+    return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message as Parameters<typeof publicMessage>[0]) })) };
+  });
+}

@@ -1,0 +1,244 @@
+/**
+ * WS /api/v1/agents/{id}/realtime: each agent's live link. On connect the hub sends everything the agent has not
+ * acknowledged, then each new message the moment it is committed. A connection that falls behind (its socket
+ * buffer is full) stops taking live pushes and catches up from the database instead, so a slow agent costs the
+ * hub a cursor, not memory, and never holds up anyone else.
+ */
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { z } from 'zod';
+import { API_PREFIX, ClientFrame, CLOSE_CODES, type Message, type ServerFrame } from '../../shared/agent-protocol';
+import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import { originAllowed } from '../api/security';
+import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
+import { HubError } from '../errors';
+import type { Delivery, MessagingService } from './service';
+import type { StoredMessage } from './store';
+
+type ParsedFrame = z.output<typeof ClientFrame>;
+
+const REALTIME_PATH = new RegExp(`^${API_PREFIX}/agents/([0-9A-HJKMNP-TV-Z]{26})/realtime$`);
+/** Above this many buffered bytes a connection is "behind" and catches up from the database. */
+const HIGH_WATER_BYTES = 1024 * 1024;
+const CATCH_UP_PAGE = 256;
+const CATCH_UP_RETRY_MS = 10;
+const KEEPALIVE_MS = 30_000;
+/** Room for the envelope around a maximal body. */
+const FRAME_OVERHEAD_BYTES = 64 * 1024;
+
+export interface RealtimeOptions {
+  registry: AgentRegistry;
+  messaging: MessagingService;
+  router: UpgradeRouter;
+  port: () => number;
+  maxBodyBytes: number;
+}
+
+export function bearerToken(request: IncomingMessage, url?: URL): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
+  return url?.searchParams.get('token') ?? undefined;
+}
+
+/** The frame for a message, made once and sent to every recipient as the same string. */
+export function messageFrame(message: StoredMessage): string {
+  return JSON.stringify({ type: 'message', message: publicMessage(message) } satisfies ServerFrame);
+}
+
+export function publicMessage({ seq: _seq, ...message }: StoredMessage): Message {
+  return message;
+}
+
+class AgentConnection {
+  /** The highest delivery sequence sent on this socket. */
+  private cursor = 0;
+  private behind = true;
+  private catchUpTimer: NodeJS.Timeout | undefined;
+  alive = true;
+
+  constructor(
+    readonly agent: AgentRecord,
+    readonly socket: WebSocket,
+    private readonly messaging: MessagingService,
+  ) {}
+
+  start(): void {
+    this.catchUp();
+  }
+
+  /** A live message: sent straight away unless the socket is behind, in which case catch-up will read it. */
+  push(seq: number, frame: string): void {
+    if (seq <= this.cursor) return;
+    if (this.behind || this.socket.bufferedAmount > HIGH_WATER_BYTES) {
+      this.fallBehind();
+      return;
+    }
+    this.socket.send(frame);
+    this.cursor = seq;
+  }
+
+  stop(): void {
+    clearTimeout(this.catchUpTimer);
+  }
+
+  private fallBehind(): void {
+    this.behind = true;
+    if (!this.catchUpTimer) this.catchUpTimer = setTimeout(() => this.catchUp(), CATCH_UP_RETRY_MS);
+  }
+
+  private catchUp(): void {
+    this.catchUpTimer = undefined;
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    while (this.socket.bufferedAmount <= HIGH_WATER_BYTES) {
+      const page = this.messaging.store.inbox(this.agent.id, this.cursor, CATCH_UP_PAGE, 'unacked');
+      for (const message of page) {
+        this.socket.send(messageFrame(message));
+        this.cursor = message.seq;
+      }
+      if (page.length < CATCH_UP_PAGE) {
+        this.behind = false;
+        return;
+      }
+    }
+    this.fallBehind();
+  }
+}
+
+export class RealtimeGateway {
+  private readonly connections = new Map<string, AgentConnection>();
+  private readonly wss: WebSocketServer;
+  private readonly keepAlive: NodeJS.Timeout;
+  private readonly offDelivered: () => void;
+
+  constructor(private readonly options: RealtimeOptions) {
+    // ws closes a connection whose frame exceeds maxPayload with 1009 ("message too big").
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxBodyBytes + FRAME_OVERHEAD_BYTES });
+    options.router.add((pathname) => REALTIME_PATH.test(pathname), (request, socket, head, url) => {
+      const agentId = REALTIME_PATH.exec(url.pathname)![1]!;
+      if (request.headers.origin !== undefined && !originAllowed(request.headers.origin, options.port())) {
+        rejectUpgrade(socket, 403, `origin ${request.headers.origin} may not connect as an agent`);
+        return;
+      }
+      let agent: AgentRecord;
+      try {
+        agent = options.registry.authenticate(bearerToken(request, url));
+      } catch (error) {
+        const hubError = error as HubError;
+        rejectUpgrade(socket, hubError.status ?? 401, hubError.message);
+        return;
+      }
+      if (agent.id !== agentId) {
+        rejectUpgrade(socket, 403, 'an agent may open only its own realtime socket');
+        return;
+      }
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.open(agent, ws));
+    });
+    this.offDelivered = options.messaging.onDelivered((deliveries) => this.deliver(deliveries));
+    this.keepAlive = setInterval(() => this.ping(), KEEPALIVE_MS);
+    this.keepAlive.unref();
+    options.registry.onChange((info) => {
+      if (info.revoked) this.connections.get(info.id)?.socket.close(CLOSE_CODES.revoked, 'revoked from the cockpit');
+    });
+  }
+
+  connectedCount(): number {
+    return this.connections.size;
+  }
+
+  close(): void {
+    clearInterval(this.keepAlive);
+    this.offDelivered();
+    for (const connection of this.connections.values()) {
+      connection.stop();
+      connection.socket.close(1001, 'hub shutting down');
+      setTimeout(() => connection.socket.terminate(), 500).unref();
+    }
+    this.wss.close();
+  }
+
+  private deliver(deliveries: Delivery[]): void {
+    for (const { message, recipients } of deliveries) {
+      let frame: string | undefined;
+      for (const agentId of recipients) {
+        const connection = this.connections.get(agentId);
+        if (!connection) continue;
+        frame ??= messageFrame(message);
+        connection.push(message.seq, frame);
+      }
+    }
+  }
+
+  private open(agent: AgentRecord, ws: WebSocket): void {
+    // One live socket per agent: a reconnect replaces a connection that may be half-open.
+    this.connections.get(agent.id)?.socket.close(CLOSE_CODES.replaced, 'replaced by a newer connection');
+    const connection = new AgentConnection(agent, ws, this.options.messaging);
+    this.connections.set(agent.id, connection);
+    this.options.registry.connectionOpened(agent);
+
+    const send = (frame: ServerFrame) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(frame));
+    ws.on('pong', () => (connection.alive = true));
+    ws.on('error', () => ws.terminate());
+    ws.on('close', () => {
+      connection.stop();
+      if (this.connections.get(agent.id) === connection) this.connections.delete(agent.id);
+      this.options.registry.connectionClosed(agent);
+    });
+    ws.on('message', (data, isBinary) => {
+      connection.alive = true;
+      let frame: ParsedFrame;
+      try {
+        if (isBinary) throw new Error('binary frames are not part of the protocol; send JSON text');
+        const parsed = ClientFrame.safeParse(JSON.parse(data.toString()));
+        if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; '));
+        frame = parsed.data;
+      } catch (error) {
+        send({ type: 'error', code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
+        return;
+      }
+      void this.handle(agent, frame, send);
+    });
+
+    send({ type: 'welcome', agent: this.options.registry.info(agent), pending: agent.inboxDepth });
+    connection.start();
+  }
+
+  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void): Promise<void> {
+    const { registry, messaging } = this.options;
+    const ref = frame.type === 'send' ? frame.ref : undefined;
+    try {
+      switch (frame.type) {
+        case 'send': {
+          const result = await messaging.send(agent, frame.message);
+          send({ type: 'sent', ref: frame.ref, result });
+          break;
+        }
+        case 'ack':
+          await messaging.ack(agent, frame.ids);
+          break;
+        case 'status':
+          registry.setStatus(agent, frame.status, frame.activity);
+          break;
+        case 'subscribe':
+          messaging.store.subscribe(agent.id, frame.topics);
+          break;
+        case 'unsubscribe':
+          messaging.store.unsubscribe(agent.id, frame.topics);
+          break;
+      }
+    } catch (error) {
+      const hubError = error instanceof HubError ? error : new HubError(500, 'failed', (error as Error).message);
+      send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: hubError.code, message: hubError.message });
+    }
+  }
+
+  private ping(): void {
+    for (const connection of this.connections.values()) {
+      if (!connection.alive) {
+        connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.socket.ping();
+    }
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Sending, delivering and acknowledging messages. Every write goes through one queue that commits in groups: all
+ * the sends and acks that arrive while a commit is running share the next transaction, so throughput grows with
+ * load while each send is still acknowledged only after its commit. Deliveries are announced after the commit,
+ * never before: a pushed message is always a durable one.
+ */
+import { monotonicFactory } from 'ulid';
+import type { z } from 'zod';
+import type { Message, SendRequest, SendResponse } from '../../shared/agent-protocol';
+import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import type { SqliteDatabase } from '../db/database';
+import { badRequest, HubError, notFound, tooLarge } from '../errors';
+import { MessageStore, type StoredMessage } from './store';
+
+export type ParsedSend = z.output<typeof SendRequest>;
+
+/** A message that just landed in some inboxes, with its frame serialised once for all of them. */
+export interface Delivery {
+  message: StoredMessage;
+  recipients: string[];
+}
+
+type PendingWrite =
+  | { kind: 'send'; sender: AgentRecord; request: ParsedSend; bodyText: string; resolve(r: SendResponse): void; reject(e: Error): void }
+  | { kind: 'ack'; agent: AgentRecord; ids: string[]; resolve(n: number): void; reject(e: Error): void };
+
+/** Keyword indexing runs shortly after commits, in slices, so a burst of sends never waits on it. */
+const SEARCH_INDEX_DELAY_MS = 20;
+const SEARCH_INDEX_SLICE = 2000;
+
+export interface MessagingOptions {
+  maxBodyBytes: number;
+}
+
+export class MessagingService {
+  readonly store: MessageStore;
+  private queue: PendingWrite[] = [];
+  private flushScheduled = false;
+  private indexTimer: NodeJS.Timeout | undefined;
+  private readonly newId = monotonicFactory();
+  private readonly deliveryListeners = new Set<(deliveries: Delivery[]) => void>();
+  private closed = false;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly registry: AgentRegistry,
+    private readonly options: MessagingOptions,
+  ) {
+    this.store = new MessageStore(db);
+    // Whatever a crash left unindexed is indexed now.
+    this.scheduleSearchIndexing();
+  }
+
+  /** Resolves once the message is committed; rejects with a HubError the caller can show. */
+  send(sender: AgentRecord, request: ParsedSend): Promise<SendResponse> {
+    if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
+    const bodyText = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+    const bytes = Buffer.byteLength(bodyText);
+    if (bytes > this.options.maxBodyBytes) {
+      return Promise.reject(
+        tooLarge(`the message body is ${bytes} bytes; the hub accepts up to ${this.options.maxBodyBytes} (messages.maxBytes in config.json)`),
+      );
+    }
+    if (request.to.type === 'agent') {
+      const recipient = this.registry.find(request.to.id);
+      if (!recipient) return Promise.reject(notFound(`there is no agent with id ${request.to.id}`));
+      if (recipient.revokedAt) return Promise.reject(new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`));
+    }
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, bodyText, resolve, reject }));
+  }
+
+  ack(agent: AgentRecord, ids: string[]): Promise<number> {
+    if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'ack', agent, ids, resolve, reject }));
+  }
+
+  onDelivered(listener: (deliveries: Delivery[]) => void): () => void {
+    this.deliveryListeners.add(listener);
+    return () => this.deliveryListeners.delete(listener);
+  }
+
+  /** Commits what is queued, then stops taking writes. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+    clearTimeout(this.indexTimer);
+  }
+
+  private enqueue(write: PendingWrite): void {
+    this.queue.push(write);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    const deliveries: Delivery[] = [];
+    const outcomes: Array<() => void> = [];
+    const touched = new Set<AgentRecord>();
+    const now = new Date().toISOString();
+
+    try {
+      this.db.transaction(() => {
+        for (const write of batch) {
+          try {
+            // A savepoint per write: one bad send fails alone, the rest of the group still commits.
+            this.db.transaction(() => {
+              if (write.kind === 'send') {
+                const result = this.applySend(write, now, deliveries, touched);
+                outcomes.push(() => write.resolve(result));
+              } else {
+                const acked = this.store.ack(write.agent.id, write.ids, now);
+                write.agent.inboxDepth = Math.max(0, write.agent.inboxDepth - acked);
+                touched.add(write.agent);
+                outcomes.push(() => write.resolve(acked));
+              }
+            })();
+          } catch (error) {
+            outcomes.push(() => write.reject(asHubError(error)));
+          }
+        }
+        this.registry.saveCounters(touched);
+      })();
+    } catch (error) {
+      // The commit itself failed (disk full, say): nothing in the group was stored, and every sender hears so.
+      this.reloadCounters(touched);
+      const failure = new HubError(503, 'storage_failed', `the hub could not store the message: ${(error as Error).message}`);
+      batch.forEach((write) => write.reject(failure));
+      return;
+    }
+    outcomes.forEach((settle) => settle());
+    if (deliveries.length > 0) {
+      for (const listener of this.deliveryListeners) listener(deliveries);
+      this.scheduleSearchIndexing();
+    }
+  }
+
+  private applySend(
+    write: Extract<PendingWrite, { kind: 'send' }>,
+    now: string,
+    deliveries: Delivery[],
+    touched: Set<AgentRecord>,
+  ): SendResponse {
+    const { sender, request } = write;
+    if (request.idempotencyKey) {
+      const earlier = this.store.findByIdempotencyKey(sender.id, request.idempotencyKey);
+      if (earlier) {
+        return { id: earlier.id, threadId: earlier.thread_id, createdAt: earlier.created_at, recipients: earlier.recipients, duplicate: true };
+      }
+    }
+    const id = this.newId();
+    let threadId = request.threadId;
+    if (request.replyTo) {
+      const parentThread = this.store.threadOf(request.replyTo);
+      if (parentThread === undefined) throw badRequest(`replyTo names no message (${request.replyTo})`);
+      threadId ??= parentThread;
+    }
+    threadId ??= id;
+    const message: Message = {
+      id,
+      from: sender.id,
+      to: request.to,
+      threadId,
+      replyTo: request.replyTo ?? null,
+      subject: request.subject ?? null,
+      contentType: typeof request.body === 'string' ? 'text' : 'json',
+      body: request.body,
+      importance: request.importance,
+      ackRequired: request.ackRequired,
+      createdAt: now,
+    };
+    const seq = this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
+    const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, seq));
+    for (const agentId of recipients) {
+      const agent = this.registry.get(agentId);
+      agent.messagesIn++;
+      agent.inboxDepth++;
+      touched.add(agent);
+    }
+    sender.messagesOut++;
+    touched.add(sender);
+    deliveries.push({ message: { ...message, seq }, recipients });
+    return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
+  }
+
+  private resolveRecipients(sender: AgentRecord, request: ParsedSend): string[] {
+    switch (request.to.type) {
+      case 'agent': {
+        const recipient = this.registry.get(request.to.id);
+        if (recipient.revokedAt) throw new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`);
+        return [recipient.id];
+      }
+      case 'topic':
+        return this.store.subscribers(request.to.name).filter((id) => id !== sender.id && !this.registry.find(id)?.revokedAt);
+      case 'broadcast':
+        return this.registry
+          .reachable()
+          .map((agent) => agent.id)
+          .filter((id) => id !== sender.id);
+    }
+  }
+
+  private reloadCounters(agents: Set<AgentRecord>): void {
+    const read = this.db.prepare('SELECT messages_in, messages_out, inbox_depth FROM agents WHERE id = ?');
+    for (const agent of agents) {
+      const row = read.get(agent.id) as { messages_in: number; messages_out: number; inbox_depth: number } | undefined;
+      if (!row) continue;
+      agent.messagesIn = row.messages_in;
+      agent.messagesOut = row.messages_out;
+      agent.inboxDepth = row.inbox_depth;
+    }
+  }
+
+  private scheduleSearchIndexing(): void {
+    if (this.indexTimer || this.closed) return;
+    this.indexTimer = setTimeout(() => {
+      this.indexTimer = undefined;
+      if (this.closed || !this.db.open) return;
+      if (this.store.indexForSearch(SEARCH_INDEX_SLICE) === SEARCH_INDEX_SLICE) this.scheduleSearchIndexing();
+    }, SEARCH_INDEX_DELAY_MS);
+    this.indexTimer.unref();
+  }
+
+  /** Indexes everything committed so far (tests and the CLI's search want fresh results). */
+  indexNow(): void {
+    while (this.store.indexForSearch(SEARCH_INDEX_SLICE) > 0);
+  }
+}
+
+function asHubError(error: unknown): HubError {
+  if (error instanceof HubError) return error;
+  return new HubError(500, 'failed', (error as Error).message);
+}

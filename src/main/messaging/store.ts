@@ -1,0 +1,235 @@
+/**
+ * The message tables, as prepared statements. Callers run writes inside the messaging service's group-commit
+ * transaction; reads may happen any time.
+ */
+import type { Importance, Message, Recipient, SearchHit, ThreadSummary } from '../../shared/agent-protocol';
+import type { SqliteDatabase } from '../db/database';
+
+/** Search covers this much of each body; a 64 MB attachment should not make the keyword index 64 MB bigger. */
+export const FTS_BODY_CHARS = 64 * 1024;
+
+export interface StoredMessage extends Message {
+  seq: number;
+}
+
+export interface NewMessage {
+  id: string;
+  sender: string;
+  to: Recipient;
+  threadId: string;
+  replyTo: string | null;
+  subject: string | null;
+  contentType: 'text' | 'json';
+  /** The stored form: the text itself, or the JSON document as text. */
+  bodyText: string;
+  importance: Importance;
+  ackRequired: boolean;
+  createdAt: string;
+  idempotencyKey: string | null;
+}
+
+type MessageRow = {
+  seq: number;
+  id: string;
+  sender: string;
+  to_type: Recipient['type'];
+  to_value: string | null;
+  thread_id: string;
+  reply_to: string | null;
+  subject: string | null;
+  content_type: 'text' | 'json';
+  body: string;
+  importance: Importance;
+  ack_required: number;
+  created_at: string;
+};
+
+export class MessageStore {
+  private readonly s;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.s = {
+      insert: db.prepare(
+        `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
+           ack_required, created_at, idempotency_key)
+         VALUES (@id, @sender, @toType, @toValue, @threadId, @replyTo, @subject, @contentType, @bodyText, @importance,
+           @ackRequired, @createdAt, @idempotencyKey)`,
+      ),
+      deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq) VALUES (?, ?)'),
+      byIdempotency: db.prepare(
+        `SELECT m.seq, m.id, m.thread_id, m.created_at, (SELECT COUNT(*) FROM deliveries d WHERE d.seq = m.seq) AS recipients
+         FROM messages m WHERE m.sender = ? AND m.idempotency_key = ?`,
+      ),
+      seqOf: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
+      threadOf: db.prepare('SELECT thread_id FROM messages WHERE id = ?').pluck(),
+      unacked: db.prepare(
+        `SELECT m.* FROM deliveries d JOIN messages m ON m.seq = d.seq
+         WHERE d.agent_id = ? AND d.seq > ? AND d.acked_at IS NULL ORDER BY d.seq LIMIT ?`,
+      ),
+      all: db.prepare(
+        `SELECT m.* FROM deliveries d JOIN messages m ON m.seq = d.seq
+         WHERE d.agent_id = ? AND d.seq > ? ORDER BY d.seq LIMIT ?`,
+      ),
+      ack: db.prepare(
+        `UPDATE deliveries SET acked_at = ? WHERE agent_id = ? AND acked_at IS NULL
+           AND seq = (SELECT seq FROM messages WHERE id = ?)`,
+      ),
+      subscribers: db.prepare('SELECT agent_id FROM subscriptions WHERE topic = ?').pluck(),
+      subscribe: db.prepare('INSERT OR IGNORE INTO subscriptions (agent_id, topic, created_at) VALUES (?, ?, ?)'),
+      unsubscribe: db.prepare('DELETE FROM subscriptions WHERE agent_id = ? AND topic = ?'),
+      topicsOf: db.prepare('SELECT topic FROM subscriptions WHERE agent_id = ? ORDER BY topic').pluck(),
+      ftsSeq: db.prepare("SELECT CAST(value AS INTEGER) FROM hub_meta WHERE key = 'fts_seq'").pluck(),
+      setFtsSeq: db.prepare("UPDATE hub_meta SET value = ? WHERE key = 'fts_seq'"),
+      toIndex: db.prepare('SELECT seq, subject, substr(body, 1, ?) AS body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+      ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)'),
+      thread: db.prepare('SELECT * FROM messages WHERE thread_id = ? ORDER BY seq LIMIT ?'),
+      recent: db.prepare('SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?'),
+    };
+  }
+
+  insert(message: NewMessage): number {
+    const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
+    const result = this.s.insert.run({ ...message, toType: message.to.type, toValue, ackRequired: message.ackRequired ? 1 : 0 });
+    return Number(result.lastInsertRowid);
+  }
+
+  deliver(agentId: string, seq: number): boolean {
+    return this.s.deliver.run(agentId, seq).changes > 0;
+  }
+
+  findByIdempotencyKey(sender: string, key: string) {
+    return this.s.byIdempotency.get(sender, key) as { seq: number; id: string; thread_id: string; created_at: string; recipients: number } | undefined;
+  }
+
+  seqOf(id: string): number | undefined {
+    return this.s.seqOf.get(id) as number | undefined;
+  }
+
+  threadOf(id: string): string | undefined {
+    return this.s.threadOf.get(id) as string | undefined;
+  }
+
+  /** An inbox, in delivery order, after a position. */
+  inbox(agentId: string, afterSeq: number, limit: number, state: 'unacked' | 'all' = 'unacked'): StoredMessage[] {
+    const statement = state === 'unacked' ? this.s.unacked : this.s.all;
+    return (statement.all(agentId, afterSeq, limit) as MessageRow[]).map(fromRow);
+  }
+
+  /** Marks delivered messages handled; returns how many were newly acknowledged. */
+  ack(agentId: string, ids: readonly string[], at: string): number {
+    let changed = 0;
+    for (const id of ids) changed += this.s.ack.run(at, agentId, id).changes;
+    return changed;
+  }
+
+  subscribers(topic: string): string[] {
+    return this.s.subscribers.all(topic) as string[];
+  }
+
+  subscribe(agentId: string, topics: readonly string[]): void {
+    const now = new Date().toISOString();
+    this.db.transaction(() => topics.forEach((topic) => this.s.subscribe.run(agentId, topic, now)))();
+  }
+
+  unsubscribe(agentId: string, topics: readonly string[]): void {
+    this.db.transaction(() => topics.forEach((topic) => this.s.unsubscribe.run(agentId, topic)))();
+  }
+
+  topicsOf(agentId: string): string[] {
+    return this.s.topicsOf.all(agentId) as string[];
+  }
+
+  /** Adds committed messages to the keyword index, oldest first; returns how many it indexed. */
+  indexForSearch(maxMessages: number): number {
+    const from = this.s.ftsSeq.get() as number;
+    const rows = this.s.toIndex.all(FTS_BODY_CHARS, from, maxMessages) as Array<{ seq: number; subject: string | null; body: string }>;
+    if (rows.length === 0) return 0;
+    this.db.transaction(() => {
+      for (const row of rows) this.s.ftsInsert.run(row.seq, row.subject ?? '', row.body);
+      this.s.setFtsSeq.run(String(rows.at(-1)!.seq));
+    })();
+    return rows.length;
+  }
+
+  /**
+   * Keyword search (FTS5, BM25). `visibleTo` limits hits to messages an agent sent or received; the cockpit
+   * passes none and sees everything.
+   */
+  search(query: string, limit: number, visibleTo?: string): SearchHit[] {
+    const match = toMatchExpression(query);
+    if (!match) return [];
+    const visibility = visibleTo
+      ? 'AND (m.sender = @agent OR EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.agent_id = @agent))'
+      : '';
+    const rows = this.db
+      .prepare(
+        `SELECT m.*, snippet(messages_fts, -1, '[', ']', '…', 12) AS snippet, bm25(messages_fts) AS rank
+         FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
+         WHERE messages_fts MATCH @match ${visibility}
+         ORDER BY rank LIMIT @limit`,
+      )
+      .all({ match, limit, agent: visibleTo }) as Array<MessageRow & { snippet: string; rank: number }>;
+    return rows.map((row) => ({ message: fromRow(row), snippet: row.snippet, rank: row.rank }));
+  }
+
+  thread(threadId: string, limit = 1000): StoredMessage[] {
+    return (this.s.thread.all(threadId, limit) as MessageRow[]).map(fromRow);
+  }
+
+  /** Threads an agent took part in (or all, for the cockpit), most recent first. */
+  threads(agentId: string | undefined, limit: number): ThreadSummary[] {
+    const scope = agentId
+      ? 'WHERE m.sender = @agent OR EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.agent_id = @agent)'
+      : '';
+    const rows = this.db
+      .prepare(
+        `SELECT m.thread_id AS threadId, COUNT(*) AS messages, MAX(m.seq) AS lastSeq, MAX(m.created_at) AS lastMessageAt,
+           json_group_array(DISTINCT m.sender) AS participants,
+           (SELECT subject FROM messages f WHERE f.thread_id = m.thread_id AND f.subject IS NOT NULL ORDER BY f.seq LIMIT 1) AS subject
+         FROM messages m ${scope}
+         GROUP BY m.thread_id ORDER BY lastSeq DESC LIMIT @limit`,
+      )
+      .all({ agent: agentId, limit }) as Array<Omit<ThreadSummary, 'participants'> & { participants: string }>;
+    return rows.map(({ threadId, subject, messages, participants, lastMessageAt }) => ({
+      threadId,
+      subject,
+      messages,
+      participants: JSON.parse(participants) as string[],
+      lastMessageAt,
+    }));
+  }
+
+  /** The newest messages across the hub, newest first (the cockpit's stream on open). */
+  recent(limit: number): StoredMessage[] {
+    return (this.s.recent.all(0, limit) as MessageRow[]).map(fromRow);
+  }
+}
+
+/**
+ * Turns what a person types into an FTS5 expression: each word quoted (so `-`, `:` or `"` in it is not syntax),
+ * all words required, the last one as a prefix so results come while typing.
+ */
+export function toMatchExpression(query: string): string | null {
+  const words = query.match(/[\p{L}\p{N}_]+/gu);
+  if (!words || words.length === 0) return null;
+  return words.map((word, i) => `"${word}"${i === words.length - 1 ? '*' : ''}`).join(' ');
+}
+
+export function fromRow(row: MessageRow): StoredMessage {
+  const to: Recipient =
+    row.to_type === 'agent' ? { type: 'agent', id: row.to_value! } : row.to_type === 'topic' ? { type: 'topic', name: row.to_value! } : { type: 'broadcast' };
+  return {
+    seq: row.seq,
+    id: row.id,
+    from: row.sender,
+    to,
+    threadId: row.thread_id,
+    replyTo: row.reply_to,
+    subject: row.subject,
+    contentType: row.content_type,
+    body: row.content_type === 'json' ? JSON.parse(row.body) : row.body,
+    importance: row.importance,
+    ackRequired: row.ack_required === 1,
+    createdAt: row.created_at,
+  };
+}
