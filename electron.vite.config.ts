@@ -36,6 +36,8 @@ export default defineConfig({
         input: {
           electron: resolve('src/main/electron.ts'),
           headless: resolve('src/main/headless.ts'),
+          cli: resolve('src/client/cli.ts'),
+          client: resolve('src/client/index.ts'),
         },
       },
     },

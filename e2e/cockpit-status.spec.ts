@@ -8,7 +8,8 @@ test.describe('browser cockpit served by the headless hub', () => {
     });
     page.on('pageerror', (error) => problems.push(error.message));
 
-    await page.goto(hub.cockpitUrl);
+    // The cockpit opens on the overview; the status view has its own address.
+    await page.goto(`${hub.cockpitUrl}#/status`);
     await expect(page.getByTestId('connection')).toHaveText('connected');
     await expect(page.getByTestId('status-runtime')).toHaveText('Headless (Node)');
     await expect(page.getByTestId('status-data-dir')).toHaveText(hub.dataDir);

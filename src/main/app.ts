@@ -12,14 +12,20 @@ import { createApiServer, type ApiServer } from './api/server';
 import { createCallHandlers } from './cockpit/handlers';
 import type { CallHandlers } from './cockpit/dispatch';
 import { EventBus } from './cockpit/event-bus';
+import { startLiveFeed, type LiveFeed } from './cockpit/live-feed';
 import { loadCockpitToken, loadConfig, writeFileAtomic, type AppConfig } from './config/config';
 import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir } from './config/paths';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
 import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, type SentenceEncoder } from './embedding';
+import { FileMailbox } from './mailbox';
+import { MemoryEngine } from './memory/engine';
+import { registerMemoryRoutes } from './memory/http';
 import { registerMessageRoutes } from './messaging/http';
 import { RealtimeGateway } from './messaging/realtime';
 import { MessagingService } from './messaging/service';
+import { registerMetricsRoutes } from './monitor/http';
+import { Metrics } from './monitor/metrics';
 import { ServiceRegistry } from './monitor/service-registry';
 import { checkVectorIndex } from './vector/health';
 
@@ -57,6 +63,8 @@ export interface Hub {
   registry: AgentRegistry;
   messaging: MessagingService;
   realtime: RealtimeGateway;
+  memory: MemoryEngine;
+  mailbox: FileMailbox;
 }
 
 /**
@@ -86,6 +94,8 @@ export function createApp(options: AppOptions): App {
   const services = new ServiceRegistry();
   let hub: Hub | undefined;
   let api: ApiServer | undefined;
+  let feed: LiveFeed | undefined;
+  const metrics = new Metrics();
   let encoderPromise: Promise<SentenceEncoder> | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
 
@@ -102,7 +112,14 @@ export function createApp(options: AppOptions): App {
     services: services.list(),
   });
 
-  const handlers = createCallHandlers({ status });
+  const handlers = createCallHandlers({
+    status,
+    hub: () => {
+      if (!hub) throw new Error('the hub is not started');
+      return hub;
+    },
+    metrics: () => ({ latest: feed?.latest() ?? null, histograms: metrics }),
+  });
   services.onChange(() => events.emit('hub.status', status()));
 
   function loadEncoder(): Promise<SentenceEncoder> {
@@ -144,7 +161,26 @@ export function createApp(options: AppOptions): App {
       services.set('database', 'up', `SQLite (WAL) at ${dbFile}`);
       const registry = new AgentRegistry(db);
       registry.ensureOverseer();
-      const messaging = new MessagingService(db, registry, { maxBodyBytes: config.messages.maxBytes });
+      const messaging = new MessagingService(db, registry, {
+        maxBodyBytes: config.messages.maxBytes,
+        observeSend: (ms, recipients) => {
+          metrics.record('send', ms);
+          metrics.count('messagesSent');
+          metrics.count('messagesDelivered', recipients);
+        },
+      });
+      const memory = new MemoryEngine({
+        dataDir,
+        encoder: loadEncoder,
+        services,
+        ...config.memory,
+        observe: (op, ms, count) => {
+          metrics.record(op, ms, op === 'embed' ? `${count} texts` : undefined);
+          if (op === 'store') metrics.count('memoriesStored', count);
+          if (op === 'search') metrics.count('searches');
+        },
+        observeExtract: (ms) => metrics.record('extract', ms),
+      });
       let realtime: RealtimeGateway | undefined;
 
       try {
@@ -164,18 +200,35 @@ export function createApp(options: AppOptions): App {
         register: [
           (context) => registerAgentRoutes(context, registry, cockpitToken),
           (context) => registerMessageRoutes(context, registry, messaging, cockpitToken),
+          (context) => registerMemoryRoutes(context, registry, memory, cockpitToken),
+          (context) => registerMetricsRoutes(context, metrics, () => feed, cockpitToken),
           (context) => {
-            realtime = new RealtimeGateway({ registry, messaging, router: context.upgrades, port: context.port, maxBodyBytes: config.messages.maxBytes });
+            realtime = new RealtimeGateway({
+              registry,
+              messaging,
+              router: context.upgrades,
+              port: context.port,
+              maxBodyBytes: config.messages.maxBytes,
+              observeDelivery: (ms) => metrics.record('deliver', ms),
+            });
           },
         ],
       });
-      hub = { db, registry, messaging, realtime: realtime! };
+      const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
+      hub = { db, registry, messaging, realtime: realtime!, memory, mailbox };
+      services.set('mailbox', 'starting', 'sending what was dropped into the file mailbox while the hub was down');
+      mailbox.start().then(
+        () => services.set('mailbox', 'up', `file mailbox in ${mailbox.root}`),
+        (error: Error) => services.set('mailbox', 'down', `the file mailbox could not start: ${error.message}`),
+      );
+      feed = startLiveFeed({ events, hub, metrics, dataDir });
       services.set('api', 'up', `HTTP and WebSocket on ${api.url}`);
       const runtimeFile: HubRuntimeFile = { url: api.url, pid: process.pid, startedAt: startedAt.toISOString() };
       writeFileAtomic(path.join(dataDir, HUB_RUNTIME_FILE), JSON.stringify(runtimeFile, null, 2) + '\n');
 
-      // Loading the encoder takes a moment (longer on first start, when it is built); the hub serves meanwhile.
-      loadEncoder().catch(() => undefined);
+      // Loading the encoder and the memory index takes a moment (longer on first start, when the encoder is built);
+      // the hub serves meanwhile, and memory requests wait for them.
+      memory.service().catch(() => undefined);
 
       statusTimer = setInterval(() => events.emit('hub.status', status()), STATUS_TICK_MS);
       statusTimer.unref();
@@ -184,11 +237,16 @@ export function createApp(options: AppOptions): App {
 
     async stop() {
       clearInterval(statusTimer);
-      // Sockets first (the HTTP server waits for them), then the queue's last commit, then the database.
+      feed?.stop();
+      feed = undefined;
+      // The mailbox and sockets first (the HTTP server waits for sockets), then the queue's last commit, then the
+      // database.
+      await hub?.mailbox.close();
       hub?.realtime.close();
       await api?.close();
       api = undefined;
       if (hub) {
+        await hub.memory.close();
         hub.messaging.close();
         hub.registry.close();
         hub.db.close();

@@ -35,8 +35,9 @@ export const RegisterRequest = z
   .object({
     name: Name,
     project: Project.default('default'),
-    tier: z.enum(AGENT_TIERS).default('development'),
-    capabilities: z.array(z.string().min(1).max(64)).max(64).default([]),
+    /** development for a new agent; an existing agent keeps its own unless given. */
+    tier: z.enum(AGENT_TIERS).optional(),
+    capabilities: z.array(z.string().min(1).max(64)).max(64).optional(),
     description: z.string().max(1000).optional(),
   })
   .strict();

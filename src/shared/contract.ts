@@ -7,6 +7,8 @@
  * event payloads are produced by main itself, so they are carried as types only.
  */
 import { z } from 'zod';
+import { IMPORTANCE, Recipient, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
+import { MemorySearchQuery, type Memory, type MemorySearchResult, type MemoryStats } from './memory-protocol';
 
 function call<P extends z.ZodType>(params: P) {
   return { returns: <R>() => ({ params, result: undefined as unknown as R }) };
@@ -42,17 +44,126 @@ export interface HubStatus {
   services: ServiceStatus[];
 }
 
+export type OperationName = 'send' | 'deliver' | 'store' | 'search' | 'embed' | 'extract';
+
+export interface LatencySummary {
+  count: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface SlowOperation {
+  op: OperationName;
+  durationMs: number;
+  at: string;
+  detail: string | null;
+}
+
+/** Pushed once a second: everything the live charts draw. */
+export interface MetricsSnapshot {
+  at: string;
+  /** Per second, over the last tick. */
+  rates: { messagesSent: number; messagesDelivered: number; memoriesStored: number; searches: number };
+  totals: { messagesSent: number; messagesDelivered: number; memoriesStored: number; searches: number };
+  /** Over the last tick. */
+  latency: Record<OperationName, LatencySummary>;
+  /** Since the hub started. */
+  latencyTotal: Record<OperationName, LatencySummary>;
+  process: {
+    cpuPercent: number;
+    rssBytes: number;
+    heapUsedBytes: number;
+    heapTotalBytes: number;
+    eventLoopDelayP50Ms: number;
+    eventLoopDelayP99Ms: number;
+  };
+  agents: { registered: number; online: number; byTier: Record<string, number>; byStatus: Record<string, number> };
+  /** Bytes on disk per store (SQLite files with their WAL, vector index files). */
+  storage: Record<string, number>;
+  /** The slowest operations of the last minute. */
+  slowest: SlowOperation[];
+}
+
+export interface AgentDetail {
+  agent: AgentInfo;
+  topics: string[];
+  /** Its latest messages, sent or received, newest first. */
+  messages: Message[];
+  /** Its latest memories, newest first. */
+  memories: Memory[];
+}
+
+/** How a new agent connects, ready to copy. */
+export interface ConnectInfo {
+  hubUrl: string;
+  dataDir: string;
+  cli: string[];
+  typescript: string;
+  http: string[];
+}
+
+export interface MemoryOverview extends MemoryStats {
+  /** Memories created per day, last 30 days. */
+  growth: Array<{ day: string; count: number }>;
+  importance: Array<{ bucket: string; count: number }>;
+  age: Array<{ bucket: string; count: number }>;
+}
+
+const MessageFilter = z
+  .object({
+    limit: z.number().int().min(1).max(1000).default(200),
+    agent: Ulid.optional(),
+    topic: TopicName.optional(),
+    thread: z.string().max(128).optional(),
+    text: z.string().max(500).optional(),
+  })
+  .strict();
+
 export const calls = {
   'hub.status': call(NoParams).returns<HubStatus>(),
+  'agents.list': call(NoParams).returns<AgentInfo[]>(),
+  'agents.detail': call(z.object({ id: Ulid }).strict()).returns<AgentDetail>(),
+  'agents.revoke': call(z.object({ id: Ulid }).strict()).returns<AgentInfo>(),
+  'agents.connectInfo': call(NoParams).returns<ConnectInfo>(),
+  'messages.list': call(MessageFilter).returns<Message[]>(),
+  'messages.thread': call(z.object({ threadId: z.string().min(1).max(128) }).strict()).returns<Message[]>(),
+  /** Sends as the person at the cockpit (the overseer identity). */
+  'messages.send': call(
+    z
+      .object({
+        to: Recipient,
+        body: z.string().min(1).max(1_000_000),
+        subject: z.string().max(500).optional(),
+        threadId: z.string().max(128).optional(),
+        replyTo: Ulid.optional(),
+        importance: z.enum(IMPORTANCE).default('normal'),
+      })
+      .strict(),
+  ).returns<SendResponse>(),
+  'memory.search': call(MemorySearchQuery).returns<MemorySearchResult>(),
+  'memory.overview': call(NoParams).returns<MemoryOverview>(),
+  'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
+  'metrics.histogram': call(z.object({ op: z.enum(['send', 'deliver', 'store', 'search', 'embed', 'extract']) }).strict()).returns<
+    /** upToMs null: the open-ended last bucket. */
+    Array<{ upToMs: number | null; count: number }>
+  >(),
 } as const;
 
 export const events = {
   /** Pushed whenever a service changes state and once a second otherwise, so uptime is live. */
   'hub.status': event<HubStatus>(),
+  /** An agent registered, connected, disconnected, changed status or was revoked. */
+  'agents.changed': event<AgentInfo>(),
+  /** New messages, batched per tenth of a second so a busy hub does not flood the cockpit. */
+  'messages.new': event<Message[]>(),
+  'metrics.tick': event<MetricsSnapshot>(),
 } as const;
 
 export type CallName = keyof typeof calls;
 export type CallParams<K extends CallName> = z.input<(typeof calls)[K]['params']>;
+/** The parameters as a handler receives them: validated, defaults filled in. */
+export type ParsedCallParams<K extends CallName> = z.output<(typeof calls)[K]['params']>;
 export type CallResult<K extends CallName> = (typeof calls)[K]['result'];
 export type EventName = keyof typeof events;
 export type EventPayload<K extends EventName> = (typeof events)[K]['payload'];

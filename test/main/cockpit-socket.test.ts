@@ -21,6 +21,10 @@ const status = (): HubStatus => ({
   services: [],
 });
 
+const noHub = () => {
+  throw new Error('no hub in this test');
+};
+
 let server: ApiServer | undefined;
 const events = new EventBus();
 afterEach(async () => {
@@ -35,7 +39,7 @@ async function start(rendererDir: string | null = null): Promise<ApiServer> {
     maxBodyBytes: 1024 * 1024,
     cockpitToken: TOKEN,
     rendererDir,
-    handlers: createCallHandlers({ status }),
+    handlers: createCallHandlers({ status, hub: noHub, metrics: () => null }),
     events,
   });
   return server;
@@ -151,7 +155,7 @@ describe('HTTP guard rails', () => {
         maxBodyBytes: 1024,
         cockpitToken: TOKEN,
         rendererDir: null,
-        handlers: createCallHandlers({ status }),
+        handlers: createCallHandlers({ status, hub: noHub, metrics: () => null }),
         events,
       }),
     ).rejects.toThrow(/in use: another hub may be running/);

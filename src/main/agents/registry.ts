@@ -13,6 +13,7 @@ import { hashToken, newAgentToken } from './tokens';
 /** With no socket, an agent that has not been heard from for this long is shown offline. */
 export const PRESENCE_TIMEOUT_MS = 90_000;
 const LAST_SEEN_FLUSH_MS = 5_000;
+const COUNTER_NOTIFY_MS = 250;
 
 export const OVERSEER = { name: 'overseer', project: 'cockpit' } as const;
 
@@ -62,6 +63,8 @@ export class AgentRegistry {
   private readonly byToken = new Map<string, AgentRecord>();
   private readonly byName = new Map<string, AgentRecord>();
   private readonly lastSeenDirty = new Set<AgentRecord>();
+  private readonly countersDirty = new Set<AgentRecord>();
+  private countersTimer: NodeJS.Timeout | undefined;
   private readonly changeListeners = new Set<(agent: AgentInfo) => void>();
   private readonly newId = monotonicFactory();
   private readonly flushTimer: NodeJS.Timeout;
@@ -102,8 +105,8 @@ export class AgentRegistry {
         id: this.newId(),
         name: input.name,
         project: input.project,
-        tier: input.tier,
-        capabilities: input.capabilities,
+        tier: input.tier ?? 'development',
+        capabilities: input.capabilities ?? [],
         description: input.description ?? null,
         tokenHash: hashToken(token),
         status: 'online',
@@ -140,8 +143,8 @@ export class AgentRegistry {
           '(Authorization: Bearer …) to reclaim it, or re-register it from the cockpit',
       );
     }
-    existing.tier = input.tier;
-    existing.capabilities = input.capabilities;
+    existing.tier = input.tier ?? existing.tier;
+    existing.capabilities = input.capabilities ?? existing.capabilities;
     existing.description = input.description ?? existing.description;
     existing.lastSeen = Date.now();
     this.persist(existing);
@@ -246,7 +249,17 @@ export class AgentRegistry {
 
   /** Writes changed counters; called inside the messaging commit so counters and messages never disagree. */
   saveCounters(agents: Iterable<AgentRecord>): void {
-    for (const agent of agents) this.statements.counters.run(agent.messagesIn, agent.messagesOut, agent.inboxDepth, agent.id);
+    for (const agent of agents) {
+      this.statements.counters.run(agent.messagesIn, agent.messagesOut, agent.inboxDepth, agent.id);
+      this.countersDirty.add(agent);
+    }
+    // Watchers hear about counters a few times a second, not once per message.
+    this.countersTimer ??= setTimeout(() => {
+      this.countersTimer = undefined;
+      const agents = [...this.countersDirty];
+      this.countersDirty.clear();
+      agents.forEach((agent) => this.changed(agent));
+    }, COUNTER_NOTIFY_MS);
   }
 
   /** The cockpit's own identity, so the person can send and be replied to like any agent. */
@@ -266,6 +279,7 @@ export class AgentRegistry {
   }
 
   close(): void {
+    clearTimeout(this.countersTimer);
     clearInterval(this.flushTimer);
     clearInterval(this.presenceTimer);
     this.flushLastSeen();
@@ -274,7 +288,14 @@ export class AgentRegistry {
   private changed(agent: AgentRecord): void {
     if (this.changeListeners.size === 0) return;
     const info = this.info(agent);
-    for (const listener of this.changeListeners) listener(info);
+    for (const listener of this.changeListeners) {
+      try {
+        listener(info);
+      } catch (error) {
+        // A watcher's failure must not undo or fail the change itself, which is already stored.
+        console.error('[agents] a change listener failed:', error);
+      }
+    }
   }
 
   private persist(agent: AgentRecord): void {

@@ -1,9 +1,9 @@
-import { calls, isCallName, type CallFailure, type CallName, type CallParams, type CallResult } from '../../shared/contract';
+import { calls, isCallName, type CallFailure, type CallName, type CallResult, type ParsedCallParams } from '../../shared/contract';
 import type { IpcReply } from '../../shared/ipc';
 
 /** One handler per contract call; the compiler refuses a map that misses a call or returns the wrong shape. */
 export type CallHandlers = {
-  [K in CallName]: (params: CallParams<K>) => CallResult<K> | Promise<CallResult<K>>;
+  [K in CallName]: (params: ParsedCallParams<K>) => CallResult<K> | Promise<CallResult<K>>;
 };
 
 /**

@@ -1,13 +1,112 @@
-import type { HubStatus } from '../../shared/contract';
+/**
+ * The cockpit's calls, each delegating to the service that owns the answer. The person at the cockpit is the
+ * overseer: it sees every agent, inbox and memory, and sends as the overseer identity.
+ */
+import path from 'node:path';
+import type { ConnectInfo, HubStatus, MetricsSnapshot } from '../../shared/contract';
+import type { Hub } from '../app';
+import { findAppRoot } from '../config/paths';
+import { HubError } from '../errors';
+import { publicMessage } from '../messaging/realtime';
+import type { Metrics } from '../monitor/metrics';
 import type { CallHandlers } from './dispatch';
 
 export interface HandlerDeps {
   status(): HubStatus;
+  /** The running hub's services; throws while the hub is not started. */
+  hub(): Hub;
+  metrics(): { latest: MetricsSnapshot | null; histograms: Metrics } | null;
 }
 
-/** The cockpit's calls, each delegating to the service that owns the answer. */
 export function createCallHandlers(deps: HandlerDeps): CallHandlers {
   return {
     'hub.status': () => deps.status(),
+
+    'agents.list': () => {
+      const { registry } = deps.hub();
+      return registry.all().map((agent) => registry.info(agent));
+    },
+
+    'agents.detail': async ({ id }) => {
+      const { registry, messaging, memory } = deps.hub();
+      const agent = registry.get(id);
+      const memories = await memory.service().then(
+        (service) => service.recent({ agent: id, limit: 20 }),
+        () => [],
+      );
+      return {
+        agent: registry.info(agent),
+        topics: messaging.store.topicsOf(id),
+        messages: messaging.store.recent(50, { agent: id }).map(publicMessage),
+        memories,
+      };
+    },
+
+    'agents.revoke': ({ id }) => {
+      const { registry } = deps.hub();
+      if (registry.get(id).id === registry.ensureOverseer().id) throw new HubError(400, 'invalid_request', 'the overseer identity cannot be revoked');
+      return registry.info(registry.revoke(id));
+    },
+
+    'agents.connectInfo': () => connectInfo(deps.status()),
+
+    'messages.list': ({ limit, agent, topic, thread, text }) => {
+      const { messaging } = deps.hub();
+      if (text) {
+        messaging.indexNow();
+        const hits = messaging.store.search(text, limit);
+        return hits
+          .map((hit) => hit.message)
+          .filter((m) => (!topic || (m.to.type === 'topic' && m.to.name === topic)) && (!thread || m.threadId === thread))
+          .filter((m) => !agent || m.from === agent || (m.to.type === 'agent' && m.to.id === agent))
+          .map((m) => publicMessage(m as Parameters<typeof publicMessage>[0]));
+      }
+      return messaging.store.recent(limit, { agent, topic, thread }).map(publicMessage);
+    },
+
+    'messages.thread': ({ threadId }) => deps.hub().messaging.store.thread(threadId).map(publicMessage),
+
+    'messages.send': ({ to, body, subject, threadId, replyTo, importance }) => {
+      const { registry, messaging } = deps.hub();
+      return messaging.send(registry.ensureOverseer(), { to, body, subject, threadId, replyTo, importance, ackRequired: false });
+    },
+
+    'memory.search': async (query) => {
+      const service = await deps.hub().memory.service();
+      return service.search(query, { project: query.project ?? 'default', agent: null });
+    },
+
+    'memory.overview': async () => (await deps.hub().memory.service()).overview(),
+
+    'metrics.snapshot': () => deps.metrics()?.latest ?? null,
+
+    'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],
+  };
+}
+
+function connectInfo(status: HubStatus): ConnectInfo {
+  const hubUrl = status.apiUrl ?? 'http://127.0.0.1:4477';
+  const cli = `node ${JSON.stringify(path.join(findAppRoot(), 'bin', 'devenviro.mjs')).slice(1, -1)}`;
+  const dataDirFlag = `--data-dir ${JSON.stringify(status.dataDir)}`;
+  return {
+    hubUrl,
+    dataDir: status.dataDir,
+    cli: [
+      `${cli} ${dataDirFlag} register --name my-agent --project my-project --tier development`,
+      `${cli} ${dataDirFlag} watch --as my-agent --project my-project`,
+      `${cli} ${dataDirFlag} send other-agent "hello from my-agent" --as my-agent --project my-project`,
+    ],
+    typescript: [
+      "import { HubClient } from 'devenviro-cockpit/client';",
+      '',
+      '// persist: reuses (or saves) the credentials the CLI keeps in the data directory, so the identity is stable.',
+      `const agent = await HubClient.register({ url: '${hubUrl}', dataDir: ${JSON.stringify(status.dataDir)}, persist: true, name: 'my-agent', project: 'my-project', tier: 'development' });`,
+      "agent.on('message', async (message) => console.log(message.from, message.body));",
+      'await agent.connect();',
+    ].join('\n'),
+    http: [
+      `curl -s -X POST ${hubUrl}/api/v1/agents/register -H 'content-type: application/json' -d '{"name":"my-agent","project":"my-project"}'`,
+      `curl -s ${hubUrl}/api/v1/agents/<id>/messages -H 'authorization: Bearer <token>'`,
+    ],
   };
 }

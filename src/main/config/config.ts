@@ -28,6 +28,15 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    memory: z
+      .object({
+        /** Days after which an unused memory weighs half as much in search ranking. */
+        halfLifeDays: z.number().positive().max(3650).default(30),
+        /** Cosine similarity above which a new memory reinforces an existing one instead of duplicating it. */
+        dedupeSimilarity: z.number().min(0.5).max(1).default(0.95),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -8,6 +8,16 @@ export type { EncoderManifest, OnnxSentenceEncoderOptions, SentenceEncoder } fro
 export { SentencePieceUnigramTokenizer } from './tokenizer';
 export type { SentencePieceVocab, Tokenizer } from './tokenizer';
 export type { BuildProgress } from '../../../scripts/encoder/build-use-lite.mjs';
+export {
+  inspectSentenceTransformer,
+  loadSentenceTransformer,
+  poolAndNormalize,
+  SentenceTransformerEncoder,
+  TokenizerJsonTokenizer,
+} from './sentence-transformers';
+export type { PoolingMode, SentenceTransformerInfo, SentenceTransformerOptions } from './sentence-transformers';
+export { describeModelDir, loadEncoderFromDir } from './models';
+export type { ModelDirDescription, ModelDirKind } from './models';
 
 /** Directory of the default encoder (model.onnx, vocab.json, manifest.json) under the app's resources directory. */
 export function defaultEncoderDir(resourcesDir: string): string {

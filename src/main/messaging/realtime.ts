@@ -27,6 +27,8 @@ const KEEPALIVE_MS = 30_000;
 const FRAME_OVERHEAD_BYTES = 64 * 1024;
 
 export interface RealtimeOptions {
+  /** Told the notification latency of each live push: from the hub accepting the send to the frame on the socket. */
+  observeDelivery?: (latencyMs: number) => void;
   registry: AgentRegistry;
   messaging: MessagingService;
   router: UpgradeRouter;
@@ -55,26 +57,34 @@ class AgentConnection {
   private behind = true;
   private catchUpTimer: NodeJS.Timeout | undefined;
   alive = true;
+  /** The token this socket was opened with. */
+  readonly tokenHash: string;
 
   constructor(
     readonly agent: AgentRecord,
     readonly socket: WebSocket,
     private readonly messaging: MessagingService,
-  ) {}
+  ) {
+    this.tokenHash = agent.tokenHash;
+  }
 
   start(): void {
     this.catchUp();
   }
 
-  /** A live message: sent straight away unless the socket is behind, in which case catch-up will read it. */
-  push(seq: number, frame: string): void {
-    if (seq <= this.cursor) return;
+  /**
+   * A live message: sent straight away unless the socket is behind, in which case catch-up will read it.
+   * Returns whether it went out now.
+   */
+  push(seq: number, frame: string): boolean {
+    if (seq <= this.cursor) return false;
     if (this.behind || this.socket.bufferedAmount > HIGH_WATER_BYTES) {
       this.fallBehind();
-      return;
+      return false;
     }
     this.socket.send(frame);
     this.cursor = seq;
+    return true;
   }
 
   stop(): void {
@@ -137,7 +147,11 @@ export class RealtimeGateway {
     this.keepAlive = setInterval(() => this.ping(), KEEPALIVE_MS);
     this.keepAlive.unref();
     options.registry.onChange((info) => {
-      if (info.revoked) this.connections.get(info.id)?.socket.close(CLOSE_CODES.revoked, 'revoked from the cockpit');
+      const connection = this.connections.get(info.id);
+      if (!connection) return;
+      if (info.revoked) connection.socket.close(CLOSE_CODES.revoked, 'revoked from the cockpit');
+      // A reclaimed identity gets a new token; whoever holds the old one loses the socket too.
+      else if (connection.tokenHash !== connection.agent.tokenHash) connection.socket.close(CLOSE_CODES.unauthorized, 'the agent\'s token was replaced');
     });
   }
 
@@ -157,13 +171,14 @@ export class RealtimeGateway {
   }
 
   private deliver(deliveries: Delivery[]): void {
-    for (const { message, recipients } of deliveries) {
+    const observe = this.options.observeDelivery;
+    for (const { message, recipients, acceptedAt } of deliveries) {
       let frame: string | undefined;
       for (const agentId of recipients) {
         const connection = this.connections.get(agentId);
         if (!connection) continue;
         frame ??= messageFrame(message);
-        connection.push(message.seq, frame);
+        if (connection.push(message.seq, frame) && observe) observe(performance.now() - acceptedAt);
       }
     }
   }
@@ -186,13 +201,17 @@ export class RealtimeGateway {
     ws.on('message', (data, isBinary) => {
       connection.alive = true;
       let frame: ParsedFrame;
+      let ref: string | undefined;
       try {
         if (isBinary) throw new Error('binary frames are not part of the protocol; send JSON text');
-        const parsed = ClientFrame.safeParse(JSON.parse(data.toString()));
+        const raw: unknown = JSON.parse(data.toString());
+        // Echo the ref of a send that fails validation, so the sender knows which send failed.
+        if (typeof (raw as { ref?: unknown })?.ref === 'string') ref = (raw as { ref: string }).ref;
+        const parsed = ClientFrame.safeParse(raw);
         if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; '));
         frame = parsed.data;
       } catch (error) {
-        send({ type: 'error', code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
+        send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
         return;
       }
       void this.handle(agent, frame, send);

@@ -18,10 +18,20 @@ export type ParsedSend = z.output<typeof SendRequest>;
 export interface Delivery {
   message: StoredMessage;
   recipients: string[];
+  /** performance.now() when the hub accepted the send: notification latency is measured from here. */
+  acceptedAt: number;
 }
 
 type PendingWrite =
-  | { kind: 'send'; sender: AgentRecord; request: ParsedSend; bodyText: string; resolve(r: SendResponse): void; reject(e: Error): void }
+  | {
+      kind: 'send';
+      sender: AgentRecord;
+      request: ParsedSend;
+      bodyText: string;
+      acceptedAt: number;
+      resolve(r: SendResponse): void;
+      reject(e: Error): void;
+    }
   | { kind: 'ack'; agent: AgentRecord; ids: string[]; resolve(n: number): void; reject(e: Error): void };
 
 /** Keyword indexing runs shortly after commits, in slices, so a burst of sends never waits on it. */
@@ -30,6 +40,8 @@ const SEARCH_INDEX_SLICE = 2000;
 
 export interface MessagingOptions {
   maxBodyBytes: number;
+  /** Told how long each send took to become durable, and how many inbox deliveries it made. */
+  observeSend?: (durationMs: number, recipients: number) => void;
 }
 
 export class MessagingService {
@@ -54,6 +66,7 @@ export class MessagingService {
   /** Resolves once the message is committed; rejects with a HubError the caller can show. */
   send(sender: AgentRecord, request: ParsedSend): Promise<SendResponse> {
     if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
+    if (sender.revokedAt) return Promise.reject(new HubError(403, 'revoked', `agent ${sender.name} was revoked and may not send`));
     const bodyText = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
     const bytes = Buffer.byteLength(bodyText);
     if (bytes > this.options.maxBodyBytes) {
@@ -66,7 +79,8 @@ export class MessagingService {
       if (!recipient) return Promise.reject(notFound(`there is no agent with id ${request.to.id}`));
       if (recipient.revokedAt) return Promise.reject(new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`));
     }
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, bodyText, resolve, reject }));
+    const acceptedAt = performance.now();
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, bodyText, acceptedAt, resolve, reject }));
   }
 
   ack(agent: AgentRecord, ids: string[]): Promise<number> {
@@ -112,7 +126,10 @@ export class MessagingService {
             this.db.transaction(() => {
               if (write.kind === 'send') {
                 const result = this.applySend(write, now, deliveries, touched);
-                outcomes.push(() => write.resolve(result));
+                outcomes.push(() => {
+                  write.resolve(result);
+                  if (!result.duplicate) this.options.observeSend?.(performance.now() - write.acceptedAt, result.recipients);
+                });
               } else {
                 const acked = this.store.ack(write.agent.id, write.ids, now);
                 write.agent.inboxDepth = Math.max(0, write.agent.inboxDepth - acked);
@@ -135,7 +152,14 @@ export class MessagingService {
     }
     outcomes.forEach((settle) => settle());
     if (deliveries.length > 0) {
-      for (const listener of this.deliveryListeners) listener(deliveries);
+      for (const listener of this.deliveryListeners) {
+        try {
+          listener(deliveries);
+        } catch (error) {
+          // The messages are stored; a failing listener (a push, the mailbox) must not stop the others.
+          console.error('[messaging] a delivery listener failed:', error);
+        }
+      }
       this.scheduleSearchIndexing();
     }
   }
@@ -184,7 +208,7 @@ export class MessagingService {
     }
     sender.messagesOut++;
     touched.add(sender);
-    deliveries.push({ message: { ...message, seq }, recipients });
+    deliveries.push({ message: { ...message, seq }, recipients, acceptedAt: write.acceptedAt });
     return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
   }
 

@@ -83,7 +83,6 @@ export class MessageStore {
       toIndex: db.prepare('SELECT seq, subject, substr(body, 1, ?) AS body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
       ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)'),
       thread: db.prepare('SELECT * FROM messages WHERE thread_id = ? ORDER BY seq LIMIT ?'),
-      recent: db.prepare('SELECT * FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?'),
     };
   }
 
@@ -199,9 +198,19 @@ export class MessageStore {
     }));
   }
 
-  /** The newest messages across the hub, newest first (the cockpit's stream on open). */
-  recent(limit: number): StoredMessage[] {
-    return (this.s.recent.all(0, limit) as MessageRow[]).map(fromRow);
+  /**
+   * The newest messages, newest first, optionally only those an agent sent or received, of a topic or of a thread
+   * (the cockpit's stream and its filters).
+   */
+  recent(limit: number, filter: { agent?: string; topic?: string; thread?: string } = {}): StoredMessage[] {
+    const where: string[] = [];
+    if (filter.agent) where.push('(m.sender = @agent OR EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.agent_id = @agent))');
+    if (filter.topic) where.push("m.to_type = 'topic' AND m.to_value = @topic");
+    if (filter.thread) where.push('m.thread_id = @thread');
+    const rows = this.db
+      .prepare(`SELECT m.* FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.seq DESC LIMIT @limit`)
+      .all({ ...filter, limit }) as MessageRow[];
+    return rows.map(fromRow);
   }
 }
 

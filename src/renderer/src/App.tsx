@@ -1,26 +1,144 @@
-import { TransportContext, useConnection } from './hooks';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { ViewBoundary } from './components/ui';
+import { formatRate } from './format';
+import { LiveContext, TransportContext, useAgents, useConnection, useMetrics } from './hooks';
+import { countAgents, LiveData } from './live/live-data';
+import { href, useRoute, type ViewName } from './router';
 import type { Transport } from './transport';
+import { AgentsView } from './views/AgentsView';
+import { MemoryView } from './views/MemoryView';
+import { MessagesView } from './views/MessagesView';
+import { OverviewView } from './views/OverviewView';
+import { PerformanceView } from './views/PerformanceView';
 import { StatusView } from './views/StatusView';
 
 export function App({ transport }: { transport: Transport | { error: string } }) {
   if ('error' in transport) {
     return (
-      <main className="shell">
-        <div className="notice notice-error" role="alert">{transport.error}</div>
+      <main className="shell-error">
+        <div className="notice notice-error" role="alert">
+          {transport.error}
+        </div>
       </main>
     );
   }
+  return <Cockpit transport={transport} />;
+}
+
+function Cockpit({ transport }: { transport: Transport }) {
+  const [live] = useState(() => new LiveData(transport));
+  useEffect(() => live.start(), [live]);
   return (
     <TransportContext.Provider value={transport}>
-      <main className="shell">
-        <header className="topbar">
-          <h1>DevEnviro Cockpit</h1>
-          <ConnectionBadge />
-        </header>
-        <StatusView />
-      </main>
+      <LiveContext.Provider value={live}>
+        <Shell />
+      </LiveContext.Provider>
     </TransportContext.Provider>
   );
+}
+
+const NAV: Array<{ view: ViewName; label: string; icon: ReactNode }> = [
+  { view: 'overview', label: 'Overview', icon: <Icon d="M3 13h4v6H3zM10 8h4v11h-4zM17 4h4v15h-4z" /> },
+  { view: 'agents', label: 'Agents', icon: <Icon d="M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 20c0-3.3 3.6-6 8-6s8 2.7 8 6" /> },
+  { view: 'messages', label: 'Messages', icon: <Icon d="M4 5h16v11H8l-4 4z" /> },
+  { view: 'memory', label: 'Memory', icon: <Icon d="M5 4h14v16H5zM9 8h6M9 12h6M9 16h3" /> },
+  { view: 'performance', label: 'Performance', icon: <Icon d="M3 17l5-6 4 4 8-10M15 5h5v5" /> },
+  { view: 'status', label: 'Status', icon: <Icon d="M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 8v5M12 16v.5" /> },
+];
+
+function Icon({ d }: { d: string }) {
+  return (
+    <svg className="nav-icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth={1.7} strokeLinecap="round" strokeLinejoin="round">
+      <path d={d} />
+    </svg>
+  );
+}
+
+function Shell() {
+  const route = useRoute();
+  const connection = useConnection();
+  return (
+    <div className="app">
+      <nav className="sidebar" aria-label="Views">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <span>
+            <span className="brand-name">DevEnviro</span>
+            <span className="brand-sub">Cockpit</span>
+          </span>
+        </div>
+        <ul className="nav">
+          {NAV.map((item) => (
+            <li key={item.view}>
+              <a
+                href={href(item.view)}
+                className={`nav-link ${route.view === item.view ? 'active' : ''}`}
+                aria-current={route.view === item.view ? 'page' : undefined}
+                data-testid={`nav-${item.view}`}
+              >
+                {item.icon}
+                <span className="nav-label">{item.label}</span>
+                <NavHint view={item.view} />
+              </a>
+            </li>
+          ))}
+        </ul>
+        <div className="sidebar-footer">
+          <ConnectionBadge />
+        </div>
+      </nav>
+      <main className="content" data-view={route.view}>
+        {connection === 'closed' && (
+          <div className="banner banner-down" role="status">
+            Disconnected from the hub: reconnecting. What you see is as of the last update.
+          </div>
+        )}
+        <ViewBoundary name={route.view}>
+          <CurrentView view={route.view} param={route.param} />
+        </ViewBoundary>
+      </main>
+    </div>
+  );
+}
+
+function CurrentView({ view, param }: { view: ViewName; param: string | null }) {
+  switch (view) {
+    case 'overview':
+      return <OverviewView />;
+    case 'agents':
+      return <AgentsView selectedId={param} />;
+    case 'messages':
+      return <MessagesView threadId={param} />;
+    case 'memory':
+      return <MemoryView />;
+    case 'performance':
+      return <PerformanceView />;
+    case 'status':
+      return <StatusView />;
+  }
+}
+
+/** A live figure beside a nav entry, so the sidebar alone tells whether anything is happening. */
+function NavHint({ view }: { view: ViewName }) {
+  const { latest } = useMetrics();
+  const { byId, state } = useAgents();
+  const online = useMemo(() => countAgents(byId).online, [byId]);
+  if (view === 'agents' && state === 'ready') {
+    return (
+      <span className="nav-hint num" title="agents online">
+        {online}
+      </span>
+    );
+  }
+  if (!latest) return null;
+  if (view === 'messages' && latest.rates.messagesSent > 0) {
+    return (
+      <span className="nav-hint num" title="messages sent per second">
+        {formatRate(latest.rates.messagesSent)}
+      </span>
+    );
+  }
+  return null;
 }
 
 const CONNECTION_LABEL = { open: 'connected', connecting: 'connecting…', closed: 'disconnected: retrying' } as const;

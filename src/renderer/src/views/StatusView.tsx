@@ -1,13 +1,27 @@
 import type { HubStatus, ServiceStatus } from '../../../shared/contract';
 import { formatDuration } from '../format';
+import { ViewHeader } from '../components/ui';
 import { useLiveCall } from '../hooks';
 
 /** The hub at a glance: what runs, since when, where its data is, and whether each service is up. */
 export function StatusView() {
   const status = useLiveCall('hub.status');
-  if (status.state === 'loading') return <div className="notice" aria-busy="true">Connecting to the hub…</div>;
-  if (status.state === 'error') return <div className="notice notice-error" role="alert">The hub did not answer: {status.message}</div>;
-  return <StatusPanels status={status.value} />;
+  return (
+    <div className="view" data-testid="view-status">
+      <ViewHeader title="Status" subtitle={status.state === 'ready' ? `${status.value.product} ${status.value.version}` : 'The hub process and its services.'} />
+      {status.state === 'loading' && (
+        <div className="notice" aria-busy="true">
+          Connecting to the hub…
+        </div>
+      )}
+      {status.state === 'error' && (
+        <div className="notice notice-error" role="alert">
+          The hub did not answer: {status.message}
+        </div>
+      )}
+      {status.state === 'ready' && <StatusPanels status={status.value} />}
+    </div>
+  );
 }
 
 function StatusPanels({ status }: { status: HubStatus }) {
@@ -29,7 +43,7 @@ function StatusPanels({ status }: { status: HubStatus }) {
           </div>
         ))}
       </dl>
-      <h2>Services</h2>
+      <h2 className="section-heading">Services</h2>
       <ul className="services" data-testid="services">
         {status.services.map((service) => (
           <ServiceRow key={service.name} service={service} />

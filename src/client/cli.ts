@@ -1,0 +1,751 @@
+/**
+ * `devenviro`: the agent hub from a shell. Each command speaks for one agent identity (saved by `register`), talks
+ * to the hub over HTTP (`watch` over the realtime socket), prints for people by default and JSON with --json.
+ *
+ * Exit codes: 0 done, 1 the hub refused or could not be reached, 2 the command line was wrong.
+ */
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AGENT_TIERS, IMPORTANCE, SETTABLE_STATUSES, TopicName, Ulid, type AgentInfo, type Message, type Recipient } from '../shared/agent-protocol';
+import { resolveDataDir } from '../main/config/paths';
+import { AgentClient, discoverHubUrl, HubClient, HubClientError, HubHttp, type MessageBody, type SendOptions } from './client';
+import { listCredentials, loadCredentials, saveCredentials, type SavedCredentials } from './credentials';
+
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when the user asks to stop (Ctrl-C): only `watch` listens. */
+  interrupted: Promise<void>;
+}
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+const GLOBAL_OPTIONS = {
+  url: { type: 'string' },
+  'data-dir': { type: 'string' },
+  as: { type: 'string' },
+  project: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies Record<string, OptionSpec>;
+
+const GLOBAL_HELP = `Options for every command:
+  --url URL         the hub (default: $DEVENVIRO_URL, else the running hub's <data-dir>/hub.json, else http://127.0.0.1:4477)
+  --data-dir DIR    the hub's data directory (default: $DEVENVIRO_HOME, else ~/.devenviro); credentials are kept there
+  --as NAME         act as this saved agent (with --project when the name is saved in several projects)
+  --project P       the project of --as, and of agent names given to send
+  --json            print JSON for programs instead of text for people
+  -h, --help        show help
+
+Identity: --as NAME, else $DEVENVIRO_AGENT (a name or id) with $DEVENVIRO_TOKEN, else the only saved agent.`;
+
+interface Command {
+  summary: string;
+  usage: string;
+  details?: string;
+  options?: Record<string, OptionSpec>;
+  run(context: Context): Promise<number | void>;
+}
+
+interface Context {
+  command: string;
+  args: string[];
+  values: Values;
+  io: Io;
+  dataDir: string;
+  json: boolean;
+  out(text: string): void;
+  note(text: string): void;
+  /** The agent the command speaks for. */
+  identity(): Promise<AgentClient>;
+}
+
+/** Who a command speaks for, before a client is made. */
+interface IdentityRef {
+  id: string;
+  token: string;
+  name?: string;
+  project?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands
+
+const COMMANDS: Record<string, Command> = {
+  register: {
+    summary: 'register an agent and save its credentials',
+    usage: 'devenviro register --name NAME [--project P] [--tier T] [--capability C]... [--description D] [--reclaim]',
+    details: `Saves the agent's token to <data-dir>/credentials/<project>/<name>.json (owner-only) and prints its id.
+Registering a name again with its saved credentials keeps the same id. --reclaim takes over a name whose
+credentials are lost, using the cockpit's token from the data directory (the agent gets a new token).
+Tiers: ${AGENT_TIERS.join(', ')}.`,
+    options: {
+      name: { type: 'string' },
+      tier: { type: 'string' },
+      capability: { type: 'string', multiple: true },
+      description: { type: 'string' },
+      reclaim: { type: 'boolean' },
+    },
+    async run(ctx) {
+      noArgs(ctx);
+      const name = ctx.values.name as string | undefined;
+      if (!name) throw new UsageError('register needs --name NAME', ctx.command);
+      const project = (ctx.values.project as string | undefined) ?? 'default';
+      const tier = ctx.values.tier as string | undefined;
+      if (tier !== undefined && !(AGENT_TIERS as readonly string[]).includes(tier)) {
+        throw new UsageError(`--tier must be one of ${AGENT_TIERS.join(', ')}`, ctx.command);
+      }
+      const saved = loadCredentials(ctx.dataDir, project, name);
+      const token = ctx.values.reclaim ? await cockpitToken(ctx.dataDir) : saved?.token;
+      const agent = await HubClient.register({
+        ...location(ctx),
+        name,
+        project,
+        token,
+        tier: tier as (typeof AGENT_TIERS)[number] | undefined,
+        capabilities: ctx.values.capability as string[] | undefined,
+        description: ctx.values.description as string | undefined,
+      }).catch((error: unknown) => {
+        if (error instanceof HubClientError && error.status === 409) {
+          throw new HubClientError(409, error.code, `${error.message}. From this machine, \`devenviro register --name ${name} --project ${project} --reclaim\` does that`);
+        }
+        throw error;
+      });
+      const file = saveCredentials(ctx.dataDir, { id: agent.id, name: agent.agent.name, project: agent.agent.project, token: agent.token, url: agent.url });
+      if (ctx.json) {
+        ctx.out(JSON.stringify({ agent: agent.agent, existing: agent.existing, credentials: file }, null, 2));
+      } else {
+        ctx.out(agent.id);
+        ctx.note(`${agent.existing ? 'Re-registered' : 'Registered'} ${name} in project ${agent.agent.project}${agent.existing ? ' (same identity)' : ''}; credentials saved to ${file}`);
+      }
+    },
+  },
+
+  agents: {
+    summary: 'list the agents the hub knows',
+    usage: 'devenviro agents [--active] [--json]',
+    details: 'Without an agent identity, uses the cockpit token in the data directory.',
+    options: { active: { type: 'boolean' } },
+    async run(ctx) {
+      noArgs(ctx);
+      const http = await readerHttp(ctx);
+      const { agents } = await http.request<{ agents: AgentInfo[] }>('GET', ctx.values.active ? '/agents/active' : '/agents');
+      if (ctx.json) return void ctx.out(JSON.stringify(agents, null, 2));
+      if (agents.length === 0) return void ctx.note(ctx.values.active ? 'No agent is active.' : 'No agents yet.');
+      const now = Date.now();
+      ctx.out(
+        table([
+          ['NAME', 'PROJECT', 'TIER', 'STATUS', 'INBOX', 'LAST SEEN', 'ID', 'ACTIVITY'],
+          ...agents.map((a) => [
+            a.name,
+            a.project,
+            a.tier,
+            a.revoked ? 'revoked' : a.connected ? `${a.status}*` : a.status,
+            String(a.inboxDepth),
+            a.connected ? 'connected' : a.lastSeen ? ago(now - Date.parse(a.lastSeen)) : 'never',
+            a.id,
+            a.activity ?? '',
+          ]),
+        ]),
+      );
+    },
+  },
+
+  send: {
+    summary: 'send a message to an agent, a #topic or * (everyone)',
+    usage: 'devenviro send <to> <text|-> [--subject S] [--thread T] [--reply-to ID] [--json-body] [--importance I] [--ack-required]',
+    details: `<to> is an agent name (in your project, or name@project), an agent id, #topic, or * for every agent.
+<text> is the body; - reads it from standard input. --json-body sends it as a JSON object or array.
+Importance: ${IMPORTANCE.join(', ')} (default normal). Prints the message id.`,
+    options: {
+      subject: { type: 'string' },
+      thread: { type: 'string' },
+      'reply-to': { type: 'string' },
+      'json-body': { type: 'boolean' },
+      importance: { type: 'string' },
+      'ack-required': { type: 'boolean' },
+    },
+    async run(ctx) {
+      if (ctx.args.length !== 2) throw new UsageError('send needs <to> and <text> (or - to read the text from standard input)', ctx.command);
+      const [toArg, textArg] = ctx.args as [string, string];
+      const importance = ctx.values.importance as string | undefined;
+      if (importance !== undefined && !(IMPORTANCE as readonly string[]).includes(importance)) {
+        throw new UsageError(`--importance must be one of ${IMPORTANCE.join(', ')}`, ctx.command);
+      }
+      const replyTo = ctx.values['reply-to'] as string | undefined;
+      if (replyTo !== undefined && !Ulid.safeParse(replyTo).success) throw new UsageError(`--reply-to needs a message id, not ${replyTo}`, ctx.command);
+      const text = textArg === '-' ? await readAll(ctx.io.stdin) : textArg;
+      let body: MessageBody = text;
+      if (ctx.values['json-body']) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch (error) {
+          throw new UsageError(`--json-body: the text is not JSON (${(error as Error).message})`, ctx.command);
+        }
+        if (parsed === null || typeof parsed !== 'object') throw new UsageError('--json-body needs a JSON object or array', ctx.command);
+        body = parsed as MessageBody;
+      }
+      const client = await ctx.identity();
+      const { recipient, label } = await resolveRecipient(ctx, client, toArg);
+      const options: SendOptions = {
+        subject: ctx.values.subject as string | undefined,
+        threadId: ctx.values.thread as string | undefined,
+        replyTo,
+        importance: importance as SendOptions['importance'],
+        ackRequired: ctx.values['ack-required'] === true ? true : undefined,
+      };
+      const result = await client.send(recipient, body, options);
+      if (ctx.json) return void ctx.out(JSON.stringify(result, null, 2));
+      ctx.out(result.id);
+      ctx.note(
+        `${result.duplicate ? 'Already sent' : 'Sent'} to ${label}: ${result.recipients} recipient${result.recipients === 1 ? '' : 's'}` +
+          (result.threadId !== result.id ? ` (thread ${result.threadId})` : ''),
+      );
+    },
+  },
+
+  inbox: {
+    summary: 'show unacknowledged messages (--all: every message)',
+    usage: 'devenviro inbox [--all] [--ack] [--limit N] [--json]',
+    details: '--ack acknowledges the shown messages after printing them. --limit caps how many are shown (default 100).',
+    options: { all: { type: 'boolean' }, ack: { type: 'boolean' }, limit: { type: 'string' } },
+    async run(ctx) {
+      noArgs(ctx);
+      const limit = positiveInt(ctx, 'limit', 100);
+      const client = await ctx.identity();
+      const messages: Message[] = [];
+      let after: string | undefined;
+      while (messages.length < limit) {
+        const page = await client.inbox({ after, limit: Math.min(1000, limit - messages.length), state: ctx.values.all ? 'all' : 'unacked' });
+        messages.push(...page.messages);
+        if (!page.next) break;
+        after = page.next;
+      }
+      if (ctx.json) {
+        ctx.out(JSON.stringify(messages, null, 2));
+      } else if (messages.length === 0) {
+        ctx.note(ctx.values.all ? 'No messages.' : 'No unacknowledged messages.');
+      } else {
+        const names = await nameMap(client);
+        ctx.out(messages.map((m) => formatMessage(m, names)).join('\n\n'));
+      }
+      if (ctx.values.ack && messages.length > 0) {
+        const acknowledged = await client.ack(messages.map((m) => m.id));
+        ctx.note(`Acknowledged ${acknowledged} message${acknowledged === 1 ? '' : 's'}.`);
+      }
+    },
+  },
+
+  ack: {
+    summary: 'acknowledge messages by id',
+    usage: 'devenviro ack <id>... [--json]',
+    async run(ctx) {
+      if (ctx.args.length === 0) throw new UsageError('ack needs at least one message id', ctx.command);
+      const wrong = ctx.args.filter((id) => !Ulid.safeParse(id).success);
+      if (wrong.length > 0) throw new UsageError(`not message ids: ${wrong.join(', ')}`, ctx.command);
+      const client = await ctx.identity();
+      const acknowledged = await client.ack(ctx.args);
+      if (ctx.json) return void ctx.out(JSON.stringify({ acknowledged }));
+      ctx.note(`Acknowledged ${acknowledged} of ${ctx.args.length} (the others were acknowledged already, or are not in your inbox).`);
+    },
+  },
+
+  watch: {
+    summary: 'print each message as a line of JSON as it arrives',
+    usage: 'devenviro watch [--no-ack]',
+    details: `Connects the realtime socket and prints every unacknowledged message, then each new one, as one line of JSON
+on standard output, acknowledging it once printed (--no-ack leaves them unacknowledged). Reconnects when the
+hub goes away; Ctrl-C stops. Connection notices go to standard error.`,
+    options: { 'no-ack': { type: 'boolean' } },
+    async run(ctx) {
+      noArgs(ctx);
+      const identity = await resolveIdentity(ctx);
+      const watcher = await attachIdentity(ctx, identity, { autoAck: ctx.values['no-ack'] !== true });
+      // A message is acknowledged only once its line was written; one that could not be written stays unacknowledged.
+      watcher.on('message', (message) => write(ctx.io.stdout, JSON.stringify(message) + '\n'));
+      let stopping = false;
+      let stopped!: (code: number) => void;
+      const done = new Promise<number>((resolve) => (stopped = resolve));
+      const stop = (code: number) => {
+        stopping = true;
+        stopped(code);
+      };
+      watcher.on('connected', ({ pending, reconnected }) =>
+        ctx.note(`${reconnected ? 'Reconnected' : 'Watching'} as ${watcher.agent.name} (${pending} unacknowledged)${reconnected ? '' : '; Ctrl-C to stop'}.`),
+      );
+      watcher.on('disconnected', ({ code, reason, willReconnect }) => {
+        if (!stopping) ctx.note(`Disconnected (${code}${reason ? `: ${reason}` : ''})${willReconnect ? '; reconnecting…' : '.'}`);
+      });
+      watcher.on('error', (error) => {
+        // A closed standard output (watch | head -1) stops the watch; the unwritten message stays unacknowledged.
+        if (stopping || (error.cause as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') return;
+        ctx.note(`devenviro watch: ${error.message}`);
+        if (error instanceof HubClientError && ['unauthorized', 'revoked', 'replaced', 'forbidden'].includes(error.code)) stop(1);
+      });
+      await watcher.connect();
+      void ctx.io.interrupted.then(() => stop(0));
+      const code = await done;
+      await watcher.close();
+      return code;
+    },
+  },
+
+  status: {
+    summary: "show or set this agent's status",
+    usage: `devenviro status [${SETTABLE_STATUSES.join('|')}] [--activity TEXT] [--json]`,
+    details: 'Without arguments, shows the status. --activity "" clears the activity.',
+    options: { activity: { type: 'string' } },
+    async run(ctx) {
+      if (ctx.args.length > 1) throw new UsageError('status takes at most one status', ctx.command);
+      const wanted = ctx.args[0];
+      if (wanted !== undefined && !(SETTABLE_STATUSES as readonly string[]).includes(wanted)) {
+        throw new UsageError(`the status must be one of ${SETTABLE_STATUSES.join(', ')}`, ctx.command);
+      }
+      const client = await ctx.identity();
+      const activityOption = ctx.values.activity as string | undefined;
+      let info: AgentInfo;
+      if (wanted === undefined && activityOption === undefined) {
+        info = await client.info();
+      } else {
+        const current = wanted ?? (client.agent.status === 'offline' ? 'online' : client.agent.status);
+        const activity = activityOption === undefined ? undefined : activityOption === '' ? null : activityOption;
+        info = await client.setStatus(current as (typeof SETTABLE_STATUSES)[number], activity);
+      }
+      if (ctx.json) return void ctx.out(JSON.stringify(info, null, 2));
+      ctx.out(
+        [
+          `${info.name} (project ${info.project}, ${info.tier}): ${info.status}${info.activity ? ` — ${info.activity}` : ''}`,
+          `  id ${info.id}; ${info.connected ? 'connected' : 'not connected'}; ${info.inboxDepth} unacknowledged; ${info.messagesIn} in, ${info.messagesOut} out`,
+        ].join('\n'),
+      );
+    },
+  },
+
+  subscribe: {
+    summary: 'subscribe to topics',
+    usage: 'devenviro subscribe <topic>... [--json]',
+    async run(ctx) {
+      const topics = topicArgs(ctx);
+      const client = await ctx.identity();
+      const all = await client.subscribe(topics);
+      if (ctx.json) return void ctx.out(JSON.stringify({ topics: all }));
+      ctx.note(`Subscribed. Topics of ${client.agent.name}: ${all.map((t) => `#${t}`).join(', ')}`);
+    },
+  },
+
+  unsubscribe: {
+    summary: 'unsubscribe from topics',
+    usage: 'devenviro unsubscribe <topic>... [--json]',
+    async run(ctx) {
+      const topics = topicArgs(ctx);
+      const client = await ctx.identity();
+      const all = await client.unsubscribe(topics);
+      if (ctx.json) return void ctx.out(JSON.stringify({ topics: all }));
+      ctx.note(`Unsubscribed. Topics of ${client.agent.name}: ${all.length ? all.map((t) => `#${t}`).join(', ') : 'none'}`);
+    },
+  },
+
+  search: {
+    summary: 'search the messages you sent or received',
+    usage: 'devenviro search <query> [--limit N] [--json]',
+    details: 'Every word must match; the last one may be a prefix. Without an agent identity, searches as the cockpit.',
+    options: { limit: { type: 'string' } },
+    async run(ctx) {
+      if (ctx.args.length === 0) throw new UsageError('search needs a query', ctx.command);
+      const limit = positiveInt(ctx, 'limit', 20);
+      const http = await readerHttp(ctx);
+      const { hits } = await http.request<{ hits: Array<{ message: Message; snippet: string; rank: number }> }>('GET', '/messages/search', {
+        query: { q: ctx.args.join(' '), limit },
+      });
+      if (ctx.json) return void ctx.out(JSON.stringify(hits, null, 2));
+      if (hits.length === 0) return void ctx.note('No messages match.');
+      const names = await nameMap(http).catch(() => new Map<string, string>());
+      ctx.out(hits.map((h) => `${h.message.id}  ${shortTime(h.message.createdAt)}  ${names.get(h.message.from) ?? h.message.from}: ${oneLine(h.snippet)}`).join('\n'));
+    },
+  },
+
+  threads: {
+    summary: 'list the threads you took part in',
+    usage: 'devenviro threads [--limit N] [--json]',
+    options: { limit: { type: 'string' } },
+    async run(ctx) {
+      noArgs(ctx);
+      const limit = positiveInt(ctx, 'limit', 50);
+      const client = await ctx.identity();
+      const threads = await client.threads({ limit });
+      if (ctx.json) return void ctx.out(JSON.stringify(threads, null, 2));
+      if (threads.length === 0) return void ctx.note('No threads yet.');
+      const names = await nameMap(client);
+      ctx.out(
+        table([
+          ['THREAD', 'MESSAGES', 'LAST', 'PARTICIPANTS', 'SUBJECT'],
+          ...threads.map((t) => [t.threadId, String(t.messages), shortTime(t.lastMessageAt), t.participants.map((p) => names.get(p) ?? p).join(', '), t.subject ?? '']),
+        ]),
+      );
+    },
+  },
+
+  thread: {
+    summary: 'show the messages of one thread',
+    usage: 'devenviro thread <thread-id> [--json]',
+    async run(ctx) {
+      if (ctx.args.length !== 1) throw new UsageError('thread needs one thread id', ctx.command);
+      const client = await ctx.identity();
+      const messages = await client.thread(ctx.args[0]!);
+      if (ctx.json) return void ctx.out(JSON.stringify(messages, null, 2));
+      const names = await nameMap(client);
+      ctx.out(messages.map((m) => formatMessage(m, names)).join('\n\n'));
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running
+
+const USAGE = `devenviro: talk to the DevEnviro Cockpit agent hub
+
+Usage: devenviro <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
+  .join('\n')}
+
+${GLOBAL_HELP}
+
+Run \`devenviro <command> --help\` for a command's options.`;
+
+function commandHelp(name: string): string {
+  const command = COMMANDS[name]!;
+  return `devenviro ${name}: ${command.summary}\n\nUsage: ${command.usage}\n${command.details ? `\n${command.details}\n` : ''}\n${GLOBAL_HELP}`;
+}
+
+/** Runs one command line; resolves with the exit code. */
+export async function main(argv: string[], ioOverrides: Partial<Io> = {}): Promise<number> {
+  const io: Io = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    interrupted: new Promise<void>(() => undefined),
+    ...ioOverrides,
+  };
+  const say = (stream: NodeJS.WritableStream, text: string) => stream.write(text.endsWith('\n') ? text : text + '\n');
+
+  const split = splitCommand(argv);
+  let commandName = split.command;
+  if (commandName === 'help') {
+    commandName = split.rest.find((arg) => !arg.startsWith('-'));
+    if (commandName === undefined || !COMMANDS[commandName]) {
+      say(io.stdout, USAGE);
+      return commandName === undefined ? 0 : 2;
+    }
+    say(io.stdout, commandHelp(commandName));
+    return 0;
+  }
+  if (commandName === undefined) {
+    const wantsHelp = split.rest.some((arg) => arg === '--help' || arg === '-h');
+    say(wantsHelp ? io.stdout : io.stderr, USAGE);
+    return wantsHelp ? 0 : 2;
+  }
+  const command = COMMANDS[commandName];
+  if (!command) {
+    say(io.stderr, `devenviro: unknown command "${commandName}"\n\n${USAGE}`);
+    return 2;
+  }
+
+  try {
+    let parsed: { values: Values; positionals: string[] };
+    try {
+      parsed = parseArgs({ args: split.rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true }) as typeof parsed;
+    } catch (error) {
+      throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''), commandName);
+    }
+    if (parsed.values.help) {
+      say(io.stdout, commandHelp(commandName));
+      return 0;
+    }
+    const dataDir = resolveDataDir({ flag: parsed.values['data-dir'] as string | undefined, env: io.env });
+    const context: Context = {
+      command: commandName,
+      args: parsed.positionals,
+      values: parsed.values,
+      io,
+      dataDir,
+      json: parsed.values.json === true,
+      out: (text) => say(io.stdout, text),
+      note: (text) => say(io.stderr, text),
+      identity: once(async () => attachIdentity(context, await resolveIdentity(context))),
+    };
+    return (await command.run(context)) ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      say(io.stderr, `devenviro ${error.command ?? commandName}: ${error.message}\nRun \`devenviro ${error.command ?? commandName} --help\` for usage.`);
+      return 2;
+    }
+    if (error instanceof HubClientError) {
+      say(io.stderr, `devenviro ${commandName}: ${error.message}${error.status ? ` (${error.status} ${error.code})` : ''}`);
+      return 1;
+    }
+    say(io.stderr, `devenviro ${commandName}: ${(error as Error)?.message ?? String(error)}`);
+    return 1;
+  }
+}
+
+/** The command is the first word that is not an option (nor the value of a global option that takes one). */
+function splitCommand(argv: string[]): { command: string | undefined; rest: string[] } {
+  const takesValue = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, spec]) => spec.type === 'string').map(([name]) => `--${name}`));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (takesValue.has(arg)) i++;
+      continue;
+    }
+    return { command: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+  }
+  return { command: undefined, rest: argv };
+}
+
+/** Runs the command line of this process and sets its exit code; Ctrl-C is handed to the command. */
+export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
+  let interrupt!: () => void;
+  const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    interrupt();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    // A reader that went away (devenviro watch | head -1) is a normal way to stop: like Ctrl-C, once.
+    if (error.code !== 'EPIPE') throw error;
+    interrupts++;
+    interrupt();
+  });
+  try {
+    process.exitCode = await main(argv, { interrupted });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Identity and the hub
+
+function location(ctx: Context): { url?: string; dataDir: string; env: NodeJS.ProcessEnv } {
+  return { url: ctx.values.url as string | undefined, dataDir: ctx.dataDir, env: ctx.io.env };
+}
+
+const NO_IDENTITY =
+  'no agent identity: register one with `devenviro register --name NAME`, pass --as NAME, or set DEVENVIRO_AGENT and DEVENVIRO_TOKEN';
+
+async function resolveIdentity(ctx: Context): Promise<IdentityRef> {
+  const as = ctx.values.as as string | undefined;
+  const project = ctx.values.project as string | undefined;
+  if (as !== undefined) return findSaved(ctx, as, project);
+
+  const envAgent = ctx.io.env.DEVENVIRO_AGENT;
+  const envToken = ctx.io.env.DEVENVIRO_TOKEN;
+  if (envAgent || envToken) {
+    if (!envAgent || !envToken) throw new UsageError('set both DEVENVIRO_AGENT (the agent name or id) and DEVENVIRO_TOKEN');
+    if (Ulid.safeParse(envAgent).success) return { id: envAgent, token: envToken };
+    const http = new HubHttp(() => discoverHubUrl(location(ctx)).url, envToken);
+    const { agents } = await http.request<{ agents: AgentInfo[] }>('GET', '/agents');
+    const candidates = agents.filter((a) => a.name === envAgent && (project === undefined || a.project === project));
+    for (const candidate of candidates) {
+      try {
+        // Only the agent itself may read its topics: this finds which of the same-named agents the token is.
+        await http.request('GET', `/agents/${candidate.id}/topics`);
+        return { id: candidate.id, token: envToken, name: candidate.name, project: candidate.project };
+      } catch (error) {
+        if (!(error instanceof HubClientError && error.status === 403)) throw error;
+      }
+    }
+    throw new UsageError(`DEVENVIRO_TOKEN is not the token of an agent named ${envAgent}${project ? ` in project ${project}` : ''}`);
+  }
+
+  const saved = listCredentials(ctx.dataDir).filter((c) => project === undefined || c.project === project);
+  if (saved.length === 1) return saved[0]!;
+  if (saved.length === 0) throw new UsageError(`${NO_IDENTITY} (no credentials under ${path.join(ctx.dataDir, 'credentials')})`);
+  throw new UsageError(`${saved.length} agents are saved (${saved.map((c) => `${c.name}@${c.project}`).join(', ')}): choose one with --as NAME [--project P]`);
+}
+
+function findSaved(ctx: Context, name: string, project: string | undefined): SavedCredentials {
+  if (project !== undefined) {
+    const saved = loadCredentials(ctx.dataDir, project, name);
+    if (!saved) throw new UsageError(`no saved agent ${name} in project ${project}: register it with \`devenviro register --name ${name} --project ${project}\``);
+    return saved;
+  }
+  const matches = listCredentials(ctx.dataDir).filter((c) => c.name === name);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new UsageError(`no saved agent named ${name} under ${ctx.dataDir}: register it with \`devenviro register --name ${name}\``);
+  throw new UsageError(`${name} is saved in several projects (${matches.map((c) => c.project).join(', ')}): add --project P`);
+}
+
+async function attachIdentity(ctx: Context, identity: IdentityRef, options: { autoAck?: boolean } = {}): Promise<AgentClient> {
+  try {
+    return await HubClient.attach({ ...location(ctx), ...options, id: identity.id, token: identity.token });
+  } catch (error) {
+    if (error instanceof HubClientError && (error.status === 401 || error.status === 403 || error.status === 404)) {
+      const who = identity.name ? `${identity.name} (project ${identity.project})` : `agent ${identity.id}`;
+      const fix = identity.name ? ` Register again: devenviro register --name ${identity.name} --project ${identity.project}` : '';
+      throw new HubClientError(
+        error.status,
+        error.code,
+        `the credentials of ${who} do not work on the hub at ${discoverHubUrl(location(ctx)).url}: ${error.message}.${fix}`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** HTTP for read-only views: as the agent when there is one, else with the cockpit token of the data directory. */
+async function readerHttp(ctx: Context): Promise<HubHttp> {
+  try {
+    const client = await ctx.identity();
+    return new HubHttp(() => client.url, client.token);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    const token = await cockpitToken(ctx.dataDir).catch(() => {
+      throw error;
+    });
+    return new HubHttp(() => discoverHubUrl(location(ctx)).url, token);
+  }
+}
+
+async function cockpitToken(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'cockpit-token');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    throw new Error(`cannot read the cockpit token at ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function resolveRecipient(ctx: Context, client: AgentClient, to: string): Promise<{ recipient: Recipient; label: string }> {
+  if (to === '*') return { recipient: { type: 'broadcast' }, label: 'everyone' };
+  if (to.startsWith('#')) {
+    const name = to.slice(1);
+    if (!TopicName.safeParse(name).success) throw new UsageError(`not a topic name: ${to}`, ctx.command);
+    return { recipient: { type: 'topic', name }, label: to };
+  }
+  if (Ulid.safeParse(to).success) return { recipient: { type: 'agent', id: to }, label: to };
+  const at = to.lastIndexOf('@');
+  const name = at > 0 ? to.slice(0, at) : to;
+  const project = at > 0 ? to.slice(at + 1) : ((ctx.values.project as string | undefined) ?? client.agent.project);
+  const match = (await client.agents()).find((a) => a.name === name && a.project === project);
+  if (!match) throw new UsageError(`no agent named ${name} in project ${project} (see \`devenviro agents\`; use name@project for another project)`, ctx.command);
+  return { recipient: { type: 'agent', id: match.id }, label: `${name}@${project}` };
+}
+
+/** Agent ids to names for display: `name` in the viewer's own project, `name@project` elsewhere. */
+async function nameMap(source: AgentClient | HubHttp): Promise<Map<string, string>> {
+  const agents = source instanceof AgentClient ? await source.agents() : (await source.request<{ agents: AgentInfo[] }>('GET', '/agents')).agents;
+  const own = source instanceof AgentClient ? source.agent.project : undefined;
+  return new Map(agents.map((a) => [a.id, a.project === own ? a.name : `${a.name}@${a.project}`]));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+function noArgs(ctx: Context): void {
+  if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`, ctx.command);
+}
+
+function topicArgs(ctx: Context): string[] {
+  if (ctx.args.length === 0) throw new UsageError(`${ctx.command} needs at least one topic`, ctx.command);
+  const topics = ctx.args.map((t) => (t.startsWith('#') ? t.slice(1) : t));
+  const wrong = topics.filter((t) => !TopicName.safeParse(t).success);
+  if (wrong.length > 0) throw new UsageError(`not topic names: ${wrong.join(', ')} (letters, digits and . _ / : -)`, ctx.command);
+  return topics;
+}
+
+function positiveInt(ctx: Context, option: string, fallback: number): number {
+  const raw = ctx.values[option] as string | undefined;
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${option} needs a positive whole number, not ${raw}`, ctx.command);
+  return value;
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let promise: Promise<T> | undefined;
+  return () => (promise ??= make());
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd()).join('\n');
+}
+
+function formatMessage(message: Message, names: Map<string, string>): string {
+  const to =
+    message.to.type === 'agent' ? (names.get(message.to.id) ?? message.to.id) : message.to.type === 'topic' ? `#${message.to.name}` : 'everyone';
+  const flags = [message.importance !== 'normal' ? message.importance : '', message.ackRequired ? 'ack required' : ''].filter(Boolean);
+  const head = `${message.id}  ${shortTime(message.createdAt)}  ${names.get(message.from) ?? message.from} → ${to}${flags.length ? `  [${flags.join(', ')}]` : ''}`;
+  const lines = [head];
+  if (message.subject) lines.push(`  Subject: ${message.subject}`);
+  if (message.threadId !== message.id) lines.push(`  Thread: ${message.threadId}${message.replyTo ? `, reply to ${message.replyTo}` : ''}`);
+  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body, null, 2);
+  lines.push(...body.split('\n').map((line) => `  ${line}`));
+  return lines.join('\n');
+}
+
+function shortTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86_400)}d ago`;
+}
+
+// Run when executed directly (`node out/main/cli.js`, `tsx src/client/cli.ts`); bin/devenviro.mjs calls run().
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) void run();

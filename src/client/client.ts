@@ -1,0 +1,862 @@
+/**
+ * The TypeScript client agents written in Node use to talk to the hub: HTTP (global fetch) for calls, and the
+ * realtime WebSocket for pushed messages and fast sends. Every type comes from src/shared/agent-protocol.ts.
+ *
+ *   const agent = await HubClient.register({ name: 'builder', project: 'shop' });
+ *   agent.on('message', async (message) => { ... });   // acknowledged once the handler resolves
+ *   await agent.connect();
+ *   await agent.send(otherId, 'tests are green');
+ *
+ * Delivery guarantees, within one client's lifetime: a message handler never sees the same message twice (the hub
+ * redelivers whatever is unacknowledged on every reconnect; the client remembers the ids it has seen), and a send
+ * made while connected is retried with the same idempotency key after a drop, so it is stored exactly once.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import {
+  API_PREFIX,
+  CLOSE_CODES,
+  SendRequest,
+  type AgentInfo,
+  type AgentTier,
+  type Importance,
+  type InboxPage,
+  type Message,
+  type Recipient,
+  type RegisterRequest,
+  type RegisterResponse,
+  type SearchHit,
+  type SendResponse,
+  type ServerFrame,
+  type StatusUpdate,
+  type ThreadSummary,
+} from '../shared/agent-protocol';
+import { resolveDataDir } from '../main/config/paths';
+import { loadCredentials, saveCredentials } from './credentials';
+
+export const DEFAULT_HUB_URL = 'http://127.0.0.1:4477';
+/** Written by a running hub into its data directory: `{ url, pid, startedAt }`. */
+export const HUB_RUNTIME_FILE = 'hub.json';
+
+/** Bodies whose frame is larger than this go over HTTP: the socket of the smallest allowed hub takes 65 KiB. */
+const SOCKET_SEND_MAX_BYTES = 64 * 1024;
+const RECONNECT_BASE_MS = 200;
+const RECONNECT_MAX_MS = 5_000;
+/** The hub pings every 30 s; a socket that has heard nothing for this long is presumed dead. */
+const IDLE_TIMEOUT_MS = 75_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How many message ids the client remembers to drop redeliveries. */
+const SEEN_IDS = 10_000;
+const ACK_BATCH = 1_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+/**
+ * A call the hub refused (status and code from its `{ error, code }` answer), or one that never reached it
+ * (status 0: `unreachable`, `timeout`, `closed`).
+ */
+export class HubClientError extends Error {
+  override name = 'HubClientError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** HTTP statuses of the codes the hub sends in socket error frames (which carry no status). */
+const STATUS_OF_CODE: Record<string, number> = {
+  invalid_request: 400,
+  invalid_frame: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  revoked: 410,
+  too_large: 413,
+  failed: 500,
+  internal: 500,
+  closing: 503,
+  storage_failed: 503,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Finding the hub
+
+export interface HubLocation {
+  /** The hub's base URL (http://host:port); wins over everything. */
+  url?: string;
+  /** The hub's data directory: where `hub.json` and saved credentials are looked for. */
+  dataDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface DiscoveredUrl {
+  url: string;
+  source: 'option' | 'env' | 'hub.json' | 'default';
+}
+
+/** The hub's URL: the option, else $DEVENVIRO_URL, else the running hub's `<dataDir>/hub.json`, else the default. */
+export function discoverHubUrl({ url, dataDir, env = process.env }: HubLocation = {}): DiscoveredUrl {
+  if (url) return { url: normaliseUrl(url), source: 'option' };
+  if (env.DEVENVIRO_URL) return { url: normaliseUrl(env.DEVENVIRO_URL), source: 'env' };
+  const file = path.join(resolveDataDir({ flag: dataDir, env }), HUB_RUNTIME_FILE);
+  try {
+    const runtime = JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown; pid?: unknown };
+    if (typeof runtime.url === 'string' && runtime.url && !(typeof runtime.pid === 'number' && processGone(runtime.pid))) {
+      return { url: normaliseUrl(runtime.url), source: 'hub.json' };
+    }
+  } catch {
+    // No hub has written its address here (or it is being rewritten): try the default.
+  }
+  return { url: DEFAULT_HUB_URL, source: 'default' };
+}
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function normaliseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new HubClientError(0, 'invalid_url', `not a hub URL: ${url} (expected something like ${DEFAULT_HUB_URL})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new HubClientError(0, 'invalid_url', `not a hub URL: ${url} (use http:// or https://)`);
+  }
+  return parsed.origin + parsed.pathname.replace(/\/+$/, '');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP
+
+type QueryValue = string | number | undefined;
+
+/** The hub's HTTP API with one token (or none). */
+export class HubHttp {
+  constructor(
+    private readonly baseUrl: () => string,
+    private readonly token?: string,
+  ) {}
+
+  get url(): string {
+    return this.baseUrl();
+  }
+
+  async request<T>(
+    method: string,
+    route: string,
+    options: { body?: unknown; query?: Record<string, QueryValue>; token?: string; timeoutMs?: number } = {},
+  ): Promise<T> {
+    const base = this.baseUrl();
+    const target = new URL(`${base}${API_PREFIX}${route}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) target.searchParams.set(key, String(value));
+    const token = options.token ?? this.token;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(target, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
+      });
+    } catch (error) {
+      if ((error as Error).name === 'TimeoutError') {
+        throw new HubClientError(0, 'timeout', `the hub at ${base} did not answer ${method} ${route} within ${options.timeoutMs} ms`, { cause: error });
+      }
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+      throw new HubClientError(0, 'unreachable', `cannot reach the hub at ${base} (${reason}): is it running? Point to it with --url or DEVENVIRO_URL`, {
+        cause: error,
+      });
+    }
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!response.ok) {
+      const body = (parsed ?? {}) as { error?: unknown; code?: unknown };
+      const message = typeof body.error === 'string' ? body.error : text.trim() || `${response.status} ${response.statusText}`;
+      const code = typeof body.code === 'string' ? body.code : codeOfStatus(response.status);
+      throw new HubClientError(response.status, code, message);
+    }
+    if (parsed === undefined && text) throw new HubClientError(response.status, 'invalid_response', `the hub answered ${method} ${route} with something that is not JSON`);
+    return parsed as T;
+  }
+}
+
+function codeOfStatus(status: number): string {
+  return Object.entries(STATUS_OF_CODE).find(([, s]) => s === status)?.[0] ?? `http_${status}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Entry points
+
+export interface ClientOptions extends HubLocation {
+  /** Acknowledge each message once every 'message' handler has resolved (default true). */
+  autoAck?: boolean;
+  /** Reconnect with backoff after the socket drops (default true). */
+  reconnect?: boolean;
+}
+
+export interface RegisterOptions extends ClientOptions {
+  name: string;
+  project?: string;
+  tier?: AgentTier;
+  capabilities?: string[];
+  description?: string;
+  /** The agent's saved token: presenting it keeps the identity (the same id) across re-registrations. */
+  token?: string;
+  /**
+   * Read the token from, and save it to, `<dataDir>/credentials/<project>/<name>.json` (the same files the
+   * `devenviro` CLI uses). Off by default.
+   */
+  persist?: boolean;
+}
+
+export interface AttachOptions extends ClientOptions {
+  /** The agent's id, as returned at registration. */
+  id: string;
+  token: string;
+}
+
+export const HubClient = {
+  /** Registers (or re-registers) an agent and returns its client, ready to `connect()`. */
+  async register(options: RegisterOptions): Promise<AgentClient> {
+    const location = urlResolver(options);
+    const http = new HubHttp(location.current);
+    const project = options.project ?? 'default';
+    const dataDir = resolveDataDir({ flag: options.dataDir, env: options.env });
+    const saved = options.persist ? loadCredentials(dataDir, project, options.name) : undefined;
+    const request: RegisterRequest = {
+      name: options.name,
+      project,
+      ...(options.tier ? { tier: options.tier } : {}),
+      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+      ...(options.description !== undefined ? { description: options.description } : {}),
+    };
+    const response = await http.request<RegisterResponse>('POST', '/agents/register', { body: request, token: options.token ?? saved?.token });
+    if (options.persist) {
+      saveCredentials(dataDir, { id: response.agent.id, name: response.agent.name, project: response.agent.project, token: response.token, url: http.url });
+    }
+    return new AgentClient({ ...options, location, agent: response.agent, token: response.token, existing: response.existing });
+  },
+
+  /** A client for an agent registered earlier (its id and token), after checking the token is that agent's. */
+  async attach(options: AttachOptions): Promise<AgentClient> {
+    const location = urlResolver(options);
+    const http = new HubHttp(location.current, options.token);
+    const agent = await http.request<AgentInfo>('GET', `/agents/${encodeURIComponent(options.id)}/status`);
+    // Reading the agent's own topics proves the token is its own (another agent's token gets 403).
+    await http.request('GET', `/agents/${encodeURIComponent(options.id)}/topics`);
+    return new AgentClient({ ...options, location, agent, token: options.token, existing: true });
+  },
+
+  /** Whether a hub answers at the URL that would be used, and which. */
+  async health(options: HubLocation = {}): Promise<{ ok: boolean; product: string; version: string; url: string }> {
+    const http = new HubHttp(urlResolver(options).current);
+    const health = await http.request<{ ok: boolean; product: string; version: string }>('GET', '/health');
+    return { ...health, url: http.url };
+  },
+};
+
+interface UrlResolver {
+  current: () => string;
+  /** Looks again (a restarted hub may have written a new hub.json) unless the URL was given. */
+  refresh: () => void;
+}
+
+function urlResolver(location: HubLocation): UrlResolver {
+  let found = discoverHubUrl(location);
+  return {
+    current: () => found.url,
+    refresh: () => {
+      if (found.source === 'hub.json' || found.source === 'default') found = discoverHubUrl(location);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The agent's client
+
+/** An agent id, or a recipient object (`{ type: 'topic', name }`, `{ type: 'broadcast' }`, `{ type: 'agent', id }`). */
+export type SendTarget = string | Recipient;
+export type MessageBody = string | Record<string, unknown> | unknown[];
+
+export interface SendOptions {
+  subject?: string;
+  threadId?: string;
+  replyTo?: string;
+  importance?: Importance;
+  ackRequired?: boolean;
+  /** Set one to make retries across processes safe; the client always sends one (a random UUID by default). */
+  idempotencyKey?: string;
+  /**
+   * Give up (reject with code `timeout`) after this long. By default a send made while connected waits through
+   * reconnects until the hub confirms it, or until close() hands it to HTTP.
+   */
+  timeoutMs?: number;
+}
+
+export type MessageHandler = (message: Message, client: AgentClient) => void | Promise<void>;
+
+export interface AgentClientEvents {
+  /** Each message once. With autoAck it is acknowledged after every handler resolved; a handler that throws leaves it unacknowledged. */
+  message: MessageHandler;
+  connected: (info: { agent: AgentInfo; pending: number; reconnected: boolean }) => void;
+  disconnected: (info: { code: number; reason: string; willReconnect: boolean }) => void;
+  error: (error: Error) => void;
+}
+type EventName = keyof AgentClientEvents;
+
+interface PendingSend {
+  ref: string;
+  message: SendRequest;
+  frame: string;
+  resolve: (result: SendResponse) => void;
+  reject: (error: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+interface AgentClientInit extends ClientOptions {
+  location: UrlResolver;
+  agent: AgentInfo;
+  token: string;
+  existing: boolean;
+}
+
+type SeenState = 'handling' | 'handled' | 'failed';
+
+export class AgentClient {
+  /** The agent as the hub last described it (refreshed on every socket welcome). */
+  agent: AgentInfo;
+  /** The agent's secret: save it to keep the identity across restarts. */
+  readonly token: string;
+  /** true when the registration found this name already known and kept its identity. */
+  readonly existing: boolean;
+
+  private readonly http: HubHttp;
+  private readonly location: UrlResolver;
+  private readonly autoAck: boolean;
+  private readonly reconnect: boolean;
+  private readonly listeners: { [E in EventName]: Set<AgentClientEvents[E]> } = {
+    message: new Set(),
+    connected: new Set(),
+    disconnected: new Set(),
+    error: new Set(),
+  };
+
+  private socket: WebSocket | undefined;
+  /** The socket is open and the hub has said welcome. */
+  private live = false;
+  /** connect() was called and the client should stay connected. */
+  private wanted = false;
+  private closed = false;
+  private everConnected = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private firstConnect: Promise<void> | undefined;
+
+  private readonly pending = new Map<string, PendingSend>();
+  private nextRef = 1;
+  private readonly seen = new Map<string, SeenState>();
+  private readonly queue: Message[] = [];
+  private draining = false;
+  private readonly acksDue = new Set<string>();
+  private ackTimer: NodeJS.Immediate | undefined;
+
+  /** @internal Use HubClient.register() or HubClient.attach(). */
+  constructor(init: AgentClientInit) {
+    this.agent = init.agent;
+    this.token = init.token;
+    this.existing = init.existing;
+    this.location = init.location;
+    this.autoAck = init.autoAck ?? true;
+    this.reconnect = init.reconnect ?? true;
+    this.http = new HubHttp(init.location.current, init.token);
+  }
+
+  get id(): string {
+    return this.agent.id;
+  }
+
+  get url(): string {
+    return this.location.current();
+  }
+
+  /** true while the realtime socket is open. */
+  get connected(): boolean {
+    return this.live;
+  }
+
+  // -- events ------------------------------------------------------------------------------------------------------
+
+  /** Adds a listener; returns a function that removes it. Add 'message' handlers before connect() where you can. */
+  on<E extends EventName>(event: E, listener: AgentClientEvents[E]): () => void {
+    this.listeners[event].add(listener);
+    if (event === 'message') void this.drain();
+    return () => this.off(event, listener);
+  }
+
+  off<E extends EventName>(event: E, listener: AgentClientEvents[E]): void {
+    this.listeners[event].delete(listener);
+  }
+
+  private emit<E extends Exclude<EventName, 'message'>>(event: E, ...args: Parameters<AgentClientEvents[E]>): void {
+    for (const listener of this.listeners[event]) {
+      try {
+        (listener as (...a: Parameters<AgentClientEvents[E]>) => void)(...args);
+      } catch (error) {
+        if (event !== 'error') this.emit('error', error as Error);
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.listeners.error.size === 0) {
+      console.warn(`[devenviro client] ${error.message}`);
+      return;
+    }
+    this.emit('error', error);
+  }
+
+  // -- messages ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Sends to an agent (by id), a topic or everyone. Over the socket while connected (the hub answers once the
+   * message is durable; after a drop it is sent again with the same idempotency key), otherwise over HTTP.
+   */
+  async send(to: SendTarget, body: MessageBody, options: SendOptions = {}): Promise<SendResponse> {
+    const { timeoutMs, ...fields } = options;
+    const recipient: Recipient = typeof to === 'string' ? { type: 'agent', id: to } : to;
+    const parsed = SendRequest.safeParse({ ...fields, to: recipient, body, idempotencyKey: fields.idempotencyKey ?? randomUUID() });
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'message'}: ${issue.message}`);
+      throw new HubClientError(400, 'invalid_request', `invalid message: ${problems.join('; ')}`);
+    }
+    const message = parsed.data;
+    if (this.closed || !this.wanted) return this.sendHttp(message, timeoutMs);
+
+    const ref = String(this.nextRef++);
+    const frame = JSON.stringify({ type: 'send', ref, message });
+    if (Buffer.byteLength(frame) > SOCKET_SEND_MAX_BYTES) return this.sendHttp(message, timeoutMs);
+    return new Promise<SendResponse>((resolve, reject) => {
+      const pending: PendingSend = { ref, message, frame, resolve, reject };
+      if (timeoutMs !== undefined) {
+        pending.timer = setTimeout(() => {
+          if (this.pending.delete(ref)) {
+            reject(new HubClientError(0, 'timeout', `the hub did not confirm the message within ${timeoutMs} ms (retry with idempotencyKey ${message.idempotencyKey} to be safe)`));
+          }
+        }, timeoutMs);
+      }
+      this.pending.set(ref, pending);
+      if (this.live) this.socket!.send(frame);
+    });
+  }
+
+  /** Replies to a message: to its sender, in its thread. */
+  reply(message: Message, body: MessageBody, options: Omit<SendOptions, 'replyTo' | 'threadId'> = {}): Promise<SendResponse> {
+    return this.send(message.from, body, { ...options, replyTo: message.id, threadId: message.threadId });
+  }
+
+  private async sendHttp(message: SendRequest, timeoutMs?: number): Promise<SendResponse> {
+    return this.http.request<SendResponse>('POST', '/messages', { body: message, timeoutMs });
+  }
+
+  /** A page of the inbox: unacknowledged messages by default, oldest first. */
+  inbox(query: { after?: string; limit?: number; state?: 'unacked' | 'all' } = {}): Promise<InboxPage> {
+    return this.http.request<InboxPage>('GET', `/agents/${this.id}/messages`, { query });
+  }
+
+  /** Marks messages handled, so they are not delivered again; returns how many were newly acknowledged. */
+  async ack(ids: string | string[]): Promise<number> {
+    const list = Array.isArray(ids) ? ids : [ids];
+    if (list.length === 0) return 0;
+    let acknowledged = 0;
+    for (let i = 0; i < list.length; i += ACK_BATCH) {
+      const batch = list.slice(i, i + ACK_BATCH);
+      acknowledged += (await this.http.request<{ acknowledged: number }>('POST', `/agents/${this.id}/messages/ack`, { body: { ids: batch } })).acknowledged;
+      for (const id of batch) this.remember(id, 'handled');
+    }
+    return acknowledged;
+  }
+
+  search(q: string, options: { limit?: number } = {}): Promise<SearchHit[]> {
+    return this.http.request<{ hits: SearchHit[] }>('GET', '/messages/search', { query: { q, limit: options.limit } }).then((r) => r.hits);
+  }
+
+  threads(options: { limit?: number } = {}): Promise<ThreadSummary[]> {
+    return this.http.request<{ threads: ThreadSummary[] }>('GET', `/agents/${this.id}/threads`, { query: { limit: options.limit } }).then((r) => r.threads);
+  }
+
+  /** The messages of a thread that this agent sent or received, oldest first. */
+  thread(threadId: string): Promise<Message[]> {
+    return this.http.request<{ messages: Message[] }>('GET', `/threads/${encodeURIComponent(threadId)}`).then((r) => r.messages);
+  }
+
+  // -- topics and presence -----------------------------------------------------------------------------------------
+
+  /** Subscribes to topics; returns every topic the agent is subscribed to. */
+  subscribe(topics: string | string[]): Promise<string[]> {
+    const list = Array.isArray(topics) ? topics : [topics];
+    return this.http.request<{ topics: string[] }>('POST', `/agents/${this.id}/topics`, { body: { topics: list } }).then((r) => r.topics);
+  }
+
+  async unsubscribe(topics: string | string[]): Promise<string[]> {
+    let current = await this.topics();
+    for (const topic of Array.isArray(topics) ? topics : [topics]) {
+      current = (await this.http.request<{ topics: string[] }>('DELETE', `/agents/${this.id}/topics/${encodeURIComponent(topic)}`)).topics;
+    }
+    return current;
+  }
+
+  topics(): Promise<string[]> {
+    return this.http.request<{ topics: string[] }>('GET', `/agents/${this.id}/topics`).then((r) => r.topics);
+  }
+
+  /** Sets the agent's presence and, optionally, what it is doing (null clears it). */
+  async setStatus(status: StatusUpdate['status'], activity?: string | null): Promise<AgentInfo> {
+    const update: StatusUpdate = activity === undefined ? { status } : { status, activity };
+    this.agent = await this.http.request<AgentInfo>('PUT', `/agents/${this.id}/status`, { body: update });
+    return this.agent;
+  }
+
+  /** An agent's current description (this agent's by default). */
+  async info(agentId: string = this.id): Promise<AgentInfo> {
+    const info = await this.http.request<AgentInfo>('GET', `/agents/${encodeURIComponent(agentId)}/status`);
+    if (agentId === this.id) this.agent = info;
+    return info;
+  }
+
+  /** Keeps an agent without a socket shown as present (any call does too). */
+  heartbeat(): Promise<AgentInfo> {
+    return this.http.request<AgentInfo>('POST', `/agents/${this.id}/heartbeat`);
+  }
+
+  agents(): Promise<AgentInfo[]> {
+    return this.http.request<{ agents: AgentInfo[] }>('GET', '/agents').then((r) => r.agents);
+  }
+
+  /** Agents whose status is not offline. */
+  active(): Promise<AgentInfo[]> {
+    return this.http.request<{ agents: AgentInfo[] }>('GET', '/agents/active').then((r) => r.agents);
+  }
+
+  // -- the socket --------------------------------------------------------------------------------------------------
+
+  /**
+   * Opens the realtime socket; resolves once the hub has welcomed the agent. The hub then pushes every
+   * unacknowledged message and each new one. After a drop the client reconnects (backoff with jitter, at most
+   * ~5 s apart) until close(); a refused first connection rejects instead.
+   */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(new HubClientError(0, 'closed', 'this client was closed; create another'));
+    if (this.wanted && this.firstConnect) return this.firstConnect;
+    this.wanted = true;
+    this.firstConnect = new Promise<void>((resolve, reject) => this.openSocket({ resolve, reject }));
+    this.firstConnect.catch(() => undefined);
+    return this.firstConnect;
+  }
+
+  /**
+   * Stops reconnecting, sends outstanding acknowledgements, closes the socket, and settles sends that were waiting
+   * for the socket over HTTP (with their idempotency keys, so none is stored twice).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    const acks = this.flushAcks();
+    const socket = this.socket;
+    if (socket) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          socket.terminate();
+          resolve();
+        }, 2_000);
+        socket.once('close', () => {
+          clearTimeout(force);
+          resolve();
+        });
+        if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+        else socket.close(1000, 'client closing');
+      });
+    }
+    await Promise.all([acks, this.settlePendingOverHttp()]);
+  }
+
+  private openSocket(first?: { resolve: () => void; reject: (error: Error) => void }): void {
+    this.reconnectTimer = undefined;
+    if (!this.wanted) return;
+    if (!first) this.location.refresh();
+    const wsUrl = `${this.url.replace(/^http/, 'ws')}${API_PREFIX}/agents/${this.id}/realtime`;
+    const socket = new WebSocket(wsUrl, {
+      headers: { authorization: `Bearer ${this.token}` },
+      perMessageDeflate: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
+    this.socket = socket;
+    let welcomed = false;
+    let ended = false;
+    let refusal: HubClientError | undefined;
+    let lastError: Error | undefined;
+
+    const end = (code: number, reason: string) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(this.idleTimer);
+      if (this.socket === socket) this.socket = undefined;
+      this.live = false;
+      const permanent =
+        refusal !== undefined
+          ? [401, 403, 404, 410].includes(refusal.status)
+          : code === CLOSE_CODES.unauthorized || code === CLOSE_CODES.revoked || code === CLOSE_CODES.replaced;
+      const error =
+        refusal ??
+        (permanent
+          ? new HubClientError(code === CLOSE_CODES.unauthorized ? 401 : code === CLOSE_CODES.revoked ? 403 : 409, closeCodeName(code), reason || `the hub closed the socket (${code})`)
+          : new HubClientError(0, 'unreachable', `the realtime socket at ${wsUrl} closed (${code}${reason ? `: ${reason}` : ''})${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError }));
+
+      if (first && !welcomed) {
+        // The first connection decides: a hub that refuses or is not there is the caller's to hear about.
+        this.wanted = false;
+        this.firstConnect = undefined;
+        first.reject(error);
+        void this.settlePendingOverHttp();
+        return;
+      }
+      const willReconnect = this.wanted && this.reconnect && !permanent;
+      if (welcomed) this.emit('disconnected', { code, reason, willReconnect });
+      if (permanent && this.wanted) this.fail(error);
+      if (code === 1009) void this.settlePendingOverHttp(); // a frame too big for the socket: let HTTP answer 413
+      if (willReconnect) {
+        this.scheduleReconnect();
+      } else if (this.wanted) {
+        this.wanted = false;
+        void this.settlePendingOverHttp();
+      }
+    };
+
+    socket.on('unexpected-response', (request, response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk.length + text.length < 10_000 ? chunk : ''));
+      response.on('end', () => {
+        let body: { error?: unknown; code?: unknown } = {};
+        try {
+          body = JSON.parse(text) as typeof body;
+        } catch {
+          // Not the hub's JSON: the status line will do.
+        }
+        const status = response.statusCode ?? 0;
+        refusal = new HubClientError(
+          status,
+          typeof body.code === 'string' ? body.code : codeOfStatus(status),
+          typeof body.error === 'string' ? body.error : `the hub refused the realtime socket: ${status} ${response.statusMessage ?? ''}`.trim(),
+        );
+        request.destroy();
+        end(1006, refusal.message);
+      });
+      response.on('error', () => end(1006, 'the upgrade answer broke off'));
+    });
+    socket.on('error', (error) => {
+      lastError = error;
+      // 'close' follows, except when the handshake never got a socket.
+      if (socket.readyState === WebSocket.CLOSED) end(1006, error.message);
+    });
+    socket.on('close', (code, reason) => end(code, reason.toString()));
+    socket.on('ping', () => this.resetIdle(socket));
+    socket.on('open', () => this.resetIdle(socket));
+    socket.on('message', (data, isBinary) => {
+      this.resetIdle(socket);
+      if (isBinary) return;
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(data.toString()) as ServerFrame;
+      } catch {
+        this.fail(new HubClientError(0, 'invalid_frame', 'the hub sent a frame that is not JSON'));
+        return;
+      }
+      switch (frame.type) {
+        case 'welcome': {
+          welcomed = true;
+          this.live = true;
+          this.attempt = 0;
+          this.agent = frame.agent;
+          const reconnected = this.everConnected;
+          this.everConnected = true;
+          // Sends that were waiting for the socket (or unanswered when it dropped) go again, in order.
+          for (const pending of this.pending.values()) socket.send(pending.frame);
+          void this.flushAcks();
+          this.emit('connected', { agent: frame.agent, pending: frame.pending, reconnected });
+          first?.resolve();
+          break;
+        }
+        case 'message':
+          this.receive(frame.message);
+          break;
+        case 'sent': {
+          const pending = this.pending.get(frame.ref);
+          if (!pending) break;
+          this.pending.delete(frame.ref);
+          clearTimeout(pending.timer);
+          pending.resolve(frame.result);
+          break;
+        }
+        case 'error': {
+          const error = new HubClientError(STATUS_OF_CODE[frame.code] ?? 500, frame.code, frame.message);
+          const pending = frame.ref === undefined ? undefined : this.pending.get(frame.ref);
+          if (!pending) {
+            this.fail(error);
+            break;
+          }
+          // A hub shutting down refuses; the send goes again on the next connection.
+          if (frame.code === 'closing') break;
+          this.pending.delete(pending.ref);
+          clearTimeout(pending.timer);
+          pending.reject(error);
+          break;
+        }
+      }
+    });
+  }
+
+  private resetIdle(socket: WebSocket): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => socket.terminate(), IDLE_TIMEOUT_MS);
+    this.idleTimer.unref();
+  }
+
+  private scheduleReconnect(): void {
+    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(this.attempt, 10));
+    this.attempt++;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.reconnectTimer = setTimeout(() => this.openSocket(), delay);
+  }
+
+  /** Sends that cannot wait for the socket any more: over HTTP, with the same idempotency keys. */
+  private async settlePendingOverHttp(): Promise<void> {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    await Promise.all(
+      waiting.map(async (pending) => {
+        clearTimeout(pending.timer);
+        try {
+          pending.resolve(await this.sendHttp(pending.message));
+        } catch (error) {
+          pending.reject(error as Error);
+        }
+      }),
+    );
+  }
+
+  // -- receiving ---------------------------------------------------------------------------------------------------
+
+  private receive(message: Message): void {
+    const state = this.seen.get(message.id);
+    if (state !== undefined) {
+      // A redelivery: the handler already has it. If it was handled, the acknowledgement got lost; send it again.
+      if (state === 'handled' && this.autoAck) this.ackSoon(message.id);
+      return;
+    }
+    this.remember(message.id, 'handling');
+    this.queue.push(message);
+    void this.drain();
+  }
+
+  /** Runs handlers one message at a time, in delivery order; waits while there is no handler. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && this.listeners.message.size > 0) {
+        const message = this.queue.shift()!;
+        try {
+          for (const handler of [...this.listeners.message]) await handler(message, this);
+          this.remember(message.id, 'handled');
+          if (this.autoAck) this.ackSoon(message.id);
+        } catch (error) {
+          this.remember(message.id, 'failed');
+          const failure = new Error(`the message handler failed on ${message.id} (left unacknowledged): ${(error as Error)?.message ?? String(error)}`, { cause: error });
+          this.fail(failure);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private remember(id: string, state: SeenState): void {
+    this.seen.delete(id);
+    this.seen.set(id, state);
+    while (this.seen.size > SEEN_IDS) {
+      const oldest = this.seen.keys().next().value as string;
+      if (this.seen.get(oldest) === 'handling') {
+        // Still in a handler: keep it (move it to the young end) rather than forget it.
+        this.seen.delete(oldest);
+        this.seen.set(oldest, 'handling');
+        if (this.seen.keys().next().value === oldest) break;
+        continue;
+      }
+      this.seen.delete(oldest);
+    }
+  }
+
+  private ackSoon(id: string): void {
+    this.acksDue.add(id);
+    this.ackTimer ??= setImmediate(() => void this.flushAcks());
+  }
+
+  /** Acknowledgements go as one frame while the socket is open, else over HTTP. A lost one is resent on redelivery. */
+  private flushAcks(): Promise<void> {
+    if (this.ackTimer) clearImmediate(this.ackTimer);
+    this.ackTimer = undefined;
+    const requests: Array<Promise<unknown>> = [];
+    const ids = [...this.acksDue];
+    this.acksDue.clear();
+    for (let i = 0; i < ids.length; i += ACK_BATCH) {
+      const batch = ids.slice(i, i + ACK_BATCH);
+      if (this.live && this.socket?.readyState === WebSocket.OPEN) {
+        this.socket.send(JSON.stringify({ type: 'ack', ids: batch }));
+      } else if (!this.wanted || this.closed) {
+        requests.push(this.http.request('POST', `/agents/${this.id}/messages/ack`, { body: { ids: batch } }).catch((error: Error) => this.fail(error)));
+      } else {
+        // Reconnecting: the next welcome flushes them.
+        batch.forEach((id) => this.acksDue.add(id));
+      }
+    }
+    return Promise.all(requests).then(() => undefined);
+  }
+}
+
+function closeCodeName(code: number): string {
+  if (code === CLOSE_CODES.unauthorized) return 'unauthorized';
+  if (code === CLOSE_CODES.revoked) return 'revoked';
+  if (code === CLOSE_CODES.replaced) return 'replaced';
+  return `closed_${code}`;
+}
+
+

@@ -1,0 +1,36 @@
+/**
+ * The public API of `devenviro-cockpit/client`: what an agent written in Node imports to join the hub.
+ */
+export {
+  AgentClient,
+  DEFAULT_HUB_URL,
+  discoverHubUrl,
+  HUB_RUNTIME_FILE,
+  HubClient,
+  HubClientError,
+  HubHttp,
+  type AgentClientEvents,
+  type AttachOptions,
+  type ClientOptions,
+  type DiscoveredUrl,
+  type HubLocation,
+  type MessageBody,
+  type MessageHandler,
+  type RegisterOptions,
+  type SendOptions,
+  type SendTarget,
+} from './client';
+export { credentialsFile, listCredentials, loadCredentials, saveCredentials, type SavedCredentials } from './credentials';
+export type {
+  AgentInfo,
+  AgentStatus,
+  AgentTier,
+  Importance,
+  InboxPage,
+  Message,
+  Recipient,
+  RegisterResponse,
+  SearchHit,
+  SendResponse,
+  ThreadSummary,
+} from '../shared/agent-protocol';

@@ -1,0 +1,99 @@
+/**
+ * What the cockpit watches live, pushed as contract events: agents as they change, new messages (batched per tenth
+ * of a second, so 1,000 messages/s arrive as 10 events), and a metrics snapshot every second.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Message } from '../../shared/agent-protocol';
+import type { MetricsSnapshot } from '../../shared/contract';
+import type { Hub } from '../app';
+import { publicMessage } from '../messaging/realtime';
+import type { Metrics } from '../monitor/metrics';
+import type { EventBus } from './event-bus';
+
+const MESSAGE_BATCH_MS = 100;
+/** The stream shows the newest; a burst beyond this per batch is summarised by the throughput chart instead. */
+const MAX_MESSAGES_PER_BATCH = 200;
+const METRICS_TICK_MS = 1000;
+
+export interface LiveFeed {
+  latest(): MetricsSnapshot | null;
+  stop(): void;
+}
+
+export function startLiveFeed({ events, hub, metrics, dataDir }: { events: EventBus; hub: Hub; metrics: Metrics; dataDir: string }): LiveFeed {
+  const offAgents = hub.registry.onChange((agent) => events.emit('agents.changed', agent));
+
+  let pending: Message[] = [];
+  let batchTimer: NodeJS.Timeout | undefined;
+  const offMessages = hub.messaging.onDelivered((deliveries) => {
+    for (const { message } of deliveries) pending.push(publicMessage(message));
+    if (pending.length > MAX_MESSAGES_PER_BATCH) pending = pending.slice(-MAX_MESSAGES_PER_BATCH);
+    batchTimer ??= setTimeout(() => {
+      batchTimer = undefined;
+      const batch = pending;
+      pending = [];
+      events.emit('messages.new', batch);
+    }, MESSAGE_BATCH_MS);
+  });
+
+  let latest: MetricsSnapshot | null = null;
+  const tick = setInterval(() => {
+    latest = metrics.tick({ agents: agentCounts(hub), storage: storageSizes(dataDir) });
+    events.emit('metrics.tick', latest);
+  }, METRICS_TICK_MS);
+  tick.unref();
+
+  return {
+    latest: () => latest,
+    stop() {
+      offAgents();
+      offMessages();
+      clearTimeout(batchTimer);
+      clearInterval(tick);
+    },
+  };
+}
+
+function agentCounts(hub: Hub): MetricsSnapshot['agents'] {
+  const byTier: Record<string, number> = {};
+  const byStatus: Record<string, number> = {};
+  let online = 0;
+  // The overseer is the person at the cockpit, not an agent.
+  const overseer = hub.registry.ensureOverseer();
+  const agents = hub.registry.all().filter((agent) => !agent.revokedAt && agent !== overseer);
+  for (const agent of agents) {
+    const status = hub.registry.presence(agent);
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
+    if (status !== 'offline') {
+      online++;
+      byTier[agent.tier] = (byTier[agent.tier] ?? 0) + 1;
+    }
+  }
+  return { registered: agents.length, online, byTier, byStatus };
+}
+
+function storageSizes(dataDir: string): Record<string, number> {
+  const size = (...files: string[]) =>
+    files.reduce((total, file) => {
+      try {
+        return total + statSync(path.join(dataDir, file)).size;
+      } catch {
+        return total;
+      }
+    }, 0);
+  return {
+    messages: size('hub.sqlite', 'hub.sqlite-wal'),
+    memory: size('memory.sqlite', 'memory.sqlite-wal'),
+    vectors: directorySize(path.join(dataDir, 'vectors')),
+  };
+}
+
+function directorySize(dir: string): number {
+  try {
+    // Vector index files sit flat in one folder.
+    return readdirSync(dir).reduce((total, name) => total + statSync(path.join(dir, name)).size, 0);
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,102 @@
+/** Small file-system steps the mailbox is built from, each durable where it needs to be. */
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Writes a file and flushes it to disk before returning (the file, not yet its directory entry). */
+export async function writeFileSynced(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flushes a directory's entries (creations, renames) to disk. A no-op where directories cannot be opened. */
+export async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, constants.O_RDONLY);
+    await handle.sync();
+  } catch (error) {
+    if (!['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF'].includes(errorCode(error) ?? '')) throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Writes under a temporary name, flushes, then renames into place: readers see the old file or the new one. */
+export async function writeFileAtomicSynced(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    await writeFileSynced(temp, data, mode);
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDir(path.dirname(file));
+}
+
+export async function ensureDirs(dirs: readonly string[], mode = 0o700): Promise<void> {
+  for (const dir of dirs) await mkdir(dir, { recursive: true, mode });
+}
+
+/** The names in a directory, or none when it does not exist (or is not a directory). */
+export async function listNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isMissing(error) || errorCode(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
+/** The sub-directories of a directory, or none when it does not exist. */
+export async function listDirs(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  } catch (error) {
+    if (isMissing(error) || errorCode(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
+/**
+ * Moves a file that could not be used into a rejected folder, beside `<stem>.error.txt` saying why. The error is
+ * written first, so a crash in between leaves the file where it was (it is looked at again) rather than a rejected
+ * file with no explanation. A name already taken in the rejected folder gets a number: `x.2.json`.
+ */
+export async function reject(file: string, rejectedDir: string, originalName: string, explanation: string): Promise<string> {
+  await mkdir(rejectedDir, { recursive: true, mode: 0o700 });
+  const stem = originalName.endsWith('.json') ? originalName.slice(0, -'.json'.length) : originalName;
+  let target = originalName;
+  let targetStem = stem;
+  for (let n = 2; await exists(path.join(rejectedDir, target)); n++) {
+    targetStem = `${stem}.${n}`;
+    target = `${targetStem}.json`;
+  }
+  await writeFile(path.join(rejectedDir, `${targetStem}.error.txt`), explanation.endsWith('\n') ? explanation : `${explanation}\n`);
+  await rename(file, path.join(rejectedDir, target));
+  return path.join(rejectedDir, target);
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await lstat(file);
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+export function isMissing(error: unknown): boolean {
+  return errorCode(error) === 'ENOENT';
+}

@@ -1,0 +1,64 @@
+import type { Migration } from '../db/database';
+
+/**
+ * memory.sqlite's schema. The memory engine keeps its own database file, apart from the hub's messages: its writes
+ * (large batches, re-embedding) never contend with message commits, and its numbered steps evolve on their own.
+ */
+export const memoryMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'memories, embeddings and keyword index',
+    up: `
+      CREATE TABLE memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+      -- id is the FAISS label; uid is the public, sortable id.
+      CREATE TABLE memories (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        project TEXT NOT NULL,
+        agent TEXT,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        text_hash TEXT NOT NULL,                 -- of the normalised text: exact duplicates are found by index
+        tags TEXT NOT NULL DEFAULT '[]',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        importance REAL NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_accessed_at TEXT,
+        access_count INTEGER NOT NULL DEFAULT 0,
+        reinforcements INTEGER NOT NULL DEFAULT 0,
+        source_type TEXT,
+        source_ref TEXT,
+        parent_id INTEGER REFERENCES memories (id) ON DELETE SET NULL,
+        shared INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+      CREATE INDEX memories_by_project ON memories (project, kind);
+      CREATE INDEX memories_by_hash ON memories (project, text_hash);
+      CREATE INDEX memories_by_parent ON memories (parent_id);
+      CREATE INDEX memories_shared ON memories (shared) WHERE shared = 1;
+
+      -- One vector per memory per model, so the FAISS index of any model can be rebuilt from here.
+      CREATE TABLE embeddings (
+        memory_id INTEGER NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, memory_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE VIRTUAL TABLE memories_fts USING fts5 (
+        text, tags, content = 'memories', content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2'
+      );
+      CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts (rowid, text, tags) VALUES (new.id, new.text, new.tags);
+      END;
+      CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts (memories_fts, rowid, text, tags) VALUES ('delete', old.id, old.text, old.tags);
+      END;
+      CREATE TRIGGER memories_fts_update AFTER UPDATE OF text, tags ON memories BEGIN
+        INSERT INTO memories_fts (memories_fts, rowid, text, tags) VALUES ('delete', old.id, old.text, old.tags);
+        INSERT INTO memories_fts (rowid, text, tags) VALUES (new.id, new.text, new.tags);
+      END;
+    `,
+  },
+];

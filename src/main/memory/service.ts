@@ -1,0 +1,544 @@
+/**
+ * The memory engine: stores memories (SQLite: text, metadata, keyword index and every vector) and searches them
+ * (FAISS nearest neighbours fused with FTS5 BM25, then weighed by importance and recency).
+ *
+ * Stores are grouped like message sends: what arrives while a batch is being embedded joins the next batch, so one
+ * ONNX run and one transaction serve many callers, and each caller hears back only after the commit.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { monotonicFactory } from 'ulid';
+import type { z } from 'zod';
+import type {
+  Memory,
+  MemoryInput,
+  MemoryKind,
+  MemorySearchQuery,
+  MemorySearchResult,
+  MemoryStats,
+  StoredMemory,
+} from '../../shared/memory-protocol';
+import type { MemoryOverview } from '../../shared/contract';
+import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
+import type { SentenceEncoder } from '../embedding';
+import { badRequest, HubError, notFound } from '../errors';
+import { memoryMigrations } from './migrations';
+import { KIND_IMPORTANCE, scoreCandidate, type Candidate } from './ranking';
+import { VectorIndex } from './vector-index';
+
+export type ParsedMemoryInput = z.output<typeof MemoryInput>;
+export type ParsedSearchQuery = z.output<typeof MemorySearchQuery>;
+
+export interface MemoryServiceOptions {
+  dataDir: string;
+  encoder: SentenceEncoder;
+  /** Days after which an unused memory weighs half as much in ranking. */
+  halfLifeDays: number;
+  /** Cosine similarity above which a new memory reinforces an existing one of the same project instead. */
+  dedupeSimilarity: number;
+  onProgress?: (progress: { step: string; fraction: number }) => void;
+  /** Told each operation's duration (and, for stores, how many memories). */
+  observe?: (op: 'store' | 'search' | 'embed', durationMs: number, count: number) => void;
+}
+
+/** Who is storing: memories default to the caller's project and remember the agent. */
+export interface StoreContext {
+  project: string;
+  agent: string | null;
+}
+
+/** What filters need of each memory, kept in memory so vector hits are filtered without a query each. */
+interface CatalogEntry {
+  project: string;
+  kind: MemoryKind;
+  agent: string | null;
+  shared: boolean;
+  createdAt: number;
+  tags: string[];
+}
+
+interface PendingStore {
+  inputs: Array<ParsedMemoryInput & { vector?: Float32Array }>;
+  context: StoreContext;
+  resolve(results: StoredMemory[]): void;
+  reject(error: Error): void;
+}
+
+type MemoryRow = {
+  id: number;
+  uid: string;
+  project: string;
+  agent: string | null;
+  kind: MemoryKind;
+  text: string;
+  tags: string;
+  metadata: string;
+  importance: number;
+  created_at: string;
+  updated_at: string;
+  last_accessed_at: string | null;
+  access_count: number;
+  reinforcements: number;
+  source_type: string | null;
+  source_ref: string | null;
+  parent_uid: string | null;
+  shared: number;
+};
+
+const MEMORY_COLUMNS = `m.*, (SELECT p.uid FROM memories p WHERE p.id = m.parent_id) AS parent_uid`;
+/**
+ * Words that carry no topic: a question's "how do we" must not rank every memory containing "we". (The keyword side
+ * exists for names, ids, paths and rare terms; the vector side understands the question.)
+ */
+const STOP_WORDS = new Set(
+  ('a an and are as at be by can could did do does for from had has have how i if in into is it its me my no not of on ' +
+    'or our should so that the their them then there these they this to up us was we were what when where which who ' +
+    'why will with would you your now still any all get got use used using about').split(' '),
+);
+/** Vector and keyword lists are each this many times longer than k before fusion. */
+const CANDIDATE_FACTOR = 5;
+const MIN_CANDIDATES = 50;
+
+export class MemoryService {
+  private queue: PendingStore[] = [];
+  private flushing = false;
+  private readonly catalog = new Map<number, CatalogEntry>();
+  private readonly newId = monotonicFactory();
+  private accessed = new Set<number>();
+  private accessTimer: NodeJS.Timeout | undefined;
+  private readonly s;
+
+  private constructor(
+    readonly db: SqliteDatabase,
+    private encoder: SentenceEncoder,
+    private index: VectorIndex,
+    private readonly options: MemoryServiceOptions,
+  ) {
+    this.s = {
+      byHash: db.prepare('SELECT id FROM memories WHERE project = ? AND text_hash = ?').pluck(),
+      idOfUid: db.prepare('SELECT id FROM memories WHERE uid = ?').pluck(),
+      insert: db.prepare(
+        `INSERT INTO memories (uid, project, agent, kind, text, text_hash, tags, metadata, importance, created_at, updated_at,
+           source_type, source_ref, parent_id, shared)
+         VALUES (@uid, @project, @agent, @kind, @text, @hash, @tags, @metadata, @importance, @now, @now,
+           @sourceType, @sourceRef, @parentId, @shared)`,
+      ),
+      reinforce: db.prepare(
+        `UPDATE memories SET tags = @tags, metadata = @metadata,
+           importance = MIN(1.0, MAX(importance, @importance) + 0.05), reinforcements = reinforcements + 1,
+           updated_at = @now, last_accessed_at = @now, shared = MAX(shared, @shared)
+         WHERE id = @id`,
+      ),
+      current: db.prepare('SELECT text, tags, metadata FROM memories WHERE id = ?'),
+      vector: db.prepare('INSERT OR REPLACE INTO embeddings (memory_id, model, vector) VALUES (?, ?, ?)'),
+      byIds: (count: number) => db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (${'?,'.repeat(count).slice(0, -1)})`),
+      touch: db.prepare('UPDATE memories SET access_count = access_count + 1, last_accessed_at = ? WHERE id = ?'),
+      remove: db.prepare('DELETE FROM memories WHERE id = ?'),
+      setShared: db.prepare('UPDATE memories SET shared = ?, updated_at = ? WHERE id = ?'),
+      lastUsed: db.prepare('SELECT importance, COALESCE(last_accessed_at, created_at) AS used FROM memories WHERE id = ?'),
+    };
+  }
+
+  static async open(options: MemoryServiceOptions): Promise<MemoryService> {
+    const db = openDatabase(path.join(options.dataDir, 'memory.sqlite'));
+    migrate(db, memoryMigrations);
+    const encoder = options.encoder;
+    const index = await openIndex(db, options.dataDir, encoder, options.onProgress);
+    const service = new MemoryService(db, encoder, index, options);
+    for (const row of db.prepare('SELECT id, project, kind, agent, shared, created_at, tags FROM memories').iterate() as Iterable<{
+      id: number;
+      project: string;
+      kind: MemoryKind;
+      agent: string | null;
+      shared: number;
+      created_at: string;
+      tags: string;
+    }>) {
+      service.catalog.set(row.id, {
+        project: row.project,
+        kind: row.kind,
+        agent: row.agent,
+        shared: row.shared === 1,
+        createdAt: Date.parse(row.created_at),
+        tags: JSON.parse(row.tags) as string[],
+      });
+    }
+    return service;
+  }
+
+  get model(): string {
+    return this.encoder.id;
+  }
+
+  /** Stores memories (embedding, deduplicating, indexing); resolves after the commit. */
+  store(inputs: Array<ParsedMemoryInput & { vector?: Float32Array }>, context: StoreContext): Promise<StoredMemory[]> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const done = (results: StoredMemory[]) => {
+        this.options.observe?.('store', performance.now() - started, results.length);
+        resolve(results);
+      };
+      this.queue.push({ inputs, context, resolve: done, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  async search(query: ParsedSearchQuery, context: StoreContext): Promise<MemorySearchResult> {
+    const started = performance.now();
+    const project = query.project ?? context.project;
+    const since = query.since ? Date.parse(query.since) : undefined;
+    const accept = (id: number): boolean => {
+      const entry = this.catalog.get(id);
+      if (!entry) return false;
+      if (query.scope === 'project' && entry.project !== project) return false;
+      if (query.scope === 'shared' && entry.project !== project && !entry.shared) return false;
+      if (query.agent && entry.agent !== query.agent) return false;
+      if (query.kind && !query.kind.includes(entry.kind)) return false;
+      if (query.tags && !query.tags.every((tag) => entry.tags.includes(tag))) return false;
+      if (since !== undefined && entry.createdAt < since) return false;
+      return true;
+    };
+    const wanted = Math.max(MIN_CANDIDATES, query.k * CANDIDATE_FACTOR);
+    const [vector] = await this.embed([query.q]);
+    const candidates = new Map<number, Candidate>();
+    const candidate = (id: number): Candidate => {
+      let found = candidates.get(id);
+      if (!found) candidates.set(id, (found = { id, importance: 0, lastUsedAt: 0 }));
+      return found;
+    };
+    this.index.search(vector!, wanted, accept).forEach((hit, rank) => {
+      Object.assign(candidate(hit.id), { vectorRank: rank + 1, vectorSimilarity: hit.score });
+    });
+    this.keywordSearch(query.q, wanted * 2)
+      .filter((hit) => accept(hit.id))
+      .slice(0, wanted)
+      .forEach((hit, rank) => Object.assign(candidate(hit.id), { keywordRank: rank + 1, keywordScore: hit.score }));
+
+    const now = Date.now();
+    for (const entry of candidates.values()) {
+      const row = this.s.lastUsed.get(entry.id) as { importance: number; used: string };
+      entry.importance = row.importance;
+      entry.lastUsedAt = Date.parse(row.used);
+    }
+    const ranked = [...candidates.values()]
+      .map((entry) => ({ id: entry.id, scores: scoreCandidate(entry, now, { halfLifeDays: this.options.halfLifeDays }) }))
+      .sort((a, b) => b.scores.final - a.scores.final)
+      .slice(0, query.k);
+    const memories = this.load(ranked.map((hit) => hit.id));
+    this.recordAccess(ranked.map((hit) => hit.id));
+    const tookMs = performance.now() - started;
+    this.options.observe?.('search', tookMs, 1);
+    return { hits: ranked.map((hit) => ({ memory: memories.get(hit.id)!, scores: hit.scores })), tookMs, model: this.encoder.id };
+  }
+
+  get(uid: string): Memory {
+    const id = this.s.idOfUid.get(uid) as number | undefined;
+    if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
+    return this.load([id]).get(id)!;
+  }
+
+  delete(uid: string): void {
+    const id = this.s.idOfUid.get(uid) as number | undefined;
+    if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
+    this.s.remove.run(id);
+    this.index.remove([id]);
+    this.catalog.delete(id);
+  }
+
+  setShared(uid: string, shared: boolean): Memory {
+    const id = this.s.idOfUid.get(uid) as number | undefined;
+    if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
+    this.s.setShared.run(shared ? 1 : 0, new Date().toISOString(), id);
+    const entry = this.catalog.get(id);
+    if (entry) entry.shared = shared;
+    return this.get(uid);
+  }
+
+  /** Newest memories first, optionally of one agent or project. */
+  recent({ agent, project, limit }: { agent?: string; project?: string; limit: number }): Memory[] {
+    const rows = this.db
+      .prepare(
+        `SELECT ${MEMORY_COLUMNS} FROM memories m
+         WHERE (@agent IS NULL OR m.agent = @agent) AND (@project IS NULL OR m.project = @project)
+         ORDER BY m.id DESC LIMIT @limit`,
+      )
+      .all({ agent: agent ?? null, project: project ?? null, limit }) as MemoryRow[];
+    return rows.map(toMemory);
+  }
+
+  /** Counts, growth, and the importance and age distributions the cockpit charts. */
+  overview(): MemoryOverview {
+    const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    const growth = this.db
+      .prepare('SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS count FROM memories WHERE created_at >= ? GROUP BY day ORDER BY day')
+      .all(since) as MemoryOverview['growth'];
+    const importance = this.db
+      .prepare(
+        `SELECT printf('%.1f-%.1f', MIN(CAST(importance * 10 AS INTEGER), 9) / 10.0, MIN(CAST(importance * 10 AS INTEGER), 9) / 10.0 + 0.1) AS bucket,
+           COUNT(*) AS count FROM memories GROUP BY bucket ORDER BY bucket`,
+      )
+      .all() as MemoryOverview['importance'];
+    const ageRows = this.db.prepare('SELECT julianday(\'now\') - julianday(created_at) AS days FROM memories').pluck().all() as number[];
+    const ageBuckets: Array<[string, number]> = [['< 1 day', 1], ['1-7 days', 7], ['1-4 weeks', 28], ['1-3 months', 91], ['3-12 months', 365], ['> 1 year', Infinity]];
+    const age = ageBuckets.map(([bucket]) => ({ bucket, count: 0 }));
+    for (const days of ageRows) age[ageBuckets.findIndex(([, upTo]) => days < upTo)]!.count++;
+    return { ...this.stats(), growth, importance, age };
+  }
+
+  stats(): MemoryStats {
+    const byProject = this.db.prepare('SELECT project, COUNT(*) AS count FROM memories GROUP BY project ORDER BY count DESC').all() as MemoryStats['byProject'];
+    const byKind = this.db.prepare('SELECT kind, COUNT(*) AS count FROM memories GROUP BY kind ORDER BY count DESC').all() as MemoryStats['byKind'];
+    const index = this.index.stats();
+    return {
+      total: this.catalog.size,
+      byProject,
+      byKind,
+      index: { kind: index.kind, size: index.size, model: this.encoder.id, dimension: this.encoder.dimension, tombstones: index.tombstones },
+    };
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await new Promise((resolve) => setTimeout(resolve, 5));
+    this.flushAccess();
+    await this.index.close();
+    this.db.close();
+  }
+
+  private async embed(texts: string[]): Promise<Float32Array[]> {
+    const started = performance.now();
+    const vectors = await this.encoder.embed(texts);
+    this.options.observe?.('embed', performance.now() - started, texts.length);
+    return vectors;
+  }
+
+  private keywordSearch(query: string, limit: number): Array<{ id: number; score: number }> {
+    const words = query.match(/[\p{L}\p{N}_]+/gu)?.filter((word) => !STOP_WORDS.has(word.toLowerCase()));
+    if (!words || words.length === 0) return [];
+    // Any of the words may match (OR), so a long natural-language query still finds keyword hits; BM25 ranks those
+    // with more of them first.
+    const match = words.map((word) => `"${word}"`).join(' OR ');
+    const rows = this.db
+      .prepare('SELECT rowid AS id, bm25(memories_fts) AS rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?')
+      .all(match, limit) as Array<{ id: number; rank: number }>;
+    return rows.map((row) => ({ id: row.id, score: -row.rank }));
+  }
+
+  private load(ids: number[]): Map<number, Memory> {
+    const result = new Map<number, Memory>();
+    if (ids.length === 0) return result;
+    for (const row of this.s.byIds(ids.length).all(...ids) as MemoryRow[]) result.set(row.id, toMemory(row));
+    return result;
+  }
+
+  /** Each hit is a use: it makes the memory count as recent again. Written in the background, in batches. */
+  private recordAccess(ids: number[]): void {
+    ids.forEach((id) => this.accessed.add(id));
+    this.accessTimer ??= setTimeout(() => this.flushAccess(), 200);
+  }
+
+  private flushAccess(): void {
+    clearTimeout(this.accessTimer);
+    this.accessTimer = undefined;
+    if (this.accessed.size === 0 || !this.db.open) return;
+    const ids = [...this.accessed];
+    this.accessed = new Set();
+    const now = new Date().toISOString();
+    this.db.transaction(() => ids.forEach((id) => this.s.touch.run(now, id)))();
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.storeBatch(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async storeBatch(batch: PendingStore[]): Promise<void> {
+    // 1. Embed, in one run, every text that needs it.
+    const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending, hash: textHash(input.text) })));
+    const toEmbed = items.filter((item) => !item.input.vector);
+    let vectors: Float32Array[];
+    try {
+      vectors = toEmbed.length === 0 ? [] : await this.embed(toEmbed.map((item) => item.input.text));
+    } catch (error) {
+      const failure = new HubError(503, 'embedding_failed', `the sentence encoder failed: ${(error as Error).message}`);
+      batch.forEach((pending) => pending.reject(failure));
+      return;
+    }
+    toEmbed.forEach((item, i) => (item.input.vector = vectors[i]));
+
+    // 2. One transaction for the whole group; a savepoint per caller, so one caller's bad input fails alone.
+    const now = new Date().toISOString();
+    const added: Array<{ id: number; vector: Float32Array; entry: CatalogEntry }> = [];
+    const outcomes: Array<() => void> = [];
+    try {
+      this.db.transaction(() => {
+        for (const pending of batch) {
+          try {
+            const addedHere: typeof added = [];
+            const results = this.db.transaction(() =>
+              pending.inputs.map((input, position) =>
+                this.storeOne(input as ParsedMemoryInput & { vector: Float32Array }, position, pending, now, addedHere),
+              ),
+            )();
+            added.push(...addedHere);
+            const memories = this.load(results.map((result) => result.id));
+            outcomes.push(() =>
+              pending.resolve(results.map(({ id, outcome, similarity }) => ({ memory: memories.get(id)!, outcome, ...(similarity === undefined ? {} : { similarity }) }))),
+            );
+          } catch (error) {
+            outcomes.push(() => pending.reject(error instanceof HubError ? error : badRequest((error as Error).message)));
+          }
+        }
+      })();
+    } catch (error) {
+      const failure = new HubError(503, 'storage_failed', `the memory could not be stored: ${(error as Error).message}`);
+      batch.forEach((pending) => pending.reject(failure));
+      return;
+    }
+    // 3. Only committed memories enter the index and the catalog.
+    if (added.length > 0) this.index.add(added.map(({ id, vector }) => ({ id, vector })));
+    for (const { id, entry } of added) this.catalog.set(id, entry);
+    outcomes.forEach((settle) => settle());
+  }
+
+  private storeOne(
+    input: ParsedMemoryInput & { vector: Float32Array },
+    position: number,
+    pending: PendingStore & { ids?: number[] },
+    now: string,
+    added: Array<{ id: number; vector: Float32Array; entry: CatalogEntry }>,
+  ): { id: number; outcome: StoredMemory['outcome']; similarity?: number } {
+    const project = input.project ?? pending.context.project;
+    const hash = textHash(input.text);
+    const importance = input.importance ?? KIND_IMPORTANCE[input.kind] ?? 0.5;
+    const ids = (pending.ids ??= []);
+
+    // A near-identical memory in the same project is reinforced, not duplicated.
+    let existing = this.s.byHash.get(project, hash) as number | undefined;
+    let similarity = existing === undefined ? undefined : 1;
+    if (existing === undefined && input.kind !== 'document' && input.kind !== 'section') {
+      const [nearest] = this.index.search(input.vector, 1, (id) => this.catalog.get(id)?.project === project && this.catalog.get(id)?.kind === input.kind);
+      if (nearest && nearest.score >= this.options.dedupeSimilarity) {
+        existing = nearest.id;
+        similarity = nearest.score;
+      }
+    }
+    if (existing !== undefined) {
+      const current = this.s.current.get(existing) as { text: string; tags: string; metadata: string };
+      const tags = [...new Set([...(JSON.parse(current.tags) as string[]), ...input.tags])];
+      const metadata = { ...(JSON.parse(current.metadata) as object), ...input.metadata };
+      // The first wording and its vector stay, so repeated near-copies cannot drift a memory away from itself;
+      // what is new (tags, metadata, importance, being said again) is folded in.
+      this.s.reinforce.run({ id: existing, tags: JSON.stringify(tags), metadata: JSON.stringify(metadata), importance, now, shared: input.shared ? 1 : 0 });
+      const entry = this.catalog.get(existing);
+      if (entry) {
+        entry.tags = tags;
+        entry.shared ||= input.shared;
+      }
+      ids.push(existing);
+      return { id: existing, outcome: 'reinforced', similarity };
+    }
+
+    let parentId: number | null = null;
+    if (typeof input.parent === 'number') {
+      if (input.parent >= position) throw badRequest(`memory ${position}: parent ${input.parent} must be an earlier memory of the batch`);
+      parentId = ids[input.parent]!;
+    } else if (typeof input.parent === 'string') {
+      parentId = (this.s.idOfUid.get(input.parent) as number | undefined) ?? null;
+      if (parentId === null) throw badRequest(`memory ${position}: parent ${input.parent} does not exist`);
+    }
+    const result = this.s.insert.run({
+      uid: this.newId(),
+      project,
+      agent: pending.context.agent,
+      kind: input.kind,
+      text: input.text,
+      hash,
+      tags: JSON.stringify(input.tags),
+      metadata: JSON.stringify(input.metadata),
+      importance,
+      now,
+      sourceType: input.source?.type ?? null,
+      sourceRef: input.source?.ref ?? null,
+      parentId,
+      shared: input.shared ? 1 : 0,
+    });
+    const id = Number(result.lastInsertRowid);
+    this.s.vector.run(id, this.encoder.id, vectorBlob(input.vector));
+    added.push({
+      id,
+      vector: input.vector,
+      entry: { project, kind: input.kind, agent: pending.context.agent, shared: input.shared, createdAt: Date.parse(now), tags: input.tags },
+    });
+    ids.push(id);
+    return { id, outcome: 'created' };
+  }
+}
+
+async function openIndex(
+  db: SqliteDatabase,
+  dataDir: string,
+  encoder: SentenceEncoder,
+  onProgress?: MemoryServiceOptions['onProgress'],
+): Promise<VectorIndex> {
+  const expectedCount = db.prepare('SELECT COUNT(*) FROM embeddings WHERE model = ?').pluck().get(encoder.id) as number;
+  return VectorIndex.open({
+    dir: path.join(dataDir, 'vectors'),
+    modelId: encoder.id,
+    dimension: encoder.dimension,
+    expectedCount,
+    onProgress,
+    *loadAll() {
+      const rows = db.prepare('SELECT memory_id AS id, vector FROM embeddings WHERE model = ?').iterate(encoder.id) as Iterable<{ id: number; vector: Buffer }>;
+      for (const row of rows) yield { id: row.id, vector: blobVector(row.vector) };
+    },
+  });
+}
+
+/**
+ * Case, whitespace and punctuation do not make a memory different ("port 5433." and "port 5433!" are one fact).
+ * Vector similarity catches the near-identical wordings this misses.
+ */
+export function textHash(text: string): string {
+  const normalised = text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return createHash('sha256').update(normalised).digest('hex');
+}
+
+function vectorBlob(vector: Float32Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+function blobVector(blob: Buffer): Float32Array {
+  // Copy: SQLite's buffer may not be 4-byte aligned.
+  const copy = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(copy.buffer).set(blob);
+  return copy;
+}
+
+function toMemory(row: MemoryRow): Memory {
+  return {
+    id: row.uid,
+    project: row.project,
+    agent: row.agent,
+    kind: row.kind,
+    text: row.text,
+    tags: JSON.parse(row.tags) as string[],
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    importance: row.importance,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastAccessedAt: row.last_accessed_at,
+    accessCount: row.access_count,
+    reinforcements: row.reinforcements,
+    source: row.source_type ? { type: row.source_type, ref: row.source_ref } : null,
+    parentId: row.parent_uid,
+    shared: row.shared === 1,
+  };
+}

@@ -1,0 +1,286 @@
+import { memo, type ReactNode } from 'react';
+import { Area, AreaChart, Bar, BarChart, CartesianGrid, Cell, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { formatClock } from '../format';
+
+/** Chart colours come from the theme's CSS variables, read once (SVG attributes need resolved colours). */
+const FALLBACK: Record<string, string> = {
+  '--c-blue': '#58a6ff',
+  '--c-green': '#3fb950',
+  '--c-amber': '#d29922',
+  '--c-violet': '#a371f7',
+  '--c-pink': '#db61a2',
+  '--c-cyan': '#39c5cf',
+  '--c-orange': '#db6d28',
+  '--c-red': '#f85149',
+  '--line': '#262c35',
+  '--muted': '#8b95a3',
+  '--panel': '#171b21',
+  '--text': '#e4e8ee',
+};
+const resolved = new Map<string, string>();
+export function cssColor(variable: keyof typeof FALLBACK | string): string {
+  let value = resolved.get(variable);
+  if (!value) {
+    value = getComputedStyle(document.documentElement).getPropertyValue(variable).trim() || FALLBACK[variable] || '#888';
+    resolved.set(variable, value);
+  }
+  return value;
+}
+
+export const SERIES = ['--c-blue', '--c-green', '--c-amber', '--c-violet', '--c-pink', '--c-cyan', '--c-orange', '--c-red'];
+export const seriesColor = (index: number) => cssColor(SERIES[index % SERIES.length]!);
+
+export interface SeriesSpec<T> {
+  key: keyof T & string;
+  name: string;
+  color: string;
+  /** Filled area under the line (one series per chart reads best). */
+  area?: boolean;
+  dashed?: boolean;
+}
+
+const AXIS_TICK = { fontSize: 11 } as const;
+const tooltipStyle = () => ({
+  contentStyle: {
+    background: cssColor('--panel'),
+    border: `1px solid ${cssColor('--line')}`,
+    borderRadius: 6,
+    fontSize: 12,
+    padding: '6px 10px',
+  },
+  labelStyle: { color: cssColor('--muted'), marginBottom: 4 },
+  itemStyle: { padding: 0 },
+  cursor: { stroke: cssColor('--muted'), strokeDasharray: '3 3' },
+});
+
+/**
+ * Round axis ticks from 0 to just above the maximum, about `intervals` of them (1, 2, 2.5, 5 × 10ⁿ steps). `binary` picks
+ * the steps in KB/MB/GB, so byte axes read "50 MB, 100 MB" rather than "52 MB, 105 MB".
+ */
+export function niceTicks(max: number, binary = false, intervals = 5): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, binary ? 1024 : 1];
+  const unit = binary ? 1024 ** Math.max(0, Math.floor(Math.log(max) / Math.log(1024))) : 1;
+  const raw = max / unit / intervals;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].find((s) => s * magnitude >= raw)! * magnitude * unit;
+  const count = Math.max(1, Math.ceil(max / step - 1e-9));
+  return Array.from({ length: count + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+}
+
+function seriesMax<T>(data: T[], series: SeriesSpec<T>[]): number {
+  let max = 0;
+  for (const point of data) {
+    for (const { key } of series) {
+      const value = point[key] as unknown;
+      if (typeof value === 'number' && value > max) max = value;
+    }
+  }
+  return max;
+}
+
+/**
+ * A dot only where a point has no neighbour to draw a line to (a burst inside one tick, between idle seconds), so a
+ * lone value still shows; elsewhere the line says it all.
+ */
+function isolatedDot<T>(data: T[], key: keyof T, color: string) {
+  const present = (index: number) => typeof data[index]?.[key] === 'number';
+  return function Dot(props: { cx?: number; cy?: number; index?: number }) {
+    const { cx, cy, index = -1 } = props;
+    if (cx === undefined || cy === undefined || !present(index) || present(index - 1) || present(index + 1)) return <g key={index} />;
+    return <circle key={index} cx={cx} cy={cy} r={2.5} fill={color} stroke="none" />;
+  };
+}
+
+/**
+ * A rolling time series (one point per metrics tick). No animation: it redraws once a second, and animating every
+ * redraw would keep the page busy and the lines never still.
+ */
+function TimeChartImpl<T extends { t: number }>({
+  data,
+  series,
+  format,
+  height = 180,
+  testId,
+  emptyText,
+  binary = false,
+}: {
+  data: T[];
+  series: SeriesSpec<T>[];
+  format: (value: number) => string;
+  height?: number;
+  /** Byte values: ticks in binary units. */
+  binary?: boolean;
+  testId?: string;
+  /** Shown over the chart while every value is empty or zero. */
+  emptyText?: string;
+}) {
+  const max = seriesMax(data, series);
+  const hasValues = data.some((point) => series.some(({ key }) => typeof point[key] === 'number'));
+  const showEmpty = emptyText && (!hasValues || max === 0);
+  const ticks = niceTicks(max, binary, height < 140 ? 3 : 5);
+  const Chart = series.some((s) => s.area) ? AreaChart : LineChart;
+  return (
+    <div className="chart" data-testid={testId} data-max={max} data-points={data.length}>
+      <ResponsiveContainer width="100%" height={height} minWidth={0} initialDimension={{ width: 400, height }}>
+        <Chart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }}>
+          <CartesianGrid stroke={cssColor('--line')} strokeDasharray="2 4" vertical={false} />
+          <XAxis
+            dataKey="t"
+            type="number"
+            scale="time"
+            domain={['dataMin', 'dataMax']}
+            tickFormatter={(t: number) => formatClock(t)}
+            tick={AXIS_TICK}
+            stroke={cssColor('--muted')}
+            tickLine={false}
+            minTickGap={40}
+          />
+          <YAxis
+            tickFormatter={(v: number) => format(v)}
+            tick={AXIS_TICK}
+            stroke={cssColor('--muted')}
+            tickLine={false}
+            axisLine={false}
+            width={58}
+            domain={[0, ticks[ticks.length - 1]!]}
+            ticks={ticks}
+            interval={0}
+          />
+          <Tooltip
+            {...tooltipStyle()}
+            isAnimationActive={false}
+            labelFormatter={(t) => formatClock(Number(t))}
+            formatter={(value) => (typeof value === 'number' ? format(value) : '—')}
+          />
+          {series.map((s) =>
+            s.area ? (
+              <Area
+                key={s.key}
+                type="linear"
+                dataKey={s.key as string}
+                name={s.name}
+                stroke={s.color}
+                fill={s.color}
+                fillOpacity={0.12}
+                strokeWidth={1.5}
+                dot={false}
+                isAnimationActive={false}
+                connectNulls={false}
+              />
+            ) : (
+              <Line
+                key={s.key}
+                type="linear"
+                dataKey={s.key}
+                name={s.name}
+                stroke={s.color}
+                strokeWidth={1.5}
+                strokeDasharray={s.dashed ? '4 3' : undefined}
+                dot={isolatedDot(data, s.key, s.color)}
+                activeDot={{ r: 3 }}
+                isAnimationActive={false}
+                connectNulls={false}
+              />
+            ),
+          )}
+        </Chart>
+      </ResponsiveContainer>
+      {showEmpty && <div className="chart-empty">{emptyText}</div>}
+    </div>
+  );
+}
+export const TimeChart = memo(TimeChartImpl) as typeof TimeChartImpl;
+
+/** Swatches and latest values for a chart's series, for its panel header. */
+export function Legend({ items }: { items: Array<{ name: string; color: string; value?: ReactNode; dashed?: boolean }> }) {
+  return (
+    <div className="legend">
+      {items.map((item) => (
+        <span key={item.name} className="legend-item">
+          <span className={`swatch ${item.dashed ? 'swatch-dashed' : ''}`} style={{ backgroundColor: item.color, borderColor: item.color }} />
+          <span className="legend-name">{item.name}</span>
+          {item.value !== undefined && <span className="legend-value num">{item.value}</span>}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+export interface BarDatum {
+  label: string;
+  value: number;
+  color?: string;
+}
+
+/** Categories against counts: vertical bars, or horizontal ones (`horizontal`) for long labels. */
+function BarsImpl({
+  data,
+  format = (v) => String(v),
+  height = 180,
+  color = cssColor('--c-blue'),
+  horizontal = false,
+  testId,
+  name = 'count',
+  labelWidth = 110,
+  binary = false,
+}: {
+  data: BarDatum[];
+  format?: (value: number) => string;
+  height?: number;
+  color?: string;
+  horizontal?: boolean;
+  testId?: string;
+  name?: string;
+  labelWidth?: number;
+  /** Byte values: ticks in binary units. */
+  binary?: boolean;
+}) {
+  const valueTicks = binary ? niceTicks(Math.max(0, ...data.map((d) => d.value)), true) : undefined;
+  const valueDomain = valueTicks ? [0, valueTicks[valueTicks.length - 1]!] : undefined;
+  const chartHeight = horizontal ? Math.max(70, Math.min(data.length, 14) * 26 + 30) : height;
+  return (
+    <div className="chart" data-testid={testId} data-bars={data.length}>
+      <ResponsiveContainer width="100%" height={chartHeight} minWidth={0} initialDimension={{ width: 400, height: chartHeight }}>
+        <BarChart
+          data={data}
+          layout={horizontal ? 'vertical' : 'horizontal'}
+          margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
+          barCategoryGap={horizontal ? 4 : '18%'}
+        >
+          <CartesianGrid stroke={cssColor('--line')} strokeDasharray="2 4" vertical={horizontal} horizontal={!horizontal} />
+          {horizontal ? (
+            <>
+              <XAxis type="number" tickFormatter={format} tick={AXIS_TICK} stroke={cssColor('--muted')} tickLine={false} allowDecimals={false} ticks={valueTicks} domain={valueDomain} />
+              <YAxis
+                type="category"
+                dataKey="label"
+                tick={AXIS_TICK}
+                stroke={cssColor('--muted')}
+                tickLine={false}
+                width={labelWidth}
+                interval={0}
+              />
+            </>
+          ) : (
+            <>
+              <XAxis dataKey="label" tick={AXIS_TICK} stroke={cssColor('--muted')} tickLine={false} interval="preserveStartEnd" />
+              <YAxis tickFormatter={format} tick={AXIS_TICK} stroke={cssColor('--muted')} tickLine={false} axisLine={false} width={48} allowDecimals={false} />
+            </>
+          )}
+          <Tooltip
+            {...tooltipStyle()}
+            cursor={{ fill: cssColor('--line'), fillOpacity: 0.5 }}
+            isAnimationActive={false}
+            formatter={(value) => (typeof value === 'number' ? format(value) : '—')}
+          />
+          <Bar dataKey="value" name={name} fill={color} radius={horizontal ? [0, 3, 3, 0] : [3, 3, 0, 0]} isAnimationActive={false} maxBarSize={42}>
+            {data.map((datum) => (
+              <Cell key={datum.label} fill={datum.color ?? color} />
+            ))}
+          </Bar>
+        </BarChart>
+      </ResponsiveContainer>
+    </div>
+  );
+}
+export const Bars = memo(BarsImpl);

@@ -1,0 +1,452 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { AgentInfo, Message } from '../../../shared/agent-protocol';
+import type { Memory } from '../../../shared/memory-protocol';
+import { CopyBlock } from '../components/CopyBlock';
+import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
+import { bodyPreview, formatAgo, formatCount, formatDateTime, shortId } from '../format';
+import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useTransport } from '../hooks';
+import { countAgents, isOverseer } from '../live/live-data';
+import { throttle } from '../live/store';
+import { href, navigate } from '../router';
+
+export { isOverseer };
+
+type SortKey = 'name' | 'project' | 'tier' | 'status' | 'lastSeen' | 'inboxDepth' | 'messagesIn' | 'messagesOut';
+const STATUS_ORDER: Record<string, number> = { busy: 0, online: 1, waiting: 2, idle: 3, offline: 4 };
+
+function compareAgents(a: AgentInfo, b: AgentInfo, key: SortKey): number {
+  switch (key) {
+    case 'status':
+      return (a.revoked ? 9 : STATUS_ORDER[a.status]!) - (b.revoked ? 9 : STATUS_ORDER[b.status]!) || a.name.localeCompare(b.name);
+    case 'lastSeen':
+      return (Date.parse(b.lastSeen ?? '') || 0) - (Date.parse(a.lastSeen ?? '') || 0);
+    case 'inboxDepth':
+    case 'messagesIn':
+    case 'messagesOut':
+      return b[key] - a[key];
+    default:
+      return a[key].localeCompare(b[key]) || a.name.localeCompare(b.name);
+  }
+}
+
+/** Every agent, live; a click opens its detail (topics, recent messages and memories) with a way to revoke it. */
+export function AgentsView({ selectedId }: { selectedId: string | null }) {
+  const agents = useAgents();
+  const now = useNow(1000);
+  const [filter, setFilter] = useState('');
+  const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: 'status', descending: false });
+  const [connectOpen, setConnectOpen] = useState(false);
+
+  const all = useMemo(() => [...agents.byId.values()], [agents.byId]);
+  const rows = useMemo(() => {
+    const needle = filter.trim().toLowerCase();
+    const matching = needle
+      ? all.filter((a) => [a.name, a.project, a.tier, a.status, a.activity ?? '', a.id].some((field) => field.toLowerCase().includes(needle)))
+      : all;
+    const sorted = [...matching].sort((a, b) => compareAgents(a, b, sort.key));
+    return sort.descending ? sorted.reverse() : sorted;
+  }, [all, filter, sort]);
+
+  const counts = useMemo(() => countAgents(agents.byId), [agents.byId]);
+  const selected = selectedId ? agents.byId.get(selectedId) : undefined;
+  const onlyOverseer = all.every(isOverseer);
+
+  const header = (
+    <ViewHeader
+      title="Agents"
+      subtitle={
+        agents.state === 'ready' ? (
+          <>
+            <span className="num">{counts.registered}</span> agent{counts.registered === 1 ? '' : 's'} · <span className="num">{counts.online}</span> online
+          </>
+        ) : undefined
+      }
+      actions={
+        <>
+          <input className="input" type="search" placeholder="Filter by name, project, status…" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter agents" />
+          <button
+            type="button"
+            className={`btn ${connectOpen || onlyOverseer ? 'btn-active' : 'btn-primary'}`}
+            onClick={() => setConnectOpen((open) => !open)}
+            aria-expanded={connectOpen || onlyOverseer}
+            disabled={onlyOverseer}
+            title={onlyOverseer ? 'Shown until the first agent registers' : undefined}
+            data-testid="connect-toggle"
+          >
+            Connect an agent
+          </button>
+        </>
+      }
+    />
+  );
+
+  if (agents.state === 'loading') {
+    return (
+      <div className="view">
+        {header}
+        <Loading>Loading agents…</Loading>
+      </div>
+    );
+  }
+  if (agents.state === 'error') {
+    return (
+      <div className="view">
+        {header}
+        <ErrorNotice message={agents.error ?? 'unknown error'} />
+      </div>
+    );
+  }
+
+  const toggleSort = (key: SortKey) => setSort((current) => ({ key, descending: current.key === key ? !current.descending : false }));
+  const th = (key: SortKey, label: string, className = '') => (
+    <th className={`sortable ${className}`} aria-sort={sort.key === key ? (sort.descending ? 'descending' : 'ascending') : 'none'}>
+      <button type="button" onClick={() => toggleSort(key)}>
+        {label}
+        <span className="sort-mark" aria-hidden="true">
+          {sort.key === key ? (sort.descending ? '▾' : '▴') : ''}
+        </span>
+      </button>
+    </th>
+  );
+
+  return (
+    <div className="view" data-testid="view-agents">
+      {header}
+      {(connectOpen || onlyOverseer) && <ConnectPanel onClose={onlyOverseer ? undefined : () => setConnectOpen(false)} />}
+      <div className={`split ${selected ? 'split-open' : ''}`}>
+        <Panel className="table-panel" bodyClassName="panel-body-flush">
+          {rows.length === 0 ? (
+            <Empty title={filter ? 'No agent matches the filter' : 'No agents registered yet'}>
+              {filter ? 'Clear the filter to see every agent.' : 'Use “Connect an agent” above to register the first one.'}
+            </Empty>
+          ) : (
+            <div className="table-scroll">
+              <table className={`table ${selectedId ? 'table-compact' : ''}`} data-testid="agents-table">
+                <thead>
+                  <tr>
+                    {th('name', 'Agent')}
+                    {th('project', 'Project')}
+                    {th('tier', 'Tier', 'wide-only')}
+                    {th('status', 'Status')}
+                    <th>Activity</th>
+                    {th('lastSeen', 'Last seen')}
+                    {th('inboxDepth', 'Inbox', 'right')}
+                    {th('messagesIn', 'In / out', 'right')}
+                    <th className="center" title="realtime socket connected">Link</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((agent) => (
+                    <AgentRow key={agent.id} agent={agent} now={now} selected={agent.id === selectedId} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </Panel>
+        {selectedId && (
+          <AgentDetailPanel key={selectedId} id={selectedId} agent={selected} now={now} />
+        )}
+      </div>
+    </div>
+  );
+}
+
+function AgentRow({ agent, now, selected }: { agent: AgentInfo; now: number; selected: boolean }) {
+  const open = () => navigate('agents', selected ? null : agent.id);
+  return (
+    <tr
+      className={`clickable ${selected ? 'selected' : ''} ${agent.revoked ? 'revoked' : ''}`}
+      onClick={open}
+      onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && (e.preventDefault(), open())}
+      tabIndex={0}
+      data-testid="agent-row"
+      data-agent-id={agent.id}
+      data-name={agent.name}
+      aria-selected={selected}
+    >
+      <td>
+        <div className="cell-main">
+          {agent.name}
+          {isOverseer(agent) && <Tag tone="accent">you</Tag>}
+        </div>
+        <div className="cell-sub num" title={agent.id}>
+          {shortId(agent.id)}
+        </div>
+      </td>
+      <td className="project" title={agent.project}>
+        {agent.project}
+      </td>
+      <td className="wide-only">
+        <TierTag tier={agent.tier} />
+      </td>
+      <td>
+        <StatusBadge status={agent.status} revoked={agent.revoked} />
+      </td>
+      <td className="muted activity" title={agent.activity ?? undefined}>
+        <span className="ellipsis">{agent.activity ?? ''}</span>
+      </td>
+      <td className="num nowrap" title={agent.lastSeen ?? 'never'}>
+        {agent.connected ? <span className="text-up">now</span> : formatAgo(agent.lastSeen, now)}
+      </td>
+      <td className={`num right ${agent.inboxDepth > 0 ? 'text-warn' : 'muted'}`}>{formatCount(agent.inboxDepth)}</td>
+      <td className="num right nowrap inout" data-testid="agent-inout">
+        {formatCount(agent.messagesIn)}
+        <span className="sep">/</span>
+        {formatCount(agent.messagesOut)}
+      </td>
+      <td className="center">
+        <span className={`link-dot ${agent.connected ? 'on' : ''}`} title={agent.connected ? 'connected (realtime socket open)' : 'not connected'} data-testid="agent-connected" data-connected={agent.connected} />
+      </td>
+    </tr>
+  );
+}
+
+export function TierTag({ tier }: { tier: string }) {
+  return (
+<span className={`tier tier-${tier}`}>{tier}</span>
+  );
+}
+
+function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | undefined; now: number }) {
+  const detail = useCall('agents.detail', { id });
+  const { reload } = detail;
+  // The detail has no event of its own: it is refetched (at most once a second) when something about it moves.
+  const refresh = useRef<ReturnType<typeof throttle> | null>(null);
+  useEffect(() => {
+    refresh.current = throttle(reload, 1000);
+    return () => refresh.current?.cancel();
+  }, [reload]);
+  useEvent('agents.changed', (changed) => changed.id === id && refresh.current?.request());
+  useEvent('messages.new', (batch) => {
+    if (batch.some((m) => m.from === id || (m.to.type === 'agent' && m.to.id === id) || m.to.type !== 'agent')) refresh.current?.request();
+  });
+
+  const shown = agent ?? (detail.state === 'ready' ? detail.value.agent : undefined);
+  return (
+    <Panel
+      className="detail-panel"
+      testId="agent-detail"
+      title={
+        shown ? (
+          <span className="detail-title">
+            {shown.name} <StatusBadge status={shown.status} revoked={shown.revoked} />
+          </span>
+        ) : (
+          'Agent'
+        )
+      }
+      actions={
+        <a className="btn btn-ghost btn-small" href={href('agents')} aria-label="Close detail">
+          ✕
+        </a>
+      }
+    >
+      {!shown && detail.state === 'loading' && <Loading>Loading the agent…</Loading>}
+      {detail.state === 'error' && <ErrorNotice message={detail.message} onRetry={detail.reload} />}
+      {shown && (
+        <>
+          <dl className="kv">
+            <dt>Id</dt>
+            <dd className="num selectable">{shown.id}</dd>
+            <dt>Project</dt>
+            <dd>{shown.project}</dd>
+            <dt>Tier</dt>
+            <dd>
+              <TierTag tier={shown.tier} />
+            </dd>
+            <dt>Activity</dt>
+            <dd>{shown.activity ?? <span className="muted">none reported</span>}</dd>
+            <dt>Connected</dt>
+            <dd>{shown.connected ? <span className="text-up">yes, realtime socket open</span> : <span className="muted">no</span>}</dd>
+            <dt>Last seen</dt>
+            <dd className="num">{shown.connected ? 'now' : formatAgo(shown.lastSeen, now)}</dd>
+            <dt>Registered</dt>
+            <dd className="num">{formatDateTime(shown.createdAt)}</dd>
+            <dt>Messages</dt>
+            <dd className="num">
+              {formatCount(shown.messagesIn)} in · {formatCount(shown.messagesOut)} out · {formatCount(shown.inboxDepth)} waiting
+            </dd>
+            {shown.capabilities.length > 0 && (
+              <>
+                <dt>Capabilities</dt>
+                <dd className="tags">
+                  {shown.capabilities.map((c) => (
+                    <Tag key={c}>{c}</Tag>
+                  ))}
+                </dd>
+              </>
+            )}
+            {shown.description && (
+              <>
+                <dt>About</dt>
+                <dd>{shown.description}</dd>
+              </>
+            )}
+          </dl>
+
+          {detail.state === 'ready' && (
+            <>
+              <h3 className="section-title">Topics</h3>
+              {detail.value.topics.length === 0 ? (
+                <p className="muted small">Not subscribed to any topic.</p>
+              ) : (
+                <div className="tags">
+                  {detail.value.topics.map((topic) => (
+                    <Tag key={topic}>#{topic}</Tag>
+                  ))}
+                </div>
+              )}
+              <h3 className="section-title">
+                Recent messages <span className="muted num">{detail.value.messages.length}</span>
+              </h3>
+              <RecentMessages messages={detail.value.messages} agentId={id} now={now} />
+              <h3 className="section-title">
+                Recent memories <span className="muted num">{detail.value.memories.length}</span>
+              </h3>
+              <RecentMemories memories={detail.value.memories} now={now} />
+            </>
+          )}
+          <RevokeZone agent={shown} />
+        </>
+      )}
+    </Panel>
+  );
+}
+
+function RecentMessages({ messages, agentId, now }: { messages: Message[]; agentId: string; now: number }) {
+  const lookup = useAgentLookup();
+  if (messages.length === 0) return <p className="muted small">No messages yet.</p>;
+  return (
+    <ul className="mini-list" data-testid="agent-recent-messages">
+      {messages.slice(0, 15).map((message) => {
+        const outgoing = message.from === agentId;
+        const other = outgoing ? recipientLabel(message, lookup) : (lookup(message.from)?.name ?? shortId(message.from));
+        return (
+          <li key={message.id}>
+            <a href={href('messages', message.threadId)} className="mini-row">
+              <span className={`dir ${outgoing ? 'out' : 'in'}`} title={outgoing ? 'sent' : 'received'}>
+                {outgoing ? '→' : '←'}
+              </span>
+              <span className="mini-who">{other}</span>
+              <span className="mini-text">{message.subject ? <strong>{message.subject} </strong> : null}{bodyPreview(message.body, 120)}</span>
+              <span className="mini-time num">{formatAgo(message.createdAt, now)}</span>
+            </a>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+export function recipientLabel(message: Message, lookup: (id: string) => AgentInfo | undefined): string {
+  if (message.to.type === 'broadcast') return 'everyone';
+  if (message.to.type === 'topic') return `#${message.to.name}`;
+  return lookup(message.to.id)?.name ?? shortId(message.to.id);
+}
+
+function RecentMemories({ memories, now }: { memories: Memory[]; now: number }) {
+  if (memories.length === 0) return <p className="muted small">No memories stored by this agent.</p>;
+  return (
+    <ul className="mini-list" data-testid="agent-recent-memories">
+      {memories.slice(0, 10).map((memory) => (
+        <li key={memory.id} className="mini-row">
+          <Tag>{memory.kind}</Tag>
+          <span className="mini-text">{bodyPreview(memory.text, 160)}</span>
+          <span className="mini-time num">{formatAgo(memory.createdAt, now)}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function RevokeZone({ agent }: { agent: AgentInfo }) {
+  const transport = useTransport();
+  const [stage, setStage] = useState<'idle' | 'confirm' | 'working'>('idle');
+  const [error, setError] = useState<string | null>(null);
+
+  if (isOverseer(agent)) return <p className="muted small revoke-note">This is the cockpit’s own identity; it cannot be revoked.</p>;
+  if (agent.revoked) return <p className="muted small revoke-note">Revoked: its token no longer works and it receives nothing.</p>;
+
+  const revoke = async () => {
+    setStage('working');
+    setError(null);
+    try {
+      await invoke(transport, 'agents.revoke', { id: agent.id });
+      setStage('idle');
+    } catch (failure) {
+      setError((failure as Error).message);
+      setStage('confirm');
+    }
+  };
+
+  return (
+    <div className="danger-zone">
+      {stage === 'idle' ? (
+        <button type="button" className="btn btn-danger" onClick={() => setStage('confirm')} data-testid="revoke">
+          Revoke…
+        </button>
+      ) : (
+        <div className="confirm" role="alertdialog" aria-label={`Revoke ${agent.name}?`}>
+          <p>
+            Revoke <strong>{agent.name}</strong>? Its connection closes, its token stops working and it receives no more messages. This cannot be undone.
+          </p>
+          <div className="confirm-actions">
+            <button type="button" className="btn" onClick={() => setStage('idle')} disabled={stage === 'working'}>
+              Cancel
+            </button>
+            <button type="button" className="btn btn-danger" onClick={revoke} disabled={stage === 'working'} data-testid="revoke-confirm">
+              {stage === 'working' ? 'Revoking…' : `Revoke ${agent.name}`}
+            </button>
+          </div>
+        </div>
+      )}
+      {error && <ErrorNotice title="Revoke failed" message={error} />}
+    </div>
+  );
+}
+
+function ConnectPanel({ onClose }: { onClose?: () => void }) {
+  const info = useCall('agents.connectInfo');
+  return (
+    <Panel
+      title="Connect an agent"
+      testId="connect-panel"
+      className="connect-panel"
+      meta={info.state === 'ready' && <span className="num muted">{info.value.hubUrl}</span>}
+      actions={
+        onClose && (
+          <button type="button" className="btn btn-ghost btn-small" onClick={onClose} aria-label="Close">
+            ✕
+          </button>
+        )
+      }
+    >
+      {info.state === 'loading' && <Loading />}
+      {info.state === 'error' && <ErrorNotice message={info.message} onRetry={info.reload} />}
+      {info.state === 'ready' && (
+        <div className="connect-grid">
+          <div>
+            <h3 className="section-title">Command line</h3>
+            <p className="muted small">Register once, then watch the inbox; the token is kept in the data directory.</p>
+            {info.value.cli.map((command, i) => (
+              <CopyBlock key={command} text={command} label={`command ${i + 1}`} testId="connect-cli" />
+            ))}
+          </div>
+          <div>
+            <h3 className="section-title">TypeScript</h3>
+            <p className="muted small">The client reconnects on its own and acknowledges what it handled.</p>
+            <CopyBlock text={info.value.typescript} label="TypeScript snippet" testId="connect-ts" />
+          </div>
+          <div>
+            <h3 className="section-title">HTTP</h3>
+            <p className="muted small">Any language: register, then send the token as a Bearer header.</p>
+            {info.value.http.map((command, i) => (
+              <CopyBlock key={command} text={command} label={`curl command ${i + 1}`} testId="connect-http" />
+            ))}
+          </div>
+        </div>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,127 @@
+/** The memory engine's wire protocol (HTTP API v1, the agents' socket and the cockpit), declared once with zod. */
+import { z } from 'zod';
+
+export const MEMORY_KINDS = ['fact', 'decision', 'task', 'error', 'code', 'note', 'chunk', 'document', 'section'] as const;
+export type MemoryKind = (typeof MEMORY_KINDS)[number];
+export const MEMORY_SCOPES = ['project', 'shared', 'all'] as const;
+export type MemoryScope = (typeof MEMORY_SCOPES)[number];
+
+const Tag = z.string().trim().min(1).max(64);
+const Project = z.string().trim().min(1).max(128);
+
+export const MemorySource = z
+  .object({
+    type: z.enum(['message', 'file', 'conversation', 'manual']),
+    ref: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export const MemoryInput = z
+  .object({
+    text: z.string().trim().min(1).max(100_000),
+    project: Project.optional(),
+    kind: z.enum(MEMORY_KINDS).default('note'),
+    tags: z.array(Tag).max(32).default([]),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+    /** 0..1; the engine estimates one when absent. */
+    importance: z.number().min(0).max(1).optional(),
+    source: MemorySource.optional(),
+    /** A memory of this batch (by index) or an existing memory (by id) this one belongs under. */
+    parent: z.union([z.number().int().min(0), z.string().length(26)]).optional(),
+    /** Visible to other projects' searches with scope=shared. */
+    shared: z.boolean().default(false),
+  })
+  .strict();
+export type MemoryInput = z.input<typeof MemoryInput>;
+
+export const StoreRequest = z.union([
+  MemoryInput,
+  z.object({ memories: z.array(MemoryInput).min(1).max(10_000) }).strict(),
+]);
+
+export const ExtractRequest = z
+  .object({
+    text: z.string().min(1).max(5_000_000),
+    project: Project.optional(),
+    title: z.string().max(500).optional(),
+    source: MemorySource.optional(),
+    shared: z.boolean().default(false),
+  })
+  .strict();
+
+const csv = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(1)));
+
+export const MemorySearchQuery = z.object({
+  q: z.string().trim().min(1).max(2000),
+  project: Project.optional(),
+  agent: z.string().max(128).optional(),
+  kind: csv.pipe(z.array(z.enum(MEMORY_KINDS))).optional(),
+  tags: csv.optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  k: z.coerce.number().int().min(1).max(200).default(10),
+  scope: z.enum(MEMORY_SCOPES).default('project'),
+});
+export type MemorySearchQuery = z.input<typeof MemorySearchQuery>;
+
+export interface Memory {
+  id: string;
+  project: string;
+  agent: string | null;
+  kind: MemoryKind;
+  text: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  importance: number;
+  createdAt: string;
+  updatedAt: string;
+  lastAccessedAt: string | null;
+  accessCount: number;
+  /** How many times a near-identical memory was stored again and folded into this one. */
+  reinforcements: number;
+  source: { type: string; ref: string | null } | null;
+  parentId: string | null;
+  shared: boolean;
+}
+
+export interface StoredMemory {
+  memory: Memory;
+  /** `created`, or `reinforced` when a near-identical memory existed and was updated instead. */
+  outcome: 'created' | 'reinforced';
+  /** For `reinforced`: how similar the existing memory was (1 = identical text). */
+  similarity?: number;
+}
+
+/** Every number behind a hit's place in the ranking, so it can be explained. */
+export interface MemoryScores {
+  vectorRank: number | null;
+  vectorSimilarity: number | null;
+  keywordRank: number | null;
+  keywordScore: number | null;
+  /** Reciprocal rank fusion of the two lists. */
+  fused: number;
+  importance: number;
+  /** 1 for a memory used just now, halving every half-life since its last use. */
+  recency: number;
+  final: number;
+}
+
+export interface MemoryHit {
+  memory: Memory;
+  scores: MemoryScores;
+}
+
+export interface MemorySearchResult {
+  hits: MemoryHit[];
+  tookMs: number;
+  model: string;
+}
+
+export interface MemoryStats {
+  total: number;
+  byProject: Array<{ project: string; count: number }>;
+  byKind: Array<{ kind: MemoryKind; count: number }>;
+  index: { kind: string; size: number; model: string; dimension: number; tombstones: number };
+}
