@@ -210,6 +210,7 @@ export function createApp(options: AppOptions): App {
               port: context.port,
               maxBodyBytes: config.messages.maxBytes,
               observeDelivery: (ms) => metrics.record('deliver', ms),
+              memory,
             });
           },
         ],

@@ -3,6 +3,7 @@
  * with these schemas, and the TypeScript client and the cockpit use the inferred types.
  */
 import { z } from 'zod';
+import { ExtractRequest, MemoryInput, MemorySearchQuery } from './memory-protocol';
 
 export const API_PREFIX = '/api/v1';
 
@@ -179,6 +180,10 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), status: z.enum(SETTABLE_STATUSES), activity: z.string().max(500).nullable().optional() }).strict(),
   z.object({ type: z.literal('subscribe'), topics: z.array(TopicName).min(1).max(100) }).strict(),
   z.object({ type: z.literal('unsubscribe'), topics: z.array(TopicName).min(1).max(100) }).strict(),
+  /** The memory engine over the socket; answered by `result` (or `error`) with the same ref. */
+  z.object({ type: z.literal('memory.store'), ref: z.string().max(100), memories: z.array(MemoryInput).min(1).max(10_000) }).strict(),
+  z.object({ type: z.literal('memory.search'), ref: z.string().max(100), query: MemorySearchQuery }).strict(),
+  z.object({ type: z.literal('memory.extract'), ref: z.string().max(100), request: ExtractRequest }).strict(),
 ]);
 export type ClientFrame = z.input<typeof ClientFrame>;
 
@@ -186,6 +191,8 @@ export type ServerFrame =
   | { type: 'welcome'; agent: AgentInfo; pending: number }
   | { type: 'message'; message: Message }
   | { type: 'sent'; ref: string; result: SendResponse }
+  /** The answer to a memory.* frame: StoredMemory[], a MemorySearchResult, or an extraction result. */
+  | { type: 'result'; ref: string; result: unknown }
   | { type: 'error'; ref?: string; code: string; message: string };
 
 /** WebSocket close codes the hub uses, beyond the standard ones (1009: message too big). */

@@ -8,7 +8,15 @@
  */
 import { z } from 'zod';
 import { IMPORTANCE, Recipient, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
-import { MemorySearchQuery, type Memory, type MemorySearchResult, type MemoryStats } from './memory-protocol';
+import {
+  ExtractRequest,
+  MemoryInput,
+  MemorySearchQuery,
+  type Memory,
+  type MemorySearchResult,
+  type MemoryStats,
+  type StoredMemory,
+} from './memory-protocol';
 
 function call<P extends z.ZodType>(params: P) {
   return { returns: <R>() => ({ params, result: undefined as unknown as R }) };
@@ -103,6 +111,12 @@ export interface ConnectInfo {
   http: string[];
 }
 
+export interface MemoryModelState {
+  active: { id: string; dir: string | null };
+  switching: { to: { id: string; dir: string | null }; done: number; total: number } | null;
+  lastError: string | null;
+}
+
 export interface MemoryOverview extends MemoryStats {
   /** Memories created per day, last 30 days. */
   growth: Array<{ day: string; count: number }>;
@@ -143,6 +157,12 @@ export const calls = {
   ).returns<SendResponse>(),
   'memory.search': call(MemorySearchQuery).returns<MemorySearchResult>(),
   'memory.overview': call(NoParams).returns<MemoryOverview>(),
+  /** Stores as the overseer, in the given project (default: default). */
+  'memory.store': call(z.object({ memories: z.array(MemoryInput).min(1).max(1000) }).strict()).returns<StoredMemory[]>(),
+  'memory.extract': call(ExtractRequest).returns<{ stored: StoredMemory[]; stats: Record<string, unknown> }>(),
+  'memory.model': call(NoParams).returns<MemoryModelState>(),
+  /** dir: a sentence-transformers ONNX export folder, or null for the built-in encoder. */
+  'memory.switchModel': call(z.object({ dir: z.string().min(1).nullable() }).strict()).returns<MemoryModelState>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
   'metrics.histogram': call(z.object({ op: z.enum(['send', 'deliver', 'store', 'search', 'embed', 'extract']) }).strict()).returns<
     /** upToMs null: the open-ended last bucket. */

@@ -187,4 +187,34 @@ describe('devenviro', { timeout: 120_000 }, () => {
     expect(unknownId.code).toBe(1);
     expect(unknownId.stderr).toContain('404 not_found');
   });
+
+  it('stores, extracts and searches memories', async () => {
+    const dataDir = tempDir();
+    await startHub(dataDir);
+    const dd = ['--data-dir', dataDir];
+    expect((await devenviro(['register', '--name', 'scribe', '--project', 'demo', ...dd])).code).toBe(0);
+    const as = ['--as', 'scribe', '--project', 'demo', ...dd];
+
+    const stored = await devenviro(['memory', 'store', 'The staging database runs on port 5433', '--kind', 'fact', '--tag', 'db', ...as]);
+    expect(stored.code).toBe(0);
+    expect(stored.stdout.trim()).toMatch(ULID);
+    const again = await devenviro(['memory', 'store', 'the staging database runs on port 5433!', '--kind', 'fact', ...as]);
+    expect(again.stderr).toContain('reinforced');
+
+    const transcript = 'User: the build fails\nAssistant: Error: Cannot find module x\nWe decided to use pnpm.\nTODO: add a lockfile check\n';
+    const extracted = await devenviro(['memory', 'extract', '-', '--json', ...as], { input: transcript });
+    expect(extracted.code).toBe(0);
+    const kinds = (JSON.parse(extracted.stdout) as { stored: Array<{ memory: { kind: string } }> }).stored.map((s) => s.memory.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['document', 'error', 'decision', 'task']));
+
+    const search = await devenviro(['memory', 'search', 'which port does the staging db use', '--json', ...as]);
+    const result = JSON.parse(search.stdout) as { hits: Array<{ memory: { text: string; project: string } }> };
+    expect(result.hits[0]!.memory).toMatchObject({ text: 'The staging database runs on port 5433', project: 'demo' });
+
+    const wrong = await devenviro(['memory', 'forget', ...as]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('store, extract or search');
+    const badKind = await devenviro(['memory', 'store', 'x', '--kind', 'gossip', ...as]);
+    expect(badKind.code).toBe(2);
+  });
 });

@@ -78,6 +78,18 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'memory.overview': async () => (await deps.hub().memory.service()).overview(),
 
+    'memory.store': async ({ memories }) => (await deps.hub().memory.service()).store(memories, { project: 'default', agent: null }),
+
+    'memory.extract': (input) => deps.hub().memory.extract(input, { project: input.project ?? 'default', agent: null }),
+
+    'memory.model': async () => {
+      const { memory } = deps.hub();
+      await memory.service();
+      return memory.model();
+    },
+
+    'memory.switchModel': ({ dir }) => deps.hub().memory.switchModel(dir),
+
     'metrics.snapshot': () => deps.metrics()?.latest ?? null,
 
     'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],

@@ -34,6 +34,11 @@ export const ConfigSchema = z
         halfLifeDays: z.number().positive().max(3650).default(30),
         /** Cosine similarity above which a new memory reinforces an existing one instead of duplicating it. */
         dedupeSimilarity: z.number().min(0.5).max(1).default(0.95),
+        /**
+         * A sentence-transformers ONNX export (a folder with model.onnx and tokenizer.json) to embed with instead
+         * of the built-in encoder; null keeps the built-in one. Changing it re-embeds in the background.
+         */
+        modelDir: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),

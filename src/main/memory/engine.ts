@@ -1,8 +1,13 @@
 /**
  * The memory engine as the rest of the hub sees it: opens the memory service once the sentence encoder is ready
- * (requests made meanwhile wait for it), and turns text into stored memories through extraction.
+ * (requests made meanwhile wait for it), turns text into stored memories through extraction, and switches the
+ * embedding model in the background.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { z } from 'zod';
+import { writeFileAtomic } from '../config/config';
+import { loadEncoderFromDir } from '../embedding/models';
 import type { ExtractRequest, StoredMemory } from '../../shared/memory-protocol';
 import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
@@ -12,12 +17,28 @@ import { MemoryService, type MemoryServiceOptions, type ParsedMemoryInput, type 
 
 export interface MemoryEngineOptions {
   dataDir: string;
+  /** The built-in encoder (USE-lite). */
   encoder: () => Promise<SentenceEncoder>;
+  /** A model folder to use instead (a sentence-transformers ONNX export); switched to in the background. */
+  modelDir?: string | null;
   halfLifeDays: number;
   dedupeSimilarity: number;
   services: ServiceRegistry;
   observe?: MemoryServiceOptions['observe'];
   observeExtract?: (durationMs: number) => void;
+}
+
+/** Which model the memories are indexed with: kept beside memory.sqlite so the right one loads at start. */
+interface ModelChoice {
+  id: string;
+  /** null: the built-in encoder. */
+  dir: string | null;
+}
+
+export interface ModelState {
+  active: ModelChoice;
+  switching: { to: ModelChoice; done: number; total: number } | null;
+  lastError: string | null;
 }
 
 export interface ExtractResult {
@@ -27,15 +48,80 @@ export interface ExtractResult {
 
 export class MemoryEngine {
   private opening: Promise<MemoryService> | undefined;
+  private active: ModelChoice | undefined;
+  private switching: ModelState['switching'] = null;
+  private lastError: string | null = null;
+  /** Encoders this engine loaded itself (user models); the built-in one belongs to the app. */
+  private readonly owned = new Set<SentenceEncoder>();
 
   constructor(private readonly options: MemoryEngineOptions) {}
+
+  private get choiceFile(): string {
+    return path.join(this.options.dataDir, 'memory-model.json');
+  }
+
+  private async loadEncoder(dir: string | null): Promise<SentenceEncoder> {
+    if (dir === null) return this.options.encoder();
+    const encoder = await loadEncoderFromDir(dir);
+    this.owned.add(encoder);
+    return encoder;
+  }
+
+  model(): ModelState {
+    return { active: this.active ?? { id: 'loading', dir: null }, switching: this.switching, lastError: this.lastError };
+  }
+
+  /**
+   * Starts re-embedding every memory with the model in `dir` (null: the built-in encoder). Returns at once;
+   * progress shows in the hub's status, and search keeps using the current model until the new one is complete.
+   */
+  async switchModel(dir: string | null): Promise<ModelState> {
+    const service = await this.service();
+    if (this.switching) throw new HubError(409, 'conflict', `already switching to ${this.switching.to.id}`);
+    const resolved = dir === null ? null : path.resolve(dir);
+    const encoder = await this.loadEncoder(resolved).catch((error: Error) => {
+      throw new HubError(400, 'invalid_model', `cannot use the model in ${resolved}: ${error.message}`);
+    });
+    if (encoder.id === service.model) return this.model();
+    const to = { id: encoder.id, dir: resolved };
+    this.switching = { to, done: 0, total: 0 };
+    const { services } = this.options;
+    void service
+      .switchModel(encoder, ({ done, total }) => {
+        this.switching = { to, done, total };
+        services.set('memory', 'up', `re-embedding ${total} memories with ${to.id}: ${done}/${total}`, total ? done / total : 0);
+      })
+      .then(
+        () => {
+          this.active = to;
+          writeFileAtomic(this.choiceFile, JSON.stringify(to, null, 2) + '\n');
+          this.lastError = null;
+          services.set('memory', 'up', this.describe(service));
+        },
+        (error: Error) => {
+          this.lastError = error.message;
+          services.set('memory', 'degraded', `the switch to ${to.id} failed (still on ${service.model}): ${error.message}`);
+        },
+      )
+      .finally(() => (this.switching = null));
+    return this.model();
+  }
+
+  private describe(service: MemoryService): string {
+    const stats = service.stats();
+    return `${stats.total} memories, ${stats.index.kind} index, ${service.model}`;
+  }
 
   service(): Promise<MemoryService> {
     this.opening ??= (async () => {
       const { services } = this.options;
       services.set('memory', 'starting', 'waiting for the sentence encoder');
       try {
-        const encoder = await this.options.encoder();
+        // The model the memories are indexed with loads first; a different configured one is switched to after.
+        const saved = existsSync(this.choiceFile) ? (JSON.parse(readFileSync(this.choiceFile, 'utf8')) as ModelChoice) : null;
+        const activeDir = saved?.dir && existsSync(saved.dir) ? saved.dir : null;
+        const encoder = await this.loadEncoder(activeDir);
+        this.active = { id: encoder.id, dir: activeDir };
         const service = await MemoryService.open({
           dataDir: this.options.dataDir,
           encoder,
@@ -44,8 +130,16 @@ export class MemoryEngine {
           observe: this.options.observe,
           onProgress: ({ step, fraction }) => services.set('memory', 'starting', `vector index: ${step}`, fraction),
         });
-        const stats = service.stats();
-        services.set('memory', 'up', `${stats.total} memories, ${stats.index.kind} index, ${encoder.id}`);
+        services.set('memory', 'up', this.describe(service));
+        const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
+        if (wanted !== activeDir) {
+          queueMicrotask(() => {
+            this.switchModel(wanted).catch((error: Error) => {
+              this.lastError = error.message;
+              services.set('memory', 'degraded', `memory.modelDir could not be used: ${error.message}`);
+            });
+          });
+        }
         return service;
       } catch (error) {
         services.set('memory', 'down', `the memory engine could not open: ${(error as Error).message}`);
@@ -58,9 +152,15 @@ export class MemoryEngine {
   /** Extracts memories from text (structure, semantic chunks, salient items) and stores them as one batch. */
   async extract(input: z.output<typeof ExtractRequest>, context: StoreContext): Promise<ExtractResult> {
     const service = await this.service();
-    const encoder = await this.options.encoder();
+    const encoder = service.encoder;
     const started = performance.now();
-    const { drafts, vectors, stats } = await extractMemories(input.text, { embed: (texts) => encoder.embed(texts), title: input.title });
+    const { drafts, vectors, stats } = await extractMemories(input.text, {
+      embed: (texts) => encoder.embed(texts),
+      title: input.title,
+      project: context.project,
+      // The source keeps the document's key stable when the same source is extracted again.
+      source: input.source?.ref,
+    });
     const extractedMs = performance.now() - started;
 
     // Parents are stored before their children, and referred to by their place in the batch.
@@ -89,6 +189,7 @@ export class MemoryEngine {
     if (!this.opening) return;
     const service = await this.opening.catch(() => undefined);
     await service?.close();
+    await Promise.all([...this.owned].map((encoder) => encoder.close()));
   }
 }
 

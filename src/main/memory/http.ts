@@ -5,6 +5,7 @@ import { API_PREFIX } from '../../shared/agent-protocol';
 import type { AgentRegistry, Authority } from '../agents/registry';
 import { authorityOf, requireAuthority } from '../api/auth';
 import type { ApiContext } from '../api/server';
+import { forbidden } from '../errors';
 import { parseInput } from '../validation';
 import type { MemoryEngine } from './engine';
 
@@ -36,6 +37,19 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
     const authority = who(request);
     const query = parseInput(MemorySearchQuery, request.query, 'memory search');
     return (await engine.service()).search(query, contextOf(authority, query.project));
+  });
+
+  http.get(`${API_PREFIX}/memory/model`, async (request) => {
+    who(request);
+    await engine.service();
+    return engine.model();
+  });
+
+  /** Switches the embedding model (cockpit only): re-embeds in the background; search keeps working meanwhile. */
+  http.put(`${API_PREFIX}/memory/model`, async (request, reply) => {
+    if (who(request).kind !== 'cockpit') throw forbidden('only the cockpit may change the embedding model');
+    const { dir } = parseInput(z.object({ dir: z.string().min(1).nullable() }).strict(), request.body, 'model choice');
+    return reply.code(202).send(await engine.switchModel(dir));
   });
 
   http.get(`${API_PREFIX}/memory/stats`, async (request) => {

@@ -95,6 +95,9 @@ const STOP_WORDS = new Set(
     'or our should so that the their them then there these they this to up us was we were what when where which who ' +
     'why will with would you your now still any all get got use used using about').split(' '),
 );
+/** Memories embedded per step of a model switch. */
+const SWITCH_BATCH = 64;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Vector and keyword lists are each this many times longer than k before fusion. */
 const CANDIDATE_FACTOR = 5;
 const MIN_CANDIDATES = 50;
@@ -106,11 +109,16 @@ export class MemoryService {
   private readonly newId = monotonicFactory();
   private accessed = new Set<number>();
   private accessTimer: NodeJS.Timeout | undefined;
+  private searchesInFlight = 0;
+  private switching = false;
+  private closing = false;
+  /** The model being switched to, while its vectors are computed in the background. */
+  private next: { encoder: SentenceEncoder; index: VectorIndex } | undefined;
   private readonly s;
 
   private constructor(
     readonly db: SqliteDatabase,
-    private encoder: SentenceEncoder,
+    private activeEncoder: SentenceEncoder,
     private index: VectorIndex,
     private readonly options: MemoryServiceOptions,
   ) {
@@ -167,7 +175,12 @@ export class MemoryService {
   }
 
   get model(): string {
-    return this.encoder.id;
+    return this.activeEncoder.id;
+  }
+
+  /** The encoder the memories are currently indexed with. */
+  get encoder(): SentenceEncoder {
+    return this.activeEncoder;
   }
 
   /** Stores memories (embedding, deduplicating, indexing); resolves after the commit. */
@@ -184,6 +197,15 @@ export class MemoryService {
   }
 
   async search(query: ParsedSearchQuery, context: StoreContext): Promise<MemorySearchResult> {
+    this.searchesInFlight++;
+    try {
+      return await this.searchWith(this.activeEncoder, this.index, query, context);
+    } finally {
+      this.searchesInFlight--;
+    }
+  }
+
+  private async searchWith(encoder: SentenceEncoder, index: VectorIndex, query: ParsedSearchQuery, context: StoreContext): Promise<MemorySearchResult> {
     const started = performance.now();
     const project = query.project ?? context.project;
     const since = query.since ? Date.parse(query.since) : undefined;
@@ -199,14 +221,14 @@ export class MemoryService {
       return true;
     };
     const wanted = Math.max(MIN_CANDIDATES, query.k * CANDIDATE_FACTOR);
-    const [vector] = await this.embed([query.q]);
+    const [vector] = await this.embed([query.q], encoder);
     const candidates = new Map<number, Candidate>();
     const candidate = (id: number): Candidate => {
       let found = candidates.get(id);
       if (!found) candidates.set(id, (found = { id, importance: 0, lastUsedAt: 0 }));
       return found;
     };
-    this.index.search(vector!, wanted, accept).forEach((hit, rank) => {
+    index.search(vector!, wanted, accept).forEach((hit, rank) => {
       Object.assign(candidate(hit.id), { vectorRank: rank + 1, vectorSimilarity: hit.score });
     });
     this.keywordSearch(query.q, wanted * 2)
@@ -228,7 +250,7 @@ export class MemoryService {
     this.recordAccess(ranked.map((hit) => hit.id));
     const tookMs = performance.now() - started;
     this.options.observe?.('search', tookMs, 1);
-    return { hits: ranked.map((hit) => ({ memory: memories.get(hit.id)!, scores: hit.scores })), tookMs, model: this.encoder.id };
+    return { hits: ranked.map((hit) => ({ memory: memories.get(hit.id)!, scores: hit.scores })), tookMs, model: encoder.id };
   }
 
   get(uid: string): Memory {
@@ -242,6 +264,7 @@ export class MemoryService {
     if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
     this.s.remove.run(id);
     this.index.remove([id]);
+    if (this.next?.index.has(id)) this.next.index.remove([id]);
     this.catalog.delete(id);
   }
 
@@ -293,20 +316,77 @@ export class MemoryService {
       total: this.catalog.size,
       byProject,
       byKind,
-      index: { kind: index.kind, size: index.size, model: this.encoder.id, dimension: this.encoder.dimension, tombstones: index.tombstones },
+      index: { kind: index.kind, size: index.size, model: this.activeEncoder.id, dimension: this.activeEncoder.dimension, tombstones: index.tombstones },
     };
   }
 
   async close(): Promise<void> {
-    while (this.flushing) await new Promise((resolve) => setTimeout(resolve, 5));
+    this.closing = true;
+    while (this.flushing || this.switching) await sleep(5);
     this.flushAccess();
     await this.index.close();
     this.db.close();
   }
 
-  private async embed(texts: string[]): Promise<Float32Array[]> {
+  /**
+   * Switches to another embedding model: computes every memory's vector with it in the background (reporting
+   * progress), while stores and searches go on with the current model; then swaps models in one step. Vectors
+   * of the old model stay in SQLite, so switching back is quick.
+   */
+  async switchModel(encoder: SentenceEncoder, onProgress?: (progress: { done: number; total: number }) => void): Promise<void> {
+    if (this.switching) throw new HubError(409, 'conflict', 'a model switch is already under way');
+    if (encoder.id === this.activeEncoder.id) return;
+    this.switching = true;
+    try {
+      const index = await openIndex(this.db, this.options.dataDir, encoder);
+      this.next = { encoder, index };
+      const missing = this.db.prepare(
+        `SELECT m.id, m.text FROM memories m
+         WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = @model AND e.memory_id = m.id) LIMIT @limit`,
+      );
+      const countMissing = this.db.prepare(
+        'SELECT COUNT(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = ? AND e.memory_id = m.id)',
+      ).pluck();
+      const total = countMissing.get(encoder.id) as number;
+      let done = 0;
+      onProgress?.({ done, total });
+      for (;;) {
+        if (this.closing) throw new HubError(503, 'closing', 'the memory engine closed during the model switch');
+        const rows = missing.all({ model: encoder.id, limit: SWITCH_BATCH }) as Array<{ id: number; text: string }>;
+        if (rows.length === 0) {
+          // Swap only between store batches, so no batch mixes models; anything stored meanwhile is picked up first.
+          while (this.flushing) await sleep(5);
+          if ((countMissing.get(encoder.id) as number) > 0) continue;
+          const previous = this.index;
+          this.activeEncoder = encoder;
+          this.index = index;
+          this.next = undefined;
+          this.db.prepare("INSERT OR REPLACE INTO memory_meta (key, value) VALUES ('active_model', ?)").run(encoder.id);
+          while (this.searchesInFlight > 0) await sleep(5);
+          await previous.close();
+          onProgress?.({ done: total, total });
+          return;
+        }
+        const vectors = await this.embed(rows.map((row) => row.text), encoder);
+        const present = this.db.prepare('SELECT 1 FROM memories WHERE id = ?').pluck();
+        const kept = rows.map((row, i) => ({ id: row.id, vector: vectors[i]! })).filter((item) => present.get(item.id));
+        this.db.transaction(() => kept.forEach((item) => this.s.vector.run(item.id, encoder.id, vectorBlob(item.vector))))();
+        index.add(kept);
+        done = Math.min(total, done + rows.length);
+        onProgress?.({ done, total: Math.max(total, done) });
+      }
+    } catch (error) {
+      if (this.next) await this.next.index.close().catch(() => undefined);
+      this.next = undefined;
+      throw error;
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  private async embed(texts: string[], encoder = this.activeEncoder): Promise<Float32Array[]> {
     const started = performance.now();
-    const vectors = await this.encoder.embed(texts);
+    const vectors = await encoder.embed(texts);
     this.options.observe?.('embed', performance.now() - started, texts.length);
     return vectors;
   }
@@ -471,7 +551,7 @@ export class MemoryService {
       shared: input.shared ? 1 : 0,
     });
     const id = Number(result.lastInsertRowid);
-    this.s.vector.run(id, this.encoder.id, vectorBlob(input.vector));
+    this.s.vector.run(id, this.activeEncoder.id, vectorBlob(input.vector));
     added.push({
       id,
       vector: input.vector,

@@ -433,7 +433,8 @@ export class VectorIndex {
       this.openedFrom = 'loader';
       await this.rebuildFromLoader();
     }
-    if (!this.committed || this.changes > 0) await this.enqueueSave();
+    // A failed save is reported (save-failed) but does not stop the index from serving.
+    if (!this.committed || this.changes > 0) await this.enqueueSave().catch(() => undefined);
     // Leftovers: older generations, and newer ones from builds a crash or close interrupted.
     await this.files.remove((file) => file.generation === this.gen.generation);
     this.emit({
@@ -506,7 +507,7 @@ export class VectorIndex {
 
     let index: Index;
     let ivf: IvfMeta | null = header.ivf;
-    let replayFrom = 0;
+    let replayFrom: number;
     if (ivf) {
       try {
         index = await this.loadIvfParts(ivf);
@@ -729,24 +730,30 @@ export class VectorIndex {
       if (!newIndex || newIndex.ntotal() !== live.length) throw new Error(`built index holds ${newIndex?.ntotal()} vectors, expected ${live.length}`);
 
       // Catch up with what was added meanwhile: in slices while there is much, then the rest and the swap at once.
+      // (When nothing was compacted the store is the same object: positions, tombstones and ids already agree, and
+      // only the index needs the positions added since the snapshot, dead or not, to keep labels = positions.)
+      const reused = newStore === oldStore;
       const replayed: number[] = [];
+      const catchUp = (from: number, to: number) =>
+        reused ? addRange(newIndex!, newStore, from, to) : replay(oldStore, newStore, newIndex!, from, to, replayed);
       let cursor = snapshotCount;
       while (oldStore.count - cursor > ADD_BATCH * 4) {
-        const end = cursor + ADD_BATCH;
-        replay(oldStore, newStore, newIndex, cursor, end, replayed);
-        cursor = end;
+        catchUp(cursor, cursor + ADD_BATCH);
+        cursor += ADD_BATCH;
         step('catch-up', 0);
         await tick();
         check();
       }
-      replay(oldStore, newStore, newIndex, cursor, oldStore.count, replayed);
-      const oldToNew = new Int32Array(snapshotCount).fill(-1);
-      live.forEach((oldPos, newPos) => (oldToNew[oldPos] = newPos));
-      for (const oldPos of state.killed) {
-        const newPos = oldPos < snapshotCount ? oldToNew[oldPos]! : replayed[oldPos - snapshotCount]!;
-        if (newPos < 0 || !newStore.kill(newPos)) continue;
-        const id = newStore.id(newPos);
-        if (newStore.idToPos.get(id) === newPos) newStore.idToPos.delete(id);
+      catchUp(cursor, oldStore.count);
+      if (!reused) {
+        const oldToNew = new Int32Array(snapshotCount).fill(-1);
+        live.forEach((oldPos, newPos) => (oldToNew[oldPos] = newPos));
+        for (const oldPos of state.killed) {
+          const newPos = oldPos < snapshotCount ? oldToNew[oldPos]! : replayed[oldPos - snapshotCount]!;
+          if (newPos < 0 || !newStore.kill(newPos)) continue;
+          const id = newStore.id(newPos);
+          if (newStore.idToPos.get(id) === newPos) newStore.idToPos.delete(id);
+        }
       }
       this.store = newStore;
       this.index = newIndex;
@@ -773,7 +780,8 @@ export class VectorIndex {
 
   /**
    * Writes positions `live` of `from` as generation `generation`'s vectors and ids files, and returns a store
-   * holding exactly them (positions 0..live.length-1, in order).
+   * holding exactly them (positions 0..live.length-1, in order). When `live` is every position from 0 (nothing to
+   * compact), `from` itself is written and returned: no copy (2 GiB saved at 1M vectors).
    */
   private async writeGeneration(
     generation: number,
@@ -782,7 +790,8 @@ export class VectorIndex {
     onSlice: ((fraction: number) => void) | null,
   ): Promise<{ store: VectorStore; vectorsCrc32: number; idsCrc32: number }> {
     const d = this.dimension;
-    const store = new VectorStore(d, live.length);
+    const reuse = live.length === 0 || live[live.length - 1] === live.length - 1;
+    const store = reuse ? from : new VectorStore(d, live.length);
     const vectors = await fsp.open(this.files.vectors(generation), 'w');
     const ids = await fsp.open(this.files.ids(generation), 'w');
     let vectorsCrc32 = 0;
@@ -791,10 +800,12 @@ export class VectorIndex {
       await writeAt(vectors, 0, [flatHeader(d, live.length)], 0);
       for (let start = 0; start < live.length; start += CHUNK_POSITIONS) {
         const end = Math.min(live.length, start + CHUNK_POSITIONS);
-        for (let i = start; i < end; i++) {
-          const oldPos = live[i]!;
-          const id = from.id(oldPos);
-          store.idToPos.set(id, store.append(id, from.vector(oldPos)));
+        if (!reuse) {
+          for (let i = start; i < end; i++) {
+            const oldPos = live[i]!;
+            const id = from.id(oldPos);
+            store.idToPos.set(id, store.append(id, from.vector(oldPos)));
+          }
         }
         vectorsCrc32 = await writeAt(vectors, FLAT_HEADER_BYTES + start * d * 4, store.vectorBytes(start, end), vectorsCrc32);
         idsCrc32 = await writeAt(ids, start * 8, [store.idBytes(start, end)], idsCrc32);

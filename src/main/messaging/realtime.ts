@@ -12,6 +12,7 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { originAllowed } from '../api/security';
 import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
+import type { MemoryEngine } from '../memory/engine';
 import type { Delivery, MessagingService } from './service';
 import type { StoredMessage } from './store';
 
@@ -27,6 +28,8 @@ const KEEPALIVE_MS = 30_000;
 const FRAME_OVERHEAD_BYTES = 64 * 1024;
 
 export interface RealtimeOptions {
+  /** The memory engine, for memory.* frames. */
+  memory?: MemoryEngine;
   /** Told the notification latency of each live push: from the hub accepting the send to the frame on the socket. */
   observeDelivery?: (latencyMs: number) => void;
   registry: AgentRegistry;
@@ -223,7 +226,8 @@ export class RealtimeGateway {
 
   private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void): Promise<void> {
     const { registry, messaging } = this.options;
-    const ref = frame.type === 'send' ? frame.ref : undefined;
+    const ref = 'ref' in frame ? frame.ref : undefined;
+    const context = { project: agent.project, agent: agent.id };
     try {
       switch (frame.type) {
         case 'send': {
@@ -243,6 +247,20 @@ export class RealtimeGateway {
         case 'unsubscribe':
           messaging.store.unsubscribe(agent.id, frame.topics);
           break;
+        case 'memory.store':
+        case 'memory.search':
+        case 'memory.extract': {
+          const memory = this.options.memory;
+          if (!memory) throw new HubError(503, 'memory_unavailable', 'this hub has no memory engine');
+          const result =
+            frame.type === 'memory.store'
+              ? await (await memory.service()).store(frame.memories, context)
+              : frame.type === 'memory.search'
+                ? await (await memory.service()).search(frame.query, { ...context, project: frame.query.project ?? agent.project })
+                : await memory.extract(frame.request, { ...context, project: frame.request.project ?? agent.project });
+          send({ type: 'result', ref: frame.ref, result });
+          break;
+        }
       }
     } catch (error) {
       const hubError = error instanceof HubError ? error : new HubError(500, 'failed', (error as Error).message);

@@ -258,7 +258,7 @@ async function build(job) {
   const batch = new Array(ADD_BATCH * d);
   for (let start = 0, p = 0; start < n; start += job.partSize, p++) {
     const end = Math.min(n, start + job.partSize);
-    const part = fresh(start, 1);
+    let part = fresh(start, 1);
     for (let a = start; a < end; a += ADD_BATCH) {
       const b = Math.min(end, a + ADD_BATCH);
       part.add(gather(X, d, null, a, b, b - a === ADD_BATCH ? batch : new Array((b - a) * d)));
@@ -267,15 +267,15 @@ async function build(job) {
     part.write(file + '.tmp');
     patch(file + '.tmp', NTOTAL_AT, end - start);
     parts.push({ file: file, start: start, count: end - start, bytes: 0, crc32: 0 });
+    part = null;
+    await release();
     progress('add', end / n);
-    await tick();
   }
   const addMs = Date.now() - t1;
 
   const t2 = Date.now();
   let full = fresh(0, 1);
-  for (const part of parts) full.mergeFrom(faiss.Index.read(part.file + '.tmp'));
-  await release();
+  for (const part of parts) { full.mergeFrom(faiss.Index.read(part.file + '.tmp')); await release(); }
   const nq = Math.min(n, job.tuneQueries);
   const k = Math.min(10, n - 1);
   const queryPositions = sample(n, nq, job.seed + 1);
