@@ -2,7 +2,7 @@
  * The composition root: builds every service of the hub from a data directory and its config. The Electron shell
  * and the headless entry both call createApp and differ only in what they add around it (a window, or a URL).
  */
-import { rmSync } from 'node:fs';
+import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { version as appVersion } from '../../package.json';
 import type { HubStatus } from '../shared/contract';
@@ -13,11 +13,12 @@ import { createCallHandlers } from './cockpit/handlers';
 import type { CallHandlers } from './cockpit/dispatch';
 import { EventBus } from './cockpit/event-bus';
 import { startLiveFeed, type LiveFeed } from './cockpit/live-feed';
-import { loadCockpitToken, loadConfig, writeFileAtomic, type AppConfig } from './config/config';
+import { loadCockpitToken, loadConfig, saveConfig, writeFileAtomic, type AppConfig } from './config/config';
 import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir } from './config/paths';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
 import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, type SentenceEncoder } from './embedding';
+import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes } from './backup';
 import { FileMailbox } from './mailbox';
 import { MemoryEngine } from './memory/engine';
 import { registerMemoryRoutes } from './memory/http';
@@ -55,7 +56,14 @@ export interface App {
   /** The agent hub's services; present while the app is started. */
   hub(): Hub;
   start(): Promise<{ apiUrl: string; cockpitUrl: string }>;
-  stop(): Promise<void>;
+  /** quitBackup: take the on-quit backup if the settings ask for one (default true). */
+  stop(options?: { quitBackup?: boolean }): Promise<void>;
+  /**
+   * Restores the hub's own data from a snapshot, in place: restores beside the data directory and checks it
+   * while the hub runs, then stops the hub, swaps the folders and starts again on the same port. The data it
+   * replaced is kept beside, and its path returned.
+   */
+  restoreInPlace(snapshotId: string): Promise<{ previousDataDir: string }>;
 }
 
 export interface Hub {
@@ -65,6 +73,7 @@ export interface Hub {
   realtime: RealtimeGateway;
   memory: MemoryEngine;
   mailbox: FileMailbox;
+  backup: BackupService;
 }
 
 /**
@@ -79,6 +88,8 @@ export interface HubRuntimeFile {
 export const HUB_RUNTIME_FILE = 'hub.json';
 
 const STATUS_TICK_MS = 1000;
+/** A quit should not hang on a slow sync drive: an unfinished backup leaves the earlier snapshots intact. */
+const QUIT_BACKUP_TIMEOUT_MS = 60_000;
 /** Room for the JSON envelope around a body of the maximum size. */
 const ENVELOPE_BYTES = 64 * 1024;
 
@@ -119,6 +130,14 @@ export function createApp(options: AppOptions): App {
       return hub;
     },
     metrics: () => ({ latest: feed?.latest() ?? null, histograms: metrics }),
+    restoreHub: async (snapshotId) => {
+      try {
+        const { previousDataDir } = await app.restoreInPlace(snapshotId);
+        events.emit('backup.restored', { snapshotId, previousDataDir, error: null });
+      } catch (error) {
+        events.emit('backup.restored', { snapshotId, previousDataDir: null, error: (error as Error).message });
+      }
+    },
   });
   services.onChange(() => events.emit('hub.status', status()));
 
@@ -140,7 +159,32 @@ export function createApp(options: AppOptions): App {
     return encoderPromise;
   }
 
-  return {
+  async function stop({ quitBackup = true }: { quitBackup?: boolean } = {}): Promise<void> {
+    clearInterval(statusTimer);
+    feed?.stop();
+    feed = undefined;
+    // The mailbox and sockets first (the HTTP server waits for sockets), then the queue's last commit, the last
+    // backup, and the databases.
+    await hub?.mailbox.close();
+    hub?.realtime.close();
+    await api?.close();
+    api = undefined;
+    if (hub) {
+      hub.messaging.close();
+      if (quitBackup) await hub.backup.scheduler.onQuit(QUIT_BACKUP_TIMEOUT_MS).catch(() => undefined);
+      await hub.backup.scheduler.stop();
+      await hub.memory.close();
+      hub.registry.close();
+      hub.db.close();
+      hub.backup.engine.close();
+      hub = undefined;
+      rmSync(path.join(dataDir, HUB_RUNTIME_FILE), { force: true });
+    }
+    if (encoderPromise) await encoderPromise.then((encoder) => encoder.close(), () => undefined);
+    encoderPromise = undefined;
+  }
+
+  const app: App = {
     dataDir,
     config,
     events,
@@ -182,6 +226,20 @@ export function createApp(options: AppOptions): App {
         observeExtract: (ms) => metrics.record('extract', ms),
       });
       let realtime: RealtimeGateway | undefined;
+      // Databases are copied through their live connections (SQLite's online backup), so a backup taken while
+      // agents write is consistent.
+      const backupEngine = new BackupEngine({ dataDir, settings: () => config.backup, databases: () => [db, memory.database()] });
+      const backup = new BackupService({
+        engine: backupEngine,
+        scheduler: new BackupScheduler({ engine: backupEngine, settings: () => config.backup, onEvent: (event) => events.emit('backup.event', event) }),
+        settings: {
+          get: () => config.backup,
+          save: (next) => {
+            config.backup = next;
+            saveConfig(dataDir, config);
+          },
+        },
+      });
 
       try {
         services.set('vector-index', 'up', checkVectorIndex());
@@ -202,6 +260,7 @@ export function createApp(options: AppOptions): App {
           (context) => registerMessageRoutes(context, registry, messaging, cockpitToken),
           (context) => registerMemoryRoutes(context, registry, memory, cockpitToken),
           (context) => registerMetricsRoutes(context, metrics, () => feed, cockpitToken),
+          (context) => registerBackupRoutes(context, { registry, cockpitToken, backup }),
           (context) => {
             realtime = new RealtimeGateway({
               registry,
@@ -216,7 +275,8 @@ export function createApp(options: AppOptions): App {
         ],
       });
       const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
-      hub = { db, registry, messaging, realtime: realtime!, memory, mailbox };
+      hub = { db, registry, messaging, realtime: realtime!, memory, mailbox, backup };
+      backup.scheduler.start();
       services.set('mailbox', 'starting', 'sending what was dropped into the file mailbox while the hub was down');
       mailbox.start().then(
         () => services.set('mailbox', 'up', `file mailbox in ${mailbox.root}`),
@@ -236,25 +296,39 @@ export function createApp(options: AppOptions): App {
       return { apiUrl: api.url, cockpitUrl: `${api.url}/?token=${cockpitToken}` };
     },
 
-    async stop() {
-      clearInterval(statusTimer);
-      feed?.stop();
-      feed = undefined;
-      // The mailbox and sockets first (the HTTP server waits for sockets), then the queue's last commit, then the
-      // database.
-      await hub?.mailbox.close();
-      hub?.realtime.close();
-      await api?.close();
-      api = undefined;
-      if (hub) {
-        await hub.memory.close();
-        hub.messaging.close();
-        hub.registry.close();
-        hub.db.close();
-        hub = undefined;
-        rmSync(path.join(dataDir, HUB_RUNTIME_FILE), { force: true });
+    stop,
+
+    async restoreInPlace(snapshotId) {
+      if (!hub) throw new Error('the hub is not started');
+      // 1. Restore and check beside the data directory while everything still runs.
+      const restored = await hub.backup.engine.restoreHubData(snapshotId, dataDir);
+      // 2. What is not data comes from the running hub: the cockpit keeps its token (its open pages reconnect),
+      //    the settings and the backup history stay as they are now.
+      for (const keep of ['cockpit-token', 'config.json', 'backup']) {
+        const from = path.join(dataDir, keep);
+        if (existsSync(from)) {
+          rmSync(path.join(restored, keep), { recursive: true, force: true });
+          cpSync(from, path.join(restored, keep), { recursive: true });
+        }
       }
-      if (encoderPromise) await encoderPromise.then((encoder) => encoder.close(), () => undefined);
+      // 3. Stop on the same port, swap the folders, start again; if the restored data will not start, swap back.
+      const port = api ? Number(new URL(api.url).port) : config.api.port;
+      await stop({ quitBackup: false });
+      const previousDataDir = `${dataDir}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(dataDir, previousDataDir);
+      renameSync(restored, dataDir);
+      config.api.port = port;
+      try {
+        await this.start();
+      } catch (error) {
+        await stop({ quitBackup: false }).catch(() => undefined);
+        renameSync(dataDir, `${previousDataDir}.failed-restore`);
+        renameSync(previousDataDir, dataDir);
+        await this.start();
+        throw new Error(`the restored data would not start (${(error as Error).message}); the hub is back on its previous data`, { cause: error });
+      }
+      return { previousDataDir };
     },
   };
+  return app;
 }

@@ -7,6 +7,9 @@
  * event payloads are produced by main itself, so they are carried as types only.
  */
 import { z } from 'zod';
+// Types only (erased at build time): the backup engine's report shapes are declared where they are produced.
+import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from '../main/backup';
+import { BackupPreviewRequest, BackupRestoreRequest, BackupSettingsSchema, SnapshotId, type BackupSettings } from './backup-protocol';
 import { IMPORTANCE, Recipient, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
 import {
   ExtractRequest,
@@ -163,6 +166,16 @@ export const calls = {
   'memory.model': call(NoParams).returns<MemoryModelState>(),
   /** dir: a sentence-transformers ONNX export folder, or null for the built-in encoder. */
   'memory.switchModel': call(z.object({ dir: z.string().min(1).nullable() }).strict()).returns<MemoryModelState>(),
+  'backup.overview': call(NoParams).returns<BackupOverview>(),
+  'backup.saveSettings': call(BackupSettingsSchema).returns<{ settings: BackupSettings; warnings: string[] }>(),
+  'backup.preview': call(BackupPreviewRequest).returns<{ previews: ExclusionPreview[] }>(),
+  'backup.run': call(NoParams).returns<{ runId: string }>(),
+  'backup.snapshots': call(NoParams).returns<{ snapshots: SnapshotSummary[]; damaged: DamagedSnapshot[] }>(),
+  'backup.verify': call(z.object({ id: SnapshotId }).strict()).returns<VerifyReport>(),
+  /** Restores one source of a snapshot into a folder. */
+  'backup.restore': call(z.object({ id: SnapshotId, request: BackupRestoreRequest }).strict()).returns<RestoreReport>(),
+  /** Restores the hub's own data in place: the hub stops, swaps its data and starts again (the cockpit reconnects). */
+  'backup.restoreHub': call(z.object({ id: SnapshotId }).strict()).returns<{ accepted: true }>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
   'metrics.histogram': call(z.object({ op: z.enum(['send', 'deliver', 'store', 'search', 'embed', 'extract']) }).strict()).returns<
     /** upToMs null: the open-ended last bucket. */
@@ -178,6 +191,10 @@ export const events = {
   /** New messages, batched per tenth of a second so a busy hub does not flood the cockpit. */
   'messages.new': event<Message[]>(),
   'metrics.tick': event<MetricsSnapshot>(),
+  /** A backup run started, progressed or finished. */
+  'backup.event': event<BackupEvent>(),
+  /** An in-place restore of the hub's data finished (or failed, with the reason). */
+  'backup.restored': event<{ snapshotId: string; previousDataDir: string | null; error: string | null }>(),
 } as const;
 
 export type CallName = keyof typeof calls;

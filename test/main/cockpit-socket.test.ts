@@ -39,7 +39,7 @@ async function start(rendererDir: string | null = null): Promise<ApiServer> {
     maxBodyBytes: 1024 * 1024,
     cockpitToken: TOKEN,
     rendererDir,
-    handlers: createCallHandlers({ status, hub: noHub, metrics: () => null }),
+    handlers: createCallHandlers({ status, hub: noHub, metrics: () => null, restoreHub: async () => undefined }),
     events,
   });
   return server;
@@ -155,7 +155,7 @@ describe('HTTP guard rails', () => {
         maxBodyBytes: 1024,
         cockpitToken: TOKEN,
         rendererDir: null,
-        handlers: createCallHandlers({ status, hub: noHub, metrics: () => null }),
+        handlers: createCallHandlers({ status, hub: noHub, metrics: () => null, restoreHub: async () => undefined }),
         events,
       }),
     ).rejects.toThrow(/in use: another hub may be running/);

@@ -314,7 +314,7 @@ describe('VectorIndex growth and compaction', () => {
     const index = await VectorIndex.open(
       options(dir, new Map(), {
         onEvent: (e) => events.push(e),
-        tuning: { autoBuild: true, ivfThreshold: 5000, partSize: 1500, buildThreads: 1, targetRecall: 0.95 },
+        tuning: { autoBuild: true, ivfThreshold: 5000, partBytes: 64 * 1024, buildThreads: 1, targetRecall: 0.95 },
       }),
     );
     const data = new Map<number, Float32Array>();

@@ -16,6 +16,8 @@ export interface HandlerDeps {
   /** The running hub's services; throws while the hub is not started. */
   hub(): Hub;
   metrics(): { latest: MetricsSnapshot | null; histograms: Metrics } | null;
+  /** Restores the hub's data in place from a snapshot (stops and restarts the hub); reports through events. */
+  restoreHub(snapshotId: string): Promise<void>;
 }
 
 export function createCallHandlers(deps: HandlerDeps): CallHandlers {
@@ -89,6 +91,19 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     },
 
     'memory.switchModel': ({ dir }) => deps.hub().memory.switchModel(dir),
+
+    'backup.overview': () => deps.hub().backup.overview(),
+    'backup.saveSettings': (settings) => deps.hub().backup.saveSettings(settings),
+    'backup.preview': (request) => deps.hub().backup.preview(request),
+    'backup.run': () => ({ runId: deps.hub().backup.runNow().runId }),
+    'backup.snapshots': () => deps.hub().backup.snapshots(),
+    'backup.verify': ({ id }) => deps.hub().backup.verify(id),
+    'backup.restore': ({ id, request }) => deps.hub().backup.restore(id, request),
+    'backup.restoreHub': ({ id }) => {
+      // Answered first: the restore stops and restarts the hub, taking this very connection with it.
+      setTimeout(() => void deps.restoreHub(id), 50);
+      return { accepted: true as const };
+    },
 
     'metrics.snapshot': () => deps.metrics()?.latest ?? null,
 

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { BackupSettingsSchema } from '../../shared/backup-protocol';
 
 const MiB = 1024 * 1024;
 
@@ -42,6 +43,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Backup to a cloud-synced folder: target, project folders, exclusions, schedule, retention. */
+    backup: BackupSettingsSchema.prefault({}),
   })
   .strict();
 
@@ -78,6 +81,11 @@ export function loadConfig(dataDir: string): AppConfig {
     throw new ConfigError(`${file} has invalid settings:\n  ${problems.join('\n  ')}`);
   }
   return parsed.data;
+}
+
+/** Writes the whole config back (after the cockpit changed a setting). */
+export function saveConfig(dataDir: string, config: AppConfig): void {
+  writeFileAtomic(configFile(dataDir), JSON.stringify(config, null, 2) + '\n');
 }
 
 /**

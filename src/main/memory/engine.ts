@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { writeFileAtomic } from '../config/config';
+import type { SqliteDatabase } from '../db/database';
 import { loadEncoderFromDir } from '../embedding/models';
 import type { ExtractRequest, StoredMemory } from '../../shared/memory-protocol';
 import type { SentenceEncoder } from '../embedding';
@@ -48,6 +49,7 @@ export interface ExtractResult {
 
 export class MemoryEngine {
   private opening: Promise<MemoryService> | undefined;
+  private opened: MemoryService | undefined;
   private active: ModelChoice | undefined;
   private switching: ModelState['switching'] = null;
   private lastError: string | null = null;
@@ -65,6 +67,11 @@ export class MemoryEngine {
     const encoder = await loadEncoderFromDir(dir);
     this.owned.add(encoder);
     return encoder;
+  }
+
+  /** The memory database once open, for consistent online backups; null before. */
+  database(): SqliteDatabase | null {
+    return this.opened?.db ?? null;
   }
 
   model(): ModelState {
@@ -131,6 +138,7 @@ export class MemoryEngine {
           onProgress: ({ step, fraction }) => services.set('memory', 'starting', `vector index: ${step}`, fraction),
         });
         services.set('memory', 'up', this.describe(service));
+        this.opened = service;
         const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
         if (wanted !== activeDir) {
           queueMicrotask(() => {
@@ -189,6 +197,7 @@ export class MemoryEngine {
     if (!this.opening) return;
     const service = await this.opening.catch(() => undefined);
     await service?.close();
+    this.opened = undefined;
     await Promise.all([...this.owned].map((encoder) => encoder.close()));
   }
 }

@@ -60,8 +60,8 @@ export interface VectorIndexTuning {
   targetRecall: number;
   maxNprobe: number;
   tuneQueries: number;
-  /** Positions per IVF part file (the unit loaded between yields). */
-  partSize: number;
+  /** Bytes per IVF part file (the unit loaded between yields; default 32 MiB ≈ 16k 512-d vectors). */
+  partBytes: number;
   /** OpenMP/BLAS threads for the build child (default cores - 1). */
   buildThreads: number;
   buildNiceness: number;
@@ -92,7 +92,7 @@ export const DEFAULT_TUNING: VectorIndexTuning = {
   targetRecall: 0.95,
   maxNprobe: 256,
   tuneQueries: 256,
-  partSize: 16_384,
+  partBytes: 32 * 2 ** 20,
   buildThreads: defaultBuildThreads(),
   buildNiceness: 10,
   buildRetryMs: 60_000,
@@ -107,7 +107,17 @@ export const DEFAULT_TUNING: VectorIndexTuning = {
 export type VectorIndexEvent =
   | { type: 'opened'; source: 'disk' | 'loader'; reason?: string; ms: number; reconciled?: { added: number; removed: number } }
   | { type: 'build-started'; reason: string; target: VectorIndexKind; live: number }
-  | { type: 'build-finished'; kind: VectorIndexKind; ms: number; live: number; nlist?: number; nprobe?: number; recall?: number }
+  | {
+      type: 'build-finished';
+      kind: VectorIndexKind;
+      ms: number;
+      live: number;
+      nlist?: number;
+      nprobe?: number;
+      recall?: number;
+      /** The longest stretch the build kept the event loop busy in one go (loading a part, the final swap…). */
+      longestBlockMs: number;
+    }
   | { type: 'build-failed'; error: Error }
   | { type: 'saved'; ms: number; positions: number }
   | { type: 'save-failed'; error: Error };
@@ -541,6 +551,7 @@ export class VectorIndex {
   private async loadIvfParts(ivf: IvfMeta): Promise<Index> {
     let index: Index | null = null;
     let covered = 0;
+    let nextList = 0;
     for (const [i, part] of ivf.parts.entries()) {
       const file = path.join(this.options.dir, part.file);
       const sum = await fileCrc(file);
@@ -549,7 +560,8 @@ export class VectorIndex {
       if (!head || head.dimension !== this.dimension || head.ntotal !== part.count || head.nlist !== ivf.nlist || head.nprobe !== ivf.nprobe) {
         throw new Error(`${part.file} does not match the header`);
       }
-      if (part.start !== covered) throw new Error(`${part.file} starts at ${part.start}, expected ${covered}`);
+      if (part.firstList !== nextList || part.endList <= part.firstList) throw new Error(`${part.file} holds lists out of order`);
+      nextList = part.endList;
       const loaded = Index.read(file);
       if (index) index.mergeFrom(loaded);
       else index = loaded;
@@ -557,7 +569,7 @@ export class VectorIndex {
       this.progress('index', (i + 1) / ivf.parts.length);
       await tick();
     }
-    if (!index || covered !== ivf.covered) throw new Error('IVF parts do not cover the header');
+    if (!index || covered !== ivf.covered || nextList !== ivf.nlist) throw new Error('IVF parts do not cover the header');
     return index;
   }
 
@@ -668,8 +680,18 @@ export class VectorIndex {
     };
     let newIndex: Index | null = null;
     let swapped = false;
+    let longest = 0;
+    const blocking = <T>(fn: () => T): T => {
+      const t0 = performance.now();
+      try {
+        return fn();
+      } finally {
+        longest = Math.max(longest, performance.now() - t0);
+      }
+    };
     try {
-      const written = await this.writeGeneration(generation, oldStore, live, (f) => {
+      const written = await this.writeGeneration(generation, oldStore, live, (f, ms) => {
+        longest = Math.max(longest, ms);
         check();
         step('snapshot', f);
       });
@@ -689,7 +711,7 @@ export class VectorIndex {
             nlist,
             description,
             trainPoints: Math.min(t.maxTrainPoints, t.trainPointsPerList * nlist),
-            partSize: t.partSize,
+            partBytes: t.partBytes,
             outPrefix: this.files.ivfPrefix(generation),
             targetRecall: t.targetRecall,
             maxNprobe: t.maxNprobe,
@@ -709,7 +731,7 @@ export class VectorIndex {
           nprobe: result.nprobe,
           recall: result.recall,
           covered: n,
-          parts: result.parts.map((p) => ({ file: path.basename(p.file), start: p.start, count: p.count, bytes: p.bytes, crc32: p.crc32 })),
+          parts: result.parts.map((p) => ({ ...p, file: path.basename(p.file) })),
           trainedAt: new Date().toISOString(),
           trainPoints: result.trainPoints,
           trainMs: result.trainMs,
@@ -717,15 +739,17 @@ export class VectorIndex {
           tuneMs: result.tuneMs,
         };
         for (const [i, part] of result.parts.entries()) {
-          const loaded = Index.read(part.file);
-          if (newIndex) newIndex.mergeFrom(loaded);
-          else newIndex = loaded;
+          blocking(() => {
+            const loaded = Index.read(part.file);
+            if (newIndex) newIndex.mergeFrom(loaded);
+            else newIndex = loaded;
+          });
           step('load', (i + 1) / result.parts.length);
           await tick();
           check();
         }
       } else {
-        newIndex = Index.read(this.files.vectors(generation));
+        newIndex = blocking(() => Index.read(this.files.vectors(generation)));
       }
       if (!newIndex || newIndex.ntotal() !== live.length) throw new Error(`built index holds ${newIndex?.ntotal()} vectors, expected ${live.length}`);
 
@@ -738,12 +762,13 @@ export class VectorIndex {
         reused ? addRange(newIndex!, newStore, from, to) : replay(oldStore, newStore, newIndex!, from, to, replayed);
       let cursor = snapshotCount;
       while (oldStore.count - cursor > ADD_BATCH * 4) {
-        catchUp(cursor, cursor + ADD_BATCH);
+        blocking(() => catchUp(cursor, cursor + ADD_BATCH));
         cursor += ADD_BATCH;
         step('catch-up', 0);
         await tick();
         check();
       }
+      const swapStarted = performance.now();
       catchUp(cursor, oldStore.count);
       if (!reused) {
         const oldToNew = new Int32Array(snapshotCount).fill(-1);
@@ -762,12 +787,14 @@ export class VectorIndex {
       this.gen = { generation, count: live.length, vectorsCrc32: written.vectorsCrc32, idsCrc32: written.idsCrc32 };
       this.committed = false;
       swapped = true;
+      longest = Math.max(longest, performance.now() - swapStarted);
       this.emit({
         type: 'build-finished',
         kind: this.kind,
         ms: performance.now() - started,
         live: newStore.liveCount,
         ...(ivf ? { nlist: ivf.nlist, nprobe: ivf.nprobe, recall: ivf.recall } : {}),
+        longestBlockMs: longest,
       });
     } catch (error) {
       if (!swapped) await this.files.remove((file) => file.generation !== generation);
@@ -787,7 +814,7 @@ export class VectorIndex {
     generation: number,
     from: VectorStore,
     live: Int32Array,
-    onSlice: ((fraction: number) => void) | null,
+    onSlice: ((fraction: number, syncMs: number) => void) | null,
   ): Promise<{ store: VectorStore; vectorsCrc32: number; idsCrc32: number }> {
     const d = this.dimension;
     const reuse = live.length === 0 || live[live.length - 1] === live.length - 1;
@@ -800,6 +827,7 @@ export class VectorIndex {
       await writeAt(vectors, 0, [flatHeader(d, live.length)], 0);
       for (let start = 0; start < live.length; start += CHUNK_POSITIONS) {
         const end = Math.min(live.length, start + CHUNK_POSITIONS);
+        const copyStarted = performance.now();
         if (!reuse) {
           for (let i = start; i < end; i++) {
             const oldPos = live[i]!;
@@ -807,9 +835,10 @@ export class VectorIndex {
             store.idToPos.set(id, store.append(id, from.vector(oldPos)));
           }
         }
+        const copyMs = performance.now() - copyStarted;
         vectorsCrc32 = await writeAt(vectors, FLAT_HEADER_BYTES + start * d * 4, store.vectorBytes(start, end), vectorsCrc32);
         idsCrc32 = await writeAt(ids, start * 8, [store.idBytes(start, end)], idsCrc32);
-        onSlice?.(end / Math.max(1, live.length));
+        onSlice?.(end / Math.max(1, live.length), copyMs);
       }
       await vectors.sync();
       await ids.sync();

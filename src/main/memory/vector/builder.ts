@@ -7,10 +7,10 @@
  * SIGSEGV as soon as a worker had loaded faiss-node). A child process has its own copy of everything.
  *
  * The child reads the snapshot (our vectors file, which is a FAISS flat index), trains the coarse quantizer on a
- * sample, adds the vectors into part files of `partSize` positions each (see faiss-format.ts for the ntotal
- * patch that makes each part label its vectors with their global positions), then tunes nprobe: the smallest value
- * whose recall@10 against exact search (on vectors drawn from the snapshot, themselves excluded) reaches the
- * target. The parent loads the parts one by one, yielding between them, so no single step blocks for long.
+ * sample, adds every vector (labels = positions), then tunes nprobe: the smallest value whose recall@10 against
+ * exact search (on vectors drawn from the snapshot, themselves excluded) reaches the target. It writes the index
+ * and splits it into part files of about `partBytes`, each holding whole inverted lists (see splitByLists). The
+ * parent loads the parts one by one, yielding between them: each merge fills empty lists, so no step is long.
  *
  * The child's program is plain CommonJS in a string run with `node -e`, so it works the same from sources (vitest,
  * tsx) and from the electron-vite bundle, where no separate file would be copied next to the bundle. In Electron,
@@ -31,7 +31,8 @@ export interface IvfBuildJob {
   /** FAISS factory description of the coarse quantizer part, e.g. `IVF1024,Flat` or `IVF4096_HNSW32,Flat`. */
   description: string;
   trainPoints: number;
-  partSize: number;
+  /** Target size of a part file: the unit the parent loads between yields to its event loop. */
+  partBytes: number;
   /** Part files are written as `${outPrefix}.${part}.faiss`; temporary files start with `${outPrefix}.`. */
   outPrefix: string;
   targetRecall: number;
@@ -42,8 +43,10 @@ export interface IvfBuildJob {
 
 export interface IvfPartFile {
   file: string;
-  /** First position held (labels start here). */
-  start: number;
+  /** The inverted lists [firstList, endList) it holds, whole. */
+  firstList: number;
+  endList: number;
+  /** Vectors held. */
   count: number;
   bytes: number;
   crc32: number;
@@ -155,7 +158,7 @@ const CHILD_SOURCE = String.raw`
 'use strict';
 const fs = require('node:fs');
 const zlib = require('node:zlib');
-const FLAT_HEADER = 45, NTOTAL_AT = 8, NPROBE_AT = 45, ADD_BATCH = 256;
+const FLAT_HEADER = 45, NTOTAL_AT = 8, NPROBE_AT = 45, ADD_BATCH = 256, LISTS_TAIL = 32;
 
 function send(message) { return new Promise((resolve) => process.send(message, () => resolve())); }
 function progress(step, fraction) { process.send({ type: 'progress', step: step, fraction: fraction }); }
@@ -189,31 +192,82 @@ function sample(n, m, seed) {
   return out;
 }
 
-function patch(file, offset, value) {
-  const fd = fs.openSync(file, 'r+');
-  try { const b = Buffer.alloc(8); b.writeBigInt64LE(BigInt(value)); fs.writeSync(fd, b, 0, 8, offset); fs.fsyncSync(fd); }
-  finally { fs.closeSync(fd); }
-}
-
-function crcOfFile(file) {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(1 << 24);
-  let crc = 0, pos = 0, bytes = 0;
-  try {
-    for (;;) {
-      const got = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (got <= 0) break;
-      crc = zlib.crc32(buf.subarray(0, got), crc);
-      pos += got; bytes += got;
-    }
-  } finally { fs.closeSync(fd); }
-  return { crc: crc, bytes: bytes };
-}
-
 function gather(X, d, positions, from, to, out) {
   let o = 0;
   for (let i = from; i < to; i++) { const p = positions ? positions[i] : i; const base = p * d; for (let j = 0; j < d; j++) out[o++] = X[base + j]; }
   return out;
+}
+
+function readAt(fd, length, position) {
+  const b = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) { const got = fs.readSync(fd, b, done, length - done, position + done); if (got <= 0) throw new Error('short read'); done += got; }
+  return b;
+}
+
+function u64(value) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(value)); return b; }
+
+/**
+ * Splits a written IVF-Flat index into part files that each hold whole inverted lists (a range of list numbers),
+ * so that merging the parts in the parent only ever fills empty lists: one exact allocation per list, no regrowth.
+ * Layout (faiss 1.7.x): <prefix: header, quantizer, direct map> 'ilar' nlist code_size ('full' sizes | 'sprs' pairs)
+ * then, per non-empty list, its codes and then its ids (int64).
+ */
+function splitByLists(fullFile, prefixLength, partBytes, outPrefix) {
+  const fd = fs.openSync(fullFile, 'r');
+  const parts = [];
+  try {
+    const prefix = readAt(fd, prefixLength, 0);
+    let at = prefixLength;
+    const head = readAt(fd, 24, at);
+    if (head.toString('latin1', 0, 4) !== 'ilar') throw new Error('unexpected inverted lists ' + head.toString('latin1', 0, 4));
+    const nlist = Number(head.readBigUInt64LE(4)), codeSize = Number(head.readBigUInt64LE(12));
+    const type = head.toString('latin1', 20, 24);
+    at += 24;
+    const sizes = new Array(nlist).fill(0);
+    const count = Number(readAt(fd, 8, at).readBigUInt64LE(0));
+    at += 8;
+    const table = readAt(fd, count * 8, at);
+    at += count * 8;
+    if (type === 'full') { for (let i = 0; i < nlist; i++) sizes[i] = Number(table.readBigUInt64LE(i * 8)); }
+    else if (type === 'sprs') { for (let j = 0; j < count; j += 2) sizes[Number(table.readBigUInt64LE(j * 8))] = Number(table.readBigUInt64LE(j * 8 + 8)); }
+    else throw new Error('unexpected list type ' + type);
+    const rowBytes = codeSize + 8;
+    let first = 0, dataAt = at;
+    while (first < nlist) {
+      let end = first, bytes = 0, vectors = 0;
+      while (end < nlist && (end === first || bytes + sizes[end] * rowBytes <= partBytes)) { bytes += sizes[end] * rowBytes; vectors += sizes[end]; end++; }
+      const pairs = [];
+      for (let i = first; i < end; i++) if (sizes[i] > 0) pairs.push(i, sizes[i]);
+      const file = outPrefix + '.' + parts.length + '.faiss';
+      const out = fs.openSync(file + '.tmp', 'w');
+      let crc = 0, written = 0;
+      const put = (b) => { fs.writeSync(out, b); crc = zlib.crc32(b, crc); written += b.length; };
+      try {
+        const myPrefix = Buffer.from(prefix);
+        myPrefix.writeBigInt64LE(BigInt(vectors), NTOTAL_AT);
+        put(myPrefix);
+        const lists = Buffer.alloc(24);
+        lists.write('ilar', 0, 'latin1'); lists.writeBigUInt64LE(BigInt(nlist), 4); lists.writeBigUInt64LE(BigInt(codeSize), 12); lists.write('sprs', 20, 'latin1');
+        put(lists);
+        put(u64(pairs.length));
+        const pairBytes = Buffer.alloc(pairs.length * 8);
+        pairs.forEach((v, i) => pairBytes.writeBigUInt64LE(BigInt(v), i * 8));
+        put(pairBytes);
+        for (let copied = 0; copied < bytes; ) {
+          const n = Math.min(1 << 24, bytes - copied);
+          put(readAt(fd, n, dataAt + copied));
+          copied += n;
+        }
+        fs.fsyncSync(out);
+      } finally { fs.closeSync(out); }
+      fs.renameSync(file + '.tmp', file);
+      parts.push({ file: file, firstList: first, endList: end, count: vectors, bytes: written, crc32: crc });
+      dataAt += bytes;
+      first = end;
+    }
+  } finally { fs.closeSync(fd); }
+  return parts;
 }
 
 async function build(job) {
@@ -241,10 +295,12 @@ async function build(job) {
   const scratch = job.outPrefix + '.scratch';
   trained.write(scratch);
   const template = fs.readFileSync(scratch);
-  if (template.toString('latin1', 0, 4) !== 'IwFl') throw new Error('unexpected index type ' + template.toString('latin1', 0, 4));
-  const fresh = function (ntotal, nprobe) {
+  const tail = template.length - LISTS_TAIL;
+  if (template.toString('latin1', 0, 4) !== 'IwFl' || template.toString('latin1', tail, tail + 4) !== 'ilar' || template.toString('latin1', tail + 20, tail + 24) !== 'sprs') {
+    throw new Error('unexpected IVF file layout');
+  }
+  const fresh = function (nprobe) {
     const b = Buffer.from(template);
-    b.writeBigInt64LE(BigInt(ntotal), NTOTAL_AT);
     b.writeBigUInt64LE(BigInt(nprobe), NPROBE_AT);
     fs.writeFileSync(scratch, b);
     return faiss.Index.read(scratch);
@@ -254,50 +310,39 @@ async function build(job) {
   await tick();
 
   const t1 = Date.now();
-  const parts = [];
+  let full = fresh(1);
   const batch = new Array(ADD_BATCH * d);
-  for (let start = 0, p = 0; start < n; start += job.partSize, p++) {
-    const end = Math.min(n, start + job.partSize);
-    let part = fresh(start, 1);
-    for (let a = start; a < end; a += ADD_BATCH) {
-      const b = Math.min(end, a + ADD_BATCH);
-      part.add(gather(X, d, null, a, b, b - a === ADD_BATCH ? batch : new Array((b - a) * d)));
-    }
-    const file = job.outPrefix + '.' + p + '.faiss';
-    part.write(file + '.tmp');
-    patch(file + '.tmp', NTOTAL_AT, end - start);
-    parts.push({ file: file, start: start, count: end - start, bytes: 0, crc32: 0 });
-    part = null;
-    await release();
-    progress('add', end / n);
+  for (let a = 0; a < n; a += ADD_BATCH) {
+    const b = Math.min(n, a + ADD_BATCH);
+    full.add(gather(X, d, null, a, b, b - a === ADD_BATCH ? batch : new Array((b - a) * d)));
+    if ((a / ADD_BATCH) % 64 === 63) { progress('add', b / n); await tick(); }
   }
+  progress('add', 1);
   const addMs = Date.now() - t1;
 
   const t2 = Date.now();
-  let full = fresh(0, 1);
-  for (const part of parts) { full.mergeFrom(faiss.Index.read(part.file + '.tmp')); await release(); }
   const nq = Math.min(n, job.tuneQueries);
   const k = Math.min(10, n - 1);
   const queryPositions = sample(n, nq, job.seed + 1);
   const queries = gather(X, d, queryPositions, 0, nq, new Array(nq * d));
   let exact = faiss.Index.read(job.vectorsFile);
   if (exact.ntotal() !== n) throw new Error('the vectors file holds ' + exact.ntotal() + ' vectors, expected ' + n);
-  const truth = exact.search(queries, Math.min(n, k + 1)).labels;
+  const width = Math.min(n, k + 1);
+  const truth = exact.search(queries, width).labels;
   exact = null;
   await release();
-  const topOf = function (labels, q, width) {
+  const topOf = function (labels, q) {
     const out = [];
     for (let j = 0; j < width && out.length < k; j++) { const l = labels[q * width + j]; if (l >= 0 && l !== queryPositions[q]) out.push(l); }
     return out;
   };
   const measure = function (index) {
     if (k <= 0) return 1;
-    const width = Math.min(n, k + 1);
     const got = index.search(queries, width).labels;
     let hits = 0;
     for (let q = 0; q < nq; q++) {
-      const want = new Set(topOf(truth, q, width));
-      for (const l of topOf(got, q, width)) if (want.has(l)) hits++;
+      const want = new Set(topOf(truth, q));
+      for (const l of topOf(got, q)) if (want.has(l)) hits++;
     }
     return hits / (nq * k);
   };
@@ -306,23 +351,24 @@ async function build(job) {
   const tuning = [];
   let nprobe = 1, recall = 0;
   for (const candidate of candidates) {
-    if (candidate > 1) { const next = fresh(0, candidate); next.mergeFrom(full); full = next; await release(); }
+    if (candidate > 1) { const next = fresh(candidate); next.mergeFrom(full); full = next; await release(); }
     nprobe = candidate;
     recall = measure(full);
     tuning.push({ nprobe: nprobe, recall: recall });
     progress('tune', recall);
     if (recall >= job.targetRecall) break;
   }
+  const tuneMs = Date.now() - t2;
+
+  const fullFile = job.outPrefix + '.full';
+  full.write(fullFile);
   full = null;
-  for (const part of parts) {
-    patch(part.file + '.tmp', NPROBE_AT, nprobe);
-    const sum = crcOfFile(part.file + '.tmp');
-    part.crc32 = sum.crc; part.bytes = sum.bytes;
-    fs.renameSync(part.file + '.tmp', part.file);
-  }
+  await release();
+  const parts = splitByLists(fullFile, tail, job.partBytes, job.outPrefix);
+  fs.rmSync(fullFile, { force: true });
   fs.rmSync(scratch, { force: true });
   return { parts: parts, nlist: job.nlist, nprobe: nprobe, recall: recall, tuning: tuning, trainPoints: trainPoints,
-    trainMs: trainMs, addMs: addMs, tuneMs: Date.now() - t2 };
+    trainMs: trainMs, addMs: addMs, tuneMs: tuneMs };
 }
 
 process.once('message', (message) => {

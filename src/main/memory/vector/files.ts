@@ -22,7 +22,9 @@ export const HEADER_FORMAT = 1;
 export interface IvfPartMeta {
   /** File name inside the index directory. */
   file: string;
-  start: number;
+  /** Inverted lists [firstList, endList), whole. */
+  firstList: number;
+  endList: number;
   count: number;
   bytes: number;
   crc32: number;
@@ -34,7 +36,7 @@ export interface IvfMeta {
   nprobe: number;
   /** Estimated recall@10 at nprobe, measured when built. */
   recall: number;
-  /** Positions [0, covered) are in the parts; later ones are replayed from the vectors file on open. */
+  /** Positions [0, covered) are in the parts (labels = positions); later ones are replayed from the vectors file on open. */
   covered: number;
   parts: IvfPartMeta[];
   trainedAt: string;
@@ -72,7 +74,7 @@ export class IndexFiles {
   ) {
     this.base = fileBase(modelId);
     const escaped = this.base.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
-    this.pattern = new RegExp(`^${escaped}\\.(?:json\\.tmp|g(\\d+)\\.(?:vectors\\.faiss|ids|ivf(?:\\.\\d+\\.faiss(?:\\.tmp)?|\\.scratch)))$`);
+    this.pattern = new RegExp(`^${escaped}\\.(?:json\\.tmp|g(\\d+)\\.(?:vectors\\.faiss|ids|ivf(?:\\.\\d+\\.faiss(?:\\.tmp)?|\\.scratch|\\.full)))$`);
   }
 
   get header(): string {

@@ -1,0 +1,20 @@
+/** Backup to a cloud-synced folder: the engine, its scheduler, settings and HTTP routes. */
+export { backupConfigShape, BackupSettingsSchema, BackupSourceSchema, DEFAULT_EXCLUDES, DEFAULT_MAX_FILE_BYTES, defaultBackupSettings, HUB_SOURCE } from './config';
+export type { BackupSettings, BackupSettingsInput, BackupSource } from './config';
+export { BackupEngine, HUB_EXCLUDES } from './engine';
+export type { BackupEngineOptions, BackupPhase, BackupProgress, DamagedSnapshot, PruneReport, RestoreOptions, RestoreReport, RunOptions, SnapshotSummary, VerifyReport } from './engine';
+export { BackupError, classifyTargetError } from './errors';
+export type { BackupErrorCode } from './errors';
+export { previewExclusions, scanTree } from './exclusions';
+export type { ExclusionPreview, SkippedPath } from './exclusions';
+export { registerBackupRoutes } from './http';
+export { BackupService, type BackupOverview, type BackupServiceOptions } from './service';
+export type { BackupRouteDeps } from './http';
+export { REPO_DIR } from './repository';
+export type { RepositoryHooks } from './repository';
+export { snapshotsToKeep } from './retention';
+export { BackupScheduler } from './scheduler';
+export type { BackupEvent, SchedulerOptions, SchedulerStatus } from './scheduler';
+export type { BackupRunRecord } from './state';
+export { detectCloudFolders } from './targets';
+export type { CloudFolder } from './targets';

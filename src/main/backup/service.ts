@@ -1,0 +1,82 @@
+/**
+ * Backup as the rest of the hub uses it: one facade over the engine, the scheduler and the saved settings, called
+ * by the HTTP routes and the cockpit's calls alike, so both behave the same.
+ */
+import type { z } from 'zod';
+import type { BackupPreviewRequest, BackupRestoreRequest } from '../../shared/backup-protocol';
+import { DEFAULT_EXCLUDES, HUB_SOURCE, type BackupSettings } from './config';
+import type { BackupEngine } from './engine';
+import { settingsWarnings } from './http';
+import { REPO_DIR } from './repository';
+import type { BackupScheduler } from './scheduler';
+import { detectCloudFolders, type CloudFolder } from './targets';
+
+export interface BackupServiceOptions {
+  engine: BackupEngine;
+  scheduler: BackupScheduler;
+  /** The `backup` section of config.json: read, and replace (persisted by the caller). */
+  settings: { get(): BackupSettings; save(next: BackupSettings): void | Promise<void> };
+  /** Default: detectCloudFolders() on this machine. */
+  detectCloudFolders?: () => CloudFolder[];
+}
+
+export class BackupService {
+  constructor(private readonly options: BackupServiceOptions) {}
+
+  get engine(): BackupEngine {
+    return this.options.engine;
+  }
+
+  get scheduler(): BackupScheduler {
+    return this.options.scheduler;
+  }
+
+  overview() {
+    return {
+      settings: this.options.settings.get(),
+      defaults: { exclude: DEFAULT_EXCLUDES, hubSource: HUB_SOURCE, folderName: REPO_DIR },
+      cloudFolders: (this.options.detectCloudFolders ?? detectCloudFolders)(),
+      status: this.scheduler.status(),
+      runs: this.engine.state.recentRuns(20),
+    };
+  }
+
+  async saveSettings(settings: BackupSettings) {
+    await this.options.settings.save(settings);
+    this.scheduler.reschedule();
+    return { settings, warnings: settingsWarnings(settings) };
+  }
+
+  async preview(input: z.output<typeof BackupPreviewRequest>) {
+    const saved = this.options.settings.get();
+    const previews = await this.engine.preview(
+      {
+        target: saved.target,
+        sources: input.sources ?? saved.sources,
+        exclude: input.exclude ?? saved.exclude,
+        useGitignore: input.useGitignore ?? saved.useGitignore,
+        maxFileBytes: input.maxFileBytes ?? saved.maxFileBytes,
+      },
+      { only: input.source, limit: input.limit },
+    );
+    return { previews };
+  }
+
+  runNow() {
+    return this.scheduler.runNow('manual');
+  }
+
+  snapshots() {
+    return this.engine.listSnapshots();
+  }
+
+  verify(id: string) {
+    return this.engine.verify(id);
+  }
+
+  restore(id: string, input: z.output<typeof BackupRestoreRequest>) {
+    return this.engine.restore(id, input);
+  }
+}
+
+export type BackupOverview = ReturnType<BackupService['overview']>;
