@@ -362,6 +362,8 @@ describe('VectorIndex growth and compaction', () => {
     const rare = (id: number) => id % 101 === 0;
     for (const q of queries.slice(0, 5)) expect(index.search(q, 10, rare).map((h) => h.id)).toEqual(exact(data, q, 10, rare));
     await index.close();
+    // Saved as several part files (each whole inverted lists), loaded one by one on open.
+    expect(readdirSync(dir).filter((n) => /\.ivf\.\d+\.faiss$/.test(n)).length).toBeGreaterThan(1);
 
     // It reopens as IVF from disk, without the loader and without retraining.
     const reopened = await VectorIndex.open(options(dir, data, { loadAll: throwingLoader, tuning: { ivfThreshold: 5000 } }));

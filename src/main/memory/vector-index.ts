@@ -60,7 +60,7 @@ export interface VectorIndexTuning {
   targetRecall: number;
   maxNprobe: number;
   tuneQueries: number;
-  /** Bytes per IVF part file (the unit loaded between yields; default 32 MiB ≈ 16k 512-d vectors). */
+  /** Bytes per IVF part file (the unit loaded between yields; default 16 MiB ≈ 8k 512-d vectors, ~20 ms). */
   partBytes: number;
   /** OpenMP/BLAS threads for the build child (default cores - 1). */
   buildThreads: number;
@@ -92,7 +92,7 @@ export const DEFAULT_TUNING: VectorIndexTuning = {
   targetRecall: 0.95,
   maxNprobe: 256,
   tuneQueries: 256,
-  partBytes: 32 * 2 ** 20,
+  partBytes: 16 * 2 ** 20,
   buildThreads: defaultBuildThreads(),
   buildNiceness: 10,
   buildRetryMs: 60_000,
@@ -562,12 +562,10 @@ export class VectorIndex {
       }
       if (part.firstList !== nextList || part.endList <= part.firstList) throw new Error(`${part.file} holds lists out of order`);
       nextList = part.endList;
-      const loaded = Index.read(file);
-      if (index) index.mergeFrom(loaded);
-      else index = loaded;
+      index = mergePart(index, file);
       covered += part.count;
       this.progress('index', (i + 1) / ivf.parts.length);
-      await tick();
+      await this.releasePart();
     }
     if (!index || covered !== ivf.covered || nextList !== ivf.nlist) throw new Error('IVF parts do not cover the header');
     return index;
@@ -739,13 +737,9 @@ export class VectorIndex {
           tuneMs: result.tuneMs,
         };
         for (const [i, part] of result.parts.entries()) {
-          blocking(() => {
-            const loaded = Index.read(part.file);
-            if (newIndex) newIndex.mergeFrom(loaded);
-            else newIndex = loaded;
-          });
+          newIndex = blocking(() => mergePart(newIndex, part.file));
           step('load', (i + 1) / result.parts.length);
-          await tick();
+          await this.releasePart();
           check();
         }
       } else {
@@ -939,6 +933,15 @@ export class VectorIndex {
   // ---------------------------------------------------------------------------------------------------------------
   // Helpers
 
+  /**
+   * After merging a part: the part's index object still holds its (now empty) lists' memory until it is collected,
+   * so collect now rather than holding a second copy of the whole index by the end. Then yield.
+   */
+  private async releasePart(): Promise<void> {
+    if (this.tuning.releaseMemory) collectGarbage();
+    await tick();
+  }
+
   private killPosition(pos: number): void {
     if (this.store.kill(pos)) this.build?.killed.push(pos);
   }
@@ -994,6 +997,14 @@ export class VectorIndex {
       console.warn(`[vector-index ${this.modelId}] ${event.type}: ${event.error.message}`);
     }
   }
+}
+
+/** Reads an IVF part and merges it into `index` (or makes it the index); the part object is left unreferenced. */
+function mergePart(index: Index | null, file: string): Index {
+  const loaded = Index.read(file);
+  if (!index) return loaded;
+  index.mergeFrom(loaded);
+  return index;
 }
 
 function isValidId(id: number): boolean {

@@ -14,6 +14,11 @@ export type MetricType = FaissNode.MetricType;
 const requireCjs = createRequire(import.meta.url);
 
 function load(): typeof FaissNode {
+  // OpenMP and OpenBLAS each start a thread per core and fight over them: on 2 cores, batch search was 3.6x and IVF
+  // p99 7x slower with two threads than with one (bench/vector.ts). The hub runs many small searches, not one big
+  // one. Set before the addon loads, and only where the user has not chosen.
+  process.env.OMP_NUM_THREADS ??= '1';
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
   try {
     return requireCjs('faiss-node') as typeof FaissNode;
   } catch (error) {

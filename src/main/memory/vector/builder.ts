@@ -273,8 +273,8 @@ function splitByLists(fullFile, prefixLength, partBytes, outPrefix) {
 async function build(job) {
   const faiss = require(job.faissPath);
   const d = job.dimension, n = job.count;
-  const X = new Float32Array(n * d);
-  const bytes = new Uint8Array(X.buffer);
+  let X = new Float32Array(n * d);
+  let bytes = new Uint8Array(X.buffer);
   const fd = fs.openSync(job.vectorsFile, 'r');
   try {
     for (let off = 0; off < bytes.length; ) {
@@ -284,6 +284,18 @@ async function build(job) {
     }
   } finally { fs.closeSync(fd); }
   progress('read', 1);
+
+  // Exact answers for the nprobe tuning first, so the flat copy is gone before the IVF index exists.
+  const nq = Math.min(n, job.tuneQueries);
+  const k = Math.min(10, n - 1);
+  const width = Math.min(n, k + 1);
+  const queryPositions = sample(n, nq, job.seed + 1);
+  const queries = gather(X, d, queryPositions, 0, nq, new Array(nq * d));
+  let exact = faiss.Index.read(job.vectorsFile);
+  if (exact.ntotal() !== n) throw new Error('the vectors file holds ' + exact.ntotal() + ' vectors, expected ' + n);
+  const truth = exact.search(queries, width).labels;
+  exact = null;
+  await release();
 
   const t0 = Date.now();
   const trainPoints = Math.min(n, job.trainPoints);
@@ -319,18 +331,11 @@ async function build(job) {
   }
   progress('add', 1);
   const addMs = Date.now() - t1;
+  X = null;
+  bytes = null;
+  await release();
 
   const t2 = Date.now();
-  const nq = Math.min(n, job.tuneQueries);
-  const k = Math.min(10, n - 1);
-  const queryPositions = sample(n, nq, job.seed + 1);
-  const queries = gather(X, d, queryPositions, 0, nq, new Array(nq * d));
-  let exact = faiss.Index.read(job.vectorsFile);
-  if (exact.ntotal() !== n) throw new Error('the vectors file holds ' + exact.ntotal() + ' vectors, expected ' + n);
-  const width = Math.min(n, k + 1);
-  const truth = exact.search(queries, width).labels;
-  exact = null;
-  await release();
   const topOf = function (labels, q) {
     const out = [];
     for (let j = 0; j < width && out.length < k; j++) { const l = labels[q * width + j]; if (l >= 0 && l !== queryPositions[q]) out.push(l); }
