@@ -6,6 +6,7 @@
 // file's writer is internal to the pinned default-model build, so it is not imported or changed here).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { mulberry32 } from '../support/seeded-random';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Minimal protobuf / ONNX writer
@@ -210,17 +211,7 @@ export function unigramTokenizerJson(): object {
 // Tiny model
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG; values are rounded to float32 so JS and onnxruntime see the same numbers. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 function table(rows: number, cols: number, next: () => number): Float32Array {
   const out = new Float32Array(rows * cols);

@@ -5,20 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { VectorIndex, type VectorIndexEvent, type VectorIndexOptions, type VectorItem } from '../../src/main/memory/vector-index';
 import { fileBase } from '../../src/main/memory/vector/files';
 import { tempDir } from '../helpers';
+import { mulberry32 } from '../support/seeded-random';
 
 const DIM = 32;
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function gauss(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

@@ -4,23 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Index, IndexFlatIP, MetricType } from '../../src/main/vector/faiss';
+import { mulberry32 } from '../support/seeded-random';
 
 const DIM = 512;
 const COUNT = 3000;
 const QUERIES = 40;
 const K = 10;
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** `n` random unit vectors (Gaussian directions), rounded to float32 like faiss stores them. */
 function randomUnitVectors(n: number, seed: number): Float32Array {

@@ -76,21 +76,49 @@ async function loadTokenizer(modelDir: string, manifest: EncoderManifest): Promi
   }
 }
 
-export class OnnxSentenceEncoder implements SentenceEncoder {
-  readonly id: string;
-  readonly dimension: number;
-  readonly maxTokens: number;
-  private readonly batchSize: number;
+/**
+ * What every ONNX-backed encoder shares: calls run one at a time on the session (so batches do not compete for the
+ * same threads and outputs arrive in order), a closed encoder refuses work, and closing waits for work under way.
+ */
+export abstract class QueuedOnnxEncoder implements SentenceEncoder {
+  abstract readonly id: string;
+  abstract readonly dimension: number;
   /** Serialises embed() calls: one inference at a time keeps memory bounded and the thread budget honest. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
+  protected constructor(protected readonly session: ort.InferenceSession) {}
+
+  embed(texts: string[]): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
+    const run = this.queue.then(() => this.embedNow(texts));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.session.release();
+  }
+
+  protected abstract embedNow(texts: string[]): Promise<Float32Array[]>;
+}
+
+export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
+  readonly id: string;
+  readonly dimension: number;
+  readonly maxTokens: number;
+  private readonly batchSize: number;
+
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     private readonly tokenizer: Tokenizer,
     private readonly manifest: EncoderManifest,
     options: OnnxSentenceEncoderOptions,
   ) {
+    super(session);
     this.id = manifest.id;
     this.dimension = manifest.dimension;
     this.maxTokens = manifest.maxTokens;
@@ -123,21 +151,7 @@ export class OnnxSentenceEncoder implements SentenceEncoder {
     return ids.length > this.maxTokens ? ids.slice(0, this.maxTokens) : ids;
   }
 
-  embed(texts: string[]): Promise<Float32Array[]> {
-    if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
-    const run = this.queue.then(() => this.embedNow(texts));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue;
-    await this.session.release();
-  }
-
-  private async embedNow(texts: string[]): Promise<Float32Array[]> {
+  protected async embedNow(texts: string[]): Promise<Float32Array[]> {
     const tokens = texts.map((t) => this.tokenize(t));
     // Batch texts of similar length together (longest first) so little compute goes into padding; results are put
     // back in input order. Padding cannot change a result: padded keys are masked out of attention and pooling.

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
-import type { OnnxSentenceEncoderOptions, SentenceEncoder } from './encoder';
+import { QueuedOnnxEncoder, type OnnxSentenceEncoderOptions } from './encoder';
 import type { Tokenizer } from './tokenizer';
 
 /** sentence-transformers pooling modes (1_Pooling/config.json). Several enabled modes are concatenated in this order. */
@@ -556,23 +556,22 @@ function inspectGraph(session: ort.InferenceSession, id: string, outputOption?: 
 }
 
 /** A user-brought sentence-transformers ONNX model; create it with loadSentenceTransformer. */
-export class SentenceTransformerEncoder implements SentenceEncoder {
+export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
   readonly id: string;
   readonly maxLength: number;
   readonly output: string;
   private dim = 0;
   private rank: 2 | 3 | undefined;
   private readonly batchSize: number;
-  private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly tokenizer: TokenizerJsonTokenizer,
     readonly info: SentenceTransformerInfo,
     private readonly io: GraphIo,
     private readonly options: SentenceTransformerOptions,
   ) {
+    super(session);
     this.id = info.id;
     this.maxLength = info.maxLength;
     this.output = io.output;
@@ -626,20 +625,6 @@ export class SentenceTransformerEncoder implements SentenceEncoder {
     return this.tokenizer.encode(text);
   }
 
-  embed(texts: string[]): Promise<Float32Array[]> {
-    if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
-    const run = this.queue.then(() => this.embedNow(texts));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue;
-    await this.session.release();
-  }
-
   /** A per-token output cannot stand in for modules (e.g. 2_Dense) that modules.json lists after pooling. */
   private checkModules(): void {
     const { extraModules } = this.info;
@@ -656,7 +641,7 @@ export class SentenceTransformerEncoder implements SentenceEncoder {
     this.info.warnings.push(`${message}; ignored`);
   }
 
-  private async embedNow(texts: string[]): Promise<Float32Array[]> {
+  protected async embedNow(texts: string[]): Promise<Float32Array[]> {
     const encoded = texts.map((t) => this.tokenizer.encodeText(t));
     // Similar lengths together (longest first) so little compute goes into padding; results go back in input order.
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[b]!.ids.length - encoded[a]!.ids.length || a - b);
