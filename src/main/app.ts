@@ -15,6 +15,7 @@ import { EventBus } from './cockpit/event-bus';
 import { startLiveFeed, type LiveFeed } from './cockpit/live-feed';
 import { loadCockpitToken, loadConfig, saveConfig, writeFileAtomic, type AppConfig } from './config/config';
 import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir } from './config/paths';
+import { startCheckpointer, type Checkpointer } from './db/checkpointer';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
 import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, type SentenceEncoder } from './embedding';
@@ -74,6 +75,7 @@ export interface Hub {
   memory: MemoryEngine;
   mailbox: FileMailbox;
   backup: BackupService;
+  checkpointer: Checkpointer;
 }
 
 /**
@@ -175,6 +177,7 @@ export function createApp(options: AppOptions): App {
       await hub.backup.scheduler.stop();
       await hub.memory.close();
       hub.registry.close();
+      await hub.checkpointer.stop();
       hub.db.close();
       hub.backup.engine.close();
       hub = undefined;
@@ -202,6 +205,7 @@ export function createApp(options: AppOptions): App {
       const dbFile = path.join(dataDir, 'hub.sqlite');
       const db = openDatabase(dbFile);
       migrate(db, hubMigrations);
+      const checkpointer = startCheckpointer(db, dbFile);
       services.set('database', 'up', `SQLite (WAL) at ${dbFile}`);
       const registry = new AgentRegistry(db);
       registry.ensureOverseer();
@@ -275,7 +279,7 @@ export function createApp(options: AppOptions): App {
         ],
       });
       const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
-      hub = { db, registry, messaging, realtime: realtime!, memory, mailbox, backup };
+      hub = { db, registry, messaging, realtime: realtime!, memory, mailbox, backup, checkpointer };
       backup.scheduler.start();
       services.set('mailbox', 'starting', 'sending what was dropped into the file mailbox while the hub was down');
       mailbox.start().then(

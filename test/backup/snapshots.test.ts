@@ -98,6 +98,12 @@ describe('verify', () => {
     expect(existsSync(path.join(dest, 'dir1/file5.txt'))).toBe(false);
     // No temporary file is left where the damaged one would have gone.
     expect(readdirSync(path.join(dest, 'dir1')).filter((n) => n.includes('.restore-'))).toEqual([]);
+
+    // Verify took the damaged copy out, so the next run stores both contents again and heals the old snapshot too.
+    expect(existsSync(object(victim.sha256))).toBe(false);
+    const healed = await fx.engine.run();
+    expect(healed.newObjects).toBe(2);
+    expect(await fx.engine.verify(run.snapshotId!)).toMatchObject({ ok: true, missing: [], corrupt: [] });
   });
 });
 

@@ -3,7 +3,7 @@
  * presence and counters. Everything is cached in memory, since every message and every request asks; the database
  * is written on change (identity) or in batches (last seen, counters).
  */
-import { monotonicFactory } from 'ulid';
+import { ulidGenerator } from '../ids';
 import type { z } from 'zod';
 import type { AgentInfo, AgentStatus, AgentTier, RegisterRequest, RegisterResponse } from '../../shared/agent-protocol';
 import type { SqliteDatabase } from '../db/database';
@@ -66,7 +66,7 @@ export class AgentRegistry {
   private readonly countersDirty = new Set<AgentRecord>();
   private countersTimer: NodeJS.Timeout | undefined;
   private readonly changeListeners = new Set<(agent: AgentInfo) => void>();
-  private readonly newId = monotonicFactory();
+  private readonly newId = ulidGenerator();
   private readonly flushTimer: NodeJS.Timeout;
   private readonly presenceTimer: NodeJS.Timeout;
   private readonly statements;

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, openSync, promises as fsp, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monotonicFactory } from 'ulid';
+import { ulidGenerator } from '../ids';
 import { version as appVersion } from '../../../package.json';
 import { openDatabase, type SqliteDatabase } from '../db/database';
 import { HUB_SOURCE, type BackupSettings } from './config';
@@ -134,7 +134,7 @@ export class BackupEngine {
   private readonly dataDir: string;
   private readonly host: string;
   private readonly platform: NodeJS.Platform;
-  private readonly newId = monotonicFactory();
+  private readonly newId = ulidGenerator();
   private readonly repositories = new Map<string, Repository>();
   private busy: string | null = null;
 
@@ -579,7 +579,12 @@ export class BackupEngine {
       await forEachLimit(list, 4, options.signal, async ([sha256, o]) => {
         const { actual } = await repo.hashObject(sha256);
         if (actual === null) missing.push({ sha256, paths: o.paths });
-        else if (actual !== sha256) corrupt.push({ sha256, actual, paths: o.paths });
+        else if (actual !== sha256) {
+          corrupt.push({ sha256, actual, paths: o.paths });
+          // A run copies only contents it does not hold yet: a damaged copy left in place would be trusted by every
+          // later snapshot. Removed, the next run stores the content again from the source, if it still has it.
+          await repo.deleteObject(sha256).catch(() => undefined);
+        }
         done.files++;
         done.bytes += o.size;
         report({ phase: 'hashing', filesDone: done.files, filesTotal: total.files, bytesDone: done.bytes, bytesTotal: total.bytes });

@@ -4,7 +4,7 @@
  * (1, 2, 5, 10, 30, 60 minutes, never later than the next regular run), so a sync drive that is briefly offline is
  * caught up soon without a dead one being hammered. Listeners get every run's start and end and its progress.
  */
-import { monotonicFactory } from 'ulid';
+import { ulidGenerator } from '../ids';
 import type { BackupSettings } from './config';
 import type { BackupEngine, BackupProgress } from './engine';
 import { BackupError } from './errors';
@@ -42,7 +42,7 @@ export const DEFAULT_BACKOFF_MS: readonly number[] = [1, 2, 5, 10, 30, 60].map((
 
 export class BackupScheduler {
   private readonly listeners = new Set<(event: BackupEvent) => void>();
-  private readonly newId = monotonicFactory();
+  private readonly newId = ulidGenerator();
   private timer: NodeJS.Timeout | undefined;
   private nextAt: number | null = null;
   private started = false;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { monotonicFactory } from 'ulid';
+import { ulidGenerator } from '../ids';
 import type { z } from 'zod';
 import type {
   Memory,
@@ -106,7 +106,7 @@ export class MemoryService {
   private queue: PendingStore[] = [];
   private flushing = false;
   private readonly catalog = new Map<number, CatalogEntry>();
-  private readonly newId = monotonicFactory();
+  private readonly newId = ulidGenerator();
   private accessed = new Set<number>();
   private accessTimer: NodeJS.Timeout | undefined;
   private searchesInFlight = 0;

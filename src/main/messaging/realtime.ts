@@ -5,6 +5,7 @@
  * hub a cursor, not memory, and never holds up anyone else.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { z } from 'zod';
 import { API_PREFIX, ClientFrame, CLOSE_CODES, type Message, type ServerFrame } from '../../shared/agent-protocol';
@@ -46,6 +47,24 @@ export function bearerToken(request: IncomingMessage, url?: URL): string | undef
 }
 
 /** The frame for a message, made once and sent to every recipient as the same string. */
+/**
+ * Sends a frame; frames sent in the same tick leave in one TCP write. The socket is corked on the first and uncorked
+ * once the tick's work is done (ws has no public cork, hence its `_socket`; without it, frames are sent as usual).
+ */
+export function sendCorked(ws: WebSocket, data: string): void {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  if (socket && !corked.has(socket)) {
+    corked.add(socket);
+    socket.cork();
+    process.nextTick(() => {
+      corked.delete(socket);
+      socket.uncork();
+    });
+  }
+  ws.send(data);
+}
+const corked = new WeakSet<Socket>();
+
 export function messageFrame(message: StoredMessage): string {
   return JSON.stringify({ type: 'message', message: publicMessage(message) } satisfies ServerFrame);
 }
@@ -85,7 +104,7 @@ class AgentConnection {
       this.fallBehind();
       return false;
     }
-    this.socket.send(frame);
+    sendCorked(this.socket, frame);
     this.cursor = seq;
     return true;
   }
@@ -193,7 +212,7 @@ export class RealtimeGateway {
     this.connections.set(agent.id, connection);
     this.options.registry.connectionOpened(agent);
 
-    const send = (frame: ServerFrame) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(frame));
+    const send = (frame: ServerFrame) => ws.readyState === ws.OPEN && sendCorked(ws, JSON.stringify(frame));
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {

@@ -1,0 +1,77 @@
+/**
+ * Moves SQLite's WAL checkpoints off the main thread. By default the connection that commits also checkpoints,
+ * every ~1,000 pages, fsyncing inside a commit: on the hub that stalled the event loop for 3-7 ms (once 67 ms)
+ * every few hundred messages, which is what notification p99 measured. A worker thread with its own connection
+ * checkpoints instead, a few times a second.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { SqliteDatabase } from './database';
+import { sqliteNativeBinding } from './native-binding';
+
+const CHECKPOINT_INTERVAL_MS = 250;
+/** SQLite's default, restored if the worker cannot run. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
+// Runs as CommonJS in the worker (an eval worker), so it needs no file of its own in the build.
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.modulePath);
+const db = new Database(workerData.file, workerData.nativeBinding ? { nativeBinding: workerData.nativeBinding } : {});
+db.pragma('busy_timeout = 1000');
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (error) { parentPort.postMessage({ error: String(error && error.message) }); }
+}, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+export interface Checkpointer {
+  stop(): Promise<void>;
+}
+
+export function startCheckpointer(db: SqliteDatabase, file: string): Checkpointer {
+  const requireCjs = createRequire(import.meta.url);
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { file, modulePath: requireCjs.resolve('better-sqlite3'), nativeBinding: sqliteNativeBinding(), intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
+  } catch (error) {
+    console.warn(`[db] checkpoints stay on the main thread: ${(error as Error).message}`);
+    return { stop: async () => undefined };
+  }
+  db.pragma('wal_autocheckpoint = 0');
+  let stopped = false;
+  const fallBack = (reason: string) => {
+    if (stopped || !db.open) return;
+    console.warn(`[db] the checkpoint worker stopped (${reason}); checkpoints go back to the main thread`);
+    db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+  };
+  worker.on('error', (error) => fallBack(error.message));
+  worker.on('exit', (code) => {
+    if (code !== 0) fallBack(`exit code ${code}`);
+  });
+  worker.on('message', (message: { error?: string }) => {
+    if (message.error) console.warn(`[db] a checkpoint failed: ${message.error}`);
+  });
+  worker.unref();
+
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.postMessage('stop');
+      const timeout = setTimeout(() => void worker.terminate(), 2000);
+      await exited;
+      clearTimeout(timeout);
+      if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    },
+  };
+}
