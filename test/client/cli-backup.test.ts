@@ -169,9 +169,11 @@ describe('devenviro backup', { timeout: 300_000 }, () => {
     expect(damaged.code).toBe(1);
     expect(damaged.stdout).toContain(`Snapshot ${snapshotId} is damaged`);
     expect(damaged.stdout).toMatch(new RegExp(`corrupt\\s+${sha}\\s+shop/README.md`));
+    // Verify took the damaged copy out (so the next run stores the content again): now it is missing.
     const damagedJson = await devenviro(['backup', 'verify', snapshotId, '--json', ...dd]);
     expect(damagedJson.code).toBe(1);
-    expect(JSON.parse(damagedJson.stdout)).toMatchObject({ ok: false, missing: [], corrupt: [{ sha256: sha, paths: ['shop/README.md'] }] });
+    expect(JSON.parse(damagedJson.stdout)).toMatchObject({ ok: false, corrupt: [], missing: [{ sha256: sha, paths: ['shop/README.md'] }] });
+    expect(existsSync(object)).toBe(false);
 
     // Settings change one at a time, keeping the rest.
     const changed = await devenviro(['backup', 'set', '--remove-project', 'SHOP', '--exclude', '*.bak', '--remove-exclude', 'build/', '--no-gitignore', '--interval', '90', '--json', ...dd]);
