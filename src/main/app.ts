@@ -19,7 +19,7 @@ import { startCheckpointer, type Checkpointer } from './db/checkpointer';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
 import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, type SentenceEncoder } from './embedding';
-import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes } from './backup';
+import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes, type LastRestore } from './backup';
 import { FileMailbox } from './mailbox';
 import { MemoryEngine } from './memory/engine';
 import { registerMemoryRoutes } from './memory/http';
@@ -108,6 +108,7 @@ export function createApp(options: AppOptions): App {
   let hub: Hub | undefined;
   let api: ApiServer | undefined;
   let feed: LiveFeed | undefined;
+  let lastRestore: LastRestore | null = null;
   const metrics = new Metrics();
   let encoderPromise: Promise<SentenceEncoder> | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
@@ -135,10 +136,11 @@ export function createApp(options: AppOptions): App {
     restoreHub: async (snapshotId) => {
       try {
         const { previousDataDir } = await app.restoreInPlace(snapshotId);
-        events.emit('backup.restored', { snapshotId, previousDataDir, error: null });
+        lastRestore = { snapshotId, previousDataDir, error: null, at: new Date().toISOString() };
       } catch (error) {
-        events.emit('backup.restored', { snapshotId, previousDataDir: null, error: (error as Error).message });
+        lastRestore = { snapshotId, previousDataDir: null, error: (error as Error).message, at: new Date().toISOString() };
       }
+      events.emit('backup.restored', lastRestore);
     },
   });
   services.onChange(() => events.emit('hub.status', status()));
@@ -243,6 +245,7 @@ export function createApp(options: AppOptions): App {
             saveConfig(dataDir, config);
           },
         },
+        lastRestore: () => lastRestore,
       });
 
       try {

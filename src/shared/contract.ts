@@ -194,7 +194,7 @@ export const events = {
   /** A backup run started, progressed or finished. */
   'backup.event': event<BackupEvent>(),
   /** An in-place restore of the hub's data finished (or failed, with the reason). */
-  'backup.restored': event<{ snapshotId: string; previousDataDir: string | null; error: string | null }>(),
+  'backup.restored': event<{ snapshotId: string; previousDataDir: string | null; error: string | null; at: string }>(),
 } as const;
 
 export type CallName = keyof typeof calls;

@@ -2,6 +2,12 @@
 import type { CallFailure } from './contract';
 
 export const COCKPIT_SOCKET_PATH = '/cockpit/socket';
+/**
+ * The browser cockpit offers these WebSocket subprotocols: the protocol's name, and `token.<cockpit token>`.
+ * Carrying the token there rather than in the URL keeps it out of the browser's logs of failed connections.
+ */
+export const COCKPIT_SUBPROTOCOL = 'devenviro-cockpit';
+export const TOKEN_SUBPROTOCOL_PREFIX = 'token.';
 
 export type CockpitClientFrame = { type: 'call'; id: number; name: string; params?: unknown };
 

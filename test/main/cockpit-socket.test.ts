@@ -81,6 +81,20 @@ describe('cockpit socket', () => {
     ws.close();
   });
 
+  it('takes the token as a subprotocol, as the browser cockpit sends it, and chooses the cockpit protocol', async () => {
+    const api = await start();
+    const ws = new WebSocket(`ws://127.0.0.1:${api.port}${COCKPIT_SOCKET_PATH}`, ['devenviro-cockpit', `token.${TOKEN}`]);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    expect(ws.protocol).toBe('devenviro-cockpit');
+    ws.close();
+    const wrong = new WebSocket(`ws://127.0.0.1:${api.port}${COCKPIT_SOCKET_PATH}`, ['devenviro-cockpit', 'token.nope']);
+    const status = await new Promise<number>((resolve) => wrong.once('unexpected-response', (_req, res) => resolve(res.statusCode!)));
+    expect(status).toBe(401);
+  });
+
   it('refuses a missing or wrong token, and a foreign origin', async () => {
     const api = await start();
     await expect(connect(api, 'wrong')).rejects.toThrow('HTTP 401');

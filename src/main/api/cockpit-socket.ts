@@ -3,7 +3,7 @@
  * cockpit token and open only to pages served by the hub itself.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
-import { COCKPIT_SOCKET_PATH, type CockpitServerFrame } from '../../shared/socket-protocol';
+import { COCKPIT_SOCKET_PATH, COCKPIT_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type CockpitServerFrame } from '../../shared/socket-protocol';
 import { dispatchCall, type CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
 import { originAllowed, secretsEqual } from './security';
@@ -23,7 +23,12 @@ export interface CockpitSocketOptions {
 }
 
 export function attachCockpitSocket({ router, token, port, handlers, events }: CockpitSocketOptions): { close(): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    // A browser that offered subprotocols needs one chosen, or it drops the connection.
+    handleProtocols: (protocols) => (protocols.has(COCKPIT_SUBPROTOCOL) ? COCKPIT_SUBPROTOCOL : false),
+  });
 
   router.add(
     (pathname) => pathname === COCKPIT_SOCKET_PATH,
@@ -32,7 +37,9 @@ export function attachCockpitSocket({ router, token, port, handlers, events }: C
         rejectUpgrade(socket, 403, `origin ${request.headers.origin} may not open the cockpit socket`);
         return;
       }
-      if (!secretsEqual(url.searchParams.get('token'), token)) {
+      const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const presented = offered.find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX))?.slice(TOKEN_SUBPROTOCOL_PREFIX.length) ?? url.searchParams.get('token');
+      if (!secretsEqual(presented, token)) {
         rejectUpgrade(socket, 401, 'the cockpit token is missing or wrong: open the URL the hub printed');
         return;
       }

@@ -8,7 +8,7 @@ export type { BackupErrorCode } from './errors';
 export { previewExclusions, scanTree } from './exclusions';
 export type { ExclusionPreview, SkippedPath } from './exclusions';
 export { registerBackupRoutes } from './http';
-export { BackupService, type BackupOverview, type BackupServiceOptions } from './service';
+export { BackupService, type BackupOverview, type BackupServiceOptions, type LastRestore } from './service';
 export type { BackupRouteDeps } from './http';
 export { REPO_DIR } from './repository';
 export type { RepositoryHooks } from './repository';

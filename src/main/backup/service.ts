@@ -18,6 +18,18 @@ export interface BackupServiceOptions {
   settings: { get(): BackupSettings; save(next: BackupSettings): void | Promise<void> };
   /** Default: detectCloudFolders() on this machine. */
   detectCloudFolders?: () => CloudFolder[];
+  /**
+   * The outcome of the last in-place restore of the hub's data. Kept by the app across the restart: a cockpit page
+   * reconnecting after the restart missed the event that announced it.
+   */
+  lastRestore?: () => LastRestore | null;
+}
+
+export interface LastRestore {
+  snapshotId: string;
+  previousDataDir: string | null;
+  error: string | null;
+  at: string;
 }
 
 export class BackupService {
@@ -32,8 +44,12 @@ export class BackupService {
   }
 
   overview() {
+    const settings = this.options.settings.get();
     return {
-      settings: this.options.settings.get(),
+      settings,
+      /** What may not do what the person expects (a folder not there now…), as at saving. */
+      warnings: settingsWarnings(settings),
+      lastRestore: this.options.lastRestore?.() ?? null,
       defaults: { exclude: DEFAULT_EXCLUDES, hubSource: HUB_SOURCE, folderName: REPO_DIR },
       cloudFolders: (this.options.detectCloudFolders ?? detectCloudFolders)(),
       status: this.scheduler.status(),

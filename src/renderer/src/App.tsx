@@ -6,6 +6,7 @@ import { countAgents, LiveData } from './live/live-data';
 import { href, useRoute, type ViewName } from './router';
 import type { Transport } from './transport';
 import { AgentsView } from './views/AgentsView';
+import { BackupNavHint, BackupView } from './views/BackupView';
 import { MemoryView } from './views/MemoryView';
 import { MessagesView } from './views/MessagesView';
 import { OverviewView } from './views/OverviewView';
@@ -42,6 +43,7 @@ const NAV: Array<{ view: ViewName; label: string; icon: ReactNode }> = [
   { view: 'agents', label: 'Agents', icon: <Icon d="M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 20c0-3.3 3.6-6 8-6s8 2.7 8 6" /> },
   { view: 'messages', label: 'Messages', icon: <Icon d="M4 5h16v11H8l-4 4z" /> },
   { view: 'memory', label: 'Memory', icon: <Icon d="M5 4h14v16H5zM9 8h6M9 12h6M9 16h3" /> },
+  { view: 'backup', label: 'Backup', icon: <Icon d="M7 18a4.5 4.5 0 0 1-.6-8.96A6 6 0 0 1 18 8.5a4.5 4.5 0 0 1-.5 9.5M12 12v8M9 15l3-3 3 3" /> },
   { view: 'performance', label: 'Performance', icon: <Icon d="M3 17l5-6 4 4 8-10M15 5h5v5" /> },
   { view: 'status', label: 'Status', icon: <Icon d="M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 8v5M12 16v.5" /> },
 ];
@@ -111,6 +113,8 @@ function CurrentView({ view, param }: { view: ViewName; param: string | null }) 
       return <MessagesView threadId={param} />;
     case 'memory':
       return <MemoryView />;
+    case 'backup':
+      return <BackupView />;
     case 'performance':
       return <PerformanceView />;
     case 'status':
@@ -123,6 +127,7 @@ function NavHint({ view }: { view: ViewName }) {
   const { latest } = useMetrics();
   const { byId, state } = useAgents();
   const online = useMemo(() => countAgents(byId).online, [byId]);
+  if (view === 'backup') return <BackupNavHint />;
   if (view === 'agents' && state === 'ready') {
     return (
       <span className="nav-hint num" title="agents online">

@@ -1,5 +1,11 @@
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
-import { COCKPIT_SOCKET_PATH, type CockpitClientFrame, type CockpitServerFrame } from '../../../shared/socket-protocol';
+import {
+  COCKPIT_SOCKET_PATH,
+  COCKPIT_SUBPROTOCOL,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  type CockpitClientFrame,
+  type CockpitServerFrame,
+} from '../../../shared/socket-protocol';
 import { CockpitCallError, type ConnectionState, type Transport } from './types';
 
 const RECONNECT_MIN_MS = 250;
@@ -12,7 +18,6 @@ const RECONNECT_MAX_MS = 5000;
 export function createWebSocketTransport(baseUrl: string, token: string): Transport {
   const socketUrl = new URL(COCKPIT_SOCKET_PATH, baseUrl);
   socketUrl.protocol = socketUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-  socketUrl.searchParams.set('token', token);
 
   let socket: WebSocket | undefined;
   let state: ConnectionState = 'connecting';
@@ -30,7 +35,7 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
 
   function connect(): void {
     setState('connecting');
-    const ws = new WebSocket(socketUrl);
+    const ws = new WebSocket(socketUrl, [COCKPIT_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token]);
     socket = ws;
     ws.onopen = () => {
       retryMs = RECONNECT_MIN_MS;
