@@ -24,6 +24,7 @@ import { openDatabase } from '../src/main/db/database';
 import { machineFacts, machineLine } from './lib/machine';
 import { writeResults } from './lib/results';
 import { fmt, printTable } from './lib/table';
+import { mulberry32 } from '../test/support/seeded-random';
 
 export const description = 'backup: full and incremental snapshots of a 100,000-file, 1 GiB tree (content-addressed, fsynced)';
 
@@ -93,17 +94,7 @@ function parseOptions(argv: string[]): Options | null {
   };
 }
 
-/** mulberry32: a small seeded PRNG, so the same seed gives the same tree. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** File sizes: 70% 0.2-8 KiB, 25% 8-64 KiB, 4.5% 64 KiB-1 MiB, 0.5% 1-16 MiB (log-uniform within each), scaled to the total. */
 function sizesFor(count: number, totalBytes: number, random: () => number): number[] {

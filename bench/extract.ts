@@ -18,22 +18,13 @@ import { repoRoot } from './lib/paths';
 import { writeResults } from './lib/results';
 import { summarize } from './lib/stats';
 import { printTable } from './lib/table';
+import { mulberry32 } from '../test/support/seeded-random';
 
 const TARGET_WORDS = 10_000;
 const RUNS = 5;
 const SEED = 20_240_611;
 
-/** mulberry32: a small, fast, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const COMPONENTS = ['message store', 'agent registry', 'websocket gateway', 'memory engine', 'vector index', 'config loader', 'backup job', 'cockpit view', 'workflow runner', 'rate limiter', 'token service', 'metrics collector', 'file watcher', 'search endpoint', 'migration runner'];
 const FILES = ['src/main/app.ts', 'src/main/messaging/store.ts', 'src/main/agents/registry.ts', 'src/main/api/http.ts', 'src/main/memory/service.ts', 'src/main/vector/faiss.ts', 'src/main/config/config.ts', 'src/renderer/src/App.tsx', 'scripts/start.mjs', 'test/hub/messages.test.ts', 'src/main/monitor/metrics.ts', 'src/shared/contract.ts'];

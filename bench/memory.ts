@@ -34,6 +34,7 @@ import { summarizeProfile, type ProfileSummary } from './lib/profile';
 import { resultsDir, timestampForFile, writeResults } from './lib/results';
 import { histogram, histogramLine, summarize, type Summary } from './lib/stats';
 import { fmt, fmtBytes, printTable } from './lib/table';
+import { mulberry32 } from '../test/support/seeded-random';
 
 export const description = 'memory engine end to end over HTTP: single and batched stores, grouped concurrent stores, search at 100,000 memories';
 
@@ -148,17 +149,7 @@ function parseOptions(argv: string[]): Options | null {
 // ---------------------------------------------------------------------------------------------------------------
 // Realistic texts, composed from seeded vocabularies
 
-/** mulberry32: the same texts on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const PEOPLE = ['Ana', 'Bilal', 'Chen', 'Dara', 'Elif', 'Femi', 'Greta', 'Hiro', 'Ines', 'Jonas', 'Kofi', 'Lena', 'Mateo', 'Nadia', 'Oskar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tariq', 'Uma', 'Viktor', 'Wen', 'Yara', 'Zoe', 'Marek', 'Aiko', 'Farid', 'Leila', 'Tomás'];
 const COMPONENTS = ['message store', 'agent registry', 'websocket gateway', 'memory engine', 'vector index', 'config loader', 'backup scheduler', 'cockpit dashboard', 'workflow runner', 'rate limiter', 'token service', 'metrics collector', 'file watcher', 'search endpoint', 'migration runner', 'file mailbox', 'presence tracker', 'sentence encoder', 'keyword index', 'restore wizard', 'CLI', 'HTTP router', 'auth middleware', 'retention job', 'snapshot uploader', 'event bus', 'live feed', 'settings page', 'log shipper', 'plugin loader', 'installer', 'update checker', 'crash reporter', 'tray icon', 'agent client', 'notification panel', 'diff viewer', 'terminal pane', 'project switcher', 'onboarding flow'];

@@ -29,7 +29,7 @@ const suites: Record<string, () => Promise<Suite>> = {
     };
   },
   extract: async () => (await import('./extract')).suite,
-  // backup: () => import('./backup'),   (backup and restore)
+  backup: () => import('./backup'),
   profile: async () => ({
     description: 'summarise a V8 .cpuprofile (top self-time functions): profile FILE [TOP]',
     async run([file, top]) {
@@ -51,7 +51,6 @@ async function main(): Promise<number> {
     if (name && !['--help', '-h'].includes(name)) console.error(`No suite named ${name}.`);
     console.log('Usage: npm run bench -- <suite> [options]   (each suite takes --help)\n\nSuites:');
     for (const [suiteName, load] of Object.entries(suites)) console.log(`  ${suiteName.padEnd(8)} ${(await load()).description}`);
-    console.log('  backup   (not written yet)');
     return name && !['--help', '-h'].includes(name) ? 2 : 0;
   }
   const suite = await suites[name]!();

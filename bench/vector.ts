@@ -30,6 +30,7 @@ import { memoryStatus, resetPeakRss } from './lib/proc';
 import { writeResults } from './lib/results';
 import { summarize } from './lib/stats';
 import { fmtBytes, printTable } from './lib/table';
+import { mulberry32 } from '../test/support/seeded-random';
 
 const D = 512;
 const K = 10;
@@ -37,16 +38,7 @@ const K = 10;
 // ---------------------------------------------------------------------------------------------------------------
 // Synthetic data
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Standard normal samples, two per Box-Muller step. */
 function gaussian(random: () => number): () => number {

@@ -4,18 +4,9 @@
  * machine, can compute the latency itself.
  */
 import { nowUs, type Mode, type Peer } from './peer';
+import { mulberry32 } from '../../test/support/seeded-random';
 
-/** A small seeded PRNG (mulberry32): runs are repeatable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const WORDS =
   'agent build test commit branch review merge deploy error warning lint type module import export function class ' +
