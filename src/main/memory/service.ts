@@ -95,6 +95,10 @@ const STOP_WORDS = new Set(
     'or our should so that the their them then there these they this to up us was we were what when where which who ' +
     'why will with would you your now still any all get got use used using about').split(' '),
 );
+/** Query words kept for the keyword side: the rarest ones. */
+const KEYWORD_TERMS = 3;
+/** Matches counted per word before it is simply "common". */
+const COMMON_WORD_MATCHES = 2000;
 /** Nearest neighbours looked at per new memory when checking for near-duplicates. */
 const DEDUPE_NEIGHBOURS = 10;
 /** Memories embedded per step of a model switch. */
@@ -145,6 +149,8 @@ export class MemoryService {
       touch: db.prepare('UPDATE memories SET access_count = access_count + 1, last_accessed_at = ? WHERE id = ?'),
       remove: db.prepare('DELETE FROM memories WHERE id = ?'),
       setShared: db.prepare('UPDATE memories SET shared = ?, updated_at = ? WHERE id = ?'),
+      keyword: db.prepare('SELECT rowid AS id, bm25(memories_fts) AS rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?'),
+      keywordCount: db.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)').pluck(),
       lastUsed: db.prepare('SELECT importance, COALESCE(last_accessed_at, created_at) AS used FROM memories WHERE id = ?'),
     };
   }
@@ -394,15 +400,22 @@ export class MemoryService {
   }
 
   private keywordSearch(query: string, limit: number): Array<{ id: number; score: number }> {
-    const words = query.match(/[\p{L}\p{N}_]+/gu)?.filter((word) => !STOP_WORDS.has(word.toLowerCase()));
-    if (!words || words.length === 0) return [];
-    // Any of the words may match (OR), so a long natural-language query still finds keyword hits; BM25 ranks those
-    // with more of them first.
-    const match = words.map((word) => `"${word}"`).join(' OR ');
-    const rows = this.db
-      .prepare('SELECT rowid AS id, bm25(memories_fts) AS rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?')
-      .all(match, limit) as Array<{ id: number; rank: number }>;
+    const words = [...new Set(query.match(/[\p{L}\p{N}_]+/gu)?.filter((word) => !STOP_WORDS.has(word.toLowerCase())) ?? [])];
+    if (words.length === 0) return [];
+    // Any of the words may match (OR), so a long natural-language question still finds keyword hits. BM25 scores
+    // every memory that matches any word, so words that match a large share of the memories are left out: they
+    // rank little and cost most (at 100,000 memories a question matched ~18,000 and spent 8 ms here).
+    const kept = words.length <= KEYWORD_TERMS ? words : this.rarestWords(words);
+    const match = kept.map((word) => `"${word}"`).join(' OR ');
+    const rows = this.s.keyword.all(match, limit) as Array<{ id: number; rank: number }>;
     return rows.map((row) => ({ id: row.id, score: -row.rank }));
+  }
+
+  /** The few words of a query that match the fewest memories (counted up to a cap, so a common word stays cheap). */
+  private rarestWords(words: string[]): string[] {
+    const counted = words.map((word) => ({ word, count: this.s.keywordCount.get(`"${word}"`, COMMON_WORD_MATCHES) as number }));
+    counted.sort((a, b) => a.count - b.count);
+    return counted.slice(0, KEYWORD_TERMS).filter((entry) => entry.count > 0).map((entry) => entry.word);
   }
 
   private load(ids: number[]): Map<number, Memory> {
