@@ -23,6 +23,7 @@ import { resultsDir, timestampForFile, writeResults } from './lib/results';
 import { histogram, histogramLine, summarize, type Summary } from './lib/stats';
 import { fmt, fmtBytes, fmtMs, printTable, type Cell } from './lib/table';
 import { drain, LatencyRecorder, makeBody, openLoop, pipelinedThroughput, sequentialLatency, type ThroughputResult } from './lib/traffic';
+import { HUB_SUITE_OPTIONS, intOption } from './lib/options';
 
 export const description = 'agent hub: notification latency, durable throughput, 2,000 sockets, 64 MB messages, beside a raw ws relay';
 
@@ -86,18 +87,11 @@ function parseOptions(argv: string[]): Options | null {
     args: argv,
     strict: true,
     options: {
+      ...HUB_SUITE_OPTIONS,
       only: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      'keep-data': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
-      strict: { type: 'boolean', default: false },
       priority: { type: 'boolean', default: false },
       'no-relay': { type: 'boolean', default: false },
-      'quiet-wait': { type: 'string' },
-      'data-root': { type: 'string' },
-      'hub-entry': { type: 'string' },
       agents: { type: 'string' },
       'scale-agents': { type: 'string' },
       workers: { type: 'string' },
@@ -107,7 +101,6 @@ function parseOptions(argv: string[]): Options | null {
       messages: { type: 'string' },
       window: { type: 'string' },
       'large-mib': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
@@ -115,12 +108,7 @@ function parseOptions(argv: string[]): Options | null {
     return null;
   }
   const quick = values.quick ?? false;
-  const int = (name: string, value: string | undefined, fallback: number, min = 1) => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, not ${value}`);
-    return n;
-  };
+  const int = intOption;
   const only = new Set<Phase>();
   for (const name of (values.only ?? PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
     if (!(PHASES as readonly string[]).includes(name)) throw new Error(`unknown phase ${name}; phases: ${PHASES.join(', ')}`);

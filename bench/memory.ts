@@ -35,6 +35,7 @@ import { resultsDir, timestampForFile, writeResults } from './lib/results';
 import { histogram, histogramLine, summarize, type Summary } from './lib/stats';
 import { fmt, fmtBytes, printTable } from './lib/table';
 import { mulberry32 } from '../test/support/seeded-random';
+import { HUB_SUITE_OPTIONS, intOption } from './lib/options';
 
 export const description = 'memory engine end to end over HTTP: single and batched stores, grouped concurrent stores, search at 100,000 memories';
 
@@ -87,6 +88,7 @@ function parseOptions(argv: string[]): Options | null {
     args: argv,
     strict: true,
     options: {
+      ...HUB_SUITE_OPTIONS,
       memories: { type: 'string' },
       single: { type: 'string' },
       concurrent: { type: 'string' },
@@ -98,15 +100,6 @@ function parseOptions(argv: string[]): Options | null {
       k: { type: 'string' },
       'recall-queries': { type: 'string' },
       'ivf-timeout': { type: 'string' },
-      'quiet-wait': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      'hub-entry': { type: 'string' },
-      'data-root': { type: 'string' },
-      'keep-data': { type: 'boolean', default: false },
-      strict: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
@@ -114,12 +107,7 @@ function parseOptions(argv: string[]): Options | null {
     return null;
   }
   const quick = values.quick ?? false;
-  const int = (name: string, value: string | undefined, fallback: number, min = 1) => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, not ${value}`);
-    return n;
-  };
+  const int = intOption;
   const options: Options = {
     memories: int('memories', values.memories, quick ? 10_000 : 100_000, 1000),
     single: int('single', values.single, quick ? 100 : 300),
