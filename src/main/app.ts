@@ -126,12 +126,14 @@ export function createApp(options: AppOptions): App {
     services: services.list(),
   });
 
+  const requireHub = (): Hub => {
+    if (!hub) throw new Error('the hub is not started');
+    return hub;
+  };
+
   const handlers = createCallHandlers({
     status,
-    hub: () => {
-      if (!hub) throw new Error('the hub is not started');
-      return hub;
-    },
+    hub: requireHub,
     metrics: () => ({ latest: feed?.latest() ?? null, histograms: metrics }),
     restoreHub: async (snapshotId) => {
       try {
@@ -198,10 +200,7 @@ export function createApp(options: AppOptions): App {
     cockpitToken,
     status,
     encoder: loadEncoder,
-    hub() {
-      if (!hub) throw new Error('the hub is not started');
-      return hub;
-    },
+    hub: requireHub,
 
     async start() {
       const dbFile = path.join(dataDir, 'hub.sqlite');
