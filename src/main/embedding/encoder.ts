@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { workerRunner, type InferenceRunner, type RunOutput } from './inference-worker';
 import { SentencePieceUnigramTokenizer, type Tokenizer } from './tokenizer';
 
 export interface SentenceEncoder {
@@ -76,6 +77,32 @@ async function loadTokenizer(modelDir: string, manifest: EncoderManifest): Promi
   }
 }
 
+/** Runs inference in the process itself (the session the encoder loaded). */
+function sessionRunner(session: ort.InferenceSession): InferenceRunner {
+  return {
+    run: async (feeds, outputNames) =>
+      (outputNames ? await session.run(feeds, outputNames) : await session.run(feeds)) as unknown as Record<string, RunOutput>,
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Where an encoder runs its inferences: in a worker thread with a session of its own (so the hub's event loop never
+ * waits on a batch), unless DEVENVIRO_INFERENCE=in-process or the worker cannot start. `session` was loaded to check
+ * the model; it is released once the worker answers.
+ */
+export async function runnerFor(session: ort.InferenceSession, modelPath: string, options: ort.InferenceSession.SessionOptions): Promise<InferenceRunner> {
+  if (process.env.DEVENVIRO_INFERENCE === 'in-process') return sessionRunner(session);
+  try {
+    const runner = workerRunner(modelPath, options);
+    await session.release();
+    return runner;
+  } catch (error) {
+    console.warn(`[embedding] inference stays on the main thread: ${(error as Error).message}`);
+    return sessionRunner(session);
+  }
+}
+
 /**
  * What every ONNX-backed encoder shares: calls run one at a time on the session (so batches do not compete for the
  * same threads and outputs arrive in order), a closed encoder refuses work, and closing waits for work under way.
@@ -87,7 +114,7 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  protected constructor(protected readonly session: ort.InferenceSession) {}
+  protected constructor(protected readonly runner: InferenceRunner) {}
 
   embed(texts: string[]): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
@@ -100,7 +127,7 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
-    await this.session.release();
+    await this.runner.release();
   }
 
   protected abstract embedNow(texts: string[]): Promise<Float32Array[]>;
@@ -113,12 +140,12 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
   private readonly batchSize: number;
 
   private constructor(
-    session: ort.InferenceSession,
+    runner: InferenceRunner,
     private readonly tokenizer: Tokenizer,
     private readonly manifest: EncoderManifest,
     options: OnnxSentenceEncoderOptions,
   ) {
-    super(session);
+    super(runner);
     this.id = manifest.id;
     this.dimension = manifest.dimension;
     this.maxTokens = manifest.maxTokens;
@@ -129,20 +156,22 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     const manifest = await readManifest(modelDir);
     const tokenizer = await loadTokenizer(modelDir, manifest);
     const threads = Math.max(1, Math.floor(options.threads ?? Math.min(2, os.availableParallelism())));
-    const session = await ort.InferenceSession.create(path.join(modelDir, manifest.files.model), {
+    const modelPath = path.join(modelDir, manifest.files.model);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
-    });
+    };
+    const session = await ort.InferenceSession.create(modelPath, sessionOptions);
     for (const name of [manifest.inputs.inputIds, manifest.inputs.attentionMask]) {
       if (!session.inputNames.includes(name)) throw new Error(`encoder ${manifest.id}: model has no input "${name}"`);
     }
     if (!session.outputNames.includes(manifest.output)) {
       throw new Error(`encoder ${manifest.id}: model has no output "${manifest.output}"`);
     }
-    return new OnnxSentenceEncoder(session, tokenizer, manifest, options);
+    return new OnnxSentenceEncoder(await runnerFor(session, modelPath, sessionOptions), tokenizer, manifest, options);
   }
 
   /** Token ids as fed to the model (tokenised and truncated to maxTokens). */
@@ -183,7 +212,7 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     const inputIds = new ort.Tensor('int64', ids, dims);
     const attentionMask = new ort.Tensor('int64', mask, dims);
     const { inputs, output } = this.manifest;
-    const outputs = await this.session.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask });
+    const outputs = await this.runner.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask });
     try {
       const result = outputs[output];
       if (!result || result.type !== 'float32') throw new Error(`encoder ${this.id}: missing float32 output`);

@@ -15,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
-import { QueuedOnnxEncoder, type OnnxSentenceEncoderOptions } from './encoder';
+import { QueuedOnnxEncoder, runnerFor, type OnnxSentenceEncoderOptions } from './encoder';
+import type { InferenceRunner } from './inference-worker';
 import type { Tokenizer } from './tokenizer';
 
 /** sentence-transformers pooling modes (1_Pooling/config.json). Several enabled modes are concatenated in this order. */
@@ -565,13 +566,13 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
   private readonly batchSize: number;
 
   private constructor(
-    session: ort.InferenceSession,
+    runner: InferenceRunner,
     readonly tokenizer: TokenizerJsonTokenizer,
     readonly info: SentenceTransformerInfo,
     private readonly io: GraphIo,
     private readonly options: SentenceTransformerOptions,
   ) {
-    super(session);
+    super(runner);
     this.id = info.id;
     this.maxLength = info.maxLength;
     this.output = io.output;
@@ -595,27 +596,35 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
     const info = await inspectSentenceTransformer(dir, options);
     const tokenizer = await TokenizerJsonTokenizer.fromFile(info.tokenizerFile, info.maxLength, info.lowercase, info.dir);
     const threads = Math.max(1, Math.floor(options.threads ?? Math.min(2, os.availableParallelism())));
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    };
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(info.modelFile, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        executionMode: 'sequential',
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-      });
+      session = await ort.InferenceSession.create(info.modelFile, sessionOptions);
     } catch (err) {
       throw new Error(`encoder ${info.id}: cannot load ${info.modelFile}: ${(err as Error).message}`, { cause: err });
     }
+    let io: GraphIo;
     try {
-      const io = inspectGraph(session, info.id, options.output);
-      const encoder = new SentenceTransformerEncoder(session, tokenizer, info, io, options);
+      io = inspectGraph(session, info.id, options.output);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+    const runner = await runnerFor(session, info.modelFile, sessionOptions);
+    try {
+      const encoder = new SentenceTransformerEncoder(runner, tokenizer, info, io, options);
       // Symbolic or undeclared output shape: one probe run tells the rank and width.
       if (encoder.dim === 0) await encoder.runBatch([tokenizer.encodeText('hello world')]);
       encoder.checkModules();
       return encoder;
     } catch (err) {
-      await session.release();
+      await runner.release();
       throw err;
     }
   }
@@ -685,7 +694,7 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
           ? new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims)
           : new ort.Tensor('int32', Int32Array.from(data), dims);
     }
-    const outputs = await this.session.run(feeds, [this.output]);
+    const outputs = await this.runner.run(feeds, [this.output]);
     try {
       const result = outputs[this.output];
       if (!result || result.type !== 'float32') {
