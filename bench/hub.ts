@@ -21,7 +21,7 @@ import { summarizeProfile, type ProfileSummary } from './lib/profile';
 import { startRelay } from './lib/relay';
 import { resultsDir, timestampForFile, writeResults } from './lib/results';
 import { histogram, histogramLine, summarize, type Summary } from './lib/stats';
-import { fmt, fmtBytes, fmtMs, printTable, type Cell } from './lib/table';
+import { fmt, fmtBytes, fmtMs, printTable, type Cell, type SummaryRow } from './lib/table';
 import { drain, LatencyRecorder, makeBody, openLoop, pipelinedThroughput, sequentialLatency, type ThroughputResult } from './lib/traffic';
 import { HUB_SUITE_OPTIONS, intOption } from './lib/options';
 
@@ -213,13 +213,6 @@ interface LargePhase {
   deliveredAtMs: number;
   /** [ms after sampling began, hub RSS bytes], a point per 4 MiB of change. */
   rssTimeline: Array<[number, number]>;
-}
-
-interface SummaryRow {
-  metric: string;
-  target: string;
-  measured: string;
-  verdict: 'PASS' | 'FAIL' | 'info' | 'not run' | 'ERROR';
 }
 
 interface Results {

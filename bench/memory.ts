@@ -33,7 +33,7 @@ import { CpuMeter, memoryStatus, sleep, waitForQuiet, waitForQuietMachine } from
 import { summarizeProfile, type ProfileSummary } from './lib/profile';
 import { resultsDir, timestampForFile, writeResults } from './lib/results';
 import { histogram, histogramLine, summarize, type Summary } from './lib/stats';
-import { fmt, fmtBytes, printTable } from './lib/table';
+import { fmt, fmtBytes, printTable, type SummaryRow } from './lib/table';
 import { mulberry32 } from '../test/support/seeded-random';
 import { HUB_SUITE_OPTIONS, intOption } from './lib/options';
 
@@ -430,13 +430,6 @@ interface RecallResult {
   openMs: number;
   exactMsPerQuery: number;
   indexMsPerQuery: number;
-}
-
-interface SummaryRow {
-  metric: string;
-  target: string;
-  measured: string;
-  verdict: 'PASS' | 'FAIL' | 'info' | 'not run' | 'ERROR';
 }
 
 interface Results {

@@ -39,3 +39,11 @@ export function fmtBytes(bytes: number): string {
   const mib = bytes / (1024 * 1024);
   return mib >= 1 ? `${fmt(mib)} MiB` : `${fmt(bytes / 1024)} KiB`;
 }
+
+/** One line of a suite's closing table: a target and what was measured against it. */
+export interface SummaryRow {
+  metric: string;
+  target: string;
+  measured: string;
+  verdict: 'PASS' | 'FAIL' | 'info' | 'not run' | 'ERROR';
+}

@@ -131,6 +131,28 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   }
 
   protected abstract embedNow(texts: string[]): Promise<Float32Array[]>;
+
+  /**
+   * Runs tokenised texts in batches of similar length (longest first) so little compute goes into padding, and
+   * puts the vectors back in input order. Padding cannot change a result: padded tokens are masked out.
+   */
+  protected async inLengthOrder<T>(
+    items: T[],
+    length: (item: T) => number,
+    batchSize: number,
+    runBatch: (batch: T[]) => Promise<Float32Array[]>,
+  ): Promise<Float32Array[]> {
+    const order = items.map((_, i) => i).sort((a, b) => length(items[b]!) - length(items[a]!) || a - b);
+    const results = new Array<Float32Array>(items.length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const batch = order.slice(start, start + batchSize);
+      const vectors = await runBatch(batch.map((i) => items[i]!));
+      batch.forEach((itemIndex, row) => {
+        results[itemIndex] = vectors[row]!;
+      });
+    }
+    return results;
+  }
 }
 
 export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
@@ -182,18 +204,7 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
 
   protected async embedNow(texts: string[]): Promise<Float32Array[]> {
     const tokens = texts.map((t) => this.tokenize(t));
-    // Batch texts of similar length together (longest first) so little compute goes into padding; results are put
-    // back in input order. Padding cannot change a result: padded keys are masked out of attention and pooling.
-    const order = tokens.map((_, i) => i).sort((a, b) => tokens[b]!.length - tokens[a]!.length || a - b);
-    const results = new Array<Float32Array>(texts.length);
-    for (let start = 0; start < order.length; start += this.batchSize) {
-      const batch = order.slice(start, start + this.batchSize);
-      const vectors = await this.runBatch(batch.map((i) => tokens[i]!));
-      batch.forEach((textIndex, row) => {
-        results[textIndex] = vectors[row]!;
-      });
-    }
-    return results;
+    return this.inLengthOrder(tokens, (ids) => ids.length, this.batchSize, (batch) => this.runBatch(batch));
   }
 
   private async runBatch(batch: number[][]): Promise<Float32Array[]> {

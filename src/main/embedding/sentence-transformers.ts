@@ -652,17 +652,7 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
 
   protected async embedNow(texts: string[]): Promise<Float32Array[]> {
     const encoded = texts.map((t) => this.tokenizer.encodeText(t));
-    // Similar lengths together (longest first) so little compute goes into padding; results go back in input order.
-    const order = encoded.map((_, i) => i).sort((a, b) => encoded[b]!.ids.length - encoded[a]!.ids.length || a - b);
-    const results = new Array<Float32Array>(texts.length);
-    for (let start = 0; start < order.length; start += this.batchSize) {
-      const batch = order.slice(start, start + this.batchSize);
-      const vectors = await this.runBatch(batch.map((i) => encoded[i]!));
-      batch.forEach((textIndex, row) => {
-        results[textIndex] = vectors[row]!;
-      });
-    }
-    return results;
+    return this.inLengthOrder(encoded, (text) => text.ids.length, this.batchSize, (batch) => this.runBatch(batch));
   }
 
   private async runBatch(batch: EncodedText[]): Promise<Float32Array[]> {
