@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startHub } from './harness';
+import { startHub, until } from './harness';
 
 describe('agent registration', () => {
   it('gives a new agent an id and a token, and the same identity back to its token after a restart', async () => {
@@ -211,6 +211,26 @@ describe('messages over HTTP', () => {
     expect(forCockpit.body.hits).toHaveLength(2);
     const syntax = await hub.api(`/messages/search?q=${encodeURIComponent('"unbalanced AND (')}`, { token: b!.token });
     expect(syntax.status).toBe(200);
+  });
+
+  it('indexes for search once sends pause, and a search in the middle of a burst still sees every sent message', async () => {
+    const hub = await startHub();
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => hub.register(name)));
+    // More than one indexing slice, sent all at once: the keyword index waits while they flow.
+    const sends = Array.from({ length: 700 }, (_, i) =>
+      hub.api(`/agents/${b!.agent.id}/messages`, { token: a!.token, body: { body: `burst message number${i} of the nightly build` } }),
+    );
+    expect((await Promise.all(sends)).every((response) => response.status === 201)).toBe(true);
+    const last = await hub.api('/messages/search?q=number699', { token: b!.token });
+    expect(last.body.hits.map((hit: { message: { body: string } }) => hit.message.body)).toEqual(['burst message number699 of the nightly build']);
+    const store = hub.app.hub().messaging.store;
+    expect(store.searchBacklog()).toBe(0);
+    const first = await hub.api('/messages/search?q=number0', { token: b!.token });
+    expect(first.body.hits).toHaveLength(1);
+
+    await hub.api(`/agents/${b!.agent.id}/messages`, { token: a!.token, body: { body: 'one more after the burst' } });
+    expect(store.searchBacklog()).toBe(1);
+    await until(() => store.searchBacklog() === 0, 5000, 'the keyword index to catch up once the hub is quiet');
   });
 
   it('refuses an oversized message with 413 and stays healthy', async () => {

@@ -52,10 +52,10 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'agents.connectInfo': () => connectInfo(deps.status()),
 
-    'messages.list': ({ limit, agent, topic, thread, text }) => {
+    'messages.list': async ({ limit, agent, topic, thread, text }) => {
       const { messaging } = deps.hub();
       if (text) {
-        messaging.indexNow();
+        await messaging.catchUpSearch();
         const hits = messaging.store.search(text, limit);
         return hits
           .map((hit) => hit.message)

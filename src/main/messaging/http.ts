@@ -106,7 +106,7 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
   http.get(`${API_PREFIX}/messages/search`, async (request) => {
     const authority = requireAuthority(who(request));
     const { q, limit } = parseInput(SearchQuery, request.query, 'search query');
-    messaging.indexNow();
+    await messaging.catchUpSearch();
     const hits = store.search(q, limit, authority.kind === 'agent' ? authority.agent.id : undefined);
     return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message as Parameters<typeof publicMessage>[0]) })) };
   });

@@ -79,6 +79,7 @@ export class MessageStore {
       unsubscribe: db.prepare('DELETE FROM subscriptions WHERE agent_id = ? AND topic = ?'),
       topicsOf: db.prepare('SELECT topic FROM subscriptions WHERE agent_id = ? ORDER BY topic').pluck(),
       ftsSeq: db.prepare("SELECT CAST(value AS INTEGER) FROM hub_meta WHERE key = 'fts_seq'").pluck(),
+      lastSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM messages').pluck(),
       setFtsSeq: db.prepare("UPDATE hub_meta SET value = ? WHERE key = 'fts_seq'"),
       toIndex: db.prepare('SELECT seq, subject, substr(body, 1, ?) AS body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
       ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)'),
@@ -136,6 +137,11 @@ export class MessageStore {
 
   topicsOf(agentId: string): string[] {
     return this.s.topicsOf.all(agentId) as string[];
+  }
+
+  /** How many committed messages the keyword index has not taken in yet. */
+  searchBacklog(): number {
+    return (this.s.lastSeq.get() as number) - (this.s.ftsSeq.get() as number);
   }
 
   /** Adds committed messages to the keyword index, oldest first; returns how many it indexed. */
