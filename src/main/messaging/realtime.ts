@@ -46,25 +46,35 @@ export function bearerToken(request: IncomingMessage, url?: URL): string | undef
   return url?.searchParams.get('token') ?? undefined;
 }
 
-/** The frame for a message, made once and sent to every recipient as the same string. */
 /**
  * Sends a frame; frames sent in the same tick leave in one TCP write. The socket is corked on the first and uncorked
  * once the tick's work is done (ws has no public cork, hence its `_socket`; without it, frames are sent as usual).
  */
 export function sendCorked(ws: WebSocket, data: string): void {
   const socket = (ws as unknown as { _socket?: Socket })._socket;
-  if (socket && !corked.has(socket)) {
-    corked.add(socket);
-    socket.cork();
-    process.nextTick(() => {
-      corked.delete(socket);
-      socket.uncork();
-    });
+  if (socket) {
+    const pending = corkedBytes.get(socket);
+    if (pending === undefined) {
+      socket.cork();
+      process.nextTick(() => {
+        corkedBytes.delete(socket);
+        socket.uncork();
+      });
+    }
+    corkedBytes.set(socket, (pending ?? 0) + data.length);
   }
   ws.send(data);
 }
-const corked = new WeakSet<Socket>();
+/** Bytes (about: string length) written to each corked socket this tick, not yet offered to the kernel. */
+const corkedBytes = new Map<Socket, number>();
 
+/** What a socket holds beyond this tick's own corked frames: the bytes the agent has not taken yet. */
+function unreadBytes(ws: WebSocket): number {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  return ws.bufferedAmount - (socket ? (corkedBytes.get(socket) ?? 0) : 0);
+}
+
+/** The frame for a message, made once and sent to every recipient as the same string. */
 export function messageFrame(message: StoredMessage): string {
   return JSON.stringify({ type: 'message', message: publicMessage(message) } satisfies ServerFrame);
 }
@@ -100,7 +110,8 @@ class AgentConnection {
    */
   push(seq: number, frame: string): boolean {
     if (seq <= this.cursor) return false;
-    if (this.behind || this.socket.bufferedAmount > HIGH_WATER_BYTES) {
+    // This tick's own frames do not count: one commit may push a megabyte to a perfectly fast agent.
+    if (this.behind || unreadBytes(this.socket) > HIGH_WATER_BYTES) {
       this.fallBehind();
       return false;
     }
