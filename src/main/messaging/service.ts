@@ -6,7 +6,7 @@
  */
 import { ulidGenerator } from '../ids';
 import type { z } from 'zod';
-import type { Message, SendRequest, SendResponse } from '../../shared/agent-protocol';
+import type { SendRequest, SendResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, tooLarge } from '../errors';
@@ -241,7 +241,8 @@ export class MessagingService {
       threadId ??= parentThread;
     }
     threadId ??= id;
-    const message: Message = {
+    const message: StoredMessage = {
+      seq: 0,
       id,
       from: sender.id,
       to: request.to,
@@ -254,8 +255,8 @@ export class MessagingService {
       ackRequired: request.ackRequired,
       createdAt: now,
     };
-    const seq = this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
-    const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, seq));
+    message.seq = this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
+    const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, message.seq));
     for (const agentId of recipients) {
       const agent = this.registry.get(agentId);
       agent.messagesIn++;
@@ -264,7 +265,7 @@ export class MessagingService {
     }
     sender.messagesOut++;
     touched.add(sender);
-    deliveries.push({ message: { ...message, seq }, recipients, acceptedAt: write.acceptedAt });
+    deliveries.push({ message, recipients, acceptedAt: write.acceptedAt });
     return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
   }
 
