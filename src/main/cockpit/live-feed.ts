@@ -8,6 +8,7 @@ import type { Message } from '../../shared/agent-protocol';
 import type { MetricsSnapshot } from '../../shared/contract';
 import type { Hub } from '../app';
 import { publicMessage } from '../messaging/realtime';
+import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';
 import type { EventBus } from './event-bus';
 
@@ -24,15 +25,19 @@ export interface LiveFeed {
 export function startLiveFeed({ events, hub, metrics, dataDir }: { events: EventBus; hub: Hub; metrics: Metrics; dataDir: string }): LiveFeed {
   const offAgents = hub.registry.onChange((agent) => events.emit('agents.changed', agent));
 
-  let pending: Message[] = [];
+  // The newest deliveries since the last batch, as they are: only those still here when the batch leaves are copied.
+  let pending: Delivery[][] = [];
+  let pendingCount = 0;
   let batchTimer: NodeJS.Timeout | undefined;
   const offMessages = hub.messaging.onDelivered((deliveries) => {
-    for (const { message } of deliveries) pending.push(publicMessage(message));
-    if (pending.length > MAX_MESSAGES_PER_BATCH) pending = pending.slice(-MAX_MESSAGES_PER_BATCH);
+    pending.push(deliveries);
+    pendingCount += deliveries.length;
+    while (pendingCount - pending[0]!.length >= MAX_MESSAGES_PER_BATCH) pendingCount -= pending.shift()!.length;
     batchTimer ??= setTimeout(() => {
       batchTimer = undefined;
-      const batch = pending;
+      const batch: Message[] = pending.flat().slice(-MAX_MESSAGES_PER_BATCH).map(({ message }) => publicMessage(message));
       pending = [];
+      pendingCount = 0;
       events.emit('messages.new', batch);
     }, MESSAGE_BATCH_MS);
   });
