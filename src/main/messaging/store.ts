@@ -69,9 +69,10 @@ export class MessageStore {
         `SELECT m.* FROM deliveries d JOIN messages m ON m.seq = d.seq
          WHERE d.agent_id = ? AND d.seq > ? ORDER BY d.seq LIMIT ?`,
       ),
+      // One statement for a whole acknowledgement frame: the ids arrive as one JSON array.
       ack: db.prepare(
         `UPDATE deliveries SET acked_at = ? WHERE agent_id = ? AND acked_at IS NULL
-           AND seq = (SELECT seq FROM messages WHERE id = ?)`,
+           AND seq IN (SELECT m.seq FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)))`,
       ),
       subscribers: db.prepare('SELECT agent_id FROM subscriptions WHERE topic = ?').pluck(),
       subscribe: db.prepare('INSERT OR IGNORE INTO subscriptions (agent_id, topic, created_at) VALUES (?, ?, ?)'),
@@ -119,9 +120,7 @@ export class MessageStore {
 
   /** Marks delivered messages handled; returns how many were newly acknowledged. */
   ack(agentId: string, ids: readonly string[], at: string): number {
-    let changed = 0;
-    for (const id of ids) changed += this.s.ack.run(at, agentId, id).changes;
-    return changed;
+    return ids.length === 0 ? 0 : this.s.ack.run(at, agentId, JSON.stringify(ids)).changes;
   }
 
   subscribers(topic: string): string[] {
