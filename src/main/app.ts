@@ -18,7 +18,7 @@ import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir 
 import { startCheckpointer, type Checkpointer } from './db/checkpointer';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
-import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, type SentenceEncoder } from './embedding';
+import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS, type SentenceEncoder } from './embedding';
 import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes, type LastRestore } from './backup';
 import { FileMailbox } from './mailbox';
 import { MemoryEngine } from './memory/engine';
@@ -221,6 +221,10 @@ export function createApp(options: AppOptions): App {
       const memory = new MemoryEngine({
         dataDir,
         encoder: loadEncoder,
+        // The fp32 USE-lite (the built-in encoder before the int8 one), for memories still indexed with it.
+        earlierEncoders: {
+          [USE_LITE_VARIANTS.fp32.id]: async () => OnnxSentenceEncoder.load(await ensureDefaultEncoder(resources, undefined, 'fp32')),
+        },
         services,
         ...config.memory,
         observe: (op, ms, count) => {

@@ -12,6 +12,7 @@ import buildDefaultEncoder, {
   defaultSourceDir,
   INPUT_SHA256,
   MODEL_ONNX_SHA256,
+  VARIANTS,
   VOCAB_JSON_SHA256,
   type BuildProgress,
 } from '../../scripts/encoder/build-use-lite.mjs';
@@ -104,22 +105,53 @@ describe('build-use-lite', () => {
     expect((await readdir(outDir)).sort()).toEqual(['manifest.json', 'model.onnx', 'vocab.json']);
   });
 
-  it('postinstall entry builds under <root>/resources/models/use-lite and logs', async () => {
+  it('builds the int8 variant deterministically: its pinned checksum, its own id, int8 matrices, a quarter of the weights', async () => {
+    const outDir = path.join(tmp, 'out-int8');
+    const steps: BuildProgress[] = [];
+    const built = await buildUseLite({ outDir, sourceDir: pristine, variant: 'int8', onProgress: (p) => steps.push(p) });
+    expect(built).toMatchObject({ built: true, id: 'use-lite-512-int8', sha256: VARIANTS.int8.sha256 });
+    expect(VARIANTS.int8.sha256).not.toBe(MODEL_ONNX_SHA256);
+    const model = await readFile(path.join(outDir, 'model.onnx'));
+    expect(createHash('sha256').update(model).digest('hex')).toBe(VARIANTS.int8.sha256);
+    // The ten transformer weight matrices (4.7 M floats) are int8: 14.0 MB where the fp32 graph has 27.9 MB.
+    expect(model.length).toBeLessThan(15_000_000);
+    expect(model.includes(Buffer.from('DynamicQuantizeMatMul'))).toBe(true);
+    expect(model.includes(Buffer.from('com.microsoft'))).toBe(true);
+    const manifest = JSON.parse(await readFile(path.join(outDir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ id: 'use-lite-512-int8', weights: 'int8', dimension: 512, sha256: VARIANTS.int8.sha256, vocabSha256: VOCAB_JSON_SHA256 });
+    expect(steps.at(-1)).toEqual({ step: 'done', fraction: 1 });
+    expect((await buildUseLite({ outDir, sourceDir: pristine, variant: 'int8' })).built).toBe(false);
+    // The fp32 build in the same folder is not mistaken for an up-to-date int8 one, and vice versa.
+    expect((await buildUseLite({ outDir, sourceDir: pristine, variant: 'fp32' })).built).toBe(true);
+    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    await expect(buildUseLite({ outDir, sourceDir: pristine, variant: 'int4' as never })).rejects.toThrow(/unknown encoder variant "int4"/);
+  });
+
+  it('postinstall entry builds both variants under <root>/resources/models, the default (int8) first, and logs', async () => {
     const root = path.join(tmp, 'root');
     const lines: string[] = [];
     await buildDefaultEncoder({ root, log: (line) => lines.push(line) });
+    expect(await sha256(path.join(root, 'resources', 'models', 'use-lite-int8', 'model.onnx'))).toBe(VARIANTS.int8.sha256);
     expect(await sha256(path.join(root, 'resources', 'models', 'use-lite', 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
-    expect(lines.at(-1)).toMatch(/^built resources\/models\/use-lite\/model\.onnx in/);
+    const built = lines.filter((line) => line.startsWith('built '));
+    expect(built).toHaveLength(2);
+    expect(built[0]).toMatch(/^built resources\/models\/use-lite-int8\/model\.onnx in/);
+    expect(built[1]).toMatch(/^built resources\/models\/use-lite\/model\.onnx in/);
+    expect(lines).toContain('use-lite-512-int8: convert (30%)');
+    lines.length = 0;
     await buildDefaultEncoder({ root, log: (line) => lines.push(line) });
-    expect(lines.at(-1)).toMatch(/up to date/);
+    expect(lines.filter((line) => /up to date/.test(line))).toHaveLength(2);
   });
 
-  it('ensureDefaultEncoder returns the verified default model directory', async () => {
+  it('ensureDefaultEncoder returns the verified default (int8) model directory, or the named variant', async () => {
     const progress: BuildProgress[] = [];
     const dir = await ensureDefaultEncoder(resourcesDir, (p) => progress.push(p));
     expect(dir).toBe(defaultEncoderDir(resourcesDir));
-    expect(dir).toBe(path.join(resourcesDir, 'models', 'use-lite'));
-    expect(await sha256(path.join(dir, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    expect(dir).toBe(path.join(resourcesDir, 'models', 'use-lite-int8'));
+    expect(await sha256(path.join(dir, 'model.onnx'))).toBe(VARIANTS.int8.sha256);
     expect(progress.at(-1)).toEqual({ step: 'done', fraction: 1 });
+    const fp32 = await ensureDefaultEncoder(resourcesDir, undefined, 'fp32');
+    expect(fp32).toBe(path.join(resourcesDir, 'models', 'use-lite'));
+    expect(await sha256(path.join(fp32, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
   });
 });

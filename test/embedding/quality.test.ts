@@ -1,7 +1,8 @@
-// (c) Paraphrases score clearly higher than unrelated pairs; (d) outputs are unit length and deterministic.
+// (c) Paraphrases score clearly higher than unrelated pairs; (d) outputs are unit length and deterministic. For both
+// built-in variants: the default (int8) and the exact conversion (fp32).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxSentenceEncoder, type SentenceEncoder } from '../../src/main/embedding';
-import { defaultModelDir, dot } from './helpers';
+import { defaultModelDir, dot, VARIANT_IDS } from './helpers';
 
 const SIMILAR: Array<[string, string]> = [
   ['The cat sat on the mat.', 'A kitten was resting on the rug.'],
@@ -33,11 +34,12 @@ async function pairScores(encoder: SentenceEncoder, pairs: Array<[string, string
   return pairs.map((_, i) => dot(vectors[2 * i]!, vectors[2 * i + 1]!));
 }
 
-describe('default sentence encoder quality', () => {
+describe.each(['int8', 'fp32'] as const)('built-in sentence encoder quality (%s)', (variant) => {
   let encoder: OnnxSentenceEncoder;
+  const modelDir = () => defaultModelDir(variant);
 
   beforeAll(async () => {
-    encoder = await OnnxSentenceEncoder.load(await defaultModelDir(), { threads: 2 });
+    encoder = await OnnxSentenceEncoder.load(await modelDir(), { threads: 2 });
   });
 
   afterAll(async () => {
@@ -45,7 +47,7 @@ describe('default sentence encoder quality', () => {
   });
 
   it('describes itself', () => {
-    expect(encoder.id).toBe('use-lite-512');
+    expect(encoder.id).toBe(VARIANT_IDS[variant]);
     expect(encoder.dimension).toBe(512);
     expect(encoder.maxTokens).toBe(128);
   });
@@ -73,7 +75,7 @@ describe('default sentence encoder quality', () => {
     const texts = DISSIMILAR.flat();
     const first = await encoder.embed(texts);
     const second = await encoder.embed(texts);
-    const other = await OnnxSentenceEncoder.load(await defaultModelDir(), { threads: 2 });
+    const other = await OnnxSentenceEncoder.load(await modelDir(), { threads: 2 });
     try {
       const third = await other.embed(texts);
       expect(second).toEqual(first);
@@ -94,7 +96,7 @@ describe('default sentence encoder quality', () => {
     const [x, y] = await Promise.all([encoder.embed(['alpha']), encoder.embed(['beta gamma'])]);
     expect(x![0]).toEqual((await encoder.embed(['alpha']))[0]);
     expect(y![0]).toEqual((await encoder.embed(['beta gamma']))[0]);
-    const closing = await OnnxSentenceEncoder.load(await defaultModelDir(), { threads: 1 });
+    const closing = await OnnxSentenceEncoder.load(await modelDir(), { threads: 1 });
     await closing.close();
     await expect(closing.embed(['after close'])).rejects.toThrow(/closed/);
   });

@@ -254,11 +254,11 @@ describe('loadEncoderFromDir / describeModelDir', () => {
   it('loads the USE-lite folder (manifest.json) with OnnxSentenceEncoder', { timeout: 120_000 }, async () => {
     const dir = await defaultModelDir();
     const description = await describeModelDir(dir);
-    expect(description).toMatchObject({ kind: 'manifest', id: 'use-lite-512', dimension: 512, maxTokens: 128 });
+    expect(description).toMatchObject({ kind: 'manifest', id: 'use-lite-512-int8', dimension: 512, maxTokens: 128 });
     expect(description.files).toEqual(['manifest.json', 'model.onnx', 'vocab.json']);
     await withEncoder(await loadEncoderFromDir(dir), async (encoder) => {
       expect(encoder).toBeInstanceOf(OnnxSentenceEncoder);
-      expect([encoder.id, encoder.dimension]).toEqual(['use-lite-512', 512]);
+      expect([encoder.id, encoder.dimension]).toEqual(['use-lite-512-int8', 512]);
     });
   });
 

@@ -123,7 +123,7 @@ describe('memory engine over HTTP', () => {
     });
     const finals = all.body.hits.map((hit: { scores: { final: number } }) => hit.scores.final);
     expect([...finals].sort((x, y) => y - x)).toEqual(finals);
-    expect(all.body.model).toBe('use-lite-512');
+    expect(all.body.model).toBe('use-lite-512-int8');
 
     const errors = await hub.api('/memory/search?q=checkout&kind=error', { token: a.token });
     expect(errors.body.hits.map((hit: { memory: { kind: string } }) => hit.memory.kind)).toEqual(['error']);

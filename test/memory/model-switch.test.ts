@@ -1,5 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS } from '../../src/main/embedding';
+import { MemoryService } from '../../src/main/memory/service';
+import { resourcesDir } from '../embedding/helpers';
 import { writeTinySentenceTransformer } from '../embedding/st-fixture';
 import { tempDir } from '../helpers';
 import { openSocket, startHub, until } from '../hub/harness';
@@ -23,7 +27,7 @@ describe('switching the embedding model', () => {
     expect((await hub.api('/memory/store', { token, body: { memories } })).status).toBe(201);
 
     const before = await hub.api('/memory/model', { token });
-    expect(before.body).toMatchObject({ active: { id: 'use-lite-512', dir: null }, switching: null });
+    expect(before.body).toMatchObject({ active: { id: 'use-lite-512-int8', dir: null }, switching: null });
     expect((await hub.api('/memory/model', { method: 'PUT', token, body: { dir: modelDir } })).status).toBe(403);
 
     const started = await hub.api('/memory/model', { method: 'PUT', token: hub.app.cockpitToken, body: { dir: modelDir } });
@@ -34,7 +38,7 @@ describe('switching the embedding model', () => {
     // While it runs, search answers from the old model, and new memories are still accepted (and re-embedded too).
     expect(hub.app.hub().memory.model().switching).not.toBeNull();
     const during = await hub.api('/memory/search?q=dog%20in%20the%20park', { token });
-    expect(during.body.model).toBe('use-lite-512');
+    expect(during.body.model).toBe('use-lite-512-int8');
     expect(during.body.hits.length).toBeGreaterThan(0);
     expect((await hub.api('/memory/store', { token, body: { text: 'the cats ran to the dog', kind: 'note' } })).status).toBe(201);
 
@@ -60,13 +64,49 @@ describe('switching the embedding model', () => {
     expect((await hub.api('/memory/search?q=hello%20world', { token })).body.model).toBe(newId);
   }, 120_000);
 
+  it('moves memories indexed with the fp32 encoder (the earlier default) to the int8 one, searching all along', async () => {
+    // Data as an earlier version left it: memories embedded with the fp32 USE-lite, no memory-model.json.
+    const dataDir = tempDir();
+    const fp32 = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(resourcesDir, undefined, 'fp32'));
+    const old = await MemoryService.open({ dataDir, encoder: fp32, halfLifeDays: 30, dedupeSimilarity: 0.95 });
+    const memories = Array.from({ length: 300 }, (_, i) => ({ text: `${TEXTS[i % TEXTS.length]} number ${i}`, kind: 'note' as const, tags: [], metadata: {}, shared: false }));
+    memories.push({ text: 'The nightly backup of the billing database runs at 02:00 UTC', kind: 'note', tags: [], metadata: {}, shared: false });
+    await old.store(memories, { project: 'zoo', agent: null });
+    await old.close();
+    await fp32.close();
+    expect(MemoryService.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.fp32.id);
+    expect(existsSync(path.join(dataDir, 'memory-model.json'))).toBe(false);
+
+    const hub = await startHub({ dataDir });
+    const { token } = await hub.register('a', { project: 'zoo' });
+    // Opened with the model the memories are indexed with: search finds them at once, whatever the switch's progress.
+    const first = await hub.api('/memory/search?q=when%20does%20the%20billing%20backup%20run', { token });
+    expect([USE_LITE_VARIANTS.fp32.id, USE_LITE_VARIANTS.int8.id]).toContain(first.body.model);
+    expect(first.body.hits[0].memory.text).toBe('The nightly backup of the billing database runs at 02:00 UTC');
+
+    await until(() => hub.app.hub().memory.model().switching === null && hub.app.hub().memory.model().active.id === USE_LITE_VARIANTS.int8.id, 60_000, 'the switch to the int8 encoder');
+    const after = await hub.api('/memory/model', { token });
+    expect(after.body).toMatchObject({ active: { id: USE_LITE_VARIANTS.int8.id, dir: null }, switching: null, lastError: null });
+    const stats = await hub.api('/memory/stats', { token });
+    expect(stats.body.index).toMatchObject({ model: USE_LITE_VARIANTS.int8.id, size: 301, dimension: 512 });
+    const search = await hub.api('/memory/search?q=when%20does%20the%20billing%20backup%20run', { token });
+    expect(search.body.model).toBe(USE_LITE_VARIANTS.int8.id);
+    expect(search.body.hits[0].memory.text).toBe('The nightly backup of the billing database runs at 02:00 UTC');
+    expect(JSON.parse(readFileSync(path.join(dataDir, 'memory-model.json'), 'utf8'))).toEqual({ id: USE_LITE_VARIANTS.int8.id, dir: null });
+
+    // After a restart the int8 encoder loads directly: nothing is re-embedded again.
+    await hub.restart();
+    expect((await hub.api('/memory/model', { token })).body).toMatchObject({ active: { id: USE_LITE_VARIANTS.int8.id, dir: null }, switching: null });
+    expect(MemoryService.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.int8.id);
+  }, 120_000);
+
   it('refuses a folder that holds no model, and keeps the current one', async () => {
     const hub = await startHub();
     const empty = tempDir();
     const result = await hub.api('/memory/model', { method: 'PUT', token: hub.app.cockpitToken, body: { dir: empty } });
     expect(result.status).toBe(400);
     expect(result.body.error).toMatch(/tokenizer\.json|manifest\.json/);
-    expect((await hub.api('/memory/model', { token: hub.app.cockpitToken })).body.active.id).toBe('use-lite-512');
+    expect((await hub.api('/memory/model', { token: hub.app.cockpitToken })).body.active.id).toBe('use-lite-512-int8');
   });
 });
 

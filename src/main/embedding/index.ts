@@ -1,13 +1,15 @@
 // Sentence embedding for the cockpit's shared memory: the SentenceEncoder interface, the onnxruntime-backed encoder,
-// and helpers to locate / build the default model (Universal Sentence Encoder Lite, 512-d).
+// and helpers to locate / build the default model (Universal Sentence Encoder Lite, 512-d, int8 weights).
 import path from 'node:path';
-import { buildUseLite, type BuildProgress } from '../../../scripts/encoder/build-use-lite.mjs';
+import { buildUseLite, DEFAULT_VARIANT, VARIANTS, type BuildProgress, type UseLiteVariant } from '../../../scripts/encoder/build-use-lite.mjs';
 
 export { OnnxSentenceEncoder, normalizeInPlace } from './encoder';
 export type { EncoderManifest, OnnxSentenceEncoderOptions, SentenceEncoder } from './encoder';
 export { SentencePieceUnigramTokenizer } from './tokenizer';
 export type { SentencePieceVocab, Tokenizer } from './tokenizer';
-export type { BuildProgress } from '../../../scripts/encoder/build-use-lite.mjs';
+export type { BuildProgress, UseLiteVariant } from '../../../scripts/encoder/build-use-lite.mjs';
+/** The built-in encoder's variants (fp32, int8: ids, folders, pinned checksums) and which one is the default. */
+export { VARIANTS as USE_LITE_VARIANTS, DEFAULT_VARIANT as DEFAULT_USE_LITE_VARIANT } from '../../../scripts/encoder/build-use-lite.mjs';
 export {
   inspectSentenceTransformer,
   loadSentenceTransformer,
@@ -19,9 +21,12 @@ export type { PoolingMode, SentenceTransformerInfo, SentenceTransformerOptions }
 export { describeModelDir, loadEncoderFromDir } from './models';
 export type { ModelDirDescription, ModelDirKind } from './models';
 
-/** Directory of the default encoder (model.onnx, vocab.json, manifest.json) under the app's resources directory. */
-export function defaultEncoderDir(resourcesDir: string): string {
-  return path.join(resourcesDir, 'models', 'use-lite');
+/**
+ * Directory of a built-in encoder variant (model.onnx, vocab.json, manifest.json) under the app's resources
+ * directory: the default (int8, resources/models/use-lite-int8) unless another variant is named.
+ */
+export function defaultEncoderDir(resourcesDir: string, variant: UseLiteVariant = DEFAULT_VARIANT): string {
+  return path.join(resourcesDir, 'models', VARIANTS[variant].dir);
 }
 
 interface PendingBuild {
@@ -32,20 +37,21 @@ interface PendingBuild {
 const inFlight = new Map<string, PendingBuild>();
 
 /**
- * Makes sure the default encoder exists under `resourcesDir` and returns its directory. It is normally built at
- * postinstall; if it is missing or does not match its pinned checksum it is (re)built here (a fraction of a second
- * to a few seconds), reporting progress. Concurrent calls for the same directory share one build and all receive its
- * progress.
+ * Makes sure a built-in encoder variant (default: the default one) exists under `resourcesDir` and returns its
+ * directory. It is normally built at postinstall; if it is missing or does not match its pinned checksum it is
+ * (re)built here (a fraction of a second to a few seconds), reporting progress. Concurrent calls for the same
+ * directory share one build and all receive its progress.
  */
 export function ensureDefaultEncoder(
   resourcesDir: string,
   onProgress?: (progress: BuildProgress) => void,
+  variant: UseLiteVariant = DEFAULT_VARIANT,
 ): Promise<string> {
-  const outDir = defaultEncoderDir(resourcesDir);
+  const outDir = defaultEncoderDir(resourcesDir, variant);
   let pending = inFlight.get(outDir);
   if (!pending) {
     const listeners = new Set<(progress: BuildProgress) => void>();
-    const done = buildUseLite({ outDir, onProgress: (p) => listeners.forEach((listener) => listener(p)) })
+    const done = buildUseLite({ outDir, variant, onProgress: (p) => listeners.forEach((listener) => listener(p)) })
       .then(() => outDir)
       .finally(() => inFlight.delete(outDir));
     pending = { done, listeners };

@@ -27,7 +27,13 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 const ready = ort.InferenceSession.create(workerData.modelPath, workerData.options);
-parentPort.on('message', async ({ id, feeds, outputNames, release }) => {
+// Runs are queued and run one at a time, in the order they were posted: the encoder posts all batches of a call at
+// once, so the session goes from one batch to the next without waiting for the main thread.
+let queue = Promise.resolve();
+parentPort.on('message', (message) => {
+  queue = queue.then(() => handle(message));
+});
+async function handle({ id, feeds, outputNames, release }) {
   if (release) {
     // Released here, on the thread that owns it: terminating a thread that still holds a session aborts the process.
     const session = await ready.catch(() => null);
@@ -53,7 +59,7 @@ parentPort.on('message', async ({ id, feeds, outputNames, release }) => {
   } catch (error) {
     parentPort.postMessage({ id, error: String(error && error.message || error) });
   }
-});
+}
 `;
 
 export function workerRunner(modelPath: string, options: ort.InferenceSession.SessionOptions): InferenceRunner {

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
-import { QueuedOnnxEncoder, runnerFor, type OnnxSentenceEncoderOptions } from './encoder';
+import { NO_SPINNING, QueuedOnnxEncoder, runnerFor, type OnnxSentenceEncoderOptions } from './encoder';
 import type { InferenceRunner } from './inference-worker';
 import type { Tokenizer } from './tokenizer';
 
@@ -602,6 +602,7 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
       executionMode: 'sequential',
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
+      extra: NO_SPINNING,
     };
     let session: ort.InferenceSession;
     try {

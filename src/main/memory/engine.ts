@@ -18,8 +18,13 @@ import { MemoryService, type MemoryServiceOptions, type ParsedMemoryInput, type 
 
 export interface MemoryEngineOptions {
   dataDir: string;
-  /** The built-in encoder (USE-lite). */
+  /** The built-in encoder (USE-lite, int8). */
   encoder: () => Promise<SentenceEncoder>;
+  /**
+   * Earlier built-in encoders by id (the fp32 USE-lite, the default before the int8 one). Memories indexed with one
+   * of them are searched with it at start, and re-embedded with the built-in encoder in the background.
+   */
+  earlierEncoders?: Record<string, () => Promise<SentenceEncoder>>;
   /** A model folder to use instead (a sentence-transformers ONNX export); switched to in the background. */
   modelDir?: string | null;
   halfLifeDays: number;
@@ -127,7 +132,17 @@ export class MemoryEngine {
         // The model the memories are indexed with loads first; a different configured one is switched to after.
         const saved = existsSync(this.choiceFile) ? (JSON.parse(readFileSync(this.choiceFile, 'utf8')) as ModelChoice) : null;
         const activeDir = saved?.dir && existsSync(saved.dir) ? saved.dir : null;
-        const encoder = await this.loadEncoder(activeDir);
+        // Memories indexed with an earlier built-in encoder (no choice file yet: the data says which) load it, so
+        // search works at once; the switch to the current built-in one follows below.
+        const indexedWith = activeDir === null ? (saved?.id ?? MemoryService.indexedModel(this.options.dataDir)) : null;
+        const earlier = indexedWith === null ? undefined : this.options.earlierEncoders?.[indexedWith];
+        let encoder: SentenceEncoder;
+        if (earlier) {
+          encoder = await earlier();
+          this.owned.add(encoder);
+        } else {
+          encoder = await this.loadEncoder(activeDir);
+        }
         this.active = { id: encoder.id, dir: activeDir };
         const service = await MemoryService.open({
           dataDir: this.options.dataDir,
@@ -140,7 +155,7 @@ export class MemoryEngine {
         services.set('memory', 'up', this.describe(service));
         this.opened = service;
         const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
-        if (wanted !== activeDir) {
+        if (wanted !== activeDir || earlier) {
           queueMicrotask(() => {
             this.switchModel(wanted).catch((error: Error) => {
               this.lastError = error.message;
@@ -162,7 +177,7 @@ export class MemoryEngine {
     const service = await this.service();
     const encoder = service.encoder;
     const started = performance.now();
-    const { drafts, vectors, stats } = await extractMemories(input.text, {
+    const { drafts, vectors: extracted, stats } = await extractMemories(input.text, {
       embed: (texts) => encoder.embed(texts),
       title: input.title,
       project: context.project,
@@ -170,6 +185,8 @@ export class MemoryEngine {
       source: input.source?.ref,
     });
     const extractedMs = performance.now() - started;
+    // Vectors of a model that was switched away from meanwhile are not stored: the memories are embedded anew.
+    const vectors = service.encoder === encoder ? extracted : new Map<string, Float32Array>();
 
     // Parents are stored before their children, and referred to by their place in the batch.
     const position = new Map<string, number>();

@@ -6,6 +6,7 @@
  * ONNX run and one transaction serve many callers, and each caller hears back only after the commit.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ulidGenerator } from '../ids';
 import type { z } from 'zod';
@@ -62,6 +63,13 @@ interface PendingStore {
   context: StoreContext;
   resolve(results: StoredMemory[]): void;
   reject(error: Error): void;
+}
+
+/** Stores taken from the queue together, and their vectors on the way (an Error if the encoder failed). */
+interface EmbeddingGroup {
+  batch: PendingStore[];
+  toEmbed: Array<ParsedMemoryInput & { vector?: Float32Array }>;
+  vectors: Promise<Float32Array[] | Error>;
 }
 
 type MemoryRow = {
@@ -184,6 +192,24 @@ export class MemoryService {
 
   get model(): string {
     return this.activeEncoder.id;
+  }
+
+  /**
+   * The model the memories in `dataDir` are indexed with, read from its memory.sqlite without opening the service:
+   * the one a model switch last completed with, else the one most memories have vectors of; null if none.
+   */
+  static indexedModel(dataDir: string): string | null {
+    const file = path.join(dataDir, 'memory.sqlite');
+    if (!existsSync(file)) return null;
+    const db = openDatabase(file);
+    try {
+      migrate(db, memoryMigrations);
+      const switched = db.prepare("SELECT value FROM memory_meta WHERE key = 'active_model'").pluck().get() as string | undefined;
+      if (switched !== undefined) return switched;
+      return (db.prepare('SELECT model FROM embeddings GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1').pluck().get() as string | undefined) ?? null;
+    } finally {
+      db.close();
+    }
   }
 
   /** The encoder the memories are currently indexed with. */
@@ -441,34 +467,50 @@ export class MemoryService {
     this.db.transaction(() => ids.forEach((id) => this.s.touch.run(now, id)))();
   }
 
+  /**
+   * Stores queued groups one after another, pipelined: as soon as a group's vectors are back, the group queued
+   * meanwhile starts embedding (in the inference worker) while this one is deduplicated and committed on this thread.
+   * A group's near-duplicate check still sees every earlier group: it runs after their commits.
+   */
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await this.storeBatch(batch);
+      let next: EmbeddingGroup | undefined = this.takeQueued();
+      while (next) {
+        const current = next;
+        const vectors = await current.vectors;
+        next = this.queue.length > 0 ? this.takeQueued() : undefined;
+        this.commitGroup(current, vectors);
+        next ??= this.queue.length > 0 ? this.takeQueued() : undefined;
       }
     } finally {
       this.flushing = false;
     }
   }
 
-  private async storeBatch(batch: PendingStore[]): Promise<void> {
-    // 1. Embed, in one run, every text that needs it.
-    const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending, hash: textHash(input.text) })));
-    const toEmbed = items.filter((item) => !item.input.vector);
-    let vectors: Float32Array[];
-    try {
-      vectors = toEmbed.length === 0 ? [] : await this.embed(toEmbed.map((item) => item.input.text));
-    } catch (error) {
-      const failure = new HubError(503, 'embedding_failed', `the sentence encoder failed: ${(error as Error).message}`);
+  /** Takes every queued store as one group and starts embedding, in one encoder call, every text that needs it. */
+  private takeQueued(): EmbeddingGroup {
+    const batch = this.queue;
+    this.queue = [];
+    const items = batch.flatMap((pending) => pending.inputs);
+    const toEmbed = items.filter((input) => !input.vector);
+    const vectors: Promise<Float32Array[] | Error> =
+      toEmbed.length === 0
+        ? Promise.resolve([])
+        : this.embed(toEmbed.map((input) => input.text)).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    return { batch, toEmbed, vectors };
+  }
+
+  private commitGroup({ batch, toEmbed }: EmbeddingGroup, vectors: Float32Array[] | Error): void {
+    if (vectors instanceof Error) {
+      const failure = new HubError(503, 'embedding_failed', `the sentence encoder failed: ${vectors.message}`);
       batch.forEach((pending) => pending.reject(failure));
       return;
     }
-    toEmbed.forEach((item, i) => (item.input.vector = vectors[i]));
+    toEmbed.forEach((input, i) => (input.vector = vectors[i]));
+    const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending })));
 
-    // Near-duplicate candidates for the whole batch in one FAISS call: one call per memory cost ~2 ms each at 10k
+    // 1. Near-duplicate candidates for the whole batch in one FAISS call: one call per memory cost ~2 ms each at 10k
     // memories and capped batched stores at ~330 memories/s.
     const dedupable = items.filter((item) => item.input.kind !== 'document' && item.input.kind !== 'section');
     const neighbours = new Map<ParsedMemoryInput, Array<{ id: number; score: number }>>();
