@@ -95,4 +95,11 @@ export const hubMigrations: Migration[] = [
       UPDATE hub_meta SET value = '0' WHERE key = 'fts_seq';
     `,
   },
+  {
+    version: 4,
+    name: 'large message bodies in files',
+    // A body larger than messages.bodyFileBytes is kept in <dataDir>/message-bodies/<id>.json; its row then holds
+    // the body's first characters (for the keyword index and previews), and body_bytes the size of the file.
+    up: `ALTER TABLE messages ADD COLUMN body_bytes INTEGER;`,
+  },
 ];
