@@ -235,6 +235,24 @@ describe('large messages through the hub', () => {
     expect((await messageFrame(socket, first.body.id)).body).toEqual(body);
   }, 60_000);
 
+  it('keeps bodies under the file threshold in their rows, whichever way they arrive', async () => {
+    const hub = await startHub({ maxBytes: 8 * MiB }); // files from 1 MiB on
+    const a = await hub.register('sender');
+    const b = await hub.register('receiver');
+    const body = trickyText(300 * KiB, 4);
+    const overHttp = await hub.api(`/agents/${b.agent.id}/messages`, { token: a.token, body: `{"body":${asciiJson(body)}}` });
+    expect(overHttp.status).toBe(201);
+    const socket = await openSocket(hub.url, a.agent.id, a.token);
+    socket.ws.send(`{"type":"send","ref":"s","message":{"to":{"type":"agent","id":"${b.agent.id}"},"body":${asciiJson(body)}}}`);
+    expect(await socket.next((f) => f.type === 'sent' || f.type === 'error', 10_000)).toMatchObject({ type: 'sent', ref: 's' });
+    const receiver = await openSocket(hub.url, b.agent.id, b.token);
+    expect((await messageFrame(receiver, overHttp.body.id)).body).toBe(body);
+    expect(receiver.messages().map((m) => m.body)).toEqual([body, body].slice(0, receiver.messages().length));
+    const inbox = await hub.api(`/agents/${b.agent.id}/messages`, { token: b.token });
+    expect(inbox.body.messages.map((m: Message) => m.body)).toEqual([body, body]);
+    expect(bodyFiles(hub.dataDir)).toEqual([]);
+  }, 60_000);
+
   it('removes body files no stored message names when the hub starts', async () => {
     const hub = await startHub({ maxBytes: 8 * MiB, bodyFileBytes: BODY_FILE_BYTES });
     const a = await hub.register('sender');

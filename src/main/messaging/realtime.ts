@@ -135,11 +135,15 @@ class AgentConnection {
     if (this.socket.readyState !== this.socket.OPEN) return;
     while (this.socket.bufferedAmount <= HIGH_WATER_BYTES) {
       const page = this.messaging.store.inbox(this.agent.id, this.cursor, CATCH_UP_PAGE, 'unacked');
+      let sent = 0;
       for (const message of page) {
         sendFrame(this.socket, messageFrame(message));
         this.cursor = message.seq;
+        sent++;
+        // A large body fills the socket on its own: the next one is read from its file once this has drained.
+        if (message.external && this.socket.bufferedAmount > HIGH_WATER_BYTES) break;
       }
-      if (page.length < CATCH_UP_PAGE) {
+      if (sent === page.length && page.length < CATCH_UP_PAGE) {
         this.behind = false;
         return;
       }

@@ -323,13 +323,12 @@ export class MessagingService {
       ackRequired: request.ackRequired,
       createdAt: now,
     };
-    const seq = this.store.insert({
-      ...message,
-      sender: sender.id,
-      bodyText: write.bodyText,
-      bodyBytes: write.external?.json.length ?? null,
-      idempotencyKey: request.idempotencyKey ?? null,
-    });
+    const seq = write.external
+      ? this.store.insertWithBodyFile(
+          { ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null },
+          write.external.json.length,
+        )
+      : this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
     const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, seq));
     for (const agentId of recipients) {
       const agent = this.registry.get(agentId);
@@ -339,13 +338,12 @@ export class MessagingService {
     }
     sender.messagesOut++;
     touched.add(sender);
-    const stored: StoredMessage = { ...message, seq };
-    if (write.external) {
-      // Deliveries send the bytes just written; the body itself is parsed only if someone reads it.
-      const { json } = write.external;
-      withExternalBody(stored, { bytes: json.length, json: () => json });
-    }
-    deliveries.push({ message: stored, recipients, acceptedAt: write.acceptedAt });
+    deliveries.push({
+      // Deliveries of a body in a file send the bytes just written; the body itself is parsed only if someone reads it.
+      message: write.external ? withBodyBytes({ ...message, seq }, write.external.json) : { ...message, seq },
+      recipients,
+      acceptedAt: write.acceptedAt,
+    });
     return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
   }
 
@@ -391,6 +389,10 @@ export class MessagingService {
   indexNow(): void {
     while (this.store.indexForSearch(SEARCH_INDEX_SLICE) > 0);
   }
+}
+
+function withBodyBytes(message: StoredMessage, json: Buffer): StoredMessage {
+  return withExternalBody(message, { bytes: json.length, json: () => json });
 }
 
 function asHubError(error: unknown): HubError {

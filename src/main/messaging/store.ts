@@ -25,8 +25,6 @@ export interface NewMessage {
   contentType: 'text' | 'json';
   /** The stored form: the text itself, or the JSON document as text (for a body in a file: its first characters). */
   bodyText: string;
-  /** For a body kept in a file (see BodyStore): the file's size. */
-  bodyBytes?: number | null;
   importance: Importance;
   ackRequired: boolean;
   createdAt: string;
@@ -60,6 +58,12 @@ export class MessageStore {
   ) {
     this.s = {
       insert: db.prepare(
+        `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
+           ack_required, created_at, idempotency_key)
+         VALUES (@id, @sender, @toType, @toValue, @threadId, @replyTo, @subject, @contentType, @bodyText, @importance,
+           @ackRequired, @createdAt, @idempotencyKey)`,
+      ),
+      insertWithBodyFile: db.prepare(
         `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
            ack_required, created_at, idempotency_key, body_bytes)
          VALUES (@id, @sender, @toType, @toValue, @threadId, @replyTo, @subject, @contentType, @bodyText, @importance,
@@ -99,13 +103,14 @@ export class MessageStore {
 
   insert(message: NewMessage): number {
     const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
-    const result = this.s.insert.run({
-      ...message,
-      toType: message.to.type,
-      toValue,
-      ackRequired: message.ackRequired ? 1 : 0,
-      bodyBytes: message.bodyBytes ?? null,
-    });
+    const result = this.s.insert.run({ ...message, toType: message.to.type, toValue, ackRequired: message.ackRequired ? 1 : 0 });
+    return Number(result.lastInsertRowid);
+  }
+
+  /** Inserts a message whose body is in a file of `bodyBytes` bytes (BodyStore); `bodyText` is its first characters. */
+  insertWithBodyFile(message: NewMessage, bodyBytes: number): number {
+    const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
+    const result = this.s.insertWithBodyFile.run({ ...message, toType: message.to.type, toValue, ackRequired: message.ackRequired ? 1 : 0, bodyBytes });
     return Number(result.lastInsertRowid);
   }
 
