@@ -144,7 +144,6 @@ export class MessagingService {
       bodies.discard(id);
       throw new HubError(503, 'closing', 'the hub is shutting down');
     }
-    if (raw) request = { ...request, body: '' };
     return new Promise((resolve, reject) =>
       this.enqueue({
         kind: 'send',
