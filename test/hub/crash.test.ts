@@ -86,7 +86,10 @@ describe('crash safety', () => {
         }).then((r) => r.json());
         expect(search.hits.map((hit: { message: { body: string } }) => hit.message.body)).toContain(`burst message ${lastRef} ${'x'.repeat(200)}`);
       } finally {
+        // Stopped before the data folder is removed, so its shutdown cannot race the removal.
+        const exited = new Promise((resolve) => second.child.once('exit', resolve));
         second.child.kill('SIGTERM');
+        await exited;
       }
     } finally {
       if (first.child.exitCode === null) first.child.kill('SIGKILL');
@@ -132,7 +135,10 @@ describe('crash safety', () => {
         const files = readdirSync(path.join(dataDir, 'message-bodies')).sort();
         expect(files).toEqual([...stored.keys()].map((id) => `${id}.json`).sort());
       } finally {
+        // Stopped before the data folder is removed, so its shutdown cannot race the removal.
+        const exited = new Promise((resolve) => second.child.once('exit', resolve));
         second.child.kill('SIGTERM');
+        await exited;
       }
     } finally {
       if (first.child.exitCode === null) first.child.kill('SIGKILL');

@@ -143,6 +143,12 @@ describe('large messages through the hub', () => {
     const small = await hub.api(`/agents/${b.agent.id}/messages`, { token: a.token, body: { body: 'small' } });
     expect((await messageFrame(socket, small.body.id)).body).toBe('small');
     expect(bodyFiles(hub.dataDir)).toHaveLength(1);
+    // A page mixing both kinds, answered with the large body streamed from its file.
+    const page = await fetch(`${hub.url}/api/v1/agents/${b.agent.id}/messages?limit=1`, { headers: { authorization: `Bearer ${b.token}` } });
+    expect(page.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await page.json()).toMatchObject({ messages: [{ id, body }], next: id });
+    const both = await hub.api(`/agents/${b.agent.id}/messages`, { token: b.token });
+    expect(both.body).toMatchObject({ messages: [{ id, body }, { id: small.body.id, body: 'small' }], next: null });
   }, 60_000);
 
   it('takes large sends over the socket, escaped any way, and delivers them live and from the backlog', async () => {

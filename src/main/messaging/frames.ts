@@ -12,14 +12,33 @@ export type OutgoingFrame = string | Buffer[];
 
 const TAIL = Buffer.from('}}');
 
-export function externalMessageFrame(message: StoredMessage, external: ExternalBody): Buffer[] {
+/** A message's JSON up to its body: `{"id":…,"createdAt":"…","body":`. */
+function headOf(message: StoredMessage): string {
   const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = message;
-  const head = JSON.stringify({
-    type: 'message',
-    message: { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt },
-  });
-  // `…,"createdAt":"…"}}` becomes `…,"createdAt":"…","body":` + body + `}}`.
-  return [Buffer.from(`${head.slice(0, -2)},"body":`), external.json(), TAIL];
+  const json = JSON.stringify({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt });
+  return `${json.slice(0, -1)},"body":`;
+}
+
+export function externalMessageFrame(message: StoredMessage, external: ExternalBody): Buffer[] {
+  return [Buffer.from(`{"type":"message","message":${headOf(message)}`), external.json(), TAIL];
+}
+
+/**
+ * A JSON document holding a list of messages (`before` + the messages, comma-separated + `after`), produced part by
+ * part: a body kept in a file is read only when its turn comes and written out as its bytes, so answering with a
+ * page of large messages holds one body at a time and never turns it into a string.
+ */
+export function* messageListJson(before: string, messages: readonly StoredMessage[], toPublic: (m: StoredMessage) => unknown, after: string): Generator<Buffer | string> {
+  yield before;
+  for (const [i, message] of messages.entries()) {
+    if (i > 0) yield ',';
+    if (message.external) {
+      yield headOf(message);
+      yield message.external.json();
+      yield '}';
+    } else yield JSON.stringify(toPublic(message));
+  }
+  yield after;
 }
 
 /** Sends a frame; parts go out back to back as the fragments of one text message. */
