@@ -7,7 +7,7 @@
  * committed, so an acknowledged message always has its body. A crash between the two leaves a file that no row
  * names; `sweep` (run when the hub starts) removes those, and anything else that is not a body file.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -89,7 +89,18 @@ export class BodyStore {
 export interface ExternalBody {
   /** Size of the JSON encoding, bytes. */
   readonly bytes: number;
+  /** The body file, once the message is read back from the database. */
+  readonly file?: string;
   json(): Buffer;
+}
+
+/** The body's JSON bytes in pieces: read from its file a slice at a time, so writing it out holds little memory. */
+export async function* bodyChunks(external: ExternalBody): AsyncGenerator<Buffer> {
+  if (external.file === undefined) {
+    yield external.json();
+    return;
+  }
+  for await (const chunk of createReadStream(external.file, { highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
 }
 
 /**

@@ -4,7 +4,7 @@
  * WebSocket text message. No copy of the body is made per frame or per recipient.
  */
 import type { WebSocket } from 'ws';
-import type { ExternalBody } from './body-store';
+import { bodyChunks, type ExternalBody } from './body-store';
 import type { StoredMessage } from './store';
 
 /** A frame as one string, or as parts sent as the fragments of one text message. */
@@ -25,20 +25,41 @@ export function externalMessageFrame(message: StoredMessage, external: ExternalB
 
 /**
  * A JSON document holding a list of messages (`before` + the messages, comma-separated + `after`), produced part by
- * part: a body kept in a file is read only when its turn comes and written out as its bytes, so answering with a
- * page of large messages holds one body at a time and never turns it into a string.
+ * part: a body kept in a file is read a slice at a time when its turn comes and written out as its bytes, so
+ * answering with a page of large messages holds little memory and never turns a body into a string.
  */
-export function* messageListJson(before: string, messages: readonly StoredMessage[], toPublic: (m: StoredMessage) => unknown, after: string): Generator<Buffer | string> {
+export async function* messageListJson(
+  before: string,
+  messages: readonly StoredMessage[],
+  toPublic: (m: StoredMessage) => unknown,
+  after: string,
+): AsyncGenerator<Buffer | string> {
   yield before;
   for (const [i, message] of messages.entries()) {
     if (i > 0) yield ',';
     if (message.external) {
       yield headOf(message);
-      yield message.external.json();
+      yield* bodyChunks(message.external);
       yield '}';
     } else yield JSON.stringify(toPublic(message));
   }
   yield after;
+}
+
+/**
+ * A message as an inbox file of the file mailbox: JSON.stringify(message, null, 2) and a newline, with a body kept
+ * in a file copied in as its bytes, a slice at a time.
+ */
+export async function* prettyMessageJson(message: StoredMessage, toPublic: (m: StoredMessage) => unknown): AsyncGenerator<Buffer | string> {
+  if (!message.external) {
+    yield JSON.stringify(toPublic(message), null, 2) + '\n';
+    return;
+  }
+  const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = message;
+  const head = JSON.stringify({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt }, null, 2);
+  yield `${head.slice(0, -2)},\n  "body": `;
+  yield* bodyChunks(message.external);
+  yield '\n}\n';
 }
 
 /** Sends a frame; parts go out back to back as the fragments of one text message. */

@@ -245,7 +245,7 @@ export class MessageStore {
     const message = fromRow(row);
     const bodies = this.bodies;
     if (row.body_bytes === null || !bodies) return message;
-    return withExternalBody(message, { bytes: row.body_bytes, json: () => bodies.read(row.id) });
+    return withExternalBody(message, { bytes: row.body_bytes, file: bodies.pathOf(row.id), json: () => bodies.read(row.id) });
   };
 }
 
