@@ -25,6 +25,7 @@ import { MemoryEngine } from './memory/engine';
 import { registerMemoryRoutes } from './memory/http';
 import { registerMessageRoutes } from './messaging/http';
 import { RealtimeGateway } from './messaging/realtime';
+import { BODY_DIR } from './messaging/body-store';
 import { MessagingService } from './messaging/service';
 import { registerMetricsRoutes } from './monitor/http';
 import { Metrics } from './monitor/metrics';
@@ -212,6 +213,8 @@ export function createApp(options: AppOptions): App {
       registry.ensureOverseer();
       const messaging = new MessagingService(db, registry, {
         maxBodyBytes: config.messages.maxBytes,
+        bodyDir: path.join(dataDir, BODY_DIR),
+        bodyFileBytes: config.messages.bodyFileBytes,
         observeSend: (ms, recipients) => {
           metrics.record('send', ms);
           metrics.count('messagesSent');

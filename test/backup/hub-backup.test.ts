@@ -7,7 +7,9 @@ import { startHub, until } from '../hub/harness';
 
 describe('backing up and restoring the hub', () => {
   it('takes a consistent backup while agents write, and restores it in place after the data is broken', async () => {
-    const hub = await startHub();
+    // Every fifth message is large enough to be kept in a body file beside the database.
+    const hub = await startHub({ bodyFileBytes: 1024 });
+    const text = (label: string, i: number) => (i % 5 === 0 ? `${label} ${i} ${'large '.repeat(400)}` : `${label} ${i}`);
     const target = tempDir();
     const cockpit = hub.app.cockpitToken;
     const a = await hub.register('writer', { project: 'shop' });
@@ -15,7 +17,7 @@ describe('backing up and restoring the hub', () => {
     const send = (body: string) => hub.api(`/agents/${b.agent.id}/messages`, { token: a.token, body: { body } });
 
     const before: string[] = [];
-    for (let i = 0; i < 100; i++) before.push((await send(`before ${i}`)).body.id);
+    for (let i = 0; i < 100; i++) before.push((await send(text('before', i))).body.id);
     const memory = await hub.api('/memory/store', { token: a.token, body: { text: 'The release train leaves every second Tuesday', kind: 'fact' } });
     expect(memory.status).toBe(201);
 
@@ -25,7 +27,7 @@ describe('backing up and restoring the hub', () => {
     let writing = true;
     const during: string[] = [];
     const writer = (async () => {
-      for (let i = 0; writing; i++) during.push((await send(`during ${i}`)).body.id);
+      for (let i = 0; writing; i++) during.push((await send(text('during', i))).body.id);
     })();
     const started = await hub.api('/backup/run', { token: cockpit, body: {} });
     expect(started.status).toBe(202);
@@ -62,9 +64,9 @@ describe('backing up and restoring the hub', () => {
       inbox.push(...page.body.messages.map((m) => m.body));
       after = page.body.next;
     } while (after);
-    expect(inbox.slice(0, 100)).toEqual(before.map((_, i) => `before ${i}`));
+    expect(inbox.slice(0, 100)).toEqual(before.map((_, i) => text('before', i)));
     const duringRestored = inbox.slice(100);
-    expect(duringRestored).toEqual(duringRestored.map((_, i) => `during ${i}`));
+    expect(duringRestored).toEqual(duringRestored.map((_, i) => text('during', i)));
     expect(inbox.some((body) => body.startsWith('after'))).toBe(false);
 
     const search = await hub.api('/memory/search?q=when%20does%20the%20release%20train%20leave', { token: a.token });

@@ -23,7 +23,7 @@ export async function startHub(dataDir: string, options: { port?: number; maxByt
   const app = createApp({
     dataDir,
     runtime: 'headless',
-    config: { ...config, api: { host: '127.0.0.1', port: options.port ?? 0 }, messages: { maxBytes: options.maxBytes ?? config.messages.maxBytes } },
+    config: { ...config, api: { host: '127.0.0.1', port: options.port ?? 0 }, messages: { ...config.messages, maxBytes: options.maxBytes ?? config.messages.maxBytes } },
     rendererDir: null,
   });
   const { apiUrl } = await app.start();

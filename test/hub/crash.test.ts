@@ -3,6 +3,8 @@
  * The hub runs as a real child process (from source, through tsx) so the kill is a real one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RegisterResponse } from '../../src/shared/agent-protocol';
 import { tempDir } from '../helpers';
@@ -84,7 +86,59 @@ describe('crash safety', () => {
         }).then((r) => r.json());
         expect(search.hits.map((hit: { message: { body: string } }) => hit.message.body)).toContain(`burst message ${lastRef} ${'x'.repeat(200)}`);
       } finally {
+        // Stopped before the data folder is removed, so its shutdown cannot race the removal.
+        const exited = new Promise((resolve) => second.child.once('exit', resolve));
         second.child.kill('SIGTERM');
+        await exited;
+      }
+    } finally {
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('keeps every acknowledged large message, body file and all, and no body file of an unacknowledged one', async () => {
+    const dataDir = tempDir();
+    // Bodies above 4 KiB go to files, so every message of the burst has one.
+    writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ messages: { bodyFileBytes: 4096 } }));
+    const first = await startHubProcess(dataDir);
+    try {
+      const a = (await post(first.url, '/agents/register', { name: 'sender', project: 'crash' })) as RegisterResponse;
+      const b = (await post(first.url, '/agents/register', { name: 'receiver', project: 'crash' })) as RegisterResponse;
+      const socket = await openSocket(first.url, a.agent.id, a.token);
+      const acknowledged = new Map<string, string>();
+      socket.ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString());
+        if (frame.type === 'sent') acknowledged.set(frame.ref, frame.result.id);
+      });
+      const bodyOf = (i: number) => `large ${i} "quoted"\n é 😀 ${'x'.repeat(70_000 + i)}`;
+      const total = 400;
+      for (let i = 0; i < total; i++) socket.send({ type: 'send', ref: String(i), message: { to: { type: 'agent', id: b.agent.id }, body: bodyOf(i) } });
+      await until(() => acknowledged.size >= 40, 30_000, '40 acknowledgements');
+      first.child.kill('SIGKILL');
+      await new Promise((resolve) => first.child.once('exit', resolve));
+      expect(acknowledged.size).toBeLessThan(total);
+
+      const second = await startHubProcess(dataDir);
+      try {
+        const stored = new Map<string, string>();
+        let after: string | null = null;
+        do {
+          const page: { messages: Array<{ id: string; body: string }>; next: string | null } = await fetch(
+            `${second.url}/api/v1/agents/${b.agent.id}/messages?limit=50${after ? `&after=${after}` : ''}`,
+            { headers: { authorization: `Bearer ${b.token}` } },
+          ).then((r) => r.json());
+          for (const message of page.messages) stored.set(message.id, message.body);
+          after = page.next;
+        } while (after);
+        for (const [ref, id] of acknowledged) expect(stored.get(id), `message ${ref}`).toBe(bodyOf(Number(ref)));
+        // Files written for sends the crash cut off before their commit are gone; every stored message has its own.
+        const files = readdirSync(path.join(dataDir, 'message-bodies')).sort();
+        expect(files).toEqual([...stored.keys()].map((id) => `${id}.json`).sort());
+      } finally {
+        // Stopped before the data folder is removed, so its shutdown cannot race the removal.
+        const exited = new Promise((resolve) => second.child.once('exit', resolve));
+        second.child.kill('SIGTERM');
+        await exited;
       }
     } finally {
       if (first.child.exitCode === null) first.child.kill('SIGKILL');

@@ -15,11 +15,12 @@ export interface TestHub {
   restart(): Promise<void>;
 }
 
-export async function startHub(options: { maxBytes?: number; dataDir?: string } = {}): Promise<TestHub> {
+export async function startHub(options: { maxBytes?: number; bodyFileBytes?: number; dataDir?: string } = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = defaultConfig();
   config.api.port = 0;
   if (options.maxBytes) config.messages.maxBytes = options.maxBytes;
+  if (options.bodyFileBytes) config.messages.bodyFileBytes = options.bodyFileBytes;
   let app = createApp({ dataDir, runtime: 'headless', config, rendererDir: null });
   let { apiUrl } = await app.start();
   // Registered after tempDir's cleanup, so it runs first (cleanups run in reverse): stop, then delete.

@@ -23,11 +23,12 @@ export interface MailboxHub {
 }
 
 export async function startMailboxHub(
-  options: { dataDir?: string; maxBytes?: number; mailbox?: Partial<FileMailboxOptions>; startMailbox?: boolean } = {},
+  options: { dataDir?: string; maxBytes?: number; bodyFileBytes?: number; mailbox?: Partial<FileMailboxOptions>; startMailbox?: boolean } = {},
 ): Promise<MailboxHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = { ...defaultConfig(), api: { host: '127.0.0.1', port: 0 } };
   if (options.maxBytes) config.messages = { ...config.messages, maxBytes: options.maxBytes };
+  if (options.bodyFileBytes) config.messages = { ...config.messages, bodyFileBytes: options.bodyFileBytes };
   const app = createApp({ dataDir, runtime: 'headless', config, rendererDir: null });
   const { apiUrl } = await app.start();
   // Once app.ts starts a mailbox of its own, it is closed here: these tests drive one they can restart and watch.

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { ulidGenerator } from '../ids';
 import { version as appVersion } from '../../../package.json';
 import { openDatabase, type SqliteDatabase } from '../db/database';
+import { BODY_DIR } from '../messaging/body-store';
 import { HUB_SOURCE, type BackupSettings } from './config';
 import { BackupError, cancelled, errnoOf } from './errors';
 import { scanTree, toPreview, type ExclusionPreview, type ScannedFile, type ScanRules } from './exclusions';
@@ -483,6 +484,16 @@ export class BackupEngine {
       }
       const st = statSync(copy);
       result.push({ file: { ...file, abs: copy, size: st.size, mtimeMs: backedUpAt, ctimeMs: backedUpAt }, cacheable: false });
+    }
+    // Message bodies kept in files that were stored while the databases were copied: their rows may be in the
+    // copies. A body file is durable before its row commits, so listing them again now finds every one they name.
+    const bodiesDir = path.join(this.dataDir, BODY_DIR);
+    if (isDirectory(bodiesDir)) {
+      const listed = new Set(scan.files.map((file) => file.abs));
+      const again = await scanTree(bodiesDir, this.hubRules(repo), { limit: 0, signal });
+      for (const file of again.files) {
+        if (!listed.has(file.abs)) result.push({ file: { ...file, path: `${BODY_DIR}/${file.path}` }, cacheable: true });
+      }
     }
     return result;
   }

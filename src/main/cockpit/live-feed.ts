@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Message } from '../../shared/agent-protocol';
 import type { MetricsSnapshot } from '../../shared/contract';
 import type { Hub } from '../app';
+import { BODY_DIR } from '../messaging/body-store';
 import { publicMessage } from '../messaging/realtime';
 import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';
@@ -88,7 +89,7 @@ function storageSizes(dataDir: string): Record<string, number> {
       }
     }, 0);
   return {
-    messages: size('hub.sqlite', 'hub.sqlite-wal'),
+    messages: size('hub.sqlite', 'hub.sqlite-wal') + directorySize(path.join(dataDir, BODY_DIR)),
     memory: size('memory.sqlite', 'memory.sqlite-wal'),
     vectors: directorySize(path.join(dataDir, 'vectors')),
   };
@@ -96,7 +97,7 @@ function storageSizes(dataDir: string): Record<string, number> {
 
 function directorySize(dir: string): number {
   try {
-    // Vector index files sit flat in one folder.
+    // Vector index files and message bodies sit flat in one folder each.
     return readdirSync(dir).reduce((total, name) => total + statSync(path.join(dir, name)).size, 0);
   } catch {
     return 0;

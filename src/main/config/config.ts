@@ -26,6 +26,8 @@ export const ConfigSchema = z
       .object({
         /** Largest message body accepted, in bytes (10 MiB by default, up to 256 MiB). */
         maxBytes: z.number().int().min(1024).max(256 * MiB).default(10 * MiB),
+        /** Bodies larger than this are kept in files beside the database (message-bodies/) instead of in its rows. */
+        bodyFileBytes: z.number().int().min(1024).max(256 * MiB).default(MiB),
       })
       .strict()
       .prefault({}),

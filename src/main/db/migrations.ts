@@ -97,6 +97,13 @@ export const hubMigrations: Migration[] = [
   },
   {
     version: 4,
+    name: 'large message bodies in files',
+    // A body larger than messages.bodyFileBytes is kept in <dataDir>/message-bodies/<id>.json; its row then holds
+    // the body's first characters (for the keyword index and previews), and body_bytes the size of the file.
+    up: `ALTER TABLE messages ADD COLUMN body_bytes INTEGER;`,
+  },
+  {
+    version: 5,
     name: 'no index on message senders',
     // Every query that filters by sender also asks "or received it", which the planner answers by scanning or
     // from the keyword index, never from this index; keeping it cost a b-tree insert per message.

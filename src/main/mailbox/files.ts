@@ -4,10 +4,12 @@ import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/prom
 import path from 'node:path';
 
 /** Writes a file and flushes it to disk before returning (the file, not yet its directory entry). */
-export async function writeFileSynced(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+export async function writeFileSynced(file: string, data: string | Buffer | AsyncIterable<string | Buffer>, mode = 0o644): Promise<void> {
   const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || Buffer.isBuffer(data)) await handle.writeFile(data);
+    // In pieces: each writeFile continues where the previous one ended.
+    else for await (const piece of data) await handle.writeFile(piece);
     await handle.sync();
   } finally {
     await handle.close();

@@ -16,6 +16,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { RegisterRequest, type AgentInfo, type RegisterResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { HubError } from '../errors';
+import { prettyMessageJson } from '../messaging/frames';
 import { publicMessage } from '../messaging/realtime';
 import type { Delivery, MessagingService, ParsedSend } from '../messaging/service';
 import type { StoredMessage } from '../messaging/store';
@@ -774,7 +775,8 @@ export class FileMailbox {
     try {
       // Settled, not raced: when one write fails, the others are finished before their files are cleared away.
       const writes = await Promise.allSettled(
-        messages.map((message, i) => writeFileSynced(temps[i]!, JSON.stringify(publicMessage(message), null, 2) + '\n')),
+        // A large body is copied from its file as bytes, a slice at a time (see prettyMessageJson).
+        messages.map((message, i) => writeFileSynced(temps[i]!, prettyMessageJson(message, publicMessage))),
       );
       const failed = writes.find((write) => write.status === 'rejected');
       if (failed) throw failed.reason;

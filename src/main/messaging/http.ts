@@ -1,4 +1,6 @@
 /** HTTP routes of messages, inboxes, threads, topics and search (API v1). */
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import {
   AckRequest,
@@ -16,8 +18,11 @@ import { authorityOf, requireAuthority, requireSelfOrCockpit, senderOf } from '.
 import type { ApiContext } from '../api/server';
 import { badRequest, notFound } from '../errors';
 import { parseInput } from '../validation';
+import { messageListJson } from './frames';
+import { acceptLargeSends, rawBodyOf } from './http-body';
 import { publicMessage } from './realtime';
 import type { MessagingService } from './service';
+import type { StoredMessage } from './store';
 
 const TopicList = z.object({ topics: z.array(TopicName).min(1).max(100) }).strict();
 
@@ -26,24 +31,29 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
   const agentParam = (params: unknown) => parseInput(Ulid, (params as { id?: string }).id, 'agent id');
   const { store } = messaging;
 
-  /** Sends to agent {id}; the sender is whoever the token names. */
-  http.post(`${API_PREFIX}/agents/:id/messages`, async (request, reply) => {
-    const recipient = agentParam(request.params);
-    const sender = senderOf(who(request), registry);
-    const input = parseInput(DirectSendRequest, request.body, 'message');
-    const result = await messaging.send(sender, { ...input, to: { type: 'agent', id: recipient } });
-    return reply.code(result.duplicate ? 200 : 201).send(result);
+  // The send routes, in a scope of their own: their JSON parser keeps a large body as the bytes it arrived in.
+  void http.register(async (sends) => {
+    acceptLargeSends(sends);
+
+    /** Sends to agent {id}; the sender is whoever the token names. */
+    sends.post(`${API_PREFIX}/agents/:id/messages`, async (request, reply) => {
+      const recipient = agentParam(request.params);
+      const sender = senderOf(who(request), registry);
+      const input = parseInput(DirectSendRequest, request.body, 'message');
+      const result = await messaging.send(sender, { ...input, to: { type: 'agent', id: recipient } }, rawBodyOf(request.body));
+      return reply.code(result.duplicate ? 200 : 201).send(result);
+    });
+
+    /** Sends to an agent, a topic or everyone, as the body's `to` says. */
+    sends.post(`${API_PREFIX}/messages`, async (request, reply) => {
+      const sender = senderOf(who(request), registry);
+      const input = parseInput(SendRequest, request.body, 'message');
+      const result = await messaging.send(sender, input, rawBodyOf(request.body));
+      return reply.code(result.duplicate ? 200 : 201).send(result);
+    });
   });
 
-  /** Sends to an agent, a topic or everyone, as the body's `to` says. */
-  http.post(`${API_PREFIX}/messages`, async (request, reply) => {
-    const sender = senderOf(who(request), registry);
-    const input = parseInput(SendRequest, request.body, 'message');
-    const result = await messaging.send(sender, input);
-    return reply.code(result.duplicate ? 200 : 201).send(result);
-  });
-
-  http.get(`${API_PREFIX}/agents/:id/messages`, async (request): Promise<InboxPage> => {
+  http.get(`${API_PREFIX}/agents/:id/messages`, async (request, reply): Promise<InboxPage | FastifyReply> => {
     const id = agentParam(request.params);
     requireSelfOrCockpit(who(request), id);
     registry.get(id);
@@ -55,7 +65,9 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
       afterSeq = seq;
     }
     const page = store.inbox(id, afterSeq, query.limit, query.state);
-    return { messages: page.map(publicMessage), next: page.length === query.limit ? page.at(-1)!.id : null };
+    const next = page.length === query.limit ? page.at(-1)!.id : null;
+    if (page.some((message) => message.external)) return sendMessageList(reply, '{"messages":[', page, `],"next":${JSON.stringify(next)}}`);
+    return { messages: page.map(publicMessage), next };
   });
 
   http.post(`${API_PREFIX}/agents/:id/messages/ack`, async (request) => {
@@ -72,7 +84,7 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
     return { threads: store.threads(id, limit) };
   });
 
-  http.get(`${API_PREFIX}/threads/:threadId`, async (request) => {
+  http.get(`${API_PREFIX}/threads/:threadId`, async (request, reply) => {
     const authority = requireAuthority(who(request));
     const threadId = (request.params as { threadId: string }).threadId;
     const messages = store.thread(threadId);
@@ -80,6 +92,7 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
     // An agent sees the messages of a thread that it sent or received; the cockpit sees all of them.
     const visible = agentId ? messages.filter((m) => m.from === agentId || store.inbox(agentId, m.seq - 1, 1, 'all')[0]?.seq === m.seq) : messages;
     if (visible.length === 0) throw notFound(`no thread ${threadId} that you can see`);
+    if (visible.some((message) => message.external)) return sendMessageList(reply, `{"threadId":${JSON.stringify(threadId)},"messages":[`, visible, ']}');
     return { threadId, messages: visible.map(publicMessage) };
   });
 
@@ -110,4 +123,9 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
     const hits = store.search(q, limit, authority.kind === 'agent' ? authority.agent.id : undefined);
     return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message as Parameters<typeof publicMessage>[0]) })) };
   });
+}
+
+/** Answers with a JSON list of messages whose large bodies are streamed from their files (see messageListJson). */
+function sendMessageList(reply: FastifyReply, before: string, messages: StoredMessage[], after: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(Readable.from(messageListJson(before, messages, publicMessage, after)));
 }

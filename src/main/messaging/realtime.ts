@@ -14,6 +14,9 @@ import { originAllowed } from '../api/security';
 import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
 import type { MemoryEngine } from '../memory/engine';
+import { withExternalBody } from './body-store';
+import { externalMessageFrame, frameLength, sendFrame, type OutgoingFrame } from './frames';
+import { splitSend, type RawTextBody } from './json-body';
 import type { Delivery, MessagingService } from './service';
 import type { StoredMessage } from './store';
 
@@ -27,6 +30,8 @@ const CATCH_UP_RETRY_MS = 10;
 const KEEPALIVE_MS = 30_000;
 /** Room for the envelope around a maximal body. */
 const FRAME_OVERHEAD_BYTES = 64 * 1024;
+/** Frames this large have their body split off as bytes before parsing (see json-body.ts). */
+const SPLIT_FRAMES_FROM = 64 * 1024;
 
 export interface RealtimeOptions {
   /** The memory engine, for memory.* frames. */
@@ -50,7 +55,7 @@ export function bearerToken(request: IncomingMessage, url?: URL): string | undef
  * Sends a frame; frames sent in the same tick leave in one TCP write. The socket is corked on the first and uncorked
  * once the tick's work is done (ws has no public cork, hence its `_socket`; without it, frames are sent as usual).
  */
-export function sendCorked(ws: WebSocket, data: string): void {
+export function sendCorked(ws: WebSocket, data: OutgoingFrame): void {
   const socket = (ws as unknown as { _socket?: Socket })._socket;
   if (socket) {
     const pending = corkedBytes.get(socket);
@@ -61,9 +66,9 @@ export function sendCorked(ws: WebSocket, data: string): void {
         socket.uncork();
       });
     }
-    corkedBytes.set(socket, (pending ?? 0) + data.length);
+    corkedBytes.set(socket, (pending ?? 0) + frameLength(data));
   }
-  ws.send(data);
+  sendFrame(ws, data);
 }
 /** Bytes (about: string length) written to each corked socket this tick, not yet offered to the kernel. */
 const corkedBytes = new Map<Socket, number>();
@@ -74,12 +79,19 @@ function unreadBytes(ws: WebSocket): number {
   return ws.bufferedAmount - (socket ? (corkedBytes.get(socket) ?? 0) : 0);
 }
 
-/** The frame for a message, made once and sent to every recipient as the same string. */
-export function messageFrame(message: StoredMessage): string {
+/** The frame for a message, made once and sent to every recipient as the same string (or the same parts). */
+export function messageFrame(message: StoredMessage): OutgoingFrame {
+  if (message.external) return externalMessageFrame(message, message.external);
   return JSON.stringify({ type: 'message', message: publicMessage(message) } satisfies ServerFrame);
 }
 
-export function publicMessage({ seq: _seq, ...message }: StoredMessage): Message {
+export function publicMessage(stored: StoredMessage): Message {
+  if (stored.external) {
+    // Copied field by field: spreading would read (and parse) a body kept in a file.
+    const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = stored;
+    return withExternalBody({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt }, stored.external);
+  }
+  const { seq: _seq, ...message } = stored;
   return message;
 }
 
@@ -108,7 +120,7 @@ class AgentConnection {
    * A live message: sent straight away unless the socket is behind, in which case catch-up will read it.
    * Returns whether it went out now.
    */
-  push(seq: number, frame: string): boolean {
+  push(seq: number, frame: OutgoingFrame): boolean {
     if (seq <= this.cursor) return false;
     // This tick's own frames do not count: one commit may push a megabyte to a perfectly fast agent.
     if (this.behind || unreadBytes(this.socket) > HIGH_WATER_BYTES) {
@@ -134,11 +146,15 @@ class AgentConnection {
     if (this.socket.readyState !== this.socket.OPEN) return;
     while (this.socket.bufferedAmount <= HIGH_WATER_BYTES) {
       const page = this.messaging.store.inbox(this.agent.id, this.cursor, CATCH_UP_PAGE, 'unacked');
+      let sent = 0;
       for (const message of page) {
-        this.socket.send(messageFrame(message));
+        sendFrame(this.socket, messageFrame(message));
         this.cursor = message.seq;
+        sent++;
+        // A large body fills the socket on its own: the next one is read from its file once this has drained.
+        if (message.external && this.socket.bufferedAmount > HIGH_WATER_BYTES) break;
       }
-      if (page.length < CATCH_UP_PAGE) {
+      if (sent === page.length && page.length < CATCH_UP_PAGE) {
         this.behind = false;
         return;
       }
@@ -206,7 +222,7 @@ export class RealtimeGateway {
   private deliver(deliveries: Delivery[]): void {
     const observe = this.options.observeDelivery;
     for (const { message, recipients, acceptedAt } of deliveries) {
-      let frame: string | undefined;
+      let frame: OutgoingFrame | undefined;
       for (const agentId of recipients) {
         const connection = this.connections.get(agentId);
         if (!connection) continue;
@@ -235,33 +251,37 @@ export class RealtimeGateway {
       connection.alive = true;
       let frame: ParsedFrame;
       let ref: string | undefined;
+      let rawBody: RawTextBody | undefined;
       try {
         if (isBinary) throw new Error('binary frames are not part of the protocol; send JSON text');
-        const raw: unknown = JSON.parse(data.toString());
+        // A large send keeps its body as the bytes it arrived in; only the rest of the frame is parsed.
+        const split = (data as Buffer).length >= SPLIT_FRAMES_FROM ? splitSend(data as Buffer, true) : null;
+        const raw: unknown = JSON.parse(split ? split.envelope : data.toString());
         // Echo the ref of a send that fails validation, so the sender knows which send failed.
         if (typeof (raw as { ref?: unknown })?.ref === 'string') ref = (raw as { ref: string }).ref;
         const parsed = ClientFrame.safeParse(raw);
         if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; '));
         frame = parsed.data;
+        if (split && frame.type === 'send') rawBody = split.body;
       } catch (error) {
         send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
         return;
       }
-      void this.handle(agent, frame, send);
+      void this.handle(agent, frame, send, rawBody);
     });
 
     send({ type: 'welcome', agent: this.options.registry.info(agent), pending: agent.inboxDepth });
     connection.start();
   }
 
-  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void): Promise<void> {
+  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void, rawBody?: RawTextBody): Promise<void> {
     const { registry, messaging } = this.options;
     const ref = 'ref' in frame ? frame.ref : undefined;
     const context = { project: agent.project, agent: agent.id };
     try {
       switch (frame.type) {
         case 'send': {
-          const result = await messaging.send(agent, frame.message);
+          const result = await messaging.send(agent, frame.message, rawBody);
           send({ type: 'sent', ref: frame.ref, result });
           break;
         }

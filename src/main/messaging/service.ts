@@ -10,7 +10,9 @@ import type { SendRequest, SendResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, tooLarge } from '../errors';
-import { MessageStore, type StoredMessage } from './store';
+import { BodyStore, withExternalBody } from './body-store';
+import { previewOf, type RawTextBody } from './json-body';
+import { FTS_BODY_CHARS, MessageStore, type StoredMessage } from './store';
 
 export type ParsedSend = z.output<typeof SendRequest>;
 
@@ -28,6 +30,8 @@ type PendingWrite =
       sender: AgentRecord;
       request: ParsedSend;
       bodyText: string;
+      /** A body stored in a file (already durable): the message's id, chosen when the file was written. */
+      external?: { id: string; json: Buffer };
       acceptedAt: number;
       resolve(r: SendResponse): void;
       reject(e: Error): void;
@@ -47,8 +51,15 @@ const SEARCH_INDEX_SLICE = 500;
 /** How long an acknowledgement may wait for a send to share a commit with. */
 const ACK_DELAY_MS = 5;
 
+/** Bodies larger than this (UTF-8 bytes) are stored in files beside the database, by default. */
+export const DEFAULT_BODY_FILE_BYTES = 1024 * 1024;
+
 export interface MessagingOptions {
   maxBodyBytes: number;
+  /** Where bodies too large for a database row are kept (see BodyStore); without it, every body is in its row. */
+  bodyDir?: string;
+  /** Bodies larger than this many bytes go to files (DEFAULT_BODY_FILE_BYTES). */
+  bodyFileBytes?: number;
   /** Told how long each send took to become durable, and how many inbox deliveries it made. */
   observeSend?: (durationMs: number, recipients: number) => void;
 }
@@ -70,17 +81,28 @@ export class MessagingService {
     private readonly registry: AgentRegistry,
     private readonly options: MessagingOptions,
   ) {
-    this.store = new MessageStore(db);
+    const bodies = options.bodyDir === undefined ? undefined : new BodyStore(options.bodyDir);
+    this.store = new MessageStore(db, bodies);
+    // Body files a crash left without their message (written, never committed) go.
+    bodies?.sweep((id) => this.store.hasBodyFile(id));
     // Whatever a crash left unindexed is indexed now.
     this.scheduleSearchIndexing();
   }
 
-  /** Resolves once the message is committed; rejects with a HubError the caller can show. */
-  send(sender: AgentRecord, request: ParsedSend): Promise<SendResponse> {
+  /**
+   * Resolves once the message is committed; rejects with a HubError the caller can show. `raw`, when given, is the
+   * body as it arrived (request.body is then a placeholder): a large one is stored without becoming a string.
+   */
+  send(sender: AgentRecord, request: ParsedSend, raw?: RawTextBody): Promise<SendResponse> {
     if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
     if (sender.revokedAt) return Promise.reject(new HubError(403, 'revoked', `agent ${sender.name} was revoked and may not send`));
-    const bodyText = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-    const bytes = Buffer.byteLength(bodyText);
+    let bodyText: string | undefined;
+    let bytes: number;
+    if (raw) bytes = raw.utf8Bytes;
+    else {
+      bodyText = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+      bytes = Buffer.byteLength(bodyText);
+    }
     if (bytes > this.options.maxBodyBytes) {
       return Promise.reject(
         tooLarge(`the message body is ${bytes} bytes; the hub accepts up to ${this.options.maxBodyBytes} (messages.maxBytes in config.json)`),
@@ -92,7 +114,63 @@ export class MessagingService {
       if (recipient.revokedAt) return Promise.reject(new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`));
     }
     const acceptedAt = performance.now();
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, bodyText, acceptedAt, resolve, reject }));
+    if (this.store.bodies && bytes > (this.options.bodyFileBytes ?? DEFAULT_BODY_FILE_BYTES)) {
+      return this.sendWithBodyFile(this.store.bodies, sender, request, raw, bodyText, acceptedAt);
+    }
+    if (raw) {
+      bodyText = raw.text();
+      request = { ...request, body: bodyText };
+    }
+    const text = bodyText!;
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, bodyText: text, acceptedAt, resolve, reject }));
+  }
+
+  /**
+   * A large body is written to its file (named by the message id, chosen now) and made durable first, off the
+   * event loop; then the message joins the commit queue like any other, with the body's first characters in its
+   * row. A body whose message is not stored after all (a duplicate, a failed write) is removed again.
+   */
+  private async sendWithBodyFile(
+    bodies: BodyStore,
+    sender: AgentRecord,
+    request: ParsedSend,
+    raw: RawTextBody | undefined,
+    bodyText: string | undefined,
+    acceptedAt: number,
+  ): Promise<SendResponse> {
+    const id = this.newId();
+    const text = raw !== undefined || typeof request.body === 'string';
+    // The file holds the body's JSON encoding: a text body as its string literal.
+    const json = raw ? raw.json : Buffer.from(text ? JSON.stringify(bodyText) : bodyText!);
+    // The row keeps the first characters (of the JSON text, for a JSON body), for the keyword index and previews.
+    const preview = raw ? previewOf(raw.json, FTS_BODY_CHARS) : bodyText!.slice(0, FTS_BODY_CHARS);
+    try {
+      await bodies.write(id, json);
+    } catch (error) {
+      throw new HubError(503, 'storage_failed', `the hub could not store the message body: ${(error as Error).message}`);
+    }
+    if (this.closed) {
+      bodies.discard(id);
+      throw new HubError(503, 'closing', 'the hub is shutting down');
+    }
+    return new Promise((resolve, reject) =>
+      this.enqueue({
+        kind: 'send',
+        sender,
+        request,
+        bodyText: preview,
+        external: { id, json },
+        acceptedAt,
+        resolve: (result) => {
+          if (result.duplicate) bodies.discard(id);
+          resolve(result);
+        },
+        reject: (error) => {
+          bodies.discard(id);
+          reject(error);
+        },
+      }),
+    );
   }
 
   ack(agent: AgentRecord, ids: string[]): Promise<number> {
@@ -233,7 +311,7 @@ export class MessagingService {
         return { id: earlier.id, threadId: earlier.thread_id, createdAt: earlier.created_at, recipients: earlier.recipients, duplicate: true };
       }
     }
-    const id = this.newId();
+    const id = write.external?.id ?? this.newId();
     let threadId = request.threadId;
     if (request.replyTo) {
       const parentThread = this.store.threadOf(request.replyTo);
@@ -255,7 +333,12 @@ export class MessagingService {
       ackRequired: request.ackRequired,
       createdAt: now,
     };
-    message.seq = this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
+    message.seq = write.external
+      ? this.store.insertWithBodyFile(
+          { ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null },
+          write.external.json.length,
+        )
+      : this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
     const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, message.seq));
     for (const agentId of recipients) {
       const agent = this.registry.get(agentId);
@@ -265,7 +348,12 @@ export class MessagingService {
     }
     sender.messagesOut++;
     touched.add(sender);
-    deliveries.push({ message, recipients, acceptedAt: write.acceptedAt });
+    deliveries.push({
+      // Deliveries of a body in a file send the bytes just written; the body itself is parsed only if someone reads it.
+      message: write.external ? withBodyBytes(message, write.external.json) : message,
+      recipients,
+      acceptedAt: write.acceptedAt,
+    });
     return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
   }
 
@@ -328,6 +416,10 @@ export class MessagingService {
     })();
     return this.searchCatchUp;
   }
+}
+
+function withBodyBytes(message: StoredMessage, json: Buffer): StoredMessage {
+  return withExternalBody(message, { bytes: json.length, json: () => json });
 }
 
 function asHubError(error: unknown): HubError {

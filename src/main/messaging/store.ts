@@ -4,12 +4,15 @@
  */
 import type { Importance, Message, Recipient, SearchHit, ThreadSummary } from '../../shared/agent-protocol';
 import type { SqliteDatabase } from '../db/database';
+import { withExternalBody, type BodyStore, type ExternalBody } from './body-store';
 
 /** Search covers this much of each body; a 64 MB attachment should not make the keyword index 64 MB bigger. */
 export const FTS_BODY_CHARS = 64 * 1024;
 
 export interface StoredMessage extends Message {
   seq: number;
+  /** Set (non-enumerable) when the body is kept outside the row; `body` then reads it on first access. */
+  external?: ExternalBody;
 }
 
 export interface NewMessage {
@@ -20,7 +23,7 @@ export interface NewMessage {
   replyTo: string | null;
   subject: string | null;
   contentType: 'text' | 'json';
-  /** The stored form: the text itself, or the JSON document as text. */
+  /** The stored form: the text itself, or the JSON document as text (for a body in a file: its first characters). */
   bodyText: string;
   importance: Importance;
   ackRequired: boolean;
@@ -42,17 +45,28 @@ type MessageRow = {
   importance: Importance;
   ack_required: number;
   created_at: string;
+  body_bytes: number | null;
 };
 
 export class MessageStore {
   private readonly s;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    /** Where bodies too large for a row are; without one, every body is stored in its row. */
+    readonly bodies?: BodyStore,
+  ) {
     this.s = {
       insert: db.prepare(
         `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
            ack_required, created_at, idempotency_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertWithBodyFile: db.prepare(
+        `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
+           ack_required, created_at, idempotency_key, body_bytes)
+         VALUES (@id, @sender, @toType, @toValue, @threadId, @replyTo, @subject, @contentType, @bodyText, @importance,
+           @ackRequired, @createdAt, @idempotencyKey, @bodyBytes)`,
       ),
       deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq) VALUES (?, ?)'),
       byIdempotency: db.prepare(
@@ -84,6 +98,7 @@ export class MessageStore {
       toIndex: db.prepare('SELECT seq, subject, substr(body, 1, ?) AS body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
       ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)'),
       thread: db.prepare('SELECT * FROM messages WHERE thread_id = ? ORDER BY seq LIMIT ?'),
+      hasBodyFile: db.prepare('SELECT 1 FROM messages WHERE id = ? AND body_bytes IS NOT NULL').pluck(),
     };
   }
 
@@ -96,12 +111,24 @@ export class MessageStore {
     return Number(result.lastInsertRowid);
   }
 
+  /** Inserts a message whose body is in a file of `bodyBytes` bytes (BodyStore); `bodyText` is its first characters. */
+  insertWithBodyFile(message: NewMessage, bodyBytes: number): number {
+    const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
+    const result = this.s.insertWithBodyFile.run({ ...message, toType: message.to.type, toValue, ackRequired: message.ackRequired ? 1 : 0, bodyBytes });
+    return Number(result.lastInsertRowid);
+  }
+
   deliver(agentId: string, seq: number): boolean {
     return this.s.deliver.run(agentId, seq).changes > 0;
   }
 
   findByIdempotencyKey(sender: string, key: string) {
     return this.s.byIdempotency.get(sender, key) as { seq: number; id: string; thread_id: string; created_at: string; recipients: number } | undefined;
+  }
+
+  /** Whether a stored message keeps its body in a file (BodyStore.sweep keeps exactly those files). */
+  hasBodyFile(id: string): boolean {
+    return this.s.hasBodyFile.get(id) !== undefined;
   }
 
   seqOf(id: string): number | undefined {
@@ -115,7 +142,7 @@ export class MessageStore {
   /** An inbox, in delivery order, after a position. */
   inbox(agentId: string, afterSeq: number, limit: number, state: 'unacked' | 'all' = 'unacked'): StoredMessage[] {
     const statement = state === 'unacked' ? this.s.unacked : this.s.all;
-    return (statement.all(agentId, afterSeq, limit) as MessageRow[]).map(fromRow);
+    return (statement.all(agentId, afterSeq, limit) as MessageRow[]).map(this.fromRow);
   }
 
   /** Marks delivered messages handled; returns how many were newly acknowledged. */
@@ -175,11 +202,11 @@ export class MessageStore {
          ORDER BY rank LIMIT @limit`,
       )
       .all({ match, limit, agent: visibleTo }) as Array<MessageRow & { snippet: string; rank: number }>;
-    return rows.map((row) => ({ message: fromRow(row), snippet: row.snippet, rank: row.rank }));
+    return rows.map((row) => ({ message: this.fromRow(row), snippet: row.snippet, rank: row.rank }));
   }
 
   thread(threadId: string, limit = 1000): StoredMessage[] {
-    return (this.s.thread.all(threadId, limit) as MessageRow[]).map(fromRow);
+    return (this.s.thread.all(threadId, limit) as MessageRow[]).map(this.fromRow);
   }
 
   /** Threads an agent took part in (or all, for the cockpit), most recent first. */
@@ -217,8 +244,16 @@ export class MessageStore {
     const rows = this.db
       .prepare(`SELECT m.* FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.seq DESC LIMIT @limit`)
       .all({ ...filter, limit }) as MessageRow[];
-    return rows.map(fromRow);
+    return rows.map(this.fromRow);
   }
+
+  /** A row as a message; a body kept in a file is read when the message's `body` is first used. */
+  private readonly fromRow = (row: MessageRow): StoredMessage => {
+    const message = fromRow(row);
+    const bodies = this.bodies;
+    if (row.body_bytes === null || !bodies) return message;
+    return withExternalBody(message, { bytes: row.body_bytes, file: bodies.pathOf(row.id), json: () => bodies.read(row.id) });
+  };
 }
 
 /**
@@ -243,7 +278,8 @@ export function fromRow(row: MessageRow): StoredMessage {
     replyTo: row.reply_to,
     subject: row.subject,
     contentType: row.content_type,
-    body: row.content_type === 'json' ? JSON.parse(row.body) : row.body,
+    // A body kept in a file has only its first characters here (MessageStore.fromRow reads the rest).
+    body: row.content_type === 'json' && row.body_bytes === null ? JSON.parse(row.body) : row.body,
     importance: row.importance,
     ackRequired: row.ack_required === 1,
     createdAt: row.created_at,

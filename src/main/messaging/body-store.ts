@@ -1,0 +1,122 @@
+/**
+ * Message bodies too large for a database row, one file each: `<dataDir>/message-bodies/<message id>.json`,
+ * holding the body's JSON encoding (a text body as its JSON string literal). The row keeps the first characters
+ * of the body (for the keyword index and previews) and the file's size.
+ *
+ * Durability: a file is written, fsynced and its directory entry fsynced before the row that names it is
+ * committed, so an acknowledged message always has its body. A crash between the two leaves a file that no row
+ * names; `sweep` (run when the hub starts) removes those, and anything else that is not a body file.
+ */
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+export const BODY_DIR = 'message-bodies';
+const FILE_NAME = /^([0-9A-HJKMNP-TV-Z]{26})\.json$/;
+
+export class BodyStore {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  pathOf(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  /** Writes a body and makes it durable (file and directory entry). */
+  async write(id: string, json: Buffer): Promise<void> {
+    const file = await open(this.pathOf(id), 'wx');
+    try {
+      let offset = 0;
+      while (offset < json.length) offset += (await file.write(json, offset, json.length - offset)).bytesWritten;
+      await file.sync();
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      await rm(this.pathOf(id), { force: true }).catch(() => undefined);
+      throw error;
+    }
+    await file.close();
+    await this.syncDir();
+  }
+
+  read(id: string): Buffer {
+    return readFileSync(this.pathOf(id));
+  }
+
+  /** Removes a body whose message was not stored after all (a duplicate, a failed commit). */
+  discard(id: string): void {
+    rm(this.pathOf(id), { force: true }).catch((error: Error) => console.error(`[messaging] could not remove the body file of ${id}: ${error.message}`));
+  }
+
+  /**
+   * Removes every file that is not the body of a stored message: bodies written for sends a crash interrupted
+   * before their commit, bodies of deleted messages. Returns how many went.
+   */
+  sweep(isStored: (id: string) => boolean): number {
+    let removed = 0;
+    for (const name of readdirSync(this.dir)) {
+      const id = FILE_NAME.exec(name)?.[1];
+      if (id !== undefined && isStored(id)) continue;
+      rmSync(path.join(this.dir, name), { force: true, recursive: true });
+      removed++;
+    }
+    if (removed > 0) this.syncDirSync();
+    return removed;
+  }
+
+  private async syncDir(): Promise<void> {
+    if (process.platform === 'win32') return;
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  private syncDirSync(): void {
+    if (process.platform === 'win32') return;
+    const fd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Where a message's body is when it is not in its row: its JSON encoding, in memory (just received) or in its file. */
+export interface ExternalBody {
+  /** Size of the JSON encoding, bytes. */
+  readonly bytes: number;
+  /** The body file, once the message is read back from the database. */
+  readonly file?: string;
+  json(): Buffer;
+}
+
+/** The body's JSON bytes in pieces: read from its file a slice at a time, so writing it out holds little memory. */
+export async function* bodyChunks(external: ExternalBody): AsyncGenerator<Buffer> {
+  if (external.file === undefined) {
+    yield external.json();
+    return;
+  }
+  for await (const chunk of createReadStream(external.file, { highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
+}
+
+/**
+ * Gives a message a body read on demand from `external` (parsed once, on first access) and a non-enumerable
+ * `external`, so code that serialises the message sees the full body, and code that can send bytes finds them.
+ */
+export function withExternalBody<T extends object>(message: T, external: ExternalBody): T & { body: unknown; external: ExternalBody } {
+  let parsed: { value: unknown } | undefined;
+  Object.defineProperty(message, 'external', { value: external, enumerable: false, configurable: true });
+  Object.defineProperty(message, 'body', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      parsed ??= { value: JSON.parse(external.json().toString('utf8')) };
+      return parsed.value;
+    },
+  });
+  return message as T & { body: unknown; external: ExternalBody };
+}

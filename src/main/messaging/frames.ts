@@ -1,0 +1,77 @@
+/**
+ * Outgoing realtime frames for messages whose body is kept as bytes (see body-store.ts): the frame is the message
+ * without its body, the body's JSON bytes as they are, and the closing braces, sent as three fragments of one
+ * WebSocket text message. No copy of the body is made per frame or per recipient.
+ */
+import type { WebSocket } from 'ws';
+import { bodyChunks, type ExternalBody } from './body-store';
+import type { StoredMessage } from './store';
+
+/** A frame as one string, or as parts sent as the fragments of one text message. */
+export type OutgoingFrame = string | Buffer[];
+
+const TAIL = Buffer.from('}}');
+
+/** A frame's size in bytes (for a string, its length: exact for ASCII, close enough for buffering decisions). */
+export function frameLength(frame: OutgoingFrame): number {
+  return typeof frame === 'string' ? frame.length : frame.reduce((total, part) => total + part.length, 0);
+}
+
+/** A message's JSON up to its body: `{"id":…,"createdAt":"…","body":`. */
+function headOf(message: StoredMessage): string {
+  const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = message;
+  const json = JSON.stringify({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt });
+  return `${json.slice(0, -1)},"body":`;
+}
+
+export function externalMessageFrame(message: StoredMessage, external: ExternalBody): Buffer[] {
+  return [Buffer.from(`{"type":"message","message":${headOf(message)}`), external.json(), TAIL];
+}
+
+/**
+ * A JSON document holding a list of messages (`before` + the messages, comma-separated + `after`), produced part by
+ * part: a body kept in a file is read a slice at a time when its turn comes and written out as its bytes, so
+ * answering with a page of large messages holds little memory and never turns a body into a string.
+ */
+export async function* messageListJson(
+  before: string,
+  messages: readonly StoredMessage[],
+  toPublic: (m: StoredMessage) => unknown,
+  after: string,
+): AsyncGenerator<Buffer | string> {
+  yield before;
+  for (const [i, message] of messages.entries()) {
+    if (i > 0) yield ',';
+    if (message.external) {
+      yield headOf(message);
+      yield* bodyChunks(message.external);
+      yield '}';
+    } else yield JSON.stringify(toPublic(message));
+  }
+  yield after;
+}
+
+/**
+ * A message as an inbox file of the file mailbox: JSON.stringify(message, null, 2) and a newline, with a body kept
+ * in a file copied in as its bytes, a slice at a time.
+ */
+export async function* prettyMessageJson(message: StoredMessage, toPublic: (m: StoredMessage) => unknown): AsyncGenerator<Buffer | string> {
+  if (!message.external) {
+    yield JSON.stringify(toPublic(message), null, 2) + '\n';
+    return;
+  }
+  const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = message;
+  const head = JSON.stringify({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt }, null, 2);
+  yield `${head.slice(0, -2)},\n  "body": `;
+  yield* bodyChunks(message.external);
+  yield '\n}\n';
+}
+
+/** Sends a frame; parts go out back to back as the fragments of one text message. */
+export function sendFrame(ws: WebSocket, frame: OutgoingFrame): void {
+  if (typeof frame === 'string') {
+    ws.send(frame);
+    return;
+  }
+  frame.forEach((part, i) => ws.send(part, { binary: false, fin: i === frame.length - 1 }));
+}

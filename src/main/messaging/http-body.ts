@@ -1,0 +1,71 @@
+/**
+ * Request bodies of the send routes: read into one buffer of the announced length (no list of chunks plus a
+ * concatenated copy), and when large, split into the envelope, parsed as usual, and the body, kept as the bytes
+ * it arrived in (see json-body.ts). Small bodies are parsed exactly as Fastify's own JSON parser does.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { splitSend, type RawTextBody } from './json-body';
+
+/** Bodies from this size on are split (smaller ones are parsed whole). */
+const SPLIT_BODIES_FROM = 64 * 1024;
+
+const rawBodies = new WeakMap<object, RawTextBody>();
+
+/** The body of a send as it arrived, if the parser kept it as bytes (the parsed body's `body` is then ""). */
+export function rawBodyOf(parsed: unknown): RawTextBody | undefined {
+  return typeof parsed === 'object' && parsed !== null ? rawBodies.get(parsed) : undefined;
+}
+
+/** Replaces the JSON parser of `scope` (an encapsulated plugin holding the send routes). */
+export function acceptLargeSends(scope: FastifyInstance): void {
+  const parseJson = scope.getDefaultJsonParser('error', 'error');
+  scope.addContentTypeParser('application/json', (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void) => {
+    readBody(request, payload, (error, body) => {
+      if (error) return done(error);
+      const split = body!.length >= SPLIT_BODIES_FROM && isUtf8(body!) ? splitSend(body!, false) : null;
+      if (!split) return parseJson(request, body!.toString('utf8'), done);
+      parseJson(request, split.envelope, (parseError: Error | null, parsed?: unknown) => {
+        if (!parseError && typeof parsed === 'object' && parsed !== null && (parsed as { body?: unknown }).body === '') rawBodies.set(parsed, split.body);
+        done(parseError, parsed);
+      });
+    });
+  });
+}
+
+function readBody(request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: Buffer) => void): void {
+  const limit = request.routeOptions.bodyLimit ?? Number.POSITIVE_INFINITY;
+  const declared = Number(request.headers['content-length']);
+  if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+  // With a Content-Length, each chunk is copied into place as it arrives and can be collected at once.
+  const buffer = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const finish = (error: Error | null, body?: Buffer) => {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onError);
+    done(error, body);
+  };
+  const onData = (chunk: Buffer) => {
+    if (received + chunk.length > limit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+    if (buffer) {
+      if (received + chunk.length > buffer.length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      chunk.copy(buffer, received);
+    } else chunks.push(chunk);
+    received += chunk.length;
+  };
+  const onEnd = () => {
+    if (buffer && received !== buffer.length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+    finish(null, buffer ?? Buffer.concat(chunks, received));
+  };
+  const onError = (error: Error & { statusCode?: number }) => {
+    if (!(typeof error.statusCode === 'number' && error.statusCode >= 400)) error.statusCode = 400;
+    finish(error);
+  };
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onError);
+  payload.resume();
+}
