@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findElectronBinary } from './electron-binary.mjs';
+import { ELECTRON_JS_FLAGS, HUB_V8_FLAGS } from './hub-v8-flags.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -32,9 +33,9 @@ function findElectron() {
 
 const electron = findElectron();
 const child = electron.binary
-  ? spawn(electron.binary, [root, ...hubArgs], { cwd: root, stdio: 'inherit' })
+  ? spawn(electron.binary, [ELECTRON_JS_FLAGS, root, ...hubArgs], { cwd: root, stdio: 'inherit' })
   : (console.log(`Desktop window unavailable: ${electron.reason}; starting the hub headless instead.`),
-    spawn(process.execPath, [path.join(root, 'out', 'main', 'headless.js'), ...hubArgs], { cwd: root, stdio: 'inherit' }));
+    spawn(process.execPath, [...HUB_V8_FLAGS, path.join(root, 'out', 'main', 'headless.js'), ...hubArgs], { cwd: root, stdio: 'inherit' }));
 
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

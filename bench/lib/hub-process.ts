@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stopChild, track } from './children';
 import { benchDir, repoRoot } from './paths';
+import { HUB_V8_FLAGS } from '../../scripts/hub-v8-flags.mjs';
 
 const ENTRY = path.join(repoRoot, 'out/main/headless.js');
 /** What the headless build is made from; newer files than the build mean it is stale. */
@@ -110,7 +111,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const label = options.label ?? 'hub';
   const dataDir = mkdtempSync(path.join(options.dataRoot ?? os.tmpdir(), 'devenviro-bench-'));
   if (options.config) writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify(options.config, null, 2) + '\n');
-  const nodeArgs: string[] = [];
+  // Started the way `npm start` starts it, V8 flags included.
+  const nodeArgs: string[] = [...HUB_V8_FLAGS];
   // Each hub profiles into a folder of its own; V8 writes one file per thread (CPU.<date>.<time>.<pid>.<thread>.<n>).
   if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
   const profileDir = options.cpuProfDir ? mkdtempSync(path.join(options.cpuProfDir, `${label}-`)) : undefined;
