@@ -40,108 +40,98 @@ async function post(url: string, path: string, body: unknown, token?: string): P
   return response.json();
 }
 
+type Hub = { child: ChildProcess; url: string };
+type Inbox = Array<{ id: string; body: string }>;
+
+/** Stops a hub and waits for it, so its shutdown cannot race the removal of its data folder. */
+async function stopHub(hub: Hub): Promise<void> {
+  if (hub.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => hub.child.once('exit', resolve));
+  hub.child.kill('SIGTERM');
+  await exited;
+}
+
+/** Every message in an agent's inbox, page by page, oldest first. */
+async function readInbox(hub: Hub, agent: RegisterResponse, pageSize: number): Promise<Inbox> {
+  const messages: Inbox = [];
+  let after: string | null = null;
+  do {
+    const page: { messages: Inbox; next: string | null } = await fetch(
+      `${hub.url}/api/v1/agents/${agent.agent.id}/messages?limit=${pageSize}${after ? `&after=${after}` : ''}`,
+      { headers: { authorization: `Bearer ${agent.token}` } },
+    ).then((r) => r.json());
+    messages.push(...page.messages);
+    after = page.next;
+  } while (after);
+  return messages;
+}
+
+/**
+ * A sender pipelines `total` sends over its socket to a receiver; once `killAfter` are acknowledged the hub gets
+ * kill -9, and `check` runs against a restarted hub on the same data, with the acknowledged sends (ref -> id).
+ */
+async function crashMidBurst(
+  burst: { total: number; killAfter: number; body: (i: number) => string; config?: unknown },
+  check: (restarted: Hub, receiver: RegisterResponse, acknowledged: Map<string, string>, dataDir: string) => Promise<void>,
+): Promise<void> {
+  const dataDir = tempDir();
+  if (burst.config) writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify(burst.config));
+  const first = await startHubProcess(dataDir);
+  try {
+    const a = (await post(first.url, '/agents/register', { name: 'sender', project: 'crash' })) as RegisterResponse;
+    const b = (await post(first.url, '/agents/register', { name: 'receiver', project: 'crash' })) as RegisterResponse;
+    const socket = await openSocket(first.url, a.agent.id, a.token);
+    const acknowledged = new Map<string, string>();
+    socket.ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type === 'sent') acknowledged.set(frame.ref, frame.result.id);
+    });
+    for (let i = 0; i < burst.total; i++) {
+      socket.send({ type: 'send', ref: String(i), message: { to: { type: 'agent', id: b.agent.id }, body: burst.body(i) } });
+    }
+    await until(() => acknowledged.size >= burst.killAfter, 30_000, `${burst.killAfter} acknowledgements`);
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+    expect(acknowledged.size).toBeLessThan(burst.total);
+
+    const second = await startHubProcess(dataDir);
+    try {
+      await check(second, b, acknowledged, dataDir);
+    } finally {
+      await stopHub(second);
+    }
+  } finally {
+    if (first.child.exitCode === null) first.child.kill('SIGKILL');
+  }
+}
+
 describe('crash safety', () => {
   it('keeps every acknowledged message through a kill -9 mid-burst', async () => {
-    const dataDir = tempDir();
-    const first = await startHubProcess(dataDir);
-    try {
-      const a = (await post(first.url, '/agents/register', { name: 'sender', project: 'crash' })) as RegisterResponse;
-      const b = (await post(first.url, '/agents/register', { name: 'receiver', project: 'crash' })) as RegisterResponse;
-      const socket = await openSocket(first.url, a.agent.id, a.token);
-      const acknowledged = new Map<string, string>();
-      socket.ws.on('message', (data) => {
-        const frame = JSON.parse(data.toString());
-        if (frame.type === 'sent') acknowledged.set(frame.ref, frame.result.id);
-      });
-      const total = 20_000;
-      for (let i = 0; i < total; i++) {
-        socket.send({ type: 'send', ref: String(i), message: { to: { type: 'agent', id: b.agent.id }, body: `burst message ${i} ${'x'.repeat(200)}` } });
-      }
-      await until(() => acknowledged.size >= 2000, 30_000, '2000 acknowledgements');
-      first.child.kill('SIGKILL');
-      await new Promise((resolve) => first.child.once('exit', resolve));
-      const acked = [...acknowledged.values()];
-      expect(acked.length).toBeLessThan(total);
-
-      const second = await startHubProcess(dataDir);
-      try {
-        const stored = new Set<string>();
-        let after: string | null = null;
-        do {
-          const page: { messages: Array<{ id: string }>; next: string | null } = await fetch(`${second.url}/api/v1/agents/${b.agent.id}/messages?limit=1000${after ? `&after=${after}` : ''}`, {
-            headers: { authorization: `Bearer ${b.token}` },
-          }).then((r) => r.json());
-          for (const message of page.messages) {
-            expect(stored.has(message.id)).toBe(false);
-            stored.add(message.id);
-          }
-          after = page.next;
-        } while (after);
-        const lost = acked.filter((id) => !stored.has(id));
-        expect(lost).toEqual([]);
-        // The keyword index, filled after commits, catches up with what the crash left unindexed.
-        const lastRef = Math.max(...[...acknowledged.keys()].map(Number));
-        const search = await fetch(`${second.url}/api/v1/messages/search?q=${encodeURIComponent(`burst message ${lastRef}`)}&limit=5`, {
-          headers: { authorization: `Bearer ${b.token}` },
-        }).then((r) => r.json());
-        expect(search.hits.map((hit: { message: { body: string } }) => hit.message.body)).toContain(`burst message ${lastRef} ${'x'.repeat(200)}`);
-      } finally {
-        // Stopped before the data folder is removed, so its shutdown cannot race the removal.
-        const exited = new Promise((resolve) => second.child.once('exit', resolve));
-        second.child.kill('SIGTERM');
-        await exited;
-      }
-    } finally {
-      if (first.child.exitCode === null) first.child.kill('SIGKILL');
-    }
+    const body = (i: number) => `burst message ${i} ${'x'.repeat(200)}`;
+    await crashMidBurst({ total: 20_000, killAfter: 2000, body }, async (second, b, acknowledged) => {
+      const inbox = await readInbox(second, b, 1000);
+      const stored = new Set(inbox.map((message) => message.id));
+      expect(stored.size).toBe(inbox.length); // nothing delivered twice
+      expect([...acknowledged.values()].filter((id) => !stored.has(id))).toEqual([]);
+      // The keyword index, filled after commits, catches up with what the crash left unindexed.
+      const lastRef = Math.max(...[...acknowledged.keys()].map(Number));
+      const search = await fetch(`${second.url}/api/v1/messages/search?q=${encodeURIComponent(`burst message ${lastRef}`)}&limit=5`, {
+        headers: { authorization: `Bearer ${b.token}` },
+      }).then((r) => r.json());
+      expect(search.hits.map((hit: { message: { body: string } }) => hit.message.body)).toContain(body(lastRef));
+    });
   }, 90_000);
 
   it('keeps every acknowledged large message, body file and all, and no body file of an unacknowledged one', async () => {
-    const dataDir = tempDir();
+    const body = (i: number) => `large ${i} "quoted"\n é 😀 ${'x'.repeat(70_000 + i)}`;
     // Bodies above 4 KiB go to files, so every message of the burst has one.
-    writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ messages: { bodyFileBytes: 4096 } }));
-    const first = await startHubProcess(dataDir);
-    try {
-      const a = (await post(first.url, '/agents/register', { name: 'sender', project: 'crash' })) as RegisterResponse;
-      const b = (await post(first.url, '/agents/register', { name: 'receiver', project: 'crash' })) as RegisterResponse;
-      const socket = await openSocket(first.url, a.agent.id, a.token);
-      const acknowledged = new Map<string, string>();
-      socket.ws.on('message', (data) => {
-        const frame = JSON.parse(data.toString());
-        if (frame.type === 'sent') acknowledged.set(frame.ref, frame.result.id);
-      });
-      const bodyOf = (i: number) => `large ${i} "quoted"\n é 😀 ${'x'.repeat(70_000 + i)}`;
-      const total = 400;
-      for (let i = 0; i < total; i++) socket.send({ type: 'send', ref: String(i), message: { to: { type: 'agent', id: b.agent.id }, body: bodyOf(i) } });
-      await until(() => acknowledged.size >= 40, 30_000, '40 acknowledgements');
-      first.child.kill('SIGKILL');
-      await new Promise((resolve) => first.child.once('exit', resolve));
-      expect(acknowledged.size).toBeLessThan(total);
-
-      const second = await startHubProcess(dataDir);
-      try {
-        const stored = new Map<string, string>();
-        let after: string | null = null;
-        do {
-          const page: { messages: Array<{ id: string; body: string }>; next: string | null } = await fetch(
-            `${second.url}/api/v1/agents/${b.agent.id}/messages?limit=50${after ? `&after=${after}` : ''}`,
-            { headers: { authorization: `Bearer ${b.token}` } },
-          ).then((r) => r.json());
-          for (const message of page.messages) stored.set(message.id, message.body);
-          after = page.next;
-        } while (after);
-        for (const [ref, id] of acknowledged) expect(stored.get(id), `message ${ref}`).toBe(bodyOf(Number(ref)));
-        // Files written for sends the crash cut off before their commit are gone; every stored message has its own.
-        const files = readdirSync(path.join(dataDir, 'message-bodies')).sort();
-        expect(files).toEqual([...stored.keys()].map((id) => `${id}.json`).sort());
-      } finally {
-        // Stopped before the data folder is removed, so its shutdown cannot race the removal.
-        const exited = new Promise((resolve) => second.child.once('exit', resolve));
-        second.child.kill('SIGTERM');
-        await exited;
-      }
-    } finally {
-      if (first.child.exitCode === null) first.child.kill('SIGKILL');
-    }
+    const burst = { total: 400, killAfter: 40, body, config: { messages: { bodyFileBytes: 4096 } } };
+    await crashMidBurst(burst, async (second, b, acknowledged, dataDir) => {
+      const stored = new Map((await readInbox(second, b, 50)).map((message) => [message.id, message.body]));
+      for (const [ref, id] of acknowledged) expect(stored.get(id), `message ${ref}`).toBe(body(Number(ref)));
+      // Files written for sends the crash cut off before their commit are gone; every stored message has its own.
+      const files = readdirSync(path.join(dataDir, 'message-bodies')).sort();
+      expect(files).toEqual([...stored.keys()].map((id) => `${id}.json`).sort());
+    });
   }, 90_000);
 });
