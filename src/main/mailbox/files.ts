@@ -7,9 +7,8 @@ import path from 'node:path';
 export async function writeFileSynced(file: string, data: string | Buffer | AsyncIterable<string | Buffer>, mode = 0o644): Promise<void> {
   const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
   try {
-    if (typeof data === 'string' || Buffer.isBuffer(data)) await handle.writeFile(data);
-    // In pieces: each writeFile continues where the previous one ended.
-    else for await (const piece of data) await handle.writeFile(piece);
+    // An iterable is written piece by piece as it yields (fs/promises writeFile takes one since Node 15.14).
+    await writeFile(handle, data);
     await handle.sync();
   } finally {
     await handle.close();
