@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Message } from '../../src/shared/agent-protocol';
 import { EventBus } from '../../src/main/cockpit/event-bus';
@@ -35,5 +37,28 @@ describe('the cockpit live feed', () => {
     await hub.api(`/agents/${b!.agent.id}/messages`, { token: a!.token, body: { body: 'after the burst' } });
     await until(() => batches.at(-1)!.some((m) => m.body === 'after the burst'), 5000, 'a later message in its own batch');
     expect(batches.at(-1)).toHaveLength(1);
+  });
+
+  it("counts message bodies kept in files in the storage figures, from the body store's running total", async () => {
+    const hub = await startHub({ bodyFileBytes: 4096 });
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => hub.register(name)));
+    for (const size of [10_000, 20_000]) {
+      const sent = await hub.api(`/agents/${b!.agent.id}/messages`, { token: a!.token, body: { body: 'x'.repeat(size) } });
+      expect(sent.status).toBe(201);
+    }
+    const dir = path.join(hub.dataDir, 'message-bodies');
+    const onDisk = readdirSync(dir).reduce((total, name) => total + statSync(path.join(dir, name)).size, 0);
+    expect(onDisk).toBe(10_002 + 20_002); // each body as its JSON string literal
+    expect(hub.app.hub().messaging.store.bodies.bytes).toBe(onDisk);
+
+    const events = new EventBus();
+    const feed = startLiveFeed({ events, hub: hub.app.hub(), metrics: new Metrics(), dataDir: hub.dataDir });
+    onTestFinished(() => feed.stop());
+    await until(() => feed.latest() !== null, 5000, 'a metrics tick');
+    expect(feed.latest()!.storage.messages).toBeGreaterThan(onDisk + statSync(path.join(hub.dataDir, 'hub.sqlite')).size - 1);
+
+    // After a restart the total is counted again from the stored messages.
+    await hub.restart();
+    expect(hub.app.hub().messaging.store.bodies.bytes).toBe(onDisk);
   });
 });

@@ -7,7 +7,6 @@ import path from 'node:path';
 import type { Message } from '../../shared/agent-protocol';
 import type { MetricsSnapshot } from '../../shared/contract';
 import type { Hub } from '../app';
-import { BODY_DIR } from '../messaging/body-store';
 import { publicMessage } from '../messaging/realtime';
 import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';
@@ -45,7 +44,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
 
   let latest: MetricsSnapshot | null = null;
   const tick = setInterval(() => {
-    latest = metrics.tick({ agents: agentCounts(hub), storage: storageSizes(dataDir) });
+    latest = metrics.tick({ agents: agentCounts(hub), storage: storageSizes(dataDir, hub) });
     events.emit('metrics.tick', latest);
   }, METRICS_TICK_MS);
   tick.unref();
@@ -79,7 +78,7 @@ function agentCounts(hub: Hub): MetricsSnapshot['agents'] {
   return { registered: agents.length, online, byTier, byStatus };
 }
 
-function storageSizes(dataDir: string): Record<string, number> {
+function storageSizes(dataDir: string, hub: Hub): Record<string, number> {
   const size = (...files: string[]) =>
     files.reduce((total, file) => {
       try {
@@ -89,7 +88,8 @@ function storageSizes(dataDir: string): Record<string, number> {
       }
     }, 0);
   return {
-    messages: size('hub.sqlite', 'hub.sqlite-wal') + directorySize(path.join(dataDir, BODY_DIR)),
+    // Message bodies in files: the body store's running total (their folder grows without bound; no walk per tick).
+    messages: size('hub.sqlite', 'hub.sqlite-wal') + hub.messaging.store.bodies.bytes,
     memory: size('memory.sqlite', 'memory.sqlite-wal'),
     vectors: directorySize(path.join(dataDir, 'vectors')),
   };
@@ -97,7 +97,7 @@ function storageSizes(dataDir: string): Record<string, number> {
 
 function directorySize(dir: string): number {
   try {
-    // Vector index files and message bodies sit flat in one folder each.
+    // Vector index files sit flat in their folder.
     return readdirSync(dir).reduce((total, name) => total + statSync(path.join(dir, name)).size, 0);
   } catch {
     return 0;

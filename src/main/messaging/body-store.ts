@@ -8,70 +8,77 @@
  * names; `sweep` (run when the hub starts) removes those, and anything else that is not a body file.
  */
 import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir, writeFileSynced } from '../mailbox/files';
 
 export const BODY_DIR = 'message-bodies';
 const FILE_NAME = /^([0-9A-HJKMNP-TV-Z]{26})\.json$/;
 
 export class BodyStore {
+  private totalBytes = 0;
+
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
+  }
+
+  /** The bytes of all body files (counted by `sweep`, kept up to date by `write` and `discard`). */
+  get bytes(): number {
+    return this.totalBytes;
   }
 
   pathOf(id: string): string {
     return path.join(this.dir, `${id}.json`);
   }
 
-  /** Writes a body and makes it durable (file and directory entry). */
+  /** Writes a body and makes it durable (file and directory entry); on any failure no file is left behind. */
   async write(id: string, json: Buffer): Promise<void> {
-    const file = await open(this.pathOf(id), 'wx');
+    const file = this.pathOf(id);
     try {
-      let offset = 0;
-      while (offset < json.length) offset += (await file.write(json, offset, json.length - offset)).bytesWritten;
-      await file.sync();
+      await writeFileSynced(file, json);
+      await syncDir(this.dir);
     } catch (error) {
-      await file.close().catch(() => undefined);
-      await rm(this.pathOf(id), { force: true }).catch(() => undefined);
+      await rm(file, { force: true }).catch(() => undefined);
       throw error;
     }
-    await file.close();
-    await this.syncDir();
+    this.totalBytes += json.length;
   }
 
   read(id: string): Buffer {
     return readFileSync(this.pathOf(id));
   }
 
-  /** Removes a body whose message was not stored after all (a duplicate, a failed commit). */
-  discard(id: string): void {
-    rm(this.pathOf(id), { force: true }).catch((error: Error) => console.error(`[messaging] could not remove the body file of ${id}: ${error.message}`));
+  /** Removes a body (`bytes` long) whose message was not stored after all (a duplicate, a failed commit). */
+  discard(id: string, bytes: number): void {
+    rm(this.pathOf(id), { force: true }).then(
+      () => {
+        this.totalBytes -= bytes;
+      },
+      (error: Error) => console.error(`[messaging] could not remove the body file of ${id}: ${error.message}`),
+    );
   }
 
   /**
    * Removes every file that is not the body of a stored message: bodies written for sends a crash interrupted
-   * before their commit, bodies of deleted messages. Returns how many went.
+   * before their commit, bodies of deleted messages. `storedBytes` gives the size of a stored message's body file,
+   * undefined for any other name; the sizes of the files kept make the running total. Returns how many went.
    */
-  sweep(isStored: (id: string) => boolean): number {
+  sweep(storedBytes: (id: string) => number | undefined): number {
     let removed = 0;
+    let kept = 0;
     for (const name of readdirSync(this.dir)) {
       const id = FILE_NAME.exec(name)?.[1];
-      if (id !== undefined && isStored(id)) continue;
+      const bytes = id === undefined ? undefined : storedBytes(id);
+      if (bytes !== undefined) {
+        kept += bytes;
+        continue;
+      }
       rmSync(path.join(this.dir, name), { force: true, recursive: true });
       removed++;
     }
+    this.totalBytes = kept;
     if (removed > 0) this.syncDirSync();
     return removed;
-  }
-
-  private async syncDir(): Promise<void> {
-    if (process.platform === 'win32') return;
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
   }
 
   private syncDirSync(): void {

@@ -51,15 +51,12 @@ const SEARCH_INDEX_SLICE = 500;
 /** How long an acknowledgement may wait for a send to share a commit with. */
 const ACK_DELAY_MS = 5;
 
-/** Bodies larger than this (UTF-8 bytes) are stored in files beside the database, by default. */
-export const DEFAULT_BODY_FILE_BYTES = 1024 * 1024;
-
 export interface MessagingOptions {
   maxBodyBytes: number;
-  /** Where bodies too large for a database row are kept (see BodyStore); without it, every body is in its row. */
-  bodyDir?: string;
-  /** Bodies larger than this many bytes go to files (DEFAULT_BODY_FILE_BYTES). */
-  bodyFileBytes?: number;
+  /** Where bodies too large for a database row are kept (see BodyStore). */
+  bodyDir: string;
+  /** Bodies larger than this many bytes (UTF-8) go to files (messages.bodyFileBytes). */
+  bodyFileBytes: number;
   /** Told how long each send took to become durable, and how many inbox deliveries it made. */
   observeSend?: (durationMs: number, recipients: number) => void;
 }
@@ -81,10 +78,10 @@ export class MessagingService {
     private readonly registry: AgentRegistry,
     private readonly options: MessagingOptions,
   ) {
-    const bodies = options.bodyDir === undefined ? undefined : new BodyStore(options.bodyDir);
+    const bodies = new BodyStore(options.bodyDir);
     this.store = new MessageStore(db, bodies);
-    // Body files a crash left without their message (written, never committed) go.
-    bodies?.sweep((id) => this.store.hasBodyFile(id));
+    // Body files a crash left without their message (written, never committed) go; the rest make the running total.
+    bodies.sweep((id) => this.store.bodyBytesOf(id));
     // Whatever a crash left unindexed is indexed now.
     this.scheduleSearchIndexing();
   }
@@ -114,7 +111,7 @@ export class MessagingService {
       if (recipient.revokedAt) return Promise.reject(new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`));
     }
     const acceptedAt = performance.now();
-    if (this.store.bodies && bytes > (this.options.bodyFileBytes ?? DEFAULT_BODY_FILE_BYTES)) {
+    if (bytes > this.options.bodyFileBytes) {
       return this.sendWithBodyFile(this.store.bodies, sender, request, raw, bodyText, acceptedAt);
     }
     if (raw) {
@@ -150,7 +147,7 @@ export class MessagingService {
       throw new HubError(503, 'storage_failed', `the hub could not store the message body: ${(error as Error).message}`);
     }
     if (this.closed) {
-      bodies.discard(id);
+      bodies.discard(id, json.length);
       throw new HubError(503, 'closing', 'the hub is shutting down');
     }
     return new Promise((resolve, reject) =>
@@ -162,11 +159,11 @@ export class MessagingService {
         external: { id, json },
         acceptedAt,
         resolve: (result) => {
-          if (result.duplicate) bodies.discard(id);
+          if (result.duplicate) bodies.discard(id, json.length);
           resolve(result);
         },
         reject: (error) => {
-          bodies.discard(id);
+          bodies.discard(id, json.length);
           reject(error);
         },
       }),
@@ -333,12 +330,10 @@ export class MessagingService {
       ackRequired: request.ackRequired,
       createdAt: now,
     };
-    message.seq = write.external
-      ? this.store.insertWithBodyFile(
-          { ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null },
-          write.external.json.length,
-        )
-      : this.store.insert({ ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null });
+    message.seq = this.store.insert(
+      { ...message, sender: sender.id, bodyText: write.bodyText, idempotencyKey: request.idempotencyKey ?? null },
+      write.external?.json.length ?? null,
+    );
     const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, message.seq));
     for (const agentId of recipients) {
       const agent = this.registry.get(agentId);

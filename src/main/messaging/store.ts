@@ -53,20 +53,14 @@ export class MessageStore {
 
   constructor(
     private readonly db: SqliteDatabase,
-    /** Where bodies too large for a row are; without one, every body is stored in its row. */
-    readonly bodies?: BodyStore,
+    /** Where bodies too large for a row are. */
+    readonly bodies: BodyStore,
   ) {
     this.s = {
       insert: db.prepare(
         `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
-           ack_required, created_at, idempotency_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertWithBodyFile: db.prepare(
-        `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
            ack_required, created_at, idempotency_key, body_bytes)
-         VALUES (@id, @sender, @toType, @toValue, @threadId, @replyTo, @subject, @contentType, @bodyText, @importance,
-           @ackRequired, @createdAt, @idempotencyKey, @bodyBytes)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq) VALUES (?, ?)'),
       byIdempotency: db.prepare(
@@ -98,23 +92,20 @@ export class MessageStore {
       toIndex: db.prepare('SELECT seq, subject, substr(body, 1, ?) AS body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
       ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)'),
       thread: db.prepare('SELECT * FROM messages WHERE thread_id = ? ORDER BY seq LIMIT ?'),
-      hasBodyFile: db.prepare('SELECT 1 FROM messages WHERE id = ? AND body_bytes IS NOT NULL').pluck(),
+      bodyBytesOf: db.prepare('SELECT body_bytes FROM messages WHERE id = ?').pluck(),
     };
   }
 
-  insert(message: NewMessage): number {
+  /**
+   * Inserts a message. `bodyBytes` is set when the body is in a file of that many bytes (BodyStore); `bodyText` is
+   * then its first characters.
+   */
+  insert(message: NewMessage, bodyBytes: number | null = null): number {
     const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
     // Positional parameters: binding by name costs a property lookup per column on the hottest path.
     const m = message;
     const result = this.s.insert.run(m.id, m.sender, m.to.type, toValue, m.threadId, m.replyTo, m.subject, m.contentType, m.bodyText,
-      m.importance, m.ackRequired ? 1 : 0, m.createdAt, m.idempotencyKey);
-    return Number(result.lastInsertRowid);
-  }
-
-  /** Inserts a message whose body is in a file of `bodyBytes` bytes (BodyStore); `bodyText` is its first characters. */
-  insertWithBodyFile(message: NewMessage, bodyBytes: number): number {
-    const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
-    const result = this.s.insertWithBodyFile.run({ ...message, toType: message.to.type, toValue, ackRequired: message.ackRequired ? 1 : 0, bodyBytes });
+      m.importance, m.ackRequired ? 1 : 0, m.createdAt, m.idempotencyKey, bodyBytes);
     return Number(result.lastInsertRowid);
   }
 
@@ -126,9 +117,9 @@ export class MessageStore {
     return this.s.byIdempotency.get(sender, key) as { seq: number; id: string; thread_id: string; created_at: string; recipients: number } | undefined;
   }
 
-  /** Whether a stored message keeps its body in a file (BodyStore.sweep keeps exactly those files). */
-  hasBodyFile(id: string): boolean {
-    return this.s.hasBodyFile.get(id) !== undefined;
+  /** The size of a stored message's body file; undefined when it has none (BodyStore.sweep keeps exactly those files). */
+  bodyBytesOf(id: string): number | undefined {
+    return (this.s.bodyBytesOf.get(id) as number | null | undefined) ?? undefined;
   }
 
   seqOf(id: string): number | undefined {
@@ -251,7 +242,7 @@ export class MessageStore {
   private readonly fromRow = (row: MessageRow): StoredMessage => {
     const message = fromRow(row);
     const bodies = this.bodies;
-    if (row.body_bytes === null || !bodies) return message;
+    if (row.body_bytes === null) return message;
     return withExternalBody(message, { bytes: row.body_bytes, file: bodies.pathOf(row.id), json: () => bodies.read(row.id) });
   };
 }
