@@ -1,8 +1,8 @@
 /** HTTP routes of agent identity and presence (API v1). */
 import { API_PREFIX, RegisterRequest, StatusUpdate, Ulid, type AgentInfo } from '../../shared/agent-protocol';
-import { authorityOf, requireAuthority, requireSelfOrCockpit } from '../api/auth';
+import { authorityOf, bearerToken, requireAuthority, requireCockpit, requireSelfOrCockpit } from '../api/auth';
 import type { ApiContext } from '../api/server';
-import { forbidden } from '../errors';
+import { secretsEqual } from '../api/security';
 import { parseInput } from '../validation';
 import type { AgentRegistry } from './registry';
 
@@ -12,10 +12,9 @@ export function registerAgentRoutes({ http }: ApiContext, registry: AgentRegistr
 
   http.post(`${API_PREFIX}/agents/register`, async (request, reply) => {
     const input = parseInput(RegisterRequest, request.body, 'registration');
-    const header = request.headers.authorization;
-    const presented = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+    const presented = bearerToken(request);
     // A token that is neither the cockpit's nor valid is still allowed here: it is checked against the named agent.
-    const authority = presented !== undefined && presented === cockpitToken ? { kind: 'cockpit' as const } : { kind: 'none' as const };
+    const authority = secretsEqual(presented, cockpitToken) ? { kind: 'cockpit' as const } : { kind: 'none' as const };
     const result = registry.register(input, authority, presented);
     return reply.code(result.existing ? 200 : 201).send(result);
   });
@@ -58,7 +57,7 @@ export function registerAgentRoutes({ http }: ApiContext, registry: AgentRegistr
 
   http.post(`${API_PREFIX}/agents/:id/revoke`, async (request) => {
     const id = agentParam(request.params);
-    if (who(request).kind !== 'cockpit') throw forbidden('only the cockpit may revoke an agent');
+    requireCockpit(request, cockpitToken, 'revoke an agent', registry);
     return registry.info(registry.revoke(id));
   });
 }

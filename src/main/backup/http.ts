@@ -12,13 +12,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { FastifyRequest } from 'fastify';
 import { API_PREFIX } from '../../shared/agent-protocol';
 import { BackupPreviewRequest, BackupRestoreRequest, SnapshotId } from '../../shared/backup-protocol';
 import type { AgentRegistry } from '../agents/registry';
-import { authorityOf } from '../api/auth';
+import { requireCockpit as requireCockpitToken } from '../api/auth';
 import type { ApiContext } from '../api/server';
-import { forbidden, unauthorized } from '../errors';
 import { parseInput } from '../validation';
 import { BackupSettingsSchema, type BackupSettings } from './config';
 import type { BackupEvent } from './scheduler';
@@ -34,11 +32,8 @@ export interface BackupRouteDeps {
 
 export function registerBackupRoutes({ http }: ApiContext, deps: BackupRouteDeps): void {
   const { backup } = deps;
-  const requireCockpit = (request: FastifyRequest) => {
-    const authority = authorityOf(request, deps.registry, deps.cockpitToken);
-    if (authority.kind === 'none') throw unauthorized('backup calls need the cockpit token: Authorization: Bearer <token>');
-    if (authority.kind !== 'cockpit') throw forbidden('only the cockpit may manage backups');
-  };
+  const requireCockpit = (request: Parameters<typeof requireCockpitToken>[0]) =>
+    requireCockpitToken(request, deps.cockpitToken, 'manage backups', deps.registry);
   const snapshotParam = (params: unknown) => parseInput(SnapshotId, (params as { id?: string }).id, 'snapshot id');
 
   if (deps.onEvent) {

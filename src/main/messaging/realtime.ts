@@ -4,12 +4,12 @@
  * buffer is full) stops taking live pushes and catches up from the database instead, so a slow agent costs the
  * hub a cursor, not memory, and never holds up anyone else.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { z } from 'zod';
 import { API_PREFIX, ClientFrame, CLOSE_CODES, type Message, type ServerFrame } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import { bearerToken } from '../api/auth';
 import { originAllowed } from '../api/security';
 import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
@@ -43,12 +43,6 @@ export interface RealtimeOptions {
   router: UpgradeRouter;
   port: () => number;
   maxBodyBytes: number;
-}
-
-export function bearerToken(request: IncomingMessage, url?: URL): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
-  return url?.searchParams.get('token') ?? undefined;
 }
 
 /**
