@@ -259,6 +259,23 @@ describe('large messages through the hub', () => {
     expect(bodyFiles(hub.dataDir)).toEqual([]);
   }, 60_000);
 
+  it('hands deliveries the parsed body it was given, and the raw one parsed only when read', async () => {
+    const hub = await startHub({ maxBytes: 8 * MiB, bodyFileBytes: BODY_FILE_BYTES });
+    const a = await hub.register('sender');
+    const b = await hub.register('receiver');
+    const { messaging, registry } = hub.app.hub();
+    const delivered: Array<{ id: string; message: Message }> = [];
+    const off = messaging.onDelivered((deliveries) => deliveries.forEach(({ message }) => delivered.push({ id: message.id, message })));
+    const parsed = { items: Array.from({ length: 2000 }, (_, i) => ({ i, text: trickyText(20, i) })) };
+    const sent = await messaging.send(registry.get(a.agent.id), { to: { type: 'agent', id: b.agent.id }, body: parsed, importance: 'normal', ackRequired: false });
+    const overHttp = await hub.api(`/agents/${b.agent.id}/messages`, { token: a.token, body: { body: trickyText(100 * KiB) } });
+    await until(() => delivered.length === 2, 5000, 'both deliveries');
+    off();
+    // A body over the file threshold that arrived parsed is delivered as that very object, not parsed again from its file.
+    expect(delivered.find((d) => d.id === sent.id)!.message.body).toBe(parsed);
+    expect(delivered.find((d) => d.id === overHttp.body.id)!.message.body).toBe(trickyText(100 * KiB));
+  });
+
   it('removes body files no stored message names when the hub starts', async () => {
     const hub = await startHub({ maxBytes: 8 * MiB, bodyFileBytes: BODY_FILE_BYTES });
     const a = await hub.register('sender');

@@ -113,9 +113,14 @@ export async function* bodyChunks(external: ExternalBody): AsyncGenerator<Buffer
 /**
  * Gives a message a body read on demand from `external` (parsed once, on first access) and a non-enumerable
  * `external`, so code that serialises the message sees the full body, and code that can send bytes finds them.
+ * `known` is the body when the caller already has it parsed: it is then never parsed from the bytes again.
  */
-export function withExternalBody<T extends object>(message: T, external: ExternalBody): T & { body: unknown; external: ExternalBody } {
-  let parsed: { value: unknown } | undefined;
+export function withExternalBody<T extends object>(
+  message: T,
+  external: ExternalBody,
+  known?: { value: unknown },
+): T & { body: unknown; external: ExternalBody } {
+  let parsed = known;
   Object.defineProperty(message, 'external', { value: external, enumerable: false, configurable: true });
   Object.defineProperty(message, 'body', {
     enumerable: true,

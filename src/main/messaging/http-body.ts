@@ -6,10 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { splitSend, type RawTextBody } from './json-body';
-
-/** Bodies from this size on are split (smaller ones are parsed whole). */
-const SPLIT_BODIES_FROM = 64 * 1024;
+import { splitSend, SPLIT_SENDS_FROM, type RawTextBody } from './json-body';
 
 const rawBodies = new WeakMap<object, RawTextBody>();
 
@@ -24,7 +21,7 @@ export function acceptLargeSends(scope: FastifyInstance): void {
   scope.addContentTypeParser('application/json', (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void) => {
     readBody(request, payload, (error, body) => {
       if (error) return done(error);
-      const split = body!.length >= SPLIT_BODIES_FROM && isUtf8(body!) ? splitSend(body!, false) : null;
+      const split = body!.length >= SPLIT_SENDS_FROM && isUtf8(body!) ? splitSend(body!, false) : null;
       if (!split) return parseJson(request, body!.toString('utf8'), done);
       parseJson(request, split.envelope, (parseError: Error | null, parsed?: unknown) => {
         if (!parseError && typeof parsed === 'object' && parsed !== null && (parsed as { body?: unknown }).body === '') rawBodies.set(parsed, split.body);

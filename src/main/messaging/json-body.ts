@@ -179,6 +179,12 @@ function findString(buf: Uint8Array, i: number, path: readonly Uint8Array[]): { 
 const BODY_PATH = [Buffer.from('body')];
 const FRAME_BODY_PATH = [Buffer.from('message'), Buffer.from('body')];
 
+/**
+ * Sends (HTTP request bodies, realtime frames) from this many bytes on are split with `splitSend` before parsing;
+ * smaller ones are parsed whole, where splitting would save nothing worth the scan.
+ */
+export const SPLIT_SENDS_FROM = 64 * 1024;
+
 export interface SplitSend {
   /** The document with the body replaced by `""`: small, for JSON.parse and validation. */
   envelope: string;

@@ -16,7 +16,7 @@ import { HubError } from '../errors';
 import type { MemoryEngine } from '../memory/engine';
 import { withExternalBody } from './body-store';
 import { externalMessageFrame, frameLength, sendFrame, type OutgoingFrame } from './frames';
-import { splitSend, type RawTextBody } from './json-body';
+import { splitSend, SPLIT_SENDS_FROM, type RawTextBody } from './json-body';
 import type { Delivery, MessagingService } from './service';
 import type { StoredMessage } from './store';
 
@@ -30,8 +30,6 @@ const CATCH_UP_RETRY_MS = 10;
 const KEEPALIVE_MS = 30_000;
 /** Room for the envelope around a maximal body. */
 const FRAME_OVERHEAD_BYTES = 64 * 1024;
-/** Frames this large have their body split off as bytes before parsing (see json-body.ts). */
-const SPLIT_FRAMES_FROM = 64 * 1024;
 
 export interface RealtimeOptions {
   /** The memory engine, for memory.* frames. */
@@ -249,7 +247,7 @@ export class RealtimeGateway {
       try {
         if (isBinary) throw new Error('binary frames are not part of the protocol; send JSON text');
         // A large send keeps its body as the bytes it arrived in; only the rest of the frame is parsed.
-        const split = (data as Buffer).length >= SPLIT_FRAMES_FROM ? splitSend(data as Buffer, true) : null;
+        const split = (data as Buffer).length >= SPLIT_SENDS_FROM ? splitSend(data as Buffer, true) : null;
         const raw: unknown = JSON.parse(split ? split.envelope : data.toString());
         // Echo the ref of a send that fails validation, so the sender knows which send failed.
         if (typeof (raw as { ref?: unknown })?.ref === 'string') ref = (raw as { ref: string }).ref;

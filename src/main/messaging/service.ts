@@ -30,8 +30,11 @@ type PendingWrite =
       sender: AgentRecord;
       request: ParsedSend;
       bodyText: string;
-      /** A body stored in a file (already durable): the message's id, chosen when the file was written. */
-      external?: { id: string; json: Buffer };
+      /**
+       * A body stored in a file (already durable): the message's id, chosen when the file was written, the file's
+       * bytes, and whether request.body is the body itself (false when it is the placeholder of a raw one).
+       */
+      external?: { id: string; json: Buffer; parsed: boolean };
       acceptedAt: number;
       resolve(r: SendResponse): void;
       reject(e: Error): void;
@@ -136,9 +139,9 @@ export class MessagingService {
     acceptedAt: number,
   ): Promise<SendResponse> {
     const id = this.newId();
-    const text = raw !== undefined || typeof request.body === 'string';
+    const isText = raw !== undefined || typeof request.body === 'string';
     // The file holds the body's JSON encoding: a text body as its string literal.
-    const json = raw ? raw.json : Buffer.from(text ? JSON.stringify(bodyText) : bodyText!);
+    const json = raw ? raw.json : Buffer.from(isText ? JSON.stringify(bodyText) : bodyText!);
     // The row keeps the first characters (of the JSON text, for a JSON body), for the keyword index and previews.
     const preview = raw ? previewOf(raw.json, FTS_BODY_CHARS) : bodyText!.slice(0, FTS_BODY_CHARS);
     try {
@@ -156,7 +159,7 @@ export class MessagingService {
         sender,
         request,
         bodyText: preview,
-        external: { id, json },
+        external: { id, json, parsed: raw === undefined },
         acceptedAt,
         resolve: (result) => {
           if (result.duplicate) bodies.discard(id, json.length);
@@ -344,8 +347,8 @@ export class MessagingService {
     sender.messagesOut++;
     touched.add(sender);
     deliveries.push({
-      // Deliveries of a body in a file send the bytes just written; the body itself is parsed only if someone reads it.
-      message: write.external ? withBodyBytes(message, write.external.json) : message,
+      // Deliveries of a body in a file send the bytes just written; a raw body is parsed only if someone reads it.
+      message: write.external ? withBodyBytes(message, write.external.json, write.external.parsed) : message,
       recipients,
       acceptedAt: write.acceptedAt,
     });
@@ -413,8 +416,9 @@ export class MessagingService {
   }
 }
 
-function withBodyBytes(message: StoredMessage, json: Buffer): StoredMessage {
-  return withExternalBody(message, { bytes: json.length, json: () => json });
+/** The message with its body's JSON bytes; `parsed`: its `body` is already the real one, not to be parsed again. */
+function withBodyBytes(message: StoredMessage, json: Buffer, parsed: boolean): StoredMessage {
+  return withExternalBody(message, { bytes: json.length, json: () => json }, parsed ? { value: message.body } : undefined);
 }
 
 function asHubError(error: unknown): HubError {
