@@ -3,8 +3,9 @@
  * the TypeScript client share the format, so an agent registered with `devenviro register` can be used from Node
  * (and the other way round).
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../main/config/atomic-write';
 
 export interface SavedCredentials {
   id: string;
@@ -33,10 +34,7 @@ export function saveCredentials(dataDir: string, credentials: Omit<SavedCredenti
   const file = credentialsFile(dataDir, credentials.project, credentials.name);
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const saved: SavedCredentials = { ...credentials, savedAt: new Date().toISOString() };
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(saved, null, 2) + '\n', { mode: 0o600 });
-  renameSync(temp, file);
-  chmodSync(file, 0o600);
+  writeFileAtomic(file, JSON.stringify(saved, null, 2) + '\n', 0o600);
   return file;
 }
 

@@ -1,10 +1,26 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { writeFileAtomic } from '../../src/main/config/atomic-write';
 import { ConfigError, configFile, defaultConfig, loadCockpitToken, loadConfig } from '../../src/main/config/config';
 import { resolveDataDir } from '../../src/main/config/paths';
 import { tempDir } from '../helpers';
+
+// Records the order of flushes and renames (the real functions still run).
+const fsCalls = vi.hoisted(() => [] as string[]);
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const fsyncSync: typeof fs.fsyncSync = (fd) => {
+    fsCalls.push('fsync');
+    fs.fsyncSync(fd);
+  };
+  const renameSync: typeof fs.renameSync = (from, to) => {
+    fsCalls.push(`rename ${path.basename(String(to))}`);
+    fs.renameSync(from, to);
+  };
+  return { ...fs, default: { ...fs, fsyncSync, renameSync }, fsyncSync, renameSync };
+});
 
 describe('data directory', () => {
   it('prefers the flag, then DEVENVIRO_HOME, then Electron userData, then ~/.devenviro', () => {
@@ -54,5 +70,26 @@ describe('cockpit token', () => {
     expect(loadCockpitToken(tempDir())).not.toBe(first);
     if (process.platform !== 'win32') expect(statSync(path.join(dataDir, 'cockpit-token')).mode & 0o777).toBe(0o600);
     expect(existsSync(path.join(dataDir, `cockpit-token.${process.pid}.tmp`))).toBe(false);
+  });
+});
+
+describe('atomic writes', () => {
+  it('flush the new content to disk before renaming it into place', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'config.json');
+    fsCalls.length = 0;
+    writeFileAtomic(file, '{"a":1}\n');
+    expect(fsCalls).toEqual(['fsync', 'rename config.json']);
+    expect(readFileSync(file, 'utf8')).toBe('{"a":1}\n');
+    if (process.platform !== 'win32') expect(statSync(file).mode & 0o777).toBe(0o644);
+    expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+
+  it('leave the old file and no temporary file when the write cannot complete', () => {
+    const dir = tempDir();
+    const blocked = path.join(dir, 'taken');
+    mkdirSync(path.join(blocked, 'inside'), { recursive: true });
+    expect(() => writeFileAtomic(blocked, 'x')).toThrow();
+    expect(readdirSync(dir)).toEqual(['taken']);
   });
 });

@@ -4,10 +4,13 @@
  * which setting is wrong rather than being silently replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BackupSettingsSchema } from '../../shared/backup-protocol';
+import { writeFileAtomic } from './atomic-write';
+
+export { writeFileAtomic };
 
 const MiB = 1024 * 1024;
 
@@ -103,12 +106,4 @@ export function loadCockpitToken(dataDir: string): string {
   const token = randomBytes(32).toString('base64url');
   writeFileAtomic(file, token + '\n', 0o600);
   return token;
-}
-
-export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, content, { mode });
-  renameSync(temp, file);
-  // Windows ignores the mode given at creation; chmod keeps the intent where it applies.
-  chmodSync(file, mode);
 }
