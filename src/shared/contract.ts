@@ -10,7 +10,7 @@ import { z } from 'zod';
 // Types only (erased at build time): the backup engine's report shapes are declared where they are produced.
 import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from '../main/backup';
 import { BackupPreviewRequest, BackupRestoreRequest, BackupSettingsSchema, SnapshotId, type BackupSettings } from './backup-protocol';
-import { IMPORTANCE, Recipient, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
+import { SendRequest, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
 import {
   ExtractRequest,
   MemoryInput,
@@ -55,7 +55,9 @@ export interface HubStatus {
   services: ServiceStatus[];
 }
 
-export type OperationName = 'send' | 'deliver' | 'store' | 'search' | 'embed' | 'extract';
+/** The operations the hub times, in the order the cockpit shows them. */
+export const OPERATIONS = ['send', 'deliver', 'store', 'search', 'embed', 'extract'] as const;
+export type OperationName = (typeof OPERATIONS)[number];
 
 export interface LatencySummary {
   count: number;
@@ -145,18 +147,12 @@ export const calls = {
   'agents.connectInfo': call(NoParams).returns<ConnectInfo>(),
   'messages.list': call(MessageFilter).returns<Message[]>(),
   'messages.thread': call(z.object({ threadId: z.string().min(1).max(128) }).strict()).returns<Message[]>(),
-  /** Sends as the person at the cockpit (the overseer identity). */
+  /**
+   * Sends as the person at the cockpit (the overseer identity): an agent's send request, less what only a program
+   * needs (acknowledgement, retry keys), with a text body.
+   */
   'messages.send': call(
-    z
-      .object({
-        to: Recipient,
-        body: z.string().min(1).max(1_000_000),
-        subject: z.string().max(500).optional(),
-        threadId: z.string().max(128).optional(),
-        replyTo: Ulid.optional(),
-        importance: z.enum(IMPORTANCE).default('normal'),
-      })
-      .strict(),
+    SendRequest.omit({ ackRequired: true, idempotencyKey: true }).extend({ body: z.string().min(1).max(1_000_000) }),
   ).returns<SendResponse>(),
   'memory.search': call(MemorySearchQuery).returns<MemorySearchResult>(),
   'memory.overview': call(NoParams).returns<MemoryOverview>(),
@@ -177,7 +173,7 @@ export const calls = {
   /** Restores the hub's own data in place: the hub stops, swaps its data and starts again (the cockpit reconnects). */
   'backup.restoreHub': call(z.object({ id: SnapshotId }).strict()).returns<{ accepted: true }>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
-  'metrics.histogram': call(z.object({ op: z.enum(['send', 'deliver', 'store', 'search', 'embed', 'extract']) }).strict()).returns<
+  'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<
     /** upToMs null: the open-ended last bucket. */
     Array<{ upToMs: number | null; count: number }>
   >(),
@@ -207,9 +203,6 @@ export type EventPayload<K extends EventName> = (typeof events)[K]['payload'];
 
 export function isCallName(name: unknown): name is CallName {
   return typeof name === 'string' && Object.hasOwn(calls, name);
-}
-export function isEventName(name: unknown): name is EventName {
-  return typeof name === 'string' && Object.hasOwn(events, name);
 }
 
 /** What the renderer sees, whichever transport carries it. */

@@ -4,9 +4,8 @@
  * figures. The cockpit gets a snapshot every second; Prometheus scrapes the same numbers as text.
  */
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
-import type { LatencySummary, MetricsSnapshot, OperationName, SlowOperation } from '../../shared/contract';
+import { OPERATIONS, type LatencySummary, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../shared/contract';
 
-export const OPERATIONS: readonly OperationName[] = ['send', 'deliver', 'store', 'search', 'embed', 'extract'];
 const COUNTERS = ['messagesSent', 'messagesDelivered', 'memoriesStored', 'searches'] as const;
 export type CounterName = (typeof COUNTERS)[number];
 

@@ -1,3 +1,5 @@
+import type { AgentInfo, Recipient } from '../../shared/agent-protocol';
+
 /** 93784000 ms -> "1d 2h 3m 4s": the largest units only, so a glance is enough. */
 export function formatDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);
@@ -126,6 +128,13 @@ export function formatScore(value: number | null | undefined): string {
 /** The tail of a ULID is what differs between neighbours; the head is the timestamp. */
 export function shortId(id: string): string {
   return id.length > 10 ? `…${id.slice(-6)}` : id;
+}
+
+/** Whom a message goes to, as a person reads it: an agent's name, `#topic`, or everyone. */
+export function recipientLabel(to: Recipient, lookup: (id: string) => AgentInfo | undefined): string {
+  if (to.type === 'broadcast') return 'everyone';
+  if (to.type === 'topic') return `#${to.name}`;
+  return lookup(to.id)?.name ?? shortId(to.id);
 }
 
 /** A message body as one line of text, for lists. */

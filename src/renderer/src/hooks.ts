@@ -2,7 +2,7 @@ import { createContext, useCallback, useContext, useEffect, useRef, useState, us
 import type { AgentInfo } from '../../shared/agent-protocol';
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../shared/contract';
 import type { AgentsState, LiveData, MetricsState } from './live/live-data';
-import { useStore } from './live/store';
+import { throttle, useStore } from './live/store';
 import type { ConnectionState, Transport } from './transport';
 import { invoke } from './transport/invoke';
 
@@ -140,4 +140,34 @@ export function useDebounced<T>(value: T, ms: number): T {
     return () => clearTimeout(timer);
   }, [value, ms]);
   return debounced;
+}
+
+/**
+ * `run`, at most once per `ms` however often the returned function is called (see `throttle`); a pending call is
+ * dropped when the component unmounts. The returned function is stable.
+ */
+export function useThrottled(run: () => void, ms: number): () => void {
+  const throttled = useRef<ReturnType<typeof throttle> | null>(null);
+  useEffect(() => {
+    const current = throttle(run, ms);
+    throttled.current = current;
+    return () => current.cancel();
+  }, [run, ms]);
+  return useCallback(() => throttled.current?.request(), []);
+}
+
+/**
+ * `memory.overview`, fetched on open and again (at most every two seconds) when the tick's count of stored
+ * memories moves: pushed-driven, without an event of its own.
+ */
+export function useMemoryOverview(storedTotal: number | undefined) {
+  const overview = useCall('memory.overview');
+  const refresh = useThrottled(overview.reload, 2000);
+  const seen = useRef(storedTotal);
+  useEffect(() => {
+    if (storedTotal === undefined) return;
+    if (seen.current !== undefined && storedTotal !== seen.current) refresh();
+    seen.current = storedTotal;
+  }, [storedTotal, refresh]);
+  return overview;
 }

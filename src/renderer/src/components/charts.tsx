@@ -1,6 +1,7 @@
 import { memo, type ReactNode } from 'react';
 import { Area, AreaChart, Bar, BarChart, CartesianGrid, Cell, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatClock } from '../format';
+import { Panel } from './ui';
 
 /** Chart colours come from the theme's CSS variables, read once (SVG attributes need resolved colours). */
 const FALLBACK: Record<string, string> = {
@@ -27,9 +28,6 @@ export function cssColor(variable: keyof typeof FALLBACK | string): string {
   return value;
 }
 
-export const SERIES = ['--c-blue', '--c-green', '--c-amber', '--c-violet', '--c-pink', '--c-cyan', '--c-orange', '--c-red'];
-export const seriesColor = (index: number) => cssColor(SERIES[index % SERIES.length]!);
-
 export interface SeriesSpec<T> {
   key: keyof T & string;
   name: string;
@@ -40,6 +38,27 @@ export interface SeriesSpec<T> {
 }
 
 const AXIS_TICK = { fontSize: 11 } as const;
+
+/**
+ * The value side of a chart with the time (or the runs) along the bottom: horizontal grid lines and a y axis from 0
+ * to the last of `ticks`, one label per tick. Spread onto `<CartesianGrid>` and `<YAxis>`.
+ */
+export function valueAxisProps(format: (value: number) => string, ticks: number[]) {
+  return {
+    grid: { stroke: cssColor('--line'), strokeDasharray: '2 4', vertical: false },
+    yAxis: {
+      tickFormatter: (v: number) => format(v),
+      tick: AXIS_TICK,
+      stroke: cssColor('--muted'),
+      tickLine: false,
+      axisLine: false,
+      width: 58,
+      domain: [0, ticks[ticks.length - 1]!],
+      ticks,
+      interval: 0,
+    },
+  };
+}
 const tooltipStyle = () => ({
   contentStyle: {
     background: cssColor('--panel'),
@@ -119,11 +138,12 @@ function TimeChartImpl<T extends { t: number }>({
   const showEmpty = emptyText && (!hasValues || max === 0);
   const ticks = niceTicks(max, binary, height < 140 ? 3 : 5);
   const Chart = series.some((s) => s.area) ? AreaChart : LineChart;
+  const axes = valueAxisProps(format, ticks);
   return (
     <div className="chart" data-testid={testId} data-max={max} data-points={data.length}>
       <ResponsiveContainer width="100%" height={height} minWidth={0} initialDimension={{ width: 400, height }}>
         <Chart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }}>
-          <CartesianGrid stroke={cssColor('--line')} strokeDasharray="2 4" vertical={false} />
+          <CartesianGrid {...axes.grid} />
           <XAxis
             dataKey="t"
             type="number"
@@ -135,17 +155,7 @@ function TimeChartImpl<T extends { t: number }>({
             tickLine={false}
             minTickGap={40}
           />
-          <YAxis
-            tickFormatter={(v: number) => format(v)}
-            tick={AXIS_TICK}
-            stroke={cssColor('--muted')}
-            tickLine={false}
-            axisLine={false}
-            width={58}
-            domain={[0, ticks[ticks.length - 1]!]}
-            ticks={ticks}
-            interval={0}
-          />
+          <YAxis {...axes.yAxis} />
           <Tooltip
             {...tooltipStyle()}
             isAnimationActive={false}
@@ -190,6 +200,31 @@ function TimeChartImpl<T extends { t: number }>({
   );
 }
 export const TimeChart = memo(TimeChartImpl) as typeof TimeChartImpl;
+
+type TimeChartProps<T extends { t: number }> = Parameters<typeof TimeChartImpl<T>>[0];
+
+/**
+ * A panel of one time chart, its header a legend of the same series with each one's current value, so a series is
+ * named (and coloured) once for both.
+ */
+export function TimeChartPanel<T extends { t: number }>({
+  title,
+  testId,
+  chartTestId,
+  series,
+  ...chart
+}: Omit<TimeChartProps<T>, 'testId' | 'series'> & {
+  title: ReactNode;
+  testId?: string;
+  chartTestId?: string;
+  series: Array<SeriesSpec<T> & { value: ReactNode }>;
+}) {
+  return (
+    <Panel title={title} testId={testId} meta={<Legend items={series} />}>
+      <TimeChart {...chart} series={series} testId={chartTestId} />
+    </Panel>
+  );
+}
 
 /** Swatches and latest values for a chart's series, for its panel header. */
 export function Legend({ items }: { items: Array<{ name: string; color: string; value?: ReactNode; dashed?: boolean }> }) {

@@ -1,10 +1,9 @@
 import type { AgentInfo } from '../../../shared/agent-protocol';
-import type { MetricsSnapshot, OperationName } from '../../../shared/contract';
+import { OPERATIONS, type MetricsSnapshot, type OperationName } from '../../../shared/contract';
 import type { Transport } from '../transport';
 import { invoke } from '../transport/invoke';
-import { Store, throttle } from './store';
+import { Store } from './store';
 
-export const OPERATIONS: readonly OperationName[] = ['send', 'deliver', 'store', 'search', 'embed', 'extract'];
 /** Two minutes of one-second ticks. */
 export const SERIES_LENGTH = 120;
 
@@ -95,25 +94,17 @@ export class LiveData {
   /** Subscribes and fetches; returns the undo. Safe to call again after the undo (React's strict mode does). */
   start(): () => void {
     const { transport } = this;
-    // Agent counters (inbox depth, messages in/out, last seen) change with traffic but are not pushed as
-    // `agents.changed`; a busy stream refreshes the directory at most once a second and a half instead. This also
-    // picks up a sender the directory has not seen yet.
-    const refreshAgents = throttle(() => void this.loadAgents(), 1500);
+    // The hub pushes every change to an agent as `agents.changed`, its traffic counters included (a few times a
+    // second), so the directory is fetched only when the connection opens.
     const offs = [
       transport.on('metrics.tick', (snapshot) => this.pushMetrics(snapshot)),
       transport.on('agents.changed', (agent) => this.agentChanged(agent)),
-      transport.on('messages.new', (batch) => {
-        if (batch.length > 0) refreshAgents.request();
-      }),
       transport.onConnection((state) => {
         if (state === 'open') this.fetchAll();
       }),
     ];
     if (transport.connection() === 'open') this.fetchAll();
-    return () => {
-      offs.forEach((off) => off());
-      refreshAgents.cancel();
-    };
+    return () => offs.forEach((off) => off());
   }
 
   private fetchAll(): void {

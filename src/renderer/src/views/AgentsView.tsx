@@ -1,15 +1,12 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { AgentInfo, Message } from '../../../shared/agent-protocol';
 import type { Memory } from '../../../shared/memory-protocol';
 import { CopyBlock } from '../components/CopyBlock';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
-import { bodyPreview, formatAgo, formatCount, formatDateTime, shortId } from '../format';
-import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useTransport } from '../hooks';
+import { bodyPreview, formatAgo, formatCount, formatDateTime, recipientLabel, shortId } from '../format';
+import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useThrottled, useTransport } from '../hooks';
 import { countAgents, isOverseer } from '../live/live-data';
-import { throttle } from '../live/store';
 import { href, navigate } from '../router';
-
-export { isOverseer };
 
 type SortKey = 'name' | 'project' | 'tier' | 'status' | 'lastSeen' | 'inboxDepth' | 'messagesIn' | 'messagesOut';
 const STATUS_ORDER: Record<string, number> = { busy: 0, online: 1, waiting: 2, idle: 3, offline: 4 };
@@ -202,7 +199,7 @@ function AgentRow({ agent, now, selected }: { agent: AgentInfo; now: number; sel
   );
 }
 
-export function TierTag({ tier }: { tier: string }) {
+function TierTag({ tier }: { tier: string }) {
   return (
 <span className={`tier tier-${tier}`}>{tier}</span>
   );
@@ -210,16 +207,11 @@ export function TierTag({ tier }: { tier: string }) {
 
 function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | undefined; now: number }) {
   const detail = useCall('agents.detail', { id });
-  const { reload } = detail;
   // The detail has no event of its own: it is refetched (at most once a second) when something about it moves.
-  const refresh = useRef<ReturnType<typeof throttle> | null>(null);
-  useEffect(() => {
-    refresh.current = throttle(reload, 1000);
-    return () => refresh.current?.cancel();
-  }, [reload]);
-  useEvent('agents.changed', (changed) => changed.id === id && refresh.current?.request());
+  const refresh = useThrottled(detail.reload, 1000);
+  useEvent('agents.changed', (changed) => changed.id === id && refresh());
   useEvent('messages.new', (batch) => {
-    if (batch.some((m) => m.from === id || (m.to.type === 'agent' && m.to.id === id) || m.to.type !== 'agent')) refresh.current?.request();
+    if (batch.some((m) => m.from === id || (m.to.type === 'agent' && m.to.id === id) || m.to.type !== 'agent')) refresh();
   });
 
   const shown = agent ?? (detail.state === 'ready' ? detail.value.agent : undefined);
@@ -321,7 +313,7 @@ function RecentMessages({ messages, agentId, now }: { messages: Message[]; agent
     <ul className="mini-list" data-testid="agent-recent-messages">
       {messages.slice(0, 15).map((message) => {
         const outgoing = message.from === agentId;
-        const other = outgoing ? recipientLabel(message, lookup) : (lookup(message.from)?.name ?? shortId(message.from));
+        const other = outgoing ? recipientLabel(message.to, lookup) : (lookup(message.from)?.name ?? shortId(message.from));
         return (
           <li key={message.id}>
             <a href={href('messages', message.threadId)} className="mini-row">
@@ -337,12 +329,6 @@ function RecentMessages({ messages, agentId, now }: { messages: Message[]; agent
       })}
     </ul>
   );
-}
-
-export function recipientLabel(message: Message, lookup: (id: string) => AgentInfo | undefined): string {
-  if (message.to.type === 'broadcast') return 'everyone';
-  if (message.to.type === 'topic') return `#${message.to.name}`;
-  return lookup(message.to.id)?.name ?? shortId(message.to.id);
 }
 
 function RecentMemories({ memories, now }: { memories: Memory[]; now: number }) {

@@ -4,8 +4,7 @@ import type { CallParams, MemoryOverview } from '../../../shared/contract';
 import { Bars, cssColor } from '../components/charts';
 import { Empty, ErrorNotice, Loading, Panel, Stat, Tag, ViewHeader } from '../components/ui';
 import { formatAgo, formatCount, formatMs, formatScore, shortId } from '../format';
-import { invoke, useAgentLookup, useLiveCall, useMetrics, useNow, useTransport } from '../hooks';
-import { useMemoryOverview } from './OverviewView';
+import { invoke, useAgentLookup, useLiveCall, useMemoryOverview, useMetrics, useNow, useTransport } from '../hooks';
 
 const SCOPE_LABEL: Record<MemoryScope, string> = { all: 'All projects', project: 'One project', shared: 'Project + shared' };
 

@@ -3,14 +3,13 @@ import { IMPORTANCE, type AgentInfo, type Importance, type Message, type Recipie
 import type { CallParams } from '../../../shared/contract';
 import { VirtualList } from '../components/VirtualList';
 import { Empty, ErrorNotice, ImportanceBadge, Loading, Panel, Tag, ViewHeader } from '../components/ui';
-import { bodyPreview, bodyText, formatAgo, formatClockPrecise, formatRate, shortId } from '../format';
-import { invoke, useAgentLookup, useAgents, useCall, useConnection, useDebounced, useEvent, useMetrics, useNow, useTransport } from '../hooks';
-import { throttle } from '../live/store';
+import { bodyPreview, bodyText, formatAgo, formatClockPrecise, formatRate, recipientLabel, shortId } from '../format';
+import { invoke, useAgentLookup, useAgents, useCall, useConnection, useDebounced, useEvent, useMetrics, useNow, useThrottled, useTransport } from '../hooks';
+import { isOverseer } from '../live/live-data';
 import { href, navigate } from '../router';
-import { isOverseer, recipientLabel } from './AgentsView';
 
 /** The stream keeps the newest this many; older ones are a filter or a thread away. */
-export const STREAM_CAP = 500;
+const STREAM_CAP = 500;
 const INITIAL_LIMIT = 300;
 const ROW_HEIGHT = 34;
 /** Live messages are drawn at most this often, however fast they come. */
@@ -299,7 +298,7 @@ const MessageRow = memo(function MessageRow({
       <span className="msg-route">
         <span className="msg-from">{from}</span>
         <span className="msg-arrow">→</span>
-        <span className={`msg-to to-${message.to.type}`}>{recipientLabel(message, lookup)}</span>
+        <span className={`msg-to to-${message.to.type}`}>{recipientLabel(message.to, lookup)}</span>
       </span>
       <span className="msg-text">
         <ImportanceBadge importance={message.importance} />
@@ -315,13 +314,8 @@ function ThreadPanel({ threadId, onReply, onFilter }: { threadId: string; onRepl
   const thread = useCall('messages.thread', { threadId });
   const lookup = useAgentLookup();
   const now = useNow(5000);
-  const { reload } = thread;
-  const refresh = useRef<ReturnType<typeof throttle> | null>(null);
-  useEffect(() => {
-    refresh.current = throttle(reload, 500);
-    return () => refresh.current?.cancel();
-  }, [reload]);
-  useEvent('messages.new', (batch) => batch.some((m) => m.threadId === threadId) && refresh.current?.request());
+  const refresh = useThrottled(thread.reload, 500);
+  useEvent('messages.new', (batch) => batch.some((m) => m.threadId === threadId) && refresh());
 
   const messages = thread.state === 'ready' ? thread.value : [];
   const subject = messages.find((m) => m.subject)?.subject;
@@ -351,7 +345,7 @@ function ThreadPanel({ threadId, onReply, onFilter }: { threadId: string; onRepl
             <div className="thread-meta">
               <span className="msg-from">{lookup(message.from)?.name ?? shortId(message.from)}</span>
               <span className="msg-arrow">→</span>
-              <span className="msg-to">{recipientLabel(message, lookup)}</span>
+              <span className="msg-to">{recipientLabel(message.to, lookup)}</span>
               <ImportanceBadge importance={message.importance} />
               <span className="grow" />
               <span className="num muted small" title={message.createdAt}>
@@ -432,8 +426,7 @@ function Composer({ reply, onClearReply }: { reply: ReplyTarget | null; onClearR
         params.replyTo = reply.replyTo;
       }
       const response = await invoke(transport, 'messages.send', params);
-      const label = to.type === 'agent' ? (lookup(to.id)?.name ?? shortId(to.id)) : to.type === 'topic' ? `#${to.name}` : 'everyone';
-      setResult({ ok: true, response, to: label });
+      setResult({ ok: true, response, to: recipientLabel(to, lookup) });
       setBody('');
       onClearReply();
     } catch (error) {

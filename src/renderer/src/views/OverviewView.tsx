@@ -1,13 +1,12 @@
-import { useEffect, useMemo, useRef } from 'react';
+import { useMemo } from 'react';
 import { AGENT_TIERS } from '../../../shared/agent-protocol';
-import { Bars, cssColor, Legend, TimeChart } from '../components/charts';
+import { Bars, cssColor, TimeChart, TimeChartPanel } from '../components/charts';
 import { Empty, ErrorNotice, Loading, Panel, Stat, ViewHeader } from '../components/ui';
 import { formatBytes, formatClock, formatCount, formatMs, formatPercent, formatRate } from '../format';
-import { useAgents, useCall, useMetrics } from '../hooks';
+import { useAgents, useMemoryOverview, useMetrics } from '../hooks';
 import { countAgents } from '../live/live-data';
-import { throttle } from '../live/store';
 
-export const TIER_COLOR: Record<string, string> = { strategic: '--c-violet', development: '--c-blue', memory: '--c-cyan' };
+const TIER_COLOR: Record<string, string> = { strategic: '--c-violet', development: '--c-blue', memory: '--c-cyan' };
 
 /** The whole hub on one screen: traffic, latency, who is online, what is remembered, and what it costs. */
 export function OverviewView() {
@@ -86,29 +85,18 @@ export function OverviewView() {
       </div>
 
       <div className="grid grid-wide-narrow">
-        <Panel
+        <TimeChartPanel
           title="Messages per second"
           testId="panel-throughput"
-          meta={
-            <Legend
-              items={[
-                { name: 'sent', color: blue, value: formatRate(latest.rates.messagesSent) },
-                { name: 'delivered', color: green, value: formatRate(latest.rates.messagesDelivered) },
-              ]}
-            />
-          }
-        >
-          <TimeChart
-            data={points}
-            testId="chart-throughput"
-            format={(v) => formatRate(v)}
-            emptyText="No messages in the last two minutes"
-            series={[
-              { key: 'sent', name: 'sent', color: blue, area: true },
-              { key: 'delivered', name: 'delivered', color: green },
-            ]}
-          />
-        </Panel>
+          chartTestId="chart-throughput"
+          data={points}
+          format={(v) => formatRate(v)}
+          emptyText="No messages in the last two minutes"
+          series={[
+            { key: 'sent', name: 'sent', color: blue, area: true, value: formatRate(latest.rates.messagesSent) },
+            { key: 'delivered', name: 'delivered', color: green, value: formatRate(latest.rates.messagesDelivered) },
+          ]}
+        />
         <Panel title="Agents online by tier" testId="panel-tiers">
           {agents.registered === 0 ? (
             <Empty title="No agents yet">
@@ -118,29 +106,18 @@ export function OverviewView() {
             <Bars data={tierData} testId="chart-tiers" name="online" />
           )}
         </Panel>
-        <Panel
+        <TimeChartPanel
           title="Notification latency"
           testId="panel-latency"
-          meta={
-            <Legend
-              items={[
-                { name: 'p50', color: green, value: formatMs(deliver.p50Ms) },
-                { name: 'p99', color: amber, value: formatMs(deliver.p99Ms) },
-              ]}
-            />
-          }
-        >
-          <TimeChart
-            data={points}
-            testId="chart-latency"
-            format={(v) => formatMs(v)}
-            emptyText="No deliveries in the last two minutes"
-            series={[
-              { key: 'deliverP50', name: 'p50', color: green },
-              { key: 'deliverP99', name: 'p99', color: amber },
-            ]}
-          />
-        </Panel>
+          chartTestId="chart-latency"
+          data={points}
+          format={(v) => formatMs(v)}
+          emptyText="No deliveries in the last two minutes"
+          series={[
+            { key: 'deliverP50', name: 'p50', color: green, value: formatMs(deliver.p50Ms) },
+            { key: 'deliverP99', name: 'p99', color: amber, value: formatMs(deliver.p99Ms) },
+          ]}
+        />
         <Panel title="Memories by project" testId="panel-memory-projects" meta={memory.state === 'ready' && <span className="num">{formatCount(memory.value.total)}</span>}>
           {memory.state === 'loading' ? (
             <Loading>Opening the memory engine…</Loading>
@@ -165,53 +142,21 @@ export function OverviewView() {
         <Panel title="Hub CPU" meta={<span className="num">{formatPercent(latest.process.cpuPercent, 1)}</span>}>
           <TimeChart data={points} height={130} format={(v) => formatPercent(v)} series={[{ key: 'cpu', name: 'CPU', color: blue, area: true }]} />
         </Panel>
-        <Panel
+        <TimeChartPanel
           title="Hub memory"
-          meta={
-            <Legend
-              items={[
-                { name: 'RSS', color: cssColor('--c-violet'), value: formatBytes(latest.process.rssBytes) },
-                { name: 'heap', color: cssColor('--c-cyan'), value: formatBytes(latest.process.heapUsedBytes) },
-              ]}
-            />
-          }
-        >
-          <TimeChart
-            data={points}
-            height={130}
-            format={(v) => formatBytes(v)}
-            binary
-            series={[
-              { key: 'rss', name: 'RSS', color: cssColor('--c-violet'), area: true },
-              { key: 'heapUsed', name: 'heap used', color: cssColor('--c-cyan') },
-            ]}
-          />
-        </Panel>
+          data={points}
+          height={130}
+          format={(v) => formatBytes(v)}
+          binary
+          series={[
+            { key: 'rss', name: 'RSS', color: cssColor('--c-violet'), area: true, value: formatBytes(latest.process.rssBytes) },
+            { key: 'heapUsed', name: 'heap used', color: cssColor('--c-cyan'), value: formatBytes(latest.process.heapUsedBytes) },
+          ]}
+        />
         <Panel title="Event-loop delay p99" meta={<span className="num">{formatMs(latest.process.eventLoopDelayP99Ms)}</span>}>
           <TimeChart data={points} height={130} format={(v) => formatMs(v)} series={[{ key: 'loopP99', name: 'p99', color: red, area: true }]} />
         </Panel>
       </div>
     </div>
   );
-}
-
-/**
- * `memory.overview`, fetched on open and again (at most every two seconds) when the tick's count of stored
- * memories moves: pushed-driven, without an event of its own.
- */
-export function useMemoryOverview(storedTotal: number | undefined) {
-  const overview = useCall('memory.overview');
-  const { reload } = overview;
-  const throttled = useRef<ReturnType<typeof throttle> | null>(null);
-  const seen = useRef(storedTotal);
-  useEffect(() => {
-    throttled.current = throttle(reload, 2000);
-    return () => throttled.current?.cancel();
-  }, [reload]);
-  useEffect(() => {
-    if (storedTotal === undefined) return;
-    if (seen.current !== undefined && storedTotal !== seen.current) throttled.current?.request();
-    seen.current = storedTotal;
-  }, [storedTotal]);
-  return overview;
 }

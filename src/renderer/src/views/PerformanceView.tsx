@@ -1,10 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
-import type { MetricsSnapshot, OperationName, SlowOperation } from '../../../shared/contract';
-import { Bars, cssColor, Legend, TimeChart, type BarDatum } from '../components/charts';
+import { OPERATIONS, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../../shared/contract';
+import { Bars, cssColor, Legend, TimeChart, TimeChartPanel, type BarDatum } from '../components/charts';
 import { Empty, Loading, Panel, Stat, ViewHeader } from '../components/ui';
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs, formatPercent, formatRate } from '../format';
 import { invoke, useConnection, useMetrics, useNow, useTransport } from '../hooks';
-import { OPERATIONS, type MetricsPoint } from '../live/live-data';
+import type { MetricsPoint } from '../live/live-data';
 
 const OP_ABOUT: Record<OperationName, string> = {
   send: 'accepted until durable (group commit)',
@@ -66,78 +66,42 @@ export function PerformanceView() {
       </div>
 
       <div className="grid grid-2">
-        <Panel
+        <TimeChartPanel
           title="Throughput"
-          meta={
-            <Legend
-              items={[
-                { name: 'sent', color: colors.blue, value: formatRate(latest.rates.messagesSent) },
-                { name: 'delivered', color: colors.green, value: formatRate(latest.rates.messagesDelivered) },
-                { name: 'stored', color: colors.violet, value: formatRate(latest.rates.memoriesStored) },
-                { name: 'searches', color: colors.amber, value: formatRate(latest.rates.searches) },
-              ]}
-            />
-          }
-        >
-          <TimeChart
-            data={points}
-            testId="chart-perf-throughput"
-            format={(v) => formatRate(v)}
-            emptyText="Nothing happened in the last two minutes"
-            series={[
-              { key: 'sent', name: 'sent', color: colors.blue },
-              { key: 'delivered', name: 'delivered', color: colors.green },
-              { key: 'stored', name: 'stored', color: colors.violet },
-              { key: 'searches', name: 'searches', color: colors.amber },
-            ]}
-          />
-        </Panel>
-        <Panel
+          chartTestId="chart-perf-throughput"
+          data={points}
+          format={(v) => formatRate(v)}
+          emptyText="Nothing happened in the last two minutes"
+          series={[
+            { key: 'sent', name: 'sent', color: colors.blue, value: formatRate(latest.rates.messagesSent) },
+            { key: 'delivered', name: 'delivered', color: colors.green, value: formatRate(latest.rates.messagesDelivered) },
+            { key: 'stored', name: 'stored', color: colors.violet, value: formatRate(latest.rates.memoriesStored) },
+            { key: 'searches', name: 'searches', color: colors.amber, value: formatRate(latest.rates.searches) },
+          ]}
+        />
+        <TimeChartPanel
           title="Event-loop delay"
-          meta={
-            <Legend
-              items={[
-                { name: 'p50', color: colors.green, value: formatMs(latest.process.eventLoopDelayP50Ms) },
-                { name: 'p99', color: colors.red, value: formatMs(latest.process.eventLoopDelayP99Ms) },
-              ]}
-            />
-          }
-        >
-          <TimeChart
-            data={points}
-            format={(v) => formatMs(v)}
-            series={[
-              { key: 'loopP50', name: 'p50', color: colors.green },
-              { key: 'loopP99', name: 'p99', color: colors.red },
-            ]}
-          />
-        </Panel>
+          data={points}
+          format={(v) => formatMs(v)}
+          series={[
+            { key: 'loopP50', name: 'p50', color: colors.green, value: formatMs(latest.process.eventLoopDelayP50Ms) },
+            { key: 'loopP99', name: 'p99', color: colors.red, value: formatMs(latest.process.eventLoopDelayP99Ms) },
+          ]}
+        />
         <Panel title="CPU" meta={<span className="num">{formatPercent(latest.process.cpuPercent, 1)}</span>}>
           <TimeChart data={points} format={(v) => formatPercent(v)} series={[{ key: 'cpu', name: 'CPU', color: colors.blue, area: true }]} />
         </Panel>
-        <Panel
+        <TimeChartPanel
           title="Process memory"
-          meta={
-            <Legend
-              items={[
-                { name: 'RSS', color: colors.violet, value: formatBytes(latest.process.rssBytes) },
-                { name: 'heap used', color: colors.cyan, value: formatBytes(latest.process.heapUsedBytes) },
-                { name: 'heap total', color: colors.amber, value: formatBytes(latest.process.heapTotalBytes), dashed: true },
-              ]}
-            />
-          }
-        >
-          <TimeChart
-            data={points}
-            format={(v) => formatBytes(v)}
-            binary
-            series={[
-              { key: 'rss', name: 'RSS', color: colors.violet },
-              { key: 'heapUsed', name: 'heap used', color: colors.cyan },
-              { key: 'heapTotal', name: 'heap total', color: colors.amber, dashed: true },
-            ]}
-          />
-        </Panel>
+          data={points}
+          format={(v) => formatBytes(v)}
+          binary
+          series={[
+            { key: 'rss', name: 'RSS', color: colors.violet, value: formatBytes(latest.process.rssBytes) },
+            { key: 'heapUsed', name: 'heap used', color: colors.cyan, value: formatBytes(latest.process.heapUsedBytes) },
+            { key: 'heapTotal', name: 'heap total', color: colors.amber, dashed: true, value: formatBytes(latest.process.heapTotalBytes) },
+          ]}
+        />
       </div>
 
       <div className="grid grid-narrow-wide">

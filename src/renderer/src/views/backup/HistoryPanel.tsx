@@ -1,6 +1,6 @@
 import { Fragment, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
-import { cssColor, niceTicks } from '../../components/charts';
+import { cssColor, niceTicks, valueAxisProps } from '../../components/charts';
 import { Empty, Panel, Tag } from '../../components/ui';
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs } from '../../format';
 import { useNow } from '../../hooks';
@@ -146,25 +146,15 @@ function RunsChart({ runs, measure }: { runs: RunRecord[]; measure: Measure }) {
   const binary = measure !== 'duration';
   const max = Math.max(0, ...data.map((d) => d.value));
   const ticks = niceTicks(max, binary, 3);
-  const format = binary ? formatBytes : formatMs;
+  const axes = valueAxisProps(binary ? formatBytes : formatMs, ticks);
   const labels = new Map(data.map((d) => [d.id, formatClock(d.run.startedAt)]));
   return (
     <div className="chart runs-chart" data-testid="history-chart" data-bars={data.length} data-measure={measure}>
       <ResponsiveContainer width="100%" height={120} minWidth={0} initialDimension={{ width: 400, height: 120 }}>
         <BarChart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
-          <CartesianGrid stroke={cssColor('--line')} strokeDasharray="2 4" vertical={false} />
+          <CartesianGrid {...axes.grid} />
           <XAxis dataKey="id" tickFormatter={(id: string) => labels.get(id) ?? ''} tick={{ fontSize: 11 }} stroke={cssColor('--muted')} tickLine={false} interval="preserveStartEnd" minTickGap={24} />
-          <YAxis
-            tickFormatter={(v: number) => format(v)}
-            tick={{ fontSize: 11 }}
-            stroke={cssColor('--muted')}
-            tickLine={false}
-            axisLine={false}
-            width={58}
-            domain={[0, ticks[ticks.length - 1]!]}
-            ticks={ticks}
-            interval={0}
-          />
+          <YAxis {...axes.yAxis} />
           <Tooltip content={RunTooltip} cursor={{ fill: cssColor('--line'), fillOpacity: 0.5 }} isAnimationActive={false} />
           <Bar dataKey="value" radius={[3, 3, 0, 0]} isAnimationActive={false} maxBarSize={32} minPointSize={2}>
             {data.map((d) => (
