@@ -150,4 +150,6 @@ export const BackupRestoreRequest = z
   })
   .strict();
 
-export const SnapshotId = z.string().regex(/^\d{8}T\d{9}Z-[0-9a-f]{8}$/, { message: 'not a snapshot id' });
+/** A snapshot's id, `<yyyymmddThhmmssmmmZ>-<8 hex>`: sorts by time, and is safe as a file name and in a URL. */
+export const SNAPSHOT_ID_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+export const SnapshotId = z.string().regex(SNAPSHOT_ID_PATTERN, { message: 'not a snapshot id' });

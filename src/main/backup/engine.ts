@@ -16,7 +16,7 @@ import { ulidGenerator } from '../ids';
 import { version as appVersion } from '../../../package.json';
 import { openDatabase, type SqliteDatabase } from '../db/database';
 import { BODY_DIR } from '../messaging/body-store';
-import { HUB_SOURCE, type BackupSettings } from './config';
+import { HUB_SOURCE, SNAPSHOT_ID_PATTERN, type BackupSettings } from './config';
 import { BackupError, cancelled, errnoOf } from './errors';
 import { scanTree, toPreview, type ExclusionPreview, type ScannedFile, type ScanRules } from './exclusions';
 import { resolveInside, snapshotIdFor, snapshotTime, unsafePathReason, type Manifest, type ManifestFile, type ManifestHeader, type ManifestSource } from './manifest';
@@ -870,7 +870,7 @@ export class BackupEngine {
 // Helpers
 
 function checkSnapshotId(id: string, repo: Repository): string {
-  if (!/^\d{8}T\d{9}Z-[0-9a-f]{8}$/.test(id)) throw snapshotNotFound(id, repo.target);
+  if (!SNAPSHOT_ID_PATTERN.test(id)) throw snapshotNotFound(id, repo.target);
   return id;
 }
 

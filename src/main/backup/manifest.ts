@@ -56,9 +56,7 @@ export type ManifestHeader = z.output<typeof ManifestHeaderSchema>;
 export const ManifestSchema = ManifestHeaderSchema.extend({ files: z.array(ManifestFileSchema) });
 export type Manifest = z.output<typeof ManifestSchema>;
 
-/** `<yyyymmddThhmmssmmmZ>-<8 hex>`: sorts by time, and is safe as a file name and in a URL. */
-export const SNAPSHOT_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
-
+/** A new snapshot's id (of the form SNAPSHOT_ID_PATTERN in the shared protocol checks). */
 export function snapshotIdFor(date: Date, random: string): string {
   const stamp = date.toISOString().replace(/[-:.]/g, '');
   return `${stamp}-${random}`;

@@ -14,8 +14,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { BackupError, classifyTargetError, errnoOf, targetMissing, targetTimeout } from './errors';
-import { parseManifest, parseManifestHeader, serializeManifest, SNAPSHOT_ID, type Manifest, type ManifestHeader } from './manifest';
+import { SNAPSHOT_ID_PATTERN } from './config';
+import { BackupError, cancelled, classifyTargetError, errnoOf, targetMissing, targetTimeout } from './errors';
+import { parseManifest, parseManifestHeader, serializeManifest, type Manifest, type ManifestHeader } from './manifest';
 
 export const REPO_DIR = 'DevEnviro Backup';
 const TEMP_PREFIX = '.tmp-';
@@ -184,7 +185,7 @@ export class Repository {
       const buffer = Buffer.allocUnsafe(CHUNK);
       let size = 0;
       for (;;) {
-        if (signal?.aborted) throw new BackupError('cancelled', 'The backup was stopped before it finished. Earlier backups are untouched.');
+        if (signal?.aborted) throw cancelled();
         let n: number;
         try {
           ({ bytesRead: n } = await input.read(buffer, 0, CHUNK, size));
@@ -274,7 +275,7 @@ export class Repository {
     return names
       .filter((name) => name.endsWith('.json'))
       .map((name) => name.slice(0, -'.json'.length))
-      .filter((id) => SNAPSHOT_ID.test(id))
+      .filter((id) => SNAPSHOT_ID_PATTERN.test(id))
       .sort();
   }
 
