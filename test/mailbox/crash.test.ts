@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../src/shared/agent-protocol';
-import { publicMessage } from '../../src/main/messaging/realtime';
+import { publicMessage } from '../../src/main/messaging/frames';
 import { FileMailbox, mailboxIdempotencyKey } from '../../src/main/mailbox';
 import { tempDir } from '../helpers';
 import { agentDir, inboxFiles, listing, readInbox, registerByFile, startMailboxHub, until } from './harness';

@@ -7,7 +7,7 @@ import type { ConnectInfo, HubStatus, MetricsSnapshot } from '../../shared/contr
 import type { Hub } from '../app';
 import { findAppRoot } from '../config/paths';
 import { HubError } from '../errors';
-import { publicMessage } from '../messaging/realtime';
+import { publicMessage } from '../messaging/frames';
 import type { Metrics } from '../monitor/metrics';
 import type { CallHandlers } from './dispatch';
 

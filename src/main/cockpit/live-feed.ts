@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Message } from '../../shared/agent-protocol';
 import type { MetricsSnapshot } from '../../shared/contract';
 import type { Hub } from '../app';
-import { publicMessage } from '../messaging/realtime';
+import { publicMessage } from '../messaging/frames';
 import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';
 import type { EventBus } from './event-bus';

@@ -16,8 +16,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { RegisterRequest, type AgentInfo, type RegisterResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { HubError } from '../errors';
-import { prettyMessageJson } from '../messaging/frames';
-import { publicMessage } from '../messaging/realtime';
+import { prettyMessageJson, publicMessage } from '../messaging/frames';
 import type { Delivery, MessagingService, ParsedSend } from '../messaging/service';
 import type { StoredMessage } from '../messaging/store';
 import {

@@ -1,10 +1,12 @@
 /**
- * Outgoing realtime frames for messages whose body is kept as bytes (see body-store.ts): the frame is the message
- * without its body, the body's JSON bytes as they are, and the closing braces, sent as three fragments of one
- * WebSocket text message. No copy of the body is made per frame or per recipient.
+ * Messages as they leave the hub: the public shape, realtime frames and JSON documents. A message whose body is
+ * kept as bytes (see body-store.ts) goes out as the message without its body, then the body's JSON bytes as they
+ * are, then the closing braces: as three fragments of one WebSocket text message, or as consecutive pieces of a
+ * document. No copy of the body is made per frame or per recipient.
  */
 import type { WebSocket } from 'ws';
-import { bodyChunks, type ExternalBody } from './body-store';
+import type { Message, ServerFrame } from '../../shared/agent-protocol';
+import { bodyChunks, withExternalBody, type ExternalBody } from './body-store';
 import type { StoredMessage } from './store';
 
 /** A frame as one string, or as parts sent as the fragments of one text message. */
@@ -17,14 +19,31 @@ export function frameLength(frame: OutgoingFrame): number {
   return typeof frame === 'string' ? frame.length : frame.reduce((total, part) => total + part.length, 0);
 }
 
-/** A message's JSON up to its body: `{"id":…,"createdAt":"…","body":`. */
-function headOf(message: StoredMessage): string {
+/** A message's public fields but its body, copied one by one: spreading would read (and parse) a body kept in a file. */
+function envelopeOf(message: StoredMessage): Omit<Message, 'body'> {
   const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = message;
-  const json = JSON.stringify({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt });
-  return `${json.slice(0, -1)},"body":`;
+  return { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt };
 }
 
-export function externalMessageFrame(message: StoredMessage, external: ExternalBody): Buffer[] {
+/** A stored message as agents and the cockpit see it; a body kept in a file stays unread until it is used. */
+export function publicMessage(stored: StoredMessage): Message {
+  if (stored.external) return withExternalBody(envelopeOf(stored), stored.external);
+  const { seq: _seq, ...message } = stored;
+  return message;
+}
+
+/** A message's JSON up to its body: `{"id":…,"createdAt":"…","body":`. */
+function headOf(message: StoredMessage): string {
+  return `${JSON.stringify(envelopeOf(message)).slice(0, -1)},"body":`;
+}
+
+/** The frame for a message, made once and sent to every recipient as the same string (or the same parts). */
+export function messageFrame(message: StoredMessage): OutgoingFrame {
+  if (message.external) return externalMessageFrame(message, message.external);
+  return JSON.stringify({ type: 'message', message: publicMessage(message) } satisfies ServerFrame);
+}
+
+function externalMessageFrame(message: StoredMessage, external: ExternalBody): Buffer[] {
   return [Buffer.from(`{"type":"message","message":${headOf(message)}`), external.json(), TAIL];
 }
 
@@ -33,12 +52,7 @@ export function externalMessageFrame(message: StoredMessage, external: ExternalB
  * part: a body kept in a file is read a slice at a time when its turn comes and written out as its bytes, so
  * answering with a page of large messages holds little memory and never turns a body into a string.
  */
-export async function* messageListJson(
-  before: string,
-  messages: readonly StoredMessage[],
-  toPublic: (m: StoredMessage) => unknown,
-  after: string,
-): AsyncGenerator<Buffer | string> {
+export async function* messageListJson(before: string, messages: readonly StoredMessage[], after: string): AsyncGenerator<Buffer | string> {
   yield before;
   for (const [i, message] of messages.entries()) {
     if (i > 0) yield ',';
@@ -46,7 +60,7 @@ export async function* messageListJson(
       yield headOf(message);
       yield* bodyChunks(message.external);
       yield '}';
-    } else yield JSON.stringify(toPublic(message));
+    } else yield JSON.stringify(publicMessage(message));
   }
   yield after;
 }
@@ -60,9 +74,7 @@ export async function* prettyMessageJson(message: StoredMessage, toPublic: (m: S
     yield JSON.stringify(toPublic(message), null, 2) + '\n';
     return;
   }
-  const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = message;
-  const head = JSON.stringify({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt }, null, 2);
-  yield `${head.slice(0, -2)},\n  "body": `;
+  yield `${JSON.stringify(envelopeOf(message), null, 2).slice(0, -2)},\n  "body": `;
   yield* bodyChunks(message.external);
   yield '\n}\n';
 }

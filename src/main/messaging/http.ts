@@ -18,9 +18,8 @@ import { authorityOf, requireAuthority, requireSelfOrCockpit, senderOf } from '.
 import type { ApiContext } from '../api/server';
 import { badRequest, notFound } from '../errors';
 import { parseInput } from '../validation';
-import { messageListJson } from './frames';
+import { messageListJson, publicMessage } from './frames';
 import { acceptLargeSends, rawBodyOf } from './http-body';
-import { publicMessage } from './realtime';
 import type { MessagingService } from './service';
 import type { StoredMessage } from './store';
 
@@ -127,5 +126,5 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
 
 /** Answers with a JSON list of messages whose large bodies are streamed from their files (see messageListJson). */
 function sendMessageList(reply: FastifyReply, before: string, messages: StoredMessage[], after: string): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(Readable.from(messageListJson(before, messages, publicMessage, after)));
+  return reply.type('application/json; charset=utf-8').send(Readable.from(messageListJson(before, messages, after)));
 }

@@ -7,18 +7,16 @@
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { z } from 'zod';
-import { API_PREFIX, ClientFrame, CLOSE_CODES, type Message, type ServerFrame } from '../../shared/agent-protocol';
+import { API_PREFIX, ClientFrame, CLOSE_CODES, type ServerFrame } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { bearerToken } from '../api/auth';
 import { originAllowed } from '../api/security';
 import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
 import type { MemoryEngine } from '../memory/engine';
-import { withExternalBody } from './body-store';
-import { externalMessageFrame, frameLength, sendFrame, type OutgoingFrame } from './frames';
+import { frameLength, messageFrame, sendFrame, type OutgoingFrame } from './frames';
 import { splitSend, SPLIT_SENDS_FROM, type RawTextBody } from './json-body';
 import type { Delivery, MessagingService } from './service';
-import type { StoredMessage } from './store';
 
 type ParsedFrame = z.output<typeof ClientFrame>;
 
@@ -69,22 +67,6 @@ const corkedBytes = new Map<Socket, number>();
 function unreadBytes(ws: WebSocket): number {
   const socket = (ws as unknown as { _socket?: Socket })._socket;
   return ws.bufferedAmount - (socket ? (corkedBytes.get(socket) ?? 0) : 0);
-}
-
-/** The frame for a message, made once and sent to every recipient as the same string (or the same parts). */
-export function messageFrame(message: StoredMessage): OutgoingFrame {
-  if (message.external) return externalMessageFrame(message, message.external);
-  return JSON.stringify({ type: 'message', message: publicMessage(message) } satisfies ServerFrame);
-}
-
-export function publicMessage(stored: StoredMessage): Message {
-  if (stored.external) {
-    // Copied field by field: spreading would read (and parse) a body kept in a file.
-    const { id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt } = stored;
-    return withExternalBody({ id, from, to, threadId, replyTo, subject, contentType, importance, ackRequired, createdAt }, stored.external);
-  }
-  const { seq: _seq, ...message } = stored;
-  return message;
 }
 
 class AgentConnection {
