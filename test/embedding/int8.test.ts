@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoteGenerator, makeQueries } from '../../bench/memory';
-import { OnnxSentenceEncoder } from '../../src/main/embedding';
-import { defaultModelDir, dot, VARIANT_IDS } from './helpers';
+import { OnnxSentenceEncoder, USE_LITE_VARIANTS } from '../../src/main/embedding';
+import { defaultModelDir, dot } from './helpers';
 
 const retrieval = JSON.parse(readFileSync(new URL('../memory/fixtures/retrieval.json', import.meta.url), 'utf8')) as {
   memories: Array<{ key: string; text: string }>;
@@ -41,8 +41,8 @@ describe('int8 default encoder vs the fp32 conversion', () => {
   });
 
   it('is the default encoder, with its own id', () => {
-    expect(int8.id).toBe(VARIANT_IDS.int8);
-    expect(fp32.id).toBe(VARIANT_IDS.fp32);
+    expect(int8.id).toBe(USE_LITE_VARIANTS.int8.id);
+    expect(fp32.id).toBe(USE_LITE_VARIANTS.fp32.id);
     expect(int8.id).not.toBe(fp32.id);
   });
 

@@ -1,8 +1,8 @@
 // (c) Paraphrases score clearly higher than unrelated pairs; (d) outputs are unit length and deterministic. For both
 // built-in variants: the default (int8) and the exact conversion (fp32).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxSentenceEncoder, type SentenceEncoder } from '../../src/main/embedding';
-import { defaultModelDir, dot, VARIANT_IDS } from './helpers';
+import { OnnxSentenceEncoder, USE_LITE_VARIANTS, type SentenceEncoder } from '../../src/main/embedding';
+import { defaultModelDir, dot } from './helpers';
 
 const SIMILAR: Array<[string, string]> = [
   ['The cat sat on the mat.', 'A kitten was resting on the rug.'],
@@ -47,7 +47,7 @@ describe.each(['int8', 'fp32'] as const)('built-in sentence encoder quality (%s)
   });
 
   it('describes itself', () => {
-    expect(encoder.id).toBe(VARIANT_IDS[variant]);
+    expect(encoder.id).toBe(USE_LITE_VARIANTS[variant].id);
     expect(encoder.dimension).toBe(512);
     expect(encoder.maxTokens).toBe(128);
   });

@@ -8,8 +8,8 @@ export type { EncoderManifest, OnnxSentenceEncoderOptions, SentenceEncoder } fro
 export { SentencePieceUnigramTokenizer } from './tokenizer';
 export type { SentencePieceVocab, Tokenizer } from './tokenizer';
 export type { BuildProgress, UseLiteVariant } from '../../../scripts/encoder/build-use-lite.mjs';
-/** The built-in encoder's variants (fp32, int8: ids, folders, pinned checksums) and which one is the default. */
-export { VARIANTS as USE_LITE_VARIANTS, DEFAULT_VARIANT as DEFAULT_USE_LITE_VARIANT } from '../../../scripts/encoder/build-use-lite.mjs';
+/** The built-in encoder's variants (fp32, int8: ids, folders, pinned checksums). */
+export { VARIANTS as USE_LITE_VARIANTS } from '../../../scripts/encoder/build-use-lite.mjs';
 export {
   inspectSentenceTransformer,
   loadSentenceTransformer,

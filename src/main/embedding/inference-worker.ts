@@ -27,8 +27,9 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 const ready = ort.InferenceSession.create(workerData.modelPath, workerData.options);
-// Runs are queued and run one at a time, in the order they were posted: the encoder posts all batches of a call at
-// once, so the session goes from one batch to the next without waiting for the main thread.
+// The encoder posts all batches of a call at once, so the session goes from one batch to the next without waiting for
+// the main thread. onnxruntime-node itself runs each inference synchronously on this thread (from a setImmediate), so
+// runs never overlap; the queue is kept so a release is also handled strictly after every message posted before it.
 let queue = Promise.resolve();
 parentPort.on('message', (message) => {
   queue = queue.then(() => handle(message));

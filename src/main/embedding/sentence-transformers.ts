@@ -11,11 +11,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
-import { NO_SPINNING, QueuedOnnxEncoder, runnerFor, type OnnxSentenceEncoderOptions } from './encoder';
+import { cpuSessionOptions, QueuedOnnxEncoder, runnerFor, type OnnxSentenceEncoderOptions } from './encoder';
 import type { InferenceRunner } from './inference-worker';
 import type { Tokenizer } from './tokenizer';
 
@@ -27,8 +26,12 @@ export type PoolingMode = (typeof POOLING_MODES)[number];
 export const DEFAULT_MAX_LENGTH = 256;
 /** Cap for tokenizer_config.json model_max_length (often a huge sentinel such as 1e30). */
 export const TOKENIZER_MAX_LENGTH_CAP = 512;
+/** Texts per inference call unless told otherwise. */
+const ST_BATCH_SIZE = 32;
 
 export interface SentenceTransformerOptions extends OnnxSentenceEncoderOptions {
+  /** Texts per inference call (default 32: transformer exports were not measured like the built-in encoder). */
+  batchSize?: number;
   /** Max tokens per text including special tokens (default: from the folder's config files, see resolveMaxLength). */
   maxLength?: number;
   /** Pooling override (default: from 1_Pooling/config.json, else mean). Changes the encoder id. */
@@ -577,7 +580,7 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
     this.maxLength = info.maxLength;
     this.output = io.output;
     this.rank = io.rank;
-    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? ST_BATCH_SIZE));
     if (io.rank !== undefined && io.width !== undefined) {
       this.dim = io.rank === 3 ? io.width * info.pooling.length : io.width;
     }
@@ -595,15 +598,7 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
   static async load(dir: string, options: SentenceTransformerOptions = {}): Promise<SentenceTransformerEncoder> {
     const info = await inspectSentenceTransformer(dir, options);
     const tokenizer = await TokenizerJsonTokenizer.fromFile(info.tokenizerFile, info.maxLength, info.lowercase, info.dir);
-    const threads = Math.max(1, Math.floor(options.threads ?? Math.min(2, os.availableParallelism())));
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      extra: NO_SPINNING,
-    };
+    const sessionOptions = cpuSessionOptions(options.threads);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(info.modelFile, sessionOptions);

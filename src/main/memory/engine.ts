@@ -3,10 +3,9 @@
  * (requests made meanwhile wait for it), turns text into stored memories through extraction, and switches the
  * embedding model in the background.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { writeFileAtomic } from '../config/config';
 import type { SqliteDatabase } from '../db/database';
 import { loadEncoderFromDir } from '../embedding/models';
 import type { ExtractRequest, StoredMemory } from '../../shared/memory-protocol';
@@ -14,7 +13,15 @@ import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { extractMemories } from './extract';
-import { MemoryService, type MemoryServiceOptions, type ParsedMemoryInput, type StoreContext } from './service';
+import {
+  MemoryService,
+  readModelChoice,
+  writeModelChoice,
+  type MemoryServiceOptions,
+  type ModelChoice,
+  type ParsedMemoryInput,
+  type StoreContext,
+} from './service';
 
 export interface MemoryEngineOptions {
   dataDir: string;
@@ -34,13 +41,6 @@ export interface MemoryEngineOptions {
   observeExtract?: (durationMs: number) => void;
 }
 
-/** Which model the memories are indexed with: kept beside memory.sqlite so the right one loads at start. */
-interface ModelChoice {
-  id: string;
-  /** null: the built-in encoder. */
-  dir: string | null;
-}
-
 export interface ModelState {
   active: ModelChoice;
   switching: { to: ModelChoice; done: number; total: number } | null;
@@ -58,20 +58,44 @@ export class MemoryEngine {
   private active: ModelChoice | undefined;
   private switching: ModelState['switching'] = null;
   private lastError: string | null = null;
-  /** Encoders this engine loaded itself (user models); the built-in one belongs to the app. */
+  /**
+   * Encoders this engine loaded itself (user models, earlier built-in ones); the built-in one belongs to the app. One
+   * switched away from is closed once no extraction holds it any more (search and stores let go of it before the
+   * switch completes).
+   */
   private readonly owned = new Set<SentenceEncoder>();
+  /** Extractions under way per encoder: they embed with the encoder they started with, over several calls. */
+  private readonly inUse = new Map<SentenceEncoder, number>();
+  private readonly retired = new Set<SentenceEncoder>();
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly options: MemoryEngineOptions) {}
 
-  private get choiceFile(): string {
-    return path.join(this.options.dataDir, 'memory-model.json');
-  }
-
-  private async loadEncoder(dir: string | null): Promise<SentenceEncoder> {
-    if (dir === null) return this.options.encoder();
-    const encoder = await loadEncoderFromDir(dir);
+  /**
+   * The one way an encoder is resolved: a model folder, else an earlier built-in encoder by id (for memories still
+   * indexed with it), else the built-in one.
+   */
+  private async loadEncoder(dir: string | null, id?: string): Promise<SentenceEncoder> {
+    const earlier = id === undefined ? undefined : this.options.earlierEncoders?.[id];
+    if (dir === null && !earlier) return this.options.encoder();
+    const encoder = dir === null ? await earlier!() : await loadEncoderFromDir(dir);
     this.owned.add(encoder);
     return encoder;
+  }
+
+  /** Closes an encoder this engine owns and no longer uses, as soon as no extraction holds it. */
+  private retire(encoder: SentenceEncoder): void {
+    if (!this.owned.delete(encoder)) return;
+    this.retired.add(encoder);
+    this.closeIfIdle(encoder);
+  }
+
+  private closeIfIdle(encoder: SentenceEncoder): void {
+    if (!this.retired.has(encoder) || (this.inUse.get(encoder) ?? 0) > 0) return;
+    this.retired.delete(encoder);
+    const closed = encoder.close().catch(() => undefined);
+    this.closing.add(closed);
+    void closed.finally(() => this.closing.delete(closed));
   }
 
   /** The memory database once open, for consistent online backups; null before. */
@@ -94,7 +118,11 @@ export class MemoryEngine {
     const encoder = await this.loadEncoder(resolved).catch((error: Error) => {
       throw new HubError(400, 'invalid_model', `cannot use the model in ${resolved}: ${error.message}`);
     });
-    if (encoder.id === service.model) return this.model();
+    const previous = service.encoder;
+    if (encoder.id === service.model) {
+      if (encoder !== previous) this.retire(encoder);
+      return this.model();
+    }
     const to = { id: encoder.id, dir: resolved };
     this.switching = { to, done: 0, total: 0 };
     const { services } = this.options;
@@ -106,11 +134,13 @@ export class MemoryEngine {
       .then(
         () => {
           this.active = to;
-          writeFileAtomic(this.choiceFile, JSON.stringify(to, null, 2) + '\n');
+          writeModelChoice(this.options.dataDir, to);
           this.lastError = null;
           services.set('memory', 'up', this.describe(service));
+          this.retire(previous);
         },
         (error: Error) => {
+          this.retire(encoder);
           this.lastError = error.message;
           services.set('memory', 'degraded', `the switch to ${to.id} failed (still on ${service.model}): ${error.message}`);
         },
@@ -129,29 +159,31 @@ export class MemoryEngine {
       const { services } = this.options;
       services.set('memory', 'starting', 'waiting for the sentence encoder');
       try {
+        const { dataDir } = this.options;
         // The model the memories are indexed with loads first; a different configured one is switched to after.
-        const saved = existsSync(this.choiceFile) ? (JSON.parse(readFileSync(this.choiceFile, 'utf8')) as ModelChoice) : null;
+        const saved = readModelChoice(dataDir);
         const activeDir = saved?.dir && existsSync(saved.dir) ? saved.dir : null;
-        // Memories indexed with an earlier built-in encoder (no choice file yet: the data says which) load it, so
-        // search works at once; the switch to the current built-in one follows below.
-        const indexedWith = activeDir === null ? (saved?.id ?? MemoryService.indexedModel(this.options.dataDir)) : null;
-        const earlier = indexedWith === null ? undefined : this.options.earlierEncoders?.[indexedWith];
-        let encoder: SentenceEncoder;
-        if (earlier) {
-          encoder = await earlier();
-          this.owned.add(encoder);
-        } else {
-          encoder = await this.loadEncoder(activeDir);
-        }
-        this.active = { id: encoder.id, dir: activeDir };
+        let earlier = false;
         const service = await MemoryService.open({
-          dataDir: this.options.dataDir,
-          encoder,
+          dataDir,
+          // Memories indexed with an earlier built-in encoder load it, so search works at once; the switch to the
+          // current built-in one follows below. Without a recorded choice (data of an earlier version, or a new
+          // install) the data says which.
+          encoder: async (hasVectors) => {
+            const earlierIds = Object.keys(this.options.earlierEncoders ?? {});
+            const indexedWith = activeDir !== null ? undefined : saved ? saved.id : earlierIds.find(hasVectors);
+            earlier = indexedWith !== undefined && earlierIds.includes(indexedWith);
+            const encoder = await this.loadEncoder(activeDir, indexedWith);
+            this.active = { id: encoder.id, dir: activeDir };
+            return encoder;
+          },
           halfLifeDays: this.options.halfLifeDays,
           dedupeSimilarity: this.options.dedupeSimilarity,
           observe: this.options.observe,
           onProgress: ({ step, fraction }) => services.set('memory', 'starting', `vector index: ${step}`, fraction),
         });
+        // Recorded from the first start on, so later starts need not look at the data.
+        if (!saved) writeModelChoice(dataDir, this.active!);
         services.set('memory', 'up', this.describe(service));
         this.opened = service;
         const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
@@ -177,13 +209,23 @@ export class MemoryEngine {
     const service = await this.service();
     const encoder = service.encoder;
     const started = performance.now();
-    const { drafts, vectors: extracted, stats } = await extractMemories(input.text, {
-      embed: (texts) => encoder.embed(texts),
-      title: input.title,
-      project: context.project,
-      // The source keeps the document's key stable when the same source is extracted again.
-      source: input.source?.ref,
-    });
+    this.inUse.set(encoder, (this.inUse.get(encoder) ?? 0) + 1);
+    let extractedDrafts: Awaited<ReturnType<typeof extractMemories>>;
+    try {
+      extractedDrafts = await extractMemories(input.text, {
+        embed: (texts) => encoder.embed(texts),
+        title: input.title,
+        project: context.project,
+        // The source keeps the document's key stable when the same source is extracted again.
+        source: input.source?.ref,
+      });
+    } finally {
+      const left = this.inUse.get(encoder)! - 1;
+      if (left > 0) this.inUse.set(encoder, left);
+      else this.inUse.delete(encoder);
+      this.closeIfIdle(encoder);
+    }
+    const { drafts, vectors: extracted, stats } = extractedDrafts;
     const extractedMs = performance.now() - started;
     // Vectors of a model that was switched away from meanwhile are not stored: the memories are embedded anew.
     const vectors = service.encoder === encoder ? extracted : new Map<string, Float32Array>();
@@ -215,7 +257,8 @@ export class MemoryEngine {
     const service = await this.opening.catch(() => undefined);
     await service?.close();
     this.opened = undefined;
-    await Promise.all([...this.owned].map((encoder) => encoder.close()));
+    await Promise.all([...this.owned, ...this.retired].map((encoder) => encoder.close()));
+    await Promise.all(this.closing);
   }
 }
 

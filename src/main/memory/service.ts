@@ -6,7 +6,7 @@
  * ONNX run and one transaction serve many callers, and each caller hears back only after the commit.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ulidGenerator } from '../ids';
 import type { z } from 'zod';
@@ -20,6 +20,7 @@ import type {
   StoredMemory,
 } from '../../shared/memory-protocol';
 import type { MemoryOverview } from '../../shared/contract';
+import { writeFileAtomic } from '../config/config';
 import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
 import { badRequest, HubError, notFound } from '../errors';
@@ -32,7 +33,11 @@ export type ParsedSearchQuery = z.output<typeof MemorySearchQuery>;
 
 export interface MemoryServiceOptions {
   dataDir: string;
-  encoder: SentenceEncoder;
+  /**
+   * The encoder, or a function that chooses it once the database is open, told whether any memory has vectors of a
+   * given model (a primary-key seek, so the choice costs nothing however many memories there are).
+   */
+  encoder: SentenceEncoder | ((hasVectors: (modelId: string) => boolean) => Promise<SentenceEncoder>);
   /** Days after which an unused memory weighs half as much in ranking. */
   halfLifeDays: number;
   /** Cosine similarity above which a new memory reinforces an existing one of the same project instead. */
@@ -40,6 +45,25 @@ export interface MemoryServiceOptions {
   onProgress?: (progress: { step: string; fraction: number }) => void;
   /** Told each operation's duration (and, for stores, how many memories). */
   observe?: (op: 'store' | 'search' | 'embed', durationMs: number, count: number) => void;
+}
+
+/** Which model the memories are indexed with: kept beside memory.sqlite so the right one loads at start. */
+export interface ModelChoice {
+  id: string;
+  /** null: the built-in encoder. */
+  dir: string | null;
+}
+
+const MODEL_CHOICE_FILE = 'memory-model.json';
+
+/** The recorded model choice of `dataDir`; null if none was recorded yet. */
+export function readModelChoice(dataDir: string): ModelChoice | null {
+  const file = path.join(dataDir, MODEL_CHOICE_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ModelChoice) : null;
+}
+
+export function writeModelChoice(dataDir: string, choice: ModelChoice): void {
+  writeFileAtomic(path.join(dataDir, MODEL_CHOICE_FILE), JSON.stringify(choice, null, 2) + '\n');
 }
 
 /** Who is storing: memories default to the caller's project and remember the agent. */
@@ -165,10 +189,18 @@ export class MemoryService {
 
   static async open(options: MemoryServiceOptions): Promise<MemoryService> {
     const db = openDatabase(path.join(options.dataDir, 'memory.sqlite'));
-    migrate(db, memoryMigrations);
-    const encoder = options.encoder;
-    const index = await openIndex(db, options.dataDir, encoder, options.onProgress);
-    const service = new MemoryService(db, encoder, index, options);
+    let service: MemoryService;
+    try {
+      migrate(db, memoryMigrations);
+      const hasVectors = db.prepare('SELECT 1 FROM embeddings WHERE model = ? LIMIT 1').pluck();
+      const encoder =
+        typeof options.encoder === 'function' ? await options.encoder((modelId) => hasVectors.get(modelId) !== undefined) : options.encoder;
+      const index = await openIndex(db, options.dataDir, encoder, options.onProgress);
+      service = new MemoryService(db, encoder, index, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     for (const row of db.prepare('SELECT id, project, kind, agent, shared, created_at, tags FROM memories').iterate() as Iterable<{
       id: number;
       project: string;
@@ -195,17 +227,17 @@ export class MemoryService {
   }
 
   /**
-   * The model the memories in `dataDir` are indexed with, read from its memory.sqlite without opening the service:
-   * the one a model switch last completed with, else the one most memories have vectors of; null if none.
+   * The model the memories in `dataDir` are indexed with, without opening the service: the recorded choice, else the
+   * one most memories have vectors of (a scan of every vector: for inspection, not for the start path); null if none.
    */
   static indexedModel(dataDir: string): string | null {
+    const recorded = readModelChoice(dataDir);
+    if (recorded) return recorded.id;
     const file = path.join(dataDir, 'memory.sqlite');
     if (!existsSync(file)) return null;
     const db = openDatabase(file);
     try {
       migrate(db, memoryMigrations);
-      const switched = db.prepare("SELECT value FROM memory_meta WHERE key = 'active_model'").pluck().get() as string | undefined;
-      if (switched !== undefined) return switched;
       return (db.prepare('SELECT model FROM embeddings GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1').pluck().get() as string | undefined) ?? null;
     } finally {
       db.close();
@@ -395,7 +427,6 @@ export class MemoryService {
           this.activeEncoder = encoder;
           this.index = index;
           this.next = undefined;
-          this.db.prepare("INSERT OR REPLACE INTO memory_meta (key, value) VALUES ('active_model', ?)").run(encoder.id);
           while (this.searchesInFlight > 0) await sleep(5);
           await previous.close();
           onProgress?.({ done: total, total });
@@ -480,8 +511,14 @@ export class MemoryService {
         const current = next;
         const vectors = await current.vectors;
         next = this.queue.length > 0 ? this.takeQueued() : undefined;
-        this.commitGroup(current, vectors);
-        next ??= this.queue.length > 0 ? this.takeQueued() : undefined;
+        // The next group is already taken (and embedding): a failure here must answer this group's callers and
+        // leave the loop running for the next one. (commitGroup is synchronous: nothing is queued meanwhile.)
+        try {
+          this.commitGroup(current, vectors);
+        } catch (error) {
+          const failure = new HubError(503, 'storage_failed', `the memory could not be stored: ${(error as Error).message}`);
+          current.batch.forEach((pending) => pending.reject(failure));
+        }
       }
     } finally {
       this.flushing = false;
