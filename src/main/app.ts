@@ -18,7 +18,7 @@ import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir 
 import { startCheckpointer, type Checkpointer } from './db/checkpointer';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
-import { defaultEncoderDir, ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS, type SentenceEncoder } from './embedding';
+import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS, type SentenceEncoder } from './embedding';
 import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes, type LastRestore } from './backup';
 import { FileMailbox } from './mailbox';
 import { MemoryEngine } from './memory/engine';
@@ -148,21 +148,30 @@ export function createApp(options: AppOptions): App {
   });
   services.onChange(() => events.emit('hub.status', status()));
 
-  function loadEncoder(): Promise<SentenceEncoder> {
-    encoderPromise ??= (async () => {
+  /**
+   * A built-in encoder variant, built first if need be, reported as the 'encoder' service. The default one (no
+   * variant named) is loaded once and shared; an earlier one is loaded anew for the memory engine, which closes it
+   * once the memories have moved to the default one.
+   */
+  function loadEncoder(variant?: keyof typeof USE_LITE_VARIANTS): Promise<SentenceEncoder> {
+    const load = async () => {
       services.set('encoder', 'starting', 'loading the sentence encoder');
       try {
-        await ensureDefaultEncoder(resources, ({ step, fraction }) =>
-          services.set('encoder', 'starting', `building the sentence encoder: ${step}`, fraction),
+        const dir = await ensureDefaultEncoder(
+          resources,
+          ({ step, fraction }) => services.set('encoder', 'starting', `building the sentence encoder: ${step}`, fraction),
+          variant,
         );
-        const encoder = await OnnxSentenceEncoder.load(defaultEncoderDir(resources));
+        const encoder = await OnnxSentenceEncoder.load(dir);
         services.set('encoder', 'up', `${encoder.id}, ${encoder.dimension}-d, ONNX Runtime`);
         return encoder;
       } catch (error) {
         services.set('encoder', 'down', `the sentence encoder could not load: ${(error as Error).message}`);
         throw error;
       }
-    })();
+    };
+    if (variant !== undefined) return load();
+    encoderPromise ??= load();
     return encoderPromise;
   }
 
@@ -223,11 +232,9 @@ export function createApp(options: AppOptions): App {
       });
       const memory = new MemoryEngine({
         dataDir,
-        encoder: loadEncoder,
+        encoder: () => loadEncoder(),
         // The fp32 USE-lite (the built-in encoder before the int8 one), for memories still indexed with it.
-        earlierEncoders: {
-          [USE_LITE_VARIANTS.fp32.id]: async () => OnnxSentenceEncoder.load(await ensureDefaultEncoder(resources, undefined, 'fp32')),
-        },
+        earlierEncoders: { [USE_LITE_VARIANTS.fp32.id]: () => loadEncoder('fp32') },
         services,
         ...config.memory,
         observe: (op, ms, count) => {
