@@ -255,7 +255,8 @@ export function createApp(options: AppOptions): App {
           get: () => config.backup,
           save: (next) => {
             config.backup = next;
-            saveConfig(dataDir, config);
+            // Only the backup section changes on disk: a --host or --port given for this run stays one-off.
+            saveConfig(dataDir, { ...loadConfig(dataDir), backup: next });
           },
         },
         lastRestore: () => lastRestore,
@@ -264,7 +265,9 @@ export function createApp(options: AppOptions): App {
       try {
         services.set('vector-index', 'up', checkVectorIndex());
       } catch (error) {
-        services.set('vector-index', 'down', `FAISS could not load: ${(error as Error).message}`);
+        // FAISS itself loads when this module is imported (a missing addon stops the process before here); this
+        // is the search check failing.
+        services.set('vector-index', 'down', `FAISS does not answer: ${(error as Error).message}`);
       }
 
       api = await createApiServer({

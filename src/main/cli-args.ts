@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { loadConfig, type AppConfig } from './config/config';
 
 export interface HubArgs {
   dataDir?: string;
@@ -32,4 +33,12 @@ export function parseHubArgs(argv: string[]): HubArgs {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, not ${values.port}`);
   }
   return { dataDir: values['data-dir'], host: values.host, port, help: values.help ?? false };
+}
+
+/** config.json with this run's --host and --port applied, in memory only: the file keeps its own values. */
+export function configForRun(dataDir: string, args: HubArgs): AppConfig {
+  const config = loadConfig(dataDir);
+  if (args.host !== undefined) config.api.host = args.host;
+  if (args.port !== undefined) config.api.port = args.port;
+  return config;
 }

@@ -7,9 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { app as electronApp, BrowserWindow, ipcMain, session, type WebContents } from 'electron';
 import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../shared/ipc';
 import { createApp, PRODUCT_NAME, type App } from './app';
-import { parseHubArgs } from './cli-args';
+import { configForRun, parseHubArgs } from './cli-args';
 import { dispatchCall } from './cockpit/dispatch';
-import { loadConfig } from './config/config';
 import { cockpitWebPreferences } from './window-options';
 import { resolveDataDir } from './config/paths';
 
@@ -64,9 +63,7 @@ async function main(): Promise<void> {
   const ours = process.argv.filter((arg, i, all) => /^--(data-dir|host|port)(=|$)/.test(arg) || /^--(data-dir|host|port)$/.test(all[i - 1] ?? ''));
   const args = parseHubArgs(ours);
   const dataDir = resolveDataDir({ flag: args.dataDir, electronUserData: electronApp.getPath('userData') });
-  const config = loadConfig(dataDir);
-  if (args.host !== undefined) config.api.host = args.host;
-  if (args.port !== undefined) config.api.port = args.port;
+  const config = configForRun(dataDir, args);
 
   await electronApp.whenReady();
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));

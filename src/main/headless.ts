@@ -3,8 +3,7 @@
  * `npm start` runs this where no Electron binary is installed.
  */
 import { createApp } from './app';
-import { HUB_USAGE, parseHubArgs } from './cli-args';
-import { ConfigError, loadConfig } from './config/config';
+import { configForRun, HUB_USAGE, parseHubArgs } from './cli-args';
 import { resolveDataDir } from './config/paths';
 
 async function main(): Promise<void> {
@@ -14,9 +13,7 @@ async function main(): Promise<void> {
     return;
   }
   const dataDir = resolveDataDir({ flag: args.dataDir });
-  const config = loadConfig(dataDir);
-  if (args.host !== undefined) config.api.host = args.host;
-  if (args.port !== undefined) config.api.port = args.port;
+  const config = configForRun(dataDir, args);
 
   const app = createApp({ dataDir, config, runtime: 'headless' });
   const { cockpitUrl } = await app.start();
@@ -36,7 +33,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
   console.error(`The hub could not start: ${message}`);
   process.exit(1);
 });
