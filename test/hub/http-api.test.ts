@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startHub, until } from './harness';
 
@@ -256,5 +257,42 @@ describe('messages over HTTP', () => {
     expect(unknown.body.error).toMatch(/no agent/);
     expect((await hub.api('/agents/not-an-id/messages', { token: a.token, body: { body: 'hi' } })).status).toBe(400);
     expect((await hub.api('/messages', { token: a.token, body: { to: { type: 'planet' }, body: 'hi' } })).status).toBe(400);
+  });
+});
+
+describe('send request bodies', () => {
+  /** Posts `pieces` one write at a time, with a Content-Length of `declared` (or chunked, without one). */
+  function post(url: string, token: string, pieces: string[], declared?: number): Promise<{ status: number; body: any }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+      if (declared !== undefined) headers['content-length'] = declared;
+      const req = httpRequest(`${url}/api/v1/messages`, { method: 'POST', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      (async () => {
+        for (const piece of pieces) {
+          req.write(piece);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        req.end();
+      })().catch(reject);
+    });
+  }
+
+  it('reads a body arriving in pieces, with a Content-Length or chunked, small or large', async () => {
+    const hub = await startHub({ maxBytes: 1024 * 1024 });
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => hub.register(name)));
+    for (const text of ['short', 'y'.repeat(200 * 1024)]) {
+      const json = JSON.stringify({ to: { type: 'agent', id: b!.agent.id }, body: text });
+      const pieces = [json.slice(0, 10), json.slice(10, json.length - 3), json.slice(json.length - 3)];
+      for (const declared of [Buffer.byteLength(json), undefined]) {
+        const sent = await post(hub.url, a!.token, pieces, declared);
+        expect(sent.status).toBe(201);
+        const inbox = await hub.api(`/agents/${b!.agent.id}/messages`, { token: b!.token });
+        expect(inbox.body.messages.find((m: { id: string }) => m.id === sent.body.id).body).toBe(text);
+      }
+    }
   });
 });

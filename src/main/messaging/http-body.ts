@@ -35,8 +35,10 @@ function readBody(request: FastifyRequest, payload: IncomingMessage, done: (erro
   const limit = request.routeOptions.bodyLimit ?? Number.POSITIVE_INFINITY;
   const declared = Number(request.headers['content-length']);
   if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-  // With a Content-Length, each chunk is copied into place as it arrives and can be collected at once.
-  const buffer = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
+  // With a Content-Length, each chunk is copied into place as it arrives and can be collected at once. The buffer
+  // is made when the first bytes arrive: a request that only announces a large body holds no memory for it.
+  const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
+  let buffer: Buffer | undefined;
   const chunks: Buffer[] = [];
   let received = 0;
   const finish = (error: Error | null, body?: Buffer) => {
@@ -47,15 +49,17 @@ function readBody(request: FastifyRequest, payload: IncomingMessage, done: (erro
   };
   const onData = (chunk: Buffer) => {
     if (received + chunk.length > limit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-    if (buffer) {
-      if (received + chunk.length > buffer.length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+    if (length !== undefined) {
+      if (received + chunk.length > length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      buffer ??= Buffer.allocUnsafe(length);
       chunk.copy(buffer, received);
     } else chunks.push(chunk);
     received += chunk.length;
   };
   const onEnd = () => {
-    if (buffer && received !== buffer.length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-    finish(null, buffer ?? Buffer.concat(chunks, received));
+    if (length === undefined) return finish(null, Buffer.concat(chunks, received));
+    if (received !== length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+    finish(null, buffer ?? Buffer.alloc(0));
   };
   const onError = (error: Error & { statusCode?: number }) => {
     if (!(typeof error.statusCode === 'number' && error.statusCode >= 400)) error.statusCode = 400;
