@@ -16,7 +16,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { RegisterRequest, type AgentInfo, type RegisterResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { HubError } from '../errors';
-import { prettyMessageJson, publicMessage } from '../messaging/frames';
+import { prettyMessageJson } from '../messaging/frames';
 import type { Delivery, MessagingService, ParsedSend } from '../messaging/service';
 import type { StoredMessage } from '../messaging/store';
 import {
@@ -775,7 +775,7 @@ export class FileMailbox {
       // Settled, not raced: when one write fails, the others are finished before their files are cleared away.
       const writes = await Promise.allSettled(
         // A large body is copied from its file as bytes, a slice at a time (see prettyMessageJson).
-        messages.map((message, i) => writeFileSynced(temps[i]!, prettyMessageJson(message, publicMessage))),
+        messages.map((message, i) => writeFileSynced(temps[i]!, prettyMessageJson(message))),
       );
       const failed = writes.find((write) => write.status === 'rejected');
       if (failed) throw failed.reason;

@@ -69,9 +69,9 @@ export async function* messageListJson(before: string, messages: readonly Stored
  * A message as an inbox file of the file mailbox: JSON.stringify(message, null, 2) and a newline, with a body kept
  * in a file copied in as its bytes, a slice at a time.
  */
-export async function* prettyMessageJson(message: StoredMessage, toPublic: (m: StoredMessage) => unknown): AsyncGenerator<Buffer | string> {
+export async function* prettyMessageJson(message: StoredMessage): AsyncGenerator<Buffer | string> {
   if (!message.external) {
-    yield JSON.stringify(toPublic(message), null, 2) + '\n';
+    yield JSON.stringify(publicMessage(message), null, 2) + '\n';
     return;
   }
   yield `${JSON.stringify(envelopeOf(message), null, 2).slice(0, -2)},\n  "body": `;
