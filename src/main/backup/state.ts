@@ -9,7 +9,6 @@
  * the history is one more table in it — transactional, queryable ("the last 20 runs", "the last good one"), and
  * with no half-written last line to repair after a crash.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { migrate, openDatabase, type Migration, type SqliteDatabase } from '../db/database';
 
@@ -122,9 +121,8 @@ export class BackupState {
   private constructor(readonly db: SqliteDatabase) {}
 
   static open(dataDir: string): BackupState {
-    const dir = path.join(dataDir, STATE_DIR);
-    mkdirSync(dir, { recursive: true });
-    const db = openDatabase(path.join(dir, 'state.sqlite'));
+    // openDatabase creates the folder.
+    const db = openDatabase(path.join(dataDir, STATE_DIR, 'state.sqlite'));
     try {
       migrate(db, migrations);
     } catch (error) {

@@ -40,11 +40,11 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): S
   const db = new Database(file, {
     readonly,
     fileMustExist: options.fileMustExist ?? false,
+    // Sets SQLite's busy timeout (sqlite3_busy_timeout, what PRAGMA busy_timeout reads).
     timeout: busyTimeoutMs,
     ...(nativeBinding ? { nativeBinding } : {}),
   });
   try {
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     if (!readonly && !isInMemory(file)) {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not enable WAL on ${file} (journal_mode=${String(mode)})`);
