@@ -277,7 +277,8 @@ export async function run(argv: string[] = []): Promise<number> {
       target: { metric: 'incremental seconds / full seconds', max: 0.1, measured: ratio, pass },
     });
     console.log(`\nresults: ${file}`);
-    return 0;
+    // Non-zero like the other suites when the target is missed or the verification finds damage (see bench/run.ts).
+    return pass && (verify?.ok ?? true) ? 0 : 1;
   } finally {
     engine?.close();
     if (options.keep) console.log(`kept ${work}`);
