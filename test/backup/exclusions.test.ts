@@ -1,8 +1,8 @@
 /** What goes into a backup: default and custom patterns, nested .gitignore files, the size limit; preview = run. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BackupSettingsSchema, DEFAULT_EXCLUDES } from '../../src/main/backup/config';
-import { previewExclusions } from '../../src/main/backup/exclusions';
+import { BackupSettingsSchema, DEFAULT_EXCLUDES, DEFAULT_MAX_FILE_BYTES } from '../../src/main/backup/config';
+import { scanTree, toPreview, type PreviewSource } from '../../src/main/backup/exclusions';
 import { detectCloudFolders } from '../../src/main/backup/targets';
 import { tempDir } from '../helpers';
 import { makeFixture, writeTree } from './harness';
@@ -38,6 +38,20 @@ function project(root: string): void {
     'big/large.bin': Buffer.alloc(3000, 1),
     'big/small.bin': Buffer.alloc(1000, 2),
   });
+}
+
+/** What a run would take from a folder and leave out: the engine's own walk, with the settings' defaults. */
+async function previewExclusions(
+  source: PreviewSource,
+  patterns: readonly string[],
+  options: { useGitignore?: boolean; maxFileBytes?: number | null; limit?: number } = {},
+) {
+  const rules = {
+    patterns,
+    useGitignore: options.useGitignore ?? true,
+    maxFileBytes: options.maxFileBytes === undefined ? DEFAULT_MAX_FILE_BYTES : options.maxFileBytes,
+  };
+  return toPreview(source, await scanTree(source.path, rules, { limit: options.limit }));
 }
 
 const patterns = [...DEFAULT_EXCLUDES, 'secrets/', '*.secret', '!logs/important.log'];

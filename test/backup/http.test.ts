@@ -26,6 +26,8 @@ async function startApi(engine: FixtureOptions['engine'] = {}) {
   const events: BackupEvent[] = [];
   let saved: BackupSettings | null = null;
   const scheduler = new BackupScheduler({ engine: fx.engine, settings: () => fx.settings });
+  // Run events as the app forwards them to the cockpit: straight from the scheduler.
+  const offEvents = scheduler.addListener((e) => events.push(e));
   const api = await createApiServer({
     host: '127.0.0.1',
     port: 0,
@@ -51,11 +53,11 @@ async function startApi(engine: FixtureOptions['engine'] = {}) {
             },
             detectCloudFolders: () => [{ provider: 'google-drive', label: 'Google Drive', path: fx.target }],
           }),
-          onEvent: (e) => events.push(e),
         }),
     ],
   });
   onTestFinished(async () => {
+    offEvents();
     await scheduler.stop();
     await api.close();
     registry.close();

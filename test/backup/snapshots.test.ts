@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { BackupProgress } from '../../src/main/backup/engine';
 import { snapshotsToKeep } from '../../src/main/backup/retention';
 import { tempDir } from '../helpers';
 import { ageTree, digestTree, makeFixture, manifestFiles, writeTree } from './harness';
@@ -259,5 +260,41 @@ describe('retention', () => {
     const report = await fx.engine.prune({ gcGraceMs: 0 });
     expect(report).toMatchObject({ removed: [], objectsRemoved: 1 });
     expect(objectCount(fx.repoDir)).toBe(1);
+  });
+});
+
+describe('progress', () => {
+  it('starts each phase at zero, never counts past its totals, and ends verify and restore at their totals', async () => {
+    const project = tempDir();
+    writeTree(project, projectFiles(12));
+    ageTree(project);
+    const fx = makeFixture({ settings: { sources: [{ name: 'proj', path: project }] } });
+    const sane = (events: BackupProgress[]) => {
+      for (const p of events) {
+        expect(p.filesDone).toBeLessThanOrEqual(p.filesTotal);
+        expect(p.bytesDone).toBeLessThanOrEqual(p.bytesTotal);
+      }
+    };
+
+    const run: BackupProgress[] = [];
+    const record = await fx.engine.run({ onProgress: (p) => run.push(p) });
+    const firsts = run.filter((p, i) => i === 0 || run[i - 1]!.phase !== p.phase);
+    expect(firsts.map((p) => p.phase)).toEqual(['scanning', 'hashing', 'copying', 'manifest', 'pruning']);
+    for (const p of firsts.slice(1)) expect(p).toMatchObject({ filesDone: 0, bytesDone: 0 });
+    const hashing = firsts.find((p) => p.phase === 'hashing')!;
+    expect(hashing.filesTotal).toBe(record.hashed);
+    sane(run.filter((p) => p.phase !== 'scanning'));
+
+    const verify: BackupProgress[] = [];
+    const report = await fx.engine.verify(record.snapshotId!, { onProgress: (p) => verify.push(p) });
+    expect(verify[0]).toMatchObject({ phase: 'hashing', filesDone: 0, filesTotal: report.objects, bytesDone: 0, bytesTotal: report.bytes });
+    expect(verify.at(-1)).toMatchObject({ filesDone: report.objects, bytesDone: report.bytes });
+    sane(verify);
+
+    const restore: BackupProgress[] = [];
+    const restored = await fx.engine.restore(record.snapshotId!, { source: 'proj', destination: tempDir(), onProgress: (p) => restore.push(p) });
+    expect(restore[0]).toMatchObject({ phase: 'copying', filesDone: 0, filesTotal: 12, bytesDone: 0, bytesTotal: restored.bytes });
+    expect(restore.at(-1)).toMatchObject({ filesDone: 12, filesTotal: 12, bytesDone: restored.bytes });
+    sane(restore);
   });
 });

@@ -15,12 +15,14 @@ import path from 'node:path';
 import { ulidGenerator } from '../ids';
 import { version as appVersion } from '../../../package.json';
 import { openDatabase, type SqliteDatabase } from '../db/database';
+import { errorCode } from '../mailbox/files';
 import { BODY_DIR } from '../messaging/body-store';
 import { HUB_SOURCE, SNAPSHOT_ID_PATTERN, type BackupSettings } from './config';
-import { BackupError, cancelled, errnoOf } from './errors';
+import { BackupError, cancelled } from './errors';
 import { scanTree, toPreview, type ExclusionPreview, type ScannedFile, type ScanRules } from './exclusions';
 import { resolveInside, snapshotIdFor, snapshotTime, unsafePathReason, type Manifest, type ManifestFile, type ManifestHeader, type ManifestSource } from './manifest';
-import { Repository, SourceReadError, snapshotNotFound, WHOLE_FILE_LIMIT, type RepositoryHooks } from './repository';
+import { isDirectory, isInside } from './paths';
+import { REPO_DIR, Repository, SourceReadError, snapshotNotFound, WHOLE_FILE_LIMIT, type RepositoryHooks } from './repository';
 import { snapshotsToKeep, type RetentionOptions } from './retention';
 import { BackupState, STATE_DIR, type BackupRunRecord, type RunTrigger } from './state';
 
@@ -219,7 +221,8 @@ export class BackupEngine {
 
       const hubFiles = await this.scanHubData(repo, staging, warnings, signal, onScan);
       entries.push(...hubFiles.map((e) => ({ ...e, source: HUB_SOURCE })));
-      sources.push(sourceSummary(HUB_SOURCE, 'hub', this.dataDir, hubFiles.map((e) => e.file)));
+      // Each source's files and bytes are counted once, from the snapshot's final file list (see below).
+      sources.push({ name: HUB_SOURCE, kind: 'hub', path: this.dataDir, files: 0, bytes: 0 });
       found += hubFiles.length;
       foundBytes += hubFiles.reduce((sum, e) => sum + e.file.size, 0);
 
@@ -230,9 +233,9 @@ export class BackupEngine {
           sources.push({ name: source.name, kind: 'folder', path: source.path, files: 0, bytes: 0, missing: true });
           continue;
         }
-        const scan = await scanTree(source.path, this.folderRules(settings, repo), { limit: 0, signal, onProgress: onScan });
+        const scan = await scanTree(source.path, this.folderRules(settings, repo.root), { limit: 0, signal, onProgress: onScan });
         entries.push(...scan.files.map((file) => ({ source: source.name, file, cacheable: true })));
-        sources.push(sourceSummary(source.name, 'folder', source.path, scan.files));
+        sources.push({ name: source.name, kind: 'folder', path: source.path, files: 0, bytes: 0 });
         found += scan.files.length;
         foundBytes += scan.bytes;
       }
@@ -246,9 +249,7 @@ export class BackupEngine {
           entry.sha256 = cached.sha256;
         } else toHash.push(entry);
       }
-      const hashTotal = { files: toHash.length, bytes: sum(toHash.map((e) => e.file.size)) };
-      const hashed = { files: 0, bytes: 0 };
-      report({ phase: 'hashing', filesDone: 0, filesTotal: hashTotal.files, bytesDone: 0, bytesTotal: hashTotal.bytes }, true);
+      const hashing = phaseProgress(report, 'hashing', { files: toHash.length, bytes: sum(toHash.map((e) => e.file.size)) });
       const learned: Array<{ path: string; size: number; mtime: number; ctime: number; sha256: string }> = [];
       const vanished = new Set<Entry>();
       const settle = (entry: Entry, hashStartedAt: number, outcome: { sha256: string; size: number } | SourceReadError) => {
@@ -263,9 +264,7 @@ export class BackupEngine {
             learned.push({ path: entry.file.abs, size: outcome.size, mtime: entry.file.mtimeMs, ctime: entry.file.ctimeMs, sha256: outcome.sha256 });
           }
         }
-        hashed.files++;
-        hashed.bytes += statSize;
-        report({ phase: 'hashing', filesDone: hashed.files, filesTotal: hashTotal.files, bytesDone: hashed.bytes, bytesTotal: hashTotal.bytes });
+        hashing.step(statSize);
       };
       // Small files are read and hashed synchronously in slices of a few milliseconds (an async read per small file
       // costs more than the read itself); large ones are streamed.
@@ -302,8 +301,7 @@ export class BackupEngine {
       }
       const copyList = [...groups.entries()];
       const copyTotal = { files: copyList.length, bytes: sum(copyList.map(([, group]) => group[0]!.file.size)) };
-      const copied = { files: 0, bytes: 0 };
-      report({ phase: 'copying', filesDone: 0, filesTotal: copyTotal.files, bytesDone: 0, bytesTotal: copyTotal.bytes }, true);
+      const copying = phaseProgress(report, 'copying', copyTotal);
       const free = await repo.freeBytes();
       if (free !== null && free < copyTotal.bytes) {
         throw new BackupError(
@@ -330,9 +328,7 @@ export class BackupEngine {
             warnings.push(`${entry.source}/${entry.file.path} could not be read and is not in this snapshot (${error.message}).`);
           }
         }
-        copied.files++;
-        copied.bytes += group[0]!.file.size;
-        report({ phase: 'copying', filesDone: copied.files, filesTotal: copyTotal.files, bytesDone: copied.bytes, bytesTotal: copyTotal.bytes });
+        copying.step(group[0]!.file.size);
       });
       checkAborted(signal);
 
@@ -342,10 +338,12 @@ export class BackupEngine {
       const files: ManifestFile[] = entries
         .filter((e) => !vanished.has(e))
         .map((e) => ({ source: e.source, path: e.file.path, size: e.file.size, mtime: e.file.mtimeMs, mode: e.file.mode, sha256: e.sha256! }));
-      for (const source of sources) {
-        const mine = files.filter((f) => f.source === source.name);
-        source.files = mine.length;
-        source.bytes = sum(mine.map((f) => f.size));
+      // Counted here, not at scan time: files that vanished are left out and sizes are those actually stored.
+      const bySource = new Map(sources.map((source) => [source.name, source]));
+      for (const f of files) {
+        const source = bySource.get(f.source)!;
+        source.files++;
+        source.bytes += f.size;
       }
       totals.files = files.length;
       totals.bytes = sum(files.map((f) => f.size));
@@ -430,23 +428,24 @@ export class BackupEngine {
     return { written: true, size };
   }
 
-  private folderRules(settings: Pick<BackupSettings, 'exclude' | 'useGitignore' | 'maxFileBytes'>, repo?: Repository): ScanRules {
+  /** `repoRoot`: the repository's own folder, never backed up into itself. */
+  private folderRules(settings: Pick<BackupSettings, 'exclude' | 'useGitignore' | 'maxFileBytes'>, repoRoot?: string): ScanRules {
     return {
       patterns: settings.exclude,
       useGitignore: settings.useGitignore,
       maxFileBytes: settings.maxFileBytes,
       platform: this.platform,
-      skipDirs: repo ? [repo.root] : [],
+      skipDirs: repoRoot ? [repoRoot] : [],
     };
   }
 
-  private hubRules(repo?: Repository): ScanRules {
+  private hubRules(repoRoot?: string): ScanRules {
     return {
       patterns: HUB_EXCLUDES,
       useGitignore: false,
       maxFileBytes: null,
       platform: this.platform,
-      skipDirs: repo ? [repo.root] : [],
+      skipDirs: repoRoot ? [repoRoot] : [],
       patternsLabel: "the hub's own exclusions",
     };
   }
@@ -462,7 +461,7 @@ export class BackupEngine {
     signal: AbortSignal | undefined,
     onScan: (files: number, bytes: number) => void,
   ): Promise<Array<Omit<Entry, 'source'>>> {
-    const scan = await scanTree(this.dataDir, this.hubRules(repo), { limit: 0, signal, onProgress: onScan });
+    const scan = await scanTree(this.dataDir, this.hubRules(repo.root), { limit: 0, signal, onProgress: onScan });
     const live = new Map<string, SqliteDatabase>();
     for (const db of this.options.databases?.() ?? []) {
       if (db && db.open && !db.memory) live.set(canonical(db.name), db);
@@ -490,7 +489,7 @@ export class BackupEngine {
     const bodiesDir = path.join(this.dataDir, BODY_DIR);
     if (isDirectory(bodiesDir)) {
       const listed = new Set(scan.files.map((file) => file.abs));
-      const again = await scanTree(bodiesDir, this.hubRules(repo), { limit: 0, signal });
+      const again = await scanTree(bodiesDir, this.hubRules(repo.root), { limit: 0, signal });
       for (const file of again.files) {
         if (!listed.has(file.abs)) result.push({ file: { ...file, path: `${BODY_DIR}/${file.path}` }, cacheable: true });
       }
@@ -509,11 +508,11 @@ export class BackupEngine {
     settings: Pick<BackupSettings, 'sources' | 'exclude' | 'useGitignore' | 'maxFileBytes'> & { target?: string | null },
     options: { only?: string; limit?: number; signal?: AbortSignal } = {},
   ): Promise<ExclusionPreview[]> {
-    const repo = settings.target ? new Repository(settings.target, 60_000) : undefined;
+    const repoRoot = settings.target ? path.join(settings.target, REPO_DIR) : undefined;
     const previews: ExclusionPreview[] = [];
     const wanted = (name: string) => options.only === undefined || options.only.toLowerCase() === name.toLowerCase();
     if (wanted(HUB_SOURCE)) {
-      const scan = await scanTree(this.dataDir, this.hubRules(repo), { limit: options.limit, signal: options.signal });
+      const scan = await scanTree(this.dataDir, this.hubRules(repoRoot), { limit: options.limit, signal: options.signal });
       previews.push(toPreview({ name: HUB_SOURCE, path: this.dataDir }, scan));
     }
     for (const source of settings.sources) {
@@ -525,7 +524,7 @@ export class BackupEngine {
         previews.push({ ...toPreview(source, { root: source.path, files: [], bytes: 0, skipped: { files: 0, dirs: 0, bytes: 0 }, skippedPaths: [] }), missing: true });
         continue;
       }
-      const scan = await scanTree(source.path, this.folderRules(settings, repo), { limit: options.limit, signal: options.signal });
+      const scan = await scanTree(source.path, this.folderRules(settings, repoRoot), { limit: options.limit, signal: options.signal });
       previews.push(toPreview(source, scan));
     }
     if (options.only !== undefined && previews.length === 0) {
@@ -583,10 +582,9 @@ export class BackupEngine {
       const report = progressReporter(options.onProgress);
       const list = [...objects.entries()];
       const total = { files: list.length, bytes: sum(list.map(([, o]) => o.size)) };
-      const done = { files: 0, bytes: 0 };
       const missing: VerifyReport['missing'] = [];
       const corrupt: VerifyReport['corrupt'] = [];
-      report({ phase: 'hashing', filesDone: 0, filesTotal: total.files, bytesDone: 0, bytesTotal: total.bytes }, true);
+      const progress = phaseProgress(report, 'hashing', total);
       await forEachLimit(list, 4, options.signal, async ([sha256, o]) => {
         const { actual } = await repo.hashObject(sha256);
         if (actual === null) missing.push({ sha256, paths: o.paths });
@@ -596,11 +594,9 @@ export class BackupEngine {
           // later snapshot. Removed, the next run stores the content again from the source, if it still has it.
           await repo.deleteObject(sha256).catch(() => undefined);
         }
-        done.files++;
-        done.bytes += o.size;
-        report({ phase: 'hashing', filesDone: done.files, filesTotal: total.files, bytesDone: done.bytes, bytesTotal: total.bytes });
+        progress.step(o.size);
       });
-      report({ phase: 'hashing', filesDone: done.files, filesTotal: total.files, bytesDone: done.bytes, bytesTotal: total.bytes }, true);
+      progress.finish();
       return {
         snapshotId: manifest.id,
         ok: missing.length === 0 && corrupt.length === 0,
@@ -621,11 +617,12 @@ export class BackupEngine {
    * letters, …) and the whole restore is refused if one would leave the folder; folders on the way are never
    * followed through symbolic links. Each file is written to a temporary name while its hash is checked, then renamed.
    */
-  restore(snapshotId: string, options: RestoreOptions): Promise<RestoreReport> {
-    return this.exclusive('restore', () => this.restoreLocked(snapshotId, options));
+  async restore(snapshotId: string, options: RestoreOptions): Promise<RestoreReport> {
+    return (await this.exclusive('restore', () => this.restoreLocked(snapshotId, options))).report;
   }
 
-  private async restoreLocked(snapshotId: string, options: RestoreOptions): Promise<RestoreReport> {
+  /** The restore, and the manifest entries it wrote (or tried to: those that failed are in the report). */
+  private async restoreLocked(snapshotId: string, options: RestoreOptions): Promise<{ report: RestoreReport; files: ManifestFile[] }> {
     const repo = this.repository(this.options.settings());
     const manifest = await repo.readManifest(checkSnapshotId(snapshotId, repo));
     if (!manifest.sources.some((s) => s.name === options.source) && !manifest.files.some((f) => f.source === options.source)) {
@@ -667,12 +664,9 @@ export class BackupEngine {
       throw new BackupError('destination_not_empty', `The folder ${root} is not empty. Choose an empty folder, or allow replacing files.`);
     }
 
-    const report = progressReporter(options.onProgress);
-    const total = { files: files.length, bytes: sum(files.map((f) => f.size)) };
-    const done = { files: 0, bytes: 0 };
     const failed: RestoreReport['failed'] = [];
     const madeDirs = new Set<string>();
-    report({ phase: 'copying', filesDone: 0, filesTotal: total.files, bytesDone: 0, bytesTotal: total.bytes }, true);
+    const progress = phaseProgress(progressReporter(options.onProgress), 'copying', { files: files.length, bytes: sum(files.map((f) => f.size)) });
     for (const f of files) {
       const target = resolveInside(root, f.path, this.platform);
       try {
@@ -685,20 +679,19 @@ export class BackupEngine {
         if (error instanceof BackupError && error.code !== 'restore_failed' && error.code !== 'snapshot_damaged') throw error;
         failed.push({ path: f.path, reason: (error as Error).message });
       }
-      done.files++;
-      done.bytes += f.size;
-      report({ phase: 'copying', filesDone: done.files, filesTotal: total.files, bytesDone: done.bytes, bytesTotal: total.bytes });
+      progress.step(f.size);
     }
-    report({ phase: 'copying', filesDone: done.files, filesTotal: total.files, bytesDone: done.bytes, bytesTotal: total.bytes }, true);
-    return {
+    progress.finish();
+    const restored: RestoreReport = {
       snapshotId: manifest.id,
       source: options.source,
       destination: root,
       ok: failed.length === 0,
       files: files.length - failed.length,
-      bytes: done.bytes - sum(failed.map((x) => files.find((f) => f.path === x.path)?.size ?? 0)),
+      bytes: progress.done.bytes - sum(failed.map((x) => files.find((f) => f.path === x.path)?.size ?? 0)),
       failed,
     };
+    return { report: restored, files };
   }
 
   private async restoreFile(repo: Repository, f: ManifestFile, target: string): Promise<void> {
@@ -745,17 +738,17 @@ export class BackupEngine {
   async restoreHubData(snapshotId: string, dataDir: string = this.dataDir): Promise<string> {
     const folder = `${path.resolve(dataDir)}.restore-${this.now().toISOString().replace(/[-:.]/g, '')}`;
     let report: RestoreReport;
+    let files: ManifestFile[];
     try {
-      report = await this.restore(snapshotId, { source: HUB_SOURCE, destination: folder });
+      ({ report, files } = await this.exclusive('restore', () => this.restoreLocked(snapshotId, { source: HUB_SOURCE, destination: folder })));
     } catch (error) {
       if (!(error instanceof BackupError && error.code === 'destination_not_empty')) await fsp.rm(folder, { recursive: true, force: true }).catch(() => undefined);
       throw error;
     }
     const problems = report.failed.map((f) => `${f.path}: ${f.reason}`);
     if (problems.length === 0) {
-      const manifest = await this.manifest(snapshotId);
-      for (const f of manifest.files) {
-        if (f.source !== HUB_SOURCE || !SQLITE_NAME.test(f.path)) continue;
+      for (const f of files) {
+        if (!SQLITE_NAME.test(f.path)) continue;
         const file = path.join(folder, ...f.path.split('/'));
         if (!hasSqliteHeader(file)) continue;
         const result = integrityCheck(file);
@@ -786,7 +779,7 @@ export class BackupEngine {
     repo: Repository,
     settings: BackupSettings,
     justWritten: string | null,
-    report: ReturnType<typeof progressReporter>,
+    report: ProgressReporter,
     options: { force?: boolean; graceMs?: number } = {},
   ): Promise<PruneReport> {
     const warnings: string[] = [];
@@ -804,11 +797,11 @@ export class BackupEngine {
     const keep = snapshotsToKeep(own, settings.keep, this.options.retention);
     if (justWritten) keep.add(justWritten);
     const removed = own.filter((s) => !keep.has(s.id)).map((s) => s.id);
-    report({ phase: 'pruning', filesDone: 0, filesTotal: removed.length, bytesDone: 0, bytesTotal: 0 }, true);
+    const progress = phaseProgress(report, 'pruning', { files: removed.length, bytes: 0 });
     // Manifests first: an object is only ever deleted once no manifest names it.
-    for (const [i, id] of removed.entries()) {
+    for (const id of removed) {
       await repo.deleteManifest(id);
-      report({ phase: 'pruning', filesDone: i + 1, filesTotal: removed.length, bytesDone: 0, bytesTotal: 0 });
+      progress.step();
     }
     if (removed.length > 0) await repo.syncSnapshotsDir();
     let objectsRemoved = 0;
@@ -823,7 +816,7 @@ export class BackupEngine {
         if (gc.blocked) warnings.push(gc.blocked);
       }
     }
-    report({ phase: 'pruning', filesDone: removed.length, filesTotal: removed.length, bytesDone: 0, bytesTotal: 0 }, true);
+    progress.finish();
     return { kept: own.filter((s) => keep.has(s.id)).map((s) => s.id), removed, objectsRemoved, bytesRemoved, warnings };
   }
 
@@ -893,23 +886,6 @@ function formatMiB(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-function sourceSummary(name: string, kind: 'hub' | 'folder', root: string, files: ScannedFile[]): ManifestSource {
-  return { name, kind, path: root, files: files.length, bytes: sum(files.map((f) => f.size)) };
-}
-
-function isDirectory(dir: string): boolean {
-  try {
-    return statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-}
-
 function canonical(file: string): string {
   let resolved = path.resolve(file);
   try {
@@ -966,7 +942,7 @@ async function readSource(file: string): Promise<Buffer> {
   try {
     return await fsp.readFile(file);
   } catch (error) {
-    throw new SourceReadError(`${file}: ${errnoOf(error) ?? (error as Error).message}`, { cause: error });
+    throw new SourceReadError(`${file}: ${errorCode(error) ?? (error as Error).message}`, { cause: error });
   }
 }
 
@@ -975,7 +951,7 @@ function hashLocalFileSync(file: string): { sha256: string; size: number } | Sou
   try {
     content = readFileSync(file);
   } catch (error) {
-    return new SourceReadError(`${file}: ${errnoOf(error) ?? (error as Error).message}`, { cause: error });
+    return new SourceReadError(`${file}: ${errorCode(error) ?? (error as Error).message}`, { cause: error });
   }
   return { sha256: createHash('sha256').update(content).digest('hex'), size: content.length };
 }
@@ -996,7 +972,7 @@ async function hashLocalFile(file: string, expectedSize: number): Promise<{ sha2
         hash.update(chunk);
         size += chunk.length;
       })
-      .on('error', (error) => reject(new SourceReadError(`${file}: ${errnoOf(error) ?? error.message}`, { cause: error })))
+      .on('error', (error) => reject(new SourceReadError(`${file}: ${errorCode(error) ?? error.message}`, { cause: error })))
       .on('end', () => resolve({ sha256: hash.digest('hex'), size }));
   });
 }
@@ -1011,7 +987,7 @@ async function ensureParents(root: string, file: string, made: Set<string>): Pro
     current = path.join(current, segment);
     if (made.has(current)) continue;
     const stat = await fsp.lstat(current).catch((error: unknown) => {
-      if (errnoOf(error) === 'ENOENT') return null;
+      if (errorCode(error) === 'ENOENT') return null;
       throw error;
     });
     if (stat === null) await fsp.mkdir(current);
@@ -1046,6 +1022,8 @@ async function forEachLimit<T>(items: readonly T[], limit: number, signal: Abort
   if (failure) throw failure.error;
 }
 
+type ProgressReporter = ReturnType<typeof progressReporter>;
+
 /** Forwards progress at most every 200 ms, except when told it matters (phase starts and ends). */
 function progressReporter(onProgress: ((p: BackupProgress) => void) | undefined) {
   let last = 0;
@@ -1062,3 +1040,24 @@ function progressReporter(onProgress: ((p: BackupProgress) => void) | undefined)
   };
 }
 
+/**
+ * Counts one phase over `total` files and bytes: reports its start at once, then each step (one file or object done,
+ * with its bytes) as the reporter lets through, and finish() reports where it ended at once.
+ */
+function phaseProgress(report: ProgressReporter, phase: BackupPhase, total: { files: number; bytes: number }) {
+  const done = { files: 0, bytes: 0 };
+  const send = (force: boolean) =>
+    report({ phase, filesDone: done.files, filesTotal: total.files, bytesDone: done.bytes, bytesTotal: total.bytes }, force);
+  send(true);
+  return {
+    done,
+    step(bytes = 0): void {
+      done.files++;
+      done.bytes += bytes;
+      send(false);
+    },
+    finish(): void {
+      send(true);
+    },
+  };
+}

@@ -3,6 +3,7 @@
  * each message says what happened, what to do, and — when it matters — that earlier backups are untouched.
  */
 import { HubError } from '../errors';
+import { errorCode } from '../mailbox/files';
 
 export type BackupErrorCode =
   | 'no_target'
@@ -53,18 +54,13 @@ export class BackupError extends HubError {
 
 export const UNTOUCHED = 'Earlier backups are untouched.';
 
-export function errnoOf(error: unknown): string | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /**
  * Turns a failure of a file operation on the backup folder into a BackupError. `targetExists` tells a drive that
  * went away (unmounted, signed out) from a file that is merely missing.
  */
 export function classifyTargetError(error: unknown, target: string, what: string, targetExists: boolean): BackupError {
   if (error instanceof BackupError) return error;
-  const code = errnoOf(error);
+  const code = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
   if ((code === 'ENOENT' || code === 'ENOTDIR') && !targetExists) return targetMissing(target, error);
   switch (code) {

@@ -14,8 +14,9 @@
 import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { DEFAULT_EXCLUDES, DEFAULT_MAX_FILE_BYTES } from './config';
-import { cancelled, errnoOf } from './errors';
+import { errorCode } from '../mailbox/files';
+import { DEFAULT_EXCLUDES } from './config';
+import { cancelled } from './errors';
 
 export interface ScanRules {
   /** Gitignore-style patterns, relative to the folder's root. */
@@ -127,7 +128,7 @@ export async function scanTree(root: string, rules: ScanRules, options: ScanOpti
       entries = readdirSync(dirAbs, { withFileTypes: true });
     } catch (error) {
       if (dirRel === '') throw error;
-      skip(dirRel, true, `could not be read (${errnoOf(error) ?? 'error'})`);
+      skip(dirRel, true, `could not be read (${errorCode(error) ?? 'error'})`);
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -159,7 +160,7 @@ export async function scanTree(root: string, rules: ScanRules, options: ScanOpti
           if (!stats) continue; // deleted meanwhile
           if (kind === 'other') kind = stats.isFile() ? 'file' : stats.isDirectory() ? 'dir' : 'other';
         } catch (error) {
-          skip(rel, false, `could not be read (${errnoOf(error) ?? 'error'})`);
+          skip(rel, false, `could not be read (${errorCode(error) ?? 'error'})`);
           continue;
         }
       }
@@ -215,16 +216,6 @@ export interface PreviewSource {
   path: string;
 }
 
-export interface PreviewOptions {
-  useGitignore?: boolean;
-  maxFileBytes?: number | null;
-  /** How many skipped paths to list (default 200). */
-  limit?: number;
-  platform?: NodeJS.Platform;
-  skipDirs?: readonly string[];
-  signal?: AbortSignal;
-}
-
 export interface ExclusionPreview {
   source: string;
   path: string;
@@ -233,26 +224,6 @@ export interface ExclusionPreview {
   skippedPaths: SkippedPath[];
   /** The folder is not there (a drive not connected): a run would skip it. */
   missing?: boolean;
-}
-
-/** What a backup of `source` would take and leave out with these patterns, before running one. */
-export async function previewExclusions(
-  source: PreviewSource,
-  patterns: readonly string[] = DEFAULT_EXCLUDES,
-  options: PreviewOptions = {},
-): Promise<ExclusionPreview> {
-  const scan = await scanTree(
-    source.path,
-    {
-      patterns,
-      useGitignore: options.useGitignore ?? true,
-      maxFileBytes: options.maxFileBytes === undefined ? DEFAULT_MAX_FILE_BYTES : options.maxFileBytes,
-      platform: options.platform,
-      skipDirs: options.skipDirs,
-    },
-    { limit: options.limit, signal: options.signal },
-  );
-  return toPreview(source, scan);
 }
 
 export function toPreview(source: PreviewSource, scan: ScanResult): ExclusionPreview {

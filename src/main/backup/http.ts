@@ -5,29 +5,24 @@
  *   GET  /api/v1/backup                          settings, detected cloud folders, scheduler status, recent runs
  *   PUT  /api/v1/backup/settings                 replace the settings (fields left out take their defaults)
  *   POST /api/v1/backup/preview                  what a run would take and leave out (optionally with unsaved settings)
- *   POST /api/v1/backup/run                      start a run; 202 { runId }; progress through deps.onEvent
+ *   POST /api/v1/backup/run                      start a run; 202 { runId } (progress reaches the cockpit as events)
  *   GET  /api/v1/backup/snapshots                snapshots in the target, newest first
  *   POST /api/v1/backup/snapshots/:id/verify     re-hash every object the snapshot names
  *   POST /api/v1/backup/snapshots/:id/restore    { source, destination, paths?, overwrite? }
  */
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { API_PREFIX } from '../../shared/agent-protocol';
 import { BackupPreviewRequest, BackupRestoreRequest, SnapshotId } from '../../shared/backup-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import { requireCockpit as requireCockpitToken } from '../api/auth';
 import type { ApiContext } from '../api/server';
 import { parseInput } from '../validation';
-import { BackupSettingsSchema, type BackupSettings } from './config';
-import type { BackupEvent } from './scheduler';
+import { BackupSettingsSchema } from './config';
 import type { BackupService } from './service';
 
 export interface BackupRouteDeps {
   registry: AgentRegistry;
   cockpitToken: string;
   backup: BackupService;
-  /** Every run's start, progress and end (runs started here and scheduled ones), e.g. forwarded to the cockpit. */
-  onEvent?: (event: BackupEvent) => void;
 }
 
 export function registerBackupRoutes({ http }: ApiContext, deps: BackupRouteDeps): void {
@@ -35,13 +30,6 @@ export function registerBackupRoutes({ http }: ApiContext, deps: BackupRouteDeps
   const requireCockpit = (request: Parameters<typeof requireCockpitToken>[0]) =>
     requireCockpitToken(request, deps.cockpitToken, 'manage backups', deps.registry);
   const snapshotParam = (params: unknown) => parseInput(SnapshotId, (params as { id?: string }).id, 'snapshot id');
-
-  if (deps.onEvent) {
-    const off = backup.scheduler.addListener(deps.onEvent);
-    http.addHook('onClose', async () => {
-      off();
-    });
-  }
 
   http.get(`${API_PREFIX}/backup`, async (request) => {
     requireCockpit(request);
@@ -78,31 +66,4 @@ export function registerBackupRoutes({ http }: ApiContext, deps: BackupRouteDeps
     requireCockpit(request);
     return backup.restore(snapshotParam(request.params), parseInput(BackupRestoreRequest, request.body, 'restore request'));
   });
-}
-
-/** Things worth telling a person about settings that are valid but may not do what they expect. */
-export function settingsWarnings(settings: BackupSettings): string[] {
-  const warnings: string[] = [];
-  const isDir = (p: string) => {
-    try {
-      return statSync(p).isDirectory();
-    } catch {
-      return false;
-    }
-  };
-  if (settings.target && !isDir(settings.target)) {
-    warnings.push(
-      `The backup folder ${settings.target} is not there now; backups will fail until it is (is its drive connected and its sync app running?).`,
-    );
-  }
-  for (const source of settings.sources) {
-    if (!existsSync(source.path)) warnings.push(`The project folder "${source.name}" (${source.path}) is not there now; it will be skipped until it is.`);
-    if (settings.target) {
-      const rel = path.relative(source.path, settings.target);
-      if (rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel))) {
-        warnings.push(`The backup folder is inside the project "${source.name}"; the backup's own folder is left out of it automatically.`);
-      }
-    }
-  }
-  return warnings;
 }

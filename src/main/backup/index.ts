@@ -5,7 +5,7 @@ export { BackupEngine, HUB_EXCLUDES } from './engine';
 export type { BackupEngineOptions, BackupPhase, BackupProgress, DamagedSnapshot, PruneReport, RestoreOptions, RestoreReport, RunOptions, SnapshotSummary, VerifyReport } from './engine';
 export { BackupError, classifyTargetError } from './errors';
 export type { BackupErrorCode } from './errors';
-export { previewExclusions, scanTree } from './exclusions';
+export { scanTree } from './exclusions';
 export type { ExclusionPreview, SkippedPath } from './exclusions';
 export { registerBackupRoutes } from './http';
 export { BackupService, type BackupOverview, type BackupServiceOptions, type LastRestore } from './service';

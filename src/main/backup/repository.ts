@@ -14,8 +14,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { errorCode } from '../mailbox/files';
 import { SNAPSHOT_ID_PATTERN } from './config';
-import { BackupError, cancelled, classifyTargetError, errnoOf, targetMissing, targetTimeout } from './errors';
+import { BackupError, cancelled, classifyTargetError, targetMissing, targetTimeout } from './errors';
 import { parseManifest, parseManifestHeader, serializeManifest, type Manifest, type ManifestHeader } from './manifest';
 
 export const REPO_DIR = 'DevEnviro Backup';
@@ -226,7 +227,7 @@ export class Repository {
     try {
       handle = await this.op('reading a stored file', () => fsp.open(file, 'r'));
     } catch (error) {
-      if (error instanceof BackupError && errnoOf(error.cause) === 'ENOENT') return { actual: null, size: 0 };
+      if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') return { actual: null, size: 0 };
       throw error;
     }
     try {
@@ -250,7 +251,7 @@ export class Repository {
     try {
       return await this.op('reading a stored file', () => fsp.open(this.objectPath(sha256), 'r'));
     } catch (error) {
-      if (error instanceof BackupError && errnoOf(error.cause) === 'ENOENT') return null;
+      if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') return null;
       throw error;
     }
   }
@@ -289,7 +290,7 @@ export class Repository {
     try {
       text = await this.op('reading a snapshot', () => fsp.readFile(file, 'utf8'));
     } catch (error) {
-      if (error instanceof BackupError && errnoOf(error.cause) === 'ENOENT') throw snapshotNotFound(id, this.target);
+      if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') throw snapshotNotFound(id, this.target);
       throw error;
     }
     const manifest = parseManifest(text, `${id}.json`);
@@ -315,7 +316,7 @@ export class Repository {
         }
       });
     } catch (error) {
-      if (error instanceof BackupError && errnoOf(error.cause) === 'ENOENT') throw snapshotNotFound(id, this.target);
+      if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') throw snapshotNotFound(id, this.target);
       throw error;
     }
     let header = parseManifestHeader(prefix, `${id}.json`);
@@ -421,11 +422,14 @@ export function snapshotNotFound(id: string, target: string): BackupError {
 }
 
 function orEmpty(error: unknown): never[] {
-  if (error instanceof BackupError && errnoOf(error.cause) === 'ENOENT') return [];
+  if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') return [];
   throw error;
 }
 
-/** Makes a folder's entries durable. Windows cannot open folders for fsync; there NTFS journals renames itself. */
+/**
+ * Makes a folder's entries durable. Windows cannot open folders for fsync; there NTFS journals renames itself. Not the
+ * mailbox's syncDir: a backup folder is often a FUSE mount of a cloud drive, which answers ENOTSUP.
+ */
 export async function fsyncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
   let handle: fsp.FileHandle | undefined;
@@ -434,7 +438,7 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.sync();
   } catch (error) {
     // Some file systems (FUSE mounts of cloud drives, SMB) do not support fsync on folders; that is not a failure.
-    const code = errnoOf(error);
+    const code = errorCode(error);
     if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw error;
   } finally {
     await handle?.close().catch(() => undefined);
@@ -451,7 +455,7 @@ export async function renameRetry(from: string, to: string): Promise<void> {
       await fsp.rename(from, to);
       return;
     } catch (error) {
-      const code = errnoOf(error);
+      const code = errorCode(error);
       if (process.platform !== 'win32' || attempt >= 10 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
     }

@@ -2,11 +2,12 @@
  * Backup as the rest of the hub uses it: one facade over the engine, the scheduler and the saved settings, called
  * by the HTTP routes and the cockpit's calls alike, so both behave the same.
  */
+import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import type { BackupPreviewRequest, BackupRestoreRequest } from '../../shared/backup-protocol';
 import { DEFAULT_EXCLUDES, HUB_SOURCE, type BackupSettings } from './config';
 import type { BackupEngine } from './engine';
-import { settingsWarnings } from './http';
+import { isDirectory, isInside } from './paths';
 import { REPO_DIR } from './repository';
 import type { BackupScheduler } from './scheduler';
 import { detectCloudFolders, type CloudFolder } from './targets';
@@ -96,3 +97,20 @@ export class BackupService {
 }
 
 export type BackupOverview = ReturnType<BackupService['overview']>;
+
+/** Things worth telling a person about settings that are valid but may not do what they expect. */
+export function settingsWarnings(settings: BackupSettings): string[] {
+  const warnings: string[] = [];
+  if (settings.target && !isDirectory(settings.target)) {
+    warnings.push(
+      `The backup folder ${settings.target} is not there now; backups will fail until it is (is its drive connected and its sync app running?).`,
+    );
+  }
+  for (const source of settings.sources) {
+    if (!existsSync(source.path)) warnings.push(`The project folder "${source.name}" (${source.path}) is not there now; it will be skipped until it is.`);
+    if (settings.target && isInside(settings.target, source.path)) {
+      warnings.push(`The backup folder is inside the project "${source.name}"; the backup's own folder is left out of it automatically.`);
+    }
+  }
+  return warnings;
+}

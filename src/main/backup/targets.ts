@@ -3,9 +3,10 @@
  * chosen by hand (an rclone or insync mount on Linux, a NAS share…). Everything the detection touches is a
  * parameter, so tests can play Windows and macOS on any machine.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isDirectory } from './paths';
 
 export type CloudProvider = 'google-drive' | 'onedrive' | 'dropbox' | 'icloud';
 
@@ -26,14 +27,6 @@ export interface DetectOptions {
   list?: (dir: string) => string[];
 }
 
-const isDir = (dir: string): boolean => {
-  try {
-    return statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
-};
-
 const listDir = (dir: string): string[] => {
   try {
     return existsSync(dir) ? readdirSync(dir) : [];
@@ -49,7 +42,7 @@ export function detectCloudFolders(options: DetectOptions = {}): CloudFolder[] {
   const platform = options.platform ?? process.platform;
   const env = options.env ?? process.env;
   const home = options.homedir ?? os.homedir();
-  const exists = options.exists ?? isDir;
+  const exists = options.exists ?? isDirectory;
   const list = options.list ?? listDir;
   const p = platform === 'win32' ? path.win32 : path.posix;
 
