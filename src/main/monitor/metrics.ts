@@ -24,6 +24,7 @@ export class Metrics {
   private readonly counters = new Map<CounterName, number>();
   private windowCounters = new Map<CounterName, number>();
   private slow: SlowOperation[] = [];
+  /** Sampled for the hub's whole life (its timer does not keep the process alive), so it needs no closing. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   private lastCpu = process.cpuUsage();
   private lastTick = performance.now();
@@ -132,10 +133,6 @@ export class Metrics {
     metric('devenviro_storage_bytes', 'gauge', 'Size of the hub\'s stores on disk');
     for (const [store, bytes] of Object.entries(snapshot.storage)) lines.push(`devenviro_storage_bytes{store="${store}"} ${bytes}`);
     return lines.join('\n') + '\n';
-  }
-
-  close(): void {
-    this.loopDelay.disable();
   }
 }
 
