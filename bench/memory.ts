@@ -430,6 +430,15 @@ interface RecallResult {
   openMs: number;
   exactMsPerQuery: number;
   indexMsPerQuery: number;
+  /** Near-duplicate checks: edited copies of stored notes, their stored neighbours at cosine >= 0.95 found. */
+  nearDuplicates: {
+    queries: number;
+    pairs: number;
+    /** searchCloseBatch, as stores use it (int8 scan of the nearest lists). */
+    close: { found: number; msPerQuery: number };
+    /** searchBatch: FAISS's IVF search at its nprobe, what stores used before. */
+    faiss: { found: number; msPerQuery: number };
+  };
 }
 
 interface Results {
@@ -893,9 +902,10 @@ async function recallCheck(dataDir: string, options: Options): Promise<RecallRes
         t = performance.now();
         const approx = index.search(q, k);
         indexMs += performance.now() - t;
-        const truth = new Set(exact);
+        const truth = new Set(exact.map((hit) => hit.id));
         found += approx.filter((hit) => truth.has(hit.id)).length;
       }
+      const nearDuplicates = await nearDuplicateCheck(db, encoder, index, matrix, ids, options.recallQueries * 2);
       const stats = index.stats();
       return {
         queries: vectors.length,
@@ -908,6 +918,7 @@ async function recallCheck(dataDir: string, options: Options): Promise<RecallRes
         openMs,
         exactMsPerQuery: exactMs / vectors.length,
         indexMsPerQuery: indexMs / vectors.length,
+        nearDuplicates,
       };
     } finally {
       await index.close();
@@ -918,7 +929,59 @@ async function recallCheck(dataDir: string, options: Options): Promise<RecallRes
   }
 }
 
-function exactTopK(matrix: Float32Array, ids: Int32Array, d: number, q: Float32Array, k: number): number[] {
+/** Slightly edited copies of stored notes: what a store's near-duplicate check is for. */
+const NOTE_EDITS: Array<(text: string, random: () => number) => string> = [
+  (s) => s.replace(/\d+/, (m) => String(Number(m) + 1)),
+  (s) => {
+    const sentences = s.split(/(?<=\.)\s+/);
+    return sentences.length > 1 ? sentences.slice(0, -1).join(' ') : `${s} Again.`;
+  },
+  (s, random) => {
+    const words = s.split(' ');
+    const i = Math.floor(random() * words.length);
+    words[i] = words[(i + 1) % words.length]!;
+    return words.join(' ');
+  },
+  (s) => s.replace(/ /, ' really '),
+  (s) => `${s} (again)`,
+];
+
+/**
+ * Edited copies of stored notes, embedded; their stored neighbours at cosine >= 0.95 found exactly, and how many of
+ * them each near-duplicate probe finds (batches of 200, as a store's groups).
+ */
+async function nearDuplicateCheck(
+  db: { prepare(sql: string): { all(...params: unknown[]): unknown[] } },
+  encoder: { embed(texts: string[]): Promise<Float32Array[]> },
+  index: import('../src/main/memory/vector-index').VectorIndex,
+  matrix: Float32Array,
+  ids: Int32Array,
+  count: number,
+): Promise<RecallResult['nearDuplicates']> {
+  const random = prng(9_157);
+  const rows = db.prepare('SELECT text FROM memories WHERE id % 97 = 0 ORDER BY id LIMIT ?').all(count) as Array<{ text: string }>;
+  const texts = rows.map((row, i) => NOTE_EDITS[i % NOTE_EDITS.length]!(row.text, random));
+  const vectors = await encoder.embed(texts);
+  const d = vectors[0]?.length ?? 0;
+  const truth = vectors.map((q) => new Set(exactTopK(matrix, ids, d, q, 10).filter((hit) => hit.score >= 0.95).map((hit) => hit.id)));
+  const probe = (run: (batch: Float32Array[]) => Array<Array<{ id: number }>>) => {
+    const started = performance.now();
+    const got: Array<Array<{ id: number }>> = [];
+    for (let i = 0; i < vectors.length; i += 200) got.push(...run(vectors.slice(i, i + 200)));
+    const msPerQuery = (performance.now() - started) / Math.max(1, vectors.length);
+    const found = got.reduce((sum, hits, q) => sum + hits.filter((hit) => truth[q]!.has(hit.id)).length, 0);
+    return { found, msPerQuery };
+  };
+  index.searchCloseBatch(vectors.slice(0, 20), 10); // warm-up
+  return {
+    queries: vectors.length,
+    pairs: truth.reduce((sum, set) => sum + set.size, 0),
+    close: probe((batch) => index.searchCloseBatch(batch, 10)),
+    faiss: probe((batch) => index.searchBatch(batch, 10)),
+  };
+}
+
+function exactTopK(matrix: Float32Array, ids: Int32Array, d: number, q: Float32Array, k: number): Array<{ id: number; score: number }> {
   const best: Array<{ id: number; score: number }> = [];
   const n = ids.length;
   for (let i = 0; i < n; i++) {
@@ -931,7 +994,7 @@ function exactTopK(matrix: Float32Array, ids: Int32Array, d: number, q: Float32A
       if (best.length > k) best.pop();
     }
   }
-  return best.map((b) => b.id);
+  return best;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1005,6 +1068,13 @@ function printDetails(r: Results): void {
     ['RSS after load / after IVF / after search', [mib(r.rss.afterLoad), mib(r.rss.afterIvf), mib(r.rss.afterSearch)].map((v) => v ?? '—').join(' / ')],
     ['peak RSS (VmHWM)', mib(r.rss.peak)],
     ['recall@10 of the saved index vs exact', r.recall ? `${fmt(r.recall.recallAt10)} over ${r.recall.queries} queries (${r.recall.indexKind}, nlist ${r.recall.nlist ?? '—'}, nprobe ${r.recall.nprobe ?? '—'}, estimated at build ${r.recall.estimatedRecall === undefined ? '—' : fmt(r.recall.estimatedRecall)})` : null],
+    [
+      'near-duplicate check (edited copies of stored notes, neighbours at cosine >= 0.95)',
+      r.recall
+        ? (({ queries, pairs, close, faiss } = r.recall.nearDuplicates) =>
+            `${queries} copies, ${pairs} pairs: int8 scan of the nearest lists found ${close.found} (${fmt(close.msPerQuery)} ms/copy), FAISS IVF found ${faiss.found} (${fmt(faiss.msPerQuery)} ms/copy)`)()
+        : null,
+    ],
   ]);
   for (const [name, error] of Object.entries(r.errors)) console.log(`\nERROR in ${name}: ${error.split('\n')[0]}`);
 }
@@ -1050,6 +1120,13 @@ function summaryRows(o: Options, r: Results): SummaryRow[] {
   rows.push({ metric: `time to load ${n} memories (all store phases)`, target: 'info', measured: r.loadSeconds === undefined ? '—' : `${fmt(r.loadSeconds)} s`, verdict: 'info' });
   rows.push({ metric: 'IVF ready after the load', target: 'info', measured: r.ivf ? `${fmt(r.ivf.waitedMs / 1000)} s${r.ivf.timedOut ? ' (timed out)' : ''}` : '—', verdict: r.ivf?.timedOut ? 'FAIL' : 'info' });
   rows.push({ metric: 'recall@10, vector side vs exact', target: 'info (build aims 0.95)', measured: r.recall ? fmt(r.recall.recallAt10) : '—', verdict: r.recall ? 'info' : missing('recall') });
+  const near = r.recall?.nearDuplicates;
+  rows.push({
+    metric: 'near-duplicate check: neighbours at cosine >= 0.95 found',
+    target: 'info',
+    measured: near ? `${fmt(near.close.found / Math.max(1, near.pairs))} (FAISS IVF ${fmt(near.faiss.found / Math.max(1, near.pairs))}), ${fmt(near.close.msPerQuery)} vs ${fmt(near.faiss.msPerQuery)} ms` : '—',
+    verdict: near ? 'info' : missing('recall'),
+  });
   rows.push({ metric: `hub RSS at ${n} (after search) / peak`, target: 'info', measured: `${mib(r.rss.afterSearch) ?? '—'} / ${mib(r.rss.peak) ?? '—'}`, verdict: 'info' });
   return rows;
 }

@@ -58,6 +58,38 @@ function exact(data: Map<number, Float32Array>, query: Float32Array, k: number, 
     .map((h) => h.id);
 }
 
+/** A unit vector at inner product `similarity` with unit vector `v`, in a random direction. */
+function nearCopy(v: Float32Array, similarity: number, random: () => number): Float32Array {
+  const u = Float32Array.from(v, () => gauss(random));
+  const along = dot(u, v);
+  for (let i = 0; i < u.length; i++) u[i] = u[i]! - along * v[i]!;
+  normalize(u);
+  const across = Math.sqrt(1 - similarity * similarity);
+  return Float32Array.from(v, (x, i) => similarity * x + across * u[i]!);
+}
+
+/**
+ * Near-duplicate checks (searchCloseBatch) against exact search: of the neighbours at inner product >= 0.95 to
+ * near copies of stored vectors, the share found. Every hit must be live and carry its true score.
+ */
+function closeRecall(index: VectorIndex, data: Map<number, Float32Array>, of: number[], random: () => number): number {
+  const queries = of.map((id) => nearCopy(data.get(id)!, 0.96 + 0.03 * random(), random));
+  const close = index.searchCloseBatch(queries, 10);
+  let wanted = 0;
+  let found = 0;
+  queries.forEach((q, i) => {
+    for (const hit of close[i]!) {
+      expect(data.has(hit.id)).toBe(true);
+      expect(hit.score).toBeCloseTo(dot(q, data.get(hit.id)!), 4);
+    }
+    const truth = exact(data, q, 10).filter((id) => dot(q, data.get(id)!) >= 0.95);
+    wanted += truth.length;
+    found += truth.filter((id) => close[i]!.some((h) => h.id === id)).length;
+  });
+  expect(wanted).toBeGreaterThanOrEqual(of.length);
+  return found / wanted;
+}
+
 function recallAt(index: VectorIndex, data: Map<number, Float32Array>, queries: Float32Array[], k = 10): number {
   let hits = 0;
   for (const q of queries) {
@@ -348,6 +380,13 @@ describe('VectorIndex growth and compaction', () => {
     for (let id = 100_000; id < nextId; id++) expect(index.search(data.get(id)!, 1)[0]!.id).toBe(id);
     const removedSet = new Set(removed);
     for (const q of queries) for (const h of index.search(q, 50)) expect(removedSet.has(h.id)).toBe(false);
+    // Near-duplicate checks scan the two lists nearest each query, and still find close neighbours, those added
+    // while the child trained included (assigned to their lists as they were added).
+    const closeRandom = rng(24);
+    const stored = [...data.keys()];
+    const sampleIds = [...stored.filter((id) => id >= 100_000), ...Array.from({ length: 200 }, () => stored[Math.floor(closeRandom() * stored.length)]!)];
+    expect(closeRecall(index, data, sampleIds, closeRandom)).toBeGreaterThanOrEqual(0.98);
+    expect(index.searchCloseBatch(clustered(3, 25), 0)).toEqual([[], [], []]);
     expect(recallAt(index, data, clustered(100, 23))).toBeGreaterThanOrEqual(0.9);
     // Filters still exact-or-better: selective ones go to the exact scan.
     const rare = (id: number) => id % 101 === 0;
@@ -361,6 +400,16 @@ describe('VectorIndex growth and compaction', () => {
     expect(reopened.kind).toBe('ivf');
     expect(reopened.stats().nprobe).toBe(stats.nprobe);
     expect(recallAt(reopened, data, clustered(100, 23))).toBeGreaterThanOrEqual(0.9);
+    expect(closeRecall(reopened, data, sampleIds, rng(26))).toBeGreaterThanOrEqual(0.98);
+    // Added after reopening: assigned to its list at once.
+    const fresh = nearCopy(data.get(sampleIds[0]!)!, 0.5, rng(27));
+    reopened.add([{ id: 500_000, vector: fresh }]);
+    data.set(500_000, fresh);
+    expect(reopened.searchCloseBatch([fresh], 1)[0]).toEqual([{ id: 500_000, score: expect.closeTo(1, 4) }]);
+    expect(reopened.search(fresh, 1)[0]).toEqual({ id: 500_000, score: expect.closeTo(1, 4) });
+    data.delete(500_000);
+    reopened.remove([500_000]);
+    expect(reopened.searchCloseBatch([fresh], 1)[0]![0]?.id).not.toBe(500_000);
     await reopened.close();
 
     // A damaged IVF part: the vectors are still good, so it serves exactly (flat) at once and retrains.

@@ -547,12 +547,12 @@ export class MemoryService {
     toEmbed.forEach((input, i) => (input.vector = vectors[i]));
     const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending })));
 
-    // 1. Near-duplicate candidates for the whole batch in one FAISS call: one call per memory cost ~2 ms each at 10k
-    // memories and capped batched stores at ~330 memories/s.
+    // 1. Near-duplicate candidates for the whole batch at once: in one FAISS call while the index is flat (one call
+    // per memory cost ~2 ms each at 10k memories), then in the one or two IVF lists nearest each new memory.
     const dedupable = items.filter((item) => item.input.kind !== 'document' && item.input.kind !== 'section');
     const neighbours = new Map<ParsedMemoryInput, Array<{ id: number; score: number }>>();
     this.index
-      .searchBatch(dedupable.map((item) => item.input.vector!), DEDUPE_NEIGHBOURS)
+      .searchCloseBatch(dedupable.map((item) => item.input.vector!), DEDUPE_NEIGHBOURS)
       .forEach((hits, i) => neighbours.set(dedupable[i]!.input, hits));
 
     // 2. One transaction for the whole group; a savepoint per caller, so one caller's bad input fails alone.

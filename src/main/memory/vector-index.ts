@@ -25,9 +25,10 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Index } from '../vector/faiss';
 import { defaultBuildThreads, runIvfBuild, type IvfBuildResult, type RunningBuild } from './vector/builder';
+import { CoarseLists, parseIvfPart } from './vector/coarse';
 import { TopK, dot, type Hit } from './vector/exact';
 import { FLAT_HEADER_BYTES, METRIC_INNER_PRODUCT, flatHeader, parseFlatHeader, parseIvfHeader } from './vector/faiss-format';
-import { IndexFiles, crc32, fileCrc, readExactly, writeAt, type IndexHeader, type IvfMeta } from './vector/files';
+import { IndexFiles, crc32, readExactly, writeAt, type IndexHeader, type IvfMeta, type IvfPartMeta } from './vector/files';
 import { CHUNK_POSITIONS, VectorStore } from './vector/store';
 
 export type { Hit } from './vector/exact';
@@ -60,6 +61,8 @@ export interface VectorIndexTuning {
   targetRecall: number;
   maxNprobe: number;
   tuneQueries: number;
+  /** Inverted lists a near-duplicate check (searchCloseBatch) scans per query (default 8). */
+  closeProbeLists: number;
   /** Bytes per IVF part file (the unit loaded between yields; default 16 MiB ≈ 8k 512-d vectors, ~20 ms). */
   partBytes: number;
   /** OpenMP/BLAS threads for the build child (default cores - 1). */
@@ -92,6 +95,7 @@ export const DEFAULT_TUNING: VectorIndexTuning = {
   targetRecall: 0.95,
   maxNprobe: 256,
   tuneQueries: 256,
+  closeProbeLists: 8,
   partBytes: 16 * 2 ** 20,
   buildThreads: defaultBuildThreads(),
   buildNiceness: 10,
@@ -188,6 +192,8 @@ export class VectorIndex {
   private store: VectorStore;
   private index: Index;
   private ivf: IvfMeta | null = null;
+  /** The IVF index's lists mirrored for near-duplicate checks (null while the index is flat). */
+  private coarse: CoarseLists | null = null;
   /** Live count the current IVF was built from (the regrow policy compares against it). */
   private builtLive = 0;
   private gen: GenerationState = { generation: 0, count: 0, vectorsCrc32: 0, idsCrc32: 0 };
@@ -258,7 +264,7 @@ export class VectorIndex {
       if (old !== undefined) this.killPosition(old);
       this.store.idToPos.set(id, this.store.append(id, vector));
     }
-    addRange(this.index, this.store, first, this.store.count);
+    addRange(this.index, this.coarse, this.store, first, this.store.count, [...latest.values()]);
     this.changed(latest.size);
   }
 
@@ -339,6 +345,19 @@ export class VectorIndex {
     });
   }
 
+  /**
+   * For near-duplicate checks: the k nearest of each query among the vectors that are close to it. With an IVF index
+   * only the `closeProbeLists` inverted lists nearest each query are scanned (exactly), so neighbours at high
+   * similarity are found as search() finds them, far ones may be missed; with a flat index it is searchBatch.
+   */
+  searchCloseBatch(queries: Float32Array[], k: number): Hit[][] {
+    this.assertOpen();
+    if (!this.coarse) return this.searchBatch(queries, k);
+    for (const query of queries) this.checkQuery(query, k);
+    if (k === 0 || this.store.liveCount === 0) return queries.map(() => []);
+    return this.coarse.search(this.store, queries, k, this.tuning.closeProbeLists);
+  }
+
   stats(): VectorIndexStats {
     const store = this.store;
     const ivf = this.ivf;
@@ -357,7 +376,7 @@ export class VectorIndex {
             ivfBuild: { description: ivf.description, trainPoints: ivf.trainPoints, trainMs: ivf.trainMs, addMs: ivf.addMs, tuneMs: ivf.tuneMs },
           }
         : {}),
-      bytes: faissBytes + store.bytes,
+      bytes: faissBytes + store.bytes + (this.coarse?.bytes ?? 0),
       generation: this.gen.generation,
       building: this.build
         ? {
@@ -516,16 +535,18 @@ export class VectorIndex {
     if (store.liveCount !== header.live) throw new Error('live count does not match the header');
 
     let index: Index;
+    let coarse: CoarseLists | null = null;
     let ivf: IvfMeta | null = header.ivf;
     let replayFrom: number;
     if (ivf) {
       try {
-        index = await this.loadIvfParts(ivf);
+        ({ index, coarse } = await this.loadIvfParts(ivf, store));
         replayFrom = ivf.covered;
       } catch (error) {
         // The vectors are fine: serve exactly now, and the build policy retrains in the background.
         this.emit({ type: 'build-failed', error: new Error(`saved IVF index unusable (${(error as Error).message}); using flat`) });
         ivf = null;
+        coarse = null;
         index = Index.read(vectorsFile);
         replayFrom = count;
       }
@@ -534,7 +555,7 @@ export class VectorIndex {
       replayFrom = count;
     }
     for (let pos = replayFrom; pos < count; pos += ADD_BATCH) {
-      addRange(index, store, pos, Math.min(count, pos + ADD_BATCH));
+      addRange(index, coarse, store, pos, Math.min(count, pos + ADD_BATCH));
       this.progress('index', (pos - replayFrom) / Math.max(1, count - replayFrom));
       await tick();
     }
@@ -543,32 +564,27 @@ export class VectorIndex {
     this.store = store;
     this.index = index;
     this.ivf = ivf;
+    this.coarse = coarse;
     this.builtLive = ivf ? ivf.covered : 0;
     this.gen = { generation, count, vectorsCrc32: vectorsCrc, idsCrc32: idsCrc };
     this.committed = ivf === header.ivf;
   }
 
-  private async loadIvfParts(ivf: IvfMeta): Promise<Index> {
-    let index: Index | null = null;
+  private async loadIvfParts(ivf: IvfMeta, store: VectorStore): Promise<{ index: Index; coarse: CoarseLists }> {
+    const loaded: LoadedParts = { index: null, coarse: null };
     let covered = 0;
     let nextList = 0;
     for (const [i, part] of ivf.parts.entries()) {
-      const file = path.join(this.options.dir, part.file);
-      const sum = await fileCrc(file);
-      if (sum.crc32 !== part.crc32 || sum.bytes !== part.bytes) throw new Error(`${part.file} checksum mismatch (damaged)`);
-      const head = parseIvfHeader(await readHead(file, 64));
-      if (!head || head.dimension !== this.dimension || head.ntotal !== part.count || head.nlist !== ivf.nlist || head.nprobe !== ivf.nprobe) {
-        throw new Error(`${part.file} does not match the header`);
-      }
       if (part.firstList !== nextList || part.endList <= part.firstList) throw new Error(`${part.file} holds lists out of order`);
       nextList = part.endList;
-      index = mergePart(index, file);
+      const bytes = await readPart(path.join(this.options.dir, part.file), part, ivf, this.dimension);
+      loadPart(loaded, bytes, store, ivf.nlist);
       covered += part.count;
       this.progress('index', (i + 1) / ivf.parts.length);
       await this.releasePart();
     }
-    if (!index || covered !== ivf.covered || nextList !== ivf.nlist) throw new Error('IVF parts do not cover the header');
-    return index;
+    if (!loaded.index || !loaded.coarse || covered !== ivf.covered || nextList !== ivf.nlist) throw new Error('IVF parts do not cover the header');
+    return { index: loaded.index, coarse: loaded.coarse };
   }
 
   /** Fills the index from loadAll (SQLite), into a new generation. */
@@ -591,6 +607,7 @@ export class VectorIndex {
     this.store = compacted;
     this.index = Index.read(this.files.vectors(generation));
     this.ivf = null;
+    this.coarse = null;
     this.builtLive = 0;
     this.gen = { generation, count: compacted.count, vectorsCrc32, idsCrc32 };
     this.committed = false;
@@ -677,6 +694,7 @@ export class VectorIndex {
       this.progress(`build:${name}`, fraction);
     };
     let newIndex: Index | null = null;
+    let newCoarse: CoarseLists | null = null;
     let swapped = false;
     let longest = 0;
     const blocking = <T>(fn: () => T): T => {
@@ -736,8 +754,12 @@ export class VectorIndex {
           addMs: result.addMs,
           tuneMs: result.tuneMs,
         };
+        const loaded: LoadedParts = { index: null, coarse: null };
         for (const [i, part] of result.parts.entries()) {
-          newIndex = blocking(() => mergePart(newIndex, part.file));
+          const bytes = await readPart(part.file, part, ivf, this.dimension);
+          blocking(() => loadPart(loaded, bytes, newStore, ivf!.nlist));
+          newIndex = loaded.index;
+          newCoarse = loaded.coarse;
           step('load', (i + 1) / result.parts.length);
           await this.releasePart();
           check();
@@ -752,8 +774,11 @@ export class VectorIndex {
       // only the index needs the positions added since the snapshot, dead or not, to keep labels = positions.)
       const reused = newStore === oldStore;
       const replayed: number[] = [];
-      const catchUp = (from: number, to: number) =>
-        reused ? addRange(newIndex!, newStore, from, to) : replay(oldStore, newStore, newIndex!, from, to, replayed);
+      const catchUp = (from: number, to: number) => {
+        const first = reused ? from : newStore.count;
+        if (!reused) replay(oldStore, newStore, from, to, replayed);
+        addRange(newIndex!, newCoarse, newStore, first, reused ? to : newStore.count);
+      };
       let cursor = snapshotCount;
       while (oldStore.count - cursor > ADD_BATCH * 4) {
         blocking(() => catchUp(cursor, cursor + ADD_BATCH));
@@ -777,6 +802,7 @@ export class VectorIndex {
       this.store = newStore;
       this.index = newIndex;
       this.ivf = ivf;
+      this.coarse = newCoarse;
       this.builtLive = ivf ? live.length : 0;
       this.gen = { generation, count: live.length, vectorsCrc32: written.vectorsCrc32, idsCrc32: written.idsCrc32 };
       this.committed = false;
@@ -999,12 +1025,34 @@ export class VectorIndex {
   }
 }
 
-/** Reads an IVF part and merges it into `index` (or makes it the index); the part object is left unreferenced. */
-function mergePart(index: Index | null, file: string): Index {
-  const loaded = Index.read(file);
-  if (!index) return loaded;
-  index.mergeFrom(loaded);
-  return index;
+/** Reads an IVF part file whole and checks it against its record (checksum, size, counts). */
+async function readPart(file: string, part: IvfPartMeta, ivf: Pick<IvfMeta, 'nlist' | 'nprobe'>, dimension: number): Promise<Buffer> {
+  const name = path.basename(file);
+  const bytes = await fsp.readFile(file);
+  if (bytes.length !== part.bytes || crc32(bytes) !== part.crc32) throw new Error(`${name} checksum mismatch (damaged)`);
+  const head = parseIvfHeader(bytes);
+  if (!head || head.dimension !== dimension || head.ntotal !== part.count || head.nlist !== ivf.nlist || head.nprobe !== ivf.nprobe) {
+    throw new Error(`${name} does not match the header`);
+  }
+  return bytes;
+}
+
+interface LoadedParts {
+  index: Index | null;
+  coarse: CoarseLists | null;
+}
+
+/**
+ * Merges a part into the index being assembled (or makes it the index) and records its lists in the coarse mirror
+ * (made from the first part's centroids). The part's own index object is left unreferenced.
+ */
+function loadPart(loaded: LoadedParts, bytes: Buffer, store: VectorStore, nlist: number): void {
+  const contents = parseIvfPart(bytes, nlist, store.dimension);
+  loaded.coarse ??= new CoarseLists(nlist, store.dimension, contents.centroids, contents.template);
+  for (const { list, positions } of contents.lists) loaded.coarse.addToList(list, positions, store);
+  const part = Index.fromBuffer(bytes);
+  if (!loaded.index) loaded.index = part;
+  else loaded.index.mergeFrom(part);
 }
 
 function isValidId(id: number): boolean {
@@ -1023,20 +1071,22 @@ function liveSnapshot(store: VectorStore, count: number): Int32Array {
   return out.subarray(0, n);
 }
 
-/** Adds positions [from, to) of `store` to `index`, ADD_BATCH vectors per call (the BLAS path needs ≥ 20). */
-function addRange(index: Index, store: VectorStore, from: number, to: number): void {
-  const d = store.dimension;
-  for (let start = from; start < to; start += ADD_BATCH) {
-    const end = Math.min(to, start + ADD_BATCH);
-    const values = new Array<number>((end - start) * d);
-    store.copyToArray(start, end, values);
-    index.add(values);
-  }
+/**
+ * Adds positions [from, to) of `store` to `index` (labels = positions) as a part FAISS reads at memcpy speed and
+ * merges in: a flat index file, or, for an IVF index, a part holding the vectors in the lists `coarse` assigns them
+ * (`vectors`: those positions' vectors, whose lists a near-duplicate check may just have found). faiss-node's add
+ * would convert every float through a JavaScript array and, for IVF, assign lists again (~47 µs per 512-d vector).
+ */
+function addRange(index: Index, coarse: CoarseLists | null, store: VectorStore, from: number, to: number, vectors?: Float32Array[]): void {
+  if (to <= from) return;
+  const bytes = coarse
+    ? coarse.part(store, from, coarse.assign(store, from, to, vectors))
+    : Buffer.concat([flatHeader(store.dimension, to - from), ...store.vectorBytes(from, to)]);
+  index.mergeFrom(Index.fromBuffer(bytes));
 }
 
-/** Copies live positions [from, to) of `oldStore` into `newStore` and `index`; records old → new in `map`. */
-function replay(oldStore: VectorStore, newStore: VectorStore, index: Index, from: number, to: number, map: number[]): void {
-  const first = newStore.count;
+/** Copies live positions [from, to) of `oldStore` into `newStore`; records old → new in `map`. */
+function replay(oldStore: VectorStore, newStore: VectorStore, from: number, to: number, map: number[]): void {
   for (let pos = from; pos < to; pos++) {
     if (oldStore.isDead(pos)) {
       map.push(-1);
@@ -1047,24 +1097,12 @@ function replay(oldStore: VectorStore, newStore: VectorStore, index: Index, from
     newStore.idToPos.set(id, newPos);
     map.push(newPos);
   }
-  addRange(index, newStore, first, newStore.count);
 }
 
 function sameVector(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-async function readHead(file: string, bytes: number): Promise<Uint8Array> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    const out = new Uint8Array(bytes);
-    const { bytesRead } = await handle.read(out, 0, bytes, 0);
-    return out.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
 }
 
 let gcFunction: (() => void) | null | undefined;

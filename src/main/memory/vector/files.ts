@@ -201,22 +201,3 @@ export async function readExactly(handle: fsp.FileHandle, target: Uint8Array, po
     done += bytesRead;
   }
 }
-
-/** CRC-32 and size of a whole file, read in 16 MiB slices. */
-export async function fileCrc(file: string): Promise<{ crc32: number; bytes: number }> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 24);
-    let crc = 0;
-    let bytes = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, bytes);
-      if (bytesRead === 0) break;
-      crc = crc32(buffer.subarray(0, bytesRead), crc);
-      bytes += bytesRead;
-    }
-    return { crc32: crc, bytes };
-  } finally {
-    await handle.close();
-  }
-}

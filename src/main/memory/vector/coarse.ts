@@ -1,0 +1,285 @@
+/**
+ * The IVF index's coarse partition mirrored in JavaScript: its centroids (in a small exact FAISS index) and, per
+ * inverted list, the positions it holds with an int8 copy of their vectors. It answers the question a store asks of
+ * every new memory — "is anything almost identical to this already stored?" — by scanning only the few lists
+ * nearest the new vector.
+ *
+ * Why not FAISS's own search: its nprobe is tuned for search recall (~24 of ~630 lists at 100,000 vectors) and
+ * faiss-node cannot lower it per call, so each check scanned ~4,000 vectors (~1 ms at 100,000, on the main thread).
+ * A vector at cosine >= 0.95 to another almost always falls in one of the eight lists nearest it (bench/vector.ts
+ * measures how often). Scanning those lists' float vectors where they lie in the store is memory-bound (random 2 KiB
+ * reads, ~0.5 µs each); their int8 codes, kept in list order, are read sequentially at a quarter of the bytes and
+ * multiplied with WebAssembly SIMD. The best few are then scored exactly, so callers get true inner products.
+ *
+ * Positions come from the IVF part files (labels = positions) and, for vectors added after the build, from assigning
+ * each to its nearest centroid as it is added. Dead positions stay listed; the scan skips them.
+ */
+import { Index } from '../../vector/faiss';
+import { TopK, type Hit } from './exact';
+import { FLAT_HEADER_BYTES, NTOTAL_OFFSET, flatHeader } from './faiss-format';
+import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from './simd/dots';
+import type { VectorStore } from './store';
+
+/** Candidates scored exactly beyond the k asked for (int8 scores are within ~0.003 of the true ones). */
+const RESCORE_EXTRA = 8;
+
+interface InvertedList {
+  size: number;
+  positions: Int32Array;
+  /** `stride` int8 codes per member, zero-padded. */
+  codes: Int8Array;
+  scales: Float32Array;
+}
+
+export class CoarseLists {
+  private readonly quantizer: Index;
+  private readonly lists: InvertedList[];
+  /** Bytes per int8 code row: the dimension rounded up to the SIMD width. */
+  private readonly stride: number;
+  private readonly kernel = Int8DotKernel.create();
+  private readonly queryBuffer: number[] = [];
+  private readonly queryCodes: Int8Array;
+  /** The nearest list of each vector search() was asked about: a store checks a vector, then adds it. */
+  private readonly nearestOf = new WeakMap<Float32Array, number>();
+
+  /**
+   * @param template the start of an IVF part file, up to its inverted lists: header, quantizer and direct map. New
+   *   vectors go into FAISS as parts made from it (see part()).
+   */
+  constructor(
+    readonly nlist: number,
+    readonly dimension: number,
+    centroids: Uint8Array,
+    private readonly template: Buffer,
+  ) {
+    if (centroids.byteLength !== nlist * dimension * 4) throw new Error(`expected ${nlist} centroids of ${dimension} floats`);
+    // A flat index file is a header plus the raw floats: FAISS takes the centroids at memcpy speed.
+    this.quantizer = Index.fromBuffer(Buffer.concat([flatHeader(dimension, nlist), centroids]));
+    this.stride = Math.ceil(dimension / CODE_ALIGN) * CODE_ALIGN;
+    this.queryCodes = new Int8Array(this.stride);
+    this.lists = Array.from({ length: nlist }, () => ({ size: 0, positions: new Int32Array(0), codes: new Int8Array(0), scales: new Float32Array(0) }));
+  }
+
+  /** Positions held, dead ones included. */
+  get size(): number {
+    let n = 0;
+    for (const list of this.lists) n += list.size;
+    return n;
+  }
+
+  /** Bytes held (centroids, positions and codes). */
+  get bytes(): number {
+    let n = this.nlist * this.dimension * 4;
+    for (const list of this.lists) n += list.positions.byteLength + list.codes.byteLength + list.scales.byteLength;
+    return n;
+  }
+
+  /** Records that list `list` holds `positions` (as read from an IVF part) of `store`. */
+  addToList(list: number, positions: ArrayLike<number>, store: VectorStore): void {
+    if (!Number.isInteger(list) || list < 0 || list >= this.nlist) throw new RangeError(`list ${list} out of range`);
+    for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, store.vector(positions[i]!));
+  }
+
+  /**
+   * Assigns positions [from, to) of `store` to their nearest lists (the rule FAISS's IVF add uses) and returns the
+   * list of each. `vectors`, when given, are those positions' vectors: the ones a search was just asked about reuse
+   * the list it found.
+   */
+  assign(store: VectorStore, from: number, to: number, vectors?: Float32Array[]): Int32Array {
+    const lists = new Int32Array(to - from);
+    const unknown: number[] = [];
+    for (let pos = from; pos < to; pos++) {
+      const known = vectors && this.nearestOf.get(vectors[pos - from]!);
+      if (known === undefined) unknown.push(pos);
+      else lists[pos - from] = known;
+    }
+    const d = this.dimension;
+    const BATCH = 256;
+    for (let start = 0; start < unknown.length; start += BATCH) {
+      const batch = unknown.slice(start, start + BATCH);
+      const values = new Array<number>(batch.length * d);
+      batch.forEach((pos, i) => store.copyToArray(pos, pos + 1, values, i * d));
+      const { labels } = this.quantizer.search(values, 1);
+      batch.forEach((pos, i) => (lists[pos - from] = labels[i]!));
+    }
+    for (let pos = from; pos < to; pos++) this.push(lists[pos - from]!, pos, store.vector(pos));
+    return lists;
+  }
+
+  /**
+   * An IVF part file (in memory) holding positions [from, to) of `store` in their `lists`, labelled by position:
+   * FAISS reads it and mergeFrom moves its lists over, both at memcpy speed, where faiss-node's add converts every
+   * float through a JavaScript array and assigns lists again (~47 µs per 512-d vector).
+   */
+  part(store: VectorStore, from: number, lists: Int32Array): Buffer {
+    const n = lists.length;
+    const codeSize = this.dimension * 4;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lists[a]! - lists[b]! || a - b);
+    const pairs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const list = lists[order[i]!]!;
+      if (pairs.length > 0 && pairs[pairs.length - 2] === list) pairs[pairs.length - 1]!++;
+      else pairs.push(list, 1);
+    }
+    const out = Buffer.allocUnsafe(this.template.length + 32 + pairs.length * 8 + n * (codeSize + 8));
+    this.template.copy(out, 0);
+    out.writeBigInt64LE(BigInt(n), NTOTAL_OFFSET);
+    let at = this.template.length;
+    at = out.write('ilar', at, 'latin1') + at;
+    at = out.writeBigUInt64LE(BigInt(this.nlist), at);
+    at = out.writeBigUInt64LE(BigInt(codeSize), at);
+    at = out.write('sprs', at, 'latin1') + at;
+    at = out.writeBigUInt64LE(BigInt(pairs.length), at);
+    for (const value of pairs) at = out.writeBigUInt64LE(BigInt(value), at);
+    for (let i = 0, p = 0; p < pairs.length; p += 2) {
+      const size = pairs[p + 1]!;
+      for (let j = 0; j < size; j++) {
+        const pos = from + order[i + j]!;
+        for (const bytes of store.vectorBytes(pos, pos + 1)) at += Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).copy(out, at);
+      }
+      for (let j = 0; j < size; j++) at = out.writeBigInt64LE(BigInt(from + order[i + j]!), at);
+      i += size;
+    }
+    return out;
+  }
+
+  /**
+   * For each query, the k best live positions (as memory ids and exact inner products) among the `probe` lists
+   * whose centroids are nearest it.
+   */
+  search(store: VectorStore, queries: Float32Array[], k: number, probe: number): Hit[][] {
+    if (queries.length === 0) return [];
+    const d = this.dimension;
+    const lists = Math.min(this.nlist, Math.max(1, probe));
+    const flat = this.queryBuffer;
+    flat.length = queries.length * d;
+    queries.forEach((query, qi) => {
+      for (let i = 0; i < d; i++) flat[qi * d + i] = query[i]!;
+    });
+    const { labels } = this.quantizer.search(flat, lists);
+    return queries.map((query, qi) => {
+      const probed: InvertedList[] = [];
+      for (let j = qi * lists; j < (qi + 1) * lists; j++) if (labels[j]! >= 0) probed.push(this.lists[labels[j]!]!);
+      if (probed.length > 0) this.nearestOf.set(query, labels[qi * lists]!);
+      const approx = new TopK(k + RESCORE_EXTRA);
+      const queryScale = quantize(query, 0, d, this.queryCodes, 0);
+      this.scan(probed, store, queryScale, approx);
+      const exact = new TopK(k);
+      for (const { id } of approx.sorted()) {
+        const pos = id; // approx holds positions
+        exact.push(store.id(pos), store.dotAt(query, pos));
+      }
+      return exact.sorted();
+    });
+  }
+
+  /** Approximate (int8) scores of every live member of `probed` into `top`, keyed by position. */
+  private scan(probed: InvertedList[], store: VectorStore, queryScale: number, top: TopK): void {
+    const stride = this.stride;
+    if (!this.kernel) {
+      for (const list of probed) {
+        for (let m = 0; m < list.size; m++) {
+          const pos = list.positions[m]!;
+          if (store.isDead(pos)) continue;
+          top.push(pos, queryScale * list.scales[m]! * int8Dot(this.queryCodes, 0, list.codes, m * stride, stride));
+        }
+      }
+      return;
+    }
+    let rows = 0;
+    for (const list of probed) rows += list.size;
+    const memory = this.kernel.reserve(rows, stride);
+    memory.set(this.queryCodes, 0);
+    let at = stride;
+    for (const list of probed) {
+      memory.set(list.codes.subarray(0, list.size * stride), at);
+      at += list.size * stride;
+    }
+    const dots = this.kernel.dots(rows, stride);
+    let row = 0;
+    for (const list of probed) {
+      for (let m = 0; m < list.size; m++, row++) {
+        const pos = list.positions[m]!;
+        if (!store.isDead(pos)) top.push(pos, queryScale * list.scales[m]! * dots[row]!);
+      }
+    }
+  }
+
+  private push(index: number, pos: number, vector: Float32Array): void {
+    const list = this.lists[index]!;
+    const stride = this.stride;
+    if (list.size === list.positions.length) {
+      const capacity = Math.max(8, list.positions.length * 2);
+      const positions = new Int32Array(capacity);
+      positions.set(list.positions);
+      const codes = new Int8Array(capacity * stride);
+      codes.set(list.codes);
+      const scales = new Float32Array(capacity);
+      scales.set(list.scales);
+      Object.assign(list, { positions, codes, scales });
+    }
+    list.positions[list.size] = pos;
+    list.scales[list.size] = quantize(vector, 0, this.dimension, list.codes, list.size * stride);
+    list.size++;
+  }
+}
+
+/**
+ * What an IVF part file (faiss 1.7.x `IwFl`, as vector/builder.ts splits it) holds besides what FAISS loads: the
+ * coarse centroids and, per inverted list, the labels (positions) stored in it.
+ *
+ * Layout: header and nlist/nprobe, then the quantizer (a flat `IxFI` or an HNSW `IHNf` index; either way its vectors
+ * are the last thing it writes: a 45-byte flat header and nlist × d floats), the direct map (a type byte and an
+ * empty u64-sized vector), then `ilar` nlist code_size `sprs` count pairs, and per non-empty list its codes followed
+ * by its ids (int64).
+ */
+export interface IvfPartContents {
+  centroids: Uint8Array;
+  /** The bytes before the inverted lists (a copy). */
+  template: Buffer;
+  lists: Array<{ list: number; positions: Int32Array }>;
+}
+
+const DIRECT_MAP_BYTES = 9;
+
+export function parseIvfPart(file: Buffer, nlist: number, dimension: number): IvfPartContents {
+  const codeSize = dimension * 4;
+  const marker = Buffer.alloc(20);
+  marker.write('ilar', 0, 'latin1');
+  marker.writeBigUInt64LE(BigInt(nlist), 4);
+  marker.writeBigUInt64LE(BigInt(codeSize), 12);
+  const centroidBytes = nlist * codeSize;
+  const listsAt = file.indexOf(marker, 53 + FLAT_HEADER_BYTES + centroidBytes);
+  if (listsAt < 0) throw new Error('no inverted lists found in the IVF part');
+  const centroidsAt = listsAt - DIRECT_MAP_BYTES - centroidBytes;
+  const storageAt = centroidsAt - FLAT_HEADER_BYTES;
+  if (
+    file.toString('latin1', storageAt, storageAt + 4) !== 'IxFI' ||
+    Number(file.readBigInt64LE(storageAt + NTOTAL_OFFSET)) !== nlist ||
+    file.readBigUInt64LE(listsAt - 8) !== 0n
+  ) {
+    throw new Error('unexpected coarse quantizer layout in the IVF part');
+  }
+  if (file.toString('latin1', listsAt + 20, listsAt + 24) !== 'sprs') throw new Error('the IVF part is not in sparse list form');
+  let at = listsAt + 24;
+  const count = Number(file.readBigUInt64LE(at));
+  at += 8;
+  const pairs: Array<[number, number]> = [];
+  for (let j = 0; j < count; j += 2) pairs.push([Number(file.readBigUInt64LE(at + j * 8)), Number(file.readBigUInt64LE(at + j * 8 + 8))]);
+  at += count * 8;
+  const lists: IvfPartContents['lists'] = [];
+  for (const [list, size] of pairs) {
+    if (list >= nlist) throw new Error(`the IVF part names list ${list} of ${nlist}`);
+    at += size * codeSize;
+    if (at + size * 8 > file.length) throw new Error('the IVF part is truncated');
+    const positions = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      const label = file.readBigInt64LE(at + i * 8);
+      if (label < 0n || label > 0x7fffffffn) throw new Error(`the IVF part holds label ${label}`);
+      positions[i] = Number(label);
+    }
+    at += size * 8;
+    lists.push({ list, positions });
+  }
+  return { centroids: file.subarray(centroidsAt, listsAt - DIRECT_MAP_BYTES), template: Buffer.from(file.subarray(0, listsAt)), lists };
+}

@@ -1,0 +1,84 @@
+// The near-duplicate scan's parts: the WebAssembly SIMD kernel (against plain JavaScript and its .wat source), int8
+// quantisation, and reading IVF part files. Real WebAssembly, real wabt, real FAISS files.
+import { describe, expect, it } from 'vitest';
+import { CoarseLists, parseIvfPart } from '../../src/main/memory/vector/coarse';
+import { DOTS_WASM_BASE64 } from '../../src/main/memory/vector/simd/dots-wasm';
+import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from '../../src/main/memory/vector/simd/dots';
+import { VectorStore } from '../../src/main/memory/vector/store';
+import { mulberry32 } from '../support/seeded-random';
+
+describe('int8 dot kernel', () => {
+  it('is what dots.wat assembles to', async () => {
+    const { assemble, render } = (await import('../../scripts/wasm/build.mjs')) as {
+      assemble(): Promise<Buffer>;
+      render(bytes: Buffer): string;
+    };
+    const bytes = await assemble();
+    expect(bytes.toString('base64')).toBe(DOTS_WASM_BASE64);
+    expect(render(bytes)).toContain(DOTS_WASM_BASE64);
+  });
+
+  it('computes exactly the integer dot products JavaScript computes, at every stride and extreme value', () => {
+    const kernel = Int8DotKernel.create();
+    expect(kernel).not.toBeNull(); // Node 20 and Electron have WebAssembly SIMD
+    const random = mulberry32(3);
+    for (const stride of [16, 32, 384, 512, 1024]) {
+      const rows = 37;
+      const query = Int8Array.from({ length: stride }, () => Math.floor(random() * 256) - 128);
+      const codes = Int8Array.from({ length: rows * stride }, () => Math.floor(random() * 256) - 128);
+      codes.fill(-128, 0, stride); // the largest products: -128 × -128 must not overflow int16 lanes
+      query.fill(-128);
+      const memory = kernel!.reserve(rows, stride);
+      memory.set(query, 0);
+      memory.set(codes, stride);
+      const got = Array.from(kernel!.dots(rows, stride));
+      const want = Array.from({ length: rows }, (_, r) => int8Dot(query, 0, codes, r * stride, stride));
+      expect(got).toEqual(want);
+      expect(got[0]).toBe(128 * 128 * stride);
+    }
+  });
+
+  it('grows its memory for large scans and keeps answering', () => {
+    const kernel = Int8DotKernel.create()!;
+    const stride = 512;
+    const rows = 20_000; // 10 MiB of codes
+    const memory = kernel.reserve(rows, stride);
+    memory.fill(1, 0, stride);
+    memory.fill(2, stride, stride * (1 + rows));
+    const dots = kernel.dots(rows, stride);
+    expect(dots.length).toBe(rows);
+    expect(dots.every((v) => v === 2 * stride)).toBe(true);
+  });
+
+  it('quantises a vector to int8 with one scale, within half a step per component', () => {
+    const random = mulberry32(4);
+    const vector = Float32Array.from({ length: 100 }, () => random() * 2 - 1);
+    const codes = new Int8Array(112);
+    const scale = quantize(vector, 0, 100, codes, 0);
+    const max = Math.max(...Array.from(vector, Math.abs));
+    expect(scale).toBeCloseTo(max / 127, 7);
+    for (let i = 0; i < 100; i++) expect(Math.abs(codes[i]! * scale - vector[i]!)).toBeLessThanOrEqual(scale / 2 + 1e-7);
+    expect(Array.from(codes.subarray(100))).toEqual(new Array(12).fill(0));
+    expect(quantize(new Float32Array(8), 0, 8, codes, 0)).toBe(0);
+    expect(CODE_ALIGN).toBe(16);
+  });
+});
+
+describe('IVF part files', () => {
+  it('rejects bytes that are not an IVF part with a clear error', () => {
+    expect(() => parseIvfPart(Buffer.alloc(4096), 4, 16)).toThrow(/no inverted lists/);
+    // The marker alone, without the quantizer in front of it.
+    const marker = Buffer.alloc(4096);
+    const at = 3000;
+    marker.write('ilar', at, 'latin1');
+    marker.writeBigUInt64LE(4n, at + 4);
+    marker.writeBigUInt64LE(64n, at + 12);
+    expect(() => parseIvfPart(marker, 4, 16)).toThrow(/unexpected coarse quantizer layout/);
+  });
+
+  it('refuses centroids of the wrong size', () => {
+    expect(() => new CoarseLists(4, 16, new Uint8Array(10), Buffer.alloc(0))).toThrow(/expected 4 centroids/);
+    const lists = new CoarseLists(2, 4, new Uint8Array(2 * 4 * 4), Buffer.alloc(0));
+    expect(() => lists.addToList(2, [0], new VectorStore(4))).toThrow(/out of range/);
+  });
+});
