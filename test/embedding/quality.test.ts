@@ -85,6 +85,17 @@ describe.each(['int8', 'fp32'] as const)('built-in sentence encoder quality (%s)
     }
   });
 
+  it('gives the same vectors from two single-threaded inference workers as from one', async () => {
+    const texts = Array.from({ length: 120 }, (_, i) => `${SIMILAR.flat()[i % SIMILAR.flat().length]} (note ${i})`);
+    const one = await OnnxSentenceEncoder.load(await modelDir(), { threads: 1 });
+    try {
+      // encoder has two workers: its 8 batches of 16 are split between them; each batch is the same either way.
+      expect(await encoder.embed(texts)).toEqual(await one.embed(texts));
+    } finally {
+      await one.close();
+    }
+  });
+
   it('returns copies that later calls do not overwrite', async () => {
     const [a] = await encoder.embed(['first text']);
     const snapshot = Float32Array.from(a!);

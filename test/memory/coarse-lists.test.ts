@@ -9,10 +9,7 @@ import { mulberry32 } from '../support/seeded-random';
 
 describe('int8 dot kernel', () => {
   it('is what dots.wat assembles to', async () => {
-    const { assemble, render } = (await import('../../scripts/wasm/build.mjs')) as {
-      assemble(): Promise<Buffer>;
-      render(bytes: Buffer): string;
-    };
+    const { assemble, render } = await import('../../scripts/wasm/build.mjs');
     const bytes = await assemble();
     expect(bytes.toString('base64')).toBe(DOTS_WASM_BASE64);
     expect(render(bytes)).toContain(DOTS_WASM_BASE64);

@@ -422,6 +422,33 @@ describe('VectorIndex growth and compaction', () => {
     await fallback.close();
   });
 
+  it('finishes a build while vectors keep arriving faster than a fixed catch-up slice would take them', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const events: VectorIndexEvent[] = [];
+    const index = await VectorIndex.open(
+      options(dir, new Map(), { onEvent: (e) => events.push(e), tuning: { autoBuild: true, ivfThreshold: 5000, buildThreads: 1, partBytes: 64 * 1024 } }),
+    );
+    const vectors = clustered(5000, 41);
+    index.add(items(vectors));
+    expect(index.stats().building).not.toBeNull();
+    // 300 new vectors every turn of the event loop, the build's catch-up included (it used to take 256 per turn, and
+    // then stopped just short of its finish line every turn).
+    let nextId = 10_000;
+    let turns = 0;
+    while (!events.some((e) => e.type === 'build-finished') && turns < 3_000) {
+      index.add(clustered(300, 50_000 + turns).map((vector) => ({ id: nextId++, vector })));
+      await new Promise((resolve) => setImmediate(resolve));
+      turns++;
+    }
+    expect(events.find((e) => e.type === 'build-finished')).toMatchObject({ kind: 'ivf' });
+    await index.whenIdle();
+    expect(index.kind).toBe('ivf');
+    expect(index.size).toBe(5000 + (nextId - 10_000));
+    const last = clustered(300, 50_000 + turns - 1);
+    expect(index.search(last[0]!, 1)[0]!.id).toBe(nextId - 300);
+    await index.close();
+  });
+
   it('compacts after many deletes, in the background', { timeout: 60_000 }, async () => {
     const dir = tempDir();
     const events: VectorIndexEvent[] = [];

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { workerRunner, type InferenceRunner, type RunOutput } from './inference-worker';
+import { workerPool, type InferenceRunner, type RunOutput } from './inference-worker';
 import { SentencePieceUnigramTokenizer, type Tokenizer } from './tokenizer';
 
 export interface SentenceEncoder {
@@ -39,7 +39,10 @@ export interface EncoderManifest {
 }
 
 export interface OnnxSentenceEncoderOptions {
-  /** Intra-op threads for onnxruntime (default: min(2, CPU count)). */
+  /**
+   * Inference threads (default: min(2, CPU count)): that many worker threads with a single-threaded session each
+   * (in-process, DEVENVIRO_INFERENCE=in-process: one session with that many intra-op threads).
+   */
   threads?: number;
   /** Texts per inference call (default 16, see DEFAULT_BATCH_SIZE). */
   batchSize?: number;
@@ -122,14 +125,15 @@ function sessionRunner(session: ort.InferenceSession): InferenceRunner {
 }
 
 /**
- * Where an encoder runs its inferences: in a worker thread with a session of its own (so the hub's event loop never
- * waits on a batch), unless DEVENVIRO_INFERENCE=in-process or the worker cannot start. `session` was loaded to check
- * the model; it is released once the worker answers.
+ * Where an encoder runs its inferences: in worker threads, one single-threaded session each, as many as the options'
+ * intra-op threads (so the hub's event loop never waits on a batch; see workerPool for why not one multi-threaded
+ * session), unless DEVENVIRO_INFERENCE=in-process or the workers cannot start. `session` was loaded to check the
+ * model; it is released once the workers answer.
  */
 export async function runnerFor(session: ort.InferenceSession, modelPath: string, options: ort.InferenceSession.SessionOptions): Promise<InferenceRunner> {
   if (process.env.DEVENVIRO_INFERENCE === 'in-process') return sessionRunner(session);
   try {
-    const runner = workerRunner(modelPath, options);
+    const runner = workerPool(modelPath, options, options.intraOpNumThreads ?? 1);
     await session.release();
     return runner;
   } catch (error) {

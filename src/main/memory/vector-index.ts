@@ -181,6 +181,8 @@ interface BuildState {
 class BuildCancelled extends Error {}
 
 const ADD_BATCH = 256;
+/** How long one step of a build's catch-up may hold the event loop at first (it doubles if stores outpace it). */
+const CATCH_UP_STEP_MS = 8;
 const requireCjs = createRequire(import.meta.url);
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -779,10 +781,24 @@ export class VectorIndex {
         if (!reused) replay(oldStore, newStore, from, to, replayed);
         addRange(newIndex!, newCoarse, newStore, first, reused ? to : newStore.count);
       };
+      // Each step runs for a time budget between yields; when stores add faster than a step catches up, the budget
+      // doubles, so the catch-up always converges (a fixed slice per yield never did under sustained load). Once a
+      // step leaves little behind, the rest and the swap follow without yielding, before more can arrive.
       let cursor = snapshotCount;
-      while (oldStore.count - cursor > ADD_BATCH * 4) {
-        blocking(() => catchUp(cursor, cursor + ADD_BATCH));
-        cursor += ADD_BATCH;
+      let budgetMs = CATCH_UP_STEP_MS;
+      let behind = Infinity;
+      const littleLeft = () => oldStore.count - cursor <= ADD_BATCH * 4;
+      while (!littleLeft()) {
+        blocking(() => {
+          const started = performance.now();
+          do {
+            catchUp(cursor, cursor + ADD_BATCH);
+            cursor += ADD_BATCH;
+          } while (!littleLeft() && performance.now() - started < budgetMs);
+        });
+        if (littleLeft()) break;
+        if (oldStore.count - cursor >= behind) budgetMs *= 2;
+        behind = oldStore.count - cursor;
         step('catch-up', 0);
         await tick();
         check();
