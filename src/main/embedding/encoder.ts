@@ -44,16 +44,18 @@ export interface OnnxSentenceEncoderOptions {
    * (in-process, DEVENVIRO_INFERENCE=in-process: one session with that many intra-op threads).
    */
   threads?: number;
-  /** Texts per inference call (default 16, see DEFAULT_BATCH_SIZE). */
+  /** Texts per inference call (default 8, see DEFAULT_BATCH_SIZE). */
   batchSize?: number;
 }
 
 /**
- * Texts per inference call. The int8 USE-lite on 2 cores embedded developer notes (~40 tokens) at 2,184 texts/s in
- * batches of 32, 2,411 in batches of 16 and 2,427 in batches of 8 (1 thread: 1,246 / 1,426 / 1,491): smaller batches
- * keep the activations in cache.
+ * Texts per inference call. The int8 USE-lite on 2 cores, two single-threaded workers, developer notes (~40 tokens):
+ * calls of 300 texts ran at 2,503 texts/s in batches of 16 and 2,617 in batches of 8 (4: 2,606); calls of 31 texts
+ * (what grouped concurrent stores make) at 1,631 in batches of 16 and 2,023 in batches of 8 (4: 2,179). Small
+ * batches keep the activations in cache, and split a small call evenly between the workers: batches are cut in
+ * length order, so with two batches one worker got all the long texts.
  */
-const DEFAULT_BATCH_SIZE = 16;
+const DEFAULT_BATCH_SIZE = 8;
 
 /**
  * onnxruntime's intra-op threads sleep when idle instead of spinning: the hub's main thread needs the core between

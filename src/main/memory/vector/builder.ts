@@ -351,7 +351,7 @@ async function build(job) {
     }
     return hits / (nq * k);
   };
-  const candidates = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+  const candidates = [1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256, 384, 512]
     .filter((p) => p <= Math.min(job.maxNprobe, job.nlist));
   const tuning = [];
   let nprobe = 1, recall = 0;
