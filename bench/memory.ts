@@ -1119,7 +1119,7 @@ function summaryRows(o: Options, r: Results): SummaryRow[] {
   }
   rows.push({ metric: `time to load ${n} memories (all store phases)`, target: 'info', measured: r.loadSeconds === undefined ? '—' : `${fmt(r.loadSeconds)} s`, verdict: 'info' });
   rows.push({ metric: 'IVF ready after the load', target: 'info', measured: r.ivf ? `${fmt(r.ivf.waitedMs / 1000)} s${r.ivf.timedOut ? ' (timed out)' : ''}` : '—', verdict: r.ivf?.timedOut ? 'FAIL' : 'info' });
-  rows.push({ metric: 'recall@10, vector side vs exact', target: 'info (build aims 0.95)', measured: r.recall ? fmt(r.recall.recallAt10) : '—', verdict: r.recall ? 'info' : missing('recall') });
+  rows.push({ metric: 'recall@10, vector side vs exact', target: 'info (aims 0.95)', measured: r.recall ? fmt(r.recall.recallAt10) : '—', verdict: r.recall ? 'info' : missing('recall') });
   const near = r.recall?.nearDuplicates;
   rows.push({
     metric: 'near-duplicate check: neighbours at cosine >= 0.95 found',

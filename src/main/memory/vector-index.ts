@@ -25,7 +25,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Index } from '../vector/faiss';
 import { defaultBuildThreads, runIvfBuild, type IvfBuildResult, type RunningBuild } from './vector/builder';
-import { CoarseLists, parseIvfPart } from './vector/coarse';
+import { CoarseLists, parseIvfPart, type IvfPartContents } from './vector/coarse';
 import { TopK, dot, type Hit } from './vector/exact';
 import { FLAT_HEADER_BYTES, METRIC_INNER_PRODUCT, flatHeader, parseFlatHeader, parseIvfHeader } from './vector/faiss-format';
 import { IndexFiles, crc32, readExactly, writeAt, type IndexHeader, type IvfMeta, type IvfPartMeta } from './vector/files';
@@ -588,7 +588,8 @@ export class VectorIndex {
       if (part.firstList !== nextList || part.endList <= part.firstList) throw new Error(`${part.file} holds lists out of order`);
       nextList = part.endList;
       const bytes = await readPart(path.join(this.options.dir, part.file), part, ivf, this.dimension);
-      loadPart(loaded, bytes, store, ivf.nlist);
+      const lists = loadPart(loaded, bytes, store, ivf.nlist);
+      await mirrorLists(loaded.coarse!, lists, store);
       covered += part.count;
       this.progress('index', (i + 1) / ivf.parts.length);
       await this.releasePart();
@@ -767,7 +768,9 @@ export class VectorIndex {
         const loaded: LoadedParts = { index: null, coarse: null };
         for (const [i, part] of result.parts.entries()) {
           const bytes = await readPart(part.file, part, ivf, this.dimension);
-          blocking(() => loadPart(loaded, bytes, newStore, ivf!.nlist));
+          const lists = blocking(() => loadPart(loaded, bytes, newStore, ivf!.nlist));
+          await mirrorLists(loaded.coarse!, lists, newStore, (ms) => (longest = Math.max(longest, ms)));
+          check();
           newIndex = loaded.index;
           newCoarse = loaded.coarse;
           step('load', (i + 1) / result.parts.length);
@@ -1067,16 +1070,34 @@ interface LoadedParts {
 }
 
 /**
- * Merges a part into the index being assembled (or makes it the index) and records its lists in the coarse mirror
- * (made from the first part's centroids). The part's own index object is left unreferenced.
+ * Merges a part into the index being assembled (or makes it the index), makes the coarse mirror from the first part's
+ * centroids, and returns the part's lists for mirrorLists. The part's own index object is left unreferenced.
  */
-function loadPart(loaded: LoadedParts, bytes: Buffer, store: VectorStore, nlist: number): void {
+function loadPart(loaded: LoadedParts, bytes: Buffer, store: VectorStore, nlist: number): IvfPartContents['lists'] {
   const contents = parseIvfPart(bytes, nlist, store.dimension);
   loaded.coarse ??= new CoarseLists(nlist, store.dimension, contents.centroids, contents.template);
-  for (const { list, positions } of contents.lists) loaded.coarse.addToList(list, positions, store);
   const part = Index.fromBuffer(bytes);
   if (!loaded.index) loaded.index = part;
   else loaded.index.mergeFrom(part);
+  return contents.lists;
+}
+
+/**
+ * Records a part's lists in the coarse mirror (quantising each vector), yielding to the event loop every few
+ * milliseconds: a whole part at once (~8,000 vectors) held it for ~60 ms. `onStep` hears how long each step ran.
+ */
+async function mirrorLists(coarse: CoarseLists, lists: IvfPartContents['lists'], store: VectorStore, onStep?: (ms: number) => void): Promise<void> {
+  let started = performance.now();
+  for (const { list, positions } of lists) {
+    coarse.addToList(list, positions, store);
+    const ran = performance.now() - started;
+    if (ran >= CATCH_UP_STEP_MS) {
+      onStep?.(ran);
+      await tick();
+      started = performance.now();
+    }
+  }
+  onStep?.(performance.now() - started);
 }
 
 function isValidId(id: number): boolean {

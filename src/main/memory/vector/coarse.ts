@@ -77,6 +77,7 @@ export class CoarseLists {
   /** Records that list `list` holds `positions` (as read from an IVF part) of `store`. */
   addToList(list: number, positions: ArrayLike<number>, store: VectorStore): void {
     if (!Number.isInteger(list) || list < 0 || list >= this.nlist) throw new RangeError(`list ${list} out of range`);
+    this.reserve(this.lists[list]!, this.lists[list]!.size + positions.length);
     for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, store.vector(positions[i]!));
   }
 
@@ -207,20 +208,22 @@ export class CoarseLists {
 
   private push(index: number, pos: number, vector: Float32Array): void {
     const list = this.lists[index]!;
-    const stride = this.stride;
-    if (list.size === list.positions.length) {
-      const capacity = Math.max(8, list.positions.length * 2);
-      const positions = new Int32Array(capacity);
-      positions.set(list.positions);
-      const codes = new Int8Array(capacity * stride);
-      codes.set(list.codes);
-      const scales = new Float32Array(capacity);
-      scales.set(list.scales);
-      Object.assign(list, { positions, codes, scales });
-    }
+    if (list.size === list.positions.length) this.reserve(list, Math.max(8, list.size * 2));
     list.positions[list.size] = pos;
-    list.scales[list.size] = quantize(vector, 0, this.dimension, list.codes, list.size * stride);
+    list.scales[list.size] = quantize(vector, 0, this.dimension, list.codes, list.size * this.stride);
     list.size++;
+  }
+
+  /** Grows a list's arrays to hold at least `capacity` members. */
+  private reserve(list: InvertedList, capacity: number): void {
+    if (capacity <= list.positions.length) return;
+    const positions = new Int32Array(capacity);
+    positions.set(list.positions.subarray(0, list.size));
+    const codes = new Int8Array(capacity * this.stride);
+    codes.set(list.codes.subarray(0, list.size * this.stride));
+    const scales = new Float32Array(capacity);
+    scales.set(list.scales.subarray(0, list.size));
+    Object.assign(list, { positions, codes, scales });
   }
 }
 
