@@ -73,9 +73,37 @@ describe('IVF part files', () => {
     expect(() => parseIvfPart(marker, 4, 16)).toThrow(/unexpected coarse quantizer layout/);
   });
 
-  it('refuses centroids of the wrong size', () => {
-    expect(() => new CoarseLists(4, 16, new Uint8Array(10), Buffer.alloc(0))).toThrow(/expected 4 centroids/);
-    const lists = new CoarseLists(2, 4, new Uint8Array(2 * 4 * 4), Buffer.alloc(0));
+  it('refuses centroids of the wrong size and lists out of range', async () => {
+    await expect(CoarseLists.create(4, 16, new Uint8Array(10))).rejects.toThrow(/expected 4 centroids/);
+    const lists = await CoarseLists.create(2, 4, new Uint8Array(2 * 4 * 4));
     expect(() => lists.addToList(2, [0], new VectorStore(4))).toThrow(/out of range/);
+  });
+
+  it('scans the nearest lists exactly, skipping dead positions', async () => {
+    // Two centroids on the axes of a 16-d space; members near each.
+    const d = 16;
+    const centroids = new Float32Array(2 * d);
+    centroids[0] = 1;
+    centroids[d + 1] = 1;
+    const lists = await CoarseLists.create(2, d, new Uint8Array(centroids.buffer));
+    const store = new VectorStore(d);
+    const unit = (i: number, j: number, w: number) => {
+      const v = new Float32Array(d);
+      v[i] = 1;
+      v[j] = w;
+      const norm = Math.hypot(1, w);
+      return v.map((x) => x / norm);
+    };
+    const vectors = [unit(0, 5, 0.1), unit(0, 6, 0.3), unit(1, 7, 0.2), unit(1, 8, 0.05)];
+    vectors.forEach((v, i) => store.append(100 + i, v));
+    expect(Array.from(lists.assign(store, 0, 4))).toEqual([0, 0, 1, 1]);
+    const query = unit(0, 5, 0.12);
+    const [hits] = lists.search(store, [query], 2, 1);
+    expect(hits!.map((h) => h.id)).toEqual([100, 101]);
+    const exact = (v: Float32Array) => v.reduce((sum, x, i) => sum + x * query[i]!, 0);
+    expect(hits![0]!.score).toBeCloseTo(exact(vectors[0]!), 6);
+    store.kill(0);
+    expect(lists.search(store, [query], 2, 1)[0]!.map((h) => h.id)).toEqual([101]);
+    expect(lists.search(store, [query], 4, 2)[0]!.map((h) => h.id)).toEqual([101, 102, 103]);
   });
 });

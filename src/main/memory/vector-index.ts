@@ -186,8 +186,8 @@ interface BuildState {
 class BuildCancelled extends Error {}
 
 const ADD_BATCH = 256;
-/** Vectors per part when replaying saved vectors into a loaded index (8 MiB of 512-d vectors, a few ms per part). */
-const REPLAY_BATCH = 4096;
+/** Vectors added per step when replaying saved vectors into a loaded index (between yields to the event loop). */
+const REPLAY_BATCH = ADD_BATCH;
 /** How long one step of a build's catch-up may hold the event loop at first (it doubles if stores outpace it). */
 const CATCH_UP_STEP_MS = 8;
 const requireCjs = createRequire(import.meta.url);
@@ -564,11 +564,10 @@ export class VectorIndex {
       replayFrom = count;
     }
     for (let pos = replayFrom; pos < count; pos += REPLAY_BATCH) {
-      addRangeBulk(index, coarse, store, pos, Math.min(count, pos + REPLAY_BATCH));
+      addRange(index, coarse, store, pos, Math.min(count, pos + REPLAY_BATCH));
       this.progress('index', (pos - replayFrom) / Math.max(1, count - replayFrom));
       await tick();
     }
-    if (replayFrom < count) await this.releasePart();
     if (index.ntotal() !== count) throw new Error(`index holds ${index.ntotal()} vectors, expected ${count}`);
 
     this.store = store;
@@ -587,8 +586,9 @@ export class VectorIndex {
     for (const [i, part] of ivf.parts.entries()) {
       if (part.firstList !== nextList || part.endList <= part.firstList) throw new Error(`${part.file} holds lists out of order`);
       nextList = part.endList;
-      const bytes = await readPart(path.join(this.options.dir, part.file), part, ivf, this.dimension);
-      const lists = loadPart(loaded, bytes, store, ivf.nlist);
+      const file = path.join(this.options.dir, part.file);
+      const bytes = await readPart(file, part, ivf, this.dimension);
+      const lists = await loadPart(loaded, file, bytes, store, ivf.nlist);
       await mirrorLists(loaded.coarse!, lists, store);
       covered += part.count;
       this.progress('index', (i + 1) / ivf.parts.length);
@@ -768,7 +768,7 @@ export class VectorIndex {
         const loaded: LoadedParts = { index: null, coarse: null };
         for (const [i, part] of result.parts.entries()) {
           const bytes = await readPart(part.file, part, ivf, this.dimension);
-          const lists = blocking(() => loadPart(loaded, bytes, newStore, ivf!.nlist));
+          const lists = await loadPart(loaded, part.file, bytes, newStore, ivf!.nlist, blocking);
           await mirrorLists(loaded.coarse!, lists, newStore, (ms) => (longest = Math.max(longest, ms)));
           check();
           newIndex = loaded.index;
@@ -790,7 +790,7 @@ export class VectorIndex {
       const catchUp = (from: number, to: number) => {
         const first = reused ? from : newStore.count;
         if (!reused) replay(oldStore, newStore, from, to, replayed);
-        addRangeBulk(newIndex!, newCoarse, newStore, first, reused ? to : newStore.count);
+        addRange(newIndex!, newCoarse, newStore, first, reused ? to : newStore.count);
       };
       // Each step runs for a time budget between yields; when stores add faster than a step catches up, the budget
       // doubles, so the catch-up always converges (a fixed slice per yield never did under sustained load). Once a
@@ -1071,14 +1071,24 @@ interface LoadedParts {
 
 /**
  * Merges a part into the index being assembled (or makes it the index), makes the coarse mirror from the first part's
- * centroids, and returns the part's lists for mirrorLists. The part's own index object is left unreferenced.
+ * centroids, and returns the part's lists for mirrorLists. FAISS reads the part from its file: faiss-node's fromBuffer
+ * copies the bytes twice and never frees one copy. The part's own index object is left unreferenced.
  */
-function loadPart(loaded: LoadedParts, bytes: Buffer, store: VectorStore, nlist: number): IvfPartContents['lists'] {
+async function loadPart(
+  loaded: LoadedParts,
+  file: string,
+  bytes: Buffer,
+  store: VectorStore,
+  nlist: number,
+  blocking: <T>(fn: () => T) => T = (fn) => fn(),
+): Promise<IvfPartContents['lists']> {
   const contents = parseIvfPart(bytes, nlist, store.dimension);
-  loaded.coarse ??= new CoarseLists(nlist, store.dimension, contents.centroids, contents.template);
-  const part = Index.fromBuffer(bytes);
-  if (!loaded.index) loaded.index = part;
-  else loaded.index.mergeFrom(part);
+  loaded.coarse ??= await CoarseLists.create(nlist, store.dimension, contents.centroids);
+  blocking(() => {
+    const part = Index.read(file);
+    if (!loaded.index) loaded.index = part;
+    else loaded.index.mergeFrom(part);
+  });
   return contents.lists;
 }
 
@@ -1119,7 +1129,7 @@ function liveSnapshot(store: VectorStore, count: number): Int32Array {
 /**
  * Adds positions [from, to) of `store` to `index` (labels = positions) with faiss-node's add, after `coarse` (if the
  * index is IVF) has assigned them their lists (`vectors`: those positions' vectors, whose lists a near-duplicate check
- * may just have found). The path of every store: it leaves nothing behind.
+ * may just have found).
  */
 function addRange(index: Index, coarse: CoarseLists | null, store: VectorStore, from: number, to: number, vectors?: Float32Array[]): void {
   coarse?.assign(store, from, to, vectors);
@@ -1130,22 +1140,6 @@ function addRange(index: Index, coarse: CoarseLists | null, store: VectorStore, 
     store.copyToArray(start, end, values);
     index.add(values);
   }
-}
-
-/**
- * addRange for bulk work (replaying on open, a build's catch-up): the vectors go to FAISS as a part it reads at memcpy
- * speed and merges in (a flat index file, or an IVF part with the lists `coarse` assigns), where faiss-node's add
- * converts every float through a JavaScript array and assigns lists again (~47 µs per 512-d vector). Each part is a
- * FAISS object (with a copy of the quantizer, for IVF) freed only when its wrapper is collected, so this path is
- * used where a garbage collection follows (after loading, after a swap), not for every store: there it grew the
- * hub's RSS by ~270 MB over 80,000 stores.
- */
-function addRangeBulk(index: Index, coarse: CoarseLists | null, store: VectorStore, from: number, to: number): void {
-  if (to <= from) return;
-  const bytes = coarse
-    ? coarse.part(store, from, coarse.assign(store, from, to))
-    : Buffer.concat([flatHeader(store.dimension, to - from), ...store.vectorBytes(from, to)]);
-  index.mergeFrom(Index.fromBuffer(bytes));
 }
 
 /** Copies live positions [from, to) of `oldStore` into `newStore`; records old → new in `map`. */

@@ -4,9 +4,9 @@
  * every new memory — "is anything almost identical to this already stored?" — by scanning only the few lists
  * nearest the new vector.
  *
- * Why not FAISS's own search: its nprobe is tuned for search recall (~24 of ~630 lists at 100,000 vectors) and
- * faiss-node cannot lower it per call, so each check scanned ~4,000 vectors (~1 ms at 100,000, on the main thread).
- * A vector at cosine >= 0.95 to another almost always falls in one of the eight lists nearest it (bench/vector.ts
+ * Why not FAISS's own search: its nprobe is tuned for search recall (24-48 of ~570 lists at 100,000 vectors) and
+ * faiss-node cannot lower it per call, so each check scanned 4,000-8,000 vectors (1-2 ms at 100,000, main thread).
+ * A vector at cosine >= 0.95 to another almost always falls in one of the eight lists nearest it (the memory bench
  * measures how often). Scanning those lists' float vectors where they lie in the store is memory-bound (random 2 KiB
  * reads, ~0.5 µs each); their int8 codes, kept in list order, are read sequentially at a quarter of the bytes and
  * multiplied with WebAssembly SIMD. The best few are then scored exactly, so callers get true inner products.
@@ -14,6 +14,9 @@
  * Positions come from the IVF part files (labels = positions) and, for vectors added after the build, from assigning
  * each to its nearest centroid as it is added. Dead positions stay listed; the scan skips them.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Index } from '../../vector/faiss';
 import { TopK, type Hit } from './exact';
 import { FLAT_HEADER_BYTES, NTOTAL_OFFSET, flatHeader } from './faiss-format';
@@ -32,7 +35,6 @@ interface InvertedList {
 }
 
 export class CoarseLists {
-  private readonly quantizer: Index;
   private readonly lists: InvertedList[];
   /** Bytes per int8 code row: the dimension rounded up to the SIMD width. */
   private readonly stride: number;
@@ -42,22 +44,31 @@ export class CoarseLists {
   /** The nearest list of each vector search() was asked about: a store checks a vector, then adds it. */
   private readonly nearestOf = new WeakMap<Float32Array, number>();
 
-  /**
-   * @param template the start of an IVF part file, up to its inverted lists: header, quantizer and direct map. New
-   *   vectors go into FAISS as parts made from it (see part()).
-   */
-  constructor(
+  private constructor(
     readonly nlist: number,
     readonly dimension: number,
-    centroids: Uint8Array,
-    private readonly template: Buffer,
+    private readonly quantizer: Index,
   ) {
-    if (centroids.byteLength !== nlist * dimension * 4) throw new Error(`expected ${nlist} centroids of ${dimension} floats`);
-    // A flat index file is a header plus the raw floats: FAISS takes the centroids at memcpy speed.
-    this.quantizer = Index.fromBuffer(Buffer.concat([flatHeader(dimension, nlist), centroids]));
     this.stride = Math.ceil(dimension / CODE_ALIGN) * CODE_ALIGN;
     this.queryCodes = new Int8Array(this.stride);
     this.lists = Array.from({ length: nlist }, () => ({ size: 0, positions: new Int32Array(0), codes: new Int8Array(0), scales: new Float32Array(0) }));
+  }
+
+  /**
+   * Lists around `centroids` (nlist × dimension float32). FAISS reads them from a flat index file written for the
+   * purpose (at memcpy speed; faiss-node's add converts every float through a JavaScript array, and its fromBuffer
+   * never frees its copy).
+   */
+  static async create(nlist: number, dimension: number, centroids: Uint8Array): Promise<CoarseLists> {
+    if (centroids.byteLength !== nlist * dimension * 4) throw new Error(`expected ${nlist} centroids of ${dimension} floats`);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'devenviro-centroids-'));
+    try {
+      const file = path.join(dir, 'centroids.faiss');
+      await writeFile(file, Buffer.concat([flatHeader(dimension, nlist), centroids]));
+      return new CoarseLists(nlist, dimension, Index.read(file));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Positions held, dead ones included. */
@@ -105,43 +116,6 @@ export class CoarseLists {
     }
     for (let pos = from; pos < to; pos++) this.push(lists[pos - from]!, pos, store.vector(pos));
     return lists;
-  }
-
-  /**
-   * An IVF part file (in memory) holding positions [from, to) of `store` in their `lists`, labelled by position:
-   * FAISS reads it and mergeFrom moves its lists over, both at memcpy speed, where faiss-node's add converts every
-   * float through a JavaScript array and assigns lists again (~47 µs per 512-d vector).
-   */
-  part(store: VectorStore, from: number, lists: Int32Array): Buffer {
-    const n = lists.length;
-    const codeSize = this.dimension * 4;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lists[a]! - lists[b]! || a - b);
-    const pairs: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const list = lists[order[i]!]!;
-      if (pairs.length > 0 && pairs[pairs.length - 2] === list) pairs[pairs.length - 1]!++;
-      else pairs.push(list, 1);
-    }
-    const out = Buffer.allocUnsafe(this.template.length + 32 + pairs.length * 8 + n * (codeSize + 8));
-    this.template.copy(out, 0);
-    out.writeBigInt64LE(BigInt(n), NTOTAL_OFFSET);
-    let at = this.template.length;
-    at = out.write('ilar', at, 'latin1') + at;
-    at = out.writeBigUInt64LE(BigInt(this.nlist), at);
-    at = out.writeBigUInt64LE(BigInt(codeSize), at);
-    at = out.write('sprs', at, 'latin1') + at;
-    at = out.writeBigUInt64LE(BigInt(pairs.length), at);
-    for (const value of pairs) at = out.writeBigUInt64LE(BigInt(value), at);
-    for (let i = 0, p = 0; p < pairs.length; p += 2) {
-      const size = pairs[p + 1]!;
-      for (let j = 0; j < size; j++) {
-        const pos = from + order[i + j]!;
-        for (const bytes of store.vectorBytes(pos, pos + 1)) at += Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).copy(out, at);
-      }
-      for (let j = 0; j < size; j++) at = out.writeBigInt64LE(BigInt(from + order[i + j]!), at);
-      i += size;
-    }
-    return out;
   }
 
   /**
@@ -237,9 +211,8 @@ export class CoarseLists {
  * by its ids (int64).
  */
 export interface IvfPartContents {
+  /** A view into the file. */
   centroids: Uint8Array;
-  /** The bytes before the inverted lists (a copy). */
-  template: Buffer;
   lists: Array<{ list: number; positions: Int32Array }>;
 }
 
@@ -277,12 +250,13 @@ export function parseIvfPart(file: Buffer, nlist: number, dimension: number): Iv
     if (at + size * 8 > file.length) throw new Error('the IVF part is truncated');
     const positions = new Int32Array(size);
     for (let i = 0; i < size; i++) {
-      const label = file.readBigInt64LE(at + i * 8);
-      if (label < 0n || label > 0x7fffffffn) throw new Error(`the IVF part holds label ${label}`);
-      positions[i] = Number(label);
+      // Labels are positions: int64 values below 2^31 (low word, then a zero high word).
+      const low = file.readUInt32LE(at + i * 8);
+      if (low > 0x7fffffff || file.readUInt32LE(at + i * 8 + 4) !== 0) throw new Error(`the IVF part holds label ${file.readBigInt64LE(at + i * 8)}`);
+      positions[i] = low;
     }
     at += size * 8;
     lists.push({ list, positions });
   }
-  return { centroids: file.subarray(centroidsAt, listsAt - DIRECT_MAP_BYTES), template: Buffer.from(file.subarray(0, listsAt)), lists };
+  return { centroids: file.subarray(centroidsAt, listsAt - DIRECT_MAP_BYTES), lists };
 }
