@@ -76,7 +76,8 @@ describe('IVF part files', () => {
   it('refuses centroids of the wrong size and lists out of range', async () => {
     await expect(CoarseLists.create(4, 16, new Uint8Array(10))).rejects.toThrow(/expected 4 centroids/);
     const lists = await CoarseLists.create(2, 4, new Uint8Array(2 * 4 * 4));
-    expect(() => lists.addToList(2, [0], new VectorStore(4))).toThrow(/out of range/);
+    expect(() => lists.addToList(2, [0], new Float32Array(4))).toThrow(/out of range/);
+    expect(() => lists.addToList(1, [0, 1], new Float32Array(4))).toThrow(/expected 2 vectors/);
   });
 
   it('scans the nearest lists exactly, skipping dead positions', async () => {

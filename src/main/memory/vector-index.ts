@@ -188,6 +188,8 @@ class BuildCancelled extends Error {}
 const ADD_BATCH = 256;
 /** Vectors added per step when replaying saved vectors into a loaded index (between yields to the event loop). */
 const REPLAY_BATCH = ADD_BATCH;
+/** How long one step of mirroring a loaded IVF part's lists for near-duplicate checks may hold the event loop. */
+const MIRROR_STEP_MS = 4;
 /** How long one step of a build's catch-up may hold the event loop at first (it doubles if stores outpace it). */
 const CATCH_UP_STEP_MS = 8;
 const requireCjs = createRequire(import.meta.url);
@@ -589,7 +591,7 @@ export class VectorIndex {
       const file = path.join(this.options.dir, part.file);
       const bytes = await readPart(file, part, ivf, this.dimension);
       const lists = await loadPart(loaded, file, bytes, store, ivf.nlist);
-      await mirrorLists(loaded.coarse!, lists, store);
+      await mirrorLists(loaded.coarse!, lists, bytes);
       covered += part.count;
       this.progress('index', (i + 1) / ivf.parts.length);
       await this.releasePart();
@@ -769,7 +771,7 @@ export class VectorIndex {
         for (const [i, part] of result.parts.entries()) {
           const bytes = await readPart(part.file, part, ivf, this.dimension);
           const lists = await loadPart(loaded, part.file, bytes, newStore, ivf!.nlist, blocking);
-          await mirrorLists(loaded.coarse!, lists, newStore, (ms) => (longest = Math.max(longest, ms)));
+          await mirrorLists(loaded.coarse!, lists, bytes, (ms) => (longest = Math.max(longest, ms)));
           check();
           newIndex = loaded.index;
           newCoarse = loaded.coarse;
@@ -1096,12 +1098,16 @@ async function loadPart(
  * Records a part's lists in the coarse mirror (quantising each vector), yielding to the event loop every few
  * milliseconds: a whole part at once (~8,000 vectors) held it for ~60 ms. `onStep` hears how long each step ran.
  */
-async function mirrorLists(coarse: CoarseLists, lists: IvfPartContents['lists'], store: VectorStore, onStep?: (ms: number) => void): Promise<void> {
+async function mirrorLists(coarse: CoarseLists, lists: IvfPartContents['lists'], part: Buffer, onStep?: (ms: number) => void): Promise<void> {
+  await tick(); // the part was just merged, synchronously: let the event loop run first
   let started = performance.now();
-  for (const { list, positions } of lists) {
-    coarse.addToList(list, positions, store);
+  for (const { list, positions, vectorsAt } of lists) {
+    // The part's rows are not 4-byte aligned in the file: one copy into floats, then read in order.
+    const vectors = new Float32Array(positions.length * coarse.dimension);
+    new Uint8Array(vectors.buffer).set(part.subarray(vectorsAt, vectorsAt + vectors.byteLength));
+    coarse.addToList(list, positions, vectors);
     const ran = performance.now() - started;
-    if (ran >= CATCH_UP_STEP_MS) {
+    if (ran >= MIRROR_STEP_MS) {
       onStep?.(ran);
       await tick();
       started = performance.now();

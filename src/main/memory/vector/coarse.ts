@@ -85,11 +85,15 @@ export class CoarseLists {
     return n;
   }
 
-  /** Records that list `list` holds `positions` (as read from an IVF part) of `store`. */
-  addToList(list: number, positions: ArrayLike<number>, store: VectorStore): void {
+  /**
+   * Records that list `list` holds `positions`, whose vectors are the rows of `vectors` in the same order (as an IVF
+   * part stores them: read in order, where the store would be read at random, ~3x slower at 100,000).
+   */
+  addToList(list: number, positions: ArrayLike<number>, vectors: Float32Array): void {
     if (!Number.isInteger(list) || list < 0 || list >= this.nlist) throw new RangeError(`list ${list} out of range`);
+    if (vectors.length !== positions.length * this.dimension) throw new RangeError(`expected ${positions.length} vectors for list ${list}`);
     this.reserve(this.lists[list]!, this.lists[list]!.size + positions.length);
-    for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, store.vector(positions[i]!));
+    for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, vectors, i * this.dimension);
   }
 
   /**
@@ -180,11 +184,11 @@ export class CoarseLists {
     }
   }
 
-  private push(index: number, pos: number, vector: Float32Array): void {
+  private push(index: number, pos: number, vector: Float32Array, from = 0): void {
     const list = this.lists[index]!;
     if (list.size === list.positions.length) this.reserve(list, Math.max(8, list.size * 2));
     list.positions[list.size] = pos;
-    list.scales[list.size] = quantize(vector, 0, this.dimension, list.codes, list.size * this.stride);
+    list.scales[list.size] = quantize(vector, from, this.dimension, list.codes, list.size * this.stride);
     list.size++;
   }
 
@@ -213,7 +217,8 @@ export class CoarseLists {
 export interface IvfPartContents {
   /** A view into the file. */
   centroids: Uint8Array;
-  lists: Array<{ list: number; positions: Int32Array }>;
+  /** Each list held, with its labels and the byte offset of its vectors (float32 rows) in the file. */
+  lists: Array<{ list: number; positions: Int32Array; vectorsAt: number }>;
 }
 
 const DIRECT_MAP_BYTES = 9;
@@ -246,6 +251,7 @@ export function parseIvfPart(file: Buffer, nlist: number, dimension: number): Iv
   const lists: IvfPartContents['lists'] = [];
   for (const [list, size] of pairs) {
     if (list >= nlist) throw new Error(`the IVF part names list ${list} of ${nlist}`);
+    const vectorsAt = at;
     at += size * codeSize;
     if (at + size * 8 > file.length) throw new Error('the IVF part is truncated');
     const positions = new Int32Array(size);
@@ -256,7 +262,7 @@ export function parseIvfPart(file: Buffer, nlist: number, dimension: number): Iv
       positions[i] = low;
     }
     at += size * 8;
-    lists.push({ list, positions });
+    lists.push({ list, positions, vectorsAt });
   }
   return { centroids: file.subarray(centroidsAt, listsAt - DIRECT_MAP_BYTES), lists };
 }
