@@ -47,6 +47,26 @@ describe('int8 dot kernel', () => {
     expect(dots.every((v) => v === 2 * stride)).toBe(true);
   });
 
+  it('quantises rows in WebAssembly as the JavaScript quantize does', () => {
+    const kernel = Int8DotKernel.create()!;
+    const random = mulberry32(6);
+    const d = 48;
+    const rows = 9;
+    const vectors = Float32Array.from({ length: rows * d }, () => random() * 0.6 - 0.3);
+    vectors.fill(0, 2 * d, 3 * d); // a zero row: scale 0, all-zero codes
+    const codes = new Int8Array(3 + rows * d);
+    const scales = new Float32Array(1 + rows);
+    kernel.quantizeRows(vectors, rows, d, codes, 3, scales, 1);
+    const want = new Int8Array(d);
+    for (let r = 0; r < rows; r++) {
+      const scale = quantize(vectors, r * d, d, want, 0);
+      expect(scales[1 + r]).toBeCloseTo(scale, 7);
+      for (let i = 0; i < d; i++) expect(Math.abs(codes[3 + r * d + i]! - want[i]!)).toBeLessThanOrEqual(1);
+    }
+    expect(Array.from(codes.subarray(3 + 2 * d, 3 + 3 * d)).every((c) => c === 0)).toBe(true);
+    expect(() => kernel.quantizeRows(vectors, 1, 20, codes, 0, scales, 0)).toThrow(/multiple of 16/);
+  });
+
   it('quantises a vector to int8 with one scale, within half a step per component', () => {
     const random = mulberry32(4);
     const vector = Float32Array.from({ length: 100 }, () => random() * 2 - 1);

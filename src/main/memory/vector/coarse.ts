@@ -92,7 +92,15 @@ export class CoarseLists {
   addToList(list: number, positions: ArrayLike<number>, vectors: Float32Array): void {
     if (!Number.isInteger(list) || list < 0 || list >= this.nlist) throw new RangeError(`list ${list} out of range`);
     if (vectors.length !== positions.length * this.dimension) throw new RangeError(`expected ${positions.length} vectors for list ${list}`);
-    this.reserve(this.lists[list]!, this.lists[list]!.size + positions.length);
+    const target = this.lists[list]!;
+    this.reserve(target, target.size + positions.length);
+    if (this.kernel && this.stride === this.dimension) {
+      // All rows at once in WebAssembly (~10x the JavaScript loop: this is most of opening a saved IVF index).
+      this.kernel.quantizeRows(vectors, positions.length, this.dimension, target.codes, target.size * this.stride, target.scales, target.size);
+      target.positions.set(positions, target.size);
+      target.size += positions.length;
+      return;
+    }
     for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, vectors, i * this.dimension);
   }
 

@@ -26,14 +26,18 @@ export const CODE_ALIGN = 16;
 export class Int8DotKernel {
   private readonly memory: WebAssembly.Memory;
   private readonly run: (query: number, codes: number, count: number, stride: number, out: number) => void;
+  private readonly quantizeRun: (src: number, rows: number, dimension: number, dst: number, scales: number) => void;
   private bytes: Int8Array;
   private ints: Int32Array;
+  private floats: Float32Array;
 
   private constructor(instance: WebAssembly.Instance) {
     this.memory = instance.exports.memory as WebAssembly.Memory;
     this.run = instance.exports.dots as Int8DotKernel['run'];
+    this.quantizeRun = instance.exports.quantize as Int8DotKernel['quantizeRun'];
     this.bytes = new Int8Array(this.memory.buffer);
     this.ints = new Int32Array(this.memory.buffer);
+    this.floats = new Float32Array(this.memory.buffer);
   }
 
   /** A kernel, or null where WebAssembly SIMD is unavailable. */
@@ -47,14 +51,32 @@ export class Int8DotKernel {
    * row r at byte stride × (1 + r). (Growing replaces the views: take them again after every reserve.)
    */
   reserve(rows: number, stride: number): Int8Array {
-    const needed = stride * (1 + rows) + rows * 4;
-    const have = this.memory.buffer.byteLength;
-    if (needed > have) {
-      this.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
-      this.bytes = new Int8Array(this.memory.buffer);
-      this.ints = new Int32Array(this.memory.buffer);
-    }
+    this.reserveBytes(stride * (1 + rows) + rows * 4);
     return this.bytes;
+  }
+
+  /**
+   * Quantises `rows` rows of `dimension` floats (a multiple of CODE_ALIGN) as quantize() does, writing each row's
+   * codes to `codes` from `codesAt` (dimension bytes per row) and its scale to `scales` from `scalesAt`. (Rounds
+   * halves to even where quantize() rounds them up: a code can differ by one at exactly .5.)
+   */
+  quantizeRows(vectors: Float32Array, rows: number, dimension: number, codes: Int8Array, codesAt: number, scales: Float32Array, scalesAt: number): void {
+    if (dimension % CODE_ALIGN !== 0) throw new RangeError(`dimension ${dimension} is not a multiple of ${CODE_ALIGN}`);
+    const floatBytes = rows * dimension * 4;
+    this.reserveBytes(floatBytes + rows * dimension + rows * 4);
+    this.floats.set(vectors.subarray(0, rows * dimension), 0);
+    this.quantizeRun(0, rows, dimension, floatBytes, floatBytes + rows * dimension);
+    codes.set(this.bytes.subarray(floatBytes, floatBytes + rows * dimension), codesAt);
+    scales.set(this.floats.subarray((floatBytes + rows * dimension) / 4, (floatBytes + rows * dimension) / 4 + rows), scalesAt);
+  }
+
+  private reserveBytes(needed: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (needed <= have) return;
+    this.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
+    this.bytes = new Int8Array(this.memory.buffer);
+    this.ints = new Int32Array(this.memory.buffer);
+    this.floats = new Float32Array(this.memory.buffer);
   }
 
   /** Runs the rows written after reserve(rows, stride); returns their dot products (a view, valid until the next call). */
