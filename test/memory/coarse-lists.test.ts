@@ -126,5 +126,14 @@ describe('IVF part files', () => {
     store.kill(0);
     expect(lists.search(store, [query], 2, 1)[0]!.map((h) => h.id)).toEqual([101]);
     expect(lists.search(store, [query], 4, 2)[0]!.map((h) => h.id)).toEqual([101, 102, 103]);
+
+    // The same members given as a part file gives them: float32 bytes at an odd offset, in list order.
+    const fromPart = await CoarseLists.create(2, d, new Uint8Array(centroids.buffer));
+    const bytes = new Uint8Array(3 + 2 * d * 4);
+    bytes.set(new Uint8Array(vectors[2]!.buffer), 3);
+    bytes.set(new Uint8Array(vectors[3]!.buffer), 3 + d * 4);
+    fromPart.addToList(1, [2, 3], bytes.subarray(3));
+    const other = unit(1, 7, 0.25);
+    expect(fromPart.search(store, [other], 2, 1)[0]).toEqual(lists.search(store, [other], 2, 2)[0]);
   });
 });

@@ -1102,10 +1102,7 @@ async function mirrorLists(coarse: CoarseLists, lists: IvfPartContents['lists'],
   await tick(); // the part was just merged, synchronously: let the event loop run first
   let started = performance.now();
   for (const { list, positions, vectorsAt } of lists) {
-    // The part's rows are not 4-byte aligned in the file: one copy into floats, then read in order.
-    const vectors = new Float32Array(positions.length * coarse.dimension);
-    new Uint8Array(vectors.buffer).set(part.subarray(vectorsAt, vectorsAt + vectors.byteLength));
-    coarse.addToList(list, positions, vectors);
+    coarse.addToList(list, positions, part.subarray(vectorsAt, vectorsAt + positions.length * coarse.dimension * 4));
     const ran = performance.now() - started;
     if (ran >= MIRROR_STEP_MS) {
       onStep?.(ran);

@@ -86,12 +86,14 @@ export class CoarseLists {
   }
 
   /**
-   * Records that list `list` holds `positions`, whose vectors are the rows of `vectors` in the same order (as an IVF
-   * part stores them: read in order, where the store would be read at random, ~3x slower at 100,000).
+   * Records that list `list` holds `positions`, whose vectors are the rows of `vectors` in the same order: float32
+   * rows, or their bytes as an IVF part stores them (read in order, where the store would be read at random, ~3x
+   * slower at 100,000).
    */
-  addToList(list: number, positions: ArrayLike<number>, vectors: Float32Array): void {
+  addToList(list: number, positions: ArrayLike<number>, vectors: Float32Array | Uint8Array): void {
     if (!Number.isInteger(list) || list < 0 || list >= this.nlist) throw new RangeError(`list ${list} out of range`);
-    if (vectors.length !== positions.length * this.dimension) throw new RangeError(`expected ${positions.length} vectors for list ${list}`);
+    const floats = vectors instanceof Float32Array ? vectors.length : vectors.length / 4;
+    if (floats !== positions.length * this.dimension) throw new RangeError(`expected ${positions.length} vectors for list ${list}`);
     const target = this.lists[list]!;
     this.reserve(target, target.size + positions.length);
     if (this.kernel && this.stride === this.dimension) {
@@ -101,7 +103,9 @@ export class CoarseLists {
       target.size += positions.length;
       return;
     }
-    for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, vectors, i * this.dimension);
+    // Without the kernel: floats from bytes (at any alignment) with one copy, then the JavaScript loop.
+    const rows = vectors instanceof Float32Array ? vectors : new Float32Array(Uint8Array.from(vectors).buffer);
+    for (let i = 0; i < positions.length; i++) this.push(list, positions[i]!, rows, i * this.dimension);
   }
 
   /**

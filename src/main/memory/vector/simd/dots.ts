@@ -30,6 +30,7 @@ export class Int8DotKernel {
   private bytes: Int8Array;
   private ints: Int32Array;
   private floats: Float32Array;
+  private unsigned: Uint8Array;
 
   private constructor(instance: WebAssembly.Instance) {
     this.memory = instance.exports.memory as WebAssembly.Memory;
@@ -38,6 +39,7 @@ export class Int8DotKernel {
     this.bytes = new Int8Array(this.memory.buffer);
     this.ints = new Int32Array(this.memory.buffer);
     this.floats = new Float32Array(this.memory.buffer);
+    this.unsigned = new Uint8Array(this.memory.buffer);
   }
 
   /** A kernel, or null where WebAssembly SIMD is unavailable. */
@@ -60,11 +62,13 @@ export class Int8DotKernel {
    * codes to `codes` from `codesAt` (dimension bytes per row) and its scale to `scales` from `scalesAt`. (Rounds
    * halves to even where quantize() rounds them up: a code can differ by one at exactly .5.)
    */
-  quantizeRows(vectors: Float32Array, rows: number, dimension: number, codes: Int8Array, codesAt: number, scales: Float32Array, scalesAt: number): void {
+  quantizeRows(vectors: Float32Array | Uint8Array, rows: number, dimension: number, codes: Int8Array, codesAt: number, scales: Float32Array, scalesAt: number): void {
     if (dimension % CODE_ALIGN !== 0) throw new RangeError(`dimension ${dimension} is not a multiple of ${CODE_ALIGN}`);
     const floatBytes = rows * dimension * 4;
     this.reserveBytes(floatBytes + rows * dimension + rows * 4);
-    this.floats.set(vectors.subarray(0, rows * dimension), 0);
+    // Float32 rows, or their little-endian bytes at any alignment (a slice of a FAISS file): one memcpy either way.
+    if (vectors instanceof Float32Array) this.floats.set(vectors.subarray(0, rows * dimension), 0);
+    else this.unsigned.set(vectors.subarray(0, floatBytes), 0);
     this.quantizeRun(0, rows, dimension, floatBytes, floatBytes + rows * dimension);
     codes.set(this.bytes.subarray(floatBytes, floatBytes + rows * dimension), codesAt);
     scales.set(this.floats.subarray((floatBytes + rows * dimension) / 4, (floatBytes + rows * dimension) / 4 + rows), scalesAt);
@@ -77,6 +81,7 @@ export class Int8DotKernel {
     this.bytes = new Int8Array(this.memory.buffer);
     this.ints = new Int32Array(this.memory.buffer);
     this.floats = new Float32Array(this.memory.buffer);
+    this.unsigned = new Uint8Array(this.memory.buffer);
   }
 
   /** Runs the rows written after reserve(rows, stride); returns their dot products (a view, valid until the next call). */
