@@ -13,7 +13,8 @@
  * |            | 20,000 memories the index stays flat and only the size is awaited) |
  * | search     | distinct realistic queries, one in flight, at 100,000 memories: p50/p99 (client and hub's tookMs) |
  * | single@N   | one store in flight again, at 100,000 memories (dedupe against the IVF index) |
- * | recall     | after the hub stops: its saved vector index reopened here, recall@10 vs an exact scan (optional) |
+ * | recall     | after the hub stops: its saved vector index reopened here, recall@10 vs an exact scan (optional); |
+ * |            | and the near-duplicate check (edited copies of stored notes) against exact search and FAISS's |
  *
  * Texts are composed from seeded vocabularies (people, components, files, errors, causes, decisions…) into 8–30-word
  * developer notes of six kinds; all distinct. Queries are questions composed the same way (never a stored text).
