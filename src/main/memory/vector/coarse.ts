@@ -156,10 +156,7 @@ export class CoarseLists {
       const queryScale = quantize(query, 0, d, this.queryCodes, 0);
       this.scan(probed, store, queryScale, approx);
       const exact = new TopK(k);
-      for (const { id } of approx.sorted()) {
-        const pos = id; // approx holds positions
-        exact.push(store.id(pos), store.dotAt(query, pos));
-      }
+      for (const { id: pos } of approx.sorted()) exact.push(store.id(pos), store.dotAt(query, pos)); // approx is keyed by position
       return exact.sorted();
     });
   }
@@ -234,6 +231,8 @@ export interface IvfPartContents {
 }
 
 const DIRECT_MAP_BYTES = 9;
+/** Where an IVF file's quantizer starts: after the index header (37 bytes), nlist and nprobe. */
+const IVF_QUANTIZER_AT = 53;
 
 export function parseIvfPart(file: Buffer, nlist: number, dimension: number): IvfPartContents {
   const codeSize = dimension * 4;
@@ -242,7 +241,7 @@ export function parseIvfPart(file: Buffer, nlist: number, dimension: number): Iv
   marker.writeBigUInt64LE(BigInt(nlist), 4);
   marker.writeBigUInt64LE(BigInt(codeSize), 12);
   const centroidBytes = nlist * codeSize;
-  const listsAt = file.indexOf(marker, 53 + FLAT_HEADER_BYTES + centroidBytes);
+  const listsAt = file.indexOf(marker, IVF_QUANTIZER_AT + FLAT_HEADER_BYTES + centroidBytes);
   if (listsAt < 0) throw new Error('no inverted lists found in the IVF part');
   const centroidsAt = listsAt - DIRECT_MAP_BYTES - centroidBytes;
   const storageAt = centroidsAt - FLAT_HEADER_BYTES;
