@@ -559,7 +559,7 @@ export class MemoryService {
     const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending })));
 
     // 1. Near-duplicate candidates for the whole batch at once: in one FAISS call while the index is flat (one call
-    // per memory cost ~2 ms each at 10k memories), then in the one or two IVF lists nearest each new memory.
+    // per memory cost ~2 ms each at 10k memories), then in the few IVF lists nearest each new memory.
     const dedupable = items.filter((item) => item.input.kind !== 'document' && item.input.kind !== 'section');
     const neighbours = new Map<ParsedMemoryInput, Array<{ id: number; score: number }>>();
     this.index

@@ -186,8 +186,6 @@ interface BuildState {
 class BuildCancelled extends Error {}
 
 const ADD_BATCH = 256;
-/** Vectors added per step when replaying saved vectors into a loaded index (between yields to the event loop). */
-const REPLAY_BATCH = ADD_BATCH;
 /** How long one step of mirroring a loaded IVF part's lists for near-duplicate checks may hold the event loop. */
 const MIRROR_STEP_MS = 4;
 /** How long one step of a build's catch-up may hold the event loop at first (it doubles if stores outpace it). */
@@ -565,8 +563,8 @@ export class VectorIndex {
       index = Index.read(vectorsFile);
       replayFrom = count;
     }
-    for (let pos = replayFrom; pos < count; pos += REPLAY_BATCH) {
-      addRange(index, coarse, store, pos, Math.min(count, pos + REPLAY_BATCH));
+    for (let pos = replayFrom; pos < count; pos += ADD_BATCH) {
+      addRange(index, coarse, store, pos, Math.min(count, pos + ADD_BATCH));
       this.progress('index', (pos - replayFrom) / Math.max(1, count - replayFrom));
       await tick();
     }
@@ -773,12 +771,12 @@ export class VectorIndex {
           const lists = await loadPart(loaded, part.file, bytes, newStore, ivf!.nlist, blocking);
           await mirrorLists(loaded.coarse!, lists, bytes, (ms) => (longest = Math.max(longest, ms)));
           check();
-          newIndex = loaded.index;
-          newCoarse = loaded.coarse;
           step('load', (i + 1) / result.parts.length);
           await this.releasePart();
           check();
         }
+        newIndex = loaded.index;
+        newCoarse = loaded.coarse;
       } else {
         newIndex = blocking(() => Index.read(this.files.vectors(generation)));
       }

@@ -18,7 +18,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Index } from '../../vector/faiss';
-import { TopK, type Hit } from './exact';
+import { TopK, dot, type Hit } from './exact';
 import { FLAT_HEADER_BYTES, NTOTAL_OFFSET, flatHeader } from './faiss-format';
 import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from './simd/dots';
 import type { VectorStore } from './store';
@@ -156,7 +156,7 @@ export class CoarseLists {
       const queryScale = quantize(query, 0, d, this.queryCodes, 0);
       this.scan(probed, store, queryScale, approx);
       const exact = new TopK(k);
-      for (const { id: pos } of approx.sorted()) exact.push(store.id(pos), store.dotAt(query, pos)); // approx is keyed by position
+      for (const { id: pos } of approx.sorted()) exact.push(store.id(pos), dot(query, store.vector(pos))); // approx is keyed by position
       return exact.sorted();
     });
   }

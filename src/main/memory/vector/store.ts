@@ -74,26 +74,6 @@ export class VectorStore {
     return chunk.subarray(base, base + this.dimension);
   }
 
-  /** Inner product of `query` with the vector at `pos` (no view allocated: this is the near-duplicate scan's loop). */
-  dotAt(query: Float32Array, pos: number): number {
-    const chunk = this.chunks[pos >>> CHUNK_SHIFT]!;
-    const base = (pos & CHUNK_MASK) * this.dimension;
-    const n = this.dimension;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = 0;
-    for (; i + 3 < n; i += 4) {
-      s0 += query[i]! * chunk[base + i]!;
-      s1 += query[i + 1]! * chunk[base + i + 1]!;
-      s2 += query[i + 2]! * chunk[base + i + 2]!;
-      s3 += query[i + 3]! * chunk[base + i + 3]!;
-    }
-    for (; i < n; i++) s0 += query[i]! * chunk[base + i]!;
-    return s0 + s1 + s2 + s3;
-  }
-
   id(pos: number): number {
     return this.idArray[pos]!;
   }
