@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../main/config/atomic-write';
+import { writeFileDurableSync } from '../shared/node/durable-file';
 
 export interface SavedCredentials {
   id: string;
@@ -34,7 +34,7 @@ export function saveCredentials(dataDir: string, credentials: Omit<SavedCredenti
   const file = credentialsFile(dataDir, credentials.project, credentials.name);
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const saved: SavedCredentials = { ...credentials, savedAt: new Date().toISOString() };
-  writeFileAtomic(file, JSON.stringify(saved, null, 2) + '\n', 0o600);
+  writeFileDurableSync(file, JSON.stringify(saved, null, 2) + '\n', 0o600);
   return file;
 }
 

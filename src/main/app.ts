@@ -13,7 +13,8 @@ import { createCallHandlers } from './cockpit/handlers';
 import type { CallHandlers } from './cockpit/dispatch';
 import { EventBus } from './cockpit/event-bus';
 import { startLiveFeed, type LiveFeed } from './cockpit/live-feed';
-import { loadCockpitToken, loadConfig, saveConfig, writeFileAtomic, type AppConfig } from './config/config';
+import { loadCockpitToken, loadConfig, saveConfig, type AppConfig } from './config/config';
+import { writeFileDurableSync } from '../shared/node/durable-file';
 import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir } from './config/paths';
 import { startCheckpointer, type Checkpointer } from './db/checkpointer';
 import { migrate, openDatabase, type SqliteDatabase } from './db/database';
@@ -308,7 +309,7 @@ export function createApp(options: AppOptions): App {
       feed = startLiveFeed({ events, hub, metrics, dataDir });
       services.set('api', 'up', `HTTP and WebSocket on ${api.url}`);
       const runtimeFile: HubRuntimeFile = { url: api.url, pid: process.pid, startedAt: startedAt.toISOString() };
-      writeFileAtomic(path.join(dataDir, HUB_RUNTIME_FILE), JSON.stringify(runtimeFile, null, 2) + '\n');
+      writeFileDurableSync(path.join(dataDir, HUB_RUNTIME_FILE), JSON.stringify(runtimeFile, null, 2) + '\n');
 
       // Loading the encoder and the memory index takes a moment (longer on first start, when the encoder is built);
       // the hub serves meanwhile, and memory requests wait for them.

@@ -5,13 +5,13 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import * as files from '../../src/main/mailbox/files';
+import * as durable from '../../src/shared/node/durable-file';
 import { BodyStore } from '../../src/main/messaging/body-store';
 import { tempDir } from '../helpers';
 import { until } from './harness';
 
-vi.mock('../../src/main/mailbox/files', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../src/main/mailbox/files')>();
+vi.mock('../../src/shared/node/durable-file', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/shared/node/durable-file')>();
   return { ...original, syncDir: vi.fn(original.syncDir) };
 });
 
@@ -22,7 +22,7 @@ const ID_C = '01HZZZZZZZZZZZZZZZZZZZZZZC';
 describe('the body store', () => {
   it('removes the file when making its directory entry durable fails, and counts nothing', async () => {
     const store = new BodyStore(path.join(tempDir(), 'message-bodies'));
-    vi.mocked(files.syncDir).mockRejectedValueOnce(new Error('EIO: directory fsync failed'));
+    vi.mocked(durable.syncDir).mockRejectedValueOnce(new Error('EIO: directory fsync failed'));
     await expect(store.write(ID_A, Buffer.from('"body"'))).rejects.toThrow('EIO');
     expect(existsSync(store.pathOf(ID_A))).toBe(false);
     expect(store.bytes).toBe(0);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { writeFileAtomic } from '../../src/main/config/atomic-write';
+import { writeFileDurableSync } from '../../src/shared/node/durable-file';
 import { ConfigError, configFile, defaultConfig, loadCockpitToken, loadConfig } from '../../src/main/config/config';
 import { resolveDataDir } from '../../src/main/config/paths';
 import { tempDir } from '../helpers';
@@ -69,17 +69,18 @@ describe('cockpit token', () => {
     expect(loadCockpitToken(dataDir)).toBe(first);
     expect(loadCockpitToken(tempDir())).not.toBe(first);
     if (process.platform !== 'win32') expect(statSync(path.join(dataDir, 'cockpit-token')).mode & 0o777).toBe(0o600);
-    expect(existsSync(path.join(dataDir, `cockpit-token.${process.pid}.tmp`))).toBe(false);
+    expect(existsSync(path.join(dataDir, `.cockpit-token.${process.pid}.tmp`))).toBe(false);
   });
 });
 
-describe('atomic writes', () => {
+describe('durable writes', () => {
   it('flush the new content to disk before renaming it into place', () => {
     const dir = tempDir();
     const file = path.join(dir, 'config.json');
     fsCalls.length = 0;
-    writeFileAtomic(file, '{"a":1}\n');
-    expect(fsCalls).toEqual(['fsync', 'rename config.json']);
+    writeFileDurableSync(file, '{"a":1}\n');
+    // The file is flushed before the rename, and the folder after it, so the new name itself survives a power cut.
+    expect(fsCalls).toEqual(['fsync', 'rename config.json', 'fsync']);
     expect(readFileSync(file, 'utf8')).toBe('{"a":1}\n');
     if (process.platform !== 'win32') expect(statSync(file).mode & 0o777).toBe(0o644);
     expect(readdirSync(dir)).toEqual(['config.json']);
@@ -89,7 +90,7 @@ describe('atomic writes', () => {
     const dir = tempDir();
     const blocked = path.join(dir, 'taken');
     mkdirSync(path.join(blocked, 'inside'), { recursive: true });
-    expect(() => writeFileAtomic(blocked, 'x')).toThrow();
+    expect(() => writeFileDurableSync(blocked, 'x')).toThrow();
     expect(readdirSync(dir)).toEqual(['taken']);
   });
 });

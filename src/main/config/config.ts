@@ -8,9 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BackupSettingsSchema } from '../../shared/backup-protocol';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileDurableSync } from '../../shared/node/durable-file';
 
-export { writeFileAtomic };
 
 const MiB = 1024 * 1024;
 
@@ -72,7 +71,7 @@ export function loadConfig(dataDir: string): AppConfig {
   mkdirSync(dataDir, { recursive: true });
   const file = configFile(dataDir);
   if (!existsSync(file)) {
-    writeFileAtomic(file, JSON.stringify(defaultConfig(), null, 2) + '\n');
+    writeFileDurableSync(file, JSON.stringify(defaultConfig(), null, 2) + '\n');
   }
   let raw: unknown;
   try {
@@ -90,7 +89,7 @@ export function loadConfig(dataDir: string): AppConfig {
 
 /** Writes the whole config back (after the cockpit changed a setting). */
 export function saveConfig(dataDir: string, config: AppConfig): void {
-  writeFileAtomic(configFile(dataDir), JSON.stringify(config, null, 2) + '\n');
+  writeFileDurableSync(configFile(dataDir), JSON.stringify(config, null, 2) + '\n');
 }
 
 /**
@@ -104,6 +103,6 @@ export function loadCockpitToken(dataDir: string): string {
     if (token.length >= 32) return token;
   }
   const token = randomBytes(32).toString('base64url');
-  writeFileAtomic(file, token + '\n', 0o600);
+  writeFileDurableSync(file, token + '\n', 0o600);
   return token;
 }

@@ -1,45 +1,6 @@
 /** Small file-system steps the mailbox is built from, each durable where it needs to be. */
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-
-/** Writes a file and flushes it to disk before returning (the file, not yet its directory entry). */
-export async function writeFileSynced(file: string, data: string | Buffer | AsyncIterable<string | Buffer>, mode = 0o644): Promise<void> {
-  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
-  try {
-    // An iterable is written piece by piece as it yields (fs/promises writeFile takes one since Node 15.14).
-    await writeFile(handle, data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Flushes a directory's entries (creations, renames) to disk. A no-op where directories cannot be opened. */
-export async function syncDir(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, constants.O_RDONLY);
-    await handle.sync();
-  } catch (error) {
-    if (!['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'EBADF'].includes(errorCode(error) ?? '')) throw error;
-  } finally {
-    await handle?.close();
-  }
-}
-
-/** Writes under a temporary name, flushes, then renames into place: readers see the old file or the new one. */
-export async function writeFileAtomicSynced(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    await writeFileSynced(temp, data, mode);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await syncDir(path.dirname(file));
-}
 
 export async function ensureDirs(dirs: readonly string[], mode = 0o700): Promise<void> {
   for (const dir of dirs) await mkdir(dir, { recursive: true, mode });

@@ -27,10 +27,8 @@ import {
   listDirs,
   listNames,
   reject,
-  syncDir,
-  writeFileAtomicSynced,
-  writeFileSynced,
 } from './files';
+import { syncDir, writeFileDurable, writeFileSynced } from '../../shared/node/durable-file';
 import {
   AGENT_FILE,
   INBOX,
@@ -516,7 +514,7 @@ export class FileMailbox {
       hubFile: path.join(path.dirname(this.layout.root), 'hub.json'),
       registeredAt: new Date().toISOString(),
     };
-    await writeFileAtomicSynced(agentFile, JSON.stringify(record, null, 2) + '\n', 0o600);
+    await writeFileDurable(agentFile, JSON.stringify(record, null, 2) + '\n', 0o600);
     const agent = this.registry.get(result.agent.id);
     this.unclaimed.delete(nameKey(agent.project, agent.name));
     this.openBox(agent, dir);

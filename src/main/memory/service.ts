@@ -20,7 +20,7 @@ import type {
   StoredMemory,
 } from '../../shared/memory-protocol';
 import type { MemoryOverview } from '../../shared/contract';
-import { writeFileAtomic } from '../config/config';
+import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
 import { badRequest, HubError, notFound } from '../errors';
@@ -63,7 +63,7 @@ export function readModelChoice(dataDir: string): ModelChoice | null {
 }
 
 export function writeModelChoice(dataDir: string, choice: ModelChoice): void {
-  writeFileAtomic(path.join(dataDir, MODEL_CHOICE_FILE), JSON.stringify(choice, null, 2) + '\n');
+  writeFileDurableSync(path.join(dataDir, MODEL_CHOICE_FILE), JSON.stringify(choice, null, 2) + '\n');
 }
 
 /** Who is storing: memories default to the caller's project and remember the agent. */

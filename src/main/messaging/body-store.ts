@@ -7,10 +7,10 @@
  * committed, so an acknowledged message always has its body. A crash between the two leaves a file that no row
  * names; `sweep` (run when the hub starts) removes those, and anything else that is not a body file.
  */
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { syncDir, writeFileSynced } from '../mailbox/files';
+import { syncDir, syncDirSync, writeFileSynced } from '../../shared/node/durable-file';
 
 export const BODY_DIR = 'message-bodies';
 const FILE_NAME = /^([0-9A-HJKMNP-TV-Z]{26})\.json$/;
@@ -77,18 +77,8 @@ export class BodyStore {
       removed++;
     }
     this.totalBytes = kept;
-    if (removed > 0) this.syncDirSync();
+    if (removed > 0) syncDirSync(this.dir);
     return removed;
-  }
-
-  private syncDirSync(): void {
-    if (process.platform === 'win32') return;
-    const fd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
   }
 }
 
