@@ -12,8 +12,8 @@ import { parseArgs } from 'node:util';
 import { AGENT_TIERS, IMPORTANCE, SETTABLE_STATUSES, TopicName, Ulid, type AgentInfo, type Message, type Recipient } from '../shared/agent-protocol';
 import { MEMORY_KINDS, type MemorySearchResult, type StoredMemory } from '../shared/memory-protocol';
 import { BackupSourceSchema, HUB_SOURCE, SnapshotId, type BackupSettings } from '../shared/backup-protocol';
-import type { BackupOverview, BackupProgress, BackupRunRecord, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from '../main/backup';
-import { resolveDataDir } from '../main/config/paths';
+import type { BackupOverview, BackupProgress, BackupRunRecord, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from '../shared/backup-protocol';
+import { resolveDataDir } from '../shared/node/data-dir';
 import { AgentClient, discoverHubUrl, HubClient, HubClientError, HubHttp, type MessageBody, type SendOptions } from './client';
 import { listCredentials, loadCredentials, saveCredentials, type SavedCredentials } from './credentials';
 

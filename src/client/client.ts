@@ -33,12 +33,11 @@ import {
   type StatusUpdate,
   type ThreadSummary,
 } from '../shared/agent-protocol';
-import { resolveDataDir } from '../main/config/paths';
+import { DEFAULT_HUB_URL, HUB_RUNTIME_FILE, type HubRuntimeFile } from '../shared/hub-location';
+import { resolveDataDir } from '../shared/node/data-dir';
 import { loadCredentials, saveCredentials } from './credentials';
 
-export const DEFAULT_HUB_URL = 'http://127.0.0.1:4477';
-/** Written by a running hub into its data directory: `{ url, pid, startedAt }`. */
-export const HUB_RUNTIME_FILE = 'hub.json';
+export { DEFAULT_HUB_URL, HUB_RUNTIME_FILE };
 
 /** Bodies whose frame is larger than this go over HTTP: the socket of the smallest allowed hub takes 65 KiB. */
 const SOCKET_SEND_MAX_BYTES = 64 * 1024;
@@ -108,7 +107,7 @@ export function discoverHubUrl({ url, dataDir, env = process.env }: HubLocation 
   if (env.DEVENVIRO_URL) return { url: normaliseUrl(env.DEVENVIRO_URL), source: 'env' };
   const file = path.join(resolveDataDir({ flag: dataDir, env }), HUB_RUNTIME_FILE);
   try {
-    const runtime = JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown; pid?: unknown };
+    const runtime = JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<keyof HubRuntimeFile, unknown>>;
     if (typeof runtime.url === 'string' && runtime.url && !(typeof runtime.pid === 'number' && processGone(runtime.pid))) {
       return { url: normaliseUrl(runtime.url), source: 'hub.json' };
     }

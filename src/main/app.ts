@@ -6,6 +6,7 @@ import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { version as appVersion } from '../../package.json';
 import type { HubStatus } from '../shared/contract';
+import { HUB_RUNTIME_FILE, type HubRuntimeFile } from '../shared/hub-location';
 import { registerAgentRoutes } from './agents/http';
 import { AgentRegistry } from './agents/registry';
 import { createApiServer, type ApiServer } from './api/server';
@@ -80,16 +81,6 @@ export interface Hub {
   checkpointer: Checkpointer;
 }
 
-/**
- * Where a running hub says it can be reached (`<dataDir>/hub.json`), so the CLI and clients on this machine find
- * it even on a port picked at random.
- */
-export interface HubRuntimeFile {
-  url: string;
-  pid: number;
-  startedAt: string;
-}
-export const HUB_RUNTIME_FILE = 'hub.json';
 
 const STATUS_TICK_MS = 1000;
 /** A quit should not hang on a slow sync drive: an unfinished backup leaves the earlier snapshots intact. */

@@ -10,7 +10,7 @@ import { createApp, PRODUCT_NAME, type App } from './app';
 import { configForRun, parseHubArgs } from './cli-args';
 import { dispatchCall } from './cockpit/dispatch';
 import { cockpitWebPreferences } from './window-options';
-import { resolveDataDir } from './config/paths';
+import { resolveDataDir } from '../shared/node/data-dir';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDevUrl = process.env.ELECTRON_RENDERER_URL;

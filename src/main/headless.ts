@@ -4,7 +4,7 @@
  */
 import { createApp } from './app';
 import { configForRun, HUB_USAGE, parseHubArgs } from './cli-args';
-import { resolveDataDir } from './config/paths';
+import { resolveDataDir } from '../shared/node/data-dir';
 
 async function main(): Promise<void> {
   const args = parseHubArgs(process.argv.slice(2));

@@ -29,8 +29,10 @@ export const TopicName = z
   .min(1)
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*$/, 'use letters, digits and . _ / : -, starting with a letter or digit');
-/** Message and agent ids are ULIDs: 26 characters, sortable by creation time. */
-export const Ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a message or agent id');
+/** Message and agent ids are ULIDs: 26 characters of Crockford's base32, sortable by creation time. */
+export const ULID_SOURCE = '[0-9A-HJKMNP-TV-Z]{26}';
+export const ULID_PATTERN = new RegExp(`^${ULID_SOURCE}$`);
+export const Ulid = z.string().regex(ULID_PATTERN, 'not a message or agent id');
 
 export const RegisterRequest = z
   .object({

@@ -153,3 +153,156 @@ export const BackupRestoreRequest = z
 /** A snapshot's id, `<yyyymmddThhmmssmmmZ>-<8 hex>`: sorts by time, and is safe as a file name and in a URL. */
 export const SNAPSHOT_ID_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
 export const SnapshotId = z.string().regex(SNAPSHOT_ID_PATTERN, { message: 'not a snapshot id' });
+
+// Reports the hub sends about backups: HTTP bodies, cockpit call results and events. The backup engine produces
+// values of these types; it does not define them, so a change inside the engine cannot change the wire by accident.
+
+export type BackupPhase = 'scanning' | 'hashing' | 'copying' | 'manifest' | 'pruning';
+
+export interface BackupProgress {
+  phase: BackupPhase;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export type RunTrigger = 'manual' | 'schedule' | 'retry' | 'quit';
+export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled';
+
+/** One backup run, as the run history keeps it. */
+export interface BackupRunRecord {
+  id: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  target: string | null;
+  snapshotId: string | null;
+  files: number;
+  bytes: number;
+  /** Files read and hashed because the cache did not know them (new, changed, or databases). */
+  hashed: number;
+  newObjects: number;
+  newBytes: number;
+  pruned: number;
+  errorCode: string | null;
+  error: string | null;
+  warnings: string[];
+}
+
+export type BackupEvent =
+  | { kind: 'run-started'; runId: string; trigger: RunTrigger }
+  | { kind: 'progress'; runId: string; progress: BackupProgress }
+  | { kind: 'run-finished'; runId: string; run: BackupRunRecord };
+
+export interface SchedulerStatus {
+  /** The run in progress, with its latest progress. */
+  running: { runId: string; trigger: RunTrigger; startedAt: string; progress: BackupProgress | null } | null;
+  /** When the next automatic run (regular or retry) is due, or null when none is planned. */
+  nextRunAt: string | null;
+  /** Failures in a row since the last good run; retries back off with it. */
+  consecutiveFailures: number;
+  lastError: { code: string; message: string; at: string } | null;
+}
+
+/** One source of a snapshot: the hub's data or a project folder. */
+export interface SnapshotSource {
+  name: string;
+  kind: 'hub' | 'folder';
+  path: string;
+  files: number;
+  bytes: number;
+  /** Set when the folder was not there at backup time (it then has no files in this snapshot). */
+  missing?: boolean;
+}
+
+/** A snapshot as listed: its manifest's header, without the file list. */
+export interface SnapshotSummary {
+  format: string;
+  version: number;
+  id: string;
+  createdAt: string;
+  /** Which hub made it: retention only ever prunes the snapshots of its own origin. */
+  origin: { host: string; dataDir: string; platform: string; app?: string };
+  sources: SnapshotSource[];
+  totals: { files: number; bytes: number; newObjects: number; newBytes: number };
+  /** Made by this hub (same host and data directory): retention applies to it. */
+  own: boolean;
+}
+
+/** A manifest that could not be read, listed so a person sees it rather than a snapshot silently missing. */
+export interface DamagedSnapshot {
+  id: string;
+  error: string;
+}
+
+export interface VerifyReport {
+  snapshotId: string;
+  ok: boolean;
+  files: number;
+  objects: number;
+  bytes: number;
+  missing: Array<{ sha256: string; paths: string[] }>;
+  corrupt: Array<{ sha256: string; actual: string; paths: string[] }>;
+}
+
+export interface RestoreReport {
+  snapshotId: string;
+  source: string;
+  destination: string;
+  ok: boolean;
+  files: number;
+  bytes: number;
+  failed: Array<{ path: string; reason: string }>;
+}
+
+export interface SkippedPath {
+  /** Relative, '/'-separated; folders end in '/'. */
+  path: string;
+  dir: boolean;
+  /** Which rule left it out, for people: `"node_modules/" (default exclusion)`, `"dist/" in web/.gitignore`… */
+  rule: string;
+  /** Files only: their size (a folder left out is not walked, so its size is unknown). */
+  bytes?: number;
+}
+
+export interface ExclusionPreview {
+  source: string;
+  path: string;
+  included: { files: number; bytes: number };
+  skipped: { files: number; dirs: number; bytes: number };
+  skippedPaths: SkippedPath[];
+  /** The folder is not there (a drive not connected): a run would skip it. */
+  missing?: boolean;
+}
+
+export type CloudProvider = 'google-drive' | 'onedrive' | 'dropbox' | 'icloud';
+
+/** A cloud-synced folder found on this machine, offered as a backup target. */
+export interface CloudFolder {
+  provider: CloudProvider;
+  /** For people: "Google Drive (G:)", "OneDrive - Contoso"… */
+  label: string;
+  path: string;
+}
+
+/** The outcome of the last in-place restore of the hub's data (kept across the restart it causes). */
+export interface LastRestore {
+  snapshotId: string;
+  previousDataDir: string | null;
+  error: string | null;
+  at: string;
+}
+
+/** Everything the backup view shows at once. */
+export interface BackupOverview {
+  settings: BackupSettings;
+  /** What may not do what the person expects (a folder not there now…), as at saving. */
+  warnings: string[];
+  lastRestore: LastRestore | null;
+  defaults: { exclude: readonly string[]; hubSource: string; folderName: string };
+  cloudFolders: CloudFolder[];
+  status: SchedulerStatus;
+  runs: BackupRunRecord[];
+}

@@ -7,8 +7,7 @@
  * event payloads are produced by main itself, so they are carried as types only.
  */
 import { z } from 'zod';
-// Types only (erased at build time): the backup engine's report shapes are declared where they are produced.
-import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from '../main/backup';
+import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from './backup-protocol';
 import { BackupPreviewRequest, BackupRestoreRequest, BackupSettingsSchema, SnapshotId, type BackupSettings } from './backup-protocol';
 import { SendRequest, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
 import {

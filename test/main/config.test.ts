@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { writeFileDurableSync } from '../../src/shared/node/durable-file';
 import { ConfigError, configFile, defaultConfig, loadCockpitToken, loadConfig } from '../../src/main/config/config';
-import { resolveDataDir } from '../../src/main/config/paths';
+import { resolveDataDir } from '../../src/shared/node/data-dir';
 import { tempDir } from '../helpers';
 
 // Records the order of flushes and renames (the real functions still run).

@@ -25,19 +25,12 @@ import { isDirectory, isInside } from './paths';
 import { REPO_DIR, Repository, SourceReadError, snapshotNotFound, WHOLE_FILE_LIMIT, type RepositoryHooks } from './repository';
 import { snapshotsToKeep, type RetentionOptions } from './retention';
 import { BackupState, STATE_DIR, type BackupRunRecord, type RunTrigger } from './state';
-
-export type BackupPhase = 'scanning' | 'hashing' | 'copying' | 'manifest' | 'pruning';
-
-export interface BackupProgress {
-  phase: BackupPhase;
-  filesDone: number;
-  filesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-}
+import type { BackupPhase, BackupProgress, DamagedSnapshot, RestoreReport, SnapshotSummary, VerifyReport } from '../../shared/backup-protocol';
+import { HUB_RUNTIME_FILE } from '../../shared/hub-location';
+export type { BackupPhase, BackupProgress, DamagedSnapshot, RestoreReport, SnapshotSummary, VerifyReport };
 
 /** What the hub's data directory never contributes: runtime files, temporaries, SQLite side files, this state. */
-export const HUB_EXCLUDES: readonly string[] = ['/hub.json', '*.tmp', '*-wal', '*-shm', '*-journal', `/${STATE_DIR}/`];
+export const HUB_EXCLUDES: readonly string[] = [`/${HUB_RUNTIME_FILE}`, '*.tmp', '*-wal', '*-shm', '*-journal', `/${STATE_DIR}/`];
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const SQLITE_NAME = /\.(sqlite3?|db)$/i;
@@ -76,26 +69,6 @@ export interface RunOptions {
   runId?: string;
 }
 
-export interface SnapshotSummary extends ManifestHeader {
-  /** Made by this hub (same host and data directory): retention applies to it. */
-  own: boolean;
-}
-
-export interface DamagedSnapshot {
-  id: string;
-  error: string;
-}
-
-export interface VerifyReport {
-  snapshotId: string;
-  ok: boolean;
-  files: number;
-  objects: number;
-  bytes: number;
-  missing: Array<{ sha256: string; paths: string[] }>;
-  corrupt: Array<{ sha256: string; actual: string; paths: string[] }>;
-}
-
 export interface RestoreOptions {
   source: string;
   destination: string;
@@ -104,16 +77,6 @@ export interface RestoreOptions {
   /** Allow writing into a folder that is not empty (files with the same path are replaced). Default false. */
   overwrite?: boolean;
   onProgress?: (progress: BackupProgress) => void;
-}
-
-export interface RestoreReport {
-  snapshotId: string;
-  source: string;
-  destination: string;
-  ok: boolean;
-  files: number;
-  bytes: number;
-  failed: Array<{ path: string; reason: string }>;
 }
 
 export interface PruneReport {

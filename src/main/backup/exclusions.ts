@@ -17,6 +17,8 @@ import ignore, { type Ignore } from 'ignore';
 import { errorCode } from '../mailbox/files';
 import { DEFAULT_EXCLUDES } from './config';
 import { cancelled } from './errors';
+import type { ExclusionPreview, SkippedPath } from '../../shared/backup-protocol';
+export type { ExclusionPreview, SkippedPath };
 
 export interface ScanRules {
   /** Gitignore-style patterns, relative to the folder's root. */
@@ -40,16 +42,6 @@ export interface ScannedFile {
   mtimeMs: number;
   ctimeMs: number;
   mode: number;
-}
-
-export interface SkippedPath {
-  /** Relative, '/'-separated; folders end in '/'. */
-  path: string;
-  dir: boolean;
-  /** Which rule left it out, for people: `"node_modules/" (default exclusion)`, `"dist/" in web/.gitignore`… */
-  rule: string;
-  /** Files only: their size (a folder left out is not walked, so its size is unknown). */
-  bytes?: number;
 }
 
 export interface ScanResult {
@@ -214,16 +206,6 @@ function safeTest(ig: Ignore, key: string): ReturnType<Ignore['test']> | undefin
 export interface PreviewSource {
   name: string;
   path: string;
-}
-
-export interface ExclusionPreview {
-  source: string;
-  path: string;
-  included: { files: number; bytes: number };
-  skipped: { files: number; dirs: number; bytes: number };
-  skippedPaths: SkippedPath[];
-  /** The folder is not there (a drive not connected): a run would skip it. */
-  missing?: boolean;
 }
 
 export function toPreview(source: PreviewSource, scan: ScanResult): ExclusionPreview {

@@ -9,21 +9,8 @@ import type { BackupSettings } from './config';
 import type { BackupEngine, BackupProgress } from './engine';
 import { BackupError } from './errors';
 import type { BackupRunRecord, RunTrigger } from './state';
-
-export type BackupEvent =
-  | { kind: 'run-started'; runId: string; trigger: RunTrigger }
-  | { kind: 'progress'; runId: string; progress: BackupProgress }
-  | { kind: 'run-finished'; runId: string; run: BackupRunRecord };
-
-export interface SchedulerStatus {
-  /** The run in progress, with its latest progress. */
-  running: { runId: string; trigger: RunTrigger; startedAt: string; progress: BackupProgress | null } | null;
-  /** When the next automatic run (regular or retry) is due, or null when none is planned. */
-  nextRunAt: string | null;
-  /** Failures in a row since the last good run; retries back off with it. */
-  consecutiveFailures: number;
-  lastError: { code: string; message: string; at: string } | null;
-}
+import type { BackupEvent, SchedulerStatus } from '../../shared/backup-protocol';
+export type { BackupEvent, SchedulerStatus };
 
 export interface SchedulerOptions {
   engine: BackupEngine;

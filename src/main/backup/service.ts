@@ -11,6 +11,8 @@ import { isDirectory, isInside } from './paths';
 import { REPO_DIR } from './repository';
 import type { BackupScheduler } from './scheduler';
 import { detectCloudFolders, type CloudFolder } from './targets';
+import type { BackupOverview, LastRestore } from '../../shared/backup-protocol';
+export type { BackupOverview, LastRestore };
 
 export interface BackupServiceOptions {
   engine: BackupEngine;
@@ -26,13 +28,6 @@ export interface BackupServiceOptions {
   lastRestore?: () => LastRestore | null;
 }
 
-export interface LastRestore {
-  snapshotId: string;
-  previousDataDir: string | null;
-  error: string | null;
-  at: string;
-}
-
 export class BackupService {
   constructor(private readonly options: BackupServiceOptions) {}
 
@@ -44,7 +39,7 @@ export class BackupService {
     return this.options.scheduler;
   }
 
-  overview() {
+  overview(): BackupOverview {
     const settings = this.options.settings.get();
     return {
       settings,
@@ -95,8 +90,6 @@ export class BackupService {
     return this.engine.restore(id, input);
   }
 }
-
-export type BackupOverview = ReturnType<BackupService['overview']>;
 
 /** Things worth telling a person about settings that are valid but may not do what they expect. */
 export function settingsWarnings(settings: BackupSettings): string[] {

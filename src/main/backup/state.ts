@@ -11,6 +11,8 @@
  */
 import path from 'node:path';
 import { migrate, openDatabase, type Migration, type SqliteDatabase } from '../db/database';
+import type { BackupRunRecord, RunStatus, RunTrigger } from '../../shared/backup-protocol';
+export type { BackupRunRecord, RunStatus, RunTrigger };
 
 export const STATE_DIR = 'backup';
 
@@ -48,29 +50,6 @@ const migrations: Migration[] = [
     `,
   },
 ];
-
-export type RunTrigger = 'manual' | 'schedule' | 'retry' | 'quit';
-export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled';
-
-export interface BackupRunRecord {
-  id: string;
-  trigger: RunTrigger;
-  status: RunStatus;
-  startedAt: string;
-  finishedAt: string | null;
-  target: string | null;
-  snapshotId: string | null;
-  files: number;
-  bytes: number;
-  /** Files read and hashed because the cache did not know them (new, changed, or databases). */
-  hashed: number;
-  newObjects: number;
-  newBytes: number;
-  pruned: number;
-  errorCode: string | null;
-  error: string | null;
-  warnings: string[];
-}
 
 export interface CachedHash {
   size: number;

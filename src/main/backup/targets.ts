@@ -7,15 +7,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDirectory } from './paths';
-
-export type CloudProvider = 'google-drive' | 'onedrive' | 'dropbox' | 'icloud';
-
-export interface CloudFolder {
-  provider: CloudProvider;
-  /** For people: "Google Drive (G:)", "OneDrive - Contoso"… */
-  label: string;
-  path: string;
-}
+import type { CloudFolder, CloudProvider } from '../../shared/backup-protocol';
+export type { CloudFolder, CloudProvider };
 
 export interface DetectOptions {
   platform?: NodeJS.Platform;

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { ConnectInfo, HubStatus, MetricsSnapshot } from '../../shared/contract';
+import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../app';
 import { findAppRoot } from '../config/paths';
 import { HubError } from '../errors';
@@ -112,7 +113,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 }
 
 function connectInfo(status: HubStatus): ConnectInfo {
-  const hubUrl = status.apiUrl ?? 'http://127.0.0.1:4477';
+  const hubUrl = status.apiUrl ?? DEFAULT_HUB_URL;
   const cli = `node ${JSON.stringify(path.join(findAppRoot(), 'bin', 'devenviro.mjs')).slice(1, -1)}`;
   const dataDirFlag = `--data-dir ${JSON.stringify(status.dataDir)}`;
   return {

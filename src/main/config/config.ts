@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BackupSettingsSchema } from '../../shared/backup-protocol';
+import { DEFAULT_HUB_HOST, DEFAULT_HUB_PORT } from '../../shared/hub-location';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 
 
@@ -18,9 +19,9 @@ export const ConfigSchema = z
     api: z
       .object({
         /** Loopback by default: agents and the browser cockpit on this machine only. */
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z.string().min(1).default(DEFAULT_HUB_HOST),
         /** 0 picks a free port (tests do this). */
-        port: z.number().int().min(0).max(65535).default(4477),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_HUB_PORT),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,18 +33,4 @@ export function resourcesDir(): string {
 /** The built React cockpit, served to browsers by the headless hub and loaded from disk by the Electron window. */
 export function rendererDir(): string {
   return path.join(findAppRoot(), 'out', 'renderer');
-}
-
-export interface DataDirChoice {
-  /** --data-dir on the command line: wins over everything. */
-  flag?: string;
-  /** Electron's userData folder, when running in the desktop shell. */
-  electronUserData?: string;
-  env?: NodeJS.ProcessEnv;
-}
-
-/** Where the hub keeps its data: --data-dir, then DEVENVIRO_HOME, then Electron's userData, then ~/.devenviro. */
-export function resolveDataDir({ flag, electronUserData, env = process.env }: DataDirChoice): string {
-  const chosen = flag ?? env.DEVENVIRO_HOME ?? electronUserData ?? path.join(os.homedir(), '.devenviro');
-  return path.resolve(chosen);
 }

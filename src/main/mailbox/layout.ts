@@ -15,6 +15,7 @@
  * hidden, `..`, or mistaken for `_register`): `acme/web` → `acme%2Fweb`, `my app` → `my%20app`.
  */
 import path from 'node:path';
+import { ULID_PATTERN, ULID_SOURCE } from '../../shared/agent-protocol';
 
 export const MAILBOX_DIR = 'mailbox';
 export const REGISTER_DIR = '_register';
@@ -27,7 +28,6 @@ export const AGENT_FILE = 'agent.json';
 
 const SAFE_CHAR = /^[A-Za-z0-9._-]$/;
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export function projectFolder(project: string): string {
   let folder = '';
@@ -69,13 +69,15 @@ export function inboxTempName(messageId: string): string {
 }
 
 /** The message id of an inbox temporary, or undefined for any other name. */
+const INBOX_TEMP = new RegExp(`^\\.(${ULID_SOURCE})\\.json\\.tmp$`);
+
 export function messageIdOfInboxTemp(name: string): string | undefined {
-  const match = /^\.([0-9A-HJKMNP-TV-Z]{26})\.json\.tmp$/.exec(name);
+  const match = INBOX_TEMP.exec(name);
   return match?.[1];
 }
 
 export function isMessageId(value: string): boolean {
-  return ULID.test(value);
+  return ULID_PATTERN.test(value);
 }
 
 export class MailboxLayout {

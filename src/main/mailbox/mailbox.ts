@@ -46,6 +46,7 @@ import {
 } from './layout';
 import { FileProblem, parseOutboxFile } from './outbox-file';
 import { SerialWorker } from './worker';
+import { HUB_RUNTIME_FILE } from '../../shared/hub-location';
 
 export interface FileMailboxOptions {
   dataDir: string;
@@ -511,7 +512,7 @@ export class FileMailbox {
       name: result.agent.name,
       project: result.agent.project,
       token: result.token,
-      hubFile: path.join(path.dirname(this.layout.root), 'hub.json'),
+      hubFile: path.join(path.dirname(this.layout.root), HUB_RUNTIME_FILE),
       registeredAt: new Date().toISOString(),
     };
     await writeFileDurable(agentFile, JSON.stringify(record, null, 2) + '\n', 0o600);

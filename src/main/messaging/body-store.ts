@@ -10,10 +10,11 @@
 import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { ULID_SOURCE } from '../../shared/agent-protocol';
 import { syncDir, syncDirSync, writeFileSynced } from '../../shared/node/durable-file';
 
 export const BODY_DIR = 'message-bodies';
-const FILE_NAME = /^([0-9A-HJKMNP-TV-Z]{26})\.json$/;
+const FILE_NAME = new RegExp(`^(${ULID_SOURCE})\\.json$`);
 
 export class BodyStore {
   private totalBytes = 0;

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { z } from 'zod';
-import { API_PREFIX, ClientFrame, CLOSE_CODES, type ServerFrame } from '../../shared/agent-protocol';
+import { API_PREFIX, ClientFrame, CLOSE_CODES, ULID_SOURCE, type ServerFrame } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { bearerToken } from '../api/auth';
 import { originAllowed } from '../api/security';
@@ -20,7 +20,7 @@ import type { Delivery, MessagingService } from './service';
 
 type ParsedFrame = z.output<typeof ClientFrame>;
 
-const REALTIME_PATH = new RegExp(`^${API_PREFIX}/agents/([0-9A-HJKMNP-TV-Z]{26})/realtime$`);
+const REALTIME_PATH = new RegExp(`^${API_PREFIX}/agents/(${ULID_SOURCE})/realtime$`);
 /** Above this many buffered bytes a connection is "behind" and catches up from the database. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 const CATCH_UP_PAGE = 256;
