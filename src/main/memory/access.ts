@@ -5,7 +5,7 @@
  */
 import type { Memory } from '../../shared/memory-protocol';
 import type { AgentRecord, Authority } from '../agents/registry';
-import { badRequest, forbidden, notFound } from '../errors';
+import { badRequest, forbidden, HubError, notFound } from '../errors';
 import type { MemoryService, ParsedMemoryInput, ParsedSearchQuery, StoreContext } from './service';
 
 export type MemoryCaller = { kind: 'cockpit' } | { kind: 'agent'; id: string; project: string };
@@ -87,12 +87,13 @@ function readable(caller: MemoryCaller, memory: Pick<Memory, 'project' | 'shared
 function find(service: MemoryService, uid: string): Memory | undefined {
   try {
     return service.get(uid);
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (error instanceof HubError && error.status === 404) return undefined;
+    throw error;
   }
 }
 
 /** The service's own words for an unknown id, so a hidden memory cannot be told from a missing one. */
-function noSuchMemory(uid: string) {
+function noSuchMemory(uid: string): HubError {
   return notFound(`there is no memory with id ${uid}`);
 }
