@@ -352,11 +352,24 @@ hub goes away; Ctrl-C stops. Connection notices go to standard error.`,
         stopping = true;
         stopped(code);
       };
-      watcher.on('connected', ({ pending, reconnected }) =>
-        ctx.note(`${reconnected ? 'Reconnected' : 'Watching'} as ${watcher.agent.name} (${pending} unacknowledged)${reconnected ? '' : '; Ctrl-C to stop'}.`),
-      );
+      let lastFailure = '';
+      watcher.on('connected', ({ pending, reconnected }) => {
+        lastFailure = '';
+        ctx.note(`${reconnected ? 'Reconnected' : 'Watching'} as ${watcher.agent.name} (${pending} unacknowledged)${reconnected ? '' : '; Ctrl-C to stop'}.`);
+      });
       watcher.on('disconnected', ({ code, reason, willReconnect }) => {
         if (!stopping) ctx.note(`Disconnected (${code}${reason ? `: ${reason}` : ''})${willReconnect ? '; reconnecting…' : '.'}`);
+      });
+      watcher.on('reconnecting', ({ attempt, error }) => {
+        // The drop itself was noted above; after it, one note per kind of failure rather than one per attempt.
+        const kind = `${error.status} ${error.code}`;
+        if (stopping || attempt < 2 || kind === lastFailure) return;
+        lastFailure = kind;
+        const why =
+          error.status === 0
+            ? `no hub answers at ${watcher.url}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}`
+            : `the hub at ${watcher.url} answered ${error.status}: ${error.message}`;
+        ctx.note(`Still reconnecting (${why})…`);
       });
       watcher.on('error', (error) => {
         // A closed standard output (watch | head -1) stops the watch; the unwritten message stays unacknowledged.

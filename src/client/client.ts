@@ -282,7 +282,7 @@ export const HubClient = {
 
 interface UrlResolver {
   current: () => string;
-  /** Looks again (a restarted hub may have written a new hub.json) unless the URL was given. */
+  /** Follows the data directory's hub.json to a hub restarted on another address; never leaves the hub otherwise. */
   refresh: () => void;
 }
 
@@ -291,7 +291,11 @@ function urlResolver(location: HubLocation): UrlResolver {
   return {
     current: () => found.url,
     refresh: () => {
-      if (found.source === 'hub.json' || found.source === 'default') found = discoverHubUrl(location);
+      if (found.source === 'option' || found.source === 'env') return;
+      // While the hub is down its hub.json is gone (or names a dead process): keep its address rather than fall
+      // back to the default one, where another hub, which knows none of this agent's tokens, may be listening.
+      const now = discoverHubUrl(location);
+      if (now.source === 'hub.json') found = now;
     },
   };
 }
@@ -325,6 +329,11 @@ export interface AgentClientEvents {
   message: MessageHandler;
   connected: (info: { agent: AgentInfo; pending: number; reconnected: boolean }) => void;
   disconnected: (info: { code: number; reason: string; willReconnect: boolean }) => void;
+  /**
+   * The next attempt is scheduled: the socket dropped, or the last attempt failed (the hub is down, restarting, or
+   * refused in a way that may pass). `error` says why; attempts go on, up to 5 s apart, until close().
+   */
+  reconnecting: (info: { attempt: number; delayMs: number; error: HubClientError }) => void;
   error: (error: Error) => void;
 }
 type EventName = keyof AgentClientEvents;
@@ -363,6 +372,7 @@ export class AgentClient {
     message: new Set(),
     connected: new Set(),
     disconnected: new Set(),
+    reconnecting: new Set(),
     error: new Set(),
   };
 
@@ -631,12 +641,12 @@ export class AgentClient {
       this.live = false;
       const permanent =
         refusal !== undefined
-          ? [401, 403, 404, 410].includes(refusal.status)
+          ? refusalIsFinal(refusal)
           : code === CLOSE_CODES.unauthorized || code === CLOSE_CODES.revoked || code === CLOSE_CODES.replaced;
       const error =
         refusal ??
         (permanent
-          ? new HubClientError(code === CLOSE_CODES.unauthorized ? 401 : code === CLOSE_CODES.revoked ? 403 : 409, closeCodeName(code), reason || `the hub closed the socket (${code})`)
+          ? new HubClientError(code === CLOSE_CODES.unauthorized ? 401 : code === CLOSE_CODES.revoked ? 403 : 409, closeCodeName(code), `agent ${this.agent.name}: ${reason || `the hub closed the socket (${code})`}`)
           : new HubClientError(0, 'unreachable', `the realtime socket at ${wsUrl} closed (${code}${reason ? `: ${reason}` : ''})${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError }));
 
       if (first && !welcomed) {
@@ -652,7 +662,7 @@ export class AgentClient {
       if (permanent && this.wanted) this.fail(error);
       if (code === 1009) void this.settlePendingOverHttp(); // a frame too big for the socket: let HTTP answer 413
       if (willReconnect) {
-        this.scheduleReconnect();
+        this.scheduleReconnect(error);
       } else if (this.wanted) {
         this.wanted = false;
         void this.settlePendingOverHttp();
@@ -749,11 +759,12 @@ export class AgentClient {
     this.idleTimer.unref();
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(cause: HubClientError): void {
     const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(this.attempt, 10));
     this.attempt++;
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.reconnectTimer = setTimeout(() => this.openSocket(), delay);
+    this.emit('reconnecting', { attempt: this.attempt, delayMs: Math.round(delay), error: cause });
   }
 
   /** Sends that cannot wait for the socket any more: over HTTP, with the same idempotency keys. */
@@ -849,6 +860,18 @@ export class AgentClient {
     }
     return Promise.all(requests).then(() => undefined);
   }
+}
+
+/**
+ * Whether a refused reconnect is the end: the hub says this agent may not connect any more (revoked: 410, or 403
+ * as hubs before 410 answered), not merely that it does not know the token. A 401 on a reconnect is retried: the
+ * token opened the socket at this address before, so whatever answers there now is another hub for a while (one
+ * started on another data directory while this agent's hub was down). An identity reclaimed from the cockpit while
+ * the agent is connected closes its socket with 4401, which ends it; reclaimed while it is away, each refused
+ * attempt is reported through 'reconnecting'. The first connection takes any refusal as final (connect() rejects).
+ */
+function refusalIsFinal(refusal: HubClientError): boolean {
+  return refusal.status === 403 || refusal.status === 410 || refusal.code === 'revoked';
 }
 
 function closeCodeName(code: number): string {

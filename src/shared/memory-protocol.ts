@@ -3,6 +3,10 @@ import { z } from 'zod';
 
 export const MEMORY_KINDS = ['fact', 'decision', 'task', 'error', 'code', 'note', 'chunk', 'document', 'section'] as const;
 export type MemoryKind = (typeof MEMORY_KINDS)[number];
+/**
+ * What a search covers: `project` (the default) one project's memories; `shared` also other projects' shared ones;
+ * `all` every project's, for the cockpit only. An agent's project is always its own (naming another is refused).
+ */
 export const MEMORY_SCOPES = ['project', 'shared', 'all'] as const;
 export type MemoryScope = (typeof MEMORY_SCOPES)[number];
 
@@ -19,6 +23,7 @@ export const MemorySource = z
 export const MemoryInput = z
   .object({
     text: z.string().trim().min(1).max(100_000),
+    /** The caller's own project by default; only the cockpit may name another. */
     project: Project.optional(),
     kind: z.enum(MEMORY_KINDS).default('note'),
     tags: z.array(Tag).max(32).default([]),
@@ -28,7 +33,7 @@ export const MemoryInput = z
     source: MemorySource.optional(),
     /** A memory of this batch (by index) or an existing memory (by id) this one belongs under. */
     parent: z.union([z.number().int().min(0), z.string().length(26)]).optional(),
-    /** Visible to other projects' searches with scope=shared. */
+    /** Readable by other projects' agents (searches with scope=shared, GET by id); only its own project changes it. */
     shared: z.boolean().default(false),
   })
   .strict();

@@ -236,6 +236,54 @@ describe('resuming after a drop', () => {
     await closeAll(alice, bob);
   });
 
+  it('keeps reconnecting while another hub holds its address, and resumes when its own is back', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const port = hub.port;
+    const alice = await HubClient.register({ url: hub.url, name: 'alice' });
+    const bob = await HubClient.register({ url: hub.url, name: 'bob' });
+    const received = collect(bob);
+    const failures: HubClientError[] = [];
+    const errors: Error[] = [];
+    bob.on('reconnecting', ({ error }) => failures.push(error));
+    bob.on('error', (error) => errors.push(error));
+    await bob.connect();
+
+    // While bob's hub is down, a hub on another data directory takes the port: it does not know bob's token.
+    await hub.stop();
+    const stranger = await startHub(tempDir(), { port });
+    await waitFor(() => failures.filter((f) => f.status === 401).length >= 2, 'reconnects refused by the other hub');
+    expect(errors).toEqual([]);
+    await stranger.stop();
+
+    const restarted = await startHub(dataDir, { port });
+    expect(restarted.url).toBe(hub.url);
+    const sent = await alice.send(bob.id, 'back home');
+    await waitFor(() => received.some((m) => m.id === sent.id), 'the message after the reconnect', 15_000);
+    expect(bob.connected).toBe(true);
+    expect(errors).toEqual([]);
+    await closeAll(alice, bob);
+  });
+
+  it("follows its data directory's hub.json to a hub restarted on another port", async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    // No URL: found through <dataDir>/hub.json, as the CLI does.
+    const bob = await HubClient.register({ dataDir, env: {}, name: 'bob' });
+    expect(bob.url).toBe(hub.url);
+    const received = collect(bob);
+    await bob.connect();
+
+    await hub.stop();
+    const moved = await startHub(dataDir);
+    expect(moved.url).not.toBe(hub.url);
+    const alice = await HubClient.register({ url: moved.url, name: 'alice' });
+    const sent = await alice.send(bob.id, 'found you');
+    await waitFor(() => received.some((m) => m.id === sent.id), 'the message at the new address', 15_000);
+    expect(bob.url).toBe(moved.url);
+    await closeAll(alice, bob);
+  });
+
   it('retries a socket send whose answer was lost, and the hub stores it once', async () => {
     const hub = await startHub(tempDir());
     const proxy = await startProxy(hub.port);

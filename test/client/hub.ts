@@ -1,5 +1,11 @@
-/** Test support for the client tests: a real hub in-process, a TCP proxy that can cut connections, polling. */
+/**
+ * Test support for the client tests: a real hub in-process or as a process of its own, a TCP proxy that can cut
+ * connections, polling.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, onTestFinished } from 'vitest';
 import { createApp, type App } from '../../src/main/app';
 import { defaultConfig } from '../../src/main/config/config';
@@ -42,6 +48,67 @@ export async function startHub(dataDir: string, options: { port?: number; maxByt
   };
   running.add(hub);
   return hub;
+}
+
+export interface HubProcess {
+  child: ChildProcess;
+  url: string;
+  /** Everything the hub printed. */
+  output(): string;
+  cockpitToken(): string;
+  /** Signals the hub (SIGTERM: a clean stop; SIGKILL: a crash) and waits for the process to end. */
+  kill(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+}
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * The hub as users run it (src/main/headless.ts, through tsx), on a fixed port so that a restart comes back at the
+ * same address. Killed (and waited for) when the test finishes, before its data directory is removed.
+ */
+export function startHubProcess(dataDir: string, port: number): Promise<HubProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', '--data-dir', dataDir, '--port', String(port)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async (signal: 'SIGTERM' | 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  onTestFinished(() => kill('SIGKILL'));
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the hub did not start within 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Open the cockpit: (http:\/\/[^/?]+)/.exec(output);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({
+        child,
+        url: match[1]!,
+        output: () => output,
+        cockpitToken: () => readFileSync(path.join(dataDir, 'cockpit-token'), 'utf8').trim(),
+        kill,
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the hub exited before it was up (${child.exitCode ?? child.signalCode}):\n${output}`));
+    });
+  });
+}
+
+/** A port nothing listens on right now (the kernel's pick), for a hub that must come back on the same one. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

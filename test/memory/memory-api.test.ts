@@ -36,7 +36,8 @@ describe('memory engine over HTTP', () => {
     const different = await hub.api('/memory/store', { token: a.token, body: { text: 'The production database runs on port 5432.', kind: 'fact' } });
     expect(different.body.stored[0].outcome).toBe('created');
 
-    const other = await hub.api('/memory/store', { token: a.token, body: { text: 'The staging database runs on port 5433.', kind: 'fact', project: 'other' } });
+    // The same words in another project are a memory of their own (stored by the cockpit: an agent writes only its own project).
+    const other = await hub.api('/memory/store', { token: hub.app.cockpitToken, body: { text: 'The staging database runs on port 5433.', kind: 'fact', project: 'other' } });
     expect(other.body.stored[0].outcome).toBe('created');
     const stats = await hub.api('/memory/stats', { token: a.token });
     expect(stats.body.total).toBe(3);
@@ -139,7 +140,7 @@ describe('memory engine over HTTP', () => {
     expect((await hub.api('/memory/search?q=x&kind=gossip', { token: a.token })).status).toBe(400);
   });
 
-  it('searches this project by default, other projects\' shared memories with scope=shared, and everything with scope=all', async () => {
+  it('searches this project by default, other projects\' shared memories with scope=shared, and everything with scope=all (the cockpit)', async () => {
     const hub = await startHub();
     const shop = await agent(hub, 'a', 'shop');
     const blog = await agent(hub, 'b', 'blog');
@@ -152,7 +153,8 @@ describe('memory engine over HTTP', () => {
       'Blog deployments happen on Thursdays',
       'Shop deployments happen on Tuesdays',
     ]);
-    expect(texts(await hub.api('/memory/search?q=deployments&scope=all', { token: shop.token }))).toHaveLength(3);
+    expect(texts(await hub.api('/memory/search?q=deployments&scope=all', { token: hub.app.cockpitToken }))).toHaveLength(3);
+    expect((await hub.api('/memory/search?q=deployments&scope=all', { token: shop.token })).status).toBe(403);
   });
 
   it('ranks a memory used recently above an equally relevant one unused for months', async () => {

@@ -1,42 +1,42 @@
-/** HTTP routes of the memory engine (API v1). Agents store and search in their own project by default. */
+/** HTTP routes of the memory engine (API v1). Who may reach which memories is access.ts's to say. */
 import { z } from 'zod';
 import { ExtractRequest, MemorySearchQuery, StoreRequest } from '../../shared/memory-protocol';
 import { API_PREFIX } from '../../shared/agent-protocol';
-import type { AgentRegistry, Authority } from '../agents/registry';
+import type { AgentRegistry } from '../agents/registry';
 import { authorityOf, requireAuthority } from '../api/auth';
 import type { ApiContext } from '../api/server';
 import { forbidden } from '../errors';
 import { parseInput } from '../validation';
+import { checkChangeable, checkedStore, memoryCaller, readableMemory, searchContext, writeContext } from './access';
 import type { MemoryEngine } from './engine';
 
 const MemoryId = z.string().length(26);
 
 export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegistry, engine: MemoryEngine, cockpitToken: string): void {
   const who = (request: Parameters<typeof authorityOf>[0]) => requireAuthority(authorityOf(request, registry, cockpitToken));
-  const contextOf = (authority: Exclude<Authority, { kind: 'none' }>, project?: string) =>
-    authority.kind === 'agent'
-      ? { project: project ?? authority.agent.project, agent: authority.agent.id }
-      : { project: project ?? 'default', agent: null };
+  const caller = (request: Parameters<typeof authorityOf>[0]) => memoryCaller(who(request));
+  const memoryId = (request: { params: unknown }) => parseInput(MemoryId, (request.params as { id: string }).id, 'memory id');
 
   http.post(`${API_PREFIX}/memory/store`, async (request, reply) => {
-    const authority = who(request);
+    const by = caller(request);
     const input = parseInput(StoreRequest, request.body, 'memory');
     const memories = 'memories' in input ? input.memories : [input];
-    const stored = await (await engine.service()).store(memories, contextOf(authority));
+    const service = await engine.service();
+    const stored = await service.store(memories, checkedStore(service, by, memories));
     return reply.code(201).send({ stored });
   });
 
   http.post(`${API_PREFIX}/memory/extract`, async (request, reply) => {
-    const authority = who(request);
+    const by = caller(request);
     const input = parseInput(ExtractRequest, request.body, 'extraction request');
-    const result = await engine.extract(input, contextOf(authority, input.project));
+    const result = await engine.extract(input, writeContext(by, input.project));
     return reply.code(201).send(result);
   });
 
   http.get(`${API_PREFIX}/memory/search`, async (request) => {
-    const authority = who(request);
+    const by = caller(request);
     const query = parseInput(MemorySearchQuery, request.query, 'memory search');
-    return (await engine.service()).search(query, contextOf(authority, query.project));
+    return (await engine.service()).search(query, searchContext(by, query));
   });
 
   http.get(`${API_PREFIX}/memory/model`, async (request) => {
@@ -58,19 +58,25 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
   });
 
   http.get(`${API_PREFIX}/memory/:id`, async (request) => {
-    who(request);
-    return (await engine.service()).get(parseInput(MemoryId, (request.params as { id: string }).id, 'memory id'));
+    const by = caller(request);
+    return readableMemory(await engine.service(), by, memoryId(request));
   });
 
   http.patch(`${API_PREFIX}/memory/:id`, async (request) => {
-    who(request);
+    const by = caller(request);
+    const id = memoryId(request);
     const { shared } = parseInput(z.object({ shared: z.boolean() }).strict(), request.body, 'memory update');
-    return (await engine.service()).setShared(parseInput(MemoryId, (request.params as { id: string }).id, 'memory id'), shared);
+    const service = await engine.service();
+    checkChangeable(service, by, id);
+    return service.setShared(id, shared);
   });
 
   http.delete(`${API_PREFIX}/memory/:id`, async (request, reply) => {
-    who(request);
-    (await engine.service()).delete(parseInput(MemoryId, (request.params as { id: string }).id, 'memory id'));
+    const by = caller(request);
+    const id = memoryId(request);
+    const service = await engine.service();
+    checkChangeable(service, by, id);
+    service.delete(id);
     return reply.code(204).send();
   });
 }

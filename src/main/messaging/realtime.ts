@@ -13,6 +13,7 @@ import { bearerToken } from '../api/auth';
 import { originAllowed } from '../api/security';
 import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
+import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
 import type { MemoryEngine } from '../memory/engine';
 import { frameLength, messageFrame, sendFrame, type OutgoingFrame } from './frames';
 import { splitSend, SPLIT_SENDS_FROM, type RawTextBody } from './json-body';
@@ -251,7 +252,6 @@ export class RealtimeGateway {
   private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void, rawBody?: RawTextBody): Promise<void> {
     const { registry, messaging } = this.options;
     const ref = 'ref' in frame ? frame.ref : undefined;
-    const context = { project: agent.project, agent: agent.id };
     try {
       switch (frame.type) {
         case 'send': {
@@ -276,12 +276,15 @@ export class RealtimeGateway {
         case 'memory.extract': {
           const memory = this.options.memory;
           if (!memory) throw new HubError(503, 'memory_unavailable', 'this hub has no memory engine');
+          // The same project rule as over HTTP (memory/access.ts).
+          const caller = memoryCaller(agent);
+          const service = await memory.service();
           const result =
             frame.type === 'memory.store'
-              ? await (await memory.service()).store(frame.memories, context)
+              ? await service.store(frame.memories, checkedStore(service, caller, frame.memories))
               : frame.type === 'memory.search'
-                ? await (await memory.service()).search(frame.query, { ...context, project: frame.query.project ?? agent.project })
-                : await memory.extract(frame.request, { ...context, project: frame.request.project ?? agent.project });
+                ? await service.search(frame.query, searchContext(caller, frame.query))
+                : await memory.extract(frame.request, writeContext(caller, frame.request.project));
           send({ type: 'result', ref: frame.ref, result });
           break;
         }
