@@ -281,7 +281,6 @@ export function createApp(options: AppOptions): App {
               registry,
               messaging,
               router: context.upgrades,
-              port: context.port,
               maxBodyBytes: config.messages.maxBytes,
               observeDelivery: (ms) => metrics.record('deliver', ms),
               memory,

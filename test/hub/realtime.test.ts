@@ -98,13 +98,18 @@ describe('realtime socket', () => {
     other.ws.close();
   });
 
-  it('refuses bad tokens, another agent\'s socket and foreign web origins', async () => {
+  it('refuses bad tokens, another agent\'s socket and every browser origin, the hub\'s own included', async () => {
     const hub = await startHub();
     const a = await hub.register('a');
     const b = await hub.register('b');
     await expect(openSocket(hub.url, a.agent.id, 'dvx_bad')).rejects.toThrow('HTTP 401');
     await expect(openSocket(hub.url, b.agent.id, a.token)).rejects.toThrow('HTTP 403');
     await expect(openSocket(hub.url, a.agent.id, a.token, { Origin: 'https://evil.example' })).rejects.toThrow('HTTP 403');
+    // The cockpit's own origin opens the cockpit socket, never an agent's.
+    await expect(openSocket(hub.url, a.agent.id, a.token, { Origin: hub.url })).rejects.toThrow('HTTP 403');
+    await expect(openSocket(hub.url, a.agent.id, a.token, { Origin: hub.url.replace('127.0.0.1', 'localhost') })).rejects.toThrow('HTTP 403');
+    const program = await openSocket(hub.url, a.agent.id, a.token);
+    program.ws.close();
   });
 
   it('a slow consumer never holds up the others, and still gets everything', async () => {

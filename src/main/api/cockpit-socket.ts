@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { COCKPIT_SOCKET_PATH, COCKPIT_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type CockpitServerFrame } from '../../shared/socket-protocol';
 import { dispatchCall, type CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
-import { originAllowed, secretsEqual } from './security';
+import { cockpitOriginAllowed, secretsEqual } from './security';
 import { rejectUpgrade, type UpgradeRouter } from './upgrade-router';
 
 /** Cockpit frames are small; anything bigger is a mistake or an attack. */
@@ -33,7 +33,7 @@ export function attachCockpitSocket({ router, token, port, handlers, events }: C
   router.add(
     (pathname) => pathname === COCKPIT_SOCKET_PATH,
     (request, socket, head, url) => {
-      if (!originAllowed(request.headers.origin, port())) {
+      if (!cockpitOriginAllowed(request.headers.origin, port())) {
         rejectUpgrade(socket, 403, `origin ${request.headers.origin} may not open the cockpit socket`);
         return;
       }

@@ -51,10 +51,10 @@ export function hostHeaderAllowed(hostHeader: string | undefined, listenHost: st
 }
 
 /**
- * A browser always sends Origin on a WebSocket upgrade; only the cockpit's own pages may open one. Programs
- * (agents, the CLI) send no Origin and are judged by their token alone.
+ * A browser always sends Origin on a WebSocket upgrade; only the cockpit's own pages may open the cockpit socket.
+ * Programs (the CLI, Electron's main process) send no Origin and are judged by their token alone.
  */
-export function originAllowed(origin: string | undefined, port: number): boolean {
+export function cockpitOriginAllowed(origin: string | undefined, port: number): boolean {
   if (origin === undefined) return true;
   try {
     const url = new URL(origin);
@@ -62,4 +62,12 @@ export function originAllowed(origin: string | undefined, port: number): boolean
   } catch {
     return false;
   }
+}
+
+/**
+ * Agent sockets are for programs, which send no Origin. Any Origin, the cockpit's own included, means a browser
+ * page: a page that learned an agent's token must still not act as that agent.
+ */
+export function agentOriginAllowed(origin: string | undefined): boolean {
+  return origin === undefined;
 }

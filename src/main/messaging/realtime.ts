@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { API_PREFIX, ClientFrame, CLOSE_CODES, ULID_SOURCE, type ServerFrame } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { bearerToken } from '../api/auth';
-import { originAllowed } from '../api/security';
+import { agentOriginAllowed } from '../api/security';
 import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
 import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
@@ -38,7 +38,6 @@ export interface RealtimeOptions {
   registry: AgentRegistry;
   messaging: MessagingService;
   router: UpgradeRouter;
-  port: () => number;
   maxBodyBytes: number;
 }
 
@@ -149,8 +148,8 @@ export class RealtimeGateway {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxBodyBytes + FRAME_OVERHEAD_BYTES });
     options.router.add((pathname) => REALTIME_PATH.test(pathname), (request, socket, head, url) => {
       const agentId = REALTIME_PATH.exec(url.pathname)![1]!;
-      if (request.headers.origin !== undefined && !originAllowed(request.headers.origin, options.port())) {
-        rejectUpgrade(socket, 403, `origin ${request.headers.origin} may not connect as an agent`);
+      if (!agentOriginAllowed(request.headers.origin)) {
+        rejectUpgrade(socket, 403, `a browser page (origin ${request.headers.origin}) may not connect as an agent`);
         return;
       }
       let agent: AgentRecord;
