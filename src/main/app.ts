@@ -17,8 +17,8 @@ import { startLiveFeed, type LiveFeed } from './cockpit/live-feed';
 import { loadCockpitToken, loadConfig, saveConfig, type AppConfig } from './config/config';
 import { writeFileDurableSync } from '../shared/node/durable-file';
 import { rendererDir as defaultRendererDir, resourcesDir as defaultResourcesDir } from './config/paths';
-import { startCheckpointer, type Checkpointer } from './db/checkpointer';
-import { migrate, openDatabase, type SqliteDatabase } from './db/database';
+import { startCheckpointer } from './db/checkpointer';
+import { migrate, openDatabase } from './db/database';
 import { hubMigrations } from './db/migrations';
 import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS, type SentenceEncoder } from './embedding';
 import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes, type LastRestore } from './backup';
@@ -33,6 +33,7 @@ import { registerMetricsRoutes } from './monitor/http';
 import { Metrics } from './monitor/metrics';
 import { ServiceRegistry } from './monitor/service-registry';
 import { checkVectorIndex } from './vector/health';
+import type { Hub } from './hub';
 
 export const PRODUCT_NAME = 'DevEnviro Cockpit';
 
@@ -68,17 +69,6 @@ export interface App {
    * replaced is kept beside, and its path returned.
    */
   restoreInPlace(snapshotId: string): Promise<{ previousDataDir: string }>;
-}
-
-export interface Hub {
-  db: SqliteDatabase;
-  registry: AgentRegistry;
-  messaging: MessagingService;
-  realtime: RealtimeGateway;
-  memory: MemoryEngine;
-  mailbox: FileMailbox;
-  backup: BackupService;
-  checkpointer: Checkpointer;
 }
 
 

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Message, RegisterResponse } from '../../src/shared/agent-protocol';
-import { createApp, type App, type Hub } from '../../src/main/app';
+import { createApp, type App } from '../../src/main/app';
+import type { Hub } from '../../src/main/hub';
 import { defaultConfig } from '../../src/main/config/config';
 import { FileMailbox, projectFolder, type AgentFile, type FileMailboxOptions } from '../../src/main/mailbox';
 import { tempDir } from '../helpers';

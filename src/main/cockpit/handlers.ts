@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { ConnectInfo, HubStatus, MetricsSnapshot } from '../../shared/contract';
 import { DEFAULT_HUB_URL } from '../../shared/hub-location';
-import type { Hub } from '../app';
+import type { Hub } from '../hub';
 import { findAppRoot } from '../config/paths';
 import { HubError } from '../errors';
 import { publicMessage } from '../messaging/frames';

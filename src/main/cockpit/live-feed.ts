@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Message } from '../../shared/agent-protocol';
 import type { MetricsSnapshot } from '../../shared/contract';
-import type { Hub } from '../app';
+import type { Hub } from '../hub';
 import { publicMessage } from '../messaging/frames';
 import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';

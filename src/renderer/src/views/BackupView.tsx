@@ -14,12 +14,13 @@ import {
   TRIGGER_LABEL,
   type BackupEvent,
   type Overview,
+  type PreviewState,
   type Progress,
   type RunRecord,
   type Settings,
   type Trigger,
 } from './backup/model';
-import { SettingsPanel, type PreviewState } from './backup/SettingsPanel';
+import { SettingsPanel } from './backup/SettingsPanel';
 import { SnapshotsPanel } from './backup/SnapshotsPanel';
 
 /** A run as this page follows it: from `backup.event`, or from the overview when the page opened mid-run. */

@@ -1,8 +1,7 @@
 import { useState } from 'react';
 import { ErrorNotice, Loading, Panel, Tag } from '../../components/ui';
 import { formatBytes, formatCount } from '../../format';
-import type { SourcePreview } from './model';
-import type { PreviewState } from './SettingsPanel';
+import type { PreviewState, SourcePreview } from './model';
 
 const SHOWN = 10;
 

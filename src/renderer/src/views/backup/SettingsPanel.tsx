@@ -15,16 +15,10 @@ import {
   type Draft,
   type FieldError,
   type Overview,
+  type PreviewState,
   type Settings,
-  type SourcePreview,
 } from './model';
 import { PreviewPanel } from './PreviewPanel';
-
-export type PreviewState =
-  | { state: 'idle' }
-  | { state: 'loading'; key: string }
-  | { state: 'error'; key: string; message: string }
-  | { state: 'ready'; key: string; previews: SourcePreview[]; unsaved: boolean };
 
 type PreviewRequest = CallParams<'backup.preview'>;
 

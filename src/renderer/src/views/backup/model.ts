@@ -21,6 +21,13 @@ export type RestoreReport = CallResult<'backup.restore'>;
 export type SourcePreview = CallResult<'backup.preview'>['previews'][number];
 export type HubRestored = EventPayload<'backup.restored'>;
 
+/** The exclusion preview beside the settings form (its own panel, fed by the form's Preview button). */
+export type PreviewState =
+  | { state: 'idle' }
+  | { state: 'loading'; key: string }
+  | { state: 'error'; key: string; message: string }
+  | { state: 'ready'; key: string; previews: SourcePreview[]; unsaved: boolean };
+
 const MiB = 1024 * 1024;
 
 export const PHASES: ReadonlyArray<{ phase: Progress['phase']; label: string }> = [

@@ -1,0 +1,20 @@
+/** The running hub's services, as one value: what the cockpit handlers, the live feed and tests need to reach. */
+import type { BackupService } from './backup';
+import type { Checkpointer } from './db/checkpointer';
+import type { SqliteDatabase } from './db/database';
+import type { AgentRegistry } from './agents/registry';
+import type { FileMailbox } from './mailbox';
+import type { MemoryEngine } from './memory/engine';
+import type { MessagingService } from './messaging/service';
+import type { RealtimeGateway } from './messaging/realtime';
+
+export interface Hub {
+  db: SqliteDatabase;
+  registry: AgentRegistry;
+  messaging: MessagingService;
+  realtime: RealtimeGateway;
+  memory: MemoryEngine;
+  mailbox: FileMailbox;
+  backup: BackupService;
+  checkpointer: Checkpointer;
+}
