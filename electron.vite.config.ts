@@ -36,7 +36,7 @@ export default defineConfig({
         input: {
           electron: resolve('src/main/electron.ts'),
           headless: resolve('src/main/headless.ts'),
-          cli: resolve('src/client/cli.ts'),
+          cli: resolve('src/client/cli/main.ts'),
           client: resolve('src/client/index.ts'),
         },
       },

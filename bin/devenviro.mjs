@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `devenviro` command: runs the CLI built by `npm run build` (src/client/cli.ts → out/main/cli.js).
+// The `devenviro` command: runs the CLI built by `npm run build` (src/client/cli/main.ts → out/main/cli.js).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

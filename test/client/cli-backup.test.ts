@@ -12,7 +12,7 @@ import { tempDir } from '../helpers';
 import { startHub } from './hub';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli.ts');
+const CLI = path.join(ROOT, 'src/client/cli/main.ts');
 /** tsx by its file, so the CLI can run from another working directory. */
 const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const SNAPSHOT = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;

@@ -1,5 +1,5 @@
 /**
- * The `devenviro` command line, run as a child process from its source (node --import tsx src/client/cli.ts), so
+ * The `devenviro` command line, run as a child process from its source (node --import tsx src/client/cli/main.ts), so
  * the test needs no build; bin/devenviro.mjs runs the same module built into out/main/cli.js.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -12,7 +12,7 @@ import { tempDir } from '../helpers';
 import { startHub, waitFor } from './hub';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli.ts');
+const CLI = path.join(ROOT, 'src/client/cli/main.ts');
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** The environment of a user with nothing configured, so the test sees only what it passes. */

@@ -12,7 +12,7 @@ import { tempDir } from '../helpers';
 import { freePort, sleep, startHub, startHubProcess, waitFor } from './hub';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli.ts');
+const CLI = path.join(ROOT, 'src/client/cli/main.ts');
 /** How long the hub stays down: long enough for several reconnect attempts. */
 const OUTAGE_MS = 1_500;
 
