@@ -6,7 +6,7 @@
  */
 const PRODUCT_ENTRY_POINTS = [
   '^src/main/(electron|headless)\\.ts$',
-  '^src/client/(cli|index)\\.ts$',
+  '^src/client/(cli/main|index)\\.ts$',
   '^src/preload/index\\.ts$',
   '^src/renderer/src/main\\.tsx$',
 ];
