@@ -14,11 +14,14 @@ import {
   ExtractRequest,
   MemoryInput,
   MemorySearchQuery,
+  type ExtractReport,
   type Memory,
+  type MemoryModelState,
+  type MemoryOverview,
   type MemorySearchResult,
-  type MemoryStats,
   type StoredMemory,
 } from './memory-protocol';
+import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 
 function call<P extends z.ZodType>(params: P) {
   return { returns: <R>() => ({ params, result: undefined as unknown as R }) };
@@ -54,49 +57,6 @@ export interface HubStatus {
   services: ServiceStatus[];
 }
 
-/** The operations the hub times, in the order the cockpit shows them. */
-export const OPERATIONS = ['send', 'deliver', 'store', 'search', 'embed', 'extract'] as const;
-export type OperationName = (typeof OPERATIONS)[number];
-
-export interface LatencySummary {
-  count: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-}
-
-export interface SlowOperation {
-  op: OperationName;
-  durationMs: number;
-  at: string;
-  detail: string | null;
-}
-
-/** Pushed once a second: everything the live charts draw. */
-export interface MetricsSnapshot {
-  at: string;
-  /** Per second, over the last tick. */
-  rates: { messagesSent: number; messagesDelivered: number; memoriesStored: number; searches: number };
-  totals: { messagesSent: number; messagesDelivered: number; memoriesStored: number; searches: number };
-  /** Over the last tick. */
-  latency: Record<OperationName, LatencySummary>;
-  /** Since the hub started. */
-  latencyTotal: Record<OperationName, LatencySummary>;
-  process: {
-    cpuPercent: number;
-    rssBytes: number;
-    heapUsedBytes: number;
-    heapTotalBytes: number;
-    eventLoopDelayP50Ms: number;
-    eventLoopDelayP99Ms: number;
-  };
-  agents: { registered: number; online: number; byTier: Record<string, number>; byStatus: Record<string, number> };
-  /** Bytes on disk per store (SQLite files with their WAL, vector index files). */
-  storage: Record<string, number>;
-  /** The slowest operations of the last minute. */
-  slowest: SlowOperation[];
-}
-
 export interface AgentDetail {
   agent: AgentInfo;
   topics: string[];
@@ -113,19 +73,6 @@ export interface ConnectInfo {
   cli: string[];
   typescript: string;
   http: string[];
-}
-
-export interface MemoryModelState {
-  active: { id: string; dir: string | null };
-  switching: { to: { id: string; dir: string | null }; done: number; total: number } | null;
-  lastError: string | null;
-}
-
-export interface MemoryOverview extends MemoryStats {
-  /** Memories created per day, last 30 days. */
-  growth: Array<{ day: string; count: number }>;
-  importance: Array<{ bucket: string; count: number }>;
-  age: Array<{ bucket: string; count: number }>;
 }
 
 const MessageFilter = z
@@ -157,7 +104,7 @@ export const calls = {
   'memory.overview': call(NoParams).returns<MemoryOverview>(),
   /** Stores as the overseer, in the given project (default: default). */
   'memory.store': call(z.object({ memories: z.array(MemoryInput).min(1).max(1000) }).strict()).returns<StoredMemory[]>(),
-  'memory.extract': call(ExtractRequest).returns<{ stored: StoredMemory[]; stats: Record<string, unknown> }>(),
+  'memory.extract': call(ExtractRequest).returns<ExtractReport>(),
   'memory.model': call(NoParams).returns<MemoryModelState>(),
   /** dir: a sentence-transformers ONNX export folder, or null for the built-in encoder. */
   'memory.switchModel': call(z.object({ dir: z.string().min(1).nullable() }).strict()).returns<MemoryModelState>(),
@@ -172,10 +119,7 @@ export const calls = {
   /** Restores the hub's own data in place: the hub stops, swaps its data and starts again (the cockpit reconnects). */
   'backup.restoreHub': call(z.object({ id: SnapshotId }).strict()).returns<{ accepted: true }>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
-  'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<
-    /** upToMs null: the open-ended last bucket. */
-    Array<{ upToMs: number | null; count: number }>
-  >(),
+  'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
 } as const;
 
 export const events = {

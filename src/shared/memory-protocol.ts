@@ -130,3 +130,29 @@ export interface MemoryStats {
   byKind: Array<{ kind: MemoryKind; count: number }>;
   index: { kind: string; size: number; model: string; dimension: number; tombstones: number };
 }
+
+/** Which encoder the memories are embedded with, and a switch to another one while it runs. */
+export interface ModelChoice {
+  id: string;
+  /** null: the built-in encoder. */
+  dir: string | null;
+}
+
+export interface MemoryModelState {
+  active: ModelChoice;
+  switching: { to: ModelChoice; done: number; total: number } | null;
+  lastError: string | null;
+}
+
+export interface MemoryOverview extends MemoryStats {
+  /** Memories created per day, last 30 days. */
+  growth: Array<{ day: string; count: number }>;
+  importance: Array<{ bucket: string; count: number }>;
+  age: Array<{ bucket: string; count: number }>;
+}
+
+/** What an extraction stored, and its figures (counts and timings, by name). */
+export interface ExtractReport {
+  stored: StoredMemory[];
+  stats: Record<string, unknown>;
+}

@@ -3,7 +3,8 @@
  * overseer: it sees every agent, inbox and memory, and sends as the overseer identity.
  */
 import path from 'node:path';
-import type { ConnectInfo, HubStatus, MetricsSnapshot } from '../../shared/contract';
+import type { ConnectInfo, HubStatus } from '../../shared/contract';
+import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../hub';
 import { findAppRoot } from '../config/paths';

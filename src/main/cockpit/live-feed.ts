@@ -5,7 +5,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Message } from '../../shared/agent-protocol';
-import type { MetricsSnapshot } from '../../shared/contract';
+import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import type { Hub } from '../hub';
 import { publicMessage } from '../messaging/frames';
 import type { Delivery } from '../messaging/service';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { SqliteDatabase } from '../db/database';
 import { loadEncoderFromDir } from '../embedding/models';
-import type { ExtractRequest, StoredMemory } from '../../shared/memory-protocol';
+import type { ExtractReport, ExtractRequest, MemoryModelState } from '../../shared/memory-protocol';
 import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
@@ -41,22 +41,11 @@ export interface MemoryEngineOptions {
   observeExtract?: (durationMs: number) => void;
 }
 
-export interface ModelState {
-  active: ModelChoice;
-  switching: { to: ModelChoice; done: number; total: number } | null;
-  lastError: string | null;
-}
-
-export interface ExtractResult {
-  stored: StoredMemory[];
-  stats: Record<string, unknown>;
-}
-
 export class MemoryEngine {
   private opening: Promise<MemoryService> | undefined;
   private opened: MemoryService | undefined;
   private active: ModelChoice | undefined;
-  private switching: ModelState['switching'] = null;
+  private switching: MemoryModelState['switching'] = null;
   private lastError: string | null = null;
   /**
    * Encoders this engine loaded itself (user models, earlier built-in ones); the built-in one belongs to the app. One
@@ -103,7 +92,7 @@ export class MemoryEngine {
     return this.opened?.db ?? null;
   }
 
-  model(): ModelState {
+  model(): MemoryModelState {
     return { active: this.active ?? { id: 'loading', dir: null }, switching: this.switching, lastError: this.lastError };
   }
 
@@ -111,7 +100,7 @@ export class MemoryEngine {
    * Starts re-embedding every memory with the model in `dir` (null: the built-in encoder). Returns at once;
    * progress shows in the hub's status, and search keeps using the current model until the new one is complete.
    */
-  async switchModel(dir: string | null): Promise<ModelState> {
+  async switchModel(dir: string | null): Promise<MemoryModelState> {
     const service = await this.service();
     if (this.switching) throw new HubError(409, 'conflict', `already switching to ${this.switching.to.id}`);
     const resolved = dir === null ? null : path.resolve(dir);
@@ -205,7 +194,7 @@ export class MemoryEngine {
   }
 
   /** Extracts memories from text (structure, semantic chunks, salient items) and stores them as one batch. */
-  async extract(input: z.output<typeof ExtractRequest>, context: StoreContext): Promise<ExtractResult> {
+  async extract(input: z.output<typeof ExtractRequest>, context: StoreContext): Promise<ExtractReport> {
     const service = await this.service();
     const encoder = service.encoder;
     const started = performance.now();

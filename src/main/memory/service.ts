@@ -16,10 +16,11 @@ import type {
   MemoryKind,
   MemorySearchQuery,
   MemorySearchResult,
+  MemoryOverview,
   MemoryStats,
+  ModelChoice,
   StoredMemory,
 } from '../../shared/memory-protocol';
-import type { MemoryOverview } from '../../shared/contract';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
@@ -48,11 +49,7 @@ export interface MemoryServiceOptions {
 }
 
 /** Which model the memories are indexed with: kept beside memory.sqlite so the right one loads at start. */
-export interface ModelChoice {
-  id: string;
-  /** null: the built-in encoder. */
-  dir: string | null;
-}
+export type { ModelChoice };
 
 const MODEL_CHOICE_FILE = 'memory-model.json';
 

@@ -4,7 +4,7 @@
  * figures. The cockpit gets a snapshot every second; Prometheus scrapes the same numbers as text.
  */
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
-import { OPERATIONS, type LatencySummary, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../shared/contract';
+import { OPERATIONS, type LatencyBucket, type LatencySummary, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../shared/monitor-protocol';
 
 const COUNTERS = ['messagesSent', 'messagesDelivered', 'memoriesStored', 'searches'] as const;
 export type CounterName = (typeof COUNTERS)[number];
@@ -89,11 +89,11 @@ export class Metrics {
   }
 
   /** Latency distribution of one operation since start, as (upper bound ms, count) buckets for a histogram chart. */
-  buckets(op: OperationName): Array<{ upToMs: number | null; count: number }> {
+  buckets(op: OperationName): LatencyBucket[] {
     const h = this.total.get(op)!;
     if (h.count === 0) return [];
     const bounds = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
-    const result: Array<{ upToMs: number | null; count: number }> = [];
+    const result: LatencyBucket[] = [];
     let previous = 0;
     for (const bound of bounds) {
       // The histogram gives percentiles, not bucket counts: find the share of samples at or below each bound.

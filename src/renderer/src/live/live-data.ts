@@ -1,5 +1,5 @@
 import type { AgentInfo } from '../../../shared/agent-protocol';
-import { OPERATIONS, type MetricsSnapshot, type OperationName } from '../../../shared/contract';
+import { OPERATIONS, type MetricsSnapshot, type OperationName } from '../../../shared/monitor-protocol';
 import type { Transport } from '../transport';
 import { invoke } from '../transport/invoke';
 import { Store } from './store';

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { MEMORY_KINDS, MEMORY_SCOPES, type MemoryHit, type MemoryKind, type MemoryScope, type MemorySearchResult } from '../../../shared/memory-protocol';
-import type { CallParams, MemoryOverview } from '../../../shared/contract';
+import type { CallParams } from '../../../shared/contract';
+import type { MemoryOverview } from '../../../shared/memory-protocol';
 import { Bars, cssColor } from '../components/charts';
 import { Empty, ErrorNotice, Loading, Panel, Stat, Tag, ViewHeader } from '../components/ui';
 import { formatAgo, formatCount, formatMs, formatScore, shortId } from '../format';

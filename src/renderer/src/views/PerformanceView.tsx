@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { OPERATIONS, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../../shared/contract';
+import { OPERATIONS, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../../shared/monitor-protocol';
 import { Bars, cssColor, Legend, TimeChart, TimeChartPanel, type BarDatum } from '../components/charts';
 import { Empty, Loading, Panel, Stat, ViewHeader } from '../components/ui';
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs, formatPercent, formatRate } from '../format';
