@@ -1,0 +1,182 @@
+/**
+ * Restoring: a source of a snapshot into a folder (every path checked first, every file's hash checked as it is
+ * written), and the hub's own data beside its live folder, with each restored database checked.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { RestoreReport } from '../../../shared/backup-protocol';
+import { errorCode } from '../../mailbox/files';
+import { HUB_SOURCE } from '../config';
+import { BackupError } from '../errors';
+import { resolveInside, unsafePathReason, type ManifestFile } from '../manifest';
+import { isInside } from '../paths';
+import type { Repository } from '../repository';
+import { sum, type EngineContext, type RestoreOptions } from './context';
+import { phaseProgress, progressReporter } from './progress';
+import { checkSnapshotId } from './snapshots';
+import { hasSqliteHeader, integrityCheck, SQLITE_NAME } from './sqlite';
+
+/** The restore, and the manifest entries it wrote (or tried to: those that failed are in the report). */
+export async function restoreSnapshot(ctx: EngineContext, snapshotId: string, options: RestoreOptions): Promise<{ report: RestoreReport; files: ManifestFile[] }> {
+  const repo = ctx.repository(ctx.options.settings());
+  const manifest = await repo.readManifest(checkSnapshotId(snapshotId, repo));
+  if (!manifest.sources.some((s) => s.name === options.source) && !manifest.files.some((f) => f.source === options.source)) {
+    const names = manifest.sources.map((s) => `"${s.name}"`).join(', ');
+    throw new BackupError('source_missing', `Snapshot ${manifest.id} has no source named "${options.source}" (it has ${names}).`);
+  }
+  const prefixes = options.paths?.map((p) => p.replace(/\/+$/, ''));
+  const files = manifest.files.filter(
+    (f) => f.source === options.source && (!prefixes || prefixes.some((p) => f.path === p || f.path.startsWith(`${p}/`))),
+  );
+
+  // Refuse the whole restore if any path is unsafe: such a manifest was not written by this program.
+  const unsafe = files
+    .map((f) => ({ path: f.path, reason: unsafePathReason(f.path, ctx.platform) }))
+    .filter((u): u is { path: string; reason: string } => u.reason !== null);
+  if (unsafe.length > 0) {
+    const list = unsafe.slice(0, 5).map((u) => `"${u.path}" (${u.reason})`).join(', ');
+    throw new BackupError(
+      'unsafe_path',
+      `Refusing to restore snapshot ${manifest.id}: ${unsafe.length} path(s) would escape the destination folder: ${list}${unsafe.length > 5 ? ', …' : ''}.`,
+    );
+  }
+
+  const requested = path.resolve(options.destination);
+  if (isInside(requested, ctx.dataDir) || isInside(ctx.dataDir, requested)) {
+    throw new BackupError(
+      'unsafe_path',
+      `Refusing to restore into ${requested}: it overlaps the hub's live data folder ${ctx.dataDir}. Restore the hub's data with restoreHubData (it writes beside it), or choose another folder.`,
+    );
+  }
+  try {
+    await fsp.mkdir(requested, { recursive: true });
+  } catch (error) {
+    throw new BackupError('restore_failed', `Cannot create the folder ${requested} to restore into: ${(error as Error).message}`, { cause: error });
+  }
+  const root = await fsp.realpath(requested);
+  if (!(await fsp.stat(root)).isDirectory()) throw new BackupError('restore_failed', `${requested} is a file, not a folder.`);
+  if (!options.overwrite && (await fsp.readdir(root)).length > 0) {
+    throw new BackupError('destination_not_empty', `The folder ${root} is not empty. Choose an empty folder, or allow replacing files.`);
+  }
+
+  const failed: RestoreReport['failed'] = [];
+  const madeDirs = new Set<string>();
+  const progress = phaseProgress(progressReporter(options.onProgress), 'copying', { files: files.length, bytes: sum(files.map((f) => f.size)) });
+  for (const f of files) {
+    const target = resolveInside(root, f.path, ctx.platform);
+    try {
+      await ensureParents(root, target, madeDirs);
+      const existing = await fsp.lstat(target).catch(() => undefined);
+      if (existing?.isSymbolicLink()) throw new BackupError('unsafe_path', `refusing to restore "${f.path}": a symbolic link is in its place`);
+      if (existing?.isDirectory()) throw new Error('a folder is in its place');
+      await restoreFile(repo, f, target);
+    } catch (error) {
+      if (error instanceof BackupError && error.code !== 'restore_failed' && error.code !== 'snapshot_damaged') throw error;
+      failed.push({ path: f.path, reason: (error as Error).message });
+    }
+    progress.step(f.size);
+  }
+  progress.finish();
+  const restored: RestoreReport = {
+    snapshotId: manifest.id,
+    source: options.source,
+    destination: root,
+    ok: failed.length === 0,
+    files: files.length - failed.length,
+    bytes: progress.done.bytes - sum(failed.map((x) => files.find((f) => f.path === x.path)?.size ?? 0)),
+    failed,
+  };
+  return { report: restored, files };
+}
+
+async function restoreFile(repo: Repository, f: ManifestFile, target: string): Promise<void> {
+  const input = await repo.openObject(f.sha256);
+  if (!input) throw new BackupError('restore_failed', `its stored content (${f.sha256.slice(0, 12)}…) is missing from the backup`);
+  const temp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.restore-${randomBytes(6).toString('hex')}`);
+  let output: fsp.FileHandle | undefined;
+  let renamed = false;
+  try {
+    output = await fsp.open(temp, 'wx', 0o600);
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await repo.op('reading a stored file', () => input.read(buffer, 0, buffer.length, size));
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      await output.write(buffer, 0, bytesRead, size);
+      size += bytesRead;
+    }
+    const actual = hash.digest('hex');
+    if (actual !== f.sha256 || size !== f.size) {
+      throw new BackupError('restore_failed', `its stored content is damaged (expected sha256 ${f.sha256.slice(0, 12)}…, found ${actual.slice(0, 12)}…)`);
+    }
+    await output.sync();
+    await output.close();
+    output = undefined;
+    await fsp.chmod(temp, f.mode & 0o777);
+    const mtime = new Date(f.mtime);
+    await fsp.utimes(temp, mtime, mtime);
+    await fsp.rename(temp, target);
+    renamed = true;
+  } finally {
+    await input.close().catch(() => undefined);
+    if (output) await output.close().catch(() => undefined);
+    if (!renamed) await fsp.rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Restores the hub's data from a snapshot beside the live data folder, into `<dataDir>.restore-<timestamp>`, checks
+ * every restored database (PRAGMA integrity_check), and returns that folder. Swapping it in needs the hub stopped.
+ */
+export async function restoreHubDataBeside(ctx: EngineContext, snapshotId: string, dataDir: string = ctx.dataDir): Promise<string> {
+  const folder = `${path.resolve(dataDir)}.restore-${ctx.now().toISOString().replace(/[-:.]/g, '')}`;
+  let report: RestoreReport;
+  let files: ManifestFile[];
+  try {
+    ({ report, files } = await ctx.exclusive('restore', () => restoreSnapshot(ctx, snapshotId, { source: HUB_SOURCE, destination: folder })));
+  } catch (error) {
+    if (!(error instanceof BackupError && error.code === 'destination_not_empty')) await fsp.rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
+  const problems = report.failed.map((f) => `${f.path}: ${f.reason}`);
+  if (problems.length === 0) {
+    for (const f of files) {
+      if (!SQLITE_NAME.test(f.path)) continue;
+      const file = path.join(folder, ...f.path.split('/'));
+      if (!hasSqliteHeader(file)) continue;
+      const result = integrityCheck(file);
+      if (result !== 'ok') problems.push(`${f.path}: integrity_check says ${result}`);
+    }
+  }
+  if (problems.length > 0) {
+    await fsp.rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    throw new BackupError('restore_failed', `The hub's data could not be restored from ${snapshotId}: ${problems.slice(0, 5).join('; ')}`);
+  }
+  return folder;
+}
+
+/** Creates the folders between root and file one by one, refusing to pass through a symbolic link. */
+async function ensureParents(root: string, file: string, made: Set<string>): Promise<void> {
+  const dir = path.dirname(file);
+  if (made.has(dir) || dir === root) return;
+  const rel = path.relative(root, dir);
+  let current = root;
+  for (const segment of rel.split(path.sep)) {
+    current = path.join(current, segment);
+    if (made.has(current)) continue;
+    const stat = await fsp.lstat(current).catch((error: unknown) => {
+      if (errorCode(error) === 'ENOENT') return null;
+      throw error;
+    });
+    if (stat === null) await fsp.mkdir(current);
+    else if (stat.isSymbolicLink()) {
+      throw new BackupError('unsafe_path', `refusing to restore into ${current}: it is a symbolic link, which could lead outside ${root}`);
+    } else if (!stat.isDirectory()) {
+      throw new BackupError('restore_failed', `cannot restore into ${current}: a file is in the way`);
+    }
+    made.add(current);
+  }
+}
