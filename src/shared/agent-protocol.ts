@@ -91,6 +91,13 @@ export const Recipient = z.discriminatedUnion('type', [
 ]);
 export type Recipient = z.infer<typeof Recipient>;
 
+/**
+ * How deep JSON sent to the hub may nest (objects and arrays within each other, the document itself counting as
+ * one): deeper documents are refused with 400 over HTTP and an `invalid_frame` error over the socket, before
+ * anything walks them recursively.
+ */
+export const MAX_JSON_DEPTH = 512;
+
 /** What a sender supplies; the hub adds id, sender and creation time. */
 export const SendRequest = z
   .object({

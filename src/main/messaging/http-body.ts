@@ -1,36 +1,49 @@
 /**
  * Request bodies of the send routes: read into one buffer of the announced length (no list of chunks plus a
- * concatenated copy), and when large, split into the envelope, parsed as usual, and the body, kept as the bytes
- * it arrived in (see json-body.ts). Small bodies are parsed exactly as Fastify's own JSON parser does.
+ * concatenated copy), checked for depth, and when large, decoded off the event loop into the envelope, parsed as
+ * usual, and the body, kept as JSON bytes (see decode-send.ts). Small bodies are parsed exactly as Fastify's own
+ * JSON parser does.
  */
-import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { splitSend, SPLIT_SENDS_FROM, type RawTextBody } from './json-body';
+import { badRequest } from '../errors';
+import { rawBodyFrom, type DecodedSend } from './decode-send';
+import type { RawBody } from './json-body';
+import type { SendDecoder } from './send-decoder';
 
-const rawBodies = new WeakMap<object, RawTextBody>();
+const rawBodies = new WeakMap<object, RawBody>();
 
 /** The body of a send as it arrived, if the parser kept it as bytes (the parsed body's `body` is then ""). */
-export function rawBodyOf(parsed: unknown): RawTextBody | undefined {
+export function rawBodyOf(parsed: unknown): RawBody | undefined {
   return typeof parsed === 'object' && parsed !== null ? rawBodies.get(parsed) : undefined;
 }
 
 /** Replaces the JSON parser of `scope` (an encapsulated plugin holding the send routes). */
-export function acceptLargeSends(scope: FastifyInstance): void {
+export function acceptLargeSends(scope: FastifyInstance, decoder: SendDecoder): void {
   const parseJson = scope.getDefaultJsonParser('error', 'error');
   scope.addContentTypeParser('application/json', (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void) => {
     readBody(request, payload, (error, body) => {
       if (error) return done(error);
-      const split = body!.length >= SPLIT_SENDS_FROM && isUtf8(body!) ? splitSend(body!, false) : null;
-      if (!split) return parseJson(request, body!.toString('utf8'), done);
-      parseJson(request, split.envelope, (parseError: Error | null, parsed?: unknown) => {
-        if (!parseError && typeof parsed === 'object' && parsed !== null && (parsed as { body?: unknown }).body === '') rawBodies.set(parsed, split.body);
-        done(parseError, parsed);
-      });
+      const use = (decoded: DecodedSend) => {
+        if (decoded.kind === 'invalid') return done(badRequest(`invalid message: ${decoded.message}`));
+        if (decoded.kind === 'whole') return parseJson(request, body!.toString('utf8'), done);
+        const raw = rawBodyFrom(decoded.body);
+        parseJson(request, decoded.envelope, (parseError: Error | null, parsed?: unknown) => {
+          if (!parseError && typeof parsed === 'object' && parsed !== null && (parsed as { body?: unknown }).body === '') rawBodies.set(parsed, raw);
+          done(parseError, parsed);
+        });
+      };
+      let decoded: DecodedSend | Promise<DecodedSend>;
+      try {
+        decoded = decoder.decode(body!, false);
+      } catch (decodeError) {
+        return done(decodeError as Error);
+      }
+      if (decoded instanceof Promise) decoded.then(use, (decodeError: Error) => done(decodeError));
+      else use(decoded);
     });
   });
 }
-
 function readBody(request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: Buffer) => void): void {
   const limit = request.routeOptions.bodyLimit ?? Number.POSITIVE_INFINITY;
   const declared = Number(request.headers['content-length']);

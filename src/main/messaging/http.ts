@@ -32,7 +32,7 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
 
   // The send routes, in a scope of their own: their JSON parser keeps a large body as the bytes it arrived in.
   void http.register(async (sends) => {
-    acceptLargeSends(sends);
+    acceptLargeSends(sends, messaging.decoder);
 
     /** Sends to agent {id}; the sender is whoever the token names. */
     sends.post(`${API_PREFIX}/agents/:id/messages`, async (request, reply) => {

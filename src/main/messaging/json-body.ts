@@ -6,18 +6,27 @@
  * on its way through the hub. Anything this scanner is unsure of (escaped or repeated keys, a non-string body,
  * invalid JSON) is left to the ordinary path: JSON.parse of the whole thing.
  */
-/** A text body held as its JSON string literal, quotes included, exactly as it arrived. */
-export class RawTextBody {
+/**
+ * A body held as its JSON encoding, exactly as the hub will write it out: a text body as its string literal
+ * (quotes and escapes included, as it arrived), a JSON body as its serialisation.
+ */
+export class RawBody {
   constructor(
-    /** The literal: `"…"`, valid JSON, UTF-8. */
+    /** The JSON: `"…"` for a text body, `{…}` or `[…]` for a JSON body; UTF-8. */
     readonly json: Buffer,
-    /** The size of the decoded body in UTF-8 (what `messages.maxBytes` limits). */
+    /** The size of the body in UTF-8, what `messages.maxBytes` limits: the decoded text, or the JSON itself. */
     readonly utf8Bytes: number,
+    readonly contentType: 'text' | 'json' = 'text',
   ) {}
 
-  /** The body as a string (a copy: only for bodies small enough to be stored in the database row). */
-  text(): string {
-    return JSON.parse(this.json.toString('utf8')) as string;
+  /** The body's value (a copy: only for bodies small enough to be stored in the database row). */
+  value(): unknown {
+    return JSON.parse(this.json.toString('utf8'));
+  }
+
+  /** What the database row keeps: the text itself, or the JSON document as text (see store.ts). */
+  rowText(): string {
+    return this.contentType === 'text' ? (this.value() as string) : this.json.toString('utf8');
   }
 }
 
@@ -188,7 +197,7 @@ export const SPLIT_SENDS_FROM = 64 * 1024;
 export interface SplitSend {
   /** The document with the body replaced by `""`: small, for JSON.parse and validation. */
   envelope: string;
-  body: RawTextBody;
+  body: RawBody;
 }
 
 /**
@@ -202,7 +211,7 @@ export function splitSend(json: Buffer, nested: boolean): SplitSend | null {
   if (!result || skipSpace(json, result.objectEnd) !== json.length) return null;
   const { start, end, utf8Bytes } = result.found;
   const envelope = json.toString('utf8', 0, start) + '""' + json.toString('utf8', end);
-  return { envelope, body: new RawTextBody(json.subarray(start, end), utf8Bytes) };
+  return { envelope, body: new RawBody(json.subarray(start, end), utf8Bytes) };
 }
 
 /**
@@ -223,4 +232,12 @@ export function previewOf(literal: Buffer, maxBytes: number): string {
     }
   }
   return '';
+}
+
+/** The first characters of a JSON body's text (at most `maxBytes` bytes of it), never cutting a character in half. */
+export function jsonPreviewOf(json: Buffer, maxBytes: number): string {
+  if (json.length <= maxBytes) return json.toString('utf8');
+  let end = maxBytes;
+  while (end > 0 && (json[end]! & 0xc0) === 0x80) end--;
+  return json.toString('utf8', 0, end);
 }

@@ -16,7 +16,8 @@ import { HubError } from '../errors';
 import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
 import type { MemoryEngine } from '../memory/engine';
 import { frameLength, messageFrame, sendFrame, type OutgoingFrame } from './frames';
-import { splitSend, SPLIT_SENDS_FROM, type RawTextBody } from './json-body';
+import { rawBodyFrom, type DecodedSend } from './decode-send';
+import type { RawBody } from './json-body';
 import type { Delivery, MessagingService } from './service';
 
 type ParsedFrame = z.output<typeof ClientFrame>;
@@ -221,34 +222,63 @@ export class RealtimeGateway {
       if (this.connections.get(agent.id) === connection) this.connections.delete(agent.id);
       this.options.registry.connectionClosed(agent);
     });
+    // Frames are handled in the order they arrive. While a large one is decoded off the event loop, the frames after
+    // it wait, and the socket stops reading, so a sender of many large frames holds one of them in memory, not all.
+    let queue: Promise<void> | undefined;
+    const take = (data: Buffer, isBinary: boolean): void | Promise<void> => {
+      if (isBinary) return this.receive(agent, data, { kind: 'invalid', message: 'binary frames are not part of the protocol; send JSON text' }, send);
+      let decoded: DecodedSend | Promise<DecodedSend>;
+      try {
+        decoded = this.options.messaging.decoder.decode(data, true);
+      } catch (error) {
+        decoded = { kind: 'invalid', message: (error as Error).message };
+      }
+      if (!(decoded instanceof Promise)) return this.receive(agent, data, decoded, send);
+      ws.pause();
+      return decoded.then(
+        (result) => this.receive(agent, data, result, send),
+        (error: Error) => this.receive(agent, data, { kind: 'invalid', message: error.message }, send),
+      );
+    };
     ws.on('message', (data, isBinary) => {
       connection.alive = true;
-      let frame: ParsedFrame;
-      let ref: string | undefined;
-      let rawBody: RawTextBody | undefined;
-      try {
-        if (isBinary) throw new Error('binary frames are not part of the protocol; send JSON text');
-        // A large send keeps its body as the bytes it arrived in; only the rest of the frame is parsed.
-        const split = (data as Buffer).length >= SPLIT_SENDS_FROM ? splitSend(data as Buffer, true) : null;
-        const raw: unknown = JSON.parse(split ? split.envelope : data.toString());
-        // Echo the ref of a send that fails validation, so the sender knows which send failed.
-        if (typeof (raw as { ref?: unknown })?.ref === 'string') ref = (raw as { ref: string }).ref;
-        const parsed = ClientFrame.safeParse(raw);
-        if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; '));
-        frame = parsed.data;
-        if (split && frame.type === 'send') rawBody = split.body;
-      } catch (error) {
-        send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
-        return;
-      }
-      void this.handle(agent, frame, send, rawBody);
+      const next = queue ? queue.then(() => take(data as Buffer, isBinary)) : take(data as Buffer, isBinary);
+      if (!(next instanceof Promise)) return;
+      const settled: Promise<void> = next.then(() => {
+        if (queue !== settled) return;
+        queue = undefined;
+        ws.resume();
+      });
+      queue = settled;
     });
 
     send({ type: 'welcome', agent: this.options.registry.info(agent), pending: agent.inboxDepth });
     connection.start();
   }
 
-  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void, rawBody?: RawTextBody): Promise<void> {
+  /** A decoded frame: parsed (the envelope, for a large send) and validated, then handled. */
+  private receive(agent: AgentRecord, data: Buffer, decoded: DecodedSend, send: (frame: ServerFrame) => void): void {
+    let frame: ParsedFrame;
+    let ref: string | undefined;
+    try {
+      if (decoded.kind === 'invalid') throw new Error(decoded.message);
+      const raw: unknown = JSON.parse(decoded.kind === 'split' ? decoded.envelope : data.toString());
+      // Echo the ref of a send that fails validation, so the sender knows which send failed.
+      if (typeof (raw as { ref?: unknown })?.ref === 'string') ref = (raw as { ref: string }).ref;
+      const parsed = ClientFrame.safeParse(raw);
+      if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; '));
+      frame = parsed.data;
+    } catch (error) {
+      send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
+      return;
+    }
+    // A large send keeps its body as JSON bytes; the frame's `body` is a placeholder.
+    const body = decoded.kind === 'split' && frame.type === 'send' ? decoded.body : undefined;
+    const rawBody = body && rawBodyFrom(body);
+    void this.handle(agent, frame, send, rawBody);
+  }
+
+  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void, rawBody?: RawBody): Promise<void> {
     const { registry, messaging } = this.options;
     const ref = 'ref' in frame ? frame.ref : undefined;
     try {

@@ -11,7 +11,8 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, tooLarge } from '../errors';
 import { BodyStore, withExternalBody } from './body-store';
-import { previewOf, type RawTextBody } from './json-body';
+import { jsonPreviewOf, previewOf, type RawBody } from './json-body';
+import { SendDecoder } from './send-decoder';
 import { FTS_BODY_CHARS, MessageStore, type StoredMessage } from './store';
 
 export type ParsedSend = z.output<typeof SendRequest>;
@@ -29,6 +30,8 @@ type PendingWrite =
       kind: 'send';
       sender: AgentRecord;
       request: ParsedSend;
+      /** Said by the raw body when there is one (request.body is then a placeholder). */
+      contentType: 'text' | 'json';
       bodyText: string;
       /**
        * A body stored in a file (already durable): the message's id, chosen when the file was written, the file's
@@ -62,10 +65,14 @@ export interface MessagingOptions {
   bodyFileBytes: number;
   /** Told how long each send took to become durable, and how many inbox deliveries it made. */
   observeSend?: (durationMs: number, recipients: number) => void;
+  /** Decodes large sends off the event loop (HTTP and socket); by default everything is decoded inline. */
+  decoder?: SendDecoder;
 }
 
 export class MessagingService {
   readonly store: MessageStore;
+  /** Where the send routes and the realtime socket decode what agents send (see send-decoder.ts). */
+  readonly decoder: SendDecoder;
   private queue: PendingWrite[] = [];
   private flushScheduled = false;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -81,6 +88,7 @@ export class MessagingService {
     private readonly registry: AgentRegistry,
     private readonly options: MessagingOptions,
   ) {
+    this.decoder = options.decoder ?? new SendDecoder();
     const bodies = new BodyStore(options.bodyDir);
     this.store = new MessageStore(db, bodies);
     // Body files a crash left without their message (written, never committed) go; the rest make the running total.
@@ -93,7 +101,7 @@ export class MessagingService {
    * Resolves once the message is committed; rejects with a HubError the caller can show. `raw`, when given, is the
    * body as it arrived (request.body is then a placeholder): a large one is stored without becoming a string.
    */
-  send(sender: AgentRecord, request: ParsedSend, raw?: RawTextBody): Promise<SendResponse> {
+  send(sender: AgentRecord, request: ParsedSend, raw?: RawBody): Promise<SendResponse> {
     if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
     if (sender.revokedAt) return Promise.reject(new HubError(403, 'revoked', `agent ${sender.name} was revoked and may not send`));
     let bodyText: string | undefined;
@@ -114,15 +122,17 @@ export class MessagingService {
       if (recipient.revokedAt) return Promise.reject(new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`));
     }
     const acceptedAt = performance.now();
+    const contentType = raw ? raw.contentType : typeof request.body === 'string' ? 'text' : 'json';
     if (bytes > this.options.bodyFileBytes) {
-      return this.sendWithBodyFile(this.store.bodies, sender, request, raw, bodyText, acceptedAt);
+      return this.sendWithBodyFile(this.store.bodies, sender, request, contentType, raw, bodyText, acceptedAt);
     }
     if (raw) {
-      bodyText = raw.text();
-      request = { ...request, body: bodyText };
+      // Small enough for its row: the body becomes a value like any other.
+      bodyText = raw.rowText();
+      request = { ...request, body: raw.contentType === 'text' ? bodyText : (raw.value() as ParsedSend['body']) };
     }
     const text = bodyText!;
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, bodyText: text, acceptedAt, resolve, reject }));
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, contentType, bodyText: text, acceptedAt, resolve, reject }));
   }
 
   /**
@@ -134,16 +144,17 @@ export class MessagingService {
     bodies: BodyStore,
     sender: AgentRecord,
     request: ParsedSend,
-    raw: RawTextBody | undefined,
+    contentType: 'text' | 'json',
+    raw: RawBody | undefined,
     bodyText: string | undefined,
     acceptedAt: number,
   ): Promise<SendResponse> {
     const id = this.newId();
-    const isText = raw !== undefined || typeof request.body === 'string';
+    const isText = contentType === 'text';
     // The file holds the body's JSON encoding: a text body as its string literal.
     const json = raw ? raw.json : Buffer.from(isText ? JSON.stringify(bodyText) : bodyText!);
     // The row keeps the first characters (of the JSON text, for a JSON body), for the keyword index and previews.
-    const preview = raw ? previewOf(raw.json, FTS_BODY_CHARS) : bodyText!.slice(0, FTS_BODY_CHARS);
+    const preview = raw ? (isText ? previewOf(raw.json, FTS_BODY_CHARS) : jsonPreviewOf(raw.json, FTS_BODY_CHARS)) : bodyText!.slice(0, FTS_BODY_CHARS);
     try {
       await bodies.write(id, json);
     } catch (error) {
@@ -158,6 +169,7 @@ export class MessagingService {
         kind: 'send',
         sender,
         request,
+        contentType,
         bodyText: preview,
         external: { id, json, parsed: raw === undefined },
         acceptedAt,
@@ -187,6 +199,7 @@ export class MessagingService {
   close(): void {
     this.flush();
     this.closed = true;
+    void this.decoder.close();
     clearTimeout(this.indexTimer);
     clearTimeout(this.ackTimer);
   }
@@ -327,7 +340,7 @@ export class MessagingService {
       threadId,
       replyTo: request.replyTo ?? null,
       subject: request.subject ?? null,
-      contentType: typeof request.body === 'string' ? 'text' : 'json',
+      contentType: write.contentType,
       body: request.body,
       importance: request.importance,
       ackRequired: request.ackRequired,

@@ -1,0 +1,136 @@
+/**
+ * Decoding a send from the bytes it arrived in (an HTTP send body, a realtime frame): the nesting limit first, then
+ * the split into a small envelope (parsed and validated on the event loop) and the body as JSON bytes. Pure code:
+ * the send-decoder worker runs it on large documents, the event loop on small ones (send-decoder.ts).
+ */
+import { isUtf8 } from 'node:buffer';
+import { MAX_JSON_DEPTH } from '../../shared/agent-protocol';
+import { RawBody, splitSend, SPLIT_SENDS_FROM } from './json-body';
+
+/** Everything in a send but its body (recipient, subject, ids…) fits in this many bytes many times over. */
+export const MAX_ENVELOPE_BYTES = 64 * 1024;
+
+/** A body taken out of its document: its JSON bytes, their UTF-8 size as `messages.maxBytes` counts it, its kind. */
+export interface DecodedBody {
+  json: Uint8Array;
+  utf8Bytes: number;
+  contentType: 'text' | 'json';
+}
+
+/** A decoded body as the messaging service takes it (a Buffer over the same bytes: no copy). */
+export function rawBodyFrom(body: DecodedBody): RawBody {
+  return new RawBody(Buffer.from(body.json.buffer, body.json.byteOffset, body.json.byteLength), body.utf8Bytes, body.contentType);
+}
+
+export type DecodedSend =
+  /** Parse the document as usual (it is small, or a realtime frame other than a send). */
+  | { kind: 'whole' }
+  /** The document with its body replaced by `""`, and the body. */
+  | { kind: 'split'; envelope: string; body: DecodedBody }
+  /** Refused before parsing: answered with 400 (HTTP) or an `invalid_frame` error (socket). */
+  | { kind: 'invalid'; message: string };
+
+const textEncoder = new TextEncoder();
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether a JSON document nests objects and arrays more than `max` deep. A byte scan that skips string contents,
+ * so no recursion, whatever the input. A valid document of n bytes nests at most n/2 deep: short ones are not scanned.
+ */
+export function nestsDeeperThan(buf: Uint8Array, max: number = MAX_JSON_DEPTH): boolean {
+  const n = buf.length;
+  if (n <= 2 * max) return false;
+  let depth = 0;
+  for (let i = 0; i < n; i++) {
+    const c = buf[i]!;
+    if (c === QUOTE) {
+      // Skip the string: to the next quote that no backslash escapes.
+      for (i++; i < n; i++) {
+        const d = buf[i]!;
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+export function tooDeepMessage(): string {
+  return `the JSON nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays, the most the hub accepts`;
+}
+
+/**
+ * Decodes a send: `{"body": …, …}` (HTTP), or with `nested`, a realtime frame (`{"type": "send", "message": {…}}`
+ * for a send; any other frame is left whole). Documents under SPLIT_SENDS_FROM bytes are only checked for depth.
+ */
+export function decodeSend(bytes: Uint8Array, nested: boolean): DecodedSend {
+  if (nestsDeeperThan(bytes)) return { kind: 'invalid', message: tooDeepMessage() };
+  if (bytes.length < SPLIT_SENDS_FROM) return { kind: 'whole' };
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A text body as its literal, found by a scan: nothing is parsed but the envelope.
+  const utf8 = isUtf8(buf);
+  const split = utf8 ? splitSend(buf, nested) : null;
+  if (split) {
+    if (split.envelope.length > MAX_ENVELOPE_BYTES) return { kind: 'invalid', message: envelopeMessage() };
+    return { kind: 'split', envelope: split.envelope, body: { json: split.body.json, utf8Bytes: split.body.utf8Bytes, contentType: 'text' } };
+  }
+  // Anything else (a JSON body, unusual escapes): parsed whole, here.
+  const text = buf.toString('utf8');
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    return { kind: 'invalid', message: (error as Error).message };
+  }
+  const poisoned = prototypePoisoning(text, document);
+  if (poisoned) return { kind: 'invalid', message: poisoned };
+  const holder = nested ? (isObject(document) && document.type === 'send' ? document.message : undefined) : document;
+  if (nested && holder === undefined) return { kind: 'whole' };
+  if (!isObject(holder) || !('body' in holder) || holder.body === null || (typeof holder.body !== 'string' && typeof holder.body !== 'object')) {
+    // Every field but the body is small: a large send without a usable body is no send.
+    return { kind: 'invalid', message: 'a send is a JSON object whose body is a string, an object or an array (see docs/agents.md)' };
+  }
+  const body = holder.body;
+  holder.body = '';
+  const envelope = JSON.stringify(document);
+  if (envelope.length > MAX_ENVELOPE_BYTES) return { kind: 'invalid', message: envelopeMessage() };
+  // A buffer of its own (never a slice of Node's shared pool), so the worker can hand it over without a copy.
+  const json = textEncoder.encode(JSON.stringify(body));
+  const contentType = typeof body === 'string' ? 'text' : 'json';
+  return { kind: 'split', envelope, body: { json, utf8Bytes: contentType === 'text' ? Buffer.byteLength(body as string) : json.length, contentType } };
+}
+
+function envelopeMessage(): string {
+  return `everything in a send but its body must fit in ${MAX_ENVELOPE_BYTES} bytes`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// The keys Fastify's JSON parser refuses (prototype poisoning), however they are escaped; only documents whose text
+// contains one are walked.
+const SUSPECT_PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
+const SUSPECT_CONSTRUCTOR = /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/;
+
+/** The same refusal as the hub's small-document parser: an own `__proto__` key, or a `constructor.prototype`. */
+function prototypePoisoning(text: string, document: unknown): string | null {
+  const proto = SUSPECT_PROTO.test(text);
+  const constructor = SUSPECT_CONSTRUCTOR.test(text);
+  if (!proto && !constructor) return null;
+  const stack: unknown[] = [document];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (proto && Object.prototype.hasOwnProperty.call(value, '__proto__')) return 'Object contains forbidden prototype property';
+    const ctor = (value as Record<string, unknown>).constructor;
+    if (constructor && Object.prototype.hasOwnProperty.call(value, 'constructor') && isObject(ctor) && Object.prototype.hasOwnProperty.call(ctor, 'prototype')) {
+      return 'Object contains forbidden prototype property';
+    }
+    for (const key in value) stack.push((value as Record<string, unknown>)[key]);
+  }
+  return null;
+}
