@@ -9,6 +9,7 @@ const PRODUCT_ENTRY_POINTS = [
   '^src/client/(cli/main|index)\\.ts$',
   '^src/preload/index\\.ts$',
   '^src/renderer/src/main\\.tsx$',
+  '^src/main/messaging/send-decoder-program\\.ts$',
 ];
 
 /** Files nobody imports on purpose: the product's entry points, tests, benchmarks, scripts and config files. */
