@@ -3,6 +3,7 @@ import react from '@vitejs/plugin-react';
 import { defineConfig } from 'electron-vite';
 import type { Plugin } from 'vite';
 import { CONTENT_SECURITY_POLICY } from './src/main/api/security';
+import { CHUNKS_DIR, PROGRAMS } from './src/main/programs';
 
 /**
  * Writes the one Content-Security-Policy (src/main/api/security.ts) into index.html, so the Electron window
@@ -38,7 +39,11 @@ export default defineConfig({
           headless: resolve('src/main/headless.ts'),
           cli: resolve('src/client/cli/main.ts'),
           client: resolve('src/client/index.ts'),
+          // Worker and child-process programs, each out/main/<name>.js, found there by src/main/programs.ts.
+          ...Object.fromEntries(Object.entries(PROGRAMS).map(([name, source]) => [name, resolve(source)])),
         },
+        // programs.ts finds the programs from its own chunk's directory, so the chunk directory is fixed here.
+        output: { chunkFileNames: `${CHUNKS_DIR}/[name]-[hash].js` },
       },
     },
   },

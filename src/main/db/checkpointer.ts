@@ -4,8 +4,8 @@
  * every few hundred messages, which is what notification p99 measured. A worker thread with its own connection
  * checkpoints instead, a few times a second.
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../programs';
 import type { SqliteDatabase } from './database';
 import { sqliteNativeBinding } from './native-binding';
 
@@ -13,35 +13,27 @@ const CHECKPOINT_INTERVAL_MS = 250;
 /** SQLite's default, restored if the worker cannot run. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
-// Runs as CommonJS in the worker (an eval worker), so it needs no file of its own in the build.
-const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const Database = require(workerData.modulePath);
-const db = new Database(workerData.file, workerData.nativeBinding ? { nativeBinding: workerData.nativeBinding } : {});
-db.pragma('busy_timeout = 1000');
-const timer = setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (error) { parentPort.postMessage({ error: String(error && error.message) }); }
-}, workerData.intervalMs);
-parentPort.on('message', (message) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  db.close();
-  parentPort.close();
-});
-`;
+/** What the worker (checkpoint-program.ts) is started with. */
+export interface CheckpointWorkerData {
+  file: string;
+  nativeBinding: string | undefined;
+  intervalMs: number;
+}
+
+/** What the worker posts: a checkpoint that failed. */
+export interface CheckpointWorkerMessage {
+  error: string;
+}
 
 export interface Checkpointer {
   stop(): Promise<void>;
 }
 
 export function startCheckpointer(db: SqliteDatabase, file: string): Checkpointer {
-  const requireCjs = createRequire(import.meta.url);
   let worker: Worker;
   try {
-    worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { file, modulePath: requireCjs.resolve('better-sqlite3'), nativeBinding: sqliteNativeBinding(), intervalMs: CHECKPOINT_INTERVAL_MS },
-    });
+    const workerData: CheckpointWorkerData = { file, nativeBinding: sqliteNativeBinding(), intervalMs: CHECKPOINT_INTERVAL_MS };
+    worker = startWorker('checkpoint-worker', { workerData });
   } catch (error) {
     console.warn(`[db] checkpoints stay on the main thread: ${(error as Error).message}`);
     return { stop: async () => undefined };
@@ -57,7 +49,7 @@ export function startCheckpointer(db: SqliteDatabase, file: string): Checkpointe
   worker.on('exit', (code) => {
     if (code !== 0) fallBack(`exit code ${code}`);
   });
-  worker.on('message', (message: { error?: string }) => {
+  worker.on('message', (message: CheckpointWorkerMessage) => {
     if (message.error) console.warn(`[db] a checkpoint failed: ${message.error}`);
   });
   worker.unref();

@@ -3,9 +3,8 @@
  * hub's main thread a batch of 32 sentences blocked the event loop ~24 ms, delaying every message push meanwhile.
  * The worker holds its own session of the same model; tensors cross as transferred buffers.
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
+import { startWorker } from '../programs';
 
 /** What a run gives back: the parts of an ort.Tensor the encoders read, with a no-op dispose. */
 export interface RunOutput {
@@ -22,52 +21,26 @@ export interface InferenceRunner {
 
 const RELEASE_TIMEOUT_MS = 5000;
 
-// CommonJS, run as an eval worker, so the build needs no separate entry for it.
-const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const ort = require(workerData.ortPath);
-const ready = ort.InferenceSession.create(workerData.modelPath, workerData.options);
-// The encoder posts all batches of a call at once, so the session goes from one batch to the next without waiting for
-// the main thread. onnxruntime-node itself runs each inference synchronously on this thread (from a setImmediate), so
-// runs never overlap; the queue is kept so a release is also handled strictly after every message posted before it.
-let queue = Promise.resolve();
-parentPort.on('message', (message) => {
-  queue = queue.then(() => handle(message));
-});
-async function handle({ id, feeds, outputNames, release }) {
-  if (release) {
-    // Released here, on the thread that owns it: terminating a thread that still holds a session aborts the process.
-    const session = await ready.catch(() => null);
-    if (session) await session.release();
-    parentPort.close();
-    return;
-  }
-  try {
-    const session = await ready;
-    const tensors = {};
-    for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor(f.type, f.data, f.dims);
-    const outputs = outputNames ? await session.run(tensors, outputNames) : await session.run(tensors);
-    const result = {};
-    const transfer = [];
-    for (const [name, t] of Object.entries(outputs)) {
-      const data = new Float32Array(t.data);
-      result[name] = { type: t.type, dims: t.dims, data };
-      transfer.push(data.buffer);
-      t.dispose();
-    }
-    for (const t of Object.values(tensors)) t.dispose();
-    parentPort.postMessage({ id, result }, transfer);
-  } catch (error) {
-    parentPort.postMessage({ id, error: String(error && error.message || error) });
-  }
+/** A tensor as it crosses to and from the worker (inference-program.ts). */
+export interface PlainTensor<D extends ArrayBufferView = ArrayBufferView> {
+  type: string;
+  dims: readonly number[];
+  data: D;
 }
-`;
+
+export interface InferenceWorkerData {
+  modelPath: string;
+  options: ort.InferenceSession.SessionOptions;
+}
+
+/** A run (answered by an InferenceReply with the same id), or the release that ends the worker. */
+export type InferenceRequest = { id: number; feeds: Record<string, PlainTensor>; outputNames?: readonly string[] } | { release: true };
+
+export type InferenceReply = { id: number; result: Record<string, PlainTensor<Float32Array>>; error?: undefined } | { id: number; error: string; result?: undefined };
 
 export function workerRunner(modelPath: string, options: ort.InferenceSession.SessionOptions): InferenceRunner {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { ortPath: createRequire(import.meta.url).resolve('onnxruntime-node'), modelPath, options },
-  });
+  const workerData: InferenceWorkerData = { modelPath, options };
+  const worker = startWorker('inference-worker', { workerData });
   worker.unref();
   let nextId = 1;
   const pending = new Map<number, { resolve(value: Record<string, RunOutput>): void; reject(error: Error): void }>();
@@ -75,7 +48,7 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
   };
-  worker.on('message', (message: { id: number; result?: Record<string, Omit<RunOutput, 'dispose'>>; error?: string }) => {
+  worker.on('message', (message: InferenceReply) => {
     const waiter = pending.get(message.id);
     if (!waiter) return;
     pending.delete(message.id);
@@ -93,13 +66,13 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
   return {
     run(feeds, outputNames) {
       const id = nextId++;
-      const plain: Record<string, { type: string; data: ArrayBufferView; dims: readonly number[] }> = {};
+      const plain: Record<string, PlainTensor> = {};
       for (const [name, tensor] of Object.entries(feeds)) plain[name] = { type: tensor.type, data: tensor.data as ArrayBufferView, dims: tensor.dims };
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
         // Ref'd while a run is outstanding, so a process waiting only on an embedding does not exit early.
         worker.ref();
-        worker.postMessage({ id, feeds: plain, outputNames });
+        worker.postMessage({ id, feeds: plain, outputNames } satisfies InferenceRequest);
       }).finally(() => {
         if (pending.size === 0) worker.unref();
       }) as Promise<Record<string, RunOutput>>;
@@ -107,7 +80,7 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
     async release() {
       worker.ref();
       const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.postMessage({ release: true });
+      worker.postMessage({ release: true } satisfies InferenceRequest);
       const timer = setTimeout(() => void worker.terminate(), RELEASE_TIMEOUT_MS);
       await exited;
       clearTimeout(timer);

@@ -19,11 +19,10 @@
  * happens in the child, and the rest is sliced with yields to the event loop.
  */
 import { promises as fsp } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Index } from '../vector/faiss';
+import { ADD_BATCH, Index } from '../vector/faiss';
 import { defaultBuildThreads, runIvfBuild, type IvfBuildResult, type RunningBuild } from './vector/builder';
 import { CoarseLists, parseIvfPart, type IvfPartContents } from './vector/coarse';
 import { TopK, dot, type Hit } from './vector/exact';
@@ -185,12 +184,10 @@ interface BuildState {
 
 class BuildCancelled extends Error {}
 
-const ADD_BATCH = 256;
 /** How long one step of mirroring a loaded IVF part's lists for near-duplicate checks may hold the event loop. */
 const MIRROR_STEP_MS = 4;
 /** How long one step of a build's catch-up may hold the event loop at first (it doubles if stores outpace it). */
 const CATCH_UP_STEP_MS = 8;
-const requireCjs = createRequire(import.meta.url);
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class VectorIndex {
@@ -731,7 +728,6 @@ export class VectorIndex {
         const description = nlist >= t.hnswQuantizerFrom ? `IVF${nlist}_HNSW32,Flat` : `IVF${nlist},Flat`;
         const child = runIvfBuild(
           {
-            faissPath: requireCjs.resolve('faiss-node'),
             vectorsFile: this.files.vectors(generation),
             count: n,
             dimension: this.dimension,

@@ -10,6 +10,9 @@ export type IndexFlatIP = FaissNode.IndexFlatIP;
 export type IndexFlatL2 = FaissNode.IndexFlatL2;
 export type MetricType = FaissNode.MetricType;
 
+/** Vectors per faiss-node `add` call: each call converts its floats through one JS array. */
+export const ADD_BATCH = 256;
+
 // Not named `require`: the bundler's ESM shim declares one at the top of the chunk.
 const requireCjs = createRequire(import.meta.url);
 

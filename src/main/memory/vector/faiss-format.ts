@@ -76,3 +76,9 @@ export function parseIvfHeader(bytes: Uint8Array): IvfHeader | null {
     nprobe: Number(b.readBigUInt64LE(IVF_NPROBE_OFFSET)),
   };
 }
+
+/**
+ * Bytes at the end of a trained, empty IVF-Flat file that hold its (sparse, empty) inverted lists: 'ilar', nlist u64,
+ * code_size u64, 'sprs', pair count u64. Everything before them is the prefix every part file repeats.
+ */
+export const IVF_EMPTY_LISTS_BYTES = 32;

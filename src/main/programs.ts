@@ -1,0 +1,57 @@
+/**
+ * The programs that run in a worker thread or a child process, and how to start them. Each is a real TypeScript
+ * module with its own build entry (electron.vite.config.ts reads PROGRAMS), built to `out/main/<name>.js` beside the
+ * main bundle. Run from sources (vitest, tsx, bench) there is no bundle, so the .ts is started through
+ * program-loader.mjs, which registers tsx first. tsx is a devDependency: only that loader imports it, and the built
+ * app never loads the loader (it is named here by path, on the from-sources branch only).
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+
+/** Program name → its source, relative to the repository root. The name is the built file's name. */
+export const PROGRAMS = {
+  /** Trains and fills an IVF index off the hub's event loop (a child process: see vector/builder.ts for why). */
+  'ivf-build': 'src/main/memory/vector/build-program.ts',
+  /** Runs ONNX inference off the main thread (a worker thread). */
+  'inference-worker': 'src/main/embedding/inference-program.ts',
+  /** Checkpoints SQLite's WAL off the main thread (a worker thread). */
+  'checkpoint-worker': 'src/main/db/checkpoint-program.ts',
+} as const satisfies Record<string, string>;
+
+export type ProgramName = keyof typeof PROGRAMS;
+
+/** Built chunks go to out/main/chunks/ (electron.vite.config.ts), entries and programs to out/main/. */
+export const CHUNKS_DIR = 'chunks';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** True when this module runs as TypeScript (vitest, tsx), not from the bundle. */
+const fromSources = import.meta.url.endsWith('.ts');
+
+/** What to run: a script and the arguments after it (from sources: the loader, and the program for it to load). */
+export interface ProgramLaunch {
+  script: string;
+  args: string[];
+}
+
+export function programLaunch(name: ProgramName): ProgramLaunch {
+  if (!fromSources) {
+    const mainDir = path.basename(here) === CHUNKS_DIR ? path.dirname(here) : here;
+    return { script: path.join(mainDir, `${name}.js`), args: [] };
+  }
+  const root = path.resolve(here, '..', '..');
+  return { script: path.join(here, 'program-loader.mjs'), args: [pathToFileURL(path.join(root, PROGRAMS[name])).href] };
+}
+
+/** Starts a program in a worker thread. */
+export function startWorker(name: ProgramName, options: Omit<WorkerOptions, 'argv' | 'eval'> = {}): Worker {
+  const { script, args } = programLaunch(name);
+  return new Worker(script, { ...options, argv: args });
+}
+
+/** Starts a program in a child process of this executable (`nodeArgs` go before the script). */
+export function spawnProgram(name: ProgramName, nodeArgs: string[], options: SpawnOptions): ChildProcess {
+  const { script, args } = programLaunch(name);
+  return spawn(process.execPath, [...nodeArgs, script, ...args], options);
+}
