@@ -1,8 +1,18 @@
 /** Layer rules for the source tree, checked by `npm run lint:deps` (part of `npm test`); see docs/architecture.md. */
+// dependency-cruiser loads its configuration as CommonJS.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** The worker and child-process programs, read from their one list (PROGRAMS in src/main/programs.ts). */
+const PROGRAM_ENTRY_POINTS = [...fs.readFileSync(path.join(__dirname, 'src/main/programs.ts'), 'utf8').matchAll(/'(src\/main\/[\w/.-]+\.ts)'/g)].map(
+  ([, file]) => `^${file.replace(/[.]/g, '\\.')}$`,
+);
 
 /**
  * Where the product starts: the builds' entries (electron.vite.config.ts) and programs started on their own (a
- * worker or child process whose file is its entry). A new program goes here, or no-unreachable-source fails.
+ * worker or child process whose file is its entry). A new program goes in PROGRAMS (src/main/programs.ts), which
+ * feeds both the build and this list.
  */
 const PRODUCT_ENTRY_POINTS = [
   '^src/main/(electron|headless)\\.ts$',
@@ -10,6 +20,7 @@ const PRODUCT_ENTRY_POINTS = [
   '^src/preload/index\\.ts$',
   '^src/renderer/src/main\\.tsx$',
   '^src/main/messaging/send-decoder-program\\.ts$',
+  ...PROGRAM_ENTRY_POINTS,
 ];
 
 /** Files nobody imports on purpose: the product's entry points, tests, benchmarks, scripts and config files. */

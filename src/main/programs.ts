@@ -2,8 +2,8 @@
  * The programs that run in a worker thread or a child process, and how to start them. Each is a real TypeScript
  * module with its own build entry (electron.vite.config.ts reads PROGRAMS), built to `out/main/<name>.js` beside the
  * main bundle. Run from sources (vitest, tsx, bench) there is no bundle, so the .ts is started through
- * program-loader.mjs, which registers tsx first. tsx is a devDependency: only that loader imports it, and the built
- * app never loads the loader (it is named here by path, on the from-sources branch only).
+ * scripts/program-loader.mjs, which registers tsx first. tsx is a devDependency: only that loader imports it, and
+ * the built app never loads the loader (it is named here by path, on the from-sources branch only).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
@@ -41,7 +41,7 @@ export function programLaunch(name: ProgramName): ProgramLaunch {
     return { script: path.join(mainDir, `${name}.js`), args: [] };
   }
   const root = path.resolve(here, '..', '..');
-  return { script: path.join(here, 'program-loader.mjs'), args: [pathToFileURL(path.join(root, PROGRAMS[name])).href] };
+  return { script: path.join(root, 'scripts', 'program-loader.mjs'), args: [pathToFileURL(path.join(root, PROGRAMS[name])).href] };
 }
 
 /** Starts a program in a worker thread. */
