@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from './backup-protocol';
-import { BackupPreviewRequest, BackupRestoreRequest, BackupSettingsSchema, SnapshotId, type BackupSettings } from './backup-protocol';
+import { BackupPreviewRequest, BackupRestoreRequest, BackupSettingsSchema, SnapshotId, type BackupSettings, type LastRestore } from './backup-protocol';
 import { SendRequest, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
 import {
   ExtractRequest,
@@ -133,7 +133,7 @@ export const events = {
   /** A backup run started, progressed or finished. */
   'backup.event': event<BackupEvent>(),
   /** An in-place restore of the hub's data finished (or failed, with the reason). */
-  'backup.restored': event<{ snapshotId: string; previousDataDir: string | null; error: string | null; at: string }>(),
+  'backup.restored': event<LastRestore>(),
 } as const;
 
 export type CallName = keyof typeof calls;

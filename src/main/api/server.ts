@@ -31,6 +31,11 @@ export interface ApiServerOptions {
   rendererDir: string | null;
   handlers: CallHandlers;
   events: EventBus;
+  /**
+   * Where WebSocket upgrades go by path. Given when a feature owns a socket endpoint and is built before the server
+   * (the agents' realtime gateway); a new one otherwise.
+   */
+  upgrades?: UpgradeRouter;
   /** Feature routes (agents, messages, memory…), added before the server listens. */
   register?: Array<(context: ApiContext) => void | Promise<void>>;
 }
@@ -43,7 +48,7 @@ export interface ApiServer {
 
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const http = Fastify({ bodyLimit: options.maxBodyBytes, logger: false, return503OnClosing: true });
-  const upgrades = new UpgradeRouter();
+  const upgrades = options.upgrades ?? new UpgradeRouter();
   let boundPort = options.port;
   const context: ApiContext = { http, upgrades, port: () => boundPort };
 
