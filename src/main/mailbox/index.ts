@@ -1,3 +1,4 @@
-export { FileMailbox, type AgentFile, type FileMailboxOptions } from './mailbox';
+export { FileMailbox, type FileMailboxOptions } from './mailbox';
+export type { AgentFile } from './registration';
 export { MailboxLayout, projectFolder, projectOfFolder } from './layout';
 export { mailboxIdempotencyKey, resolveRecipient } from './outbox-file';

@@ -1,0 +1,79 @@
+/**
+ * An agent's mailbox (its folder's outbox, inbox and rejected/) as the outbox sender, the inbox writer and the
+ * registration of drop files see it, and what they need from the FileMailbox they work for.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import type { MessagingService } from '../messaging/service';
+import { errorCode } from './files';
+import type { MailboxLayout } from './layout';
+import type { SerialWorker } from './worker';
+
+/** Waits before trying again after a failure that may pass (storage trouble), growing with each failure. */
+export const RETRY_DELAYS_MS = [200, 1000, 5000, 30_000];
+
+export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
+
+/** One agent's mailbox. */
+export interface AgentBox {
+  agent: AgentRecord;
+  dir: string;
+  outboxDir: string;
+  sendingDir: string;
+  inboxDir: string;
+  rejectedDir: string;
+  /** File names in outbox/ (or outbox/.sending/) waiting to be sent. */
+  pending: Set<string>;
+  /** Names waiting on a retry timer, not to be picked up before it fires. */
+  waiting: Set<string>;
+  attempts: Map<string, number>;
+  scanOutbox: boolean;
+  outbox: SerialWorker;
+  inbox: SerialWorker;
+  /** The highest delivery sequence written into the inbox folder in this run. */
+  inboxCursor: number;
+  inboxRecovered: boolean;
+  inboxFailures: number;
+  gone: boolean;
+  /** The mailbox this one replaces, while its work may still be finishing. */
+  previous: AgentBox | undefined;
+}
+
+/** What the outbox sender, the inbox writer and registration need from the mailbox they work for. */
+export interface MailboxContext {
+  readonly layout: MailboxLayout;
+  readonly registry: AgentRegistry;
+  readonly messaging: MessagingService;
+  /** The largest outbox file read (larger ones are rejected unread). */
+  readonly maxFileBytes: number;
+  /** False once the mailbox is closing: work stops where the next start picks it up. */
+  readonly running: boolean;
+  log(line: string): void;
+  /** Runs `action` after `delayMs`, unless the mailbox has closed by then. */
+  later(delayMs: number, action: () => void): void;
+  /** Forgets a mailbox whose folder went away (it is opened again if the folder comes back). */
+  closeBox(box: AgentBox): void;
+}
+
+/** A mailbox opened again (its folder removed and made again) waits until the old one has stopped. */
+export async function afterPrevious(box: AgentBox): Promise<void> {
+  const previous = box.previous;
+  if (!previous) return;
+  await previous.outbox.idle();
+  await previous.inbox.idle();
+  box.previous = undefined;
+}
+
+/** How logs name an agent's mailbox. */
+export function label(box: AgentBox): string {
+  return `${box.agent.project}/${box.agent.name}`;
+}
+
+/** mkdir, not recursive (a missing parent is an error), and fine if it exists. */
+export async function mkdirOnce(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw error;
+  }
+}
