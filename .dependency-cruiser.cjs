@@ -108,7 +108,7 @@ module.exports = {
     },
     {
       name: 'no-orphans',
-      comment: 'A source file nobody imports is dead code, unless it is an entry point or a program of its own.',
+      comment: 'A file with no imports in or out is dead code, unless it is an entry point, a test, a script or a config.',
       severity: 'error',
       from: { orphan: true, pathNot: ENTRY_POINTS },
       to: {},
