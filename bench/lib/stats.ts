@@ -73,3 +73,24 @@ export function histogram(values: ArrayLike<number>, first = 0.05, factor = 2, b
 export function histogramLine(buckets: Bucket[], unit = 'ms'): string {
   return buckets.map((b) => `≤${b.le === Infinity ? '∞' : b.le}${unit}:${b.count}`).join(' ');
 }
+
+/** Least-squares line through (x, y) points: slope and intercept; NaN slope with fewer than two distinct x. */
+export function linearFit(xs: ArrayLike<number>, ys: ArrayLike<number>): { slope: number; intercept: number } {
+  const n = Math.min(xs.length, ys.length);
+  let sx = 0;
+  let sy = 0;
+  for (let i = 0; i < n; i++) {
+    sx += xs[i]!;
+    sy += ys[i]!;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  const slope = n >= 2 && sxx > 0 ? sxy / sxx : NaN;
+  return { slope, intercept: my - slope * mx };
+}
