@@ -1,3 +1,4 @@
+/** The hub's command-line options (--data-dir, --host, --port) and the config they make for one run. */
 import { parseArgs } from 'node:util';
 import { loadConfig, type AppConfig } from './config/config';
 

@@ -1,3 +1,4 @@
+/** ULIDs for messages and agents, monotonic within the process, from pooled randomness. */
 import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 

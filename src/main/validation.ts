@@ -1,3 +1,4 @@
+/** Parsing untrusted input with a protocol's zod schema, or a 400 that names each field at fault. */
 import type { z } from 'zod';
 import { badRequest } from './errors';
 

@@ -1,3 +1,4 @@
+/** The two Electron IPC channels that carry the cockpit contract, and the bridge the preload exposes. */
 import type { CallFailure } from './contract';
 
 /**

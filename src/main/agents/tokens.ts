@@ -1,3 +1,4 @@
+/** Agent tokens: how a new one is made, and the hash the registry keeps instead of the token. */
 import { createHash, randomBytes } from 'node:crypto';
 
 const TOKEN_PREFIX = 'dvx_';

@@ -1,3 +1,4 @@
+/** Who a request speaks for (an agent by its token, or the cockpit), and the checks routes make with it. */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AgentRecord, AgentRegistry, Authority } from '../agents/registry';
 import { forbidden, unauthorized } from '../errors';

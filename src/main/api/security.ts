@@ -1,3 +1,4 @@
+/** The cockpit's CSP and security headers, the loopback Host and Origin checks, constant-time secret comparison. */
 import { timingSafeEqual } from 'node:crypto';
 
 /**

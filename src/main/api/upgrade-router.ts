@@ -1,3 +1,4 @@
+/** Routes WebSocket upgrades on the hub's one HTTP server to the endpoint that owns the path. */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 

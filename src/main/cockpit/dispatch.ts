@@ -1,3 +1,4 @@
+/** One handler per cockpit contract call, and the dispatch that validates a call's parameters and runs it. */
 import { calls, isCallName, type CallFailure, type CallName, type CallResult, type ParsedCallParams } from '../../shared/contract';
 import type { IpcReply } from '../../shared/ipc';
 

@@ -1,3 +1,4 @@
+/** The typed stream of contract events the hub pushes to every cockpit transport. */
 import { events as eventNames, type EventName, type EventPayload } from '../../shared/contract';
 
 type Listener<K extends EventName> = (payload: EventPayload<K>) => void;

@@ -1,3 +1,4 @@
+/** Where the app's own folders are: the package root, resources/ and the built cockpit. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

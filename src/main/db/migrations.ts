@@ -1,3 +1,4 @@
+/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions). */
 import type { Migration } from './database';
 
 /**

@@ -1,3 +1,4 @@
+/** memory.sqlite's schema as numbered migrations. */
 import type { Migration } from '../db/database';
 
 /**

@@ -1,3 +1,4 @@
+/** Each service's state (starting, up, degraded, down) as the cockpit's status view shows it. */
 import type { ServiceState, ServiceStatus } from '../../shared/contract';
 
 /**
