@@ -18,6 +18,7 @@ import WebSocket from 'ws';
 import {
   API_PREFIX,
   CLOSE_CODES,
+  ERROR_CODES,
   SendRequest,
   type AgentInfo,
   type AgentTier,
@@ -70,19 +71,12 @@ export class HubClientError extends Error {
 }
 
 /** HTTP statuses of the codes the hub sends in socket error frames (which carry no status). */
-const STATUS_OF_CODE: Record<string, number> = {
-  invalid_request: 400,
-  invalid_frame: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  revoked: 410,
-  too_large: 413,
-  failed: 500,
-  internal: 500,
-  closing: 503,
-  storage_failed: 503,
+const STATUS_OF_CODE: Record<string, number | undefined> = Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { status }]) => [code, status]));
+
+/** The HTTP status a final close of the socket amounts to (4403 revoked: 410, as the hub answers a revoked token). */
+const STATUS_OF_CLOSE_CODE: Record<number, number | undefined> = {
+  [CLOSE_CODES.revoked]: ERROR_CODES.revoked.status,
+  [CLOSE_CODES.replaced]: ERROR_CODES.conflict.status,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -642,11 +636,11 @@ export class AgentClient {
       const permanent =
         refusal !== undefined
           ? refusalIsFinal(refusal)
-          : code === CLOSE_CODES.unauthorized || code === CLOSE_CODES.revoked || code === CLOSE_CODES.replaced;
+          : code === CLOSE_CODES.revoked || code === CLOSE_CODES.replaced;
       const error =
         refusal ??
         (permanent
-          ? new HubClientError(code === CLOSE_CODES.unauthorized ? 401 : code === CLOSE_CODES.revoked ? 403 : 409, closeCodeName(code), `agent ${this.agent.name}: ${reason || `the hub closed the socket (${code})`}`)
+          ? new HubClientError(STATUS_OF_CLOSE_CODE[code]!, closeCodeName(code), `agent ${this.agent.name}: ${reason || `the hub closed the socket (${code})`}`)
           : new HubClientError(0, 'unreachable', `the realtime socket at ${wsUrl} closed (${code}${reason ? `: ${reason}` : ''})${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError }));
 
       if (first && !welcomed) {
@@ -867,7 +861,7 @@ export class AgentClient {
  * as hubs before 410 answered), not merely that it does not know the token. A 401 on a reconnect is retried: the
  * token opened the socket at this address before, so whatever answers there now is another hub for a while (one
  * started on another data directory while this agent's hub was down). An identity reclaimed from the cockpit while
- * the agent is connected closes its socket with 4401, which ends it; reclaimed while it is away, each refused
+ * the agent is connected closes its socket with 4409 (replaced), which ends it; reclaimed while it is away, each refused
  * attempt is reported through 'reconnecting'. The first connection takes any refusal as final (connect() rejects).
  */
 function refusalIsFinal(refusal: HubClientError): boolean {
@@ -875,7 +869,6 @@ function refusalIsFinal(refusal: HubClientError): boolean {
 }
 
 function closeCodeName(code: number): string {
-  if (code === CLOSE_CODES.unauthorized) return 'unauthorized';
   if (code === CLOSE_CODES.revoked) return 'revoked';
   if (code === CLOSE_CODES.replaced) return 'replaced';
   return `closed_${code}`;

@@ -142,11 +142,18 @@ export interface SendResponse {
   duplicate: boolean;
 }
 
+/** The `state` values of an inbox listing (GET /agents/{id}/messages?state=). */
+export const INBOX_STATES = {
+  unacked: 'delivered and not yet acknowledged, oldest first (the default)',
+  all: 'every message delivered to the agent, acknowledged or not',
+} as const satisfies Record<string, string>;
+export type InboxState = keyof typeof INBOX_STATES;
+
 export const InboxQuery = z.object({
   after: Ulid.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   /** `unacked` (default) lists what still needs handling; `all` includes acknowledged messages. */
-  state: z.enum(['unacked', 'all']).default('unacked'),
+  state: z.enum(Object.keys(INBOX_STATES) as [InboxState, ...InboxState[]]).default('unacked'),
 });
 
 export interface InboxPage {
@@ -204,9 +211,41 @@ export type ServerFrame =
   | { type: 'result'; ref: string; result: unknown }
   | { type: 'error'; ref?: string; code: string; message: string };
 
-/** WebSocket close codes the hub uses, beyond the standard ones (1009: message too big). */
+// ---------------------------------------------------------------------------------------------------------------
+// The codes the hub answers with: the one definition. The hub builds its errors from ERROR_CODES (src/main/errors.ts),
+// the client reads statuses and close codes from here, and docs/agents.md lists the same tables (a test compares).
+
+/** Every error code (`{error, code}` over HTTP, `{type:"error", code}` on the socket), its HTTP status and meaning. */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, meaning: `the request is malformed, nests deeper than ${MAX_JSON_DEPTH} levels, or fails validation; \`error\` names each field at fault` },
+  invalid_frame: { status: 400, meaning: 'a socket frame is malformed, too deep or fails validation (socket only; the socket stays open)' },
+  invalid_model: { status: 400, meaning: 'the memory engine cannot use the model folder given' },
+  unauthorized: { status: 401, meaning: 'no token, or one the hub does not know (register to get one)' },
+  forbidden: { status: 403, meaning: 'the token is valid but may not do this: another agent\'s inbox or socket, another project\'s memories, a cockpit-only call' },
+  not_found: { status: 404, meaning: 'no such agent, message, thread, memory or route' },
+  conflict: { status: 409, meaning: 'the name is registered to another agent: present its token, or reclaim the name from the cockpit' },
+  revoked: { status: 410, meaning: 'the calling agent, or the agent a message is addressed to, was revoked from the cockpit; final for that agent' },
+  too_large: { status: 413, meaning: 'the body is over `messages.maxBytes`' },
+  failed: { status: 500, meaning: 'the hub could not carry out the request' },
+  internal: { status: 500, meaning: 'an unexpected failure in the hub' },
+  closing: { status: 503, meaning: 'the hub is shutting down' },
+  storage_failed: { status: 503, meaning: 'the hub could not store the message (disk full, say); nothing was stored' },
+  memory_unavailable: { status: 503, meaning: 'the memory engine is not running' },
+  embedding_failed: { status: 503, meaning: 'the sentence encoder failed' },
+  not_ready: { status: 503, meaning: 'the first metrics are gathered a second after start' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** WebSocket close codes of agent sockets, beyond the standard ones (1001 going away, 1009 message too big). */
 export const CLOSE_CODES = {
-  unauthorized: 4401,
   revoked: 4403,
   replaced: 4409,
 } as const;
+
+/** Why an agent's socket closes, by code: the standard codes the hub uses and its own. */
+export const CLOSE_CODE_MEANINGS = {
+  1001: 'the hub is shutting down; reconnect once it is back',
+  1009: 'a frame was over the size limit (`messages.maxBytes` plus 64 KiB)',
+  [CLOSE_CODES.revoked]: 'the agent was revoked from the cockpit; final',
+  [CLOSE_CODES.replaced]: 'a newer connection of the same agent took over, or the agent\'s token was replaced (its identity reclaimed from the cockpit); final for this connection',
+} as const satisfies Record<number, string>;

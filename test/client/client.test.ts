@@ -379,9 +379,9 @@ describe('errors', () => {
     await bob.connect();
     await new HubHttp(() => hub.url, hub.app.cockpitToken).request('POST', `/agents/${bob.id}/revoke`);
     await waitFor(() => errors.length === 1, 'the revocation');
-    expect(errors[0]).toMatchObject({ status: 403, code: 'revoked' });
+    expect(errors[0]).toMatchObject({ status: 410, code: 'revoked' });
     expect(drops).toEqual([false]);
     expect(bob.connected).toBe(false);
-    expect(await rejection(bob.inbox())).toMatchObject({ status: 403 });
+    expect(await rejection(bob.inbox())).toMatchObject({ status: 410, code: 'revoked' });
   });
 });

@@ -84,10 +84,10 @@ describe('presence and status', () => {
     expect((await hub.api(`/agents/${b.agent.id}/revoke`, { token: a.token, body: {} })).status).toBe(403);
     const revoked = await hub.api(`/agents/${b.agent.id}/revoke`, { token: hub.app.cockpitToken, body: {} });
     expect(revoked.body).toMatchObject({ revoked: true, status: 'offline' });
-    expect((await hub.api('/agents', { token: b.token })).status).toBe(403);
+    expect((await hub.api('/agents', { token: b.token })).status).toBe(410);
     const send = await hub.api(`/agents/${b.agent.id}/messages`, { token: a.token, body: { body: 'hello?' } });
     expect(send.status).toBe(410);
-    expect((await hub.api('/agents/register', { token: b.token, body: { name: 'b', project: 'test' } })).status).toBe(403);
+    expect((await hub.api('/agents/register', { token: b.token, body: { name: 'b', project: 'test' } })).status).toBe(410);
   });
 });
 

@@ -7,7 +7,7 @@ import { ulidGenerator } from '../ids';
 import type { z } from 'zod';
 import type { AgentInfo, AgentStatus, AgentTier, RegisterRequest, RegisterResponse } from '../../shared/agent-protocol';
 import type { SqliteDatabase } from '../db/database';
-import { conflict, forbidden, notFound, unauthorized } from '../errors';
+import { conflict, notFound, revoked, unauthorized } from '../errors';
 import { hashToken, newAgentToken } from './tokens';
 
 /** With no socket, an agent that has not been heard from for this long is shown offline. */
@@ -135,7 +135,7 @@ export class AgentRegistry {
       this.byToken.set(existing.tokenHash, existing);
       existing.revokedAt = null;
     } else if (ownToken) {
-      if (existing.revokedAt) throw forbidden(`agent ${existing.name} was revoked from the cockpit; ask there to restore it`);
+      if (existing.revokedAt) throw revoked(`agent ${existing.name} was revoked from the cockpit; ask there to restore it`);
       token = presentedToken;
     } else {
       throw conflict(
@@ -157,7 +157,7 @@ export class AgentRegistry {
     if (!token) throw unauthorized('this call needs an agent token: Authorization: Bearer <token>');
     const agent = this.byToken.get(hashToken(token));
     if (!agent) throw unauthorized('the token is not valid: register the agent to get one');
-    if (agent.revokedAt) throw forbidden(`agent ${agent.name} was revoked from the cockpit`);
+    if (agent.revokedAt) throw revoked(`agent ${agent.name} was revoked from the cockpit`);
     return agent;
   }
 

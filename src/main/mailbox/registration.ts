@@ -109,7 +109,7 @@ export class Registrations {
       try {
         result = this.ctx.registry.register(input, { kind: 'none' }, typeof previous?.token === 'string' ? previous.token : undefined);
       } catch (error) {
-        if (!(error instanceof HubError) || (error.status !== 409 && error.status !== 403)) throw error;
+        if (!(error instanceof HubError) || (error.code !== 'conflict' && error.code !== 'revoked')) throw error;
         result = this.ctx.registry.register(input, { kind: 'cockpit' });
       }
     } catch (error) {

@@ -175,7 +175,7 @@ export class RealtimeGateway {
       if (!connection) return;
       if (info.revoked) connection.socket.close(CLOSE_CODES.revoked, 'revoked from the cockpit');
       // A reclaimed identity gets a new token; whoever holds the old one loses the socket too.
-      else if (connection.tokenHash !== connection.agent.tokenHash) connection.socket.close(CLOSE_CODES.unauthorized, 'the agent\'s token was replaced');
+      else if (connection.tokenHash !== connection.agent.tokenHash) connection.socket.close(CLOSE_CODES.replaced, 'the agent\'s token was replaced');
     });
   }
 

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { SendRequest, SendResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
-import { badRequest, HubError, notFound, tooLarge } from '../errors';
+import { badRequest, HubError, notFound, revoked, tooLarge } from '../errors';
 import { BodyStore, withExternalBody } from './body-store';
 import { jsonPreviewOf, previewOf, type RawBody } from './json-body';
 import { SendDecoder } from './send-decoder';
@@ -103,7 +103,7 @@ export class MessagingService {
    */
   send(sender: AgentRecord, request: ParsedSend, raw?: RawBody): Promise<SendResponse> {
     if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
-    if (sender.revokedAt) return Promise.reject(new HubError(403, 'revoked', `agent ${sender.name} was revoked and may not send`));
+    if (sender.revokedAt) return Promise.reject(revoked(`agent ${sender.name} was revoked and may not send`));
     let bodyText: string | undefined;
     let bytes: number;
     if (raw) bytes = raw.utf8Bytes;
@@ -119,7 +119,7 @@ export class MessagingService {
     if (request.to.type === 'agent') {
       const recipient = this.registry.find(request.to.id);
       if (!recipient) return Promise.reject(notFound(`there is no agent with id ${request.to.id}`));
-      if (recipient.revokedAt) return Promise.reject(new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`));
+      if (recipient.revokedAt) return Promise.reject(revoked(`agent ${recipient.name} was revoked and receives nothing`));
     }
     const acceptedAt = performance.now();
     const contentType = raw ? raw.contentType : typeof request.body === 'string' ? 'text' : 'json';
@@ -372,7 +372,7 @@ export class MessagingService {
     switch (request.to.type) {
       case 'agent': {
         const recipient = this.registry.get(request.to.id);
-        if (recipient.revokedAt) throw new HubError(410, 'revoked', `agent ${recipient.name} was revoked and receives nothing`);
+        if (recipient.revokedAt) throw revoked(`agent ${recipient.name} was revoked and receives nothing`);
         return [recipient.id];
       }
       case 'topic':
