@@ -22,6 +22,7 @@ import {
   SendRequest,
   type AgentInfo,
   type AgentTier,
+  type HealthResponse,
   type Importance,
   type InboxPage,
   type Message,
@@ -267,9 +268,9 @@ export const HubClient = {
   },
 
   /** Whether a hub answers at the URL that would be used, and which. */
-  async health(options: HubLocation = {}): Promise<{ ok: boolean; product: string; version: string; url: string }> {
+  async health(options: HubLocation = {}): Promise<HealthResponse & { url: string }> {
     const http = new HubHttp(urlResolver(options).current);
-    const health = await http.request<{ ok: boolean; product: string; version: string }>('GET', '/health');
+    const health = await http.request<HealthResponse>('GET', '/health');
     return { ...health, url: http.url };
   },
 };

@@ -7,6 +7,13 @@ import { ExtractRequest, MemoryInput, MemorySearchQuery } from './memory-protoco
 
 export const API_PREFIX = '/api/v1';
 
+/** GET /api/v1/health: a hub answers here without credentials, saying which product and version it is. */
+export interface HealthResponse {
+  ok: true;
+  product: string;
+  version: string;
+}
+
 export const AGENT_TIERS = ['strategic', 'development', 'memory'] as const;
 export type AgentTier = (typeof AGENT_TIERS)[number];
 

@@ -1,7 +1,7 @@
 /** `devenviro memory`: store, extract and search memories in the shared memory. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MEMORY_KINDS, type MemorySearchResult, type StoredMemory } from '../../shared/memory-protocol';
+import { MEMORY_KINDS, type ExtractReport, type MemorySearchResult, type StoredMemory } from '../../shared/memory-protocol';
 import { positiveInt, readAll, UsageError, type Command } from './command';
 import { readerHttp } from './hub';
 import { oneLine, table } from './output';
@@ -50,7 +50,7 @@ agent's project (or --project); without an agent identity the cockpit's token is
         if (rest.length !== 1) throw new UsageError('memory extract needs one file (or - for standard input)', ctx.command);
         const source = rest[0]!;
         const text = source === '-' ? await readAll(ctx.io.stdin) : await readFile(source, 'utf8');
-        const result = await http.request<{ stored: StoredMemory[]; stats: Record<string, unknown> }>('POST', '/memory/extract', {
+        const result = await http.request<ExtractReport>('POST', '/memory/extract', {
           body: {
             text,
             project,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { version as appVersion } from '../../../package.json';
+import { API_PREFIX, type HealthResponse } from '../../shared/agent-protocol';
 import type { CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
 import { HubError } from '../errors';
@@ -77,7 +78,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'not_found' }),
   );
 
-  http.get('/api/v1/health', async () => ({ ok: true, product: 'devenviro-cockpit', version: appVersion }));
+  http.get(`${API_PREFIX}/health`, async (): Promise<HealthResponse> => ({ ok: true, product: 'devenviro-cockpit', version: appVersion }));
 
   const cockpitSocket = attachCockpitSocket({
     router: upgrades,
