@@ -861,7 +861,7 @@ async function recallCheck(dataDir: string, options: Options): Promise<RecallRes
   const [{ openDatabase }, { OnnxSentenceEncoder, defaultEncoderDir }, { VectorIndex }] = await Promise.all([
     import('../src/main/db/database'),
     import('../src/main/embedding'),
-    import('../src/main/memory/vector-index'),
+    import('../src/main/vector'),
   ]);
   const encoder = await OnnxSentenceEncoder.load(defaultEncoderDir(path.join(repoRoot, 'resources')));
   const db = openDatabase(path.join(dataDir, 'memory.sqlite'), { readonly: true });
@@ -954,7 +954,7 @@ const NOTE_EDITS: Array<(text: string, random: () => number) => string> = [
 async function nearDuplicateCheck(
   db: { prepare(sql: string): { all(...params: unknown[]): unknown[] } },
   encoder: { embed(texts: string[]): Promise<Float32Array[]> },
-  index: import('../src/main/memory/vector-index').VectorIndex,
+  index: import('../src/main/vector').VectorIndex,
   matrix: Float32Array,
   ids: Int32Array,
   count: number,

@@ -1,5 +1,5 @@
 /**
- * Vector index benchmark: the memory engine's VectorIndex (src/main/memory/vector-index.ts) on synthetic 512-d
+ * Vector index benchmark: the memory engine's VectorIndex (src/main/vector/vector-index.ts) on synthetic 512-d
  * data at 10k, 100k and 1M vectors.
  *
  * Data: a two-level Gaussian mixture on the unit sphere, like sentence embeddings (topics, and tighter subtopics
@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OnnxSentenceEncoder } from '../src/main/embedding/encoder';
-import { VectorIndex, type VectorIndexEvent, type VectorItem } from '../src/main/memory/vector-index';
+import { VectorIndex, type VectorIndexEvent, type VectorItem } from '../src/main/vector';
 import { Index as FaissIndex } from '../src/main/vector/faiss';
 import { machineFacts, machineLine } from './lib/machine';
 import { repoRoot } from './lib/paths';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Assembles src/main/memory/vector/simd/dots.wat into dots-wasm.ts (the bytes, base64), with wabt.
+// Assembles src/main/vector/simd/dots.wat into dots-wasm.ts (the bytes, base64), with wabt.
 // The bytes are committed so neither the app nor its build needs wabt; test/memory/coarse-lists.test.ts fails when the
 // two disagree. Usage: node scripts/wasm/build.mjs [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
 
-const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main/memory/vector/simd');
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/main/vector/simd');
 const source = readFileSync(path.join(dir, 'dots.wat'), 'utf8');
 const target = path.join(dir, 'dots-wasm.ts');
 

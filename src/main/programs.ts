@@ -13,7 +13,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 /** Program name → its source, relative to the repository root. The name is the built file's name. */
 export const PROGRAMS = {
   /** Trains and fills an IVF index off the hub's event loop (a child process: see vector/builder.ts for why). */
-  'ivf-build': 'src/main/memory/vector/build-program.ts',
+  'ivf-build': 'src/main/vector/build-program.ts',
   /** Runs ONNX inference off the main thread (a worker thread). */
   'inference-worker': 'src/main/embedding/inference-program.ts',
   /** Checkpoints SQLite's WAL off the main thread (a worker thread). */

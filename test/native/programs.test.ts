@@ -12,8 +12,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointWorkerData } from '../../src/main/db/checkpointer';
 import type { InferenceReply, InferenceWorkerData } from '../../src/main/embedding/inference-worker';
-import type { ChildMessage, IvfBuildJob } from '../../src/main/memory/vector/builder';
-import { flatHeader } from '../../src/main/memory/vector/faiss-format';
+import type { ChildMessage, IvfBuildJob } from '../../src/main/vector/builder';
+import { flatHeader } from '../../src/main/vector/faiss-format';
 import { PROGRAMS, programLaunch, type ProgramName } from '../../src/main/programs';
 import { mulberry32 } from '../support/seeded-random';
 

@@ -32,7 +32,7 @@ import { MessagingService } from '../messaging/service';
 import { registerMetricsRoutes } from '../monitor/http';
 import type { Metrics } from '../monitor/metrics';
 import type { ServiceRegistry } from '../monitor/service-registry';
-import { checkVectorIndex } from '../vector/health';
+import { checkVectorIndex } from '../vector';
 import type { EncoderLoader } from './encoders';
 
 /** A quit should not hang on a slow sync drive: an unfinished backup leaves the earlier snapshots intact. */

@@ -27,7 +27,7 @@ import type { SentenceEncoder } from '../embedding';
 import { badRequest, HubError, notFound } from '../errors';
 import { memoryMigrations } from './migrations';
 import { KIND_IMPORTANCE, scoreCandidate, type Candidate } from './ranking';
-import { VectorIndex } from './vector-index';
+import { VectorIndex } from '../vector';
 
 export type ParsedMemoryInput = z.output<typeof MemoryInput>;
 export type ParsedSearchQuery = z.output<typeof MemorySearchQuery>;

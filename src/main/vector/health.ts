@@ -1,3 +1,4 @@
+/** The FAISS health check the hub's status reports: proves the addon loads and answers. */
 import { IndexFlatIP } from './faiss';
 
 /** Proves FAISS loads and answers by indexing two vectors and finding the nearer one; returns a status line. */

@@ -2,8 +2,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { VectorIndex, type VectorIndexEvent, type VectorIndexOptions, type VectorItem } from '../../src/main/memory/vector-index';
-import { fileBase } from '../../src/main/memory/vector/files';
+import { VectorIndex, type VectorIndexEvent, type VectorIndexOptions, type VectorItem } from '../../src/main/vector';
+import { fileBase } from '../../src/main/vector/files';
 import { tempDir } from '../helpers';
 import { mulberry32 } from '../support/seeded-random';
 

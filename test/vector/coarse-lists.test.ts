@@ -1,10 +1,10 @@
 // The near-duplicate scan's parts: the WebAssembly SIMD kernel (against plain JavaScript and its .wat source), int8
 // quantisation, and reading IVF part files. Real WebAssembly, real wabt, real FAISS files.
 import { describe, expect, it } from 'vitest';
-import { CoarseLists, parseIvfPart } from '../../src/main/memory/vector/coarse';
-import { DOTS_WASM_BASE64 } from '../../src/main/memory/vector/simd/dots-wasm';
-import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from '../../src/main/memory/vector/simd/dots';
-import { VectorStore } from '../../src/main/memory/vector/store';
+import { CoarseLists, parseIvfPart } from '../../src/main/vector/coarse';
+import { DOTS_WASM_BASE64 } from '../../src/main/vector/simd/dots-wasm';
+import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from '../../src/main/vector/simd/dots';
+import { VectorStore } from '../../src/main/vector/store';
 import { mulberry32 } from '../support/seeded-random';
 
 describe('int8 dot kernel', () => {

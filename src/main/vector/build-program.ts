@@ -8,7 +8,7 @@
 /* eslint-disable no-useless-assignment */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { ADD_BATCH, Index, type Index as FaissIndex } from '../../vector/faiss';
+import { ADD_BATCH, Index, type Index as FaissIndex } from './faiss';
 import type { ChildMessage, IvfBuildJob, IvfBuildResult, IvfPartFile, ParentMessage } from './builder';
 import { FLAT_HEADER_BYTES, IVF_EMPTY_LISTS_BYTES, IVF_NPROBE_OFFSET, METRIC_INNER_PRODUCT, NTOTAL_OFFSET } from './faiss-format';
 

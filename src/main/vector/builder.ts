@@ -18,7 +18,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { spawnProgram } from '../../programs';
+import { spawnProgram } from '../programs';
 
 export interface IvfBuildJob {
   /** A FAISS flat inner-product file holding exactly `count` vectors (our vectors file). */

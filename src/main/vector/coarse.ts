@@ -17,7 +17,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Index } from '../../vector/faiss';
+import { Index } from './faiss';
 import { TopK, dot, type Hit } from './exact';
 import { FLAT_HEADER_BYTES, NTOTAL_OFFSET, flatHeader } from './faiss-format';
 import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from './simd/dots';
