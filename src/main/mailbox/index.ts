@@ -1,4 +1,4 @@
 export { FileMailbox, type FileMailboxOptions } from './mailbox';
-export type { AgentFile } from './registration';
+export type { AgentFile } from '../../shared/mailbox-protocol';
 export { MailboxLayout, projectFolder, projectOfFolder } from './layout';
 export { mailboxIdempotencyKey, resolveRecipient } from './outbox-file';

@@ -6,6 +6,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RegisterRequest, type RegisterResponse } from '../../shared/agent-protocol';
 import { HUB_RUNTIME_FILE } from '../../shared/hub-location';
+import type { AgentFile } from '../../shared/mailbox-protocol';
 import { writeFileDurable } from '../../shared/node/durable-file';
 import type { AgentRecord } from '../agents/registry';
 import { HubError } from '../errors';
@@ -14,18 +15,6 @@ import { ensureDirs, isMissing, reject } from './files';
 import { AGENT_FILE, INBOX, OUTBOX, REJECTED } from './layout';
 import { FileProblem } from './outbox-file';
 import { SerialWorker } from './worker';
-
-/** What `agent.json` holds for an agent registered through the mailbox. */
-export interface AgentFile {
-  id: string;
-  name: string;
-  project: string;
-  /** The agent's secret for the HTTP API (`Authorization: Bearer <token>`), should it ever be able to use it. */
-  token: string;
-  /** Where the running hub writes its URL. */
-  hubFile: string;
-  registeredAt: string;
-}
 
 const MAX_REGISTRATION_BYTES = 64 * 1024;
 
