@@ -37,14 +37,15 @@ import {
 } from '../shared/agent-protocol';
 import { DEFAULT_HUB_URL, HUB_RUNTIME_FILE, type HubRuntimeFile } from '../shared/hub-location';
 import { resolveDataDir } from '../shared/node/data-dir';
+import { backoffDelay, type Backoff } from '../shared/retry';
 import { loadCredentials, saveCredentials } from './credentials';
 
 export { DEFAULT_HUB_URL, HUB_RUNTIME_FILE };
 
 /** Bodies whose frame is larger than this go over HTTP: the socket of the smallest allowed hub takes 65 KiB. */
 const SOCKET_SEND_MAX_BYTES = 64 * 1024;
-const RECONNECT_BASE_MS = 200;
-const RECONNECT_MAX_MS = 5_000;
+/** Waits between reconnect attempts: 200 ms doubling up to 5 s, jittered so agents that lost a hub together spread out. */
+const RECONNECT_BACKOFF: Backoff = { initialMs: 200, maxMs: 5_000, jitter: 'equal' };
 /** The hub pings every 30 s; a socket that has heard nothing for this long is presumed dead. */
 const IDLE_TIMEOUT_MS = 75_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -755,9 +756,8 @@ export class AgentClient {
   }
 
   private scheduleReconnect(cause: HubClientError): void {
-    const ceiling = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(this.attempt, 10));
+    const delay = backoffDelay(RECONNECT_BACKOFF, this.attempt);
     this.attempt++;
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.reconnectTimer = setTimeout(() => this.openSocket(), delay);
     this.emit('reconnecting', { attempt: this.attempt, delayMs: Math.round(delay), error: cause });
   }

@@ -14,6 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { retry, type Backoff } from '../../shared/retry';
 import { errorCode } from '../mailbox/files';
 import { SNAPSHOT_ID_PATTERN } from './config';
 import { BackupError, cancelled, classifyTargetError, targetMissing, targetTimeout } from './errors';
@@ -449,15 +450,13 @@ export async function fsyncDir(dir: string): Promise<void> {
  * rename, retried briefly on Windows where a sync client or antivirus holding the file open makes it fail with
  * EPERM/EACCES/EBUSY for a moment.
  */
-export async function renameRetry(from: string, to: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await fsp.rename(from, to);
-      return;
-    } catch (error) {
-      const code = errorCode(error);
-      if (process.platform !== 'win32' || attempt >= 10 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
-    }
-  }
+export function renameRetry(from: string, to: string): Promise<void> {
+  return retry(() => fsp.rename(from, to), {
+    backoff: RENAME_BACKOFF,
+    retries: RENAME_BACKOFF.steps.length,
+    shouldRetry: (error) => process.platform === 'win32' && ['EPERM', 'EACCES', 'EBUSY'].includes(errorCode(error) ?? ''),
+  });
 }
+
+/** 50 ms, 100 ms, … 500 ms: about 2.75 s in all before the rename's failure is the caller's. */
+const RENAME_BACKOFF = { steps: Array.from({ length: 10 }, (_, i) => 50 * (i + 1)) } satisfies Backoff;

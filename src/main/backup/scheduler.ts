@@ -10,6 +10,7 @@ import type { BackupEngine, BackupProgress } from './engine';
 import { BackupError } from './errors';
 import type { BackupRunRecord, RunTrigger } from './state';
 import type { BackupEvent, SchedulerStatus } from '../../shared/backup-protocol';
+import { backoffDelay, type Backoff } from '../../shared/retry';
 export type { BackupEvent, SchedulerStatus };
 
 export interface SchedulerOptions {
@@ -19,13 +20,13 @@ export interface SchedulerOptions {
   onEvent?: (event: BackupEvent) => void;
   /** Delay before the first automatic run after start, so start-up stays quick. Default 60 s. */
   startDelayMs?: number;
-  /** Retry delays after consecutive failures. */
-  backoffMs?: readonly number[];
+  /** Waits before retrying after consecutive failures (never later than the next regular run). */
+  backoff?: Backoff;
   now?: () => number;
 }
 
 const MINUTE = 60_000;
-export const DEFAULT_BACKOFF_MS: readonly number[] = [1, 2, 5, 10, 30, 60].map((m) => m * MINUTE);
+export const DEFAULT_BACKOFF: Backoff = { steps: [1, 2, 5, 10, 30, 60].map((m) => m * MINUTE) };
 
 export class BackupScheduler {
   private readonly listeners = new Set<(event: BackupEvent) => void>();
@@ -199,8 +200,7 @@ export class BackupScheduler {
     const earliest = now + (this.options.startDelayMs ?? MINUTE);
     const interval = settings.intervalMinutes === null ? null : settings.intervalMinutes * MINUTE;
     if (this.failures > 0) {
-      const backoff = this.options.backoffMs ?? DEFAULT_BACKOFF_MS;
-      let delay = backoff[Math.min(this.failures, backoff.length) - 1] ?? MINUTE;
+      let delay = backoffDelay(this.options.backoff ?? DEFAULT_BACKOFF, this.failures - 1);
       if (interval !== null) delay = Math.min(delay, interval);
       const failedAt = this.lastError ? Date.parse(this.lastError.at) : now;
       return Math.max(failedAt + delay, now);

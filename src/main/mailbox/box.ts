@@ -7,10 +7,13 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { MessagingService } from '../messaging/service';
 import { errorCode } from './files';
 import type { MailboxLayout } from './layout';
+import { backoffDelay, type Backoff } from '../../shared/retry';
 import type { SerialWorker } from './worker';
 
 /** Waits before trying again after a failure that may pass (storage trouble), growing with each failure. */
-export const RETRY_DELAYS_MS = [200, 1000, 5000, 30_000];
+export const RETRY_BACKOFF: Backoff = { steps: [200, 1000, 5000, 30_000] };
+/** The wait after a worker's job failed as a whole ("trying again shortly"): the schedule's third step. */
+export const AGAIN_SHORTLY_MS = backoffDelay(RETRY_BACKOFF, 2);
 
 export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
 

@@ -16,9 +16,10 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { AgentInfo } from '../../shared/agent-protocol';
+import { backoffDelay } from '../../shared/retry';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { Delivery, MessagingService } from '../messaging/service';
-import { label, RETRY_DELAYS_MS, type AgentBox, type MailboxContext } from './box';
+import { AGAIN_SHORTLY_MS, label, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './box';
 import { ensureDirs, listDirs, listNames } from './files';
 import { drainInbox } from './inbox';
 import { INBOX, isAgentName, isDropFile, MailboxLayout, OUTBOX, projectFolder, projectOfFolder, REGISTER_DIR, REJECTED, SENDING } from './layout';
@@ -322,13 +323,13 @@ export class FileMailbox {
       (error) => {
         this.log(`${label(box)} outbox: ${(error as Error).message}; trying again shortly`);
         box.scanOutbox = true;
-        this.later(RETRY_DELAYS_MS[2]!, () => box.outbox.kick());
+        this.later(AGAIN_SHORTLY_MS, () => box.outbox.kick());
       },
     );
     box.inbox = new SerialWorker(
       () => drainInbox(this.context, box),
       (error) => {
-        const delay = RETRY_DELAYS_MS[Math.min(box.inboxFailures, RETRY_DELAYS_MS.length - 1)]!;
+        const delay = backoffDelay(RETRY_BACKOFF, box.inboxFailures);
         box.inboxFailures++;
         box.inboxRecovered = false;
         this.log(`${label(box)} inbox: ${(error as Error).message}; trying again in ${delay} ms`);

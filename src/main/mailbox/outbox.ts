@@ -5,9 +5,10 @@
  */
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { backoffDelay } from '../../shared/retry';
 import { HubError } from '../errors';
 import type { ParsedSend } from '../messaging/service';
-import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_DELAYS_MS, type AgentBox, type MailboxContext } from './box';
+import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './box';
 import { errorCode, exists, isMissing, listNames, reject } from './files';
 import { isDropFile } from './layout';
 import { FileProblem, parseOutboxFile } from './outbox-file';
@@ -109,7 +110,7 @@ async function sendBatch(ctx: MailboxContext, box: AgentBox, names: string[]): P
         return rejectOutboxFile(ctx, box, item.file, item.name, `the hub refused the message: ${error.message}.`);
       }
       if (!ctx.running) return; // closing: the file stays in .sending/ and is sent at the next start
-      const delay = RETRY_DELAYS_MS[Math.min(attempts - 1, RETRY_DELAYS_MS.length - 1)]!;
+      const delay = backoffDelay(RETRY_BACKOFF, attempts - 1);
       ctx.log(`${label(box)} outbox/${item.name}: ${error.message}; trying again in ${delay} ms`);
       retryLater(ctx, box, item.name, delay);
     }),

@@ -10,7 +10,7 @@ import type { AgentFile } from '../../shared/mailbox-protocol';
 import { writeFileDurable } from '../../shared/node/durable-file';
 import type { AgentRecord } from '../agents/registry';
 import { HubError } from '../errors';
-import { naturalOrder, RETRY_DELAYS_MS, type MailboxContext } from './box';
+import { AGAIN_SHORTLY_MS, naturalOrder, type MailboxContext } from './box';
 import { ensureDirs, isMissing, reject } from './files';
 import { AGENT_FILE, INBOX, OUTBOX, REJECTED } from './layout';
 import { FileProblem } from './outbox-file';
@@ -33,7 +33,7 @@ export class Registrations {
       () => this.drain(),
       (error) => {
         ctx.log(`registrations: ${(error as Error).message}; trying again shortly`);
-        ctx.later(RETRY_DELAYS_MS[2]!, retry);
+        ctx.later(AGAIN_SHORTLY_MS, retry);
       },
     );
   }

@@ -6,10 +6,11 @@ import {
   type CockpitClientFrame,
   type CockpitServerFrame,
 } from '../../../shared/socket-protocol';
+import { backoffDelay, type Backoff } from '../../../shared/retry';
 import { CockpitCallError, type ConnectionState, type Transport } from './types';
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5000;
+/** Waits between reconnect attempts: 250 ms doubling up to 5 s, counted from the last open socket. */
+const RECONNECT_BACKOFF: Backoff = { initialMs: 250, maxMs: 5000 };
 
 /**
  * The contract over the hub's cockpit WebSocket, for the browser cockpit. Reconnects on its own with backoff;
@@ -22,7 +23,8 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
   let socket: WebSocket | undefined;
   let state: ConnectionState = 'connecting';
   let nextId = 1;
-  let retryMs = RECONNECT_MIN_MS;
+  /** Reconnects since the socket was last open. */
+  let retries = 0;
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   const eventListeners = new Map<string, Set<(payload: unknown) => void>>();
   const connectionListeners = new Set<(state: ConnectionState) => void>();
@@ -38,7 +40,7 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
     const ws = new WebSocket(socketUrl, [COCKPIT_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token]);
     socket = ws;
     ws.onopen = () => {
-      retryMs = RECONNECT_MIN_MS;
+      retries = 0;
       setState('open');
     };
     ws.onmessage = (message) => {
@@ -58,8 +60,7 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
       for (const waiter of pending.values()) waiter.reject(new CockpitCallError({ code: 'disconnected', message: 'the hub connection closed' }));
       pending.clear();
       setState('closed');
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, RECONNECT_MAX_MS);
+      setTimeout(connect, backoffDelay(RECONNECT_BACKOFF, retries++));
     };
   }
   connect();
