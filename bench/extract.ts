@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { OnnxSentenceEncoder, ensureDefaultEncoder } from '../src/main/embedding';
-import { extractMemories, type ExtractResult } from '../src/main/memory/extract';
+import { extractMemories, type ExtractResult } from '../src/main/extract';
 import { machineFacts, machineLine } from './lib/machine';
 import { repoRoot } from './lib/paths';
 import { writeResults } from './lib/results';

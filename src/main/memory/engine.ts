@@ -12,7 +12,7 @@ import type { ExtractReport, ExtractRequest, MemoryModelState } from '../../shar
 import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
-import { extractMemories } from './extract';
+import { extractMemories } from '../extract';
 import {
   MemoryService,
   readModelChoice,

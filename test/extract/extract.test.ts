@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxSentenceEncoder, ensureDefaultEncoder } from '../../src/main/embedding';
-import { extractMemories, splitSentences, type ExtractOptions, type ExtractResult, type MemoryDraft } from '../../src/main/memory/extract';
+import { extractMemories, splitSentences, type ExtractOptions, type ExtractResult, type MemoryDraft } from '../../src/main/extract';
 
 let encoder: OnnxSentenceEncoder;
 let embed: ExtractOptions['embed'];
