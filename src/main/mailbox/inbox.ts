@@ -8,7 +8,7 @@ import path from 'node:path';
 import { prettyMessageJson } from '../messaging/frames';
 import type { StoredMessage } from '../messaging/store';
 import { syncDir, writeFileSynced } from '../../shared/node/durable-file';
-import { afterPrevious, mkdirOnce, type AgentBox, type MailboxContext } from './box';
+import { afterPrevious, mkdirOnce, type AgentBox, type MailboxContext } from './context';
 import { errorCode, exists, isMissing, listNames } from './files';
 import { inboxTempName, messageIdOfInboxTemp } from './layout';
 

@@ -1,9 +1,9 @@
 /**
  * The file mailbox: the hub for agents that can only read and write files (and for tools of an older file-based
  * protocol that polled folders). The folder layout is in layout.ts and the agent-facing description in README.md.
- * This class finds the agents' folders (watcher events, a scan at start and a periodic one) and keeps one mailbox
- * per agent; the work is done by the outbox sender (outbox.ts: files agents write → hub), the inbox writer
- * (inbox.ts: hub → files agents read) and registration by drop file (registration.ts).
+ * This class starts and stops it and finds the agents' folders (watcher events, a scan at start and a periodic one);
+ * boxes.ts keeps one mailbox per agent, whose work is done by the outbox sender (outbox.ts: files agents write →
+ * hub) and the inbox writer (inbox.ts: hub → files agents read); registration.ts reads registration drop files.
  *
  * Exactly once, through kill -9 at any point:
  * - Outbox: a file is first claimed (renamed into `outbox/.sending/`), then sent with an idempotency key made from
@@ -16,16 +16,14 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { AgentInfo } from '../../shared/agent-protocol';
-import { backoffDelay } from '../../shared/retry';
-import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import type { AgentRegistry } from '../agents/registry';
 import type { Delivery, MessagingService } from '../messaging/service';
-import { AGAIN_SHORTLY_MS, label, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './box';
+import { AgentBoxes } from './boxes';
+import type { AgentBox, MailboxContext } from './context';
 import { ensureDirs, listDirs, listNames } from './files';
-import { drainInbox } from './inbox';
-import { INBOX, isAgentName, isDropFile, MailboxLayout, OUTBOX, projectFolder, projectOfFolder, REGISTER_DIR, REJECTED, SENDING } from './layout';
-import { drainOutbox } from './outbox';
+import { isAgentName, isDropFile, MailboxLayout, projectFolder, projectOfFolder, REGISTER_DIR } from './layout';
 import { Registrations } from './registration';
-import { SerialWorker } from './worker';
+import type { SerialWorker } from './worker';
 
 export interface FileMailboxOptions {
   dataDir: string;
@@ -53,10 +51,7 @@ export class FileMailbox {
   private readonly rescanIntervalMs: number;
   private readonly log: (line: string) => void;
 
-  private readonly boxes = new Map<string, AgentBox>();
-  private readonly boxesByDir = new Map<string, AgentBox>();
-  /** Mailboxes whose folder went away, by agent id. */
-  private readonly retired = new Map<string, AgentBox>();
+  private readonly boxes: AgentBoxes;
   /** Agent folders whose agent is not registered (yet), by project and name. */
   private readonly unclaimed = new Map<string, string>();
   private readonly warned = new Set<string>();
@@ -92,13 +87,14 @@ export class FileMailbox {
       },
       log: this.log,
       later: (delayMs, action) => this.later(delayMs, action),
-      closeBox: (box) => this.closeBox(box),
+      closeBox: (box) => this.boxes.close(box),
     };
+    this.boxes = new AgentBoxes(this.context, this.workers);
     this.registrations = new Registrations(
       this.context,
       (agent, dir) => {
         this.unclaimed.delete(nameKey(agent.project, agent.name));
-        this.openBox(agent, dir);
+        this.boxes.open(agent, dir);
       },
       () => this.rescan(),
     );
@@ -234,7 +230,7 @@ export class FileMailbox {
     if (what.kind === 'registration') {
       this.registrations.queue(what.name);
     } else if (what.kind === 'outbox') {
-      const box = this.boxesByDir.get(what.dir) ?? this.adoptFolder(what.project, what.name, what.dir);
+      const box = this.boxes.inDir(what.dir) ?? this.adoptFolder(what.project, what.name, what.dir);
       if (!box) return;
       box.pending.add(what.file);
       box.outbox.kick();
@@ -251,16 +247,16 @@ export class FileMailbox {
     const what = this.layout.classify(dir);
     if (what.kind !== 'agent-dir') return;
     this.unclaimed.delete(nameKey(what.project, what.name));
-    const box = this.boxesByDir.get(what.dir);
-    if (box) this.closeBox(box);
+    const box = this.boxes.inDir(what.dir);
+    if (box) this.boxes.close(box);
   }
 
   /** An agent folder exists: open its mailbox, or remember it until its agent registers. */
   private adoptFolder(project: string, name: string, dir: string): AgentBox | undefined {
-    const existing = this.boxesByDir.get(dir);
+    const existing = this.boxes.inDir(dir);
     if (existing) return existing;
     const agent = this.registry.findByName(project, name);
-    if (agent) return this.openBox(agent, dir);
+    if (agent) return this.boxes.open(agent, dir);
     this.unclaimed.set(nameKey(project, name), dir);
     this.warnOnce(
       dir,
@@ -283,72 +279,14 @@ export class FileMailbox {
     if (dir === undefined || !this.running) return;
     this.unclaimed.delete(nameKey(info.project, info.name));
     const agent = this.registry.find(info.id);
-    if (agent) this.openBox(agent, dir);
+    if (agent) this.boxes.open(agent, dir);
   }
 
   private onDelivered(deliveries: Delivery[]): void {
     if (!this.running || this.boxes.size === 0) return;
     for (const { recipients } of deliveries) {
-      for (const agentId of recipients) this.boxes.get(agentId)?.inbox.kick();
+      for (const agentId of recipients) this.boxes.ofAgent(agentId)?.inbox.kick();
     }
-  }
-
-  private openBox(agent: AgentRecord, dir: string): AgentBox {
-    const current = this.boxes.get(agent.id);
-    if (current && !current.gone) return current;
-    const outboxDir = path.join(dir, OUTBOX);
-    const previous = this.retired.get(agent.id);
-    this.retired.delete(agent.id);
-    const box: AgentBox = {
-      agent,
-      dir,
-      previous,
-      outboxDir,
-      sendingDir: path.join(outboxDir, SENDING),
-      inboxDir: path.join(dir, INBOX),
-      rejectedDir: path.join(dir, REJECTED),
-      pending: new Set(),
-      waiting: new Set(),
-      attempts: new Map(),
-      scanOutbox: true,
-      inboxCursor: 0,
-      inboxRecovered: false,
-      inboxFailures: 0,
-      gone: false,
-      outbox: undefined!,
-      inbox: undefined!,
-    };
-    box.outbox = new SerialWorker(
-      () => drainOutbox(this.context, box),
-      (error) => {
-        this.log(`${label(box)} outbox: ${(error as Error).message}; trying again shortly`);
-        box.scanOutbox = true;
-        this.later(AGAIN_SHORTLY_MS, () => box.outbox.kick());
-      },
-    );
-    box.inbox = new SerialWorker(
-      () => drainInbox(this.context, box),
-      (error) => {
-        const delay = backoffDelay(RETRY_BACKOFF, box.inboxFailures);
-        box.inboxFailures++;
-        box.inboxRecovered = false;
-        this.log(`${label(box)} inbox: ${(error as Error).message}; trying again in ${delay} ms`);
-        this.later(delay, () => box.inbox.kick());
-      },
-    );
-    this.workers.add(box.outbox).add(box.inbox);
-    this.boxes.set(agent.id, box);
-    this.boxesByDir.set(dir, box);
-    box.outbox.kick();
-    box.inbox.kick();
-    return box;
-  }
-
-  private closeBox(box: AgentBox): void {
-    box.gone = true;
-    if (this.boxes.get(box.agent.id) === box) this.boxes.delete(box.agent.id);
-    if (this.boxesByDir.get(box.dir) === box) this.boxesByDir.delete(box.dir);
-    this.retired.set(box.agent.id, box);
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { backoffDelay } from '../../shared/retry';
 import { HubError } from '../errors';
 import type { ParsedSend } from '../messaging/service';
-import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './box';
+import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './context';
 import { errorCode, exists, isMissing, listNames, reject } from './files';
 import { isDropFile } from './layout';
 import { FileProblem, parseOutboxFile } from './outbox-file';

@@ -10,7 +10,7 @@ import type { AgentFile } from '../../shared/mailbox-protocol';
 import { writeFileDurable } from '../../shared/node/durable-file';
 import type { AgentRecord } from '../agents/registry';
 import { HubError } from '../errors';
-import { AGAIN_SHORTLY_MS, naturalOrder, type MailboxContext } from './box';
+import { AGAIN_SHORTLY_MS, naturalOrder, type MailboxContext } from './context';
 import { ensureDirs, isMissing, reject } from './files';
 import { AGENT_FILE, INBOX, OUTBOX, REJECTED } from './layout';
 import { FileProblem } from './outbox-file';

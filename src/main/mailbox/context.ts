@@ -3,11 +3,11 @@
  * registration of drop files see it, and what they need from the FileMailbox they work for.
  */
 import { mkdir } from 'node:fs/promises';
+import { backoffDelay, type Backoff } from '../../shared/retry';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { MessagingService } from '../messaging/service';
 import { errorCode } from './files';
 import type { MailboxLayout } from './layout';
-import { backoffDelay, type Backoff } from '../../shared/retry';
 import type { SerialWorker } from './worker';
 
 /** Waits before trying again after a failure that may pass (storage trouble), growing with each failure. */
