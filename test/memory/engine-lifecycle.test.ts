@@ -6,7 +6,7 @@ import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS, type Sent
 import { HubError } from '../../src/main/errors';
 import { MemorySearchQuery } from '../../src/shared/memory-protocol';
 import { MemoryEngine } from '../../src/main/memory/engine';
-import { MemoryService, type ParsedMemoryInput } from '../../src/main/memory/service';
+import { MemoryStore, type ParsedMemoryInput } from '../../src/main/memory/store';
 import { ServiceRegistry } from '../../src/main/monitor/service-registry';
 import { resourcesDir } from '../embedding/helpers';
 import { tempDir } from '../helpers';
@@ -25,7 +25,7 @@ const context = { project: 'zoo', agent: null };
 describe('the memory store pipeline', () => {
   it('answers a group whose commit fails, and still stores the group queued behind it', async () => {
     const encoder = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(resourcesDir));
-    const service = await MemoryService.open({ dataDir: tempDir(), encoder, halfLifeDays: 30, dedupeSimilarity: 0.95 });
+    const service = await MemoryStore.open({ dataDir: tempDir(), encoder, halfLifeDays: 30, dedupeSimilarity: 0.95 });
     try {
       // A vector of the wrong dimension makes the group's FAISS lookup throw; the store after it is taken from the
       // queue (and embedding) before that commit runs.
@@ -50,7 +50,7 @@ describe('the memory engine', () => {
     const fp32Dir = await ensureDefaultEncoder(resourcesDir, undefined, 'fp32');
     // Memories as an earlier version left them: embedded with the fp32 encoder, no recorded choice.
     const seed = await OnnxSentenceEncoder.load(fp32Dir);
-    const old = await MemoryService.open({ dataDir, encoder: seed, halfLifeDays: 30, dedupeSimilarity: 0.95 });
+    const old = await MemoryStore.open({ dataDir, encoder: seed, halfLifeDays: 30, dedupeSimilarity: 0.95 });
     await old.store([note('the nightly backup runs at 02:00 UTC'), note('the staging database is Postgres 16')], context);
     await old.close();
     await seed.close();
@@ -67,7 +67,7 @@ describe('the memory engine', () => {
       services,
     });
     try {
-      const service = await engine.service();
+      const service = await engine.store();
       expect(service.model).toBe(USE_LITE_VARIANTS.fp32.id);
       // Recorded at once, so the next start needs no look at the data.
       const choiceFile = path.join(dataDir, 'memory-model.json');

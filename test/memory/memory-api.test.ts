@@ -165,7 +165,7 @@ describe('memory engine over HTTP', () => {
       body: { memories: [{ text: 'Rotate the signing key every 90 days', kind: 'fact' }, { text: 'Rotate the signing key every ninety days (policy)', kind: 'note', importance: 0.5 }] },
     });
     const [oldId] = stored.body.stored.map((s: { memory: { id: string } }) => s.memory.id);
-    const service = await hub.app.hub().memory.service();
+    const service = await hub.app.hub().memory.store();
     const longAgo = new Date(Date.now() - 200 * 86_400_000).toISOString();
     service.db.prepare('UPDATE memories SET created_at = ?, last_accessed_at = ? WHERE uid = ?').run(longAgo, longAgo, oldId);
     const result = await hub.api('/memory/search?q=rotate%20signing%20key', { token: a.token });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS } from '../../src/main/embedding';
-import { MemoryService } from '../../src/main/memory/service';
+import { MemoryStore } from '../../src/main/memory/store';
 import { resourcesDir } from '../embedding/helpers';
 import { writeTinySentenceTransformer } from '../embedding/st-fixture';
 import { tempDir } from '../helpers';
@@ -68,13 +68,13 @@ describe('switching the embedding model', () => {
     // Data as an earlier version left it: memories embedded with the fp32 USE-lite, no memory-model.json.
     const dataDir = tempDir();
     const fp32 = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(resourcesDir, undefined, 'fp32'));
-    const old = await MemoryService.open({ dataDir, encoder: fp32, halfLifeDays: 30, dedupeSimilarity: 0.95 });
+    const old = await MemoryStore.open({ dataDir, encoder: fp32, halfLifeDays: 30, dedupeSimilarity: 0.95 });
     const memories = Array.from({ length: 300 }, (_, i) => ({ text: `${TEXTS[i % TEXTS.length]} number ${i}`, kind: 'note' as const, tags: [], metadata: {}, shared: false }));
     memories.push({ text: 'The nightly backup of the billing database runs at 02:00 UTC', kind: 'note', tags: [], metadata: {}, shared: false });
     await old.store(memories, { project: 'zoo', agent: null });
     await old.close();
     await fp32.close();
-    expect(MemoryService.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.fp32.id);
+    expect(MemoryStore.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.fp32.id);
     expect(existsSync(path.join(dataDir, 'memory-model.json'))).toBe(false);
 
     const hub = await startHub({ dataDir });
@@ -97,7 +97,7 @@ describe('switching the embedding model', () => {
     // After a restart the int8 encoder loads directly: nothing is re-embedded again.
     await hub.restart();
     expect((await hub.api('/memory/model', { token })).body).toMatchObject({ active: { id: USE_LITE_VARIANTS.int8.id, dir: null }, switching: null });
-    expect(MemoryService.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.int8.id);
+    expect(MemoryStore.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.int8.id);
   }, 120_000);
 
   it('refuses a folder that holds no model, and keeps the current one', async () => {

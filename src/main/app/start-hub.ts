@@ -174,7 +174,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
 
   // Loading the encoder and the memory index takes a moment (longer on first start, when the encoder is built); the
   // hub serves meanwhile, and memory requests wait for them.
-  memory.service().catch(() => undefined);
+  memory.store().catch(() => undefined);
 
   return {
     hub,

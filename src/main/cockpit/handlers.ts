@@ -34,7 +34,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'agents.detail': async ({ id }) => {
       const { registry, messaging, memory } = deps.hub();
       const agent = registry.get(id);
-      const memories = await memory.service().then(
+      const memories = await memory.store().then(
         (service) => service.recent({ agent: id, limit: 20 }),
         () => [],
       );
@@ -76,19 +76,19 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     },
 
     'memory.search': async (query) => {
-      const service = await deps.hub().memory.service();
+      const service = await deps.hub().memory.store();
       return service.search(query, { project: query.project ?? 'default', agent: null });
     },
 
-    'memory.overview': async () => (await deps.hub().memory.service()).overview(),
+    'memory.overview': async () => (await deps.hub().memory.store()).overview(),
 
-    'memory.store': async ({ memories }) => (await deps.hub().memory.service()).store(memories, { project: 'default', agent: null }),
+    'memory.store': async ({ memories }) => (await deps.hub().memory.store()).store(memories, { project: 'default', agent: null }),
 
     'memory.extract': (input) => deps.hub().memory.extract(input, { project: input.project ?? 'default', agent: null }),
 
     'memory.model': async () => {
       const { memory } = deps.hub();
-      await memory.service();
+      await memory.store();
       return memory.model();
     },
 

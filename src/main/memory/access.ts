@@ -6,7 +6,7 @@
 import type { Memory } from '../../shared/memory-protocol';
 import type { AgentRecord, Authority } from '../agents/registry';
 import { badRequest, forbidden, HubError, notFound } from '../errors';
-import type { MemoryService, ParsedMemoryInput, ParsedSearchQuery, StoreContext } from './service';
+import type { MemoryStore, ParsedMemoryInput, ParsedSearchQuery, StoreContext } from './store';
 
 export type MemoryCaller = { kind: 'cockpit' } | { kind: 'agent'; id: string; project: string };
 
@@ -34,10 +34,10 @@ export function writeContext(caller: MemoryCaller, project?: string): StoreConte
  * The context of a store, after checking each memory: it goes to a project the caller may write (each may name one),
  * and a parent given by id is a memory the caller can read (one it cannot is "does not exist", as an unknown id is).
  */
-export function checkedStore(service: MemoryService, caller: MemoryCaller, inputs: ParsedMemoryInput[]): StoreContext {
+export function checkedStore(store: MemoryStore, caller: MemoryCaller, inputs: ParsedMemoryInput[]): StoreContext {
   inputs.forEach((input, position) => {
     writeContext(caller, input.project);
-    if (typeof input.parent === 'string' && !readable(caller, find(service, input.parent))) {
+    if (typeof input.parent === 'string' && !readable(caller, find(store, input.parent))) {
       throw badRequest(`memory ${position}: parent ${input.parent} does not exist`);
     }
   });
@@ -62,8 +62,8 @@ export function searchContext(caller: MemoryCaller, query: ParsedSearchQuery): S
 }
 
 /** A memory the caller may read; 404 for one of another project that is not shared, as for an unknown id. */
-export function readableMemory(service: MemoryService, caller: MemoryCaller, uid: string): Memory {
-  const memory = service.get(uid);
+export function readableMemory(store: MemoryStore, caller: MemoryCaller, uid: string): Memory {
+  const memory = store.get(uid);
   if (!readable(caller, memory)) throw noSuchMemory(uid);
   return memory;
 }
@@ -72,8 +72,8 @@ export function readableMemory(service: MemoryService, caller: MemoryCaller, uid
  * Checks that the caller may change or delete the memory: 404 if it may not even read it, 403 if it may read it
  * (another project's shared memory) but it is not the caller's to change.
  */
-export function checkChangeable(service: MemoryService, caller: MemoryCaller, uid: string): void {
-  const memory = readableMemory(service, caller, uid);
+export function checkChangeable(store: MemoryStore, caller: MemoryCaller, uid: string): void {
+  const memory = readableMemory(store, caller, uid);
   if (caller.kind === 'agent' && memory.project !== caller.project) {
     throw forbidden(`memory ${uid} belongs to project ${memory.project}: an agent reads other projects' shared memories but changes only its own project's`);
   }
@@ -84,16 +84,16 @@ function readable(caller: MemoryCaller, memory: Pick<Memory, 'project' | 'shared
   return caller.kind === 'cockpit' || memory.project === caller.project || memory.shared;
 }
 
-function find(service: MemoryService, uid: string): Memory | undefined {
+function find(store: MemoryStore, uid: string): Memory | undefined {
   try {
-    return service.get(uid);
+    return store.get(uid);
   } catch (error) {
     if (error instanceof HubError && error.status === 404) return undefined;
     throw error;
   }
 }
 
-/** The service's own words for an unknown id, so a hidden memory cannot be told from a missing one. */
+/** The store's own words for an unknown id, so a hidden memory cannot be told from a missing one. */
 function noSuchMemory(uid: string): HubError {
   return notFound(`there is no memory with id ${uid}`);
 }

@@ -1,7 +1,8 @@
 /**
- * The memory engine as the rest of the hub sees it: opens the memory service once the sentence encoder is ready
- * (requests made meanwhile wait for it), turns text into stored memories through extraction, and switches the
- * embedding model in the background.
+ * The memory engine, as the rest of the hub sees it: composes the memory store (store.ts: SQLite, with the vector
+ * index beside it), the sentence encoder and extraction. Opens the store once the encoder is ready (requests made
+ * meanwhile wait for it), turns text into stored memories through extraction, and switches the embedding model in the
+ * background.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,14 +15,14 @@ import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { extractMemories } from '../extract';
 import {
-  MemoryService,
+  MemoryStore,
   readModelChoice,
   writeModelChoice,
-  type MemoryServiceOptions,
+  type MemoryStoreOptions,
   type ModelChoice,
   type ParsedMemoryInput,
   type StoreContext,
-} from './service';
+} from './store';
 
 export interface MemoryEngineOptions {
   dataDir: string;
@@ -37,13 +38,13 @@ export interface MemoryEngineOptions {
   halfLifeDays: number;
   dedupeSimilarity: number;
   services: ServiceRegistry;
-  observe?: MemoryServiceOptions['observe'];
+  observe?: MemoryStoreOptions['observe'];
   observeExtract?: (durationMs: number) => void;
 }
 
 export class MemoryEngine {
-  private opening: Promise<MemoryService> | undefined;
-  private opened: MemoryService | undefined;
+  private opening: Promise<MemoryStore> | undefined;
+  private opened: MemoryStore | undefined;
   private active: ModelChoice | undefined;
   private switching: MemoryModelState['switching'] = null;
   private lastError: string | null = null;
@@ -101,21 +102,21 @@ export class MemoryEngine {
    * progress shows in the hub's status, and search keeps using the current model until the new one is complete.
    */
   async switchModel(dir: string | null): Promise<MemoryModelState> {
-    const service = await this.service();
+    const store = await this.store();
     if (this.switching) throw new HubError(409, 'conflict', `already switching to ${this.switching.to.id}`);
     const resolved = dir === null ? null : path.resolve(dir);
     const encoder = await this.loadEncoder(resolved).catch((error: Error) => {
       throw new HubError(400, 'invalid_model', `cannot use the model in ${resolved}: ${error.message}`);
     });
-    const previous = service.encoder;
-    if (encoder.id === service.model) {
+    const previous = store.encoder;
+    if (encoder.id === store.model) {
       if (encoder !== previous) this.retire(encoder);
       return this.model();
     }
     const to = { id: encoder.id, dir: resolved };
     this.switching = { to, done: 0, total: 0 };
     const { services } = this.options;
-    void service
+    void store
       .switchModel(encoder, ({ done, total }) => {
         this.switching = { to, done, total };
         services.set('memory', 'up', `re-embedding ${total} memories with ${to.id}: ${done}/${total}`, total ? done / total : 0);
@@ -125,25 +126,26 @@ export class MemoryEngine {
           this.active = to;
           writeModelChoice(this.options.dataDir, to);
           this.lastError = null;
-          services.set('memory', 'up', this.describe(service));
+          services.set('memory', 'up', this.describe(store));
           this.retire(previous);
         },
         (error: Error) => {
           this.retire(encoder);
           this.lastError = error.message;
-          services.set('memory', 'degraded', `the switch to ${to.id} failed (still on ${service.model}): ${error.message}`);
+          services.set('memory', 'degraded', `the switch to ${to.id} failed (still on ${store.model}): ${error.message}`);
         },
       )
       .finally(() => (this.switching = null));
     return this.model();
   }
 
-  private describe(service: MemoryService): string {
-    const stats = service.stats();
-    return `${stats.total} memories, ${stats.index.kind} index, ${service.model}`;
+  private describe(store: MemoryStore): string {
+    const stats = store.stats();
+    return `${stats.total} memories, ${stats.index.kind} index, ${store.model}`;
   }
 
-  service(): Promise<MemoryService> {
+  /** The store, opened on first use once the encoder is ready; callers meanwhile wait for it. */
+  store(): Promise<MemoryStore> {
     this.opening ??= (async () => {
       const { services } = this.options;
       services.set('memory', 'starting', 'waiting for the sentence encoder');
@@ -153,7 +155,7 @@ export class MemoryEngine {
         const saved = readModelChoice(dataDir);
         const activeDir = saved?.dir && existsSync(saved.dir) ? saved.dir : null;
         let earlier = false;
-        const service = await MemoryService.open({
+        const store = await MemoryStore.open({
           dataDir,
           // Memories indexed with an earlier built-in encoder load it, so search works at once; the switch to the
           // current built-in one follows below. Without a recorded choice (data of an earlier version, or a new
@@ -173,8 +175,8 @@ export class MemoryEngine {
         });
         // Recorded from the first start on, so later starts need not look at the data.
         if (!saved) writeModelChoice(dataDir, this.active!);
-        services.set('memory', 'up', this.describe(service));
-        this.opened = service;
+        services.set('memory', 'up', this.describe(store));
+        this.opened = store;
         const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
         if (wanted !== activeDir || earlier) {
           queueMicrotask(() => {
@@ -184,7 +186,7 @@ export class MemoryEngine {
             });
           });
         }
-        return service;
+        return store;
       } catch (error) {
         services.set('memory', 'down', `the memory engine could not open: ${(error as Error).message}`);
         throw new HubError(503, 'memory_unavailable', `the memory engine is not available: ${(error as Error).message}`);
@@ -195,8 +197,8 @@ export class MemoryEngine {
 
   /** Extracts memories from text (structure, semantic chunks, salient items) and stores them as one batch. */
   async extract(input: z.output<typeof ExtractRequest>, context: StoreContext): Promise<ExtractReport> {
-    const service = await this.service();
-    const encoder = service.encoder;
+    const store = await this.store();
+    const encoder = store.encoder;
     const started = performance.now();
     this.inUse.set(encoder, (this.inUse.get(encoder) ?? 0) + 1);
     let extractedDrafts: Awaited<ReturnType<typeof extractMemories>>;
@@ -217,7 +219,7 @@ export class MemoryEngine {
     const { drafts, vectors: extracted, stats } = extractedDrafts;
     const extractedMs = performance.now() - started;
     // Vectors of a model that was switched away from meanwhile are not stored: the memories are embedded anew.
-    const vectors = service.encoder === encoder ? extracted : new Map<string, Float32Array>();
+    const vectors = store.encoder === encoder ? extracted : new Map<string, Float32Array>();
 
     // Parents are stored before their children, and referred to by their place in the batch.
     const position = new Map<string, number>();
@@ -236,15 +238,15 @@ export class MemoryEngine {
         vector: vectors.get(draft.key),
       };
     });
-    const stored = await service.store(inputs, context);
+    const stored = await store.store(inputs, context);
     this.options.observeExtract?.(performance.now() - started);
     return { stored, stats: { ...stats, extractMs: extractedMs, totalMs: performance.now() - started, memories: stored.length } };
   }
 
   async close(): Promise<void> {
     if (!this.opening) return;
-    const service = await this.opening.catch(() => undefined);
-    await service?.close();
+    const store = await this.opening.catch(() => undefined);
+    await store?.close();
     this.opened = undefined;
     await Promise.all([...this.owned, ...this.retired].map((encoder) => encoder.close()));
     await Promise.all(this.closing);

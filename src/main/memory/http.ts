@@ -21,8 +21,8 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
     const by = caller(request);
     const input = parseInput(StoreRequest, request.body, 'memory');
     const memories = 'memories' in input ? input.memories : [input];
-    const service = await engine.service();
-    const stored = await service.store(memories, checkedStore(service, by, memories));
+    const store = await engine.store();
+    const stored = await store.store(memories, checkedStore(store, by, memories));
     return reply.code(201).send({ stored });
   });
 
@@ -36,12 +36,12 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
   http.get(`${API_PREFIX}/memory/search`, async (request) => {
     const by = caller(request);
     const query = parseInput(MemorySearchQuery, request.query, 'memory search');
-    return (await engine.service()).search(query, searchContext(by, query));
+    return (await engine.store()).search(query, searchContext(by, query));
   });
 
   http.get(`${API_PREFIX}/memory/model`, async (request) => {
     who(request);
-    await engine.service();
+    await engine.store();
     return engine.model();
   });
 
@@ -54,29 +54,29 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
 
   http.get(`${API_PREFIX}/memory/stats`, async (request) => {
     who(request);
-    return (await engine.service()).stats();
+    return (await engine.store()).stats();
   });
 
   http.get(`${API_PREFIX}/memory/:id`, async (request) => {
     const by = caller(request);
-    return readableMemory(await engine.service(), by, memoryId(request));
+    return readableMemory(await engine.store(), by, memoryId(request));
   });
 
   http.patch(`${API_PREFIX}/memory/:id`, async (request) => {
     const by = caller(request);
     const id = memoryId(request);
     const { shared } = parseInput(z.object({ shared: z.boolean() }).strict(), request.body, 'memory update');
-    const service = await engine.service();
-    checkChangeable(service, by, id);
-    return service.setShared(id, shared);
+    const store = await engine.store();
+    checkChangeable(store, by, id);
+    return store.setShared(id, shared);
   });
 
   http.delete(`${API_PREFIX}/memory/:id`, async (request, reply) => {
     const by = caller(request);
     const id = memoryId(request);
-    const service = await engine.service();
-    checkChangeable(service, by, id);
-    service.delete(id);
+    const store = await engine.store();
+    checkChangeable(store, by, id);
+    store.delete(id);
     return reply.code(204).send();
   });
 }

@@ -307,7 +307,7 @@ export class RealtimeGateway {
           if (!memory) throw new HubError(503, 'memory_unavailable', 'this hub has no memory engine');
           // The same project rule as over HTTP (memory/access.ts).
           const caller = memoryCaller(agent);
-          const service = await memory.service();
+          const service = await memory.store();
           const result =
             frame.type === 'memory.store'
               ? await service.store(frame.memories, checkedStore(service, caller, frame.memories))

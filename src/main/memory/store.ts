@@ -1,6 +1,7 @@
 /**
- * The memory engine: stores memories (SQLite: text, metadata, keyword index and every vector) and searches them
- * (FAISS nearest neighbours fused with FTS5 BM25, then weighed by importance and recency).
+ * The memory store: memories in SQLite (text, metadata, keyword index and every vector) with the vector index of
+ * the active model beside it, and search over them (vector nearest neighbours fused with FTS5 BM25, then weighed by
+ * importance and recency). The engine (engine.ts) opens it and gives it its encoder.
  *
  * Stores are grouped like message sends: what arrives while a batch is being embedded joins the next batch, so one
  * ONNX run and one transaction serve many callers, and each caller hears back only after the commit.
@@ -32,7 +33,7 @@ import { VectorIndex } from '../vector';
 export type ParsedMemoryInput = z.output<typeof MemoryInput>;
 export type ParsedSearchQuery = z.output<typeof MemorySearchQuery>;
 
-export interface MemoryServiceOptions {
+export interface MemoryStoreOptions {
   dataDir: string;
   /**
    * The encoder, or a function that chooses it once the database is open, told whether any memory has vectors of a
@@ -137,7 +138,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CANDIDATE_FACTOR = 5;
 const MIN_CANDIDATES = 50;
 
-export class MemoryService {
+export class MemoryStore {
   private queue: PendingStore[] = [];
   private flushing = false;
   private readonly catalog = new Map<number, CatalogEntry>();
@@ -155,7 +156,7 @@ export class MemoryService {
     readonly db: SqliteDatabase,
     private activeEncoder: SentenceEncoder,
     private index: VectorIndex,
-    private readonly options: MemoryServiceOptions,
+    private readonly options: MemoryStoreOptions,
   ) {
     this.s = {
       byHash: db.prepare('SELECT id FROM memories WHERE project = ? AND text_hash = ?').pluck(),
@@ -184,16 +185,16 @@ export class MemoryService {
     };
   }
 
-  static async open(options: MemoryServiceOptions): Promise<MemoryService> {
+  static async open(options: MemoryStoreOptions): Promise<MemoryStore> {
     const db = openDatabase(path.join(options.dataDir, 'memory.sqlite'));
-    let service: MemoryService;
+    let store: MemoryStore;
     try {
       migrate(db, memoryMigrations);
       const hasVectors = db.prepare('SELECT 1 FROM embeddings WHERE model = ? LIMIT 1').pluck();
       const encoder =
         typeof options.encoder === 'function' ? await options.encoder((modelId) => hasVectors.get(modelId) !== undefined) : options.encoder;
       const index = await openIndex(db, options.dataDir, encoder, options.onProgress);
-      service = new MemoryService(db, encoder, index, options);
+      store = new MemoryStore(db, encoder, index, options);
     } catch (error) {
       db.close();
       throw error;
@@ -207,7 +208,7 @@ export class MemoryService {
       created_at: string;
       tags: string;
     }>) {
-      service.catalog.set(row.id, {
+      store.catalog.set(row.id, {
         project: row.project,
         kind: row.kind,
         agent: row.agent,
@@ -216,7 +217,7 @@ export class MemoryService {
         tags: JSON.parse(row.tags) as string[],
       });
     }
-    return service;
+    return store;
   }
 
   get model(): string {
@@ -224,7 +225,7 @@ export class MemoryService {
   }
 
   /**
-   * The model the memories in `dataDir` are indexed with, without opening the service: the recorded choice, else the
+   * The model the memories in `dataDir` are indexed with, without opening the store: the recorded choice, else the
    * one most memories have vectors of (a scan of every vector: for inspection, not for the start path); null if none.
    */
   static indexedModel(dataDir: string): string | null {
@@ -683,7 +684,7 @@ async function openIndex(
   db: SqliteDatabase,
   dataDir: string,
   encoder: SentenceEncoder,
-  onProgress?: MemoryServiceOptions['onProgress'],
+  onProgress?: MemoryStoreOptions['onProgress'],
 ): Promise<VectorIndex> {
   const expectedCount = db.prepare('SELECT COUNT(*) FROM embeddings WHERE model = ?').pluck().get(encoder.id) as number;
   return VectorIndex.open({
