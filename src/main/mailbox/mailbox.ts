@@ -1,6 +1,6 @@
 /**
  * The file mailbox: the hub for agents that can only read and write files (and for tools of an older file-based
- * protocol that polled folders). The folder layout is in layout.ts and the agent-facing description in README.md.
+ * protocol that polled folders). The folder layout is in layout.ts and the agent-facing description in docs/file-mailbox.md.
  * This class starts and stops it and finds the agents' folders (watcher events, a scan at start and a periodic one);
  * boxes.ts keeps one mailbox per agent, whose work is done by the outbox sender (outbox.ts: files agents write →
  * hub) and the inbox writer (inbox.ts: hub → files agents read); registration.ts reads registration drop files.
