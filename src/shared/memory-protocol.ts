@@ -151,8 +151,50 @@ export interface MemoryOverview extends MemoryStats {
   age: Array<{ bucket: string; count: number }>;
 }
 
-/** What an extraction stored, and its figures (counts and timings, by name). */
+/** How the text of an extraction was read. */
+export type DocumentFormat = 'markdown' | 'transcript' | 'jsonl' | 'plain';
+
+export interface ExtractTimings {
+  /** Format detection, turns/sections, fences, traces and sentence splitting. */
+  parseMs: number;
+  /** Salient item detection (runs on the main thread while the encoder works). */
+  salientMs: number;
+  /** Wall-clock time of the embedding calls. */
+  embedMs: number;
+  /** Boundary detection, chunk assembly and scoring. */
+  chunkMs: number;
+  totalMs: number;
+}
+
+export interface ExtractStats {
+  format: DocumentFormat;
+  lines: number;
+  words: number;
+  approxTokens: number;
+  sections: number;
+  turns: number;
+  /** Units (sentences, code blocks, traces) the text was split into. */
+  units: number;
+  /** Distinct texts sent to the encoder. */
+  embeddedTexts: number;
+  embedCalls: number;
+  chunks: number;
+  drafts: number;
+  draftsByKind: Record<MemoryKind, number>;
+  /** Salient items merged into an earlier identical one. */
+  duplicatesMerged: number;
+  timings: ExtractTimings;
+}
+
+/** What an extraction stored, and its figures: the extraction's own, then the whole request's. */
 export interface ExtractReport {
   stored: StoredMemory[];
-  stats: Record<string, unknown>;
+  stats: ExtractStats & {
+    /** Extraction, embedding included. */
+    extractMs: number;
+    /** The whole request: extraction and storing. */
+    totalMs: number;
+    /** Memories stored (new or reinforced). */
+    memories: number;
+  };
 }

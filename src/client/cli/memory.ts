@@ -63,7 +63,7 @@ agent's project (or --project); without an agent identity the cockpit's token is
         const byKind = new Map<string, number>();
         for (const { memory } of result.stored) byKind.set(memory.kind, (byKind.get(memory.kind) ?? 0) + 1);
         ctx.out([...byKind].map(([k, n]) => `${k}: ${n}`).join(', '));
-        ctx.note(`Stored ${result.stored.length} memories in ${Math.round(Number(result.stats.totalMs ?? 0))} ms.`);
+        ctx.note(`Stored ${result.stored.length} memories in ${Math.round(result.stats.totalMs)} ms.`);
         return;
       }
       case 'search': {

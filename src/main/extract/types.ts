@@ -1,4 +1,8 @@
 /** Public types of memory extraction (text in, hierarchical scored memory drafts out). */
+import type { DocumentFormat, ExtractStats, ExtractTimings } from '../../shared/memory-protocol';
+
+/** The figures of an extraction travel to agents and the cockpit, so they are declared in src/shared. */
+export type { DocumentFormat, ExtractStats, ExtractTimings };
 
 export type DraftKind = 'document' | 'section' | 'chunk' | 'fact' | 'decision' | 'task' | 'error' | 'code' | 'note';
 
@@ -20,8 +24,6 @@ export interface MemoryDraft {
   /** e.g. lineStart, lineEnd (1-based, in the input text), heading, path, line, url, command, symbol, language, count. */
   metadata: Record<string, unknown>;
 }
-
-export type DocumentFormat = 'markdown' | 'transcript' | 'jsonl' | 'plain';
 
 export interface ExtractOptions {
   /** The sentence encoder: unit vectors, one per text, in order. */
@@ -45,38 +47,6 @@ export interface ExtractOptions {
   embedCallSize?: number;
   /** Each sentence is embedded from its first this-many words (bounds the encoder's cost per sentence). Default 40. */
   maxEmbedWords?: number;
-}
-
-export interface ExtractTimings {
-  /** Format detection, turns/sections, fences, traces and sentence splitting. */
-  parseMs: number;
-  /** Salient item detection (runs on the main thread while the encoder works). */
-  salientMs: number;
-  /** Wall-clock time of the embedding calls. */
-  embedMs: number;
-  /** Boundary detection, chunk assembly and scoring. */
-  chunkMs: number;
-  totalMs: number;
-}
-
-export interface ExtractStats {
-  format: DocumentFormat;
-  lines: number;
-  words: number;
-  approxTokens: number;
-  sections: number;
-  turns: number;
-  /** Units (sentences, code blocks, traces) the text was split into. */
-  units: number;
-  /** Distinct texts sent to the encoder. */
-  embeddedTexts: number;
-  embedCalls: number;
-  chunks: number;
-  drafts: number;
-  draftsByKind: Record<DraftKind, number>;
-  /** Salient items merged into an earlier identical one. */
-  duplicatesMerged: number;
-  timings: ExtractTimings;
 }
 
 export interface ExtractResult {
