@@ -19,7 +19,6 @@ const PRODUCT_ENTRY_POINTS = [
   '^src/client/(cli/main|index)\\.ts$',
   '^src/preload/index\\.ts$',
   '^src/renderer/src/main\\.tsx$',
-  '^src/main/messaging/send-decoder-program\\.ts$',
   ...PROGRAM_ENTRY_POINTS,
 ];
 

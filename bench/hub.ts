@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
 import { connectAgents, connectedCount, mapLimit, postJson, registerAgents, type AgentCredentials } from './lib/agents';
 import { ClientWorker } from './lib/client-pool';
 import { ensureBuilt, snapshotBuild, startHub, type BuildState, type HubOptions, type RunningHub } from './lib/hub-process';
@@ -25,14 +26,15 @@ import { fmt, fmtBytes, fmtMs, printTable, type Cell, type SummaryRow } from './
 import { drain, LatencyRecorder, makeBody, openLoop, pipelinedThroughput, sequentialLatency, type ThroughputResult } from './lib/traffic';
 import { HUB_SUITE_OPTIONS, intOption } from './lib/options';
 
-export const description = 'agent hub: notification latency, durable throughput, 2,000 sockets, 64 MB messages, beside a raw ws relay';
+export const description = 'agent hub: notification latency, durable throughput, 2,000 sockets, 64 MB messages, stalls, beside a raw ws relay';
 
-const PHASES = ['latency', 'load', 'throughput', 'scale', 'large'] as const;
+const PHASES = ['latency', 'load', 'throughput', 'scale', 'large', 'stall'] as const;
 type Phase = (typeof PHASES)[number];
 
 const USAGE = `Usage: npm run bench -- hub [options]
 
   --only LIST        phases to run, comma-separated: ${PHASES.join(',')} (default: all)
+  --phase NAME       run one phase alone (the same as --only NAME)
   --quick            smaller counts and shorter phases (a smoke run, not a measurement)
   --profile          run the hub under --cpu-prof and print its top self-time functions
   --no-build         measure out/ as it is, even if stale (warns); default: \`npm run build\` when stale
@@ -52,7 +54,9 @@ const USAGE = `Usage: npm run bench -- hub [options]
   --duration MS      length of each load phase (5000)
   --messages N       messages in the throughput phase (40000)
   --window N         sends in flight in the throughput phase (1000)
-  --large-mib N      size of the largest message, MiB (64)`;
+  --large-mib N      size of the largest message, MiB (64)
+  --stall-keys N     keys of the JSON object body in the stall phase (1000000: about 9 MB)
+  --stall-seconds S  length of each stall window (10)`;
 
 interface Options {
   only: Set<Phase>;
@@ -76,6 +80,8 @@ interface Options {
   messages: number;
   window: number;
   largeMiB: number;
+  stallKeys: number;
+  stallMs: number;
   latencySamples: number;
   latencyWarmup: number;
   notifyBytes: number;
@@ -89,6 +95,9 @@ function parseOptions(argv: string[]): Options | null {
     options: {
       ...HUB_SUITE_OPTIONS,
       only: { type: 'string' },
+      phase: { type: 'string' },
+      'stall-keys': { type: 'string' },
+      'stall-seconds': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       priority: { type: 'boolean', default: false },
       'no-relay': { type: 'boolean', default: false },
@@ -110,7 +119,7 @@ function parseOptions(argv: string[]): Options | null {
   const quick = values.quick ?? false;
   const int = intOption;
   const only = new Set<Phase>();
-  for (const name of (values.only ?? PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const name of (values.phase ?? values.only ?? PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
     if (!(PHASES as readonly string[]).includes(name)) throw new Error(`unknown phase ${name}; phases: ${PHASES.join(', ')}`);
     only.add(name as Phase);
   }
@@ -136,6 +145,8 @@ function parseOptions(argv: string[]): Options | null {
     messages: int('messages', values.messages, quick ? 5000 : 40_000),
     window: int('window', values.window, 1000),
     largeMiB: int('large-mib', values['large-mib'], 64),
+    stallKeys: int('stall-keys', values['stall-keys'], quick ? 200_000 : 1_000_000, 1),
+    stallMs: int('stall-seconds', values['stall-seconds'], quick ? 4 : 10, 1) * 1000,
     latencySamples: quick ? 300 : 2000,
     latencyWarmup: quick ? 50 : 300,
     notifyBytes: 256,
@@ -215,6 +226,27 @@ interface LargePhase {
   rssTimeline: Array<[number, number]>;
 }
 
+/** One window of the stall phase: other agents' traffic, with or without large JSON bodies sent meanwhile. */
+interface StallWindow {
+  /** 'quiet': no large sends; 'http' / 'ws': one agent sends large JSON object bodies back to back that way. */
+  large: 'quiet' | 'http' | 'ws';
+  largeBodyBytes: number;
+  largeSent: number;
+  largeFailed: string | null;
+  /** Slowest large send, request to answer (HTTP 201, or the socket's `sent`), ms. */
+  largeSendMaxMs: number | null;
+  /** Other agents' HTTP requests (GET their status, closed loop), ms. */
+  otherRequests: Summary;
+  /** Other agents' messages over their sockets (open loop), send to delivery, ms. */
+  otherDelivery: Summary;
+  otherDelivered: number;
+  otherSent: number;
+  /** The hub's event-loop delay from its /metrics, worst second: p99, and max (null on hubs that report no max). */
+  loopP99Ms: number | null;
+  loopMaxMs: number | null;
+  cpuPercent: CpuReading;
+}
+
 interface Results {
   suite: 'hub';
   startedAt: string;
@@ -225,6 +257,7 @@ interface Results {
   relay: { latency?: LatencyPhase; load?: LoadPhase; throughput?: ThroughputPhase; throughputWarmup?: number };
   hub: { registerMs?: number; latency?: LatencyPhase; load?: LoadPhase; throughput?: ThroughputPhase; throughputWarmup?: number; scale?: ScalePhase };
   large: LargePhase[];
+  stall: StallWindow[];
   profiles: ProfileSummary[];
   errors: Record<string, string>;
   summary: SummaryRow[];
@@ -261,6 +294,7 @@ export async function run(argv: string[]): Promise<number> {
     relay: {},
     hub: {},
     large: [],
+    stall: [],
     profiles: [],
     errors: {},
     summary: [],
@@ -281,6 +315,7 @@ export async function run(argv: string[]): Promise<number> {
     if (options.only.has('large')) {
       for (const via of ['http', 'ws'] as const) await attempt(`large-${via}`, () => largeMessage(options, results, via, hubOptions));
     }
+    if (options.only.has('stall')) await attempt('stall', () => stallPhase(options, results, hubOptions));
   } finally {
     snapshot.remove();
   }
@@ -635,6 +670,174 @@ async function largeMessage(options: Options, results: Results, via: 'http' | 'w
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Stalls: other agents' latency while one agent sends large JSON object bodies (parsed, checked and re-serialised)
+
+/** Other agents in the stall phase: their sockets carry STALL_RATE msg/s, STALL_POLLERS of them poll over HTTP. */
+const STALL_AGENTS = 20;
+const STALL_RATE = 200;
+const STALL_POLLERS = 4;
+
+async function stallPhase(options: Options, results: Results, hubOptions: HubOptions): Promise<void> {
+  const hub = await startHub({ ...hubOptions, label: 'stall' });
+  prioritize(hub.pid);
+  try {
+    const agents = await registerAgents(hub.baseUrl, STALL_AGENTS + 2, { prefix: 'stall' });
+    const [sender, receiver] = [agents[0]!, agents[1]!];
+    const others = agents.slice(2);
+    const peers = await connectAgents(hub.wsBase, others);
+    // `{"0":0,"1":1,…}` with short base-36 keys, made before anything is measured.
+    const parts: string[] = [];
+    for (let i = 0; i < options.stallKeys; i++) parts.push(`"${i.toString(36)}":${i % 10}`);
+    const object = `{${parts.join(',')}}`;
+    parts.length = 0;
+    const overHttp = Buffer.from(`{"body":${object}}`);
+    const overWs = Buffer.from(`{"type":"send","ref":"large","message":{"to":{"type":"agent","id":"${receiver.id}"},"body":${object}}}`);
+    console.log(`\n[stall] hub pid ${hub.pid}; ${STALL_AGENTS} other agents (${STALL_RATE} msg/s over sockets, ${STALL_POLLERS} polling over HTTP); large body ${options.stallKeys} keys, ${fmtBytes(overHttp.length)}`);
+    const socket = await openRawSocket(`${hub.wsBase}/api/v1/agents/${sender.id}/realtime`, sender.token);
+    try {
+      for (const large of ['quiet', 'http', 'ws'] as const) {
+        await settle(hub.pid, [process.pid], `stall/${large}`);
+        const sendLarge =
+          large === 'quiet'
+            ? null
+            : large === 'http'
+              ? async () => {
+                  const response = await postJson(`${hub.baseUrl}/api/v1/agents/${receiver.id}/messages`, sender.token, overHttp);
+                  if (response.status !== 201) throw new Error(`HTTP ${response.status} ${response.body.slice(0, 200)}`);
+                }
+              : () => socket.sendAndWait(overWs);
+        const window = await stallWindow(hub, peers, others, large, sendLarge, options.stallMs);
+        window.largeBodyBytes = large === 'quiet' ? 0 : overHttp.length;
+        results.stall.push(window);
+        console.log(
+          `[stall/${large}] ${large === 'quiet' ? 'no large sends' : `${window.largeSent} large sends (slowest ${fmtMs(window.largeSendMaxMs ?? 0)})${window.largeFailed ? `, FAILED: ${window.largeFailed}` : ''}`}; ` +
+            `others' HTTP p50 ${fmtMs(window.otherRequests.p50)} p99 ${fmtMs(window.otherRequests.p99)} max ${fmtMs(window.otherRequests.max)}; ` +
+            `delivery p99 ${fmtMs(window.otherDelivery.p99)} max ${fmtMs(window.otherDelivery.max)} (${window.otherDelivered}/${window.otherSent}); ` +
+            `hub loop delay p99 ${window.loopP99Ms === null ? '—' : fmtMs(window.loopP99Ms)} max ${window.loopMaxMs === null ? '—' : fmtMs(window.loopMaxMs)}; CPU ${cpuText(window.cpuPercent)}`,
+        );
+      }
+    } finally {
+      socket.close();
+      for (const peer of peers) peer.close();
+    }
+  } finally {
+    await stopHub(hub, results);
+  }
+}
+
+async function stallWindow(
+  hub: RunningHub,
+  peers: Peer[],
+  others: AgentCredentials[],
+  large: StallWindow['large'],
+  sendLarge: (() => Promise<void>) | null,
+  durationMs: number,
+): Promise<StallWindow> {
+  const recorder = new LatencyRecorder().attach(peers);
+  const cpu = new CpuMeter({ server: hub.pid, client: process.pid });
+  const deadline = performance.now() + durationMs;
+  const running = () => performance.now() < deadline;
+  const requests: number[] = [];
+  const pollers = Array.from({ length: STALL_POLLERS }, async (_, i) => {
+    const agent = others[i % others.length]!;
+    while (running()) {
+      const t0 = performance.now();
+      const response = await fetch(`${hub.baseUrl}/api/v1/agents/${agent.id}/status`, { headers: { authorization: `Bearer ${agent.token}` } });
+      await response.arrayBuffer();
+      requests.push(performance.now() - t0);
+    }
+  });
+  // The hub's own view, a snapshot per second: the worst second's p99 and max.
+  const loop = { p99: null as number | null, max: null as number | null };
+  const sampler = setInterval(() => {
+    void hubLoopDelay(hub).then((reading) => {
+      if (!reading) return;
+      loop.p99 = Math.max(loop.p99 ?? 0, reading.p99Ms);
+      if (reading.maxMs !== null) loop.max = Math.max(loop.max ?? 0, reading.maxMs);
+    });
+  }, 1000);
+  let largeSent = 0;
+  let largeFailed: string | null = null;
+  let largeSendMaxMs: number | null = null;
+  const largeSends = (async () => {
+    if (!sendLarge) return;
+    while (running() && !largeFailed) {
+      const t0 = performance.now();
+      try {
+        await sendLarge();
+        largeSent++;
+        largeSendMaxMs = Math.max(largeSendMaxMs ?? 0, performance.now() - t0);
+      } catch (error) {
+        largeFailed = (error as Error).message;
+      }
+    }
+  })();
+  const traffic = await openLoop(peers, peers.map((p) => p.id), STALL_RATE, durationMs, 256);
+  await Promise.all([...pollers, largeSends]);
+  await drain(() => recorder.delivered, traffic.sent);
+  // The last second's snapshot covers the end of the window.
+  await sleep(1100);
+  clearInterval(sampler);
+  return {
+    large,
+    largeBodyBytes: 0,
+    largeSent,
+    largeFailed,
+    largeSendMaxMs,
+    otherRequests: summarize(requests),
+    otherDelivery: summarize(recorder.delivery),
+    otherDelivered: recorder.delivered,
+    otherSent: traffic.sent,
+    loopP99Ms: loop.p99,
+    loopMaxMs: loop.max,
+    cpuPercent: cpu.read(),
+  };
+}
+
+/** The hub's event-loop delay over its last second, from GET /api/v1/metrics (max: only hubs that report it). */
+async function hubLoopDelay(hub: RunningHub): Promise<{ p99Ms: number; maxMs: number | null } | null> {
+  try {
+    const response = await fetch(`${hub.baseUrl}/api/v1/metrics`, { headers: { authorization: `Bearer ${hub.cockpitToken}` } });
+    if (response.status !== 200) return null;
+    const text = await response.text();
+    const gauge = (name: string) => {
+      const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      return match ? Number(match[1]) * 1000 : null;
+    };
+    const p99Ms = gauge('devenviro_event_loop_delay_seconds');
+    return p99Ms === null ? null : { p99Ms, maxMs: gauge('devenviro_event_loop_delay_max_seconds') };
+  } catch {
+    return null;
+  }
+}
+
+/** A raw agent socket that sends one prepared frame (as text) at a time and waits for its `sent` (or `error`). */
+async function openRawSocket(url: string, token: string): Promise<{ sendAndWait(frame: Buffer): Promise<void>; close(): void }> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, headers: { authorization: `Bearer ${token}` } });
+  let waiting: { resolve(): void; reject(error: Error): void } | undefined;
+  ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as { type: string; message?: string };
+    if (frame.type === 'sent') waiting?.resolve();
+    else if (frame.type === 'error') waiting?.reject(new Error(frame.message));
+    else return;
+    waiting = undefined;
+  });
+  ws.on('close', (code) => waiting?.reject(new Error(`socket closed (${code})`)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    sendAndWait: (frame) =>
+      new Promise<void>((resolve, reject) => {
+        waiting = { resolve, reject };
+        ws.send(frame, { binary: false });
+      }),
+    close: () => ws.close(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Reporting
 
 function logLatency(system: string, what: string, phase: LatencyPhase | LoadPhase): void {
@@ -736,6 +939,26 @@ function printDetails(r: Results): void {
         fmtBytes(l.peakRss),
         fmtBytes(l.growth),
         `${fmt(l.growthRatio)}x`,
+      ]),
+    );
+  }
+  if (r.stall.length) {
+    printTable(
+      `Stalls: other agents while one sends large JSON object bodies back to back (${STALL_AGENTS} agents, ${STALL_RATE} msg/s, ${STALL_POLLERS} HTTP pollers)`,
+      ['large sends', 'body', 'sent', 'slowest send', 'others HTTP p50', 'p99', 'max', 'delivery p99', 'max', 'hub loop p99', 'hub loop max', 'CPU'],
+      r.stall.map((w) => [
+        w.large,
+        w.largeBodyBytes ? fmtBytes(w.largeBodyBytes) : '—',
+        w.largeFailed ? `${w.largeSent} (failed: ${w.largeFailed.slice(0, 60)})` : w.largeSent,
+        w.largeSendMaxMs === null ? '—' : fmtMs(w.largeSendMaxMs),
+        fmtMs(w.otherRequests.p50),
+        fmtMs(w.otherRequests.p99),
+        fmtMs(w.otherRequests.max),
+        fmtMs(w.otherDelivery.p99),
+        fmtMs(w.otherDelivery.max),
+        w.loopP99Ms === null ? '—' : fmtMs(w.loopP99Ms),
+        w.loopMaxMs === null ? '—' : fmtMs(w.loopMaxMs),
+        cpuText(w.cpuPercent),
       ]),
     );
   }
@@ -862,6 +1085,29 @@ function summaryRows(options: Options, r: Results): SummaryRow[] {
       target: '<= 3x the message',
       measured: l.delivered ? `+${fmtBytes(l.growth)} = ${fmt(l.growthRatio)}x (${fmt(l.elapsedMs / 1000)} s)` : `not delivered (${l.sendStatus})`,
       verdict: verdict(l.delivered && l.growthRatio <= 3),
+    });
+  }
+
+  const quiet = r.stall.find((w) => w.large === 'quiet');
+  for (const via of ['http', 'ws'] as const) {
+    const w = r.stall.find((x) => x.large === via);
+    const metric = `hub event loop held, max, while ${fmt(options.stallKeys)}-key JSON bodies go over ${via.toUpperCase()}`;
+    if (!w) {
+      rows.push(missing(metric, '<= 50 ms', 'stall'));
+      continue;
+    }
+    const failed = w.largeFailed !== null || w.largeSent === 0;
+    rows.push({
+      metric,
+      target: '<= 50 ms',
+      measured: `${w.loopMaxMs === null ? '— (hub reports no max)' : ms(w.loopMaxMs)} (p99 ${w.loopP99Ms === null ? '—' : ms(w.loopP99Ms)}; ${w.largeSent} sent)${failed ? ' INCOMPLETE' : ''}`,
+      verdict: w.loopMaxMs === null ? 'info' : verdict(w.loopMaxMs <= 50 && !failed),
+    });
+    rows.push({
+      metric: `other agents' HTTP p99 / max meanwhile (${via.toUpperCase()})`,
+      target: 'report',
+      measured: `${ms(w.otherRequests.p99)} / ${ms(w.otherRequests.max)}${quiet ? ` (quiet: ${ms(quiet.otherRequests.p99)} / ${ms(quiet.otherRequests.max)})` : ''}`,
+      verdict: 'info',
     });
   }
   return rows;

@@ -18,6 +18,8 @@ export const PROGRAMS = {
   'inference-worker': 'src/main/embedding/inference-program.ts',
   /** Checkpoints SQLite's WAL off the main thread (a worker thread). */
   'checkpoint-worker': 'src/main/db/checkpoint-program.ts',
+  /** Parses, checks and re-serialises large sends off the hub's event loop (a worker thread). */
+  'send-decoder': 'src/main/messaging/send-decoder-program.ts',
 } as const satisfies Record<string, string>;
 
 export type ProgramName = keyof typeof PROGRAMS;

@@ -122,13 +122,19 @@ export const calls = {
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
 } as const;
 
+/** A message in the cockpit's live stream: the body may be only its first characters (as text), then `truncated`. */
+export type LiveMessage = Message & { truncated?: { bytes: number } };
+
 export const events = {
   /** Pushed whenever a service changes state and once a second otherwise, so uptime is live. */
   'hub.status': event<HubStatus>(),
   /** An agent registered, connected, disconnected, changed status or was revoked. */
   'agents.changed': event<AgentInfo>(),
-  /** New messages, batched per tenth of a second so a busy hub does not flood the cockpit. */
-  'messages.new': event<Message[]>(),
+  /**
+   * New messages, batched per tenth of a second so a busy hub does not flood the cockpit. A large body arrives as
+   * its first characters (`truncated` set); `messages.thread` gives it whole.
+   */
+  'messages.new': event<LiveMessage[]>(),
   'metrics.tick': event<MetricsSnapshot>(),
   /** A backup run started, progressed or finished. */
   'backup.event': event<BackupEvent>(),

@@ -35,6 +35,8 @@ export interface MetricsSnapshot {
     heapTotalBytes: number;
     eventLoopDelayP50Ms: number;
     eventLoopDelayP99Ms: number;
+    /** The longest the event loop was held over the last second: one request's work at most, when all is well. */
+    eventLoopDelayMaxMs: number;
   };
   agents: { registered: number; online: number; byTier: Record<string, number>; byStatus: Record<string, number> };
   /** Bytes on disk per store (SQLite files with their WAL, vector index files). */

@@ -4,10 +4,10 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Message } from '../../shared/agent-protocol';
+import type { LiveMessage } from '../../shared/contract';
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import type { Hub } from '../hub';
-import { publicMessage } from '../messaging/frames';
+import { previewMessage } from '../messaging/frames';
 import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';
 import type { EventBus } from './event-bus';
@@ -16,6 +16,8 @@ const MESSAGE_BATCH_MS = 100;
 /** The stream shows the newest; a burst beyond this per batch is summarised by the throughput chart instead. */
 const MAX_MESSAGES_PER_BATCH = 200;
 const METRICS_TICK_MS = 1000;
+/** A body in the stream is at most this many bytes (about: characters) of text; the cockpit opens a thread for the rest. */
+const PREVIEW_BYTES = 4096;
 
 export interface LiveFeed {
   latest(): MetricsSnapshot | null;
@@ -35,7 +37,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     while (pendingCount - pending[0]!.length >= MAX_MESSAGES_PER_BATCH) pendingCount -= pending.shift()!.length;
     batchTimer ??= setTimeout(() => {
       batchTimer = undefined;
-      const batch: Message[] = pending.flat().slice(-MAX_MESSAGES_PER_BATCH).map(({ message }) => publicMessage(message));
+      const batch: LiveMessage[] = pending.flat().slice(-MAX_MESSAGES_PER_BATCH).map(({ message }) => previewMessage(message, PREVIEW_BYTES));
       pending = [];
       pendingCount = 0;
       events.emit('messages.new', batch);

@@ -6,7 +6,9 @@
  */
 import type { WebSocket } from 'ws';
 import type { Message, ServerFrame } from '../../shared/agent-protocol';
+import type { LiveMessage } from '../../shared/contract';
 import { bodyChunks, withExternalBody, type ExternalBody } from './body-store';
+import { jsonPreviewOf, previewOf } from './json-body';
 import type { StoredMessage } from './store';
 
 /** A frame as one string, or as parts sent as the fragments of one text message. */
@@ -30,6 +32,24 @@ export function publicMessage(stored: StoredMessage): Message {
   if (stored.external) return withExternalBody(envelopeOf(stored), stored.external);
   const { seq: _seq, ...message } = stored;
   return message;
+}
+
+/**
+ * A message for a live preview (the cockpit's stream): a body in a file (just delivered, so its bytes are in
+ * memory) or a text over `maxBytes` becomes its first characters, as text; the body is never parsed or serialised
+ * whole. Other bodies are below messages.bodyFileBytes and go as they are.
+ */
+export function previewMessage(stored: StoredMessage, maxBytes: number): LiveMessage {
+  const external = stored.external;
+  if (external && external.file === undefined) {
+    const json = external.json();
+    const body = stored.contentType === 'text' ? previewOf(json, maxBytes) : jsonPreviewOf(json, maxBytes);
+    return { ...envelopeOf(stored), body, truncated: { bytes: external.bytes } };
+  }
+  if (!external && typeof stored.body === 'string' && stored.body.length > maxBytes) {
+    return { ...envelopeOf(stored), body: stored.body.slice(0, maxBytes), truncated: { bytes: Buffer.byteLength(stored.body) } };
+  }
+  return publicMessage(stored);
 }
 
 /** A message's JSON up to its body: `{"id":…,"createdAt":"…","body":`. */

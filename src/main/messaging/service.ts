@@ -12,6 +12,7 @@ import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, revoked, tooLarge } from '../errors';
 import { BodyStore, withExternalBody } from './body-store';
 import { jsonPreviewOf, previewOf, type RawBody } from './json-body';
+import { startWorker } from '../programs';
 import { SendDecoder } from './send-decoder';
 import { FTS_BODY_CHARS, MessageStore, type StoredMessage } from './store';
 
@@ -65,7 +66,7 @@ export interface MessagingOptions {
   bodyFileBytes: number;
   /** Told how long each send took to become durable, and how many inbox deliveries it made. */
   observeSend?: (durationMs: number, recipients: number) => void;
-  /** Decodes large sends off the event loop (HTTP and socket); by default everything is decoded inline. */
+  /** Decodes sends (HTTP and socket); by default large ones in the send-decoder worker. */
   decoder?: SendDecoder;
 }
 
@@ -88,7 +89,7 @@ export class MessagingService {
     private readonly registry: AgentRegistry,
     private readonly options: MessagingOptions,
   ) {
-    this.decoder = options.decoder ?? new SendDecoder();
+    this.decoder = options.decoder ?? new SendDecoder(() => startWorker('send-decoder'));
     const bodies = new BodyStore(options.bodyDir);
     this.store = new MessageStore(db, bodies);
     // Body files a crash left without their message (written, never committed) go; the rest make the running total.

@@ -78,6 +78,7 @@ export class Metrics {
         heapTotalBytes: memory.heapTotal,
         eventLoopDelayP50Ms: Math.max(0, this.loopDelay.percentile(50) / 1e6 - LOOP_SAMPLE_MS),
         eventLoopDelayP99Ms: Math.max(0, this.loopDelay.percentile(99) / 1e6 - LOOP_SAMPLE_MS),
+        eventLoopDelayMaxMs: Math.max(0, this.loopDelay.max / 1e6 - LOOP_SAMPLE_MS),
       },
       slowest: [...this.slow],
       ...extra,
@@ -130,6 +131,8 @@ export class Metrics {
     lines.push(`devenviro_process_heap_used_bytes ${snapshot.process.heapUsedBytes}`);
     metric('devenviro_event_loop_delay_seconds', 'gauge', 'Event-loop delay p99 over the last second');
     lines.push(`devenviro_event_loop_delay_seconds ${snapshot.process.eventLoopDelayP99Ms / 1000}`);
+    metric('devenviro_event_loop_delay_max_seconds', 'gauge', 'Longest event-loop delay over the last second');
+    lines.push(`devenviro_event_loop_delay_max_seconds ${snapshot.process.eventLoopDelayMaxMs / 1000}`);
     metric('devenviro_storage_bytes', 'gauge', 'Size of the hub\'s stores on disk');
     for (const [store, bytes] of Object.entries(snapshot.storage)) lines.push(`devenviro_storage_bytes{store="${store}"} ${bytes}`);
     return lines.join('\n') + '\n';
