@@ -31,7 +31,7 @@ const FIXTURE: Record<string, string> = {
   'src/client/cli/main.ts': "import '../index';\n",
   'src/preload/index.ts': "import { contextBridge } from 'electron';\nimport { NAME } from '../shared/protocol';\nimport { open } from '../main/db/database';\nexport const bridge = [contextBridge, NAME, open];\n",
   'src/renderer/src/main.tsx':
-    "import { readFileSync } from 'node:fs';\nimport { NAME } from '../../shared/protocol';\nimport { writeDurable } from '../../shared/node/files';\nimport { open } from '../../main/db/database';\nexport const view = [readFileSync, NAME, writeDurable, open];\n",
+    "import { readFileSync } from 'node:fs';\nimport { useState } from 'react';\nimport { NAME } from '../../shared/protocol';\nimport { writeDurable } from '../../shared/node/files';\nimport { open } from '../../main/db/database';\nexport const view = [readFileSync, useState, NAME, writeDurable, open];\n",
   'src/main/programs.ts': "export const PROGRAMS = { build: 'src/main/vector/build-program.ts' } as const;\n",
   'src/main/vector/build-program.ts': "import { search } from './index';\nexport const program = search;\n",
   // The composition root and what it wires.
@@ -75,7 +75,8 @@ describe('layer rules (npm run lint:deps)', () => {
         name: 'layers-fixture',
         type: 'module',
         scripts: { 'lint:deps': packageJson.scripts['lint:deps'] },
-        devDependencies: { electron: '*', vitest: '*' },
+        // The cockpit page's packages are devDependencies (it is bundled at build time), as in the real package.
+        devDependencies: { electron: '*', react: '*', vitest: '*' },
       }),
     );
     writeFileSync(
