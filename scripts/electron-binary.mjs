@@ -1,3 +1,4 @@
+// @ts-check
 // Finds the installed Electron binary without requiring the `electron` package, whose entry point tries to
 // download the binary when it is missing (slow and noisy where downloads are impossible).
 import { existsSync, readFileSync } from 'node:fs';

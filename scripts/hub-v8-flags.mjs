@@ -1,3 +1,4 @@
+// @ts-check
 // V8 flags for the process that runs the hub, used by every launcher (`npm start`, the benchmarks). They must be on
 // the command line: V8 sizes its heap at startup and ignores later changes.
 //

