@@ -1,3 +1,4 @@
+/** The cockpit's shell: the sidebar with live figures, the connection banner, and the routed view. */
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ViewBoundary } from './components/ui';
 import { formatRate } from './format';

@@ -1,3 +1,4 @@
+/** Numbers, durations, sizes, rates and agents as people read them. */
 import type { AgentInfo, Recipient } from '../../shared/agent-protocol';
 
 /** 93784000 ms -> "1d 2h 3m 4s": the largest units only, so a glance is enough. */

@@ -1,3 +1,4 @@
+/** React hooks over the transport and the live data: calls (kept current by the hub's events), events, live metrics. */
 import { createContext, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { AgentInfo } from '../../shared/agent-protocol';
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../shared/contract';

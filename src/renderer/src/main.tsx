@@ -1,3 +1,4 @@
+/** The cockpit page's entry: picks the transport (Electron IPC or the hub's WebSocket) and renders the app. */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';

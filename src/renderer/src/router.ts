@@ -1,3 +1,4 @@
+/** Hash routing between the views, with the selection in the URL. */
 import { useSyncExternalStore } from 'react';
 
 /**

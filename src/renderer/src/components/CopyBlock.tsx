@@ -1,3 +1,4 @@
+/** A command or snippet with a Copy button (falls back to selecting the text). */
 import { useRef, useState } from 'react';
 
 type CopyState = 'idle' | 'copied' | 'selected';

@@ -1,3 +1,4 @@
+/** A fixed-row-height list that mounts only the rows in view. */
 import { useLayoutEffect, useRef, useState, type ReactNode, type RefObject, type UIEvent } from 'react';
 
 /**

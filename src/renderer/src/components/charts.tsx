@@ -1,3 +1,4 @@
+/** Chart helpers on Recharts: theme colours, round axis ticks, and the cockpit's time-series charts. */
 import { memo, type ReactNode } from 'react';
 import { Area, AreaChart, Bar, BarChart, CartesianGrid, Cell, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatClock } from '../format';

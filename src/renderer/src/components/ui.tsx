@@ -1,3 +1,4 @@
+/** The cockpit's small building blocks: headers, panels, figures, badges, notices, and the per-view error boundary. */
 import { Component, type ErrorInfo, type ReactNode } from 'react';
 import type { AgentStatus, Importance } from '../../../shared/agent-protocol';
 

@@ -1,3 +1,4 @@
+/** What the cockpit keeps live from the events: two minutes of metrics, the agent directory and their counts. */
 import type { AgentInfo } from '../../../shared/agent-protocol';
 import { OPERATIONS, type MetricsSnapshot, type OperationName } from '../../../shared/monitor-protocol';
 import type { Transport } from '../transport';

@@ -1,3 +1,4 @@
+/** A value outside React that components subscribe to, and a throttle for redraws. */
 import { useSyncExternalStore } from 'react';
 
 /** A value outside React that components read with `useStore`; replacing it re-renders its readers only. */

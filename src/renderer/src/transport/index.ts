@@ -1,3 +1,4 @@
+/** The cockpit's way to the hub: Electron IPC where the preload bridge exists, else the hub's WebSocket. */
 import { COCKPIT_GLOBAL, type CockpitBridge } from '../../../shared/ipc';
 import { createIpcTransport } from './ipc';
 import type { Transport } from './types';

@@ -1,3 +1,4 @@
+/** A typed helper to call a contract call by name. */
 import type { CallName, CallParams, CallResult } from '../../../shared/contract';
 import type { Transport } from './types';
 

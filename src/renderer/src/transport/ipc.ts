@@ -1,3 +1,4 @@
+/** The cockpit contract over Electron IPC. */
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
 import type { CockpitBridge } from '../../../shared/ipc';
 import { CockpitCallError, type Transport } from './types';

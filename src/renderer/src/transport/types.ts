@@ -1,3 +1,4 @@
+/** The renderer's Transport interface, its connection states and the error a failed call throws. */
 import type { CallFailure, CockpitApi } from '../../../shared/contract';
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';

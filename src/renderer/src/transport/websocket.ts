@@ -1,3 +1,4 @@
+/** The cockpit contract over the hub's WebSocket, reconnecting with backoff. */
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
 import {
   COCKPIT_SOCKET_PATH,

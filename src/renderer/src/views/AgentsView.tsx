@@ -1,3 +1,4 @@
+/** The Agents view: every agent live, its detail, and revoking it. */
 import { useMemo, useState } from 'react';
 import type { AgentInfo, Message } from '../../../shared/agent-protocol';
 import type { Memory } from '../../../shared/memory-protocol';

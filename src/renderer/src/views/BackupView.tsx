@@ -1,3 +1,4 @@
+/** The Backup view: settings, live runs, history, snapshots and restores. */
 import { useCallback, useState, type FormEvent } from 'react';
 import { isAbsolutePath } from '../../../shared/backup-protocol';
 import { Empty, ErrorNotice, Loading, Panel, Stat, Tag, ViewHeader } from '../components/ui';

@@ -1,3 +1,4 @@
+/** The Memory view: search with explained scores, and what is stored by project, kind and age. */
 import { useState, type FormEvent } from 'react';
 import { MEMORY_KINDS, MEMORY_SCOPES, type MemoryHit, type MemoryKind, type MemoryScope, type MemorySearchResult } from '../../../shared/memory-protocol';
 import type { CallParams } from '../../../shared/contract';

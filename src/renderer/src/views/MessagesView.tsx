@@ -1,3 +1,4 @@
+/** The Messages view: the live stream with filters, threads, and a composer that sends as the overseer. */
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { IMPORTANCE, type AgentInfo, type Importance, type Message, type Recipient, type SendResponse } from '../../../shared/agent-protocol';
 import type { CallParams } from '../../../shared/contract';

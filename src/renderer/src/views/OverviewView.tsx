@@ -1,3 +1,4 @@
+/** The Overview: traffic, latency, who is online, what is remembered and what it costs, on one screen. */
 import { useMemo } from 'react';
 import { AGENT_TIERS } from '../../../shared/agent-protocol';
 import { Bars, cssColor, TimeChart, TimeChartPanel } from '../components/charts';

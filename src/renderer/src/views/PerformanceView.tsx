@@ -1,3 +1,4 @@
+/** The Performance view: latency per operation, throughput, the process, storage, the slowest operations. */
 import { useEffect, useRef, useState } from 'react';
 import { OPERATIONS, type MetricsSnapshot, type OperationName, type SlowOperation } from '../../../shared/monitor-protocol';
 import { Bars, cssColor, Legend, TimeChart, TimeChartPanel, type BarDatum } from '../components/charts';

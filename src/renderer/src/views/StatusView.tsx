@@ -1,3 +1,4 @@
+/** The Status view: the hub's runtime, data folder and each service's state. */
 import type { HubStatus, ServiceStatus } from '../../../shared/contract';
 import { formatDuration } from '../format';
 import { ViewHeader } from '../components/ui';

@@ -1,3 +1,4 @@
+/** The Backup view's history: recent runs charted and tabled, with failure reasons. */
 import { Fragment, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
 import { cssColor, niceTicks, valueAxisProps } from '../../components/charts';

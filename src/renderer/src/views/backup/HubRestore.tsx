@@ -1,3 +1,4 @@
+/** Following an in-place restore of the hub's data across the reconnect it causes. */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ErrorNotice, Loading } from '../../components/ui';
 import { formatDuration } from '../../format';

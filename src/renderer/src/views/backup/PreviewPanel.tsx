@@ -1,3 +1,4 @@
+/** What a backup with the unsaved settings would take and skip, per source. */
 import { useState } from 'react';
 import { ErrorNotice, Loading, Panel, Tag } from '../../components/ui';
 import { formatBytes, formatCount } from '../../format';

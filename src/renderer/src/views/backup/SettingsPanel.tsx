@@ -1,3 +1,4 @@
+/** The backup settings form, edited as a draft, with its preview. */
 import { useMemo, useState, type FormEvent } from 'react';
 import { createPortal } from 'react-dom';
 import { BackupSourceSchema, isAbsolutePath } from '../../../../shared/backup-protocol';

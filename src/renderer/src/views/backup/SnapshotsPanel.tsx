@@ -1,3 +1,4 @@
+/** The snapshots in the backup folder: verify, restore a source, or restore the hub in place. */
 import { Fragment, useState, type FormEvent } from 'react';
 import { isAbsolutePath } from '../../../../shared/backup-protocol';
 import { Empty, ErrorNotice, Loading, Panel, Tag } from '../../components/ui';
