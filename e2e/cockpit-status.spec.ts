@@ -1,3 +1,4 @@
+/** The browser cockpit served by the headless hub: live status, the token, security headers. */
 import { expect, test } from './hub';
 
 test.describe('browser cockpit served by the headless hub', () => {

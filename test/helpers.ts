@@ -1,3 +1,4 @@
+/** Helpers every test shares: temporary folders removed when the test ends. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

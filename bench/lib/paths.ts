@@ -1,3 +1,4 @@
+/** Where the benchmarks live and the repository root, for the suites to find their files. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -1,3 +1,4 @@
+/** The agents' TypeScript client against a real hub: registration, messaging, resuming after a drop, errors. */
 import { describe, expect, it } from 'vitest';
 import { AgentClient, HubClient, HubClientError, HubHttp, loadCredentials, type Message } from '../../src/client';
 import { tempDir } from '../helpers';

@@ -1,3 +1,4 @@
+/** The hub's HTTP API: registration, presence, messages, send request bodies. */
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startHub, until } from './harness';

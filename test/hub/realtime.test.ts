@@ -1,3 +1,4 @@
+/** The agents' realtime socket against a real hub. */
 import { describe, expect, it } from 'vitest';
 import { openSocket, startHub, until } from './harness';
 

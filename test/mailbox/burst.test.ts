@@ -1,3 +1,4 @@
+/** The file mailbox under bursts of files. */
 import { utimesSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+/** The file mailbox's folder layout: which path is what. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MailboxLayout, projectFolder, projectOfFolder } from '../../src/main/mailbox';

@@ -1,3 +1,4 @@
+/** The file mailbox end to end: outbox files become messages in the recipients' inboxes. */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+/** Registering an agent through a drop file in the file mailbox. */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

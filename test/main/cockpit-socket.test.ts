@@ -1,3 +1,4 @@
+/** The browser cockpit's WebSocket and the HTTP server's guard rails. */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

@@ -1,3 +1,4 @@
+/** The data directory, config.json, the cockpit token and durable writes. */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

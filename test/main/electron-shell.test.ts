@@ -1,3 +1,4 @@
+/** The Electron shell's security defaults: window options, the built page's CSP, the preload's surface. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cockpitWebPreferences } from '../../src/main/window-options';

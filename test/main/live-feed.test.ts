@@ -1,3 +1,4 @@
+/** The cockpit's live feed: agents, batched messages and metrics pushed as events. */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';

@@ -1,3 +1,4 @@
+/** The hub's metrics: sends and deliveries measured, and served to Prometheus with the cockpit token only. */
 import { describe, expect, it } from 'vitest';
 import { openSocket, startHub, until } from '../hub/harness';
 

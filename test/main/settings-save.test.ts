@@ -1,3 +1,4 @@
+/** Saving backup settings from the cockpit writes the backup section of config.json only. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';

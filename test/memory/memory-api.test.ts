@@ -1,3 +1,4 @@
+/** The memory engine over HTTP. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { startHub, type TestHub } from '../hub/harness';

@@ -1,3 +1,4 @@
+/** Switching the embedding model, and memory over the agent socket. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
