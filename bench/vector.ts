@@ -1,5 +1,5 @@
 /**
- * Vector index benchmark: the memory engine's VectorIndex (src/main/vector/vector-index.ts) on synthetic 512-d
+ * Vector index benchmark: VectorIndex (src/main/vector/vector-index.ts) on synthetic 512-d
  * data at 10k, 100k and 1M vectors.
  *
  * Data: a two-level Gaussian mixture on the unit sphere, like sentence embeddings (topics, and tighter subtopics

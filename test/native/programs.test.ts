@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointWorkerData } from '../../src/main/db/checkpointer';
 import type { InferenceReply, InferenceWorkerData } from '../../src/main/embedding/inference-worker';
+import type { DecodeReply, DecodeRequest } from '../../src/main/messaging/send-decoder';
 import type { ChildMessage, IvfBuildJob } from '../../src/main/vector/builder';
 import { flatHeader } from '../../src/main/vector/faiss-format';
 import { PROGRAMS, programLaunch, type ProgramName } from '../../src/main/programs';
@@ -20,6 +21,8 @@ import { mulberry32 } from '../support/seeded-random';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const modelPath = path.join(repoRoot, 'resources', 'models', 'use-lite-int8', 'model.onnx');
 const names = Object.keys(PROGRAMS) as ProgramName[];
+/** The programs the tests below start: every program in PROGRAMS must be among them. */
+const STARTED: readonly ProgramName[] = ['checkpoint-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
 
 let outDir: string;
 let tmp: string;
@@ -56,6 +59,10 @@ describe('program build entries', () => {
     const file = path.join(outDir, 'main', `${name}.js`);
     expect(existsSync(file)).toBe(true);
     expect(statSync(file).size).toBeGreaterThan(0);
+  });
+
+  it('every program has a start test below', () => {
+    expect([...names].sort()).toEqual([...STARTED].sort());
   });
 
   it('from sources, each program is started from its .ts through the loader', () => {
@@ -157,5 +164,23 @@ describe.each(['built', 'sources'] as const)('programs started %s', (mode) => {
     expect(result.parts.length).toBeGreaterThan(1);
     expect(result.parts.reduce((sum, part) => sum + part.count, 0)).toBe(count);
     for (const part of result.parts) expect(statSync(part.file).size).toBe(part.bytes);
+  });
+
+  it('send-decoder splits a large send into its envelope and body', async () => {
+    const { script, args } = launch('send-decoder');
+    const worker = new Worker(script, { argv: args });
+    const body = 'x'.repeat(100_000);
+    const bytes = new TextEncoder().encode(JSON.stringify({ to: 'reviewer', subject: 'large', body }));
+    const reply = new Promise<DecodeReply>((resolve) => worker.once('message', resolve));
+    worker.postMessage({ id: 7, bytes, nested: false } satisfies DecodeRequest);
+    const answer = await reply;
+    await worker.terminate();
+    expect(answer.id).toBe(7);
+    if ('error' in answer) throw new Error(answer.error);
+    expect(answer.result.kind).toBe('split');
+    if (answer.result.kind !== 'split') return;
+    expect(JSON.parse(answer.result.envelope)).toEqual({ to: 'reviewer', subject: 'large', body: '' });
+    expect(answer.result.body.utf8Bytes).toBe(100_000);
+    expect(JSON.parse(new TextDecoder().decode(answer.result.body.json))).toBe(body);
   });
 });
