@@ -14,6 +14,7 @@ import type { CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
 import { HubError } from '../errors';
 import { attachCockpitSocket } from './cockpit-socket';
+import { discardBody, refuseOversizedBeforeSending, tooLargeBody } from './oversized';
 import { hostHeaderAllowed, SECURITY_HEADERS } from './security';
 import { UpgradeRouter } from './upgrade-router';
 
@@ -61,13 +62,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   http.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);
   });
-  http.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+  http.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof HubError) return reply.code(error.status).send({ error: error.message, code: error.code });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({
-        error: `the request body is larger than the hub accepts (${options.maxBodyBytes} bytes; raise messages.maxBytes in config.json)`,
-        code: 'too_large',
-      });
+      // The client may still be sending: let it finish (within bounds), so it reads this answer (see oversized.ts).
+      await discardBody(request.raw, 2 * options.maxBodyBytes);
+      return reply.code(413).header('connection', 'close').send(tooLargeBody(options.maxBodyBytes));
     }
     const status = error.statusCode ?? 500;
     if (status < 500) return reply.code(status).send({ error: error.message, code: 'invalid_request' });
@@ -91,6 +91,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   await serveCockpit(http, options.rendererDir);
   for (const register of options.register ?? []) await register(context);
 
+  refuseOversizedBeforeSending(http.server, options.maxBodyBytes);
   http.server.on('upgrade', (request, socket, head) => {
     if (!hostHeaderAllowed(request.headers.host, options.host)) {
       socket.destroy();
