@@ -974,6 +974,7 @@ function contentionLine(r: Results): string {
     ['hub load', r.hub.load],
     ['hub scale', r.hub.scale?.load],
     ['hub throughput', r.hub.throughput],
+    ...r.stall.map((w): [string, { cpuPercent: CpuReading }] => [`stall ${w.large}`, w]),
   ];
   const readings = phases.flatMap(([name, phase]) => {
     const others = phase?.cpuPercent.others;
