@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../../src/shared/agent-protocol';
-import { nestsDeeperThan } from '../../src/main/messaging/decode-send';
+import { nestsDeeperThan } from '../../src/shared/json-depth';
 import { openSocket, startHub } from './harness';
 
 /** An object body nested `depth` levels deep (the body itself counts as one), as JSON text. */
@@ -44,6 +44,22 @@ describe('deeply nested JSON', () => {
     expect(ok.status).toBe(201);
     const inbox = await hub.api(`/agents/${b.agent.id}/messages`, { token: b.token });
     expect(JSON.stringify(inbox.body.messages[0].body)).toBe(deepest);
+  });
+
+  it('answers every other JSON route the same way, naming the limit', async () => {
+    const hub = await startHub();
+    const a = await hub.register('a');
+    const deep = nestedObject(5000);
+    for (const [path, body] of [
+      ['/memory/store', `{"memories":[{"content":"hello","metadata":${deep}}]}`],
+      ['/agents/register', `{"name":"b","project":"test","capabilities":${deep}}`],
+      [`/agents/${a.agent.id}/topics`, `{"topics":${deep}}`],
+      [`/agents/${a.agent.id}/messages/ack`, `{"ids":${deep}}`],
+    ] as const) {
+      const answer = await hub.api(path, { token: a.token, body });
+      expect(answer.status, path).toBe(400);
+      expect(answer.body, path).toMatchObject({ code: 'invalid_request', error: expect.stringContaining(`deeper than ${MAX_JSON_DEPTH} levels`) });
+    }
   });
 
   it('answers the same over the socket, with the ref, and keeps the connection', async () => {

@@ -12,7 +12,8 @@ import { version as appVersion } from '../../../package.json';
 import { API_PREFIX, type HealthResponse } from '../../shared/agent-protocol';
 import type { CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
-import { HubError } from '../errors';
+import { nestsDeeperThan, tooDeepMessage } from '../../shared/json-depth';
+import { badRequest, HubError } from '../errors';
 import { attachCockpitSocket } from './cockpit-socket';
 import { discardBody, refuseOversizedBeforeSending, tooLargeBody } from './oversized';
 import { hostHeaderAllowed, SECURITY_HEADERS } from './security';
@@ -53,6 +54,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const upgrades = options.upgrades ?? new UpgradeRouter();
   let boundPort = options.port;
   const context: ApiContext = { http, upgrades, port: () => boundPort };
+
+  // Every JSON body is checked for depth before it is parsed (the send routes do the same in their own parser).
+  const parseJson = http.getDefaultJsonParser('error', 'error');
+  http.removeContentTypeParser('application/json');
+  http.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (nestsDeeperThan(body as Buffer)) return done(badRequest(`invalid request: ${tooDeepMessage()}`), undefined);
+    parseJson(request, (body as Buffer).toString('utf8'), done);
+  });
 
   http.addHook('onRequest', async (request, reply) => {
     if (!hostHeaderAllowed(request.headers.host, options.host)) {

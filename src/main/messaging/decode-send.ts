@@ -4,7 +4,7 @@
  * the send-decoder worker runs it on large documents, the event loop on small ones (send-decoder.ts).
  */
 import { isUtf8 } from 'node:buffer';
-import { MAX_JSON_DEPTH } from '../../shared/agent-protocol';
+import { nestsDeeperThan, tooDeepMessage } from '../../shared/json-depth';
 import { RawBody, splitSend, SPLIT_SENDS_FROM } from './json-body';
 
 /** Everything in a send but its body (recipient, subject, ids…) fits in this many bytes many times over. */
@@ -31,36 +31,6 @@ export type DecodedSend =
   | { kind: 'invalid'; message: string };
 
 const textEncoder = new TextEncoder();
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/**
- * Whether a JSON document nests objects and arrays more than `max` deep. A byte scan that skips string contents,
- * so no recursion, whatever the input. A valid document of n bytes nests at most n/2 deep: short ones are not scanned.
- */
-export function nestsDeeperThan(buf: Uint8Array, max: number = MAX_JSON_DEPTH): boolean {
-  const n = buf.length;
-  if (n <= 2 * max) return false;
-  let depth = 0;
-  for (let i = 0; i < n; i++) {
-    const c = buf[i]!;
-    if (c === QUOTE) {
-      // Skip the string: to the next quote that no backslash escapes.
-      for (i++; i < n; i++) {
-        const d = buf[i]!;
-        if (d === BACKSLASH) i++;
-        else if (d === QUOTE) break;
-      }
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-export function tooDeepMessage(): string {
-  return `the JSON nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays, the most the hub accepts`;
-}
 
 /**
  * Decodes a send: `{"body": …, …}` (HTTP), or with `nested`, a realtime frame (`{"type": "send", "message": {…}}`

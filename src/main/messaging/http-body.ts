@@ -21,6 +21,8 @@ export function rawBodyOf(parsed: unknown): RawBody | undefined {
 /** Replaces the JSON parser of `scope` (an encapsulated plugin holding the send routes). */
 export function acceptLargeSends(scope: FastifyInstance, decoder: SendDecoder): void {
   const parseJson = scope.getDefaultJsonParser('error', 'error');
+  // In place of the hub's JSON parser (api/server.ts), which this one does the work of.
+  scope.removeContentTypeParser('application/json');
   scope.addContentTypeParser('application/json', (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void) => {
     readBody(request, payload, (error, body) => {
       if (error) return done(error);
