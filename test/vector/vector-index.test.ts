@@ -320,12 +320,17 @@ describe('VectorIndex persistence', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'other-model.json'), '{}');
     writeFileSync(path.join(dir, fileBase('use-lite/test') + '.g99.vectors.faiss'), 'leftover');
+    // Temporary headers a crash left mid-write: durable-file's name, and the older `<model>.json.tmp`; not another model's.
+    writeFileSync(path.join(dir, `.${fileBase('use-lite/test')}.json.4242.tmp`), '{"half');
+    writeFileSync(path.join(dir, `${fileBase('use-lite/test')}.json.tmp`), '{"half');
+    writeFileSync(path.join(dir, '.other-model.json.4242.tmp'), '{"half');
     const data = await saved(dir);
     const index = await VectorIndex.open(options(dir, data, { loadAll: throwingLoader }));
     await index.close();
     const names = readdirSync(dir).sort();
     expect(names).toContain('other-model.json');
     expect(names.some((n) => n.includes('.g99.'))).toBe(false);
+    expect(names.filter((n) => n.includes('.tmp'))).toEqual(['.other-model.json.4242.tmp']);
     expect(names.filter((n) => n.startsWith('use-lite_test-'))).toHaveLength(3);
   });
 });

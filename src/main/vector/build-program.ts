@@ -8,6 +8,7 @@
 /* eslint-disable no-useless-assignment */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { renameIntoPlaceSync, writeFileSyncedSync } from '../../shared/node/durable-file';
 import { ADD_BATCH, Index, type Index as FaissIndex } from './faiss';
 import type { ChildMessage, IvfBuildJob, IvfBuildResult, IvfPartFile, ParentMessage } from './builder';
 import { FLAT_HEADER_BYTES, IVF_EMPTY_LISTS_BYTES, IVF_NPROBE_OFFSET, METRIC_INNER_PRODUCT, NTOTAL_OFFSET } from './faiss-format';
@@ -131,38 +132,37 @@ function splitByLists(fullFile: string, prefixLength: number, partBytes: number,
       const pairs: number[] = [];
       for (let i = first; i < end; i++) if (sizes[i]! > 0) pairs.push(i, sizes[i]!);
       const file = outPrefix + '.' + parts.length + '.faiss';
-      const out = fs.openSync(file + '.tmp', 'w');
       let crc = 0;
       let written = 0;
-      const put = (b: Buffer) => {
-        fs.writeSync(out, b);
-        crc = zlib.crc32(b, crc);
-        written += b.length;
-      };
-      try {
+      // The part's bytes in order: header prefix, the lists' table, then the lists' data copied from the full file.
+      const partChunks = function* (): Generator<Buffer> {
+        const put = (b: Buffer) => {
+          crc = zlib.crc32(b, crc);
+          written += b.length;
+          return b;
+        };
         const myPrefix = Buffer.from(prefix);
         myPrefix.writeBigInt64LE(BigInt(vectors), NTOTAL_OFFSET);
-        put(myPrefix);
+        yield put(myPrefix);
         const lists = Buffer.alloc(24);
         lists.write('ilar', 0, 'latin1');
         lists.writeBigUInt64LE(BigInt(nlist), 4);
         lists.writeBigUInt64LE(BigInt(codeSize), 12);
         lists.write('sprs', 20, 'latin1');
-        put(lists);
-        put(u64(pairs.length));
+        yield put(lists);
+        yield put(u64(pairs.length));
         const pairBytes = Buffer.alloc(pairs.length * 8);
         pairs.forEach((v, i) => pairBytes.writeBigUInt64LE(BigInt(v), i * 8));
-        put(pairBytes);
+        yield put(pairBytes);
         for (let copied = 0; copied < bytes; ) {
           const n = Math.min(1 << 24, bytes - copied);
-          put(readAt(fd, n, dataAt + copied));
+          yield put(readAt(fd, n, dataAt + copied));
           copied += n;
         }
-        fs.fsyncSync(out);
-      } finally {
-        fs.closeSync(out);
-      }
-      fs.renameSync(file + '.tmp', file);
+      };
+      // Flushed and renamed; the parent flushes the folder once, when it writes the header that names the parts.
+      writeFileSyncedSync(file + '.tmp', partChunks());
+      renameIntoPlaceSync(file + '.tmp', file);
       parts.push({ file, firstList: first, endList: end, count: vectors, bytes: written, crc32: crc });
       dataAt += bytes;
       first = end;

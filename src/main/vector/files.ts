@@ -1,7 +1,7 @@
 /**
  * The vector index on disk, one set of files per embedding model in the index directory:
  *
- *   <model>.json                   header, the commit point: written to a temporary name, fsynced, renamed
+ *   <model>.json                   header, the commit point: written durably (shared/node/durable-file.ts)
  *   <model>.g<N>.vectors.faiss     vectors by position: a FAISS flat inner-product index file (see faiss-format.ts)
  *   <model>.g<N>.ids               memory id of each position, float64 little-endian
  *   <model>.g<N>.ivf.<P>.faiss     IVF parts (positions [start, start + count) each), when the index is IVF
@@ -13,9 +13,10 @@
  * header itself.
  */
 import { createHash } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { writeFileDurable } from '../../shared/node/durable-file';
 
 export const HEADER_FORMAT = 1;
 
@@ -67,6 +68,8 @@ export interface IndexHeader {
 export class IndexFiles {
   readonly base: string;
   private readonly pattern: RegExp;
+  /** The header's temporary (durable-file's name for it; `<model>.json.tmp` is an older one, still cleaned up). */
+  private readonly tempHeaderPattern: RegExp;
 
   constructor(
     readonly dir: string,
@@ -75,6 +78,7 @@ export class IndexFiles {
     this.base = fileBase(modelId);
     const escaped = this.base.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
     this.pattern = new RegExp(`^${escaped}\\.(?:json\\.tmp|g(\\d+)\\.(?:vectors\\.faiss|ids|ivf(?:\\.\\d+\\.faiss(?:\\.tmp)?|\\.scratch|\\.full)))$`);
+    this.tempHeaderPattern = new RegExp(`^\\.${escaped}\\.json\\.\\d+\\.tmp$`);
   }
 
   get header(): string {
@@ -101,6 +105,7 @@ export class IndexFiles {
     for (const name of names) {
       const match = this.pattern.exec(name);
       if (match) out.push({ name, generation: match[1] === undefined ? null : Number(match[1]) });
+      else if (this.tempHeaderPattern.test(name)) out.push({ name, generation: null });
     }
     return out;
   }
@@ -134,10 +139,7 @@ export class IndexFiles {
   async writeHeader(header: Omit<IndexHeader, 'checksum'>): Promise<void> {
     const body = JSON.stringify(header);
     const withChecksum: IndexHeader = { ...header, checksum: crc32(Buffer.from(body)) };
-    const tmp = `${this.header}.tmp`;
-    await writeDurably(tmp, JSON.stringify(withChecksum));
-    await fsp.rename(tmp, this.header);
-    await syncDir(this.dir);
+    await writeFileDurable(this.header, JSON.stringify(withChecksum));
   }
 }
 
@@ -151,30 +153,6 @@ export function fileBase(modelId: string): string {
 
 export function crc32(data: Uint8Array, previous = 0): number {
   return zlib.crc32(data, previous);
-}
-
-async function writeDurably(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await fsp.open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** fsync a directory so a rename in it is durable (not possible on Windows, where rename is already durable enough). */
-export async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(dir, constants.O_RDONLY);
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on directories; the rename itself is still atomic.
-  } finally {
-    await handle?.close();
-  }
 }
 
 /** Writes `chunks` one after another at `position`; returns the CRC-32 of what was written, continuing `crc`. */
