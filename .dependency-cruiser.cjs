@@ -1,18 +1,14 @@
 /** Layer rules for the source tree, checked by `npm run lint:deps` (part of `npm test`); see docs/architecture.md. */
 // dependency-cruiser loads its configuration as CommonJS.
 /* eslint-disable @typescript-eslint/no-require-imports */
-const fs = require('node:fs');
-const path = require('node:path');
 
-/** The worker and child-process programs, read from their one list (PROGRAMS in src/main/programs.ts). */
-const PROGRAM_ENTRY_POINTS = [...fs.readFileSync(path.join(__dirname, 'src/main/programs.ts'), 'utf8').matchAll(/'(src\/main\/[\w/.-]+\.ts)'/g)].map(
-  ([, file]) => `^${file.replace(/[.]/g, '\\.')}$`,
-);
+/** The worker and child-process programs, from their one list (src/main/programs.json, read by programs.ts too). */
+const PROGRAM_ENTRY_POINTS = Object.values(require('./src/main/programs.json')).map((file) => `^${file.replace(/[.]/g, '\\.')}$`);
 
 /**
  * Where the product starts: the builds' entries (electron.vite.config.ts) and programs started on their own (a
- * worker or child process whose file is its entry). A new program goes in PROGRAMS (src/main/programs.ts), which
- * feeds both the build and this list.
+ * worker or child process whose file is its entry). A new program goes in src/main/programs.json, which feeds
+ * both the build (through PROGRAMS in programs.ts) and this list.
  */
 const PRODUCT_ENTRY_POINTS = [
   '^src/main/(electron|headless)\\.ts$',

@@ -9,18 +9,13 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import programList from './programs.json';
 
-/** Program name → its source, relative to the repository root. The name is the built file's name. */
-export const PROGRAMS = {
-  /** Trains and fills an IVF index off the hub's event loop (a child process: see vector/builder.ts for why). */
-  'ivf-build': 'src/main/vector/build-program.ts',
-  /** Runs ONNX inference off the main thread (a worker thread). */
-  'inference-worker': 'src/main/embedding/inference-program.ts',
-  /** Checkpoints SQLite's WAL off the main thread (a worker thread). */
-  'checkpoint-worker': 'src/main/db/checkpoint-program.ts',
-  /** Parses, checks and re-serialises large sends off the hub's event loop (a worker thread). */
-  'send-decoder': 'src/main/messaging/send-decoder-program.ts',
-} as const satisfies Record<string, string>;
+/**
+ * Program name → its source, relative to the repository root; the name is the built file's name. The list itself is
+ * programs.json, which the layer rules (.dependency-cruiser.cjs) read too; each program's file says what it does.
+ */
+export const PROGRAMS: Readonly<typeof programList> = programList;
 
 export type ProgramName = keyof typeof PROGRAMS;
 

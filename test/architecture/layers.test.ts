@@ -32,7 +32,8 @@ const FIXTURE: Record<string, string> = {
   'src/preload/index.ts': "import { contextBridge } from 'electron';\nimport { NAME } from '../shared/protocol';\nimport { open } from '../main/db/database';\nexport const bridge = [contextBridge, NAME, open];\n",
   'src/renderer/src/main.tsx':
     "import { readFileSync } from 'node:fs';\nimport { useState } from 'react';\nimport { NAME } from '../../shared/protocol';\nimport { writeDurable } from '../../shared/node/files';\nimport { open } from '../../main/db/database';\nexport const view = [readFileSync, useState, NAME, writeDurable, open];\n",
-  'src/main/programs.ts': "export const PROGRAMS = { build: 'src/main/vector/build-program.ts' } as const;\n",
+  'src/main/programs.json': '{ "build": "src/main/vector/build-program.ts" }\n',
+  'src/main/programs.ts': "import PROGRAMS from './programs.json';\nexport { PROGRAMS };\n",
   'src/main/vector/build-program.ts': "import { search } from './index';\nexport const program = search;\n",
   // The composition root and what it wires.
   'src/main/app.ts': "import { wire } from './app/wire';\nexport const createApp = wire;\n",
