@@ -28,11 +28,14 @@ export function mailboxIdempotencyKey(fileName: string, content: Buffer | string
   return `mailbox:${name}:${digest}`;
 }
 
-/** Turns the text of an outbox file into a send request, as `sender`; throws FileProblem when it cannot. */
-export function parseOutboxFile(fileName: string, content: Buffer, sender: AgentRecord, registry: AgentRegistry): ParsedSend {
+/**
+ * Turns the text of an outbox file into a send request, as `sender`; throws FileProblem when it cannot. `envelope`,
+ * for a large file, is its text with the body taken out (decoded off the event loop: messaging/decode-send.ts).
+ */
+export function parseOutboxFile(fileName: string, content: Buffer, sender: AgentRecord, registry: AgentRegistry, envelope?: string): ParsedSend {
   let raw: unknown;
   try {
-    raw = JSON.parse(content.toString('utf8'));
+    raw = JSON.parse(envelope ?? content.toString('utf8'));
   } catch (error) {
     throw new FileProblem(`the file is not valid JSON (${(error as Error).message}).`);
   }

@@ -5,8 +5,11 @@
  */
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { tooDeepMessage } from '../../shared/json-depth';
 import { backoffDelay } from '../../shared/retry';
 import { HubError } from '../errors';
+import { rawBodyFrom } from '../messaging/decode-send';
+import type { RawBody } from '../messaging/json-body';
 import type { ParsedSend } from '../messaging/service';
 import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './context';
 import { errorCode, exists, isMissing, listNames, reject } from './files';
@@ -28,7 +31,8 @@ interface Claimed {
 }
 
 type Prepared =
-  | { name: string; file: string; fresh: boolean; request: ParsedSend }
+  /** `raw`: the body of a large file, as JSON bytes (request.body is then a placeholder). */
+  | { name: string; file: string; fresh: boolean; request: ParsedSend; raw?: RawBody }
   | { name: string; file: string; problem: string }
   | { name: string; file: string; laterMs: number };
 
@@ -77,7 +81,7 @@ async function sendBatch(ctx: MailboxContext, box: AgentBox, names: string[]): P
   // Handed over in name order and in one go, so they share a commit and are stored in that order.
   const outcomes = prepared.map((item) => ({
     item,
-    sent: 'request' in item ? ctx.messaging.send(box.agent, item.request).then(
+    sent: 'request' in item ? ctx.messaging.send(box.agent, item.request, item.raw).then(
       (result) => ({ ok: true as const, result }),
       (error: unknown) => ({ ok: false as const, error }),
     ) : undefined,
@@ -169,7 +173,14 @@ async function prepare(ctx: MailboxContext, box: AgentBox, { name, file, fresh }
       problem: `agent ${box.agent.name} was revoked from the cockpit and may not send. Restore it there (or register it again with a file in mailbox/_register/), then move this file back into outbox/.`,
     };
   }
+  // A large file is decoded off the event loop, as a large send over HTTP is; anything the decoder refuses but for
+  // its depth is read the ordinary way below, for the explanations this module gives.
+  const decoded = await ctx.messaging.decoder.decode(content, false);
+  if (decoded.kind === 'invalid' && decoded.message === tooDeepMessage()) return { name, file, problem: `${decoded.message}.` };
   try {
+    if (decoded.kind === 'split') {
+      return { name, file, fresh, request: parseOutboxFile(name, content, box.agent, ctx.registry, decoded.envelope), raw: rawBodyFrom(decoded.body) };
+    }
     return { name, file, fresh, request: parseOutboxFile(name, content, box.agent, ctx.registry) };
   } catch (error) {
     if (!(error instanceof FileProblem)) throw error;
