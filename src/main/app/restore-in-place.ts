@@ -1,6 +1,7 @@
 /** Restoring the hub's own data from a snapshot while it runs: restore beside, check, stop, swap the folders, start. */
 import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { syncDirSync } from '../../shared/node/durable-file';
 import type { BackupEngine } from '../backup';
 
 /** What stays as it is now rather than coming from the snapshot: not data, but the hub's identity and settings. */
@@ -34,12 +35,15 @@ export async function restoreInPlace(snapshotId: string, { dataDir, engine, stop
   const previousDataDir = `${dataDir}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   renameSync(dataDir, previousDataDir);
   renameSync(restored, dataDir);
+  // Flushed before the hub starts on it: after a power cut the hub comes back on the data it was started on.
+  syncDirSync(path.dirname(path.resolve(dataDir)));
   try {
     await start();
   } catch (error) {
     await stop().catch(() => undefined);
     renameSync(dataDir, `${previousDataDir}.failed-restore`);
     renameSync(previousDataDir, dataDir);
+    syncDirSync(path.dirname(path.resolve(dataDir)));
     await start();
     throw new Error(`the restored data would not start (${(error as Error).message}); the hub is back on its previous data`, { cause: error });
   }

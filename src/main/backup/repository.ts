@@ -6,15 +6,16 @@
  *       objects/<sha256[0:2]>/<sha256>      every distinct file content, stored once
  *       snapshots/<timestamp>-<id>.json     one manifest per snapshot, written last
  *
- * Every write goes to a temporary name (`.tmp-…`), is fsynced, then renamed, so a name that exists holds complete
- * content: an interrupted run leaves at most stray temporary files and unreferenced objects (collected later), never
- * a damaged object or manifest. Every operation on the target has a time limit, and its failures become BackupErrors
- * that say what to do (drive missing, full, read-only, offline).
+ * Every write goes to a temporary name (`.tmp-…`), is fsynced, then renamed (the steps of shared/node/durable-file.ts),
+ * so a name that exists holds complete content; the folders objects were renamed into are flushed together, before
+ * the manifest that names them is published. An interrupted run leaves at most stray temporary files and unreferenced
+ * objects (collected later), never a damaged object or manifest. Every operation on the target has a time limit, and
+ * its failures become BackupErrors that say what to do (drive missing, full, read-only, offline).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { retry, type Backoff } from '../../shared/retry';
+import { renameDurable, renameIntoPlace, syncDir, writeFileSynced, type RenameOptions } from '../../shared/node/durable-file';
 import { errorCode } from '../mailbox/files';
 import { SNAPSHOT_ID_PATTERN } from './config';
 import { BackupError, cancelled, classifyTargetError, targetMissing, targetTimeout } from './errors';
@@ -28,6 +29,8 @@ const CHUNK = 1024 * 1024;
 const HEADER_PROBE = 64 * 1024;
 /** Backups hold code and the hub's secrets (agent tokens in the mailbox, the cockpit token): owner-only files. */
 const PRIVATE = 0o600;
+/** A backup folder is often watched by a sync client or antivirus: a rename they hold up for a moment is retried. */
+const RENAME: RenameOptions = { retryBusy: true };
 
 const README = `This folder holds backups made by DevEnviro Cockpit.
 
@@ -155,12 +158,13 @@ export class Repository {
     await this.write('object', final, 'storing a file', async () => {
       await this.ensureDir(dir);
       try {
-        await fsp.writeFile(temp, content, { flush: true, mode: PRIVATE });
-        await renameRetry(temp, final);
+        await writeFileSynced(temp, content, PRIVATE);
       } catch (error) {
         await fsp.rm(temp, { force: true }).catch(() => undefined);
         throw error;
       }
+      // The folder is flushed with the others in syncWrittenDirs(), before a manifest names the object.
+      await renameIntoPlace(temp, final, RENAME);
     });
     this.dirtyDirs.add(dir);
     await this.hooks.afterObjectWrite?.(sha256, content.length);
@@ -179,36 +183,34 @@ export class Repository {
     } catch (error) {
       throw new SourceReadError(`${source}: ${(error as Error).message}`, { cause: error });
     }
-    let output: fsp.FileHandle | undefined;
     let renamed = false;
     try {
-      output = await this.write('object', temp, 'storing a file', () => fsp.open(temp, 'w', PRIVATE));
       const hash = createHash('sha256');
-      const buffer = Buffer.allocUnsafe(CHUNK);
       let size = 0;
-      for (;;) {
-        if (signal?.aborted) throw cancelled();
-        let n: number;
-        try {
-          ({ bytesRead: n } = await input.read(buffer, 0, CHUNK, size));
-        } catch (error) {
-          throw new SourceReadError(`${source}: ${(error as Error).message}`, { cause: error });
+      // One buffer for the whole copy: writeFileSynced writes each chunk before it asks for the next.
+      const buffer = Buffer.allocUnsafe(CHUNK);
+      async function* chunks(): AsyncGenerator<Buffer> {
+        for (;;) {
+          if (signal?.aborted) throw cancelled();
+          let n: number;
+          try {
+            ({ bytesRead: n } = await input.read(buffer, 0, CHUNK, size));
+          } catch (error) {
+            throw new SourceReadError(`${source}: ${(error as Error).message}`, { cause: error });
+          }
+          if (n === 0) return;
+          hash.update(buffer.subarray(0, n));
+          yield buffer.subarray(0, n);
+          size += n;
         }
-        if (n === 0) break;
-        hash.update(buffer.subarray(0, n));
-        const out = output;
-        await this.write('object', temp, 'storing a file', () => out.write(buffer, 0, n, size));
-        size += n;
       }
-      const out = output;
-      await this.write('object', temp, 'storing a file', () => out.sync());
-      await out.close();
-      output = undefined;
+      // Each step on the target (open, every write, the flush) under the time limit and the fault-injection hook.
+      await writeFileSynced(temp, chunks(), { mode: PRIVATE, step: (operation) => this.write('object', temp, 'storing a file', operation) });
       const sha256 = hash.digest('hex');
       const final = this.objectPath(sha256);
       await this.write('object', final, 'storing a file', async () => {
         await this.ensureDir(path.dirname(final));
-        await renameRetry(temp, final);
+        await renameIntoPlace(temp, final, RENAME);
       });
       renamed = true;
       this.dirtyDirs.add(path.dirname(final));
@@ -216,7 +218,6 @@ export class Repository {
       return { sha256, size };
     } finally {
       await input.close().catch(() => undefined);
-      if (output) await output.close().catch(() => undefined);
       if (!renamed) await fsp.rm(temp, { force: true }).catch(() => undefined);
     }
   }
@@ -269,7 +270,7 @@ export class Repository {
   async syncWrittenDirs(): Promise<void> {
     const dirs = [...this.dirtyDirs, this.objectsDir];
     this.dirtyDirs.clear();
-    for (const dir of dirs) await this.op('saving stored files', () => fsyncDir(dir));
+    for (const dir of dirs) await this.op('saving stored files', () => syncDir(dir));
   }
 
   async listSnapshotIds(): Promise<string[]> {
@@ -335,14 +336,13 @@ export class Repository {
     const temp = path.join(this.snapshotsDir, `${TEMP_PREFIX}${manifest.id}.json`);
     const text = serializeManifest(manifest);
     try {
-      await this.write('manifest', temp, 'writing the snapshot list', () => fsp.writeFile(temp, text, { flush: true, mode: PRIVATE }));
+      await this.write('manifest', temp, 'writing the snapshot list', () => writeFileSynced(temp, text, PRIVATE));
       await this.hooks.beforeManifestCommit?.(temp);
-      await this.write('manifest', final, 'writing the snapshot list', () => renameRetry(temp, final));
+      await this.write('manifest', final, 'writing the snapshot list', () => renameDurable(temp, final, RENAME));
     } catch (error) {
       await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw error;
     }
-    await this.op('writing the snapshot list', () => fsyncDir(this.snapshotsDir));
     const { files: _files, ...header } = manifest;
     this.headers.set(manifest.id, header);
   }
@@ -353,7 +353,7 @@ export class Repository {
   }
 
   async syncSnapshotsDir(): Promise<void> {
-    await this.op('removing old snapshots', () => fsyncDir(this.snapshotsDir));
+    await this.op('removing old snapshots', () => syncDir(this.snapshotsDir));
   }
 
   /** Temporary manifests left by interrupted runs. */
@@ -366,12 +366,12 @@ export class Repository {
     const temp = `${path.dirname(file)}/${TEMP_PREFIX}${randomBytes(6).toString('hex')}`;
     await this.write(kind, file, 'writing into the backup folder', async () => {
       try {
-        await fsp.writeFile(temp, content, { flush: true });
-        await renameRetry(temp, file);
+        await writeFileSynced(temp, content);
       } catch (error) {
         await fsp.rm(temp, { force: true }).catch(() => undefined);
         throw error;
       }
+      await renameIntoPlace(temp, file, RENAME);
     });
   }
 
@@ -426,37 +426,3 @@ function orEmpty(error: unknown): never[] {
   if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') return [];
   throw error;
 }
-
-/**
- * Makes a folder's entries durable. Windows cannot open folders for fsync; there NTFS journals renames itself. Not the
- * mailbox's syncDir: a backup folder is often a FUSE mount of a cloud drive, which answers ENOTSUP.
- */
-export async function fsyncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(dir, 'r');
-    await handle.sync();
-  } catch (error) {
-    // Some file systems (FUSE mounts of cloud drives, SMB) do not support fsync on folders; that is not a failure.
-    const code = errorCode(error);
-    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw error;
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
-}
-
-/**
- * rename, retried briefly on Windows where a sync client or antivirus holding the file open makes it fail with
- * EPERM/EACCES/EBUSY for a moment.
- */
-export function renameRetry(from: string, to: string): Promise<void> {
-  return retry(() => fsp.rename(from, to), {
-    backoff: RENAME_BACKOFF,
-    retries: RENAME_BACKOFF.steps.length,
-    shouldRetry: (error) => process.platform === 'win32' && ['EPERM', 'EACCES', 'EBUSY'].includes(errorCode(error) ?? ''),
-  });
-}
-
-/** 50 ms, 100 ms, … 500 ms: about 2.75 s in all before the rename's failure is the caller's. */
-const RENAME_BACKOFF = { steps: Array.from({ length: 10 }, (_, i) => 50 * (i + 1)) } satisfies Backoff;

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { RestoreReport } from '../../../shared/backup-protocol';
+import { renameIntoPlace, syncDir, writeFileSynced } from '../../../shared/node/durable-file';
 import { errorCode } from '../../mailbox/files';
 import { HUB_SOURCE } from '../config';
 import { BackupError } from '../errors';
@@ -77,6 +78,12 @@ export async function restoreSnapshot(ctx: EngineContext, snapshotId: string, op
     }
     progress.step(f.size);
   }
+  // The restored names survive a power cut only once their folders are flushed: each folder once, at the end.
+  try {
+    for (const dir of [root, ...madeDirs]) await syncDir(dir);
+  } catch (error) {
+    throw new BackupError('restore_failed', `Cannot save the restored files in ${root}: ${(error as Error).message}`, { cause: error });
+  }
   progress.finish();
   const restored: RestoreReport = {
     snapshotId: manifest.id,
@@ -94,35 +101,34 @@ async function restoreFile(repo: Repository, f: ManifestFile, target: string): P
   const input = await repo.openObject(f.sha256);
   if (!input) throw new BackupError('restore_failed', `its stored content (${f.sha256.slice(0, 12)}…) is missing from the backup`);
   const temp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.restore-${randomBytes(6).toString('hex')}`);
-  let output: fsp.FileHandle | undefined;
-  let renamed = false;
-  try {
-    output = await fsp.open(temp, 'wx', 0o600);
+  // The stored content, each read under the backup folder's time limit; damaged content throws before the flush.
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  async function* content(object: fsp.FileHandle): AsyncGenerator<Buffer> {
     const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
     let size = 0;
     for (;;) {
-      const { bytesRead } = await repo.op('reading a stored file', () => input.read(buffer, 0, buffer.length, size));
+      const { bytesRead } = await repo.op('reading a stored file', () => object.read(buffer, 0, buffer.length, size));
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
-      await output.write(buffer, 0, bytesRead, size);
+      yield buffer.subarray(0, bytesRead);
       size += bytesRead;
     }
     const actual = hash.digest('hex');
     if (actual !== f.sha256 || size !== f.size) {
       throw new BackupError('restore_failed', `its stored content is damaged (expected sha256 ${f.sha256.slice(0, 12)}…, found ${actual.slice(0, 12)}…)`);
     }
-    await output.sync();
-    await output.close();
-    output = undefined;
+  }
+  let renamed = false;
+  try {
+    await writeFileSynced(temp, content(input), { mode: 0o600, exclusive: true });
     await fsp.chmod(temp, f.mode & 0o777);
     const mtime = new Date(f.mtime);
     await fsp.utimes(temp, mtime, mtime);
-    await fsp.rename(temp, target);
+    // The folders are flushed once each when every file is in place (restoreSnapshot).
+    await renameIntoPlace(temp, target);
     renamed = true;
   } finally {
     await input.close().catch(() => undefined);
-    if (output) await output.close().catch(() => undefined);
     if (!renamed) await fsp.rm(temp, { force: true }).catch(() => undefined);
   }
 }
