@@ -90,7 +90,7 @@ describe.each(['built', 'sources'] as const)('programs started %s', (mode) => {
     })();
     const before = statSync(file).size;
     const { script, args } = launch('checkpoint-worker');
-    const workerData: CheckpointWorkerData = { file, nativeBinding: undefined, intervalMs: 20, truncateFrames: 16_384 };
+    const workerData: CheckpointWorkerData = { file, nativeBinding: undefined, intervalMs: 20, restartFrames: 16_384 };
     const worker = new Worker(script, { argv: args, workerData });
     const exit = exited(worker);
     const deadline = Date.now() + 20_000;

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckpointWorkerData, CheckpointWorkerMessage } from './checkpointer';
 
 const port = parentPort!;
-const { file, nativeBinding, intervalMs, truncateFrames } = workerData as CheckpointWorkerData;
+const { file, nativeBinding, intervalMs, restartFrames } = workerData as CheckpointWorkerData;
 const db = new Database(file, nativeBinding ? { nativeBinding } : {});
 db.pragma('busy_timeout = 1000');
 
@@ -15,18 +15,19 @@ interface CheckpointResult {
   checkpointed: number;
 }
 
-const checkpoint = (mode: 'PASSIVE' | 'TRUNCATE') => (db.pragma(`wal_checkpoint(${mode})`) as CheckpointResult[])[0]!;
+const checkpoint = (mode: 'PASSIVE' | 'RESTART') => (db.pragma(`wal_checkpoint(${mode})`) as CheckpointResult[])[0]!;
 
 const timer = setInterval(() => {
   try {
     // A passive checkpoint never blocks the hub's writes, but under steady writes commits land while it copies, so
-    // it never backfills the whole WAL and SQLite never restarts the log: the WAL (and the -shm index mapped into
+    // it never backfills the whole WAL and SQLite never starts the log over: the WAL (and the -shm index mapped into
     // the hub's memory) grew ~1.4 GB a minute at 500 msg/s. Once the WAL is large, a second passive pass leaves
-    // only the last few commits and a TRUNCATE checkpoint, which holds the write lock for that short copy, resets
-    // the log to zero bytes.
-    if (checkpoint('PASSIVE').log >= truncateFrames) {
+    // only the last few commits, and a RESTART checkpoint copies those holding the write lock, so the next commit
+    // writes from the start of the file again. Not TRUNCATE: shrinking the file under the lock stalled commits for
+    // up to 100 ms on a busy disk; the file stays at about restartFrames pages, reused.
+    if (checkpoint('PASSIVE').log >= restartFrames) {
       checkpoint('PASSIVE');
-      checkpoint('TRUNCATE');
+      checkpoint('RESTART');
     }
   } catch (error) {
     port.postMessage({ error: String((error as Error | undefined)?.message) } satisfies CheckpointWorkerMessage);

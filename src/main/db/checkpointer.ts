@@ -11,10 +11,10 @@ import { sqliteNativeBinding } from './native-binding';
 
 const CHECKPOINT_INTERVAL_MS = 250;
 /**
- * WAL frames (pages) beyond which the worker truncates the log: 16,384 frames of 4 KiB, 64 MiB. Each truncation
- * holds the write lock for a few milliseconds, so not more often than every few seconds at 500 msg/s.
+ * WAL frames (pages) beyond which the worker starts the log over: 16,384 frames of 4 KiB, 64 MiB, the most the WAL
+ * file grows to. Each restart holds the write lock for the last few commits' pages, every few seconds at 500 msg/s.
  */
-const TRUNCATE_FRAMES = 16_384;
+const RESTART_FRAMES = 16_384;
 /** SQLite's default, restored if the worker cannot run. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
@@ -23,8 +23,8 @@ export interface CheckpointWorkerData {
   file: string;
   nativeBinding: string | undefined;
   intervalMs: number;
-  /** A WAL of at least this many frames is truncated after the passive checkpoint (see checkpoint-program.ts). */
-  truncateFrames: number;
+  /** A WAL of at least this many frames is started over after the passive checkpoint (see checkpoint-program.ts). */
+  restartFrames: number;
 }
 
 /** What the worker posts: a checkpoint that failed. */
@@ -39,11 +39,11 @@ export interface Checkpointer {
 export function startCheckpointer(
   db: SqliteDatabase,
   file: string,
-  { intervalMs = CHECKPOINT_INTERVAL_MS, truncateFrames = TRUNCATE_FRAMES }: Partial<Pick<CheckpointWorkerData, 'intervalMs' | 'truncateFrames'>> = {},
+  { intervalMs = CHECKPOINT_INTERVAL_MS, restartFrames = RESTART_FRAMES }: Partial<Pick<CheckpointWorkerData, 'intervalMs' | 'restartFrames'>> = {},
 ): Checkpointer {
   let worker: Worker;
   try {
-    const workerData: CheckpointWorkerData = { file, nativeBinding: sqliteNativeBinding(), intervalMs, truncateFrames };
+    const workerData: CheckpointWorkerData = { file, nativeBinding: sqliteNativeBinding(), intervalMs, restartFrames };
     worker = startWorker('checkpoint-worker', { workerData });
   } catch (error) {
     console.warn(`[db] checkpoints stay on the main thread: ${(error as Error).message}`);
