@@ -47,7 +47,7 @@ export class BackupError extends HubError {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(STATUS[code], code, message);
+    super(code, message, STATUS[code]);
     if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
 }

@@ -48,7 +48,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'agents.revoke': ({ id }) => {
       const { registry } = deps.hub();
-      if (registry.get(id).id === registry.ensureOverseer().id) throw new HubError(400, 'invalid_request', 'the overseer identity cannot be revoked');
+      if (registry.get(id).id === registry.ensureOverseer().id) throw new HubError('invalid_request', 'the overseer identity cannot be revoked');
       return registry.info(registry.revoke(id));
     },
 

@@ -106,7 +106,7 @@ async function sendBatch(ctx: MailboxContext, box: AgentBox, names: string[]): P
         }
         return;
       }
-      const error = outcome.error instanceof HubError ? outcome.error : new HubError(500, 'failed', (outcome.error as Error).message);
+      const error = outcome.error instanceof HubError ? outcome.error : new HubError('failed', (outcome.error as Error).message);
       const attempts = (box.attempts.get(item.name) ?? 0) + 1;
       box.attempts.set(item.name, attempts);
       if (error.status < 500 || (error.status !== 503 && attempts >= MAX_SEND_ATTEMPTS)) {

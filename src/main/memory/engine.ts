@@ -103,10 +103,10 @@ export class MemoryEngine {
    */
   async switchModel(dir: string | null): Promise<MemoryModelState> {
     const store = await this.store();
-    if (this.switching) throw new HubError(409, 'conflict', `already switching to ${this.switching.to.id}`);
+    if (this.switching) throw new HubError('conflict', `already switching to ${this.switching.to.id}`);
     const resolved = dir === null ? null : path.resolve(dir);
     const encoder = await this.loadEncoder(resolved).catch((error: Error) => {
-      throw new HubError(400, 'invalid_model', `cannot use the model in ${resolved}: ${error.message}`);
+      throw new HubError('invalid_model', `cannot use the model in ${resolved}: ${error.message}`);
     });
     const previous = store.encoder;
     if (encoder.id === store.model) {
@@ -189,7 +189,7 @@ export class MemoryEngine {
         return store;
       } catch (error) {
         services.set('memory', 'down', `the memory engine could not open: ${(error as Error).message}`);
-        throw new HubError(503, 'memory_unavailable', `the memory engine is not available: ${(error as Error).message}`);
+        throw new HubError('memory_unavailable', `the memory engine is not available: ${(error as Error).message}`);
       }
     })();
     return this.opening;

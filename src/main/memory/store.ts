@@ -402,7 +402,7 @@ export class MemoryStore {
    * of the old model stay in SQLite, so switching back is quick.
    */
   async switchModel(encoder: SentenceEncoder, onProgress?: (progress: { done: number; total: number }) => void): Promise<void> {
-    if (this.switching) throw new HubError(409, 'conflict', 'a model switch is already under way');
+    if (this.switching) throw new HubError('conflict', 'a model switch is already under way');
     if (encoder.id === this.activeEncoder.id) return;
     this.switching = true;
     try {
@@ -419,7 +419,7 @@ export class MemoryStore {
       let done = 0;
       onProgress?.({ done, total });
       for (;;) {
-        if (this.closing) throw new HubError(503, 'closing', 'the memory engine closed during the model switch');
+        if (this.closing) throw new HubError('closing', 'the memory engine closed during the model switch');
         const rows = missing.all({ model: encoder.id, limit: SWITCH_BATCH }) as Array<{ id: number; text: string }>;
         if (rows.length === 0) {
           // Swap only between store batches, so no batch mixes models; anything stored meanwhile is picked up first.
@@ -525,7 +525,7 @@ export class MemoryStore {
         try {
           this.commitGroup(current, vectors);
         } catch (error) {
-          const failure = new HubError(503, 'storage_failed', `the memory could not be stored: ${(error as Error).message}`);
+          const failure = new HubError('storage_failed', `the memory could not be stored: ${(error as Error).message}`);
           current.batch.forEach((pending) => pending.reject(failure));
         }
       }
@@ -549,7 +549,7 @@ export class MemoryStore {
 
   private commitGroup({ batch, toEmbed }: EmbeddingGroup, vectors: Float32Array[] | Error): void {
     if (vectors instanceof Error) {
-      const failure = new HubError(503, 'embedding_failed', `the sentence encoder failed: ${vectors.message}`);
+      const failure = new HubError('embedding_failed', `the sentence encoder failed: ${vectors.message}`);
       batch.forEach((pending) => pending.reject(failure));
       return;
     }
@@ -589,7 +589,7 @@ export class MemoryStore {
         }
       })();
     } catch (error) {
-      const failure = new HubError(503, 'storage_failed', `the memory could not be stored: ${(error as Error).message}`);
+      const failure = new HubError('storage_failed', `the memory could not be stored: ${(error as Error).message}`);
       batch.forEach((pending) => pending.reject(failure));
       return;
     }

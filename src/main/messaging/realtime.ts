@@ -304,7 +304,7 @@ export class RealtimeGateway {
         case 'memory.search':
         case 'memory.extract': {
           const memory = this.options.memory;
-          if (!memory) throw new HubError(503, 'memory_unavailable', 'this hub has no memory engine');
+          if (!memory) throw new HubError('memory_unavailable', 'this hub has no memory engine');
           // The same project rule as over HTTP (memory/access.ts).
           const caller = memoryCaller(agent);
           const service = await memory.store();
@@ -319,7 +319,7 @@ export class RealtimeGateway {
         }
       }
     } catch (error) {
-      const hubError = error instanceof HubError ? error : new HubError(500, 'failed', (error as Error).message);
+      const hubError = error instanceof HubError ? error : new HubError('failed', (error as Error).message);
       send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: hubError.code, message: hubError.message });
     }
   }

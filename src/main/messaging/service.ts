@@ -103,7 +103,7 @@ export class MessagingService {
    * body as it arrived (request.body is then a placeholder): a large one is stored without becoming a string.
    */
   send(sender: AgentRecord, request: ParsedSend, raw?: RawBody): Promise<SendResponse> {
-    if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
+    if (this.closed) return Promise.reject(new HubError('closing', 'the hub is shutting down'));
     if (sender.revokedAt) return Promise.reject(revoked(`agent ${sender.name} was revoked and may not send`));
     let bodyText: string | undefined;
     let bytes: number;
@@ -159,11 +159,11 @@ export class MessagingService {
     try {
       await bodies.write(id, json);
     } catch (error) {
-      throw new HubError(503, 'storage_failed', `the hub could not store the message body: ${(error as Error).message}`);
+      throw new HubError('storage_failed', `the hub could not store the message body: ${(error as Error).message}`);
     }
     if (this.closed) {
       bodies.discard(id, json.length);
-      throw new HubError(503, 'closing', 'the hub is shutting down');
+      throw new HubError('closing', 'the hub is shutting down');
     }
     return new Promise((resolve, reject) =>
       this.enqueue({
@@ -187,7 +187,7 @@ export class MessagingService {
   }
 
   ack(agent: AgentRecord, ids: string[]): Promise<number> {
-    if (this.closed) return Promise.reject(new HubError(503, 'closing', 'the hub is shutting down'));
+    if (this.closed) return Promise.reject(new HubError('closing', 'the hub is shutting down'));
     return new Promise((resolve, reject) => this.enqueue({ kind: 'ack', agent, ids, resolve, reject }));
   }
 
@@ -234,7 +234,7 @@ export class MessagingService {
     if (result.kind !== 'committed') {
       // Only the commit itself can fail here (disk full, say): nothing in the group was stored, and every sender hears so.
       const reason = result.kind === 'commit-failed' ? result.error.message : 'a write failed';
-      const failure = new HubError(503, 'storage_failed', `the hub could not store the message: ${reason}`);
+      const failure = new HubError('storage_failed', `the hub could not store the message: ${reason}`);
       batch.forEach((write) => write.reject(failure));
       return;
     }
@@ -437,5 +437,5 @@ function withBodyBytes(message: StoredMessage, json: Buffer, parsed: boolean): S
 
 function asHubError(error: unknown): HubError {
   if (error instanceof HubError) return error;
-  return new HubError(500, 'failed', (error as Error).message);
+  return new HubError('failed', (error as Error).message);
 }
