@@ -160,7 +160,7 @@ function splitByLists(fullFile: string, prefixLength: number, partBytes: number,
           copied += n;
         }
       };
-      // Flushed and renamed; the parent flushes the folder once, when it writes the header that names the parts.
+      // Flushed and renamed; the parent flushes the folder once, before it writes the header that names the parts.
       writeFileSyncedSync(file + '.tmp', partChunks());
       renameIntoPlaceSync(file + '.tmp', file);
       parts.push({ file, firstList: first, endList: end, count: vectors, bytes: written, crc32: crc });

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { writeFileDurable } from '../../shared/node/durable-file';
+import { syncDir, writeFileDurable } from '../../shared/node/durable-file';
 
 export const HEADER_FORMAT = 1;
 
@@ -139,6 +139,9 @@ export class IndexFiles {
   async writeHeader(header: Omit<IndexHeader, 'checksum'>): Promise<void> {
     const body = JSON.stringify(header);
     const withChecksum: IndexHeader = { ...header, checksum: crc32(Buffer.from(body)) };
+    // The files the header names (a new generation's, a build's IVF parts) have their names flushed first, so a
+    // header that survives a power cut never names a file that did not.
+    await syncDir(this.dir);
     await writeFileDurable(this.header, JSON.stringify(withChecksum));
   }
 }
