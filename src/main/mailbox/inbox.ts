@@ -87,6 +87,8 @@ async function writeInboxFiles(ctx: MailboxContext, box: AgentBox, messages: Sto
     await Promise.all(temps.map((temp) => rm(temp, { force: true })));
     throw error;
   }
+  // A plain rename, not durable-file's renameIntoPlace: once acknowledged, a temporary is the only copy, so a failed
+  // rename must keep it (recoverInbox renames it at the next start). One folder flush for the whole batch.
   await Promise.all(messages.map((message, i) => rename(temps[i]!, path.join(box.inboxDir, `${message.id}.json`))));
   await syncDir(box.inboxDir);
 }
