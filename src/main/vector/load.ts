@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { CoarseLists } from './coarse';
 import { ADD_BATCH, Index } from './faiss';
 import { FLAT_HEADER_BYTES, flatHeader, parseFlatHeader } from './faiss-format';
-import { crc32, readExactly, type IndexHeader, type IvfMeta } from './files';
+import { crc32, HEADER_FORMAT, readExactly, type IndexHeader, type IvfMeta } from './files';
 import { loadPart, mirrorLists, readPart, releasePart, type LoadedParts } from './ivf-parts';
 import { enqueueSave, writeGeneration } from './persistence';
 import { addRange, isValidId, liveSnapshot, tick, type IndexState } from './state';
@@ -54,7 +54,7 @@ export async function load(s: IndexState): Promise<void> {
 }
 
 async function loadFromDisk(s: IndexState, header: IndexHeader): Promise<void> {
-  if (header.format !== 1) throw new Error(`unknown format ${header.format}`);
+  if (header.format !== HEADER_FORMAT) throw new Error(`unknown format ${header.format}`);
   if (header.modelId !== s.modelId) throw new Error(`header is for model ${header.modelId}`);
   if (header.dimension !== s.dimension) throw new Error(`header dimension ${header.dimension} ≠ ${s.dimension}`);
   const d = s.dimension;
@@ -167,7 +167,6 @@ async function loadIvfParts(s: IndexState, ivf: IvfMeta, store: VectorStore): Pr
   return { index: loaded.index, coarse: loaded.coarse };
 }
 
-
 /** Fills the index from loadAll (SQLite), into a new generation. */
 async function rebuildFromLoader(s: IndexState): Promise<void> {
   const d = s.dimension;
@@ -193,7 +192,6 @@ async function rebuildFromLoader(s: IndexState): Promise<void> {
   s.gen = { generation, count: compacted.count, vectorsCrc32, idsCrc32 };
   s.committed = false;
 }
-
 
 /** Applies to the loaded index whatever differs from loadAll. */
 async function reconcile(s: IndexState): Promise<{ added: number; removed: number }> {

@@ -4,7 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { FLAT_HEADER_BYTES, flatHeader } from './faiss-format';
-import { writeAt } from './files';
+import { HEADER_FORMAT, writeAt } from './files';
 import type { IndexState } from './state';
 import { CHUNK_POSITIONS, VectorStore } from './store';
 
@@ -116,7 +116,7 @@ async function saveNow(s: IndexState): Promise<void> {
     }
   }
   await s.files.writeHeader({
-    format: 1,
+    format: HEADER_FORMAT,
     modelId: s.modelId,
     dimension: d,
     generation: gen.generation,

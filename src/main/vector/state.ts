@@ -152,7 +152,7 @@ export function isValidId(id: number): boolean {
   return Number.isSafeInteger(id) && id > 0;
 }
 
-export function newFlatIndex(dimension: number): Index {
+function newFlatIndex(dimension: number): Index {
   return Index.fromFactory(dimension, 'Flat', METRIC_INNER_PRODUCT);
 }
 

@@ -231,7 +231,6 @@ export class VectorIndex {
     }
   }
 
-
   /** Counts changes towards the next save, and lets the build policy look at the index again. */
   private changed(count: number): void {
     const s = this.s;

@@ -5,7 +5,7 @@
 ;;   `codes`; out: count int32 from byte offset `out` (4-aligned). stride must be a multiple of 16 (pad with zeros).
 ;;   Each step multiplies 16 pairs into int16 (|product| <= 16384 fits) and adds neighbouring pairs into int32 lanes.
 ;;
-;; Built into dots-wasm.ts by scripts/wasm/build.mjs (wabt); test/memory/coarse-lists.test.ts checks they agree.
+;; Built into dots-wasm.ts by scripts/wasm/build.mjs (wabt); test/vector/coarse-lists.test.ts checks they agree.
 (module
   (memory (export "memory") 1)
   (func (export "dots") (param $query i32) (param $codes i32) (param $count i32) (param $stride i32) (param $out i32)
