@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { SqliteDatabase } from '../db/database';
 import { loadEncoderFromDir } from '../embedding/models';
-import type { ExtractReport, ExtractRequest, MemoryModelState } from '../../shared/memory-protocol';
+import type { ExtractReport, ExtractRequest, MemoryModelState, ModelChoice } from '../../shared/memory-protocol';
 import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
@@ -19,7 +19,6 @@ import {
   readModelChoice,
   writeModelChoice,
   type MemoryStoreOptions,
-  type ModelChoice,
   type ParsedMemoryInput,
   type StoreContext,
 } from './store';

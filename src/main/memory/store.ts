@@ -49,9 +49,7 @@ export interface MemoryStoreOptions {
   observe?: (op: 'store' | 'search' | 'embed', durationMs: number, count: number) => void;
 }
 
-/** Which model the memories are indexed with: kept beside memory.sqlite so the right one loads at start. */
-export type { ModelChoice };
-
+/** Which model the memories are indexed with (a ModelChoice): kept beside memory.sqlite so the right one loads at start. */
 const MODEL_CHOICE_FILE = 'memory-model.json';
 
 /** The recorded model choice of `dataDir`; null if none was recorded yet. */
