@@ -57,8 +57,9 @@ export function decodeSend(bytes: Uint8Array, nested: boolean): DecodedSend {
   }
   const poisoned = prototypePoisoning(text, document);
   if (poisoned) return { kind: 'invalid', message: poisoned };
-  const holder = nested ? (isObject(document) && document.type === 'send' ? document.message : undefined) : document;
-  if (nested && holder === undefined) return { kind: 'whole' };
+  // A frame other than a send (a large memory.store, say) is parsed again where it is handled.
+  if (nested && !(isObject(document) && document.type === 'send')) return { kind: 'whole' };
+  const holder = nested ? (document as Record<string, unknown>).message : document;
   if (!isObject(holder) || !('body' in holder) || holder.body === null || (typeof holder.body !== 'string' && typeof holder.body !== 'object')) {
     // Every field but the body is small: a large send without a usable body is no send.
     return { kind: 'invalid', message: 'a send is a JSON object whose body is a string, an object or an array (see docs/agents.md)' };
