@@ -3,6 +3,7 @@
  * the argument checks commands use.
  */
 import { TopicName } from '../../shared/agent-protocol';
+import { DEFAULT_HUB_URL, HUB_RUNTIME_FILE } from '../../shared/hub-location';
 import type { AgentClient } from '../client';
 
 export type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
@@ -36,7 +37,7 @@ export const GLOBAL_OPTIONS = {
 } satisfies Record<string, OptionSpec>;
 
 export const GLOBAL_HELP = `Options for every command:
-  --url URL         the hub (default: $DEVENVIRO_URL, else the running hub's <data-dir>/hub.json, else http://127.0.0.1:4477)
+  --url URL         the hub (default: $DEVENVIRO_URL, else the running hub's <data-dir>/${HUB_RUNTIME_FILE}, else ${DEFAULT_HUB_URL})
   --data-dir DIR    the hub's data directory (default: $DEVENVIRO_HOME, else ~/.devenviro); credentials are kept there
   --as NAME         act as this saved agent (with --project when the name is saved in several projects)
   --project P       the project of --as, and of agent names given to send

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ulid, TopicName, type AgentInfo, type Recipient } from '../../shared/agent-protocol';
+import { COCKPIT_TOKEN_FILE } from '../../shared/hub-location';
 import { AgentClient, discoverHubUrl, HubClient, HubClientError, HubHttp } from '../client';
 import { listCredentials, loadCredentials, type SavedCredentials } from '../credentials';
 import { UsageError, type Context, type IdentityRef } from './command';
@@ -91,7 +92,7 @@ export async function readerHttp(ctx: Context): Promise<HubHttp> {
 }
 
 export async function cockpitToken(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'cockpit-token');
+  const file = path.join(dataDir, COCKPIT_TOKEN_FILE);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch (error) {

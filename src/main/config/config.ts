@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BackupSettingsSchema } from '../../shared/backup-protocol';
-import { DEFAULT_HUB_HOST, DEFAULT_HUB_PORT } from '../../shared/hub-location';
+import { COCKPIT_TOKEN_FILE, DEFAULT_HUB_HOST, DEFAULT_HUB_PORT } from '../../shared/hub-location';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 
 
@@ -98,7 +98,7 @@ export function saveConfig(dataDir: string, config: AppConfig): void {
  * so a bookmark keeps working across restarts.
  */
 export function loadCockpitToken(dataDir: string): string {
-  const file = path.join(dataDir, 'cockpit-token');
+  const file = path.join(dataDir, COCKPIT_TOKEN_FILE);
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
     if (token.length >= 32) return token;
