@@ -3,7 +3,7 @@
  * each message says what happened, what to do, and — when it matters — that earlier backups are untouched.
  */
 import { HubError } from '../errors';
-import { errorCode } from '../mailbox/files';
+import { errorCode } from '../../shared/node/fs-errors';
 
 export type BackupErrorCode =
   | 'no_target'

@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { errorCode } from '../mailbox/files';
+import { errorCode } from '../../shared/node/fs-errors';
 import { DEFAULT_EXCLUDES } from './config';
 import { cancelled } from './errors';
 import type { ExclusionPreview, SkippedPath } from '../../shared/backup-protocol';

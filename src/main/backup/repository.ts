@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { renameDurable, renameIntoPlace, syncDir, writeFileSynced, type RenameOptions } from '../../shared/node/durable-file';
-import { errorCode } from '../mailbox/files';
+import { errorCode } from '../../shared/node/fs-errors';
 import { SNAPSHOT_ID_PATTERN } from './config';
 import { BackupError, cancelled, classifyTargetError, targetMissing, targetTimeout } from './errors';
 import { parseManifest, parseManifestHeader, serializeManifest, type Manifest, type ManifestHeader } from './manifest';

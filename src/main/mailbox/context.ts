@@ -3,10 +3,10 @@
  * registration of drop files see it, and what they need from the FileMailbox they work for.
  */
 import { mkdir } from 'node:fs/promises';
+import { errorCode } from '../../shared/node/fs-errors';
 import { backoffDelay, type Backoff } from '../../shared/retry';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { MessagingService } from '../messaging/service';
-import { errorCode } from './files';
 import type { MailboxLayout } from './layout';
 import type { SerialWorker } from './worker';
 

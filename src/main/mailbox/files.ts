@@ -1,6 +1,7 @@
 /** Small file-system steps the mailbox is built from, each durable where it needs to be. */
 import { lstat, mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { errorCode, isMissing } from '../../shared/node/fs-errors';
 
 export async function ensureDirs(dirs: readonly string[], mode = 0o700): Promise<void> {
   for (const dir of dirs) await mkdir(dir, { recursive: true, mode });
@@ -53,12 +54,4 @@ export async function exists(file: string): Promise<boolean> {
     if (isMissing(error)) return false;
     throw error;
   }
-}
-
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-export function isMissing(error: unknown): boolean {
-  return errorCode(error) === 'ENOENT';
 }

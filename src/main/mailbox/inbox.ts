@@ -8,8 +8,9 @@ import path from 'node:path';
 import { prettyMessageJson } from '../messaging/frames';
 import type { StoredMessage } from '../messaging/store';
 import { syncDir, writeFileSynced } from '../../shared/node/durable-file';
+import { errorCode, isMissing } from '../../shared/node/fs-errors';
 import { afterPrevious, mkdirOnce, type AgentBox, type MailboxContext } from './context';
-import { errorCode, exists, isMissing, listNames } from './files';
+import { exists, listNames } from './files';
 import { inboxTempName, messageIdOfInboxTemp } from './layout';
 
 /** Inbox files written and acknowledged together. */

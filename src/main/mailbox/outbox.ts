@@ -6,13 +6,14 @@
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { tooDeepMessage } from '../../shared/json-depth';
+import { errorCode, isMissing } from '../../shared/node/fs-errors';
 import { backoffDelay } from '../../shared/retry';
 import { HubError } from '../errors';
 import { rawBodyFrom } from '../messaging/decode-send';
 import type { RawBody } from '../messaging/json-body';
 import type { ParsedSend } from '../messaging/service';
 import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './context';
-import { errorCode, exists, isMissing, listNames, reject } from './files';
+import { exists, listNames, reject } from './files';
 import { isDropFile } from './layout';
 import { FileProblem, parseOutboxFile } from './outbox-file';
 

@@ -8,10 +8,11 @@ import { RegisterRequest, type RegisterResponse } from '../../shared/agent-proto
 import { HUB_RUNTIME_FILE } from '../../shared/hub-location';
 import type { AgentFile } from '../../shared/mailbox-protocol';
 import { writeFileDurable } from '../../shared/node/durable-file';
+import { isMissing } from '../../shared/node/fs-errors';
 import type { AgentRecord } from '../agents/registry';
 import { HubError } from '../errors';
 import { AGAIN_SHORTLY_MS, naturalOrder, type MailboxContext } from './context';
-import { ensureDirs, isMissing, reject } from './files';
+import { ensureDirs, reject } from './files';
 import { AGENT_FILE, INBOX, OUTBOX, REJECTED } from './layout';
 import { FileProblem } from './outbox-file';
 import { SerialWorker } from './worker';

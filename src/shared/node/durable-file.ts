@@ -11,16 +11,13 @@ import { chmodSync, closeSync, constants, fsyncSync, openSync, renameSync, rmSyn
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { retry, type Backoff } from '../retry';
+import { errorCode } from './fs-errors';
 
 /**
  * Folder flushes some file systems refuse: Windows cannot open folders (NTFS journals renames itself), and FUSE
  * mounts of cloud drives and SMB shares answer ENOTSUP or EINVAL. The rename itself is still atomic there.
  */
 const FOLDER_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'ENOTSUP', 'EBADF']);
-
-function errorCode(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** The temporary name a file is written under before it is renamed into place: hidden, beside it, per process. */
 export function temporaryName(file: string): string {

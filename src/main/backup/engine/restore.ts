@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { RestoreReport } from '../../../shared/backup-protocol';
 import { renameIntoPlace, syncDir, writeFileSynced } from '../../../shared/node/durable-file';
-import { errorCode } from '../../mailbox/files';
+import { errorCode } from '../../../shared/node/fs-errors';
 import { HUB_SOURCE } from '../config';
 import { BackupError } from '../errors';
 import { resolveInside, unsafePathReason, type ManifestFile } from '../manifest';

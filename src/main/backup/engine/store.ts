@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, readFileSync } from 'node:fs';
-import { errorCode } from '../../mailbox/files';
+import { errorCode } from '../../../shared/node/fs-errors';
 import { BackupError } from '../errors';
 import { SourceReadError, WHOLE_FILE_LIMIT, type Repository } from '../repository';
 import { checkAborted, forEachLimit, sum, type EngineContext, type Entry } from './context';
