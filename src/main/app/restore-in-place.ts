@@ -1,11 +1,14 @@
 /** Restoring the hub's own data from a snapshot while it runs: restore beside, check, stop, swap the folders, start. */
 import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { COCKPIT_TOKEN_FILE } from '../../shared/hub-location';
 import { syncDirSync } from '../../shared/node/durable-file';
 import type { BackupEngine } from '../backup';
+import { STATE_DIR as BACKUP_STATE_DIR } from '../backup/state';
+import { CONFIG_FILE } from '../config/config';
 
 /** What stays as it is now rather than coming from the snapshot: not data, but the hub's identity and settings. */
-const KEPT_FROM_THE_RUNNING_HUB = ['cockpit-token', 'config.json', 'backup'];
+const KEPT_FROM_THE_RUNNING_HUB = [COCKPIT_TOKEN_FILE, CONFIG_FILE, BACKUP_STATE_DIR];
 
 export interface RestoreInPlaceSteps {
   dataDir: string;

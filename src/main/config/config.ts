@@ -63,8 +63,11 @@ export function defaultConfig(): AppConfig {
   return ConfigSchema.parse({});
 }
 
+/** The settings file's name in the data directory. */
+export const CONFIG_FILE = 'config.json';
+
 export function configFile(dataDir: string): string {
-  return path.join(dataDir, 'config.json');
+  return path.join(dataDir, CONFIG_FILE);
 }
 
 /** Creates the data directory and its config file if missing, then reads and validates the config. */
