@@ -26,7 +26,7 @@ export interface SchedulerOptions {
 }
 
 const MINUTE = 60_000;
-export const DEFAULT_BACKOFF: Backoff = { steps: [1, 2, 5, 10, 30, 60].map((m) => m * MINUTE) };
+const DEFAULT_BACKOFF: Backoff = { steps: [1, 2, 5, 10, 30, 60].map((m) => m * MINUTE) };
 
 export class BackupScheduler {
   private readonly listeners = new Set<(event: BackupEvent) => void>();

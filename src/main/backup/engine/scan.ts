@@ -63,7 +63,7 @@ export async function scanSources(
 }
 
 /** `repoRoot`: the repository's own folder, never backed up into itself. */
-export function folderRules(ctx: EngineContext, settings: Pick<BackupSettings, 'exclude' | 'useGitignore' | 'maxFileBytes'>, repoRoot?: string): ScanRules {
+function folderRules(ctx: EngineContext, settings: Pick<BackupSettings, 'exclude' | 'useGitignore' | 'maxFileBytes'>, repoRoot?: string): ScanRules {
   return {
     patterns: settings.exclude,
     useGitignore: settings.useGitignore,
@@ -73,7 +73,7 @@ export function folderRules(ctx: EngineContext, settings: Pick<BackupSettings, '
   };
 }
 
-export function hubRules(ctx: EngineContext, repoRoot?: string): ScanRules {
+function hubRules(ctx: EngineContext, repoRoot?: string): ScanRules {
   return {
     patterns: HUB_EXCLUDES,
     useGitignore: false,
@@ -88,7 +88,7 @@ export function hubRules(ctx: EngineContext, repoRoot?: string): ScanRules {
  * The data directory's files; each SQLite database among them is replaced by a consistent copy made with SQLite's
  * online backup API (through the hub's live connection when it has one) in a staging folder.
  */
-export async function scanHubData(
+async function scanHubData(
   ctx: EngineContext,
   repo: Repository,
   staging: string,
