@@ -7,6 +7,14 @@ import { ExtractRequest, MemoryInput, MemorySearchQuery } from './memory-protoco
 
 export const API_PREFIX = '/api/v1';
 
+/**
+ * GET: one message's whole body, as the JSON the hub keeps (a text body as its JSON string literal), streamed
+ * as stored: `application/json`, with its Content-Length. For its sender, its recipients and the cockpit.
+ */
+export function messageBodyPath(messageId: string): string {
+  return `${API_PREFIX}/messages/${messageId}/body`;
+}
+
 /** GET /api/v1/health: a hub answers here without credentials, saying which product and version it is. */
 export interface HealthResponse {
   ok: true;

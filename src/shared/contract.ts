@@ -60,8 +60,8 @@ export interface HubStatus {
 export interface AgentDetail {
   agent: AgentInfo;
   topics: string[];
-  /** Its latest messages, sent or received, newest first. */
-  messages: Message[];
+  /** Its latest messages, sent or received, newest first; a large body as its preview (see MessagePreview). */
+  messages: MessagePreview[];
   /** Its latest memories, newest first. */
   memories: Memory[];
 }
@@ -91,8 +91,10 @@ export const calls = {
   'agents.detail': call(z.object({ id: Ulid }).strict()).returns<AgentDetail>(),
   'agents.revoke': call(z.object({ id: Ulid }).strict()).returns<AgentInfo>(),
   'agents.connectInfo': call(NoParams).returns<ConnectInfo>(),
-  'messages.list': call(MessageFilter).returns<Message[]>(),
-  'messages.thread': call(z.object({ threadId: z.string().min(1).max(128) }).strict()).returns<Message[]>(),
+  /** Newest first; a large body as its preview (see MessagePreview). */
+  'messages.list': call(MessageFilter).returns<MessagePreview[]>(),
+  /** Oldest first; a large body as its preview (see MessagePreview). */
+  'messages.thread': call(z.object({ threadId: z.string().min(1).max(128) }).strict()).returns<MessagePreview[]>(),
   /**
    * Sends as the person at the cockpit (the overseer identity): an agent's send request, less what only a program
    * needs (acknowledgement, retry keys), with a text body.
@@ -122,8 +124,19 @@ export const calls = {
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
 } as const;
 
-/** A message in the cockpit's live stream: the body may be only its first characters (as text), then `truncated`. */
-export type LiveMessage = Message & { truncated?: { bytes: number } };
+/** The most of a body's text (UTF-8 bytes, about: characters) the cockpit gets in its lists, threads and live stream. */
+export const MESSAGE_PREVIEW_BYTES = 4096;
+
+/**
+ * A message as the cockpit sees it in lists, threads, an agent's detail and the live stream. A body kept in a file
+ * (over messages.bodyFileBytes), or in the live stream a text over MESSAGE_PREVIEW_BYTES, arrives as its first
+ * characters as text (for a JSON body: the start of its JSON text), with `truncated.bytes` the full body's size.
+ * The whole body is a download: `GET messageBodyPath(id)` (shared/agent-protocol.ts) with the cockpit token.
+ * The hub never parses or serialises a large body to answer these calls, so they never hold up other agents.
+ */
+export type MessagePreview = Message & { truncated?: { bytes: number } };
+/** A message in the cockpit's live stream. */
+export type LiveMessage = MessagePreview;
 
 export const events = {
   /** Pushed whenever a service changes state and once a second otherwise, so uptime is live. */
@@ -132,7 +145,7 @@ export const events = {
   'agents.changed': event<AgentInfo>(),
   /**
    * New messages, batched per tenth of a second so a busy hub does not flood the cockpit. A large body arrives as
-   * its first characters (`truncated` set); `messages.thread` gives it whole.
+   * its first characters (`truncated` set); the body download gives it whole (see MessagePreview).
    */
   'messages.new': event<LiveMessage[]>(),
   'metrics.tick': event<MetricsSnapshot>(),

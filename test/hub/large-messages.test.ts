@@ -1,12 +1,15 @@
 /**
  * Large messages: bodies above messages.bodyFileBytes are kept in files and travel as the bytes they arrived in.
- * Every reader (socket push and backlog, HTTP inbox and thread, search, the cockpit's calls, the TypeScript client,
- * the file mailbox) must see exactly the body that was sent, escapes and non-ASCII text included.
+ * Every reader (socket push and backlog, HTTP inbox and thread, search, the body download, the TypeScript client,
+ * the file mailbox) must see exactly the body that was sent, escapes and non-ASCII text included; the cockpit's
+ * lists and threads carry such a body as a preview and its size.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HubClient, type Message } from '../../src/client';
+import { messageBodyPath } from '../../src/shared/agent-protocol';
+import { MESSAGE_PREVIEW_BYTES } from '../../src/shared/contract';
 import { previewOf, scanJsonString, splitSend } from '../../src/main/messaging/json-body';
 import { agentDir, readInbox, registerByFile, startMailboxHub, until as mailboxUntil } from '../mailbox/harness';
 import { openSocket, startHub, until, type Socket } from './harness';
@@ -135,13 +138,45 @@ describe('large messages through the hub', () => {
     const beyond = await hub.api(`/messages/search?q=needle-beyond-the-index`, { token: b.token });
     expect(beyond.body.hits).toEqual([]);
 
+    // The cockpit lists and opens it as a preview (its first characters and its size); the whole body is a download.
+    const storedBytes = readFileSync(path.join(hub.dataDir, 'message-bodies', `${id}.json`));
     const { handlers } = hub.app;
-    expect((await handlers['messages.list']({ limit: 10 })).map((m) => m.body)).toEqual([body]);
-    expect((await handlers['messages.thread']({ threadId: id }))[0]!.body).toBe(body);
-    expect((await handlers['agents.detail']({ id: b.agent.id })).messages[0]!.body).toBe(body);
+    const previews = [
+      ...(await handlers['messages.list']({ limit: 10 })),
+      ...(await handlers['messages.list']({ limit: 10, text: 'needle-at-start' })),
+      ...(await handlers['messages.thread']({ threadId: id })),
+      ...(await handlers['agents.detail']({ id: b.agent.id })).messages,
+    ];
+    expect(previews).toHaveLength(4);
+    for (const preview of previews) {
+      expect(preview).toMatchObject({ id, subject: 'big one', contentType: 'text', truncated: { bytes: storedBytes.length } });
+      expect(body.startsWith(preview.body as string)).toBe(true);
+      expect(Buffer.byteLength(preview.body as string)).toBeLessThanOrEqual(MESSAGE_PREVIEW_BYTES);
+      expect((preview.body as string).length).toBeGreaterThan(MESSAGE_PREVIEW_BYTES / 12 - 2);
+    }
+    const download = await fetch(`${hub.url}${messageBodyPath(id)}`, { headers: { authorization: `Bearer ${hub.app.cockpitToken}` } });
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="message-${id}.json"`);
+    const downloaded = Buffer.from(await download.arrayBuffer());
+    expect(downloaded.equals(storedBytes)).toBe(true);
+    expect(JSON.parse(downloaded.toString('utf8'))).toBe(body);
+    // Its sender and its recipient may download it too; another agent is told there is no such message.
+    const c = await hub.register('bystander');
+    for (const [token, status] of [[a.token, 200], [b.token, 200], [c.token, 404]] as const) {
+      const answer = await fetch(`${hub.url}${messageBodyPath(id)}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(answer.status).toBe(status);
+      if (status === 200) expect(Buffer.from(await answer.arrayBuffer()).equals(storedBytes)).toBe(true);
+      else expect(await answer.json()).toMatchObject({ code: 'not_found' });
+    }
+    expect((await fetch(`${hub.url}${messageBodyPath(id)}`)).status).toBe(401);
+    expect((await fetch(`${hub.url}${messageBodyPath('not-an-id')}`, { headers: { authorization: `Bearer ${a.token}` } })).status).toBe(400);
     // A small message next to it is stored in its row as before.
     const small = await hub.api(`/agents/${b.agent.id}/messages`, { token: a.token, body: { body: 'small' } });
     expect((await messageFrame(socket, small.body.id)).body).toBe('small');
+    expect((await handlers['messages.thread']({ threadId: small.body.id }))[0]).toEqual(expect.not.objectContaining({ truncated: expect.anything() }));
+    const smallDownload = await fetch(`${hub.url}${messageBodyPath(small.body.id)}`, { headers: { authorization: `Bearer ${hub.app.cockpitToken}` } });
+    expect(await smallDownload.text()).toBe('"small"');
     expect(bodyFiles(hub.dataDir)).toHaveLength(1);
     // A page mixing both kinds, answered with the large body streamed from its file.
     const page = await fetch(`${hub.url}/api/v1/agents/${b.agent.id}/messages?limit=1`, { headers: { authorization: `Bearer ${b.token}` } });

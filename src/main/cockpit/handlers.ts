@@ -3,13 +3,14 @@
  * overseer: it sees every agent, inbox and memory, and sends as the overseer identity.
  */
 import path from 'node:path';
-import type { ConnectInfo, HubStatus } from '../../shared/contract';
+import { MESSAGE_PREVIEW_BYTES, type ConnectInfo, type HubStatus } from '../../shared/contract';
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../hub';
 import { findAppRoot } from '../config/paths';
 import { HubError } from '../errors';
-import { publicMessage } from '../messaging/frames';
+import { previewMessage } from '../messaging/frames';
+import type { StoredMessage } from '../messaging/store';
 import type { Metrics } from '../monitor/metrics';
 import type { CallHandlers } from './dispatch';
 
@@ -41,7 +42,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
       return {
         agent: registry.info(agent),
         topics: messaging.store.topicsOf(id),
-        messages: messaging.store.recent(50, { agent: id }).map(publicMessage),
+        messages: messaging.store.recent(50, { agent: id }).map(preview),
         memories,
       };
     },
@@ -63,12 +64,12 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
           .map((hit) => hit.message)
           .filter((m) => (!topic || (m.to.type === 'topic' && m.to.name === topic)) && (!thread || m.threadId === thread))
           .filter((m) => !agent || m.from === agent || (m.to.type === 'agent' && m.to.id === agent))
-          .map((m) => publicMessage(m as Parameters<typeof publicMessage>[0]));
+          .map((m) => preview(m as StoredMessage));
       }
-      return messaging.store.recent(limit, { agent, topic, thread }).map(publicMessage);
+      return messaging.store.recent(limit, { agent, topic, thread }).map(preview);
     },
 
-    'messages.thread': ({ threadId }) => deps.hub().messaging.store.thread(threadId).map(publicMessage),
+    'messages.thread': ({ threadId }) => deps.hub().messaging.store.thread(threadId).map(preview),
 
     'messages.send': ({ to, body, subject, threadId, replyTo, importance }) => {
       const { registry, messaging } = deps.hub();
@@ -111,6 +112,14 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],
   };
+}
+
+/**
+ * Lists and threads carry a large body as its first characters and its size (the body download has the rest): the
+ * cockpit never makes the hub parse and re-serialise a multi-megabyte body, which would hold up every agent.
+ */
+function preview(message: StoredMessage) {
+  return previewMessage(message, MESSAGE_PREVIEW_BYTES);
 }
 
 function connectInfo(status: HubStatus): ConnectInfo {

@@ -4,7 +4,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { LiveMessage } from '../../shared/contract';
+import { MESSAGE_PREVIEW_BYTES, type LiveMessage } from '../../shared/contract';
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import type { Hub } from '../hub';
 import { previewMessage } from '../messaging/frames';
@@ -16,8 +16,6 @@ const MESSAGE_BATCH_MS = 100;
 /** The stream shows the newest; a burst beyond this per batch is summarised by the throughput chart instead. */
 const MAX_MESSAGES_PER_BATCH = 200;
 const METRICS_TICK_MS = 1000;
-/** A body in the stream is at most this many bytes (about: characters) of text; the cockpit opens a thread for the rest. */
-const PREVIEW_BYTES = 4096;
 
 export interface LiveFeed {
   latest(): MetricsSnapshot | null;
@@ -37,7 +35,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     while (pendingCount - pending[0]!.length >= MAX_MESSAGES_PER_BATCH) pendingCount -= pending.shift()!.length;
     batchTimer ??= setTimeout(() => {
       batchTimer = undefined;
-      const batch: LiveMessage[] = pending.flat().slice(-MAX_MESSAGES_PER_BATCH).map(({ message }) => previewMessage(message, PREVIEW_BYTES));
+      const batch: LiveMessage[] = pending.flat().slice(-MAX_MESSAGES_PER_BATCH).map(({ message }) => previewMessage(message, MESSAGE_PREVIEW_BYTES));
       pending = [];
       pendingCount = 0;
       events.emit('messages.new', batch);

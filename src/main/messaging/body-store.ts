@@ -7,7 +7,7 @@
  * committed, so an acknowledged message always has its body. A crash between the two leaves a file that no row
  * names; `sweep` (run when the hub starts) removes those, and anything else that is not a body file.
  */
-import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ULID_SOURCE } from '../../shared/agent-protocol';
@@ -90,6 +90,27 @@ export interface ExternalBody {
   /** The body file, once the message is read back from the database. */
   readonly file?: string;
   json(): Buffer;
+}
+
+/**
+ * The first `bytes` bytes of a body's JSON (fewer when it is shorter): for previews, which must not read (let alone
+ * parse) a multi-megabyte file to show its first characters.
+ */
+export function bodyHead(external: ExternalBody, bytes: number): Buffer {
+  if (external.file === undefined) return external.json().subarray(0, bytes);
+  const head = Buffer.allocUnsafe(Math.min(bytes, external.bytes));
+  const fd = openSync(external.file, 'r');
+  try {
+    let filled = 0;
+    while (filled < head.length) {
+      const read = readSync(fd, head, filled, head.length - filled, filled);
+      if (read === 0) break;
+      filled += read;
+    }
+    return head.subarray(0, filled);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The body's JSON bytes in pieces: read from its file a slice at a time, so writing it out holds little memory. */

@@ -6,8 +6,8 @@
  */
 import type { WebSocket } from 'ws';
 import type { Message, ServerFrame } from '../../shared/agent-protocol';
-import type { LiveMessage } from '../../shared/contract';
-import { bodyChunks, withExternalBody, type ExternalBody } from './body-store';
+import type { MessagePreview } from '../../shared/contract';
+import { bodyChunks, bodyHead, withExternalBody, type ExternalBody } from './body-store';
 import { jsonPreviewOf, previewOf } from './json-body';
 import type { StoredMessage } from './store';
 
@@ -35,18 +35,20 @@ export function publicMessage(stored: StoredMessage): Message {
 }
 
 /**
- * A message for a live preview (the cockpit's stream): a body in a file (just delivered, so its bytes are in
- * memory) or a text over `maxBytes` becomes its first characters, as text; the body is never parsed or serialised
- * whole. Other bodies are below messages.bodyFileBytes and go as they are.
+ * A message as the cockpit lists it (the live stream, lists, threads): a body kept as bytes (in memory when just
+ * delivered, else in its file, of which only the first bytes are read) or a text over `maxBytes` becomes its first
+ * characters, as text, with `truncated` giving the full size; the body is never parsed or serialised whole. Other
+ * bodies are below messages.bodyFileBytes and go as they are.
  */
-export function previewMessage(stored: StoredMessage, maxBytes: number): LiveMessage {
+export function previewMessage(stored: StoredMessage, maxBytes: number): MessagePreview {
   const external = stored.external;
-  if (external && external.file === undefined) {
-    const json = external.json();
-    const body = stored.contentType === 'text' ? previewOf(json, maxBytes) : jsonPreviewOf(json, maxBytes);
+  if (external) {
+    // A JSON string literal's escapes may make a character take up to 12 bytes: read enough to cut after a whole one.
+    const head = bodyHead(external, maxBytes + 16);
+    const body = stored.contentType === 'text' ? previewOf(head, maxBytes) : jsonPreviewOf(head, maxBytes);
     return { ...envelopeOf(stored), body, truncated: { bytes: external.bytes } };
   }
-  if (!external && typeof stored.body === 'string' && stored.body.length > maxBytes) {
+  if (typeof stored.body === 'string' && stored.body.length > maxBytes) {
     return { ...envelopeOf(stored), body: stored.body.slice(0, maxBytes), truncated: { bytes: Buffer.byteLength(stored.body) } };
   }
   return publicMessage(stored);

@@ -1,10 +1,12 @@
 /** HTTP routes of messages, inboxes, threads, topics and search (API v1). */
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import {
   AckRequest,
   API_PREFIX,
+  messageBodyPath,
   DirectSendRequest,
   InboxQuery,
   SearchQuery,
@@ -113,6 +115,22 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
     requireSelfOrCockpit(who(request), id);
     store.unsubscribe(id, [parseInput(TopicName, (request.params as { topic: string }).topic, 'topic')]);
     return { topics: store.topicsOf(id) };
+  });
+
+  /**
+   * One message's whole body, as the JSON it is kept as: a body kept in a file is streamed from it as its bytes
+   * (never parsed or turned into a string), so the cockpit, which lists large bodies as previews, links here.
+   */
+  http.get(messageBodyPath(':id'), async (request, reply) => {
+    const authority = requireAuthority(who(request));
+    const id = parseInput(Ulid, (request.params as { id?: string }).id, 'message id');
+    const message = store.get(id);
+    const visible = message && (authority.kind === 'cockpit' || message.from === authority.agent.id || store.deliveredTo(authority.agent.id, message.seq));
+    if (!message || !visible) throw notFound(`no message ${id} that you can see`);
+    reply.type('application/json; charset=utf-8').header('content-disposition', `attachment; filename="message-${id}.json"`);
+    if (!message.external) return reply.send(JSON.stringify(message.body));
+    reply.header('content-length', message.external.bytes);
+    return reply.send(message.external.file === undefined ? message.external.json() : createReadStream(message.external.file));
   });
 
   http.get(`${API_PREFIX}/messages/search`, async (request) => {

@@ -93,6 +93,8 @@ export class MessageStore {
       ftsInsert: db.prepare('INSERT INTO messages_fts (rowid, subject, body) VALUES (?, ?, ?)'),
       thread: db.prepare('SELECT * FROM messages WHERE thread_id = ? ORDER BY seq LIMIT ?'),
       bodyBytesOf: db.prepare('SELECT body_bytes FROM messages WHERE id = ?').pluck(),
+      byId: db.prepare('SELECT * FROM messages WHERE id = ?'),
+      delivered: db.prepare('SELECT 1 FROM deliveries WHERE agent_id = ? AND seq = ?').pluck(),
     };
   }
 
@@ -120,6 +122,17 @@ export class MessageStore {
   /** The size of a stored message's body file; undefined when it has none (BodyStore.sweep keeps exactly those files). */
   bodyBytesOf(id: string): number | undefined {
     return (this.s.bodyBytesOf.get(id) as number | null | undefined) ?? undefined;
+  }
+
+  /** One message by id; a body kept in a file stays unread until it is used. */
+  get(id: string): StoredMessage | undefined {
+    const row = this.s.byId.get(id) as MessageRow | undefined;
+    return row && this.fromRow(row);
+  }
+
+  /** Whether a message (by seq) was delivered to an agent's inbox. */
+  deliveredTo(agentId: string, seq: number): boolean {
+    return this.s.delivered.get(agentId, seq) !== undefined;
   }
 
   seqOf(id: string): number | undefined {
