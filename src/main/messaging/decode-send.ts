@@ -4,6 +4,7 @@
  * the send-decoder worker runs it on large documents, the event loop on small ones (send-decoder.ts).
  */
 import { isUtf8 } from 'node:buffer';
+import secureJsonParse from 'secure-json-parse';
 import { nestsDeeperThan, tooDeepMessage } from '../../shared/json-depth';
 import { RawBody, splitSend, SPLIT_SENDS_FROM } from './json-body';
 
@@ -51,12 +52,11 @@ export function decodeSend(bytes: Uint8Array, nested: boolean): DecodedSend {
   const text = buf.toString('utf8');
   let document: unknown;
   try {
-    document = JSON.parse(text);
+    // Fastify's own parser for small documents, so large ones get the same refusals (prototype poisoning).
+    document = secureJsonParse(text, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {
     return { kind: 'invalid', message: (error as Error).message };
   }
-  const poisoned = prototypePoisoning(text, document);
-  if (poisoned) return { kind: 'invalid', message: poisoned };
   // A frame other than a send (a large memory.store, say) is parsed again where it is handled.
   if (nested && !(isObject(document) && document.type === 'send')) return { kind: 'whole' };
   const holder = nested ? (document as Record<string, unknown>).message : document;
@@ -80,28 +80,4 @@ function envelopeMessage(): string {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-// The keys Fastify's JSON parser refuses (prototype poisoning), however they are escaped; only documents whose text
-// contains one are walked.
-const SUSPECT_PROTO = /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
-const SUSPECT_CONSTRUCTOR = /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/;
-
-/** The same refusal as the hub's small-document parser: an own `__proto__` key, or a `constructor.prototype`. */
-function prototypePoisoning(text: string, document: unknown): string | null {
-  const proto = SUSPECT_PROTO.test(text);
-  const constructor = SUSPECT_CONSTRUCTOR.test(text);
-  if (!proto && !constructor) return null;
-  const stack: unknown[] = [document];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value !== 'object' || value === null) continue;
-    if (proto && Object.prototype.hasOwnProperty.call(value, '__proto__')) return 'Object contains forbidden prototype property';
-    const ctor = (value as Record<string, unknown>).constructor;
-    if (constructor && Object.prototype.hasOwnProperty.call(value, 'constructor') && isObject(ctor) && Object.prototype.hasOwnProperty.call(ctor, 'prototype')) {
-      return 'Object contains forbidden prototype property';
-    }
-    for (const key in value) stack.push((value as Record<string, unknown>)[key]);
-  }
-  return null;
 }
