@@ -133,6 +133,38 @@ test.describe('cockpit views', () => {
     expect(problems).toEqual([]);
   });
 
+  test('a large body is a preview in the stream and threads; the whole body is shown or downloaded on request', async ({ page, hub }) => {
+    const problems = watchConsole(page);
+    const alpha = await TestAgent.connect(hub, { name: 'alpha' });
+    const beta = await TestAgent.connect(hub, { name: 'beta' });
+    // One over the preview (kept in its row), one over messages.bodyFileBytes (kept in a file, too big to show).
+    const medium = `medium-start ${'a line of a longer report\n'.repeat(800)}medium-end`;
+    const large = `large-start ${'x'.repeat(3 * 1024 * 1024)} large-end`;
+    const mediumSent = await alpha.send(beta, medium, { subject: 'report' });
+    const largeSent = await alpha.send(beta, large, { subject: 'dump' });
+    await openCockpit(page, hub, 'messages');
+
+    const stream = page.getByTestId('message-stream');
+    await expect(stream.locator(`[data-message-id="${largeSent.id}"]`)).toContainText('3 MB');
+    await stream.locator(`[data-message-id="${mediumSent.id}"]`).click();
+    const thread = page.getByTestId('thread-panel');
+    await expect(thread.getByTestId('thread-message')).toContainText('medium-start');
+    await expect(thread.getByTestId('thread-message')).not.toContainText('medium-end');
+    await thread.getByTestId('full-body').click();
+    await expect(thread.getByTestId('thread-message')).toContainText('medium-end');
+    await expect(thread.getByTestId('body-preview-note')).toHaveCount(0);
+
+    await stream.locator(`[data-message-id="${largeSent.id}"]`).click();
+    await expect(thread.getByTestId('thread-message')).toContainText('large-start');
+    await expect(thread.getByTestId('full-body')).toHaveText('Download full body (3 MB)');
+    const [download] = await Promise.all([page.waitForEvent('download'), thread.getByTestId('full-body').click()]);
+    expect(download.suggestedFilename()).toBe(`message-${largeSent.id}.json`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of (await download.createReadStream())!) chunks.push(chunk as Buffer);
+    expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toBe(large);
+    expect(problems).toEqual([]);
+  });
+
   test('the overview charts move with a burst of traffic', async ({ page, hub }, testInfo) => {
     const problems = watchConsole(page);
     const alpha = await TestAgent.connect(hub, { name: 'alpha', tier: 'strategic' });

@@ -96,6 +96,12 @@ export const calls = {
   /** Oldest first; a large body as its preview (see MessagePreview). */
   'messages.thread': call(z.object({ threadId: z.string().min(1).max(128) }).strict()).returns<MessagePreview[]>(),
   /**
+   * A message's whole body as the JSON the hub keeps (a text body as its JSON string literal), read without being
+   * parsed. For the Electron cockpit, whose page cannot reach the hub over HTTP; the browser cockpit downloads
+   * `GET messageBodyPath(id)` instead.
+   */
+  'messages.body': call(z.object({ id: Ulid }).strict()).returns<{ json: string }>(),
+  /**
    * Sends as the person at the cockpit (the overseer identity): an agent's send request, less what only a program
    * needs (acknowledgement, retry keys), with a text body.
    */

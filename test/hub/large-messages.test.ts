@@ -161,6 +161,8 @@ describe('large messages through the hub', () => {
     const downloaded = Buffer.from(await download.arrayBuffer());
     expect(downloaded.equals(storedBytes)).toBe(true);
     expect(JSON.parse(downloaded.toString('utf8'))).toBe(body);
+    // The Electron cockpit, whose page cannot reach the hub over HTTP, gets the same bytes through its bridge.
+    expect((await handlers['messages.body']({ id })).json).toBe(storedBytes.toString('utf8'));
     // Its sender and its recipient may download it too; another agent is told there is no such message.
     const c = await hub.register('bystander');
     for (const [token, status] of [[a.token, 200], [b.token, 200], [c.token, 404]] as const) {
@@ -177,6 +179,7 @@ describe('large messages through the hub', () => {
     expect((await handlers['messages.thread']({ threadId: small.body.id }))[0]).toEqual(expect.not.objectContaining({ truncated: expect.anything() }));
     const smallDownload = await fetch(`${hub.url}${messageBodyPath(small.body.id)}`, { headers: { authorization: `Bearer ${hub.app.cockpitToken}` } });
     expect(await smallDownload.text()).toBe('"small"');
+    expect((await handlers['messages.body']({ id: small.body.id })).json).toBe('"small"');
     expect(bodyFiles(hub.dataDir)).toHaveLength(1);
     // A page mixing both kinds, answered with the large body streamed from its file.
     const page = await fetch(`${hub.url}/api/v1/agents/${b.agent.id}/messages?limit=1`, { headers: { authorization: `Bearer ${b.token}` } });

@@ -2,6 +2,7 @@
  * The cockpit's calls, each delegating to the service that owns the answer. The person at the cockpit is the
  * overseer: it sees every agent, inbox and memory, and sends as the overseer identity.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MESSAGE_PREVIEW_BYTES, type ConnectInfo, type HubStatus } from '../../shared/contract';
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
@@ -70,6 +71,15 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     },
 
     'messages.thread': ({ threadId }) => deps.hub().messaging.store.thread(threadId).map(preview),
+
+    'messages.body': async ({ id }) => {
+      const message = deps.hub().messaging.store.get(id);
+      if (!message) throw new HubError('not_found', `no message ${id}`);
+      const { external } = message;
+      if (!external) return { json: JSON.stringify(message.body) };
+      // Read off the event loop and never parsed: the hub only hands the bytes over.
+      return { json: external.file === undefined ? external.json().toString('utf8') : await readFile(external.file, 'utf8') };
+    },
 
     'messages.send': ({ to, body, subject, threadId, replyTo, importance }) => {
       const { registry, messaging } = deps.hub();

@@ -8,6 +8,8 @@ export interface Transport extends CockpitApi {
   readonly kind: 'ipc' | 'websocket';
   connection(): ConnectionState;
   onConnection(listener: (state: ConnectionState) => void): () => void;
+  /** A message's whole body, as the JSON the hub keeps (lists and threads carry a large one as a preview). */
+  messageBody(id: string): Promise<Blob>;
 }
 
 export class CockpitCallError extends Error {

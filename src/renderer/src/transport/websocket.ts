@@ -1,4 +1,5 @@
 /** The cockpit contract over the hub's WebSocket, reconnecting with backoff. */
+import { messageBodyPath } from '../../../shared/agent-protocol';
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
 import {
   COCKPIT_SOCKET_PATH,
@@ -81,6 +82,15 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
       const frame: CockpitClientFrame = { type: 'call', id, name, params };
       socket.send(JSON.stringify(frame));
       return new Promise((resolve, reject) => pending.set(id, { resolve: resolve as (value: unknown) => void, reject }));
+    },
+    /** The hub's body download, with the cockpit token (a link could not carry it). */
+    async messageBody(id) {
+      const response = await fetch(new URL(messageBodyPath(id), baseUrl), { headers: { authorization: `Bearer ${token}` } });
+      if (!response.ok) {
+        const problem = (await response.json().catch(() => null)) as { error?: string } | null;
+        throw new CockpitCallError({ code: 'failed', message: problem?.error ?? `the hub answered ${response.status}` });
+      }
+      return response.blob();
     },
     on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void) {
       let set = eventListeners.get(name);

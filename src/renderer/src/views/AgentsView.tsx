@@ -1,8 +1,10 @@
 /** The Agents view: every agent live, its detail, and revoking it. */
 import { useMemo, useState } from 'react';
-import type { AgentInfo, Message } from '../../../shared/agent-protocol';
+import type { AgentInfo } from '../../../shared/agent-protocol';
+import type { MessagePreview } from '../../../shared/contract';
 import type { Memory } from '../../../shared/memory-protocol';
 import { CopyBlock } from '../components/CopyBlock';
+import { FullBodyLink } from '../components/MessageBody';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
 import { bodyPreview, formatAgo, formatCount, formatDateTime, recipientLabel, shortId } from '../format';
 import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useThrottled, useTransport } from '../hooks';
@@ -307,7 +309,7 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
   );
 }
 
-function RecentMessages({ messages, agentId, now }: { messages: Message[]; agentId: string; now: number }) {
+function RecentMessages({ messages, agentId, now }: { messages: MessagePreview[]; agentId: string; now: number }) {
   const lookup = useAgentLookup();
   if (messages.length === 0) return <p className="muted small">No messages yet.</p>;
   return (
@@ -325,6 +327,7 @@ function RecentMessages({ messages, agentId, now }: { messages: Message[]; agent
               <span className="mini-text">{message.subject ? <strong>{message.subject} </strong> : null}{bodyPreview(message.body, 120)}</span>
               <span className="mini-time num">{formatAgo(message.createdAt, now)}</span>
             </a>
+            {message.truncated && <FullBodyLink message={message} />}
           </li>
         );
       })}

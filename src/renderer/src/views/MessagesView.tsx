@@ -1,10 +1,11 @@
 /** The Messages view: the live stream with filters, threads, and a composer that sends as the overseer. */
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { IMPORTANCE, type AgentInfo, type Importance, type Message, type Recipient, type SendResponse } from '../../../shared/agent-protocol';
-import type { CallParams } from '../../../shared/contract';
+import { IMPORTANCE, type AgentInfo, type Importance, type Recipient, type SendResponse } from '../../../shared/agent-protocol';
+import type { CallParams, MessagePreview } from '../../../shared/contract';
+import { MessageBody } from '../components/MessageBody';
 import { VirtualList } from '../components/VirtualList';
 import { Empty, ErrorNotice, ImportanceBadge, Loading, Panel, Tag, ViewHeader } from '../components/ui';
-import { bodyPreview, bodyText, formatAgo, formatClockPrecise, formatRate, recipientLabel, shortId } from '../format';
+import { bodyPreview, formatAgo, formatBytes, formatClockPrecise, formatRate, recipientLabel, shortId } from '../format';
 import { invoke, useAgentLookup, useAgents, useCall, useConnection, useDebounced, useEvent, useMetrics, useNow, useThrottled, useTransport } from '../hooks';
 import { isOverseer } from '../live/live-data';
 import { href, navigate } from '../router';
@@ -25,7 +26,7 @@ interface Filters {
 const NO_FILTERS: Filters = { agent: '', topic: '', thread: '', text: '' };
 
 /** Whether a live message belongs in the filtered stream (the same rules as `messages.list`, as far as a message alone tells). */
-function matches(message: Message, filters: Filters, words: string[]): boolean {
+function matches(message: MessagePreview, filters: Filters, words: string[]): boolean {
   if (filters.agent && message.from !== filters.agent && !(message.to.type === 'agent' && message.to.id === filters.agent) && message.to.type !== 'broadcast') return false;
   if (filters.topic && !(message.to.type === 'topic' && message.to.name === filters.topic)) return false;
   if (filters.thread && message.threadId !== filters.thread) return false;
@@ -37,9 +38,9 @@ function matches(message: Message, filters: Filters, words: string[]): boolean {
 }
 
 /** Newest first, each message once, at most `STREAM_CAP`. ULIDs sort by creation time. */
-function mergeNewestFirst(incoming: Message[], current: Message[]): Message[] {
+function mergeNewestFirst(incoming: MessagePreview[], current: MessagePreview[]): MessagePreview[] {
   const seen = new Set<string>();
-  const merged: Message[] = [];
+  const merged: MessagePreview[] = [];
   for (const message of [...incoming, ...current]) {
     if (seen.has(message.id)) continue;
     seen.add(message.id);
@@ -125,13 +126,13 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
   const connection = useConnection();
   const lookup = useAgentLookup();
   const now = useNow(5000);
-  const [items, setItems] = useState<Message[]>([]);
+  const [items, setItems] = useState<MessagePreview[]>([]);
   const [answer, setAnswer] = useState<{ key: string | null; state: 'ready' | 'error'; message?: string }>({ key: null, state: 'ready' });
   const [paused, setPaused] = useState(false);
   const [scrolledAway, setScrolledAway] = useState(false);
   const [held, setHeld] = useState(0);
-  const incoming = useRef<Message[]>([]);
-  const heldRef = useRef<Message[]>([]);
+  const incoming = useRef<MessagePreview[]>([]);
+  const heldRef = useRef<MessagePreview[]>([]);
   const loading = useRef(true);
   const frozen = paused || scrolledAway;
   const frozenRef = useRef(frozen);
@@ -220,7 +221,7 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
   const load = answer.key === filtersKey ? answer : { state: 'loading' as const, message: undefined };
   const filtered = Object.values(filters).some(Boolean);
   const renderRow = useCallback(
-    (message: Message) => <MessageRow message={message} lookup={lookup} selected={message.threadId === selectedThread} now={now} />,
+    (message: MessagePreview) => <MessageRow message={message} lookup={lookup} selected={message.threadId === selectedThread} now={now} />,
     [lookup, selectedThread, now],
   );
 
@@ -280,7 +281,7 @@ const MessageRow = memo(function MessageRow({
   selected,
   now,
 }: {
-  message: Message;
+  message: MessagePreview;
   lookup: (id: string) => AgentInfo | undefined;
   selected: boolean;
   now: number;
@@ -305,6 +306,7 @@ const MessageRow = memo(function MessageRow({
         <ImportanceBadge importance={message.importance} />
         {message.subject && <strong className="msg-subject">{message.subject}</strong>}
         <span className="msg-body">{bodyPreview(message.body)}</span>
+        {message.truncated && <span className="muted small num" title="A preview: open the thread for the full body"> · {formatBytes(message.truncated.bytes)}</span>}
       </span>
       <span className="msg-thread num">{message.threadId === message.id ? '' : `↳ ${shortId(message.threadId)}`}</span>
     </a>
@@ -354,7 +356,7 @@ function ThreadPanel({ threadId, onReply, onFilter }: { threadId: string; onRepl
               </span>
             </div>
             {message.subject && <div className="thread-subject">{message.subject}</div>}
-            {message.contentType === 'json' ? <pre className="code thread-json">{bodyText(message.body)}</pre> : <div className="thread-body">{bodyText(message.body)}</div>}
+            <MessageBody message={message} />
             <div className="thread-foot">
               <span className="num muted small">{message.id}</span>
               <button
