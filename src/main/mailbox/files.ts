@@ -1,6 +1,7 @@
 /** Small file-system steps the mailbox is built from, each durable where it needs to be. */
-import { lstat, mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileDurable } from '../../shared/node/durable-file';
 import { errorCode, isMissing } from '../../shared/node/fs-errors';
 
 export async function ensureDirs(dirs: readonly string[], mode = 0o700): Promise<void> {
@@ -29,8 +30,9 @@ export async function listDirs(dir: string): Promise<string[]> {
 
 /**
  * Moves a file that could not be used into a rejected folder, beside `<stem>.error.txt` saying why. The error is
- * written first, so a crash in between leaves the file where it was (it is looked at again) rather than a rejected
- * file with no explanation. A name already taken in the rejected folder gets a number: `x.2.json`.
+ * written first, durably (an agent polling the folder never reads it half-written), so a crash in between leaves the
+ * file where it was (it is looked at again) rather than a rejected file with no explanation. A name already taken in
+ * the rejected folder gets a number: `x.2.json`.
  */
 export async function reject(file: string, rejectedDir: string, originalName: string, explanation: string): Promise<string> {
   await mkdir(rejectedDir, { recursive: true, mode: 0o700 });
@@ -41,7 +43,7 @@ export async function reject(file: string, rejectedDir: string, originalName: st
     targetStem = `${stem}.${n}`;
     target = `${targetStem}.json`;
   }
-  await writeFile(path.join(rejectedDir, `${targetStem}.error.txt`), explanation.endsWith('\n') ? explanation : `${explanation}\n`);
+  await writeFileDurable(path.join(rejectedDir, `${targetStem}.error.txt`), explanation.endsWith('\n') ? explanation : `${explanation}\n`);
   await rename(file, path.join(rejectedDir, target));
   return path.join(rejectedDir, target);
 }

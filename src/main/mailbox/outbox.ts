@@ -5,7 +5,6 @@
  */
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { tooDeepMessage } from '../../shared/json-depth';
 import { errorCode, isMissing } from '../../shared/node/fs-errors';
 import { backoffDelay } from '../../shared/retry';
 import { HubError } from '../errors';
@@ -177,7 +176,7 @@ async function prepare(ctx: MailboxContext, box: AgentBox, { name, file, fresh }
   // A large file is decoded off the event loop, as a large send over HTTP is; anything the decoder refuses but for
   // its depth is read the ordinary way below, for the explanations this module gives.
   const decoded = await ctx.messaging.decoder.decode(content, false);
-  if (decoded.kind === 'invalid' && decoded.message === tooDeepMessage()) return { name, file, problem: `${decoded.message}.` };
+  if (decoded.kind === 'invalid' && decoded.tooDeep) return { name, file, problem: `${decoded.message}.` };
   try {
     if (decoded.kind === 'split') {
       return { name, file, fresh, request: parseOutboxFile(name, content, box.agent, ctx.registry, decoded.envelope), raw: rawBodyFrom(decoded.body) };

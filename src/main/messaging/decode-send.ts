@@ -28,8 +28,8 @@ export type DecodedSend =
   | { kind: 'whole' }
   /** The document with its body replaced by `""`, and the body. */
   | { kind: 'split'; envelope: string; body: DecodedBody }
-  /** Refused before parsing: answered with 400 (HTTP) or an `invalid_frame` error (socket). */
-  | { kind: 'invalid'; message: string };
+  /** Refused: answered with 400 (HTTP) or an `invalid_frame` error (socket). `tooDeep`: by the nesting limit, unparsed. */
+  | { kind: 'invalid'; message: string; tooDeep?: true };
 
 const textEncoder = new TextEncoder();
 
@@ -38,7 +38,7 @@ const textEncoder = new TextEncoder();
  * for a send; any other frame is left whole). Documents under SPLIT_SENDS_FROM bytes are only checked for depth.
  */
 export function decodeSend(bytes: Uint8Array, nested: boolean): DecodedSend {
-  if (nestsDeeperThan(bytes)) return { kind: 'invalid', message: tooDeepMessage() };
+  if (nestsDeeperThan(bytes)) return { kind: 'invalid', message: tooDeepMessage(), tooDeep: true };
   if (bytes.length < SPLIT_SENDS_FROM) return { kind: 'whole' };
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // A text body as its literal, found by a scan: nothing is parsed but the envelope.
