@@ -169,6 +169,13 @@ export type CallResult<K extends CallName> = (typeof calls)[K]['result'];
 export type EventName = keyof typeof events;
 export type EventPayload<K extends EventName> = (typeof events)[K]['payload'];
 
+/**
+ * Calls only the Electron bridge answers: their results are a whole message body, which the bridge hands over as
+ * it is but the cockpit socket would have to serialise as JSON on the hub's event loop (~50-150 ms for 9 MB). The
+ * browser cockpit downloads `GET messageBodyPath(id)` instead.
+ */
+export const BRIDGE_ONLY_CALLS: ReadonlySet<CallName> = new Set<CallName>(['messages.body']);
+
 export function isCallName(name: unknown): name is CallName {
   return typeof name === 'string' && Object.hasOwn(calls, name);
 }

@@ -119,6 +119,11 @@ describe('cockpit socket', () => {
     expect(await nextFrame(ws)).toMatchObject({ type: 'error', id: 3, error: { code: 'unknown_call' } });
     ws.send(JSON.stringify({ type: 'call', id: 4, name: 'hub.status' }));
     expect(await nextFrame(ws)).toMatchObject({ type: 'result', id: 4 });
+    // A whole message body is the HTTP download's, never a socket frame serialised on the hub's event loop.
+    ws.send(JSON.stringify({ type: 'call', id: 5, name: 'messages.body', params: { id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' } }));
+    const refused = await nextFrame(ws);
+    expect(refused).toMatchObject({ type: 'error', id: 5, error: { code: 'unknown_call' } });
+    expect(JSON.stringify(refused)).toContain('/api/v1/messages/<id>/body');
     ws.close();
   });
 

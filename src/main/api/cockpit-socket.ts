@@ -3,6 +3,8 @@
  * cockpit token and open only to pages served by the hub itself.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
+import { messageBodyPath } from '../../shared/agent-protocol';
+import { BRIDGE_ONLY_CALLS, isCallName } from '../../shared/contract';
 import { COCKPIT_SOCKET_PATH, COCKPIT_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type CockpitServerFrame } from '../../shared/socket-protocol';
 import { dispatchCall, type CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
@@ -65,6 +67,11 @@ export function attachCockpitSocket({ router, token, port, handlers, events }: C
       }
       if (frame?.type !== 'call' || typeof frame.id !== 'number') {
         send({ type: 'error', id: 0, error: { code: 'invalid_params', message: 'a frame must be {type:"call", id:number, name, params}' } });
+        return;
+      }
+      if (isCallName(frame.name) && BRIDGE_ONLY_CALLS.has(frame.name)) {
+        const message = `${frame.name} is not answered over the socket: download GET ${messageBodyPath('<id>')} with the cockpit token`;
+        send({ type: 'error', id: frame.id, error: { code: 'unknown_call', message } });
         return;
       }
       const reply = await dispatchCall(handlers, frame.name, frame.params);
