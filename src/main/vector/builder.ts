@@ -19,6 +19,7 @@
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { spawnProgram } from '../programs';
+import type { IvfPartMeta } from './files';
 
 export interface IvfBuildJob {
   /** A FAISS flat inner-product file holding exactly `count` vectors (our vectors file). */
@@ -39,16 +40,8 @@ export interface IvfBuildJob {
   seed: number;
 }
 
-export interface IvfPartFile {
-  file: string;
-  /** The inverted lists [firstList, endList) it holds, whole. */
-  firstList: number;
-  endList: number;
-  /** Vectors held. */
-  count: number;
-  bytes: number;
-  crc32: number;
-}
+/** A part file as the child reports it: the header's record of a part (files.ts), with `file` its full path. */
+export type IvfPartFile = IvfPartMeta;
 
 export interface IvfBuildResult {
   parts: IvfPartFile[];

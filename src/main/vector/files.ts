@@ -26,6 +26,7 @@ export interface IvfPartMeta {
   /** Inverted lists [firstList, endList), whole. */
   firstList: number;
   endList: number;
+  /** Vectors held. */
   count: number;
   bytes: number;
   crc32: number;
