@@ -132,7 +132,7 @@ async function cockpitSocket(hub: TestHub): Promise<{ call(name: CallName, param
 }
 
 describe('the cockpit never stalls the hub on a large stored body', () => {
-  it('lists and opens a stored 1M-key body as a preview while other agents are answered; the download has it whole', { timeout: 120_000 }, async () => {
+  it('lists and opens a stored 1M-key body as a preview while other agents are answered; the download and search have it whole', { timeout: 120_000 }, async () => {
     const hub = await startHub();
     const [sender, receiver, other] = await Promise.all(['sender', 'receiver', 'other'].map((name) => hub.register(name)));
     const object = millionKeys();
@@ -154,6 +154,7 @@ describe('the cockpit never stalls the hub on a large stored body', () => {
     let answers = 0;
     let download: Response | undefined;
     let downloaded: Buffer | undefined;
+    let found = '';
     const run = await whileSending(hub, other!.token, other!.agent.id, async () => {
       for (let round = 0; round < 5; round++) {
         const listed = (await cockpit.call('messages.list', { limit: 50 })) as MessagePreview[];
@@ -170,9 +171,13 @@ describe('the cockpit never stalls the hub on a large stored body', () => {
       }
       download = await fetch(`${hub.url}${messageBodyPath(id)}`, { headers: { authorization: `Bearer ${hub.app.cockpitToken}` } });
       downloaded = Buffer.from(await download.arrayBuffer());
+      // An agent's keyword search gets the body whole, streamed from its file as well.
+      const search = await fetch(`${hub.url}/api/v1/messages/search?q=big`, { headers: { authorization: `Bearer ${receiver!.token}` } });
+      expect(search.status).toBe(200);
+      found = await search.text();
     });
     cockpit.close();
-    console.log(`[stall] cockpit lists and download: loop max ${run.loopMaxMs.toFixed(1)} ms, other agent's slowest answer ${run.pollMaxMs.toFixed(1)} ms over ${run.polls} requests`);
+    console.log(`[stall] cockpit lists, download, agent's search: loop max ${run.loopMaxMs.toFixed(1)} ms, other agent's slowest answer ${run.pollMaxMs.toFixed(1)} ms over ${run.polls} requests`);
     expect(answers).toBe(15);
     expect(run.polls).toBeGreaterThan(5);
     expect(run.loopMaxMs).toBeLessThan(MAX_HOLD_MS);
@@ -184,5 +189,9 @@ describe('the cockpit never stalls the hub on a large stored body', () => {
     expect(Number(download!.headers.get('content-length'))).toBe(stored.length);
     expect(downloaded!.equals(stored)).toBe(true);
     expect(JSON.parse(downloaded!.toString('utf8'))).toEqual(JSON.parse(object));
+    const hits = (JSON.parse(found) as { hits: Array<{ message: { id: string; body: Record<string, number> }; snippet: string }> }).hits;
+    expect(hits.map((hit) => hit.message.id)).toEqual([id]);
+    expect(hits[0]!.snippet).toContain('[big]');
+    expect(Object.keys(hits[0]!.message.body)).toHaveLength(KEYS);
   });
 });

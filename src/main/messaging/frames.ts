@@ -78,13 +78,32 @@ export async function* messageListJson(before: string, messages: readonly Stored
   yield before;
   for (const [i, message] of messages.entries()) {
     if (i > 0) yield ',';
-    if (message.external) {
-      yield headOf(message);
-      yield* bodyChunks(message.external);
-      yield '}';
-    } else yield JSON.stringify(publicMessage(message));
+    yield* messageJson(message);
   }
   yield after;
+}
+
+/** Search hits as `{"hits":[{message, snippet, rank}, …]}`, produced part by part as messageListJson does. */
+export async function* searchHitsJson(hits: ReadonlyArray<{ message: StoredMessage; snippet: string; rank: number }>): AsyncGenerator<Buffer | string> {
+  yield '{"hits":[';
+  for (const [i, hit] of hits.entries()) {
+    if (i > 0) yield ',';
+    yield '{"message":';
+    yield* messageJson(hit.message);
+    yield `,"snippet":${JSON.stringify(hit.snippet)},"rank":${JSON.stringify(hit.rank)}}`;
+  }
+  yield ']}';
+}
+
+/** One message's JSON; a body kept in a file is copied in from it, a slice at a time. */
+async function* messageJson(message: StoredMessage): AsyncGenerator<Buffer | string> {
+  if (!message.external) {
+    yield JSON.stringify(publicMessage(message));
+    return;
+  }
+  yield headOf(message);
+  yield* bodyChunks(message.external);
+  yield '}';
 }
 
 /**

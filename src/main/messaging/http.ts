@@ -14,13 +14,14 @@ import {
   TopicName,
   Ulid,
   type InboxPage,
+  type SearchHit,
 } from '../../shared/agent-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf, requireAuthority, requireSelfOrCockpit, senderOf } from '../api/auth';
 import type { ApiContext } from '../api/server';
 import { badRequest, notFound } from '../errors';
 import { parseInput } from '../validation';
-import { messageListJson, publicMessage } from './frames';
+import { messageListJson, publicMessage, searchHitsJson } from './frames';
 import { acceptLargeSends, rawBodyOf } from './http-body';
 import type { MessagingService } from './service';
 import type { StoredMessage } from './store';
@@ -133,12 +134,14 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
     return reply.send(message.external.file === undefined ? message.external.json() : createReadStream(message.external.file));
   });
 
-  http.get(`${API_PREFIX}/messages/search`, async (request) => {
+  http.get(`${API_PREFIX}/messages/search`, async (request, reply) => {
     const authority = requireAuthority(who(request));
     const { q, limit } = parseInput(SearchQuery, request.query, 'search query');
     await messaging.catchUpSearch();
-    const hits = store.search(q, limit, authority.kind === 'agent' ? authority.agent.id : undefined);
-    return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message as Parameters<typeof publicMessage>[0]) })) };
+    const hits = store.search(q, limit, authority.kind === 'agent' ? authority.agent.id : undefined) as Array<SearchHit & { message: StoredMessage }>;
+    // A hit whose body is kept in a file is streamed from it, never parsed and re-serialised here.
+    if (hits.some((hit) => hit.message.external)) return reply.type('application/json; charset=utf-8').send(Readable.from(searchHitsJson(hits)));
+    return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message) })) };
   });
 }
 
