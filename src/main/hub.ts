@@ -4,6 +4,7 @@ import type { Checkpointer } from './db/checkpointer';
 import type { SqliteDatabase } from './db/database';
 import type { AgentRegistry } from './agents/registry';
 import type { FileMailbox } from './mailbox';
+import type { McpGateway } from './mcp/gateway';
 import type { MemoryEngine } from './memory/engine';
 import type { MessagingService } from './messaging/service';
 import type { RealtimeGateway } from './messaging/realtime';
@@ -17,4 +18,6 @@ export interface Hub {
   mailbox: FileMailbox;
   backup: BackupService;
   checkpointer: Checkpointer;
+  /** The MCP server's sessions (Streamable HTTP at /mcp). */
+  mcp: McpGateway;
 }

@@ -1,6 +1,6 @@
 /**
  * Starting and stopping the agent hub's services on one data directory: the databases, agents, messaging, memory,
- * backup, the realtime gateway, the API server, the file mailbox and the cockpit's live feed, in the order they
+ * backup, the realtime gateway, the MCP server, the API server, the file mailbox and the cockpit's live feed, in the order they
  * depend on each other.
  */
 import { rmSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { hubMigrations } from '../db/migrations';
 import { USE_LITE_VARIANTS } from '../embedding';
 import type { Hub } from '../hub';
 import { FileMailbox } from '../mailbox';
+import { McpGateway } from '../mcp/gateway';
 import { MemoryEngine } from '../memory/engine';
 import { registerMemoryRoutes } from '../memory/http';
 import { BODY_DIR } from '../messaging/body-store';
@@ -137,7 +138,9 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     memory,
   });
   const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer };
+  // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
+  const mcp = new McpGateway({ registry, messaging, memory, cockpitToken });
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -155,6 +158,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => registerMemoryRoutes(context, registry, memory, cockpitToken),
       (context) => registerMetricsRoutes(context, metrics, () => feed, cockpitToken),
       (context) => registerBackupRoutes(context, { registry, cockpitToken, backup }),
+      (context) => mcp.register(context),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -195,6 +199,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   feed.stop();
   await hub.mailbox.close();
   hub.realtime.close();
+  await hub.mcp.close();
   await api?.close();
   hub.messaging.close();
   if (quitBackup) await hub.backup.scheduler.onQuit(QUIT_BACKUP_TIMEOUT_MS).catch(() => undefined);

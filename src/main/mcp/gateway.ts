@@ -1,0 +1,118 @@
+/**
+ * The hub's MCP server over Streamable HTTP at /mcp, on the API server's port (the official SDK's transport): the
+ * token of each request decides which agent calls, as for HTTP; a session is bound to the agent that opened it.
+ */
+import { randomUUID } from 'node:crypto';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MCP_PATH } from '../../shared/mcp-protocol';
+import { authorityOf } from '../api/auth';
+import { agentOriginAllowed } from '../api/security';
+import type { ApiContext } from '../api/server';
+import { forbidden, unauthorized } from '../errors';
+import { createAgentMcpServer, type ToolDeps } from './tools';
+
+interface Session {
+  agentId: string;
+  transport: StreamableHTTPServerTransport;
+  /** Aborted when the session closes: ends its pending waits. */
+  closing: AbortController;
+}
+
+export interface McpGatewayOptions extends ToolDeps {
+  cockpitToken: string;
+}
+
+export class McpGateway {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly options: McpGatewayOptions) {}
+
+  /** Adds the /mcp route to the API server (one of the server's `register` steps). */
+  register({ http }: ApiContext): void {
+    http.route({ method: ['GET', 'POST', 'DELETE'], url: MCP_PATH, handler: (request, reply) => this.handle(request, reply) });
+  }
+
+  /** How many sessions are open (for status and tests). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Closes every session (the hub is stopping): their waits end, their streams close. */
+  async close(): Promise<void> {
+    const open = [...this.sessions.values()];
+    this.sessions.clear();
+    // Pending waits end first and answer (empty), then the streams close: a client is not left without its answer.
+    for (const session of open) session.closing.abort();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all(open.map((session) => session.transport.close().catch(() => undefined)));
+  }
+
+  private async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // A browser page that learned an agent's token must not act as that agent (as for agent sockets).
+    if (!agentOriginAllowed(request.headers.origin)) throw forbidden('the MCP server is for programs: requests from browser pages (with an Origin) are refused');
+    const authority = authorityOf(request, this.options.registry, this.options.cockpitToken);
+    if (authority.kind !== 'agent') {
+      throw authority.kind === 'none'
+        ? unauthorized('the MCP server needs an agent token: Authorization: Bearer <token> (register with POST /api/v1/agents/register)')
+        : forbidden('the MCP server acts as an agent: use an agent token, not the cockpit\'s');
+    }
+    const agentId = authority.agent.id;
+    const sessionId = request.headers['mcp-session-id'];
+
+    let session: Session | undefined;
+    if (typeof sessionId === 'string') {
+      session = this.sessions.get(sessionId);
+      if (!session) return void reply.code(404).send(rpcError(-32001, `no MCP session ${sessionId}: it ended; initialize a new one`));
+      if (session.agentId !== agentId) throw forbidden('this MCP session belongs to another agent');
+    } else if (request.method === 'POST' && isInitializeRequest(request.body)) {
+      session = this.open(agentId);
+    } else {
+      return void reply.code(400).send(rpcError(-32000, 'no Mcp-Session-Id header: start with an initialize request'));
+    }
+
+    // The transport writes the answer (JSON or an event stream) on the raw response from here on.
+    reply.hijack();
+    try {
+      await session.transport.handleRequest(request.raw, reply.raw, request.body);
+    } catch (error) {
+      console.error('[mcp] a request failed:', error);
+      if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(rpcError(-32603, 'the hub failed to answer')));
+    }
+  }
+
+  private open(agentId: string): Session {
+    const closing = new AbortController();
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => void this.sessions.set(id, session),
+      onsessionclosed: (id) => void this.forget(id),
+    });
+    const session: Session = { agentId, transport, closing };
+    transport.onclose = () => {
+      closing.abort();
+      if (transport.sessionId) this.forget(transport.sessionId);
+    };
+    const server = createAgentMcpServer(this.options, agentId, { closed: closing.signal });
+    void server.connect(transport).catch((error: unknown) => console.error('[mcp] a session could not start:', error));
+    return session;
+  }
+
+  private forget(id: string): void {
+    const session = this.sessions.get(id);
+    if (!session) return;
+    this.sessions.delete(id);
+    session.closing.abort();
+  }
+
+  private async end(session: Session): Promise<void> {
+    session.closing.abort();
+    await session.transport.close().catch(() => undefined);
+  }
+}
+
+function rpcError(code: number, message: string) {
+  return { jsonrpc: '2.0', error: { code, message }, id: null };
+}
+
