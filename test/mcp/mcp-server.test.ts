@@ -219,6 +219,35 @@ describe('MCP server (Streamable HTTP)', () => {
     await client.close();
   });
 
+  it('refuses arguments over the size limit before parsing them, and a revoked agent\'s session', async () => {
+    const hub = await startHub({ maxBytes: 4096 });
+    const a = await hub.register('big-sender');
+    const b = await hub.register('big-recipient');
+    const { client, transport } = await connect(hub, a.token);
+    const huge = {
+      jsonrpc: '2.0',
+      id: 9,
+      method: 'tools/call',
+      params: { name: 'send_message', arguments: { to: { type: 'agent', id: b.agent.id }, body: 'x'.repeat(200_000) } },
+    };
+    const response = await post(hub, huge, { authorization: `Bearer ${a.token}`, 'mcp-session-id': transport.sessionId! });
+    expect(response.status).toBe(413);
+    expect((await response.json()).code).toBe('too_large');
+    // Within the HTTP limit but over the message limit: the send rule answers, as a tool error.
+    const over = await call(client, 'send_message', { to: { type: 'agent', id: b.agent.id }, body: 'y'.repeat(10_000) });
+    expect(over.isError).toBe(true);
+    expect(text(over)).toMatch(/too_large/);
+    expect((await hub.api(`/agents/${b.agent.id}/messages?state=all`, { token: b.token })).body.messages).toEqual([]);
+
+    const revoke = await hub.api(`/agents/${a.agent.id}/revoke`, { token: hub.app.cockpitToken, body: {} });
+    expect(revoke.status).toBe(200);
+    const list = { jsonrpc: '2.0', id: 3, method: 'tools/list', params: {} };
+    const afterRevoke = await post(hub, list, { authorization: `Bearer ${a.token}`, 'mcp-session-id': transport.sessionId! });
+    expect(afterRevoke.status).toBe(410);
+    const headers = (await post(hub, INITIALIZE, { authorization: `Bearer ${b.token}` })).headers;
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('closes its sessions when the hub stops, ending a pending wait', async () => {
     const hub = await startHub();
     const a = await hub.register('sleeper');

@@ -8,7 +8,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MCP_PATH } from '../../shared/mcp-protocol';
 import { authorityOf } from '../api/auth';
-import { agentOriginAllowed } from '../api/security';
+import { agentOriginAllowed, SECURITY_HEADERS } from '../api/security';
 import type { ApiContext } from '../api/server';
 import { forbidden, unauthorized } from '../errors';
 import { createAgentMcpServer, type ToolDeps } from './tools';
@@ -72,7 +72,9 @@ export class McpGateway {
       return void reply.code(400).send(rpcError(-32000, 'no Mcp-Session-Id header: start with an initialize request'));
     }
 
-    // The transport writes the answer (JSON or an event stream) on the raw response from here on.
+    // The transport writes the answer (JSON or an event stream) on the raw response from here on, so the headers
+    // every answer of the hub carries go on it first.
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(name, value);
     reply.hijack();
     try {
       await session.transport.handleRequest(request.raw, reply.raw, request.body);
