@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import { MAX_SESSIONS_PER_AGENT } from '../../src/main/mcp/gateway';
 import { MCP_PATH, MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
 
@@ -246,6 +247,28 @@ describe('MCP server (Streamable HTTP)', () => {
     expect(afterRevoke.status).toBe(410);
     const headers = (await post(hub, INITIALIZE, { authorization: `Bearer ${b.token}` })).headers;
     expect(headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('keeps at most MAX_SESSIONS_PER_AGENT sessions per agent, closing the oldest', async () => {
+    const hub = await startHub();
+    const a = await hub.register('leaky');
+    const b = await hub.register('tidy');
+    const mine = await connect(hub, b.token);
+    const ids: string[] = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_AGENT + 2; i++) {
+      const response = await post(hub, INITIALIZE, { authorization: `Bearer ${a.token}` });
+      expect(response.status).toBe(200);
+      ids.push(response.headers.get('mcp-session-id')!);
+    }
+    expect(hub.app.hub().mcp.sessionCount).toBe(MAX_SESSIONS_PER_AGENT + 1);
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
+    const headers = (id: string) => ({ authorization: `Bearer ${a.token}`, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' });
+    expect((await post(hub, list, headers(ids[0]!))).status).toBe(404);
+    expect((await post(hub, list, headers(ids[1]!))).status).toBe(404);
+    expect((await post(hub, list, headers(ids.at(-1)!))).status).toBe(200);
+    // Another agent's session is not touched.
+    expect((await mine.client.listTools()).tools.length).toBe(MCP_TOOL_NAMES.length);
+    await mine.client.close();
   });
 
   it('closes its sessions when the hub stops, ending a pending wait', async () => {

@@ -13,6 +13,12 @@ import type { ApiContext } from '../api/server';
 import { forbidden, unauthorized } from '../errors';
 import { createAgentMcpServer, type ToolDeps } from './tools';
 
+/**
+ * A client that goes away without DELETE leaves its session open: past this many per agent, opening another closes
+ * the agent's oldest, so sessions cannot pile up.
+ */
+export const MAX_SESSIONS_PER_AGENT = 16;
+
 interface Session {
   agentId: string;
   transport: StreamableHTTPServerTransport;
@@ -88,7 +94,10 @@ export class McpGateway {
     const closing = new AbortController();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => void this.sessions.set(id, session),
+      onsessioninitialized: (id) => {
+        this.sessions.set(id, session);
+        this.closeOldestBeyondCap(agentId);
+      },
       onsessionclosed: (id) => void this.forget(id),
     });
     const session: Session = { agentId, transport, closing };
@@ -99,6 +108,15 @@ export class McpGateway {
     const server = createAgentMcpServer(this.options, agentId, { closed: closing.signal });
     void server.connect(transport).catch((error: unknown) => console.error('[mcp] a session could not start:', error));
     return session;
+  }
+
+  private closeOldestBeyondCap(agentId: string): void {
+    // The map keeps insertion order: the first of the agent's sessions is its oldest.
+    const own = [...this.sessions].filter(([, session]) => session.agentId === agentId);
+    for (const [id, session] of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_AGENT))) {
+      this.forget(id);
+      void session.transport.close().catch(() => undefined);
+    }
   }
 
   private forget(id: string): void {
