@@ -14,11 +14,12 @@ import { agents, register, status, subscribe, unsubscribe } from './agents';
 import { backup } from './backup';
 import { GLOBAL_HELP, GLOBAL_OPTIONS, once, UsageError, type Command, type Context, type Io, type Values } from './command';
 import { attachIdentity, resolveIdentity } from './hub';
+import { mcp } from './mcp';
 import { memory } from './memory';
 import { ack, inbox, search, send, thread, threads, watch } from './messages';
 
 /** The commands in the order `devenviro --help` lists them. */
-const COMMANDS: Record<string, Command> = { register, agents, send, inbox, ack, watch, status, subscribe, unsubscribe, search, threads, memory, thread, backup };
+const COMMANDS: Record<string, Command> = { register, agents, send, inbox, ack, watch, status, subscribe, unsubscribe, search, threads, memory, thread, backup, mcp };
 
 const USAGE = `devenviro: talk to the DevEnviro Cockpit agent hub
 
