@@ -42,7 +42,7 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
 describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
   it('registers the agent when none is saved, lists the tools, and whoami names the agent', async () => {
     const dataDir = tempDir();
-    await startHub(dataDir);
+    const hub = await startHub(dataDir);
     const { client, stderr } = await launch(['--as', 'stdio-builder', '--project', 'shop', '--data-dir', dataDir]);
 
     const { tools } = await client.listTools();
@@ -53,7 +53,10 @@ describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
     expect(who.isError).toBeFalsy();
     expect(who.structuredContent).toMatchObject({ agent: { id: saved!.id, name: 'stdio-builder', project: 'shop' } });
     expect(stderr()).toContain('registered stdio-builder in project shop');
+    expect(hub.app.hub().mcp.sessionCount).toBe(1);
+    // Closing its stdin ends the relay and, with it, its session on the hub.
     await client.close();
+    await waitFor(() => hub.app.hub().mcp.sessionCount === 0, 'the session to end');
 
     // A second launch uses the saved credentials: the same agent, no new registration.
     const again = await launch(['--as', 'stdio-builder', '--project', 'shop', '--data-dir', dataDir]);
