@@ -1,8 +1,8 @@
 /** The agent commands: register, agents, status, subscribe and unsubscribe. */
 import { AGENT_TIERS, SETTABLE_STATUSES, type AgentInfo } from '../../shared/agent-protocol';
-import { HubClient, HubClientError } from '../client';
+import { HubClient, HubClientError, type AgentClient } from '../client';
 import { loadCredentials, saveCredentials } from '../credentials';
-import { noArgs, topicArgs, UsageError, type Command } from './command';
+import { noArgs, topicArgs, UsageError, type Command, type Context } from './command';
 import { cockpitToken, location, readerHttp } from './hub';
 import { ago, table } from './output';
 
@@ -29,23 +29,14 @@ Tiers: ${AGENT_TIERS.join(', ')}.`,
     if (tier !== undefined && !(AGENT_TIERS as readonly string[]).includes(tier)) {
       throw new UsageError(`--tier must be one of ${AGENT_TIERS.join(', ')}`, ctx.command);
     }
-    const saved = loadCredentials(ctx.dataDir, project, name);
-    const token = ctx.values.reclaim ? await cockpitToken(ctx.dataDir) : saved?.token;
-    const agent = await HubClient.register({
-      ...location(ctx),
+    const { agent, file } = await registerAgent(ctx, {
       name,
       project,
-      token,
+      reclaim: ctx.values.reclaim === true,
       tier: tier as (typeof AGENT_TIERS)[number] | undefined,
       capabilities: ctx.values.capability as string[] | undefined,
       description: ctx.values.description as string | undefined,
-    }).catch((error: unknown) => {
-      if (error instanceof HubClientError && error.status === 409) {
-        throw new HubClientError(409, error.code, `${error.message}. From this machine, \`devenviro register --name ${name} --project ${project} --reclaim\` does that`);
-      }
-      throw error;
     });
-    const file = saveCredentials(ctx.dataDir, { id: agent.id, name: agent.agent.name, project: agent.agent.project, token: agent.token, url: agent.url });
     if (ctx.json) {
       ctx.out(JSON.stringify({ agent: agent.agent, existing: agent.existing, credentials: file }, null, 2));
     } else {
@@ -54,6 +45,35 @@ Tiers: ${AGENT_TIERS.join(', ')}.`,
     }
   },
 };
+
+/**
+ * Registers an agent with its saved token (so it keeps its id), or with the cockpit's token when reclaiming a name
+ * whose credentials are lost, and saves the credentials the hub answers with. `register` and `connect` share it.
+ */
+export async function registerAgent(
+  ctx: Context,
+  options: { name: string; project: string; reclaim?: boolean; tier?: (typeof AGENT_TIERS)[number]; capabilities?: string[]; description?: string },
+): Promise<{ agent: AgentClient; file: string }> {
+  const { name, project } = options;
+  const saved = loadCredentials(ctx.dataDir, project, name);
+  const token = options.reclaim ? await cockpitToken(ctx.dataDir) : saved?.token;
+  const agent = await HubClient.register({
+    ...location(ctx),
+    name,
+    project,
+    token,
+    tier: options.tier,
+    capabilities: options.capabilities,
+    description: options.description,
+  }).catch((error: unknown) => {
+    if (error instanceof HubClientError && error.status === 409) {
+      throw new HubClientError(409, error.code, `${error.message}. From this machine, \`devenviro ${ctx.command} --name ${name} --project ${project} --reclaim\` does that`);
+    }
+    throw error;
+  });
+  const file = saveCredentials(ctx.dataDir, { id: agent.id, name: agent.agent.name, project: agent.agent.project, token: agent.token, url: agent.url });
+  return { agent, file };
+}
 
 export const agents: Command = {
   summary: 'list the agents the hub knows',

@@ -12,6 +12,7 @@ import { resolveDataDir } from '../../shared/node/data-dir';
 import { HubClientError } from '../client';
 import { agents, register, status, subscribe, unsubscribe } from './agents';
 import { backup } from './backup';
+import { connect } from './connect';
 import { GLOBAL_HELP, GLOBAL_OPTIONS, once, UsageError, type Command, type Context, type Io, type Values } from './command';
 import { attachIdentity, resolveIdentity } from './hub';
 import { mcp } from './mcp';
@@ -19,7 +20,7 @@ import { memory } from './memory';
 import { ack, inbox, search, send, thread, threads, watch } from './messages';
 
 /** The commands in the order `devenviro --help` lists them. */
-const COMMANDS: Record<string, Command> = { register, agents, send, inbox, ack, watch, status, subscribe, unsubscribe, search, threads, memory, thread, backup, mcp };
+const COMMANDS: Record<string, Command> = { register, connect, agents, send, inbox, ack, watch, status, subscribe, unsubscribe, search, threads, memory, thread, backup, mcp };
 
 const USAGE = `devenviro: talk to the DevEnviro Cockpit agent hub
 

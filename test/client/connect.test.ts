@@ -1,0 +1,130 @@
+/**
+ * `devenviro connect`, run as a child process against a real hub on loopback: the printed command and snippet work
+ * against /mcp, a client on PATH (a fake `claude` that records its argv) is run with the right arguments, and
+ * connecting again keeps the agent's id.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { describe, expect, it } from 'vitest';
+import { loadCredentials } from '../../src/client/credentials';
+import { tempDir } from '../helpers';
+import { startHub } from './hub';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(ROOT, 'src/client/cli/main.ts');
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const base = { ...process.env };
+  for (const name of ['DEVENVIRO_URL', 'DEVENVIRO_HOME', 'DEVENVIRO_AGENT', 'DEVENVIRO_TOKEN']) delete base[name];
+  return { ...base, ...extra };
+}
+
+function devenviro(args: string[], environment: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: environment });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  child.stdin.end();
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Lists the MCP tools with the official SDK client, as the given agent token. */
+async function listTools(mcpUrl: string, token: string): Promise<string[]> {
+  const client = new Client({ name: 'connect-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  try {
+    return (await client.listTools()).tools.map((tool) => tool.name);
+  } finally {
+    await client.close();
+  }
+}
+
+describe('devenviro connect', { timeout: 120_000 }, () => {
+  it('--print gives each client a command and snippet whose URL and token work against /mcp', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const mcpUrl = `${hub.url}/mcp`;
+    const dd = ['--data-dir', dataDir, '--project', 'shop'];
+
+    const claude = await devenviro(['connect', 'claude', '--name', 'builder', '--print', ...dd], env());
+    expect(claude.code).toBe(0);
+    const saved = loadCredentials(dataDir, 'shop', 'builder')!;
+    expect(claude.stdout).toContain(`claude mcp add --transport http devenviro ${mcpUrl} --header 'Authorization: Bearer ${saved.token}'`);
+    const claudeJson = JSON.parse(claude.stdout.slice(claude.stdout.indexOf('{'))) as { mcpServers: { devenviro: { type: string; url: string; headers: Record<string, string> } } };
+    expect(claudeJson.mcpServers.devenviro).toEqual({ type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${saved.token}` } });
+    const bearer = /Authorization: Bearer (\S+?)'/.exec(claude.stdout)![1]!;
+    expect(await listTools(mcpUrl, bearer)).toContain('wait_for_messages');
+
+    const gemini = await devenviro(['connect', 'gemini', '--name', 'reviewer', '--print', ...dd], env());
+    expect(gemini.code).toBe(0);
+    const reviewer = loadCredentials(dataDir, 'shop', 'reviewer')!;
+    expect(gemini.stdout).toContain(`gemini mcp add --transport http --header 'Authorization: Bearer ${reviewer.token}' devenviro ${mcpUrl}`);
+    const geminiJson = JSON.parse(gemini.stdout.slice(gemini.stdout.indexOf('{'))) as { mcpServers: { devenviro: { httpUrl: string; headers: Record<string, string> } } };
+    expect(geminiJson.mcpServers.devenviro).toEqual({ httpUrl: mcpUrl, headers: { Authorization: `Bearer ${reviewer.token}` } });
+    expect(await listTools(geminiJson.mcpServers.devenviro.httpUrl, geminiJson.mcpServers.devenviro.headers.Authorization!.slice('Bearer '.length))).toContain('send_message');
+
+    // Codex takes no header: the token comes from an environment variable the snippet names.
+    const codex = await devenviro(['connect', 'codex', '--name', 'tester', '--print', ...dd], env());
+    expect(codex.code).toBe(0);
+    expect(codex.stdout).toContain(`codex mcp add devenviro --url ${mcpUrl} --bearer-token-env-var DEVENVIRO_TOKEN_TESTER`);
+    expect(codex.stdout).toContain(`[mcp_servers.devenviro]\nurl = "${mcpUrl}"\nbearer_token_env_var = "DEVENVIRO_TOKEN_TESTER"`);
+    const tester = loadCredentials(dataDir, 'shop', 'tester')!;
+    expect(await listTools(mcpUrl, tester.token)).toContain('whoami');
+    // The printed way to fill the variable reads the saved credentials.
+    expect(codex.stdout).toContain(`export DEVENVIRO_TOKEN_TESTER="$(node -p 'require("${path.join(dataDir, 'credentials', 'shop', 'tester.json')}").token')"`);
+  });
+
+  it('runs the client found on PATH with the right arguments, keeps the token out of its output, and keeps the id on reconnect', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const bin = tempDir();
+    const argvFile = path.join(bin, 'argv');
+    // A stand-in for Claude Code (the edge we do not own): records each argument on a line, says what it got.
+    writeFileSync(path.join(bin, 'claude'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${argvFile}'\necho "Added HTTP MCP server with header $8"\n`);
+    chmodSync(path.join(bin, 'claude'), 0o755);
+    const withClaude = env({ PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` });
+    const dd = ['--data-dir', dataDir, '--project', 'shop'];
+
+    const first = await devenviro(['connect', 'claude', '--name', 'builder', ...dd], withClaude);
+    expect(first.stderr).toContain('Running: claude mcp add');
+    expect(first.code).toBe(0);
+    const saved = loadCredentials(dataDir, 'shop', 'builder')!;
+    expect(readFileSync(argvFile, 'utf8').split('\n').slice(0, -1)).toEqual([
+      'mcp',
+      'add',
+      '--transport',
+      'http',
+      'devenviro',
+      `${hub.url}/mcp`,
+      '--header',
+      `Authorization: Bearer ${saved.token}`,
+    ]);
+    expect(first.stdout + first.stderr).not.toContain(saved.token);
+    expect(first.stderr).toContain('Authorization: Bearer <token>');
+    expect(await listTools(`${hub.url}/mcp`, saved.token)).toContain('read_inbox');
+
+    // Connecting again with the saved credentials keeps the agent.
+    const again = await devenviro(['connect', 'claude', '--name', 'builder', ...dd, '--json'], withClaude);
+    expect(again.code).toBe(0);
+    const answer = JSON.parse(again.stdout) as { agent: { id: string }; existing: boolean; ran: boolean };
+    expect(answer).toMatchObject({ agent: { id: saved.id }, existing: true, ran: true });
+    expect(loadCredentials(dataDir, 'shop', 'builder')!.id).toBe(saved.id);
+  });
+
+  it('refuses an unknown client and a missing name as usage errors', async () => {
+    const dataDir = tempDir();
+    const wrong = await devenviro(['connect', 'cursor', '--name', 'x', '--data-dir', dataDir], env());
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('connect needs one client: claude, gemini, codex');
+    const nameless = await devenviro(['connect', 'claude', '--data-dir', dataDir], env());
+    expect(nameless.code).toBe(2);
+    expect(nameless.stderr).toContain('connect needs --name NAME');
+  });
+});
