@@ -12,7 +12,7 @@ import { HubClient, type Message } from '../../src/client';
 import { loadCredentials } from '../../src/client/credentials';
 import { MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
 import { tempDir } from '../helpers';
-import { startHub, waitFor } from './hub';
+import { freePort, startHub, startHubProcess, waitFor } from './hub';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'src/client/cli/main.ts');
@@ -105,6 +105,34 @@ describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
     await waitFor(() => closed, 'the relay to exit', 30_000);
     // Stopping, the hub first ends its sessions, then stops listening: the relay sees one or the other.
     expect(stderr()).toMatch(/the hub at http:\/\/127\.0\.0\.1:\d+ (went away|ended this MCP session \(stopped or restarted\)); closing/);
+  });
+
+  it('exits with 1 when the hub process crashes mid-session, with a wait pending', async () => {
+    const dataDir = tempDir();
+    const hub = await startHubProcess(dataDir, await freePort());
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'mcp', '--as', 'crash-witness', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
+    onTestFinished(() => void child.kill('SIGKILL'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const rpc = (message: Record<string, unknown>) => child.stdin.write(JSON.stringify({ jsonrpc: '2.0', ...message }) + '\n');
+    rpc({ id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    await waitFor(() => stdout.includes('"id":1'), 'the initialize answer', 60_000);
+    rpc({ method: 'notifications/initialized' });
+    rpc({ id: 2, method: 'tools/call', params: { name: 'wait_for_messages', arguments: { timeoutMs: 120_000 } } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    await hub.kill('SIGKILL');
+    expect(await exited).toBe(1);
+    expect(stderr).toContain(`the hub at ${hub.url} went away; closing`);
+    // stdout held only JSON-RPC: the initialize answer, then an error answer for the wait the crash cut off.
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ jsonrpc: '2.0', id: 1, result: { serverInfo: { name: 'devenviro-hub' } } });
+    expect(lines[1]).toMatchObject({ jsonrpc: '2.0', id: 2, error: { code: -32603 } });
+    expect((lines[1]!.error as { message: string }).message).toContain('no answer from the hub: the hub at');
   });
 
   it('without a running hub: a clear error on stderr, nothing on stdout, exit code 1', async () => {

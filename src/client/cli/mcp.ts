@@ -43,6 +43,8 @@ async function relay(ctx: Context, agent: AgentClient): Promise<number> {
   const local = new StdioServerTransport(ctx.io.stdin as Readable, ctx.io.stdout as Writable);
   const hub = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${agent.token}` } } });
 
+  /** Requests relayed to the hub and not answered yet. */
+  const pending = new Set<string | number>();
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
   let closing = false;
@@ -51,6 +53,8 @@ async function relay(ctx: Context, agent: AgentClient): Promise<number> {
     closing = true;
     if (why) ctx.note(`devenviro mcp: ${why}`);
     void (async () => {
+      // Requests the hub will never answer now get an error, so the client does not wait for them.
+      for (const id of pending) await local.send({ jsonrpc: '2.0', id, error: { code: -32603, message: `no answer from the hub: ${why ?? 'the relay is closing'}` } }).catch(() => undefined);
       // End the hub's session (it would otherwise linger until the agent opens 16 more); a hub that is gone is fine.
       await hub.terminateSession().catch(() => undefined);
       await hub.close().catch(() => undefined);
@@ -76,9 +80,10 @@ async function relay(ctx: Context, agent: AgentClient): Promise<number> {
   let initializeId: string | number | undefined;
   local.onmessage = (message: JSONRPCMessage) => {
     if ('method' in message && message.method === 'initialize' && 'id' in message) initializeId = message.id;
+    if ('method' in message && 'id' in message) pending.add(message.id);
     hub.send(message).catch((error: unknown) => {
       // A request whose POST failed would otherwise wait for ever: answer it with the reason.
-      if ('method' in message && 'id' in message) {
+      if ('method' in message && 'id' in message && pending.delete(message.id)) {
         const text = error instanceof Error ? error.message : String(error);
         void local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `the hub did not take this request: ${text}` } }).catch(() => undefined);
       }
@@ -86,6 +91,7 @@ async function relay(ctx: Context, agent: AgentClient): Promise<number> {
     });
   };
   hub.onmessage = (message: JSONRPCMessage) => {
+    if (!('method' in message) && 'id' in message && message.id !== undefined) pending.delete(message.id);
     if (initializeId !== undefined && 'id' in message && message.id === initializeId && 'result' in message) {
       const version = (message.result as { protocolVersion?: unknown }).protocolVersion;
       if (typeof version === 'string') hub.setProtocolVersion(version);
