@@ -66,9 +66,9 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     expect(gemini.code).toBe(0);
     const reviewer = loadCredentials(dataDir, 'shop', 'reviewer')!;
     expect(gemini.stdout).toContain(`gemini mcp add --transport http --header 'Authorization: Bearer ${reviewer.token}' devenviro ${mcpUrl}`);
-    const geminiJson = JSON.parse(gemini.stdout.slice(gemini.stdout.indexOf('{'))) as { mcpServers: { devenviro: { httpUrl: string; headers: Record<string, string> } } };
-    expect(geminiJson.mcpServers.devenviro).toEqual({ httpUrl: mcpUrl, headers: { Authorization: `Bearer ${reviewer.token}` } });
-    expect(await listTools(geminiJson.mcpServers.devenviro.httpUrl, geminiJson.mcpServers.devenviro.headers.Authorization!.slice('Bearer '.length))).toContain('send_message');
+    const geminiJson = JSON.parse(gemini.stdout.slice(gemini.stdout.indexOf('{'))) as { mcpServers: { devenviro: { url: string; type: string; headers: Record<string, string> } } };
+    expect(geminiJson.mcpServers.devenviro).toEqual({ url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${reviewer.token}` } });
+    expect(await listTools(geminiJson.mcpServers.devenviro.url, geminiJson.mcpServers.devenviro.headers.Authorization!.slice('Bearer '.length))).toContain('send_message');
 
     // Codex takes no header: the token comes from an environment variable the snippet names.
     const codex = await devenviro(['connect', 'codex', '--name', 'tester', '--print', ...dd], env());

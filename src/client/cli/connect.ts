@@ -49,8 +49,9 @@ export function connectPlan(client: McpClient, mcpUrl: string, token: string, ag
       return {
         argv,
         command: shellLine(argv),
+        // As `gemini mcp add --transport http` writes it.
         configFile: '.gemini/settings.json in the project (or ~/.gemini/settings.json)',
-        snippet: JSON.stringify({ mcpServers: { [SERVER_NAME]: { httpUrl: mcpUrl, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
+        snippet: JSON.stringify({ mcpServers: { [SERVER_NAME]: { url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
       };
     }
     case 'codex': {
