@@ -86,8 +86,13 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     const hub = await startHub(dataDir);
     const bin = tempDir();
     const argvFile = path.join(bin, 'argv');
-    // A stand-in for Claude Code (the edge we do not own): records each argument on a line, says what it got.
-    writeFileSync(path.join(bin, 'claude'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${argvFile}'\necho "Added HTTP MCP server with header $8"\n`);
+    // A stand-in for Claude Code (the edge we do not own): appends each call's arguments (one a line, then "--end"),
+    // refuses to remove a server it does not have, and echoes the header it got as the real one may.
+    writeFileSync(
+      path.join(bin, 'claude'),
+      `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done >> '${argvFile}'\necho -- --end >> '${argvFile}'\n` +
+        `[ "$2" = remove ] && { echo "No MCP server found" >&2; exit 1; }\necho "Added HTTP MCP server with header $8"\n`,
+    );
     chmodSync(path.join(bin, 'claude'), 0o755);
     const withClaude = env({ PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` });
     const dd = ['--data-dir', dataDir, '--project', 'shop'];
@@ -96,15 +101,20 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     expect(first.stderr).toContain('Running: claude mcp add');
     expect(first.code).toBe(0);
     const saved = loadCredentials(dataDir, 'shop', 'builder')!;
-    expect(readFileSync(argvFile, 'utf8').split('\n').slice(0, -1)).toEqual([
-      'mcp',
-      'add',
-      '--transport',
-      'http',
-      'devenviro',
-      `${hub.url}/mcp`,
-      '--header',
-      `Authorization: Bearer ${saved.token}`,
+    const calls = () => readFileSync(argvFile, 'utf8').split('--end\n').slice(0, -1).map((call) => call.split('\n').slice(0, -1));
+    const remove = ['mcp', 'remove', '--scope', 'local', 'devenviro'];
+    expect(calls()).toEqual([
+      remove,
+      [
+        'mcp',
+        'add',
+        '--transport',
+        'http',
+        'devenviro',
+        `${hub.url}/mcp`,
+        '--header',
+        `Authorization: Bearer ${saved.token}`,
+      ],
     ]);
     expect(first.stdout + first.stderr).not.toContain(saved.token);
     expect(first.stderr).toContain('Authorization: Bearer <token>');
@@ -116,6 +126,11 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     const answer = JSON.parse(again.stdout) as { agent: { id: string }; existing: boolean; ran: boolean };
     expect(answer).toMatchObject({ agent: { id: saved.id }, existing: true, ran: true });
     expect(loadCredentials(dataDir, 'shop', 'builder')!.id).toBe(saved.id);
+    // The client's entry is replaced, not refused as a duplicate: removed, then added again.
+    expect(calls().slice(2).map((call) => call.slice(0, 2))).toEqual([
+      ['mcp', 'remove'],
+      ['mcp', 'add'],
+    ]);
   });
 
   it('refuses an unknown client and a missing name as usage errors', async () => {

@@ -22,6 +22,11 @@ export interface ConnectPlan {
   snippet: string;
   /** What the user must do besides running the command (codex reads the token from the environment). */
   after?: string;
+  /**
+   * Run first, its failure ignored: removes the entry a previous connect made, for a client whose `mcp add` refuses
+   * a name it has (Claude Code), so that connecting again (after a reclaim, a new port) replaces it.
+   */
+  remove?: string[];
 }
 
 /**
@@ -39,6 +44,7 @@ export function connectPlan(client: McpClient, mcpUrl: string, token: string, ag
       const argv = ['claude', 'mcp', 'add', '--transport', 'http', SERVER_NAME, mcpUrl, '--header', header];
       return {
         argv,
+        remove: ['claude', 'mcp', 'remove', '--scope', 'local', SERVER_NAME],
         command: shellLine(argv),
         configFile: '.mcp.json in the project (or ~/.claude.json)',
         snippet: JSON.stringify({ mcpServers: { [SERVER_NAME]: { type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
@@ -123,6 +129,7 @@ keep them out of shared logs. When it runs the client, the token is not printed.
 
     const redact = (text: string) => text.split(agent.token).join('<token>');
     ctx.note(`Running: ${redact(plan.command)}`);
+    if (plan.remove) await runProgram(program, plan.remove.slice(1), ctx.io.env);
     const result = await runProgram(program, plan.argv.slice(1), ctx.io.env);
     if (result.output.trim()) ctx.note(redact(result.output.trimEnd()));
     if (result.code !== 0) {
