@@ -4,12 +4,12 @@
  * connecting again keeps the agent's id.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
-import { loadCredentials } from '../../src/client/credentials';
+import { credentialsFile, loadCredentials } from '../../src/client/credentials';
 import { tempDir } from '../helpers';
 import { startHub } from './hub';
 
@@ -81,7 +81,7 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     expect(codex.stdout).toContain(`export DEVENVIRO_TOKEN_TESTER="$(node -p 'require("${path.join(dataDir, 'credentials', 'shop', 'tester.json')}").token')"`);
   });
 
-  it('runs the client found on PATH with the right arguments, keeps the token out of its output, and keeps the id on reconnect', async () => {
+  it('runs the client found on PATH with the right arguments, keeps the token out of its output, and keeps the id on reconnect and on reclaim', async () => {
     const dataDir = tempDir();
     const hub = await startHub(dataDir);
     const bin = tempDir();
@@ -131,6 +131,16 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
       ['mcp', 'remove'],
       ['mcp', 'add'],
     ]);
+
+    // Credentials lost: --reclaim takes the name back with the cockpit's token; same id, a new token that works.
+    rmSync(credentialsFile(dataDir, 'shop', 'builder'));
+    const reclaimed = await devenviro(['connect', 'claude', '--name', 'builder', '--reclaim', ...dd], withClaude);
+    expect(reclaimed.code).toBe(0);
+    const after = loadCredentials(dataDir, 'shop', 'builder')!;
+    expect(after.id).toBe(saved.id);
+    expect(after.token).not.toBe(saved.token);
+    expect(calls().at(-1)).toContain(`Authorization: Bearer ${after.token}`);
+    expect(await listTools(`${hub.url}/mcp`, after.token)).toContain('whoami');
   });
 
   it('refuses an unknown client and a missing name as usage errors', async () => {
