@@ -2,45 +2,17 @@
  * `devenviro backup`: run as a child process from its source (like cli.test.ts) against a real hub in this process,
  * with a temporary backup folder and a temporary project (with a node_modules/ and a .gitignore).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers';
+import { ROOT, runCli } from './cli-run';
 import { startHub } from './hub';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli/main.ts');
-/** tsx by its file, so the CLI can run from another working directory. */
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const SNAPSHOT = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of ['DEVENVIRO_URL', 'DEVENVIRO_HOME', 'DEVENVIRO_AGENT', 'DEVENVIRO_TOKEN']) delete env[name];
-  return env;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function devenviro(args: string[], cwd = ROOT): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env: cleanEnv() });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  child.stdin.end();
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const devenviro = (args: string[], cwd = ROOT) => runCli(args, { cwd });
 
 function write(file: string, content: string): void {
   mkdirSync(path.dirname(file), { recursive: true });

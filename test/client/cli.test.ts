@@ -2,48 +2,18 @@
  * The `devenviro` command line, run as a child process from its source (node --import tsx src/client/cli/main.ts), so
  * the test needs no build; bin/devenviro.mjs runs the same module built into out/main/cli.js.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { HubClient, type Message } from '../../src/client';
 import { credentialsFile, loadCredentials } from '../../src/client/credentials';
 import { tempDir } from '../helpers';
+import { cleanEnv, runCli, startCli } from './cli-run';
 import { startHub, waitFor } from './hub';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli/main.ts');
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-/** The environment of a user with nothing configured, so the test sees only what it passes. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of ['DEVENVIRO_URL', 'DEVENVIRO_HOME', 'DEVENVIRO_AGENT', 'DEVENVIRO_TOKEN']) delete env[name];
-  return { ...env, ...extra };
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env });
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function devenviro(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  const child = start(args, options.env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  child.stdin.end(options.input ?? '');
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const start = (args: string[], env: NodeJS.ProcessEnv = cleanEnv()) => startCli(args, { env });
+const devenviro = (args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) => runCli(args, options);
 
 // Each command is a fresh Node process compiling TypeScript: allow for a busy machine.
 describe('devenviro', { timeout: 120_000 }, () => {

@@ -3,7 +3,6 @@
  * against /mcp, a client on PATH (a fake `claude` that records its argv) is run with the right arguments, and
  * connecting again keeps the agent's id.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -11,29 +10,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { describe, expect, it } from 'vitest';
 import { credentialsFile, loadCredentials } from '../../src/client/credentials';
 import { tempDir } from '../helpers';
+import { cleanEnv, runCli } from './cli-run';
 import { startHub } from './hub';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli/main.ts');
-
-function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = { ...process.env };
-  for (const name of ['DEVENVIRO_URL', 'DEVENVIRO_HOME', 'DEVENVIRO_AGENT', 'DEVENVIRO_TOKEN']) delete base[name];
-  return { ...base, ...extra };
-}
-
-function devenviro(args: string[], environment: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: environment });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  child.stdin.end();
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const env = cleanEnv;
+const devenviro = (args: string[], environment: NodeJS.ProcessEnv) => runCli(args, { env: environment });
 
 /** Lists the MCP tools with the official SDK client, as the given agent token. */
 async function listTools(mcpUrl: string, token: string): Promise<string[]> {

@@ -3,7 +3,6 @@
  * (node --import tsx) and talks MCP over its stdin/stdout; the CLI relays to a real hub on loopback.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -12,16 +11,8 @@ import { HubClient, type Message } from '../../src/client';
 import { loadCredentials } from '../../src/client/credentials';
 import { MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
 import { tempDir } from '../helpers';
+import { CLI, ROOT, cleanEnv } from './cli-run';
 import { freePort, startHub, startHubProcess, waitFor } from './hub';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'src/client/cli/main.ts');
-
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith('DEVENVIRO_')) env[name] = value;
-  return env;
-}
 
 /** An MCP client that launches `devenviro mcp ...args` and keeps what it writes to stderr. */
 async function launch(args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
