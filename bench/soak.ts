@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { connectAgents, registerAgents } from './lib/agents';
 import { ensureBuilt, snapshotBuild, startHub, type BuildState, type RunningHub } from './lib/hub-process';
 import { machineFacts, machineLine } from './lib/machine';
-import { HUB_SUITE_OPTIONS, intOption } from './lib/options';
+import { HUB_SUITE_OPTIONS, intOption, numberOption } from './lib/options';
 import { nowUs, type Peer } from './lib/peer';
 import { CpuMeter, cpuSeconds, memoryStatus, sleep, waitForQuiet } from './lib/proc';
 import { summarizeProfile, type ProfileSummary } from './lib/profile';
@@ -64,13 +64,6 @@ interface Options {
   strict: boolean;
   hubEntry: string | undefined;
   dataRoot: string | undefined;
-}
-
-function numberOption(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, not ${value}`);
-  return n;
 }
 
 function parseOptions(argv: string[]): Options | null {
