@@ -1,0 +1,40 @@
+/** MCP tools of the shared memory: search and store, under the HTTP API's access rules (memory/access.ts). */
+import { MemorySearchQuery } from '../../shared/memory-protocol';
+import { MemorySearchInput, MemorySearchOutput, MemoryStoreInput, MemoryStoreOutput } from '../../shared/mcp-protocol';
+import { checkedStore, memoryCaller, searchContext } from '../memory/access';
+import { run, type ToolGroup } from './tool-kit';
+
+export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
+  server.registerTool(
+    'memory_search',
+    {
+      description:
+        "Search the shared memory by meaning and keywords: your project's memories, and with scope=shared also other projects' shared ones. Optional filters: kinds, tags, since (ISO time).",
+      inputSchema: MemorySearchInput,
+      outputSchema: MemorySearchOutput,
+    },
+    ({ query, k, scope, kinds, tags, since }) =>
+      run(async () => {
+        // Parsed by the HTTP API's own query schema, so both ways in mean the same search.
+        const parsed = MemorySearchQuery.parse({ q: query, k, scope, since, kind: kinds?.join(','), tags: tags?.join(',') });
+        const caller = memoryCaller(me());
+        return (await memory.store()).search(parsed, searchContext(caller, parsed));
+      }),
+  );
+
+  server.registerTool(
+    'memory_store',
+    {
+      description:
+        'Store one memory (a fact, decision, task, error, code, note...) in your project, for you and the agents after you. A near-identical one is reinforced instead of duplicated. shared=true lets other projects read it.',
+      inputSchema: MemoryStoreInput,
+      outputSchema: MemoryStoreOutput,
+    },
+    (input) =>
+      run(async () => {
+        const engine = await memory.store();
+        const inputs = [input];
+        return { stored: await engine.store(inputs, checkedStore(engine, memoryCaller(me()), inputs)) };
+      }),
+  );
+};
