@@ -1,4 +1,5 @@
 /** The running hub's services, as one value: what the cockpit handlers, the live feed and tests need to reach. */
+import type { A2aGateway } from './a2a/gateway';
 import type { BackupService } from './backup';
 import type { Checkpointer } from './db/checkpointer';
 import type { SqliteDatabase } from './db/database';
@@ -20,4 +21,6 @@ export interface Hub {
   checkpointer: Checkpointer;
   /** The MCP server's sessions (Streamable HTTP at /mcp). */
   mcp: McpGateway;
+  /** The A2A door: the agent card, JSON-RPC at /a2a, and its tasks. */
+  a2a: A2aGateway;
 }

@@ -1,6 +1,6 @@
 /**
  * Starting and stopping the agent hub's services on one data directory: the databases, agents, messaging, memory,
- * backup, the realtime gateway, the MCP server, the API server, the file mailbox and the cockpit's live feed, in the order they
+ * backup, the realtime gateway, the MCP server, the A2A door, the API server, the file mailbox and the cockpit's live feed, in the order they
  * depend on each other.
  */
 import { rmSync } from 'node:fs';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { LastRestore } from '../../shared/backup-protocol';
 import { HUB_RUNTIME_FILE, type HubRuntimeFile } from '../../shared/hub-location';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
+import { A2aGateway } from '../a2a/gateway';
 import { registerAgentRoutes } from '../agents/http';
 import { AgentRegistry } from '../agents/registry';
 import { createApiServer, type ApiServer } from '../api/server';
@@ -140,7 +141,9 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
   const mcp = new McpGateway({ registry, messaging, memory, cockpitToken });
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp };
+  // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
+  const a2a = new A2aGateway({ db, registry, messaging, cockpitToken, host: config.api.host, maxBodyBytes: config.messages.maxBytes });
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -159,6 +162,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => registerMetricsRoutes(context, metrics, () => feed, cockpitToken),
       (context) => registerBackupRoutes(context, { registry, cockpitToken, backup }),
       (context) => mcp.register(context),
+      (context) => a2a.register(context),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -200,6 +204,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   await hub.mailbox.close();
   hub.realtime.close();
   await hub.mcp.close();
+  await hub.a2a.close();
   await api?.close();
   hub.messaging.close();
   if (quitBackup) await hub.backup.scheduler.onQuit(QUIT_BACKUP_TIMEOUT_MS).catch(() => undefined);

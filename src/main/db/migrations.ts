@@ -1,4 +1,4 @@
-/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions). */
+/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks). */
 import type { Migration } from './database';
 
 /**
@@ -109,5 +109,25 @@ export const hubMigrations: Migration[] = [
     // Every query that filters by sender also asks "or received it", which the planner answers by scanning or
     // from the keyword index, never from this index; keeping it cost a b-tree insert per message.
     up: `DROP INDEX messages_sender;`,
+  },
+  {
+    version: 6,
+    name: 'A2A tasks',
+    // Tasks of the A2A door (src/main/a2a/), kept so GetTask answers after a restart. `task` is the SDK's Task as
+    // its JSON; owner is the agent whose token created it (only it may read or cancel it); agent_id the hub agent
+    // it is addressed to; thread of the hub messages is the task id.
+    up: `
+      CREATE TABLE a2a_tasks (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        agent_id TEXT,
+        context_id TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        task TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX a2a_tasks_by_owner ON a2a_tasks (owner, updated_at);
+      CREATE INDEX a2a_tasks_open ON a2a_tasks (state) WHERE state IN (1, 2, 6, 8);
+    `,
   },
 ];

@@ -1,0 +1,45 @@
+/**
+ * A2A message parts to hub message bodies and back: text parts become the body's text, data parts JSON, file parts
+ * base64 bytes or a URL (A2aMessageBody); a hub reply's text body becomes a text part, a JSON body a data part.
+ */
+import type { Part } from '@a2a-js/sdk';
+import type { A2aFile, A2aMessageBody } from '../../shared/a2a-protocol';
+
+/** The body of the hub message an A2A message's parts become; a string when every part is text. */
+export function hubBodyOf(parts: readonly Part[]): string | A2aMessageBody {
+  const texts: string[] = [];
+  const data: unknown[] = [];
+  const files: A2aFile[] = [];
+  for (const part of parts) {
+    const content = part.content;
+    if (!content) throw new Error('a message part has no content (text, data, raw or url)');
+    const file = { name: part.filename || null, mediaType: part.mediaType || null };
+    switch (content.$case) {
+      case 'text':
+        texts.push(content.value);
+        break;
+      case 'data':
+        data.push(content.value ?? null);
+        break;
+      case 'raw':
+        files.push({ ...file, bytes: Buffer.from(content.value).toString('base64') });
+        break;
+      case 'url':
+        files.push({ ...file, url: content.value });
+        break;
+    }
+  }
+  if (texts.length + data.length + files.length === 0) throw new Error('the message has no parts: send at least one text, data or file part');
+  if (data.length === 0 && files.length === 0) return texts.join('\n');
+  return {
+    ...(texts.length > 0 ? { text: texts.join('\n') } : {}),
+    ...(data.length > 0 ? { data } : {}),
+    ...(files.length > 0 ? { files } : {}),
+  };
+}
+
+/** The A2A parts of a hub message's body: text as a text part, JSON as a data part. */
+export function partsOf(body: unknown): Part[] {
+  if (typeof body === 'string') return [{ content: { $case: 'text', value: body }, mediaType: 'text/plain', filename: '', metadata: {} }];
+  return [{ content: { $case: 'data', value: body }, mediaType: 'application/json', filename: '', metadata: {} }];
+}

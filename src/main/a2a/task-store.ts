@@ -1,0 +1,129 @@
+/**
+ * A2A tasks in hub.sqlite (table a2a_tasks): the SDK's TaskStore, scoped to the agent whose token created each
+ * task, plus what the door needs beside it (the open tasks by id, so a reply finds its task without a query).
+ */
+import { Task, TaskState } from '@a2a-js/sdk';
+import type { ListTasksRequest, ListTasksResponse } from '@a2a-js/sdk';
+import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
+import { A2A_TASK_METADATA } from '../../shared/a2a-protocol';
+import type { SqliteDatabase } from '../db/database';
+import { ownerOf } from './caller';
+
+/** States after which a task never changes again. */
+const TERMINAL = new Set<TaskState>([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
+
+export function isTerminal(state: TaskState | undefined): boolean {
+  return state !== undefined && TERMINAL.has(state);
+}
+
+/** An open task, as the reply watcher needs it. */
+export interface OpenTask {
+  id: string;
+  owner: string;
+  /** The hub agent it is addressed to. */
+  agentId: string;
+}
+
+type TaskRow = { id: string; owner: string; agent_id: string | null; state: number; updated_at: string; task: string };
+
+const DEFAULT_PAGE_SIZE = 50;
+
+export class A2aTaskStore implements TaskStore {
+  private readonly open = new Map<string, OpenTask>();
+  private readonly s;
+
+  constructor(db: SqliteDatabase) {
+    this.s = {
+      get: db.prepare('SELECT * FROM a2a_tasks WHERE id = ?'),
+      upsert: db.prepare(
+        `INSERT INTO a2a_tasks (id, owner, agent_id, context_id, state, updated_at, task)
+         VALUES (@id, @owner, @agentId, @contextId, @state, @updatedAt, @task)
+         ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, context_id = excluded.context_id,
+           state = excluded.state, updated_at = excluded.updated_at, task = excluded.task
+         WHERE a2a_tasks.owner = excluded.owner`,
+      ),
+      openTasks: db.prepare('SELECT id, owner, agent_id FROM a2a_tasks WHERE state IN (1, 2, 6, 8)'),
+      page: db.prepare(
+        `SELECT * FROM a2a_tasks WHERE owner = @owner AND (@contextId = '' OR context_id = @contextId)
+           AND (@state = 0 OR state = @state) AND (@after = '' OR updated_at > @after)
+         ORDER BY updated_at DESC, id DESC LIMIT @limit OFFSET @offset`,
+      ),
+      count: db
+        .prepare(
+          `SELECT COUNT(*) FROM a2a_tasks WHERE owner = @owner AND (@contextId = '' OR context_id = @contextId)
+             AND (@state = 0 OR state = @state) AND (@after = '' OR updated_at > @after)`,
+        )
+        .pluck(),
+    };
+    for (const row of this.s.openTasks.all() as Array<Pick<TaskRow, 'id' | 'owner' | 'agent_id'>>) {
+      if (row.agent_id) this.open.set(row.id, { id: row.id, owner: row.owner, agentId: row.agent_id });
+    }
+  }
+
+  async save(task: Task, context: ServerCallContext): Promise<void> {
+    this.put(task, ownerOf(context));
+  }
+
+  async load(taskId: string, context: ServerCallContext): Promise<Task | undefined> {
+    return this.get(taskId, ownerOf(context));
+  }
+
+  async list(params: ListTasksRequest, context: ServerCallContext): Promise<ListTasksResponse> {
+    const pageSize = params.pageSize ?? DEFAULT_PAGE_SIZE;
+    const offset = params.pageToken ? Number.parseInt(params.pageToken, 10) || 0 : 0;
+    const filter = {
+      owner: ownerOf(context),
+      contextId: params.contextId ?? '',
+      state: params.status ?? 0,
+      after: params.statusTimestampAfter ?? '',
+    };
+    const rows = this.s.page.all({ ...filter, limit: pageSize, offset }) as TaskRow[];
+    const totalSize = Number(this.s.count.get(filter));
+    const tasks = rows.map((row) => {
+      const task = Task.fromJSON(JSON.parse(row.task));
+      if (!params.includeArtifacts) task.artifacts = [];
+      return task;
+    });
+    const nextOffset = offset + rows.length;
+    return { tasks, nextPageToken: nextOffset < totalSize ? String(nextOffset) : '', pageSize, totalSize };
+  }
+
+  /**
+   * Stores a task for its owner, synchronously (the row is committed when this returns). A task in a final state
+   * never changes again: a late write (the SDK saving "working" after the agent already replied, a second reply,
+   * a reply after a cancel) is ignored. A task id of another owner is never overwritten.
+   */
+  put(task: Task, owner: string): void {
+    const stored = this.s.get.get(task.id) as TaskRow | undefined;
+    if (stored && (stored.owner !== owner || isTerminal(stored.state))) return;
+    const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
+    const agentId = typeof task.metadata?.[A2A_TASK_METADATA.agentId] === 'string' ? (task.metadata[A2A_TASK_METADATA.agentId] as string) : null;
+    this.s.upsert.run({
+      id: task.id,
+      owner,
+      agentId,
+      contextId: task.contextId,
+      state,
+      updatedAt: task.status?.timestamp ?? new Date().toISOString(),
+      task: JSON.stringify(Task.toJSON(task)),
+    });
+    if (isTerminal(state) || !agentId) this.open.delete(task.id);
+    else this.open.set(task.id, { id: task.id, owner, agentId });
+  }
+
+  /** The owner's task, or undefined (another agent's task is as unknown as a missing one). */
+  get(taskId: string, owner: string): Task | undefined {
+    const row = this.s.get.get(taskId) as TaskRow | undefined;
+    if (!row || row.owner !== owner) return undefined;
+    return Task.fromJSON(JSON.parse(row.task));
+  }
+
+  /** The open task with this id (the thread of a hub message), if any. */
+  openTask(taskId: string): OpenTask | undefined {
+    return this.open.get(taskId);
+  }
+
+  openTasks(): OpenTask[] {
+    return [...this.open.values()];
+  }
+}
