@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CREDENTIALS_DIR, credentialsPathParts } from '../shared/credentials-path';
 import { writeFileDurableSync } from '../shared/node/durable-file';
 
 export interface SavedCredentials {
@@ -17,10 +18,8 @@ export interface SavedCredentials {
   savedAt: string;
 }
 
-export const CREDENTIALS_DIR = 'credentials';
-
 export function credentialsFile(dataDir: string, project: string, name: string): string {
-  return path.join(dataDir, CREDENTIALS_DIR, safeSegment(project), `${safeSegment(name)}.json`);
+  return path.join(dataDir, ...credentialsPathParts(project, name));
 }
 
 /** The saved identity of one agent, or undefined when there is none. A damaged file is an error, not "none". */
@@ -64,13 +63,4 @@ function readCredentialsFile(file: string): SavedCredentials {
     if (typeof parsed[field] !== 'string' || parsed[field] === '') throw new Error(`${file} has no "${field}"; register the agent again`);
   }
   return parsed as SavedCredentials;
-}
-
-/**
- * Agent names are already safe file names (letters, digits, `.`, `_`, `-`); projects are free text, so anything
- * that could leave the folder or upset a file system is escaped.
- */
-function safeSegment(value: string): string {
-  const escaped = value.replace(/[^A-Za-z0-9._-]/g, (ch) => `%${ch.codePointAt(0)!.toString(16).padStart(2, '0')}`);
-  return escaped === '.' || escaped === '..' ? escaped.replace(/\./g, '%2e') : escaped;
 }

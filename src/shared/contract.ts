@@ -66,13 +66,24 @@ export interface AgentDetail {
   memories: Memory[];
 }
 
-/** How a new agent connects, ready to copy. */
+/**
+ * What the cockpit needs to build the connect commands (shared/connect-plan.ts builds them, for the CLI too): where
+ * the hub listens and how the devenviro CLI is run on this machine. Never an agent's token: the hub keeps only hashes.
+ */
 export interface ConnectInfo {
   hubUrl: string;
   dataDir: string;
-  cli: string[];
-  typescript: string;
-  http: string[];
+  /** How the devenviro CLI is run on this machine for this hub, as argv (`node <app>/bin/devenviro.mjs --data-dir DIR`). */
+  devenviroArgv: string[];
+  /** The hub's path separator, for paths under the data directory the commands name. */
+  pathSeparator: string;
+}
+
+/** An open session of the hub's MCP server: which agent, which client (its initialize `clientInfo`), since when. */
+export interface McpSessionInfo {
+  agentId: string;
+  client: { name: string; version: string };
+  openedAt: string;
 }
 
 const MessageFilter = z
@@ -91,6 +102,8 @@ export const calls = {
   'agents.detail': call(z.object({ id: Ulid }).strict()).returns<AgentDetail>(),
   'agents.revoke': call(z.object({ id: Ulid }).strict()).returns<AgentInfo>(),
   'agents.connectInfo': call(NoParams).returns<ConnectInfo>(),
+  /** The MCP server's open sessions, oldest first. */
+  'mcp.sessions': call(NoParams).returns<McpSessionInfo[]>(),
   /** Newest first; a large body as its preview (see MessagePreview). */
   'messages.list': call(MessageFilter).returns<MessagePreview[]>(),
   /** Oldest first; a large body as its preview (see MessagePreview). */
@@ -149,6 +162,8 @@ export const events = {
   'hub.status': event<HubStatus>(),
   /** An agent registered, connected, disconnected, changed status or was revoked. */
   'agents.changed': event<AgentInfo>(),
+  /** The MCP server's open sessions, whole, each time one opens or ends. */
+  'mcp.sessions': event<McpSessionInfo[]>(),
   /**
    * New messages, batched per tenth of a second so a busy hub does not flood the cockpit. A large body arrives as
    * its first characters (`truncated` set); the body download gives it whole (see MessagePreview).

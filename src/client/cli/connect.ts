@@ -2,77 +2,10 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
+import { connectPlan, connectPrintout, MCP_CLIENT_TITLES, MCP_CLIENTS as CLIENTS, MCP_SERVER_NAME as SERVER_NAME, type McpClient } from '../../shared/connect-plan';
 import { MCP_PATH } from '../../shared/mcp-protocol';
 import { registerAgent } from './agents';
 import { UsageError, type Command } from './command';
-
-const CLIENTS = ['claude', 'gemini', 'codex'] as const;
-type McpClient = (typeof CLIENTS)[number];
-
-/** The name the hub's server gets in the client's MCP configuration. */
-const SERVER_NAME = 'devenviro';
-
-export interface ConnectPlan {
-  /** The client's own command that adds the server (argv, program first). */
-  argv: string[];
-  /** The same, as a line to paste into a shell. */
-  command: string;
-  /** Where the snippet goes, and the snippet (JSON for claude/gemini, TOML for codex). */
-  configFile: string;
-  snippet: string;
-  /** What the user must do besides running the command (codex reads the token from the environment). */
-  after?: string;
-  /**
-   * Run first, its failure ignored: removes the entry a previous connect made, for a client whose `mcp add` refuses
-   * a name it has (Claude Code), so that connecting again (after a reclaim, a new port) replaces it.
-   */
-  remove?: string[];
-}
-
-/**
- * Codex's `mcp add` takes no header: it names an environment variable that holds the bearer token, read when Codex
- * starts. One per agent, so two agents connected on one machine do not share it.
- */
-export function codexTokenVariable(name: string): string {
-  return `DEVENVIRO_TOKEN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
-export function connectPlan(client: McpClient, mcpUrl: string, token: string, agentName: string, credentialsPath: string): ConnectPlan {
-  const header = `Authorization: Bearer ${token}`;
-  switch (client) {
-    case 'claude': {
-      const argv = ['claude', 'mcp', 'add', '--transport', 'http', SERVER_NAME, mcpUrl, '--header', header];
-      return {
-        argv,
-        remove: ['claude', 'mcp', 'remove', '--scope', 'local', SERVER_NAME],
-        command: shellLine(argv),
-        configFile: '.mcp.json in the project (or ~/.claude.json)',
-        snippet: JSON.stringify({ mcpServers: { [SERVER_NAME]: { type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
-      };
-    }
-    case 'gemini': {
-      const argv = ['gemini', 'mcp', 'add', '--transport', 'http', '--header', header, SERVER_NAME, mcpUrl];
-      return {
-        argv,
-        command: shellLine(argv),
-        // As `gemini mcp add --transport http` writes it.
-        configFile: '.gemini/settings.json in the project (or ~/.gemini/settings.json)',
-        snippet: JSON.stringify({ mcpServers: { [SERVER_NAME]: { url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
-      };
-    }
-    case 'codex': {
-      const variable = codexTokenVariable(agentName);
-      const argv = ['codex', 'mcp', 'add', SERVER_NAME, '--url', mcpUrl, '--bearer-token-env-var', variable];
-      return {
-        argv,
-        command: shellLine(argv),
-        configFile: '~/.codex/config.toml',
-        snippet: `[mcp_servers.${SERVER_NAME}]\nurl = ${JSON.stringify(mcpUrl)}\nbearer_token_env_var = ${JSON.stringify(variable)}`,
-        after: `Codex reads the token from $${variable} when it starts: export ${variable}="$(node -p 'require(${JSON.stringify(credentialsPath)}).token')"`,
-      };
-    }
-  }
-}
 
 export const connect: Command = {
   summary: "register an agent and add the hub to Claude Code's, Gemini CLI's or Codex's MCP servers",
@@ -113,16 +46,7 @@ keep them out of shared logs. When it runs the client, the token is not printed.
     if (!program) {
       if (!ctx.json) {
         if (!ctx.values.print) ctx.note(`${client} is not on PATH: add the hub yourself.`);
-        ctx.out(
-          [
-            `# Add the hub to ${clientTitle(client)} (the token is the agent's: keep it private):`,
-            plan.command,
-            '',
-            `# Or put this in ${plan.configFile}:`,
-            plan.snippet,
-            ...(plan.after ? ['', `# ${plan.after}`] : []),
-          ].join('\n'),
-        );
+        ctx.out(connectPrintout(client, plan));
       }
       return;
     }
@@ -136,13 +60,9 @@ keep them out of shared logs. When it runs the client, the token is not printed.
       ctx.note(`${client} mcp add failed (exit ${result.code}); \`devenviro connect ${client} --name ${name} --project ${project} --print\` shows the command and snippet.`);
       return 1;
     }
-    ctx.note(`${clientTitle(client)} now has the hub as MCP server "${SERVER_NAME}" (${mcpUrl}).${plan.after ? `\n${plan.after}` : ''}`);
+    ctx.note(`${MCP_CLIENT_TITLES[client]} now has the hub as MCP server "${SERVER_NAME}" (${mcpUrl}).${plan.after ? `\n${plan.after}` : ''}`);
   },
 };
-
-function clientTitle(client: McpClient): string {
-  return { claude: 'Claude Code', gemini: 'Gemini CLI', codex: 'Codex' }[client];
-}
 
 /** The executable file `program` names on PATH, as a shell would find it, or undefined. */
 function onPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -170,9 +90,4 @@ function runProgram(program: string, args: string[], env: NodeJS.ProcessEnv): Pr
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
   });
-}
-
-/** argv as one POSIX shell line: words with anything but safe characters single-quoted. */
-function shellLine(argv: string[]): string {
-  return argv.map((word) => (/^[A-Za-z0-9_./:@=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

@@ -56,6 +56,8 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'agents.connectInfo': () => connectInfo(deps.status()),
 
+    'mcp.sessions': () => deps.hub().mcp.list(),
+
     'messages.list': async ({ limit, agent, topic, thread, text }) => {
       const { messaging } = deps.hub();
       if (text) {
@@ -133,28 +135,10 @@ function preview(message: StoredMessage) {
 }
 
 function connectInfo(status: HubStatus): ConnectInfo {
-  const hubUrl = status.apiUrl ?? DEFAULT_HUB_URL;
-  const cli = `node ${JSON.stringify(path.join(findAppRoot(), 'bin', 'devenviro.mjs')).slice(1, -1)}`;
-  const dataDirFlag = `--data-dir ${JSON.stringify(status.dataDir)}`;
   return {
-    hubUrl,
+    hubUrl: status.apiUrl ?? DEFAULT_HUB_URL,
     dataDir: status.dataDir,
-    cli: [
-      `${cli} ${dataDirFlag} register --name my-agent --project my-project --tier development`,
-      `${cli} ${dataDirFlag} watch --as my-agent --project my-project`,
-      `${cli} ${dataDirFlag} send other-agent "hello from my-agent" --as my-agent --project my-project`,
-    ],
-    typescript: [
-      "import { HubClient } from 'devenviro-cockpit/client';",
-      '',
-      '// persist: reuses (or saves) the credentials the CLI keeps in the data directory, so the identity is stable.',
-      `const agent = await HubClient.register({ url: '${hubUrl}', dataDir: ${JSON.stringify(status.dataDir)}, persist: true, name: 'my-agent', project: 'my-project', tier: 'development' });`,
-      "agent.on('message', async (message) => console.log(message.from, message.body));",
-      'await agent.connect();',
-    ].join('\n'),
-    http: [
-      `curl -s -X POST ${hubUrl}/api/v1/agents/register -H 'content-type: application/json' -d '{"name":"my-agent","project":"my-project"}'`,
-      `curl -s ${hubUrl}/api/v1/agents/<id>/messages -H 'authorization: Bearer <token>'`,
-    ],
+    devenviroArgv: ['node', path.join(findAppRoot(), 'bin', 'devenviro.mjs'), '--data-dir', status.dataDir],
+    pathSeparator: path.sep,
   };
 }

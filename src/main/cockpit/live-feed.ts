@@ -24,6 +24,7 @@ export interface LiveFeed {
 
 export function startLiveFeed({ events, hub, metrics, dataDir }: { events: EventBus; hub: Hub; metrics: Metrics; dataDir: string }): LiveFeed {
   const offAgents = hub.registry.onChange((agent) => events.emit('agents.changed', agent));
+  const offMcp = hub.mcp.onChange(() => events.emit('mcp.sessions', hub.mcp.list()));
 
   // The newest deliveries since the last batch, as they are: only those still here when the batch leaves are copied.
   let pending: Delivery[][] = [];
@@ -53,6 +54,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     latest: () => latest,
     stop() {
       offAgents();
+      offMcp();
       offMessages();
       clearTimeout(batchTimer);
       clearInterval(tick);

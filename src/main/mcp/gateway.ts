@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { McpSessionInfo } from '../../shared/contract';
 import { MCP_PATH } from '../../shared/mcp-protocol';
 import { authorityOf } from '../api/auth';
 import { agentOriginAllowed, SECURITY_HEADERS } from '../api/security';
@@ -24,6 +25,9 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   /** Aborted when the session closes: ends its pending waits. */
   closing: AbortController;
+  /** The client's own name and version from its initialize request (`clientInfo`), for the cockpit. */
+  client: { name: string; version: string };
+  openedAt: string;
 }
 
 export interface McpGatewayOptions extends ToolDeps {
@@ -32,6 +36,7 @@ export interface McpGatewayOptions extends ToolDeps {
 
 export class McpGateway {
   private readonly sessions = new Map<string, Session>();
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: McpGatewayOptions) {}
 
@@ -43,6 +48,17 @@ export class McpGateway {
   /** How many sessions are open (for status and tests). */
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** The open sessions, oldest first, for the cockpit: who is connected over MCP, with which client, since when. */
+  list(): McpSessionInfo[] {
+    return [...this.sessions.values()].map(({ agentId, client, openedAt }) => ({ agentId, client, openedAt }));
+  }
+
+  /** Calls `listener` whenever a session opens or ends; returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Closes every session (the hub is stopping): their waits end, their streams close. */
@@ -73,7 +89,7 @@ export class McpGateway {
       if (!session) return void reply.code(404).send(rpcError(-32001, `no MCP session ${sessionId}: it ended; initialize a new one`));
       if (session.agentId !== agentId) throw forbidden('this MCP session belongs to another agent');
     } else if (request.method === 'POST' && isInitializeRequest(request.body)) {
-      session = this.open(agentId);
+      session = this.open(agentId, request.body.params.clientInfo);
     } else {
       return void reply.code(400).send(rpcError(-32000, 'no Mcp-Session-Id header: start with an initialize request'));
     }
@@ -90,17 +106,20 @@ export class McpGateway {
     }
   }
 
-  private open(agentId: string): Session {
+  private open(agentId: string, clientInfo: { name: string; version: string }): Session {
     const closing = new AbortController();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         this.sessions.set(id, session);
         this.closeOldestBeyondCap(agentId);
+        this.changed();
       },
       onsessionclosed: (id) => void this.forget(id),
     });
-    const session: Session = { agentId, transport, closing };
+    // Bounded: the client chooses these strings.
+    const client = { name: clientInfo.name.slice(0, 200), version: clientInfo.version.slice(0, 100) };
+    const session: Session = { agentId, transport, closing, client, openedAt: new Date().toISOString() };
     transport.onclose = () => {
       closing.abort();
       if (transport.sessionId) this.forget(transport.sessionId);
@@ -124,6 +143,11 @@ export class McpGateway {
     if (!session) return;
     this.sessions.delete(id);
     session.closing.abort();
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   private async end(session: Session): Promise<void> {

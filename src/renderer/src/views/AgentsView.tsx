@@ -3,7 +3,6 @@ import { useMemo, useState } from 'react';
 import type { AgentInfo } from '../../../shared/agent-protocol';
 import type { MessagePreview } from '../../../shared/contract';
 import type { Memory } from '../../../shared/memory-protocol';
-import { CopyBlock } from '../components/CopyBlock';
 import { FullBodyLink } from '../components/MessageBody';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
 import { bodyPreview, formatAgo, formatCount, formatDateTime, recipientLabel, shortId } from '../format';
@@ -35,7 +34,6 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
   const now = useNow(1000);
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: 'status', descending: false });
-  const [connectOpen, setConnectOpen] = useState(false);
 
   const all = useMemo(() => [...agents.byId.values()], [agents.byId]);
   const rows = useMemo(() => {
@@ -64,17 +62,9 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
       actions={
         <>
           <input className="input" type="search" placeholder="Filter by name, project, status…" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter agents" />
-          <button
-            type="button"
-            className={`btn ${connectOpen || onlyOverseer ? 'btn-active' : 'btn-primary'}`}
-            onClick={() => setConnectOpen((open) => !open)}
-            aria-expanded={connectOpen || onlyOverseer}
-            disabled={onlyOverseer}
-            title={onlyOverseer ? 'Shown until the first agent registers' : undefined}
-            data-testid="connect-toggle"
-          >
+          <a className="btn btn-primary" href={href('connect')} data-testid="connect-link">
             Connect an agent
-          </button>
+          </a>
         </>
       }
     />
@@ -112,7 +102,13 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
   return (
     <div className="view" data-testid="view-agents">
       {header}
-      {(connectOpen || onlyOverseer) && <ConnectPanel onClose={onlyOverseer ? undefined : () => setConnectOpen(false)} />}
+      {onlyOverseer && (
+        <Panel testId="connect-hint">
+          <Empty title="No agent has registered yet">
+            <a href={href('connect')}>Connect an agent</a>: one command adds this hub to Claude Code, Gemini CLI or Codex as that agent’s MCP server.
+          </Empty>
+        </Panel>
+      )}
       <div className={`split ${selected ? 'split-open' : ''}`}>
         <Panel className="table-panel" bodyClassName="panel-body-flush">
           {rows.length === 0 ? (
@@ -393,50 +389,5 @@ function RevokeZone({ agent }: { agent: AgentInfo }) {
       )}
       {error && <ErrorNotice title="Revoke failed" message={error} />}
     </div>
-  );
-}
-
-function ConnectPanel({ onClose }: { onClose?: () => void }) {
-  const info = useCall('agents.connectInfo');
-  return (
-    <Panel
-      title="Connect an agent"
-      testId="connect-panel"
-      className="connect-panel"
-      meta={info.state === 'ready' && <span className="num muted">{info.value.hubUrl}</span>}
-      actions={
-        onClose && (
-          <button type="button" className="btn btn-ghost btn-small" onClick={onClose} aria-label="Close">
-            ✕
-          </button>
-        )
-      }
-    >
-      {info.state === 'loading' && <Loading />}
-      {info.state === 'error' && <ErrorNotice message={info.message} onRetry={info.reload} />}
-      {info.state === 'ready' && (
-        <div className="connect-grid">
-          <div>
-            <h3 className="section-title">Command line</h3>
-            <p className="muted small">Register once, then watch the inbox; the token is kept in the data directory.</p>
-            {info.value.cli.map((command, i) => (
-              <CopyBlock key={command} text={command} label={`command ${i + 1}`} testId="connect-cli" />
-            ))}
-          </div>
-          <div>
-            <h3 className="section-title">TypeScript</h3>
-            <p className="muted small">The client reconnects on its own and acknowledges what it handled.</p>
-            <CopyBlock text={info.value.typescript} label="TypeScript snippet" testId="connect-ts" />
-          </div>
-          <div>
-            <h3 className="section-title">HTTP</h3>
-            <p className="muted small">Any language: register, then send the token as a Bearer header.</p>
-            {info.value.http.map((command, i) => (
-              <CopyBlock key={command} text={command} label={`curl command ${i + 1}`} testId="connect-http" />
-            ))}
-          </div>
-        </div>
-      )}
-    </Panel>
   );
 }

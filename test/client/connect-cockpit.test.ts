@@ -1,0 +1,72 @@
+/**
+ * The cockpit's Connect panel and `devenviro connect --print` show the same text: the panel builds it from the hub's
+ * connect info with shared/connect-plan.ts and a token placeholder, the CLI prints it with the real token. Also the
+ * `mcp.sessions` cockpit call and event against real MCP sessions opened with the official SDK client.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { describe, expect, it } from 'vitest';
+import { loadCredentials } from '../../src/client/credentials';
+import { dispatchCall } from '../../src/main/cockpit/dispatch';
+import { connectPlan, connectPrintout, MCP_CLIENTS, mcpUrlOf, TOKEN_PLACEHOLDER } from '../../src/shared/connect-plan';
+import type { ConnectInfo, McpSessionInfo } from '../../src/shared/contract';
+import { credentialsPathParts } from '../../src/shared/credentials-path';
+import { tempDir } from '../helpers';
+import { cleanEnv, runCli } from './cli-run';
+import { startHub, waitFor } from './hub';
+
+describe('the Connect panel and devenviro connect --print', { timeout: 120_000 }, () => {
+  it('build the same command and snippet for each client; the panel has a placeholder where the CLI has the token', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const reply = await dispatchCall(hub.app.handlers, 'agents.connectInfo', undefined);
+    expect(reply.ok).toBe(true);
+    const info = (reply as { result: ConnectInfo }).result;
+    expect(info.hubUrl).toBe(hub.url);
+    expect(info.devenviroArgv.slice(-2)).toEqual(['--data-dir', dataDir]);
+
+    for (const client of MCP_CLIENTS) {
+      const name = `agent-${client}`;
+      // A project with a space and a slash: escaped in the credentials path, quoted in the shell line.
+      const project = 'shop front/web';
+      const printed = await runCli(['connect', client, '--name', name, '--project', project, '--print', '--data-dir', dataDir], { env: cleanEnv() });
+      expect(printed.code, printed.stderr).toBe(0);
+      const { token } = loadCredentials(dataDir, project, name)!;
+
+      // What the panel renders for the same name and project, from the hub's answer alone.
+      const credentials = [info.dataDir, ...credentialsPathParts(project, name)].join(info.pathSeparator);
+      const panel = connectPrintout(client, connectPlan(client, mcpUrlOf(info.hubUrl), TOKEN_PLACEHOLDER, name, credentials));
+      expect(panel).not.toContain(token);
+      expect(printed.stdout.trimEnd()).toBe(panel.split(TOKEN_PLACEHOLDER).join(token));
+    }
+  });
+
+  it('mcp.sessions lists each open session with its agent, client name and version, and pushes the list as they open and end', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const pushed: McpSessionInfo[][] = [];
+    hub.app.events.on('mcp.sessions', (sessions) => pushed.push(sessions));
+    const register = await fetch(`${hub.url}/api/v1/agents/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'builder', project: 'shop' }),
+    });
+    const { agent, token } = (await register.json()) as { agent: { id: string }; token: string };
+
+    const before = Date.now();
+    const client = new Client({ name: 'claude-code', version: '2.0.14' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${hub.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+    await client.connect(transport);
+    const sessions = async () => ((await dispatchCall(hub.app.handlers, 'mcp.sessions', undefined)) as { result: McpSessionInfo[] }).result;
+    const [open] = await sessions();
+    expect(open).toMatchObject({ agentId: agent.id, client: { name: 'claude-code', version: '2.0.14' } });
+    expect(Date.parse(open!.openedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(pushed.at(-1)).toEqual([open]);
+
+    // DELETE /mcp ends the session: the list empties and the cockpit is told.
+    await transport.terminateSession();
+    await client.close();
+    await waitFor(async () => (await sessions()).length === 0, 'the session to end');
+    await waitFor(() => pushed.at(-1)?.length === 0, 'an mcp.sessions event with no session');
+  });
+});
