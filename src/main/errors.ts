@@ -9,6 +9,8 @@ export class HubError extends Error {
   override name = 'HubError';
   /** The HTTP status: ERROR_CODES gives it for the hub's own codes. */
   readonly status: number;
+  /** Fields the answer carries beside `error` and `code` (a reservation conflict's `conflicts`, say). */
+  details?: Record<string, unknown>;
   constructor(code: ErrorCode, message: string);
   /** For a module with codes of its own beside ERROR_CODES (BackupError), which gives their status. */
   constructor(code: string, message: string, status: number);

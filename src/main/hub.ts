@@ -9,6 +9,7 @@ import type { McpGateway } from './mcp/gateway';
 import type { MemoryEngine } from './memory/engine';
 import type { MessagingService } from './messaging/service';
 import type { RealtimeGateway } from './messaging/realtime';
+import type { ReservationService } from './reservations/service';
 
 export interface Hub {
   db: SqliteDatabase;
@@ -23,4 +24,6 @@ export interface Hub {
   mcp: McpGateway;
   /** The A2A door: the agent card, JSON-RPC at /a2a, and its tasks. */
   a2a: A2aGateway;
+  /** File reservations (leases) of every project. */
+  reservations: ReservationService;
 }

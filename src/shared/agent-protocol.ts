@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ExtractRequest, MemoryInput, MemorySearchQuery } from './memory-protocol';
+import { ReservationFrames, type ReservationConflict } from './reservation-protocol';
 
 export const API_PREFIX = '/api/v1';
 
@@ -215,6 +216,8 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('memory.store'), ref: z.string().max(100), memories: z.array(MemoryInput).min(1).max(10_000) }).strict(),
   z.object({ type: z.literal('memory.search'), ref: z.string().max(100), query: MemorySearchQuery }).strict(),
   z.object({ type: z.literal('memory.extract'), ref: z.string().max(100), request: ExtractRequest }).strict(),
+  /** File reservations (reservation-protocol.ts): reserve, renew, release, list; answered by `result` or `error`. */
+  ...ReservationFrames,
 ]);
 export type ClientFrame = z.input<typeof ClientFrame>;
 
@@ -224,7 +227,8 @@ export type ServerFrame =
   | { type: 'sent'; ref: string; result: SendResponse }
   /** The answer to a memory.* frame: StoredMemory[], a MemorySearchResult, or an extraction result. */
   | { type: 'result'; ref: string; result: unknown }
-  | { type: 'error'; ref?: string; code: string; message: string };
+  /** A refused reservation (code reservation_conflict) carries the leases in the way. */
+  | { type: 'error'; ref?: string; code: string; message: string; conflicts?: ReservationConflict[] };
 
 // ---------------------------------------------------------------------------------------------------------------
 // The codes the hub answers with: the one definition. The hub builds its errors from ERROR_CODES (src/main/errors.ts),
@@ -239,6 +243,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, meaning: 'the token is valid but may not do this: another agent\'s inbox or socket, another project\'s memories, a cockpit-only call' },
   not_found: { status: 404, meaning: 'no such agent, message, thread, memory or route' },
   conflict: { status: 409, meaning: 'the name is registered to another agent: present its token, or reclaim the name from the cockpit' },
+  reservation_conflict: { status: 409, meaning: 'paths you asked to reserve are held by another agent: `conflicts` names each holder, its patterns and when its lease ends; nothing was reserved' },
   revoked: { status: 410, meaning: 'the calling agent, or the agent a message is addressed to, was revoked from the cockpit; final for that agent' },
   too_large: { status: 413, meaning: 'the body is over `messages.maxBytes`' },
   failed: { status: 500, meaning: 'the hub could not carry out the request' },

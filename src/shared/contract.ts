@@ -22,6 +22,7 @@ import {
   type StoredMemory,
 } from './memory-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
+import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 
 function call<P extends z.ZodType>(params: P) {
   return { returns: <R>() => ({ params, result: undefined as unknown as R }) };
@@ -139,6 +140,10 @@ export const calls = {
   'backup.restore': call(z.object({ id: SnapshotId, request: BackupRestoreRequest }).strict()).returns<RestoreReport>(),
   /** Restores the hub's own data in place: the hub stops, swaps its data and starts again (the cockpit reconnects). */
   'backup.restoreHub': call(z.object({ id: SnapshotId }).strict()).returns<{ accepted: true }>(),
+  /** Active file reservations, oldest first: every project's, or one project's, holder's or path's. */
+  'reservations.list': call(ReservationQuery).returns<Reservation[]>(),
+  /** Releases anyone's lease (the person at the cockpit may); answers with the lease as it was. */
+  'reservations.release': call(z.object({ id: ReservationId }).strict()).returns<Reservation>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
 } as const;
@@ -172,6 +177,8 @@ export const events = {
   'metrics.tick': event<MetricsSnapshot>(),
   /** A backup run started, progressed or finished. */
   'backup.event': event<BackupEvent>(),
+  /** A file reservation was added, renewed, narrowed, released (by its holder, the cockpit, or revocation) or expired. */
+  'reservations.changed': event<ReservationChange>(),
   /** An in-place restore of the hub's data finished (or failed, with the reason). */
   'backup.restored': event<LastRestore>(),
 } as const;

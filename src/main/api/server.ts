@@ -72,7 +72,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     reply.headers(SECURITY_HEADERS);
   });
   http.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    if (error instanceof HubError) return reply.code(error.status).send({ error: error.message, code: error.code });
+    if (error instanceof HubError) return reply.code(error.status).send({ error: error.message, code: error.code, ...error.details });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       // The client may still be sending: let it finish (within bounds), so it reads this answer (see oversized.ts).
       await discardBody(request.raw, 2 * options.maxBodyBytes);

@@ -32,6 +32,8 @@ import { registerMessageRoutes } from '../messaging/http';
 import { RealtimeGateway } from '../messaging/realtime';
 import { MessagingService } from '../messaging/service';
 import { registerMetricsRoutes } from '../monitor/http';
+import { registerReservationRoutes } from '../reservations/http';
+import { ReservationService } from '../reservations/service';
 import type { Metrics } from '../monitor/metrics';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { checkVectorIndex } from '../vector';
@@ -76,6 +78,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
 
   const registry = new AgentRegistry(db);
   registry.ensureOverseer();
+  const reservations = new ReservationService(db, registry);
 
   const messaging = new MessagingService(db, registry, {
     maxBodyBytes: config.messages.maxBytes,
@@ -137,13 +140,14 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     maxBodyBytes: config.messages.maxBytes,
     observeDelivery: (ms) => metrics.record('deliver', ms),
     memory,
+    reservations,
   });
   const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
   const mcp = new McpGateway({ registry, messaging, memory, cockpitToken });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
   const a2a = new A2aGateway({ db, registry, messaging, cockpitToken, host: config.api.host, maxBodyBytes: config.messages.maxBytes });
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a };
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -163,6 +167,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => registerBackupRoutes(context, { registry, cockpitToken, backup }),
       (context) => mcp.register(context),
       (context) => a2a.register(context),
+      (context) => registerReservationRoutes(context, registry, reservations, cockpitToken),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -210,6 +215,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   if (quitBackup) await hub.backup.scheduler.onQuit(QUIT_BACKUP_TIMEOUT_MS).catch(() => undefined);
   await hub.backup.scheduler.stop();
   await hub.memory.close();
+  hub.reservations.close();
   hub.registry.close();
   await hub.checkpointer.stop();
   hub.db.close();

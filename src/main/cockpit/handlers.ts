@@ -120,6 +120,10 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
       return { accepted: true as const };
     },
 
+    'reservations.list': (query) => deps.hub().reservations.list(query),
+
+    'reservations.release': ({ id }) => deps.hub().reservations.release({ kind: 'cockpit' }, { ids: [id] }).released[0]!,
+
     'metrics.snapshot': () => deps.metrics()?.latest ?? null,
 
     'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],

@@ -1,5 +1,5 @@
 /**
- * What the cockpit watches live, pushed as contract events: agents as they change, new messages (batched per tenth
+ * What the cockpit watches live, pushed as contract events: agents and file reservations as they change, new messages (batched per tenth
  * of a second, so 1,000 messages/s arrive as 10 events), and a metrics snapshot every second.
  */
 import { readdirSync, statSync } from 'node:fs';
@@ -25,6 +25,7 @@ export interface LiveFeed {
 export function startLiveFeed({ events, hub, metrics, dataDir }: { events: EventBus; hub: Hub; metrics: Metrics; dataDir: string }): LiveFeed {
   const offAgents = hub.registry.onChange((agent) => events.emit('agents.changed', agent));
   const offMcp = hub.mcp.onChange(() => events.emit('mcp.sessions', hub.mcp.list()));
+  const offReservations = hub.reservations.onChange((change) => events.emit('reservations.changed', change));
 
   // The newest deliveries since the last batch, as they are: only those still here when the batch leaves are copied.
   let pending: Delivery[][] = [];
@@ -55,6 +56,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     stop() {
       offAgents();
       offMcp();
+      offReservations();
       offMessages();
       clearTimeout(batchTimer);
       clearInterval(tick);

@@ -1,4 +1,4 @@
-/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks). */
+/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks, reservations). */
 import type { Migration } from './database';
 
 /**
@@ -128,6 +128,25 @@ export const hubMigrations: Migration[] = [
       ) STRICT;
       CREATE INDEX a2a_tasks_by_owner ON a2a_tasks (owner, updated_at);
       CREATE INDEX a2a_tasks_open ON a2a_tasks (state) WHERE state IN (1, 2, 6, 8);
+    `,
+  },
+  {
+    version: 7,
+    name: 'file reservations',
+    // Active leases only: a released or expired one is deleted. The hub keeps them all in memory and writes through.
+    up: `
+      CREATE TABLE reservations (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        holder_id TEXT NOT NULL REFERENCES agents (id),
+        paths TEXT NOT NULL,                 -- JSON array of the patterns as written
+        mode TEXT NOT NULL,                  -- exclusive | shared
+        reason TEXT NOT NULL,
+        ttl_seconds INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        renewed_at TEXT
+      ) STRICT;
     `,
   },
 ];

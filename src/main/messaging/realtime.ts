@@ -15,6 +15,7 @@ import { rejectUpgrade, type UpgradeRouter } from '../api/upgrade-router';
 import { HubError } from '../errors';
 import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
 import type { MemoryEngine } from '../memory/engine';
+import type { ReservationService } from '../reservations/service';
 import { frameLength, messageFrame, sendFrame, type OutgoingFrame } from './frames';
 import { rawBodyFrom, type DecodedSend } from './decode-send';
 import type { RawBody } from './json-body';
@@ -34,6 +35,8 @@ const FRAME_OVERHEAD_BYTES = 64 * 1024;
 export interface RealtimeOptions {
   /** The memory engine, for memory.* frames. */
   memory?: MemoryEngine;
+  /** File reservations, for reservations.* frames. */
+  reservations?: ReservationService;
   /** Told the notification latency of each live push: from the hub accepting the send to the frame on the socket. */
   observeDelivery?: (latencyMs: number) => void;
   registry: AgentRegistry;
@@ -317,10 +320,32 @@ export class RealtimeGateway {
           send({ type: 'result', ref: frame.ref, result });
           break;
         }
+        case 'reservations.reserve':
+        case 'reservations.renew':
+        case 'reservations.release':
+        case 'reservations.list': {
+          const reservations = this.options.reservations;
+          if (!reservations) throw new HubError('failed', 'this hub keeps no file reservations');
+          if (frame.type === 'reservations.list' && (frame.query.project ?? agent.project) !== agent.project) {
+            throw new HubError('forbidden', 'an agent sees the reservations of its own project only');
+          }
+          // The same rules as over HTTP (reservations/http.ts): an agent acts on its own leases, in its own project.
+          const result =
+            frame.type === 'reservations.reserve'
+              ? reservations.reserve(agent, frame.request)
+              : frame.type === 'reservations.renew'
+                ? reservations.renew(agent, frame.id, frame.ttlSeconds)
+                : frame.type === 'reservations.release'
+                  ? reservations.release({ kind: 'agent', agent }, frame.request)
+                  : { reservations: reservations.list({ ...frame.query, project: agent.project }) };
+          send({ type: 'result', ref: frame.ref, result });
+          break;
+        }
       }
     } catch (error) {
       const hubError = error instanceof HubError ? error : new HubError('failed', (error as Error).message);
-      send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: hubError.code, message: hubError.message });
+      // A reservation conflict carries the leases in the way (`conflicts`), as its HTTP answer does.
+      send({ ...hubError.details, type: 'error', ...(ref === undefined ? {} : { ref }), code: hubError.code, message: hubError.message });
     }
   }
 
