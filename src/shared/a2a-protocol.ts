@@ -14,8 +14,8 @@ export const A2A_PATH = '/a2a';
 /**
  * What an A2A `SendMessage` carries in `message.metadata` (or the request's `metadata`) for the hub. `to` names the
  * hub agent the message is for: its name (looked up in the caller's project first, then in every project, where it
- * must be unique), `project/name`, or its id. Not needed on a follow-up message of an existing task (`taskId` set):
- * that goes to the task's agent.
+ * must be unique), `name@project` (as the command line writes it), or its id. A follow-up message of an open task
+ * (`taskId` set) needs none: it goes to the task's agent.
  */
 export const A2aSendMetadata = z.object({
   to: z.string().trim().min(1).max(200).optional(),

@@ -2,8 +2,15 @@
 import { Role, TaskState, type Message, type SendMessageRequest, type Task } from '@a2a-js/sdk';
 import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { request as httpRequest } from 'node:http';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AgentRegistry } from '../../src/main/agents/registry';
+import { openDatabase } from '../../src/main/db/database';
+import { BODY_DIR } from '../../src/main/messaging/body-store';
+import { SendDecoder } from '../../src/main/messaging/send-decoder';
+import { MessagingService } from '../../src/main/messaging/service';
 import { A2A_CANCELED_SUBJECT, A2A_CARD_PATH, A2A_PATH, A2A_TASK_METADATA } from '../../src/shared/a2a-protocol';
+import { SendRequest } from '../../src/shared/agent-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
 
 /** An SDK client that presents the agent's token on every call (the card itself is public). */
@@ -169,6 +176,36 @@ describe('A2A door', () => {
       done = await client.getTask({ tenant: '', id: task.id });
     }
     expect(done!.artifacts[0]!.parts[0]!.content).toEqual({ $case: 'data', value: { verdict: 'approve' } });
+  });
+
+  it('names agents across projects (name@project where names repeat); a follow-up message goes to the task\'s agent', async () => {
+    const hub = await startHub();
+    const caller = await hub.register('caller', { project: 'shop' });
+    const shopReviewer = await hub.register('reviewer', { project: 'shop' });
+    const blogReviewer = await hub.register('reviewer', { project: 'blog' });
+    const blogWriter = await hub.register('writer', { project: 'blog' });
+    const card = await (await fetch(`${hub.url}${A2A_CARD_PATH}`)).json();
+    expect(card.skills.map((skill: { id: string }) => skill.id)).toEqual(expect.arrayContaining(['reviewer@blog', 'reviewer@shop', 'writer', 'caller']));
+
+    const shopSocket = await openSocket(hub.url, shopReviewer.agent.id, shopReviewer.token);
+    const blogSocket = await openSocket(hub.url, blogReviewer.agent.id, blogReviewer.token);
+    const writerSocket = await openSocket(hub.url, blogWriter.agent.id, blogWriter.token);
+    const client = await a2aClient(hub, caller.token);
+    // A bare name: the caller's own project first; a name unique across projects; name@project; an id.
+    await client.sendMessage(textMessage('to my reviewer', { to: 'reviewer' }));
+    expect(await shopSocket.next((f) => f.type === 'message')).toMatchObject({ message: { body: 'to my reviewer' } });
+    await client.sendMessage(textMessage('to the writer', { to: 'writer' }));
+    expect(await writerSocket.next((f) => f.type === 'message')).toMatchObject({ message: { body: 'to the writer' } });
+    const task = asTask(await client.sendMessage(textMessage('to the blog reviewer', { to: 'reviewer@blog' })));
+    expect(await blogSocket.next((f) => f.type === 'message')).toMatchObject({ message: { body: 'to the blog reviewer', threadId: task.id } });
+    await client.sendMessage(textMessage('by id', { to: blogWriter.agent.id }));
+    expect(await writerSocket.next((f) => f.type === 'message')).toMatchObject({ message: { body: 'by id' } });
+
+    // A second message of the open task, with no `to`: same agent, same thread, one task with both in its history.
+    const followUp = asTask(await client.sendMessage(textMessage('one more thing', {}, task.id)));
+    expect(followUp.id).toBe(task.id);
+    expect(await blogSocket.next((f) => f.type === 'message')).toMatchObject({ message: { body: 'one more thing', threadId: task.id } });
+    expect((await client.getTask({ tenant: '', id: task.id })).history.map((m) => textOf(m.parts))).toEqual(['to the blog reviewer', 'one more thing']);
   });
 
   it('CancelTask marks the task canceled and tells the agent in the task\'s thread; a later reply changes nothing', async () => {
@@ -339,5 +376,34 @@ describe('A2A door', () => {
       after = await client.getTask({ tenant: '', id: task.id });
     }
     expect(textOf(after!.status!.message!.parts)).toBe('after the restart');
+  });
+  it('a reply stored while the door was not watching (a crash before the task was updated) completes the task at start', async () => {
+    const hub = await startHub();
+    const caller = await hub.register('caller');
+    const worker = await hub.register('worker');
+    const client = await a2aClient(hub, caller.token);
+    const task = asTask(await client.sendMessage(textMessage('reply while I am away', { to: 'worker' })));
+    const requestId = String(task.metadata?.[A2A_TASK_METADATA.requestMessageId]);
+    await hub.app.stop();
+
+    // The worker's reply committed by the messaging service alone (no door listening), as a crash right after the
+    // commit would leave it.
+    const db = openDatabase(path.join(hub.dataDir, 'hub.sqlite'));
+    const registry = new AgentRegistry(db);
+    const messaging = new MessagingService(db, registry, { maxBodyBytes: 1 << 20, bodyDir: path.join(hub.dataDir, BODY_DIR), bodyFileBytes: 1 << 20, decoder: new SendDecoder() });
+    await messaging.send(registry.get(worker.agent.id), SendRequest.parse({ to: { type: 'agent', id: caller.agent.id }, body: 'done while you were away', replyTo: requestId }));
+    messaging.close();
+    registry.close();
+    db.close();
+
+    await hub.restart();
+    const again = await a2aClient(hub, caller.token);
+    let done: Task | undefined;
+    for (let i = 0; i < 100 && done?.status?.state !== TaskState.TASK_STATE_COMPLETED; i++) {
+      done = await again.getTask({ tenant: '', id: task.id });
+      if (done.status?.state !== TaskState.TASK_STATE_COMPLETED) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(done!.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(textOf(done!.artifacts[0]!.parts)).toBe('done while you were away');
   });
 });

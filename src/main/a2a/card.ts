@@ -1,6 +1,6 @@
 /**
  * The hub's A2A agent card: the hub itself, its JSON-RPC interface on the API's port, bearer-token security, and
- * one skill per agent that can receive messages (id: the agent's name, or project/name where names repeat).
+ * one skill per agent that can receive messages (id: the agent's name, or name@project where names repeat).
  */
 import type { AgentCard, AgentSkill } from '@a2a-js/sdk';
 import { A2A_PROTOCOL_VERSION } from '@a2a-js/sdk';
@@ -50,7 +50,7 @@ function skillsOf(agents: readonly AgentRecord[]): AgentSkill[] {
   return [...agents]
     .sort((a, b) => a.project.localeCompare(b.project) || a.name.localeCompare(b.name))
     .map((agent) => ({
-      id: perName.get(agent.name) === 1 ? agent.name : `${agent.project}/${agent.name}`,
+      id: perName.get(agent.name) === 1 ? agent.name : `${agent.name}@${agent.project}`,
       name: agent.name,
       description: agent.description ?? `Agent ${agent.name} of project ${agent.project} (${agent.tier} tier)`,
       tags: [agent.tier, `project:${agent.project}`, ...agent.capabilities],

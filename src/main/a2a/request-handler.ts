@@ -66,7 +66,7 @@ export class HubRequestHandler extends DefaultRequestHandler {
     } else {
       if (!meta.to) {
         throw new RequestMalformedError(
-          'name the hub agent the message is for in message.metadata.to (its name, project/name or id; the agent card lists them as skills)',
+          'name the hub agent the message is for in message.metadata.to (its name, name@project or id; the agent card lists them as skills)',
         );
       }
       target = resolveAgent(registry, meta.to, caller);
@@ -115,24 +115,26 @@ function pick(metadata: Record<string, unknown> | undefined): Record<string, unk
 }
 
 /**
- * The agent `to` names: an agent id; `project/name`; or a name, in the caller's project first, then in any project
- * where it is the only agent of that name.
+ * The agent `to` names: an agent id; `name@project` (as the command line writes it); or a name, in the caller's
+ * project first, then in any project where it is the only agent of that name.
  */
 export function resolveAgent(registry: AgentRegistry, to: string, caller: AgentRecord): AgentRecord {
   if (ULID_PATTERN.test(to)) {
     const byId = registry.find(to);
     if (byId) return byId;
   }
-  const slash = to.indexOf('/');
-  if (slash > 0) {
-    const agent = registry.findByName(to.slice(0, slash), to.slice(slash + 1));
+  // Agent names have no @, so the first one ends the name.
+  const at = to.indexOf('@');
+  if (at > 0) {
+    const [name, project] = [to.slice(0, at), to.slice(at + 1)];
+    const agent = registry.findByName(project, name);
     if (agent) return agent;
-    throw new RequestMalformedError(`there is no agent ${to.slice(slash + 1)} in project ${to.slice(0, slash)}`);
+    throw new RequestMalformedError(`there is no agent ${name} in project ${project}`);
   }
   const own = registry.findByName(caller.project, to);
   if (own) return own;
   const named = registry.all().filter((agent) => agent.name === to && !agent.revokedAt);
   if (named.length === 1) return named[0]!;
   if (named.length === 0) throw new RequestMalformedError(`there is no agent named ${to}: the agent card lists the agents as skills`);
-  throw new RequestMalformedError(`several projects have an agent named ${to}: name it as project/name (${named.map((a) => `${a.project}/${a.name}`).join(', ')})`);
+  throw new RequestMalformedError(`several projects have an agent named ${to}: name it as name@project (${named.map((a) => `${a.name}@${a.project}`).join(', ')})`);
 }
