@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { SendRequest, Ulid } from './agent-protocol';
 import { MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
+import { ReleaseRequest, ReservationId, ReservationPath, ReserveRequest, MAX_TTL_SECONDS, MIN_TTL_SECONDS, RESERVATION_MODES } from './reservation-protocol';
 
 /** Streamable HTTP endpoint of the MCP server, on the same port as the HTTP API. */
 export const MCP_PATH = '/mcp';
@@ -19,6 +20,10 @@ export const MCP_TOOL_NAMES = [
   'wait_for_messages',
   'memory_search',
   'memory_store',
+  'reserve_files',
+  'renew_reservation',
+  'release_files',
+  'list_reservations',
 ] as const;
 export type McpToolName = (typeof MCP_TOOL_NAMES)[number];
 
@@ -77,3 +82,33 @@ export const AcknowledgeOutput = z.object({ acknowledged: z.number() });
 export const WaitForMessagesOutput = z.object({ messages: z.array(MessageOut), timedOut: z.boolean() });
 export const MemorySearchOutput = z.looseObject({ hits: z.array(z.looseObject({ memory: z.looseObject({ id: z.string(), text: z.string() }) })) });
 export const MemoryStoreOutput = z.object({ stored: z.array(z.looseObject({ memory: z.looseObject({ id: z.string() }), outcome: z.string() })) });
+
+// --- file reservations (reservation-protocol.ts: the HTTP API's requests, in the caller's own project) ------------
+
+export const ReserveFilesInput = ReserveRequest;
+export const RenewReservationInput = z
+  .object({
+    id: ReservationId.describe('the reservation id reserve_files answered with'),
+    ttlSeconds: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS).optional().describe('how long from now; the lease\'s own TTL when left out'),
+  })
+  .strict();
+export const ReleaseFilesInput = ReleaseRequest;
+export const ListReservationsInput = z
+  .object({
+    path: ReservationPath.optional().describe('only leases that could touch this path or glob'),
+    holder: ReservationId.optional().describe('only this agent\'s leases (an agent id)'),
+  })
+  .strict();
+
+const ReservationOut = z.looseObject({
+  id: z.string(),
+  holderId: z.string(),
+  holderName: z.string(),
+  paths: z.array(z.string()),
+  mode: z.enum(RESERVATION_MODES),
+  expiresAt: z.string(),
+});
+export const ReserveFilesOutput = z.object({ reservations: z.array(ReservationOut), created: z.boolean() });
+export const RenewReservationOutput = z.object({ reservation: ReservationOut });
+export const ReleaseFilesOutput = z.object({ released: z.array(ReservationOut), narrowed: z.array(ReservationOut) });
+export const ListReservationsOutput = z.object({ reservations: z.array(ReservationOut) });

@@ -8,12 +8,14 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { HubError } from '../errors';
 import type { MemoryEngine } from '../memory/engine';
 import type { MessagingService } from '../messaging/service';
+import type { ReservationService } from '../reservations/service';
 
 /** The services the tools are thin adapters over: the same ones the HTTP API uses. */
 export interface ToolDeps {
   registry: AgentRegistry;
   messaging: MessagingService;
   memory: MemoryEngine;
+  reservations: ReservationService;
 }
 
 /** Ends the waits of a session that closes (DELETE, idle timeout, the hub stopping). */

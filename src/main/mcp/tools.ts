@@ -8,6 +8,7 @@ import { version as appVersion } from '../../../package.json';
 import { registerAgentTools } from './agent-tools';
 import { registerMemoryTools } from './memory-tools';
 import { registerMessageTools } from './message-tools';
+import { registerReservationTools } from './reservation-tools';
 import type { SessionSignal, ToolDeps, ToolGroup } from './tool-kit';
 
 export type { SessionSignal, ToolDeps } from './tool-kit';
@@ -17,6 +18,7 @@ const TOOL_GROUPS: readonly ToolGroup[] = [
   registerAgentTools,
   registerMessageTools,
   registerMemoryTools,
+  registerReservationTools,
 ];
 
 /** An MCP server whose tools act as agent `agentId` (the agent whose token opened the session). */
