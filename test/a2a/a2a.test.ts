@@ -3,6 +3,8 @@ import { Role, TaskState, type Message, type SendMessageRequest, type Task } fro
 import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { AgentRegistry } from '../../src/main/agents/registry';
 import { openDatabase } from '../../src/main/db/database';
@@ -11,6 +13,7 @@ import { SendDecoder } from '../../src/main/messaging/send-decoder';
 import { MessagingService } from '../../src/main/messaging/service';
 import { A2A_CANCELED_SUBJECT, A2A_CARD_PATH, A2A_PATH, A2A_TASK_METADATA } from '../../src/shared/a2a-protocol';
 import { SendRequest } from '../../src/shared/agent-protocol';
+import { MCP_PATH } from '../../src/shared/mcp-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
 
 /** An SDK client that presents the agent's token on every call (the card itself is public). */
@@ -124,6 +127,9 @@ describe('A2A door', () => {
     if (frame.type !== 'message') throw new Error('not a message');
     expect(frame.message).toMatchObject({ from: caller.agent.id, threadId: task.id, subject: 'tests', body: 'please run the tests' });
     expect(task.metadata?.[A2A_TASK_METADATA.requestMessageId]).toBe(frame.message.id);
+    // The same message in the worker's inbox over HTTP, as for any message.
+    const workerInbox = await hub.api(`/agents/${worker.agent.id}/messages`, { token: worker.token });
+    expect(workerInbox.body.messages).toMatchObject([{ id: frame.message.id, threadId: task.id, body: 'please run the tests' }]);
 
     // A normal hub reply, over HTTP.
     const replied = await replyOver(hub, worker.token, caller.agent.id, frame.message.id, 'all 42 tests pass');
@@ -146,6 +152,28 @@ describe('A2A door', () => {
     // The reply also reached the caller's hub inbox, like any reply.
     const inbox = await hub.api(`/agents/${caller.agent.id}/messages`, { token: caller.token });
     expect(inbox.body.messages.map((m: { id: string }) => m.id)).toContain(replied.body.id);
+  });
+
+  it('an MCP agent\'s reply (send_message with replyTo) completes the task', async () => {
+    const hub = await startHub();
+    const caller = await hub.register('caller');
+    const worker = await hub.register('mcp-worker');
+    const mcp = new McpClient({ name: 'worker', version: '1.0.0' });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${hub.url}${MCP_PATH}`), { requestInit: { headers: { authorization: `Bearer ${worker.token}` } } }));
+    const client = await a2aClient(hub, caller.token);
+    const task = asTask(await client.sendMessage(textMessage('summarise the log', { to: 'mcp-worker' })));
+
+    const inbox = (await mcp.callTool({ name: 'read_inbox', arguments: {} })).structuredContent as { messages: Array<{ id: string; threadId: string; body: unknown }> };
+    expect(inbox.messages).toMatchObject([{ threadId: task.id, body: 'summarise the log' }]);
+    const sent = await mcp.callTool({ name: 'send_message', arguments: { to: { type: 'agent', id: caller.agent.id }, body: 'three errors, all timeouts', replyTo: inbox.messages[0]!.id } });
+    expect(sent.isError).toBeFalsy();
+    let done: Task | undefined;
+    for (let i = 0; i < 100 && done?.status?.state !== TaskState.TASK_STATE_COMPLETED; i++) {
+      done = await client.getTask({ tenant: '', id: task.id });
+      if (done.status?.state !== TaskState.TASK_STATE_COMPLETED) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(textOf(done!.artifacts[0]!.parts)).toBe('three errors, all timeouts');
+    await mcp.close();
   });
 
   it('data and file parts become a JSON body; a JSON reply comes back as a data part', async () => {
@@ -344,6 +372,9 @@ describe('A2A door', () => {
     await expect(stranger.cancelTask({ tenant: '', id: task.id, metadata: {} })).rejects.toMatchObject({ name: 'TaskNotFoundError' });
     await expect(stranger.sendMessage(textMessage('hijack', {}, task.id))).rejects.toMatchObject({ name: 'TaskNotFoundError' });
     expect((await client.getTask({ tenant: '', id: task.id })).status?.state).toBe(TaskState.TASK_STATE_WORKING);
+    const listAll = { tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageToken: '', statusTimestampAfter: undefined };
+    expect((await client.listTasks(listAll)).tasks.map((t) => t.id)).toEqual([task.id]);
+    expect((await stranger.listTasks(listAll)).tasks).toEqual([]);
   });
 
   it('keeps tasks across a restart, and a reply sent after it still completes the task', async () => {
