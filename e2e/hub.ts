@@ -15,8 +15,8 @@ export interface RunningHub {
   output(): string;
 }
 
-export async function startHub(extraArgs: string[] = []): Promise<RunningHub> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'devenviro-e2e-'));
+/** Starts a hub in a fresh data directory, or in `dataDir` (one a stopped hub kept: a restart). */
+export async function startHub(extraArgs: string[] = [], dataDir = mkdtempSync(path.join(os.tmpdir(), 'devenviro-e2e-'))): Promise<RunningHub> {
   const child = spawn(process.execPath, ['out/main/headless.js', '--data-dir', dataDir, '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -46,13 +46,14 @@ export async function startHub(extraArgs: string[] = []): Promise<RunningHub> {
   };
 }
 
-export async function stopHub(hub: RunningHub): Promise<void> {
+/** Stops the hub and removes its data directory, unless `keepData` (to start it again on the same data). */
+export async function stopHub(hub: RunningHub, { keepData = false }: { keepData?: boolean } = {}): Promise<void> {
   if (hub.process.exitCode === null) {
     const exited = new Promise((resolve) => hub.process.once('exit', resolve));
     hub.process.kill('SIGTERM');
     await exited;
   }
-  rmSync(hub.dataDir, { recursive: true, force: true });
+  if (!keepData) rmSync(hub.dataDir, { recursive: true, force: true });
 }
 
 export const test = base.extend<{ hub: RunningHub }>({

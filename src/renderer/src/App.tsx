@@ -13,6 +13,7 @@ import { MemoryView } from './views/MemoryView';
 import { MessagesView } from './views/MessagesView';
 import { OverviewView } from './views/OverviewView';
 import { PerformanceView } from './views/PerformanceView';
+import { ReservationsNavHint, ReservationsView } from './views/ReservationsView';
 import { StatusView } from './views/StatusView';
 
 export function App({ transport }: { transport: Transport | { error: string } }) {
@@ -44,6 +45,7 @@ const NAV: Array<{ view: ViewName; label: string; icon: ReactNode }> = [
   { view: 'overview', label: 'Overview', icon: <Icon d="M3 13h4v6H3zM10 8h4v11h-4zM17 4h4v15h-4z" /> },
   { view: 'agents', label: 'Agents', icon: <Icon d="M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 20c0-3.3 3.6-6 8-6s8 2.7 8 6" /> },
   { view: 'connect', label: 'Connect an agent', icon: <Icon d="M9 7V3M15 7V3M6 7h12v4a6 6 0 0 1-12 0zM12 17v4" /> },
+  { view: 'reservations', label: 'Reservations', icon: <Icon d="M6 11V8a6 6 0 0 1 12 0v3M5 11h14v10H5zM12 15v2" /> },
   { view: 'messages', label: 'Messages', icon: <Icon d="M4 5h16v11H8l-4 4z" /> },
   { view: 'memory', label: 'Memory', icon: <Icon d="M5 4h14v16H5zM9 8h6M9 12h6M9 16h3" /> },
   { view: 'backup', label: 'Backup', icon: <Icon d="M7 18a4.5 4.5 0 0 1-.6-8.96A6 6 0 0 1 18 8.5a4.5 4.5 0 0 1-.5 9.5M12 12v8M9 15l3-3 3 3" /> },
@@ -114,6 +116,8 @@ function CurrentView({ view, param }: { view: ViewName; param: string | null }) 
       return <AgentsView selectedId={param} />;
     case 'connect':
       return <ConnectView />;
+    case 'reservations':
+      return <ReservationsView />;
     case 'messages':
       return <MessagesView threadId={param} />;
     case 'memory':
@@ -133,6 +137,7 @@ function NavHint({ view }: { view: ViewName }) {
   const { byId, state } = useAgents();
   const online = useMemo(() => countAgents(byId).online, [byId]);
   if (view === 'backup') return <BackupNavHint />;
+  if (view === 'reservations') return <ReservationsNavHint />;
   if (view === 'agents' && state === 'ready') {
     return (
       <span className="nav-hint num" title="agents online">
