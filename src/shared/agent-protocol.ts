@@ -45,6 +45,8 @@ export const TopicName = z
   .min(1)
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*$/, 'use letters, digits and . _ / : -, starting with a letter or digit');
+/** The body of POST /agents/{id}/topics: topics to subscribe to. */
+export const TopicList = z.object({ topics: z.array(TopicName).min(1).max(100) }).strict();
 /** Message and agent ids are ULIDs: 26 characters of Crockford's base32, sortable by creation time. */
 export const ULID_SOURCE = '[0-9A-HJKMNP-TV-Z]{26}';
 export const ULID_PATTERN = new RegExp(`^${ULID_SOURCE}$`);

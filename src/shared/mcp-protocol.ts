@@ -1,7 +1,7 @@
 /** The hub's MCP server: its path, and each tool's input schema (zod) and structured output. */
 import { z } from 'zod';
-import { SendRequest, Ulid } from './agent-protocol';
-import { MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
+import { RegisterRequest, SendRequest, StatusUpdate, TopicList, Ulid } from './agent-protocol';
+import { ExtractRequest, MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
 import { ReleaseRequest, ReservationId, ReservationPath, ReserveRequest, MAX_TTL_SECONDS, MIN_TTL_SECONDS, RESERVATION_MODES } from './reservation-protocol';
 
 /** Streamable HTTP endpoint of the MCP server, on the same port as the HTTP API. */
@@ -11,15 +11,30 @@ export const MCP_PATH = '/mcp';
 export const MAX_WAIT_MS = 300_000;
 export const DEFAULT_WAIT_MS = 30_000;
 
+/**
+ * How long an MCP session may go unused before the hub closes it and frees what it holds (mcp.sessionIdleMinutes in
+ * config.json); a client that comes back after that gets 404 and initializes a new session.
+ */
+export const DEFAULT_SESSION_IDLE_MINUTES = 30;
+
 export const MCP_TOOL_NAMES = [
   'whoami',
+  'register',
   'list_agents',
+  'set_status',
   'send_message',
+  'reply',
   'read_inbox',
   'acknowledge',
   'wait_for_messages',
+  'read_thread',
+  'search_messages',
+  'subscribe',
+  'unsubscribe',
+  'list_topics',
   'memory_search',
   'memory_store',
+  'memory_extract',
   'reserve_files',
   'renew_reservation',
   'release_files',
@@ -31,12 +46,59 @@ export type McpToolName = (typeof MCP_TOOL_NAMES)[number];
 
 export const WhoamiInput = z.object({}).strict();
 
+/**
+ * Over MCP the token already is an agent: `register` updates how the caller is listed. A name or project that is not
+ * the caller's is another agent, refused with how to connect as it.
+ */
+export const RegisterInput = z
+  .object({
+    name: RegisterRequest.shape.name.optional().describe('your own name (see whoami); another name is another agent'),
+    project: z.string().trim().min(1).max(128).optional().describe('your own project (see whoami)'),
+    tier: RegisterRequest.shape.tier.describe('strategic, development or memory'),
+    capabilities: RegisterRequest.shape.capabilities.describe('what you can do, e.g. ["review","typescript"]: replaces the list'),
+    description: RegisterRequest.shape.description.describe('one line about you, shown in list_agents and the cockpit'),
+  })
+  .strict();
+
+/** The HTTP API's status update (PUT /agents/{id}/status): a settable status and, optionally, what you are doing. */
+export const SetStatusInput = StatusUpdate;
+
 export const ListAgentsInput = z
   .object({ activeOnly: z.boolean().default(false).describe('only agents that are not offline') })
   .strict();
 
 /** The HTTP API's send request, as it is: to (agent, topic, broadcast), body, subject, thread, importance, ack. */
 export const SendMessageInput = SendRequest;
+
+/** A reply: to the message's sender (or its topic), in its thread. The send options of send_message, minus `to`. */
+export const ReplyInput = z
+  .object({
+    messageId: Ulid.describe('the id of the message you answer (from read_inbox or wait_for_messages)'),
+    body: SendRequest.shape.body,
+    subject: SendRequest.shape.subject,
+    importance: SendRequest.shape.importance,
+    ackRequired: SendRequest.shape.ackRequired,
+    idempotencyKey: SendRequest.shape.idempotencyKey,
+    privately: z.boolean().default(false).describe('for a topic message: answer only its sender, not the whole topic'),
+  })
+  .strict();
+
+export const ReadThreadInput = z
+  .object({ threadId: z.string().min(1).max(128).describe('a message\'s threadId') })
+  .strict();
+
+/** Keyword search over the messages you sent or received (GET /messages/search). */
+export const SearchMessagesInput = z
+  .object({
+    query: z.string().trim().min(1).max(500).describe('words to find: every word must occur, the last one also as a prefix'),
+    limit: z.number().int().min(1).max(200).default(20),
+  })
+  .strict();
+
+/** Topics to subscribe to or leave (the body of POST /agents/{id}/topics). */
+export const SubscribeInput = TopicList;
+export const UnsubscribeInput = TopicList;
+export const ListTopicsInput = z.object({}).strict();
 
 export const ReadInboxInput = z
   .object({
@@ -69,19 +131,31 @@ export const MemorySearchInput = z
 /** One memory, as the HTTP API's store takes it (it goes to the caller's own project). */
 export const MemoryStoreInput = MemoryInput;
 
+/** Text to extract memories from, as POST /memory/extract takes it, with its limits (up to 5,000,000 characters). */
+export const MemoryExtractInput = ExtractRequest;
+
 // --- outputs (structured content; loose: the HTTP API's answer types say every field) -----------------------------
 
 const AgentOut = z.looseObject({ id: z.string(), name: z.string(), project: z.string(), status: z.string() });
 const MessageOut = z.looseObject({ id: z.string(), from: z.string(), threadId: z.string(), body: z.unknown() });
 
+const StoredMemoryOut = z.looseObject({ memory: z.looseObject({ id: z.string() }), outcome: z.string() });
+
 export const WhoamiOutput = z.object({ agent: AgentOut });
+export const RegisterOutput = z.object({ agent: AgentOut });
+export const SetStatusOutput = z.object({ agent: AgentOut });
 export const ListAgentsOutput = z.object({ agents: z.array(AgentOut) });
 export const SendMessageOutput = z.looseObject({ id: z.string(), threadId: z.string(), recipients: z.number(), duplicate: z.boolean() });
+export const ReplyOutput = SendMessageOutput.extend({ to: z.looseObject({ type: z.string() }) });
+export const ReadThreadOutput = z.object({ threadId: z.string(), messages: z.array(MessageOut) });
+export const SearchMessagesOutput = z.object({ hits: z.array(z.looseObject({ message: MessageOut, snippet: z.string() })) });
+export const TopicsOutput = z.object({ topics: z.array(z.string()) });
 export const ReadInboxOutput = z.object({ messages: z.array(MessageOut), next: z.string().nullable() });
 export const AcknowledgeOutput = z.object({ acknowledged: z.number() });
 export const WaitForMessagesOutput = z.object({ messages: z.array(MessageOut), timedOut: z.boolean() });
 export const MemorySearchOutput = z.looseObject({ hits: z.array(z.looseObject({ memory: z.looseObject({ id: z.string(), text: z.string() }) })) });
-export const MemoryStoreOutput = z.object({ stored: z.array(z.looseObject({ memory: z.looseObject({ id: z.string() }), outcome: z.string() })) });
+export const MemoryStoreOutput = z.object({ stored: z.array(StoredMemoryOut) });
+export const MemoryExtractOutput = z.looseObject({ stored: z.array(StoredMemoryOut), stats: z.looseObject({ memories: z.number() }) });
 
 // --- file reservations (reservation-protocol.ts: the HTTP API's requests, in the caller's own project) ------------
 
@@ -112,3 +186,14 @@ export const ReserveFilesOutput = z.object({ reservations: z.array(ReservationOu
 export const RenewReservationOutput = z.object({ reservation: ReservationOut });
 export const ReleaseFilesOutput = z.object({ released: z.array(ReservationOut), narrowed: z.array(ReservationOut) });
 export const ListReservationsOutput = z.object({ reservations: z.array(ReservationOut) });
+
+// --- resources ----------------------------------------------------------------------------------------------------
+
+/** The resources a session offers: its agent's unacknowledged messages, and the directory of agents. */
+export const MCP_RESOURCES = {
+  inbox: 'devenviro://inbox',
+  agents: 'devenviro://agents',
+} as const;
+
+/** How many unacknowledged messages the inbox resource shows at most (oldest first; read_inbox pages through more). */
+export const INBOX_RESOURCE_LIMIT = 100;

@@ -3,7 +3,7 @@ import { onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import type { RegisterResponse, ServerFrame } from '../../src/shared/agent-protocol';
 import { createApp, type App } from '../../src/main/app';
-import { defaultConfig } from '../../src/main/config/config';
+import { defaultConfig, type AppConfig } from '../../src/main/config/config';
 import { tempDir } from '../helpers';
 
 export interface TestHub {
@@ -15,12 +15,15 @@ export interface TestHub {
   restart(): Promise<void>;
 }
 
-export async function startHub(options: { maxBytes?: number; bodyFileBytes?: number; dataDir?: string } = {}): Promise<TestHub> {
+export async function startHub(
+  options: { maxBytes?: number; bodyFileBytes?: number; dataDir?: string; configure?: (config: AppConfig) => void } = {},
+): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir();
   const config = defaultConfig();
   config.api.port = 0;
   if (options.maxBytes) config.messages.maxBytes = options.maxBytes;
   if (options.bodyFileBytes) config.messages.bodyFileBytes = options.bodyFileBytes;
+  options.configure?.(config);
   let app = createApp({ dataDir, runtime: 'headless', config, rendererDir: null });
   let { apiUrl } = await app.start();
   // Registered after tempDir's cleanup, so it runs first (cleanups run in reverse): stop, then delete.

@@ -1,44 +1,9 @@
 /** The hub's MCP server over Streamable HTTP, driven by the official SDK's client against a real hub on loopback. */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { MAX_SESSIONS_PER_AGENT } from '../../src/main/mcp/gateway';
-import { MCP_PATH, MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
-import { openSocket, startHub, type TestHub } from '../hub/harness';
-
-async function connect(hub: TestHub, token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${hub.url}${MCP_PATH}`), {
-    requestInit: { headers: { authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: 'test-agent', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, transport };
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
-
-function text(result: CallToolResult): string {
-  return result.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
-}
-
-/** A raw POST to /mcp (for what the SDK client would not send). */
-async function post(hub: TestHub, body: unknown, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${hub.url}${MCP_PATH}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify(body),
-  });
-}
-
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
+import { MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
+import { openSocket, startHub } from '../hub/harness';
+import { call, connect, INITIALIZE, post, text } from './mcp-client';
 
 describe('MCP server (Streamable HTTP)', () => {
   it('lists its tools, each with a description and input and output schemas, and says who the caller is', async () => {

@@ -143,13 +143,18 @@ export class AgentRegistry {
           '(Authorization: Bearer …) to reclaim it, or re-register it from the cockpit',
       );
     }
-    existing.tier = input.tier ?? existing.tier;
-    existing.capabilities = input.capabilities ?? existing.capabilities;
-    existing.description = input.description ?? existing.description;
     existing.lastSeen = Date.now();
-    this.persist(existing);
-    this.changed(existing);
+    this.updateProfile(existing, input);
     return { agent: this.info(existing), token, existing: true };
+  }
+
+  /** Changes how an agent is listed (registering again, or the MCP `register` tool); what is not given stays. */
+  updateProfile(agent: AgentRecord, profile: Pick<z.output<typeof RegisterRequest>, 'tier' | 'capabilities' | 'description'>): void {
+    agent.tier = profile.tier ?? agent.tier;
+    agent.capabilities = profile.capabilities ?? agent.capabilities;
+    agent.description = profile.description ?? agent.description;
+    this.persist(agent);
+    this.changed(agent);
   }
 
   /** The agent a token belongs to; a revoked agent's token no longer opens anything. */

@@ -144,7 +144,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   });
   const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
-  const mcp = new McpGateway({ registry, messaging, memory, reservations, cockpitToken });
+  const mcp = new McpGateway({ registry, messaging, memory, reservations, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
   const a2a = new A2aGateway({ db, registry, messaging, cockpitToken, host: config.api.host, maxBodyBytes: config.messages.maxBytes });
   const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations };

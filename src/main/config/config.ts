@@ -9,6 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { BackupSettingsSchema } from '../../shared/backup-protocol';
 import { COCKPIT_TOKEN_FILE, DEFAULT_HUB_HOST, DEFAULT_HUB_PORT } from '../../shared/hub-location';
+import { DEFAULT_SESSION_IDLE_MINUTES } from '../../shared/mcp-protocol';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 
 
@@ -45,6 +46,13 @@ export const ConfigSchema = z
          * of the built-in encoder; null keeps the built-in one. Changing it re-embeds in the background.
          */
         modelDir: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    mcp: z
+      .object({
+        /** An MCP session unused this many minutes is closed and its resources freed; its client initializes anew. */
+        sessionIdleMinutes: z.number().positive().max(7 * 24 * 60).default(DEFAULT_SESSION_IDLE_MINUTES),
       })
       .strict()
       .prefault({}),

@@ -7,7 +7,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { McpSessionInfo } from '../../shared/contract';
-import { MCP_PATH } from '../../shared/mcp-protocol';
+import { DEFAULT_SESSION_IDLE_MINUTES, MCP_PATH } from '../../shared/mcp-protocol';
 import { authorityOf } from '../api/auth';
 import { agentOriginAllowed, SECURITY_HEADERS } from '../api/security';
 import type { ApiContext } from '../api/server';
@@ -28,17 +28,30 @@ interface Session {
   /** The client's own name and version from its initialize request (`clientInfo`), for the cockpit. */
   client: { name: string; version: string };
   openedAt: string;
+  /** Calls under way (a pending wait, say): a session with one is in use, not idle. */
+  active: number;
+  /** When the last call of the session started or ended (Date.now()). */
+  lastUsed: number;
 }
 
 export interface McpGatewayOptions extends ToolDeps {
   cockpitToken: string;
+  /** A session unused for this long is closed (mcp.sessionIdleMinutes in config.json; 30 minutes by default). */
+  sessionIdleMs?: number;
 }
 
 export class McpGateway {
   private readonly sessions = new Map<string, Session>();
   private readonly listeners = new Set<() => void>();
+  private readonly idleMs: number;
+  private readonly idleSweep: NodeJS.Timeout;
 
-  constructor(private readonly options: McpGatewayOptions) {}
+  constructor(private readonly options: McpGatewayOptions) {
+    this.idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MINUTES * 60_000;
+    // Checked a few times per timeout (at most every 30 s), so a session lives at most a quarter longer than it.
+    this.idleSweep = setInterval(() => this.closeIdle(), Math.max(20, Math.min(this.idleMs / 4, 30_000)));
+    this.idleSweep.unref();
+  }
 
   /** Adds the /mcp route to the API server (one of the server's `register` steps). */
   register({ http }: ApiContext): void {
@@ -63,6 +76,7 @@ export class McpGateway {
 
   /** Closes every session (the hub is stopping): their waits end, their streams close. */
   async close(): Promise<void> {
+    clearInterval(this.idleSweep);
     const open = [...this.sessions.values()];
     this.sessions.clear();
     // Pending waits end first and answer (empty), then the streams close: a client is not left without its answer.
@@ -86,7 +100,11 @@ export class McpGateway {
     let session: Session | undefined;
     if (typeof sessionId === 'string') {
       session = this.sessions.get(sessionId);
-      if (!session) return void reply.code(404).send(rpcError(-32001, `no MCP session ${sessionId}: it ended; initialize a new one`));
+      if (!session) {
+        return void reply
+          .code(404)
+          .send(rpcError(-32001, `Session not found: MCP session ${sessionId} ended (closed, unused for too long, or the hub restarted); initialize a new one`));
+      }
       if (session.agentId !== agentId) throw forbidden('this MCP session belongs to another agent');
     } else if (request.method === 'POST' && isInitializeRequest(request.body)) {
       session = this.open(agentId, request.body.params.clientInfo);
@@ -98,6 +116,17 @@ export class McpGateway {
     // every answer of the hub carries go on it first.
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(name, value);
     reply.hijack();
+    // Calls (POST, DELETE) are use, and a session stays in use while one runs (a long wait); the notification stream
+    // (GET), which a client keeps open as long as it lives, is not: a client that only listens is idle.
+    if (request.method !== 'GET') {
+      const used = session;
+      used.active++;
+      used.lastUsed = Date.now();
+      reply.raw.once('close', () => {
+        used.active--;
+        used.lastUsed = Date.now();
+      });
+    }
     try {
       await session.transport.handleRequest(request.raw, reply.raw, request.body);
     } catch (error) {
@@ -119,7 +148,7 @@ export class McpGateway {
     });
     // Bounded: the client chooses these strings.
     const client = { name: clientInfo.name.slice(0, 200), version: clientInfo.version.slice(0, 100) };
-    const session: Session = { agentId, transport, closing, client, openedAt: new Date().toISOString() };
+    const session: Session = { agentId, transport, closing, client, openedAt: new Date().toISOString(), active: 0, lastUsed: Date.now() };
     transport.onclose = () => {
       closing.abort();
       if (transport.sessionId) this.forget(transport.sessionId);
@@ -129,12 +158,26 @@ export class McpGateway {
     return session;
   }
 
+  /**
+   * Closes the sessions nobody called for the idle timeout (no call under way, none ended lately): a client that
+   * went away without DELETE, or one that sits unused. Its notification stream and resource subscriptions end with it;
+   * the client's next request gets 404 and it initializes a new session.
+   */
+  private closeIdle(): void {
+    const before = Date.now() - this.idleMs;
+    for (const [id, session] of this.sessions) {
+      if (session.active > 0 || session.lastUsed > before) continue;
+      this.forget(id);
+      void this.end(session);
+    }
+  }
+
   private closeOldestBeyondCap(agentId: string): void {
     // The map keeps insertion order: the first of the agent's sessions is its oldest.
     const own = [...this.sessions].filter(([, session]) => session.agentId === agentId);
     for (const [id, session] of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_AGENT))) {
       this.forget(id);
-      void session.transport.close().catch(() => undefined);
+      void this.end(session);
     }
   }
 

@@ -1,7 +1,14 @@
-/** MCP tools of the shared memory: search and store, under the HTTP API's access rules (memory/access.ts). */
+/** MCP tools of the shared memory: search, store and extract, under the HTTP API's access rules (memory/access.ts). */
 import { MemorySearchQuery } from '../../shared/memory-protocol';
-import { MemorySearchInput, MemorySearchOutput, MemoryStoreInput, MemoryStoreOutput } from '../../shared/mcp-protocol';
-import { checkedStore, memoryCaller, searchContext } from '../memory/access';
+import {
+  MemoryExtractInput,
+  MemoryExtractOutput,
+  MemorySearchInput,
+  MemorySearchOutput,
+  MemoryStoreInput,
+  MemoryStoreOutput,
+} from '../../shared/mcp-protocol';
+import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
 import { run, type ToolGroup } from './tool-kit';
 
 export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
@@ -36,5 +43,18 @@ export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
         const inputs = [input];
         return { stored: await engine.store(inputs, checkedStore(engine, memoryCaller(me()), inputs)) };
       }),
+  );
+
+  server.registerTool(
+    'memory_extract',
+    {
+      description:
+        'Extract memories from text (a transcript, a log, notes, a document; up to 5,000,000 characters) and store them in your project: ' +
+        'facts, decisions, tasks, errors and code are found, scored and deduplicated. Give a title and a source to say where it came from; ' +
+        'shared=true lets other projects read them. Returns what was stored.',
+      inputSchema: MemoryExtractInput,
+      outputSchema: MemoryExtractOutput,
+    },
+    (input) => run(() => memory.extract(input, writeContext(memoryCaller(me()), input.project))),
   );
 };

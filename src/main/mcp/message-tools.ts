@@ -1,17 +1,28 @@
-/** MCP tools about messages: send, read and acknowledge the inbox, and wait for the next message (the push). */
+/**
+ * MCP tools about messages: send and reply, read and acknowledge the inbox, wait for the next message (the push),
+ * read a thread and search what you sent or received.
+ */
+import type { Recipient } from '../../shared/agent-protocol';
 import {
   AcknowledgeInput,
   AcknowledgeOutput,
   ReadInboxInput,
   ReadInboxOutput,
+  ReadThreadInput,
+  ReadThreadOutput,
+  ReplyInput,
+  ReplyOutput,
+  SearchMessagesInput,
+  SearchMessagesOutput,
   SendMessageInput,
   SendMessageOutput,
   WaitForMessagesInput,
   WaitForMessagesOutput,
 } from '../../shared/mcp-protocol';
-import { badRequest } from '../errors';
+import { badRequest, notFound } from '../errors';
 import { publicMessage } from '../messaging/frames';
 import type { MessagingService } from '../messaging/service';
+import type { StoredMessage } from '../messaging/store';
 import { run, type ToolGroup } from './tool-kit';
 
 export const registerMessageTools: ToolGroup = (server, { messaging, me, session }) => {
@@ -34,6 +45,29 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
       outputSchema: SendMessageOutput,
     },
     (input) => run(() => messaging.send(me(), input)),
+  );
+
+  server.registerTool(
+    'reply',
+    {
+      description:
+        'Answer a message by its id, in its thread: a message sent to you goes back to its sender; a topic message goes to the topic ' +
+        '(privately=true: to its sender only); a follow-up to a message you sent goes where that one went. Same options as send_message.',
+      inputSchema: ReplyInput,
+      outputSchema: ReplyOutput,
+    },
+    ({ messageId, privately, ...options }) =>
+      run(async () => {
+        const agent = me();
+        const original = store.get(messageId);
+        if (!original || !store.visibleTo(agent.id, original)) {
+          throw notFound(`no message ${messageId} that you sent or received: take the id from read_inbox, wait_for_messages or read_thread`);
+        }
+        const to = replyRecipient(original, agent.id, privately);
+        // The thread follows from replyTo in the send itself (as for the HTTP API and the client library's reply).
+        const sent = await messaging.send(agent, { ...options, to, replyTo: original.id, threadId: original.threadId });
+        return { ...sent, to };
+      }),
   );
 
   server.registerTool(
@@ -77,7 +111,49 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
         return { messages, timedOut: messages.length === 0 };
       }),
   );
+
+  server.registerTool(
+    'read_thread',
+    {
+      description:
+        'The messages of a thread (a message\'s threadId), oldest first: those you sent or received. A thread you took no part in is not found.',
+      inputSchema: ReadThreadInput,
+      outputSchema: ReadThreadOutput,
+    },
+    ({ threadId }) =>
+      run(() => {
+        // The rule of GET /threads/{threadId}: an agent sees the messages of a thread that it sent or received.
+        const messages = store.threadFor(threadId, me().id);
+        if (messages.length === 0) throw notFound(`no thread ${threadId} that you can see: take a threadId from one of your messages`);
+        return { threadId, messages: messages.map(publicMessage) };
+      }),
+  );
+
+  server.registerTool(
+    'search_messages',
+    {
+      description:
+        'Keyword search over the messages you sent or received (subject and body), best match first, each with a snippet where the words are in [brackets].',
+      inputSchema: SearchMessagesInput,
+      outputSchema: SearchMessagesOutput,
+    },
+    ({ query, limit }) =>
+      run(async () => {
+        const agent = me();
+        // As GET /messages/search: whatever was sent before the search is indexed first, so the search sees it.
+        await messaging.catchUpSearch();
+        const hits = store.search(query, limit, agent.id);
+        return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message as StoredMessage) })) };
+      }),
+  );
 };
+
+/** Where a reply goes: back to the sender, to the topic for a topic message, or where the caller's own message went. */
+function replyRecipient(original: StoredMessage, callerId: string, privately: boolean): Recipient {
+  if (original.to.type === 'topic' && !privately) return original.to;
+  if (original.from !== callerId) return { type: 'agent', id: original.from };
+  return original.to;
+}
 
 /**
  * Resolves true once `ready()` holds: checked at once, then on each delivery to `agentId` (the hook the realtime

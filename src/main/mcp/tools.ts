@@ -1,7 +1,7 @@
 /**
- * The MCP server of one session: its tools come from one file per area, each a thin adapter over the services the
- * HTTP API uses (the registry, messaging, the memory engine with its access rules), so no rule lives here twice.
- * A new area adds its file and one line to TOOL_GROUPS.
+ * The MCP server of one session: its resources (resources.ts) and its tools, which come from one file per area, each
+ * a thin adapter over the services the HTTP API uses (the registry, messaging, the memory engine with its access
+ * rules, reservations), so no rule lives here twice. A new area adds its file and one line to TOOL_GROUPS.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { version as appVersion } from '../../../package.json';
@@ -9,6 +9,8 @@ import { registerAgentTools } from './agent-tools';
 import { registerMemoryTools } from './memory-tools';
 import { registerMessageTools } from './message-tools';
 import { registerReservationTools } from './reservation-tools';
+import { registerResources } from './resources';
+import { registerTopicTools } from './topic-tools';
 import type { SessionSignal, ToolDeps, ToolGroup } from './tool-kit';
 
 export type { SessionSignal, ToolDeps } from './tool-kit';
@@ -17,6 +19,7 @@ export type { SessionSignal, ToolDeps } from './tool-kit';
 const TOOL_GROUPS: readonly ToolGroup[] = [
   registerAgentTools,
   registerMessageTools,
+  registerTopicTools,
   registerMemoryTools,
   registerReservationTools,
 ];
@@ -26,5 +29,6 @@ export function createAgentMcpServer(deps: ToolDeps, agentId: string, session: S
   const server = new McpServer({ name: 'devenviro-hub', version: appVersion });
   const context = { ...deps, agentId, me: () => deps.registry.get(agentId), session };
   for (const addTools of TOOL_GROUPS) addTools(server, context);
+  registerResources(server, context);
   return server;
 }

@@ -11,6 +11,7 @@ import {
   InboxQuery,
   SearchQuery,
   SendRequest,
+  TopicList,
   TopicName,
   Ulid,
   type InboxPage,
@@ -25,8 +26,6 @@ import { messageListJson, publicMessage, searchHitsJson } from './frames';
 import { acceptLargeSends, rawBodyOf } from './http-body';
 import type { MessagingService } from './service';
 import type { StoredMessage } from './store';
-
-const TopicList = z.object({ topics: z.array(TopicName).min(1).max(100) }).strict();
 
 export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegistry, messaging: MessagingService, cockpitToken: string): void {
   const who = (request: Parameters<typeof authorityOf>[0]) => authorityOf(request, registry, cockpitToken);
@@ -89,10 +88,8 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
   http.get(`${API_PREFIX}/threads/:threadId`, async (request, reply) => {
     const authority = requireAuthority(who(request));
     const threadId = (request.params as { threadId: string }).threadId;
-    const messages = store.thread(threadId);
-    const agentId = authority.kind === 'agent' ? authority.agent.id : undefined;
     // An agent sees the messages of a thread that it sent or received; the cockpit sees all of them.
-    const visible = agentId ? messages.filter((m) => m.from === agentId || store.inbox(agentId, m.seq - 1, 1, 'all')[0]?.seq === m.seq) : messages;
+    const visible = store.threadFor(threadId, authority.kind === 'agent' ? authority.agent.id : undefined);
     if (visible.length === 0) throw notFound(`no thread ${threadId} that you can see`);
     if (visible.some((message) => message.external)) return sendMessageList(reply, `{"threadId":${JSON.stringify(threadId)},"messages":[`, visible, ']}');
     return { threadId, messages: visible.map(publicMessage) };
@@ -126,7 +123,7 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
     const authority = requireAuthority(who(request));
     const id = parseInput(Ulid, (request.params as { id?: string }).id, 'message id');
     const message = store.get(id);
-    const visible = message && (authority.kind === 'cockpit' || message.from === authority.agent.id || store.deliveredTo(authority.agent.id, message.seq));
+    const visible = message && (authority.kind === 'cockpit' || store.visibleTo(authority.agent.id, message));
     if (!message || !visible) throw notFound(`no message ${id} that you can see`);
     reply.type('application/json; charset=utf-8').header('content-disposition', `attachment; filename="message-${id}.json"`);
     if (!message.external) return reply.send(JSON.stringify(message.body));

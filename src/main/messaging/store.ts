@@ -135,6 +135,17 @@ export class MessageStore {
     return this.s.delivered.get(agentId, seq) !== undefined;
   }
 
+  /** Whether an agent may see a message: it sent it, or the message was delivered to its inbox. */
+  visibleTo(agentId: string, message: StoredMessage): boolean {
+    return message.from === agentId || this.deliveredTo(agentId, message.seq);
+  }
+
+  /** A thread's messages, oldest first: those `agentId` may see, or all of them when no agent is named (the cockpit). */
+  threadFor(threadId: string, agentId?: string): StoredMessage[] {
+    const messages = this.thread(threadId);
+    return agentId === undefined ? messages : messages.filter((message) => this.visibleTo(agentId, message));
+  }
+
   seqOf(id: string): number | undefined {
     return this.s.seqOf.get(id) as number | undefined;
   }
