@@ -36,6 +36,23 @@ import {
   type ThreadSummary,
 } from '../shared/agent-protocol';
 import { DEFAULT_HUB_URL, HUB_RUNTIME_FILE, type HubRuntimeFile } from '../shared/hub-location';
+import {
+  RESERVATIONS_CHECK_PATH,
+  RESERVATIONS_PATH,
+  RESERVATIONS_RELEASE_PATH,
+  reservationRenewPath,
+  type CheckResponse,
+  type ReleaseRequest,
+  type ReleaseResponse,
+  type Reservation,
+  type ReservationConflict,
+  type ReservationConflictBody,
+  type ReservationList,
+  type ReservationMode,
+  type ReservationQuery,
+  type ReserveRequest,
+  type ReserveResponse,
+} from '../shared/reservation-protocol';
 import { resolveDataDir } from '../shared/node/data-dir';
 import { backoffDelay, type Backoff } from '../shared/retry';
 import { loadCredentials, saveCredentials } from './credentials';
@@ -66,9 +83,29 @@ export class HubClientError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; body?: unknown },
   ) {
     super(message, options);
+    this.body = options?.body;
+  }
+
+  /** The hub's whole answer to a refused call (`{ error, code, ... }`), for codes that say more (a reservation conflict). */
+  readonly body: unknown;
+}
+
+/** The code of a refused reservation: the 409 body names the leases in the way. */
+const RESERVATION_CONFLICT: ReservationConflictBody['code'] = 'reservation_conflict';
+
+/**
+ * A reservation the hub refused because other agents hold some of the paths (409): nothing was reserved.
+ * `conflicts` names each lease in the way: its holder, the patterns that collide, when it ends.
+ */
+export class ReservationConflictError extends HubClientError {
+  override name = 'ReservationConflictError';
+  readonly conflicts: ReservationConflict[];
+  constructor(message: string, body: Partial<ReservationConflictBody>) {
+    super(409, RESERVATION_CONFLICT, message, { body });
+    this.conflicts = Array.isArray(body.conflicts) ? body.conflicts : [];
   }
 }
 
@@ -194,11 +231,17 @@ export class HubHttp {
       const body = (parsed ?? {}) as { error?: unknown; code?: unknown };
       const message = typeof body.error === 'string' ? body.error : text.trim() || `${response.status} ${response.statusText}`;
       const code = typeof body.code === 'string' ? body.code : codeOfStatus(response.status);
-      throw new HubClientError(response.status, code, message);
+      if (code === RESERVATION_CONFLICT) throw new ReservationConflictError(message, (parsed ?? {}) as Partial<ReservationConflictBody>);
+      throw new HubClientError(response.status, code, message, { body: parsed });
     }
     if (parsed === undefined && text) throw new HubClientError(response.status, 'invalid_response', `the hub answered ${method} ${route} with something that is not JSON`);
     return parsed as T;
   }
+}
+
+/** A path of the reservation protocol (declared with the API prefix) as HubHttp.request takes it. */
+export function apiRoute(fullPath: string): string {
+  return fullPath.startsWith(API_PREFIX) ? fullPath.slice(API_PREFIX.length) : fullPath;
 }
 
 function codeOfStatus(status: number): string {
@@ -567,6 +610,43 @@ export class AgentClient {
   /** Agents whose status is not offline. */
   active(): Promise<AgentInfo[]> {
     return this.http.request<{ agents: AgentInfo[] }>('GET', '/agents/active').then((r) => r.agents);
+  }
+
+  // -- file reservations -------------------------------------------------------------------------------------------
+
+  /**
+   * Reserves repo-relative paths or globs in the agent's project, all or none: exclusive by default, for
+   * `ttlSeconds` (the hub's default 30 min). Reserving one's own paths again renews those leases. Another agent's
+   * lease in the way rejects with ReservationConflictError, whose `conflicts` say who holds what until when.
+   */
+  reserve(paths: string[], options: Omit<ReserveRequest, 'paths'> = {}): Promise<ReserveResponse> {
+    return this.http.request<ReserveResponse>('POST', apiRoute(RESERVATIONS_PATH), { body: { ...options, paths } });
+  }
+
+  /** The lease lasts `ttlSeconds` (its own TTL when left out) from now. */
+  renew(id: string, ttlSeconds?: number): Promise<Reservation> {
+    return this.http.request<Reservation>('POST', apiRoute(reservationRenewPath(id)), { body: ttlSeconds === undefined ? {} : { ttlSeconds } });
+  }
+
+  /**
+   * Releases the agent's leases by id and/or patterns (as written when reserved; a lease left with none ends, one
+   * left with some is narrowed).
+   */
+  release(what: ReleaseRequest): Promise<ReleaseResponse> {
+    return this.http.request<ReleaseResponse>('POST', apiRoute(RESERVATIONS_RELEASE_PATH), { body: what });
+  }
+
+  /** The active leases of the agent's project, oldest first: all, one holder's, or those that could match a path. */
+  listReservations(query: Omit<ReservationQuery, 'project'> = {}): Promise<Reservation[]> {
+    return this.http.request<ReservationList>('GET', apiRoute(RESERVATIONS_PATH), { query }).then((r) => r.reservations);
+  }
+
+  /**
+   * The other agents' leases that would refuse these paths, without reserving: with mode `shared` (the default)
+   * their exclusive leases, with `exclusive` all of them. The git guard asks this with a commit's files.
+   */
+  checkReservations(paths: string[], mode: ReservationMode = 'shared'): Promise<ReservationConflict[]> {
+    return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { paths, mode } }).then((r) => r.conflicts);
   }
 
   // -- the socket --------------------------------------------------------------------------------------------------

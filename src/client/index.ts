@@ -9,6 +9,7 @@ export {
   HubClient,
   HubClientError,
   HubHttp,
+  ReservationConflictError,
   type AgentClientEvents,
   type AttachOptions,
   type ClientOptions,
@@ -34,3 +35,12 @@ export type {
   SendResponse,
   ThreadSummary,
 } from '../shared/agent-protocol';
+export type {
+  ReleaseRequest,
+  ReleaseResponse,
+  Reservation,
+  ReservationConflict,
+  ReservationMode,
+  ReserveRequest,
+  ReserveResponse,
+} from '../shared/reservation-protocol';

@@ -40,6 +40,7 @@ export async function startMailboxHub(
       dataDir,
       registry: app.hub().registry,
       messaging: app.hub().messaging,
+      reservations: app.hub().reservations,
       maxFileBytes: config.messages.maxBytes + 64 * 1024,
       log: (line) => logs.push(line),
       ...options.mailbox,

@@ -229,7 +229,7 @@ describe('outbox to inbox', () => {
     expect(path.basename(path.dirname(dir))).toBe('web%20app');
     mkdirSync(dir, { recursive: true });
     await until(() => inboxFiles(dir).length === 2, 5000, 'backlog written');
-    expect(listing(dir)).toEqual(['inbox', 'outbox', 'rejected']);
+    expect(listing(dir)).toEqual(['answers', 'inbox', 'outbox', 'rejected', 'requests']);
     await hub.api('/messages', { token: sender.token, body: { to: { type: 'agent', id: late.agent.id }, body: 'three' } });
     await until(() => inboxFiles(dir).length === 3, 5000, 'live message written');
     expect(readInbox(dir).map((m) => m.body)).toEqual(['one', 'two', 'three']);

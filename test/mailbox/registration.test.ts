@@ -10,7 +10,7 @@ describe('file registration', () => {
     const agent = await registerByFile(hub.root, 'scribe', 'acme/web', { capabilities: ['notes'], description: 'Takes notes' });
     const dir = agentDir(hub.root, 'acme/web', 'scribe');
     expect(path.basename(path.dirname(dir))).toBe('acme%2Fweb');
-    expect(listing(dir)).toEqual(['agent.json', 'inbox', 'outbox', 'rejected']);
+    expect(listing(dir)).toEqual(['agent.json', 'answers', 'inbox', 'outbox', 'rejected', 'requests']);
     if (process.platform !== 'win32') expect(statSync(path.join(dir, 'agent.json')).mode & 0o777).toBe(0o600);
 
     const record = hub.hub.registry.get(agent.id);

@@ -18,6 +18,9 @@ export interface Io {
   interrupted: Promise<void>;
 }
 
+/** The exit code of a command refused because other agents hold the files (reserve, guard check). */
+export const EXIT_CONFLICT = 3;
+
 export class UsageError extends Error {
   constructor(
     message: string,

@@ -3,24 +3,48 @@
  * to the hub over HTTP (`watch` over the realtime socket), prints for people by default and JSON with --json.
  * This is the entry (built to out/main/cli.js): it finds the command, parses its options and reports its errors.
  *
- * Exit codes: 0 done, 1 the hub refused or could not be reached, 2 the command line was wrong.
+ * Exit codes: 0 done, 1 the hub refused or could not be reached, 2 the command line was wrong, 3 other agents hold
+ * the files (reserve, guard check).
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { resolveDataDir } from '../../shared/node/data-dir';
-import { HubClientError } from '../client';
+import { HubClientError, ReservationConflictError } from '../client';
 import { agents, register, status, subscribe, unsubscribe } from './agents';
 import { backup } from './backup';
 import { connect } from './connect';
-import { GLOBAL_HELP, GLOBAL_OPTIONS, once, UsageError, type Command, type Context, type Io, type Values } from './command';
+import { guard } from './guard';
+import { EXIT_CONFLICT, GLOBAL_HELP, GLOBAL_OPTIONS, once, UsageError, type Command, type Context, type Io, type Values } from './command';
 import { attachIdentity, resolveIdentity } from './hub';
 import { mcp } from './mcp';
 import { memory } from './memory';
 import { ack, inbox, search, send, thread, threads, watch } from './messages';
+import { release, reservations, reserve } from './reservations';
 
 /** The commands in the order `devenviro --help` lists them. */
-const COMMANDS: Record<string, Command> = { register, connect, agents, send, inbox, ack, watch, status, subscribe, unsubscribe, search, threads, memory, thread, backup, mcp };
+const COMMANDS: Record<string, Command> = {
+  register,
+  connect,
+  agents,
+  send,
+  inbox,
+  ack,
+  watch,
+  status,
+  subscribe,
+  unsubscribe,
+  search,
+  threads,
+  memory,
+  thread,
+  reserve,
+  release,
+  reservations,
+  guard,
+  backup,
+  mcp,
+};
 
 const USAGE = `devenviro: talk to the DevEnviro Cockpit agent hub
 
@@ -105,6 +129,10 @@ export async function main(argv: string[], ioOverrides: Partial<Io> = {}): Promi
     if (error instanceof UsageError) {
       say(io.stderr, `devenviro ${error.command ?? commandName}: ${error.message}\nRun \`devenviro ${error.command ?? commandName} --help\` for usage.`);
       return 2;
+    }
+    if (error instanceof ReservationConflictError) {
+      say(io.stderr, `devenviro ${commandName}: ${error.message}`);
+      return EXIT_CONFLICT;
     }
     if (error instanceof HubClientError) {
       say(io.stderr, `devenviro ${commandName}: ${error.message}${error.status ? ` (${error.status} ${error.code})` : ''}`);

@@ -142,7 +142,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     memory,
     reservations,
   });
-  const mailbox = new FileMailbox({ dataDir, registry, messaging, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
+  const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
   const mcp = new McpGateway({ registry, messaging, memory, reservations, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.

@@ -1,14 +1,16 @@
 /**
- * The open agent mailboxes, by agent and by folder. Opening one starts its two workers: the outbox sender
- * (outbox.ts) and the inbox writer (inbox.ts), each retried on the mailbox's backoff when a run of it fails.
+ * The open agent mailboxes, by agent and by folder. Opening one starts its three workers: the outbox sender
+ * (outbox.ts), the inbox writer (inbox.ts) and the request answerer (requests.ts), each retried on the mailbox's
+ * backoff when a run of it fails.
  */
 import path from 'node:path';
 import { backoffDelay } from '../../shared/retry';
 import type { AgentRecord } from '../agents/registry';
 import { AGAIN_SHORTLY_MS, label, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './context';
 import { drainInbox } from './inbox';
-import { INBOX, OUTBOX, REJECTED, SENDING } from './layout';
+import { ANSWERS, INBOX, OUTBOX, REJECTED, REQUESTS, SENDING, WORKING } from './layout';
 import { drainOutbox } from './outbox';
+import { drainRequests } from './requests';
 import { SerialWorker } from './worker';
 
 export class AgentBoxes {
@@ -44,6 +46,7 @@ export class AgentBoxes {
     const current = this.byAgent.get(agent.id);
     if (current && !current.gone) return current;
     const outboxDir = path.join(dir, OUTBOX);
+    const requestsDir = path.join(dir, REQUESTS);
     const previous = this.retired.get(agent.id);
     this.retired.delete(agent.id);
     const box: AgentBox = {
@@ -64,6 +67,12 @@ export class AgentBoxes {
       gone: false,
       outbox: undefined!,
       inbox: undefined!,
+      requestsDir,
+      workingDir: path.join(requestsDir, WORKING),
+      answersDir: path.join(dir, ANSWERS),
+      pendingRequests: new Set(),
+      scanRequests: true,
+      requests: undefined!,
     };
     box.outbox = new SerialWorker(
       () => drainOutbox(this.ctx, box),
@@ -83,11 +92,20 @@ export class AgentBoxes {
         this.ctx.later(delay, () => box.inbox.kick());
       },
     );
-    this.workers.add(box.outbox).add(box.inbox);
+    box.requests = new SerialWorker(
+      () => drainRequests(this.ctx, box),
+      (error) => {
+        this.ctx.log(`${label(box)} requests: ${(error as Error).message}; trying again shortly`);
+        box.scanRequests = true;
+        this.ctx.later(AGAIN_SHORTLY_MS, () => box.requests.kick());
+      },
+    );
+    this.workers.add(box.outbox).add(box.inbox).add(box.requests);
     this.byAgent.set(agent.id, box);
     this.byDir.set(dir, box);
     box.outbox.kick();
     box.inbox.kick();
+    box.requests.kick();
     return box;
   }
 

@@ -1,12 +1,14 @@
 /**
- * An agent's mailbox (its folder's outbox, inbox and rejected/) as the outbox sender, the inbox writer and the
- * registration of drop files see it, and what they need from the FileMailbox they work for.
+ * An agent's mailbox (its folder's outbox, inbox, rejected/, requests and answers) as the outbox sender, the inbox
+ * writer, the request answerer and the registration of drop files see it, and what they need from the FileMailbox
+ * they work for.
  */
 import { mkdir } from 'node:fs/promises';
 import { errorCode } from '../../shared/node/fs-errors';
 import { backoffDelay, type Backoff } from '../../shared/retry';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { MessagingService } from '../messaging/service';
+import type { ReservationService } from '../reservations/service';
 import type { MailboxLayout } from './layout';
 import type { SerialWorker } from './worker';
 
@@ -33,6 +35,14 @@ export interface AgentBox {
   scanOutbox: boolean;
   outbox: SerialWorker;
   inbox: SerialWorker;
+  requestsDir: string;
+  /** Inside requests/: requests claimed and being answered. */
+  workingDir: string;
+  answersDir: string;
+  /** Request file names waiting to be answered. */
+  pendingRequests: Set<string>;
+  scanRequests: boolean;
+  requests: SerialWorker;
   /** The highest delivery sequence written into the inbox folder in this run. */
   inboxCursor: number;
   inboxRecovered: boolean;
@@ -47,6 +57,8 @@ export interface MailboxContext {
   readonly layout: MailboxLayout;
   readonly registry: AgentRegistry;
   readonly messaging: MessagingService;
+  /** Answers reservation requests (requests/ → answers/). */
+  readonly reservations: ReservationService;
   /** The largest outbox file read (larger ones are rejected unread). */
   readonly maxFileBytes: number;
   /** False once the mailbox is closing: work stops where the next start picks it up. */
@@ -64,6 +76,7 @@ export async function afterPrevious(box: AgentBox): Promise<void> {
   if (!previous) return;
   await previous.outbox.idle();
   await previous.inbox.idle();
+  await previous.requests.idle();
   box.previous = undefined;
 }
 

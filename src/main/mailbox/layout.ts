@@ -8,6 +8,9 @@
  *     mailbox/<project>/<name>/outbox/.sending/     files picked up and being sent (internal, survives a crash)
  *     mailbox/<project>/<name>/inbox/<id>.json      delivered messages
  *     mailbox/<project>/<name>/rejected/            outbox files that could not be sent, beside <stem>.error.txt
+ *     mailbox/<project>/<name>/requests/<any>.json  requests (file reservations) to answer
+ *     mailbox/<project>/<name>/requests/.working/   requests picked up and being answered (internal, survives a crash)
+ *     mailbox/<project>/<name>/answers/<any>.json   the answer to each request, under the request's name
  *
  * Agent names are already safe folder names (letters, digits, `.`, `_`, `-`, not starting with `.`). Projects may
  * hold any character, so their folder is the project name with every character other than a letter, digit, `.`,
@@ -25,6 +28,12 @@ export const REJECTED = 'rejected';
 /** Inside outbox/: files claimed for sending. A dot folder, so watchers (ours and the agents') skip it. */
 export const SENDING = '.sending';
 export const AGENT_FILE = 'agent.json';
+export const REQUESTS = 'requests';
+export const ANSWERS = 'answers';
+/** Inside requests/: requests claimed for answering. A dot folder, so watchers skip it. */
+export const WORKING = '.working';
+/** The folders an agent's mailbox has; the hub makes them in an agent folder it finds. */
+export const AGENT_SUBFOLDERS = [OUTBOX, INBOX, REJECTED, REQUESTS, ANSWERS] as const;
 
 const SAFE_CHAR = /^[A-Za-z0-9._-]$/;
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -105,6 +114,7 @@ export class MailboxLayout {
     | { kind: 'registration'; name: string }
     | { kind: 'agent-dir'; project: string; name: string; dir: string }
     | { kind: 'outbox'; project: string; name: string; dir: string; file: string }
+    | { kind: 'request'; project: string; name: string; dir: string; file: string }
     | { kind: 'other' } {
     const relative = path.relative(this.root, file);
     if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return { kind: 'other' };
@@ -118,12 +128,13 @@ export class MailboxLayout {
     const dir = path.join(this.root, parts[0]!, name);
     if (parts.length === 2) return { kind: 'agent-dir', project, name, dir };
     if (parts.length === 4 && parts[2] === OUTBOX && isDropFile(parts[3]!)) return { kind: 'outbox', project, name, dir, file: parts[3]! };
+    if (parts.length === 4 && parts[2] === REQUESTS && isDropFile(parts[3]!)) return { kind: 'request', project, name, dir, file: parts[3]! };
     return { kind: 'other' };
   }
 
   /**
-   * Paths the watcher need not look at: hidden files and folders, temporaries, inboxes and rejected folders (the
-   * hub writes there; watching them would only cost), and anything deeper than an outbox file.
+   * Paths the watcher need not look at: hidden files and folders, temporaries, inboxes, answers and rejected folders
+   * (the hub writes there; watching them would only cost), and anything deeper than an outbox or request file.
    */
   ignored(file: string): boolean {
     const relative = path.relative(this.root, file);
@@ -133,7 +144,7 @@ export class MailboxLayout {
     if (parts.some((part) => part.startsWith('.')) || parts.at(-1)!.endsWith('.tmp')) return true;
     if (parts[0] === REGISTER_DIR) return parts.length > 2 || (parts.length === 2 && parts[1] === REJECTED);
     if (parts[0]!.startsWith('_')) return true;
-    if (parts.length >= 3 && parts[2] !== OUTBOX) return true;
+    if (parts.length >= 3 && parts[2] !== OUTBOX && parts[2] !== REQUESTS) return true;
     return parts.length > 4;
   }
 }

@@ -3,7 +3,8 @@
  * protocol that polled folders). The folder layout is in layout.ts and the agent-facing description in docs/file-mailbox.md.
  * This class starts and stops it and finds the agents' folders (watcher events, a scan at start and a periodic one);
  * boxes.ts keeps one mailbox per agent, whose work is done by the outbox sender (outbox.ts: files agents write →
- * hub) and the inbox writer (inbox.ts: hub → files agents read); registration.ts reads registration drop files.
+ * hub), the inbox writer (inbox.ts: hub → files agents read) and the request answerer (requests.ts: reservation
+ * requests → answer files); registration.ts reads registration drop files.
  *
  * Exactly once, through kill -9 at any point:
  * - Outbox: a file is first claimed (renamed into `outbox/.sending/`), then sent with an idempotency key made from
@@ -18,6 +19,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { AgentInfo } from '../../shared/agent-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import type { Delivery, MessagingService } from '../messaging/service';
+import type { ReservationService } from '../reservations/service';
 import { AgentBoxes } from './boxes';
 import type { AgentBox, MailboxContext } from './context';
 import { ensureDirs, listDirs, listNames } from './files';
@@ -29,6 +31,8 @@ export interface FileMailboxOptions {
   dataDir: string;
   registry: AgentRegistry;
   messaging: MessagingService;
+  /** Answers the reservation requests agents drop into requests/ (docs/file-mailbox.md). */
+  reservations: ReservationService;
   /**
    * The largest outbox file read (larger ones are rejected unread). Default: 10 MiB + 64 KiB, the default
    * `messages.maxBytes` plus room for the JSON around the body; pass `config.messages.maxBytes + 64 * 1024`.
@@ -47,6 +51,7 @@ export class FileMailbox {
   private readonly layout: MailboxLayout;
   private readonly registry: AgentRegistry;
   private readonly messaging: MessagingService;
+  private readonly reservations: ReservationService;
   private readonly maxFileBytes: number;
   private readonly rescanIntervalMs: number;
   private readonly log: (line: string) => void;
@@ -73,6 +78,7 @@ export class FileMailbox {
     this.layout = new MailboxLayout(options.dataDir);
     this.registry = options.registry;
     this.messaging = options.messaging;
+    this.reservations = options.reservations;
     this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.rescanIntervalMs = options.rescanIntervalMs ?? DEFAULT_RESCAN_MS;
     this.log = options.log ?? ((line) => console.warn(`[mailbox] ${line}`));
@@ -81,6 +87,7 @@ export class FileMailbox {
       layout: this.layout,
       registry: this.registry,
       messaging: this.messaging,
+      reservations: this.reservations,
       maxFileBytes: this.maxFileBytes,
       get running() {
         return isRunning();
@@ -219,8 +226,10 @@ export class FileMailbox {
     }
     for (const box of this.boxes.values()) {
       box.scanOutbox = true;
+      box.scanRequests = true;
       box.outbox.kick();
       box.inbox.kick();
+      box.requests.kick();
     }
   }
 
@@ -234,6 +243,11 @@ export class FileMailbox {
       if (!box) return;
       box.pending.add(what.file);
       box.outbox.kick();
+    } else if (what.kind === 'request') {
+      const box = this.boxes.inDir(what.dir) ?? this.adoptFolder(what.project, what.name, what.dir);
+      if (!box) return;
+      box.pendingRequests.add(what.file);
+      box.requests.kick();
     }
   }
 

@@ -13,7 +13,7 @@ import type { RawBody } from '../messaging/json-body';
 import type { ParsedSend } from '../messaging/service';
 import { afterPrevious, label, mkdirOnce, naturalOrder, RETRY_BACKOFF, type AgentBox, type MailboxContext } from './context';
 import { exists, listNames, reject } from './files';
-import { isDropFile } from './layout';
+import { AGENT_SUBFOLDERS, isDropFile } from './layout';
 import { FileProblem, parseOutboxFile } from './outbox-file';
 
 /** Outbox files read and sent together (one group commit, usually). */
@@ -56,10 +56,10 @@ export async function drainOutbox(ctx: MailboxContext, box: AgentBox): Promise<v
   }
 }
 
-/** Makes outbox/, inbox/ and rejected/ in an agent's folder; false when the folder itself is gone. */
+/** Makes outbox/, inbox/, rejected/, requests/ and answers/ in an agent's folder; false when the folder itself is gone. */
 async function ensureSubfolders(ctx: MailboxContext, box: AgentBox): Promise<boolean> {
   try {
-    for (const dir of [box.outboxDir, box.inboxDir, box.rejectedDir]) await mkdirOnce(dir);
+    for (const sub of AGENT_SUBFOLDERS) await mkdirOnce(path.join(box.dir, sub));
     return true;
   } catch (error) {
     if (!isMissing(error) && errorCode(error) !== 'ENOTDIR') throw error;

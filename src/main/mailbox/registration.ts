@@ -13,7 +13,7 @@ import type { AgentRecord } from '../agents/registry';
 import { HubError } from '../errors';
 import { AGAIN_SHORTLY_MS, naturalOrder, type MailboxContext } from './context';
 import { ensureDirs, reject } from './files';
-import { AGENT_FILE, INBOX, OUTBOX, REJECTED } from './layout';
+import { AGENT_FILE, AGENT_SUBFOLDERS } from './layout';
 import { FileProblem } from './outbox-file';
 import { SerialWorker } from './worker';
 
@@ -111,7 +111,7 @@ export class Registrations {
     }
 
     try {
-      await ensureDirs([dir, path.join(dir, OUTBOX), path.join(dir, INBOX), path.join(dir, REJECTED)]);
+      await ensureDirs([dir, ...AGENT_SUBFOLDERS.map((sub) => path.join(dir, sub))]);
     } catch (error) {
       await this.rejectRegistration(file, fileName, `the agent was registered (id ${result.agent.id}) but its folder ${dir} could not be made: ${(error as Error).message}.`);
       return;
