@@ -1,7 +1,7 @@
 /**
  * The Reservations view against a real headless hub and real agents: leases taken over HTTP appear live, the person
  * releases one (and the agent's lease is gone over HTTP, so another agent may take the paths), and leases of agents
- * that went offline are marked after a restart of the hub.
+ * that went offline are marked after a restart of the hub, then listed as ended when they run out.
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -55,6 +55,7 @@ test.describe('reservations', () => {
     await row.getByTestId('reservation-release-confirm').click();
     await expect(row).toHaveCount(0, { timeout: 2000 });
     await expect(page.getByTestId('reservation-row')).toHaveCount(1);
+    await expect(page.getByTestId('reservation-ended').first()).toContainText('released from the cockpit');
 
     // Over HTTP the lease is gone: alpha is told so, and beta now gets the file.
     const gone = await fetch(`${hub.baseUrl}/api/v1/reservations/${leaseId}`, { headers: { authorization: `Bearer ${alpha.token}` } });
@@ -69,10 +70,10 @@ test.describe('reservations', () => {
     expect(problems).toEqual([]);
   });
 
-  test('leases of agents that are offline are marked; those of connected agents are not', async ({ page }) => {
+  test('leases of agents that are offline are marked, those of connected agents are not, and one that runs out is listed as ended with its holder away', async ({ page }) => {
     const first = await startHub();
     const away = await TestAgent.connect(first, { name: 'away', project: 'shop' });
-    expect((await reserve(away, { paths: ['src/payments'], reason: 'long refactor', ttlSeconds: 3600 })).status).toBe(201);
+    expect((await reserve(away, { paths: ['src/payments'], reason: 'long refactor', ttlSeconds: 30 })).status).toBe(201);
     away.close();
     await stopHub(first, { keepData: true });
 
@@ -93,6 +94,11 @@ test.describe('reservations', () => {
       await expect(hereRow).toHaveAttribute('data-offline', 'false');
       await expect(hereRow.getByTestId('reservation-offline')).toHaveCount(0);
       await expect(page.getByTestId('view-reservations')).toContainText('1 by offline agents');
+
+      // Its holder away, the lease runs out (30 s after it was taken): it leaves the table and is listed as ended.
+      await expect(awayRow).toHaveCount(0, { timeout: 40_000 });
+      await expect(page.locator('[data-testid=reservation-ended][data-kind=expired]')).toContainText('expired: its holder was offline');
+      await expect(hereRow).toBeVisible();
       here.close();
     } finally {
       await stopHub(hub);

@@ -1,36 +1,40 @@
 /**
  * The Reservations view: who holds which repository paths (file leases), live, with leases of offline agents marked,
- * and a way for the person to release one.
+ * a way for the person to release one, and the leases that ended while it was open (and how).
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AgentInfo } from '../../../shared/agent-protocol';
 import type { Reservation, ReservationChange } from '../../../shared/reservation-protocol';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
-import { formatDateTime } from '../format';
+import { formatAgo, formatDateTime } from '../format';
 import { invoke, useAgentLookup, useConnection, useEvent, useNow, useTransport } from '../hooks';
 import { href } from '../router';
 
 type Leases = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; byId: Map<string, Reservation> };
+type Ending = Extract<ReservationChange, { kind: 'released' | 'expired' }>;
+/** How many ended leases the view keeps listing. */
+const ENDED_SHOWN = 20;
 
 /**
  * Every active lease, fetched when the connection opens and then kept by the hub's `reservations.changed` events.
  * The answer and the events travel on one connection in order, so an event that came before the answer is already
  * in it, and one after it applies on top.
  */
-function useLeases(): Leases {
+function useLeases(onEnded?: (change: Ending) => void): Leases {
   const transport = useTransport();
   const connection = useConnection();
   const [leases, setLeases] = useState<Leases>({ state: 'loading' });
 
-  useEvent('reservations.changed', (change: ReservationChange) =>
+  useEvent('reservations.changed', (change: ReservationChange) => {
+    if (change.kind === 'released' || change.kind === 'expired') onEnded?.(change);
     setLeases((current) => {
       if (current.state !== 'ready') return current;
       const byId = new Map(current.byId);
       if (change.kind === 'released' || change.kind === 'expired') byId.delete(change.reservation.id);
       else byId.set(change.reservation.id, change.reservation);
       return { state: 'ready', byId };
-    }),
-  );
+    });
+  });
 
   useEffect(() => {
     if (connection !== 'open') return;
@@ -58,7 +62,8 @@ function formatTimeLeft(iso: string, now: number): string {
 }
 
 export function ReservationsView() {
-  const leases = useLeases();
+  const [ended, setEnded] = useState<Array<Ending & { at: number }>>([]);
+  const leases = useLeases(useCallback((change: Ending) => setEnded((list) => [{ ...change, at: Date.now() }, ...list].slice(0, ENDED_SHOWN)), []));
   const lookup = useAgentLookup();
   const now = useNow(1000);
   const [project, setProject] = useState('');
@@ -132,6 +137,7 @@ export function ReservationsView() {
             </div>
           ))}
       </Panel>
+      {ended.length > 0 && <EndedLeases ended={ended} now={now} />}
       <p className="muted small">
         A lease ends when its holder releases it or its time runs out; an agent that stays offline cannot renew, so its leases end with their time (and all of them when it is
         revoked). Releasing one here lets other agents reserve those paths at once; its holder is not asked.
@@ -222,6 +228,32 @@ function ReleaseButton({ lease }: { lease: Reservation }) {
         </button>
       </div>
     </div>
+  );
+}
+
+const HOW_ENDED = {
+  holder: 'released by its holder',
+  cockpit: 'released from the cockpit',
+  revoked: 'released: its holder was revoked',
+} as const;
+
+/** Leases that ended while the view was open, newest first: who let go, and which ran out with their holder away. */
+function EndedLeases({ ended, now }: { ended: Array<Ending & { at: number }>; now: number }) {
+  return (
+    <Panel title="Ended while this view was open" testId="reservations-ended">
+      <ul className="mini-list">
+        {ended.map((change) => (
+          <li key={`${change.reservation.id} ${change.at}`} className="mini-row" data-testid="reservation-ended" data-kind={change.kind}>
+            <span className="mini-who">{change.reservation.holderName}</span>
+            <span className="mini-text num">{change.reservation.paths.join(', ')}</span>
+            <span className={change.kind === 'expired' && change.holderOffline ? 'text-warn small' : 'muted small'}>
+              {change.kind === 'released' ? HOW_ENDED[change.by] : change.holderOffline ? 'expired: its holder was offline' : 'expired'}
+            </span>
+            <span className="mini-time num">{formatAgo(new Date(change.at).toISOString(), now)}</span>
+          </li>
+        ))}
+      </ul>
+    </Panel>
   );
 }
 
