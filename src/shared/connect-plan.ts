@@ -10,8 +10,14 @@ export type McpClient = (typeof MCP_CLIENTS)[number];
 
 export const MCP_CLIENT_TITLES: Record<McpClient, string> = { claude: 'Claude Code', gemini: 'Gemini CLI', codex: 'Codex' };
 
-/** The name the hub's server gets in the client's MCP configuration. */
+/** The name the hub's server gets in the client's MCP configuration, unless `--server-name` gives another. */
 export const MCP_SERVER_NAME = 'devenviro';
+
+/**
+ * A server name every client takes as it is: Claude Code's and Gemini CLI's names, and a bare key in Codex's
+ * config.toml (`[mcp_servers.NAME]`).
+ */
+export const MCP_SERVER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Stands for an agent's token where the one printing does not have it (the cockpit: the hub keeps only hashes). */
 export const TOKEN_PLACEHOLDER = '<token>';
@@ -46,37 +52,45 @@ export function mcpUrlOf(hubUrl: string): string {
   return hubUrl.replace(/\/+$/, '') + MCP_PATH;
 }
 
-export function connectPlan(client: McpClient, mcpUrl: string, token: string, agentName: string, credentialsPath: string): ConnectPlan {
+/** `serverName`: the hub's entry in the client's configuration (two agents on one machine need two for Codex). */
+export function connectPlan(
+  client: McpClient,
+  mcpUrl: string,
+  token: string,
+  agentName: string,
+  credentialsPath: string,
+  serverName: string = MCP_SERVER_NAME,
+): ConnectPlan {
   const header = `Authorization: Bearer ${token}`;
   switch (client) {
     case 'claude': {
-      const argv = ['claude', 'mcp', 'add', '--transport', 'http', MCP_SERVER_NAME, mcpUrl, '--header', header];
+      const argv = ['claude', 'mcp', 'add', '--transport', 'http', serverName, mcpUrl, '--header', header];
       return {
         argv,
-        remove: ['claude', 'mcp', 'remove', '--scope', 'local', MCP_SERVER_NAME],
+        remove: ['claude', 'mcp', 'remove', '--scope', 'local', serverName],
         command: shellLine(argv),
         configFile: '.mcp.json in the project (or ~/.claude.json)',
-        snippet: JSON.stringify({ mcpServers: { [MCP_SERVER_NAME]: { type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
+        snippet: JSON.stringify({ mcpServers: { [serverName]: { type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
       };
     }
     case 'gemini': {
-      const argv = ['gemini', 'mcp', 'add', '--transport', 'http', '--header', header, MCP_SERVER_NAME, mcpUrl];
+      const argv = ['gemini', 'mcp', 'add', '--transport', 'http', '--header', header, serverName, mcpUrl];
       return {
         argv,
         command: shellLine(argv),
         // As `gemini mcp add --transport http` writes it.
         configFile: '.gemini/settings.json in the project (or ~/.gemini/settings.json)',
-        snippet: JSON.stringify({ mcpServers: { [MCP_SERVER_NAME]: { url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
+        snippet: JSON.stringify({ mcpServers: { [serverName]: { url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
       };
     }
     case 'codex': {
       const variable = codexTokenVariable(agentName);
-      const argv = ['codex', 'mcp', 'add', MCP_SERVER_NAME, '--url', mcpUrl, '--bearer-token-env-var', variable];
+      const argv = ['codex', 'mcp', 'add', serverName, '--url', mcpUrl, '--bearer-token-env-var', variable];
       return {
         argv,
         command: shellLine(argv),
         configFile: '~/.codex/config.toml',
-        snippet: `[mcp_servers.${MCP_SERVER_NAME}]\nurl = ${JSON.stringify(mcpUrl)}\nbearer_token_env_var = ${JSON.stringify(variable)}`,
+        snippet: `[mcp_servers.${serverName}]\nurl = ${JSON.stringify(mcpUrl)}\nbearer_token_env_var = ${JSON.stringify(variable)}`,
         after: `Codex reads the token from $${variable} when it starts: export ${variable}="$(node -p 'require(${JSON.stringify(credentialsPath)}).token')"`,
       };
     }
@@ -100,8 +114,15 @@ export function connectPrintout(client: McpClient, plan: ConnectPlan): string {
  * `devenviro` is how the CLI is invoked on this machine, data directory included (`node <app>/bin/devenviro.mjs
  * --data-dir DIR`, or just `devenviro`).
  */
-export function connectCommandLine(devenviro: string, client: McpClient, name: string, project: string, options: { print?: boolean } = {}): string {
-  return `${devenviro} ${shellLine(['connect', client, '--name', name, '--project', project, ...(options.print ? ['--print'] : [])])}`;
+export function connectCommandLine(
+  devenviro: string,
+  client: McpClient,
+  name: string,
+  project: string,
+  options: { print?: boolean; serverName?: string } = {},
+): string {
+  const serverName = options.serverName && options.serverName !== MCP_SERVER_NAME ? ['--server-name', options.serverName] : [];
+  return `${devenviro} ${shellLine(['connect', client, '--name', name, '--project', project, ...serverName, ...(options.print ? ['--print'] : [])])}`;
 }
 
 /**

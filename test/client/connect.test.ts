@@ -124,6 +124,41 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     expect(await listTools(`${hub.url}/mcp`, after.token)).toContain('whoami');
   });
 
+  it('--server-name names the hub\'s entry in the client, so two agents can share one client configuration', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const mcpUrl = `${hub.url}/mcp`;
+    const dd = ['--data-dir', dataDir, '--project', 'shop'];
+
+    const codex = await devenviro(['connect', 'codex', '--name', 'reviewer', '--server-name', 'devenviro-reviewer', '--print', ...dd], env());
+    expect(codex.code).toBe(0);
+    expect(codex.stdout).toContain(`codex mcp add devenviro-reviewer --url ${mcpUrl} --bearer-token-env-var DEVENVIRO_TOKEN_REVIEWER`);
+    expect(codex.stdout).toContain(`[mcp_servers.devenviro-reviewer]\nurl = "${mcpUrl}"`);
+
+    // Run through a client on PATH: the previous entry of that name is removed and the new one added under it.
+    const bin = tempDir();
+    const argvFile = path.join(bin, 'argv');
+    writeFileSync(path.join(bin, 'claude'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done >> '${argvFile}'\necho -- --end >> '${argvFile}'\n`);
+    chmodSync(path.join(bin, 'claude'), 0o755);
+    const withClaude = env({ PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` });
+    const ran = await devenviro(['connect', 'claude', '--name', 'builder', '--server-name', 'hub_builder', '--json', ...dd], withClaude);
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ serverName: 'hub_builder', ran: true });
+    expect(ran.stderr).toContain('now has the hub as MCP server "hub_builder"');
+    const builder = loadCredentials(dataDir, 'shop', 'builder')!;
+    const calls = readFileSync(argvFile, 'utf8').split('--end\n').slice(0, -1).map((call) => call.split('\n').slice(0, -1));
+    expect(calls).toEqual([
+      ['mcp', 'remove', '--scope', 'local', 'hub_builder'],
+      ['mcp', 'add', '--transport', 'http', 'hub_builder', mcpUrl, '--header', `Authorization: Bearer ${builder.token}`],
+    ]);
+
+    // A name a client's configuration cannot hold is a usage error, before anything is registered.
+    const bad = await devenviro(['connect', 'codex', '--name', 'tester', '--server-name', 'dev enviro', '--print', ...dd], env());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--server-name "dev enviro": use letters, digits, - and _');
+    expect(loadCredentials(dataDir, 'shop', 'tester')).toBeUndefined();
+  });
+
   it('refuses an unknown client and a missing name as usage errors', async () => {
     const dataDir = tempDir();
     const wrong = await devenviro(['connect', 'cursor', '--name', 'x', '--data-dir', dataDir], env());

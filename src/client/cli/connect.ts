@@ -2,17 +2,26 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { connectPlan, connectPrintout, MCP_CLIENT_TITLES, MCP_CLIENTS as CLIENTS, MCP_SERVER_NAME as SERVER_NAME, type McpClient } from '../../shared/connect-plan';
+import {
+  connectPlan,
+  connectPrintout,
+  MCP_CLIENT_TITLES,
+  MCP_CLIENTS as CLIENTS,
+  MCP_SERVER_NAME as SERVER_NAME,
+  MCP_SERVER_NAME_PATTERN,
+  type McpClient,
+} from '../../shared/connect-plan';
 import { MCP_PATH } from '../../shared/mcp-protocol';
 import { registerAgent } from './agents';
 import { UsageError, type Command } from './command';
 
 export const connect: Command = {
   summary: "register an agent and add the hub to Claude Code's, Gemini CLI's or Codex's MCP servers",
-  usage: 'devenviro connect claude|gemini|codex --name NAME [--project P] [--reclaim] [--print]',
+  usage: 'devenviro connect claude|gemini|codex --name NAME [--project P] [--server-name S] [--reclaim] [--print]',
   details: `Registers NAME (with its saved credentials it keeps its id; --reclaim takes over a name whose credentials are
 lost, using the cockpit's token), saves its credentials, then runs the client's own command to add the hub's MCP
-server (${MCP_PATH} with the agent's token) as "${SERVER_NAME}":
+server (${MCP_PATH} with the agent's token) as "${SERVER_NAME}", or as --server-name S (one entry per agent, say
+"devenviro-reviewer", where several agents share one client configuration, as Codex's does):
   claude mcp add --transport http ${SERVER_NAME} <url> --header "Authorization: Bearer <token>"   (this directory)
   gemini mcp add --transport http --header "Authorization: Bearer <token>" ${SERVER_NAME} <url>  (this project)
   codex mcp add ${SERVER_NAME} --url <url> --bearer-token-env-var DEVENVIRO_TOKEN_<NAME>          (~/.codex/config.toml)
@@ -21,6 +30,7 @@ instead. The printed command and snippet contain the agent's token: they are pri
 keep them out of shared logs. When it runs the client, the token is not printed.`,
   options: {
     name: { type: 'string' },
+    'server-name': { type: 'string' },
     reclaim: { type: 'boolean' },
     print: { type: 'boolean' },
   },
@@ -32,15 +42,19 @@ keep them out of shared logs. When it runs the client, the token is not printed.
     const name = ctx.values.name as string | undefined;
     if (!name) throw new UsageError('connect needs --name NAME', ctx.command);
     const project = (ctx.values.project as string | undefined) ?? 'default';
+    const serverName = (ctx.values['server-name'] as string | undefined) ?? SERVER_NAME;
+    if (!MCP_SERVER_NAME_PATTERN.test(serverName)) {
+      throw new UsageError(`--server-name ${JSON.stringify(serverName)}: use letters, digits, - and _ (up to 64, starting with a letter or digit)`, ctx.command);
+    }
 
     const { agent, file } = await registerAgent(ctx, { name, project, reclaim: ctx.values.reclaim === true });
     const mcpUrl = agent.url + MCP_PATH;
-    const plan = connectPlan(client, mcpUrl, agent.token, agent.agent.name, file);
+    const plan = connectPlan(client, mcpUrl, agent.token, agent.agent.name, file, serverName);
     ctx.note(`${agent.existing ? 'Re-registered' : 'Registered'} ${name} in project ${agent.agent.project} (id ${agent.id}); credentials saved to ${file}`);
 
     const program = ctx.values.print ? undefined : onPath(client, ctx.io.env);
     if (ctx.json) {
-      ctx.out(JSON.stringify({ agent: agent.agent, existing: agent.existing, credentials: file, client, mcpUrl, ...plan, ran: program !== undefined }, null, 2));
+      ctx.out(JSON.stringify({ agent: agent.agent, existing: agent.existing, credentials: file, client, mcpUrl, serverName, ...plan, ran: program !== undefined }, null, 2));
       if (!program) return;
     }
     if (!program) {
@@ -57,10 +71,11 @@ keep them out of shared logs. When it runs the client, the token is not printed.
     const result = await runProgram(program, plan.argv.slice(1), ctx.io.env);
     if (result.output.trim()) ctx.note(redact(result.output.trimEnd()));
     if (result.code !== 0) {
-      ctx.note(`${client} mcp add failed (exit ${result.code}); \`devenviro connect ${client} --name ${name} --project ${project} --print\` shows the command and snippet.`);
+      const again = serverName === SERVER_NAME ? '' : ` --server-name ${serverName}`;
+      ctx.note(`${client} mcp add failed (exit ${result.code}); \`devenviro connect ${client} --name ${name} --project ${project}${again} --print\` shows the command and snippet.`);
       return 1;
     }
-    ctx.note(`${MCP_CLIENT_TITLES[client]} now has the hub as MCP server "${SERVER_NAME}" (${mcpUrl}).${plan.after ? `\n${plan.after}` : ''}`);
+    ctx.note(`${MCP_CLIENT_TITLES[client]} now has the hub as MCP server "${serverName}" (${mcpUrl}).${plan.after ? `\n${plan.after}` : ''}`);
   },
 };
 
