@@ -58,5 +58,14 @@ export const A2A_TASK_METADATA = {
   replyMessageId: 'devenviro.replyMessageId',
 } as const;
 
+/**
+ * Keys the hub adds to a part's `metadata`. A file part over 64 KiB in a stored task's history is kept as a `url` part
+ * naming the task's hub thread (GET /api/v1/threads/{taskId}, whose message carries the bytes in `body.files`), with
+ * its size here: the bytes are stored once, in the hub message.
+ */
+export const A2A_PART_METADATA = {
+  fileBytes: 'devenviro.fileBytes',
+} as const;
+
 /** Subject of the hub message that tells an agent an A2A task addressed to it was canceled. */
 export const A2A_CANCELED_SUBJECT = 'A2A task canceled';

@@ -11,7 +11,7 @@ import { openDatabase } from '../../src/main/db/database';
 import { BODY_DIR } from '../../src/main/messaging/body-store';
 import { SendDecoder } from '../../src/main/messaging/send-decoder';
 import { MessagingService } from '../../src/main/messaging/service';
-import { A2A_CANCELED_SUBJECT, A2A_CARD_PATH, A2A_PATH, A2A_TASK_METADATA } from '../../src/shared/a2a-protocol';
+import { A2A_CANCELED_SUBJECT, A2A_CARD_PATH, A2A_PART_METADATA, A2A_PATH, A2A_TASK_METADATA } from '../../src/shared/a2a-protocol';
 import { SendRequest } from '../../src/shared/agent-protocol';
 import { MCP_PATH } from '../../src/shared/mcp-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
@@ -204,6 +204,36 @@ describe('A2A door', () => {
       done = await client.getTask({ tenant: '', id: task.id });
     }
     expect(done!.artifacts[0]!.parts[0]!.content).toEqual({ $case: 'data', value: { verdict: 'approve' } });
+  });
+
+  it('a large file part reaches the agent whole; the stored task keeps a reference to it; over messages.maxBytes is refused', async () => {
+    const hub = await startHub({ maxBytes: 1024 * 1024 });
+    const caller = await hub.register('caller');
+    const worker = await hub.register('worker');
+    const socket = await openSocket(hub.url, worker.agent.id, worker.token);
+    const client = await a2aClient(hub, caller.token);
+    const file = Buffer.alloc(300 * 1024, 5);
+    const request = textMessage('the build log', { to: 'worker' });
+    request.message!.parts.push({ content: { $case: 'raw', value: file }, mediaType: 'text/plain', filename: 'build.log', metadata: {} });
+    const task = asTask(await client.sendMessage(request));
+    const frame = await socket.next((f) => f.type === 'message');
+    if (frame.type !== 'message') throw new Error('not a message');
+    expect(Buffer.from((frame.message.body as { files: Array<{ bytes: string }> }).files[0]!.bytes, 'base64').equals(file)).toBe(true);
+
+    const stored = await client.getTask({ tenant: '', id: task.id });
+    const part = stored.history[0]!.parts[1]!;
+    expect(part).toMatchObject({ filename: 'build.log', mediaType: 'text/plain', content: { $case: 'url', value: `${hub.url}/api/v1/threads/${task.id}` } });
+    expect(part.metadata).toMatchObject({ [A2A_PART_METADATA.fileBytes]: file.length });
+    // The reference works for the caller, with its token.
+    const thread = await fetch(part.content!.$case === 'url' ? part.content.value : '', { headers: { authorization: `Bearer ${caller.token}` } });
+    expect(((await thread.json()) as { messages: Array<{ id: string }> }).messages.map((m) => m.id)).toEqual([frame.message.id]);
+
+    const tooLarge = textMessage('too much', { to: 'worker' });
+    // Its base64 is over the 1 MiB messages.maxBytes, while the request still fits the API's body limit.
+    tooLarge.message!.parts.push({ content: { $case: 'raw', value: Buffer.alloc(770 * 1024, 1) }, mediaType: 'application/octet-stream', filename: 'big.bin', metadata: {} });
+    await expect(client.sendMessage(tooLarge)).rejects.toMatchObject({ name: 'RequestMalformedError', message: expect.stringContaining('messages.maxBytes') });
+    const listAll = { tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageToken: '', statusTimestampAfter: undefined };
+    expect((await client.listTasks(listAll)).tasks.map((t) => t.id)).toEqual([task.id]);
   });
 
   it('names agents across projects (name@project where names repeat); a follow-up message goes to the task\'s agent', async () => {

@@ -11,6 +11,7 @@ import { JsonRpcTransportHandler, validateVersion } from '@a2a-js/sdk/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { version as appVersion } from '../../../package.json';
 import { A2A_CARD_PATH, A2A_PATH } from '../../shared/a2a-protocol';
+import { API_PREFIX } from '../../shared/agent-protocol';
 import { nestsDeeperThan, tooDeepMessage } from '../../shared/json-depth';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf } from '../api/auth';
@@ -22,7 +23,7 @@ import type { MessagingService } from '../messaging/service';
 import { buildAgentCard } from './card';
 import { contextFor } from './caller';
 import { ReplyWatcher } from './replies';
-import { HubRequestHandler } from './request-handler';
+import { HubRequestHandler, LARGE_MESSAGE_BYTES, nextTurn } from './request-handler';
 import { A2aTaskStore } from './task-store';
 
 const LEGACY_VERSION = '0.3';
@@ -49,7 +50,7 @@ export class A2aGateway {
   private port: () => number = () => 0;
 
   constructor(private readonly options: A2aGatewayOptions) {
-    this.store = new A2aTaskStore(options.db);
+    this.store = new A2aTaskStore(options.db, (taskId) => `${this.baseUrl()}${API_PREFIX}/threads/${encodeURIComponent(taskId)}`);
     this.handler = new HubRequestHandler({
       registry: options.registry,
       messaging: options.messaging,
@@ -64,8 +65,12 @@ export class A2aGateway {
 
   /** The card as it is now: one skill per agent that can receive messages. */
   card(): AgentCard {
+    return buildAgentCard({ baseUrl: this.baseUrl(), version: appVersion, agents: this.options.registry.reachable() });
+  }
+
+  private baseUrl(): string {
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return buildAgentCard({ baseUrl: `http://${host}:${this.port()}`, version: appVersion, agents: this.options.registry.reachable() });
+    return `http://${host}:${this.port()}`;
   }
 
   /** Adds the card and the JSON-RPC route to the API server (one of the server's `register` steps). */
@@ -102,13 +107,17 @@ export class A2aGateway {
       return answerError(JsonRpcTransportHandler.mapToJSONRPCError(new ContentTypeNotSupportedError(`Content-Type ${contentType} is not supported: send application/json`)));
     }
     const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    // A large body is scanned, parsed and handed on in separate turns of the event loop (see request-handler.ts).
+    const large = raw.length > LARGE_MESSAGE_BYTES;
     if (nestsDeeperThan(raw)) return answerError({ code: A2A_ERROR_CODE.INVALID_REQUEST, message: `Invalid JSON-RPC request: ${tooDeepMessage()}` });
+    if (large) await nextTurn();
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       return answerError({ code: A2A_ERROR_CODE.PARSE_ERROR, message: 'Invalid JSON payload.' });
     }
+    if (large) await nextTurn();
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       // A batch (an array) is not part of the A2A binding.
       return answerError({ code: A2A_ERROR_CODE.INVALID_REQUEST, message: 'Invalid JSON-RPC request: send one request object (batches are not supported).' });

@@ -38,6 +38,23 @@ export function hubBodyOf(parts: readonly Part[]): string | A2aMessageBody {
   };
 }
 
+/**
+ * The size of the hub message body as the messaging service counts it against messages.maxBytes (a text body's
+ * UTF-8 bytes, a JSON body's JSON), without serialising the file bytes: base64 has no characters JSON escapes, so
+ * each file's bytes count as their length.
+ */
+export function hubBodyBytes(body: string | A2aMessageBody): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  const files = body.files?.map((file) => ({ ...file, bytes: file.bytes === undefined ? undefined : '' })) ?? [];
+  const base64 = body.files?.reduce((sum, file) => sum + (file.bytes?.length ?? 0), 0) ?? 0;
+  return Buffer.byteLength(JSON.stringify({ ...body, ...(body.files ? { files } : {}) })) + base64;
+}
+
+/** How many bytes the file parts of a message carry (large messages are prepared in steps, see request-handler.ts). */
+export function fileBytesOf(parts: readonly Part[]): number {
+  return parts.reduce((sum, part) => sum + (part.content?.$case === 'raw' ? part.content.value.length : 0), 0);
+}
+
 /** The A2A parts of a hub message's body: text as a text part, JSON as a data part. */
 export function partsOf(body: unknown): Part[] {
   if (typeof body === 'string') return [{ content: { $case: 'text', value: body }, mediaType: 'text/plain', filename: '', metadata: {} }];

@@ -12,8 +12,13 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { MessagingService } from '../messaging/service';
 import { callerOf, ownerOf } from './caller';
 import { HubAgentExecutor, PREPARED, type PreparedSend } from './executor';
-import { hubBodyOf } from './parts';
+import { fileBytesOf, hubBodyBytes, hubBodyOf } from './parts';
 import { isTerminal, type A2aTaskStore } from './task-store';
+
+/** File parts of more than this many bytes in one message make it large: prepared in steps (see sendMessage). */
+export const LARGE_MESSAGE_BYTES = 256 * 1024;
+
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface HubRequestHandlerOptions {
   registry: AgentRegistry;
@@ -34,7 +39,11 @@ export class HubRequestHandler extends DefaultRequestHandler {
   }
 
   override async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
-    context.state.set(PREPARED, this.prepare(params, context));
+    // A message with megabytes of files is decoded, re-encoded and sized in steps, with a turn of the event loop
+    // between them, so other requests are not held up for the whole of it.
+    const large = fileBytesOf(params.message?.parts ?? []) > LARGE_MESSAGE_BYTES;
+    if (large) await nextTurn();
+    context.state.set(PREPARED, await this.prepare(params, context, large));
     return super.sendMessage(params, context);
   }
 
@@ -46,7 +55,7 @@ export class HubRequestHandler extends DefaultRequestHandler {
   }
 
   /** Everything SendMessage needs, checked: the agent it is for, the hub message's body, subject and importance. */
-  private prepare(params: SendMessageRequest, context: ServerCallContext): PreparedSend {
+  private async prepare(params: SendMessageRequest, context: ServerCallContext, large: boolean): Promise<PreparedSend> {
     const { registry, store, maxBodyBytes } = this.options;
     const message = params.message;
     if (!message) throw new RequestMalformedError('params.message is required');
@@ -80,7 +89,8 @@ export class HubRequestHandler extends DefaultRequestHandler {
     } catch (error) {
       throw new RequestMalformedError((error as Error).message);
     }
-    const bytes = Buffer.byteLength(typeof body === 'string' ? body : JSON.stringify(body));
+    if (large) await nextTurn();
+    const bytes = hubBodyBytes(body);
     if (bytes > maxBodyBytes) {
       throw new RequestMalformedError(`the message is ${bytes} bytes as a hub message; the hub accepts up to ${maxBodyBytes} (messages.maxBytes)`);
     }

@@ -3,9 +3,9 @@
  * task, plus what the door needs beside it (the open tasks by id, so a reply finds its task without a query).
  */
 import { Task, TaskState } from '@a2a-js/sdk';
-import type { ListTasksRequest, ListTasksResponse } from '@a2a-js/sdk';
+import type { ListTasksRequest, ListTasksResponse, Part } from '@a2a-js/sdk';
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
-import { A2A_TASK_METADATA } from '../../shared/a2a-protocol';
+import { A2A_PART_METADATA, A2A_TASK_METADATA } from '../../shared/a2a-protocol';
 import type { SqliteDatabase } from '../db/database';
 import { ownerOf } from './caller';
 
@@ -28,13 +28,43 @@ type TaskRow = { id: string; owner: string; agent_id: string | null; state: numb
 
 const DEFAULT_PAGE_SIZE = 50;
 
+/** File parts up to this size stay in the stored task's history; larger ones become a reference (see put). */
+export const INLINE_FILE_BYTES = 64 * 1024;
+
+/**
+ * The task with the bytes of each large file part in its history replaced by a URL part naming where they are (the
+ * hub message that carried them). A task is read and written several times per call: megabytes in its row would
+ * hold up every other request each time.
+ */
+function withoutFileBytes(task: Task, reference: string): Task {
+  const large = (part: Part) => part.content?.$case === 'raw' && part.content.value.length > INLINE_FILE_BYTES;
+  if (!task.history.some((message) => message.parts.some(large))) return task;
+  const history = task.history.map((message) => {
+    if (!message.parts.some(large)) return message;
+    const parts = message.parts.map((part): Part => {
+      if (part.content?.$case !== 'raw' || !large(part)) return part;
+      return { ...part, content: { $case: 'url', value: reference }, metadata: { ...part.metadata, [A2A_PART_METADATA.fileBytes]: part.content.value.length } };
+    });
+    return { ...message, parts };
+  });
+  return { ...task, history };
+}
+
 export class A2aTaskStore implements TaskStore {
   private readonly open = new Map<string, OpenTask>();
   private readonly s;
 
-  constructor(db: SqliteDatabase) {
+  /**
+   * fileReference: where the bytes of a large file part can be read instead (the hub thread of the task, whose
+   * message carries them): the stored task keeps that URL, not a second copy of the bytes.
+   */
+  constructor(
+    db: SqliteDatabase,
+    private readonly fileReference: (taskId: string) => string,
+  ) {
     this.s = {
       get: db.prepare('SELECT * FROM a2a_tasks WHERE id = ?'),
+      stateOf: db.prepare('SELECT owner, state FROM a2a_tasks WHERE id = ?'),
       upsert: db.prepare(
         `INSERT INTO a2a_tasks (id, owner, agent_id, context_id, state, updated_at, task)
          VALUES (@id, @owner, @agentId, @contextId, @state, @updatedAt, @task)
@@ -94,7 +124,7 @@ export class A2aTaskStore implements TaskStore {
    * a reply after a cancel) is ignored. A task id of another owner is never overwritten.
    */
   put(task: Task, owner: string): void {
-    const stored = this.s.get.get(task.id) as TaskRow | undefined;
+    const stored = this.s.stateOf.get(task.id) as Pick<TaskRow, 'owner' | 'state'> | undefined;
     if (stored && (stored.owner !== owner || isTerminal(stored.state))) return;
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
     const agentId = typeof task.metadata?.[A2A_TASK_METADATA.agentId] === 'string' ? (task.metadata[A2A_TASK_METADATA.agentId] as string) : null;
@@ -105,7 +135,7 @@ export class A2aTaskStore implements TaskStore {
       contextId: task.contextId,
       state,
       updatedAt: task.status?.timestamp ?? new Date().toISOString(),
-      task: JSON.stringify(Task.toJSON(task)),
+      task: JSON.stringify(Task.toJSON(withoutFileBytes(task, this.fileReference(task.id)))),
     });
     if (isTerminal(state) || !agentId) this.open.delete(task.id);
     else this.open.set(task.id, { id: task.id, owner, agentId });
