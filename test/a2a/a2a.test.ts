@@ -225,7 +225,7 @@ describe('A2A door', () => {
     expect(part).toMatchObject({ filename: 'build.log', mediaType: 'text/plain', content: { $case: 'url', value: `${hub.url}/api/v1/threads/${task.id}` } });
     expect(part.metadata).toMatchObject({ [A2A_PART_METADATA.fileBytes]: file.length });
     // The reference works for the caller, with its token.
-    const thread = await fetch(part.content!.$case === 'url' ? part.content.value : '', { headers: { authorization: `Bearer ${caller.token}` } });
+    const thread = await fetch(part.content?.$case === 'url' ? part.content.value : '', { headers: { authorization: `Bearer ${caller.token}` } });
     expect(((await thread.json()) as { messages: Array<{ id: string }> }).messages.map((m) => m.id)).toEqual([frame.message.id]);
 
     const tooLarge = textMessage('too much', { to: 'worker' });
