@@ -65,6 +65,13 @@ test.describe('reservations', () => {
     expect((await reserve(beta, { paths: ['src/auth/login.ts'] })).status).toBe(201);
     await expect(page.getByTestId('reservation-row')).toHaveCount(2, { timeout: 2000 });
 
+    // The holder's detail in the Agents view lists its leases too.
+    await page.evaluate((id) => (window.location.hash = `#/agents/${id}`), beta.id);
+    const betaLeases = page.getByTestId('agent-detail').getByTestId('agent-reservations');
+    await expect(betaLeases.locator('li')).toHaveCount(2);
+    await expect(betaLeases).toContainText('src/auth/login.ts');
+    await expect(betaLeases).toContainText('docs');
+
     alpha.close();
     beta.close();
     expect(problems).toEqual([]);

@@ -93,6 +93,16 @@ export function formatAgo(iso: string | null | undefined, now: number): string {
   return `${Math.floor(hours / 24)} d ago`;
 }
 
+/** How long until `iso`, as "12 m 5 s" / "1 h 20 m"; "ended" once it is past. */
+export function formatTimeLeft(iso: string, now: number): string {
+  const seconds = Math.floor((Date.parse(iso) - now) / 1000);
+  if (seconds <= 0) return 'ended';
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} m ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} m`;
+}
+
 const pad = (value: number, width = 2) => value.toString().padStart(width, '0');
 
 /** Local wall-clock time, "14:03:22". */

@@ -5,7 +5,7 @@ import type { MessagePreview } from '../../../shared/contract';
 import type { Memory } from '../../../shared/memory-protocol';
 import { FullBodyLink } from '../components/MessageBody';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
-import { bodyPreview, formatAgo, formatCount, formatDateTime, recipientLabel, shortId } from '../format';
+import { bodyPreview, formatAgo, formatCount, formatDateTime, formatTimeLeft, recipientLabel, shortId } from '../format';
 import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useThrottled, useTransport } from '../hooks';
 import { countAgents, isOverseer } from '../live/live-data';
 import { href, navigate } from '../router';
@@ -212,6 +212,9 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
   useEvent('messages.new', (batch) => {
     if (batch.some((m) => m.from === id || (m.to.type === 'agent' && m.to.id === id) || m.to.type !== 'agent')) refresh();
   });
+  const leases = useCall('reservations.list', { holder: id });
+  const refreshLeases = useThrottled(leases.reload, 500);
+  useEvent('reservations.changed', (change) => change.reservation.holderId === id && refreshLeases());
 
   const shown = agent ?? (detail.state === 'ready' ? detail.value.agent : undefined);
   return (
@@ -296,6 +299,30 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
                 Recent memories <span className="muted num">{detail.value.memories.length}</span>
               </h3>
               <RecentMemories memories={detail.value.memories} now={now} />
+            </>
+          )}
+          {leases.state === 'ready' && (
+            <>
+              <h3 className="section-title">
+                File reservations <span className="muted num">{leases.value.length}</span>
+              </h3>
+              {leases.value.length === 0 ? (
+                <p className="muted small">Holds no lease.</p>
+              ) : (
+                <ul className="mini-list" data-testid="agent-reservations">
+                  {leases.value.map((lease) => (
+                    <li key={lease.id} className="mini-row">
+                      <Tag tone={lease.mode === 'exclusive' ? 'accent' : undefined}>{lease.mode}</Tag>
+                      <a className="mini-text num" href={href('reservations')}>
+                        {lease.paths.join(', ')}
+                      </a>
+                      <span className="mini-time num" title={`time left: until ${formatDateTime(lease.expiresAt)}`}>
+                        {formatTimeLeft(lease.expiresAt, now)}
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+              )}
             </>
           )}
           <RevokeZone agent={shown} />

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AgentInfo } from '../../../shared/agent-protocol';
 import type { Reservation, ReservationChange } from '../../../shared/reservation-protocol';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
-import { formatAgo, formatDateTime } from '../format';
+import { formatAgo, formatDateTime, formatTimeLeft } from '../format';
 import { invoke, useAgentLookup, useConnection, useEvent, useNow, useTransport } from '../hooks';
 import { href } from '../router';
 
@@ -49,16 +49,6 @@ function useLeases(onEnded?: (change: Ending) => void): Leases {
   }, [transport, connection]);
 
   return leases;
-}
-
-/** How long until `iso`, as "12 m 5 s" / "1 h 20 m"; "ended" once it is past. */
-function formatTimeLeft(iso: string, now: number): string {
-  const seconds = Math.floor((Date.parse(iso) - now) / 1000);
-  if (seconds <= 0) return 'ended';
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} m ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} m`;
 }
 
 export function ReservationsView() {
