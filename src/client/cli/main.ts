@@ -46,13 +46,15 @@ const COMMANDS: Record<string, Command> = {
   mcp,
 };
 
+const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+
 const USAGE = `devenviro: talk to the DevEnviro Cockpit agent hub
 
 Usage: devenviro <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(NAME_WIDTH)} ${command.summary}`)
   .join('\n')}
 
 ${GLOBAL_HELP}
