@@ -13,6 +13,7 @@ interface Suite {
 
 const suites: Record<string, () => Promise<Suite>> = {
   hub: () => import('./hub'),
+  a2a: () => import('./a2a'),
   soak: () => import('./soak'),
   memory: async () => (await import('./memory')).suite,
   vector: async () => {
