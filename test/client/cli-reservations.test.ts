@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HubClient, type Reservation, type ReservationConflict } from '../../src/client';
+import { HubClient, ReservationConflictError, type Reservation, type ReservationConflict } from '../../src/client';
 import { tempDir } from '../helpers';
 import { runCli } from './cli-run';
 import { startHub } from './hub';
@@ -44,6 +44,12 @@ describe('devenviro reserve, release, reservations', { timeout: 120_000 }, () =>
     const body = JSON.parse(refusedJson.stdout) as { code: string; conflicts: ReservationConflict[] };
     expect(body.code).toBe('reservation_conflict');
     expect(body.conflicts).toEqual([expect.objectContaining({ reservationId: leaseId, holderName: 'alice', heldPaths: ['src/auth'], requestedPaths: ['src/auth/login.ts'], expiresAt: held!.expiresAt })]);
+
+    // The client library says the same: ReservationConflictError carries the 409 body's conflicts.
+    const conflict = await bob.reserve(['src/auth/session.ts']).catch((error: unknown) => error);
+    expect(conflict).toBeInstanceOf(ReservationConflictError);
+    expect(conflict).toMatchObject({ status: 409, code: 'reservation_conflict', conflicts: [expect.objectContaining({ reservationId: leaseId, holderName: 'alice' })] });
+    expect(await bob.checkReservations(['src/auth/session.ts', 'README.md'])).toEqual([expect.objectContaining({ reservationId: leaseId, requestedPaths: ['src/auth/session.ts'] })]);
 
     // Shared leases share.
     expect((await cli(['reserve', 'docs/**', '--shared', '--as', 'bob'])).code).toBe(0);

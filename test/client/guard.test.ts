@@ -103,7 +103,7 @@ describe('devenviro guard', { timeout: 180_000 }, () => {
     expect(await commits(repo)).toBe(2);
   });
 
-  it('lets the commit through with a warning when the hub is stopped; uninstall puts the earlier hook back', async () => {
+  it('lets the commit through with a warning when the hub is stopped; checks a person (no agent saved) with the cockpit token; uninstall puts the earlier hook back', async () => {
     const dataDir = tempDir();
     const hub = await startHub(dataDir);
     const alice = await HubClient.register({ name: 'alice', url: hub.url, dataDir, persist: true });
@@ -147,6 +147,24 @@ describe('devenviro guard', { timeout: 180_000 }, () => {
     expect((await runCli(['guard', 'uninstall'], { cwd: repo })).stderr).toContain('Put back the pre-commit hook');
     expect(readFileSync(path.join(hooks, 'pre-commit'), 'utf8')).toBe('#!/bin/sh\nexit 0\n');
     expect(existsSync(path.join(hooks, 'pre-commit.devenviro-chained'))).toBe(false);
+
+    // With no agent saved, the person committing meets every agent's exclusive leases in --project (the cockpit's
+    // token asks); the agents here registered without saving credentials.
+    const people = tempDir();
+    const hub2 = await startHub(people);
+    const dana = await HubClient.register({ name: 'dana', project: 'web', url: hub2.url, dataDir: people });
+    await dana.reserve(['src/auth/login.ts'], { reason: 'session fix' });
+    expect((await runCli(['guard', 'install', '--project', 'web', '--data-dir', people, '--url', hub2.url], { cwd: repo })).code).toBe(0);
+    writeFileSync(path.join(repo, 'src', 'auth', 'login.ts'), 'y\n');
+    await git(repo, ['add', '.']);
+    const byPerson = await git(repo, ['commit', '-q', '-m', 'by a person']);
+    expect(byPerson.code).not.toBe(0);
+    expect(byPerson.stderr).toContain('src/auth/login.ts: held exclusively by dana');
+    expect(byPerson.stderr).toContain('"session fix"');
+    // devenviro reservations lists them the same way, with the cockpit's token.
+    const listed = await runCli(['reservations', '--project', 'web', '--data-dir', people, '--url', hub2.url], { cwd: repo });
+    expect(listed.stdout).toMatch(/dana\s+exclusive\s+in 30m\s+src\/auth\/login\.ts\s+session fix/);
+    expect((await runCli(['guard', 'uninstall'], { cwd: repo })).code).toBe(0);
 
     const outside = await runCli(['guard', 'install'], { cwd: tempDir() });
     expect(outside.code).toBe(2);
