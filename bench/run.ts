@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   hub: () => import('./hub'),
   a2a: () => import('./a2a'),
   soak: () => import('./soak'),
+  mcp: () => import('./mcp'),
   memory: async () => (await import('./memory')).suite,
   vector: async () => {
     const { run } = await import('./vector');
