@@ -290,6 +290,23 @@ describe('A2A door', () => {
     expect((await client.cancelTask({ tenant: '', id: task.id, metadata: {} })).status?.state).toBe(TaskState.TASK_STATE_CANCELED);
   });
 
+  it('a task fails when its agent is revoked from the cockpit, and SendMessage to a revoked agent is refused', async () => {
+    const hub = await startHub();
+    const caller = await hub.register('caller');
+    const worker = await hub.register('worker');
+    const client = await a2aClient(hub, caller.token);
+    const task = asTask(await client.sendMessage(textMessage('are you there?', { to: 'worker' })));
+    expect((await hub.api(`/agents/${worker.agent.id}/revoke`, { token: hub.app.cockpitToken, body: {} })).status).toBe(200);
+    let failed: Task | undefined;
+    for (let i = 0; i < 100 && failed?.status?.state !== TaskState.TASK_STATE_FAILED; i++) {
+      failed = await client.getTask({ tenant: '', id: task.id });
+      if (failed.status?.state !== TaskState.TASK_STATE_FAILED) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(failed!.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(textOf(failed!.status!.message!.parts)).toContain('worker was revoked');
+    await expect(client.sendMessage(textMessage('again?', { to: 'worker' }))).rejects.toMatchObject({ name: 'RequestMalformedError', message: expect.stringContaining('revoked') });
+  });
+
   it('answers the spec\'s errors: unknown task, not cancelable, bad params, streaming and push configs unsupported', async () => {
     const hub = await startHub();
     const caller = await hub.register('caller');
