@@ -12,8 +12,9 @@ export const MAX_WAIT_MS = 300_000;
 export const DEFAULT_WAIT_MS = 30_000;
 
 /**
- * How long an MCP session may go unused before the hub closes it and frees what it holds (mcp.sessionIdleMinutes in
- * config.json); a client that comes back after that gets 404 and initializes a new session.
+ * How long an MCP session may go without an open request (a call, or the notification stream a running client holds)
+ * before the hub closes it and frees what it holds (mcp.sessionIdleMinutes in config.json): its client went away. A
+ * request with its id then gets 404, and a client initializes a new session.
  */
 export const DEFAULT_SESSION_IDLE_MINUTES = 30;
 

@@ -2,9 +2,10 @@
  * The MCP server's tools beyond send/inbox/wait (register, set_status, reply, read_thread, topics, search, extract),
  * its resources and its idle timeout: the official SDK's client over Streamable HTTP against a real hub on loopback.
  */
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { MCP_RESOURCES } from '../../src/shared/mcp-protocol';
+import { MCP_PATH, MCP_RESOURCES } from '../../src/shared/mcp-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
 import { call, connect, INITIALIZE, post, text } from './mcp-client';
 
@@ -267,32 +268,50 @@ describe('MCP tools', () => {
 });
 
 describe('MCP session idle timeout', () => {
-  it('closes a session unused for the timeout and frees it; the client gets 404 and initializes anew', async () => {
+  it('closes the session of a client that went away without DELETE (404 after); a live client keeps its own however long it is quiet', async () => {
     // 0.01 minutes: 600 ms.
     const hub = await startHub({ configure: (config) => void (config.mcp.sessionIdleMinutes = 0.01) });
     const a = await hub.register('idler');
-    const { client: busy } = await connect(hub, a.token);
-    const { client, transport } = await connect(hub, a.token);
-    const sessionId = transport.sessionId!;
-    expect(hub.app.hub().mcp.sessionCount).toBe(2);
+    const sessions = () => hub.app.hub().mcp.sessionCount;
 
-    // A session with a request under way is in use: a wait longer than the timeout is not cut short.
-    const waiting = call(busy, 'wait_for_messages', { timeoutMs: 1500 });
-    await waitUntil(() => hub.app.hub().mcp.sessionCount === 1, 'the unused session to close', 5000);
-    expect(structured(await waiting)).toEqual({ messages: [], timedOut: true });
-
-    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
-    const gone = await post(hub, list, { authorization: `Bearer ${a.token}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' });
-    expect(gone.status).toBe(404);
-    expect((await gone.json()).error).toMatchObject({ code: -32001, message: expect.stringMatching(/^Session not found.*initialize a new one/) });
-    await expect(client.listTools()).rejects.toThrow(/Session not found/);
-
-    // A new session works, and it too is closed once unused.
-    const fresh = await connect(hub, a.token);
-    expect((await call(fresh.client, 'whoami')).isError).toBeFalsy();
-    await waitUntil(() => hub.app.hub().mcp.sessionCount === 0, 'every session to close once unused', 5000);
+    // A live SDK client holds its notification stream open: however long it makes no call, its session stays.
+    const live = await connect(hub, a.token);
+    // A client that went away: its transport closed without DELETE, as when its process ends.
+    const gone = await connect(hub, a.token);
+    const goneId = gone.transport.sessionId!;
+    await gone.transport.close();
+    // A client without a notification stream, in the middle of a call longer than the timeout: in use until it ends.
     const initialize = await post(hub, INITIALIZE, { authorization: `Bearer ${a.token}` });
-    expect(initialize.status).toBe(200);
+    const rawId = initialize.headers.get('mcp-session-id')!;
+    const raw = { authorization: `Bearer ${a.token}`, 'mcp-session-id': rawId, 'mcp-protocol-version': '2025-06-18' };
+    expect((await post(hub, { jsonrpc: '2.0', method: 'notifications/initialized' }, raw)).status).toBe(202);
+    const waiting = post(hub, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'wait_for_messages', arguments: { timeoutMs: 2000 } } }, raw);
+    expect(sessions()).toBe(3);
+
+    await waitUntil(() => sessions() === 2, 'the session of the client that went away to close');
+    const answer = await waiting;
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toContain('\\"timedOut\\":true');
+    // The wait over, nothing is open on the raw session: it closes; the live one stays, well past the timeout.
+    await waitUntil(() => sessions() === 1, 'the raw session to close once its call ended');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(sessions()).toBe(1);
+    expect(structured(await call(live.client, 'whoami'))).toMatchObject({ agent: { id: a.agent.id } });
+
+    // A closed session's id gets the spec's 404 "Session not found", for a raw request and for the SDK's client.
+    const list = { jsonrpc: '2.0', id: 4, method: 'tools/list', params: {} };
+    for (const id of [goneId, rawId]) {
+      const refused = await post(hub, list, { ...raw, 'mcp-session-id': id });
+      expect(refused.status).toBe(404);
+      expect((await refused.json()).error).toMatchObject({ code: -32001, message: expect.stringMatching(/^Session not found.*initialize a new one/) });
+    }
+    const stale = new StreamableHTTPClientTransport(new URL(`${hub.url}${MCP_PATH}`), { sessionId: goneId, requestInit: { headers: { authorization: `Bearer ${a.token}` } } });
+    await expect(stale.send({ jsonrpc: '2.0', id: 5, method: 'tools/list', params: {} })).rejects.toThrow(/Session not found/);
+    // Initializing anew works.
+    const again = await connect(hub, a.token);
+    expect((await call(again.client, 'whoami')).isError).toBeFalsy();
+    await again.client.close();
+    await live.client.close();
   });
 });
 

@@ -51,7 +51,7 @@ export const ConfigSchema = z
       .prefault({}),
     mcp: z
       .object({
-        /** An MCP session unused this many minutes is closed and its resources freed; its client initializes anew. */
+        /** An MCP session with no open request (its client went away) this many minutes is closed and its resources freed. */
         sessionIdleMinutes: z.number().positive().max(7 * 24 * 60).default(DEFAULT_SESSION_IDLE_MINUTES),
       })
       .strict()

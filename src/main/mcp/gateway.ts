@@ -28,15 +28,15 @@ interface Session {
   /** The client's own name and version from its initialize request (`clientInfo`), for the cockpit. */
   client: { name: string; version: string };
   openedAt: string;
-  /** Calls under way (a pending wait, say): a session with one is in use, not idle. */
+  /** Requests open (a pending wait, the notification stream): a session with one is in use, not idle. */
   active: number;
-  /** When the last call of the session started or ended (Date.now()). */
+  /** When a request of the session last started or ended (Date.now()). */
   lastUsed: number;
 }
 
 export interface McpGatewayOptions extends ToolDeps {
   cockpitToken: string;
-  /** A session unused for this long is closed (mcp.sessionIdleMinutes in config.json; 30 minutes by default). */
+  /** A session without an open request for this long is closed (mcp.sessionIdleMinutes in config.json; 30 minutes by default). */
   sessionIdleMs?: number;
 }
 
@@ -116,17 +116,17 @@ export class McpGateway {
     // every answer of the hub carries go on it first.
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(name, value);
     reply.hijack();
-    // Calls (POST, DELETE) are use, and a session stays in use while one runs (a long wait); the notification stream
-    // (GET), which a client keeps open as long as it lives, is not: a client that only listens is idle.
-    if (request.method !== 'GET') {
-      const used = session;
-      used.active++;
+    // A session is in use while any of its requests is open: a call (a long wait, say) or the notification stream
+    // (GET) a client holds open for as long as it runs. So a live client keeps its session however long it sits
+    // quiet (some clients, Claude Code among them, do not initialize again after a 404); what the timeout frees are
+    // the sessions of clients that went away without DELETE.
+    const used = session;
+    used.active++;
+    used.lastUsed = Date.now();
+    reply.raw.once('close', () => {
+      used.active--;
       used.lastUsed = Date.now();
-      reply.raw.once('close', () => {
-        used.active--;
-        used.lastUsed = Date.now();
-      });
-    }
+    });
     try {
       await session.transport.handleRequest(request.raw, reply.raw, request.body);
     } catch (error) {
@@ -159,9 +159,8 @@ export class McpGateway {
   }
 
   /**
-   * Closes the sessions nobody called for the idle timeout (no call under way, none ended lately): a client that
-   * went away without DELETE, or one that sits unused. Its notification stream and resource subscriptions end with it;
-   * the client's next request gets 404 and it initializes a new session.
+   * Closes the sessions without an open request for the idle timeout: their client went away without DELETE. Their
+   * resource subscriptions end with them; a request with such a session's id gets 404, and a client initializes anew.
    */
   private closeIdle(): void {
     const before = Date.now() - this.idleMs;
