@@ -22,8 +22,14 @@ export const MAX_TTL_SECONDS = 24 * 60 * 60;
 /** The most paths one request may name (a larger set is better said with a glob). */
 export const MAX_RESERVATION_PATHS = 100;
 export const MAX_PATH_CHARS = 512;
-/** The most patterns one agent may hold over all its leases (each reserve is checked against every lease). */
-export const MAX_HELD_PATHS_PER_AGENT = 1000;
+/**
+ * The most patterns one agent, and all agents of one project, may hold over their leases: each reserve is checked
+ * against every lease of its project, and these keep that check within a few milliseconds (bench/reservations.ts).
+ */
+export const MAX_HELD_PATHS_PER_AGENT = 500;
+export const MAX_HELD_PATHS_PER_PROJECT = 2000;
+/** The most paths one check may name (a commit's files); it is worked through in slices, so it holds up no one. */
+export const MAX_CHECK_PATHS = 10_000;
 export const MAX_REASON_CHARS = 500;
 
 /** Why a path is refused, or null: each rule keeps patterns repo-relative and comparable as written. */
@@ -98,7 +104,7 @@ export type ReservationQuery = z.input<typeof ReservationQuery>;
  */
 export const CheckRequest = z
   .object({
-    paths: z.array(ReservationPath).min(1).max(10_000),
+    paths: z.array(ReservationPath).min(1).max(MAX_CHECK_PATHS),
     mode: z.enum(RESERVATION_MODES).default('shared'),
     project: z.string().trim().min(1).max(128).optional(),
   })

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../../src/shared/agent-protocol';
 import type { ReservationChange } from '../../src/shared/reservation-protocol';
 import {
+  MAX_HELD_PATHS_PER_AGENT,
+  MAX_HELD_PATHS_PER_PROJECT,
   MAX_RESERVATION_PATHS,
   RESERVATIONS_CHECK_PATH,
   RESERVATIONS_PATH,
@@ -205,6 +207,33 @@ describe('file reservations over HTTP', () => {
     expect(hub.app.hub().db.prepare('SELECT COUNT(*) AS n FROM reservations').get()).toEqual({ n: 0 });
   });
 
+  it('bounds what an agent and a project may hold, refusing the request whole past either bound', async () => {
+    const hub = await startHub();
+    const files = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}/f${i}.ts`);
+    const greedy = await hub.register('greedy');
+    for (let i = 0; i < MAX_HELD_PATHS_PER_AGENT / MAX_RESERVATION_PATHS; i++) expect((await reserve(hub, greedy.token, { paths: files(`g${i}`, MAX_RESERVATION_PATHS) })).status).toBe(201);
+    const overAgent = await reserve(hub, greedy.token, { paths: ['one-more.ts'] });
+    expect(overAgent.status).toBe(400);
+    expect(overAgent.body.error).toContain(`at most ${MAX_HELD_PATHS_PER_AGENT} paths`);
+
+    // More agents fill the project up to its bound.
+    let held = MAX_HELD_PATHS_PER_AGENT;
+    for (let agent = 0; held < MAX_HELD_PATHS_PER_PROJECT; agent++) {
+      const filler = await hub.register(`filler-${agent}`);
+      for (let i = 0; i < MAX_HELD_PATHS_PER_AGENT / MAX_RESERVATION_PATHS && held < MAX_HELD_PATHS_PER_PROJECT; i++, held += MAX_RESERVATION_PATHS) {
+        expect((await reserve(hub, filler.token, { paths: files(`a${agent}-${i}`, MAX_RESERVATION_PATHS) })).status).toBe(201);
+      }
+    }
+    const late = await hub.register('late');
+    const overProject = await reserve(hub, late.token, { paths: ['late.ts'] });
+    expect(overProject.status).toBe(400);
+    expect(overProject.body.error).toContain(`at most ${MAX_HELD_PATHS_PER_PROJECT} paths`);
+    expect(hub.app.hub().reservations.list({ holder: late.agent.id })).toEqual([]);
+    // Another project is not affected.
+    const elsewhere = await hub.register('late', { project: 'elsewhere' });
+    expect((await reserve(hub, elsewhere.token, { paths: ['late.ts'] })).status).toBe(201);
+  });
+
   it('expired leases never conflict and are swept, announced to the cockpit', async () => {
     const hub = await startHub();
     const a = await hub.register('a');
@@ -272,6 +301,14 @@ describe('file reservations over HTTP', () => {
     const check = await hub.api(under(RESERVATIONS_CHECK_PATH), { token: b.token, body: { paths: ['src/auth/login.ts', 'README.md', 'src/cart.ts'] } });
     expect(check.status).toBe(200);
     expect(check.body.conflicts).toMatchObject([{ holderName: 'a', mode: 'exclusive', heldPaths: ['src/auth/**'], requestedPaths: ['src/auth/login.ts'] }]);
+    // A long list is worked through in slices: conflicts found in different slices come back once per lease.
+    // (With ~100 patterns held, a slice takes ~200 paths.)
+    const busy = await hub.register('busy');
+    expect((await reserve(hub, busy.token, { paths: Array.from({ length: 100 }, (_, i) => `other/f${i}.ts`) })).status).toBe(201);
+    const many = Array.from({ length: 3000 }, (_, i) => (i % 1000 === 999 ? `src/auth/f${i}.ts` : `lib/f${i}.ts`));
+    const sliced = await hub.api(under(RESERVATIONS_CHECK_PATH), { token: b.token, body: { paths: many } });
+    expect(sliced.body.conflicts).toHaveLength(1);
+    expect(sliced.body.conflicts[0].requestedPaths).toEqual(['src/auth/f999.ts', 'src/auth/f1999.ts', 'src/auth/f2999.ts']);
     // One's own leases are never in the way.
     expect((await hub.api(under(RESERVATIONS_CHECK_PATH), { token: a.token, body: { paths: ['src/auth/login.ts'] } })).body).toEqual({ conflicts: [] });
     // The cockpit names the project.

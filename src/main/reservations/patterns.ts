@@ -47,12 +47,28 @@ export function compilePattern(source: string): CompiledPattern {
   return { source, segments: [...base, ...rest.split('/').map(segment)] };
 }
 
-/** Whether some path can match both patterns. */
+/**
+ * Whether some path can match both patterns. Matching is anchored at both ends, so leading and trailing segments
+ * that are not globstars must overlap pairwise (most pairs fail right there, in a few string comparisons). What is
+ * left in the middle: if both middles hold a globstar, a path exists (one side's globstar takes the other's fixed
+ * segments); otherwise a walk of both settles it.
+ */
 export function patternsOverlap(a: CompiledPattern, b: CompiledPattern): boolean {
-  // Most pairs differ in a leading literal folder: settled without the walk.
-  const [a0, b0] = [a.segments[0], b.segments[0]];
-  if (a0?.kind === 'literal' && b0?.kind === 'literal' && a0.text !== b0.text) return false;
-  return sequencesOverlap(a.segments, b.segments);
+  const x = a.segments;
+  const y = b.segments;
+  let [i0, i1, j0, j1] = [0, x.length, 0, y.length];
+  while (i0 < i1 && j0 < j1 && x[i0]!.kind !== 'globstar' && y[j0]!.kind !== 'globstar') {
+    if (!segmentsOverlap(x[i0++]!, y[j0++]!)) return false;
+  }
+  while (i0 < i1 && j0 < j1 && x[i1 - 1]!.kind !== 'globstar' && y[j1 - 1]!.kind !== 'globstar') {
+    if (!segmentsOverlap(x[--i1]!, y[--j1]!)) return false;
+  }
+  const xs = x.slice(i0, i1);
+  const ys = y.slice(j0, j1);
+  const xStar = xs.some((segment) => segment.kind === 'globstar');
+  const yStar = ys.some((segment) => segment.kind === 'globstar');
+  if (xStar && yStar) return true;
+  return sequencesOverlap(xs, ys);
 }
 
 function literal(text: string): Segment {
@@ -70,8 +86,8 @@ function segment(text: string): Segment {
 
 function segmentsOverlap(a: Segment, b: Segment): boolean {
   if (a.kind === 'literal' && b.kind === 'literal') return a.text === b.text;
-  if (a.kind === 'literal' && b.kind === 'glob') return a.text === b.text || b.matches(a.text);
-  if (a.kind === 'glob' && b.kind === 'literal') return a.text === b.text || a.matches(b.text);
+  if (a.kind === 'literal' && b.kind === 'glob') return literalFits(a.text, b);
+  if (a.kind === 'glob' && b.kind === 'literal') return literalFits(b.text, a);
   if (a.kind === 'glob' && b.kind === 'glob') {
     if (a.text === b.text) return true;
     const headsFit = a.head.startsWith(b.head) || b.head.startsWith(a.head);
@@ -79,6 +95,12 @@ function segmentsOverlap(a: Segment, b: Segment): boolean {
     return headsFit && tailsFit;
   }
   return true;
+}
+
+/** A literal name against a glob name: the same text (Next's `[id]`), or picomatch's match (after a cheap look at the fixed ends). */
+function literalFits(name: string, glob: Extract<Segment, { kind: 'glob' }>): boolean {
+  if (name === glob.text) return true;
+  return name.startsWith(glob.head) && name.endsWith(glob.tail) && glob.matches(name);
 }
 
 /** Walks both sequences at once; a globstar may take none or any number of the other side's segments. */
