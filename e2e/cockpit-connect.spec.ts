@@ -68,6 +68,14 @@ test.describe('connect an agent', () => {
     await page.getByTestId('connect-tab-codex').click();
     await expect(page.getByTestId('connect-printout')).toContainText(`codex mcp add devenviro --url ${mcpUrl} --bearer-token-env-var DEVENVIRO_TOKEN_TESTER`);
     await expect(page.getByTestId('connect-printout')).toContainText(path.join(hub.dataDir, 'credentials', 'shop%20front', 'tester.json'));
+    // Another name in the client's configuration (two agents in Codex's one per-user file), as --server-name.
+    await page.getByTestId('connect-server-name').fill('devenviro-tester');
+    await expect(page.getByTestId('connect-command')).toContainText("--project 'shop front' --server-name devenviro-tester");
+    await expect(page.getByTestId('connect-printout')).toContainText(`codex mcp add devenviro-tester --url ${mcpUrl}`);
+    await expect(page.getByTestId('connect-printout')).toContainText('[mcp_servers.devenviro-tester]');
+    await page.getByTestId('connect-server-name').fill('not a name');
+    await expect(page.getByTestId('connect-problem')).toContainText('name in the client');
+    await page.getByTestId('connect-server-name').fill('devenviro');
 
     // Any MCP client: the stdio entry and the HTTP endpoint; a script: curl against this hub.
     await page.getByTestId('connect-tab-mcp').click();

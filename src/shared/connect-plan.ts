@@ -129,11 +129,17 @@ export function connectCommandLine(
  * For any other MCP client: the Streamable HTTP endpoint with the token as a header, or the stdio entry
  * (`devenviro mcp --as NAME --project P`) in the `mcpServers` JSON most clients read.
  */
-export function genericMcpSnippets(devenviroArgv: string[], mcpUrl: string, name: string, project: string): { http: string; stdio: string } {
+export function genericMcpSnippets(
+  devenviroArgv: string[],
+  mcpUrl: string,
+  name: string,
+  project: string,
+  serverName: string = MCP_SERVER_NAME,
+): { http: string; stdio: string } {
   const [command, ...args] = devenviroArgv;
   return {
-    http: JSON.stringify({ mcpServers: { [MCP_SERVER_NAME]: { type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${TOKEN_PLACEHOLDER}` } } } }, null, 2),
-    stdio: JSON.stringify({ mcpServers: { [MCP_SERVER_NAME]: { command, args: [...args, 'mcp', '--as', name, '--project', project] } } }, null, 2),
+    http: JSON.stringify({ mcpServers: { [serverName]: { type: 'http', url: mcpUrl, headers: { Authorization: `Bearer ${TOKEN_PLACEHOLDER}` } } } }, null, 2),
+    stdio: JSON.stringify({ mcpServers: { [serverName]: { command, args: [...args, 'mcp', '--as', name, '--project', project] } } }, null, 2),
   };
 }
 

@@ -25,17 +25,21 @@ describe('the Connect panel and devenviro connect --print', { timeout: 120_000 }
     expect(info.hubUrl).toBe(hub.url);
     expect(info.devenviroArgv.slice(-2)).toEqual(['--data-dir', dataDir]);
 
-    for (const client of MCP_CLIENTS) {
-      const name = `agent-${client}`;
+    // Each client with the default server name, and Codex (whose configuration is per user) with one of its own.
+    const cases = [...MCP_CLIENTS.map((client) => ({ client, serverName: undefined })), { client: 'codex' as const, serverName: 'devenviro-second' }];
+    for (const { client, serverName } of cases) {
+      const name = `agent-${client}${serverName ? '-2' : ''}`;
       // A project with a space and a slash: escaped in the credentials path, quoted in the shell line.
       const project = 'shop front/web';
-      const printed = await runCli(['connect', client, '--name', name, '--project', project, '--print', '--data-dir', dataDir], { env: cleanEnv() });
+      const serverNameArgs = serverName ? ['--server-name', serverName] : [];
+      const printed = await runCli(['connect', client, '--name', name, '--project', project, ...serverNameArgs, '--print', '--data-dir', dataDir], { env: cleanEnv() });
       expect(printed.code, printed.stderr).toBe(0);
       const { token } = loadCredentials(dataDir, project, name)!;
 
       // What the panel renders for the same name and project, from the hub's answer alone.
       const credentials = [info.dataDir, ...credentialsPathParts(project, name)].join(info.pathSeparator);
-      const panel = connectPrintout(client, connectPlan(client, mcpUrlOf(info.hubUrl), TOKEN_PLACEHOLDER, name, credentials));
+      const panel = connectPrintout(client, connectPlan(client, mcpUrlOf(info.hubUrl), TOKEN_PLACEHOLDER, name, credentials, serverName));
+      if (serverName) expect(panel).toContain(`[mcp_servers.${serverName}]`);
       expect(panel).not.toContain(token);
       expect(printed.stdout.trimEnd()).toBe(panel.split(TOKEN_PLACEHOLDER).join(token));
     }

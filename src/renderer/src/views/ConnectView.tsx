@@ -14,6 +14,8 @@ import {
   httpScript,
   MCP_CLIENT_TITLES,
   MCP_CLIENTS,
+  MCP_SERVER_NAME,
+  MCP_SERVER_NAME_PATTERN,
   mcpUrlOf,
   shellLine,
   TOKEN_PLACEHOLDER,
@@ -42,8 +44,12 @@ export function ConnectView() {
   const [tab, setTab] = useState<Tab>('claude');
   const [name, setName] = useState('builder');
   const [project, setProject] = useState('default');
+  const [serverName, setServerName] = useState(MCP_SERVER_NAME);
   const checked = NameAndProject.safeParse({ name, project });
-  const problem = checked.success ? null : checked.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+  const problems = checked.success ? [] : checked.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  // As devenviro connect --server-name checks it: a name every client's configuration takes as it is.
+  if (!MCP_SERVER_NAME_PATTERN.test(serverName)) problems.push('name in the client: use letters, digits, - and _ (up to 64, starting with a letter or digit)');
+  const problem = problems.length > 0 ? problems.join('; ') : null;
 
   return (
     <div className="view" data-testid="view-connect">
@@ -61,6 +67,10 @@ export function ConnectView() {
             <span className="muted small">Project</span>
             <input className="input" value={project} onChange={(e) => setProject(e.target.value)} aria-label="Project" data-testid="connect-project" spellCheck={false} />
           </label>
+          <label className="connect-field" title="The hub's entry in the client's MCP configuration: one per agent where agents share a configuration (Codex's is per user)">
+            <span className="muted small">Name in the client</span>
+            <input className="input" value={serverName} onChange={(e) => setServerName(e.target.value)} aria-label="Name in the client" data-testid="connect-server-name" spellCheck={false} />
+          </label>
           <div className="segmented" role="tablist" aria-label="Client">
             {TABS.map((item) => (
               <button key={item.tab} type="button" role="tab" aria-selected={tab === item.tab} className={tab === item.tab ? 'on' : ''} onClick={() => setTab(item.tab)} data-testid={`connect-tab-${item.tab}`}>
@@ -77,7 +87,7 @@ export function ConnectView() {
               {problem}
             </p>
           ) : (
-            <ConnectSteps tab={tab} info={info.value} name={checked.data!.name} project={checked.data!.project} />
+            <ConnectSteps tab={tab} info={info.value} name={checked.data!.name} project={checked.data!.project} serverName={serverName} />
           ))}
         <TokenNote />
       </Panel>
@@ -86,11 +96,11 @@ export function ConnectView() {
   );
 }
 
-function ConnectSteps({ tab, info, name, project }: { tab: Tab; info: ConnectInfo; name: string; project: string }) {
+function ConnectSteps({ tab, info, name, project, serverName }: { tab: Tab; info: ConnectInfo; name: string; project: string; serverName: string }) {
   const devenviro = shellLine(info.devenviroArgv);
   const mcpUrl = mcpUrlOf(info.hubUrl);
   if (tab === 'mcp') {
-    const snippets = genericMcpSnippets(info.devenviroArgv, mcpUrl, name, project);
+    const snippets = genericMcpSnippets(info.devenviroArgv, mcpUrl, name, project, serverName);
     return (
       <div className="connect-steps" data-testid="connect-steps">
         <h3 className="section-title">1. Register the agent (its token is saved in the data directory)</h3>
@@ -121,7 +131,7 @@ function ConnectSteps({ tab, info, name, project }: { tab: Tab; info: ConnectInf
     );
   }
   const credentials = [info.dataDir, ...credentialsPathParts(project, name)].join(info.pathSeparator);
-  const printout = connectPrintout(tab, connectPlan(tab, mcpUrl, TOKEN_PLACEHOLDER, name, credentials));
+  const printout = connectPrintout(tab, connectPlan(tab, mcpUrl, TOKEN_PLACEHOLDER, name, credentials, serverName));
   return (
     <div className="connect-steps" data-testid="connect-steps">
       <h3 className="section-title">One command, in the repository the agent works in</h3>
@@ -129,12 +139,12 @@ function ConnectSteps({ tab, info, name, project }: { tab: Tab; info: ConnectInf
         Registers {name} in {project} (or re-registers it with its saved token, keeping its id), saves its credentials and adds the hub to {MCP_CLIENT_TITLES[tab]} with its own{' '}
         <code>{tab} mcp add</code>. Where {tab} is not installed it prints what follows instead.
       </p>
-      <CopyBlock text={connectCommandLine(devenviro, tab, name, project)} label={`devenviro connect ${tab}`} testId="connect-command" />
+      <CopyBlock text={connectCommandLine(devenviro, tab, name, project, { serverName })} label={`devenviro connect ${tab}`} testId="connect-command" />
       <h3 className="section-title">Or by hand: what it prints with --print</h3>
       <p className="muted small">
         <code>--print</code> registers and prints without running {tab}; the real token stands where this shows {TOKEN_PLACEHOLDER}.
       </p>
-      <CopyBlock text={connectCommandLine(devenviro, tab, name, project, { print: true })} label={`devenviro connect ${tab} --print`} testId="connect-print-command" />
+      <CopyBlock text={connectCommandLine(devenviro, tab, name, project, { print: true, serverName })} label={`devenviro connect ${tab} --print`} testId="connect-print-command" />
       <CopyBlock text={printout} label={`${MCP_CLIENT_TITLES[tab]} command and snippet`} testId="connect-printout" />
     </div>
   );
