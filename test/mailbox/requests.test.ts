@@ -76,7 +76,7 @@ describe('file reservations through the mailbox', () => {
 
   it('answers a bad request with what is wrong, and does nothing', async () => {
     const hub = await startMailboxHub();
-    await registerByFile(hub.root, 'carol');
+    const carol = await registerByFile(hub.root, 'carol');
     const dir = agentDir(hub.root, 'test', 'carol');
 
     expect(await ask(dir, 'abs.json', { op: 'reserve', paths: ['/etc/passwd'] })).toMatchObject({
@@ -98,6 +98,10 @@ describe('file reservations through the mailbox', () => {
     utimesSync(`${file}.tmp`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     renameSync(`${file}.tmp`, file);
     expect(await readAnswer(dir, 'broken.json')).toMatchObject({ ok: false, code: 'invalid_request', error: expect.stringContaining('not valid JSON') });
+
+    // A revoked agent may not reserve.
+    hub.hub.registry.revoke(carol.id);
+    expect(await ask(dir, 'revoked.json', { op: 'reserve', paths: ['a.ts'] })).toMatchObject({ ok: false, status: 410, code: 'revoked' });
 
     expect(hub.hub.reservations.list({ project: 'test' })).toEqual([]);
   });

@@ -7,7 +7,7 @@
  */
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_JSON_DEPTH } from '../../shared/agent-protocol';
+import { ERROR_CODES, MAX_JSON_DEPTH, type ErrorCode } from '../../shared/agent-protocol';
 import { nestsDeeperThan } from '../../shared/json-depth';
 import { MailboxRequestHead, MAX_MAILBOX_REQUEST_BYTES, type MailboxAnswer, type MailboxRequestOp } from '../../shared/mailbox-protocol';
 import { writeFileDurable, syncDir } from '../../shared/node/durable-file';
@@ -149,8 +149,9 @@ function carryOut(ctx: MailboxContext, box: AgentBox, raw: unknown): Outcome {
   }
 }
 
-function failure(op: MailboxRequestOp | null, code: string, error: string, status = 400): Outcome {
-  return { op, ok: false, status: code === 'too_large' ? 413 : status, code, error };
+/** A refusal as the HTTP API words it: the code's status, unless the error gives its own. */
+function failure(op: MailboxRequestOp | null, code: string, error: string, status: number = ERROR_CODES[code as ErrorCode]?.status ?? 400): Outcome {
+  return { op, ok: false, status, code, error };
 }
 
 async function writeAnswer(box: AgentBox, name: string, outcome: Outcome): Promise<void> {
