@@ -4,10 +4,10 @@
  * who calls. `A2A-Version: 1.0` selects the v1.0 methods (SendMessage, GetTask, CancelTask…); a request without
  * the header is A2A 0.3 (message/send, tasks/get, tasks/cancel), as the spec has it.
  */
-import { A2A_VERSION_HEADER, AgentCard } from '@a2a-js/sdk';
+import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER, AgentCard } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
-import { A2A_ERROR_CODE, ContentTypeNotSupportedError } from '@a2a-js/sdk/errors';
-import { JsonRpcTransportHandler, validateVersion } from '@a2a-js/sdk/server';
+import { A2A_ERROR_CODE, ContentTypeNotSupportedError, VersionNotSupportedError } from '@a2a-js/sdk/errors';
+import { JsonRpcTransportHandler } from '@a2a-js/sdk/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { version as appVersion } from '../../../package.json';
 import { A2A_CARD_PATH, A2A_PATH } from '../../shared/a2a-protocol';
@@ -56,7 +56,8 @@ export class A2aGateway {
       messaging: options.messaging,
       store: this.store,
       maxBodyBytes: options.maxBodyBytes,
-      card: () => this.card(),
+      // The SDK reads the capabilities and modes on every call; the skills (every agent) are for the published card.
+      card: () => buildAgentCard({ baseUrl: this.baseUrl(), version: appVersion, agents: [] }),
     });
     this.v1 = new JsonRpcTransportHandler(this.handler);
     this.legacy = new LegacyJsonRpcTransportHandler(this.handler);
@@ -127,12 +128,9 @@ export class A2aGateway {
     const version = (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
     const legacy = version === undefined || version === LEGACY_VERSION;
     const context = contextFor(authority.agent.id, version);
-    if (!legacy) {
-      try {
-        validateVersion(version, this.card(), 'JSONRPC');
-      } catch (error) {
-        return answerError(JsonRpcTransportHandler.mapToJSONRPCError(error), idOf(body));
-      }
+    if (!legacy && version !== A2A_PROTOCOL_VERSION) {
+      const error = new VersionNotSupportedError(`A2A-Version ${version} is not supported: this hub speaks ${A2A_PROTOCOL_VERSION} (and ${LEGACY_VERSION} without the header)`);
+      return answerError(JsonRpcTransportHandler.mapToJSONRPCError(error), idOf(body));
     }
     const answer = legacy ? await this.legacy.handle(body as Record<string, unknown>, context) : await this.v1.handle(body as Record<string, unknown>, context);
     if (!isStream(answer)) return answer as JsonRpcAnswer;

@@ -1,7 +1,7 @@
 /**
  * The SDK's request handler with the hub's rules around it: SendMessage is checked (the agent it names, its parts,
  * its size) before the SDK creates a task, so bad input is answered with InvalidParams and nothing is stored; a
- * canceled task is announced to its agent with a hub message; the card is built fresh (its skills are the agents).
+ * canceled task is announced to its agent with a hub message.
  */
 import type { AgentCard, CancelTaskRequest, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import { RequestMalformedError, TaskNotFoundError } from '@a2a-js/sdk/errors';
@@ -25,7 +25,7 @@ export interface HubRequestHandlerOptions {
   messaging: MessagingService;
   store: A2aTaskStore;
   maxBodyBytes: number;
-  /** The card as it is now (the agents change). */
+  /** The card the SDK checks calls against (capabilities, interfaces, modes). */
   card(): AgentCard;
 }
 
