@@ -5,11 +5,11 @@
 import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { HubClient, type Message } from '../../src/client';
 import { loadCredentials } from '../../src/client/credentials';
-import { MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
+import { MCP_RESOURCES, MCP_TOOL_NAMES } from '../../src/shared/mcp-protocol';
 import { tempDir } from '../helpers';
 import { CLI, ROOT, cleanEnv } from './cli-run';
 import { freePort, startHub, startHubProcess, waitFor } from './hub';
@@ -83,6 +83,35 @@ describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
     expect(woke.structuredContent).toMatchObject({ timedOut: false, messages: [{ id: reply.id, from: ws.id, body: 'looks good', replyTo: id }] });
     // Far under the 60 s timeout: it returned on arrival, not at the end.
     expect(wakeMs).toBeLessThan(10_000);
+  });
+
+  it('reply, read_thread and the inbox resource with its update notification work through the relay', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const { client } = await launch(['--as', 'stdio-replier', '--data-dir', dataDir]);
+    const me = loadCredentials(dataDir, 'default', 'stdio-replier')!;
+    const ws = await HubClient.register({ url: hub.url, name: 'asker' });
+    const received: Message[] = [];
+    ws.on('message', (message) => void received.push(message));
+    await ws.connect();
+    onTestFinished(() => ws.close());
+
+    // The hub's notifications come through the relay's own notification stream to stdout.
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
+    await client.subscribeResource({ uri: MCP_RESOURCES.inbox });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const question = await ws.send(me.id, 'which port does the hub use?', { subject: 'port' });
+    await waitFor(() => updates.includes(MCP_RESOURCES.inbox), 'the inbox update through the relay');
+    const { contents } = await client.readResource({ uri: MCP_RESOURCES.inbox });
+    expect(JSON.parse((contents[0] as { text: string }).text)).toMatchObject({ unacknowledged: 1, messages: [{ id: question.id, from: ws.id }] });
+
+    const replied = await call(client, 'reply', { messageId: question.id, body: '4477 by default' });
+    expect(replied.structuredContent).toMatchObject({ threadId: question.threadId, to: { type: 'agent', id: ws.id } });
+    await waitFor(() => received.length === 1, 'the reply at the WebSocket agent');
+    expect(received[0]).toMatchObject({ from: me.id, body: '4477 by default', threadId: question.threadId, replyTo: question.id });
+    const thread = await call(client, 'read_thread', { threadId: question.threadId });
+    expect((thread.structuredContent as { messages: Array<{ id: string }> }).messages.map((m) => m.id)).toEqual([question.id, (replied.structuredContent as { id: string }).id]);
   });
 
   it('closes when the hub goes away', async () => {
