@@ -2,6 +2,7 @@
 import picomatch from 'picomatch';
 import { describe, expect, it } from 'vitest';
 import { compilePattern, patternsOverlap } from '../../src/main/reservations/patterns';
+import { mulberry32 } from '../support/seeded-random';
 
 const overlap = (a: string, b: string) => patternsOverlap(compilePattern(a), compilePattern(b));
 
@@ -47,5 +48,33 @@ describe('reservation pattern overlap', () => {
         if (shared.length > 0) expect(overlap(a, b), `${a} and ${b} share ${shared[0]}`).toBe(true);
       }
     }
+  });
+
+  it('is sound on random globs: whenever picomatch finds a path both match, they are said to overlap', () => {
+    const random = mulberry32(1206);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const SEGMENTS = ['a', 'b', 'ab', '*', 'a*', '*b', '?', '??', '**', '[ab]', '{a,ba}', '.a', '*.x', 'a.x'] as const;
+    const NAMES = ['a', 'b', 'ab', 'ba', 'aa', '.a', 'a.x', 'b.x'] as const;
+    const randomPattern = () => Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(SEGMENTS)).join('/');
+    // Every path of 1 to 4 names: 8 + 64 + 512 + 4096.
+    const paths: string[] = [];
+    const grow = (prefix: string[], depth: number): void => {
+      if (prefix.length > 0) paths.push(prefix.join('/'));
+      if (depth === 0) return;
+      for (const name of NAMES) grow([...prefix, name], depth - 1);
+    };
+    grow([], 4);
+    let overlapping = 0;
+    for (let round = 0; round < 300; round++) {
+      const [a, b] = [randomPattern(), randomPattern()];
+      const [matchA, matchB] = [picomatch(a, { dot: true }), picomatch(b, { dot: true })];
+      const shared = paths.find((path) => matchA(path) && matchB(path));
+      if (shared === undefined) continue;
+      overlapping++;
+      expect(overlap(a, b), `${a} and ${b} both match ${shared}`).toBe(true);
+      expect(overlap(b, a), `${b} and ${a} both match ${shared}`).toBe(true);
+    }
+    // The draw is fixed: enough pairs that do overlap for the check to mean something.
+    expect(overlapping).toBeGreaterThan(30);
   });
 });
