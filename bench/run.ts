@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   a2a: () => import('./a2a'),
   soak: () => import('./soak'),
   mcp: () => import('./mcp'),
+  store: () => import('./store'),
   memory: async () => (await import('./memory')).suite,
   vector: async () => {
     const { run } = await import('./vector');
