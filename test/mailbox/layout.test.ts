@@ -36,14 +36,25 @@ describe('mailbox layout', () => {
     expect(layout.classify(path.join(root, '_register', 'rejected', 'me.json')).kind).toBe('other');
     expect(layout.classify(path.join(root, 'acme%2Fweb', 'bob'))).toEqual({ kind: 'agent-dir', project: 'acme/web', name: 'bob', dir: path.join(root, 'acme%2Fweb', 'bob') });
     expect(layout.classify(path.join(root, 'acme', 'bob', 'outbox', 'x.json'))).toMatchObject({ kind: 'outbox', project: 'acme', name: 'bob', file: 'x.json' });
-    for (const other of ['acme/bob/outbox/x.json.tmp', 'acme/bob/outbox/.x.json', 'acme/bob/inbox/x.json', 'acme/bob/outbox/x.txt', 'acme/.bob', 'acme/bob/outbox/.sending/x.json']) {
+    expect(layout.classify(path.join(root, 'acme', 'bob', 'requests', 'r.json'))).toMatchObject({ kind: 'request', project: 'acme', name: 'bob', file: 'r.json' });
+    for (const other of [
+      'acme/bob/outbox/x.json.tmp',
+      'acme/bob/outbox/.x.json',
+      'acme/bob/inbox/x.json',
+      'acme/bob/outbox/x.txt',
+      'acme/.bob',
+      'acme/bob/outbox/.sending/x.json',
+      'acme/bob/answers/r.json',
+      'acme/bob/requests/.working/r.json',
+      'acme/bob/requests/r.json.tmp',
+    ]) {
       expect(layout.classify(path.join(root, other)).kind, other).toBe('other');
     }
 
-    for (const watched of ['', '_register', '_register/a.json', 'acme', 'acme/bob', 'acme/bob/outbox', 'acme/bob/outbox/x.json']) {
+    for (const watched of ['', '_register', '_register/a.json', 'acme', 'acme/bob', 'acme/bob/outbox', 'acme/bob/outbox/x.json', 'acme/bob/requests', 'acme/bob/requests/r.json']) {
       expect(layout.ignored(path.join(root, watched)), watched).toBe(false);
     }
-    for (const unwatched of ['_register/rejected', 'acme/bob/inbox', 'acme/bob/rejected', 'acme/bob/agent.json', 'acme/bob/outbox/.sending', 'acme/bob/outbox/x.json.tmp', '.git', '_other', 'acme/bob/outbox/dir/x.json']) {
+    for (const unwatched of ['_register/rejected', 'acme/bob/inbox', 'acme/bob/rejected', 'acme/bob/agent.json', 'acme/bob/outbox/.sending', 'acme/bob/outbox/x.json.tmp', '.git', '_other', 'acme/bob/outbox/dir/x.json', 'acme/bob/answers', 'acme/bob/requests/.working']) {
       expect(layout.ignored(path.join(root, unwatched)), unwatched).toBe(true);
     }
     expect(layout.ignored('/elsewhere/file.json')).toBe(true);
