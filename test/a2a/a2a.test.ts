@@ -75,14 +75,14 @@ function statusWithHost(hub: TestHub, host: string, token: string): Promise<numb
 }
 
 /** A raw JSON-RPC POST to /a2a (what the SDK client would not send). */
-async function rpc(hub: TestHub, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function rpc(hub: TestHub, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; challenge: string | null }> {
   const response = await fetch(`${hub.url}${A2A_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'a2a-version': '1.0', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
+  return { status: response.status, body: text ? JSON.parse(text) : null, challenge: response.headers.get('www-authenticate') };
 }
 
 const SEND_PARAMS = (to: string, text = 'hello') => ({
@@ -358,6 +358,7 @@ describe('A2A door', () => {
     expect((await rpc(hub, { jsonrpc: '1.0', id: 1, method: 'GetTask' }, auth)).body.error.code).toBe(-32602);
     expect((await rpc(hub, [{ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } }], auth)).body.error.code).toBe(-32600);
     expect((await rpc(hub, { jsonrpc: '2.0', id: 9, method: 'NoSuchMethod', params: {} }, auth)).body).toMatchObject({ id: 9, error: { code: -32601 } });
+    expect((await rpc(hub, { jsonrpc: '2.0', id: 11, method: 'GetExtendedAgentCard', params: {} }, auth)).body.error.code).toBe(-32004);
     expect((await rpc(hub, { jsonrpc: '2.0', id: 10, method: 'GetTask', params: { id: 'x' } }, { ...auth, 'a2a-version': '9.9' })).body.error.code).toBe(-32009);
     const deep = '['.repeat(600) + ']'.repeat(600);
     expect((await rpc(hub, deep, auth)).body.error.code).toBe(-32600);
@@ -403,6 +404,7 @@ describe('A2A door', () => {
 
     const none = await rpc(hub, request);
     expect(none.status).toBe(401);
+    expect(none.challenge).toBe('Bearer');
     expect(none.body.code).toBe('unauthorized');
     expect((await rpc(hub, request, { authorization: 'Bearer not-a-token' })).status).toBe(401);
     expect((await rpc(hub, request, { authorization: `Bearer ${hub.app.cockpitToken}` })).status).toBe(403);
