@@ -61,6 +61,11 @@ type LeaseRow = {
   renewed_at: string | null;
 };
 
+/** How leases ended: released (by whom), or expired (given per lease: whether its holder was offline). */
+type EndedHow =
+  | Omit<Extract<ReservationChange, { kind: 'released' }>, 'reservation'>
+  | ((lease: Lease) => Omit<Extract<ReservationChange, { kind: 'expired' }>, 'reservation'>);
+
 /** A refused reservation: 409 with the leases in the way, over every surface. */
 export function reservationConflict(conflicts: ReservationConflict[]): HubError {
   const parts = conflicts.map(
@@ -153,29 +158,29 @@ export class ReservationService {
     }
 
     const expiresAt = now + request.ttlSeconds * 1000;
-    let created: Lease | undefined;
+    const renewals = renewing.map((lease) => ({ lease, next: { ...lease, ttlSeconds: request.ttlSeconds, expiresAt, renewedAt: now, reason: request.reason || lease.reason } }));
+    const created: Lease | undefined =
+      fresh.length === 0
+        ? undefined
+        : {
+            id: this.newId(),
+            project: agent.project,
+            holderId: agent.id,
+            paths: fresh,
+            compiled: fresh.map(compilePattern),
+            mode: request.mode,
+            reason: request.reason,
+            ttlSeconds: request.ttlSeconds,
+            createdAt: now,
+            expiresAt,
+            renewedAt: null,
+          };
+    // Stored first, then taken into memory: a failed write leaves both as they were.
     this.db.transaction(() => {
-      for (const lease of renewing) {
-        Object.assign(lease, { ttlSeconds: request.ttlSeconds, expiresAt, renewedAt: now, reason: request.reason || lease.reason });
-        this.statements.update.run(this.row(lease));
-      }
-      if (fresh.length > 0) {
-        created = {
-          id: this.newId(),
-          project: agent.project,
-          holderId: agent.id,
-          paths: fresh,
-          compiled: fresh.map(compilePattern),
-          mode: request.mode,
-          reason: request.reason,
-          ttlSeconds: request.ttlSeconds,
-          createdAt: now,
-          expiresAt,
-          renewedAt: null,
-        };
-        this.statements.insert.run(this.row(created));
-      }
+      for (const { next } of renewals) this.statements.update.run(this.row(next));
+      if (created) this.statements.insert.run(this.row(created));
     })();
+    for (const { lease, next } of renewals) Object.assign(lease, next);
     if (created) this.leases.set(created.id, created);
     for (const lease of renewing) this.emit({ kind: 'renewed', reservation: this.view(lease) });
     if (created) this.emit({ kind: 'added', reservation: this.view(created) });
@@ -187,10 +192,10 @@ export class ReservationService {
     const lease = this.live(id);
     if (lease.holderId !== agent.id) throw forbidden(`reservation ${id} is held by ${this.holderName(lease)}: only its holder renews it`);
     const now = Date.now();
-    lease.ttlSeconds = ttlSeconds ?? lease.ttlSeconds;
-    lease.expiresAt = now + lease.ttlSeconds * 1000;
-    lease.renewedAt = now;
-    this.statements.update.run(this.row(lease));
+    const ttl = ttlSeconds ?? lease.ttlSeconds;
+    const next = { ...lease, ttlSeconds: ttl, expiresAt: now + ttl * 1000, renewedAt: now };
+    this.statements.update.run(this.row(next));
+    Object.assign(lease, next);
     const reservation = this.view(lease);
     this.emit({ kind: 'renewed', reservation });
     return reservation;
@@ -220,15 +225,17 @@ export class ReservationService {
         else narrowing.set(lease, kept);
       }
     }
+    // One transaction for the whole release, then memory and the events.
     this.db.transaction(() => {
       for (const [lease, kept] of narrowing) this.statements.update.run(this.row({ ...lease, paths: kept }));
+      for (const lease of ending) this.statements.delete.run(lease.id);
     })();
     for (const [lease, kept] of narrowing) {
       lease.paths = kept;
       lease.compiled = kept.map(compilePattern);
       this.emit({ kind: 'narrowed', reservation: this.view(lease) });
     }
-    const released = this.end([...ending], { kind: 'released', by: caller.kind === 'agent' ? 'holder' : 'cockpit' });
+    const released = this.forget([...ending], { kind: 'released', by: caller.kind === 'agent' ? 'holder' : 'cockpit' });
     return { released, narrowed: [...narrowing.keys()].map((lease) => this.view(lease)) };
   }
 
@@ -324,14 +331,17 @@ export class ReservationService {
     this.end(expired, (lease) => ({ kind: 'expired', holderOffline: offline.has(lease) }));
   }
 
-  private end(
-    leases: Lease[],
-    how: Omit<Extract<ReservationChange, { kind: 'released' }>, 'reservation'> | ((lease: Lease) => Omit<Extract<ReservationChange, { kind: 'expired' }>, 'reservation'>),
-  ): Reservation[] {
+  /** Deletes the leases' rows, then forgets them. */
+  private end(leases: Lease[], how: EndedHow): Reservation[] {
     if (leases.length === 0) return [];
     this.db.transaction(() => {
       for (const lease of leases) this.statements.delete.run(lease.id);
     })();
+    return this.forget(leases, how);
+  }
+
+  /** Drops leases whose rows are gone from memory, and tells the listeners how each ended. */
+  private forget(leases: Lease[], how: EndedHow): Reservation[] {
     const views = leases.map((lease) => {
       this.leases.delete(lease.id);
       const reservation = this.view(lease);
