@@ -45,7 +45,7 @@ describe('the Connect panel and devenviro connect --print', { timeout: 120_000 }
     }
   });
 
-  it('mcp.sessions lists each open session with its agent, client name and version, and pushes the list as they open and end', async () => {
+  it('mcp.sessions lists each open session with its agent, client name and version, and pushes the list, coalesced, as they open and end', async () => {
     const dataDir = tempDir();
     const hub = await startHub(dataDir);
     const pushed: McpSessionInfo[][] = [];
@@ -65,7 +65,26 @@ describe('the Connect panel and devenviro connect --print', { timeout: 120_000 }
     const [open] = await sessions();
     expect(open).toMatchObject({ agentId: agent.id, client: { name: 'claude-code', version: '2.0.14' } });
     expect(Date.parse(open!.openedAt)).toBeGreaterThanOrEqual(before - 1000);
+    await waitFor(() => pushed.at(-1)?.length === 1, 'an mcp.sessions event with the session');
     expect(pushed.at(-1)).toEqual([open]);
+
+    // Five clients connecting at once: the cockpit gets the list whole, in fewer events than sessions.
+    const eventsBefore = pushed.length;
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        const other = new Client({ name: `burst-${i}`, version: '1.0.0' });
+        await other.connect(new StreamableHTTPClientTransport(new URL(`${hub.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+        return other;
+      }),
+    );
+    await waitFor(() => pushed.at(-1)?.length === 6, 'an mcp.sessions event with six sessions');
+    expect(pushed.length - eventsBefore).toBeLessThan(5);
+    expect(pushed.at(-1)!.map((session) => session.client.name).sort()).toEqual(['burst-0', 'burst-1', 'burst-2', 'burst-3', 'burst-4', 'claude-code']);
+    await Promise.all(burst.map(async (other) => {
+      await (other.transport as StreamableHTTPClientTransport).terminateSession();
+      await other.close();
+    }));
+    await waitFor(() => pushed.at(-1)?.length === 1, 'the burst sessions to end');
 
     // DELETE /mcp ends the session: the list empties and the cockpit is told.
     await transport.terminateSession();

@@ -24,7 +24,14 @@ export interface LiveFeed {
 
 export function startLiveFeed({ events, hub, metrics, dataDir }: { events: EventBus; hub: Hub; metrics: Metrics; dataDir: string }): LiveFeed {
   const offAgents = hub.registry.onChange((agent) => events.emit('agents.changed', agent));
-  const offMcp = hub.mcp.onChange(() => events.emit('mcp.sessions', hub.mcp.list()));
+  // The whole list, at most once per batch interval: many clients connecting at once make one event, not one each.
+  let mcpTimer: NodeJS.Timeout | undefined;
+  const offMcp = hub.mcp.onChange(() => {
+    mcpTimer ??= setTimeout(() => {
+      mcpTimer = undefined;
+      events.emit('mcp.sessions', hub.mcp.list());
+    }, MESSAGE_BATCH_MS);
+  });
   const offReservations = hub.reservations.onChange((change) => events.emit('reservations.changed', change));
 
   // The newest deliveries since the last batch, as they are: only those still here when the batch leaves are copied.
@@ -56,6 +63,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     stop() {
       offAgents();
       offMcp();
+      clearTimeout(mcpTimer);
       offReservations();
       offMessages();
       clearTimeout(batchTimer);
