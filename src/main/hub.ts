@@ -10,6 +10,7 @@ import type { MemoryEngine } from './memory/engine';
 import type { MessagingService } from './messaging/service';
 import type { RealtimeGateway } from './messaging/realtime';
 import type { ReservationService } from './reservations/service';
+import type { TaskService } from './tasks/service';
 
 export interface Hub {
   db: SqliteDatabase;
@@ -26,4 +27,6 @@ export interface Hub {
   a2a: A2aGateway;
   /** File reservations (leases) of every project. */
   reservations: ReservationService;
+  /** Tasks handed to agents under a lease, and their dispatcher. */
+  tasks: TaskService;
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ExtractRequest, MemoryInput, MemorySearchQuery } from './memory-protocol';
 import { ReservationFrames, type ReservationConflict } from './reservation-protocol';
+import { TaskFrames, type TaskServerFrame } from './task-protocol';
 
 export const API_PREFIX = '/api/v1';
 
@@ -220,6 +221,8 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('memory.extract'), ref: z.string().max(100), request: ExtractRequest }).strict(),
   /** File reservations (reservation-protocol.ts): reserve, renew, release, list; answered by `result` or `error`. */
   ...ReservationFrames,
+  /** Tasks (task-protocol.ts): `tasks.ready` says how many pushed tasks the agent takes at once. */
+  ...TaskFrames,
 ]);
 export type ClientFrame = z.input<typeof ClientFrame>;
 
@@ -230,7 +233,9 @@ export type ServerFrame =
   /** The answer to a memory.* frame: StoredMemory[], a MemorySearchResult, or an extraction result. */
   | { type: 'result'; ref: string; result: unknown }
   /** A refused reservation (code reservation_conflict) carries the leases in the way. */
-  | { type: 'error'; ref?: string; code: string; message: string; conflicts?: ReservationConflict[] };
+  | { type: 'error'; ref?: string; code: string; message: string; conflicts?: ReservationConflict[] }
+  /** A task offered to the agent, or one it holds that ended without it (task-protocol.ts). */
+  | TaskServerFrame;
 
 // ---------------------------------------------------------------------------------------------------------------
 // The codes the hub answers with: the one definition. The hub builds its errors from ERROR_CODES (src/main/errors.ts),

@@ -34,6 +34,8 @@ import { MessagingService } from '../messaging/service';
 import { registerMetricsRoutes } from '../monitor/http';
 import { registerReservationRoutes } from '../reservations/http';
 import { ReservationService } from '../reservations/service';
+import { registerTaskRoutes } from '../tasks/http';
+import { TaskService } from '../tasks/service';
 import type { Metrics } from '../monitor/metrics';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { checkVectorIndex } from '../vector';
@@ -79,6 +81,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   const registry = new AgentRegistry(db);
   registry.ensureOverseer();
   const reservations = new ReservationService(db, registry);
+  // Tasks handed to agents under a lease; the realtime gateway, built below, carries their offers.
+  const tasks = new TaskService(db, registry, { dataDir, bodyFileBytes: config.messages.bodyFileBytes });
 
   const messaging = new MessagingService(db, registry, {
     maxBodyBytes: config.messages.maxBytes,
@@ -141,13 +145,15 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     observeDelivery: (ms) => metrics.record('deliver', ms),
     memory,
     reservations,
+    tasks,
   });
+  tasks.connectSockets((agentId, frame) => realtime.sendTo(agentId, frame));
   const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
   const mcp = new McpGateway({ registry, messaging, memory, reservations, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
   const a2a = new A2aGateway({ db, registry, messaging, cockpitToken, host: config.api.host, maxBodyBytes: config.messages.maxBytes });
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations };
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -168,6 +174,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => mcp.register(context),
       (context) => a2a.register(context),
       (context) => registerReservationRoutes(context, registry, reservations, cockpitToken),
+      (context) => registerTaskRoutes(context, registry, tasks, cockpitToken),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -216,6 +223,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   await hub.backup.scheduler.stop();
   await hub.memory.close();
   hub.reservations.close();
+  hub.tasks.close();
   hub.registry.close();
   await hub.checkpointer.stop();
   hub.db.close();

@@ -1,4 +1,4 @@
-/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks, reservations). */
+/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks, reservations, tasks). */
 import type { Migration } from './database';
 
 /**
@@ -147,6 +147,82 @@ export const hubMigrations: Migration[] = [
         expires_at TEXT NOT NULL,
         renewed_at TEXT
       ) STRICT;
+    `,
+  },
+  {
+    version: 8,
+    name: 'tasks',
+    // Tasks handed to agents under a lease (src/main/tasks/). Every change of state is one UPDATE made conditional on
+    // the state (and holder) it leaves, in the same transaction as its effects. An input or result larger than
+    // messages.bodyFileBytes lives in <dataDir>/task-inputs|task-results/<id>.json; its column then holds null and
+    // *_bytes the file's size.
+    up: `
+      CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        project TEXT NOT NULL,
+        title TEXT NOT NULL,
+        instructions TEXT NOT NULL,
+        input TEXT,                          -- JSON, when not in a file
+        input_bytes INTEGER NOT NULL,
+        input_external INTEGER NOT NULL,
+        capabilities TEXT NOT NULL,          -- JSON array
+        tier TEXT,
+        priority INTEGER NOT NULL,
+        timeout_seconds INTEGER NOT NULL,
+        lease_seconds INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        backoff TEXT NOT NULL,               -- JSON
+        depends_on TEXT NOT NULL,            -- JSON array (task_dependencies answers "who waits for me")
+        assignee TEXT,
+        affinity TEXT,                       -- JSON
+        thread_id TEXT,
+        parent_task_id TEXT,
+        workflow_id TEXT,
+        step_id TEXT,
+        created_by TEXT NOT NULL,            -- agent id, or 'cockpit'
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        holder_id TEXT,
+        held_since TEXT,
+        lease_expires_at TEXT,
+        not_before TEXT,
+        ready_since TEXT,
+        progress TEXT,                       -- JSON
+        result TEXT,                         -- JSON, when not in a file
+        result_bytes INTEGER NOT NULL DEFAULT 0,
+        result_external INTEGER NOT NULL DEFAULT 0,
+        error TEXT,                          -- JSON
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+      ) STRICT;
+      CREATE INDEX tasks_open ON tasks (state) WHERE state IN ('pending', 'ready', 'assigned', 'running');
+      CREATE INDEX tasks_by_project ON tasks (project, seq);
+      CREATE INDEX tasks_by_holder ON tasks (holder_id, seq);
+      CREATE INDEX tasks_by_thread ON tasks (thread_id, seq) WHERE thread_id IS NOT NULL;
+
+      CREATE TABLE task_dependencies (
+        task_id TEXT NOT NULL,
+        depends_on TEXT NOT NULL,
+        PRIMARY KEY (task_id, depends_on)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX task_dependents ON task_dependencies (depends_on, task_id);
+
+      -- One row per assignment: who held which attempt, how it ended; the agents' records come from here.
+      CREATE TABLE task_attempts (
+        task_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        agent_id TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        ended_at TEXT,
+        outcome TEXT,                        -- succeeded | failed | lease_lost | timed_out | cancelled
+        reason TEXT,
+        duration_ms INTEGER,
+        PRIMARY KEY (task_id, attempt)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX task_attempts_by_agent ON task_attempts (agent_id, task_id);
     `,
   },
 ];

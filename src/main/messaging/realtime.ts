@@ -16,6 +16,7 @@ import { HubError } from '../errors';
 import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
 import type { MemoryEngine } from '../memory/engine';
 import type { ReservationService } from '../reservations/service';
+import type { TaskService } from '../tasks/service';
 import { frameLength, messageFrame, sendFrame, type OutgoingFrame } from './frames';
 import { rawBodyFrom, type DecodedSend } from './decode-send';
 import type { RawBody } from './json-body';
@@ -37,6 +38,8 @@ export interface RealtimeOptions {
   memory?: MemoryEngine;
   /** File reservations, for reservations.* frames. */
   reservations?: ReservationService;
+  /** Tasks, for the tasks.ready frame (offers are sent through sendTo). */
+  tasks?: TaskService;
   /** Told the notification latency of each live push: from the hub accepting the send to the frame on the socket. */
   observeDelivery?: (latencyMs: number) => void;
   registry: AgentRegistry;
@@ -180,6 +183,14 @@ export class RealtimeGateway {
       // A reclaimed identity gets a new token; whoever holds the old one loses the socket too.
       else if (connection.tokenHash !== connection.agent.tokenHash) connection.socket.close(CLOSE_CODES.replaced, 'the agent\'s token was replaced');
     });
+  }
+
+  /** Sends a frame on the agent's socket, if it has one open; false when it has none. */
+  sendTo(agentId: string, frame: ServerFrame): boolean {
+    const connection = this.connections.get(agentId);
+    if (!connection || connection.socket.readyState !== connection.socket.OPEN) return false;
+    sendCorked(connection.socket, JSON.stringify(frame));
+    return true;
   }
 
   connectedCount(): number {
@@ -339,6 +350,11 @@ export class RealtimeGateway {
                   ? reservations.release({ kind: 'agent', agent }, frame.request)
                   : { reservations: reservations.list({ ...frame.query, project: agent.project }) };
           send({ type: 'result', ref: frame.ref, result });
+          break;
+        }
+        case 'tasks.ready': {
+          if (!this.options.tasks) throw new HubError('failed', 'this hub hands out no tasks');
+          this.options.tasks.setSlots(agent, frame.slots);
           break;
         }
       }
