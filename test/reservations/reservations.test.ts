@@ -165,6 +165,10 @@ describe('file reservations over HTTP', () => {
     const byCockpit = await hub.api(under(reservationPath(second.id)), { method: 'DELETE', token: hub.app.cockpitToken });
     expect(byCockpit.status).toBe(200);
     expect(byCockpit.body.released).toMatchObject([{ id: second.id, holderName: 'a' }]);
+    // The holder hears of it from the overseer, so it stops editing those files.
+    await until(() => hub.app.hub().registry.get(a.agent.id).inboxDepth === 1, 3000, 'the notice in the holder\'s inbox');
+    const inbox = await hub.api(`/agents/${a.agent.id}/messages`, { token: a.token });
+    expect(inbox.body.messages).toMatchObject([{ subject: 'reservation released', importance: 'high', body: expect.stringContaining(`released your reservation ${second.id} on lib/**`) }]);
     expect(await list(hub, a.token, `?holder=${a.agent.id}`)).toEqual([]);
     const gone = await hub.api(under(reservationPath(second.id)), { method: 'DELETE', token: a.token });
     expect(gone.status).toBe(404);

@@ -33,6 +33,7 @@ import { RealtimeGateway } from '../messaging/realtime';
 import { MessagingService } from '../messaging/service';
 import { registerMetricsRoutes } from '../monitor/http';
 import { registerReservationRoutes } from '../reservations/http';
+import { noticeCockpitReleases } from '../reservations/notices';
 import { ReservationService } from '../reservations/service';
 import { registerTaskRoutes } from '../tasks/http';
 import { TaskService } from '../tasks/service';
@@ -94,6 +95,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       metrics.count('messagesDelivered', recipients);
     },
   });
+  noticeCockpitReleases(reservations, registry, messaging);
 
   const memory = new MemoryEngine({
     dataDir,
