@@ -1,0 +1,138 @@
+/**
+ * kill -9 of the hub while agents create, claim and complete tasks: after a restart no acknowledged task or result is
+ * lost, no task has two holders, and the agents finish the rest with every task succeeding exactly once. The hub runs
+ * as a real child process (from source, through tsx) so the kill is a real one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/main/db/database';
+import type { RegisterResponse } from '../../src/shared/agent-protocol';
+import type { Task } from '../../src/shared/task-protocol';
+import { tempDir } from '../helpers';
+import { until } from '../hub/harness';
+
+type Hub = { child: ChildProcess; url: string };
+
+function startHubProcess(dataDir: string): Promise<Hub> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', '--data-dir', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Open the cockpit: (http:\/\/[^/]+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]! });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`hub exited (${code}):\n${output}`)));
+  });
+}
+
+async function call(hub: Hub, route: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${hub.url}/api/v1${route}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+async function register(hub: Hub, name: string): Promise<RegisterResponse> {
+  const response = await fetch(`${hub.url}/api/v1/agents/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, project: 'crash' }) });
+  return (await response.json()) as RegisterResponse;
+}
+
+describe('tasks through a crash', () => {
+  it('loses no acknowledged task or result and never gives a task two holders', async () => {
+    const dataDir = tempDir();
+    const first = await startHubProcess(dataDir);
+    const created = new Set<string>();
+    const completed = new Set<string>();
+    let stop = false;
+    try {
+      const lead = await register(first, 'lead');
+      const workers = await Promise.all(['w1', 'w2', 'w3'].map((name) => register(first, name)));
+      // The lead keeps creating; each worker claims, reports and completes, as fast as it can.
+      const creating = (async () => {
+        for (let i = 0; i < 200 && !stop; i++) {
+          const answer = await call(first, '/tasks', lead.token, { title: `job ${i}`, input: { i }, leaseSeconds: 10, backoff: { initialSeconds: 0 } }).catch(() => null);
+          if (answer?.status === 201) created.add(answer.body.id);
+        }
+      })();
+      const working = workers.map(async (worker) => {
+        while (!stop) {
+          const claim = await call(first, `/agents/${worker.agent.id}/tasks/next`, worker.token, {}).catch(() => null);
+          const task = claim?.body.task as Task | null | undefined;
+          if (!task) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            continue;
+          }
+          await call(first, `/tasks/${task.id}/progress`, worker.token, { percent: 50 }).catch(() => null);
+          const done = await call(first, `/tasks/${task.id}/complete`, worker.token, { json: { by: worker.agent.name } }).catch(() => null);
+          if (done?.status === 200) completed.add(task.id);
+        }
+      });
+      await until(() => completed.size >= 30, 30_000, '30 completed tasks');
+      first.child.kill('SIGKILL');
+      await new Promise((resolve) => first.child.once('exit', resolve));
+      stop = true;
+      await Promise.all([creating, ...working]);
+      expect(created.size).toBeLessThan(200);
+
+      const second = await startHubProcess(dataDir);
+      try {
+        const all = (await call(second, '/tasks?limit=1000', lead.token)).body.tasks as Task[];
+        const byId = new Map(all.map((task) => [task.id, task]));
+        expect([...created].filter((id) => !byId.has(id))).toEqual([]);
+        expect([...completed].filter((id) => byId.get(id)?.state !== 'succeeded')).toEqual([]);
+
+        // The workers come back: each finishes what it still holds, then claims until nothing is left.
+        await Promise.all(
+          workers.map(async (worker) => {
+            const held = (await call(second, `/agents/${worker.agent.id}/tasks?state=running`, worker.token)).body.tasks as Task[];
+            for (const task of held) expect((await call(second, `/tasks/${task.id}/complete`, worker.token, { text: 'after restart' })).status).toBe(200);
+            for (;;) {
+              const task = (await call(second, `/agents/${worker.agent.id}/tasks/next`, worker.token, {})).body.task as Task | null;
+              if (!task) break;
+              expect((await call(second, `/tasks/${task.id}/complete`, worker.token, { text: 'after restart' })).status).toBe(200);
+            }
+          }),
+        );
+        const after = (await call(second, '/tasks?limit=1000', lead.token)).body.tasks as Task[];
+        expect(after.length).toBe(all.length);
+        expect(after.filter((task) => task.state !== 'succeeded')).toEqual([]);
+      } finally {
+        const exited = new Promise((resolve) => second.child.once('exit', resolve));
+        second.child.kill('SIGTERM');
+        await exited;
+      }
+
+      // In the file itself: every task succeeded by exactly one attempt, and no task was ever held twice at once.
+      const db = openDatabase(path.join(dataDir, 'hub.sqlite'), { readonly: true });
+      try {
+        const wins = db.prepare("SELECT task_id, count(*) AS n FROM task_attempts WHERE outcome = 'succeeded' GROUP BY task_id").all() as { task_id: string; n: number }[];
+        const tasks = db.prepare('SELECT count(*) FROM tasks').pluck().get() as number;
+        expect(wins.length).toBe(tasks);
+        expect(wins.filter((row) => row.n !== 1)).toEqual([]);
+        const open = db.prepare('SELECT count(*) FROM task_attempts WHERE ended_at IS NULL').pluck().get();
+        expect(open).toBe(0);
+        // Attempts of one task never overlap: each began after the one before it ended.
+        const overlapping = db
+          .prepare('SELECT count(*) FROM task_attempts a JOIN task_attempts b ON a.task_id = b.task_id AND b.attempt = a.attempt + 1 WHERE b.assigned_at < a.ended_at')
+          .pluck()
+          .get();
+        expect(overlapping).toBe(0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      stop = true;
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+    }
+  }, 120_000);
+});
