@@ -15,11 +15,16 @@ export function nestsDeeperThan(buf: Uint8Array, max: number = MAX_JSON_DEPTH): 
   for (let i = 0; i < n; i++) {
     const c = buf[i]!;
     if (c === QUOTE) {
-      // Skip the string: to the next quote that no backslash escapes.
-      for (i++; i < n; i++) {
-        const d = buf[i]!;
-        if (d === BACKSLASH) i++;
-        else if (d === QUOTE) break;
+      // Skip the string: to the next quote that no backslash escapes. indexOf finds each quote natively, so a long
+      // string (a message body) costs little; a quote after an odd run of backslashes is escaped and skipped.
+      const open = i;
+      for (;;) {
+        const quote = buf.indexOf(QUOTE, i + 1);
+        if (quote < 0) return false;
+        let slashes = 0;
+        while (quote - 1 - slashes > open && buf[quote - 1 - slashes] === BACKSLASH) slashes++;
+        i = quote;
+        if (slashes % 2 === 0) break;
       }
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) return true;

@@ -30,8 +30,9 @@ function envelopeOf(message: StoredMessage): Omit<Message, 'body'> {
 /** A stored message as agents and the cockpit see it; a body kept in a file stays unread until it is used. */
 export function publicMessage(stored: StoredMessage): Message {
   if (stored.external) return withExternalBody(envelopeOf(stored), stored.external);
-  const { seq: _seq, ...message } = stored;
-  return message;
+  // Field by field, as envelopeOf: a rest-spread copy is several times slower, and this runs for every delivery.
+  const { id, from, to, threadId, replyTo, subject, contentType, body, importance, ackRequired, createdAt } = stored;
+  return { id, from, to, threadId, replyTo, subject, contentType, body, importance, ackRequired, createdAt };
 }
 
 /**
