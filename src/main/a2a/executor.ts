@@ -8,6 +8,7 @@ import { AgentEvent, type AgentExecutor, type ExecutionEventBus, type RequestCon
 import { A2A_TASK_METADATA } from '../../shared/a2a-protocol';
 import { SendRequest, type Importance } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import type { RawBody } from '../messaging/json-body';
 import type { MessagingService } from '../messaging/service';
 import { callerOf, ownerOf } from './caller';
 import type { A2aTaskStore } from './task-store';
@@ -16,6 +17,8 @@ import type { A2aTaskStore } from './task-store';
 export interface PreparedSend {
   target: AgentRecord;
   body: string | Record<string, unknown>;
+  /** The body as JSON bytes, for a large one (the messaging service stores it as it is). */
+  raw?: RawBody;
   subject: string;
   importance: Importance;
 }
@@ -55,11 +58,13 @@ export class HubAgentExecutor implements AgentExecutor {
       caller,
       SendRequest.parse({
         to: { type: 'agent', id: target.id },
-        body: prepared.body,
+        // With raw bytes, the body here is only a placeholder (as for the HTTP API's large sends).
+        body: prepared.raw ? {} : prepared.body,
         subject: prepared.subject,
         threadId: request.taskId,
         importance: prepared.importance,
       }),
+      prepared.raw,
     );
     bus.publish(
       AgentEvent.task({

@@ -9,6 +9,7 @@ import { DefaultExecutionEventBusManager, DefaultRequestHandler, type ServerCall
 import { A2A_CANCELED_SUBJECT, A2A_TASK_METADATA, A2aSendMetadata } from '../../shared/a2a-protocol';
 import { SendRequest, ULID_PATTERN } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import { RawBody } from '../messaging/json-body';
 import type { MessagingService } from '../messaging/service';
 import { callerOf, ownerOf } from './caller';
 import { HubAgentExecutor, PREPARED, type PreparedSend } from './executor';
@@ -89,12 +90,19 @@ export class HubRequestHandler extends DefaultRequestHandler {
     } catch (error) {
       throw new RequestMalformedError((error as Error).message);
     }
-    if (large) await nextTurn();
     const bytes = hubBodyBytes(body);
     if (bytes > maxBodyBytes) {
       throw new RequestMalformedError(`the message is ${bytes} bytes as a hub message; the hub accepts up to ${maxBodyBytes} (messages.maxBytes)`);
     }
-    return { target, body, subject: meta.subject ?? `A2A task from ${caller.name}`, importance: meta.importance ?? 'normal' };
+    const prepared: PreparedSend = { target, body, subject: meta.subject ?? `A2A task from ${caller.name}`, importance: meta.importance ?? 'normal' };
+    if (!large || typeof body === 'string') return prepared;
+    // A large JSON body goes to the messaging service as its JSON bytes, made here a step at a time, as the HTTP
+    // API's large sends do: the service then stores it without serialising it again.
+    await nextTurn();
+    const text = JSON.stringify(body);
+    await nextTurn();
+    const json = Buffer.from(text);
+    return { ...prepared, raw: new RawBody(json, json.length, 'json') };
   }
 
   /** Tells the agent that the task it was given is canceled, in the task's thread. A failure does not undo the cancel. */
