@@ -9,7 +9,7 @@ import {
   ReserveFilesInput,
   ReserveFilesOutput,
 } from '../../shared/mcp-protocol';
-import type { ReservationConflict } from '../../shared/reservation-protocol';
+import { DEFAULT_TTL_SECONDS, type ReservationConflict } from '../../shared/reservation-protocol';
 import { HubError } from '../errors';
 import { run, type ToolGroup } from './tool-kit';
 
@@ -32,7 +32,8 @@ export const registerReservationTools: ToolGroup = (server, { reservations, me }
       description:
         'Reserve repository paths or globs (src/auth/**, package.json; a folder path covers all in it) in your project before editing them, so other agents do not overwrite your work. ' +
         'mode exclusive (default) keeps everyone else off; shared lets others hold shared leases too (for reading, or edits you coordinate). ' +
-        'All or nothing: if another agent holds an overlapping lease you get an error naming it and when it ends. Leases end after ttlSeconds (default 1800) unless renewed; release them when done. ' +
+        'All or nothing: if another agent holds an overlapping lease you get an error naming it and when it ends. ' +
+        `Leases end after ttlSeconds (default ${DEFAULT_TTL_SECONDS}) unless renewed; release them when done. ` +
         'Reserving your own paths again renews them.',
       inputSchema: ReserveFilesInput,
       outputSchema: ReserveFilesOutput,
