@@ -53,6 +53,26 @@ import {
   type ReserveRequest,
   type ReserveResponse,
 } from '../shared/reservation-protocol';
+import {
+  agentNextTaskPath,
+  agentTasksPath,
+  TASK_ERROR_CODES,
+  TASKS_PATH,
+  taskCancelPath,
+  taskCompletePath,
+  taskFailPath,
+  taskPath,
+  taskProgressPath,
+  type ClaimNextRequest,
+  type ClaimNextResponse,
+  type CompleteTaskRequest,
+  type CreateTaskRequest,
+  type FailTaskRequest,
+  type Task,
+  type TaskList,
+  type TaskProgressRequest,
+  type TaskState,
+} from '../shared/task-protocol';
 import { resolveDataDir } from '../shared/node/data-dir';
 import { backoffDelay, type Backoff } from '../shared/retry';
 import { loadCredentials, saveCredentials } from './credentials';
@@ -110,7 +130,9 @@ export class ReservationConflictError extends HubClientError {
 }
 
 /** HTTP statuses of the codes the hub sends in socket error frames (which carry no status). */
-const STATUS_OF_CODE: Record<string, number | undefined> = Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { status }]) => [code, status]));
+const STATUS_OF_CODE: Record<string, number | undefined> = Object.fromEntries(
+  Object.entries({ ...ERROR_CODES, ...TASK_ERROR_CODES }).map(([code, { status }]) => [code, status]),
+);
 
 /** The HTTP status a final close of the socket amounts to (4403 revoked: 410, as the hub answers a revoked token). */
 const STATUS_OF_CLOSE_CODE: Record<number, number | undefined> = {
@@ -374,6 +396,13 @@ export interface AgentClientEvents {
    */
   reconnecting: (info: { attempt: number; delayMs: number; error: HubClientError }) => void;
   error: (error: Error) => void;
+  /**
+   * A task the hub offered (after takeTasks()): it is assigned to this agent, which starts it with reportProgress()
+   * and ends it with completeTask() or failTask(). Not answering within the task's lease hands it to another agent.
+   */
+  taskOffered: (task: Task) => void;
+  /** A task this agent held ended without it: cancelled, timed out, or its lease lapsed. Its result will not be taken. */
+  taskCancelled: (info: { taskId: string; state: TaskState; reason: string }) => void;
 }
 type EventName = keyof AgentClientEvents;
 
@@ -413,7 +442,11 @@ export class AgentClient {
     disconnected: new Set(),
     reconnecting: new Set(),
     error: new Set(),
+    taskOffered: new Set(),
+    taskCancelled: new Set(),
   };
+  /** Pushed tasks taken at once (takeTasks), said again on every connection. */
+  private taskSlots = 0;
 
   private socket: WebSocket | undefined;
   /** The socket is open and the hub has said welcome. */
@@ -649,6 +682,59 @@ export class AgentClient {
     return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { paths, mode } }).then((r) => r.conflicts);
   }
 
+  // -- tasks -------------------------------------------------------------------------------------------------------
+
+  /** Creates a task in the agent's project; it is given to an agent once its dependencies have succeeded. */
+  createTask(request: CreateTaskRequest): Promise<Task> {
+    return this.http.request<Task>('POST', apiRoute(TASKS_PATH), { body: request });
+  }
+
+  /** One task of the agent's project, with its input and result. */
+  task(id: string): Promise<Task> {
+    return this.http.request<Task>('GET', apiRoute(taskPath(id)));
+  }
+
+  /** Tasks of the agent's project, newest first (without inputs and results). */
+  tasks(query: { state?: TaskState; limit?: number } = {}): Promise<Task[]> {
+    return this.http.request<TaskList>('GET', apiRoute(TASKS_PATH), { query }).then((r) => r.tasks);
+  }
+
+  /** The tasks this agent holds or last held (`state: 'running'`: what it is working on). */
+  myTasks(query: { state?: TaskState; limit?: number } = {}): Promise<Task[]> {
+    return this.http.request<TaskList>('GET', apiRoute(agentTasksPath(this.id)), { query }).then((r) => r.tasks);
+  }
+
+  /** Pull: takes the best ready task this agent may run (it is running at once), or null with the hub's reason. */
+  claimNextTask(request: ClaimNextRequest = {}): Promise<ClaimNextResponse> {
+    return this.http.request<ClaimNextResponse>('POST', apiRoute(agentNextTaskPath(this.id)), { body: request });
+  }
+
+  /** Push: the hub offers up to `slots` tasks at once over the socket (`taskOffered`); 0 stops offers. */
+  takeTasks(slots = 1): void {
+    this.taskSlots = slots;
+    if (this.live) this.socket?.send(JSON.stringify({ type: 'tasks.ready', slots }));
+  }
+
+  /** How far a held task is; the first report starts an offered task. Any call keeps the lease. */
+  reportProgress(id: string, progress: TaskProgressRequest = {}): Promise<Task> {
+    return this.http.request<Task>('POST', apiRoute(taskProgressPath(id)), { body: progress });
+  }
+
+  /** Completes a held task. A lapsed lease rejects with code `lease_lost` (the reason in the message). */
+  completeTask(id: string, result: CompleteTaskRequest): Promise<Task> {
+    return this.http.request<Task>('POST', apiRoute(taskCompletePath(id)), { body: result });
+  }
+
+  /** Fails the attempt: retried after its backoff while attempts remain, unless `retry: false`. */
+  failTask(id: string, failure: FailTaskRequest): Promise<Task> {
+    return this.http.request<Task>('POST', apiRoute(taskFailPath(id)), { body: failure });
+  }
+
+  /** Cancels a task this agent created; its holder is told. */
+  cancelTask(id: string, reason?: string): Promise<Task> {
+    return this.http.request<Task>('POST', apiRoute(taskCancelPath(id)), { body: reason === undefined ? {} : { reason } });
+  }
+
   // -- the socket --------------------------------------------------------------------------------------------------
 
   /**
@@ -795,6 +881,7 @@ export class AgentClient {
           this.everConnected = true;
           // Sends that were waiting for the socket (or unanswered when it dropped) go again, in order.
           for (const pending of this.pending.values()) socket.send(pending.frame);
+          if (this.taskSlots > 0) socket.send(JSON.stringify({ type: 'tasks.ready', slots: this.taskSlots }));
           void this.flushAcks();
           this.emit('connected', { agent: frame.agent, pending: frame.pending, reconnected });
           first?.resolve();
@@ -802,6 +889,12 @@ export class AgentClient {
         }
         case 'message':
           this.receive(frame.message);
+          break;
+        case 'task.offered':
+          this.emit('taskOffered', frame.task);
+          break;
+        case 'task.cancelled':
+          this.emit('taskCancelled', { taskId: frame.taskId, state: frame.state, reason: frame.reason });
           break;
         case 'sent': {
           const pending = this.pending.get(frame.ref);

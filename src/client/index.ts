@@ -44,3 +44,14 @@ export type {
   ReserveRequest,
   ReserveResponse,
 } from '../shared/reservation-protocol';
+export type {
+  ClaimNextResponse,
+  CompleteTaskRequest,
+  CreateTaskRequest,
+  FailTaskRequest,
+  Task,
+  TaskError,
+  TaskProgressRequest,
+  TaskResult,
+  TaskState,
+} from '../shared/task-protocol';
