@@ -141,7 +141,7 @@ export const calls = {
   /** Restores the hub's own data in place: the hub stops, swaps its data and starts again (the cockpit reconnects). */
   'backup.restoreHub': call(z.object({ id: SnapshotId }).strict()).returns<{ accepted: true }>(),
   /** Active file reservations, oldest first: every project's, or one project's, holder's or path's. */
-  'reservations.list': call(ReservationQuery).returns<Reservation[]>(),
+  'reservations.list': call(ReservationQuery.optional()).returns<Reservation[]>(),
   /** Releases anyone's lease (the person at the cockpit may); answers with the lease as it was. */
   'reservations.release': call(z.object({ id: ReservationId }).strict()).returns<Reservation>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),

@@ -365,6 +365,7 @@ describe('file reservations over the realtime socket and the cockpit', () => {
 
     const listed = await dispatchCall(hub.app.handlers, 'reservations.list', {});
     expect(listed).toEqual({ ok: true, result: [lease] });
+    expect(await dispatchCall(hub.app.handlers, 'reservations.list', undefined)).toEqual({ ok: true, result: [lease] });
     expect(await dispatchCall(hub.app.handlers, 'reservations.list', { path: 'src/a.ts', project: 'test' })).toEqual({ ok: true, result: [lease] });
     expect(await dispatchCall(hub.app.handlers, 'reservations.list', { path: 'lib/a.ts' })).toEqual({ ok: true, result: [] });
     expect(await dispatchCall(hub.app.handlers, 'reservations.release', { id: 'nope' })).toMatchObject({ ok: false, error: { code: 'invalid_params' } });
