@@ -37,6 +37,7 @@ import { noticeCockpitReleases } from '../reservations/notices';
 import { ReservationService } from '../reservations/service';
 import { registerTaskRoutes } from '../tasks/http';
 import { TaskService } from '../tasks/service';
+import { registerWorkflowRoutes } from '../workflows';
 import type { Metrics } from '../monitor/metrics';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { checkVectorIndex } from '../vector';
@@ -177,6 +178,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => a2a.register(context),
       (context) => registerReservationRoutes(context, registry, reservations, cockpitToken),
       (context) => registerTaskRoutes(context, registry, tasks, cockpitToken),
+      (context) => registerWorkflowRoutes(context, registry, cockpitToken),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
