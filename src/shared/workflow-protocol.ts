@@ -5,7 +5,8 @@
  * builds on these shapes; docs/workflows.md ("Declaring a workflow") explains them with an example.
  */
 import { z } from 'zod';
-import { AGENT_TIERS, API_PREFIX, Ulid } from './agent-protocol';
+import { API_PREFIX } from './agent-protocol';
+import { CreateTaskRequest, TASK_TIERS, type TaskResult } from './task-protocol';
 
 // --- Limits -------------------------------------------------------------------------------------------------------
 
@@ -71,36 +72,34 @@ export interface Ref {
 
 // --- Task fields ----------------------------------------------------------------------------------------------------
 
-export const WORKFLOW_TIERS = AGENT_TIERS;
-export const DEFAULT_STEP_PRIORITY = 50;
-export const DEFAULT_STEP_TIMEOUT_SECONDS = 60 * 60;
-export const DEFAULT_STEP_MAX_ATTEMPTS = 3;
+export const WORKFLOW_TIERS = TASK_TIERS;
 
-const Capability = z.string().min(1).max(64);
 const Project = z.string().trim().min(1).max(128);
 
 /** Prefer the agent that ran an earlier task step (which must be upstream), or the last one that worked on a thread. */
 export const StepAffinity = z.union([z.object({ step: StepId }).strict(), z.object({ threadId: z.string().min(1).max(128) }).strict()]);
 export type StepAffinity = z.infer<typeof StepAffinity>;
 
-/** What a task step, a fan-out's template and a fan-in task declare: the task the engine creates. */
-export const TaskTemplate = z
-  .object({
-    title: z.string().trim().min(1).max(200),
-    instructions: z.string().max(100_000).default(''),
-    /** Any JSON; references in it are resolved when the task is created. */
+/**
+ * What a task step, a fan-out's template and a fan-in task declare: the task the engine creates, with the task
+ * protocol's own fields, limits and defaults (CreateTaskRequest: capabilities, tier, priority, timeoutSeconds,
+ * leaseSeconds, maxAttempts, backoff, assignee). `input` may hold references; resolved, it must be a task body (text,
+ * object or list). The affinity names a step instead of a task id.
+ */
+export const TaskTemplate = CreateTaskRequest.pick({
+  title: true,
+  instructions: true,
+  capabilities: true,
+  tier: true,
+  priority: true,
+  timeoutSeconds: true,
+  leaseSeconds: true,
+  maxAttempts: true,
+  backoff: true,
+  assignee: true,
+})
+  .extend({
     input: z.unknown().optional(),
-    /** Every one must be among the agent's capabilities. */
-    capabilities: z.array(Capability).max(32).default([]),
-    /** Only agents of this tier take it; any tier when left out. */
-    tier: z.enum(WORKFLOW_TIERS).optional(),
-    /** 0-100, higher first. */
-    priority: z.number().int().min(0).max(100).default(DEFAULT_STEP_PRIORITY),
-    /** Per attempt. */
-    timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(DEFAULT_STEP_TIMEOUT_SECONDS),
-    maxAttempts: z.number().int().min(1).max(20).default(DEFAULT_STEP_MAX_ATTEMPTS),
-    /** Only this agent (id) may take it. */
-    assignee: Ulid.optional(),
     affinity: StepAffinity.optional(),
   })
   .strict();
@@ -235,7 +234,7 @@ export type ApprovalDecision = z.output<typeof ApprovalDecision>;
 export interface StepOutput {
   result: unknown;
   text?: string;
-  refs?: unknown[];
+  refs?: TaskResult['refs'];
 }
 
 /** One dependency result as a fan-in sees it: a step's, or one fan-out item's (`source` "<step>[<index>]"). */

@@ -3,6 +3,7 @@
  * and resolving a value against the workflow's input and its finished steps' outputs when a step starts. Pure code;
  * every failure is a RefError that says which reference and why.
  */
+import type { TaskResult } from '../../shared/task-protocol';
 import {
   LITERAL_KEY,
   MAX_FAN_OUT_ITEMS,
@@ -159,7 +160,7 @@ export function resolveFanOutItemInput(step: FanOutStep, scope: RefScope, item: 
 }
 
 /** A task step's output from the task's result: its JSON, else its text, else null, is the step's `result`. */
-export function taskStepOutput(result: { json?: unknown; text?: string; refs?: unknown[] } | null | undefined): StepOutput {
+export function taskStepOutput(result: TaskResult | null | undefined): StepOutput {
   const output: StepOutput = { result: result?.json ?? result?.text ?? null };
   if (result?.text !== undefined) output.text = result.text;
   if (result?.refs !== undefined) output.refs = result.refs;
