@@ -148,8 +148,8 @@ async function measure(scenario: Scenario, rounds: number): Promise<Row[]> {
       delay.disable();
       rows.push({ scenario: scenario.name, operation, heldPatterns: held, summary: summarize(times), loopHeldP99Ms: delay.percentile(99) / 1e6, loopHeldMaxMs: delay.max / 1e6 });
     };
-    await sliced('check a 50-file commit', () => reservations.check('bench', free(50), 'shared', caller.id));
-    await sliced(`check a ${MAX_CHECK_PATHS.toLocaleString('en-US')}-file commit`, () => reservations.check('bench', free(MAX_CHECK_PATHS), 'shared', caller.id), Math.min(rounds, 10));
+    await sliced('check a 50-file commit', () => reservations.check('bench', { files: free(50) }, 'shared', caller.id));
+    await sliced(`check a ${MAX_CHECK_PATHS.toLocaleString('en-US')}-file commit`, () => reservations.check('bench', { files: free(MAX_CHECK_PATHS) }, 'shared', caller.id), Math.min(rounds, 10));
     return rows;
   } finally {
     reservations.close();

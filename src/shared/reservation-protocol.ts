@@ -32,15 +32,18 @@ export const MAX_HELD_PATHS_PER_PROJECT = 2000;
 export const MAX_CHECK_PATHS = 10_000;
 export const MAX_REASON_CHARS = 500;
 
-/** Why a path is refused, or null: each rule keeps patterns repo-relative and comparable as written. */
-export function reservationPathProblem(path: string): string | null {
+/**
+ * Why a path is refused, or null: each rule keeps patterns repo-relative and comparable as written. A concrete file
+ * (`kind: 'file'`, a check's `files`) may start with '!': it is a name there, not a negation.
+ */
+export function reservationPathProblem(path: string, kind: 'pattern' | 'file' = 'pattern'): string | null {
   if (path.length === 0) return 'a path may not be empty';
   if (path.length > MAX_PATH_CHARS) return `a path may have at most ${MAX_PATH_CHARS} characters`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) return 'a path may not hold control characters';
   if (path.includes('\\')) return 'use forward slashes (a/b.ts), not backslashes';
   if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'paths are relative to the repository root (src/a.ts), not absolute';
-  if (path.startsWith('!')) return 'negated patterns (!…) are not reservable: name what you reserve';
+  if (kind === 'pattern' && path.startsWith('!')) return 'negated patterns (!…) are not reservable: name what you reserve';
   const segments = path.split('/');
   if (segments.includes('..')) return "'..' may not appear in a path: name it from the repository root";
   if (segments.includes('.')) return "'.' segments are not allowed: write src/a.ts, not ./src/a.ts";
@@ -52,6 +55,12 @@ export function reservationPathProblem(path: string): string | null {
 /** A repository-relative path (src/a.ts, a folder: src/auth) or a glob (src/**\/*.ts), with forward slashes. */
 export const ReservationPath = z.string().superRefine((path, context) => {
   const problem = reservationPathProblem(path);
+  if (problem) context.addIssue({ code: 'custom', message: `${problem} (got ${JSON.stringify(path.slice(0, 80))})` });
+});
+
+/** A repository file as git names it (a commit's files), taken literally: `app/[id]/page.tsx` is that one file. */
+export const RepositoryFile = z.string().superRefine((path, context) => {
+  const problem = reservationPathProblem(path, 'file');
   if (problem) context.addIssue({ code: 'custom', message: `${problem} (got ${JSON.stringify(path.slice(0, 80))})` });
 });
 
@@ -99,16 +108,21 @@ export type ReservationQuery = z.input<typeof ReservationQuery>;
 
 /**
  * POST RESERVATIONS_CHECK_PATH: which leases of other agents would refuse a reservation of these paths in this mode
- * (mode shared: only exclusive leases; exclusive: any). The git guard asks with the files of a commit. The cockpit
- * names the project; an agent checks its own.
+ * (mode shared: only exclusive leases; exclusive: any). `paths` are read as reserve reads them (globs, a plain path
+ * is a folder or a file); `files` are concrete files, matched literally: a file named `app/[id]/page.tsx` or
+ * `notes/*draft*.md` is that file, not a pattern. The git guard asks with the files of a commit. The cockpit names
+ * the project; an agent checks its own.
  */
 export const CheckRequest = z
   .object({
-    paths: z.array(ReservationPath).min(1).max(MAX_CHECK_PATHS),
+    paths: z.array(ReservationPath).min(1).max(MAX_CHECK_PATHS).optional(),
+    files: z.array(RepositoryFile).min(1).max(MAX_CHECK_PATHS).optional(),
     mode: z.enum(RESERVATION_MODES).default('shared'),
     project: z.string().trim().min(1).max(128).optional(),
   })
-  .strict();
+  .strict()
+  .refine((request) => request.paths !== undefined || request.files !== undefined, 'name paths (patterns) or files to check')
+  .refine((request) => (request.paths?.length ?? 0) + (request.files?.length ?? 0) <= MAX_CHECK_PATHS, `at most ${MAX_CHECK_PATHS} paths and files in all per check`);
 export type CheckRequest = z.input<typeof CheckRequest>;
 
 export interface Reservation {

@@ -103,6 +103,40 @@ describe('devenviro guard', { timeout: 180_000 }, () => {
     expect(await commits(repo)).toBe(2);
   });
 
+  it('checks staged files literally: app/[id]/page.tsx and notes/*draft*.md are files, not globs; a file named !todo.md is checked too', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const alice = await HubClient.register({ name: 'alice', url: hub.url, dataDir, persist: true });
+    await HubClient.register({ name: 'bob', url: hub.url, dataDir, persist: true });
+    const repo = await newRepo();
+    expect((await runCli(['guard', 'install', '--as', 'bob', '--data-dir', dataDir, '--url', hub.url], { cwd: repo })).code).toBe(0);
+
+    // alice holds two ordinary files that those names, read as globs, would match.
+    await alice.reserve(['app/i/page.tsx', 'notes/final-draft.md'], { reason: 'i page' });
+    mkdirSync(path.join(repo, 'app', '[id]'), { recursive: true });
+    mkdirSync(path.join(repo, 'notes'));
+    writeFileSync(path.join(repo, 'app', '[id]', 'page.tsx'), 'export default 1;\n');
+    writeFileSync(path.join(repo, 'notes', '*draft*.md'), '# drafts\n');
+    await git(repo, ['add', '--', 'app/[[]id]/page.tsx', 'notes/[*]draft[*].md']);
+    expect((await git(repo, ['diff', '--cached', '--name-only'])).stdout.split('\n').filter(Boolean).sort()).toEqual(['app/[id]/page.tsx', 'notes/*draft*.md']);
+    const allowed = await git(repo, ['commit', '-q', '-m', 'dynamic route']);
+    expect(allowed.stderr).toBe('');
+    expect(allowed.code).toBe(0);
+    expect(await commits(repo)).toBe(1);
+
+    // A lease on the bracket name itself, and a glob over the notes, do hold those files (and one named !todo.md).
+    await alice.reserve(['app/[id]/page.tsx', 'notes/*.md'], { reason: 'routes' });
+    writeFileSync(path.join(repo, 'app', '[id]', 'page.tsx'), 'export default 2;\n');
+    writeFileSync(path.join(repo, 'notes', '!todo.md'), '- x\n');
+    await git(repo, ['add', '--', 'app/[[]id]/page.tsx', 'notes/!todo.md']);
+    const refused = await git(repo, ['commit', '-q', '-m', 'held']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('commit refused');
+    expect(refused.stderr).toContain('app/[id]/page.tsx, notes/!todo.md: held exclusively by alice (app/[id]/page.tsx, notes/*.md) until');
+    expect(refused.stderr).toContain('"routes"');
+    expect(await commits(repo)).toBe(1);
+  });
+
   it('lets the commit through with a warning when the hub is stopped; checks a person (no agent saved) with the cockpit token; uninstall puts the earlier hook back', async () => {
     const dataDir = tempDir();
     const hub = await startHub(dataDir);

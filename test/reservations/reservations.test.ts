@@ -320,6 +320,46 @@ describe('file reservations over HTTP', () => {
     const asCockpit = await hub.api(under(RESERVATIONS_CHECK_PATH), { token: hub.app.cockpitToken, body: { paths: ['src/auth/x.ts'], project: 'test' } });
     expect(asCockpit.body.conflicts).toHaveLength(1);
   });
+
+  it("check's files are concrete files, matched literally: a file named app/[id]/page.tsx or notes/*draft*.md is not a glob", async () => {
+    const hub = await startHub();
+    const a = await hub.register('a');
+    const b = await hub.register('b');
+    const check = async (body: Record<string, unknown>) => {
+      const answer = await hub.api(under(RESERVATIONS_CHECK_PATH), { token: b.token, body });
+      expect(answer.status).toBe(200);
+      return answer.body.conflicts as Array<{ heldPaths: string[]; requestedPaths: string[] }>;
+    };
+    // a holds two ordinary files that the bracket and star names would match as globs.
+    await reserve(hub, a.token, { paths: ['app/i/page.tsx', 'notes/final-draft-2.md'] });
+    const files = ['app/[id]/page.tsx', 'notes/*draft*.md'];
+    expect(await check({ files })).toEqual([]);
+    // The same names as patterns keep reserve's glob semantics: they meet both held files.
+    expect((await check({ paths: files }))[0]).toMatchObject({ heldPaths: ['app/i/page.tsx', 'notes/final-draft-2.md'], requestedPaths: files });
+
+    // A held glob still matches a literal file by its glob; a held pattern written as the file's own name holds it.
+    await reserve(hub, a.token, { paths: ['app/[id]/page.tsx', 'notes/*.md'] });
+    const conflicts = await check({ files: ['app/[id]/page.tsx', 'notes/*draft*.md', 'notes/!todo.md', 'app/x/page.tsx'] });
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]!.heldPaths.sort()).toEqual(['app/[id]/page.tsx', 'notes/*.md']);
+    expect(conflicts[0]!.requestedPaths.sort()).toEqual(['app/[id]/page.tsx', 'notes/!todo.md', 'notes/*draft*.md']);
+    // A file named without an extension is that file, not a folder: a lease on a file inside a folder of that name
+    // is not touched by it.
+    await reserve(hub, a.token, { paths: ['bin/tool/run.sh'] });
+    expect(await check({ files: ['bin/tool'] })).toEqual([]);
+    expect(await check({ paths: ['bin/tool'] })).toHaveLength(1);
+
+    // Both lists in one check; neither is an error (nothing to check), and a file keeps the path rules.
+    expect(await check({ files: ['app/x/page.tsx'], paths: ['bin/**'] })).toHaveLength(1);
+    const none = await hub.api(under(RESERVATIONS_CHECK_PATH), { token: b.token, body: {} });
+    expect(none.status).toBe(400);
+    expect(none.body.error).toContain('name paths (patterns) or files to check');
+    const absolute = await hub.api(under(RESERVATIONS_CHECK_PATH), { token: b.token, body: { files: ['/etc/passwd'] } });
+    expect(absolute.status).toBe(400);
+    expect(absolute.body.error).toContain('relative to the repository root');
+    // '!' starts a file's name, but a pattern may not be negated.
+    expect((await hub.api(under(RESERVATIONS_CHECK_PATH), { token: b.token, body: { paths: ['!notes/a.md'] } })).status).toBe(400);
+  });
 });
 
 describe('file reservations over the realtime socket and the cockpit', () => {

@@ -3,7 +3,7 @@
  * naming the holder, the files and when the lease ends. A hub that is not running never blocks a commit.
  */
 import { realpathSync } from 'node:fs';
-import { reservationPathProblem, RESERVATIONS_CHECK_PATH, type CheckResponse, type ReservationConflict } from '../../shared/reservation-protocol';
+import { reservationPathProblem, RESERVATIONS_CHECK_PATH, type CheckRequest, type CheckResponse, type ReservationConflict } from '../../shared/reservation-protocol';
 import { apiRoute, discoverHubUrl, HubClientError, HubHttp } from '../client';
 import { listCredentials } from '../credentials';
 import { EXIT_CONFLICT, UsageError, type Command, type Context, type IdentityRef } from './command';
@@ -107,7 +107,7 @@ async function check(ctx: Context): Promise<number> {
   try {
     const { root } = await repository(ctx);
     // Paths a reservation could not name (a backslash, a control character) no lease can hold either.
-    paths = (await stagedPaths(root)).filter((file) => reservationPathProblem(file) === null);
+    paths = (await stagedPaths(root)).filter((file) => reservationPathProblem(file, 'file') === null);
   } catch (error) {
     if (error instanceof GitError) throw new UsageError(error.message, ctx.command);
     throw error;
@@ -120,7 +120,8 @@ async function check(ctx: Context): Promise<number> {
     conflicts = [];
     for (let i = 0; i < paths.length; i += CHECK_BATCH) {
       const { conflicts: found } = await http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), {
-        body: { paths: paths.slice(i, i + CHECK_BATCH), mode: 'shared', ...(project ? { project } : {}) },
+        // As files: a staged `app/[id]/page.tsx` is that file, not a pattern that would match `app/i/page.tsx`.
+        body: { files: paths.slice(i, i + CHECK_BATCH), mode: 'shared', ...(project ? { project } : {}) } satisfies CheckRequest,
         timeoutMs: CHECK_TIMEOUT_MS,
       });
       conflicts.push(...found);

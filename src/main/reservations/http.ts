@@ -78,9 +78,9 @@ export function registerReservationRoutes({ http }: ApiContext, registry: AgentR
     const input = parseInput(CheckRequest, request.body, 'check');
     if (who.kind === 'cockpit') {
       if (input.project === undefined) throw badRequest('invalid check: project: the cockpit names the project to check');
-      return { conflicts: await reservations.check(input.project, input.paths, input.mode) };
+      return { conflicts: await reservations.check(input.project, input, input.mode) };
     }
     if (input.project !== undefined && input.project !== who.agent.project) throw forbidden('an agent checks its own project only');
-    return { conflicts: await reservations.check(who.agent.project, input.paths, input.mode, who.agent.id) };
+    return { conflicts: await reservations.check(who.agent.project, input, input.mode, who.agent.id) };
   });
 }

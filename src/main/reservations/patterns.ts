@@ -34,6 +34,14 @@ const GLOBSTAR: Segment = { kind: 'globstar' };
 /** A name with an extension: a file, not a folder. */
 const FILE_NAME = /^.+\.[^.]+$/;
 
+/**
+ * A concrete file, named as git names it: every segment literal, whatever characters it holds (a Next.js
+ * `app/[id]/page.tsx`, a `notes/*draft*.md`), and a file, never a folder. Held globs still match it as globs.
+ */
+export function compileFile(source: string): CompiledPattern {
+  return { source, segments: source.split('/').map(literal) };
+}
+
 export function compilePattern(source: string): CompiledPattern {
   const scan = picomatch.scan(source);
   if (!scan.isGlob) {

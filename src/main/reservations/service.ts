@@ -24,7 +24,7 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { badRequest, forbidden, HubError, notFound } from '../errors';
 import { ulidGenerator } from '../ids';
-import { compilePattern, patternsOverlap, type CompiledPattern } from './patterns';
+import { compileFile, compilePattern, patternsOverlap, type CompiledPattern } from './patterns';
 
 /** How often expired leases are removed (and announced): they stop conflicting the moment they expire anyway. */
 const SWEEP_MS = 1000;
@@ -258,10 +258,11 @@ export class ReservationService {
 
   /**
    * The leases that would refuse a reservation of these paths in this mode in the project (other holders' only when
-   * `exceptHolder` is given): a shared request meets exclusive leases, an exclusive one meets all.
+   * `exceptHolder` is given): a shared request meets exclusive leases, an exclusive one meets all. `paths` are
+   * patterns, as reserve reads them; `files` are concrete files, taken literally (a file named `[id]` is not a glob).
    */
-  async check(project: string, paths: string[], mode: ReservationMode, exceptHolder?: string): Promise<ReservationConflict[]> {
-    const requested = [...new Set(paths)].map(compilePattern);
+  async check(project: string, what: { paths?: string[]; files?: string[] }, mode: ReservationMode, exceptHolder?: string): Promise<ReservationConflict[]> {
+    const requested = [...[...new Set(what.paths ?? [])].map(compilePattern), ...[...new Set(what.files ?? [])].map(compileFile)];
     // Up to 10,000 paths against a full project: worked through in slices, letting other requests in between.
     const perSlice = Math.max(1, Math.floor(CHECK_SLICE_PAIRS / Math.max(1, this.patternCount(project, Date.now()))));
     const byLease = new Map<string, ReservationConflict>();
