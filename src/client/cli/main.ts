@@ -21,6 +21,7 @@ import { mcp } from './mcp';
 import { memory } from './memory';
 import { ack, inbox, search, send, thread, threads, watch } from './messages';
 import { release, reservations, reserve } from './reservations';
+import { task } from './tasks';
 
 /** The commands in the order `devenviro --help` lists them. */
 const COMMANDS: Record<string, Command> = {
@@ -41,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   reserve,
   release,
   reservations,
+  task,
   guard,
   backup,
   mcp,
