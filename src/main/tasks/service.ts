@@ -542,6 +542,8 @@ export class TaskService {
       })();
       this.reread(due.map((task) => task.id));
     }
+    // Work kept for an affinity's agent, or passed over while agents were busy, is looked at again.
+    if (this.readyGroups.size > 0 && this.slots.size > 0) this.kick();
   }
 
   /** How long the agent has not been heard from, ms: 0 with an open socket; revoked or unknown, forever. */
