@@ -22,6 +22,7 @@ import { memory } from './memory';
 import { ack, inbox, search, send, thread, threads, watch } from './messages';
 import { release, reservations, reserve } from './reservations';
 import { task } from './tasks';
+import { workflow } from './workflow';
 
 /** The commands in the order `devenviro --help` lists them. */
 const COMMANDS: Record<string, Command> = {
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   release,
   reservations,
   task,
+  workflow,
   guard,
   backup,
   mcp,
