@@ -82,6 +82,8 @@ export function reservationConflict(conflicts: ReservationConflict[]): HubError 
 
 export class ReservationService {
   private readonly leases = new Map<string, Lease>();
+  /** The same leases by project: a reserve or check looks at its own project's only. */
+  private readonly byProject = new Map<string, Set<Lease>>();
   private readonly listeners = new Set<(change: ReservationChange) => void>();
   private readonly newId = ulidGenerator();
   private readonly sweepTimer: NodeJS.Timeout;
@@ -105,7 +107,7 @@ export class ReservationService {
     };
     for (const row of db.prepare('SELECT * FROM reservations').all() as LeaseRow[]) {
       const paths = JSON.parse(row.paths) as string[];
-      this.leases.set(row.id, {
+      this.remember({
         id: row.id,
         project: row.project,
         holderId: row.holder_id,
@@ -126,7 +128,7 @@ export class ReservationService {
     this.sweepTimer.unref();
     this.offAgents = registry.onChange((info) => {
       if (!info.revoked) return;
-      const held = this.heldBy(info.id);
+      const held = this.heldBy(info.project, info.id);
       if (held.length > 0) this.end(held, { kind: 'released', by: 'revoked' });
     });
   }
@@ -144,7 +146,7 @@ export class ReservationService {
     if (conflicts.length > 0) throw reservationConflict(conflicts);
 
     const wanted = new Set(paths);
-    const own = this.heldBy(agent.id, now);
+    const own = this.heldBy(agent.project, agent.id, now);
     const renewing = own.filter((lease) => lease.mode === request.mode && lease.paths.every((path) => wanted.has(path)));
     const covered = new Set(renewing.flatMap((lease) => lease.paths));
     const fresh = paths.filter((path) => !covered.has(path));
@@ -181,7 +183,7 @@ export class ReservationService {
       if (created) this.statements.insert.run(this.row(created));
     })();
     for (const { lease, next } of renewals) Object.assign(lease, next);
-    if (created) this.leases.set(created.id, created);
+    if (created) this.remember(created);
     for (const lease of renewing) this.emit({ kind: 'renewed', reservation: this.view(lease) });
     if (created) this.emit({ kind: 'added', reservation: this.view(created) });
     return { reservations: [...renewing, ...(created ? [created] : [])].map((lease) => this.view(lease)), created: created !== undefined };
@@ -218,7 +220,7 @@ export class ReservationService {
     if (request.paths) {
       if (caller.kind !== 'agent') throw badRequest('the cockpit releases leases by id (ids), not by paths');
       const dropped = new Set(request.paths);
-      for (const lease of this.heldBy(caller.agent.id)) {
+      for (const lease of this.heldBy(caller.agent.project, caller.agent.id)) {
         if (ending.has(lease) || !lease.paths.some((path) => dropped.has(path))) continue;
         const kept = lease.paths.filter((path) => !dropped.has(path));
         if (kept.length === 0) ending.add(lease);
@@ -243,7 +245,8 @@ export class ReservationService {
   list(query: z.output<typeof ReservationQuery> = {}): Reservation[] {
     const now = Date.now();
     const path = query.path === undefined ? undefined : compilePattern(query.path);
-    return [...this.leases.values()]
+    const leases = query.project === undefined ? this.leases.values() : (this.byProject.get(query.project) ?? []);
+    return [...leases]
       .filter((lease) => lease.expiresAt > now)
       .filter((lease) => (query.project === undefined || lease.project === query.project) && (query.holder === undefined || lease.holderId === query.holder))
       .filter((lease) => !path || lease.compiled.some((pattern) => patternsOverlap(pattern, path)))
@@ -292,8 +295,8 @@ export class ReservationService {
 
   private conflicts(project: string, requested: CompiledPattern[], mode: ReservationMode, exceptHolder: string | undefined, now: number): ReservationConflict[] {
     const conflicts: ReservationConflict[] = [];
-    for (const lease of this.leases.values()) {
-      if (lease.project !== project || lease.holderId === exceptHolder || lease.expiresAt <= now) continue;
+    for (const lease of this.byProject.get(project) ?? []) {
+      if (lease.holderId === exceptHolder || lease.expiresAt <= now) continue;
       if (mode === 'shared' && lease.mode === 'shared') continue;
       const heldPaths = new Set<string>();
       const requestedPaths = new Set<string>();
@@ -345,6 +348,9 @@ export class ReservationService {
   private forget(leases: Lease[], how: EndedHow): Reservation[] {
     const views = leases.map((lease) => {
       this.leases.delete(lease.id);
+      const inProject = this.byProject.get(lease.project);
+      inProject?.delete(lease);
+      if (inProject?.size === 0) this.byProject.delete(lease.project);
       const reservation = this.view(lease);
       const change = typeof how === 'function' ? how(lease) : how;
       this.emit({ ...change, reservation } as ReservationChange);
@@ -356,12 +362,20 @@ export class ReservationService {
   /** Patterns held in a project by live leases: what one reserve is checked against. */
   private patternCount(project: string, now: number): number {
     let count = 0;
-    for (const lease of this.leases.values()) if (lease.project === project && lease.expiresAt > now) count += lease.paths.length;
+    for (const lease of this.byProject.get(project) ?? []) if (lease.expiresAt > now) count += lease.paths.length;
     return count;
   }
 
-  private heldBy(agentId: string, now?: number): Lease[] {
-    return [...this.leases.values()].filter((lease) => lease.holderId === agentId && (now === undefined || lease.expiresAt > now));
+  /** The agent's leases (live at `now`, when given), from its project's. */
+  private heldBy(project: string, agentId: string, now?: number): Lease[] {
+    return [...(this.byProject.get(project) ?? [])].filter((lease) => lease.holderId === agentId && (now === undefined || lease.expiresAt > now));
+  }
+
+  private remember(lease: Lease): void {
+    this.leases.set(lease.id, lease);
+    let inProject = this.byProject.get(lease.project);
+    if (!inProject) this.byProject.set(lease.project, (inProject = new Set()));
+    inProject.add(lease);
   }
 
   private live(id: string): Lease {
