@@ -244,9 +244,9 @@ describe('file reservations over HTTP', () => {
     const b = await hub.register('b');
     const changes: ReservationChange[] = [];
     hub.app.events.on('reservations.changed', (change) => changes.push(change));
-    const lease = (await reserve(hub, a.token, { paths: ['src/**'], ttlSeconds: 1 })).body.reservations[0];
+    const lease = (await reserve(hub, a.token, { paths: ['src/**'], ttlSeconds: 2 })).body.reservations[0];
     expect((await reserve(hub, b.token, { paths: ['src/a.ts'] })).status).toBe(409);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, Date.parse(lease.expiresAt) - Date.now() + 50));
     // Expired: no conflict, whether or not the sweep has run yet.
     expect((await reserve(hub, b.token, { paths: ['src/a.ts'] })).status).toBe(201);
     expect((await hub.api(under(reservationRenewPath(lease.id)), { token: a.token, body: {} })).status).toBe(404);
@@ -261,13 +261,13 @@ describe('file reservations over HTTP', () => {
     const gone = await hub.register('gone');
     const waiting = await hub.register('waiting');
     const socket = await openSocket(hub.url, gone.agent.id, gone.token);
-    socket.send({ type: 'reservations.reserve', ref: 'r1', request: { paths: ['src/**'], ttlSeconds: 2 } });
+    socket.send({ type: 'reservations.reserve', ref: 'r1', request: { paths: ['src/**'], ttlSeconds: 3 } });
     expect(await socket.next((f) => f.type === 'result')).toMatchObject({ ref: 'r1', result: { created: true } });
     socket.ws.close();
     await socket.closed;
     expect(hub.app.hub().registry.get(gone.agent.id).connections).toBe(0);
     expect((await reserve(hub, waiting.token, { paths: ['src/x.ts'] })).status).toBe(409);
-    await until(() => hub.app.hub().reservations.list({ holder: gone.agent.id }).length === 0, 4000, 'the lease to end');
+    await until(() => hub.app.hub().reservations.list({ holder: gone.agent.id }).length === 0, 6000, 'the lease to end');
     expect((await reserve(hub, waiting.token, { paths: ['src/x.ts'] })).status).toBe(201);
   });
 
