@@ -35,6 +35,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   extract: async () => (await import('./extract')).suite,
   backup: () => import('./backup'),
   reservations: async () => (await import('./reservations')).suite,
+  tasks: async () => (await import('./tasks')).suite,
   profile: async () => ({
     description: 'summarise a V8 .cpuprofile (top self-time functions): profile FILE [TOP]',
     async run([file, top]) {

@@ -147,6 +147,29 @@ function needsKey(task: Pick<ReadyTask, 'project' | 'tier' | 'capabilities' | 'a
   return `${task.project}\u0000${task.tier ?? ''}\u0000${[...task.capabilities].sort().join(',')}\u0000${task.assignee ?? ''}`;
 }
 
+/**
+ * The tasks in order of urgency, as slices: first the `count` most urgent (a bounded selection, O(n·log count)),
+ * then, only if the caller asks for more, all the others sorted.
+ */
+function* mostUrgentFirst(tasks: OpenTask[], count: number, now: number): Generator<OpenTask[]> {
+  const urgency = byUrgency(now);
+  if (tasks.length <= count * 2) {
+    yield tasks.sort(urgency);
+    return;
+  }
+  const top: OpenTask[] = [];
+  for (const task of tasks) {
+    if (top.length === count && urgency(task, top[count - 1]!) >= 0) continue;
+    let at = top.length;
+    while (at > 0 && urgency(task, top[at - 1]!) < 0) at--;
+    top.splice(at, 0, task);
+    if (top.length > count) top.pop();
+  }
+  yield top;
+  const taken = new Set(top);
+  yield tasks.filter((task) => !taken.has(task)).sort(urgency);
+}
+
 export class TaskService {
   private readonly open = new Map<string, OpenTask>();
   /** Ready tasks by needs (needsKey): the dispatcher's index. */
@@ -459,16 +482,20 @@ export class TaskService {
       const sample = group.values().next().value;
       if (sample && candidates.some((c) => agentFits(c.agent, sample))) tasks.push(...group.values());
     }
-    tasks.sort(byUrgency(now));
     const present = (agentId: string) => isPresent(this.registry, agentId);
     const chosen: Array<[OpenTask, AgentRecord]> = [];
-    for (const task of tasks) {
-      if (chosen.length >= DISPATCH_BATCH) break;
-      const candidate = chooseAgent(task, candidates, now, present);
-      if (!candidate) continue;
-      candidate.held++;
-      chosen.push([task, candidate.agent]);
-      if (candidates.every((c) => c.held >= c.slots)) break;
+    const free = candidates.reduce((n, c) => n + c.slots - c.held, 0);
+    // Usually a few slots are free and many tasks wait: only the most urgent few are ordered, the rest if need be.
+    for (const slice of mostUrgentFirst(tasks, Math.min(DISPATCH_BATCH, free) * 4, now)) {
+      for (const task of slice) {
+        if (chosen.length >= DISPATCH_BATCH) break;
+        const candidate = chooseAgent(task, candidates, now, present);
+        if (!candidate) continue;
+        candidate.held++;
+        chosen.push([task, candidate.agent]);
+        if (candidates.every((c) => c.held >= c.slots)) break;
+      }
+      if (chosen.length >= DISPATCH_BATCH || candidates.every((c) => c.held >= c.slots)) break;
     }
     const assigned = this.assign(chosen, 'assigned', now);
     for (const id of assigned) {
