@@ -399,7 +399,7 @@ function checkRef(ref: unknown, path: string, place: Place, stepId: string, cont
       }
       const targetStep = context.steps.get(target);
       if (field !== 'result' && targetStep && !isTaskLike(targetStep)) {
-        problems.push(problem('bad_ref', stepId, path, `reference \`${shown}\`: only a task step has \`${field}\`; step \`${target}\` is a ${targetStep.kind}`));
+        problems.push(problem('bad_ref', stepId, path, `reference \`${shown}\`: only a task step (or a fan-in task) has \`${field}\`; step \`${target}\` is ${kindOf(targetStep)}`));
         return null;
       }
       if (!context.upstream(target, stepId)) {
@@ -435,8 +435,8 @@ function checkStepName(target: string, path: string, stepId: string, context: Re
   const step = context.steps.get(target);
   if (!context.graph.index.has(target)) {
     problems.push(problem('unknown_step', stepId, path, `step \`${stepId}\`: its ${what} names \`${target}\`, which is not a step of this workflow`));
-  } else if (step && step.kind !== 'task') {
-    problems.push(problem('bad_ref', stepId, path, `step \`${stepId}\`: its ${what} names \`${target}\`, a ${step.kind}: only a task step has one agent`));
+  } else if (step && !isTaskLike(step)) {
+    problems.push(problem('bad_ref', stepId, path, `step \`${stepId}\`: its ${what} names \`${target}\`, ${kindOf(step)}: only a task step (or a fan-in task) has one agent`));
   } else if (!context.upstream(target, stepId)) {
     problems.push(problem('ref_not_upstream', stepId, path, `step \`${stepId}\`: its ${what} names \`${target}\`, which is not upstream (it must have run first)`));
   }
@@ -532,6 +532,10 @@ function whyNot(agent: AgentView, task: TaskTemplate): string {
 
 function isRef(value: unknown): boolean {
   return isPlainObject(value) && Object.hasOwn(value, REF_KEY);
+}
+
+function kindOf(step: WorkflowStep): string {
+  return step.kind === 'approval' ? 'an approval' : step.kind === 'fan-in' ? `a \`${step.aggregate.use}\` fan-in` : `a ${step.kind}`;
 }
 
 function isTaskLike(step: WorkflowStep): boolean {
