@@ -178,10 +178,10 @@ export class ReservationService {
             renewedAt: null,
           };
     // Stored first, then taken into memory: a failed write leaves both as they were.
-    this.db.transaction(() => {
+    this.store(() => {
       for (const { next } of renewals) this.statements.update.run(this.row(next));
       if (created) this.statements.insert.run(this.row(created));
-    })();
+    });
     for (const { lease, next } of renewals) Object.assign(lease, next);
     if (created) this.remember(created);
     for (const lease of renewing) this.emit({ kind: 'renewed', reservation: this.view(lease) });
@@ -196,7 +196,7 @@ export class ReservationService {
     const now = Date.now();
     const ttl = ttlSeconds ?? lease.ttlSeconds;
     const next = { ...lease, ttlSeconds: ttl, expiresAt: now + ttl * 1000, renewedAt: now };
-    this.statements.update.run(this.row(next));
+    this.store(() => this.statements.update.run(this.row(next)));
     Object.assign(lease, next);
     const reservation = this.view(lease);
     this.emit({ kind: 'renewed', reservation });
@@ -228,10 +228,10 @@ export class ReservationService {
       }
     }
     // One transaction for the whole release, then memory and the events.
-    this.db.transaction(() => {
+    this.store(() => {
       for (const [lease, kept] of narrowing) this.statements.update.run(this.row({ ...lease, paths: kept }));
       for (const lease of ending) this.statements.delete.run(lease.id);
-    })();
+    });
     for (const [lease, kept] of narrowing) {
       lease.paths = kept;
       lease.compiled = kept.map(compilePattern);
@@ -325,6 +325,15 @@ export class ReservationService {
   /** Removes expired leases, telling whether their holder had gone offline (it could not renew). */
   private sweep(): void {
     if (!this.db.open) return;
+    try {
+      this.sweepExpired();
+    } catch (error) {
+      // Expired leases already never conflict; the rows go at the next sweep.
+      console.error('[reservations] the expiry sweep failed:', (error as Error).message);
+    }
+  }
+
+  private sweepExpired(): void {
     const now = Date.now();
     const expired = [...this.leases.values()].filter((lease) => lease.expiresAt <= now);
     if (expired.length === 0) return;
@@ -338,9 +347,9 @@ export class ReservationService {
   /** Deletes the leases' rows, then forgets them. */
   private end(leases: Lease[], how: EndedHow): Reservation[] {
     if (leases.length === 0) return [];
-    this.db.transaction(() => {
+    this.store(() => {
       for (const lease of leases) this.statements.delete.run(lease.id);
-    })();
+    });
     return this.forget(leases, how);
   }
 
@@ -357,6 +366,15 @@ export class ReservationService {
       return reservation;
     });
     return views;
+  }
+
+  /** Runs writes in one transaction; a failure (disk full, say) is the documented storage_failed, with nothing changed. */
+  private store(writes: () => void): void {
+    try {
+      this.db.transaction(writes)();
+    } catch (error) {
+      throw new HubError('storage_failed', `the hub could not store the reservation change: ${(error as Error).message}`);
+    }
   }
 
   /** Patterns held in a project by live leases: what one reserve is checked against. */
