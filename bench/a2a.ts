@@ -7,7 +7,7 @@
  *            each to an agent on a raw WebSocket; the call's round trip, and send → the agent's frame; A2A GetTask
  *   large    SendMessage with one file part of --file-mib MiB (base64 in the hub message): the round trip, and the
  *            hub's event-loop delay (max over the second, from its /api/v1/metrics) right after; then the same bytes
- *            as a JSON body over the HTTP API
+ *            as a JSON body over the HTTP API; --large-runs times each, alternating
  *
  * Prints tables and writes bench/results/a2a-<timestamp>.json.
  */
@@ -28,6 +28,7 @@ const USAGE = `Usage: npm run bench -- a2a [options]
 
   --calls N        calls of each kind in the latency phase (500)
   --file-mib N     size of the file part in the large phase (4)
+  --large-runs N   large sends of each kind (3)
   --quick          100 calls, a 1 MiB file (a smoke run, not a measurement)
   --no-build       measure out/ as it is, even if stale`;
 
@@ -164,16 +165,22 @@ interface LargeResult {
   httpLoopDelayMaxMs: number | null;
 }
 
-async function largePhase(hub: RunningHub, fileMiB: number): Promise<LargeResult> {
-  const caller = await register(hub, 'large-caller');
-  const target = await register(hub, 'large-target');
+async function largePhase(hub: RunningHub, fileMiB: number, runs: number): Promise<LargeResult[]> {
+  const results: LargeResult[] = [];
+  for (let i = 0; i < runs; i++) results.push(await largeRun(hub, fileMiB, i));
+  return results;
+}
+
+async function largeRun(hub: RunningHub, fileMiB: number, run: number): Promise<LargeResult> {
+  const caller = await register(hub, `large-caller-${run}`);
+  const target = await register(hub, `large-target-${run}`);
   const inbox = await receiver(hub, target);
   const client = await a2aClient(hub, caller.token);
   const bytes = Buffer.alloc(Math.round(fileMiB * 1024 * 1024), 7);
   // Let the metrics second with the connection set-up pass, so the delay read after belongs to the send.
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const started = performance.now();
-  await client.sendMessage(request('large-target', [{ content: { $case: 'raw', value: bytes }, mediaType: 'application/octet-stream', filename: 'blob.bin', metadata: {} }]));
+  await client.sendMessage(request(`large-target-${run}`, [{ content: { $case: 'raw', value: bytes }, mediaType: 'application/octet-stream', filename: 'blob.bin', metadata: {} }]));
   const roundTripMs = performance.now() - started;
   await inbox.next();
   // The hub's metrics cover whole seconds: read after the second the send fell in.
@@ -198,20 +205,25 @@ async function largePhase(hub: RunningHub, fileMiB: number): Promise<LargeResult
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...HUB_SUITE_OPTIONS, calls: { type: 'string' }, 'file-mib': { type: 'string' } }, allowPositionals: false });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...HUB_SUITE_OPTIONS, calls: { type: 'string' }, 'file-mib': { type: 'string' }, 'large-runs': { type: 'string' } },
+    allowPositionals: false,
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   const calls = values.quick ? 100 : intOption('calls', values.calls, 500);
   const fileMiB = values.quick ? 1 : numberOption('file-mib', values['file-mib'], 4, 0.001);
+  const largeRuns = values.quick ? 1 : intOption('large-runs', values['large-runs'], 3);
   const machine = machineFacts();
   const build = ensureBuilt(!values['no-build']);
   const snapshot = snapshotBuild(values['hub-entry']);
   const hub = await startHub({ entry: snapshot.entry, label: 'a2a', ...(values['data-root'] ? { dataRoot: values['data-root'] } : {}) });
   try {
     const latency = await latencyPhase(hub, calls);
-    const large = await largePhase(hub, fileMiB);
+    const large = await largePhase(hub, fileMiB, largeRuns);
     const row = (name: string, s: Summary) => [name, s.count, s.p50, s.p90, s.p99, s.max];
     printTable(`latency: one call at a time, ${calls} of each (ms)`, ['call', 'n', 'p50', 'p90', 'p99', 'max'], [
       row('A2A SendMessage (SDK client) → answer', latency.a2aSend),
@@ -224,9 +236,9 @@ export async function run(argv: string[]): Promise<number> {
       ['SendMessage answer − HTTP send answer', latency.a2aSend.p50 - latency.httpSend.p50],
       ['delivery via A2A − delivery via HTTP', latency.a2aDelivery.p50 - latency.httpDelivery.p50],
     ]);
-    printTable(`large: one ${fmt(large.fileBytes / 2 ** 20)} MiB file`, ['call', 'round trip ms', 'hub event-loop delay max ms (that second)'], [
-      ['A2A SendMessage, a file part', large.roundTripMs, large.loopDelayMaxMs],
-      ['HTTP POST message, the same bytes base64 in a JSON body', large.httpRoundTripMs, large.httpLoopDelayMaxMs],
+    printTable(`large: one ${fmt(large[0]!.fileBytes / 2 ** 20)} MiB file, ${largeRuns} runs`, ['run', 'call', 'round trip ms', 'hub event-loop delay max ms (that second)'], [
+      ...large.map((r, i) => [i + 1, 'A2A SendMessage, a file part', r.roundTripMs, r.loopDelayMaxMs]),
+      ...large.map((r, i) => [i + 1, 'HTTP POST message, the same bytes base64 in a JSON body', r.httpRoundTripMs, r.httpLoopDelayMaxMs]),
     ]);
     console.log(`\n${machineLine(machine)}`);
     const file = writeResults('a2a', { machine, build, calls, latency, large });

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { version as appVersion } from '../../../package.json';
 import { A2A_CARD_PATH, A2A_PATH } from '../../shared/a2a-protocol';
 import { API_PREFIX } from '../../shared/agent-protocol';
-import { nestsDeeperThan, tooDeepMessage } from '../../shared/json-depth';
+import { tooDeepMessage } from '../../shared/json-depth';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf } from '../api/auth';
 import { agentOriginAllowed } from '../api/security';
@@ -23,7 +23,10 @@ import type { MessagingService } from '../messaging/service';
 import { buildAgentCard } from './card';
 import { contextFor } from './caller';
 import { ReplyWatcher } from './replies';
-import { HubRequestHandler, LARGE_MESSAGE_BYTES, nextTurn } from './request-handler';
+import { startWorker } from '../programs';
+import { A2aRequestDecoder } from './request-decoder';
+import { HubRequestHandler, TAKEN_FILES } from './request-handler';
+import { TaskSweeper } from './task-sweeper';
 import { A2aTaskStore } from './task-store';
 
 const LEGACY_VERSION = '0.3';
@@ -36,6 +39,10 @@ export interface A2aGatewayOptions {
   /** The address the API listens on (the card's URLs name it). */
   host: string;
   maxBodyBytes: number;
+  /** Finished tasks are deleted this long after they ended (config a2a.keepFinishedTasksDays). */
+  keepFinishedTasksMs: number;
+  /** Decodes requests; by default large ones in the a2a-decoder worker. */
+  decoder?: A2aRequestDecoder;
 }
 
 type JsonRpcAnswer = { jsonrpc: string; id: string | number | null; result?: unknown; error?: unknown };
@@ -46,6 +53,8 @@ export class A2aGateway {
   private readonly v1: JsonRpcTransportHandler;
   private readonly legacy: LegacyJsonRpcTransportHandler;
   private readonly replies: ReplyWatcher;
+  private readonly decoder: A2aRequestDecoder;
+  private readonly sweeper: TaskSweeper;
   /** The API's bound port, known once it listens. */
   private port: () => number = () => 0;
 
@@ -62,6 +71,13 @@ export class A2aGateway {
     this.v1 = new JsonRpcTransportHandler(this.handler);
     this.legacy = new LegacyJsonRpcTransportHandler(this.handler);
     this.replies = new ReplyWatcher(options.registry, options.messaging, this.store);
+    this.decoder = options.decoder ?? new A2aRequestDecoder(() => startWorker('a2a-decoder'));
+    this.sweeper = new TaskSweeper(this.store, options.keepFinishedTasksMs);
+  }
+
+  /** Deletes the finished tasks older than the configured age now (the hub also does it on its own, hourly). */
+  sweepFinishedTasks(): Promise<number> {
+    return this.sweeper.sweep();
   }
 
   /** The card as it is now: one skill per agent that can receive messages. */
@@ -88,7 +104,9 @@ export class A2aGateway {
 
   /** Stops completing tasks from replies (the hub is stopping). */
   async close(): Promise<void> {
+    this.sweeper.close();
     await this.replies.close();
+    await this.decoder.close();
   }
 
   private async handle(request: FastifyRequest, reply: FastifyReply): Promise<JsonRpcAnswer> {
@@ -108,17 +126,11 @@ export class A2aGateway {
       return answerError(JsonRpcTransportHandler.mapToJSONRPCError(new ContentTypeNotSupportedError(`Content-Type ${contentType} is not supported: send application/json`)));
     }
     const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    // A large body is scanned, parsed and handed on in separate turns of the event loop (see request-handler.ts).
-    const large = raw.length > LARGE_MESSAGE_BYTES;
-    if (nestsDeeperThan(raw)) return answerError({ code: A2A_ERROR_CODE.INVALID_REQUEST, message: `Invalid JSON-RPC request: ${tooDeepMessage()}` });
-    if (large) await nextTurn();
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return answerError({ code: A2A_ERROR_CODE.PARSE_ERROR, message: 'Invalid JSON payload.' });
-    }
-    if (large) await nextTurn();
+    // A large request is checked, parsed and rid of its file bytes in a worker (request-decoder.ts).
+    const decoded = await this.decoder.decode(raw);
+    if (decoded.kind === 'tooDeep') return answerError({ code: A2A_ERROR_CODE.INVALID_REQUEST, message: `Invalid JSON-RPC request: ${tooDeepMessage()}` });
+    if (decoded.kind === 'parseError') return answerError({ code: A2A_ERROR_CODE.PARSE_ERROR, message: 'Invalid JSON payload.' });
+    const body = decoded.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       // A batch (an array) is not part of the A2A binding.
       return answerError({ code: A2A_ERROR_CODE.INVALID_REQUEST, message: 'Invalid JSON-RPC request: send one request object (batches are not supported).' });
@@ -128,6 +140,7 @@ export class A2aGateway {
     const version = (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
     const legacy = version === undefined || version === LEGACY_VERSION;
     const context = contextFor(authority.agent.id, version);
+    if (decoded.files.length > 0) context.state.set(TAKEN_FILES, decoded.files);
     if (!legacy && version !== A2A_PROTOCOL_VERSION) {
       const error = new VersionNotSupportedError(`A2A-Version ${version} is not supported: this hub speaks ${A2A_PROTOCOL_VERSION} (and ${LEGACY_VERSION} without the header)`);
       return answerError(JsonRpcTransportHandler.mapToJSONRPCError(error), idOf(body));

@@ -50,9 +50,33 @@ export function hubBodyBytes(body: string | A2aMessageBody): number {
   return Buffer.byteLength(JSON.stringify({ ...body, ...(body.files ? { files } : {}) })) + base64;
 }
 
-/** How many bytes the file parts of a message carry (large messages are prepared in steps, see request-handler.ts). */
-export function fileBytesOf(parts: readonly Part[]): number {
-  return parts.reduce((sum, part) => sum + (part.content?.$case === 'raw' ? part.content.value.length : 0), 0);
+/**
+ * The hub message body's JSON bytes, where file entries whose URL is a placeholder (`${stubPrefix}${index}`, see
+ * decode-request.ts) get the bytes `taken[index]` (base64) instead: spliced in, not serialised again, since base64
+ * has no character JSON escapes.
+ */
+export function hubBodyJsonWithFiles(body: A2aMessageBody, taken: readonly Uint8Array[], stubPrefix: string): Buffer {
+  const spliced: Uint8Array[] = [];
+  const files = body.files?.map((file): A2aFile => {
+    if (!file.url?.startsWith(stubPrefix)) return file;
+    const bytes = taken[Number(file.url.slice(stubPrefix.length))];
+    if (!bytes) throw new Error('a file part names bytes the request does not carry');
+    // The placeholder is private to the hub, so it cannot occur in the caller's own text or data.
+    const mark = `${stubPrefix}${spliced.length}`;
+    spliced.push(bytes);
+    return { name: file.name, mediaType: file.mediaType, bytes: mark };
+  });
+  if (spliced.length === 0) return Buffer.from(JSON.stringify(body));
+  const text = JSON.stringify({ ...body, files });
+  const pieces: Uint8Array[] = [];
+  let from = 0;
+  spliced.forEach((bytes, index) => {
+    const at = text.indexOf(`"${stubPrefix}${index}"`, from);
+    pieces.push(Buffer.from(text.slice(from, at + 1)), bytes);
+    from = at + 1 + `${stubPrefix}${index}`.length;
+  });
+  pieces.push(Buffer.from(text.slice(from)));
+  return Buffer.concat(pieces);
 }
 
 /** The A2A parts of a hub message's body: text as a text part, JSON as a data part. */

@@ -13,13 +13,15 @@ import { RawBody } from '../messaging/json-body';
 import type { MessagingService } from '../messaging/service';
 import { callerOf, ownerOf } from './caller';
 import { HubAgentExecutor, PREPARED, type PreparedSend } from './executor';
-import { fileBytesOf, hubBodyBytes, hubBodyOf } from './parts';
+import { hubBodyBytes, hubBodyJsonWithFiles, hubBodyOf } from './parts';
+import { FILE_STUB_PREFIX } from './request-decoder';
 import { isTerminal, type A2aTaskStore } from './task-store';
 
-/** File parts of more than this many bytes in one message make it large: prepared in steps (see sendMessage). */
-export const LARGE_MESSAGE_BYTES = 256 * 1024;
-
-export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * context.state key: the file bytes the request decoder took out of the request (base64, by placeholder index; see
+ * decode-request.ts), set by the gateway.
+ */
+export const TAKEN_FILES = 'devenviro.a2a.takenFiles';
 
 export interface HubRequestHandlerOptions {
   registry: AgentRegistry;
@@ -40,11 +42,7 @@ export class HubRequestHandler extends DefaultRequestHandler {
   }
 
   override async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
-    // A message with megabytes of files is decoded, re-encoded and sized in steps, with a turn of the event loop
-    // between them, so other requests are not held up for the whole of it.
-    const large = fileBytesOf(params.message?.parts ?? []) > LARGE_MESSAGE_BYTES;
-    if (large) await nextTurn();
-    context.state.set(PREPARED, await this.prepare(params, context, large));
+    context.state.set(PREPARED, this.prepare(params, context));
     return super.sendMessage(params, context);
   }
 
@@ -56,7 +54,7 @@ export class HubRequestHandler extends DefaultRequestHandler {
   }
 
   /** Everything SendMessage needs, checked: the agent it is for, the hub message's body, subject and importance. */
-  private async prepare(params: SendMessageRequest, context: ServerCallContext, large: boolean): Promise<PreparedSend> {
+  private prepare(params: SendMessageRequest, context: ServerCallContext): PreparedSend {
     const { registry, store, maxBodyBytes } = this.options;
     const message = params.message;
     if (!message) throw new RequestMalformedError('params.message is required');
@@ -85,24 +83,22 @@ export class HubRequestHandler extends DefaultRequestHandler {
     if (target.id === caller.id) throw new RequestMalformedError('an agent cannot send an A2A task to itself');
 
     let body: PreparedSend['body'];
+    let json: Buffer | undefined;
     try {
       body = hubBodyOf(message.parts) as PreparedSend['body'];
+      // Large files were taken out of the request off the event loop: their base64 goes into the body's JSON bytes
+      // as it is, and the messaging service stores those bytes without serialising them again.
+      const taken = context.state.get(TAKEN_FILES) as Uint8Array[] | undefined;
+      if (taken && typeof body !== 'string') json = hubBodyJsonWithFiles(body, taken, FILE_STUB_PREFIX);
     } catch (error) {
       throw new RequestMalformedError((error as Error).message);
     }
-    const bytes = hubBodyBytes(body);
+    const bytes = json ? json.length : hubBodyBytes(body);
     if (bytes > maxBodyBytes) {
       throw new RequestMalformedError(`the message is ${bytes} bytes as a hub message; the hub accepts up to ${maxBodyBytes} (messages.maxBytes)`);
     }
     const prepared: PreparedSend = { target, body, subject: meta.subject ?? `A2A task from ${caller.name}`, importance: meta.importance ?? 'normal' };
-    if (!large || typeof body === 'string') return prepared;
-    // A large JSON body goes to the messaging service as its JSON bytes, made here a step at a time, as the HTTP
-    // API's large sends do: the service then stores it without serialising it again.
-    await nextTurn();
-    const text = JSON.stringify(body);
-    await nextTurn();
-    const json = Buffer.from(text);
-    return { ...prepared, raw: new RawBody(json, json.length, 'json') };
+    return json ? { ...prepared, raw: new RawBody(json, json.length, 'json') } : prepared;
   }
 
   /** Tells the agent that the task it was given is canceled, in the task's thread. A failure does not undo the cancel. */

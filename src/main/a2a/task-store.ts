@@ -8,6 +8,7 @@ import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
 import { A2A_PART_METADATA, A2A_TASK_METADATA } from '../../shared/a2a-protocol';
 import type { SqliteDatabase } from '../db/database';
 import { ownerOf } from './caller';
+import { FILE_STUB_PREFIX } from './request-decoder';
 
 /** States after which a task never changes again. */
 const TERMINAL = new Set<TaskState>([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
@@ -34,15 +35,18 @@ export const INLINE_FILE_BYTES = 64 * 1024;
 /**
  * The task with the bytes of each large file part in its history replaced by a URL part naming where they are (the
  * hub message that carried them). A task is read and written several times per call: megabytes in its row would
- * hold up every other request each time.
+ * hold up every other request each time. A file the request decoder already took out (a placeholder URL, its size
+ * in the metadata: decode-request.ts) gets the same URL.
  */
 function withoutFileBytes(task: Task, reference: string): Task {
-  const large = (part: Part) => part.content?.$case === 'raw' && part.content.value.length > INLINE_FILE_BYTES;
+  const large = (part: Part) =>
+    (part.content?.$case === 'raw' && part.content.value.length > INLINE_FILE_BYTES) || (part.content?.$case === 'url' && part.content.value.startsWith(FILE_STUB_PREFIX));
   if (!task.history.some((message) => message.parts.some(large))) return task;
   const history = task.history.map((message) => {
     if (!message.parts.some(large)) return message;
     const parts = message.parts.map((part): Part => {
-      if (part.content?.$case !== 'raw' || !large(part)) return part;
+      if (!large(part)) return part;
+      if (part.content?.$case !== 'raw') return { ...part, content: { $case: 'url', value: reference } };
       return { ...part, content: { $case: 'url', value: reference }, metadata: { ...part.metadata, [A2A_PART_METADATA.fileBytes]: part.content.value.length } };
     });
     return { ...message, parts };
@@ -73,6 +77,11 @@ export class A2aTaskStore implements TaskStore {
          WHERE a2a_tasks.owner = excluded.owner`,
       ),
       openTasks: db.prepare('SELECT id, owner, agent_id FROM a2a_tasks WHERE state IN (1, 2, 6, 8)'),
+      // Oldest first from the a2a_tasks_finished index (the states are TERMINAL's).
+      deleteFinished: db.prepare(
+        `DELETE FROM a2a_tasks WHERE id IN (
+           SELECT id FROM a2a_tasks WHERE state IN (3, 4, 5, 7) AND updated_at < @before ORDER BY updated_at LIMIT @limit)`,
+      ),
       page: db.prepare(
         `SELECT * FROM a2a_tasks WHERE owner = @owner AND (@contextId = '' OR context_id = @contextId)
            AND (@state = 0 OR state = @state) AND (@after = '' OR updated_at > @after)
@@ -146,6 +155,14 @@ export class A2aTaskStore implements TaskStore {
     const row = this.s.get.get(taskId) as TaskRow | undefined;
     if (!row || row.owner !== owner) return undefined;
     return Task.fromJSON(JSON.parse(row.task));
+  }
+
+  /**
+   * Deletes up to `limit` finished tasks that ended before `before` (an ISO time), oldest first; how many it
+   * deleted. Open tasks are never deleted, however old.
+   */
+  deleteFinishedBefore(before: string, limit: number): number {
+    return this.s.deleteFinished.run({ before, limit }).changes;
   }
 
   /** The open task with this id (the thread of a hub message), if any. */
