@@ -155,7 +155,15 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
   const mcp = new McpGateway({ registry, messaging, memory, reservations, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
-  const a2a = new A2aGateway({ db, registry, messaging, cockpitToken, host: config.api.host, maxBodyBytes: config.messages.maxBytes });
+  const a2a = new A2aGateway({
+    db,
+    registry,
+    messaging,
+    cockpitToken,
+    host: config.api.host,
+    maxBodyBytes: config.messages.maxBytes,
+    keepFinishedTasksMs: config.a2a.keepFinishedTasksDays * 86_400_000,
+  });
   const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 

@@ -56,6 +56,13 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    a2a: z
+      .object({
+        /** Finished A2A tasks (completed, failed, canceled, rejected) are deleted this many days after they ended. */
+        keepFinishedTasksDays: z.number().positive().max(36500).default(30),
+      })
+      .strict()
+      .prefault({}),
     /** Backup to a cloud-synced folder: target, project folders, exclusions, schedule, retention. */
     backup: BackupSettingsSchema.prefault({}),
   })

@@ -225,4 +225,10 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX task_attempts_by_agent ON task_attempts (agent_id, task_id);
     `,
   },
+  {
+    version: 9,
+    name: 'finished A2A tasks by age',
+    // The retention sweep (a2a/task-store.ts) deletes finished tasks oldest first, a batch at a time.
+    up: `CREATE INDEX a2a_tasks_finished ON a2a_tasks (updated_at) WHERE state IN (3, 4, 5, 7);`,
+  },
 ];
