@@ -21,36 +21,50 @@ async function getTask(hub: TestHub, id: string): Promise<Task> {
   return (await hub.api(`/tasks/${id}`, { token: hub.app.cockpitToken })).body as Task;
 }
 
-/** An agent that takes pushed tasks over its socket and completes each after `workMs`. */
-async function worker(hub: TestHub, agent: RegisterResponse, options: { slots?: number; workMs?: number } = {}): Promise<{ socket: Socket; done: string[] }> {
+/** An agent that takes pushed tasks over its socket and completes each after `workMs` (and once `gate` opens). */
+async function worker(
+  hub: TestHub,
+  agent: RegisterResponse,
+  options: { slots?: number; workMs?: number; gate?: Promise<void> } = {},
+): Promise<{ socket: Socket; done: string[]; offered: string[] }> {
   const socket = await openSocket(hub.url, agent.agent.id, agent.token);
   const done: string[] = [];
+  const offered: string[] = [];
   socket.ws.on('message', (data) => {
     const frame = JSON.parse(data.toString()) as ServerFrame;
     if (frame.type !== 'task.offered') return;
     const id = frame.task.id;
+    offered.push(id);
     void (async () => {
       await hub.api(`/tasks/${id}/progress`, { token: agent.token, body: { percent: 10, note: 'started' } });
       await new Promise((resolve) => setTimeout(resolve, options.workMs ?? 20));
+      await options.gate;
       const { status } = await hub.api(`/tasks/${id}/complete`, { token: agent.token, body: { json: { by: agent.agent.name, task: frame.task.title } } });
       if (status === 200) done.push(id);
     })();
   });
   socket.send({ type: 'tasks.ready', slots: options.slots ?? 1 });
-  return { socket, done };
+  return { socket, done, offered };
 }
 
 describe('tasks', () => {
   it('spreads 20 tasks fairly over 5 equal agents, each task run once', async () => {
     const hub = await startHub();
     const agents = await Promise.all([1, 2, 3, 4, 5].map((i) => hub.register(`worker-${i}`, { capabilities: ['build'] })));
-    const workers = await Promise.all(agents.map((agent) => worker(hub, agent)));
+    // Each takes up to 4 at once and finishes only once all 20 are handed out, so the spread is the dispatcher's
+    // choice alone (fewest held, then whoever was given work longest ago), not which agent happened to be quicker.
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const workers = await Promise.all(agents.map((agent) => worker(hub, agent, { slots: 4, gate })));
     const tasks = [];
     for (let i = 0; i < 20; i++) tasks.push(await createTask(hub, { title: `build part ${i}`, capabilities: ['build'], input: { part: i } }));
+    await until(() => workers.reduce((n, w) => n + w.offered.length, 0) === 20, 15_000, '20 offers');
+    expect(workers.map((w) => w.offered.length)).toEqual([4, 4, 4, 4, 4]);
+    open();
     await until(() => workers.reduce((n, w) => n + w.done.length, 0) === 20, 15_000, '20 completions');
 
     const counts = workers.map((w) => w.done.length);
-    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    expect(counts).toEqual([4, 4, 4, 4, 4]);
     expect(new Set(workers.flatMap((w) => w.done)).size).toBe(20);
     const finished = await Promise.all(tasks.map((task) => getTask(hub, task.id)));
     for (const task of finished) {
