@@ -1,9 +1,9 @@
 /**
- * The hub's MCP server over Streamable HTTP at /mcp, on the API server's port (the official SDK's transport): the
- * token of each request decides which agent calls, as for HTTP; a session is bound to the agent that opened it.
+ * The hub's MCP server over Streamable HTTP at /mcp, on the API server's port (the official SDK's server on a
+ * transport of ours, http-transport.ts): the token of each request decides which agent calls, as for HTTP; a session
+ * is bound to the agent that opened it.
  */
 import { randomUUID } from 'node:crypto';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { McpSessionInfo } from '../../shared/contract';
@@ -12,6 +12,7 @@ import { authorityOf } from '../api/auth';
 import { agentOriginAllowed, SECURITY_HEADERS } from '../api/security';
 import type { ApiContext } from '../api/server';
 import { forbidden, unauthorized } from '../errors';
+import { NodeStreamableHttpTransport } from './http-transport';
 import { createAgentMcpServer, type ToolDeps } from './tools';
 
 /**
@@ -22,7 +23,7 @@ export const MAX_SESSIONS_PER_AGENT = 16;
 
 interface Session {
   agentId: string;
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHttpTransport;
   /** Aborted when the session closes: ends its pending waits. */
   closing: AbortController;
   /** The client's own name and version from its initialize request (`clientInfo`), for the cockpit. */
@@ -137,7 +138,7 @@ export class McpGateway {
 
   private open(agentId: string, clientInfo: { name: string; version: string }): Session {
     const closing = new AbortController();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const transport: NodeStreamableHttpTransport = new NodeStreamableHttpTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         this.sessions.set(id, session);
