@@ -114,23 +114,65 @@ describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
     expect((thread.structuredContent as { messages: Array<{ id: string }> }).messages.map((m) => m.id)).toEqual([question.id, (replied.structuredContent as { id: string }).id]);
   });
 
-  it('closes when the hub goes away', async () => {
+  it('opens a new session when the hub restarts: a call made meanwhile waits for it, the subscription is replayed, the client never sees a failure', async () => {
     const dataDir = tempDir();
-    const hub = await startHub(dataDir);
-    const { client, transport, stderr } = await launch(['--as', 'leaver', '--data-dir', dataDir]);
-    expect((await call(client, 'whoami')).isError).toBeFalsy();
+    const port = await freePort();
+    const hub = await startHub(dataDir, { port });
+    const { client, transport, stderr } = await launch(['--as', 'survivor', '--data-dir', dataDir]);
+    const me = loadCredentials(dataDir, 'default', 'survivor')!;
     let closed = false;
     transport.onclose = () => (closed = true);
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => void updates.push(notification.params.uri));
+    await client.subscribeResource({ uri: MCP_RESOURCES.inbox });
+    expect((await call(client, 'whoami')).structuredContent).toMatchObject({ agent: { id: me.id } });
+
     await hub.stop();
-    await waitFor(() => closed, 'the relay to exit', 30_000);
-    // Stopping, the hub first ends its sessions, then stops listening: the relay sees one or the other.
-    expect(stderr()).toMatch(/the hub at http:\/\/127\.0\.0\.1:\d+ (went away|ended this MCP session \(stopped or restarted\)); closing/);
+    await waitFor(() => /no longer has this MCP session|went away/.test(stderr()), 'the relay to notice', 30_000);
+    // Sent while no hub listens: held, then sent on the new session.
+    const during = call(client, 'whoami');
+    const again = await startHub(dataDir, { port });
+    expect((await during).structuredContent).toMatchObject({ agent: { id: me.id, name: 'survivor' } });
+    await waitFor(() => stderr().includes(`devenviro mcp: reconnected to ${again.url}/mcp with a new session`), 'the reconnect note', 30_000);
+    expect(again.app.hub().mcp.sessionCount).toBe(1);
+    expect(again.app.hub().mcp.list()[0]).toMatchObject({ agentId: me.id });
+
+    // The subscription made on the old session holds on the new one: a message pushes the inbox update.
+    const ws = await HubClient.register({ url: again.url, name: 'pinger' });
+    await ws.send(me.id, 'still there?');
+    await waitFor(() => updates.includes(MCP_RESOURCES.inbox), 'the inbox update on the new session', 30_000);
+    const inbox = await call(client, 'read_inbox');
+    expect(inbox.structuredContent).toMatchObject({ messages: [{ body: 'still there?' }] });
+    expect(closed).toBe(false);
   });
 
-  it('exits with 1 when the hub process crashes mid-session, with a wait pending', async () => {
+  it('after a kill -9 of the hub, the wait it cut off gets a JSON-RPC error, and calls work again once a new hub process is up', async () => {
     const dataDir = tempDir();
-    const hub = await startHubProcess(dataDir, await freePort());
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'mcp', '--as', 'crash-witness', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
+    const port = await freePort();
+    const hub = await startHubProcess(dataDir, port);
+    const { client, transport, stderr } = await launch(['--as', 'crash-witness', '--data-dir', dataDir]);
+    let closed = false;
+    transport.onclose = () => (closed = true);
+    expect((await call(client, 'whoami')).isError).toBeFalsy();
+    const waiting = call(client, 'wait_for_messages', { timeoutMs: 120_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    await hub.kill('SIGKILL');
+    // The SDK client surfaces the JSON-RPC error as McpError: not a hang until the 120 s timeout.
+    await expect(waiting).rejects.toThrow(/no answer from the hub: the hub at http:\/\/127\.0\.0\.1:\d+ went away\. The relay is opening a new session; call again/);
+    await waitFor(() => stderr().includes('is not back yet'), 'the retry note', 30_000);
+
+    const back = await startHubProcess(dataDir, port);
+    await waitFor(() => stderr().includes(`reconnected to ${back.url}/mcp`), 'the reconnect', 60_000);
+    const who = await call(client, 'whoami');
+    expect(who.structuredContent).toMatchObject({ agent: { name: 'crash-witness' } });
+    expect(closed).toBe(false);
+  });
+
+  it('exits with 1 when the hub refuses the agent\'s token (revoked): the refused call is answered first', async () => {
+    const dataDir = tempDir();
+    const hub = await startHub(dataDir);
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'mcp', '--as', 'revoked', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
     onTestFinished(() => void child.kill('SIGKILL'));
     let stdout = '';
     let stderr = '';
@@ -141,18 +183,15 @@ describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
     rpc({ id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
     await waitFor(() => stdout.includes('"id":1'), 'the initialize answer', 60_000);
     rpc({ method: 'notifications/initialized' });
-    rpc({ id: 2, method: 'tools/call', params: { name: 'wait_for_messages', arguments: { timeoutMs: 120_000 } } });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const me = loadCredentials(dataDir, 'default', 'revoked')!;
 
-    await hub.kill('SIGKILL');
+    hub.app.hub().registry.revoke(me.id);
+    rpc({ id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
     expect(await exited).toBe(1);
-    expect(stderr).toContain(`the hub at ${hub.url} went away; closing`);
-    // stdout held only JSON-RPC: the initialize answer, then an error answer for the wait the crash cut off.
+    expect(stderr).toContain(`the hub at ${hub.url} refuses revoked's token`);
+    // stdout held only JSON-RPC: the initialize answer, then an error answer for the refused call.
     const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ jsonrpc: '2.0', id: 1, result: { serverInfo: { name: 'devenviro-hub' } } });
-    expect(lines[1]).toMatchObject({ jsonrpc: '2.0', id: 2, error: { code: -32603 } });
-    expect((lines[1]!.error as { message: string }).message).toContain('no answer from the hub: the hub at');
+    expect(lines).toMatchObject([{ id: 1, result: { serverInfo: { name: 'devenviro-hub' } } }, { id: 2, error: { code: -32603 } }]);
   });
 
   it('without a running hub: a clear error on stderr, nothing on stdout, exit code 1', async () => {
