@@ -238,6 +238,23 @@ describe('file reservations over HTTP', () => {
     expect((await reserve(hub, elsewhere.token, { paths: ['late.ts'] })).status).toBe(201);
   });
 
+  it('a write SQLite refuses is answered storage_failed, and neither the table nor the hub\'s leases change', async () => {
+    const hub = await startHub();
+    const a = await hub.register('a');
+    const kept = (await reserve(hub, a.token, { paths: ['docs/**'] })).body.reservations[0];
+    // The database itself refuses every change to the table from here on, as a full disk would.
+    const { db } = hub.app.hub();
+    for (const op of ['INSERT', 'UPDATE', 'DELETE']) db.exec(`CREATE TRIGGER refuse_${op.toLowerCase()} BEFORE ${op} ON reservations BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+    const refused = await reserve(hub, a.token, { paths: ['src/**'] });
+    expect(refused).toMatchObject({ status: 503, body: { code: 'storage_failed' } });
+    expect(refused.body.error).toContain('disk full');
+    expect((await hub.api(under(reservationRenewPath(kept.id)), { token: a.token, body: { ttlSeconds: 99 } })).body.code).toBe('storage_failed');
+    expect((await hub.api(under(reservationPath(kept.id)), { method: 'DELETE', token: a.token })).body.code).toBe('storage_failed');
+    expect(await list(hub, a.token)).toEqual([kept]);
+    for (const op of ['insert', 'update', 'delete']) db.exec(`DROP TRIGGER refuse_${op}`);
+    expect((await reserve(hub, a.token, { paths: ['src/**'] })).status).toBe(201);
+  });
+
   it('expired leases never conflict and are swept, announced to the cockpit', async () => {
     const hub = await startHub();
     const a = await hub.register('a');
