@@ -97,6 +97,12 @@ describe('tasks', () => {
     const strategicOnly = await createTask(hub, { title: 'memory work', tier: 'memory' });
     expect((await getTask(hub, strategicOnly.id)).waiting).toBe('no agent of tier memory in project test');
 
+    // An agent able to audit that has not been heard from for longer than presence allows is offline.
+    const sleeper = await hub.register('sleeper', { capabilities: ['audit'] });
+    hub.app.hub().registry.get(sleeper.agent.id).lastSeen = Date.now() - 100_000;
+    const audit = await createTask(hub, { title: 'audit', capabilities: ['audit'] });
+    expect((await getTask(hub, audit.id)).waiting).toBe('no online agent with capability `audit` (1 known, all offline)');
+
     // An agent that can deploy but takes no pushed work pulls it; the reason said so meanwhile.
     const deployer = await hub.register('deployer', { capabilities: ['deploy'] });
     expect((await getTask(hub, deploy.id)).waiting).toBe('waiting for one of deployer to claim it (none takes pushed tasks)');
