@@ -93,6 +93,35 @@ test.describe('connect an agent', () => {
     expect(problems).toEqual([]);
   });
 
+  test('the A2A tab shows the card and JSON-RPC URLs, how to name the target, and a curl SendMessage that works as shown once the token is put in', async ({ page, hub }) => {
+    const problems = watchConsole(page);
+    await openCockpit(page, hub, 'connect');
+    await page.getByTestId('connect-name').fill('planner');
+    await page.getByTestId('connect-project').fill('shop');
+    await page.getByTestId('connect-tab-a2a').click();
+    await expect(page.getByTestId('connect-a2a-card')).toContainText(`${hub.baseUrl}/.well-known/agent-card.json`);
+    await expect(page.getByTestId('connect-a2a-rpc')).toContainText(`${hub.baseUrl}/a2a`);
+    await expect(page.getByTestId('connect-a2a-target')).toContainText('message.metadata.to');
+    await expect(page.getByTestId('connect-a2a-sdk')).toContainText("from '@a2a-js/sdk/client'");
+    await expect(page.getByTestId('connect-a2a-sdk')).toContainText("const token = '<token>'");
+    const curl = page.getByTestId('connect-a2a-curl');
+    await expect(curl).toHaveCount(4);
+
+    // The register line as shown, then the SendMessage line with the token it returned: a task for the reviewer.
+    const reviewer = await fetch(`${hub.baseUrl}/api/v1/agents/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'reviewer', project: 'shop' }),
+    });
+    expect(reviewer.status).toBe(201);
+    const shownLine = (i: number) => curl.nth(i).locator('code').innerText();
+    const registered = JSON.parse((await run('/bin/sh', ['-c', await shownLine(0)], { env: shellEnv() })).stdout) as { token: string };
+    const send = (await shownLine(2)).split('<token>').join(registered.token);
+    const answer = JSON.parse((await run('/bin/sh', ['-c', send], { env: shellEnv() })).stdout);
+    expect(answer.result.task).toMatchObject({ status: { state: 'TASK_STATE_WORKING' }, metadata: { 'devenviro.agentName': 'reviewer' } });
+    expect(problems).toEqual([]);
+  });
+
   test('MCP sessions appear with their client when an agent’s client connects, and go when it ends the session', async ({ page, hub }) => {
     await openCockpit(page, hub, 'connect');
     await expect(page.getByTestId('mcp-sessions')).toContainText('No MCP session is open');

@@ -2,6 +2,7 @@
  * The commands and snippets that add the hub to an MCP client, built once: `devenviro connect` prints and runs them,
  * and the cockpit's Connect panel shows them, so the two cannot disagree. Pure string building (no Node, no I/O).
  */
+import { A2A_CARD_PATH, A2A_PATH } from './a2a-protocol';
 import { API_PREFIX } from './agent-protocol';
 import { MCP_PATH } from './mcp-protocol';
 
@@ -173,6 +174,66 @@ export function typescriptSnippet(hubUrl: string, dataDir: string, name: string,
     "agent.on('message', async (message) => console.log(message.from, message.body));",
     'await agent.connect();',
   ].join('\n');
+}
+
+/** What an agent on another framework needs to call the hub's agents over A2A (see docs/agents.md, A2A). */
+export interface A2aConnect {
+  /** The public agent card: the hub's skills are its agents (their ids are what `to` takes). */
+  cardUrl: string;
+  /** The JSON-RPC endpoint. */
+  rpcUrl: string;
+  /** Register the calling agent, read the card, send a message to `target`, read the task back (curl). */
+  curl: string[];
+  /** The same with the official SDK's client. */
+  sdkSnippet: string;
+}
+
+/** `name`/`project`: the calling agent; `target`: the hub agent the example message is for (`metadata.to`). */
+export function a2aConnect(hubUrl: string, name: string, project: string, target: string): A2aConnect {
+  const base = hubUrl.replace(/\/+$/, '');
+  const cardUrl = base + A2A_CARD_PATH;
+  const rpcUrl = base + A2A_PATH;
+  const rpcHeaders = ['-H', `authorization: Bearer ${TOKEN_PLACEHOLDER}`, '-H', 'a2a-version: 1.0', '-H', 'content-type: application/json'];
+  const send = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'SendMessage',
+    params: { message: { messageId: 'm-1', role: 'ROLE_USER', parts: [{ text: `hello from ${name}` }], metadata: { to: target } } },
+  };
+  return {
+    cardUrl,
+    rpcUrl,
+    curl: [
+      httpScript(hubUrl, name, project)[0]!,
+      shellLine(['curl', '-s', cardUrl]),
+      shellLine(['curl', '-s', rpcUrl, ...rpcHeaders, '-d', JSON.stringify(send)]),
+      shellLine(['curl', '-s', rpcUrl, ...rpcHeaders, '-d', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'GetTask', params: { id: '<task id>' } })]),
+    ],
+    sdkSnippet: [
+      "import { Role } from '@a2a-js/sdk';",
+      "import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client';",
+      '',
+      `const token = '${TOKEN_PLACEHOLDER}'; // the token ${name} got when it registered`,
+      'const withToken: typeof fetch = (input, init) => {',
+      '  const headers = new Headers(init?.headers);',
+      "  headers.set('Authorization', `Bearer ${token}`);",
+      '  return fetch(input, { ...init, headers });',
+      '};',
+      'const client = await new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: withToken })] })',
+      `  .createFromUrl(${JSON.stringify(base)}); // reads ${A2A_CARD_PATH}`,
+      'const task = await client.sendMessage({',
+      "  tenant: '',",
+      '  message: {',
+      "    messageId: crypto.randomUUID(), contextId: '', taskId: '', role: Role.ROLE_USER,",
+      `    parts: [{ content: { $case: 'text', value: ${JSON.stringify(`hello from ${name}`)} }, mediaType: 'text/plain', filename: '', metadata: {} }],`,
+      `    metadata: { to: ${JSON.stringify(target)} }, extensions: [], referenceTaskIds: [],`,
+      '  },',
+      '  configuration: undefined,',
+      '  metadata: {},',
+      '});',
+      "// A task in TASK_STATE_WORKING: poll client.getTask({ tenant: '', id }) until the agent's reply completes it.",
+    ].join('\n'),
+  };
 }
 
 /** argv as one POSIX shell line: words with anything but safe characters single-quoted. */

@@ -6,6 +6,7 @@
 import { useMemo, useState } from 'react';
 import { RegisterRequest } from '../../../shared/agent-protocol';
 import {
+  a2aConnect,
   cliLines,
   connectCommandLine,
   connectPlan,
@@ -30,12 +31,16 @@ import { formatAgo, formatDateTime, shortId } from '../format';
 import { useAgentLookup, useCall, useLiveCall, useNow } from '../hooks';
 import { href } from '../router';
 
-type Tab = McpClient | 'mcp' | 'script';
+type Tab = McpClient | 'mcp' | 'script' | 'a2a';
 const TABS: Array<{ tab: Tab; label: string }> = [
   ...MCP_CLIENTS.map((client) => ({ tab: client, label: MCP_CLIENT_TITLES[client] })),
   { tab: 'mcp', label: 'Any MCP client' },
   { tab: 'script', label: 'Script over HTTP' },
+  { tab: 'a2a', label: 'A2A' },
 ];
+
+/** The hub agent the A2A example messages are addressed to. */
+const A2A_EXAMPLE_TARGET = 'reviewer';
 
 const NameAndProject = RegisterRequest.pick({ name: true, project: true });
 
@@ -110,6 +115,31 @@ function ConnectSteps({ tab, info, name, project, serverName }: { tab: Tab; info
         <CopyBlock text={snippets.stdio} label="stdio configuration" testId="connect-mcp-stdio" />
         <h3 className="section-title">2b. A client that takes a URL: Streamable HTTP with the agent's token as a header</h3>
         <CopyBlock text={snippets.http} label="HTTP configuration" testId="connect-mcp-http" />
+      </div>
+    );
+  }
+  if (tab === 'a2a') {
+    const a2a = a2aConnect(info.hubUrl, name, project, A2A_EXAMPLE_TARGET);
+    return (
+      <div className="connect-steps" data-testid="connect-steps">
+        <p className="muted small">
+          For an agent on another framework (Google ADK, LangGraph, CrewAI, any A2A v1.0 client): it registers as {name} in {project} like any agent, and calls the hub with its
+          token. The hub answers with a task; the agent it names gets a message, and that agent&rsquo;s reply completes the task.
+        </p>
+        <h3 className="section-title">Agent card (public) and JSON-RPC endpoint</h3>
+        <CopyBlock text={a2a.cardUrl} label="agent card URL" testId="connect-a2a-card" />
+        <CopyBlock text={a2a.rpcUrl} label="JSON-RPC URL" testId="connect-a2a-rpc" />
+        <h3 className="section-title">Naming the agent a message is for</h3>
+        <p className="muted small" data-testid="connect-a2a-target">
+          Put it in <code>message.metadata.to</code>: its name (looked up in the caller&rsquo;s project first), <code>name@project</code>, or its id. The card lists the agents
+          as skills, with these ids. Here the examples send to <code>{A2A_EXAMPLE_TARGET}</code>.
+        </p>
+        <h3 className="section-title">curl: register, read the card, send, read the task</h3>
+        {a2a.curl.map((line, i) => (
+          <CopyBlock key={line} text={line} label={`A2A curl command ${i + 1}`} testId="connect-a2a-curl" />
+        ))}
+        <h3 className="section-title">TypeScript, with the official SDK (@a2a-js/sdk)</h3>
+        <CopyBlock text={a2a.sdkSnippet} label="A2A SDK snippet" testId="connect-a2a-sdk" />
       </div>
     );
   }
