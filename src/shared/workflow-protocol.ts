@@ -157,7 +157,7 @@ export const FanOutStep = z
     kind: z.literal('fan-out'),
     dependsOn,
     description,
-    items: z.union([z.array(z.unknown()).max(MAX_FAN_OUT_ITEMS), z.object({ $ref: RefPath }).strict()]),
+    items: z.union([z.array(z.unknown()).max(MAX_FAN_OUT_ITEMS), z.object({ $ref: RefPath, default: z.array(z.unknown()).max(MAX_FAN_OUT_ITEMS).optional() }).strict()]),
     task: TaskTemplate,
     concurrency: z.number().int().min(1).max(MAX_FAN_OUT_CONCURRENCY).default(DEFAULT_FAN_OUT_CONCURRENCY),
     onItemFailure: z.enum(['fail', 'continue']).default('fail'),

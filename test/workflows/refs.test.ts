@@ -103,6 +103,7 @@ describe("resolving a step's inputs", () => {
         plan: { kind: 'task', title: 'plan', input: { goal: { $ref: 'input.goal' } } },
         each: { kind: 'fan-out', dependsOn: ['plan'], items: { $ref: 'input.files' }, task: { title: 'x', input: { file: { $ref: 'item' }, at: { $ref: 'index' }, goal: { $ref: 'input.goal' } } } },
         bare: { kind: 'fan-out', items: [{ n: 1 }], task: { title: 'x' } },
+        optional: { kind: 'fan-out', dependsOn: ['plan'], items: { $ref: 'steps.plan.result.extra', default: [] }, task: { title: 'x' } },
         parts: { kind: 'fan-out', dependsOn: ['plan'], items: { $ref: 'steps.plan.result.parts' }, task: { title: 'x' } },
         sum: { kind: 'fan-in', dependsOn: ['each'], aggregate: { use: 'task', task: { title: 's', input: { all: { $ref: 'results' }, n: { $ref: 'results.0' } } } } },
         sumBare: { kind: 'fan-in', dependsOn: ['each'], aggregate: { use: 'task', task: { title: 's' } } },
@@ -124,6 +125,7 @@ describe("resolving a step's inputs", () => {
     expect(resolveFanOutItemInput(fanOut('bare'), run, { n: 1 }, 0)).toEqual({ ok: true, value: { n: 1 } });
     expect(resolveFanOutItems(fanOut('bare'), run)).toEqual({ ok: true, value: [{ n: 1 }] });
 
+    expect(resolveFanOutItems(fanOut('optional'), run)).toEqual({ ok: true, value: [] });
     const notList = resolveFanOutItems(fanOut('parts'), run);
     expect(!notList.ok && notList.errors[0]).toMatchObject({ code: 'not_a_list', message: "the fan-out's items are a text, not a list" });
 
