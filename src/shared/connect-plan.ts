@@ -31,7 +31,7 @@ export interface ConnectPlan {
   /** Where the snippet goes, and the snippet (JSON for claude/gemini, TOML for codex). */
   configFile: string;
   snippet: string;
-  /** What the user must do besides running the command (codex reads the token from the environment). */
+  /** What the user must do besides running the command (codex reads the token from the environment; gemini needs a trusted folder). */
   after?: string;
   /**
    * Run first, its failure ignored: removes the entry a previous connect made, for a client whose `mcp add` refuses
@@ -82,6 +82,8 @@ export function connectPlan(
         // As `gemini mcp add --transport http` writes it.
         configFile: '.gemini/settings.json in the project (or ~/.gemini/settings.json)',
         snippet: JSON.stringify({ mcpServers: { [serverName]: { url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${token}` } } } }, null, 2),
+        // Gemini CLI (0.61) lists the server as "Disabled" in a folder the person has not trusted yet, and says little more.
+        after: `Gemini CLI uses MCP servers only in folders you trust: if \`gemini mcp list\` shows ${serverName} as Disabled, start gemini in the project folder and trust it when asked (or run /permissions trust there).`,
       };
     }
     case 'codex': {

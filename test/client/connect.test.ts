@@ -47,7 +47,9 @@ describe('devenviro connect', { timeout: 120_000 }, () => {
     expect(gemini.code).toBe(0);
     const reviewer = loadCredentials(dataDir, 'shop', 'reviewer')!;
     expect(gemini.stdout).toContain(`gemini mcp add --transport http --header 'Authorization: Bearer ${reviewer.token}' devenviro ${mcpUrl}`);
-    const geminiJson = JSON.parse(gemini.stdout.slice(gemini.stdout.indexOf('{'))) as { mcpServers: { devenviro: { url: string; type: string; headers: Record<string, string> } } };
+    // After the snippet, what the person must do besides: trust the folder, or Gemini CLI lists the server as Disabled.
+    expect(gemini.stdout.trimEnd().split('\n').at(-1)).toBe('# Gemini CLI uses MCP servers only in folders you trust: if `gemini mcp list` shows devenviro as Disabled, start gemini in the project folder and trust it when asked (or run /permissions trust there).');
+    const geminiJson = JSON.parse(gemini.stdout.slice(gemini.stdout.indexOf('{'), gemini.stdout.lastIndexOf('}') + 1)) as { mcpServers: { devenviro: { url: string; type: string; headers: Record<string, string> } } };
     expect(geminiJson.mcpServers.devenviro).toEqual({ url: mcpUrl, type: 'http', headers: { Authorization: `Bearer ${reviewer.token}` } });
     expect(await listTools(geminiJson.mcpServers.devenviro.url, geminiJson.mcpServers.devenviro.headers.Authorization!.slice('Bearer '.length))).toContain('send_message');
 
