@@ -7,7 +7,8 @@
  * Phases: (1) dispatch latency, one task at a time with 100 agents connected: from the moment the task is committed
  * ready (the create returns) to its offer frame read on the chosen agent's socket; (2) throughput: N tasks created at
  * once, each offered, completed over HTTP and committed, with 100 agents taking 4 at a time; (3) spread over 200
- * equal agents (max/min tasks per agent). The agents run in the same process as the hub, so their own work (JSON,
+ * equal agents (max/min tasks per agent); (4) the task service alone, in-process, no HTTP or sockets: create, claim-next
+ * and complete of N tasks one after another, with the CPU each takes. The agents run in the same process as the hub, so their own work (JSON,
  * HTTP calls) shares its event loop and CPU: the figures are an upper bound of the hub's cost. Prints a table;
  * writes bench/results/tasks-<ts>.json.
  */
@@ -144,6 +145,23 @@ async function spreadPhase(hub: Hub, agentCount: number, count: number): Promise
   return { min, max, ratio: max / Math.max(1, min) };
 }
 
+/** The service alone: create, claim and complete called in-process, one task after another. */
+async function servicePhase(hub: Hub, count: number): Promise<{ perSecond: number; cpuUsPerTask: number }> {
+  const { tasks, registry } = hub.app.hub();
+  const list = [];
+  for (let i = 0; i < 100; i++) list.push(registry.get(registry.register({ name: `s${i}`, project: 'service' }, { kind: 'none' }).agent.id));
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    await tasks.create({ kind: 'cockpit' }, { ...defaults, project: 'service', title: `t${i}` });
+    const agent = list[i % list.length]!;
+    const { task } = tasks.claimNext(agent, {});
+    await tasks.complete(agent, task!.id, { text: 'ok' });
+  }
+  const used = process.cpuUsage(cpu);
+  return { perSecond: count / ((performance.now() - started) / 1000), cpuUsPerTask: (used.user + used.system) / count };
+}
+
 /** What a create needs beyond its title (the schema's defaults, as parsed). */
 const defaults = {
   instructions: '',
@@ -164,13 +182,15 @@ export async function run(options: { agents: number; latencyRounds: number; task
     const latency = await latencyPhase(hub, options.agents, options.latencyRounds);
     const throughput = await throughputPhase(hub, options.agents, options.tasks);
     const spread = await spreadPhase(hub, options.fairAgents, options.fairAgents * 10);
+    const service = await servicePhase(hub, options.tasks);
     const rows = [
       [`dispatch latency, ready -> agent socket, ${options.agents} agents (p50 / p99 / max)`, 'p50 <= 2 ms, p99 <= 10 ms', `${fmt(latency.p50)} / ${fmt(latency.p99)} / ${fmt(latency.max)} ms`, latency.p50 <= 2 && latency.p99 <= 10 ? 'PASS' : 'FAIL'],
       [`tasks assigned, completed over HTTP and durable, ${options.agents} agents`, '>= 2,000 tasks/s', `${Math.round(throughput.perSecond)} tasks/s (${options.tasks} in ${fmt(throughput.seconds)} s)`, throughput.perSecond >= 2000 ? 'PASS' : 'FAIL'],
+      [`the task service alone (in-process create + claim-next + complete, ${options.tasks} tasks)`, 'info', `${Math.round(service.perSecond)} tasks/s, ${Math.round(service.cpuUsPerTask)} µs CPU per task`, 'info'],
       [`spread over ${options.fairAgents} equal agents, ${options.fairAgents * 10} tasks (max / min per agent)`, '<= 1.5', `${spread.max} / ${spread.min} = ${fmt(spread.ratio)}`, spread.ratio <= 1.5 ? 'PASS' : 'FAIL'],
     ];
     printTable(`Tasks (load average ${os.loadavg()[0]!.toFixed(1)} on ${machine.cores} cores; agents share the hub's process)`, ['what', 'target', 'measured', 'verdict'], rows);
-    const file = writeResults('tasks', { benchmark: 'tasks', machine, options, latency, throughput, spread, loadAverage: os.loadavg() });
+    const file = writeResults('tasks', { benchmark: 'tasks', machine, options, latency, throughput, spread, service, loadAverage: os.loadavg() });
     console.log(`Results: ${file}`);
     return rows.some((row) => row[3] === 'FAIL') ? 1 : 0;
   } finally {
