@@ -74,6 +74,7 @@ import {
   type TaskState,
 } from '../shared/task-protocol';
 import { resolveDataDir } from '../shared/node/data-dir';
+import { WORKFLOW_VALIDATE_PATH, type WorkflowCheck, type WorkflowDefinitionInput } from '../shared/workflow-protocol';
 import { backoffDelay, type Backoff } from '../shared/retry';
 import { loadCredentials, saveCredentials } from './credentials';
 
@@ -733,6 +734,17 @@ export class AgentClient {
   /** Cancels a task this agent created; its holder is told. */
   cancelTask(id: string, reason?: string): Promise<Task> {
     return this.http.request<Task>('POST', apiRoute(taskCancelPath(id)), { body: reason === undefined ? {} : { reason } });
+  }
+
+  // -- workflows ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Checks a workflow definition for this agent's project and its agents; nothing is stored or run. Resolves with
+   * the plan; an invalid one rejects with HubClientError (code `invalid_request`) whose `body.problems`
+   * (WorkflowProblem[]) names each step at fault.
+   */
+  checkWorkflow(definition: WorkflowDefinitionInput): Promise<WorkflowCheck> {
+    return this.http.request<WorkflowCheck>('POST', apiRoute(WORKFLOW_VALIDATE_PATH), { body: definition });
   }
 
   // -- the socket --------------------------------------------------------------------------------------------------

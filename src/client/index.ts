@@ -55,3 +55,4 @@ export type {
   TaskResult,
   TaskState,
 } from '../shared/task-protocol';
+export type { WorkflowCheck, WorkflowDefinitionInput, WorkflowPlan, WorkflowProblem } from '../shared/workflow-protocol';

@@ -1,5 +1,6 @@
 /** POST /api/v1/workflows/validate on a real hub: the plan, or a 400 whose problems name each step; the caller's project. */
 import { describe, expect, it } from 'vitest';
+import { HubClient, HubClientError } from '../../src/client';
 import { apiRoute } from '../../src/client/client';
 import { WORKFLOW_VALIDATE_PATH } from '../../src/shared/workflow-protocol';
 import { startHub } from '../hub/harness';
@@ -61,5 +62,19 @@ describe('checking a workflow over HTTP', () => {
     expect((await hub.api(path, { body: definition })).status).toBe(401);
     const notJson = await hub.api(path, { token: agent.token, body: '{"name": ' });
     expect(notJson.status).toBe(400);
+  });
+
+  it('the client library checks a definition: the plan, or HubClientError with the problems', async () => {
+    const hub = await startHub();
+    const lead = await HubClient.register({ name: 'lead', project: 'shop', tier: 'strategic', url: hub.url, persist: false });
+    const check = await lead.checkWorkflow({ name: 'w', steps: { a: { kind: 'task', title: 'a', tier: 'strategic' }, b: { kind: 'fan-in', dependsOn: ['a'], aggregate: 'collect' } } });
+    expect(check).toEqual({ ok: true, name: 'w', project: 'shop', steps: 2, plan: { levels: [['a'], ['b']] } });
+    const refused = await lead.checkWorkflow({ name: 'w', steps: { a: { kind: 'task', title: 'a', dependsOn: ['z'] } } }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(HubClientError);
+    expect((refused as HubClientError).status).toBe(400);
+    expect((refused as HubClientError & { body: { problems: unknown[] } }).body.problems).toEqual([
+      { code: 'unknown_step', step: 'a', path: 'steps.a.dependsOn.0', message: 'step `a` depends on `z`, which is not a step of this workflow' },
+    ]);
+    await lead.close();
   });
 });
