@@ -87,6 +87,21 @@ export interface McpSessionInfo {
   openedAt: string;
 }
 
+/** An A2A task's state as the cockpit shows it (the spec's TASK_STATE_… names, shortened). */
+export type A2aTaskStateName = 'submitted' | 'working' | 'input-required' | 'auth-required' | 'completed' | 'failed' | 'canceled' | 'rejected' | 'unknown';
+
+/** An A2A task in the cockpit's list: who asked (the calling agent), which hub agent it is for, its state. */
+export interface A2aTaskInfo {
+  id: string;
+  /** The agent whose token created the task. */
+  callerId: string;
+  /** The hub agent it is addressed to (null if the task names none). */
+  agentId: string | null;
+  state: A2aTaskStateName;
+  /** When its state last changed. */
+  updatedAt: string;
+}
+
 const MessageFilter = z
   .object({
     limit: z.number().int().min(1).max(1000).default(200),
@@ -105,6 +120,8 @@ export const calls = {
   'agents.connectInfo': call(NoParams).returns<ConnectInfo>(),
   /** The MCP server's open sessions, oldest first. */
   'mcp.sessions': call(NoParams).returns<McpSessionInfo[]>(),
+  /** The A2A door's open tasks (up to 100), then the latest finished ones (up to 50), each newest first. */
+  'a2a.tasks': call(NoParams).returns<A2aTaskInfo[]>(),
   /** Newest first; a large body as its preview (see MessagePreview). */
   'messages.list': call(MessageFilter).returns<MessagePreview[]>(),
   /** Oldest first; a large body as its preview (see MessagePreview). */
@@ -169,6 +186,8 @@ export const events = {
   'agents.changed': event<AgentInfo>(),
   /** The MCP server's open sessions, whole, each time one opens or ends. */
   'mcp.sessions': event<McpSessionInfo[]>(),
+  /** The A2A task list (as the call answers it), at most once per tenth of a second while tasks change. */
+  'a2a.tasks': event<A2aTaskInfo[]>(),
   /**
    * New messages, batched per tenth of a second so a busy hub does not flood the cockpit. A large body arrives as
    * its first characters (`truncated` set); the body download gives it whole (see MessagePreview).

@@ -6,6 +6,7 @@ import { Task, TaskState } from '@a2a-js/sdk';
 import type { ListTasksRequest, ListTasksResponse, Part } from '@a2a-js/sdk';
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
 import { A2A_PART_METADATA, A2A_TASK_METADATA } from '../../shared/a2a-protocol';
+import type { A2aTaskInfo, A2aTaskStateName } from '../../shared/contract';
 import type { SqliteDatabase } from '../db/database';
 import { ownerOf } from './caller';
 import { FILE_STUB_PREFIX } from './request-decoder';
@@ -28,6 +29,21 @@ export interface OpenTask {
 type TaskRow = { id: string; owner: string; agent_id: string | null; state: number; updated_at: string; task: string };
 
 const DEFAULT_PAGE_SIZE = 50;
+
+/** The cockpit's list: this many open tasks, then this many finished ones. */
+const COCKPIT_OPEN = 100;
+const COCKPIT_FINISHED = 50;
+
+const STATE_NAMES: Partial<Record<TaskState, A2aTaskStateName>> = {
+  [TaskState.TASK_STATE_SUBMITTED]: 'submitted',
+  [TaskState.TASK_STATE_WORKING]: 'working',
+  [TaskState.TASK_STATE_INPUT_REQUIRED]: 'input-required',
+  [TaskState.TASK_STATE_AUTH_REQUIRED]: 'auth-required',
+  [TaskState.TASK_STATE_COMPLETED]: 'completed',
+  [TaskState.TASK_STATE_FAILED]: 'failed',
+  [TaskState.TASK_STATE_CANCELED]: 'canceled',
+  [TaskState.TASK_STATE_REJECTED]: 'rejected',
+};
 
 /** File parts up to this size stay in the stored task's history; larger ones become a reference (see put). */
 export const INLINE_FILE_BYTES = 64 * 1024;
@@ -56,6 +72,7 @@ function withoutFileBytes(task: Task, reference: string): Task {
 
 export class A2aTaskStore implements TaskStore {
   private readonly open = new Map<string, OpenTask>();
+  private readonly listeners = new Set<() => void>();
   private readonly s;
 
   /**
@@ -77,6 +94,9 @@ export class A2aTaskStore implements TaskStore {
          WHERE a2a_tasks.owner = excluded.owner`,
       ),
       openTasks: db.prepare('SELECT id, owner, agent_id FROM a2a_tasks WHERE state IN (1, 2, 6, 8)'),
+      // Both from partial indexes (a2a_tasks_open, a2a_tasks_finished): no scan of the whole table.
+      cockpitOpen: db.prepare('SELECT id, owner, agent_id, state, updated_at FROM a2a_tasks WHERE state IN (1, 2, 6, 8) ORDER BY updated_at DESC LIMIT ?'),
+      cockpitFinished: db.prepare('SELECT id, owner, agent_id, state, updated_at FROM a2a_tasks WHERE state IN (3, 4, 5, 7) ORDER BY updated_at DESC LIMIT ?'),
       // Oldest first from the a2a_tasks_finished index (the states are TERMINAL's).
       deleteFinished: db.prepare(
         `DELETE FROM a2a_tasks WHERE id IN (
@@ -148,6 +168,19 @@ export class A2aTaskStore implements TaskStore {
     });
     if (isTerminal(state) || !agentId) this.open.delete(task.id);
     else this.open.set(task.id, { id: task.id, owner, agentId });
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Called after each task write or sweep that deleted tasks (the cockpit's live list). Returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The cockpit's list: the open tasks, then the latest finished ones, each newest first. */
+  cockpitList(): A2aTaskInfo[] {
+    const rows = [...this.s.cockpitOpen.all(COCKPIT_OPEN), ...this.s.cockpitFinished.all(COCKPIT_FINISHED)] as Array<Omit<TaskRow, 'task'>>;
+    return rows.map((row) => ({ id: row.id, callerId: row.owner, agentId: row.agent_id, state: STATE_NAMES[row.state as TaskState] ?? 'unknown', updatedAt: row.updated_at }));
   }
 
   /** The owner's task, or undefined (another agent's task is as unknown as a missing one). */
@@ -162,7 +195,9 @@ export class A2aTaskStore implements TaskStore {
    * deleted. Open tasks are never deleted, however old.
    */
   deleteFinishedBefore(before: string, limit: number): number {
-    return this.s.deleteFinished.run({ before, limit }).changes;
+    const deleted = this.s.deleteFinished.run({ before, limit }).changes;
+    if (deleted > 0) for (const listener of this.listeners) listener();
+    return deleted;
   }
 
   /** The open task with this id (the thread of a hub message), if any. */

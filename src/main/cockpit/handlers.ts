@@ -58,6 +58,8 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'mcp.sessions': () => deps.hub().mcp.list(),
 
+    'a2a.tasks': () => deps.hub().a2a.store.cockpitList(),
+
     'messages.list': async ({ limit, agent, topic, thread, text }) => {
       const { messaging } = deps.hub();
       if (text) {

@@ -33,6 +33,14 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     }, MESSAGE_BATCH_MS);
   });
   const offReservations = hub.reservations.onChange((change) => events.emit('reservations.changed', change));
+  // A2A tasks: the list, at most once per batch interval (a send writes its task several times).
+  let a2aTimer: NodeJS.Timeout | undefined;
+  const offA2a = hub.a2a.store.onChange(() => {
+    a2aTimer ??= setTimeout(() => {
+      a2aTimer = undefined;
+      events.emit('a2a.tasks', hub.a2a.store.cockpitList());
+    }, MESSAGE_BATCH_MS);
+  });
 
   // The newest deliveries since the last batch, as they are: only those still here when the batch leaves are copied.
   let pending: Delivery[][] = [];
@@ -65,6 +73,8 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
       offMcp();
       clearTimeout(mcpTimer);
       offReservations();
+      offA2a();
+      clearTimeout(a2aTimer);
       offMessages();
       clearTimeout(batchTimer);
       clearInterval(tick);

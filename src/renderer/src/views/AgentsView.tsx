@@ -9,6 +9,7 @@ import { bodyPreview, formatAgo, formatCount, formatDateTime, formatTimeLeft, re
 import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useThrottled, useTransport } from '../hooks';
 import { countAgents, isOverseer } from '../live/live-data';
 import { href, navigate } from '../router';
+import { A2aTasksPanel } from './A2aTasksPanel';
 
 type SortKey = 'name' | 'project' | 'tier' | 'status' | 'lastSeen' | 'inboxDepth' | 'messagesIn' | 'messagesOut';
 const STATUS_ORDER: Record<string, number> = { busy: 0, online: 1, waiting: 2, idle: 3, offline: 4 };
@@ -144,6 +145,7 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
           <AgentDetailPanel key={selectedId} id={selectedId} agent={selected} now={now} />
         )}
       </div>
+      <A2aTasksPanel />
     </div>
   );
 }
