@@ -2,7 +2,7 @@
  * Validation of a declared workflow, and its plan: every problem found at once, each naming its step (schema,
  * unknown steps, cycles, references, fan-out sources, limits, and — given the registry's view — agents able to run
  * each step), then the steps by level for the engine. Pure code, linear in the graph (plus n²/32 words of bitsets
- * for "is upstream"), so a 2,000-step definition checks in milliseconds.
+ * for "is upstream"): bench/workflow-definitions.ts times it up to the limits.
  */
 import { z } from 'zod';
 import { nestsDeeperThan } from '../../shared/json-depth';
@@ -59,7 +59,7 @@ export function parseWorkflowJson(text: string): { ok: true; value: unknown; byt
 /** Checks a definition (parsed JSON) and plans it. Never throws on bad input: it answers the problems. */
 export function validateWorkflow(raw: unknown, options: ValidateOptions = {}): ValidationResult {
   const problems: WorkflowProblem[] = [];
-  const bytes = options.bytes ?? (JSON.stringify(raw) ?? '').length;
+  const bytes = options.bytes ?? Buffer.byteLength(JSON.stringify(raw) ?? '');
   if (bytes > MAX_WORKFLOW_BYTES) return { ok: false, problems: [problem('too_large', null, '', `the definition is ${bytes} bytes, over the ${MAX_WORKFLOW_BYTES} allowed`)] };
   const rawSteps = isPlainObject(raw) && isPlainObject(raw.steps) ? raw.steps : undefined;
   if (rawSteps && Object.keys(rawSteps).length > MAX_WORKFLOW_STEPS) {
@@ -389,7 +389,7 @@ function checkRef(ref: unknown, path: string, place: Place, stepId: string, cont
         problems.push(problem('bad_ref', stepId, path, `reference \`${shown}\`: name a step and what to read of it: steps.<id>.result`));
         return null;
       }
-      if (!context.steps.has(target) && !context.graph.index.has(target)) {
+      if (!context.graph.index.has(target)) {
         problems.push(problem('unknown_ref', stepId, path, `reference \`${shown}\`: there is no step \`${target}\``));
         return null;
       }
