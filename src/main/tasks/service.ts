@@ -315,8 +315,7 @@ export class TaskService {
       if (inputExternal) this.inputs.discard(id, inputBytes);
       throw error;
     }
-    this.reread([id]);
-    return this.view(this.row(id)!, true);
+    return this.view(this.reread([id]).get(id)!, true);
   }
 
   /** One task with its input and result. An agent sees its own project's tasks only. */
@@ -367,7 +366,7 @@ export class TaskService {
     if (!best) return { task: null, reason: this.nothingFor(agent) };
     const [taken] = this.assign([[best, agent]], 'running', now);
     if (!taken) return { task: null, reason: 'another agent took it first; ask again' };
-    return { task: this.view(this.row(taken)!, true), reason: null };
+    return { task: this.view(taken, true), reason: null };
   }
 
   /** How far the holder is; the first report starts an offered task. Keeps the lease. */
@@ -381,14 +380,13 @@ export class TaskService {
         started_at: task.state === 'assigned' ? iso(now) : undefined,
       }, now);
     })();
-    this.reread([id]);
-    return this.view(this.row(id)!, false);
+    return this.view(this.reread([id]).get(id)!, false);
   }
 
   /** The holder's result: the task succeeded, and its dependents may become ready. */
   async complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>): Promise<Task> {
     if (result.json === undefined && result.text === undefined && result.refs === undefined) throw badRequest('invalid result: give json, text or refs');
-    this.holding(agent, id);
+    let task = this.holding(agent, id);
     const json = JSON.stringify(result);
     const bytes = Buffer.byteLength(json);
     const external = bytes > this.options.bodyFileBytes;
@@ -396,7 +394,7 @@ export class TaskService {
     let touched: string[] = [];
     try {
       // Checked again after the write: the lease may have lapsed meanwhile.
-      const task = this.holding(agent, id);
+      if (external) task = this.holding(agent, id);
       const now = Date.now();
       this.db.transaction(() => {
         this.update(task, task.state, 'succeeded', {
@@ -414,16 +412,14 @@ export class TaskService {
       if (external) this.results.discard(id, bytes);
       throw error;
     }
-    this.reread(touched);
-    return this.view(this.row(id)!, false);
+    return this.view(this.reread(touched).get(id)!, false);
   }
 
   /** The holder's attempt failed: retried after the backoff while attempts remain (and retry is not false). */
   fail(agent: AgentRecord, id: string, request: z.output<typeof FailTaskRequest>): Task {
     const task = this.holding(agent, id);
     const error: TaskError = { code: request.code ?? 'failed', message: request.message };
-    this.endHeld(task, 'failed', error, request.retry, Date.now());
-    return this.view(this.row(id)!, false);
+    return this.view(this.endHeld(task, 'failed', error, request.retry, Date.now()).get(id)!, false);
   }
 
   /** The creator or the cockpit ends a task that has not ended; its holder, if any, is told. */
@@ -441,9 +437,9 @@ export class TaskService {
       touched = [id, ...this.failDependents(id, 'cancelled', now)];
     })();
     const holder = (HELD_TASK_STATES as readonly TaskState[]).includes(task.state) ? task.holderId : null;
-    this.reread(touched);
+    const rows = this.reread(touched);
     if (holder) this.send(holder, { type: 'task.cancelled', taskId: id, state: 'cancelled', reason: message });
-    return this.view(this.row(id)!, false);
+    return this.view(rows.get(id)!, false);
   }
 
   close(): void {
@@ -498,19 +494,16 @@ export class TaskService {
       if (chosen.length >= DISPATCH_BATCH || candidates.every((c) => c.held >= c.slots)) break;
     }
     const assigned = this.assign(chosen, 'assigned', now);
-    for (const id of assigned) {
-      const row = this.row(id)!;
-      this.send(row.holder_id!, { type: 'task.offered', task: this.view(row, true) });
-    }
+    for (const row of assigned) this.send(row.holder_id!, { type: 'task.offered', task: this.view(row, true) });
     this.options.observeDispatch?.(performance.now() - started, assigned.length);
     if (chosen.length >= DISPATCH_BATCH) this.kick();
   }
 
   /**
    * Gives each task to its agent in one transaction. The UPDATE only takes a task still ready, so a task is never
-   * given twice: what another path took meanwhile is skipped. Returns the ids given.
+   * given twice: what another path took meanwhile is skipped. Returns the rows of the tasks given.
    */
-  private assign(pairs: Array<[OpenTask, AgentRecord]>, to: 'assigned' | 'running', now: number): string[] {
+  private assign(pairs: Array<[OpenTask, AgentRecord]>, to: 'assigned' | 'running', now: number): TaskRow[] {
     if (pairs.length === 0) return [];
     const given: string[] = [];
     this.db.transaction(() => {
@@ -531,8 +524,7 @@ export class TaskService {
       }
     })();
     for (const [task, agent] of pairs) if (given.includes(task.id)) this.statsOf(agent.id).lastAssignedAt = now;
-    this.reread(given, false);
-    return given;
+    return [...this.reread(given, false).values()];
   }
 
   // --- Leases, timeouts, backoff ------------------------------------------------------------------------------------
@@ -559,8 +551,7 @@ export class TaskService {
     }
     for (const [task, code, message] of lapsed) {
       const holder = task.holderId!;
-      this.endHeld(task, code, { code, message }, true, now);
-      const row = this.row(task.id)!;
+      const row = this.endHeld(task, code, { code, message }, true, now).get(task.id)!;
       this.send(holder, { type: 'task.cancelled', taskId: task.id, state: row.state, reason: `${code}: ${message}; your result will not be taken` });
     }
     if (due.length > 0) {
@@ -586,7 +577,7 @@ export class TaskService {
    * Ends a held attempt that did not succeed. While attempts remain (and `retry`), the task waits its backoff
    * (pending) or is ready at once; otherwise it ends: timed_out for a timeout, failed for anything else.
    */
-  private endHeld(task: OpenTask, outcome: 'failed' | 'lease_lost' | 'timed_out', error: TaskError, retry: boolean, now: number): void {
+  private endHeld(task: OpenTask, outcome: 'failed' | 'lease_lost' | 'timed_out', error: TaskError, retry: boolean, now: number): Map<string, TaskRow> {
     const again = retry && task.attempt < task.maxAttempts;
     const wait = again ? taskBackoffSeconds(task.backoff, task.attempt) * 1000 : 0;
     const to: TaskState = again ? (wait > 0 ? 'pending' : 'ready') : outcome === 'timed_out' ? 'timed_out' : 'failed';
@@ -602,7 +593,7 @@ export class TaskService {
       this.endAttempt(task, outcome, error.message, now);
       touched = [task.id, ...(isFinalTaskState(to) ? this.failDependents(task.id, to, now) : [])];
     })();
-    this.reread(touched);
+    return this.reread(touched);
   }
 
   // --- Dependencies (inside a transaction) --------------------------------------------------------------------------
@@ -681,13 +672,17 @@ export class TaskService {
     return this.statements.get.get(id) as TaskRow | undefined;
   }
 
-  /** Re-reads tasks after a commit, so the mirror follows the rows; then lets the dispatcher look. */
-  private reread(ids: string[], kick = true): void {
+  /** Re-reads tasks after a commit, so the mirror follows the rows; then lets the dispatcher look. Returns the rows. */
+  private reread(ids: string[], kick = true): Map<string, TaskRow> {
+    const rows = new Map<string, TaskRow>();
     for (const id of ids) {
       const row = this.row(id);
-      if (row) this.mirror(row);
+      if (!row) continue;
+      this.mirror(row);
+      rows.set(id, row);
     }
     if (kick && ids.length > 0) this.kick();
+    return rows;
   }
 
   private mirror(row: TaskRow): void {
