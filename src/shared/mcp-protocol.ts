@@ -138,7 +138,18 @@ export const MemoryExtractInput = ExtractRequest;
 // --- outputs (structured content; loose: the HTTP API's answer types say every field) -----------------------------
 
 const AgentOut = z.looseObject({ id: z.string(), name: z.string(), project: z.string(), status: z.string() });
-const MessageOut = z.looseObject({ id: z.string(), from: z.string(), threadId: z.string(), body: z.unknown() });
+/**
+ * A body over this many bytes (its stored JSON, for a JSON body) reaches MCP tools and resources as its first
+ * characters, with `truncated` giving its size and the HTTP route that serves it whole: a tool result stays a few
+ * kilobytes per message however large the bodies (up to messages.maxBytes, 10 MiB by default).
+ */
+export const MCP_BODY_PREVIEW_BYTES = 8 * 1024;
+
+/** How a message's body was cut: its whole size, and GET <hub><bodyPath> with the agent's token for all of it. */
+export const TruncatedBody = z.object({ bytes: z.number().int(), bodyPath: z.string() });
+export type TruncatedBody = z.infer<typeof TruncatedBody>;
+
+const MessageOut = z.looseObject({ id: z.string(), from: z.string(), threadId: z.string(), body: z.unknown(), truncated: TruncatedBody.optional() });
 
 const StoredMemoryOut = z.looseObject({ memory: z.looseObject({ id: z.string() }), outcome: z.string() });
 

@@ -5,7 +5,7 @@
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { MCP_PATH, MCP_RESOURCES } from '../../src/shared/mcp-protocol';
+import { MCP_BODY_PREVIEW_BYTES, MCP_PATH, MCP_RESOURCES } from '../../src/shared/mcp-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
 import { call, connect, INITIALIZE, post, text } from './mcp-client';
 
@@ -128,6 +128,63 @@ describe('MCP tools', () => {
     expect((await call(client, 'search_messages', { query: 'x', limit: 0 })).isError).toBe(true);
     await client.close();
     await outsiders.close();
+  });
+
+  it('a large body reaches the reading tools and the inbox resource as a preview with its size and the route that gives it whole', async () => {
+    const hub = await startHub();
+    const a = await hub.register('big-sender');
+    const b = await hub.register('big-reader');
+    const send = async (body: unknown, subject: string) => {
+      const sent = await hub.api('/messages', { token: a.token, body: { to: { type: 'agent', id: b.agent.id }, body, subject } });
+      expect(sent.status).toBe(201);
+      return sent.body as { id: string; threadId: string };
+    };
+    // Kept in a file (over messages.bodyFileBytes, 1 MiB), a long text in its row, a JSON body in its row, a small one.
+    const hugeText = 'zebra ' + 'lorem ipsum dolor '.repeat(150_000);
+    const longText = 'quagga ' + 'y'.repeat(20_000);
+    const report = { kind: 'report', rows: Array.from({ length: 1000 }, (_, i) => ({ i, file: `src/f${i}.ts`, ok: i % 3 !== 0 })) };
+    const huge = await send(hugeText, 'huge');
+    const long = await send(longText, 'long');
+    const json = await send(report, 'json');
+    const small = await send('a small okapi', 'small');
+
+    const { client } = await connect(hub, b.token);
+    const result = await call(client, 'read_inbox');
+    // The whole answer (structured content and its text copy) stays small although the bodies hold 2.7 MB.
+    expect(JSON.stringify(result).length).toBeLessThan(4 * 3 * MCP_BODY_PREVIEW_BYTES);
+    type Out = Msg & { truncated?: { bytes: number; bodyPath: string } };
+    const inbox = structured<{ messages: Out[] }>(result).messages;
+    expect(inbox.map((m) => m.id)).toEqual([huge.id, long.id, json.id, small.id]);
+    const [h, l, j, s] = inbox as [Out, Out, Out, Out];
+    expect(h.truncated).toEqual({ bytes: Buffer.byteLength(JSON.stringify(hugeText)), bodyPath: `/api/v1/messages/${huge.id}/body` });
+    expect(typeof h.body === 'string' && h.body.length <= MCP_BODY_PREVIEW_BYTES && hugeText.startsWith(h.body) && h.body.length > 1000).toBe(true);
+    expect(l.truncated).toEqual({ bytes: Buffer.byteLength(longText), bodyPath: `/api/v1/messages/${long.id}/body` });
+    expect(l.body).toBe(longText.slice(0, MCP_BODY_PREVIEW_BYTES));
+    // A JSON body's preview is the start of its JSON text.
+    expect(j.truncated).toEqual({ bytes: Buffer.byteLength(JSON.stringify(report)), bodyPath: `/api/v1/messages/${json.id}/body` });
+    expect(j.body).toBe(JSON.stringify(report).slice(0, MCP_BODY_PREVIEW_BYTES));
+    expect(s.truncated).toBeUndefined();
+    expect(s.body).toBe('a small okapi');
+
+    // The route gives each body whole with the reader's token (as the JSON the hub keeps).
+    for (const [message, whole] of [[h, hugeText], [l, longText], [j, report]] as const) {
+      const answer = await fetch(hub.url + message.truncated!.bodyPath, { headers: { authorization: `Bearer ${b.token}` } });
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual(whole);
+    }
+
+    // The other readers: wait_for_messages, read_thread, search_messages and the inbox resource.
+    const waited = structured<{ messages: Out[] }>(await call(client, 'wait_for_messages', { timeoutMs: 1000 }));
+    expect(waited.messages.map((m) => m.truncated?.bytes ?? null)).toEqual([h.truncated!.bytes, l.truncated!.bytes, j.truncated!.bytes, null]);
+    const thread = structured<{ messages: Out[] }>(await call(client, 'read_thread', { threadId: huge.threadId }));
+    expect(thread.messages[0]).toMatchObject({ id: huge.id, truncated: h.truncated, body: h.body });
+    const found = structured<{ hits: Array<{ message: Out }> }>(await call(client, 'search_messages', { query: 'quagga' }));
+    expect(found.hits.map((hit) => hit.message)).toMatchObject([{ id: long.id, truncated: l.truncated }]);
+    const { contents } = await client.readResource({ uri: MCP_RESOURCES.inbox });
+    const resource = (contents[0] as { text: string }).text;
+    expect(resource.length).toBeLessThan(4 * 3 * MCP_BODY_PREVIEW_BYTES);
+    expect((JSON.parse(resource) as { messages: Out[] }).messages.map((m) => m.truncated?.bodyPath ?? null)).toEqual([h.truncated!.bodyPath, l.truncated!.bodyPath, j.truncated!.bodyPath, null]);
+    await client.close();
   });
 
   it('subscribe brings a topic\'s messages to the inbox (wait_for_messages wakes), unsubscribe stops them, list_topics lists them', async () => {

@@ -6,6 +6,7 @@ import type { Recipient } from '../../shared/agent-protocol';
 import {
   AcknowledgeInput,
   AcknowledgeOutput,
+  MCP_BODY_PREVIEW_BYTES,
   ReadInboxInput,
   ReadInboxOutput,
   ReadThreadInput,
@@ -20,10 +21,15 @@ import {
   WaitForMessagesOutput,
 } from '../../shared/mcp-protocol';
 import { badRequest, notFound } from '../errors';
-import { publicMessage } from '../messaging/frames';
 import type { MessagingService } from '../messaging/service';
 import type { StoredMessage } from '../messaging/store';
+import { mcpMessage } from './message-view';
 import { run, type ToolGroup } from './tool-kit';
+
+/** What the reading tools say about bodies over MCP_BODY_PREVIEW_BYTES. */
+const LARGE_BODIES =
+  `A body over ${MCP_BODY_PREVIEW_BYTES / 1024} KiB comes as its first characters with truncated: {bytes, bodyPath}; ` +
+  'GET bodyPath on the hub (same host and port as this server) with your token as Authorization: Bearer gives it whole.';
 
 export const registerMessageTools: ToolGroup = (server, { messaging, me, session }) => {
   const { store } = messaging;
@@ -75,14 +81,15 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
     {
       description:
         'Read your inbox, oldest first. By default only new messages (not yet acknowledged); acknowledge the ones you handled, or they are listed again. ' +
-        'Pass the answer\'s `next` as `after` to read on.',
+        'Pass the answer\'s `next` as `after` to read on. ' +
+        LARGE_BODIES,
       inputSchema: ReadInboxInput,
       outputSchema: ReadInboxOutput,
     },
     ({ state, after, limit }) =>
       run(() => {
         const page = store.inbox(me().id, afterSeq(after), limit, state);
-        return { messages: page.map(publicMessage), next: page.length === limit ? page.at(-1)!.id : null };
+        return { messages: page.map((message) => mcpMessage(message)), next: page.length === limit ? page.at(-1)!.id : null };
       }),
   );
 
@@ -97,7 +104,8 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
     {
       description:
         'Block until a message reaches your inbox, then return at once with your unacknowledged messages (immediately if some are already waiting). ' +
-        'Returns timedOut=true and no messages when timeoutMs passes first. Acknowledge what you handled, or it is returned again.',
+        'Returns timedOut=true and no messages when timeoutMs passes first. Acknowledge what you handled, or it is returned again. ' +
+        LARGE_BODIES,
       inputSchema: WaitForMessagesInput,
       outputSchema: WaitForMessagesOutput,
     },
@@ -107,7 +115,7 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
         const from = afterSeq(after);
         const pending = () => store.inbox(agent.id, from, 100, 'unacked');
         const arrived = await waitForDelivery(messaging, agent.id, timeoutMs, [extra.signal, session.closed], () => pending().length > 0);
-        const messages = arrived ? pending().map(publicMessage) : [];
+        const messages = arrived ? pending().map((message) => mcpMessage(message)) : [];
         return { messages, timedOut: messages.length === 0 };
       }),
   );
@@ -116,7 +124,8 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
     'read_thread',
     {
       description:
-        'The messages of a thread (a message\'s threadId), oldest first: those you sent or received. A thread you took no part in is not found.',
+        'The messages of a thread (a message\'s threadId), oldest first: those you sent or received. A thread you took no part in is not found. ' +
+        LARGE_BODIES,
       inputSchema: ReadThreadInput,
       outputSchema: ReadThreadOutput,
     },
@@ -125,7 +134,7 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
         // The rule of GET /threads/{threadId}: an agent sees the messages of a thread that it sent or received.
         const messages = store.threadFor(threadId, me().id);
         if (messages.length === 0) throw notFound(`no thread ${threadId} that you can see: take a threadId from one of your messages`);
-        return { threadId, messages: messages.map(publicMessage) };
+        return { threadId, messages: messages.map((message) => mcpMessage(message)) };
       }),
   );
 
@@ -133,7 +142,8 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
     'search_messages',
     {
       description:
-        'Keyword search over the messages you sent or received (subject and body), best match first, each with a snippet where the words are in [brackets].',
+        'Keyword search over the messages you sent or received (subject and body), best match first, each with a snippet where the words are in [brackets]. ' +
+        LARGE_BODIES,
       inputSchema: SearchMessagesInput,
       outputSchema: SearchMessagesOutput,
     },
@@ -143,7 +153,7 @@ export const registerMessageTools: ToolGroup = (server, { messaging, me, session
         // As GET /messages/search: whatever was sent before the search is indexed first, so the search sees it.
         await messaging.catchUpSearch();
         const hits = store.search(query, limit, agent.id);
-        return { hits: hits.map((hit) => ({ ...hit, message: publicMessage(hit.message as StoredMessage) })) };
+        return { hits: hits.map((hit) => ({ ...hit, message: mcpMessage(hit.message as StoredMessage) })) };
       }),
   );
 };

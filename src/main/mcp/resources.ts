@@ -6,7 +6,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { INBOX_RESOURCE_LIMIT, MCP_RESOURCES } from '../../shared/mcp-protocol';
-import { publicMessage } from '../messaging/frames';
+import { mcpMessage } from './message-view';
 import type { ToolContext } from './tool-kit';
 
 /** A burst of changes is announced at most this often per resource: the first at once, the rest as one. */
@@ -27,7 +27,7 @@ export function registerResources(server: McpServer, { registry, messaging, me, 
     (uri) => {
       const agent = me();
       const messages = messaging.store.inbox(agent.id, 0, INBOX_RESOURCE_LIMIT, 'unacked');
-      return json(uri, { unacknowledged: agent.inboxDepth, messages: messages.map(publicMessage) });
+      return json(uri, { unacknowledged: agent.inboxDepth, messages: messages.map((message) => mcpMessage(message)) });
     },
   );
 
