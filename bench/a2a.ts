@@ -7,10 +7,12 @@
  *            each to an agent on a raw WebSocket; the call's round trip, and send → the agent's frame; A2A GetTask
  *   large    SendMessage with one file part of --file-mib MiB (base64 in the hub message): the round trip, and the
  *            hub's event-loop delay (max over the second, from its /api/v1/metrics) right after; then the same bytes
- *            as a JSON body over the HTTP API; --large-runs times each, alternating
+ *            as a JSON body over the HTTP API; --large-runs times each, alternating. Also the CPU time the hub's
+ *            main thread spent from the call to the agent's frame, which contention does not inflate
  *
  * Prints tables and writes bench/results/a2a-<timestamp>.json.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Role, type SendMessageRequest, type Task } from '@a2a-js/sdk';
 import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
@@ -91,6 +93,25 @@ function request(to: string, parts: NonNullable<SendMessageRequest['message']>['
 
 const text = (value: string) => [{ content: { $case: 'text' as const, value }, mediaType: 'text/plain', filename: '', metadata: {} }];
 
+/**
+ * CPU time of the hub's main thread (the event loop's thread: its id is the process id) so far, in ms, from
+ * /proc (Linux; null elsewhere). Unlike the loop delay, it does not grow while other processes hold the cores, so
+ * it compares builds on a busy machine: work moved to a worker thread leaves it.
+ */
+function mainThreadCpuMs(hub: RunningHub): number | null {
+  try {
+    const stat = readFileSync(`/proc/${hub.pid}/task/${hub.pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ: /proc reports CPU time in hundredths of a second. */
+const CLOCK_TICKS = 100;
+
 async function loopDelayMaxMs(hub: RunningHub): Promise<number | null> {
   const response = await fetch(`${hub.baseUrl}/api/v1/metrics`, { headers: { authorization: `Bearer ${hub.cockpitToken}` } });
   if (response.status !== 200) return null;
@@ -160,10 +181,18 @@ interface LargeResult {
   fileBytes: number;
   roundTripMs: number;
   loopDelayMaxMs: number | null;
+  /** CPU ms of the hub's main thread from the call to the agent's frame (10 ms resolution). */
+  mainThreadCpuMs: number | null;
   /** The same bytes (base64 in a JSON body) sent over the HTTP API, in the same run. */
   httpRoundTripMs: number;
   httpLoopDelayMaxMs: number | null;
+  httpMainThreadCpuMs: number | null;
 }
+
+const cpuSince = (hub: RunningHub, before: number | null): number | null => {
+  const now = mainThreadCpuMs(hub);
+  return now === null || before === null ? null : now - before;
+};
 
 async function largePhase(hub: RunningHub, fileMiB: number, runs: number): Promise<LargeResult[]> {
   const results: LargeResult[] = [];
@@ -179,16 +208,19 @@ async function largeRun(hub: RunningHub, fileMiB: number, run: number): Promise<
   const bytes = Buffer.alloc(Math.round(fileMiB * 1024 * 1024), 7);
   // Let the metrics second with the connection set-up pass, so the delay read after belongs to the send.
   await new Promise((resolve) => setTimeout(resolve, 1100));
+  const cpuBefore = mainThreadCpuMs(hub);
   const started = performance.now();
   await client.sendMessage(request(`large-target-${run}`, [{ content: { $case: 'raw', value: bytes }, mediaType: 'application/octet-stream', filename: 'blob.bin', metadata: {} }]));
   const roundTripMs = performance.now() - started;
   await inbox.next();
+  const cpu = cpuSince(hub, cpuBefore);
   // The hub's metrics cover whole seconds: read after the second the send fell in.
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const loop = await loopDelayMaxMs(hub);
 
   // The baseline: the same bytes as the HTTP API's JSON body, as the A2A door makes of them.
   const httpBody = JSON.stringify({ body: { files: [{ name: 'blob.bin', mediaType: 'application/octet-stream', bytes: bytes.toString('base64') }] } });
+  const httpCpuBefore = mainThreadCpuMs(hub);
   const httpStarted = performance.now();
   const response = await fetch(`${hub.baseUrl}/api/v1/agents/${target.id}/messages`, {
     method: 'POST',
@@ -198,10 +230,11 @@ async function largeRun(hub: RunningHub, fileMiB: number, run: number): Promise<
   await response.arrayBuffer();
   const httpRoundTripMs = performance.now() - httpStarted;
   await inbox.next();
+  const httpCpu = cpuSince(hub, httpCpuBefore);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const httpLoop = await loopDelayMaxMs(hub);
   inbox.close();
-  return { fileBytes: bytes.length, roundTripMs, loopDelayMaxMs: loop, httpRoundTripMs, httpLoopDelayMaxMs: httpLoop };
+  return { fileBytes: bytes.length, roundTripMs, loopDelayMaxMs: loop, mainThreadCpuMs: cpu, httpRoundTripMs, httpLoopDelayMaxMs: httpLoop, httpMainThreadCpuMs: httpCpu };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -236,9 +269,9 @@ export async function run(argv: string[]): Promise<number> {
       ['SendMessage answer − HTTP send answer', latency.a2aSend.p50 - latency.httpSend.p50],
       ['delivery via A2A − delivery via HTTP', latency.a2aDelivery.p50 - latency.httpDelivery.p50],
     ]);
-    printTable(`large: one ${fmt(large[0]!.fileBytes / 2 ** 20)} MiB file, ${largeRuns} runs`, ['run', 'call', 'round trip ms', 'hub event-loop delay max ms (that second)'], [
-      ...large.map((r, i) => [i + 1, 'A2A SendMessage, a file part', r.roundTripMs, r.loopDelayMaxMs]),
-      ...large.map((r, i) => [i + 1, 'HTTP POST message, the same bytes base64 in a JSON body', r.httpRoundTripMs, r.httpLoopDelayMaxMs]),
+    printTable(`large: one ${fmt(large[0]!.fileBytes / 2 ** 20)} MiB file, ${largeRuns} runs`, ['run', 'call', 'round trip ms', 'hub event-loop delay max ms (that second)', 'hub main-thread CPU ms'], [
+      ...large.map((r, i) => [i + 1, 'A2A SendMessage, a file part', r.roundTripMs, r.loopDelayMaxMs, r.mainThreadCpuMs]),
+      ...large.map((r, i) => [i + 1, 'HTTP POST message, the same bytes base64 in a JSON body', r.httpRoundTripMs, r.httpLoopDelayMaxMs, r.httpMainThreadCpuMs]),
     ]);
     console.log(`\n${machineLine(machine)}`);
     const file = writeResults('a2a', { machine, build, calls, latency, large });
