@@ -683,6 +683,14 @@ export class AgentClient {
     return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { paths, mode } }).then((r) => r.conflicts);
   }
 
+  /**
+   * As checkReservations, for concrete files taken literally (a file named `app/[id]/page.tsx` is that file, not a
+   * glob; a name without an extension is a file, not a folder): the git guard's question.
+   */
+  checkFiles(files: string[], mode: ReservationMode = 'shared'): Promise<ReservationConflict[]> {
+    return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { files, mode } }).then((r) => r.conflicts);
+  }
+
   // -- tasks -------------------------------------------------------------------------------------------------------
 
   /** Creates a task in the agent's project; it is given to an agent once its dependencies have succeeded. */

@@ -50,6 +50,10 @@ describe('devenviro reserve, release, reservations', { timeout: 120_000 }, () =>
     expect(conflict).toBeInstanceOf(ReservationConflictError);
     expect(conflict).toMatchObject({ status: 409, code: 'reservation_conflict', conflicts: [expect.objectContaining({ reservationId: leaseId, holderName: 'alice' })] });
     expect(await bob.checkReservations(['src/auth/session.ts', 'README.md'])).toEqual([expect.objectContaining({ reservationId: leaseId, requestedPaths: ['src/auth/session.ts'] })]);
+    expect(await bob.checkFiles(['src/auth/session.ts', 'README.md'])).toEqual([expect.objectContaining({ reservationId: leaseId, requestedPaths: ['src/auth/session.ts'] })]);
+    // A file is taken literally: a folder named aut[h] is not src/auth, which the same name as a pattern matches.
+    expect(await bob.checkFiles(['src/aut[h]/x.ts'])).toEqual([]);
+    expect(await bob.checkReservations(['src/aut[h]/x.ts'])).toEqual([expect.objectContaining({ reservationId: leaseId })]);
 
     // Shared leases share.
     expect((await cli(['reserve', 'docs/**', '--shared', '--as', 'bob'])).code).toBe(0);
