@@ -3,6 +3,16 @@ import { z } from 'zod';
 import { RegisterRequest, SendRequest, StatusUpdate, TopicList, Ulid } from './agent-protocol';
 import { ExtractRequest, MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
 import { ReleaseRequest, ReservationId, ReservationPath, ReserveRequest, MAX_TTL_SECONDS, MIN_TTL_SECONDS, RESERVATION_MODES } from './reservation-protocol';
+import {
+  CancelTaskRequest,
+  ClaimNextRequest,
+  CompleteTaskRequest,
+  CreateTaskRequest,
+  FailTaskRequest,
+  TASK_STATES,
+  TaskId,
+  TaskProgressRequest,
+} from './task-protocol';
 
 /** Streamable HTTP endpoint of the MCP server, on the same port as the HTTP API. */
 export const MCP_PATH = '/mcp';
@@ -40,6 +50,14 @@ export const MCP_TOOL_NAMES = [
   'renew_reservation',
   'release_files',
   'list_reservations',
+  'create_task',
+  'next_task',
+  'report_progress',
+  'complete_task',
+  'fail_task',
+  'cancel_task',
+  'list_tasks',
+  'get_task',
 ] as const;
 export type McpToolName = (typeof MCP_TOOL_NAMES)[number];
 
@@ -198,6 +216,32 @@ export const ReserveFilesOutput = z.object({ reservations: z.array(ReservationOu
 export const RenewReservationOutput = z.object({ reservation: ReservationOut });
 export const ReleaseFilesOutput = z.object({ released: z.array(ReservationOut), narrowed: z.array(ReservationOut) });
 export const ListReservationsOutput = z.object({ reservations: z.array(ReservationOut) });
+
+// --- tasks (task-protocol.ts: the HTTP API's requests; the task named by taskId instead of the path) ---------------
+
+const TaskRef = TaskId.describe('the task id (from next_task, create_task or list_tasks)');
+
+/** POST /tasks as it is: the task goes to the caller's own project. */
+export const CreateTaskInput = CreateTaskRequest;
+/** POST /agents/{id}/tasks/next for the caller. */
+export const NextTaskInput = ClaimNextRequest;
+export const ReportProgressInput = z.object({ taskId: TaskRef, ...TaskProgressRequest.shape }).strict();
+export const CompleteTaskInput = z.object({ taskId: TaskRef, ...CompleteTaskRequest.shape }).strict();
+export const FailTaskInput = z.object({ taskId: TaskRef, ...FailTaskRequest.shape }).strict();
+export const CancelTaskInput = z.object({ taskId: TaskRef, ...CancelTaskRequest.shape }).strict();
+export const GetTaskInput = z.object({ taskId: TaskRef }).strict();
+export const ListTasksInput = z
+  .object({
+    scope: z.enum(['project', 'mine']).default('project').describe("project (default): your project's tasks; mine: the tasks you hold or last held"),
+    state: z.enum(TASK_STATES).optional().describe('only tasks in this state'),
+    limit: z.number().int().min(1).max(1000).default(100).describe('newest first, at most this many (default 100)'),
+  })
+  .strict();
+
+const TaskOut = z.looseObject({ id: z.string(), title: z.string(), project: z.string(), state: z.enum(TASK_STATES), attempt: z.number(), holderId: z.string().nullable() });
+export const TaskOutput = z.object({ task: TaskOut });
+export const NextTaskOutput = z.object({ task: TaskOut.nullable(), reason: z.string().nullable() });
+export const ListTasksOutput = z.object({ tasks: z.array(TaskOut) });
 
 // --- resources ----------------------------------------------------------------------------------------------------
 

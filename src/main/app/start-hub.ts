@@ -153,7 +153,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   tasks.connectSockets((agentId, frame) => realtime.sendTo(agentId, frame));
   const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
-  const mcp = new McpGateway({ registry, messaging, memory, reservations, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
+  const mcp = new McpGateway({ registry, messaging, memory, reservations, tasks, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
   const a2a = new A2aGateway({
     db,

@@ -9,6 +9,7 @@ import { HubError } from '../errors';
 import type { MemoryEngine } from '../memory/engine';
 import type { MessagingService } from '../messaging/service';
 import type { ReservationService } from '../reservations/service';
+import type { TaskService } from '../tasks/service';
 
 /** The services the tools are thin adapters over: the same ones the HTTP API uses. */
 export interface ToolDeps {
@@ -16,6 +17,7 @@ export interface ToolDeps {
   messaging: MessagingService;
   memory: MemoryEngine;
   reservations: ReservationService;
+  tasks: TaskService;
 }
 
 /** Ends the waits of a session that closes (DELETE, idle timeout, the hub stopping). */
