@@ -273,6 +273,10 @@ async function relay(ctx: Context, agent: AgentClient): Promise<number> {
   };
 
   local.onmessage = (message: JSONRPCMessage) => {
+    if (closed.signal.aborted) {
+      if ('method' in message && 'id' in message) answerError(message.id, 'the relay is closing');
+      return;
+    }
     if ('method' in message) {
       if (message.method === 'initialize' && 'id' in message) initialize = message as JSONRPCRequest;
       if (message.method === 'notifications/initialized') initialized = true;
