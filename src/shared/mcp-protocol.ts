@@ -223,8 +223,13 @@ const TaskRef = TaskId.describe('the task id (from next_task, create_task or lis
 
 /** POST /tasks as it is: the task goes to the caller's own project. */
 export const CreateTaskInput = CreateTaskRequest;
-/** POST /agents/{id}/tasks/next for the caller. */
-export const NextTaskInput = ClaimNextRequest;
+/** POST /agents/{id}/tasks/next for the caller, optionally waiting for work to appear. */
+export const NextTaskInput = z
+  .object({
+    ...ClaimNextRequest.shape,
+    timeoutMs: z.number().int().min(0).max(MAX_WAIT_MS).default(0).describe('when nothing fits now, wait up to this many milliseconds for a task (0, the default: answer at once)'),
+  })
+  .strict();
 export const ReportProgressInput = z.object({ taskId: TaskRef, ...TaskProgressRequest.shape }).strict();
 export const CompleteTaskInput = z.object({ taskId: TaskRef, ...CompleteTaskRequest.shape }).strict();
 export const FailTaskInput = z.object({ taskId: TaskRef, ...FailTaskRequest.shape }).strict();

@@ -101,6 +101,34 @@ describe('MCP task tools', () => {
     await d.close();
   });
 
+  it('next_task with timeoutMs waits for work to appear and takes it; without work it answers null when the time is up', async () => {
+    const hub = await startHub();
+    const lead = await hub.register('lead');
+    const dev = await hub.register('dev', { capabilities: ['review'] });
+    const { client: l } = await connect(hub, lead.token);
+    const { client: d } = await connect(hub, dev.token);
+
+    // Nothing ready: a short wait ends empty, with the reason.
+    expect((await call(d, 'next_task', { timeoutMs: 200 })).structuredContent).toEqual({ task: null, reason: 'no task is ready in any project' });
+
+    let answered = false;
+    const waiting = call(d, 'next_task', { timeoutMs: 120_000 }).then((result) => {
+      answered = true;
+      return result;
+    });
+    // A task the waiter cannot take does not end its wait.
+    await call(l, 'create_task', { title: 'needs a designer', capabilities: ['design'] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered).toBe(false);
+    const made = taskOf(await call(l, 'create_task', { title: 'review the cart', capabilities: ['review'] }));
+    // Resolved by the task's arrival, long before the 120 s timeout (the test itself fails after 30 s).
+    const claimed = taskOf(await waiting);
+    expect(claimed).toMatchObject({ id: made.id, state: 'running', holderId: dev.agent.id });
+    expect(taskOf(await call(l, 'get_task', { taskId: made.id }))).toMatchObject({ state: 'running', holderId: dev.agent.id });
+    await l.close();
+    await d.close();
+  });
+
   it('malformed arguments are a tool error, and nothing is stored', async () => {
     const hub = await startHub();
     const agent = await hub.register('agent');
@@ -119,6 +147,7 @@ describe('MCP task tools', () => {
       ['complete_task', { taskId: agent.agent.id }],
       ['fail_task', { taskId: agent.agent.id }],
       ['list_tasks', { scope: 'everyone' }],
+      ['next_task', { timeoutMs: -1 }],
     ];
     for (const [tool, args] of bad) {
       const result = await call(client, tool, args);

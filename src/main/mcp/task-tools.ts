@@ -1,4 +1,5 @@
 /** MCP tools of tasks: create, claim the next, report progress, complete, fail, cancel, list and read (tasks/service.ts). */
+import type { z } from 'zod';
 import {
   CancelTaskInput,
   CompleteTaskInput,
@@ -12,9 +13,11 @@ import {
   ReportProgressInput,
   TaskOutput,
 } from '../../shared/mcp-protocol';
-import type { TaskErrorCode } from '../../shared/task-protocol';
+import type { ClaimNextRequest, ClaimNextResponse, TaskErrorCode } from '../../shared/task-protocol';
 import { HubError } from '../errors';
 import { taskError } from '../tasks/service';
+import type { AgentRecord } from '../agents/registry';
+import type { TaskService } from '../tasks/service';
 import { run, type ToolGroup } from './tool-kit';
 
 /** The holder's refusals (the task is no longer, or never was, the caller's), told as what they mean for its work. */
@@ -34,7 +37,7 @@ async function asHolder<T>(what: string, report: () => T | Promise<T>): Promise<
   }
 }
 
-export const registerTaskTools: ToolGroup = (server, { tasks, me }) => {
+export const registerTaskTools: ToolGroup = (server, { tasks, me, session }) => {
   const agent = () => ({ kind: 'agent' as const, agent: me() });
 
   server.registerTool(
@@ -58,11 +61,11 @@ export const registerTaskTools: ToolGroup = (server, { tasks, me }) => {
         'Take the best ready task you may do (your project, tier and capabilities; optionally only tasks needing at most `capabilities`). ' +
         'It is yours and running at once: follow its instructions and input, call report_progress now and then (any call of yours keeps the lease; ' +
         'silence past its leaseSeconds loses it and the task goes to another agent), then complete_task with the result or fail_task. ' +
-        'When task is null, reason says why; this call does not wait, so ask again later (after other work or wait_for_messages).',
+        'When nothing fits, it waits up to timeoutMs (default 0: answers at once) for a task to become ready; task null means none came, and reason says why.',
       inputSchema: NextTaskInput,
       outputSchema: NextTaskOutput,
     },
-    (input) => run(() => tasks.claimNext(me(), input)),
+    ({ timeoutMs, ...request }, extra) => run(() => claimWaiting(tasks, me, request, timeoutMs, [extra.signal, session.closed])),
   );
 
   server.registerTool(
@@ -137,3 +140,43 @@ export const registerTaskTools: ToolGroup = (server, { tasks, me }) => {
     ({ taskId }) => run(() => ({ task: tasks.get(agent(), taskId) })),
   );
 };
+
+/**
+ * Claim-next, and when nothing fits, again after each of the service's dispatch passes (run when something changed,
+ * so nothing polls) until a claim succeeds, the timeout passes or the call or session ends.
+ */
+function claimWaiting(
+  tasks: TaskService,
+  me: () => AgentRecord,
+  request: z.output<typeof ClaimNextRequest>,
+  timeoutMs: number,
+  signals: AbortSignal[],
+): Promise<ClaimNextResponse> {
+  let last = tasks.claimNext(me(), request);
+  if (last.task || timeoutMs === 0) return Promise.resolve(last);
+  return new Promise((resolve, reject) => {
+    const off = tasks.onDispatchPass(() => {
+      if (signals.some((signal) => signal.aborted)) return finish();
+      try {
+        last = tasks.claimNext(me(), request);
+      } catch (error) {
+        // The caller was revoked meanwhile: refused as any other call of its would be.
+        off();
+        cleanup();
+        return reject(error as Error);
+      }
+      if (last.task) finish();
+    });
+    const timer = setTimeout(finish, timeoutMs);
+    for (const signal of signals) signal.addEventListener('abort', finish, { once: true });
+    function cleanup() {
+      clearTimeout(timer);
+      for (const signal of signals) signal.removeEventListener('abort', finish);
+    }
+    function finish() {
+      off();
+      cleanup();
+      resolve(last);
+    }
+  });
+}

@@ -184,6 +184,8 @@ export class TaskService {
   private readonly startedAt = Date.now();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly offAgents: () => void;
+  /** Called after each dispatch pass: pulls waiting for work (MCP next_task) try their claim then. */
+  private readonly passListeners = new Set<() => void>();
   private readonly statements;
   private readonly updates = new Map<string, Database.Statement<unknown[]>>();
   private send: (agentId: string, frame: ServerFrame) => boolean = () => false;
@@ -457,7 +459,17 @@ export class TaskService {
     setImmediate(() => {
       this.dispatchScheduled = false;
       if (!this.closed && this.db.open) this.dispatch();
+      for (const listener of this.passListeners) listener();
     });
+  }
+
+  /**
+   * Calls `listener` after every dispatch pass, which runs whenever something changed (a task became ready, an agent
+   * freed up or changed presence): the moment a waiting pull may find work. Returns the unsubscribe.
+   */
+  onDispatchPass(listener: () => void): () => void {
+    this.passListeners.add(listener);
+    return () => this.passListeners.delete(listener);
   }
 
   /** Offers ready work to the best agents taking pushed tasks: one batch, one transaction; the rest on the next turn. */
@@ -561,7 +573,7 @@ export class TaskService {
       this.reread(due.map((task) => task.id));
     }
     // Work kept for an affinity's agent, or passed over while agents were busy, is looked at again.
-    if (this.readyGroups.size > 0 && this.slots.size > 0) this.kick();
+    if (this.readyGroups.size > 0 && (this.slots.size > 0 || this.passListeners.size > 0)) this.kick();
   }
 
   /** How long the agent has not been heard from, ms: 0 with an open socket; revoked or unknown, forever. */
