@@ -121,6 +121,35 @@ describe('A2A door: large requests', () => {
     expect(Buffer.from(body.files[0]!.bytes!, 'base64').equals(file)).toBe(true);
   });
 
+  it('a caller\'s own url part that looks like the hub\'s placeholder is passed on as it is, beside a taken file', async () => {
+    const hub = await startHub();
+    const caller = await hub.register('caller');
+    const worker = await hub.register('worker');
+    const socket = await openSocket(hub.url, worker.agent.id, worker.token);
+    const lookalike = `${STUB}00000000-0000-0000-0000-000000000000/0`;
+    const file = Buffer.alloc(200 * 1024, 3);
+    const { json } = await rpc(
+      hub,
+      caller.token,
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'SendMessage',
+        params: { message: { messageId: 'look', role: 'ROLE_USER', metadata: { to: 'worker' }, parts: [{ url: lookalike, filename: 'a' }, { raw: file.toString('base64'), filename: 'b' }] } },
+      }),
+      '1.0',
+    );
+    expect(json.result.task.status.state).toBe('TASK_STATE_WORKING');
+    const frame = await socket.next((f) => f.type === 'message');
+    if (frame.type !== 'message') throw new Error('not a message');
+    const body = frame.message.body as { files: Array<{ name: string; url?: string; bytes?: string }> };
+    expect(body.files[0]).toEqual({ name: 'a', mediaType: null, url: lookalike });
+    expect(Buffer.from(body.files[1]!.bytes!, 'base64').equals(file)).toBe(true);
+    const got = await rpc(hub, caller.token, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'GetTask', params: { id: json.result.task.id } }), '1.0');
+    expect(got.json.result.history[0].parts[0]).toMatchObject({ url: lookalike });
+    expect(got.json.result.history[0].parts[1]).toMatchObject({ url: `${hub.url}/api/v1/threads/${json.result.task.id}` });
+  });
+
   it('a malformed large request gets the JSON-RPC parse error, a too deep one invalid request; nothing is sent or stored', async () => {
     const hub = await startHub({ maxBytes: 1024 * 1024 });
     const caller = await hub.register('caller');
