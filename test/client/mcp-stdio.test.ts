@@ -157,9 +157,11 @@ describe('devenviro mcp (stdio)', { timeout: 120_000 }, () => {
     const waiting = call(client, 'wait_for_messages', { timeoutMs: 120_000 });
     await new Promise((resolve) => setTimeout(resolve, 500));
 
+    // The SDK client surfaces the JSON-RPC error as McpError: not a hang until the 120 s timeout. (Expected before the
+    // kill and awaited after it, so the rejection is never unhandled in between.)
+    const cutOff = expect(waiting).rejects.toThrow(/no answer from the hub: the hub at http:\/\/127\.0\.0\.1:\d+ went away\. The relay is opening a new session; call again/);
     await hub.kill('SIGKILL');
-    // The SDK client surfaces the JSON-RPC error as McpError: not a hang until the 120 s timeout.
-    await expect(waiting).rejects.toThrow(/no answer from the hub: the hub at http:\/\/127\.0\.0\.1:\d+ went away\. The relay is opening a new session; call again/);
+    await cutOff;
     await waitFor(() => stderr().includes('is not back yet'), 'the retry note', 30_000);
 
     const back = await startHubProcess(dataDir, port);
