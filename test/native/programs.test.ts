@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { A2aDecodeReply, A2aDecodeRequest } from '../../src/main/a2a/request-decoder';
 import type { CheckpointWorkerData } from '../../src/main/db/checkpointer';
 import type { InferenceReply, InferenceWorkerData } from '../../src/main/embedding/inference-worker';
 import type { DecodeReply, DecodeRequest } from '../../src/main/messaging/send-decoder';
@@ -22,7 +23,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const modelPath = path.join(repoRoot, 'resources', 'models', 'use-lite-int8', 'model.onnx');
 const names = Object.keys(PROGRAMS) as ProgramName[];
 /** The programs the tests below start: every program in PROGRAMS must be among them. */
-const STARTED: readonly ProgramName[] = ['checkpoint-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
+const STARTED: readonly ProgramName[] = ['a2a-decoder', 'checkpoint-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
 
 let outDir: string;
 let tmp: string;
@@ -182,5 +183,32 @@ describe.each(['built', 'sources'] as const)('programs started %s', (mode) => {
     expect(JSON.parse(answer.result.envelope)).toEqual({ to: 'reviewer', subject: 'large', body: '' });
     expect(answer.result.body.utf8Bytes).toBe(100_000);
     expect(JSON.parse(new TextDecoder().decode(answer.result.body.json))).toBe(body);
+  });
+
+  it('a2a-decoder takes a large file part out of an A2A request and hands back its base64', async () => {
+    const { script, args } = launch('a2a-decoder');
+    const worker = new Worker(script, { argv: args });
+    const file = Buffer.alloc(100_000, 7);
+    const request = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'SendMessage',
+      params: { message: { messageId: 'm1', role: 'ROLE_USER', parts: [{ text: 'see file' }, { raw: file.toString('base64'), mediaType: 'application/octet-stream' }] } },
+    };
+    const bytes = new TextEncoder().encode(JSON.stringify(request));
+    const reply = new Promise<A2aDecodeReply>((resolve) => worker.once('message', resolve));
+    worker.postMessage({ id: 3, bytes, stubPrefix: 'stub:' } satisfies A2aDecodeRequest);
+    const answer = await reply;
+    await worker.terminate();
+    expect(answer.id).toBe(3);
+    if ('error' in answer) throw new Error(answer.error);
+    expect(answer.result.kind).toBe('parsed');
+    if (answer.result.kind !== 'parsed') return;
+    expect(answer.result.files).toHaveLength(1);
+    expect(Buffer.from(new TextDecoder().decode(answer.result.files[0]!), 'base64').equals(file)).toBe(true);
+    const parts = (answer.result.body as typeof request).params.message.parts as Array<Record<string, unknown>>;
+    expect(parts[0]).toEqual({ text: 'see file' });
+    expect(parts[1]?.url).toBe('stub:0');
+    expect(parts[1]?.raw).toBeUndefined();
   });
 });
