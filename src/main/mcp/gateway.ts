@@ -43,6 +43,8 @@ export interface McpGatewayOptions extends ToolDeps {
 
 export class McpGateway {
   private readonly sessions = new Map<string, Session>();
+  /** Set by close(): the hub is stopping and opens no session. */
+  private stopping = false;
   private readonly listeners = new Set<() => void>();
   private readonly idleMs: number;
   private readonly idleSweep: NodeJS.Timeout;
@@ -77,6 +79,8 @@ export class McpGateway {
 
   /** Closes every session (the hub is stopping): their waits end, their streams close. */
   async close(): Promise<void> {
+    // From here on no session opens: a relay that reconnects at once would otherwise hold the stopping server open.
+    this.stopping = true;
     clearInterval(this.idleSweep);
     const open = [...this.sessions.values()];
     this.sessions.clear();
@@ -94,6 +98,9 @@ export class McpGateway {
       throw authority.kind === 'none'
         ? unauthorized('the MCP server needs an agent token: Authorization: Bearer <token> (register with POST /api/v1/agents/register)')
         : forbidden('the MCP server acts as an agent: use an agent token, not the cockpit\'s');
+    }
+    if (this.stopping) {
+      return void reply.code(503).header('connection', 'close').header('retry-after', '1').send(rpcError(-32000, 'the hub is stopping: retry once it is back'));
     }
     const agentId = authority.agent.id;
     const sessionId = request.headers['mcp-session-id'];
