@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
+import { WorkerCalls, type WorkerReply } from '../worker-calls';
 import { decodeA2aRequest, type DecodedA2aRequest } from './decode-request';
 
 /** Requests of this many bytes and more are decoded in the worker. */
@@ -23,64 +24,24 @@ export interface A2aDecodeRequest {
   stubPrefix: string;
 }
 
-export type A2aDecodeReply = { id: number; result: DecodedA2aRequest } | { id: number; error: string };
+export type A2aDecodeReply = WorkerReply<DecodedA2aRequest>;
 
 export class A2aRequestDecoder {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve(result: DecodedA2aRequest): void; reject(error: Error): void }>();
-  private closed = false;
+  private readonly calls: WorkerCalls<DecodedA2aRequest> | undefined;
 
   /** `startWorker` starts request-decoder-program.ts; without it everything is decoded on the event loop. */
-  constructor(private readonly startWorker?: () => Worker) {}
+  constructor(startWorker?: () => Worker) {
+    this.calls = startWorker && new WorkerCalls<DecodedA2aRequest>(startWorker, 'the A2A request decoder');
+  }
 
   decode(bytes: Buffer): DecodedA2aRequest | Promise<DecodedA2aRequest> {
-    if (bytes.length < DECODE_IN_WORKER_FROM || !this.startWorker) return decodeA2aRequest(bytes, FILE_STUB_PREFIX);
-    if (this.closed) return Promise.reject(new Error('the hub is shutting down'));
-    const worker = this.ensureWorker();
-    const id = this.nextId++;
+    if (bytes.length < DECODE_IN_WORKER_FROM || !this.calls) return decodeA2aRequest(bytes, FILE_STUB_PREFIX);
     // A copy of exactly these bytes, handed over without another: the request's buffer may be a view of a larger one.
     const copy = new Uint8Array(bytes);
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, bytes: copy, stubPrefix: FILE_STUB_PREFIX } satisfies A2aDecodeRequest, [copy.buffer]);
-    });
+    return this.calls.call((id) => ({ id, bytes: copy, stubPrefix: FILE_STUB_PREFIX }) satisfies A2aDecodeRequest, [copy.buffer]);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const worker = this.worker;
-    this.worker = undefined;
-    this.failAll(new Error('the hub is shutting down'));
-    await worker?.terminate();
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = this.startWorker!();
-    // An idle decoder must not keep the process alive; one at work is awaited by a request anyway.
-    worker.unref();
-    worker.on('message', (reply: A2aDecodeReply) => {
-      const waiter = this.waiting.get(reply.id);
-      if (!waiter) return;
-      this.waiting.delete(reply.id);
-      if ('error' in reply) waiter.reject(new Error(reply.error));
-      else waiter.resolve(reply.result);
-    });
-    const lost = (error: Error) => {
-      if (this.worker !== worker) return;
-      // The next large request starts a new one.
-      this.worker = undefined;
-      this.failAll(error);
-    };
-    worker.on('error', (error) => lost(new Error(`the A2A request decoder failed: ${error.message}`)));
-    worker.on('exit', (code) => lost(new Error(`the A2A request decoder stopped (exit code ${code})`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  private failAll(error: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(error);
-    this.waiting.clear();
+    await this.calls?.close();
   }
 }
