@@ -1,6 +1,6 @@
 /** The hub's A2A door, driven by the official @a2a-js/sdk client against a real hub on loopback. */
-import { Role, TaskState, type Message, type SendMessageRequest, type Task } from '@a2a-js/sdk';
-import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
+import { Role, TaskState, type Message, type Task } from '@a2a-js/sdk';
+import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -15,34 +15,9 @@ import { A2A_CANCELED_SUBJECT, A2A_CARD_PATH, A2A_PART_METADATA, A2A_PATH, A2A_T
 import { SendRequest } from '../../src/shared/agent-protocol';
 import { MCP_PATH } from '../../src/shared/mcp-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
+import { a2aClient, textMessage } from './sdk-client';
 
-/** An SDK client that presents the agent's token on every call (the card itself is public). */
-async function a2aClient(hub: TestHub, token: string): Promise<Client> {
-  const withToken: typeof fetch = (input, init) => {
-    const headers = new Headers(init?.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return fetch(input, { ...init, headers });
-  };
-  return new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: withToken })] }).createFromUrl(hub.url);
-}
 
-function textMessage(text: string, metadata: Record<string, unknown> = {}, taskId = ''): SendMessageRequest {
-  return {
-    tenant: '',
-    message: {
-      messageId: crypto.randomUUID(),
-      contextId: '',
-      taskId,
-      role: Role.ROLE_USER,
-      parts: [{ content: { $case: 'text', value: text }, mediaType: 'text/plain', filename: '', metadata: {} }],
-      metadata,
-      extensions: [],
-      referenceTaskIds: [],
-    },
-    configuration: undefined,
-    metadata: {},
-  };
-}
 
 function asTask(result: Message | Task): Task {
   if (!('status' in result)) throw new Error(`expected a task, got a message: ${JSON.stringify(result)}`);

@@ -3,20 +3,12 @@
  * parts reach the agent whole in both protocol versions, and a malformed large request gets the JSON-RPC errors.
  */
 import { Role, TaskState, type SendMessageRequest, type Task } from '@a2a-js/sdk';
-import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { describe, expect, it } from 'vitest';
 import { A2A_PART_METADATA, A2A_PATH } from '../../src/shared/a2a-protocol';
 import { DECODE_IN_WORKER_FROM } from '../../src/main/a2a/request-decoder';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
+import { a2aClient } from './sdk-client';
 
-async function a2aClient(hub: TestHub, token: string): Promise<Client> {
-  const withToken: typeof fetch = (input, init) => {
-    const headers = new Headers(init?.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return fetch(input, { ...init, headers });
-  };
-  return new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: withToken })] }).createFromUrl(hub.url);
-}
 
 /** A raw JSON-RPC POST to /a2a; the answer as text and parsed. */
 async function rpc(hub: TestHub, token: string, body: string, version?: string): Promise<{ text: string; json: any }> {

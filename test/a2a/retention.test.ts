@@ -1,39 +1,14 @@
 /** Retention of A2A tasks: finished ones older than a2a.keepFinishedTasksDays go, in batches; open ones stay. */
-import { Role, TaskState, type SendMessageRequest, type Task } from '@a2a-js/sdk';
-import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
+import { TaskState, type Task } from '@a2a-js/sdk';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configFile, loadConfig } from '../../src/main/config/config';
 import { SWEEP_BATCH } from '../../src/main/a2a/task-sweeper';
 import { tempDir } from '../helpers';
-import { openSocket, startHub, type TestHub } from '../hub/harness';
+import { openSocket, startHub } from '../hub/harness';
+import { a2aClient, textMessage } from './sdk-client';
 
-async function a2aClient(hub: TestHub, token: string): Promise<Client> {
-  const withToken: typeof fetch = (input, init) => {
-    const headers = new Headers(init?.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return fetch(input, { ...init, headers });
-  };
-  return new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: withToken })] }).createFromUrl(hub.url);
-}
 
-function textMessage(text: string): SendMessageRequest {
-  return {
-    tenant: '',
-    message: {
-      messageId: crypto.randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: Role.ROLE_USER,
-      parts: [{ content: { $case: 'text', value: text }, mediaType: 'text/plain', filename: '', metadata: {} }],
-      metadata: { to: 'worker' },
-      extensions: [],
-      referenceTaskIds: [],
-    },
-    configuration: undefined,
-    metadata: {},
-  };
-}
 
 const KEEP_SECONDS = 1;
 
@@ -46,13 +21,13 @@ describe('A2A task retention', () => {
     const client = await a2aClient(hub, caller.token);
     const gateway = hub.app.hub().a2a;
 
-    const completed = (await client.sendMessage(textMessage('finish me'))) as Task;
+    const completed = (await client.sendMessage(textMessage('finish me', { to: 'worker' }))) as Task;
     const request = await socket.next((f) => f.type === 'message');
     if (request.type !== 'message') throw new Error('not a message');
     await hub.api(`/agents/${caller.agent.id}/messages`, { token: worker.token, body: { body: 'done', replyTo: request.message.id } });
-    const canceled = (await client.sendMessage(textMessage('cancel me'))) as Task;
+    const canceled = (await client.sendMessage(textMessage('cancel me', { to: 'worker' }))) as Task;
     await client.cancelTask({ tenant: '', id: canceled.id, metadata: {} });
-    const open = (await client.sendMessage(textMessage('still working'))) as Task;
+    const open = (await client.sendMessage(textMessage('still working', { to: 'worker' }))) as Task;
     for (let i = 0; i < 100 && (await client.getTask({ tenant: '', id: completed.id })).status?.state !== TaskState.TASK_STATE_COMPLETED; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -67,7 +42,7 @@ describe('A2A task retention', () => {
     }
 
     await new Promise((resolve) => setTimeout(resolve, KEEP_SECONDS * 1000 + 200));
-    const recent = (await client.sendMessage(textMessage('recent'))) as Task;
+    const recent = (await client.sendMessage(textMessage('recent', { to: 'worker' }))) as Task;
     await client.cancelTask({ tenant: '', id: recent.id, metadata: {} });
 
     expect(await gateway.sweepFinishedTasks()).toBe(backlog + 2);
