@@ -53,6 +53,7 @@ import {
   type ReserveRequest,
   type ReserveResponse,
 } from '../shared/reservation-protocol';
+import { WORKFLOW_ERROR_CODES } from '../shared/workflow-run-protocol';
 import {
   agentNextTaskPath,
   agentTasksPath,
@@ -132,7 +133,7 @@ export class ReservationConflictError extends HubClientError {
 
 /** HTTP statuses of the codes the hub sends in socket error frames (which carry no status). */
 const STATUS_OF_CODE: Record<string, number | undefined> = Object.fromEntries(
-  Object.entries({ ...ERROR_CODES, ...TASK_ERROR_CODES }).map(([code, { status }]) => [code, status]),
+  Object.entries({ ...ERROR_CODES, ...TASK_ERROR_CODES, ...WORKFLOW_ERROR_CODES }).map(([code, { status }]) => [code, status]),
 );
 
 /** The HTTP status a final close of the socket amounts to (4403 revoked: 410, as the hub answers a revoked token). */
