@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   mcp: () => import('./mcp'),
   store: () => import('./store'),
   memory: async () => (await import('./memory')).suite,
+  'memory-quality': async () => (await import('./memory-quality')).suite,
   vector: async () => {
     const { run } = await import('./vector');
     return {
