@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { ReleaseResponse, Reservation, ReservationConflict, ReservationList, ReserveResponse } from './reservation-protocol';
+import { MAX_TASK_SLOTS, type ClaimNextResponse, type Task, type TaskServerFrame } from './task-protocol';
 
 /** What `agent.json` holds for an agent registered through the mailbox. */
 export interface AgentFile {
@@ -23,12 +24,28 @@ export interface AgentFile {
  * A request file in an agent's `requests/` folder: `op` says what, and the other fields are the body the HTTP API
  * takes for the same request (reservation-protocol.ts): reserve → ReserveRequest, renew → `id` and RenewRequest,
  * release → ReleaseRequest, list → ReservationQuery without `project` (an agent lists its own).
+ * Tasks (task-protocol.ts): task.take → `slots` (tasks pushed into the inbox at once, 0 stops), task.next →
+ * ClaimNextRequest, task.progress / task.complete / task.fail / task.cancel → `id` and the request of that name,
+ * task.create → CreateTaskRequest, task.get → `id`.
  */
-export const MAILBOX_REQUEST_OPS = ['reserve', 'renew', 'release', 'list'] as const;
+export const MAILBOX_TASK_OPS = ['task.take', 'task.next', 'task.progress', 'task.complete', 'task.fail', 'task.create', 'task.cancel', 'task.get'] as const;
+export const MAILBOX_REQUEST_OPS = ['reserve', 'renew', 'release', 'list', ...MAILBOX_TASK_OPS] as const;
 export type MailboxRequestOp = (typeof MAILBOX_REQUEST_OPS)[number];
 
 /** Only `op` is read here; the rest is checked by the schema of that request. */
 export const MailboxRequestHead = z.looseObject({ op: z.enum(MAILBOX_REQUEST_OPS) });
+
+/** task.take: how many tasks the hub pushes into the agent's inbox at once (0: none, and it stops). */
+export const MailboxTakeRequest = z.object({ slots: z.number().int().min(0).max(MAX_TASK_SLOTS) }).strict();
+
+/**
+ * Where a pushed task lands: `inbox/task-<task id>.json` holds `{type: "task.offered", task}` (the task, with its
+ * input, already running and held by the agent); when a task the agent holds ends without it (cancelled, lease lost,
+ * timed out), `inbox/task-<task id>-cancelled.json` holds `{type: "task.cancelled", taskId, state, reason}`.
+ */
+export type MailboxTaskFile = TaskServerFrame;
+export const taskFileName = (taskId: string): string => `task-${taskId}.json`;
+export const taskCancelledFileName = (taskId: string): string => `task-${taskId}-cancelled.json`;
 
 /** The largest request file read (a reserve of the most paths, each of the longest, fits many times over). */
 export const MAX_MAILBOX_REQUEST_BYTES = 256 * 1024;
@@ -51,5 +68,8 @@ export type MailboxAnswer = AnswerHead &
     | { op: 'renew'; ok: true; reservation: Reservation }
     | ({ op: 'release'; ok: true } & ReleaseResponse)
     | ({ op: 'list'; ok: true } & ReservationList)
+    | { op: 'task.take'; ok: true; slots: number }
+    | ({ op: 'task.next'; ok: true } & ClaimNextResponse)
+    | { op: 'task.progress' | 'task.complete' | 'task.fail' | 'task.create' | 'task.cancel' | 'task.get'; ok: true; task: Task }
     | { op: MailboxRequestOp | null; ok: false; status: number; code: string; error: string; conflicts?: ReservationConflict[] }
   );

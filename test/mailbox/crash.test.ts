@@ -102,7 +102,7 @@ describe('crash recovery (states set up by hand)', () => {
     await hub.mailbox.close();
     const outbox = path.join(agentDir(hub.root, 'test', 'sender'), 'outbox');
     for (let i = 0; i < 300; i++) writeFileSync(path.join(outbox, `b${i}.json`), JSON.stringify({ to: 'receiver', body: `backlog ${i}` }));
-    const interrupted = new FileMailbox({ dataDir: hub.dataDir, registry: hub.hub.registry, messaging: hub.hub.messaging, reservations: hub.hub.reservations, log: () => undefined });
+    const interrupted = new FileMailbox({ dataDir: hub.dataDir, registry: hub.hub.registry, messaging: hub.hub.messaging, reservations: hub.hub.reservations, tasks: hub.hub.tasks, log: () => undefined });
     const starting = interrupted.start();
     await until(() => inboxFiles(agentDir(hub.root, 'test', 'receiver')).length > 0, 5000, 'some progress');
     await interrupted.close();

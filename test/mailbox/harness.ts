@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { Message, RegisterResponse } from '../../src/shared/agent-protocol';
+import type { TaskServerFrame } from '../../src/shared/task-protocol';
 import { createApp, type App } from '../../src/main/app';
 import type { Hub } from '../../src/main/hub';
 import { defaultConfig } from '../../src/main/config/config';
@@ -41,11 +42,14 @@ export async function startMailboxHub(
       registry: app.hub().registry,
       messaging: app.hub().messaging,
       reservations: app.hub().reservations,
+      tasks: app.hub().tasks,
       maxFileBytes: config.messages.maxBytes + 64 * 1024,
       log: (line) => logs.push(line),
       ...options.mailbox,
     });
   let mailbox = make();
+  // Task frames for agents without a socket go to this mailbox, as app.ts sends them to its own.
+  app.hub().tasks.connectSockets((agentId, frame) => app.hub().realtime.sendTo(agentId, frame) || (frame.type.startsWith('task.') && mailbox.taskFrame(agentId, frame as TaskServerFrame)));
   // Registered after tempDir's cleanup, so it runs first: close the mailbox, stop the hub, then delete the folder.
   onTestFinished(async () => {
     await mailbox.close();

@@ -12,8 +12,8 @@ const app = createApp({ dataDir, runtime: 'headless', config: { ...defaultConfig
 await app.start();
 // Once app.ts starts a mailbox of its own, it is closed here, so exactly one mailbox runs, the one under test.
 await (app.hub() as Partial<{ mailbox: FileMailbox }>).mailbox?.close();
-const { registry, messaging, reservations } = app.hub();
-const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, log: (line) => console.error(line) });
+const { registry, messaging, reservations, tasks } = app.hub();
+const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, tasks, log: (line) => console.error(line) });
 console.log('mailbox starting');
 await mailbox.start();
 console.log('mailbox ready');

@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { LastRestore } from '../../shared/backup-protocol';
+import type { TaskServerFrame } from '../../shared/task-protocol';
 import { HUB_RUNTIME_FILE, type HubRuntimeFile } from '../../shared/hub-location';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { A2aGateway } from '../a2a/gateway';
@@ -150,8 +151,9 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     reservations,
     tasks,
   });
-  tasks.connectSockets((agentId, frame) => realtime.sendTo(agentId, frame));
-  const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
+  const mailbox = new FileMailbox({ dataDir, registry, messaging, reservations, tasks, maxFileBytes: config.messages.maxBytes + ENVELOPE_BYTES });
+  // An agent without a socket but with a file mailbox gets its task frames as files in its inbox.
+  tasks.connectSockets((agentId, frame) => realtime.sendTo(agentId, frame) || (frame.type.startsWith('task.') && mailbox.taskFrame(agentId, frame as TaskServerFrame)));
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
   const mcp = new McpGateway({ registry, messaging, memory, reservations, tasks, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.

@@ -20,9 +20,11 @@ export class AgentBoxes {
   private readonly retired = new Map<string, AgentBox>();
 
   /** `workers`: every worker made is added, so the mailbox's close() can wait for all of them. */
+  /** `onOpen`: called for each mailbox opened (its pushed tasks are restored there). */
   constructor(
     private readonly ctx: MailboxContext,
     private readonly workers: Set<SerialWorker>,
+    private readonly onOpen: (box: AgentBox) => void = () => undefined,
   ) {}
 
   get size(): number {
@@ -106,6 +108,7 @@ export class AgentBoxes {
     box.outbox.kick();
     box.inbox.kick();
     box.requests.kick();
+    this.onOpen(box);
     return box;
   }
 

@@ -9,6 +9,7 @@ import { backoffDelay, type Backoff } from '../../shared/retry';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { MessagingService } from '../messaging/service';
 import type { ReservationService } from '../reservations/service';
+import type { TaskService } from '../tasks/service';
 import type { MailboxLayout } from './layout';
 import type { SerialWorker } from './worker';
 
@@ -59,6 +60,10 @@ export interface MailboxContext {
   readonly messaging: MessagingService;
   /** Answers reservation requests (requests/ → answers/). */
   readonly reservations: ReservationService;
+  /** Carries out task requests (requests/ → answers/). */
+  readonly tasks: TaskService;
+  /** Pushed tasks as inbox files, for agents that asked (`task.take`). */
+  readonly taskPush: { take(box: AgentBox, slots: number): Promise<void> };
   /** The largest outbox file read (larger ones are rejected unread). */
   readonly maxFileBytes: number;
   /** False once the mailbox is closing: work stops where the next start picks it up. */

@@ -20,11 +20,14 @@ import type { AgentInfo } from '../../shared/agent-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import type { Delivery, MessagingService } from '../messaging/service';
 import type { ReservationService } from '../reservations/service';
+import type { TaskServerFrame } from '../../shared/task-protocol';
+import type { TaskService } from '../tasks/service';
 import { AgentBoxes } from './boxes';
 import type { AgentBox, MailboxContext } from './context';
 import { ensureDirs, listDirs, listNames } from './files';
 import { isAgentName, isDropFile, MailboxLayout, projectFolder, projectOfFolder, REGISTER_DIR } from './layout';
 import { Registrations } from './registration';
+import { MailboxTaskPush } from './tasks';
 import type { SerialWorker } from './worker';
 
 export interface FileMailboxOptions {
@@ -33,6 +36,8 @@ export interface FileMailboxOptions {
   messaging: MessagingService;
   /** Answers the reservation requests agents drop into requests/ (docs/file-mailbox.md). */
   reservations: ReservationService;
+  /** Answers the task requests agents drop into requests/, and pushes tasks into the inboxes of those that ask. */
+  tasks: TaskService;
   /**
    * The largest outbox file read (larger ones are rejected unread). Default: 10 MiB + 64 KiB, the default
    * `messages.maxBytes` plus room for the JSON around the body; pass `config.messages.maxBytes + 64 * 1024`.
@@ -52,6 +57,7 @@ export class FileMailbox {
   private readonly registry: AgentRegistry;
   private readonly messaging: MessagingService;
   private readonly reservations: ReservationService;
+  private readonly taskPush: MailboxTaskPush;
   private readonly maxFileBytes: number;
   private readonly rescanIntervalMs: number;
   private readonly log: (line: string) => void;
@@ -83,11 +89,16 @@ export class FileMailbox {
     this.rescanIntervalMs = options.rescanIntervalMs ?? DEFAULT_RESCAN_MS;
     this.log = options.log ?? ((line) => console.warn(`[mailbox] ${line}`));
     const isRunning = () => this.running;
+    const taskPush = () => this.taskPush;
     this.context = {
       layout: this.layout,
       registry: this.registry,
       messaging: this.messaging,
       reservations: this.reservations,
+      tasks: options.tasks,
+      get taskPush() {
+        return taskPush();
+      },
       maxFileBytes: this.maxFileBytes,
       get running() {
         return isRunning();
@@ -96,7 +107,10 @@ export class FileMailbox {
       later: (delayMs, action) => this.later(delayMs, action),
       closeBox: (box) => this.boxes.close(box),
     };
-    this.boxes = new AgentBoxes(this.context, this.workers);
+    this.boxes = new AgentBoxes(this.context, this.workers, (box) => {
+      this.taskPush.restore(box).catch((error: unknown) => this.log(`${box.agent.project}/${box.agent.name} tasks: ${(error as Error).message}`));
+    });
+    this.taskPush = new MailboxTaskPush(this.context, options.tasks, this.workers, (agentId) => this.boxes.ofAgent(agentId));
     this.registrations = new Registrations(
       this.context,
       (agent, dir) => {
@@ -116,6 +130,14 @@ export class FileMailbox {
   /** The folder an agent's mailbox is in (whether or not it exists). */
   agentDir(agent: { project: string; name: string }): string {
     return this.layout.agentDir(agent.project, agent.name);
+  }
+
+  /**
+   * A task frame (offered, cancelled) for an agent the realtime gateway could not reach: written into its inbox as a
+   * task file when it has a mailbox. False when it has none.
+   */
+  taskFrame(agentId: string, frame: TaskServerFrame): boolean {
+    return this.taskPush.frame(agentId, frame);
   }
 
   /**
@@ -172,6 +194,7 @@ export class FileMailbox {
     this.timers.clear();
     this.unsubscribe.forEach((off) => off());
     this.unsubscribe = [];
+    this.taskPush.close();
     await this.starting?.catch(() => undefined);
     clearInterval(this.rescanTimer);
     await this.watcher?.close();

@@ -1,6 +1,6 @@
 /**
  * The request answerer: a JSON file an agent drops into requests/ (reserve, renew, release or list its file
- * reservations) is answered with a file of the same name in answers/: what the HTTP API answers to the same request,
+ * reservations; take, claim, report on, create or cancel tasks: tasks.ts) is answered with a file of the same name in answers/: what the HTTP API answers to the same request,
  * or its error (a conflict names who holds what until when). The request is claimed first (renamed into
  * requests/.working/), carried out, answered durably, then deleted; after a crash a claimed request whose answer is
  * written is only deleted, any other is carried out (again: a reserve of one's own paths renews them).
@@ -9,7 +9,7 @@ import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ERROR_CODES, MAX_JSON_DEPTH, type ErrorCode } from '../../shared/agent-protocol';
 import { nestsDeeperThan } from '../../shared/json-depth';
-import { MailboxRequestHead, MAX_MAILBOX_REQUEST_BYTES, type MailboxAnswer, type MailboxRequestOp } from '../../shared/mailbox-protocol';
+import { MAILBOX_REQUEST_OPS, MailboxRequestHead, MAX_MAILBOX_REQUEST_BYTES, type MailboxAnswer, type MailboxRequestOp } from '../../shared/mailbox-protocol';
 import { writeFileDurable, syncDir } from '../../shared/node/durable-file';
 import { errorCode, isMissing } from '../../shared/node/fs-errors';
 import { ReleaseRequest, RenewRequest, ReservationId, ReservationQuery, ReserveRequest } from '../../shared/reservation-protocol';
@@ -18,6 +18,7 @@ import { parseInput } from '../validation';
 import { afterPrevious, mkdirOnce, naturalOrder, type AgentBox, type MailboxContext } from './context';
 import { exists, listNames } from './files';
 import { isDropFile } from './layout';
+import { carryOutTaskRequest, isTaskOp } from './tasks';
 
 /** A file that is not yet valid JSON but changed this recently may still be being written: look again later. */
 const FRESH_WRITE_MS = 1000;
@@ -107,7 +108,7 @@ async function answerRequest(ctx: MailboxContext, box: AgentBox, name: string): 
     }
     return writeAnswer(box, name, failure(null, 'invalid_request', `the file is not valid JSON (${(error as Error).message}).`));
   }
-  const answered = carryOut(ctx, box, raw);
+  const answered = await carryOut(ctx, box, raw);
   await writeAnswer(box, name, answered);
   if (answered.ok) ctx.registry.touch(box.agent);
 }
@@ -116,10 +117,10 @@ type Outcome = DistributiveOmit<MailboxAnswer, 'request' | 'answeredAt'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Does what the request asks, as the agent whose folder it is, through the same service the HTTP API uses. */
-function carryOut(ctx: MailboxContext, box: AgentBox, raw: unknown): Outcome {
+async function carryOut(ctx: MailboxContext, box: AgentBox, raw: unknown): Promise<Outcome> {
   const head = MailboxRequestHead.safeParse(raw);
   if (!head.success) {
-    return failure(null, 'invalid_request', `the request needs "op": one of reserve, renew, release, list (${issues(head.error.issues)}).`);
+    return failure(null, 'invalid_request', `the request needs "op": one of ${MAILBOX_REQUEST_OPS.join(', ')} (${issues(head.error.issues)}).`);
   }
   const { op, ...fields } = head.data;
   const agent = box.agent;
@@ -127,6 +128,7 @@ function carryOut(ctx: MailboxContext, box: AgentBox, raw: unknown): Outcome {
     return failure(op, 'revoked', `agent ${agent.name} was revoked from the cockpit; restore it there (or register it again with a file in mailbox/_register/).`);
   }
   try {
+    if (isTaskOp(op)) return await carryOutTaskRequest(ctx, box, op, fields);
     switch (op) {
       case 'reserve':
         return { op, ok: true, ...ctx.reservations.reserve(agent, parseInput(ReserveRequest, fields, 'reservation')) };
