@@ -53,6 +53,7 @@ const USAGE = `Usage: npm run bench -- memory [options]
   --k N               hits per search (10)
   --recall-queries N  queries for recall@10 of the saved vector index vs exact (100; 0 skips)
   --ivf-timeout S     longest wait for the background IVF build (240)
+  --stores-only       stop after the store phases (single, concurrent, batched): no IVF wait, search or recall
   --quiet-wait S      wait up to S seconds before each phase for other processes to go quiet (10; 0: never)
   --quick             10,000 memories, fewer samples (a smoke run, not a measurement)
   --profile           run the hub under --cpu-prof and print its top self-time functions
@@ -82,6 +83,7 @@ interface Options {
   dataRoot: string | undefined;
   keepData: boolean;
   strict: boolean;
+  storesOnly: boolean;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -101,6 +103,7 @@ function parseOptions(argv: string[]): Options | null {
       k: { type: 'string' },
       'recall-queries': { type: 'string' },
       'ivf-timeout': { type: 'string' },
+      'stores-only': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -129,6 +132,7 @@ function parseOptions(argv: string[]): Options | null {
     dataRoot: values['data-root'],
     keepData: values['keep-data'] ?? false,
     strict: values.strict ?? false,
+    storesOnly: values['stores-only'] ?? false,
   };
   if (options.batchMax < options.batchMin) throw new Error('--batch-max must be >= --batch-min');
   if (options.k > 200) throw new Error('--k must be <= 200 (the API maximum)');
@@ -562,7 +566,7 @@ export async function run(argv: string[] = []): Promise<number> {
       results.rss.afterLoad = memoryStatus(pid)?.rss;
     });
 
-    if (loaded) {
+    if (loaded && !options.storesOnly) {
       await attempt('ivf', async () => {
         results.ivf = await waitForIvf(client, pid, options.memories >= IVF_THRESHOLD ? 'ivf' : 'flat', options);
         results.rss.afterIvf = memoryStatus(pid)?.rss;
@@ -607,7 +611,7 @@ export async function run(argv: string[] = []): Promise<number> {
     snapshot.remove();
   }
 
-  if (dataDir && options.recallQueries > 0 && results.batched) {
+  if (dataDir && options.recallQueries > 0 && results.batched && !options.storesOnly) {
     await attempt('recall', async () => {
       results.recall = await recallCheck(dataDir!, options);
       console.log(`[recall] recall@${results.recall.k} of the hub's saved ${results.recall.indexKind} index vs exact: ${fmt(results.recall.recallAt10)} (${results.recall.queries} queries)`);

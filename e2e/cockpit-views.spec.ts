@@ -219,6 +219,20 @@ test.describe('cockpit views', () => {
     await page.getByTestId('memory-search').click();
     await expect(top).toContainText('We chose SQLite with WAL mode');
 
+    // A newer value supersedes the old one: search shows the current memory, marked as an update; history on request.
+    await alpha.storeMemory('The checkout API timeout is 30 seconds.', 'fact');
+    const update = await alpha.storeMemory('The checkout API timeout is 45 seconds.', 'fact');
+    expect(update.stored[0].outcome).toBe('supersedes');
+    await page.getByTestId('memory-query').fill('checkout API timeout');
+    await page.getByTestId('memory-search').click();
+    await expect(top).toContainText('45 seconds');
+    await expect(top.getByTestId('memory-supersedes')).toBeVisible();
+    await expect(results.getByText('30 seconds')).toHaveCount(0);
+    await page.getByTestId('memory-history').check();
+    await page.getByTestId('memory-search').click();
+    const old = results.getByTestId('memory-hit').filter({ hasText: '30 seconds' });
+    await expect(old.getByTestId('memory-superseded')).toBeVisible();
+
     await page.screenshot({ path: testInfo.outputPath('memory.png'), fullPage: true });
     expect(problems).toEqual([]);
   });

@@ -144,6 +144,7 @@ export const MemorySearchInput = z
     kinds: z.array(z.enum(MEMORY_KINDS)).max(MEMORY_KINDS.length).optional(),
     tags: z.array(z.string().min(1).max(64)).max(32).optional(),
     since: z.iso.datetime({ offset: true }).optional(),
+    includeHistory: z.boolean().default(false).describe('also memories superseded by a newer one (their supersededBy says which)'),
   })
   .strict();
 

@@ -68,6 +68,10 @@ export const MemorySearchQuery = z.object({
   since: z.iso.datetime({ offset: true }).optional(),
   k: z.coerce.number().int().min(1).max(200).default(10),
   scope: z.enum(MEMORY_SCOPES).default('project'),
+  /** Also memories superseded by a newer one (history); by default only current ones are searched. */
+  includeHistory: z
+    .preprocess((value) => (value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value), z.boolean())
+    .default(false),
 });
 export type MemorySearchQuery = z.input<typeof MemorySearchQuery>;
 
@@ -89,14 +93,24 @@ export interface Memory {
   source: { type: string; ref: string | null } | null;
   parentId: string | null;
   shared: boolean;
+  /** The older memory this one replaced (same subject, another value), kept as history. */
+  supersedes: string | null;
+  /** The newer memory that replaced this one; set, this memory is history and searches skip it unless asked. */
+  supersededBy: string | null;
 }
 
 export interface StoredMemory {
   memory: Memory;
-  /** `created`, or `reinforced` when a near-identical memory existed and was updated instead. */
-  outcome: 'created' | 'reinforced';
-  /** For `reinforced`: how similar the existing memory was (1 = identical text). */
+  /**
+   * `created`; `reinforced` when the same fact was already stored (that memory is returned, updated); `supersedes` when
+   * it states a newer value of an existing memory (another number, version, date, name, path, or the negation): the
+   * new memory is stored and current, the old one stays as history (`memory.supersedes`, and `superseded` here).
+   */
+  outcome: 'created' | 'reinforced' | 'supersedes';
+  /** For `reinforced` and `supersedes`: how similar the existing memory was (1 = identical text). */
   similarity?: number;
+  /** For `supersedes`: the memory it replaced. */
+  superseded?: { id: string; text: string; because: 'value' | 'negation' };
 }
 
 /** Every number behind a hit's place in the ranking, so it can be explained. */

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../src/shared/agent-protocol';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
+import { call, connect, text } from '../mcp/mcp-client';
 
 interface Agent {
   id: string;
@@ -155,5 +156,40 @@ describe('memory access by project', () => {
     const stored = await ask({ type: 'memory.store', memories: [{ text: 'Stored over the socket in the shop' }] });
     expect(stored).toMatchObject({ type: 'result', result: [{ memory: { project: 'shop' } }] });
     socket.ws.close();
+  });
+
+  it('holds the same rule over MCP, for current memories and their history alike', async () => {
+    const { hub, shop, blog } = await twoProjects();
+    // A blog memory superseded by a newer value: history, still blog's own and private.
+    const first = await hub.api('/memory/store', { token: blog.token, body: { text: 'The blog cache keeps pages for 60 seconds.', kind: 'fact' } });
+    const second = await hub.api('/memory/store', { token: blog.token, body: { text: 'The blog cache keeps pages for 300 seconds.', kind: 'fact' } });
+    expect(second.body.stored[0]).toMatchObject({ outcome: 'supersedes', superseded: { id: first.body.stored[0].memory.id } });
+
+    const { client } = await connect(hub, shop.token);
+    const all = await call(client, 'memory_search', { query: 'deployments', scope: 'all' });
+    expect(all.isError).toBe(true);
+    expect(text(all)).toContain('scope=all is for the cockpit');
+    const extracted = await call(client, 'memory_extract', { text: 'We decided to plant this in the blog over MCP.', project: 'blog' });
+    expect(extracted.isError).toBe(true);
+    expect(text(extracted)).toContain('only in its own project (shop)');
+
+    // scope=shared: the shop's own and blog's shared memory; never blog's private memories, current or history.
+    for (const includeHistory of [false, true]) {
+      const shared = await call(client, 'memory_search', { query: 'blog cache pages deployments', scope: 'shared', k: 20, includeHistory });
+      expect(shared.isError).toBeFalsy();
+      expect(texts(shared.structuredContent as { hits: Array<{ memory: { text: string } }> })).toEqual([
+        'Blog deployments happen on Thursdays',
+        'Shop deployments happen on Tuesdays',
+      ]);
+    }
+    // Nothing was stored in the blog by the refused calls.
+    const blogOwn = await hub.api('/memory/search?q=plant%20blog%20MCP&k=20&includeHistory=true', { token: blog.token });
+    expect(texts(blogOwn.body)).toEqual([
+      'Blog deployments happen on Thursdays',
+      'Blog deployments need a cache purge of the CDN',
+      'The blog cache keeps pages for 300 seconds.',
+      'The blog cache keeps pages for 60 seconds.',
+    ]);
+    await client.close();
   });
 });

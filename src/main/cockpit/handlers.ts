@@ -10,6 +10,7 @@ import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../hub';
 import { findAppRoot } from '../config/paths';
 import { HubError } from '../errors';
+import { searchContext } from '../memory/access';
 import { previewMessage } from '../messaging/frames';
 import type { StoredMessage } from '../messaging/store';
 import type { Metrics } from '../monitor/metrics';
@@ -92,7 +93,8 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'memory.search': async (query) => {
       const service = await deps.hub().memory.store();
-      return service.search(query, { project: query.project ?? 'default', agent: null });
+      // As the cockpit searches over HTTP: a person looking, not a use (it does not change future ranking).
+      return service.search(query, searchContext({ kind: 'cockpit' }, query));
     },
 
     'memory.overview': async () => (await deps.hub().memory.store()).overview(),

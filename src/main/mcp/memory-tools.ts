@@ -16,14 +16,15 @@ export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
     'memory_search',
     {
       description:
-        "Search the shared memory by meaning and keywords: your project's memories, and with scope=shared also other projects' shared ones. Optional filters: kinds, tags, since (ISO time).",
+        "Search the shared memory by meaning and keywords: your project's memories, and with scope=shared also other projects' shared ones. " +
+        'Only current memories: one replaced by a newer value is history (includeHistory=true shows it, with supersededBy). Optional filters: kinds, tags, since (ISO time).',
       inputSchema: MemorySearchInput,
       outputSchema: MemorySearchOutput,
     },
-    ({ query, k, scope, kinds, tags, since }) =>
+    ({ query, k, scope, kinds, tags, since, includeHistory }) =>
       run(async () => {
         // Parsed by the HTTP API's own query schema, so both ways in mean the same search.
-        const parsed = MemorySearchQuery.parse({ q: query, k, scope, since, kind: kinds?.join(','), tags: tags?.join(',') });
+        const parsed = MemorySearchQuery.parse({ q: query, k, scope, since, kind: kinds?.join(','), tags: tags?.join(','), includeHistory });
         const caller = memoryCaller(me());
         return (await memory.store()).search(parsed, searchContext(caller, parsed));
       }),
@@ -33,7 +34,8 @@ export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
     'memory_store',
     {
       description:
-        'Store one memory (a fact, decision, task, error, code, note...) in your project, for you and the agents after you. A near-identical one is reinforced instead of duplicated. shared=true lets other projects read it.',
+        'Store one memory (a fact, decision, task, error, code, note...) in your project, for you and the agents after you. The same fact said again reinforces the stored one; ' +
+        'a newer value of it (another number, version, date, name or path, or its negation) supersedes it (outcome "supersedes": the old one stays as history). shared=true lets other projects read it.',
       inputSchema: MemoryStoreInput,
       outputSchema: MemoryStoreOutput,
     },

@@ -6,7 +6,7 @@
 import type { Memory } from '../../shared/memory-protocol';
 import type { AgentRecord, Authority } from '../agents/registry';
 import { badRequest, forbidden, HubError, notFound } from '../errors';
-import type { MemoryStore, ParsedMemoryInput, ParsedSearchQuery, StoreContext } from './store';
+import type { MemoryStore, ParsedMemoryInput, ParsedSearchQuery, SearchContext, StoreContext } from './store';
 
 export type MemoryCaller = { kind: 'cockpit' } | { kind: 'agent'; id: string; project: string };
 
@@ -46,10 +46,11 @@ export function checkedStore(store: MemoryStore, caller: MemoryCaller, inputs: P
 
 /**
  * A search as the caller may make it. An agent searches its own project (scope=project, the default), and with
- * scope=shared also other projects' shared memories; naming another project or scope=all is the cockpit's.
+ * scope=shared also other projects' shared memories; naming another project or scope=all is the cockpit's. An
+ * agent's search is a use of what it finds; the cockpit's (a person looking) does not change future ranking.
  */
-export function searchContext(caller: MemoryCaller, query: ParsedSearchQuery): StoreContext {
-  if (caller.kind === 'cockpit') return { project: query.project ?? COCKPIT_DEFAULT_PROJECT, agent: null };
+export function searchContext(caller: MemoryCaller, query: ParsedSearchQuery): SearchContext {
+  if (caller.kind === 'cockpit') return { project: query.project ?? COCKPIT_DEFAULT_PROJECT, agent: null, countsAsUse: false };
   if (query.project !== undefined && query.project !== caller.project) {
     throw forbidden(
       `an agent searches only its own project (${caller.project}), and other projects' shared memories with scope=shared; project=${query.project} is for the cockpit`,
@@ -58,7 +59,7 @@ export function searchContext(caller: MemoryCaller, query: ParsedSearchQuery): S
   if (query.scope === 'all') {
     throw forbidden(`scope=all is for the cockpit: an agent searches its own project (${caller.project}), and other projects' shared memories with scope=shared`);
   }
-  return { project: caller.project, agent: caller.id };
+  return { project: caller.project, agent: caller.id, countsAsUse: true };
 }
 
 /** A memory the caller may read; 404 for one of another project that is not shared, as for an unknown id. */

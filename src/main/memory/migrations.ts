@@ -62,4 +62,16 @@ export const memoryMigrations: Migration[] = [
       END;
     `,
   },
+  {
+    version: 2,
+    name: 'supersession: a memory replaced by a newer one stays as history',
+    up: `
+      -- A memory superseded by a newer one (same subject, another value) is history: searches skip it unless asked.
+      -- Deleting the newer memory makes the older one current again.
+      ALTER TABLE memories ADD COLUMN supersedes INTEGER REFERENCES memories (id) ON DELETE SET NULL;
+      ALTER TABLE memories ADD COLUMN superseded_by INTEGER REFERENCES memories (id) ON DELETE SET NULL;
+      CREATE INDEX memories_by_superseded_by ON memories (superseded_by) WHERE superseded_by IS NOT NULL;
+      CREATE INDEX memories_by_supersedes ON memories (supersedes) WHERE supersedes IS NOT NULL;
+    `,
+  },
 ];

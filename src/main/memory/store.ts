@@ -28,6 +28,7 @@ import type { SentenceEncoder } from '../embedding';
 import { badRequest, HubError, notFound } from '../errors';
 import { memoryMigrations } from './migrations';
 import { KIND_IMPORTANCE, scoreCandidate, type Candidate } from './ranking';
+import { DEFAULT_SUPERSESSION, noteFacts, relateNotes, type NoteFacts, type SupersessionThresholds } from './supersession';
 import { VectorIndex } from '../vector';
 
 export type ParsedMemoryInput = z.output<typeof MemoryInput>;
@@ -68,6 +69,15 @@ export interface StoreContext {
   agent: string | null;
 }
 
+/** Who is searching. */
+export interface SearchContext extends StoreContext {
+  /**
+   * An agent's search is a use of what it finds (access count, last use: recency in later ranking); the cockpit's
+   * is a person looking, and changes nothing. Not a use unless said.
+   */
+  countsAsUse?: boolean;
+}
+
 /** What filters need of each memory, kept in memory so vector hits are filtered without a query each. */
 interface CatalogEntry {
   project: string;
@@ -76,6 +86,8 @@ interface CatalogEntry {
   shared: boolean;
   createdAt: number;
   tags: string[];
+  /** Replaced by a newer memory: history, skipped by searches unless asked for. */
+  superseded: boolean;
 }
 
 interface PendingStore {
@@ -111,9 +123,13 @@ type MemoryRow = {
   source_ref: string | null;
   parent_uid: string | null;
   shared: number;
+  supersedes_uid: string | null;
+  superseded_by_uid: string | null;
 };
 
-const MEMORY_COLUMNS = `m.*, (SELECT p.uid FROM memories p WHERE p.id = m.parent_id) AS parent_uid`;
+const MEMORY_COLUMNS = `m.*, (SELECT p.uid FROM memories p WHERE p.id = m.parent_id) AS parent_uid,
+  (SELECT o.uid FROM memories o WHERE o.id = m.supersedes) AS supersedes_uid,
+  (SELECT n.uid FROM memories n WHERE n.id = m.superseded_by) AS superseded_by_uid`;
 /**
  * Words that carry no topic: a question's "how do we" must not rank every memory containing "we". (The keyword side
  * exists for names, ids, paths and rare terms; the vector side understands the question.)
@@ -135,6 +151,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Vector and keyword lists are each this many times longer than k before fusion. */
 const CANDIDATE_FACTOR = 5;
 const MIN_CANDIDATES = 50;
+/** Kinds that state one thing (a fact, a decision…): the ones a newer value can supersede. Passages are not compared. */
+const STATEMENT_KINDS = new Set<MemoryKind>(['fact', 'decision', 'task', 'error', 'code', 'note']);
+/** Close memories compared word by word with a new statement (the most similar first). */
+const SUPERSESSION_CANDIDATES = 3;
+
+/** What storeOne decided about a new memory and the close memories it was compared with. */
+type Closest =
+  | { relation: 'restatement'; id: number; score: number }
+  | { relation: 'update'; id: number; score: number; because: 'value' | 'negation' };
 
 export class MemoryStore {
   private queue: PendingStore[] = [];
@@ -157,13 +182,18 @@ export class MemoryStore {
     private readonly options: MemoryStoreOptions,
   ) {
     this.s = {
-      byHash: db.prepare('SELECT id FROM memories WHERE project = ? AND text_hash = ?').pluck(),
+      // Only a current memory is reinforced: restating a value that was replaced is compared with the current one.
+      byHash: db.prepare('SELECT id FROM memories WHERE project = ? AND text_hash = ? AND superseded_by IS NULL').pluck(),
+      textOf: db.prepare('SELECT text FROM memories WHERE id = ?').pluck(),
+      uidAndText: db.prepare('SELECT uid, text FROM memories WHERE id = ?'),
+      supersede: db.prepare('UPDATE memories SET superseded_by = ? WHERE id = ?'),
+      supersededBy: db.prepare('SELECT id FROM memories WHERE superseded_by = ?').pluck(),
       idOfUid: db.prepare('SELECT id FROM memories WHERE uid = ?').pluck(),
       insert: db.prepare(
         `INSERT INTO memories (uid, project, agent, kind, text, text_hash, tags, metadata, importance, created_at, updated_at,
-           source_type, source_ref, parent_id, shared)
+           source_type, source_ref, parent_id, shared, supersedes)
          VALUES (@uid, @project, @agent, @kind, @text, @hash, @tags, @metadata, @importance, @now, @now,
-           @sourceType, @sourceRef, @parentId, @shared)`,
+           @sourceType, @sourceRef, @parentId, @shared, @supersedes)`,
       ),
       reinforce: db.prepare(
         `UPDATE memories SET tags = @tags, metadata = @metadata,
@@ -197,7 +227,7 @@ export class MemoryStore {
       db.close();
       throw error;
     }
-    for (const row of db.prepare('SELECT id, project, kind, agent, shared, created_at, tags FROM memories').iterate() as Iterable<{
+    for (const row of db.prepare('SELECT id, project, kind, agent, shared, created_at, tags, superseded_by FROM memories').iterate() as Iterable<{
       id: number;
       project: string;
       kind: MemoryKind;
@@ -205,6 +235,7 @@ export class MemoryStore {
       shared: number;
       created_at: string;
       tags: string;
+      superseded_by: number | null;
     }>) {
       store.catalog.set(row.id, {
         project: row.project,
@@ -213,6 +244,7 @@ export class MemoryStore {
         shared: row.shared === 1,
         createdAt: Date.parse(row.created_at),
         tags: JSON.parse(row.tags) as string[],
+        superseded: row.superseded_by !== null,
       });
     }
     return store;
@@ -258,7 +290,7 @@ export class MemoryStore {
     });
   }
 
-  async search(query: ParsedSearchQuery, context: StoreContext): Promise<MemorySearchResult> {
+  async search(query: ParsedSearchQuery, context: SearchContext): Promise<MemorySearchResult> {
     this.searchesInFlight++;
     try {
       return await this.searchWith(this.activeEncoder, this.index, query, context);
@@ -267,13 +299,14 @@ export class MemoryStore {
     }
   }
 
-  private async searchWith(encoder: SentenceEncoder, index: VectorIndex, query: ParsedSearchQuery, context: StoreContext): Promise<MemorySearchResult> {
+  private async searchWith(encoder: SentenceEncoder, index: VectorIndex, query: ParsedSearchQuery, context: SearchContext): Promise<MemorySearchResult> {
     const started = performance.now();
     const project = query.project ?? context.project;
     const since = query.since ? Date.parse(query.since) : undefined;
     const accept = (id: number): boolean => {
       const entry = this.catalog.get(id);
       if (!entry) return false;
+      if (entry.superseded && !query.includeHistory) return false;
       if (query.scope === 'project' && entry.project !== project) return false;
       if (query.scope === 'shared' && entry.project !== project && !entry.shared) return false;
       if (query.agent && entry.agent !== query.agent) return false;
@@ -313,7 +346,7 @@ export class MemoryStore {
       .sort((a, b) => b.scores.final - a.scores.final)
       .slice(0, query.k);
     const memories = this.load(ranked.map((hit) => hit.id));
-    this.recordAccess(ranked.map((hit) => hit.id));
+    if (context.countsAsUse) this.recordAccess(ranked.map((hit) => hit.id));
     const tookMs = performance.now() - started;
     this.options.observe?.('search', tookMs, 1);
     return { hits: ranked.map((hit) => ({ memory: memories.get(hit.id)!, scores: hit.scores })), tookMs, model: encoder.id };
@@ -328,7 +361,13 @@ export class MemoryStore {
   delete(uid: string): void {
     const id = this.s.idOfUid.get(uid) as number | undefined;
     if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
+    // A memory it had superseded is current again (the foreign key clears superseded_by).
+    const older = this.s.supersededBy.all(id) as number[];
     this.s.remove.run(id);
+    for (const olderId of older) {
+      const entry = this.catalog.get(olderId);
+      if (entry) entry.superseded = false;
+    }
     this.index.remove([id]);
     if (this.next?.index.has(id)) this.next.index.remove([id]);
     this.catalog.delete(id);
@@ -565,23 +604,38 @@ export class MemoryStore {
     // 2. One transaction for the whole group; a savepoint per caller, so one caller's bad input fails alone.
     const now = new Date().toISOString();
     const added: Array<{ id: number; vector: Float32Array; entry: CatalogEntry }> = [];
+    // Memories superseded in this group: no later memory of the group compares with them.
+    const superseded = new Set<number>();
     const outcomes: Array<() => void> = [];
     try {
       this.db.transaction(() => {
         for (const pending of batch) {
+          const supersededHere: number[] = [];
           try {
             const addedHere: typeof added = [];
             const results = this.db.transaction(() =>
               pending.inputs.map((input, position) =>
-                this.storeOne(input as ParsedMemoryInput & { vector: Float32Array }, position, pending, now, addedHere, neighbours.get(input)),
+                this.storeOne(input as ParsedMemoryInput & { vector: Float32Array }, position, pending, now, addedHere, neighbours.get(input), {
+                  all: superseded,
+                  here: supersededHere,
+                }),
               ),
             )();
             added.push(...addedHere);
             const memories = this.load(results.map((result) => result.id));
             outcomes.push(() =>
-              pending.resolve(results.map(({ id, outcome, similarity }) => ({ memory: memories.get(id)!, outcome, ...(similarity === undefined ? {} : { similarity }) }))),
+              pending.resolve(
+                results.map(({ id, outcome, similarity, replaced }) => ({
+                  memory: memories.get(id)!,
+                  outcome,
+                  ...(similarity === undefined ? {} : { similarity }),
+                  ...(replaced === undefined ? {} : { superseded: replaced }),
+                })),
+              ),
             );
           } catch (error) {
+            // Rolled back with its savepoint: what it superseded is current again.
+            supersededHere.forEach((id) => superseded.delete(id));
             outcomes.push(() => pending.reject(error instanceof HubError ? error : badRequest((error as Error).message)));
           }
         }
@@ -594,6 +648,10 @@ export class MemoryStore {
     // 3. Only committed memories enter the index and the catalog.
     if (added.length > 0) this.index.add(added.map(({ id, vector }) => ({ id, vector })));
     for (const { id, entry } of added) this.catalog.set(id, entry);
+    for (const id of superseded) {
+      const entry = this.catalog.get(id);
+      if (entry) entry.superseded = true;
+    }
     outcomes.forEach((settle) => settle());
   }
 
@@ -604,27 +662,21 @@ export class MemoryStore {
     now: string,
     added: Array<{ id: number; vector: Float32Array; entry: CatalogEntry }>,
     neighbours: Array<{ id: number; score: number }> | undefined,
-  ): { id: number; outcome: StoredMemory['outcome']; similarity?: number } {
+    superseded: { all: Set<number>; here: number[] },
+  ): { id: number; outcome: StoredMemory['outcome']; similarity?: number; replaced?: StoredMemory['superseded'] } {
     const project = input.project ?? pending.context.project;
     const hash = textHash(input.text);
     const importance = input.importance ?? KIND_IMPORTANCE[input.kind] ?? 0.5;
     const ids = (pending.ids ??= []);
 
-    // A near-identical memory in the same project is reinforced, not duplicated.
+    // The same fact in the same project is reinforced, not duplicated; a newer value of it supersedes it.
     let existing = this.s.byHash.get(project, hash) as number | undefined;
     let similarity = existing === undefined ? undefined : 1;
+    let closest: Closest | undefined;
     if (existing === undefined && input.kind !== 'document' && input.kind !== 'section') {
-      const threshold = this.options.dedupeSimilarity;
-      const sameKind = (id: number) => this.catalog.get(id)?.project === project && this.catalog.get(id)?.kind === input.kind;
-      let nearest = neighbours?.find((hit) => hit.score >= threshold && sameKind(hit.id));
-      // The batch's neighbours are global; only when all of them are near-identical yet none is of this project and
-      // kind could a match lie further down, and a filtered search settles it.
-      const exhausted = !neighbours || (neighbours.length === DEDUPE_NEIGHBOURS && neighbours.at(-1)!.score >= threshold);
-      if (!nearest && exhausted) [nearest] = this.index.search(input.vector, 1, sameKind);
-      if (nearest && nearest.score >= threshold) {
-        existing = nearest.id;
-        similarity = nearest.score;
-      }
+      closest = this.closest(input, project, neighbours, superseded.all);
+      similarity = closest?.score;
+      if (closest?.relation === 'restatement') existing = closest.id;
     }
     if (existing !== undefined) {
       const current = this.s.current.get(existing) as { text: string; tags: string; metadata: string };
@@ -665,16 +717,62 @@ export class MemoryStore {
       sourceRef: input.source?.ref ?? null,
       parentId,
       shared: input.shared ? 1 : 0,
+      supersedes: closest?.relation === 'update' ? closest.id : null,
     });
     const id = Number(result.lastInsertRowid);
     this.s.vector.run(id, this.activeEncoder.id, vectorBlob(input.vector));
     added.push({
       id,
       vector: input.vector,
-      entry: { project, kind: input.kind, agent: pending.context.agent, shared: input.shared, createdAt: Date.parse(now), tags: input.tags },
+      entry: { project, kind: input.kind, agent: pending.context.agent, shared: input.shared, createdAt: Date.parse(now), tags: input.tags, superseded: false },
     });
     ids.push(id);
-    return { id, outcome: 'created' };
+    if (closest?.relation !== 'update') return { id, outcome: 'created' };
+    this.s.supersede.run(id, closest.id);
+    superseded.all.add(closest.id);
+    superseded.here.push(closest.id);
+    const old = this.s.uidAndText.get(closest.id) as { uid: string; text: string };
+    return { id, outcome: 'supersedes', similarity: closest.score, replaced: { id: old.uid, text: old.text, because: closest.because } };
+  }
+
+  /**
+   * The current memories of the project closest to a new one, and what the new one is to them: a restatement
+   * (reinforces), an update (supersedes), or neither. Passages (chunks) are only reinforced by a near-identical
+   * chunk; statements (facts, decisions, notes…) are compared word by word with the few most similar (supersession.ts).
+   */
+  private closest(
+    input: ParsedMemoryInput & { vector: Float32Array },
+    project: string,
+    neighbours: Array<{ id: number; score: number }> | undefined,
+    supersededInGroup: Set<number>,
+  ): Closest | undefined {
+    const statement = STATEMENT_KINDS.has(input.kind);
+    const thresholds: SupersessionThresholds = { ...DEFAULT_SUPERSESSION, reinforce: this.options.dedupeSimilarity };
+    const floor = statement ? Math.min(thresholds.update, thresholds.restate, thresholds.reinforce) : thresholds.reinforce;
+    const eligible = (id: number): boolean => {
+      const entry = this.catalog.get(id);
+      if (!entry || entry.project !== project || entry.superseded || supersededInGroup.has(id)) return false;
+      // A statement may supersede a statement of another kind ("use X" noted, "we will use Y" decided); it
+      // reinforces only one of its own kind.
+      return entry.kind === input.kind || (statement && STATEMENT_KINDS.has(entry.kind));
+    };
+    let close = (neighbours ?? []).filter((hit) => hit.score >= floor && eligible(hit.id));
+    // The batch's neighbours are global; only when all of them are that close yet none is eligible could an
+    // eligible one lie further down, and a filtered search settles it.
+    const exhausted = !neighbours || (neighbours.length === DEDUPE_NEIGHBOURS && neighbours.at(-1)!.score >= floor);
+    if (close.length === 0 && exhausted) close = this.index.search(input.vector, SUPERSESSION_CANDIDATES, eligible).filter((hit) => hit.score >= floor);
+    if (!statement) {
+      const same = close.find((hit) => hit.score >= thresholds.reinforce);
+      return same && { relation: 'restatement', id: same.id, score: same.score };
+    }
+    let facts: NoteFacts | undefined;
+    for (const hit of close.slice(0, SUPERSESSION_CANDIDATES)) {
+      facts ??= noteFacts(input.text);
+      const found = relateNotes(facts, noteFacts(this.s.textOf.get(hit.id) as string), hit.score, thresholds);
+      if (found.relation === 'update') return { relation: 'update', id: hit.id, score: hit.score, because: found.because };
+      if (found.relation === 'restatement' && this.catalog.get(hit.id)!.kind === input.kind) return { relation: 'restatement', id: hit.id, score: hit.score };
+    }
+    return undefined;
   }
 }
 
@@ -736,5 +834,7 @@ function toMemory(row: MemoryRow): Memory {
     source: row.source_type ? { type: row.source_type, ref: row.source_ref } : null,
     parentId: row.parent_uid,
     shared: row.shared === 1,
+    supersedes: row.supersedes_uid,
+    supersededBy: row.superseded_by_uid,
   };
 }

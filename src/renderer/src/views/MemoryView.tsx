@@ -72,11 +72,13 @@ interface Query {
   project: string;
   kinds: MemoryKind[];
   k: number;
+  /** Also memories replaced by a newer one. */
+  history: boolean;
 }
 
 function Search({ projects }: { projects: string[] }) {
   const transport = useTransport();
-  const [query, setQuery] = useState<Query>({ q: '', scope: 'all', project: '', kinds: [], k: 20 });
+  const [query, setQuery] = useState<Query>({ q: '', scope: 'all', project: '', kinds: [], k: 20, history: false });
   const [result, setResult] = useState<
     { state: 'idle' } | { state: 'loading'; q: string } | { state: 'error'; message: string } | { state: 'ready'; value: MemorySearchResult; q: string }
   >({ state: 'idle' });
@@ -89,6 +91,7 @@ function Search({ projects }: { projects: string[] }) {
     const params: CallParams<'memory.search'> = { q, scope: query.scope, k: query.k };
     if (query.scope !== 'all' && query.project) params.project = query.project;
     if (query.kinds.length > 0) params.kind = query.kinds.join(',');
+    if (query.history) params.includeHistory = true;
     try {
       setResult({ state: 'ready', value: await invoke(transport, 'memory.search', params), q });
     } catch (error) {
@@ -136,6 +139,9 @@ function Search({ projects }: { projects: string[] }) {
               </option>
             ))}
           </select>
+          <label className="small muted" title="Also memories replaced by a newer value (history)">
+            <input type="checkbox" checked={query.history} onChange={(e) => setQuery({ ...query, history: e.target.checked })} data-testid="memory-history" /> history
+          </label>
           <button type="submit" className="btn btn-primary" disabled={!query.q.trim() || result.state === 'loading'} data-testid="memory-search">
             Search
           </button>
@@ -234,6 +240,16 @@ function Hit({ hit, rank, top }: { hit: MemoryHit; rank: number; top: number }) 
           {memory.agent && <span className="muted">by {lookup(memory.agent)?.name ?? shortId(memory.agent)}</span>}
           {memory.shared && <Tag>shared</Tag>}
           {memory.reinforcements > 0 && <Tag tone="up">reinforced ×{memory.reinforcements}</Tag>}
+          {memory.supersededBy && (
+            <span data-testid="memory-superseded" title={`replaced by the newer memory ${memory.supersededBy}`}>
+              <Tag tone="warn">superseded by {shortId(memory.supersededBy)}</Tag>
+            </span>
+          )}
+          {memory.supersedes && (
+            <span data-testid="memory-supersedes" title={`replaces the older memory ${memory.supersedes}, kept as history`}>
+              <Tag tone="accent">updates {shortId(memory.supersedes)}</Tag>
+            </span>
+          )}
           {memory.tags.map((tag) => (
             <Tag key={tag}>#{tag}</Tag>
           ))}
