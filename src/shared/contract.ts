@@ -23,6 +23,9 @@ import {
 } from './memory-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
+import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
+import type { Task } from './task-protocol';
+import type { WaitingTask } from './workflow-run-protocol';
 
 function call<P extends z.ZodType>(params: P) {
   return { returns: <R>() => ({ params, result: undefined as unknown as R }) };
@@ -161,6 +164,13 @@ export const calls = {
   'reservations.list': call(ReservationQuery.optional()).returns<Reservation[]>(),
   /** Releases anyone's lease (the person at the cockpit may); answers with the lease as it was. */
   'reservations.release': call(z.object({ id: ReservationId }).strict()).returns<Reservation>(),
+  /** Tasks of every project, newest first, without inputs and results (task-cockpit.ts). */
+  'tasks.list': call(CockpitTaskCalls.list).returns<Task[]>(),
+  /** Ready tasks no agent has taken, with the reason, the longest waiting first. */
+  'tasks.waiting': call(CockpitTaskCalls.waiting).returns<WaitingTask[]>(),
+  'tasks.counts': call(CockpitTaskCalls.counts).returns<TaskCounts>(),
+  /** Cancels a task that has not ended (the person at the cockpit may cancel any); its holder is told. */
+  'tasks.cancel': call(CockpitTaskCalls.cancel).returns<Task>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
 } as const;
@@ -198,6 +208,8 @@ export const events = {
   'backup.event': event<BackupEvent>(),
   /** A file reservation was added, renewed, narrowed, released (by its holder, the cockpit, or revocation) or expired. */
   'reservations.changed': event<ReservationChange>(),
+  /** Tasks changed (created, assigned, finished, ...): the counts after, at most four times a second. */
+  'tasks.changed': event<TasksChanged>(),
   /** An in-place restore of the hub's data finished (or failed, with the reason). */
   'backup.restored': event<LastRestore>(),
 } as const;

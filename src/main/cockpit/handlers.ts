@@ -14,6 +14,7 @@ import { searchContext } from '../memory/access';
 import { previewMessage } from '../messaging/frames';
 import type { StoredMessage } from '../messaging/store';
 import type { Metrics } from '../monitor/metrics';
+import { taskBoardOf } from '../tasks/board';
 import type { CallHandlers } from './dispatch';
 
 export interface HandlerDeps {
@@ -127,6 +128,11 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'reservations.list': (query) => deps.hub().reservations.list(query),
 
     'reservations.release': ({ id }) => deps.hub().reservations.release({ kind: 'cockpit' }, { ids: [id] }).released[0]!,
+
+    'tasks.list': (query) => taskBoardOf(deps.hub()).list(query ?? { limit: 200 }),
+    'tasks.waiting': (query) => taskBoardOf(deps.hub()).waiting(query ?? { limit: 200 }),
+    'tasks.counts': () => taskBoardOf(deps.hub()).counts(),
+    'tasks.cancel': ({ id, reason }) => deps.hub().tasks.cancel({ kind: 'cockpit' }, id, reason),
 
     'metrics.snapshot': () => deps.metrics()?.latest ?? null,
 

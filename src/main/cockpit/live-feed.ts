@@ -10,12 +10,15 @@ import type { Hub } from '../hub';
 import { previewMessage } from '../messaging/frames';
 import type { Delivery } from '../messaging/service';
 import type { Metrics } from '../monitor/metrics';
+import { taskBoardOf } from '../tasks/board';
 import type { EventBus } from './event-bus';
 
 const MESSAGE_BATCH_MS = 100;
 /** The stream shows the newest; a burst beyond this per batch is summarised by the throughput chart instead. */
 const MAX_MESSAGES_PER_BATCH = 200;
 const METRICS_TICK_MS = 1000;
+/** Task counts go out at most this often: a burst of thousands of transitions is one event per interval. */
+const TASKS_CHANGED_MS = 250;
 
 export interface LiveFeed {
   latest(): MetricsSnapshot | null;
@@ -41,6 +44,8 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
       events.emit('a2a.tasks', hub.a2a.store.cockpitList());
     }, MESSAGE_BATCH_MS);
   });
+
+  const stopTasks = watchTasks(events, hub);
 
   // The newest deliveries since the last batch, as they are: only those still here when the batch leaves are copied.
   let pending: Delivery[][] = [];
@@ -75,10 +80,35 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
       offReservations();
       offA2a();
       clearTimeout(a2aTimer);
+      stopTasks();
       offMessages();
       clearTimeout(batchTimer);
       clearInterval(tick);
     },
+  };
+}
+
+/**
+ * 'tasks.changed': the task counts after a change, at most once per TASKS_CHANGED_MS, and only when they moved. The
+ * service runs a dispatch pass after every change of a task or of an agent's presence, so its passes are the trigger.
+ */
+function watchTasks(events: EventBus, hub: Hub): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let last = '';
+  const off = hub.tasks.onDispatchPass(() => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      if (!hub.db.open) return;
+      const counts = taskBoardOf(hub).counts();
+      const key = JSON.stringify([counts.open, counts.stuck]);
+      if (key === last) return;
+      last = key;
+      events.emit('tasks.changed', counts);
+    }, TASKS_CHANGED_MS);
+  });
+  return () => {
+    off();
+    clearTimeout(timer);
   };
 }
 

@@ -15,6 +15,8 @@ import { OverviewView } from './views/OverviewView';
 import { PerformanceView } from './views/PerformanceView';
 import { ReservationsNavHint, ReservationsView } from './views/ReservationsView';
 import { StatusView } from './views/StatusView';
+import { TasksNavHint, TasksView } from './views/work/TasksView';
+import { WorkflowsView } from './views/work/WorkflowsView';
 
 export function App({ transport }: { transport: Transport | { error: string } }) {
   if ('error' in transport) {
@@ -46,6 +48,8 @@ const NAV: Array<{ view: ViewName; label: string; icon: ReactNode }> = [
   { view: 'agents', label: 'Agents', icon: <Icon d="M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 20c0-3.3 3.6-6 8-6s8 2.7 8 6" /> },
   { view: 'connect', label: 'Connect an agent', icon: <Icon d="M9 7V3M15 7V3M6 7h12v4a6 6 0 0 1-12 0zM12 17v4" /> },
   { view: 'reservations', label: 'Reservations', icon: <Icon d="M6 11V8a6 6 0 0 1 12 0v3M5 11h14v10H5zM12 15v2" /> },
+  { view: 'workflows', label: 'Workflows', icon: <Icon d="M5 5h5v5H5zM14 14h5v5h-5zM7.5 10v3.5a1 1 0 0 0 1 1H14M14 5h5v5h-5zM10 7.5h4" /> },
+  { view: 'tasks', label: 'Tasks', icon: <Icon d="M9 6h11M9 12h11M9 18h11M4 6l1 1 2-2M4 12l1 1 2-2M4 18l1 1 2-2" /> },
   { view: 'messages', label: 'Messages', icon: <Icon d="M4 5h16v11H8l-4 4z" /> },
   { view: 'memory', label: 'Memory', icon: <Icon d="M5 4h14v16H5zM9 8h6M9 12h6M9 16h3" /> },
   { view: 'backup', label: 'Backup', icon: <Icon d="M7 18a4.5 4.5 0 0 1-.6-8.96A6 6 0 0 1 18 8.5a4.5 4.5 0 0 1-.5 9.5M12 12v8M9 15l3-3 3 3" /> },
@@ -118,6 +122,10 @@ function CurrentView({ view, param }: { view: ViewName; param: string | null }) 
       return <ConnectView />;
     case 'reservations':
       return <ReservationsView />;
+    case 'workflows':
+      return <WorkflowsView />;
+    case 'tasks':
+      return <TasksView />;
     case 'messages':
       return <MessagesView threadId={param} />;
     case 'memory':
@@ -138,6 +146,7 @@ function NavHint({ view }: { view: ViewName }) {
   const online = useMemo(() => countAgents(byId).online, [byId]);
   if (view === 'backup') return <BackupNavHint />;
   if (view === 'reservations') return <ReservationsNavHint />;
+  if (view === 'tasks') return <TasksNavHint />;
   if (view === 'agents' && state === 'ready') {
     return (
       <span className="nav-hint num" title="agents online">
