@@ -89,25 +89,29 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
 }
 
 /**
- * 'tasks.changed': the task counts after a change, at most once per TASKS_CHANGED_MS, and only when they moved. The
- * service runs a dispatch pass after every change of a task or of an agent's presence, so its passes are the trigger.
+ * 'tasks.changed': the task counts after tasks changed (any committed transition or progress report), at most once
+ * per TASKS_CHANGED_MS; also when an agent's presence changes, which can make waiting work stuck or not.
  */
 function watchTasks(events: EventBus, hub: Hub): () => void {
   let timer: NodeJS.Timeout | undefined;
-  let last = '';
-  const off = hub.tasks.onDispatchPass(() => {
+  const changed = () => {
     timer ??= setTimeout(() => {
       timer = undefined;
-      if (!hub.db.open) return;
-      const counts = taskBoardOf(hub).counts();
-      const key = JSON.stringify([counts.open, counts.stuck]);
-      if (key === last) return;
-      last = key;
-      events.emit('tasks.changed', counts);
+      if (hub.db.open) events.emit('tasks.changed', taskBoardOf(hub).counts());
     }, TASKS_CHANGED_MS);
+  };
+  const offTransitions = hub.tasks.onTransition(changed);
+  // An agent's traffic counters change many times a second; only its presence matters to stuck work.
+  const presence = new Map<string, string>();
+  const offAgents = hub.registry.onChange((agent) => {
+    const now = agent.revoked ? 'revoked' : agent.status;
+    if (presence.get(agent.id) === now) return;
+    presence.set(agent.id, now);
+    changed();
   });
   return () => {
-    off();
+    offTransitions();
+    offAgents();
     clearTimeout(timer);
   };
 }
