@@ -247,6 +247,25 @@ export interface VerifyReport {
   corrupt: Array<{ sha256: string; actual: string; paths: string[] }>;
 }
 
+/**
+ * What `backup repair` did (POST /api/v1/backup/snapshots/:id/repair, cockpit call backup.repair): damaged objects
+ * moved aside into a quarantine folder in the backup folder, never deleted; those and the missing ones are stored
+ * again by the next run from the sources that still hold their content.
+ */
+export interface RepairReport {
+  snapshotId: string;
+  /** Objects checked (whole files and chunks). */
+  objects: number;
+  /** Damaged objects, each moved from objects/ to `movedTo`. */
+  quarantined: Array<{ sha256: string; actual: string; paths: string[]; movedTo: string }>;
+  /** The folder they were moved into (with a repair.json copy of this report), or null when nothing was moved. */
+  quarantineFolder: string | null;
+  /** Objects not there at all: nothing to move; the next run stores them again. */
+  missing: Array<{ sha256: string; paths: string[] }>;
+  /** What happens next, for people. */
+  next: string;
+}
+
 export interface RestoreReport {
   snapshotId: string;
   source: string;

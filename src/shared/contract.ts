@@ -7,7 +7,7 @@
  * event payloads are produced by main itself, so they are carried as types only.
  */
 import { z } from 'zod';
-import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from './backup-protocol';
+import type { BackupEvent, BackupOverview, DamagedSnapshot, ExclusionPreview, RepairReport, RestoreReport, SnapshotSummary, VerifyReport } from './backup-protocol';
 import { BackupPreviewRequest, BackupRestoreRequest, BackupSettingsSchema, SnapshotId, type BackupSettings, type LastRestore } from './backup-protocol';
 import { SendRequest, TopicName, Ulid, type AgentInfo, type Message, type SendResponse } from './agent-protocol';
 import {
@@ -156,6 +156,8 @@ export const calls = {
   'backup.run': call(NoParams).returns<{ runId: string }>(),
   'backup.snapshots': call(NoParams).returns<{ snapshots: SnapshotSummary[]; damaged: DamagedSnapshot[] }>(),
   'backup.verify': call(z.object({ id: SnapshotId }).strict()).returns<VerifyReport>(),
+  /** Moves a snapshot's damaged objects aside so the next run stores them again (offered after a failed verify). */
+  'backup.repair': call(z.object({ id: SnapshotId }).strict()).returns<RepairReport>(),
   /** Restores one source of a snapshot into a folder. */
   'backup.restore': call(z.object({ id: SnapshotId, request: BackupRestoreRequest }).strict()).returns<RestoreReport>(),
   /** Restores the hub's own data in place: the hub stops, swaps its data and starts again (the cockpit reconnects). */

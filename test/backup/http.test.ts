@@ -144,6 +144,12 @@ describe('backup HTTP API', () => {
     expect(await call('POST', `/backup/snapshots/${snapshot.id}/verify`, {})).toMatchObject({ status: 200, body: { ok: true } });
     expect((await call('POST', '/backup/snapshots/..%2F..%2Fetc/verify', {})).status).toBe(400);
     expect((await call('POST', '/backup/snapshots/20990101T000000000Z-00000000/verify', {})).status).toBe(404);
+    // Repair of an intact snapshot moves nothing and says so.
+    expect(await call('POST', `/backup/snapshots/${snapshot.id}/repair`, {})).toMatchObject({
+      status: 200,
+      body: { snapshotId: snapshot.id, quarantined: [], missing: [], quarantineFolder: null, next: expect.stringContaining('intact') },
+    });
+    expect((await call('POST', '/backup/snapshots/20990101T000000000Z-00000000/repair', {})).status).toBe(404);
 
     const dest = path.join(tempDir(), 'restored');
     const restore = await call('POST', `/backup/snapshots/${snapshot.id}/restore`, { source: 'proj', destination: dest });

@@ -100,11 +100,28 @@ describe('verify', () => {
     // No temporary file is left where the damaged one would have gone.
     expect(readdirSync(path.join(dest, 'dir1')).filter((n) => n.includes('.restore-'))).toEqual([]);
 
-    // Verify took the damaged copy out, so the next run stores both contents again and heals the old snapshot too.
+    // Verify only reads: the damaged copy is still there, and a second verification reports the same.
+    expect(readFileSync(object(victim.sha256))).toEqual(bytes);
+    expect(await fx.engine.verify(run.snapshotId!)).toEqual(report);
+
+    // Repair moves the damaged copy aside (kept in quarantine, with a note), deletes nothing, and says so.
+    const repair = await fx.engine.repair(run.snapshotId!);
+    expect(repair.quarantined).toEqual([{ ...report.corrupt[0], movedTo: path.join(repair.quarantineFolder!, victim.sha256) }]);
+    expect(repair.missing).toEqual(report.missing);
+    expect(repair.quarantineFolder!.startsWith(path.join(fx.repoDir, 'quarantine'))).toBe(true);
+    expect(readFileSync(path.join(repair.quarantineFolder!, victim.sha256))).toEqual(bytes);
+    expect(JSON.parse(readFileSync(path.join(repair.quarantineFolder!, 'repair.json'), 'utf8'))).toEqual(repair);
+    expect(repair.next).toMatch(/next backup run stores 2 objects again/);
     expect(existsSync(object(victim.sha256))).toBe(false);
+    // Moved aside, the content now counts as missing until a run stores it again.
+    expect((await fx.engine.verify(run.snapshotId!)).missing.map((m) => m.sha256).sort()).toEqual([victim.sha256, gone.sha256].sort());
+
+    // The next run stores both contents again from the project (the cache still knows the files) and heals the old snapshot.
     const healed = await fx.engine.run();
     expect(healed.newObjects).toBe(2);
     expect(await fx.engine.verify(run.snapshotId!)).toMatchObject({ ok: true, missing: [], corrupt: [] });
+    const again = await fx.engine.repair(run.snapshotId!);
+    expect(again).toMatchObject({ quarantined: [], missing: [], quarantineFolder: null });
   });
 });
 

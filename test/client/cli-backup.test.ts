@@ -141,10 +141,16 @@ describe('devenviro backup', { timeout: 300_000 }, () => {
     expect(damaged.code).toBe(1);
     expect(damaged.stdout).toContain(`Snapshot ${snapshotId} is damaged`);
     expect(damaged.stdout).toMatch(new RegExp(`corrupt\\s+${sha}\\s+shop/README.md`));
-    // Verify took the damaged copy out (so the next run stores the content again): now it is missing.
+    // Verify only reads: the damaged copy is still there and a second verify reports the same.
     const damagedJson = await devenviro(['backup', 'verify', snapshotId, '--json', ...dd]);
     expect(damagedJson.code).toBe(1);
-    expect(JSON.parse(damagedJson.stdout)).toMatchObject({ ok: false, corrupt: [], missing: [{ sha256: sha, paths: ['shop/README.md'] }] });
+    expect(JSON.parse(damagedJson.stdout)).toMatchObject({ ok: false, missing: [], corrupt: [{ sha256: sha, paths: ['shop/README.md'] }] });
+    expect(readFileSync(object, 'utf8')).toBe('bit rot');
+    // Repair moves it aside into the quarantine folder and says what the next run does.
+    const repaired = await devenviro(['backup', 'repair', snapshotId, ...dd]);
+    expect(repaired.code).toBe(1);
+    expect(repaired.stdout).toMatch(new RegExp(`moved aside\\s+${sha}\\s+shop/README.md`));
+    expect(repaired.stdout).toContain('The next backup run stores 1 object again');
     expect(existsSync(object)).toBe(false);
 
     // Settings change one at a time, keeping the rest.
@@ -169,7 +175,7 @@ describe('devenviro backup', { timeout: 300_000 }, () => {
 
     const help = await devenviro(['backup', '--help']);
     expect(help.code).toBe(0);
-    for (const action of ['status', 'set', 'preview', 'run', 'list', 'verify', 'restore']) expect(help.stdout).toContain(`devenviro backup ${action}`);
+    for (const action of ['status', 'set', 'preview', 'run', 'list', 'verify', 'repair', 'restore']) expect(help.stdout).toContain(`devenviro backup ${action}`);
     const runHelp = await devenviro(['backup', 'run', '--help']);
     expect(runHelp.code).toBe(0);
     expect(runHelp.stdout).toContain('Usage: devenviro backup run [--wait] [--json]');
@@ -179,7 +185,7 @@ describe('devenviro backup', { timeout: 300_000 }, () => {
     expect(restoreHelp.stdout).toContain('is done from the cockpit');
 
     const usageErrors: Array<[string[], string]> = [
-      [['backup'], 'backup needs an action: status, set, preview, run, list, verify, restore'],
+      [['backup'], 'backup needs an action: status, set, preview, run, list, verify, repair, restore'],
       [['backup', 'frobnicate'], '(not frobnicate)'],
       [['backup', 'verify'], 'needs one snapshot id'],
       [['backup', 'verify', 'latest'], 'not a snapshot id: latest'],

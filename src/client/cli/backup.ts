@@ -1,10 +1,10 @@
 /**
- * `devenviro backup`: status, set, preview, run, list, verify and restore, always as the cockpit (its token in the
+ * `devenviro backup`: status, set, preview, run, list, verify, repair and restore, always as the cockpit (its token in the
  * hub's data directory), never as an agent.
  */
 import path from 'node:path';
 import { BackupSourceSchema, HUB_SOURCE, SnapshotId, type BackupSettings } from '../../shared/backup-protocol';
-import type { BackupOverview, BackupProgress, BackupRunRecord, DamagedSnapshot, ExclusionPreview, RestoreReport, SnapshotSummary, VerifyReport } from '../../shared/backup-protocol';
+import type { BackupOverview, BackupProgress, BackupRunRecord, DamagedSnapshot, ExclusionPreview, RepairReport, RestoreReport, SnapshotSummary, VerifyReport } from '../../shared/backup-protocol';
 import { discoverHubUrl, HubClientError, HubHttp } from '../client';
 import { UsageError, type Command, type Context } from './command';
 import { cockpitToken, location } from './hub';
@@ -56,7 +56,16 @@ standard error, then the snapshot id on standard output; exit 1 with the error w
   verify: {
     summary: 're-hash every stored file a snapshot needs',
     usage: 'devenviro backup verify <snapshot-id> [--json]',
-    details: 'Exit 0 when the snapshot is intact, 1 when stored files are missing or damaged (they are listed, with the paths that use them).',
+    details: `Exit 0 when the snapshot is intact, 1 when stored files are missing or damaged (they are listed, with the paths that
+use them). Only reads: damaged files are left where they are, and verifying again reports the same.`,
+    options: [],
+  },
+  repair: {
+    summary: 'move a snapshot\'s damaged stored files aside so the next run stores them again',
+    usage: 'devenviro backup repair <snapshot-id> [--json]',
+    details: `Checks every stored file of the snapshot again and moves the damaged ones into the backup folder's quarantine/
+folder (nothing is deleted); the next backup run stores them, and the missing ones, again from the project folders
+and the hub's data where those still hold the same content. Exit 0 when nothing needed repair, 1 otherwise.`,
     options: [],
   },
   restore: {
@@ -72,7 +81,7 @@ the hub, swaps its data folder and starts it again.`,
 };
 
 export const backup: Command = {
-  summary: 'back up the hub and project folders: status, set, preview, run, list, verify, restore',
+  summary: 'back up the hub and project folders: status, set, preview, run, list, verify, repair, restore',
   usage: Object.values(BACKUP_ACTIONS)
     .map((action, i) => `${i === 0 ? '' : '       '}${action.usage.replace(/\n\s+/g, '\n           ')}`)
     .join('\n'),
@@ -111,7 +120,7 @@ directory (<data-dir>/cockpit-token), never an agent's. Run \`devenviro backup <
     const allowed = new Set(['url', 'data-dir', 'json', 'help', ...spec.options]);
     const wrong = Object.keys(ctx.values).find((name) => ctx.values[name] !== undefined && !allowed.has(name));
     if (wrong) throw new UsageError(`--${wrong} is not an option of backup ${action}`, usage);
-    const takesId = action === 'verify' || action === 'restore';
+    const takesId = action === 'verify' || action === 'repair' || action === 'restore';
     if (takesId ? rest.length !== 1 : rest.length > 0) {
       throw new UsageError(takesId ? `backup ${action} needs one snapshot id (see \`devenviro backup list\`)` : `unexpected argument ${rest[0]}`, usage);
     }
@@ -132,6 +141,8 @@ directory (<data-dir>/cockpit-token), never an agent's. Run \`devenviro backup <
           return await backupList(ctx);
         case 'verify':
           return await backupVerify(ctx, rest[0]!);
+        case 'repair':
+          return await backupRepair(ctx, rest[0]!);
         default:
           return await backupRestore(ctx, rest[0]!, usage);
       }
@@ -430,6 +441,26 @@ async function backupVerify(ctx: Context, id: string): Promise<number> {
       ]),
   );
   return 1;
+}
+
+async function backupRepair(ctx: Context, id: string): Promise<number> {
+  const report = await (await backupHttp(ctx)).request<RepairReport>('POST', `/backup/snapshots/${id}/repair`);
+  const clean = report.quarantined.length === 0 && report.missing.length === 0;
+  if (ctx.json) {
+    ctx.out(JSON.stringify(report, null, 2));
+    return clean ? 0 : 1;
+  }
+  if (!clean) {
+    ctx.out(
+      table([
+        ['DONE', 'STORED FILE (SHA-256)', 'USED BY'],
+        ...report.quarantined.map((q) => ['moved aside', q.sha256, q.paths.join(', ')]),
+        ...report.missing.map((m) => ['missing', m.sha256, m.paths.join(', ')]),
+      ]),
+    );
+  }
+  ctx.out(report.next);
+  return clean ? 0 : 1;
 }
 
 async function backupRestore(ctx: Context, id: string, usage: string): Promise<number> {

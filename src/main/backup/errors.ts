@@ -75,12 +75,7 @@ export function classifyTargetError(error: unknown, target: string, what: string
     case 'EROFS':
     case 'EACCES':
     case 'EPERM':
-      return new BackupError(
-        'target_read_only',
-        `The hub may not write into the backup folder ${target} (${code}: ${code === 'EROFS' ? 'the drive is read-only' : 'permission denied'}) ` +
-          `while ${what}. Make the folder writable for your user, or choose another folder, then run the backup again. ${UNTOUCHED}`,
-        { cause: error },
-      );
+      return targetReadOnly(target, what, code, error);
     case 'ETIMEDOUT':
       return targetTimeout(target, what, undefined, error);
     case 'EIO':
@@ -102,6 +97,19 @@ export function classifyTargetError(error: unknown, target: string, what: string
         cause: error,
       });
   }
+}
+
+/** Codes that, for a folder that is there, mean it cannot be written (ENOENT: some read-only mounts answer mkdir so). */
+export const READ_ONLY_CODES: ReadonlySet<string> = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOENT']);
+
+export function targetReadOnly(target: string, what: string, code: string, cause?: unknown): BackupError {
+  const why = code === 'EROFS' ? 'the drive is read-only' : code === 'ENOENT' ? 'it refuses new files, as a read-only drive does' : 'permission denied';
+  return new BackupError(
+    'target_read_only',
+    `The hub may not write into the backup folder ${target} (${code}: ${why}) while ${what}. ` +
+      `Make the folder writable for your user, or choose another folder, then run the backup again. ${UNTOUCHED}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 export function targetMissing(target: string, cause?: unknown): BackupError {

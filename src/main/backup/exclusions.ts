@@ -44,9 +44,17 @@ export interface ScannedFile {
   mode: number;
 }
 
+/** A folder walked into (not the root): kept so a restore brings back empty folders and folder modes. */
+export interface ScannedDir {
+  path: string;
+  mode: number;
+  mtimeMs: number;
+}
+
 export interface ScanResult {
   root: string;
   files: ScannedFile[];
+  dirs: ScannedDir[];
   bytes: number;
   skipped: { files: number; dirs: number; bytes: number };
   /** The first `limit` paths left out, in walk order. */
@@ -85,7 +93,7 @@ export async function scanTree(root: string, rules: ScanRules, options: ScanOpti
   const settingsRules = ignore({ ignorecase }).add(rules.patterns.filter((p) => p.trim() !== ''));
   const skipDirs = new Set((rules.skipDirs ?? []).map((dir) => path.resolve(dir)));
   const label = rules.patternsLabel ?? 'your exclusions';
-  const result: ScanResult = { root, files: [], bytes: 0, skipped: { files: 0, dirs: 0, bytes: 0 }, skippedPaths: [] };
+  const result: ScanResult = { root, files: [], dirs: [], bytes: 0, skipped: { files: 0, dirs: 0, bytes: 0 }, skippedPaths: [] };
   let sinceYield = 0;
 
   const skip = (rel: string, dir: boolean, rule: string, bytes?: number) => {
@@ -171,7 +179,16 @@ export async function scanTree(root: string, rules: ScanRules, options: ScanOpti
         }
         const rule = verdict(rel, true, layers);
         if (rule) skip(rel, true, rule);
-        else await walk(abs, rel, layers);
+        else {
+          let st = stats;
+          try {
+            st ??= statSync(abs, { throwIfNoEntry: false });
+          } catch {
+            // Its mode cannot be read: the walk below reports what it cannot read.
+          }
+          if (st) result.dirs.push({ path: rel, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs });
+          await walk(abs, rel, layers);
+        }
         continue;
       }
       const st = stats!;

@@ -7,7 +7,8 @@
  *   POST /api/v1/backup/preview                  what a run would take and leave out (optionally with unsaved settings)
  *   POST /api/v1/backup/run                      start a run; 202 { runId } (progress reaches the cockpit as events)
  *   GET  /api/v1/backup/snapshots                snapshots in the target, newest first
- *   POST /api/v1/backup/snapshots/:id/verify     re-hash every object the snapshot names
+ *   POST /api/v1/backup/snapshots/:id/verify     re-hash every object the snapshot names (only reads)
+ *   POST /api/v1/backup/snapshots/:id/repair     move its damaged objects aside; the next run stores them again
  *   POST /api/v1/backup/snapshots/:id/restore    { source, destination, paths?, overwrite? }
  */
 import { API_PREFIX } from '../../shared/agent-protocol';
@@ -60,6 +61,11 @@ export function registerBackupRoutes({ http }: ApiContext, deps: BackupRouteDeps
   http.post(`${API_PREFIX}/backup/snapshots/:id/verify`, async (request) => {
     requireCockpit(request);
     return backup.verify(snapshotParam(request.params));
+  });
+
+  http.post(`${API_PREFIX}/backup/snapshots/:id/repair`, async (request) => {
+    requireCockpit(request);
+    return backup.repair(snapshotParam(request.params));
   });
 
   http.post(`${API_PREFIX}/backup/snapshots/:id/restore`, async (request) => {

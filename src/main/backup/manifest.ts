@@ -1,14 +1,19 @@
 /**
  * A snapshot's manifest: `<repo>/snapshots/<timestamp>-<id>.json`, written last in a run (temp name, fsync, rename),
- * so a manifest that exists is complete. The header fields come first and the file list last, one entry per line,
- * so listing snapshots reads a few kilobytes of each, not the whole list.
+ * so a manifest that exists is complete. The header fields come first, then the file list and the folder list, one
+ * entry per line, so listing snapshots reads a few kilobytes of each, not the whole list.
+ *
+ * Version 2 (this one) stores a file larger than the smallest chunk as content-defined chunks: `chunks` lists each
+ * chunk's object (sha256) and size in order; a smaller file is one object named by its sha256, as in version 1. It
+ * also lists folders (with their modes), so empty ones are restored. Version 1 manifests (whole-file objects, no
+ * folders) are read as they are: every file without `chunks` is one object named by its sha256.
  */
 import path from 'node:path';
 import { z } from 'zod';
 import { BackupError } from './errors';
 
 export const MANIFEST_FORMAT = 'devenviro-backup-manifest';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 /** What separates the header from the file list in the serialised manifest. */
 const FILES_MARKER = ',\n"files":[';
 
@@ -20,9 +25,26 @@ export const ManifestFileSchema = z.object({
   size: z.number().int().min(0),
   mtime: z.number(),
   mode: z.number().int().min(0),
+  /** The whole file's SHA-256 (checked on restore). */
   sha256: Sha256,
+  /** Version 2, files larger than the smallest chunk: [chunk sha256, chunk size] in order. Otherwise one object, `sha256`. */
+  chunks: z.array(z.tuple([Sha256, z.number().int().min(0)])).optional(),
 });
 export type ManifestFile = z.output<typeof ManifestFileSchema>;
+
+/** A folder of a source (version 2): restored with its mode, so empty folders come back too. */
+export const ManifestDirSchema = z.object({
+  source: z.string().min(1),
+  path: z.string().min(1),
+  mode: z.number().int().min(0),
+  mtime: z.number(),
+});
+export type ManifestDir = z.output<typeof ManifestDirSchema>;
+
+/** The objects a file's content is stored in, in order, with their sizes. */
+export function fileObjects(file: Pick<ManifestFile, 'sha256' | 'size' | 'chunks'>): ReadonlyArray<readonly [string, number]> {
+  return file.chunks ?? [[file.sha256, file.size]];
+}
 
 export const ManifestSourceSchema = z.object({
   name: z.string().min(1),
@@ -37,7 +59,8 @@ export type ManifestSource = z.output<typeof ManifestSourceSchema>;
 
 export const ManifestHeaderSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
-  version: z.literal(MANIFEST_VERSION),
+  /** 1: whole-file objects; 2: chunked large files and folders. Both are read. */
+  version: z.union([z.literal(1), z.literal(MANIFEST_VERSION)]),
   id: z.string(),
   createdAt: z.string(),
   /** Which hub made it: retention only ever prunes the snapshots of its own origin. */
@@ -53,7 +76,7 @@ export const ManifestHeaderSchema = z.object({
 });
 export type ManifestHeader = z.output<typeof ManifestHeaderSchema>;
 
-export const ManifestSchema = ManifestHeaderSchema.extend({ files: z.array(ManifestFileSchema) });
+export const ManifestSchema = ManifestHeaderSchema.extend({ files: z.array(ManifestFileSchema), dirs: z.array(ManifestDirSchema).default([]) });
 export type Manifest = z.output<typeof ManifestSchema>;
 
 /** A new snapshot's id (of the form SNAPSHOT_ID_PATTERN in the shared protocol checks). */
@@ -70,12 +93,13 @@ export function snapshotTime(id: string): Date {
 }
 
 export function serializeManifest(manifest: Manifest): string {
-  const { files, ...header } = manifest;
+  const { files, dirs, ...header } = manifest;
   const head = JSON.stringify(header);
   const lines = files.map((f) =>
-    JSON.stringify({ source: f.source, path: f.path, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256 }),
+    JSON.stringify({ source: f.source, path: f.path, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256, ...(f.chunks ? { chunks: f.chunks } : {}) }),
   );
-  return `${head.slice(0, -1)}${FILES_MARKER}\n${lines.join(',\n')}\n]}\n`;
+  const dirLines = dirs.map((d) => JSON.stringify({ source: d.source, path: d.path, mode: d.mode, mtime: d.mtime }));
+  return `${head.slice(0, -1)}${FILES_MARKER}\n${lines.join(',\n')}\n],\n"dirs":[\n${dirLines.join(',\n')}\n]}\n`;
 }
 
 export function parseManifest(text: string, where: string): Manifest {

@@ -5,6 +5,7 @@
  *       README.txt                          what this folder is, for someone browsing their drive
  *       objects/<sha256[0:2]>/<sha256>      every distinct file content, stored once
  *       snapshots/<timestamp>-<id>.json     one manifest per snapshot, written last
+ *       quarantine/<time>-<snapshot>/       damaged objects moved aside by `backup repair`, with repair.json
  *
  * Every write goes to a temporary name (`.tmp-…`), is fsynced, then renamed (the steps of shared/node/durable-file.ts),
  * so a name that exists holds complete content; the folders objects were renamed into are flushed together, before
@@ -18,11 +19,13 @@ import path from 'node:path';
 import { renameDurable, renameIntoPlace, syncDir, writeFileSynced, type RenameOptions } from '../../shared/node/durable-file';
 import { errorCode } from '../../shared/node/fs-errors';
 import { SNAPSHOT_ID_PATTERN } from './config';
-import { BackupError, cancelled, classifyTargetError, targetMissing, targetTimeout } from './errors';
+import { BackupError, cancelled, classifyTargetError, READ_ONLY_CODES, targetMissing, targetReadOnly, targetTimeout } from './errors';
 import { parseManifest, parseManifestHeader, serializeManifest, type Manifest, type ManifestHeader } from './manifest';
 
 export const REPO_DIR = 'DevEnviro Backup';
 const TEMP_PREFIX = '.tmp-';
+/** Where `backup repair` moves damaged objects. */
+export const QUARANTINE_DIR = 'quarantine';
 /** Files up to this size are read whole (one read, hashed in memory); larger ones are streamed in chunks. */
 export const WHOLE_FILE_LIMIT = 8 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
@@ -35,7 +38,8 @@ const RENAME: RenameOptions = { retryBusy: true };
 const README = `This folder holds backups made by DevEnviro Cockpit.
 
 objects/    file contents, each stored once under its SHA-256
-snapshots/  one manifest per backup: the list of files (path, size, time, SHA-256) and the projects it covers
+snapshots/  one manifest per backup: the list of files (path, size, time, SHA-256, chunks) and the projects it covers
+quarantine/ damaged files moved aside by a repair (kept as evidence; delete them once you no longer need them)
 
 Restore from the cockpit (Backup > Snapshots > Restore). Do not edit or delete files here by hand: the cockpit
 removes what its retention settings no longer need.
@@ -86,8 +90,10 @@ export class Repository {
   }
 
   /**
-   * Checks the target is there and writable enough to hold the repository, creating the repository's folders (never
-   * the target itself: an unmounted drive must not be replaced by an empty local folder).
+   * Checks the target is there and writable, creating the repository's folders (never the target itself: an unmounted
+   * drive must not be replaced by an empty local folder). Writability is tested directly, with a probe file created,
+   * flushed and deleted: on a read-only drive whose folders already exist, creating them succeeds and only the first
+   * object would fail, and some read-only mounts answer mkdir with ENOENT rather than EROFS.
    */
   async prepare(create: boolean): Promise<void> {
     const stat = await this.op('opening the backup folder', () => fsp.stat(this.target)).catch((error: unknown) => {
@@ -100,13 +106,48 @@ export class Repository {
       if (!exists) throw new BackupError('snapshot_not_found', `There are no backups in ${this.target} yet (no "${REPO_DIR}" folder).`);
       return;
     }
-    await this.write('other', this.objectsDir, 'creating the backup folders', async () => {
-      await fsp.mkdir(this.objectsDir, { recursive: true });
-      await fsp.mkdir(this.snapshotsDir, { recursive: true });
-    });
+    const what = 'creating the backup folders';
+    try {
+      await this.write('other', this.objectsDir, what, async () => {
+        await fsp.mkdir(this.objectsDir, { recursive: true });
+        await fsp.mkdir(this.snapshotsDir, { recursive: true });
+      });
+    } catch (error) {
+      // The target itself is there (just checked, and checked again by the classifier): a folder inside it that
+      // cannot be made means it cannot be written, whatever the error code says.
+      const code = errorCode(error instanceof BackupError ? error.cause : error);
+      if (error instanceof BackupError && error.code === 'target_failed' && code && READ_ONLY_CODES.has(code)) {
+        throw targetReadOnly(this.target, what, code, error.cause);
+      }
+      throw error;
+    }
+    await this.probeWritable();
     const readme = path.join(this.root, 'README.txt');
     const hasReadme = await this.op('opening the backup repository', () => fsp.stat(readme).then(() => true, () => false));
     if (!hasReadme) await this.writeSmallFile(readme, README, 'other');
+  }
+
+  /** Creates, flushes and deletes a small file in the repository folder; a BackupError when that cannot be done. */
+  async probeWritable(): Promise<void> {
+    const probe = path.join(this.root, `${TEMP_PREFIX}probe-${randomBytes(6).toString('hex')}`);
+    const what = 'checking that the backup folder can be written';
+    await this.write('other', probe, what, async () => {
+      let handle: fsp.FileHandle | undefined;
+      try {
+        handle = await fsp.open(probe, 'wx', PRIVATE);
+        await handle.writeFile('DevEnviro Backup write check\n');
+        await handle.sync();
+        await handle.close();
+        handle = undefined;
+        await fsp.rm(probe);
+      } catch (error) {
+        await handle?.close().catch(() => undefined);
+        await fsp.rm(probe, { force: true }).catch(() => undefined);
+        const code = errorCode(error);
+        if (code && READ_ONLY_CODES.has(code)) throw targetReadOnly(this.target, what, code, error);
+        throw error;
+      }
+    });
   }
 
   objectPath(sha256: string): string {
@@ -256,6 +297,27 @@ export class Repository {
       if (error instanceof BackupError && errorCode(error.cause) === 'ENOENT') return null;
       throw error;
     }
+  }
+
+  /**
+   * Moves an object out of objects/ into `quarantine/<folderName>/` (never deleted: it is the evidence of the damage).
+   * The next run no longer finds it, so it stores the content again. Returns the quarantine folder.
+   */
+  async quarantineObject(sha256: string, folderName: string): Promise<string> {
+    const folder = path.join(this.root, QUARANTINE_DIR, folderName);
+    await this.write('other', folder, 'moving a damaged file aside', async () => {
+      await fsp.mkdir(folder, { recursive: true });
+      // A plain rename (renameIntoPlace would remove the source if the rename failed: here that is the evidence).
+      await fsp.rename(this.objectPath(sha256), path.join(folder, sha256));
+      await syncDir(folder);
+      await syncDir(path.dirname(this.objectPath(sha256)));
+    });
+    return folder;
+  }
+
+  /** The repair's report beside the objects it moved aside. */
+  async writeQuarantineNote(folderName: string, text: string): Promise<void> {
+    await this.writeSmallFile(path.join(this.root, QUARANTINE_DIR, folderName, 'repair.json'), text, 'other');
   }
 
   async deleteObject(sha256: string): Promise<void> {

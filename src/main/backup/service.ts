@@ -86,6 +86,10 @@ export class BackupService {
     return this.engine.verify(id);
   }
 
+  repair(id: string) {
+    return this.engine.repair(id);
+  }
+
   restore(id: string, input: z.output<typeof BackupRestoreRequest>) {
     return this.engine.restore(id, input);
   }

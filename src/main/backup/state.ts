@@ -1,7 +1,8 @@
 /**
  * The backup's own bookkeeping, in `<dataDir>/backup/state.sqlite` (left out of backups: it is rebuilt by use):
  *
- *   hash_cache  (path, size, mtime, ctime) → sha256, so unchanged files are not read again on the next run;
+ *   hash_cache  (path, size, mtime, ctime) → sha256 (and, for a chunked file, its chunk list), so unchanged files
+ *               are not read again on the next run;
  *   runs        the history of runs, with their outcome and, for failures, the message shown to the person.
  *
  * SQLite rather than a JSON-lines file: the cache holds one row per backed-up file (100,000 for a large tree) and is
@@ -49,6 +50,12 @@ const migrations: Migration[] = [
       CREATE INDEX runs_started ON runs (started_at);
     `,
   },
+  {
+    version: 2,
+    name: 'chunk lists of large files',
+    // JSON [[sha256, size], …] of a file stored in chunks; NULL for a file stored as one object.
+    up: `ALTER TABLE hash_cache ADD COLUMN chunks TEXT;`,
+  },
 ];
 
 export interface CachedHash {
@@ -56,6 +63,8 @@ export interface CachedHash {
   mtime: number;
   ctime: number;
   sha256: string;
+  /** A file stored in content-defined chunks: each chunk's object and size, in order. */
+  chunks?: Array<[string, number]>;
 }
 
 interface RunRow {
@@ -120,8 +129,13 @@ export class BackupState {
   /** The whole cache, keyed by absolute path (one query; a Map lookup per file beats a statement per file). */
   loadHashes(): Map<string, CachedHash> {
     const map = new Map<string, CachedHash>();
-    for (const row of this.db.prepare('SELECT path, size, mtime, ctime, sha256 FROM hash_cache').iterate() as Iterable<CachedHash & { path: string }>) {
-      map.set(row.path, { size: row.size, mtime: row.mtime, ctime: row.ctime, sha256: row.sha256 });
+    const rows = this.db.prepare('SELECT path, size, mtime, ctime, sha256, chunks FROM hash_cache').iterate() as Iterable<
+      Omit<CachedHash, 'chunks'> & { path: string; chunks: string | null }
+    >;
+    for (const row of rows) {
+      const cached: CachedHash = { size: row.size, mtime: row.mtime, ctime: row.ctime, sha256: row.sha256 };
+      if (row.chunks) cached.chunks = JSON.parse(row.chunks) as Array<[string, number]>;
+      map.set(row.path, cached);
     }
     return map;
   }
@@ -129,11 +143,12 @@ export class BackupState {
   putHashes(rows: ReadonlyArray<CachedHash & { path: string }>): void {
     if (rows.length === 0) return;
     const upsert = this.db.prepare(
-      `INSERT INTO hash_cache (path, size, mtime, ctime, sha256) VALUES (@path, @size, @mtime, @ctime, @sha256)
-       ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime, sha256 = excluded.sha256`,
+      `INSERT INTO hash_cache (path, size, mtime, ctime, sha256, chunks) VALUES (@path, @size, @mtime, @ctime, @sha256, @chunks)
+       ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime, sha256 = excluded.sha256,
+         chunks = excluded.chunks`,
     );
     this.db.transaction(() => {
-      for (const row of rows) upsert.run(row);
+      for (const row of rows) upsert.run({ ...row, chunks: row.chunks ? JSON.stringify(row.chunks) : null });
     })();
   }
 

@@ -118,6 +118,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'backup.run': () => ({ runId: deps.hub().backup.runNow().runId }),
     'backup.snapshots': () => deps.hub().backup.snapshots(),
     'backup.verify': ({ id }) => deps.hub().backup.verify(id),
+    'backup.repair': ({ id }) => deps.hub().backup.repair(id),
     'backup.restore': ({ id, request }) => deps.hub().backup.restore(id, request),
     'backup.restoreHub': ({ id }) => {
       // Answered first: the restore stops and restarts the hub, taking this very connection with it.

@@ -65,6 +65,8 @@ export interface Entry {
   source: string;
   file: ScannedFile;
   sha256?: string;
+  /** A file larger than the smallest chunk: its chunks' objects and sizes, in order (from the cache or the store). */
+  chunks?: Array<[string, number]>;
   /** Whether the (path, size, mtime) → sha256 cache may learn this entry (not for staged database copies). */
   cacheable: boolean;
 }

@@ -15,16 +15,17 @@ import type { BackupSettings } from '../config';
 import type { ExclusionPreview } from '../exclusions';
 import type { Manifest } from '../manifest';
 import type { BackupState, BackupRunRecord } from '../state';
-import type { BackupProgress, DamagedSnapshot, RestoreReport, SnapshotSummary, VerifyReport } from '../../../shared/backup-protocol';
+import type { BackupProgress, DamagedSnapshot, RepairReport, RestoreReport, SnapshotSummary, VerifyReport } from '../../../shared/backup-protocol';
 import { createEngineContext, type BackupEngineOptions, type EngineContext, type PruneReport, type RestoreOptions, type RunOptions } from './context';
 import { pruneOnRequest } from './prune';
+import { repairSnapshot } from './repair';
 import { restoreHubDataBeside, restoreSnapshot } from './restore';
 import { runBackup } from './run';
 import { previewSources } from './scan';
 import { listSnapshots, readSnapshotManifest } from './snapshots';
 import { verifySnapshot } from './verify';
 
-export type { BackupPhase, BackupProgress, DamagedSnapshot, RestoreReport, SnapshotSummary, VerifyReport } from '../../../shared/backup-protocol';
+export type { BackupPhase, BackupProgress, DamagedSnapshot, RepairReport, RestoreReport, SnapshotSummary, VerifyReport } from '../../../shared/backup-protocol';
 export type { BackupEngineOptions, PruneReport, RestoreOptions, RunOptions } from './context';
 export { HUB_EXCLUDES } from './scan';
 
@@ -37,7 +38,7 @@ export class BackupEngine {
     this.state = this.ctx.state;
   }
 
-  /** What is running now ('run', 'verification', 'restore', 'prune'), or null. */
+  /** What is running now ('run', 'verification', 'repair', 'restore', 'prune'), or null. */
   get activity(): string | null {
     return this.ctx.busy;
   }
@@ -71,9 +72,20 @@ export class BackupEngine {
     return readSnapshotManifest(this.ctx, snapshotId);
   }
 
-  /** Re-hashes every object the snapshot names; reports those missing or whose content no longer matches. */
+  /**
+   * Re-hashes every object the snapshot names; reports those missing or whose content no longer matches. Only reads:
+   * a second verification reports the same.
+   */
   verify(snapshotId: string, options: { onProgress?: (p: BackupProgress) => void; signal?: AbortSignal } = {}): Promise<VerifyReport> {
     return this.ctx.exclusive('verification', () => verifySnapshot(this.ctx, snapshotId, options));
+  }
+
+  /**
+   * Checks the snapshot's objects again and moves the damaged ones aside into the backup folder's quarantine, so the
+   * next run stores their content again from the sources. Deletes nothing.
+   */
+  repair(snapshotId: string, options: { onProgress?: (p: BackupProgress) => void; signal?: AbortSignal } = {}): Promise<RepairReport> {
+    return this.ctx.exclusive('repair', () => repairSnapshot(this.ctx, snapshotId, options));
   }
 
   /**

@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import type { BackupSettings } from '../config';
 import { BackupError } from '../errors';
-import { snapshotTime } from '../manifest';
+import { fileObjects, snapshotTime } from '../manifest';
 import type { Repository } from '../repository';
 import { snapshotsToKeep } from '../retention';
 import type { EngineContext, PruneReport } from './context';
@@ -73,7 +73,7 @@ async function collectGarbage(repo: Repository, graceMs: number): Promise<{ obje
   const referenced = new Set<string>();
   for (const id of await repo.listSnapshotIds()) {
     try {
-      for (const f of (await repo.readManifest(id)).files) referenced.add(f.sha256);
+      for (const f of (await repo.readManifest(id)).files) for (const [sha256] of fileObjects(f)) referenced.add(sha256);
     } catch (error) {
       if (error instanceof BackupError && error.code === 'snapshot_not_found') continue; // pruned meanwhile by another hub
       if (error instanceof BackupError && error.code === 'snapshot_damaged') {

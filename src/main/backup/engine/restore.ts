@@ -10,7 +10,7 @@ import { renameIntoPlace, syncDir, writeFileSynced } from '../../../shared/node/
 import { errorCode } from '../../../shared/node/fs-errors';
 import { HUB_SOURCE } from '../config';
 import { BackupError } from '../errors';
-import { resolveInside, unsafePathReason, type ManifestFile } from '../manifest';
+import { fileObjects, resolveInside, unsafePathReason, type ManifestDir, type ManifestFile } from '../manifest';
 import { isInside } from '../paths';
 import type { Repository } from '../repository';
 import { sum, type EngineContext, type RestoreOptions } from './context';
@@ -27,12 +27,14 @@ export async function restoreSnapshot(ctx: EngineContext, snapshotId: string, op
     throw new BackupError('source_missing', `Snapshot ${manifest.id} has no source named "${options.source}" (it has ${names}).`);
   }
   const prefixes = options.paths?.map((p) => p.replace(/\/+$/, ''));
-  const files = manifest.files.filter(
-    (f) => f.source === options.source && (!prefixes || prefixes.some((p) => f.path === p || f.path.startsWith(`${p}/`))),
-  );
+  const wanted = (entry: { source: string; path: string }) =>
+    entry.source === options.source && (!prefixes || prefixes.some((p) => entry.path === p || entry.path.startsWith(`${p}/`)));
+  const files = manifest.files.filter(wanted);
+  // Folders (version 2 manifests): made even when empty, their modes set once their files are in.
+  const dirs = manifest.dirs.filter(wanted);
 
   // Refuse the whole restore if any path is unsafe: such a manifest was not written by this program.
-  const unsafe = files
+  const unsafe = [...files, ...dirs]
     .map((f) => ({ path: f.path, reason: unsafePathReason(f.path, ctx.platform) }))
     .filter((u): u is { path: string; reason: string } => u.reason !== null);
   if (unsafe.length > 0) {
@@ -63,6 +65,14 @@ export async function restoreSnapshot(ctx: EngineContext, snapshotId: string, op
 
   const failed: RestoreReport['failed'] = [];
   const madeDirs = new Set<string>();
+  for (const d of dirs) {
+    try {
+      await ensureParents(root, resolveInside(root, d.path, ctx.platform), madeDirs, true);
+    } catch (error) {
+      if (error instanceof BackupError && error.code !== 'restore_failed') throw error;
+      failed.push({ path: `${d.path}/`, reason: (error as Error).message });
+    }
+  }
   const progress = phaseProgress(progressReporter(options.onProgress), 'copying', { files: files.length, bytes: sum(files.map((f) => f.size)) });
   for (const f of files) {
     const target = resolveInside(root, f.path, ctx.platform);
@@ -84,6 +94,7 @@ export async function restoreSnapshot(ctx: EngineContext, snapshotId: string, op
   } catch (error) {
     throw new BackupError('restore_failed', `Cannot save the restored files in ${root}: ${(error as Error).message}`, { cause: error });
   }
+  await applyDirModes(root, dirs, ctx.platform, failed);
   progress.finish();
   const restored: RestoreReport = {
     snapshotId: manifest.id,
@@ -98,29 +109,45 @@ export async function restoreSnapshot(ctx: EngineContext, snapshotId: string, op
 }
 
 async function restoreFile(repo: Repository, f: ManifestFile, target: string): Promise<void> {
-  const input = await repo.openObject(f.sha256);
-  if (!input) throw new BackupError('restore_failed', `its stored content (${f.sha256.slice(0, 12)}…) is missing from the backup`);
   const temp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.restore-${randomBytes(6).toString('hex')}`);
-  // The stored content, each read under the backup folder's time limit; damaged content throws before the flush.
+  // The stored objects in order (one, or the file's chunks), each read under the backup folder's time limit and
+  // checked against its name; the whole content is checked against the file's sha256. Damage throws before the flush.
   const buffer = Buffer.allocUnsafe(1024 * 1024);
-  async function* content(object: fsp.FileHandle): AsyncGenerator<Buffer> {
-    const hash = createHash('sha256');
+  async function* content(): AsyncGenerator<Buffer> {
+    const whole = createHash('sha256');
     let size = 0;
-    for (;;) {
-      const { bytesRead } = await repo.op('reading a stored file', () => object.read(buffer, 0, buffer.length, size));
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      yield buffer.subarray(0, bytesRead);
-      size += bytesRead;
+    for (const [sha256, expectedSize] of fileObjects(f)) {
+      const object = await repo.openObject(sha256);
+      if (!object) throw new BackupError('restore_failed', `its stored content (${sha256.slice(0, 12)}…) is missing from the backup`);
+      try {
+        const hash = createHash('sha256');
+        let objectSize = 0;
+        for (;;) {
+          const { bytesRead } = await repo.op('reading a stored file', () => object.read(buffer, 0, buffer.length, objectSize));
+          if (bytesRead === 0) break;
+          const piece = buffer.subarray(0, bytesRead);
+          hash.update(piece);
+          whole.update(piece);
+          objectSize += bytesRead;
+          size += bytesRead;
+          yield piece;
+        }
+        const actual = hash.digest('hex');
+        if (actual !== sha256 || objectSize !== expectedSize) {
+          throw new BackupError('restore_failed', `its stored content is damaged (expected sha256 ${sha256.slice(0, 12)}…, found ${actual.slice(0, 12)}…)`);
+        }
+      } finally {
+        await object.close().catch(() => undefined);
+      }
     }
-    const actual = hash.digest('hex');
+    const actual = whole.digest('hex');
     if (actual !== f.sha256 || size !== f.size) {
       throw new BackupError('restore_failed', `its stored content is damaged (expected sha256 ${f.sha256.slice(0, 12)}…, found ${actual.slice(0, 12)}…)`);
     }
   }
   let renamed = false;
   try {
-    await writeFileSynced(temp, content(input), { mode: 0o600, exclusive: true });
+    await writeFileSynced(temp, content(), { mode: 0o600, exclusive: true });
     await fsp.chmod(temp, f.mode & 0o777);
     const mtime = new Date(f.mtime);
     await fsp.utimes(temp, mtime, mtime);
@@ -128,7 +155,6 @@ async function restoreFile(repo: Repository, f: ManifestFile, target: string): P
     await renameIntoPlace(temp, target);
     renamed = true;
   } finally {
-    await input.close().catch(() => undefined);
     if (!renamed) await fsp.rm(temp, { force: true }).catch(() => undefined);
   }
 }
@@ -164,9 +190,32 @@ export async function restoreHubDataBeside(ctx: EngineContext, snapshotId: strin
   return folder;
 }
 
-/** Creates the folders between root and file one by one, refusing to pass through a symbolic link. */
-async function ensureParents(root: string, file: string, made: Set<string>): Promise<void> {
-  const dir = path.dirname(file);
+/**
+ * Sets the recorded mode and time of each restored folder, deepest first (a read-only folder is made read-only only
+ * once everything inside it is written, and setting a folder's time after its children keeps it).
+ */
+async function applyDirModes(root: string, dirs: ManifestDir[], platform: NodeJS.Platform, failed: RestoreReport['failed']): Promise<void> {
+  const deepestFirst = [...dirs].sort((a, b) => b.path.split('/').length - a.path.split('/').length);
+  for (const d of deepestFirst) {
+    const dir = resolveInside(root, d.path, platform);
+    try {
+      const stat = await fsp.lstat(dir);
+      if (!stat.isDirectory()) continue;
+      if (platform !== 'win32') await fsp.chmod(dir, d.mode & 0o7777);
+      const mtime = new Date(d.mtime);
+      await fsp.utimes(dir, mtime, mtime);
+    } catch (error) {
+      failed.push({ path: `${d.path}/`, reason: `its mode or time could not be set: ${(error as Error).message}` });
+    }
+  }
+}
+
+/**
+ * Creates the folders between root and file one by one (and, with `andSelf`, the folder `file` itself), refusing to
+ * pass through a symbolic link.
+ */
+async function ensureParents(root: string, file: string, made: Set<string>, andSelf = false): Promise<void> {
+  const dir = andSelf ? path.resolve(file) : path.dirname(file);
   if (made.has(dir) || dir === root) return;
   const rel = path.relative(root, dir);
   let current = root;

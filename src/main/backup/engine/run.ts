@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { version as appVersion } from '../../../../package.json';
 import { BackupError } from '../errors';
-import { snapshotIdFor, type Manifest, type ManifestFile } from '../manifest';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, snapshotIdFor, type Manifest, type ManifestFile } from '../manifest';
 import { STATE_DIR, type BackupRunRecord } from '../state';
 import { checkAborted, sum, type EngineContext, type RunOptions } from './context';
 import { progressReporter } from './progress';
@@ -34,9 +34,10 @@ export async function runBackup(ctx: EngineContext, options: RunOptions): Promis
     await repo.prepare(true);
     checkAborted(signal);
 
-    const { entries, sources } = await scanSources(ctx, settings, repo, staging, warnings, signal, report);
-    const { hashed, vanished } = await hashEntries(ctx, entries, report, warnings, signal);
-    await copyMissing(ctx, repo, entries, vanished, report, warnings, totals, signal);
+    const { entries, sources, dirs } = await scanSources(ctx, settings, repo, staging, warnings, signal, report);
+    const { hashed: hashedSmall, vanished } = await hashEntries(ctx, entries, report, warnings, signal);
+    const { chunkedRead } = await copyMissing(ctx, repo, entries, vanished, report, warnings, totals, signal);
+    const hashed = hashedSmall + chunkedRead;
     checkAborted(signal);
 
     // The manifest, last: once it is there, the snapshot is complete.
@@ -44,7 +45,15 @@ export async function runBackup(ctx: EngineContext, options: RunOptions): Promis
     await repo.syncWrittenDirs();
     const files: ManifestFile[] = entries
       .filter((e) => !vanished.has(e))
-      .map((e) => ({ source: e.source, path: e.file.path, size: e.file.size, mtime: e.file.mtimeMs, mode: e.file.mode, sha256: e.sha256! }));
+      .map((e) => ({
+        source: e.source,
+        path: e.file.path,
+        size: e.file.size,
+        mtime: e.file.mtimeMs,
+        mode: e.file.mode,
+        sha256: e.sha256!,
+        ...(e.chunks ? { chunks: e.chunks } : {}),
+      }));
     // Counted here, not at scan time: files that vanished are left out and sizes are those actually stored.
     const bySource = new Map(sources.map((source) => [source.name, source]));
     for (const f of files) {
@@ -56,14 +65,15 @@ export async function runBackup(ctx: EngineContext, options: RunOptions): Promis
     totals.bytes = sum(files.map((f) => f.size));
     const createdAt = ctx.now();
     const manifest: Manifest = {
-      format: 'devenviro-backup-manifest',
-      version: 1,
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
       id: snapshotIdFor(createdAt, randomBytes(4).toString('hex')),
       createdAt: createdAt.toISOString(),
       origin: { host: ctx.host, dataDir: ctx.dataDir, platform: ctx.platform, app: appVersion },
       sources,
       totals,
       files,
+      dirs,
     };
     checkAborted(signal);
     await repo.writeManifest(manifest);

@@ -9,8 +9,8 @@ import { BODY_DIR } from '../../messaging/body-store';
 import { HUB_RUNTIME_FILE } from '../../../shared/hub-location';
 import { HUB_SOURCE, type BackupSettings } from '../config';
 import { BackupError } from '../errors';
-import { scanTree, toPreview, type ExclusionPreview, type ScanRules } from '../exclusions';
-import type { ManifestSource } from '../manifest';
+import { scanTree, toPreview, type ExclusionPreview, type ScanResult, type ScanRules } from '../exclusions';
+import type { ManifestDir, ManifestSource } from '../manifest';
 import { isDirectory } from '../paths';
 import { REPO_DIR, type Repository } from '../repository';
 import { STATE_DIR } from '../state';
@@ -30,17 +30,20 @@ export async function scanSources(
   warnings: string[],
   signal: AbortSignal | undefined,
   report: ProgressReporter,
-): Promise<{ entries: Entry[]; sources: ManifestSource[] }> {
+): Promise<{ entries: Entry[]; sources: ManifestSource[]; dirs: ManifestDir[] }> {
   report({ phase: 'scanning', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 }, true);
   const entries: Entry[] = [];
+  const dirs: ManifestDir[] = [];
   const sources: ManifestSource[] = [];
   let found = 0;
   let foundBytes = 0;
   const onScan = (files: number, bytes: number) =>
     report({ phase: 'scanning', filesDone: found + files, filesTotal: found + files, bytesDone: foundBytes + bytes, bytesTotal: foundBytes + bytes });
 
-  const hubFiles = await scanHubData(ctx, repo, staging, warnings, signal, onScan);
+  const hub = await scanHubData(ctx, repo, staging, warnings, signal, onScan);
+  const hubFiles = hub.files;
   entries.push(...hubFiles.map((e) => ({ ...e, source: HUB_SOURCE })));
+  dirs.push(...hub.dirs.map((d) => ({ source: HUB_SOURCE, path: d.path, mode: d.mode, mtime: d.mtimeMs })));
   // Each source's files and bytes are counted once, from the snapshot's final file list (see run.ts).
   sources.push({ name: HUB_SOURCE, kind: 'hub', path: ctx.dataDir, files: 0, bytes: 0 });
   found += hubFiles.length;
@@ -55,11 +58,12 @@ export async function scanSources(
     }
     const scan = await scanTree(source.path, folderRules(ctx, settings, repo.root), { limit: 0, signal, onProgress: onScan });
     entries.push(...scan.files.map((file) => ({ source: source.name, file, cacheable: true })));
+    dirs.push(...scan.dirs.map((d) => ({ source: source.name, path: d.path, mode: d.mode, mtime: d.mtimeMs })));
     sources.push({ name: source.name, kind: 'folder', path: source.path, files: 0, bytes: 0 });
     found += scan.files.length;
     foundBytes += scan.bytes;
   }
-  return { entries, sources };
+  return { entries, sources, dirs };
 }
 
 /** `repoRoot`: the repository's own folder, never backed up into itself. */
@@ -95,7 +99,7 @@ async function scanHubData(
   warnings: string[],
   signal: AbortSignal | undefined,
   onScan: (files: number, bytes: number) => void,
-): Promise<Array<Omit<Entry, 'source'>>> {
+): Promise<{ files: Array<Omit<Entry, 'source'>>; dirs: ScanResult['dirs'] }> {
   const scan = await scanTree(ctx.dataDir, hubRules(ctx, repo.root), { limit: 0, signal, onProgress: onScan });
   const live = new Map<string, SqliteDatabase>();
   for (const db of ctx.options.databases?.() ?? []) {
@@ -129,7 +133,7 @@ async function scanHubData(
       if (!listed.has(file.abs)) result.push({ file: { ...file, path: `${BODY_DIR}/${file.path}` }, cacheable: true });
     }
   }
-  return result;
+  return { files: result, dirs: scan.dirs };
 }
 
 /**
@@ -154,7 +158,7 @@ export async function previewSources(
       if (options.only !== undefined) {
         throw new BackupError('source_missing', `The project folder "${source.name}" (${source.path}) is not there (or is not a folder).`);
       }
-      previews.push({ ...toPreview(source, { root: source.path, files: [], bytes: 0, skipped: { files: 0, dirs: 0, bytes: 0 }, skippedPaths: [] }), missing: true });
+      previews.push({ ...toPreview(source, { root: source.path, files: [], dirs: [], bytes: 0, skipped: { files: 0, dirs: 0, bytes: 0 }, skippedPaths: [] }), missing: true });
       continue;
     }
     const scan = await scanTree(source.path, folderRules(ctx, settings, repoRoot), { limit: options.limit, signal: options.signal });
