@@ -11,6 +11,7 @@ import type { MessagingService } from './messaging/service';
 import type { RealtimeGateway } from './messaging/realtime';
 import type { ReservationService } from './reservations/service';
 import type { TaskService } from './tasks/service';
+import type { WorkflowEngine } from './workflows/engine';
 
 export interface Hub {
   db: SqliteDatabase;
@@ -29,4 +30,6 @@ export interface Hub {
   reservations: ReservationService;
   /** Tasks handed to agents under a lease, and their dispatcher. */
   tasks: TaskService;
+  /** Workflow runs on those tasks. */
+  workflows: WorkflowEngine;
 }

@@ -25,7 +25,7 @@ import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
 import type { Task } from './task-protocol';
-import type { WaitingTask } from './workflow-run-protocol';
+import { CockpitWorkflowCalls, type WaitingTask, type WorkflowRun, type WorkflowsChanged, type WorkflowSummary } from './workflow-run-protocol';
 
 function call<P extends z.ZodType>(params: P) {
   return { returns: <R>() => ({ params, result: undefined as unknown as R }) };
@@ -175,6 +175,14 @@ export const calls = {
   'tasks.cancel': call(CockpitTaskCalls.cancel).returns<Task>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
+  /** Workflow runs, newest first (every project's, or one project's / state's). */
+  'workflows.list': call(CockpitWorkflowCalls.list).returns<WorkflowSummary[]>(),
+  'workflows.get': call(CockpitWorkflowCalls.get).returns<WorkflowRun>(),
+  /** Starts a run of a definition, in the project it names (default: default); invalid: fails naming each problem. */
+  'workflows.start': call(CockpitWorkflowCalls.start).returns<WorkflowRun>(),
+  'workflows.cancel': call(CockpitWorkflowCalls.cancel).returns<WorkflowRun>(),
+  'workflows.approve': call(CockpitWorkflowCalls.approve).returns<WorkflowRun>(),
+  'workflows.retry': call(CockpitWorkflowCalls.retry).returns<WorkflowRun>(),
 } as const;
 
 /** The most of a body's text (UTF-8 bytes, about: characters) the cockpit gets in its lists, threads and live stream. */
@@ -214,6 +222,8 @@ export const events = {
   'tasks.changed': event<TasksChanged>(),
   /** An in-place restore of the hub's data finished (or failed, with the reason). */
   'backup.restored': event<LastRestore>(),
+  /** Workflow runs that changed (a step or task moved), as summaries, at most once per tenth of a second. */
+  'workflows.changed': event<WorkflowsChanged>(),
 } as const;
 
 export type CallName = keyof typeof calls;

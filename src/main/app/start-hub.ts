@@ -38,7 +38,7 @@ import { noticeCockpitReleases } from '../reservations/notices';
 import { ReservationService } from '../reservations/service';
 import { registerTaskRoutes } from '../tasks/http';
 import { TaskService } from '../tasks/service';
-import { registerWorkflowRoutes } from '../workflows';
+import { noticeApprovers, registerWorkflowRoutes, registerWorkflowRunRoutes, WorkflowEngine } from '../workflows';
 import type { Metrics } from '../monitor/metrics';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { checkVectorIndex } from '../vector';
@@ -98,6 +98,9 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     },
   });
   noticeCockpitReleases(reservations, registry, messaging);
+  // Workflows run on tasks; after a crash the engine finishes what the crash cut off before the hub serves.
+  const workflows = new WorkflowEngine(db, registry, tasks);
+  noticeApprovers(workflows, registry, messaging);
 
   const memory = new MemoryEngine({
     dataDir,
@@ -166,7 +169,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     maxBodyBytes: config.messages.maxBytes,
     keepFinishedTasksMs: config.a2a.keepFinishedTasksDays * 86_400_000,
   });
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks };
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -189,6 +192,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => registerReservationRoutes(context, registry, reservations, cockpitToken),
       (context) => registerTaskRoutes(context, registry, tasks, cockpitToken),
       (context) => registerWorkflowRoutes(context, registry, cockpitToken),
+      (context) => registerWorkflowRunRoutes(context, registry, workflows, cockpitToken),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -237,6 +241,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   await hub.backup.scheduler.stop();
   await hub.memory.close();
   hub.reservations.close();
+  hub.workflows.close();
   hub.tasks.close();
   hub.registry.close();
   await hub.checkpointer.stop();

@@ -17,6 +17,9 @@ import type { Metrics } from '../monitor/metrics';
 import { taskBoardOf } from '../tasks/board';
 import type { CallHandlers } from './dispatch';
 
+/** The person at the cockpit, as the task and workflow services know callers. */
+const COCKPIT = { kind: 'cockpit' } as const;
+
 export interface HandlerDeps {
   status(): HubStatus;
   /** The running hub's services; throws while the hub is not started. */
@@ -138,6 +141,13 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'metrics.snapshot': () => deps.metrics()?.latest ?? null,
 
     'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],
+
+    'workflows.list': (query) => deps.hub().workflows.list(COCKPIT, { ...query, limit: query?.limit ?? 100 }),
+    'workflows.get': ({ id }) => deps.hub().workflows.get(COCKPIT, id),
+    'workflows.start': ({ definition }) => deps.hub().workflows.start(COCKPIT, definition),
+    'workflows.cancel': ({ id, reason }) => deps.hub().workflows.cancel(COCKPIT, id, reason),
+    'workflows.approve': ({ id, stepId, decision }) => deps.hub().workflows.approve(COCKPIT, id, stepId, decision),
+    'workflows.retry': ({ id, stepId }) => deps.hub().workflows.retry(COCKPIT, id, stepId),
   };
 }
 

@@ -36,6 +36,8 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     }, MESSAGE_BATCH_MS);
   });
   const offReservations = hub.reservations.onChange((change) => events.emit('reservations.changed', change));
+  // Workflow runs: summaries of the changed ones, batched by the engine (once per tenth of a second).
+  const offWorkflows = hub.workflows.onChange((runs) => events.emit('workflows.changed', runs));
   // A2A tasks: the list, at most once per batch interval (a send writes its task several times).
   let a2aTimer: NodeJS.Timeout | undefined;
   const offA2a = hub.a2a.store.onChange(() => {
@@ -78,6 +80,7 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
       offMcp();
       clearTimeout(mcpTimer);
       offReservations();
+      offWorkflows();
       offA2a();
       clearTimeout(a2aTimer);
       stopTasks();

@@ -1,4 +1,4 @@
-/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks, reservations, tasks). */
+/** hub.sqlite's schema as numbered migrations (agents, messages, deliveries, subscriptions, A2A tasks, reservations, tasks, workflow runs). */
 import type { Migration } from './database';
 
 /**
@@ -230,5 +230,72 @@ export const hubMigrations: Migration[] = [
     name: 'finished A2A tasks by age',
     // The retention sweep (a2a/task-store.ts) deletes finished tasks oldest first, a batch at a time.
     up: `CREATE INDEX a2a_tasks_finished ON a2a_tasks (updated_at) WHERE state IN (3, 4, 5, 7);`,
+  },
+  {
+    version: 10,
+    name: 'workflow runs',
+    // Running workflows (src/main/workflows/engine.ts): a run, its steps, and its task-backed items (a task step or a
+    // fan-in task is one item; a fan-out one per item of its list). A step's change of state and the tasks it creates
+    // commit in one transaction; an item row names its current task, so a task is never created twice for it.
+    up: `
+      CREATE TABLE workflow_runs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        project TEXT NOT NULL,
+        state TEXT NOT NULL,                 -- running | succeeded | failed | cancelled
+        created_by TEXT NOT NULL,            -- agent id, or 'cockpit'
+        definition TEXT NOT NULL,            -- JSON, validated, defaults filled in
+        plan TEXT NOT NULL,                  -- JSON
+        idempotency_key TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT
+      ) STRICT;
+      CREATE INDEX workflow_runs_by_project ON workflow_runs (project, seq);
+      CREATE INDEX workflow_runs_running ON workflow_runs (state) WHERE state = 'running';
+      CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+      CREATE TABLE workflow_steps (
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,                 -- waiting | running | awaiting_approval | succeeded | failed | cancelled | timed_out | skipped
+        items_total INTEGER NOT NULL DEFAULT 0,
+        items_started INTEGER NOT NULL DEFAULT 0,
+        items_succeeded INTEGER NOT NULL DEFAULT 0,
+        items_failed INTEGER NOT NULL DEFAULT 0,
+        items_cancelled INTEGER NOT NULL DEFAULT 0,
+        output TEXT,                         -- JSON StepOutput once succeeded
+        outcomes TEXT,                       -- JSON Outcome[] once ended (one per item for a fan-out): what a fan-in reads
+        approval TEXT,                       -- JSON: subject, expiresAt, decision
+        error TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        PRIMARY KEY (run_id, step_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE workflow_items (
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        item TEXT,                           -- JSON: a fan-out's item
+        state TEXT NOT NULL,                 -- queued | active | succeeded | failed | cancelled
+        task_id TEXT,                        -- the current task (a retried item gets a new one)
+        PRIMARY KEY (run_id, step_id, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX workflow_items_queued ON workflow_items (run_id, step_id, state, idx);
+      CREATE INDEX workflow_items_active ON workflow_items (state) WHERE state = 'active';
+
+      -- Every task a run created, for the timeline and to find a task's item (item rows name only the current one).
+      CREATE TABLE workflow_tasks (
+        task_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        idx INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX workflow_tasks_by_run ON workflow_tasks (run_id, task_id);
+    `,
   },
 ];

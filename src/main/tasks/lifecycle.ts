@@ -88,6 +88,52 @@ export class TaskLifecycle {
     return taskView(core, core.reread([id]).get(id)!, true);
   }
 
+  /**
+   * Creates ready tasks inside the caller's open transaction (the workflow engine starting a step): the rows commit
+   * or roll back with it, and settle() mirrors them once committed. Inputs stay in the row whatever their size (no
+   * file is written before the commit). The requests are the hub's own, built from a validated definition: no
+   * dependencies, and their project, assignee and affinity already checked.
+   */
+  createInTransaction(caller: TaskCaller, requests: z.output<typeof CreateTaskRequest>[]): string[] {
+    const now = iso(Date.now());
+    const createdBy = caller.kind === 'agent' ? caller.agent.id : 'cockpit';
+    return requests.map((request) => {
+      const id = this.newId();
+      const inputJson = request.input === undefined ? null : JSON.stringify(request.input);
+      this.core.store.insert(
+        {
+          id,
+          project: request.project ?? 'default',
+          title: request.title,
+          instructions: request.instructions,
+          input: inputJson,
+          inputBytes: inputJson === null ? 0 : Buffer.byteLength(inputJson),
+          inputExternal: 0,
+          capabilities: JSON.stringify([...new Set(request.capabilities)]),
+          tier: request.tier ?? null,
+          priority: request.priority,
+          timeoutSeconds: request.timeoutSeconds,
+          leaseSeconds: request.leaseSeconds,
+          maxAttempts: request.maxAttempts,
+          backoff: JSON.stringify(request.backoff),
+          dependsOn: '[]',
+          assignee: request.assignee ?? null,
+          affinity: request.affinity ? JSON.stringify(request.affinity) : null,
+          threadId: request.threadId ?? null,
+          parentTaskId: request.parentTaskId ?? null,
+          workflowId: request.workflowId ?? null,
+          stepId: request.stepId ?? null,
+          createdBy,
+          state: 'ready',
+          readySince: now,
+          now,
+        },
+        [],
+      );
+      return id;
+    });
+  }
+
   /** How far the holder is; the first report starts an offered task. Keeps the lease. */
   progress(agent: AgentRecord, id: string, request: z.output<typeof TaskProgressRequest>): Task {
     const { core } = this;

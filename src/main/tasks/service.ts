@@ -108,6 +108,19 @@ export class TaskService {
     return this.lifecycle.create(caller, request);
   }
 
+  /**
+   * Creates tasks inside the caller's open transaction (the workflow engine starting a step); they commit or roll
+   * back with it. Call settle() with the ids once it committed.
+   */
+  createInTransaction(caller: TaskCaller, requests: z.output<typeof CreateTaskRequest>[]): string[] {
+    return this.lifecycle.createInTransaction(caller, requests);
+  }
+
+  /** Tasks created by createInTransaction, once committed: mirrored, told to listeners, offered. */
+  settle(ids: string[]): void {
+    this.core.reread(ids);
+  }
+
   /** One task with its input and result. An agent sees its own project's tasks only. */
   get(caller: TaskCaller, id: string): Task {
     return taskView(this.core, this.lifecycle.visibleRow(caller, id), true);

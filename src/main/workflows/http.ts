@@ -2,12 +2,13 @@
  * HTTP route of workflow definitions (API v1): check one against the caller's project and its registered agents,
  * answering the plan, or a 400 whose `problems` name each step at fault. Nothing is stored.
  */
-import { WORKFLOW_VALIDATE_PATH, type AgentView, type WorkflowCheck } from '../../shared/workflow-protocol';
+import { WORKFLOW_VALIDATE_PATH, type WorkflowCheck } from '../../shared/workflow-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf, requireAuthority } from '../api/auth';
 import type { ApiContext } from '../api/server';
-import { forbidden, HubError } from '../errors';
+import { forbidden } from '../errors';
 import { validateWorkflow } from './definition';
+import { agentViews, invalidWorkflow } from './engine';
 import { isPlainObject } from './values';
 
 export function registerWorkflowRoutes({ http }: ApiContext, registry: AgentRegistry, cockpitToken: string): void {
@@ -20,22 +21,10 @@ export function registerWorkflowRoutes({ http }: ApiContext, registry: AgentRegi
       throw forbidden(`an agent runs workflows in its own project (${who.agent.project}), not ${named}`);
     }
     const project = who.kind === 'agent' ? who.agent.project : named || 'default';
-    const agents: AgentView[] = registry.all().map((agent) => ({
-      id: agent.id,
-      project: agent.project,
-      tier: agent.tier,
-      capabilities: agent.capabilities,
-      revoked: agent.revokedAt !== null,
-    }));
+    const agents = agentViews(registry);
     const length = Number(request.headers['content-length']);
     const result = validateWorkflow(body, { agents, project, ...(Number.isFinite(length) ? { bytes: length } : {}) });
-    if (!result.ok) {
-      const shown = result.problems.slice(0, 5).map((p) => p.message);
-      const more = result.problems.length > shown.length ? ` (and ${result.problems.length - shown.length} more)` : '';
-      const error = new HubError('invalid_request', `invalid workflow: ${shown.join('; ')}${more}`);
-      error.details = { problems: result.problems };
-      throw error;
-    }
+    if (!result.ok) throw invalidWorkflow(result.problems);
     const steps = Object.keys(result.definition.steps).length;
     return { ok: true, name: result.definition.name, project, steps, plan: result.plan };
   });
