@@ -208,7 +208,17 @@ test.describe('cockpit views', () => {
     await expect(top).toContainText('payments');
     await expect(top).toContainText('by alpha');
     const scores = top.getByTestId('memory-scores');
-    for (const label of ['final', 'fused', 'vector', 'keyword', 'importance', 'recency']) await expect(scores).toContainText(label);
+    for (const label of ['final', 'relevance', 'vector', 'keyword', 'importance', 'recency']) await expect(scores).toContainText(label);
+    await expect(results.getByTestId('memory-no-good-match')).toHaveCount(0);
+
+    // A question nothing stored answers says so, and flags its hits as weak matches.
+    await page.getByTestId('memory-query').fill('how tall is Mount Everest');
+    await page.getByTestId('memory-search').click();
+    await expect(results.getByTestId('memory-no-good-match')).toBeVisible({ timeout: 30_000 });
+    await expect(results.getByTestId('memory-hit').first()).toContainText('weak match');
+    await page.getByTestId('memory-query').fill('why did we pick sqlite for messages');
+    await page.getByTestId('memory-search').click();
+    await expect(top).toContainText('We chose SQLite with WAL mode');
 
     // The kind filter narrows the hits.
     await page.getByRole('button', { name: 'task', exact: true }).click();

@@ -184,7 +184,9 @@ export const TopicsOutput = z.object({ topics: z.array(z.string()) });
 export const ReadInboxOutput = z.object({ messages: z.array(MessageOut), next: z.string().nullable() });
 export const AcknowledgeOutput = z.object({ acknowledged: z.number() });
 export const WaitForMessagesOutput = z.object({ messages: z.array(MessageOut), timedOut: z.boolean() });
-export const MemorySearchOutput = z.looseObject({ hits: z.array(z.looseObject({ memory: z.looseObject({ id: z.string(), text: z.string() }) })) });
+export const MemorySearchOutput = z.looseObject({
+  hits: z.array(z.looseObject({ memory: z.looseObject({ id: z.string(), text: z.string() }), weak: z.boolean() })),
+});
 export const MemoryStoreOutput = z.object({ stored: z.array(StoredMemoryOut) });
 export const MemoryExtractOutput = z.looseObject({ stored: z.array(StoredMemoryOut), stats: z.looseObject({ memories: z.number() }) });
 

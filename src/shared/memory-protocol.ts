@@ -115,11 +115,17 @@ export interface StoredMemory {
 
 /** Every number behind a hit's place in the ranking, so it can be explained. */
 export interface MemoryScores {
+  /** Place among the vector index's nearest neighbours; null: found by keywords only. */
   vectorRank: number | null;
+  /** Cosine similarity of the query and the memory (computed for keyword-only hits too). */
   vectorSimilarity: number | null;
+  /** Place by keyword coverage among the hits that share a word with the query; null: none shared. */
   keywordRank: number | null;
+  /** IDF-weighted share of the query's words the memory contains (0-1): a common word adds little, a rare one much. */
   keywordScore: number | null;
-  /** Reciprocal rank fusion of the two lists. */
+  /** The memory holds a rare identifier of the query (commit, ticket, error code, path, symbol): it ranks first. */
+  exact: boolean;
+  /** Relevance: vector similarity + weighted keyword coverage (before the exact-match bonus, importance, recency). */
   fused: number;
   importance: number;
   /** 1 for a memory used just now, halving every half-life since its last use. */
@@ -130,6 +136,11 @@ export interface MemoryScores {
 export interface MemoryHit {
   memory: Memory;
   scores: MemoryScores;
+  /**
+   * A weak match: no exact identifier and a relevance under the calibrated threshold. When the first hit is weak,
+   * nothing stored answers the question well; show it as "no good match" rather than as an answer.
+   */
+  weak: boolean;
 }
 
 export interface MemorySearchResult {

@@ -118,11 +118,13 @@ describe('memory engine over HTTP', () => {
       vectorSimilarity: expect.any(Number),
       keywordRank: expect.any(Number),
       keywordScore: expect.any(Number),
+      exact: false,
       fused: expect.any(Number),
       importance: expect.any(Number),
       recency: expect.any(Number),
       final: expect.any(Number),
     });
+    expect(top.weak).toEqual(expect.any(Boolean));
     const finals = all.body.hits.map((hit: { scores: { final: number } }) => hit.scores.final);
     expect([...finals].sort((x, y) => y - x)).toEqual(finals);
     expect(all.body.model).toBe('use-lite-512-int8');

@@ -17,7 +17,9 @@ export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
     {
       description:
         "Search the shared memory by meaning and keywords: your project's memories, and with scope=shared also other projects' shared ones. " +
-        'Only current memories: one replaced by a newer value is history (includeHistory=true shows it, with supersededBy). Optional filters: kinds, tags, since (ISO time).',
+        'Only current memories: one replaced by a newer value is history (includeHistory=true shows it, with supersededBy). Optional filters: kinds, tags, since (ISO time). ' +
+        'An exact identifier (commit hash, ticket id, error code, file path) finds the memory holding it first. A hit with weak=true is a poor match: ' +
+        'when the first hit is weak, nothing stored answers the question.',
       inputSchema: MemorySearchInput,
       outputSchema: MemorySearchOutput,
     },

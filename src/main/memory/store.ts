@@ -1,7 +1,8 @@
 /**
  * The memory store: memories in SQLite (text, metadata, keyword index and every vector) with the vector index of
- * the active model beside it, and search over them (vector nearest neighbours fused with FTS5 BM25, then weighed by
- * importance and recency). The engine (engine.ts) opens it and gives it its encoder.
+ * the active model beside it, and search over them (vector nearest neighbours and keyword matches, ranked by
+ * ranking.ts: cosine similarity plus IDF-weighted keyword coverage, exact identifiers first, weak matches flagged).
+ * The engine (engine.ts) opens it and gives it its encoder.
  *
  * Stores are grouped like message sends: what arrives while a batch is being embedded joins the next batch, so one
  * ONNX run and one transaction serve many callers, and each caller hears back only after the commit.
@@ -18,6 +19,7 @@ import type {
   MemorySearchQuery,
   MemorySearchResult,
   MemoryOverview,
+  MemoryScores,
   MemoryStats,
   ModelChoice,
   StoredMemory,
@@ -27,6 +29,7 @@ import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
 import { badRequest, HubError, notFound } from '../errors';
 import { memoryMigrations } from './migrations';
+import { coverage, KeywordSearch } from './keyword';
 import { KIND_IMPORTANCE, scoreCandidate, type Candidate } from './ranking';
 import { DEFAULT_SUPERSESSION, noteFacts, relateNotes, type NoteFacts, type SupersessionThresholds } from './supersession';
 import { VectorIndex } from '../vector';
@@ -130,19 +133,6 @@ type MemoryRow = {
 const MEMORY_COLUMNS = `m.*, (SELECT p.uid FROM memories p WHERE p.id = m.parent_id) AS parent_uid,
   (SELECT o.uid FROM memories o WHERE o.id = m.supersedes) AS supersedes_uid,
   (SELECT n.uid FROM memories n WHERE n.id = m.superseded_by) AS superseded_by_uid`;
-/**
- * Words that carry no topic: a question's "how do we" must not rank every memory containing "we". (The keyword side
- * exists for names, ids, paths and rare terms; the vector side understands the question.)
- */
-const STOP_WORDS = new Set(
-  ('a an and are as at be by can could did do does for from had has have how i if in into is it its me my no not of on ' +
-    'or our should so that the their them then there these they this to up us was we were what when where which who ' +
-    'why will with would you your now still any all get got use used using about').split(' '),
-);
-/** Query words kept for the keyword side: the rarest ones. */
-const KEYWORD_TERMS = 3;
-/** Matches counted per word before it is simply "common". */
-const COMMON_WORD_MATCHES = 2000;
 /** Nearest neighbours looked at per new memory when checking for near-duplicates. */
 const DEDUPE_NEIGHBOURS = 10;
 /** Memories embedded per step of a model switch. */
@@ -174,6 +164,7 @@ export class MemoryStore {
   /** The model being switched to, while its vectors are computed in the background. */
   private next: { encoder: SentenceEncoder; index: VectorIndex } | undefined;
   private readonly s;
+  private readonly keyword: KeywordSearch;
 
   private constructor(
     readonly db: SqliteDatabase,
@@ -181,6 +172,7 @@ export class MemoryStore {
     private index: VectorIndex,
     private readonly options: MemoryStoreOptions,
   ) {
+    this.keyword = new KeywordSearch(db);
     this.s = {
       // Only a current memory is reinforced: restating a value that was replaced is compared with the current one.
       byHash: db.prepare('SELECT id FROM memories WHERE project = ? AND text_hash = ? AND superseded_by IS NULL').pluck(),
@@ -207,9 +199,9 @@ export class MemoryStore {
       touch: db.prepare('UPDATE memories SET access_count = access_count + 1, last_accessed_at = ? WHERE id = ?'),
       remove: db.prepare('DELETE FROM memories WHERE id = ?'),
       setShared: db.prepare('UPDATE memories SET shared = ?, updated_at = ? WHERE id = ?'),
-      keyword: db.prepare('SELECT rowid AS id, bm25(memories_fts) AS rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?'),
-      keywordCount: db.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)').pluck(),
-      lastUsed: db.prepare('SELECT importance, COALESCE(last_accessed_at, created_at) AS used FROM memories WHERE id = ?'),
+      ranking: (count: number) =>
+        db.prepare(`SELECT id, text, importance, COALESCE(last_accessed_at, created_at) AS used FROM memories WHERE id IN (${'?,'.repeat(count).slice(0, -1)})`),
+      storedVector: db.prepare('SELECT vector FROM embeddings WHERE model = ? AND memory_id = ?').pluck(),
     };
   }
 
@@ -320,36 +312,55 @@ export class MemoryStore {
     // microtask turn first: the encoder tokenises the query and posts it to its worker in the turn it queued.)
     const embedding = this.embed([query.q], encoder);
     await Promise.resolve();
-    const keywordHits = this.keywordSearch(query.q, wanted * 2)
-      .filter((hit) => accept(hit.id))
-      .slice(0, wanted);
+    const keyword = this.keyword.search(query.q, accept, wanted);
     const [vector] = await embedding;
     const candidates = new Map<number, Candidate>();
     const candidate = (id: number): Candidate => {
       let found = candidates.get(id);
-      if (!found) candidates.set(id, (found = { id, importance: 0, lastUsedAt: 0 }));
+      if (!found) candidates.set(id, (found = { id, vectorSimilarity: 0, keywordCoverage: 0, exactMatches: 0, importance: 0, lastUsedAt: 0 }));
       return found;
     };
     index.search(vector!, wanted, accept).forEach((hit, rank) => {
       Object.assign(candidate(hit.id), { vectorRank: rank + 1, vectorSimilarity: hit.score });
     });
-    keywordHits.forEach((hit, rank) => Object.assign(candidate(hit.id), { keywordRank: rank + 1, keywordScore: hit.score }));
+    // Keyword-only candidates get their similarity from their stored vector, so every hit is scored alike.
+    for (const id of [...keyword.candidates, ...keyword.exact.keys()]) {
+      const entry = candidate(id);
+      if (entry.vectorRank === undefined) entry.vectorSimilarity = this.similarity(id, encoder.id, vector!);
+    }
+    for (const [id, count] of keyword.exact) candidate(id).exactMatches = count;
 
     const now = Date.now();
-    for (const entry of candidates.values()) {
-      const row = this.s.lastUsed.get(entry.id) as { importance: number; used: string };
+    for (const row of this.s.ranking(candidates.size).all(...candidates.keys()) as Array<{ id: number; text: string; importance: number; used: string }>) {
+      const entry = candidates.get(row.id)!;
       entry.importance = row.importance;
       entry.lastUsedAt = Date.parse(row.used);
+      entry.keywordCoverage = coverage(row.text, keyword.words);
     }
+    [...candidates.values()]
+      .filter((entry) => entry.keywordCoverage > 0)
+      .sort((a, b) => b.keywordCoverage - a.keywordCoverage)
+      .forEach((entry, rank) => (entry.keywordRank = rank + 1));
+    const options = { halfLifeDays: this.options.halfLifeDays, identifiersOnly: keyword.identifiersOnly };
     const ranked = [...candidates.values()]
-      .map((entry) => ({ id: entry.id, scores: scoreCandidate(entry, now, { halfLifeDays: this.options.halfLifeDays }) }))
+      .map((entry) => ({ id: entry.id, ...splitWeak(scoreCandidate(entry, now, options)) }))
       .sort((a, b) => b.scores.final - a.scores.final)
       .slice(0, query.k);
     const memories = this.load(ranked.map((hit) => hit.id));
     if (context.countsAsUse) this.recordAccess(ranked.map((hit) => hit.id));
     const tookMs = performance.now() - started;
     this.options.observe?.('search', tookMs, 1);
-    return { hits: ranked.map((hit) => ({ memory: memories.get(hit.id)!, scores: hit.scores })), tookMs, model: encoder.id };
+    return { hits: ranked.map((hit) => ({ memory: memories.get(hit.id)!, scores: hit.scores, weak: hit.weak })), tookMs, model: encoder.id };
+  }
+
+  /** Cosine similarity of a stored memory with the query (vectors are unit length); 0 without a vector. */
+  private similarity(id: number, model: string, query: Float32Array): number {
+    const blob = this.s.storedVector.get(model, id) as Buffer | undefined;
+    if (!blob) return 0;
+    const vector = blobVector(blob);
+    let dot = 0;
+    for (let i = 0; i < vector.length; i++) dot += vector[i]! * query[i]!;
+    return dot;
   }
 
   get(uid: string): Memory {
@@ -493,32 +504,6 @@ export class MemoryStore {
     const vectors = await encoder.embed(texts);
     this.options.observe?.('embed', performance.now() - started, texts.length);
     return vectors;
-  }
-
-  private keywordSearch(query: string, limit: number): Array<{ id: number; score: number }> {
-    const words = [...new Set(query.match(/[\p{L}\p{N}_]+/gu)?.filter((word) => !STOP_WORDS.has(word.toLowerCase())) ?? [])];
-    if (words.length === 0) return [];
-    // Any of the words may match (OR), so a long natural-language question still finds keyword hits. BM25 scores
-    // every memory that matches any word, so words that match a large share of the memories are left out: they
-    // rank little and cost most (at 100,000 memories a question matched ~18,000 and spent 8 ms here).
-    const kept = this.rarestWords(words);
-    if (kept.length === 0) return [];
-    const match = kept.map((word) => `"${word}"`).join(' OR ');
-    const rows = this.s.keyword.all(match, limit) as Array<{ id: number; rank: number }>;
-    return rows.map((row) => ({ id: row.id, score: -row.rank }));
-  }
-
-  /**
-   * The few words of a query that match the fewest memories (counted up to a cap, so a common word stays cheap).
-   * Words at the cap are left out unless nothing rarer is there: BM25 gives them little weight, and scoring their
-   * thousands of matches was most of the keyword side's time (2.7 of 3.5 ms per question at 100,000 memories).
-   */
-  private rarestWords(words: string[]): string[] {
-    const counted = words.map((word) => ({ word, count: this.s.keywordCount.get(`"${word}"`, COMMON_WORD_MATCHES) as number }));
-    counted.sort((a, b) => a.count - b.count);
-    const rare = counted.filter((entry) => entry.count > 0 && entry.count < COMMON_WORD_MATCHES);
-    const kept = rare.length > 0 ? rare : counted.filter((entry) => entry.count > 0).slice(0, 1);
-    return kept.slice(0, KEYWORD_TERMS).map((entry) => entry.word);
   }
 
   private load(ids: number[]): Map<number, Memory> {
@@ -803,6 +788,10 @@ async function openIndex(
 export function textHash(text: string): string {
   const normalised = text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
   return createHash('sha256').update(normalised).digest('hex');
+}
+
+function splitWeak({ weak, ...scores }: ReturnType<typeof scoreCandidate>): { scores: MemoryScores; weak: boolean } {
+  return { scores, weak };
 }
 
 function vectorBlob(vector: Float32Array): Buffer {

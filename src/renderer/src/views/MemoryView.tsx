@@ -210,8 +210,14 @@ function Results({
         <Empty title="Nothing found">Try other words, another scope (“All projects”) or fewer kinds.</Empty>
       ) : (
         <>
+          {hits[0]!.weak && (
+            <p className="weak-notice" data-testid="memory-no-good-match">
+              No good match: nothing stored answers this well. The closest memories follow.
+            </p>
+          )}
           <p className="formula muted small">
-            <span className="num">final = fused × (0.5 + importance) × (0.5 + 0.5 × recency)</span>, where <span className="num">fused = 1/(60 + vector rank) + 1/(60 + keyword rank)</span>
+            <span className="num">final = (relevance + 3 if an exact identifier matched) × (0.9 + 0.2 × importance) × (0.8 + 0.2 × recency)</span>, where{' '}
+            <span className="num">relevance = vector similarity + 0.5 × keyword coverage</span>
           </p>
           <ol className="hits">
             {hits.map((hit, index) => (
@@ -250,6 +256,8 @@ function Hit({ hit, rank, top }: { hit: MemoryHit; rank: number; top: number }) 
               <Tag tone="accent">updates {shortId(memory.supersedes)}</Tag>
             </span>
           )}
+          {scores.exact && <Tag tone="up">exact identifier</Tag>}
+          {hit.weak && <Tag>weak match</Tag>}
           {memory.tags.map((tag) => (
             <Tag key={tag}>#{tag}</Tag>
           ))}
@@ -266,17 +274,17 @@ function Hit({ hit, rank, top }: { hit: MemoryHit; rank: number; top: number }) 
         )}
         <div className="scores" data-testid="memory-scores">
           <Score label="final" value={formatScore(scores.final)} strong bar={scores.final / top} />
-          <Score label="fused" value={formatScore(scores.fused)} />
+          <Score label="relevance" value={formatScore(scores.fused)} />
           <Score
             label="vector"
-            value={scores.vectorSimilarity === null ? 'not found' : `${formatScore(scores.vectorSimilarity)}`}
+            value={scores.vectorSimilarity === null ? 'none' : `${formatScore(scores.vectorSimilarity)}`}
             sub={scores.vectorRank === null ? undefined : `rank ${scores.vectorRank}`}
             muted={scores.vectorRank === null}
           />
           <Score
             label="keyword"
             value={scores.keywordRank === null ? 'no match' : `rank ${scores.keywordRank}`}
-            sub={scores.keywordScore === null ? undefined : `bm25 ${formatScore(scores.keywordScore)}`}
+            sub={scores.keywordScore === null || scores.keywordRank === null ? undefined : `coverage ${formatScore(scores.keywordScore)}`}
             muted={scores.keywordRank === null}
           />
           <Score label="importance" value={formatScore(scores.importance)} bar={scores.importance} />

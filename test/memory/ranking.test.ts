@@ -1,0 +1,55 @@
+/** The keyword side's pieces and the ranking formula on their own: identifiers, IDF coverage, exact-match bonus. */
+import { describe, expect, it } from 'vitest';
+import { coverage, queryTerms, stem } from '../../src/main/memory/keyword';
+import { EXACT_BONUS, scoreCandidate, WEAK_BELOW } from '../../src/main/memory/ranking';
+
+describe('query terms', () => {
+  it('tells identifiers from words', () => {
+    expect(queryTerms('why 8b35d1f06c? see LED-412 and src/billing/proration.ts').identifiers).toEqual(['8b35d1f06c', 'LED-412', 'src/billing/proration.ts']);
+    expect(queryTerms('REFUND_APPROVAL_THRESHOLD in downgradeMidCycle() of libhermes.so').identifiers).toEqual([
+      'REFUND_APPROVAL_THRESHOLD',
+      'downgradeMidCycle',
+      'libhermes.so',
+    ]);
+    // Hyphenated words, short numbers and stop words are not identifiers.
+    const plain = queryTerms('does a big sign-off need 2 people, and what is the e-mail of the on-call?');
+    expect(plain.identifiers).toEqual([]);
+    expect(plain.words).toEqual(['big', 'sign', 'off', 'need', '2', 'people', 'e', 'mail', 'call']);
+  });
+
+  it('scores coverage by IDF, so a common word adds little and a rare one much', () => {
+    const words = [
+      { stem: stem('database'), idf: 0.4 },
+      { stem: stem('deadlocks'), idf: 6 },
+    ];
+    expect(coverage('The database runs on port 5432.', words)).toBeCloseTo(0.4 / 6.4);
+    expect(coverage('A deadlock between the two nightly jobs.', words)).toBeCloseTo(6 / 6.4);
+    expect(coverage('Nothing in common here.', words)).toBe(0);
+  });
+});
+
+describe('scoreCandidate', () => {
+  const base = { id: 1, vectorSimilarity: 0.3, keywordCoverage: 0, exactMatches: 0, importance: 0.5, lastUsedAt: Date.now() };
+  const now = Date.now();
+
+  it('does not let one common shared word outrank a strong vector match', () => {
+    const commonWord = scoreCandidate({ ...base, vectorSimilarity: 0.35, keywordCoverage: 0.06 }, now, { halfLifeDays: 30 });
+    const meaning = scoreCandidate({ ...base, vectorSimilarity: 0.6 }, now, { halfLifeDays: 30 });
+    expect(meaning.final).toBeGreaterThan(commonWord.final);
+  });
+
+  it('puts an exact identifier above anything else, however old or unimportant', () => {
+    const exact = scoreCandidate({ ...base, vectorSimilarity: 0, exactMatches: 1, importance: 0, lastUsedAt: 0 }, now, { halfLifeDays: 30 });
+    const best = scoreCandidate({ ...base, vectorSimilarity: 1, keywordCoverage: 1, importance: 1 }, now, { halfLifeDays: 30 });
+    expect(exact.final).toBeGreaterThan(best.final);
+    expect(exact.exact).toBe(true);
+    expect(exact.weak).toBe(false);
+    expect(EXACT_BONUS).toBeGreaterThan(1);
+  });
+
+  it('flags weak matches: low relevance, or an identifier query whose identifier is nowhere', () => {
+    expect(scoreCandidate({ ...base, vectorSimilarity: WEAK_BELOW - 0.01 }, now, { halfLifeDays: 30 }).weak).toBe(true);
+    expect(scoreCandidate({ ...base, vectorSimilarity: WEAK_BELOW + 0.01 }, now, { halfLifeDays: 30 }).weak).toBe(false);
+    expect(scoreCandidate({ ...base, vectorSimilarity: 0.9 }, now, { halfLifeDays: 30, identifiersOnly: true }).weak).toBe(true);
+  });
+});
