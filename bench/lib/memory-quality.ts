@@ -136,8 +136,11 @@ export interface HalfFigures {
 }
 
 /**
- * Stores the labelled notes, then distractors in batches until the store holds `total` memories (near-identical
- * distractors are folded into one memory, so more are offered than needed). Returns labelled key -> memory uid.
+ * Stores distractors in batches until the store holds `total - labelled` memories (near-identical distractors are
+ * folded into one memory, so more are offered than needed), then the labelled notes, each of which must be stored as
+ * a memory of its own (not folded into another). Distractors go first: a labelled note stored before them could be
+ * superseded by one (a look-alike with other identifiers, see supersession.ts), which would measure supersession,
+ * not ranking. Returns labelled key -> memory uid.
  */
 export async function loadNotes(store: MemoryStore, labelled: QualityNote[], distractors: QualityNote[], total: number, batch = 256): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
@@ -150,15 +153,19 @@ export async function loadNotes(store: MemoryStore, labelled: QualityNote[], dis
         { project, agent: null },
       );
       stored.forEach((result, i) => {
-        if (!ids.has(group[i]!.key)) ids.set(group[i]!.key, result.memory.id);
+        const note = group[i]!;
+        if (!note.key.startsWith('distractor/') && (result.outcome === 'reinforced' || result.memory.text !== note.text)) {
+          throw new Error(`the labelled note ${note.key} was folded into another memory`);
+        }
+        ids.set(note.key, result.memory.id);
       });
     }
   };
-  await storeGroup(labelled);
-  if (new Set(labelled.map((note) => ids.get(note.key))).size !== labelled.length) throw new Error('two labelled notes were folded into one memory');
-  for (let start = 0; start < distractors.length && store.stats().total < total; start += batch) {
-    await storeGroup(distractors.slice(start, Math.min(start + batch, start + total - store.stats().total)));
+  const room = total - labelled.length;
+  for (let start = 0; start < distractors.length && store.stats().total < room; start += batch) {
+    await storeGroup(distractors.slice(start, Math.min(start + batch, start + room - store.stats().total)));
   }
+  await storeGroup(labelled);
   return ids;
 }
 
