@@ -10,6 +10,34 @@ export type MemoryKind = (typeof MEMORY_KINDS)[number];
 export const MEMORY_SCOPES = ['project', 'shared', 'all'] as const;
 export type MemoryScope = (typeof MEMORY_SCOPES)[number];
 
+/** The longest text one memory holds; extraction keeps every memory it makes within it too. */
+export const MEMORY_TEXT_MAX_CHARS = 100_000;
+/** The most memories one store request carries. */
+export const MEMORY_BATCH_MAX = 10_000;
+/** The longest text one extraction takes. */
+export const EXTRACT_TEXT_MAX_CHARS = 5_000_000;
+/**
+ * The longest line an extraction takes: no memory may be longer, and a line that long is data (minified code,
+ * base64, a dump without line breaks), not text a person would keep; cutting it into sentences made thousands of
+ * junk memories and held the hub for half a minute.
+ */
+export const EXTRACT_LINE_MAX_CHARS = MEMORY_TEXT_MAX_CHARS;
+
+/** Where the first line over `max` characters starts (0-based line, its length), or null: one pass, no copies. */
+export function firstLineOver(text: string, max: number): { line: number; length: number } | null {
+  if (text.length <= max) return null;
+  let line = 0;
+  let from = 0;
+  while (from <= text.length) {
+    let end = text.indexOf('\n', from);
+    if (end === -1) end = text.length;
+    if (end - from > max) return { line, length: end - from };
+    from = end + 1;
+    line++;
+  }
+  return null;
+}
+
 const Tag = z.string().trim().min(1).max(64);
 const Project = z.string().trim().min(1).max(128);
 
@@ -22,7 +50,7 @@ export const MemorySource = z
 
 export const MemoryInput = z
   .object({
-    text: z.string().trim().min(1).max(100_000),
+    text: z.string().trim().min(1).max(MEMORY_TEXT_MAX_CHARS),
     /** The caller's own project by default; only the cockpit may name another. */
     project: Project.optional(),
     kind: z.enum(MEMORY_KINDS).default('note'),
@@ -41,12 +69,26 @@ export type MemoryInput = z.input<typeof MemoryInput>;
 
 export const StoreRequest = z.union([
   MemoryInput,
-  z.object({ memories: z.array(MemoryInput).min(1).max(10_000) }).strict(),
+  z.object({ memories: z.array(MemoryInput).min(1).max(MEMORY_BATCH_MAX) }).strict(),
 ]);
 
 export const ExtractRequest = z
   .object({
-    text: z.string().min(1).max(5_000_000),
+    text: z
+      .string()
+      .min(1)
+      .max(EXTRACT_TEXT_MAX_CHARS)
+      .superRefine((text, context) => {
+        const long = firstLineOver(text, EXTRACT_LINE_MAX_CHARS);
+        if (long) {
+          context.addIssue({
+            code: 'custom',
+            message:
+              `line ${long.line + 1} is ${long.length.toLocaleString('en-US')} characters long; a memory holds at most ` +
+              `${EXTRACT_LINE_MAX_CHARS.toLocaleString('en-US')} (break the text into lines, or store a summary of it)`,
+          });
+        }
+      }),
     project: Project.optional(),
     title: z.string().max(500).optional(),
     source: MemorySource.optional(),

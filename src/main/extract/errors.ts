@@ -41,7 +41,7 @@ const RUST_PANIC = /^\s*thread '([^']*)' panicked at (?:'(.*)', )?(\S+?):(\d+):(
 const RUST_LINE = /^\s*(?:note: .*|stack backtrace:|\d+:\s+.+|at\s+.+:\d+(?::\d+)?|error: .*)$/;
 const RUST_DIAGNOSTIC = /^\s*(error|warning)(\[E\d{4}\])?:\s+(.+)$/;
 const RUST_LOCATION = /^\s*-->\s+(\S+?):(\d+):(\d+)/;
-const NPM_ERROR = /^\s*npm (?:ERR!|error)\s/;
+const NPM_ERROR = /^\s*(?:npm|gyp|yarn|pnpm) (?:ERR!|error)\s/;
 const CARET = /^\s*\^+\s*$/;
 
 /** Lines that name a failing test (vitest/jest, pytest, go test, cargo test). */
@@ -94,8 +94,16 @@ function scanAt(lines: string[], i: number, ok: (i: number) => boolean): ErrorBl
   if (NPM_ERROR.test(line) && ok(i + 1) && NPM_ERROR.test(lines[i + 1]!)) {
     let end = i;
     while (ok(end + 1) && NPM_ERROR.test(lines[end + 1]!)) end++;
-    const message = lines.slice(i, end + 1).map((l) => l.replace(NPM_ERROR, '').trim()).find((l) => l !== '') ?? null;
-    return { startLine: i, endLine: end, language: 'npm', errorType: 'npm ERR!', message, frames: 0 };
+    const texts = lines.slice(i, end + 1).map((l) => l.replace(NPM_ERROR, '').replace(/^stack\s+/, '').trim());
+    // The line that names the error says more than the first one ("find VS" before "Error: Could not find…").
+    const named = texts.map((t) => INLINE_EXCEPTION.exec(t)).find((m) => m !== null);
+    const message = named?.[2]?.trim() ?? texts.find((l) => l !== '') ?? null;
+    const frames = texts.filter((t) => /^at\s/.test(t)).length;
+    return { startLine: i, endLine: end, language: 'npm', errorType: named?.[1] ?? `${/^\s*(\w+)/.exec(line)![1]} ERR!`, message, frames };
+  }
+  if (PYTEST_SECTION.test(line)) {
+    const block = scanPytest(lines, i, ok);
+    if (block) return block;
   }
   const test = matchTestFailure(line);
   if (test !== null) {
@@ -109,9 +117,48 @@ function scanAt(lines: string[], i: number, ok: (i: number) => boolean): ErrorBl
   return scanHeaderWithFrames(lines, i, ok);
 }
 
-/** "TypeError: x" followed (within a few lines of message or diff) by stack frames. */
+const PYTEST_SECTION = /^_{3,} (\S.*?) _{3,}\s*$/;
+const PYTEST_E_LINE = /^E\s+(.*)$/;
+const PYTEST_LOCATION = /^(\S+\.py):(\d+): (\w[\w.]*)\s*$/;
+
+/** A pytest failure section: "____ test_name ____", the test's source, "E   ValueError: …" and "path.py:14: ValueError". */
+function scanPytest(lines: string[], i: number, ok: (i: number) => boolean): ErrorBlock | null {
+  const test = PYTEST_SECTION.exec(lines[i]!)![1]!;
+  let end = i;
+  let message: string | null = null;
+  let errorType: string | null = null;
+  let where: Pick<ErrorBlock, 'path' | 'line'> | null = null;
+  let frames = 0;
+  for (let j = i + 1; ok(j) && j <= i + 200; j++) {
+    const text = lines[j]!;
+    if (/^(?:_{3,} |={3,})/.test(text)) break;
+    const e = PYTEST_E_LINE.exec(text);
+    if (e && message === null) {
+      const typed = /^([A-Za-z_][\w.]*(?:Error|Exception|Failure|Warning|Exit)?):\s*(.*)$/.exec(e[1]!.trim());
+      errorType = typed?.[1] ?? null;
+      message = (typed?.[2] ?? e[1]!).trim();
+    }
+    const location = PYTEST_LOCATION.exec(text);
+    if (location) {
+      frames++;
+      where = { path: location[1]!, line: Number(location[2]) };
+      errorType ??= location[3]!;
+    }
+    if (text.trim() !== '') end = j;
+  }
+  if (message === null && where === null) return null;
+  return { startLine: i, endLine: end, language: 'python', errorType, message, frames, test, ...(where ?? {}) };
+}
+
+/** Where an error is the program's own, not a runtime's or a dependency's: the frame worth pointing at. */
+function isUserFrame(location: Pick<ErrorBlock, 'path'>): boolean {
+  const path = location.path ?? '';
+  return path !== '' && !/^(?:node:|internal\/|<anonymous>|native)|node_modules[\\/]/.test(path);
+}
+
+/** "TypeError: x" (at a line's start, or after a log record's prefix) followed by stack frames. */
 function scanHeaderWithFrames(lines: string[], i: number, ok: (i: number) => boolean): ErrorBlock | null {
-  const header = HEADER.exec(lines[i]!);
+  const header = HEADER.exec(lines[i]!) ?? (/Error|Exception/.test(lines[i]!) ? INLINE_EXCEPTION.exec(lines[i]!) : null);
   if (!header) return null;
   let first = -1;
   for (let j = i + 1; j <= i + 12 && ok(j); j++) {
@@ -130,7 +177,9 @@ function scanHeaderWithFrames(lines: string[], i: number, ok: (i: number) => boo
     const text = lines[j]!;
     if (isFrame(text)) {
       frames++;
-      where ??= frameLocation(text);
+      // The first frame in the program's own code is the one that matters (not node:fs, not node_modules).
+      const location = frameLocation(text);
+      if (location && (where === null || (!isUserFrame(where) && isUserFrame(location)))) where = location;
       end = j;
     } else if (CAUSE.test(text) || (HEADER.test(text) && ok(j + 1) && isFrame(lines[j + 1]!))) {
       end = j;
@@ -151,6 +200,8 @@ function scanHeaderWithFrames(lines: string[], i: number, ok: (i: number) => boo
   if (ok(end + 1) && /^\s*Node\.js v\d/.test(lines[end + 1]!)) end++;
   else if (ok(end + 2) && lines[end + 1]!.trim() === '' && /^\s*Node\.js v\d/.test(lines[end + 2]!)) end += 2;
   let start = i;
+  // A log record that announces the error ("ERROR [api] unhandled error in GET /x") belongs with it.
+  if (ok(i - 1) && LOG_LEVEL_ERROR.test(lines[i - 1]!) && !HEADER.test(lines[i - 1]!)) start = i - 1;
   // Node prints "file.js:12", the source line and a caret above the error.
   for (let k = i - 1; k >= Math.max(0, i - 4); k--) {
     if (!ok(k)) break;

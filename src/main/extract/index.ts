@@ -11,6 +11,7 @@ import { mergeAndScore, findSalientItems, type MergedItem } from './salient';
 import { parseDocument, stripInlineMarkdown, type ParsedDocument, type Section, type Unit } from './structure';
 import { MAX_DRAFT_TEXT, STOPWORDS, approxTokens, clamp01, countWords, firstWords, isSmallTalk, shortHash, truncate } from './text';
 import type { DraftKind, ExtractOptions, ExtractResult, MemoryDraft } from './types';
+import { EXTRACT_LINE_MAX_CHARS, EXTRACT_TEXT_MAX_CHARS, firstLineOver } from '../../shared/memory-protocol';
 
 export type { DocumentFormat, DraftKind, ExtractOptions, ExtractResult, ExtractStats, ExtractTimings, MemoryDraft, SalientKind } from './types';
 export { splitSentences, type SentenceSpan } from './sentences';
@@ -38,7 +39,33 @@ interface Chunk {
   items: MergedItem[];
 }
 
+/** Why a text cannot be extracted: `code` is the HubError code the hub answers with. */
+export class ExtractRefused extends Error {
+  override name = 'ExtractRefused';
+  constructor(
+    readonly code: 'too_large' | 'invalid_request',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Refuses, at once, a text extraction must not take (the request schema says the same to callers over the wire). */
+export function checkExtractable(text: string): void {
+  if (text.length > EXTRACT_TEXT_MAX_CHARS) {
+    throw new ExtractRefused('too_large', `the text is ${text.length.toLocaleString('en-US')} characters long; extraction takes at most ${EXTRACT_TEXT_MAX_CHARS.toLocaleString('en-US')}`);
+  }
+  const long = firstLineOver(text, EXTRACT_LINE_MAX_CHARS);
+  if (long) {
+    throw new ExtractRefused(
+      'invalid_request',
+      `line ${long.line + 1} is ${long.length.toLocaleString('en-US')} characters long; a memory holds at most ${EXTRACT_LINE_MAX_CHARS.toLocaleString('en-US')} (break the text into lines, or store a summary of it)`,
+    );
+  }
+}
+
 export async function extractMemories(text: string, options: ExtractOptions): Promise<ExtractResult> {
+  checkExtractable(text);
   const started = performance.now();
   const maxChunkTokens = Math.max(16, Math.floor(options.maxChunkTokens ?? DEFAULT_MAX_CHUNK_TOKENS));
   const minChunkTokens = Math.min(Math.max(0, Math.floor(options.minChunkTokens ?? DEFAULT_MIN_CHUNK_TOKENS)), Math.floor(maxChunkTokens / 2));

@@ -3,7 +3,39 @@
  * code symbols and emphasised notes, found with patterns and heuristics, then merged (same kind and normalised
  * text → one item with a count) and scored.
  */
+import { isDecision, isDecisionHeading } from './decisions';
 import { matchSingleLineError, type ErrorBlock } from './errors';
+import { keptUrls } from './links';
+import {
+  URL,
+  PATH,
+  BARE_FILE,
+  LINE_AFTER,
+  LINE_BEFORE,
+  BACKTICKED,
+  CALL_IN_PROSE,
+  MEMBER_IN_PROSE,
+  FILE_EXTENSIONS,
+  NOT_SYMBOLS,
+  CLI_START,
+  SHELL_LANGS,
+  PROMPT,
+  PROMPT_PREFIX,
+  CI_STEP,
+  COMMAND_SHAPE,
+  RUN_BEFORE,
+  COMMAND_AFTER,
+  NOT_PROGRAMS,
+  TOOL_CALL,
+  PROSE_COMMAND,
+  DEFINITIONS,
+  symbolOf,
+  hostOf,
+  looksLikePath,
+  guessLanguage,
+  normalizeCommand,
+  normalizeCode,
+} from './patterns';
 import { TEXT_FENCE_LANGS, stripInlineMarkdown, type Fence, type ParsedDocument, type Unit } from './structure';
 import { clamp01, normalizeForDedupe, truncate } from './text';
 import type { SalientKind } from './types';
@@ -51,21 +83,8 @@ const BASE = {
   command: 0.46,
 };
 
-// --- decisions ------------------------------------------------------------------------------------------------
+// --- decisions (decisions.ts) ---------------------------------------------------------------------------
 
-const DECISION_PATTERNS: RegExp[] = [
-  /\b(?:we|i|the team|team|everyone|they|both of us|all of us)\s+(?:have\s+|had\s+|all\s+|finally\s+|just\s+|then\s+)?(?:decided|agreed|chose|opted|settled|concluded|resolved|committed)\b/i,
-  /^\s*(?:[-*+]\s+)?(?:\*\*|__)?(?:final\s+)?(?:decision|decided|resolution|resolved|conclusion|verdict|outcome|agreed|chosen option)(?:\*\*|__)?\s*(?:[:\-–—]|\*\*:)/i,
-  /\blet'?s\s+(?:go with|use|stick with|switch to|adopt|keep|pick|choose|standardi[sz]e on|move to|migrate to|settle on)\b/i,
-  /\bwe(?:'ll| will| are going to|'re going to| shall| should all| are)\s+(?:use|go with|adopt|switch to|stick with|keep using|move to|migrate to|standardi[sz]e on|drop|replace|going with|switching to|moving to)\b/i,
-  /\b(?:going forward|from now on|henceforth)\b/i,
-  /\b(?:the|our|final)\s+decision\s+(?:is|was)\b/i,
-  /\b(?:agreed|approved|accepted)\s*(?:[:,—–-]|to\b|that\b|on\b)/i,
-  /\b(?:decided|decision)\s+(?:to|that|on|against)\b/i,
-];
-/** Cheap screens: a sentence without any of these words cannot match the patterns above/below. */
-const DECISION_SCREEN = /decid|decision|agree|chose|chosen|opted|settled|conclu|resolv|commit|let'?s|we(?:'ll|'re| will| are| shall| should)|going forward|from now on|henceforth|approved|accepted|verdict|outcome/i;
-const DECISION_NEGATION = /\b(?:not|haven't|hasn't|didn't|never|un)\s*(?:yet\s+)?(?:decided|agreed|chosen)\b|\bundecided\b|\bif we decide\b|\bshould we\b|\bwhether\b/i;
 /** A section that holds the decision ("## Decision"); "## Decision: use X" is itself the decision. */
 const DECISION_HEADING = /^(?:decisions?|decision outcome|resolution|outcome|chosen option|conclusions?|verdict)\s*$/i;
 
@@ -96,40 +115,6 @@ const EMPHASIS_WEAK = /\b(?:must|never|always|critical|crucial|essential|require
 const FACT_PATTERNS = /\b(?:defaults? to|is set to|are set to|listens on|runs on|is configured|is stored in|are stored in|lives in|live in|is located|is defined in|are defined in|depends on|requires|is written in|is implemented in|uses|is called|is named|points to|is limited to|takes about|is pinned to|version)\b/i;
 const SPECIFIC = /\d|`|[A-Z][a-z]+[A-Z]|\w\.\w|\/\w|--?\w/;
 
-// --- entities -------------------------------------------------------------------------------------------------
-
-const URL = /\bhttps?:\/\/[^\s<>"'`)\]}]+[^\s<>"'`)\]}.,;:!?]/g;
-const PATH =
-  /(?<![\w@$%/\\.:-])((?:[A-Za-z]:\\|\\\\)(?:[^\s"'`<>|:*?\\]+\\)*[^\s"'`<>|:*?\\]*[\w)]|(?:~|\.{1,2})?\/?(?:[\w@+-][\w@.+-]*\/)+[\w@+-][\w@.+-]*?)(?=[\s"'`<>),;:!?\]]|\.(?:\s|$)|$)(?::(\d+)(?::(\d+))?|#L(\d+)(?:-L?(\d+))?|\((\d+),(\d+)\))?/g;
-const LINE_AFTER = /^,?\s+(?:on\s+|at\s+)?line\s+(\d+)/i;
-const LINE_BEFORE = /\bline\s+(\d+)\s+(?:of|in)\s+$/i;
-const BACKTICKED = /`([^`\n]{1,100})`/g;
-const IDENTIFIER = /^(?:[A-Za-z_$][\w$]*)(?:(?:\.|::|#|->)[A-Za-z_$][\w$]*)*(?:\((?:[^()]{0,60})\))?$/;
-const CALL_IN_PROSE = /(?<![\w$.`/\\-])((?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*)\(\)/g;
-const MEMBER_IN_PROSE = /(?<![\w$.`/\\-])([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)\.([a-z_$][\w$]*)\b(?!\.\w)/g;
-const FILE_EXTENSIONS = new Set(
-  'ts tsx js jsx mjs cjs mts cts json jsonl md mdx py rs go java kt rb php cs cpp c h hpp swift sh bash yml yaml toml lock txt log html css scss vue svelte sql sqlite db xml env ini cfg conf csv tsv png jpg jpeg svg gif webp pdf zip gz tgz onnx bin wasm node d exe dll so dylib'.split(
-    ' ',
-  ),
-);
-const NOT_SYMBOLS = new Set('true false null undefined none nil this self super new return async await const let var function class import export default if else for while try catch throw e.g i.e etc vs todo fixme'.split(' '));
-
-// --- commands -------------------------------------------------------------------------------------------------
-
-const CLI =
-  'npm|npx|pnpm|yarn|bun|bunx|deno|node|tsx|ts-node|git|gh|docker|docker-compose|podman|kubectl|helm|terraform|make|cmake|cargo|rustc|rustup|go|python|python3|pip|pip3|pipx|uv|poetry|pytest|ruff|mypy|tsc|eslint|prettier|vitest|jest|playwright|curl|wget|ls|cd|rm|mv|cp|mkdir|cat|grep|rg|find|sed|awk|chmod|chown|ssh|scp|rsync|brew|apt|apt-get|sudo|systemctl|journalctl|export|source|echo|tail|head|kill|ps|lsof|sqlite3|psql|redis-cli|java|mvn|gradle|dotnet|bundle|rake|rails|ruby|composer|php|electron|electron-vite|vite|webpack|esbuild|tar|unzip|zip|openssl|env|time|timeout|xargs|tee|touch|ln|du|df|top|htop|code|nvm|volta|corepack|bash|sh|zsh';
-const CLI_START = new RegExp(`^(?:sudo\\s+)?(${CLI})(?:\\s|$)`);
-const SHELL_LANGS = new Set(['sh', 'bash', 'shell', 'zsh', 'fish', 'console', 'terminal', 'shellsession', 'shell-session', 'powershell', 'ps1', 'pwsh', 'cmd', 'bat', 'batch']);
-const PROMPT = /^\s*(?:\$|%|PS>|PS [^>]*>|❯|➜\s+\S+)\s+(.+)$/;
-const TOOL_CALL = /^\s*(?:Bash|Shell|Terminal|run_command|execute_command|run_terminal_cmd|exec|Run)\((.+)\)\s*$/;
-const PROSE_COMMAND =
-  /(?<![\w`/-])((?:npm|pnpm|yarn|bun)\s+(?:run\s+[\w:.-]+|test|ci|install|build|start|exec\s+[\w@/.-]+)|npx\s+[@\w][\w@/.-]*|git\s+(?:commit|push|pull|checkout|rebase|merge|status|log|diff|add|reset|stash|clone|fetch|switch|branch|tag|cherry-pick|revert|bisect|restore|show|blame|init|remote))\b((?:\s+(?:-{1,2}[\w-]+(?:=\S+)?|"[^"\n]*"|'[^'\n]*'|[\w@./:~^-]*[/.:@~^][\w@./:~^-]*[\w/]|[0-9a-f]{7,40}|HEAD\S*|main|master|origin|upstream|develop))*)/g;
-
-// --- code definitions -----------------------------------------------------------------------------------------
-
-const DEFINITIONS =
-  /^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:function\*?\s+([\w$]+)|class\s+([\w$]+)|interface\s+([\w$]+)|type\s+([\w$]+)\s*=|enum\s+([\w$]+)|(?:const|let)\s+([\w$]+)\s*=\s*(?:async\s*)?(?:\([^)]*\)|[\w$]+)\s*=>|def\s+(\w+)|fn\s+(\w+)|func\s+(?:\([^)]*\)\s*)?(\w+)|(?:pub\s+)?(?:struct|trait|impl)\s+(\w+))/gm;
-
 export interface SalientOptions {
   /** Transcripts weigh later items more. */
   recency: boolean;
@@ -144,6 +129,7 @@ export function findSalientItems(doc: ParsedDocument): SalientItem[] {
 
 class Finder {
   readonly items: SalientItem[] = [];
+  private knownPrograms: Set<string> | undefined;
 
   constructor(private readonly doc: ParsedDocument) {}
 
@@ -173,8 +159,8 @@ class Finder {
           continue;
         }
       }
-      this.sentence(unit, taskSections.has(unit.section));
-      this.entities(unit);
+      const carried = this.sentence(unit, taskSections.has(unit.section));
+      this.entities(unit, carried);
       this.commandsInSentence(unit);
     }
     for (const { units } of decisionParagraphs.values()) this.adrDecision(units);
@@ -231,7 +217,8 @@ class Finder {
 
   // --- sentences: errors, decisions, tasks, notes, facts ---
 
-  private sentence(unit: Unit, inTaskSection: boolean): void {
+  /** Finds the sentence's own item, if any; true when one was kept (it then carries the sentence's links). */
+  private sentence(unit: Unit, inTaskSection: boolean): boolean {
     const raw = unit.text;
     const text = stripInlineMarkdown(raw);
     const common = { start: unit.start, startLine: unit.startLine, endLine: unit.endLine, unit: unit.index, turn: unit.turn };
@@ -241,16 +228,16 @@ class Finder {
     if (checkbox) {
       const done = checkbox[1] !== ' ';
       this.push({ ...common, kind: 'task', text: raw, tags: ['task', 'checkbox', ...(done ? ['done'] : []), ...speaker], metadata: { done, marker: 'checkbox' }, base: done ? BASE.taskDone : BASE.task, dedupeKey: `task:${normalizeForDedupe(checkbox[2]!)}` });
-      return;
+      return true;
     }
     const todo = /todo|fixme|xxx|hack/i.test(raw) ? TODO_MARKER.exec(raw) ?? TODO_MARKER_LOWER.exec(raw) : null;
     if (todo && todo[2]!.trim() !== '') {
       const marker = todo[1]!.toUpperCase();
       this.push({ ...common, kind: 'task', text: raw, tags: ['task', marker.toLowerCase(), ...speaker], metadata: { marker, done: false }, base: marker === 'FIXME' ? BASE.task + 0.04 : BASE.task, dedupeKey: `task:${normalizeForDedupe(todo[2]!)}` });
-      return;
+      return true;
     }
     const error = matchSingleLineError(raw);
-    if (error) {
+    if (error && !this.carriedByBlock(error)) {
       const base = error.exitCode !== undefined && error.errorType === 'exit code' ? BASE.exitCode : BASE.error * error.strength + (1 - error.strength) * 0.4;
       const { strength: _strength, ...fields } = error;
       this.push({
@@ -262,33 +249,44 @@ class Finder {
         base,
         dedupeKey: `error:${normalizeErrorKey(`${error.errorType}|${error.message}|${error.path ?? ''}|${error.test ?? ''}`)}`,
       });
-      return;
+      return true;
     }
     const question = /\?\s*["')\]]*$/.test(text);
-    if (!question && DECISION_SCREEN.test(text) && DECISION_PATTERNS.some((p) => p.test(text)) && !DECISION_NEGATION.test(text) && text.split(/\s+/).length >= 4) {
+    if (isDecision(text)) {
       this.push({ ...common, kind: 'decision', text: raw, tags: ['decision', ...speaker], metadata: {}, base: BASE.decision });
-      return;
+      return true;
     }
-    if ((inTaskSection && unit.listItem) || (!question && TASK_SCREEN.test(text) && TASK_PATTERNS.some((p) => p.test(text)))) {
+    if ((inTaskSection && unit.listItem && !question) || (!question && TASK_SCREEN.test(text) && TASK_PATTERNS.some((p) => p.test(text)))) {
       this.push({ ...common, kind: 'task', text: raw, tags: ['task', ...(inTaskSection ? ['action-item'] : []), ...speaker], metadata: { done: false }, base: BASE.task - 0.04 });
-      return;
+      return true;
     }
     const note = NOTE_PREFIX.exec(text);
     if (note || (!question && (RULE.test(text) || EMPHASIS_STRONG.test(raw)) && text.split(/\s+/).length >= 4)) {
       const label = note?.[1]?.toLowerCase().replace(/\W/g, '') ?? (RULE.test(text) ? 'rule' : 'important');
       this.push({ ...common, kind: 'note', text: raw, tags: ['note', label, ...speaker], metadata: { label }, base: label === 'warning' || label === 'caution' || label === 'danger' || label === 'rule' ? BASE.note + 0.05 : BASE.note });
-      return;
+      return true;
     }
     if (!question && FACT_PATTERNS.test(text) && SPECIFIC.test(raw) && text.split(/\s+/).length >= 4) {
       this.push({ ...common, kind: 'fact', text: raw, tags: ['fact', ...speaker], metadata: {}, base: BASE.fact });
+      return true;
     }
+    return false;
+  }
+
+  /** A one-line error that repeats a multi-line one (pytest's "FAILED test - ValueError: …" summary) adds nothing. */
+  private carriedByBlock(error: { message: string; test?: string }): boolean {
+    return this.doc.errorBlocks.some(
+      (block) =>
+        (block.test !== undefined && error.test !== undefined && (error.test === block.test || error.test.endsWith(`::${block.test}`))) ||
+        (block.message !== null && block.message.length >= 12 && error.message.includes(block.message)),
+    );
   }
 
   /** A Markdown heading that states a decision or a task ("## Decision: use SQLite", "### TODO: retries"). */
   private headingItem(heading: string, line: number): void {
     const start = this.doc.index.starts[line]!;
     const common = { start, startLine: line, endLine: line, unit: null, turn: this.turnOf(line), metadata: { heading: true } };
-    if (/^(?:decision|decided)\s*[:\-–—]/i.test(heading) || DECISION_PATTERNS.slice(0, 3).some((p) => p.test(heading))) {
+    if (isDecisionHeading(heading)) {
       this.push({ ...common, kind: 'decision', text: heading, tags: ['decision', 'heading'], base: BASE.decision });
     } else if (TODO_MARKER.test(heading)) {
       this.push({ ...common, kind: 'task', text: heading, tags: ['task', 'heading'], base: BASE.task });
@@ -296,7 +294,15 @@ class Finder {
   }
 
   /** The first paragraph of an ADR-style "Decision" section is the decision. */
-  private adrDecision(units: Unit[]): void {
+  private adrDecision(all: Unit[]): void {
+    // Several decisions stated in one paragraph ("We chose Redis… We will not use memcached…") are kept one by one;
+    // what is left (an imperative "Use FAISS…", its conditions) is the record's decision.
+    const own = all.filter((u) => isDecision(stripInlineMarkdown(u.text)));
+    if (own.length >= 2) {
+      for (const unit of own) this.push({ kind: 'decision', text: unit.text, start: unit.start, startLine: unit.startLine, endLine: unit.endLine, tags: ['decision', 'adr', ...this.speakerTags(unit.startLine)], metadata: { heading: this.doc.sections[unit.section]!.heading }, base: BASE.decision + 0.04, unit: unit.index, turn: unit.turn });
+    }
+    const units = own.length >= 2 ? all.filter((u) => !own.includes(u)) : all;
+    if (units.length === 0) return;
     const first = units[0]!;
     const last = units[units.length - 1]!;
     const text = this.doc.text.slice(first.start, last.end);
@@ -318,7 +324,7 @@ class Finder {
 
   // --- entities: paths, URLs, symbols ---
 
-  private entities(unit: Unit): void {
+  private entities(unit: Unit, carried = false): void {
     const raw = unit.text;
     const hasUrl = raw.includes('://');
     const hasPath = raw.includes('/') || raw.includes('\\');
@@ -336,9 +342,9 @@ class Finder {
 
     let masked = raw;
     if (hasUrl) {
-      for (const match of raw.matchAll(URL)) {
-        const url = match[0];
-        masked = masked.slice(0, match.index) + ' '.repeat(url.length) + masked.slice(match.index + url.length);
+      for (const match of raw.matchAll(URL)) masked = masked.slice(0, match.index) + ' '.repeat(match[0].length) + masked.slice(match.index + match[0].length);
+      // A link the sentence's own item (a decision, a task, an error, a note) already carries stays in it.
+      for (const { url } of carried ? [] : keptUrls(raw)) {
         const host = hostOf(url);
         if (host === null) continue;
         this.push({ ...common, kind: 'fact', text: describe(url), tags: ['fact', 'url', ...speaker], metadata: { url, host }, base: BASE.url, dedupeKey: `url:${url.replace(/[/#]+$/, '').toLowerCase()}` });
@@ -371,6 +377,21 @@ class Finder {
           dedupeKey: `path:${path.replace(/\\/g, '/').replace(/^\.\//, '').toLowerCase()}`,
         });
       }
+    }
+    for (const match of masked.includes('.') ? masked.matchAll(BARE_FILE) : []) {
+      const name = match[1]!;
+      // "Node.js", "Vue.js": product names, not files.
+      if (/^[A-Z][\w]*\.js$/.test(name) || /^\d/.test(name)) continue;
+      const extension = /\.([A-Za-z][\w-]{0,11})$/.exec(name)?.[1]?.toLowerCase();
+      this.push({
+        ...common,
+        kind: 'fact',
+        text: describe(name),
+        tags: ['fact', 'path', ...(extension ? [`ext:${extension}`] : []), ...speaker],
+        metadata: { path: name, ...(extension ? { extension } : {}) },
+        base: BASE.path,
+        dedupeKey: `path:${name.toLowerCase()}`,
+      });
     }
     const symbols = new Map<string, string>();
     for (const match of hasCode ? raw.matchAll(BACKTICKED) : []) {
@@ -409,10 +430,16 @@ class Finder {
       this.command(tool[1]!.replace(/^["'`]|["'`]$/g, ''), unit, 'tool-call');
       return;
     }
+    // A CI log's step header ("Run npm ci", GitHub Actions): a line of its own, not a sentence ("Run git push when…").
+    const step = CI_STEP.exec(raw);
+    if (step && CLI_START.test(step[1]!.trim()) && !/[.!?:]\s*$/.test(step[1]!) && !raw.includes('\n')) {
+      this.command(step[1]!, unit, 'log');
+      return;
+    }
     const seen = new Set<string>();
     for (const match of raw.includes('`') ? raw.matchAll(BACKTICKED) : []) {
       const content = match[1]!.trim();
-      if (CLI_START.test(content) && /\s/.test(content)) {
+      if (this.isInlineCommand(content, raw.slice(Math.max(0, match.index - 30), match.index), raw.slice(match.index + match[0].length))) {
         this.command(content, unit, 'inline');
         seen.add(normalizeCommand(content));
       }
@@ -423,6 +450,37 @@ class Finder {
       const command = (match[1]! + (match[2] ?? '')).trim();
       if (!seen.has(normalizeCommand(command))) this.command(command, unit, 'prose');
     }
+  }
+
+  /**
+   * Inline code that is a command: a known CLI with arguments, or a program the document runs in its shell blocks,
+   * or a program with arguments that the prose says to run ("run `deploy-kit migrate-config`", "the `x y --z`
+   * command").
+   */
+  private isInlineCommand(content: string, before: string, after: string): boolean {
+    if (!/\s/.test(content)) return false;
+    if (CLI_START.test(content)) return true;
+    const program = COMMAND_SHAPE.exec(content)?.[1];
+    if (program === undefined) return false;
+    if (this.programs.has(program)) return true;
+    return RUN_BEFORE.test(before) || COMMAND_AFTER.test(after);
+  }
+
+  /** Programs the document runs in shell blocks and after prompts: inline code starting with one is a command too. */
+  private get programs(): Set<string> {
+    if (this.knownPrograms) return this.knownPrograms;
+    const programs = new Set<string>();
+    const add = (line: string) => {
+      const program = COMMAND_SHAPE.exec(line.trim())?.[1] ?? /^(?:sudo\s+)?([a-z][\w.-]*)$/.exec(line.trim())?.[1];
+      if (program && !NOT_PROGRAMS.has(program)) programs.add(program);
+    };
+    for (const fence of this.doc.fences) {
+      if (!SHELL_LANGS.has(fence.lang)) continue;
+      for (let i = fence.startLine + 1; i < (fence.closed ? fence.endLine : fence.endLine + 1); i++) add(this.doc.lines[i]!.replace(PROMPT_PREFIX, ''));
+    }
+    for (const line of this.doc.lines) if (PROMPT.test(line)) add(PROMPT.exec(line)![1]!);
+    this.knownPrograms = programs;
+    return programs;
   }
 
   private command(command: string, at: { start: number; startLine: number; endLine: number; turn: number | null }, via: string, fence?: Fence): void {
@@ -533,60 +591,6 @@ class Finder {
       turn: unit.turn,
     });
   }
-}
-
-function symbolOf(content: string): { name: string; kind: string } | null {
-  if (!IDENTIFIER.test(content) || CLI_START.test(content) && /\s/.test(content)) return null;
-  const name = content.replace(/\((?:[^()]*)\)$/, '()');
-  const bare = name.replace(/\(\)$/, '');
-  if (NOT_SYMBOLS.has(bare.toLowerCase())) return null;
-  const last = bare.split(/\.|::|#|->/).pop()!;
-  // A file name ("app.ts") is not a symbol.
-  if (/\./.test(bare) && FILE_EXTENSIONS.has(last.toLowerCase()) && !name.endsWith('()')) return null;
-  const call = name.endsWith('()');
-  const member = /\.|::|#|->/.test(bare);
-  // A single lower-case word without a call is usually an English word or a package name.
-  if (!call && !member && /^[a-z]+$/.test(bare)) return null;
-  if (!call && !member && /^[A-Z0-9_]+$/.test(bare) && bare.length < 3) return null;
-  const kind = call ? (member ? 'method' : 'function') : member ? 'member' : /^[A-Z][a-z]/.test(bare) ? 'type' : 'identifier';
-  return { name, kind };
-}
-
-function hostOf(url: string): string | null {
-  try {
-    return new globalThis.URL(url).host;
-  } catch {
-    return null;
-  }
-}
-
-function looksLikePath(path: string): boolean {
-  if (/^[A-Za-z]:\\|^\\\\/.test(path)) return path.length > 3;
-  if (/^[\d/.:-]+$/.test(path)) return false;
-  const segments = path.split('/').filter((s) => s !== '' && s !== '.' && s !== '..' && s !== '~');
-  if (segments.length === 0) return false;
-  const extension = /\.[A-Za-z][\w-]{0,7}$/.test(segments[segments.length - 1]!);
-  const anchored = /^(?:\.{1,2}\/|~\/|\/)/.test(path);
-  const slashes = (path.match(/\//g) ?? []).length;
-  if (anchored) return segments.length >= (extension ? 1 : 2) && !/^\/\w{1,3}$/.test(path);
-  return extension ? slashes >= 1 : slashes >= 2;
-}
-
-function guessLanguage(content: string): string {
-  if (/^\s*(?:import .* from |export |const |let |interface |type \w+ =)/m.test(content)) return 'typescript';
-  if (/^\s*(?:def |import \w+$|from \w+ import )/m.test(content)) return 'python';
-  if (/^\s*(?:fn |use \w+::|pub fn )/m.test(content)) return 'rust';
-  if (/^\s*(?:func |package \w+$)/m.test(content)) return 'go';
-  if (/^\s*[{[]/.test(content) && /[}\]]\s*$/.test(content)) return 'json';
-  return '';
-}
-
-function normalizeCommand(command: string): string {
-  return command.trim().replace(/\s+/g, ' ');
-}
-
-function normalizeCode(code: string): string {
-  return code.replace(/\s+/g, ' ').trim();
 }
 
 function normalizeErrorKey(key: string): string {

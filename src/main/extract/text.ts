@@ -1,8 +1,9 @@
 /** Small text helpers shared by the extraction passes. */
 import { createHash } from 'node:crypto';
+import { MEMORY_TEXT_MAX_CHARS } from '../../shared/memory-protocol';
 
-/** The longest text a draft may carry (the store accepts 100,000 characters). */
-export const MAX_DRAFT_TEXT = 100_000;
+/** The longest text a draft may carry: what the store accepts. */
+export const MAX_DRAFT_TEXT = MEMORY_TEXT_MAX_CHARS;
 
 export function countWords(text: string): number {
   let count = 0;

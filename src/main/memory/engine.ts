@@ -13,7 +13,7 @@ import type { ExtractReport, ExtractRequest, MemoryModelState, ModelChoice } fro
 import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
-import { extractMemories } from '../extract';
+import { ExtractRefused, checkExtractable, extractMemories } from '../extract';
 import {
   MemoryStore,
   readModelChoice,
@@ -196,6 +196,11 @@ export class MemoryEngine {
 
   /** Extracts memories from text (structure, semantic chunks, salient items) and stores them as one batch. */
   async extract(input: z.output<typeof ExtractRequest>, context: StoreContext): Promise<ExtractReport> {
+    try {
+      checkExtractable(input.text);
+    } catch (error) {
+      throw error instanceof ExtractRefused ? new HubError(error.code, error.message) : error;
+    }
     const store = await this.store();
     const encoder = store.encoder;
     const started = performance.now();
