@@ -28,6 +28,8 @@ export interface SupersessionThresholds {
   reinforce: number;
   /** Cosine similarity from which a changed value or a negation makes an update. */
   update: number;
+  /** Share of context words (Jaccard) an update keeps: the same subject, said with another value. */
+  updateContext: number;
   /** Cosine similarity from which a rewording that keeps every value and shares its subject words is a restatement. */
   restate: number;
   /** Share of context words (Jaccard) a rewording must keep to count as a restatement below `reinforce`. */
@@ -38,7 +40,7 @@ export interface SupersessionThresholds {
  * Tuned on the tuning half of test/memory/fixtures/supersession.json only (the report half is measured by
  * test/memory/supersession-quality.test.ts; figures in docs/benchmarks.md).
  */
-export const DEFAULT_SUPERSESSION: Omit<SupersessionThresholds, 'reinforce'> = { update: 0.65, restate: 0.8, restateContext: 0.3 };
+export const DEFAULT_SUPERSESSION: Omit<SupersessionThresholds, 'reinforce'> = { update: 0.65, updateContext: 0, restate: 0.75, restateContext: 0.3 };
 
 const STOP_WORDS = new Set(
   ('a an and are as at be been by can could did do does for from had has have how i if in into is it its me my of on or our ' +
@@ -156,12 +158,14 @@ export function relateNotes(newer: NoteFacts, older: NoteFacts, similarity: numb
   const valueChanged = removedAnchors.size > 0 && addedAnchors.size > 0;
   const negationFlipped = newer.negated !== older.negated;
 
-  if ((valueChanged || negationFlipped) && similarity >= thresholds.update && (!otherSubject || newer.changeCue)) {
+  if ((valueChanged || negationFlipped) && similarity >= thresholds.update && !otherSubject && jaccard(older.context, newer.context) >= thresholds.updateContext) {
     return { relation: 'update', because: negationFlipped ? 'negation' : 'value' };
   }
   if (valueChanged || negationFlipped) return { relation: 'unrelated' };
   if (similarity >= thresholds.reinforce) return { relation: 'restatement' };
-  if (similarity >= thresholds.restate && jaccard(older.context, newer.context) >= thresholds.restateContext) return { relation: 'restatement' };
+  // Reworded: every value kept on both sides (none added, none dropped) and enough of the subject's words.
+  const sameValues = removedAnchors.size === 0 && addedAnchors.size === 0;
+  if (sameValues && similarity >= thresholds.restate && jaccard(older.context, newer.context) >= thresholds.restateContext) return { relation: 'restatement' };
   return { relation: 'unrelated' };
 }
 
