@@ -1,6 +1,8 @@
 /**
  * Tasks and workflows in the cockpit against a real headless hub and real agents: work waiting for an agent shows
- * with its reason and is cancelled from the view.
+ * with its reason and is cancelled from the view; a workflow started from the cockpit (a parallel branch, a fan-out
+ * and an approval gate inside the branch) is drawn live as agents finish its tasks, approved in the cockpit, and
+ * runs to success.
  */
 import { expect, test } from './hub';
 import { openCockpit, TestAgent, watchConsole } from './test-agent';
@@ -43,6 +45,114 @@ test.describe('tasks', () => {
     await expect(page.locator(`[data-testid=task-row][data-id="${review.id}"]`)).toHaveAttribute('data-state', 'cancelled');
     await expect(page.getByTestId('tasks-nav-hint')).toHaveCount(0);
     lead.close();
+    expect(problems).toEqual([]);
+  });
+});
+
+/** plan -> (build: a fan-out of 3, two at once -> approve) in parallel with docs -> publish. */
+const RELEASE = {
+  name: 'release-notes',
+  project: 'e2e',
+  input: { parts: ['cart', 'checkout', 'pay'] },
+  steps: {
+    plan: { kind: 'task', title: 'Plan the release', capabilities: ['plan'] },
+    build: {
+      kind: 'fan-out',
+      dependsOn: ['plan'],
+      items: { $ref: 'input.parts' },
+      concurrency: 2,
+      task: { title: 'Summarise one part', capabilities: ['code'], input: { part: { $ref: 'item' } } },
+    },
+    docs: { kind: 'task', dependsOn: ['plan'], title: 'Update the docs', capabilities: ['docs'] },
+    approve: { kind: 'approval', dependsOn: ['build'], prompt: 'Publish these release notes?', subject: { $ref: 'steps.build.result' } },
+    publish: { kind: 'task', dependsOn: ['approve', 'docs'], title: 'Publish the notes', capabilities: ['docs'], input: { notes: { $ref: 'steps.approve.result' } } },
+  },
+};
+
+test.describe('workflows', () => {
+  test.use({ viewport: { width: 1024, height: 900 } });
+
+  test('a workflow started in the cockpit is drawn live as agents finish tasks, approved in the cockpit, and succeeds', async ({ page, hub }, testInfo) => {
+    const problems = watchConsole(page);
+    const lead = await TestAgent.connect(hub, { name: 'lead', tier: 'strategic', capabilities: ['plan'] });
+    const dev1 = await TestAgent.connect(hub, { name: 'dev1', capabilities: ['code', 'docs'] });
+    const dev2 = await TestAgent.connect(hub, { name: 'dev2', capabilities: ['code'] });
+    for (const agent of [lead, dev1, dev2]) agent.takeTasks(4);
+
+    await openCockpit(page, hub, 'workflows');
+    await expect(page.getByTestId('wf-runs-empty')).toBeVisible();
+    await page.getByTestId('wf-new').click();
+    await page.getByTestId('wf-definition').fill(JSON.stringify(RELEASE, null, 2));
+    // Checked and drawn before it runs: five steps, no states yet.
+    await expect(page.getByTestId('wf-start-panel').getByTestId('wf-node')).toHaveCount(5);
+    await page.getByTestId('wf-start-submit').click();
+
+    const detail = page.getByTestId('wf-detail');
+    await expect(detail).toBeVisible();
+    const node = (step: string) => detail.locator(`[data-testid=wf-node][data-step="${step}"]`);
+    await expect(node('plan')).toHaveAttribute('data-state', 'running');
+    await expect(node('build')).toHaveAttribute('data-state', 'waiting');
+    await expect(page.getByTestId('wf-run').first()).toHaveAttribute('data-name', 'release-notes');
+
+    // The lead plans: the branch starts, the fan-out's first two items and the docs task go out.
+    const plan = await lead.waitForTask((t) => t.stepId === 'plan');
+    await lead.completeTask(plan.id, { parts: 3 });
+    await expect(node('plan')).toHaveAttribute('data-state', 'succeeded');
+    await expect(node('build')).toHaveAttribute('data-state', 'running');
+    await expect(node('docs')).toHaveAttribute('data-state', 'running');
+    await expect(node('build').getByTestId('wf-items')).toHaveAttribute('data-total', '3');
+
+    // The developers finish the parts one by one; the node's progress bar follows.
+    const builders = [dev1, dev2];
+    const done = new Set<string>();
+    for (let i = 1; i <= 3; i++) {
+      const next = await Promise.race(builders.map((agent) => agent.waitForTask((t) => t.stepId === 'build' && !done.has(t.id)).then((task) => ({ agent, task }))));
+      done.add(next.task.id);
+      await next.agent.completeTask(next.task.id, { part: (next.task.input as { part: string }).part, summary: `notes by ${next.agent.name}` });
+      await expect(node('build').getByTestId('wf-items')).toHaveAttribute('data-done', String(i));
+    }
+    await expect(node('build')).toHaveAttribute('data-state', 'succeeded');
+
+    // The gate opens inside the branch while docs still runs; the sidebar and the list say so.
+    await expect(node('approve')).toHaveAttribute('data-state', 'awaiting_approval');
+    await expect(node('docs')).toHaveAttribute('data-state', 'running');
+    const gate = page.getByTestId('wf-gate');
+    await expect(gate.getByTestId('wf-gate-prompt')).toHaveText('Publish these release notes?');
+    for (const part of ['cart', 'checkout', 'pay']) await expect(gate.getByTestId('wf-gate-subject')).toContainText(part);
+    await expect(page.getByTestId('wf-nav-hint')).toHaveText('1');
+    await expect(page.getByTestId('wf-run-awaiting')).toContainText('approve');
+    await page.screenshot({ path: testInfo.outputPath('workflow-gate-1024.png'), fullPage: true });
+
+    const docs = await dev1.waitForTask((t) => t.stepId === 'docs');
+    await dev1.completeTask(docs.id, { updated: ['docs/release.md'] });
+    await expect(node('docs')).toHaveAttribute('data-state', 'succeeded');
+    await expect(node('publish')).toHaveAttribute('data-state', 'waiting');
+
+    // Approved in the cockpit: the gate closes and the downstream step runs.
+    await gate.getByTestId('wf-approve').click();
+    await expect(page.getByTestId('wf-gate')).toHaveCount(0);
+    await expect(node('approve')).toHaveAttribute('data-state', 'succeeded');
+    await expect(node('publish')).toHaveAttribute('data-state', 'running');
+    const publish = await dev1.waitForTask((t) => t.stepId === 'publish');
+    expect((publish.input as { notes: Array<{ part: string }> }).notes.map((n) => n.part)).toEqual(['cart', 'checkout', 'pay']);
+    await dev1.completeTask(publish.id, { published: true });
+
+    await expect(detail).toHaveAttribute('data-state', 'succeeded');
+    await expect(page.getByTestId('wf-run-state')).toHaveText('succeeded');
+    await expect(node('publish')).toHaveAttribute('data-state', 'succeeded');
+    await expect(page.getByTestId('wf-nav-hint')).toHaveCount(0);
+    // The timeline has a lane for each agent that ran something.
+    const lanes = page.getByTestId('wf-timeline').getByTestId('wf-lane');
+    await expect(lanes).toHaveCount(3);
+    await expect(page.getByTestId('wf-timeline').locator('[data-testid=wf-bar][data-step=build]')).toHaveCount(3);
+    // At 1024 px the graph fits the window.
+    const graph = await detail.getByTestId('wf-graph').boundingBox();
+    expect(graph!.x + graph!.width).toBeLessThanOrEqual(1024);
+    await node('approve').click();
+    await expect(page.getByTestId('wf-step')).toContainText('approve by the cockpit');
+    await page.screenshot({ path: testInfo.outputPath('workflow-succeeded-1024.png'), fullPage: true });
+
+    for (const agent of [lead, dev1, dev2]) agent.close();
     expect(problems).toEqual([]);
   });
 });

@@ -16,8 +16,19 @@ export interface ReceivedMessage {
   importance: string;
 }
 
+/** A task as an offer carries it (the fields the tests read). */
+export interface OfferedTask {
+  id: string;
+  title: string;
+  stepId: string | null;
+  workflowId: string | null;
+  input?: unknown;
+}
+
 export class TestAgent {
   readonly received: ReceivedMessage[] = [];
+  /** Tasks the hub offered this agent (after `takeTasks`), in order. */
+  readonly offered: OfferedTask[] = [];
   /** Resolves with the close code once the hub (or the test) closes the socket. */
   readonly closed: Promise<{ code: number; reason: string }>;
   private nextRef = 1;
@@ -38,6 +49,9 @@ export class TestAgent {
       if (frame.type === 'message') {
         this.received.push(frame.message);
         this.messageWaiters.forEach((wake) => wake());
+      } else if (frame.type === 'task.offered') {
+        this.offered.push(frame.task);
+        this.messageWaiters.forEach((wake) => wake());
       } else if (frame.type === 'sent' || (frame.type === 'error' && frame.ref)) {
         const waiter = this.waiting.get(frame.ref);
         this.waiting.delete(frame.ref);
@@ -47,11 +61,14 @@ export class TestAgent {
     });
   }
 
-  static async connect(hub: RunningHub, { name, project = 'e2e', tier = 'development' }: { name: string; project?: string; tier?: string }): Promise<TestAgent> {
+  static async connect(
+    hub: RunningHub,
+    { name, project = 'e2e', tier = 'development', capabilities }: { name: string; project?: string; tier?: string; capabilities?: string[] },
+  ): Promise<TestAgent> {
     const response = await fetch(`${hub.baseUrl}/api/v1/agents/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name, project, tier }),
+      body: JSON.stringify({ name, project, tier, ...(capabilities && { capabilities }) }),
     });
     if (!response.ok) throw new Error(`register ${name}: ${response.status} ${await response.text()}`);
     const { agent, token } = (await response.json()) as { agent: { id: string }; token: string };
@@ -105,6 +122,41 @@ export class TestAgent {
         this.messageWaiters.add(wake);
       });
     }
+  }
+
+  /** Takes up to `slots` pushed tasks at once from now on (`task.offered` frames land in `offered`). */
+  takeTasks(slots: number): void {
+    this.socket.send(JSON.stringify({ type: 'tasks.ready', slots }));
+  }
+
+  /** Waits for an offered task that matches (one already offered counts). */
+  async waitForTask(predicate: (task: OfferedTask) => boolean, timeoutMs = 15_000): Promise<OfferedTask> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.offered.find(predicate);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name} was not offered the expected task within ${timeoutMs} ms (offered: ${this.offered.map((t) => t.stepId ?? t.title).join(', ')})`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.messageWaiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.messageWaiters.add(wake);
+      });
+    }
+  }
+
+  /** Completes a task it holds (POST /api/v1/tasks/{id}/complete) with a JSON result. */
+  async completeTask(id: string, json: unknown): Promise<void> {
+    const response = await fetch(`${this.hub.baseUrl}/api/v1/tasks/${id}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify({ json }),
+    });
+    if (!response.ok) throw new Error(`complete ${id}: ${response.status} ${await response.text()}`);
   }
 
   /** POST /api/v1/memory/store with this agent's token. */

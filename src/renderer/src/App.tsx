@@ -16,7 +16,7 @@ import { PerformanceView } from './views/PerformanceView';
 import { ReservationsNavHint, ReservationsView } from './views/ReservationsView';
 import { StatusView } from './views/StatusView';
 import { TasksNavHint, TasksView } from './views/work/TasksView';
-import { WorkflowsView } from './views/work/WorkflowsView';
+import { WorkflowsNavHint, WorkflowsView } from './views/work/WorkflowsView';
 
 export function App({ transport }: { transport: Transport | { error: string } }) {
   if ('error' in transport) {
@@ -123,7 +123,7 @@ function CurrentView({ view, param }: { view: ViewName; param: string | null }) 
     case 'reservations':
       return <ReservationsView />;
     case 'workflows':
-      return <WorkflowsView />;
+      return <WorkflowsView selectedId={param} />;
     case 'tasks':
       return <TasksView />;
     case 'messages':
@@ -147,6 +147,7 @@ function NavHint({ view }: { view: ViewName }) {
   if (view === 'backup') return <BackupNavHint />;
   if (view === 'reservations') return <ReservationsNavHint />;
   if (view === 'tasks') return <TasksNavHint />;
+  if (view === 'workflows') return <WorkflowsNavHint />;
   if (view === 'agents' && state === 'ready') {
     return (
       <span className="nav-hint num" title="agents online">

@@ -6,6 +6,7 @@ import { Empty, ErrorNotice, Loading, Panel, Stat, ViewHeader } from '../compone
 import { formatBytes, formatClock, formatCount, formatMs, formatPercent, formatRate } from '../format';
 import { useAgents, useMemoryOverview, useMetrics } from '../hooks';
 import { countAgents } from '../live/live-data';
+import { WorkStats } from './work/WorkStats';
 
 const TIER_COLOR: Record<string, string> = { strategic: '--c-violet', development: '--c-blue', memory: '--c-cyan' };
 
@@ -75,6 +76,7 @@ export function OverviewView() {
           sub={`${formatRate(latest.rates.memoriesStored)} stored now`}
           testId="stat-memories"
         />
+        <WorkStats />
         <Stat label="Hub CPU" value={formatPercent(latest.process.cpuPercent)} sub="of one core" tone={latest.process.cpuPercent > 80 ? 'warn' : undefined} />
         <Stat label="Hub RSS" value={formatBytes(latest.process.rssBytes)} sub={`heap ${formatBytes(latest.process.heapUsedBytes)}`} />
         <Stat

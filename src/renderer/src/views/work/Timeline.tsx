@@ -1,0 +1,85 @@
+/**
+ * Who ran what, when: a run's tasks as bars on a time axis, one lane per agent (tasks no agent has held yet in a lane
+ * of their own), coloured by the task's state, labelled with the step (and fan-out item).
+ */
+import { memo } from 'react';
+import type { WorkflowTimelineEntry } from '../../../../shared/workflow-run-protocol';
+import { formatDuration } from '../../format';
+
+const LANE_HEIGHT = 24;
+const LABEL_WIDTH = 120;
+const WIDTH = 900;
+const AXIS_HEIGHT = 20;
+
+export interface Lane {
+  agentId: string | null;
+  entries: WorkflowTimelineEntry[];
+}
+
+/** The entries by agent, lanes in the order their agents first ran something; the unassigned lane last. */
+export function lanesOf(timeline: readonly WorkflowTimelineEntry[]): Lane[] {
+  const lanes = new Map<string | null, WorkflowTimelineEntry[]>();
+  const ordered = [...timeline].sort((a, b) => (a.startedAt ?? a.createdAt).localeCompare(b.startedAt ?? b.createdAt));
+  for (const entry of ordered) {
+    const key = entry.agentId;
+    let lane = lanes.get(key);
+    if (!lane) lanes.set(key, (lane = []));
+    lane.push(entry);
+  }
+  return [...lanes.entries()].sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : 0)).map(([agentId, entries]) => ({ agentId, entries }));
+}
+
+export const Timeline = memo(function Timeline({ timeline, now, agentName }: { timeline: readonly WorkflowTimelineEntry[]; now: number; agentName: (id: string) => string }) {
+  const lanes = lanesOf(timeline);
+  const starts = timeline.map((e) => Date.parse(e.startedAt ?? e.createdAt));
+  const ends = timeline.map((e) => (e.finishedAt ? Date.parse(e.finishedAt) : now));
+  const from = Math.min(...starts);
+  const to = Math.max(from + 1000, ...ends);
+  const span = to - from;
+  const plot = WIDTH - LABEL_WIDTH - 10;
+  const x = (t: number) => LABEL_WIDTH + ((t - from) / span) * plot;
+  const height = AXIS_HEIGHT + lanes.length * LANE_HEIGHT + 4;
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => from + f * span);
+
+  return (
+    <svg className="wf-timeline" viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label="Timeline of the run's tasks by agent" data-testid="wf-timeline">
+      {ticks.map((t) => (
+        <g key={t}>
+          <line className="wf-tl-grid" x1={x(t)} x2={x(t)} y1={AXIS_HEIGHT - 4} y2={height} />
+          <text className="wf-tl-tick" x={x(t)} y={12} textAnchor={t === from ? 'start' : t === to ? 'end' : 'middle'}>
+            +{formatDuration(t - from)}
+          </text>
+        </g>
+      ))}
+      {lanes.map((lane, i) => {
+        const y = AXIS_HEIGHT + i * LANE_HEIGHT;
+        const name = lane.agentId === null ? 'not taken yet' : agentName(lane.agentId);
+        return (
+          <g key={lane.agentId ?? 'none'} data-testid="wf-lane" data-agent={name}>
+            <text className="wf-tl-lane" x={0} y={y + 16}>
+              {name.length > 16 ? `${name.slice(0, 15)}…` : name}
+            </text>
+            {lane.entries.map((entry) => {
+              const start = Date.parse(entry.startedAt ?? entry.createdAt);
+              const end = entry.finishedAt ? Date.parse(entry.finishedAt) : now;
+              const left = x(start);
+              const width = Math.max(3, x(end) - left);
+              const label = entry.itemIndex === null ? entry.stepId : `${entry.stepId}[${entry.itemIndex}]`;
+              return (
+                <g key={entry.taskId} data-testid="wf-bar" data-step={entry.stepId} data-state={entry.state}>
+                  <title>{`${label}: ${entry.state.replace('_', ' ')}, attempt ${entry.attempt}, ${formatDuration(end - start)}`}</title>
+                  <rect className={`wf-tl-bar wf-tl-${entry.state}`} x={left} y={y + 4} width={width} height={LANE_HEIGHT - 8} rx={3} />
+                  {width > label.length * 6 + 8 && (
+                    <text className="wf-tl-label" x={left + 4} y={y + 16}>
+                      {label}
+                    </text>
+                  )}
+                </g>
+              );
+            })}
+          </g>
+        );
+      })}
+    </svg>
+  );
+});
