@@ -1,6 +1,7 @@
 /**
  * Who ran what, when: a run's tasks as bars on a time axis, one lane per agent (tasks no agent has held yet in a lane
- * of their own), coloured by the task's state, labelled with the step (and fan-out item).
+ * of their own), coloured by the task's state, labelled with the step (and fan-out item). A bar is faint from the
+ * task's creation until its agent started it (waiting, or offered and not started yet), solid while it ran.
  */
 import { memo } from 'react';
 import type { WorkflowTimelineEntry } from '../../../../shared/workflow-run-protocol';
@@ -10,6 +11,11 @@ const LANE_HEIGHT = 24;
 const LABEL_WIDTH = 120;
 const WIDTH = 900;
 const AXIS_HEIGHT = 20;
+
+/** An offset on the axis: tenths of a second while the run is short, else the largest units. */
+function formatOffset(ms: number, span: number): string {
+  return span < 20_000 ? `${(ms / 1000).toFixed(1)} s` : formatDuration(ms);
+}
 
 export interface Lane {
   agentId: string | null;
@@ -31,7 +37,7 @@ export function lanesOf(timeline: readonly WorkflowTimelineEntry[]): Lane[] {
 
 export const Timeline = memo(function Timeline({ timeline, now, agentName }: { timeline: readonly WorkflowTimelineEntry[]; now: number; agentName: (id: string) => string }) {
   const lanes = lanesOf(timeline);
-  const starts = timeline.map((e) => Date.parse(e.startedAt ?? e.createdAt));
+  const starts = timeline.map((e) => Date.parse(e.createdAt));
   const ends = timeline.map((e) => (e.finishedAt ? Date.parse(e.finishedAt) : now));
   const from = Math.min(...starts);
   const to = Math.max(from + 1000, ...ends);
@@ -47,7 +53,7 @@ export const Timeline = memo(function Timeline({ timeline, now, agentName }: { t
         <g key={t}>
           <line className="wf-tl-grid" x1={x(t)} x2={x(t)} y1={AXIS_HEIGHT - 4} y2={height} />
           <text className="wf-tl-tick" x={x(t)} y={12} textAnchor={t === from ? 'start' : t === to ? 'end' : 'middle'}>
-            +{formatDuration(t - from)}
+            +{formatOffset(t - from, span)}
           </text>
         </g>
       ))}
@@ -60,15 +66,18 @@ export const Timeline = memo(function Timeline({ timeline, now, agentName }: { t
               {name.length > 16 ? `${name.slice(0, 15)}…` : name}
             </text>
             {lane.entries.map((entry) => {
-              const start = Date.parse(entry.startedAt ?? entry.createdAt);
+              const created = Date.parse(entry.createdAt);
               const end = entry.finishedAt ? Date.parse(entry.finishedAt) : now;
-              const left = x(start);
+              const start = entry.startedAt ? Date.parse(entry.startedAt) : end;
+              const left = x(created);
               const width = Math.max(3, x(end) - left);
+              const ran = Math.max(entry.startedAt ? 3 : 0, x(end) - x(start));
               const label = entry.itemIndex === null ? entry.stepId : `${entry.stepId}[${entry.itemIndex}]`;
               return (
                 <g key={entry.taskId} data-testid="wf-bar" data-step={entry.stepId} data-state={entry.state}>
-                  <title>{`${label}: ${entry.state.replace('_', ' ')}, attempt ${entry.attempt}, ${formatDuration(end - start)}`}</title>
-                  <rect className={`wf-tl-bar wf-tl-${entry.state}`} x={left} y={y + 4} width={width} height={LANE_HEIGHT - 8} rx={3} />
+                  <title>{`${label}: ${entry.state.replace('_', ' ')}, attempt ${entry.attempt}; waited ${formatDuration(start - created)}, ran ${entry.startedAt ? formatDuration(end - start) : '—'}`}</title>
+                  <rect className={`wf-tl-bar wf-tl-wait wf-tl-${entry.state}`} x={left} y={y + 4} width={width} height={LANE_HEIGHT - 8} rx={3} />
+                  {ran > 0 && <rect className={`wf-tl-bar wf-tl-${entry.state}`} x={x(start)} y={y + 4} width={ran} height={LANE_HEIGHT - 8} rx={3} />}
                   {width > label.length * 6 + 8 && (
                     <text className="wf-tl-label" x={left + 4} y={y + 16}>
                       {label}
