@@ -323,11 +323,7 @@ export class MemoryStore {
     index.search(vector!, wanted, accept).forEach((hit, rank) => {
       Object.assign(candidate(hit.id), { vectorRank: rank + 1, vectorSimilarity: hit.score });
     });
-    // Keyword-only candidates get their similarity from their stored vector, so every hit is scored alike.
-    for (const id of [...keyword.candidates, ...keyword.exact.keys()]) {
-      const entry = candidate(id);
-      if (entry.vectorRank === undefined) entry.vectorSimilarity = this.similarity(id, encoder.id, vector!);
-    }
+    for (const id of keyword.candidates) candidate(id);
     for (const [id, count] of keyword.exact) candidate(id).exactMatches = count;
 
     const now = Date.now();
@@ -337,6 +333,14 @@ export class MemoryStore {
       entry.lastUsedAt = Date.parse(row.used);
       entry.keywordCoverage = coverage(row.text, keyword.words);
     }
+    // Keyword-only candidates: the best covered few (and every exact match) get their similarity from their stored
+    // vector, so every hit is scored alike; the rest (less similar than every vector candidate, less covered than
+    // these) are dropped.
+    const keywordOnly = [...candidates.values()].filter((entry) => entry.vectorRank === undefined).sort((a, b) => b.exactMatches - a.exactMatches || b.keywordCoverage - a.keywordCoverage);
+    keywordOnly.forEach((entry, i) => {
+      if (i < wanted || entry.exactMatches > 0) entry.vectorSimilarity = this.similarity(entry.id, encoder.id, vector!);
+      else candidates.delete(entry.id);
+    });
     [...candidates.values()]
       .filter((entry) => entry.keywordCoverage > 0)
       .sort((a, b) => b.keywordCoverage - a.keywordCoverage)
