@@ -1,4 +1,5 @@
 /** Helpers for the workflow engine tests: agents that take pushed tasks over real sockets, starting and polling runs. */
+import { onTestFinished } from 'vitest';
 import type { RegisterResponse, ServerFrame } from '../../src/shared/agent-protocol';
 import type { Task } from '../../src/shared/task-protocol';
 import type { WorkflowRun } from '../../src/shared/workflow-run-protocol';
@@ -11,6 +12,8 @@ export interface Worker {
   done: Task[];
   offered: Task[];
   cancelled: string[];
+  /** Set when the test ends: held tasks are dropped, nothing more is sent. */
+  stopped: boolean;
 }
 
 /**
@@ -23,7 +26,10 @@ export async function worker(
   options: { slots?: number; workMs?: number; answer?: (task: Task) => unknown; hold?: () => boolean } = {},
 ): Promise<Worker> {
   const socket = await openSocket(hub.url, agent.agent.id, agent.token);
-  const w: Worker = { agent, socket, done: [], offered: [], cancelled: [] };
+  const w: Worker = { agent, socket, done: [], offered: [], cancelled: [], stopped: false };
+  onTestFinished(() => {
+    w.stopped = true;
+  });
   socket.ws.on('message', (data) => {
     const frame = JSON.parse(data.toString()) as ServerFrame;
     if (frame.type === 'task.cancelled') w.cancelled.push(frame.taskId);
@@ -33,7 +39,8 @@ export async function worker(
     void (async () => {
       await hub.api(`/tasks/${task.id}/progress`, { token: agent.token, body: { percent: 0 } });
       await new Promise((resolve) => setTimeout(resolve, options.workMs ?? 5));
-      while (options.hold?.()) await new Promise((resolve) => setTimeout(resolve, 10));
+      while (options.hold?.() && !w.stopped) await new Promise((resolve) => setTimeout(resolve, 10));
+      if (w.stopped) return;
       let json: unknown;
       try {
         json = options.answer ? options.answer(task) : { input: task.input ?? null, by: agent.agent.name };
@@ -43,7 +50,10 @@ export async function worker(
       }
       const { status } = await hub.api(`/tasks/${task.id}/complete`, { token: agent.token, body: { json } });
       if (status === 200) w.done.push(task);
-    })();
+    })().catch((error: Error) => {
+      // The hub stopping under a test that has ended is not a failure of that test.
+      if (!w.stopped) throw error;
+    });
   });
   socket.send({ type: 'tasks.ready', slots: options.slots ?? 1 });
   return w;

@@ -195,6 +195,39 @@ describe('workflow engine', () => {
     expect(done.result).toEqual({ ok: 'next' });
   });
 
+  it('an agent killed mid-task: its item is offered again, its late result refused, and the run completes', async () => {
+    const hub = await startHub();
+    const doomed = await hub.register('doomed', { capabilities: ['code'] });
+    const steady = await hub.register('steady', { capabilities: ['code'] });
+    // The doomed agent takes one item and never finishes it; the steady one joins once it holds it.
+    const lost = await worker(hub, doomed, { hold: () => true });
+    const run = await startRun(hub, {
+      name: 'survives',
+      project: 'test',
+      steps: {
+        parts: { kind: 'fan-out', items: ['a', 'b', 'c', 'd'], concurrency: 2, task: { title: 'part', capabilities: ['code'], leaseSeconds: 1, backoff: { initialSeconds: 0 } } },
+        all: { kind: 'fan-in', dependsOn: ['parts'], aggregate: 'collect' },
+      },
+    });
+    await until(() => lost.offered.length === 1, 10_000, 'an offer to the doomed agent');
+    const held = lost.offered[0]!;
+    await waitForRun(hub, run.id, (r) => r.timeline.some((t) => t.taskId === held.id && t.state === 'running'));
+    lost.socket.ws.terminate();
+    const survivor = await worker(hub, steady, { slots: 2 });
+    const done = await waitForRun(hub, run.id, (r) => r.state !== 'running');
+    expect(done.state).toBe('succeeded');
+    expect(stepOf(done, 'all').result).toEqual(['a', 'b', 'c', 'd'].map((input) => ({ input, by: 'steady' })));
+    // The lost item's task was retried by the steady agent (attempt 2); it was not run as a second task.
+    const entry = done.timeline.find((t) => t.taskId === held.id)!;
+    expect(entry).toMatchObject({ state: 'succeeded', attempt: 2, agentId: steady.agent.id });
+    expect(stepOf(done, 'parts').taskIds).toHaveLength(4);
+    expect(stepOf(done, 'parts').agents).toEqual([doomed.agent.id, steady.agent.id]);
+    expect(survivor.done.map((t) => t.id)).toContain(held.id);
+    const late = await hub.api(`/tasks/${held.id}/complete`, { token: doomed.token, body: { json: { input: 'a', by: 'doomed' } } });
+    expect(late).toMatchObject({ status: 409, body: { code: 'lease_lost' } });
+    expect(stepOf(await getRun(hub, run.id), 'all').result).toEqual(stepOf(done, 'all').result);
+  });
+
   it('answers an invalid definition with 400 naming each step, and stores nothing', async () => {
     const hub = await startHub();
     await hub.register('dev', { capabilities: ['code'] });

@@ -74,6 +74,9 @@ export class WorkflowEngine {
   /** Open approval gates with a deadline: run \0 step -> expiry (ms). */
   private readonly deadlines = new Map<string, number>();
   private readonly changed = new Set<string>();
+  /** Tasks whose end was heard and not yet taken (taskEnded). */
+  private readonly ended: string[] = [];
+  private endedScheduled = false;
   private readonly changeListeners = new Set<(runs: WorkflowSummary[]) => void>();
   private changeTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -268,25 +271,53 @@ export class WorkflowEngine {
 
   // --- Reacting to tasks --------------------------------------------------------------------------------------------
 
-  /** A task of a run ended (committed): its item's step moves on, unless the item moved on already. */
+  /**
+   * A task of a run ended (committed): its item's step moves on, unless the item moved on already. The ends heard in
+   * one turn of the event loop are taken in one transaction (a fan-out's items end in bursts); a crash before it
+   * commits is caught up at the next start (recover).
+   */
   private taskEnded(taskId: string): void {
     if (this.closed) return;
+    this.ended.push(taskId);
+    if (this.endedScheduled) return;
+    this.endedScheduled = true;
+    setImmediate(() => this.takeEnded());
+  }
+
+  private takeEnded(): void {
+    this.endedScheduled = false;
+    const ids = this.ended.splice(0);
+    if (this.closed || !this.db.open || ids.length === 0) return;
+    try {
+      this.transact((fx) => {
+        const now = Date.now();
+        for (const id of ids) this.itemTaskEnded(id, fx, now);
+      });
+    } catch {
+      // One broken item must not hold up the others: each on its own, and the one that fails fails its step.
+      for (const id of ids) {
+        try {
+          this.transact((fx) => this.itemTaskEnded(id, fx, Date.now()));
+        } catch (error) {
+          const link = this.store.linkOf(id);
+          if (!link) continue;
+          console.error(`[workflows] step ${link.step_id} of run ${link.run_id} could not go on:`, error);
+          this.failStep(link.run_id, link.step_id, `the engine could not go on: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /** Inside a transaction: the item whose current task this is moves on. */
+  private itemTaskEnded(taskId: string, fx: Effects, now: number): void {
     const link = this.store.linkOf(taskId);
     if (!link) return;
     const item = this.store.item(link.run_id, link.step_id, link.idx);
     if (!item || item.state !== 'active' || item.task_id !== taskId) return;
     const task = this.tasks.get(COCKPIT, taskId);
     if (!taskEnded(task.state)) return;
-    try {
-      this.transact((fx) => {
-        const run = this.context(link.run_id);
-        if (run) this.runner.itemEnded(run, item, task, fx, Date.now());
-      });
-    } catch (error) {
-      // A bug or a broken value must not leave the step running forever: it fails, saying why.
-      console.error(`[workflows] step ${link.step_id} of run ${link.run_id} could not go on:`, error);
-      this.failStep(link.run_id, link.step_id, `the engine could not go on: ${(error as Error).message}`);
-    }
+    const run = this.context(link.run_id);
+    if (run) this.runner.itemEnded(run, item, task, fx, now);
   }
 
   private failStep(runId: string, stepId: string, error: string): void {

@@ -86,17 +86,23 @@ export class RunStore {
       insertItem: db.prepare('INSERT INTO workflow_items (run_id, step_id, idx, item, state, task_id) VALUES (?, ?, ?, ?, ?, ?)'),
       item: db.prepare('SELECT * FROM workflow_items WHERE run_id = ? AND step_id = ? AND idx = ?'),
       items: db.prepare('SELECT * FROM workflow_items WHERE run_id = ? AND step_id = ? ORDER BY idx'),
-      queued: db.prepare("SELECT * FROM workflow_items WHERE run_id = ? AND step_id = ? AND state = 'queued' ORDER BY idx LIMIT ?"),
-      activeItemsOfStep: db.prepare("SELECT * FROM workflow_items WHERE run_id = ? AND step_id = ? AND state = 'active'"),
+      // INDEXED BY: without statistics SQLite would walk the step's items in key order, O(items) per call.
+      queued: db.prepare("SELECT * FROM workflow_items INDEXED BY workflow_items_queued WHERE run_id = ? AND step_id = ? AND state = 'queued' ORDER BY idx LIMIT ?"),
+      activeItemsOfStep: db.prepare("SELECT * FROM workflow_items INDEXED BY workflow_items_queued WHERE run_id = ? AND step_id = ? AND state = 'active'"),
+      firstActiveItem: db.prepare("SELECT * FROM workflow_items INDEXED BY workflow_items_queued WHERE run_id = ? AND step_id = ? AND state = 'active' ORDER BY idx LIMIT 1"),
       startItem: db.prepare("UPDATE workflow_items SET state = 'active', task_id = ? WHERE run_id = ? AND step_id = ? AND idx = ?"),
       endItem: db.prepare("UPDATE workflow_items SET state = ? WHERE run_id = ? AND step_id = ? AND idx = ? AND state = 'active' AND task_id = ?"),
-      cancelStepItems: db.prepare("UPDATE workflow_items SET state = 'cancelled' WHERE run_id = ? AND step_id = ? AND state IN ('active', 'queued')"),
-      requeueItems: db.prepare("UPDATE workflow_items SET state = 'queued' WHERE run_id = ? AND step_id = ? AND state IN ('failed', 'cancelled')"),
+      cancelStepItems: db.prepare("UPDATE workflow_items INDEXED BY workflow_items_queued SET state = 'cancelled' WHERE run_id = ? AND step_id = ? AND state IN ('active', 'queued')"),
+      requeueItems: db.prepare("UPDATE workflow_items INDEXED BY workflow_items_queued SET state = 'queued' WHERE run_id = ? AND step_id = ? AND state IN ('failed', 'cancelled')"),
       link: db.prepare('INSERT INTO workflow_tasks (task_id, run_id, step_id, idx) VALUES (?, ?, ?, ?)'),
       linkOf: db.prepare('SELECT * FROM workflow_tasks WHERE task_id = ?'),
       timeline: db.prepare(
         `SELECT w.task_id, w.step_id, w.idx, t.state, t.attempt, t.holder_id, t.created_at, t.started_at, t.finished_at
          FROM workflow_tasks w JOIN tasks t ON t.id = w.task_id WHERE w.run_id = ? ORDER BY t.seq`,
+      ),
+      holders: db.prepare(
+        `SELECT w.step_id, a.agent_id FROM workflow_tasks w JOIN task_attempts a ON a.task_id = w.task_id
+         WHERE w.run_id = ? ORDER BY a.assigned_at, a.task_id, a.attempt`,
       ),
       /** Active items whose task has ended: a crash came between the task's commit and the engine's. */
       unsettled: db.prepare(
@@ -188,6 +194,9 @@ export class RunStore {
   activeItems(runId: string, stepId: string): ItemRow[] {
     return this.s.activeItemsOfStep.all(runId, stepId) as ItemRow[];
   }
+  firstActiveItem(runId: string, stepId: string): ItemRow | undefined {
+    return this.s.firstActiveItem.get(runId, stepId) as ItemRow | undefined;
+  }
   startItem(runId: string, stepId: string, idx: number, taskId: string): void {
     this.s.startItem.run(taskId, runId, stepId, idx);
     this.s.link.run(taskId, runId, stepId, idx);
@@ -207,6 +216,10 @@ export class RunStore {
   }
   timeline(runId: string): TimelineRow[] {
     return this.s.timeline.all(runId) as TimelineRow[];
+  }
+  /** Who held the run's tasks, every attempt, in the order they were assigned. */
+  holders(runId: string): { step_id: string; agent_id: string }[] {
+    return this.s.holders.all(runId) as { step_id: string; agent_id: string }[];
   }
   unsettled(): ItemRow[] {
     return this.s.unsettled.all() as ItemRow[];

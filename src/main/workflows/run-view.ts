@@ -14,14 +14,9 @@ const COCKPIT: TaskCaller = { kind: 'cockpit' };
 /** Why a running step's first waiting task waits ("no online agent with capability `review`"), if one does. */
 function waitingOf(store: RunStore, tasks: EngineTasks, step: StepRow): string | null {
   if (step.state !== 'running') return null;
-  for (const item of store.activeItems(step.run_id, step.step_id)) {
-    if (!item.task_id) continue;
-    const task = tasks.get(COCKPIT, item.task_id);
-    if (task.waiting) return task.waiting;
-    // One look per step: the items of a step wait for the same reason.
-    return null;
-  }
-  return null;
+  // One look per step: the items of a step wait for the same reason.
+  const item = store.firstActiveItem(step.run_id, step.step_id);
+  return item?.task_id ? tasks.get(COCKPIT, item.task_id).waiting : null;
 }
 
 export function summaryView(store: RunStore, tasks: EngineTasks, row: RunRow, steps = store.steps(row.id)): WorkflowSummary {
@@ -55,13 +50,9 @@ function titleOf(step: WorkflowStep): string | null {
   return null;
 }
 
-function stepView(stepId: string, step: WorkflowStep, row: StepRow, timeline: TimelineRow[], waiting: string | null): WorkflowStepRun {
-  const taskIds: string[] = [];
-  const agents: string[] = [];
-  for (const entry of timeline) {
-    taskIds.push(entry.task_id);
-    if (entry.holder_id && !agents.includes(entry.holder_id)) agents.push(entry.holder_id);
-  }
+function stepView(stepId: string, step: WorkflowStep, row: StepRow, timeline: TimelineRow[], holders: Set<string>, waiting: string | null): WorkflowStepRun {
+  const taskIds = timeline.map((entry) => entry.task_id);
+  const agents = [...holders];
   const oneTask = step.kind === 'task' || (step.kind === 'fan-in' && step.aggregate.use === 'task');
   const total = oneTask ? 1 : row.items_total;
   const ended = row.items_succeeded + row.items_failed + row.items_cancelled;
@@ -110,7 +101,16 @@ export function runView(store: RunStore, tasks: EngineTasks, row: RunRow): Workf
     list.push(entry);
   }
   const waiting = new Map(summary.waiting.map((w) => [w.stepId, w.reason]));
-  const stepRuns = plan.levels.flat().map((stepId) => stepView(stepId, definition.steps[stepId]!, rows.get(stepId)!, byStep.get(stepId) ?? [], waiting.get(stepId) ?? null));
+  // Every attempt's holder, each once per step, in the order they were first given one of its tasks.
+  const holders = new Map<string, Set<string>>();
+  for (const { step_id, agent_id } of store.holders(row.id)) {
+    let set = holders.get(step_id);
+    if (!set) holders.set(step_id, (set = new Set()));
+    set.add(agent_id);
+  }
+  const stepRuns = plan.levels
+    .flat()
+    .map((stepId) => stepView(stepId, definition.steps[stepId]!, rows.get(stepId)!, byStep.get(stepId) ?? [], holders.get(stepId) ?? new Set(), waiting.get(stepId) ?? null));
   const timeline: WorkflowTimelineEntry[] = timelineRows.map((t) => ({
     taskId: t.task_id,
     stepId: t.step_id,

@@ -149,6 +149,7 @@ export class StepRunner {
     const step = run.definition.steps[stepId]!;
     if (step.kind !== 'fan-out') return;
     const row = this.store.step(run.id, stepId)!;
+    if (row.items_started >= row.items_total) return;
     const active = row.items_started - row.items_succeeded - row.items_failed - row.items_cancelled;
     const room = step.concurrency - active;
     if (room <= 0) return;
