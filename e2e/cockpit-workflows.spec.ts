@@ -73,6 +73,8 @@ test.describe('workflows', () => {
   test.use({ viewport: { width: 1024, height: 900 } });
 
   test('a workflow started in the cockpit is drawn live as agents finish tasks, approved in the cockpit, and succeeds', async ({ page, hub }, testInfo) => {
+    // Many steps, each waited on (never slept): on a loaded machine this takes longer than the usual minute.
+    test.setTimeout(150_000);
     const problems = watchConsole(page);
     const lead = await TestAgent.connect(hub, { name: 'lead', tier: 'strategic', capabilities: ['plan'] });
     const dev1 = await TestAgent.connect(hub, { name: 'dev1', capabilities: ['code', 'docs'] });
@@ -122,6 +124,11 @@ test.describe('workflows', () => {
     await expect(page.getByTestId('wf-nav-hint')).toHaveText('1');
     await expect(page.getByTestId('wf-run-awaiting')).toContainText('approve');
     await page.screenshot({ path: testInfo.outputPath('workflow-gate-1024.png'), fullPage: true });
+    // The Overview counts it too, and leads back to the run.
+    await page.getByTestId('nav-overview').click();
+    await expect(page.getByTestId('stat-awaiting-approval')).toHaveText('1');
+    await page.getByTestId('stat-awaiting-approval').getByRole('link').click();
+    await expect(gate.getByTestId('wf-gate-prompt')).toBeVisible();
 
     const docs = await dev1.waitForTask((t) => t.stepId === 'docs');
     await dev1.completeTask(docs.id, { updated: ['docs/release.md'] });

@@ -229,12 +229,16 @@ function StepPanel({ run, step, now, agentName, onDone }: { run: WorkflowRun; st
         )}
         <dt>depends on</dt>
         <dd>{step.dependsOn.length > 0 ? step.dependsOn.join(', ') : 'nothing'}</dd>
-        <dt>tasks</dt>
-        <dd className="num">
-          {step.items.total} ({step.items.succeeded} done, {step.items.active} running, {step.items.failed} failed, {step.items.queued} queued)
-        </dd>
-        <dt>agents</dt>
-        <dd>{step.agents.length > 0 ? step.agents.map(agentName).join(', ') : '—'}</dd>
+        {step.items.total > 0 && (
+          <>
+            <dt>tasks</dt>
+            <dd className="num">
+              {step.items.total} ({step.items.succeeded} done, {step.items.active} running, {step.items.failed} failed, {step.items.queued} queued)
+            </dd>
+            <dt>agents</dt>
+            <dd>{step.agents.length > 0 ? step.agents.map(agentName).join(', ') : '—'}</dd>
+          </>
+        )}
         {step.waiting && (
           <>
             <dt>waiting</dt>

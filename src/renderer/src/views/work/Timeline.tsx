@@ -7,7 +7,8 @@ import { memo } from 'react';
 import type { WorkflowTimelineEntry } from '../../../../shared/workflow-run-protocol';
 import { formatDuration } from '../../format';
 
-const LANE_HEIGHT = 24;
+const ROW_HEIGHT = 20;
+const LANE_GAP = 6;
 const LABEL_WIDTH = 120;
 const WIDTH = 900;
 const AXIS_HEIGHT = 20;
@@ -20,23 +21,40 @@ function formatOffset(ms: number, span: number): string {
 export interface Lane {
   agentId: string | null;
   entries: WorkflowTimelineEntry[];
+  /** Each entry's row within the lane: tasks an agent ran at the same time sit one above the other. */
+  rows: number[];
+  rowCount: number;
+}
+
+/** Rows for bars in start order: each goes in the first row whose last bar ended before it begins. */
+function packRows(entries: readonly WorkflowTimelineEntry[], now: number): { rows: number[]; rowCount: number } {
+  const ends: number[] = [];
+  const rows = entries.map((entry) => {
+    const start = Date.parse(entry.createdAt);
+    const end = entry.finishedAt ? Date.parse(entry.finishedAt) : now;
+    let row = ends.findIndex((last) => last <= start);
+    if (row === -1) row = ends.push(end) - 1;
+    else ends[row] = end;
+    return row;
+  });
+  return { rows, rowCount: Math.max(1, ends.length) };
 }
 
 /** The entries by agent, lanes in the order their agents first ran something; the unassigned lane last. */
-export function lanesOf(timeline: readonly WorkflowTimelineEntry[]): Lane[] {
+export function lanesOf(timeline: readonly WorkflowTimelineEntry[], now = Date.now()): Lane[] {
   const lanes = new Map<string | null, WorkflowTimelineEntry[]>();
-  const ordered = [...timeline].sort((a, b) => (a.startedAt ?? a.createdAt).localeCompare(b.startedAt ?? b.createdAt));
+  const ordered = [...timeline].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   for (const entry of ordered) {
     const key = entry.agentId;
     let lane = lanes.get(key);
     if (!lane) lanes.set(key, (lane = []));
     lane.push(entry);
   }
-  return [...lanes.entries()].sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : 0)).map(([agentId, entries]) => ({ agentId, entries }));
+  return [...lanes.entries()].sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : 0)).map(([agentId, entries]) => ({ agentId, entries, ...packRows(entries, now) }));
 }
 
 export const Timeline = memo(function Timeline({ timeline, now, agentName }: { timeline: readonly WorkflowTimelineEntry[]; now: number; agentName: (id: string) => string }) {
-  const lanes = lanesOf(timeline);
+  const lanes = lanesOf(timeline, now);
   const starts = timeline.map((e) => Date.parse(e.createdAt));
   const ends = timeline.map((e) => (e.finishedAt ? Date.parse(e.finishedAt) : now));
   const from = Math.min(...starts);
@@ -44,7 +62,8 @@ export const Timeline = memo(function Timeline({ timeline, now, agentName }: { t
   const span = to - from;
   const plot = WIDTH - LABEL_WIDTH - 10;
   const x = (t: number) => LABEL_WIDTH + ((t - from) / span) * plot;
-  const height = AXIS_HEIGHT + lanes.length * LANE_HEIGHT + 4;
+  const tops = lanes.reduce<number[]>((acc, lane, i) => [...acc, i === 0 ? AXIS_HEIGHT : acc[i - 1]! + lanes[i - 1]!.rowCount * ROW_HEIGHT + LANE_GAP], []);
+  const height = (lanes.length === 0 ? AXIS_HEIGHT : tops.at(-1)! + lanes.at(-1)!.rowCount * ROW_HEIGHT) + 4;
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => from + f * span);
 
   return (
@@ -58,14 +77,15 @@ export const Timeline = memo(function Timeline({ timeline, now, agentName }: { t
         </g>
       ))}
       {lanes.map((lane, i) => {
-        const y = AXIS_HEIGHT + i * LANE_HEIGHT;
+        const top = tops[i]!;
         const name = lane.agentId === null ? 'not taken yet' : agentName(lane.agentId);
         return (
           <g key={lane.agentId ?? 'none'} data-testid="wf-lane" data-agent={name}>
-            <text className="wf-tl-lane" x={0} y={y + 16}>
+            <text className="wf-tl-lane" x={0} y={top + 14}>
               {name.length > 16 ? `${name.slice(0, 15)}…` : name}
             </text>
-            {lane.entries.map((entry) => {
+            {lane.entries.map((entry, j) => {
+              const y = top + lane.rows[j]! * ROW_HEIGHT;
               const created = Date.parse(entry.createdAt);
               const end = entry.finishedAt ? Date.parse(entry.finishedAt) : now;
               const start = entry.startedAt ? Date.parse(entry.startedAt) : end;
@@ -76,10 +96,10 @@ export const Timeline = memo(function Timeline({ timeline, now, agentName }: { t
               return (
                 <g key={entry.taskId} data-testid="wf-bar" data-step={entry.stepId} data-state={entry.state}>
                   <title>{`${label}: ${entry.state.replace('_', ' ')}, attempt ${entry.attempt}; waited ${formatDuration(start - created)}, ran ${entry.startedAt ? formatDuration(end - start) : '—'}`}</title>
-                  <rect className={`wf-tl-bar wf-tl-wait wf-tl-${entry.state}`} x={left} y={y + 4} width={width} height={LANE_HEIGHT - 8} rx={3} />
-                  {ran > 0 && <rect className={`wf-tl-bar wf-tl-${entry.state}`} x={x(start)} y={y + 4} width={ran} height={LANE_HEIGHT - 8} rx={3} />}
+                  <rect className={`wf-tl-bar wf-tl-wait wf-tl-${entry.state}`} x={left} y={y + 2} width={width} height={ROW_HEIGHT - 4} rx={3} />
+                  {ran > 0 && <rect className={`wf-tl-bar wf-tl-${entry.state}`} x={x(start)} y={y + 2} width={ran} height={ROW_HEIGHT - 4} rx={3} />}
                   {width > label.length * 6 + 8 && (
-                    <text className="wf-tl-label" x={left + 4} y={y + 16}>
+                    <text className="wf-tl-label" x={left + 4} y={y + 14}>
                       {label}
                     </text>
                   )}
