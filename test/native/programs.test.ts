@@ -14,6 +14,8 @@ import type { A2aDecodeReply, A2aDecodeRequest } from '../../src/main/a2a/reques
 import type { CheckpointWorkerData } from '../../src/main/db/checkpointer';
 import type { InferenceReply, InferenceWorkerData } from '../../src/main/embedding/inference-worker';
 import type { DecodeReply, DecodeRequest } from '../../src/main/messaging/send-decoder';
+import type { ExtractWorkerReply, ExtractWorkerRequest } from '../../src/main/memory/extract-runner';
+import { OnnxSentenceEncoder } from '../../src/main/embedding';
 import type { ChildMessage, IvfBuildJob } from '../../src/main/vector/builder';
 import { flatHeader } from '../../src/main/vector/faiss-format';
 import { PROGRAMS, programLaunch, type ProgramName } from '../../src/main/programs';
@@ -23,7 +25,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const modelPath = path.join(repoRoot, 'resources', 'models', 'use-lite-int8', 'model.onnx');
 const names = Object.keys(PROGRAMS) as ProgramName[];
 /** The programs the tests below start: every program in PROGRAMS must be among them. */
-const STARTED: readonly ProgramName[] = ['a2a-decoder', 'checkpoint-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
+const STARTED: readonly ProgramName[] = ['a2a-decoder', 'checkpoint-worker', 'extract-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
 
 let outDir: string;
 let tmp: string;
@@ -165,6 +167,39 @@ describe.each(['built', 'sources'] as const)('programs started %s', (mode) => {
     expect(result.parts.length).toBeGreaterThan(1);
     expect(result.parts.reduce((sum, part) => sum + part.count, 0)).toBe(count);
     for (const part of result.parts) expect(statSync(part.file).size).toBe(part.bytes);
+  });
+
+  it('extract-worker extracts a text, asking this thread to embed, and sends the drafts back', async () => {
+    const { script, args } = launch('extract-worker');
+    const worker = new Worker(script, { argv: args });
+    const encoder = await OnnxSentenceEncoder.load(path.dirname(modelPath));
+    try {
+      const text = '# Storage\n\nWe decided to use SQLite with WAL mode. The store lives in src/main/store.ts.\n\nTODO: add a vacuum job.\n';
+      const drafts: Array<{ kind: string; text: string }> = [];
+      let embedded = 0;
+      const done = new Promise<ExtractWorkerReply>((resolve) => {
+        worker.on('message', (reply: ExtractWorkerReply) => {
+          if (reply.type === 'embed') {
+            embedded += reply.texts.length;
+            void encoder.embed(reply.texts).then((vectors) => worker.postMessage({ type: 'vectors', job: 3, call: reply.call, vectors } satisfies ExtractWorkerRequest));
+          } else if (reply.type === 'drafts') drafts.push(...reply.drafts);
+          else resolve(reply);
+        });
+      });
+      worker.postMessage({ type: 'extract', job: 3, text, options: { source: 'notes.md' } } satisfies ExtractWorkerRequest);
+      const end = await done;
+      expect(end.type).toBe('done');
+      expect(embedded).toBeGreaterThan(0);
+      expect(drafts.filter((d) => d.kind === 'decision').map((d) => d.text)).toEqual(['We decided to use SQLite with WAL mode.']);
+      expect(drafts.filter((d) => d.kind === 'task').map((d) => d.text)).toEqual(['TODO: add a vacuum job.']);
+      // A text over the line limit is refused with the code the hub answers with.
+      const refused = new Promise<ExtractWorkerReply>((resolve) => worker.on('message', (reply: ExtractWorkerReply) => reply.job === 4 && resolve(reply)));
+      worker.postMessage({ type: 'extract', job: 4, text: 'x'.repeat(100_001), options: {} } satisfies ExtractWorkerRequest);
+      expect(await refused).toMatchObject({ type: 'failed', code: 'invalid_request' });
+    } finally {
+      await worker.terminate();
+      await encoder.close();
+    }
   });
 
   it('send-decoder splits a large send into its envelope and body', async () => {

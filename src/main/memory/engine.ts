@@ -13,13 +13,14 @@ import type { ExtractReport, ExtractRequest, MemoryModelState, ModelChoice } fro
 import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
-import { ExtractRefused, checkExtractable, extractMemories } from '../extract';
+import { ExtractRefused, checkExtractable, type ExtractResult } from '../extract';
+import { ExtractRunner } from './extract-runner';
+import { storeDraftsInBatches } from './store-drafts';
 import {
   MemoryStore,
   readModelChoice,
   writeModelChoice,
   type MemoryStoreOptions,
-  type ParsedMemoryInput,
   type StoreContext,
 } from './store';
 
@@ -57,6 +58,8 @@ export class MemoryEngine {
   private readonly inUse = new Map<SentenceEncoder, number>();
   private readonly retired = new Set<SentenceEncoder>();
   private readonly closing = new Set<Promise<void>>();
+  /** Large texts are extracted in a worker thread. */
+  private readonly extractor = new ExtractRunner();
 
   constructor(private readonly options: MemoryEngineOptions) {}
 
@@ -205,9 +208,9 @@ export class MemoryEngine {
     const encoder = store.encoder;
     const started = performance.now();
     this.inUse.set(encoder, (this.inUse.get(encoder) ?? 0) + 1);
-    let extractedDrafts: Awaited<ReturnType<typeof extractMemories>>;
+    let extractedDrafts: ExtractResult;
     try {
-      extractedDrafts = await extractMemories(input.text, {
+      extractedDrafts = await this.extractor.extract(input.text, {
         embed: (texts) => encoder.embed(texts),
         title: input.title,
         project: context.project,
@@ -224,30 +227,13 @@ export class MemoryEngine {
     const extractedMs = performance.now() - started;
     // Vectors of a model that was switched away from meanwhile are not stored: the memories are embedded anew.
     const vectors = store.encoder === encoder ? extracted : new Map<string, Float32Array>();
-
-    // Parents are stored before their children, and referred to by their place in the batch.
-    const position = new Map<string, number>();
-    const ordered = orderParentsFirst(drafts);
-    const inputs: Array<ParsedMemoryInput & { vector?: Float32Array }> = ordered.map((draft, i) => {
-      position.set(draft.key, i);
-      return {
-        text: draft.text,
-        kind: draft.kind,
-        tags: draft.tags,
-        metadata: draft.metadata,
-        importance: draft.importance,
-        source: input.source,
-        shared: input.shared,
-        parent: draft.parentKey === null ? undefined : position.get(draft.parentKey),
-        vector: vectors.get(draft.key),
-      };
-    });
-    const stored = await store.store(inputs, context);
+    const stored = await storeDraftsInBatches(drafts, (inputs) => store.store(inputs, context), { source: input.source, shared: input.shared, vectors });
     this.options.observeExtract?.(performance.now() - started);
     return { stored, stats: { ...stats, extractMs: extractedMs, totalMs: performance.now() - started, memories: stored.length } };
   }
 
   async close(): Promise<void> {
+    await this.extractor.close();
     if (!this.opening) return;
     const store = await this.opening.catch(() => undefined);
     await store?.close();
@@ -255,20 +241,4 @@ export class MemoryEngine {
     await Promise.all([...this.owned, ...this.retired].map((encoder) => encoder.close()));
     await Promise.all(this.closing);
   }
-}
-
-function orderParentsFirst<T extends { key: string; parentKey: string | null }>(drafts: T[]): T[] {
-  const byKey = new Map(drafts.map((draft) => [draft.key, draft]));
-  const placed = new Set<string>();
-  const ordered: T[] = [];
-  const place = (draft: T, path: Set<string>) => {
-    if (placed.has(draft.key) || path.has(draft.key)) return;
-    path.add(draft.key);
-    const parent = draft.parentKey === null ? undefined : byKey.get(draft.parentKey);
-    if (parent) place(parent, path);
-    placed.add(draft.key);
-    ordered.push(draft);
-  };
-  drafts.forEach((draft) => place(draft, new Set()));
-  return ordered;
 }
