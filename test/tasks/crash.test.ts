@@ -1,7 +1,9 @@
 /**
  * kill -9 of the hub while agents create, claim and complete tasks: after a restart no acknowledged task or result is
  * lost, no task has two holders, and the agents finish the rest with every task succeeding exactly once. The hub runs
- * as a real child process (from source, through tsx) so the kill is a real one.
+ * as a real child process (from source, through tsx) so the kill is a real one. Creates come several at once and
+ * pushed agents complete several tasks at once, so the kill lands among changes committed in groups (one transaction
+ * for the changes of one turn): each answer must have waited for its group's COMMIT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -10,7 +12,7 @@ import { openDatabase } from '../../src/main/db/database';
 import type { RegisterResponse } from '../../src/shared/agent-protocol';
 import type { Task } from '../../src/shared/task-protocol';
 import { tempDir } from '../helpers';
-import { until } from '../hub/harness';
+import { openSocket, until, type Socket } from '../hub/harness';
 
 type Hub = { child: ChildProcess; url: string };
 
@@ -57,13 +59,39 @@ describe('tasks through a crash', () => {
     try {
       const lead = await register(first, 'lead');
       const workers = await Promise.all(['w1', 'w2', 'w3'].map((name) => register(first, name)));
-      // The lead keeps creating; each worker claims, reports and completes, as fast as it can.
+      const pushed = await Promise.all(['p1', 'p2'].map((name) => register(first, name)));
+      // The lead keeps creating, five at once; each worker claims, reports and completes, as fast as it can.
       const creating = (async () => {
-        for (let i = 0; i < 200 && !stop; i++) {
-          const answer = await call(first, '/tasks', lead.token, { title: `job ${i}`, input: { i }, leaseSeconds: 10, backoff: { initialSeconds: 0 } }).catch(() => null);
-          if (answer?.status === 201) created.add(answer.body.id);
+        for (let i = 0; i < 300 && !stop; i += 5) {
+          await Promise.all(
+            [0, 1, 2, 3, 4].map(async (j) => {
+              const answer = await call(first, '/tasks', lead.token, { title: `job ${i + j}`, input: { i: i + j }, leaseSeconds: 10, backoff: { initialSeconds: 0 } }).catch(() => null);
+              if (answer?.status === 201) created.add(answer.body.id);
+            }),
+          );
         }
       })();
+      // Two agents take pushed tasks, four at once each, and complete every offer at once.
+      const sockets: Socket[] = [];
+      const completing: Promise<void>[] = [];
+      for (const agent of pushed) {
+        const socket = await openSocket(first.url, agent.agent.id, agent.token);
+        socket.ws.on('error', () => undefined);
+        socket.ws.on('message', (data) => {
+          const frame = JSON.parse(data.toString()) as { type: string; task?: Task };
+          if (frame.type !== 'task.offered' || stop) return;
+          const id = frame.task!.id;
+          completing.push(
+            call(first, `/tasks/${id}/complete`, agent.token, { json: { by: agent.agent.name } })
+              .then((done) => {
+                if (done.status === 200) completed.add(id);
+              })
+              .catch(() => undefined),
+          );
+        });
+        socket.send({ type: 'tasks.ready', slots: 4 });
+        sockets.push(socket);
+      }
       const working = workers.map(async (worker) => {
         while (!stop) {
           const claim = await call(first, `/agents/${worker.agent.id}/tasks/next`, worker.token, {}).catch(() => null);
@@ -77,12 +105,13 @@ describe('tasks through a crash', () => {
           if (done?.status === 200) completed.add(task.id);
         }
       });
-      await until(() => completed.size >= 30, 30_000, '30 completed tasks');
+      await until(() => completed.size >= 60, 30_000, '60 completed tasks');
       first.child.kill('SIGKILL');
       await new Promise((resolve) => first.child.once('exit', resolve));
       stop = true;
-      await Promise.all([creating, ...working]);
-      expect(created.size).toBeLessThan(200);
+      await Promise.all([creating, ...working, ...completing]);
+      for (const socket of sockets) socket.ws.terminate();
+      expect(created.size).toBeLessThan(300);
 
       const second = await startHubProcess(dataDir);
       try {
@@ -91,11 +120,13 @@ describe('tasks through a crash', () => {
         expect([...created].filter((id) => !byId.has(id))).toEqual([]);
         expect([...completed].filter((id) => byId.get(id)?.state !== 'succeeded')).toEqual([]);
 
-        // The workers come back: each finishes what it still holds, then claims until nothing is left.
+        // The agents come back: each finishes what it still holds (offered or started), then claims until nothing is left.
         await Promise.all(
-          workers.map(async (worker) => {
-            const held = (await call(second, `/agents/${worker.agent.id}/tasks?state=running`, worker.token)).body.tasks as Task[];
-            for (const task of held) expect((await call(second, `/tasks/${task.id}/complete`, worker.token, { text: 'after restart' })).status).toBe(200);
+          [...workers, ...pushed].map(async (worker) => {
+            const held = (await call(second, `/agents/${worker.agent.id}/tasks?limit=1000`, worker.token)).body.tasks as Task[];
+            for (const task of held.filter((t) => t.state === 'assigned' || t.state === 'running')) {
+              expect((await call(second, `/tasks/${task.id}/complete`, worker.token, { text: 'after restart' })).status).toBe(200);
+            }
             for (;;) {
               const task = (await call(second, `/agents/${worker.agent.id}/tasks/next`, worker.token, {})).body.task as Task | null;
               if (!task) break;

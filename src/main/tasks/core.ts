@@ -1,15 +1,21 @@
 /**
- * What the task service's parts share: the database and rows, the in-memory mirror of open tasks, the agents taking
- * pushed work and their records, the socket sender, and the one way the mirror follows a commit (reread), which also
- * tells the transition listeners and asks for a dispatch pass.
+ * What the task service's parts share, and how their changes are committed. Group commit: the changes asked for in
+ * one turn of the event loop (creates, completions; then the dispatch pass they make possible) run in one SQLite
+ * transaction, each in its own savepoint so one refused change does not undo the others; only after the COMMIT are
+ * the callers answered, the offers sent and the transition listeners told. A change asked for synchronously (claim,
+ * progress, fail, cancel, the sweep) commits at once, together with whatever was queued before it, in call order.
+ *
+ * The mirror of open tasks follows the rows without reading them back: each conditional UPDATE's columns are applied
+ * to the task's row in memory once its savepoint succeeded. If a COMMIT itself fails, nothing of its batch is
+ * answered as done and the mirror is read again from the rows.
  */
 import type { ServerFrame } from '../../shared/agent-protocol';
-import type { TaskAffinity, TaskState } from '../../shared/task-protocol';
+import { type TaskAffinity, type TaskState } from '../../shared/task-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { emptyStats, type AgentRecordStats } from './dispatcher';
-import { OpenTasks, type OpenTask } from './open-tasks';
-import { TaskStore, type TaskRow } from './store';
+import { isHeldState, OpenTasks, type OpenTask } from './open-tasks';
+import { TaskStore, type NewTaskRow, type TaskFields, type TaskRow } from './store';
 import { transitionOf, TransitionFeed, type TaskTransition } from './transitions';
 
 /** Who acts: an agent (its token), or the person at the cockpit. */
@@ -24,6 +30,21 @@ export interface TaskServiceOptions {
   observeDispatch?: (ms: number, assigned: number) => void;
 }
 
+/** Changes committed in one transaction at most (the rest follow on the next turn). */
+const MAX_GROUP = 500;
+
+interface Queued {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What one change (its savepoint) does to memory once it succeeded, and after the COMMIT. */
+interface Journal {
+  applies: Array<() => void>;
+  effects: Array<() => void>;
+}
+
 export class TaskCore {
   readonly store: TaskStore;
   readonly open: OpenTasks;
@@ -33,9 +54,22 @@ export class TaskCore {
   readonly transitions = new TransitionFeed((error) => console.error('task transition listener failed:', error));
   readonly startedAt = Date.now();
   send: (agentId: string, frame: ServerFrame) => boolean = () => false;
-  /** Asks for a dispatch pass on the next turn (set by the service once the dispatcher exists). */
-  kick: () => void = () => undefined;
+  /** The dispatch pass, run inside a group commit (set by the service). Returns whether it wants another. */
+  dispatchPass: () => boolean = () => false;
+  /** Told after each group commit: pulls waiting for work try their claim then. */
+  afterPass: () => void = () => undefined;
+  /** Told when the tasks an agent holds, or its record, changed (the dispatcher re-ranks it). */
+  agentChanged: (agentId: string) => void = () => undefined;
   closed = false;
+
+  private queue: Queued[] = [];
+  private scheduled = false;
+  private dispatchWanted = false;
+  /** The change being run, while one is. */
+  private journal: Journal | null = null;
+  /** Transitions and effects of the batch being committed, in order. */
+  private told: TaskTransition[] = [];
+  private effects: Array<() => void> = [];
 
   constructor(
     readonly db: SqliteDatabase,
@@ -43,58 +77,181 @@ export class TaskCore {
     readonly options: TaskServiceOptions,
   ) {
     this.store = new TaskStore(db, options.dataDir);
-    this.open = new OpenTasks((affinity: TaskAffinity) =>
-      'taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId),
+    this.open = new OpenTasks(
+      (affinity: TaskAffinity) => ('taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId)),
+      (agentId) => this.agentChanged(agentId),
     );
-    for (const record of this.store.records()) {
-      this.stats.set(record.agentId, { ended: record.ended, succeeded: record.succeeded, succeededMs: record.succeededMs, lastAssignedAt: 0 });
+    this.load();
+  }
+
+  // --- Committing ---------------------------------------------------------------------------------------------------
+
+  /** Runs `change` in the next group commit; resolves with its answer once committed, or rejects with its refusal. */
+  later<T>(change: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.closed) throw new Error('the task service is closed');
+      this.queue.push({ run: change, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Runs what is queued and then `change`, in one transaction, now; returns its answer once committed. */
+  now<T>(change: () => T): T {
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+    this.commit(
+      [{ run: change, resolve: (value) => (outcome = { ok: true, value: value as T }), reject: (error) => (outcome = { ok: false, error }) }],
+      false,
+    );
+    if (!outcome!.ok) throw outcome!.error;
+    return outcome!.value;
+  }
+
+  /** Asks for a dispatch pass in the next group commit. */
+  wantDispatch(): void {
+    this.dispatchWanted = true;
+    this.schedule();
+  }
+
+  /** Commits what is queued (at close). */
+  drain(): void {
+    if (this.queue.length > 0 && this.db.open) this.commit([], false);
+    for (const queued of this.queue.splice(0)) queued.reject(new Error('the task service is closed'));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.closed || !this.db.open) return;
+      this.commit([], true);
+      this.afterPass();
+    });
+  }
+
+  private commit(extra: Queued[], withDispatch: boolean): void {
+    // A long queue is committed in slices, so no one turn holds the event loop long.
+    const batch = this.queue.length === 0 ? extra : [...this.queue.splice(0, MAX_GROUP), ...extra];
+    const dispatch = withDispatch && this.dispatchWanted;
+    if (dispatch) this.dispatchWanted = false;
+    if (batch.length === 0 && !dispatch) return;
+    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    this.told = [];
+    this.effects = [];
+    let again = false;
+    try {
+      this.db.transaction(() => {
+        for (const queued of batch) outcomes.push(this.attempt(queued.run));
+        if (dispatch) {
+          const pass = this.attempt(() => this.dispatchPass());
+          again = pass.ok && pass.value === true;
+        }
+      })();
+    } catch (error) {
+      // The COMMIT itself failed: none of it is stored, so none of it is answered as done.
+      this.load();
+      for (const queued of batch) queued.reject(error);
+      return;
     }
-    for (const row of this.store.openRows()) this.open.mirror(row);
+    const told = this.told;
+    const effects = this.effects;
+    batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
+    this.transitions.tell(told);
+    for (const effect of effects) effect();
+    if (again) this.dispatchWanted = true;
+    if (this.dispatchWanted || this.queue.length > 0) this.schedule();
+  }
+
+  /** One change in its savepoint: applied to memory if it succeeded, forgotten (rolled back) if it threw. */
+  private attempt(run: () => unknown): { ok: boolean; value: unknown } {
+    const journal: Journal = { applies: [], effects: [] };
+    this.journal = journal;
+    try {
+      const value = this.db.transaction(run)();
+      this.journal = null;
+      for (const apply of journal.applies) apply();
+      this.effects.push(...journal.effects);
+      return { ok: true, value };
+    } catch (error) {
+      this.journal = null;
+      return { ok: false, value: error };
+    }
+  }
+
+  private record(): Journal {
+    if (!this.journal) throw new Error('a task change ran outside a commit');
+    return this.journal;
+  }
+
+  // --- Changes (inside a commit) ------------------------------------------------------------------------------------
+
+  /** Inserts a new task; the mirror takes it once its change succeeded. Returns its row. */
+  insert(task: NewTaskRow, dependsOn: string[]): TaskRow {
+    const journal = this.record();
+    const row = this.store.insert(task, dependsOn);
+    journal.applies.push(() => {
+      this.open.mirror(row);
+      if (row.state === 'ready') this.dispatchWanted = true;
+      if (this.transitions.wanted) this.told.push(transitionOf('created', null, row, Date.now()));
+    });
+    return row;
   }
 
   /**
-   * Re-reads tasks after a commit, so the mirror follows the rows; tells the transition listeners of each change of
-   * state (`progress` names a task whose report is told even if its state stayed); then lets the dispatcher look.
-   * Returns the rows.
+   * One conditional state change (store.update): the row only in state `from` (and, held, the same holder and
+   * attempt). `strict` throws lease_lost when it was not; otherwise returns false. `progress` tells listeners of a
+   * progress report even if the state stays.
    */
-  reread(ids: string[], kick = true, progress?: string): Map<string, TaskRow> {
-    const rows = new Map<string, TaskRow>();
-    const told: TaskTransition[] = [];
-    const now = Date.now();
-    for (const id of ids) {
-      const row = this.store.row(id);
-      if (!row) continue;
-      const before = this.open.get(id);
-      const from: TaskState | null = before ? before.state : null;
-      this.open.mirror(row);
-      rows.set(id, row);
-      if (!this.transitions.wanted) continue;
-      if (id === progress) told.push(transitionOf(from === row.state ? 'progress' : 'state', from, row, now));
-      else if (from === null) told.push(transitionOf('created', null, row, now));
-      else if (from !== row.state) told.push(transitionOf('state', from, row, now));
-    }
-    this.transitions.tell(told);
-    if (kick && ids.length > 0) this.kick();
-    return rows;
+  change(task: OpenTask, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true, progress = false): boolean {
+    const journal = this.record();
+    if (!this.store.update(task, from, to, fields, now, strict)) return false;
+    const row = task.row;
+    journal.applies.push(() => {
+      const before = row.state;
+      this.open.apply(row, to, fields, now);
+      if (to === 'ready' || (isHeldState(before) && !isHeldState(to))) this.dispatchWanted = true;
+      if (this.transitions.wanted && (before !== to || progress)) this.told.push(transitionOf(before === to ? 'progress' : 'state', before, row, now));
+    });
+    return true;
   }
+
+  /** Records an attempt's start (inside a commit); its holder was last given work now. */
+  startAttempt(task: OpenTask, agentId: string, now: number): void {
+    const journal = this.record();
+    this.store.insertAttempt(task.id, task.attempt + 1, agentId, now);
+    journal.applies.push(() => {
+      this.statsOf(agentId).lastAssignedAt = now;
+    });
+  }
+
+  /** Records the end of a held attempt (inside a commit) and counts it in its holder's record. */
+  endAttempt(task: OpenTask, outcome: string, reason: string, now: number): void {
+    const journal = this.record();
+    const holderId = task.holderId;
+    if (holderId === null || task.attempt === 0) return;
+    const durationMs = task.heldSince === null ? null : now - task.heldSince;
+    this.store.endAttempt(task.id, task.attempt, outcome, reason, durationMs, now);
+    journal.applies.push(() => {
+      const stats = this.statsOf(holderId);
+      stats.ended++;
+      if (outcome === 'succeeded') {
+        stats.succeeded++;
+        stats.succeededMs += durationMs ?? 0;
+      }
+    });
+  }
+
+  /** Runs `effect` after the COMMIT, if the change asking for it succeeded (frames to agents). */
+  afterCommit(effect: () => void): void {
+    this.record().effects.push(effect);
+  }
+
+  // --- Shared reads -------------------------------------------------------------------------------------------------
 
   statsOf(agentId: string): AgentRecordStats {
     let stats = this.stats.get(agentId);
     if (!stats) this.stats.set(agentId, (stats = emptyStats()));
     return stats;
-  }
-
-  /** Records the end of a held attempt (inside a transaction) and counts it in its holder's record. */
-  endAttempt(task: OpenTask, outcome: string, reason: string, now: number): void {
-    if (task.holderId === null || task.attempt === 0) return;
-    const durationMs = task.heldSince === null ? null : now - task.heldSince;
-    this.store.endAttempt(task.id, task.attempt, outcome, reason, durationMs, now);
-    const stats = this.statsOf(task.holderId);
-    stats.ended++;
-    if (outcome === 'succeeded') {
-      stats.succeeded++;
-      stats.succeededMs += durationMs ?? 0;
-    }
   }
 
   /** How long the agent has not been heard from, ms: 0 with an open socket; revoked or unknown, forever. */
@@ -104,5 +261,19 @@ export class TaskCore {
     if (agent.connections > 0) return 0;
     // After a restart, holders get a lease's span to come back.
     return now - Math.max(agent.lastSeen ?? 0, this.startedAt);
+  }
+
+  /** Reads the open tasks and the agents' records from the rows (at start, and after a failed COMMIT). */
+  private load(): void {
+    this.open.clear();
+    const lastAssigned = new Map([...this.stats].map(([id, stats]) => [id, stats.lastAssignedAt]));
+    this.stats.clear();
+    for (const record of this.store.records()) {
+      this.stats.set(record.agentId, { ended: record.ended, succeeded: record.succeeded, succeededMs: record.succeededMs, lastAssignedAt: lastAssigned.get(record.agentId) ?? 0 });
+    }
+    // Oldest ready first, so each priority's queue is built in the order it is served.
+    const rows = this.store.openRows().sort((a, b) => (a.ready_since ?? a.created_at).localeCompare(b.ready_since ?? b.created_at));
+    for (const row of rows) this.open.mirror(row);
+    this.dispatchWanted = true;
   }
 }

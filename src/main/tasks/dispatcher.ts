@@ -4,8 +4,9 @@
  *
  * Rules, in order: the agent must be in the task's project, of its tier (when it names one), hold every capability it
  * needs, be its assignee (when it names one) and be present (online or idle for pushed work). Among those: the one
- * holding fewest tasks, then the shallowest inbox, then the better record (success rate in tenths, after 5 attempts;
- * mean time per task in coarse steps, after 3), then whoever was given work longest ago, so equal agents take turns.
+ * holding fewest tasks, then the shallowest inbox, then the better success rate (in tenths, after 5 attempts), then
+ * whoever was given work longest ago, with a slower agent's mean time per task (after 3) counted against it: equal
+ * agents take turns, and a faster one comes round sooner without taking all the work when tasks come one at a time.
  * An affinity (same agent as a task or thread) wins when that agent can take it, and holds the task for it for
  * AFFINITY_WAIT_MS while it is present but full. Tasks go in order of priority plus one point per TASK_AGEING_SECONDS
  * waited, so no work starves.
@@ -69,9 +70,9 @@ export function takesPushedWork(registry: AgentRegistry, agent: AgentRecord): bo
 function standing(agent: AgentRecord, held: number, stats: AgentRecordStats): number[] {
   const rate = stats.ended >= 5 ? Math.floor((stats.succeeded / stats.ended) * 10) : 10;
   const meanMs = stats.succeeded >= 3 ? stats.succeededMs / stats.succeeded : 0;
-  // Steps of x1.5: equal agents land on the same step, a clearly slower one on a later one.
-  const speedStep = meanMs > 0 ? Math.floor(Math.log(meanMs + 1) / Math.log(1.5)) : 0;
-  return [held, agent.inboxDepth, -rate, speedStep, stats.lastAssignedAt];
+  // Its turn: when it was last given work, plus its mean time per task. Ranking by speed alone would give every task
+  // to whichever of several equal agents measured a little faster, whenever tasks arrive one at a time.
+  return [held, agent.inboxDepth, -rate, stats.lastAssignedAt + meanMs];
 }
 
 function compareStanding(a: number[], b: number[]): number {
@@ -89,26 +90,86 @@ export interface Candidate {
 }
 
 /**
- * The best candidate for a task among those with a free slot, or null. `present` tells whether the preferred agent
- * is present (a task keeps waiting for it a while when it is full).
+ * The candidates able to take one group of tasks (same needs), best standing first: a binary heap. A candidate given
+ * a task in this pass ranks lower (it holds one more); its entry is re-ranked when it comes up, so candidates shared
+ * by several groups stay right. Taking the best costs O(log candidates).
  */
-export function chooseAgent(task: ReadyTask, candidates: Candidate[], now: number, present: (agentId: string) => boolean): Candidate | null {
-  const free = candidates.filter((c) => c.held < c.slots && agentFits(c.agent, task));
-  if (task.preferredAgent !== null) {
-    const preferred = free.find((c) => c.agent.id === task.preferredAgent);
-    if (preferred) return preferred;
-    if (present(task.preferredAgent) && now - task.readySince < AFFINITY_WAIT_MS) return null;
+export class CandidateQueue {
+  private readonly heap: Array<{ candidate: Candidate; key: number[] }> = [];
+
+  constructor(candidates: Candidate[]) {
+    for (const candidate of candidates) this.push(candidate);
   }
-  let best: Candidate | null = null;
-  let bestStanding: number[] = [];
-  for (const candidate of free) {
-    const s = standing(candidate.agent, candidate.held, candidate.stats);
-    if (!best || compareStanding(s, bestStanding) < 0) {
-      best = candidate;
-      bestStanding = s;
+
+  /** The best candidate with a free slot, or null when none is left. */
+  best(): Candidate | null {
+    while (this.heap.length > 0) {
+      const top = this.heap[0]!;
+      const { candidate } = top;
+      if (candidate.held >= candidate.slots) {
+        this.pop();
+        continue;
+      }
+      const key = standing(candidate.agent, candidate.held, candidate.stats);
+      if (compareStanding(key, top.key) !== 0) {
+        // Given work since it was ranked: ranked again.
+        this.pop();
+        this.push(candidate);
+        continue;
+      }
+      return candidate;
+    }
+    return null;
+  }
+
+  private push(candidate: Candidate): void {
+    const heap = this.heap;
+    heap.push({ candidate, key: standing(candidate.agent, candidate.held, candidate.stats) });
+    let at = heap.length - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (compareStanding(heap[at]!.key, heap[parent]!.key) >= 0) break;
+      [heap[at], heap[parent]] = [heap[parent]!, heap[at]!];
+      at = parent;
     }
   }
-  return best;
+
+  private pop(): void {
+    const heap = this.heap;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    heap[0] = last;
+    let at = 0;
+    for (;;) {
+      const left = at * 2 + 1;
+      const right = left + 1;
+      let smallest = at;
+      if (left < heap.length && compareStanding(heap[left]!.key, heap[smallest]!.key) < 0) smallest = left;
+      if (right < heap.length && compareStanding(heap[right]!.key, heap[smallest]!.key) < 0) smallest = right;
+      if (smallest === at) return;
+      [heap[at], heap[smallest]] = [heap[smallest]!, heap[at]!];
+      at = smallest;
+    }
+  }
+}
+
+/**
+ * The agent for a task: its affinity's agent when that one has a free slot; nothing yet ('wait') while that agent is
+ * present but full, for AFFINITY_WAIT_MS; otherwise the best of `queue` (null: no one is free).
+ */
+export function chooseAgent(
+  task: ReadyTask,
+  queue: CandidateQueue,
+  byId: Map<string, Candidate>,
+  now: number,
+  present: (agentId: string) => boolean,
+): Candidate | 'wait' | null {
+  if (task.preferredAgent !== null) {
+    const preferred = byId.get(task.preferredAgent);
+    if (preferred && preferred.held < preferred.slots && agentFits(preferred.agent, task)) return preferred;
+    if (present(task.preferredAgent) && now - task.readySince < AFFINITY_WAIT_MS) return 'wait';
+  }
+  return queue.best();
 }
 
 /**

@@ -49,14 +49,19 @@ export class LeaseSweep {
     }
     for (const [task, code, message] of lapsed) {
       const holder = task.holderId!;
-      const row = this.lifecycle.endHeld(task, code, { code, message }, true, now).get(task.id)!;
-      core.send(holder, { type: 'task.cancelled', taskId: task.id, state: row.state, reason: `${code}: ${message}; your result will not be taken` });
+      try {
+        core.now(() => {
+          const row = this.lifecycle.endHeld(task, code, { code, message }, true, now);
+          core.afterCommit(() => core.send(holder, { type: 'task.cancelled', taskId: task.id, state: row.state, reason: `${code}: ${message}; your result will not be taken` }));
+        });
+      } catch {
+        // Its holder reported meanwhile: the lease was not lapsed after all.
+      }
     }
     if (due.length > 0) {
-      core.db.transaction(() => {
-        for (const task of due) if (core.store.unmetDependencies(task.id) === 0) core.store.update(task, 'pending', 'ready', { ready_since: iso(now), not_before: null }, now, false);
-      })();
-      core.reread(due.map((task) => task.id));
+      core.now(() => {
+        for (const task of due) if (core.store.unmetDependencies(task.id) === 0) core.change(task, 'pending', 'ready', { ready_since: iso(now), not_before: null }, now, false);
+      });
     }
     this.lookAgain();
   }

@@ -43,14 +43,15 @@ export class TaskLifecycle {
     const inputBytes = inputJson === null ? 0 : Buffer.byteLength(inputJson);
     const inputExternal = inputBytes > core.options.bodyFileBytes;
     if (inputExternal) await core.store.inputs.write(id, Buffer.from(inputJson!));
+    let row: TaskRow;
     try {
-      // Checked again after the write: a dependency may have ended meanwhile.
-      this.checkReferences(project, request);
-      const now = Date.now();
-      core.db.transaction(() => {
-        const unmet = request.dependsOn.filter((dep) => core.store.row(dep)?.state !== 'succeeded');
+      row = await core.later(() => {
+        // Checked again when it commits: a dependency may have ended meanwhile.
+        this.checkReferences(project, request);
+        const now = Date.now();
+        const unmet = request.dependsOn.filter((dep) => core.open.get(dep) !== undefined || core.store.row(dep)?.state !== 'succeeded');
         const state: TaskState = unmet.length === 0 ? 'ready' : 'pending';
-        core.store.insert(
+        return core.insert(
           {
             id,
             project,
@@ -78,14 +79,14 @@ export class TaskLifecycle {
             readySince: state === 'ready' ? iso(now) : null,
             now: iso(now),
           },
-          request.dependsOn,
+          [...new Set(request.dependsOn)],
         );
-      })();
+      });
     } catch (error) {
       if (inputExternal) core.store.inputs.discard(id, inputBytes);
       throw error;
     }
-    return taskView(core, core.reread([id]).get(id)!, true);
+    return taskView(core, row, true);
   }
 
   /**
@@ -137,34 +138,43 @@ export class TaskLifecycle {
   /** How far the holder is; the first report starts an offered task. Keeps the lease. */
   progress(agent: AgentRecord, id: string, request: z.output<typeof TaskProgressRequest>): Task {
     const { core } = this;
-    const task = this.holding(agent, id);
-    const now = Date.now();
-    core.db.transaction(() => {
-      core.store.update(task, task.state, 'running', {
-        progress: JSON.stringify({ percent: request.percent ?? null, note: request.note ?? null, at: iso(now) }),
-        lease_expires_at: iso(now + task.leaseSeconds * 1000),
-        started_at: task.state === 'assigned' ? iso(now) : undefined,
-      }, now);
-    })();
-    return taskView(core, core.reread([id], true, id).get(id)!, false);
+    const row = core.now(() => {
+      const task = this.holding(agent, id);
+      const now = Date.now();
+      core.change(
+        task,
+        task.state,
+        'running',
+        {
+          progress: JSON.stringify({ percent: request.percent ?? null, note: request.note ?? null, at: iso(now) }),
+          lease_expires_at: iso(now + task.leaseSeconds * 1000),
+          started_at: task.state === 'assigned' ? iso(now) : undefined,
+        },
+        now,
+        true,
+        true,
+      );
+      return task.row;
+    });
+    return taskView(core, row, false);
   }
 
-  /** The holder's result: the task succeeded, and its dependents may become ready. */
+  /** The holder's result: the task succeeded, and its dependents may become ready. Answered once committed. */
   async complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>): Promise<Task> {
     const { core } = this;
     if (result.json === undefined && result.text === undefined && result.refs === undefined) throw badRequest('invalid result: give json, text or refs');
-    let task = this.holding(agent, id);
+    this.holding(agent, id);
     const json = JSON.stringify(result);
     const bytes = Buffer.byteLength(json);
     const external = bytes > core.options.bodyFileBytes;
     if (external) await core.store.results.write(id, Buffer.from(json));
-    let touched: string[] = [];
+    let row: TaskRow;
     try {
-      // Checked again after the write: the lease may have lapsed meanwhile.
-      if (external) task = this.holding(agent, id);
-      const now = Date.now();
-      core.db.transaction(() => {
-        core.store.update(task, task.state, 'succeeded', {
+      row = await core.later(() => {
+        // Checked again when it commits: the lease may have lapsed meanwhile.
+        const task = this.holding(agent, id);
+        const now = Date.now();
+        core.change(task, task.state, 'succeeded', {
           result: external ? null : json,
           result_bytes: bytes,
           result_external: external ? 1 : 0,
@@ -173,68 +183,68 @@ export class TaskLifecycle {
           lease_expires_at: null,
         }, now);
         core.endAttempt(task, 'succeeded', 'completed', now);
-        touched = [id, ...this.readyDependents(id, now)];
-      })();
+        if (core.open.hasWaiters(id)) this.readyDependents(id, now);
+        return task.row;
+      });
     } catch (error) {
       if (external) core.store.results.discard(id, bytes);
       throw error;
     }
-    return taskView(core, core.reread(touched).get(id)!, false);
+    return taskView(core, row, false);
   }
 
   /** The holder's attempt failed: retried after the backoff while attempts remain (and retry is not false). */
   fail(agent: AgentRecord, id: string, request: z.output<typeof FailTaskRequest>): Task {
-    const task = this.holding(agent, id);
     const error: TaskError = { code: request.code ?? 'failed', message: request.message };
-    return taskView(this.core, this.endHeld(task, 'failed', error, request.retry, Date.now()).get(id)!, false);
+    const row = this.core.now(() => this.endHeld(this.holding(agent, id), 'failed', error, request.retry, Date.now()));
+    return taskView(this.core, row, false);
   }
 
   /** The creator or the cockpit ends a task that has not ended; its holder, if any, is told. */
   cancel(caller: TaskCaller, id: string, reason?: string): Task {
     const { core } = this;
-    const row = this.visibleRow(caller, id);
-    if (caller.kind === 'agent' && row.created_by !== caller.agent.id) throw forbidden(`only the agent that created task ${id}, or the cockpit, may cancel it`);
-    const task = core.open.get(id);
-    if (!task) throw taskError('task_finished', `task ${id} already ended ${row.state}`);
-    const now = Date.now();
+    const found = this.visibleRow(caller, id);
+    if (caller.kind === 'agent' && found.created_by !== caller.agent.id) throw forbidden(`only the agent that created task ${id}, or the cockpit, may cancel it`);
     const message = `cancelled by ${caller.kind === 'agent' ? caller.agent.name : 'the cockpit'}${reason ? `: ${reason}` : ''}`;
-    let touched: string[] = [];
-    core.db.transaction(() => {
-      core.store.update(task, task.state, 'cancelled', { finished_at: iso(now), error: JSON.stringify({ code: 'cancelled', message }), lease_expires_at: null }, now);
-      if (task.holderId !== null && isHeldState(task.state)) core.endAttempt(task, 'cancelled', message, now);
-      touched = [id, ...this.failDependents(id, 'cancelled', now)];
-    })();
-    const holder = isHeldState(task.state) ? task.holderId : null;
-    const rows = core.reread(touched);
-    if (holder) core.send(holder, { type: 'task.cancelled', taskId: id, state: 'cancelled', reason: message });
-    return taskView(core, rows.get(id)!, false);
+    const row = core.now(() => {
+      const task = core.open.get(id);
+      if (!task) throw taskError('task_finished', `task ${id} already ended ${this.visibleRow(caller, id).state}`);
+      const now = Date.now();
+      core.change(task, task.state, 'cancelled', { finished_at: iso(now), error: JSON.stringify({ code: 'cancelled', message }), lease_expires_at: null }, now);
+      const holder = task.holderId !== null && isHeldState(task.state) ? task.holderId : null;
+      if (holder) {
+        core.endAttempt(task, 'cancelled', message, now);
+        core.afterCommit(() => core.send(holder, { type: 'task.cancelled', taskId: id, state: 'cancelled', reason: message }));
+      }
+      this.failDependents(id, 'cancelled', now);
+      return task.row;
+    });
+    return taskView(core, row, false);
   }
 
   /**
-   * Ends a held attempt that did not succeed. While attempts remain (and `retry`), the task waits its backoff
-   * (pending) or is ready at once; otherwise it ends: timed_out for a timeout, failed for anything else.
+   * Ends a held attempt that did not succeed (inside a commit). While attempts remain (and `retry`), the task waits
+   * its backoff (pending) or is ready at once; otherwise it ends: timed_out for a timeout, failed for anything else.
+   * Returns its row.
    */
-  endHeld(task: OpenTask, outcome: 'failed' | 'lease_lost' | 'timed_out', error: TaskError, retry: boolean, now: number): Map<string, TaskRow> {
+  endHeld(task: OpenTask, outcome: 'failed' | 'lease_lost' | 'timed_out', error: TaskError, retry: boolean, now: number): TaskRow {
     const { core } = this;
     const again = retry && task.attempt < task.maxAttempts;
     const wait = again ? taskBackoffSeconds(task.backoff, task.attempt) * 1000 : 0;
     const to: TaskState = again ? (wait > 0 ? 'pending' : 'ready') : outcome === 'timed_out' ? 'timed_out' : 'failed';
-    let touched: string[] = [];
-    core.db.transaction(() => {
-      core.store.update(task, task.state, to, {
-        error: JSON.stringify(error),
-        lease_expires_at: null,
-        not_before: to === 'pending' ? iso(now + wait) : null,
-        ready_since: to === 'ready' ? iso(now) : null,
-        finished_at: isFinalTaskState(to) ? iso(now) : null,
-      }, now);
-      core.endAttempt(task, outcome, error.message, now);
-      touched = [task.id, ...(isFinalTaskState(to) ? this.failDependents(task.id, to, now) : [])];
-    })();
-    return core.reread(touched);
+    core.change(task, task.state, to, {
+      error: JSON.stringify(error),
+      lease_expires_at: null,
+      not_before: to === 'pending' ? iso(now + wait) : null,
+      ready_since: to === 'ready' ? iso(now) : null,
+      finished_at: isFinalTaskState(to) ? iso(now) : null,
+    }, now);
+    core.endAttempt(task, outcome, error.message, now);
+    if (isFinalTaskState(to)) this.failDependents(task.id, to, now);
+    return task.row;
   }
 
-  // --- Dependencies (inside a transaction) --------------------------------------------------------------------------
+  // --- Dependencies (inside a commit) --------------------------------------------------------------------------
 
   /** Pending dependents of a task that just succeeded whose every dependency has now succeeded: made ready. */
   private readyDependents(id: string, now: number): string[] {
@@ -244,7 +254,7 @@ export class TaskLifecycle {
       const task = core.open.get(dependent);
       if (!task || task.state !== 'pending' || task.notBefore !== null) continue;
       if (core.store.unmetDependencies(dependent) !== 0) continue;
-      core.store.update(task, 'pending', 'ready', { ready_since: iso(now) }, now);
+      core.change(task, 'pending', 'ready', { ready_since: iso(now) }, now);
       readied.push(dependent);
     }
     return readied;
@@ -253,6 +263,7 @@ export class TaskLifecycle {
   /** Pending tasks that (transitively) depend on one that ended without success: they end failed. */
   private failDependents(id: string, endedAs: TaskState, now: number): string[] {
     const { core } = this;
+    if (!core.open.hasWaiters(id)) return [];
     const failed: string[] = [];
     const queue: Array<[string, TaskState]> = [[id, endedAs]];
     while (queue.length > 0) {
@@ -261,7 +272,7 @@ export class TaskLifecycle {
         const task = core.open.get(dependent);
         if (!task || task.state !== 'pending' || failed.includes(dependent)) continue;
         const error: TaskError = { code: 'dependency_failed', message: `its dependency ${ended} ended ${state}` };
-        core.store.update(task, 'pending', 'failed', { error: JSON.stringify(error), finished_at: iso(now) }, now);
+        core.change(task, 'pending', 'failed', { error: JSON.stringify(error), finished_at: iso(now) }, now);
         failed.push(dependent);
         queue.push([dependent, 'failed']);
       }

@@ -3,7 +3,8 @@
  * together the parts, one file per area:
  *   store.ts       the rows, the conditional state UPDATE, attempts, listings, large input and result files
  *   open-tasks.ts  the open tasks mirrored in memory: the ready index by needs, the tasks each agent holds
- *   core.ts        what the parts share, and how the mirror follows a commit (and the listeners hear of it)
+ *   ready-queue.ts the ready tasks of one set of needs in order of urgency (a queue per priority)
+ *   core.ts        what the parts share, and the group commit: changes, their savepoints, what follows a COMMIT
  *   lifecycle.ts   create, progress, complete, fail, cancel, the end of an attempt, dependencies
  *   assignment.ts  the dispatch pass (push) and claim-next (pull)
  *   leases.ts      the sweep of lapsed leases, timeouts and finished backoffs
@@ -13,7 +14,9 @@
  *
  * SQLite is the truth: every change of state is one UPDATE conditional on the state (and, for a holder's report, the
  * holder and attempt) it leaves, committed in one transaction with its effects (the attempt's record, dependents made
- * ready or failed). Open tasks are mirrored in memory, re-read from their rows after each commit.
+ * ready or failed). The changes of one turn of the event loop share one transaction (group commit, core.ts); callers
+ * are answered, offers sent and listeners told only after its COMMIT. Open tasks are mirrored in memory, their rows
+ * kept equal to SQLite's by applying each committed UPDATE's columns.
  *
  * Dependencies: a task is pending until every task it depends on has succeeded, then ready. When one of them ends
  * failed, cancelled or timed out, the pending tasks that depend on it (and theirs, transitively) end failed with
@@ -58,18 +61,24 @@ export class TaskService {
   private readonly sweep: LeaseSweep;
   private readonly offAgents: () => void;
 
+  /** Called after each group commit: pulls waiting for work (MCP next_task) try their claim then. */
+  private readonly passListeners = new Set<() => void>();
+
   constructor(db: SqliteDatabase, registry: AgentRegistry, options: TaskServiceOptions) {
     const core = (this.core = new TaskCore(db, registry, options));
     this.lifecycle = new TaskLifecycle(core);
     const assignment = (this.assignment = new TaskAssignment(core));
-    core.kick = () => assignment.kick();
+    core.dispatchPass = () => assignment.dispatchPass();
+    core.afterPass = () => {
+      for (const listener of this.passListeners) listener();
+    };
     this.sweep = new LeaseSweep(core, this.lifecycle, () => {
       // Work kept for an affinity's agent, or passed over while agents were busy, is looked at again.
-      if (core.open.readyGroups.size > 0 && (core.slots.size > 0 || assignment.hasPassListeners)) assignment.kick();
+      if (core.open.readyGroups.size > 0 && (core.slots.size > 0 || this.passListeners.size > 0)) core.wantDispatch();
     }, options.sweepMs);
     this.offAgents = registry.onChange((info) => {
       if (!info.connected) core.slots.delete(info.id);
-      assignment.kick();
+      core.wantDispatch();
     });
   }
 
@@ -82,7 +91,7 @@ export class TaskService {
   setSlots(agent: AgentRecord, slots: number): void {
     if (slots === 0) this.core.slots.delete(agent.id);
     else this.core.slots.set(agent.id, slots);
-    this.assignment.kick();
+    this.core.wantDispatch();
   }
 
   /**
@@ -99,7 +108,8 @@ export class TaskService {
    * freed up or changed presence): the moment a waiting pull may find work. Returns the unsubscribe.
    */
   onDispatchPass(listener: () => void): () => void {
-    return this.assignment.onDispatchPass(listener);
+    this.passListeners.add(listener);
+    return () => this.passListeners.delete(listener);
   }
 
   // --- Creating and reading -----------------------------------------------------------------------------------------
@@ -148,7 +158,7 @@ export class TaskService {
     return this.lifecycle.progress(agent, id, request);
   }
 
-  /** The holder's result: the task succeeded, and its dependents may become ready. */
+  /** The holder's result: the task succeeded, and its dependents may become ready. Answered once committed. */
   complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>): Promise<Task> {
     return this.lifecycle.complete(agent, id, result);
   }
@@ -164,6 +174,7 @@ export class TaskService {
   }
 
   close(): void {
+    this.core.drain();
     this.core.closed = true;
     this.sweep.stop();
     this.offAgents();

@@ -87,6 +87,9 @@ export interface NewTaskRow {
   now: string;
 }
 
+/** Columns a change sets (undefined: left alone). */
+export type TaskFields = Partial<Record<keyof TaskRow, string | number | null | undefined>>;
+
 /** Which row a conditional UPDATE may take: the task, and for a held task its holder and attempt. */
 export interface TaskRef {
   id: string;
@@ -106,6 +109,8 @@ export class TaskStore {
   readonly results: BodyStore;
   private readonly statements;
   private readonly cache = new Map<string, Database.Statement<unknown[]>>();
+  /** The state UPDATEs, by the columns they set. */
+  private readonly updates = new Map<string, Database.Statement<unknown[]>>();
 
   constructor(
     readonly db: SqliteDatabase,
@@ -164,9 +169,51 @@ export class TaskStore {
     return this.statements.records.all() as ({ agentId: string } & Omit<AgentRecordStats, 'lastAssignedAt'>)[];
   }
 
-  insert(row: NewTaskRow, dependsOn: string[]): void {
-    this.statements.insert.run(row);
-    for (const dep of dependsOn) this.statements.insertDependency.run(row.id, dep);
+  /** Inserts a new task and its dependencies; returns its row as stored. */
+  insert(task: NewTaskRow, dependsOn: string[]): TaskRow {
+    const seq = Number(this.statements.insert.run(task).lastInsertRowid);
+    for (const dep of dependsOn) this.statements.insertDependency.run(task.id, dep);
+    return {
+      seq,
+      id: task.id,
+      project: task.project,
+      title: task.title,
+      instructions: task.instructions,
+      input: task.input,
+      input_bytes: task.inputBytes,
+      input_external: task.inputExternal,
+      capabilities: task.capabilities,
+      tier: task.tier as TaskRow['tier'],
+      priority: task.priority,
+      timeout_seconds: task.timeoutSeconds,
+      lease_seconds: task.leaseSeconds,
+      max_attempts: task.maxAttempts,
+      backoff: task.backoff,
+      depends_on: task.dependsOn,
+      assignee: task.assignee,
+      affinity: task.affinity,
+      thread_id: task.threadId,
+      parent_task_id: task.parentTaskId,
+      workflow_id: task.workflowId,
+      step_id: task.stepId,
+      created_by: task.createdBy,
+      state: task.state,
+      attempt: 0,
+      holder_id: null,
+      held_since: null,
+      lease_expires_at: null,
+      not_before: null,
+      ready_since: task.readySince,
+      progress: null,
+      result: null,
+      result_bytes: 0,
+      result_external: 0,
+      error: null,
+      created_at: task.now,
+      updated_at: task.now,
+      started_at: null,
+      finished_at: null,
+    };
   }
 
   dependents(id: string): string[] {
@@ -203,14 +250,27 @@ export class TaskStore {
    * One conditional UPDATE of a task's state (and fields; undefined ones are left alone). It takes the row only in
    * state `from` (and, for a held task, with the same holder and attempt); `strict` throws when it does not.
    */
-  update(task: TaskRef, from: TaskState, to: TaskState, fields: Record<string, string | number | null | undefined>, now: number, strict = true): boolean {
+  update(task: TaskRef, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true): boolean {
     if (!TASK_TRANSITIONS[from].includes(to) && from !== to) throw new Error(`illegal task transition ${from} -> ${to}`);
-    const set = Object.entries(fields).filter(([, value]) => value !== undefined);
+    const columns: string[] = [];
+    const params: unknown[] = [to, iso(now)];
+    for (const column in fields) {
+      const value = fields[column as keyof TaskRow];
+      if (value === undefined) continue;
+      columns.push(column);
+      params.push(value);
+    }
     const held = (HELD_TASK_STATES as readonly TaskState[]).includes(from);
-    const sql = `UPDATE tasks SET state = ?, updated_at = ?${set.map(([column]) => `, ${column} = ?`).join('')}
-      WHERE id = ? AND state = ?${held ? ' AND holder_id = ? AND attempt = ?' : ''}`;
-    const params = [to, iso(now), ...set.map(([, value]) => value), task.id, from, ...(held ? [task.holderId, task.attempt] : [])];
-    const changed = this.prepared(sql).run(...params).changes === 1;
+    params.push(task.id, from);
+    if (held) params.push(task.holderId, task.attempt);
+    const key = `${held ? 'held' : 'open'}:${columns.join(',')}`;
+    let statement = this.updates.get(key);
+    if (!statement) {
+      const sql = `UPDATE tasks SET state = ?, updated_at = ?${columns.map((column) => `, ${column} = ?`).join('')}
+        WHERE id = ? AND state = ?${held ? ' AND holder_id = ? AND attempt = ?' : ''}`;
+      this.updates.set(key, (statement = this.db.prepare<unknown[]>(sql)));
+    }
+    const changed = statement.run(...params).changes === 1;
     if (!changed && strict) throw taskError('lease_lost', `task ${task.id} changed meanwhile (it is no longer ${from} for this holder and attempt)`);
     return changed;
   }
