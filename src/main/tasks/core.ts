@@ -241,6 +241,22 @@ export class TaskCore {
     });
   }
 
+  /**
+   * Takes tasks another part of the hub inserted in its own transaction (the workflow engine), once that committed:
+   * mirrored from their rows, told to the listeners as created, and looked at by the next dispatch pass.
+   */
+  adopt(ids: string[]): void {
+    const told: TaskTransition[] = [];
+    for (const id of ids) {
+      const row = this.store.row(id);
+      if (!row || this.open.get(id)) continue;
+      this.open.mirror(row);
+      if (this.transitions.wanted) told.push(transitionOf('created', null, row, Date.now()));
+    }
+    this.transitions.tell(told);
+    this.wantDispatch();
+  }
+
   /** Runs `effect` after the COMMIT, if the change asking for it succeeded (frames to agents). */
   afterCommit(effect: () => void): void {
     this.record().effects.push(effect);

@@ -128,7 +128,7 @@ export class TaskService {
 
   /** Tasks created by createInTransaction, once committed: mirrored, told to listeners, offered. */
   settle(ids: string[]): void {
-    this.core.reread(ids);
+    this.core.adopt(ids);
   }
 
   /** One task with its input and result. An agent sees its own project's tasks only. */
