@@ -37,7 +37,7 @@ export function needsKey(task: Pick<ReadyTask, 'project' | 'tier' | 'capabilitie
 export class OpenTasks {
   private readonly open = new Map<string, OpenTask>();
   /** Ready tasks by needs (needsKey): the dispatcher's index. */
-  readonly readyGroups = new Map<string, ReadyGroup>();
+  readonly readyGroups = new Map<string, ReadyGroup<OpenTask>>();
   private readonly heldBy = new Map<string, Set<string>>();
   /** Pending tasks by each task they depend on: who may become ready (or fail) when it ends. */
   private readonly waiters = new Map<string, Set<string>>();
@@ -137,7 +137,7 @@ export class OpenTasks {
       // The affinity's agent, looked up when the task becomes ready (the task it names may have run since creation).
       if (row.affinity !== null && previous?.state !== 'ready') task.preferredAgent = this.preferredAgent(JSON.parse(row.affinity) as TaskAffinity);
       let group = this.readyGroups.get(task.needs);
-      if (!group) this.readyGroups.set(task.needs, (group = new ReadyGroup()));
+      if (!group) this.readyGroups.set(task.needs, (group = new ReadyGroup<OpenTask>()));
       group.add(task);
     }
     if (task.holderId !== null && isHeldState(task.state)) {

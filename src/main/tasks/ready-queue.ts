@@ -4,14 +4,13 @@
  * highest effective priority (priority plus ageing); the most urgent task overall is the best of the bucket heads.
  * Taking the next one costs O(number of priorities in use), not O(ready tasks).
  */
-import { byUrgency } from './dispatcher';
-import type { OpenTask } from './open-tasks';
+import { byUrgency, type ReadyTask } from './dispatcher';
 
-class Bucket {
-  readonly tasks = new Map<string, OpenTask>();
+class Bucket<T extends ReadyTask> {
+  readonly tasks = new Map<string, T>();
   private newest = Number.NEGATIVE_INFINITY;
 
-  add(task: OpenTask): void {
+  add(task: T): void {
     if (task.readySince >= this.newest) {
       this.tasks.set(task.id, task);
       this.newest = task.readySince;
@@ -24,8 +23,8 @@ class Bucket {
   }
 }
 
-export class ReadyGroup {
-  private readonly buckets = new Map<number, Bucket>();
+export class ReadyGroup<T extends ReadyTask> {
+  private readonly buckets = new Map<number, Bucket<T>>();
   private count = 0;
 
   get size(): number {
@@ -33,19 +32,19 @@ export class ReadyGroup {
   }
 
   /** Any one of its tasks: they all have the same needs. */
-  sample(): OpenTask | undefined {
+  sample(): T | undefined {
     for (const bucket of this.buckets.values()) for (const task of bucket.tasks.values()) return task;
     return undefined;
   }
 
-  add(task: OpenTask): void {
+  add(task: T): void {
     let bucket = this.buckets.get(task.priority);
-    if (!bucket) this.buckets.set(task.priority, (bucket = new Bucket()));
+    if (!bucket) this.buckets.set(task.priority, (bucket = new Bucket<T>()));
     if (!bucket.tasks.has(task.id)) this.count++;
     bucket.add(task);
   }
 
-  delete(task: OpenTask): void {
+  delete(task: T): void {
     const bucket = this.buckets.get(task.priority);
     if (!bucket?.tasks.delete(task.id)) return;
     this.count--;
@@ -53,9 +52,9 @@ export class ReadyGroup {
   }
 
   /** The tasks, most urgent first, computed as they are taken (a merge of the bucket heads). */
-  *inOrder(now: number): Generator<OpenTask> {
+  *inOrder(now: number): Generator<T> {
     const urgency = byUrgency(now);
-    const heads: Array<{ head: OpenTask; rest: Iterator<OpenTask> }> = [];
+    const heads: Array<{ head: T; rest: Iterator<T> }> = [];
     for (const bucket of this.buckets.values()) {
       const rest = bucket.tasks.values();
       const first = rest.next();
