@@ -1,10 +1,11 @@
 /**
  * The Backup view against a real headless hub: a person chooses the backup folder (the hub detects a "Google Drive"
  * folder in its home), adds a project, previews what would be skipped and why, runs a backup with live progress,
- * verifies the snapshot, then — after their data changed — restores a project into a new folder and the hub's data
- * in place (the hub restarts and the page reconnects by itself).
+ * verifies the snapshot, sees what each run stored new and reused and each snapshot's deduplication, repairs a
+ * snapshot whose stored file was damaged, then — after their data changed — restores a project into a new folder and
+ * the hub's data in place (the hub restarts and the page reconnects by itself).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,7 +100,7 @@ test.describe('backup view', () => {
   test.use({ viewport: { width: 1440, height: 900 } });
 
   test('a person sets the folder, previews the exclusions, backs up with live progress and verifies the snapshot', async ({ page, hub, scratch }, testInfo) => {
-    test.setTimeout(90_000);
+    test.setTimeout(150_000);
     const problems = watchConsole(page);
     const drive = path.join(scratch, 'home', 'Google Drive');
     const project = path.join(scratch, 'web');
@@ -215,6 +216,58 @@ test.describe('backup view', () => {
 
     await page.getByTestId('backup-history').getByRole('button', { name: 'Size' }).click();
     await expect(page.getByTestId('history-chart')).toHaveAttribute('data-measure', 'bytes');
+
+    // A second run with nothing changed in the project: it stores (almost) nothing new and reuses the rest — the
+    // 48 MiB file's chunks among them. The history says so per run, and each snapshot shows its dedup ratio.
+    await page.getByTestId('backup-run-now').click();
+    await expect(page.getByTestId('history-row')).toHaveCount(3, { timeout: 30_000 });
+    await expect(page.getByTestId('history-row').first()).toHaveAttribute('data-status', 'ok', { timeout: 30_000 });
+    const overview = await api(hub, 'GET', '/backup', hub.token);
+    const second = overview.runs[0];
+    expect(second.bytes - second.newBytes).toBeGreaterThan(BIG_FILE_BYTES);
+    const reused = page.getByTestId('history-row').first().getByTestId('history-reused');
+    await expect(reused).toHaveAttribute('data-reused-bytes', String(second.bytes - second.newBytes));
+    await expect(reused).toContainText('MiB');
+    await expect(page.getByTestId('history-row').first().getByTestId('history-new')).toBeVisible();
+    await page.getByTestId('backup-history').getByRole('button', { name: 'New vs reused' }).click();
+    await expect(page.getByTestId('history-chart')).toHaveAttribute('data-measure', 'stored');
+    await expect(page.getByTestId('history-chart-legend')).toContainText('reused');
+    await expect(page.getByTestId('snapshot-row')).toHaveCount(2);
+    const newest = page.getByTestId('snapshot-row').first();
+    const dedup = newest.getByTestId('snapshot-dedup');
+    await expect(dedup).toContainText('% reused');
+    const ratio = await dedup.getAttribute('data-ratio');
+    expect(ratio === 'all' || Number(ratio) > 10).toBe(true);
+    await expect(page.getByTestId('snapshot-row').last().getByTestId('snapshot-dedup')).toContainText('×');
+
+    // A stored file is damaged on the drive: verify says so (and only reads: verifying again says the same), then
+    // repair moves it aside, and after the next run the snapshot verifies again.
+    const readme = createHash('sha256').update('# web\nThe web app.\n').digest('hex');
+    const object = path.join(drive, 'DevEnviro Backup', 'objects', readme.slice(0, 2), readme);
+    writeFileSync(object, 'bit rot');
+    const newestId = (await newest.getAttribute('data-snapshot-id'))!;
+    await newest.getByTestId('snapshot-verify').click();
+    const verdict = page.locator(`[data-testid=verify-result][data-snapshot-id="${newestId}"]`);
+    await expect(verdict).toHaveAttribute('data-ok', 'false', { timeout: 30_000 });
+    await expect(verdict).toContainText('1 corrupt');
+    await expect(verdict).toContainText('web/README.md');
+    expect(readFileSync(object, 'utf8')).toBe('bit rot');
+    await newest.getByTestId('snapshot-verify').click();
+    await expect(verdict).toContainText('1 corrupt', { timeout: 30_000 });
+    await verdict.getByTestId('snapshot-repair').click();
+    const repaired = page.getByTestId('repair-result');
+    await expect(repaired).toHaveAttribute('data-quarantined', '1', { timeout: 30_000 });
+    await expect(repaired).toContainText('Moved 1 damaged object aside');
+    await expect(repaired).toContainText('The next backup run stores 1 object again');
+    expect(existsSync(object)).toBe(false);
+    const quarantine = path.join(drive, 'DevEnviro Backup', 'quarantine');
+    expect(readdirSync(quarantine)).toHaveLength(1);
+    await page.getByTestId('backup-run-now').click();
+    await expect(page.getByTestId('history-row')).toHaveCount(4, { timeout: 30_000 });
+    await expect(page.getByTestId('history-row').first()).toHaveAttribute('data-status', 'ok', { timeout: 30_000 });
+    expect(readFileSync(object, 'utf8')).toBe('# web\nThe web app.\n');
+    await page.locator(`[data-testid=snapshot-row][data-snapshot-id="${newestId}"]`).getByTestId('snapshot-verify').click();
+    await expect(verdict).toHaveAttribute('data-ok', 'true', { timeout: 30_000 });
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: testInfo.outputPath('backup.png'), fullPage: true });
     expect(problems).toEqual([]);

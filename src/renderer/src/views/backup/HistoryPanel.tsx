@@ -1,22 +1,24 @@
-/** The Backup view's history: recent runs charted and tabled, with failure reasons. */
+/** The Backup view's history: recent runs charted and tabled (what each stored new and reused), with failure reasons. */
 import { Fragment, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
 import { cssColor, niceTicks, valueAxisProps } from '../../components/charts';
 import { Empty, Panel, Tag } from '../../components/ui';
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs } from '../../format';
 import { useNow } from '../../hooks';
-import { formatStamp, runDurationMs, TRIGGER_LABEL, type RunRecord } from './model';
+import { dedupOf, formatRatio, formatStamp, runDurationMs, TRIGGER_LABEL, type RunRecord } from './model';
 
-type Measure = 'duration' | 'bytes' | 'newBytes';
+type Measure = 'duration' | 'bytes' | 'stored';
 const MEASURES: Array<{ key: Measure; label: string }> = [
   { key: 'duration', label: 'Duration' },
   { key: 'bytes', label: 'Size' },
-  { key: 'newBytes', label: 'New data' },
+  { key: 'stored', label: 'New vs reused' },
 ];
 
 interface RunPoint {
   id: string;
   value: number;
+  /** 'stored': the bytes this run stored new (value) and those it found already stored (reused), stacked. */
+  reused: number;
   run: RunRecord;
   color: string;
 }
@@ -68,7 +70,12 @@ export function HistoryPanel({ runs }: { runs: RunRecord[] }) {
                   <th className="right">Took</th>
                   <th className="right">Files</th>
                   <th className="right">Size</th>
-                  <th className="right" title="Objects (distinct contents) this run added to the backup folder">New</th>
+                  <th className="right" title="Objects (small files and chunks of large ones) this run added to the backup folder, and their bytes">
+                    Stored new
+                  </th>
+                  <th className="right" title="Bytes this run found already in the backup folder (unchanged files and chunks, duplicates), and size ÷ new">
+                    Reused
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -101,13 +108,14 @@ function HistoryRow({ run, now }: { run: RunRecord; now: number }) {
         <td className="num right">{duration === null ? '—' : formatMs(duration)}</td>
         <td className="num right">{formatCount(run.files)}</td>
         <td className="num right">{formatBytes(run.bytes)}</td>
-        <td className="num right nowrap" title={`${formatBytes(run.newBytes)} new`}>
-          {formatCount(run.newObjects)} <span className="muted">· {formatBytes(run.newBytes)}</span>
+        <td className="num right nowrap" title={`${formatCount(run.newObjects)} objects, ${formatBytes(run.newBytes)} new`} data-testid="history-new">
+          {formatBytes(run.newBytes)} <span className="muted">· {formatCount(run.newObjects)}</span>
         </td>
+        <ReusedCell run={run} />
       </tr>
       {run.error && (
         <tr className="detail-row" data-testid="history-error">
-          <td colSpan={7}>
+          <td colSpan={8}>
             <span className="run-failure-inline">
               {run.errorCode && <span className="num">{run.errorCode}: </span>}
               {run.error}
@@ -116,6 +124,16 @@ function HistoryRow({ run, now }: { run: RunRecord; now: number }) {
         </tr>
       )}
     </Fragment>
+  );
+}
+
+function ReusedCell({ run }: { run: RunRecord }) {
+  if (run.status !== 'ok') return <td className="num right muted">—</td>;
+  const dedup = dedupOf(run);
+  return (
+    <td className="num right nowrap" data-testid="history-reused" data-reused-bytes={dedup.reusedBytes}>
+      {formatBytes(dedup.reusedBytes)} <span className="muted">· {formatRatio(dedup.ratio)}</span>
+    </td>
   );
 }
 
@@ -139,13 +157,14 @@ function RunsChart({ runs, measure }: { runs: RunRecord[]; measure: Measure }) {
         .map((run) => ({
           id: run.id,
           run,
-          color: statusColor(run.status),
+          color: measure === 'stored' && run.status === 'ok' ? cssColor('--c-blue') : statusColor(run.status),
           value: measure === 'duration' ? (runDurationMs(run) ?? 0) : measure === 'bytes' ? run.bytes : run.newBytes,
+          reused: measure === 'stored' && run.status === 'ok' ? dedupOf(run).reusedBytes : 0,
         })),
     [runs, measure],
   );
   const binary = measure !== 'duration';
-  const max = Math.max(0, ...data.map((d) => d.value));
+  const max = Math.max(0, ...data.map((d) => d.value + d.reused));
   const ticks = niceTicks(max, binary, 3);
   const axes = valueAxisProps(binary ? formatBytes : formatMs, ticks);
   const labels = new Map(data.map((d) => [d.id, formatClock(d.run.startedAt)]));
@@ -157,13 +176,21 @@ function RunsChart({ runs, measure }: { runs: RunRecord[]; measure: Measure }) {
           <XAxis dataKey="id" tickFormatter={(id: string) => labels.get(id) ?? ''} tick={{ fontSize: 11 }} stroke={cssColor('--muted')} tickLine={false} interval="preserveStartEnd" minTickGap={24} />
           <YAxis {...axes.yAxis} />
           <Tooltip content={RunTooltip} cursor={{ fill: cssColor('--line'), fillOpacity: 0.5 }} isAnimationActive={false} />
-          <Bar dataKey="value" radius={[3, 3, 0, 0]} isAnimationActive={false} maxBarSize={32} minPointSize={2}>
+          <Bar dataKey="value" stackId="run" radius={measure === 'stored' ? undefined : [3, 3, 0, 0]} isAnimationActive={false} maxBarSize={32} minPointSize={2}>
             {data.map((d) => (
               <Cell key={d.id} fill={d.color} />
             ))}
           </Bar>
+          {measure === 'stored' && (
+            <Bar dataKey="reused" stackId="run" radius={[3, 3, 0, 0]} isAnimationActive={false} maxBarSize={32} fill={cssColor('--muted')} fillOpacity={0.45} />
+          )}
         </BarChart>
       </ResponsiveContainer>
+      {measure === 'stored' && (
+        <div className="muted small" data-testid="history-chart-legend">
+          Solid: stored new by the run · faded: already in the backup folder, reused
+        </div>
+      )}
     </div>
   );
 }
@@ -182,7 +209,8 @@ function RunTooltip({ active, payload }: TooltipContentProps) {
         <strong>{run.status}</strong> {duration !== null && <>in {formatMs(duration)}</>}
       </div>
       <div className="num">
-        {formatCount(run.files)} files · {formatBytes(run.bytes)} · {formatBytes(run.newBytes)} new
+        {formatCount(run.files)} files · {formatBytes(run.bytes)} · {formatBytes(run.newBytes)} stored new
+        {run.status === 'ok' && <> · {formatBytes(dedupOf(run).reusedBytes)} reused</>}
       </div>
       {run.error && <div className="text-down">{run.error}</div>}
     </div>

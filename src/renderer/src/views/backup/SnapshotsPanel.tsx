@@ -1,10 +1,10 @@
-/** The snapshots in the backup folder: verify, restore a source, or restore the hub in place. */
+/** The snapshots in the backup folder with what deduplication saved in each: verify, repair, restore a source, or restore the hub in place. */
 import { Fragment, useState, type FormEvent } from 'react';
 import { isAbsolutePath } from '../../../../shared/backup-protocol';
 import { Empty, ErrorNotice, Loading, Panel, Tag } from '../../components/ui';
 import { formatAgo, formatBytes, formatCount } from '../../format';
 import { invoke, useNow, useTransport, type CallState } from '../../hooks';
-import { formatStamp, type RestoreReport, type Snapshot, type SnapshotList, type VerifyReport } from './model';
+import { dedupOf, formatRatio, formatStamp, type RepairReport, type RestoreReport, type Snapshot, type SnapshotList, type VerifyReport } from './model';
 
 type VerifyState = { state: 'running' } | { state: 'error'; message: string } | { state: 'done'; report: VerifyReport };
 
@@ -80,6 +80,9 @@ export function SnapshotsPanel({
                   <th className="right">Files</th>
                   <th className="right">Size</th>
                   <th className="right" title="What this snapshot added to the backup folder">New</th>
+                  <th className="right" title="Deduplication: the snapshot's size ÷ what it stored new (the rest was already in the backup folder)">
+                    Dedup
+                  </th>
                   <th>Sources</th>
                   <th className="right">
                     <span className="sr-only">Actions</span>
@@ -104,7 +107,7 @@ export function SnapshotsPanel({
                       <div className="num">{damaged.id}</div>
                       <Tag tone="warn">damaged</Tag>
                     </td>
-                    <td colSpan={5} className="damaged-reason">
+                    <td colSpan={6} className="damaged-reason">
                       {damaged.error}
                     </td>
                   </tr>
@@ -149,6 +152,7 @@ function SnapshotRow({
         <td className="num right">{formatCount(snapshot.totals.files)}</td>
         <td className="num right">{formatBytes(snapshot.totals.bytes)}</td>
         <td className="num right muted">{formatBytes(snapshot.totals.newBytes)}</td>
+        <DedupCell totals={snapshot.totals} />
         <td>
           <div className="tags">
             {snapshot.sources.map((source) => (
@@ -169,8 +173,8 @@ function SnapshotRow({
       </tr>
       {verify && verify.state !== 'running' && (
         <tr className="detail-row">
-          <td colSpan={6}>
-            <VerifyResult verify={verify} />
+          <td colSpan={7}>
+            <VerifyResult verify={verify} snapshotId={snapshot.id} onVerify={onVerify} />
           </td>
         </tr>
       )}
@@ -178,10 +182,33 @@ function SnapshotRow({
   );
 }
 
-function VerifyResult({ verify }: { verify: Exclude<VerifyState, { state: 'running' }> }) {
+/** The snapshot's dedup ratio, with the share of its bytes that were reused. */
+function DedupCell({ totals }: { totals: Snapshot['totals'] }) {
+  const dedup = dedupOf(totals);
+  return (
+    <td
+      className="num right nowrap"
+      data-testid="snapshot-dedup"
+      data-ratio={dedup.ratio ?? 'all'}
+      title={`${formatBytes(dedup.reusedBytes)} of ${formatBytes(totals.bytes)} reused, ${formatBytes(totals.newBytes)} stored new`}
+    >
+      {formatRatio(dedup.ratio)} <span className="muted small">· {Math.round(dedup.reusedShare * 100)}% reused</span>
+    </td>
+  );
+}
+
+function VerifyResult({
+  verify,
+  snapshotId,
+  onVerify,
+}: {
+  verify: Exclude<VerifyState, { state: 'running' }>;
+  snapshotId: string;
+  onVerify: () => void;
+}) {
   if (verify.state === 'error') {
     return (
-      <div className="result result-error" data-testid="verify-result" data-ok="false">
+      <div className="result result-error" data-testid="verify-result" data-snapshot-id={snapshotId} data-ok="false">
         Verify failed: {verify.message}
       </div>
     );
@@ -189,7 +216,7 @@ function VerifyResult({ verify }: { verify: Exclude<VerifyState, { state: 'runni
   const { report } = verify;
   if (report.ok) {
     return (
-      <div className="result result-ok" data-testid="verify-result" data-ok="true">
+      <div className="result result-ok" data-testid="verify-result" data-snapshot-id={snapshotId} data-ok="true">
         <strong>OK</strong> — every stored file is there and intact: <span className="num">{formatCount(report.files)}</span> files,{' '}
         <span className="num">{formatCount(report.objects)}</span> objects, <span className="num">{formatBytes(report.bytes)}</span> re-hashed.
       </div>
@@ -200,7 +227,7 @@ function VerifyResult({ verify }: { verify: Exclude<VerifyState, { state: 'runni
     ...report.corrupt.map((c) => ({ kind: 'corrupt', sha256: c.sha256, paths: c.paths })),
   ];
   return (
-    <div className="result result-error" data-testid="verify-result" data-ok="false">
+    <div className="result result-error" data-testid="verify-result" data-snapshot-id={snapshotId} data-ok="false">
       <strong>Damaged</strong> — {report.missing.length} object{report.missing.length === 1 ? '' : 's'} missing, {report.corrupt.length} corrupt (of{' '}
       {formatCount(report.objects)}). These files cannot be restored from this snapshot:
       <ul className="verify-problems">
@@ -211,6 +238,57 @@ function VerifyResult({ verify }: { verify: Exclude<VerifyState, { state: 'runni
         ))}
       </ul>
       {problems.length > 50 && <div className="muted">and {problems.length - 50} more</div>}
+      <RepairAction snapshotId={snapshotId} onVerify={onVerify} />
+    </div>
+  );
+}
+
+type RepairState = { state: 'idle' } | { state: 'running' } | { state: 'error'; message: string } | { state: 'done'; report: RepairReport };
+
+/**
+ * Offered under a failed verification: moves the damaged objects aside (into the backup folder's quarantine, nothing
+ * deleted) so the next run stores them again from the sources, and says what it did.
+ */
+function RepairAction({ snapshotId, onVerify }: { snapshotId: string; onVerify: () => void }) {
+  const transport = useTransport();
+  const [repair, setRepair] = useState<RepairState>({ state: 'idle' });
+  const run = async () => {
+    setRepair({ state: 'running' });
+    try {
+      setRepair({ state: 'done', report: await invoke(transport, 'backup.repair', { id: snapshotId }) });
+    } catch (error) {
+      setRepair({ state: 'error', message: (error as Error).message });
+    }
+  };
+  if (repair.state === 'done') {
+    const { report } = repair;
+    return (
+      <div className="repair-result" data-testid="repair-result" data-quarantined={report.quarantined.length} data-missing={report.missing.length}>
+        <strong>Repaired</strong> — {report.next}
+        {report.quarantined.length > 0 && (
+          <ul className="verify-problems">
+            {report.quarantined.slice(0, 50).map((q) => (
+              <li key={q.sha256}>
+                <Tag>moved aside</Tag> <span className="num">{q.paths.join(', ')}</span> <span className="muted num">({q.sha256.slice(0, 12)}…)</span>
+              </li>
+            ))}
+          </ul>
+        )}
+        <button type="button" className="btn btn-small" onClick={onVerify}>
+          Verify again
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div className="repair-action">
+      <button type="button" className="btn btn-small" onClick={() => void run()} disabled={repair.state === 'running'} data-testid="snapshot-repair">
+        {repair.state === 'running' ? 'Repairing…' : 'Repair'}
+      </button>{' '}
+      <span className="muted small">
+        Moves damaged objects aside (nothing is deleted); the next backup stores them again from your folders where they still have that content.
+      </span>
+      {repair.state === 'error' && <div className="text-down">Repair failed: {repair.message}</div>}
     </div>
   );
 }

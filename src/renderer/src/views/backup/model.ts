@@ -17,6 +17,7 @@ export type Trigger = RunRecord['trigger'];
 export type SnapshotList = CallResult<'backup.snapshots'>;
 export type Snapshot = SnapshotList['snapshots'][number];
 export type VerifyReport = CallResult<'backup.verify'>;
+export type RepairReport = CallResult<'backup.repair'>;
 export type RestoreReport = CallResult<'backup.restore'>;
 export type SourcePreview = CallResult<'backup.preview'>['previews'][number];
 export type HubRestored = EventPayload<'backup.restored'>;
@@ -29,6 +30,25 @@ export type PreviewState =
   | { state: 'ready'; key: string; previews: SourcePreview[]; unsaved: boolean };
 
 const MiB = 1024 * 1024;
+
+/**
+ * What deduplication saved, from a run's or snapshot's totals: the bytes it reused (already in the backup folder)
+ * and its ratio, logical size ÷ bytes stored new (null when nothing was stored new, i.e. everything was reused).
+ */
+export function dedupOf(totals: { bytes: number; newBytes: number }): { reusedBytes: number; reusedShare: number; ratio: number | null } {
+  const reusedBytes = Math.max(0, totals.bytes - totals.newBytes);
+  return {
+    reusedBytes,
+    reusedShare: totals.bytes > 0 ? reusedBytes / totals.bytes : 0,
+    ratio: totals.newBytes > 0 ? totals.bytes / totals.newBytes : null,
+  };
+}
+
+/** A dedup ratio for people: "12.5×", "1,024×", or "all reused" when nothing was stored new. */
+export function formatRatio(ratio: number | null): string {
+  if (ratio === null) return 'all reused';
+  return `${ratio >= 100 ? Math.round(ratio).toLocaleString('en-US') : ratio.toFixed(1)}×`;
+}
 
 export const PHASES: ReadonlyArray<{ phase: Progress['phase']; label: string }> = [
   { phase: 'scanning', label: 'Scanning' },
