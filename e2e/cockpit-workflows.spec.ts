@@ -2,7 +2,7 @@
  * Tasks and workflows in the cockpit against a real headless hub and real agents: work waiting for an agent shows
  * with its reason and is cancelled from the view; a workflow started from the cockpit (a parallel branch, a fan-out
  * and an approval gate inside the branch) is drawn live as agents finish its tasks, approved in the cockpit, and
- * runs to success.
+ * runs to success; a refused start, an edited approval, a failed step retried and a cancelled run, each by button.
  */
 import { expect, test } from './hub';
 import { openCockpit, TestAgent, watchConsole } from './test-agent';
@@ -162,4 +162,85 @@ test.describe('workflows', () => {
     for (const agent of [lead, dev1, dev2]) agent.close();
     expect(problems).toEqual([]);
   });
+
+  test('a refused start names the problem; an edited subject reaches the next step; a failed step is retried; a run is cancelled', async ({ page, hub }) => {
+    test.setTimeout(150_000);
+    const problems = watchConsole(page);
+    const dev = await TestAgent.connect(hub, { name: 'dev', capabilities: ['code', 'docs'] });
+    dev.takeTasks(4);
+    await openCockpit(page, hub, 'workflows');
+
+    // A step no agent of the project can run: the hub refuses it, naming the step, and nothing starts.
+    await page.getByTestId('wf-new').click();
+    const deploy = { name: 'deploy', project: 'e2e', steps: { ship: { kind: 'task', title: 'Deploy', capabilities: ['deploy'] } } };
+    await page.getByTestId('wf-definition').fill(JSON.stringify(deploy));
+    await page.getByTestId('wf-start-submit').click();
+    await expect(page.getByTestId('wf-start-refused')).toContainText('no agent with capability `deploy`');
+    await expect(page.getByTestId('wf-runs-empty')).toBeVisible();
+    // Not even JSON: said at once, and Start stays off.
+    await page.getByTestId('wf-definition').fill('{"name": ');
+    await expect(page.getByTestId('wf-definition-problems')).toContainText('not JSON');
+    await expect(page.getByTestId('wf-start-submit')).toBeDisabled();
+
+    const notes = {
+      name: 'notes',
+      project: 'e2e',
+      steps: {
+        write: { kind: 'task', title: 'Write the notes', capabilities: ['code'] },
+        gate: { kind: 'approval', dependsOn: ['write'], prompt: 'Are these notes right?', subject: { $ref: 'steps.write.result' } },
+        ship: { kind: 'task', dependsOn: ['gate'], title: 'Ship the notes', capabilities: ['docs'], input: { notes: { $ref: 'steps.gate.result' } } },
+      },
+    };
+    await page.getByTestId('wf-definition').fill(JSON.stringify(notes));
+    await page.getByTestId('wf-start-submit').click();
+    const detail = page.getByTestId('wf-detail');
+    const node = (step: string) => detail.locator(`[data-testid=wf-node][data-step="${step}"]`);
+    await expect(node('write')).toHaveAttribute('data-state', 'running');
+    const write = await dev.waitForTask((t) => t.stepId === 'write');
+    await dev.completeTask(write.id, { text: 'draft by dev' });
+
+    // The person edits the subject before approving: the next step gets the edited version.
+    const gate = page.getByTestId('wf-gate');
+    await expect(gate.getByTestId('wf-gate-subject')).toContainText('draft by dev');
+    await gate.getByTestId('wf-edit').click();
+    await gate.getByTestId('wf-gate-edit').fill('{"text": "edited by a person"}');
+    await gate.getByTestId('wf-edit-approve').click();
+    await expect(node('gate')).toHaveAttribute('data-state', 'succeeded');
+    const ship = await dev.waitForTask((t) => t.stepId === 'ship');
+    expect(ship.input).toEqual({ notes: { text: 'edited by a person' } });
+
+    // The step fails for good: the run fails; Retry step runs it again, and it succeeds.
+    await dev.failTask(ship.id, 'the release server said no');
+    await expect(node('ship')).toHaveAttribute('data-state', 'failed');
+    await expect(detail).toHaveAttribute('data-state', 'failed');
+    await node('ship').click();
+    await expect(page.getByTestId('wf-step')).toContainText('the release server said no');
+    await page.getByTestId('wf-retry').click();
+    await expect(node('ship')).toHaveAttribute('data-state', 'running');
+    const again = await dev.waitForTask((t) => t.stepId === 'ship' && dev.offered.indexOf(t) > dev.offered.indexOf(ship));
+    await dev.completeTask(again.id, { shipped: true });
+    await expect(detail).toHaveAttribute('data-state', 'succeeded');
+    await expect(page.getByTestId('wf-step')).not.toContainText('Retry');
+
+    // A second run, cancelled from the view while its first task is out: the task ends for its agent too.
+    await page.getByTestId('wf-new').click();
+    await page.getByTestId('wf-definition').fill(JSON.stringify({ ...notes, name: 'notes-again' }));
+    await page.getByTestId('wf-start-submit').click();
+    await expect(detail).toHaveAttribute('data-state', 'running');
+    await expect(node('write')).toHaveAttribute('data-state', 'running');
+    const second = await dev.waitForTask((t) => t.stepId === 'write' && t.id !== write.id);
+    await page.getByTestId('wf-cancel').click();
+    await page.getByTestId('wf-cancel-confirm').click();
+    await expect(detail).toHaveAttribute('data-state', 'cancelled');
+    await expect(page.locator('[data-testid=wf-run][data-name=notes-again]')).toHaveAttribute('data-state', 'cancelled');
+    const late = await fetch(`${hub.baseUrl}/api/v1/tasks/${second.id}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${dev.token}` },
+      body: JSON.stringify({ json: { late: true } }),
+    });
+    expect(late.status).toBe(409);
+    dev.close();
+    expect(problems).toEqual([]);
+  });
 });
+

@@ -159,6 +159,16 @@ export class TestAgent {
     if (!response.ok) throw new Error(`complete ${id}: ${response.status} ${await response.text()}`);
   }
 
+  /** Fails a task it holds (POST /api/v1/tasks/{id}/fail); `retry: false` ends it failed at once. */
+  async failTask(id: string, message: string, retry = false): Promise<void> {
+    const response = await fetch(`${this.hub.baseUrl}/api/v1/tasks/${id}/fail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify({ message, retry }),
+    });
+    if (!response.ok) throw new Error(`fail ${id}: ${response.status} ${await response.text()}`);
+  }
+
   /** POST /api/v1/memory/store with this agent's token. */
   async storeMemory(text: string, kind = 'note', extra: Record<string, unknown> = {}): Promise<any> {
     const response = await fetch(`${this.hub.baseUrl}/api/v1/memory/store`, {
