@@ -136,4 +136,29 @@ describe('IVF part files', () => {
     const other = unit(1, 7, 0.25);
     expect(fromPart.search(store, [other], 2, 1)[0]).toEqual(lists.search(store, [other], 2, 2)[0]);
   });
+
+  it('answers a batch of queries as it answers each alone (lists shared by several queries read once)', async () => {
+    const random = mulberry32(77);
+    const d = 32;
+    const nlist = 6;
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const normalised = (v: Float32Array) => {
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    };
+    const centroids = new Float32Array(nlist * d);
+    for (let c = 0; c < nlist; c++) centroids.set(normalised(Float32Array.from({ length: d }, gaussian)), c * d);
+    const lists = await CoarseLists.create(nlist, d, new Uint8Array(centroids.buffer));
+    const store = new VectorStore(d);
+    for (let i = 0; i < 400; i++) {
+      const c = i % nlist;
+      store.append(1000 + i, normalised(Float32Array.from({ length: d }, (_, j) => centroids[c * d + j]! + 0.4 * gaussian())));
+    }
+    lists.assign(store, 0, 400);
+    for (let pos = 0; pos < 400; pos += 7) store.kill(pos);
+    const queries = Array.from({ length: 40 }, () => normalised(Float32Array.from({ length: d }, gaussian)));
+    const batch = lists.search(store, queries, 5, 3);
+    expect(batch).toEqual(queries.map((query) => lists.search(store, [query], 5, 3)[0]));
+    expect(batch.every((hits) => hits.length === 5)).toBe(true);
+  });
 });

@@ -97,7 +97,8 @@ const TOKEN = /(?:[~./]+)?[\p{L}\p{N}]+(?:(?:[._/:@'’+-]+|:\/\/)[\p{L}\p{N}]+)
 /** The facts of one text. */
 export function noteFacts(text: string): NoteFacts {
   // "1,000" is one number; "’" is an apostrophe.
-  const normalised = text.normalize('NFKC').replace(/(\d),(?=\d{3}\b)/g, '$1').replace(/’/g, "'");
+  const plain = isAscii(text) ? text : text.normalize('NFKC').replace(/’/g, "'");
+  const normalised = plain.includes(',') ? plain.replace(/(\d),(?=\d{3}\b)/g, '$1') : plain;
   const anchors = new Set<string>();
   const context = new Set<string>();
   let negated = false;
@@ -105,8 +106,7 @@ export function noteFacts(text: string): NoteFacts {
   for (const match of normalised.matchAll(TOKEN)) {
     const raw = match[0];
     const lower = raw.toLowerCase();
-    const before = normalised.slice(0, match.index).trimEnd();
-    const sentenceStart = before === '' || /[.!?:;]$/.test(before);
+    const sentenceStart = startsSentence(normalised, match.index);
     if (NEGATIONS.has(lower)) {
       negated = true;
       continue;
@@ -124,17 +124,53 @@ export function noteFacts(text: string): NoteFacts {
     context.add(stem(lower));
   }
   // "no longer" is a negation that also marks a change.
-  if (/\bno longer\b/i.test(normalised)) changeCue = true;
+  if (negated && /\bno longer\b/i.test(normalised)) changeCue = true;
   return { anchors, context, negated, changeCue };
 }
 
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false;
+  return true;
+}
+
+/** Whether the token at `at` opens a sentence: nothing but spaces before it since the text's start or a . ! ? : ; */
+function startsSentence(text: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 10 || text.charCodeAt(i) === 9 || text.charCodeAt(i) === 13)) i--;
+  return i < 0 || '.!?:;'.includes(text[i]!);
+}
+
 function isAnchor(raw: string, lower: string, sentenceStart: boolean): boolean {
-  if (/\p{N}/u.test(raw)) return true; // numbers, versions, dates, times, sizes
-  if (/[./_@~:]/.test(raw) || /\S-\S/.test(raw)) return true; // paths, URLs, file names, identifiers, package names
-  if (/\p{Ll}\p{Lu}/u.test(raw)) return true; // camelCase, MySQL
-  if (raw.length >= 2 && raw === raw.toUpperCase() && /\p{Lu}/u.test(raw)) return true; // MAX_WORKERS, UTC, API
+  // One pass over the characters (this runs for every word of every close memory a store compares).
+  let digit = false;
+  let punctuation = false;
+  let innerHyphen = false;
+  let camel = false;
+  let upper = 0;
+  let lowerCase = 0;
+  let ascii = true;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c > 127) ascii = false;
+    else if (c >= 48 && c <= 57) digit = true;
+    else if (c >= 65 && c <= 90) {
+      upper++;
+      if (i > 0 && raw.charCodeAt(i - 1) >= 97 && raw.charCodeAt(i - 1) <= 122) camel = true;
+    } else if (c >= 97 && c <= 122) lowerCase++;
+    else if (c === 46 || c === 47 || c === 95 || c === 64 || c === 126 || c === 58) punctuation = true; // . / _ @ ~ :
+    else if (c === 45 && i > 0 && i < raw.length - 1) innerHyphen = true;
+  }
+  if (!ascii) {
+    digit ||= /\p{N}/u.test(raw);
+    camel ||= /\p{Ll}\p{Lu}/u.test(raw);
+  }
+  if (digit) return true; // numbers, versions, dates, times, sizes
+  if (punctuation || innerHyphen) return true; // paths, URLs, file names, identifiers, package names
+  if (camel) return true; // camelCase, MySQL
+  const firstUpper = ascii ? upper > 0 && raw.charCodeAt(0) >= 65 && raw.charCodeAt(0) <= 90 : /^\p{Lu}/u.test(raw);
+  if (raw.length >= 2 && (ascii ? upper > 0 && lowerCase === 0 : raw === raw.toUpperCase() && /\p{Lu}/u.test(raw))) return true; // MAX_WORKERS, UTC, API
   if (TOOL_NAMES.has(lower)) return true;
-  if (/^\p{Lu}/u.test(raw)) return !sentenceStart || !(OPENERS.has(lower) || STOP_WORDS.has(lower));
+  if (firstUpper) return !sentenceStart || !(OPENERS.has(lower) || STOP_WORDS.has(lower));
   return false;
 }
 

@@ -148,17 +148,67 @@ export class CoarseLists {
       for (let i = 0; i < d; i++) flat[qi * d + i] = query[i]!;
     });
     const { labels } = this.quantizer.search(flat, lists);
+    // The queries probing each list: a list several queries of the batch probe is read once for all of them.
+    const probers = new Map<number, number[]>();
+    queries.forEach((query, qi) => {
+      for (let j = qi * lists; j < (qi + 1) * lists; j++) {
+        const list = labels[j]!;
+        if (list < 0) continue;
+        const those = probers.get(list);
+        if (those) those.push(qi);
+        else probers.set(list, [qi]);
+      }
+      if (labels[qi * lists]! >= 0) this.nearestOf.set(query, labels[qi * lists]!);
+    });
+    const approx = queries.map(() => new TopK(k + RESCORE_EXTRA));
+    if (this.kernel) this.scanBatch(queries, probers, store, approx);
+    else {
+      queries.forEach((query, qi) => {
+        const probed: InvertedList[] = [];
+        for (const [list, those] of probers) if (those.includes(qi)) probed.push(this.lists[list]!);
+        this.scan(probed, store, quantize(query, 0, d, this.queryCodes, 0), approx[qi]!);
+      });
+    }
     return queries.map((query, qi) => {
-      const probed: InvertedList[] = [];
-      for (let j = qi * lists; j < (qi + 1) * lists; j++) if (labels[j]! >= 0) probed.push(this.lists[labels[j]!]!);
-      if (probed.length > 0) this.nearestOf.set(query, labels[qi * lists]!);
-      const approx = new TopK(k + RESCORE_EXTRA);
-      const queryScale = quantize(query, 0, d, this.queryCodes, 0);
-      this.scan(probed, store, queryScale, approx);
       const exact = new TopK(k);
-      for (const { id: pos } of approx.sorted()) exact.push(store.id(pos), dot(query, store.vector(pos))); // approx is keyed by position
+      for (const { id: pos } of approx[qi]!.sorted()) exact.push(store.id(pos), dot(query, store.vector(pos))); // approx is keyed by position
       return exact.sorted();
     });
+  }
+
+  /**
+   * Approximate (int8) scores of the live members of each probed list into the top of each query probing it, in
+   * WebAssembly: every query's codes are written once, then each list's codes once, and scored against each of its
+   * queries where they lie (a store's batch of a few hundred memories probes most lists several times over; copying
+   * the lists per query was most of the check's time).
+   */
+  private scanBatch(queries: Float32Array[], probers: Map<number, number[]>, store: VectorStore, tops: TopK[]): void {
+    const kernel = this.kernel!;
+    const stride = this.stride;
+    let rows = 0;
+    for (const list of probers.keys()) rows = Math.max(rows, this.lists[list]!.size);
+    let memory = kernel.reserveMany(queries.length, rows, stride);
+    const scales = queries.map((query, qi) => {
+      const scale = quantize(query, 0, this.dimension, this.queryCodes, 0);
+      memory.set(this.queryCodes, qi * stride);
+      return scale;
+    });
+    memory = kernel.reserveMany(queries.length, rows, stride);
+    const listAt = queries.length * stride;
+    for (const [index, those] of probers) {
+      const list = this.lists[index]!;
+      if (list.size === 0) continue;
+      memory.set(list.codes.subarray(0, list.size * stride), listAt);
+      for (const qi of those) {
+        const dots = kernel.dotsOf(qi, queries.length, list.size, stride);
+        const top = tops[qi]!;
+        const scale = scales[qi]!;
+        for (let m = 0; m < list.size; m++) {
+          const pos = list.positions[m]!;
+          if (!store.isDead(pos)) top.push(pos, scale * list.scales[m]! * dots[m]!);
+        }
+      }
+    }
   }
 
   /** Approximate (int8) scores of every live member of `probed` into `top`, keyed by position. */

@@ -84,6 +84,26 @@ export class Int8DotKernel {
     this.unsigned = new Uint8Array(this.memory.buffer);
   }
 
+  /**
+   * Makes room for `queries` query rows followed by `rows` rows (all of `stride` bytes) and their dot products, for
+   * dotsOf(); returns the memory to fill (query q at byte stride × q, row r at stride × (queries + r)). (Growing
+   * replaces the views: take them again after every reserve.)
+   */
+  reserveMany(queries: number, rows: number, stride: number): Int8Array {
+    this.reserveBytes(stride * (queries + rows) + rows * 4);
+    return this.bytes;
+  }
+
+  /**
+   * Dot products of query row `query` with `rows` rows from row `from`, in the layout of reserveMany(); a view, valid
+   * until the next call.
+   */
+  dotsOf(query: number, from: number, rows: number, stride: number): Int32Array {
+    const out = stride * (from + rows);
+    this.run(query * stride, from * stride, rows, stride, out);
+    return this.ints.subarray(out / 4, out / 4 + rows);
+  }
+
   /** Runs the rows written after reserve(rows, stride); returns their dot products (a view, valid until the next call). */
   dots(rows: number, stride: number): Int32Array {
     const out = stride * (1 + rows);
