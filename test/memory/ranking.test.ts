@@ -1,7 +1,7 @@
 /** The keyword side's pieces and the ranking formula on their own: identifiers, IDF coverage, exact-match bonus. */
 import { describe, expect, it } from 'vitest';
 import { coverage, queryTerms, stem } from '../../src/main/memory/keyword';
-import { EXACT_BONUS, scoreCandidate, WEAK_BELOW } from '../../src/main/memory/ranking';
+import { crowdRelevance, EXACT_BONUS, isWeak, MARGIN_WEIGHT, scoreCandidate, WEAK_BELOW } from '../../src/main/memory/ranking';
 
 describe('query terms', () => {
   it('tells identifiers from words', () => {
@@ -43,13 +43,17 @@ describe('scoreCandidate', () => {
     const best = scoreCandidate({ ...base, vectorSimilarity: 1, keywordCoverage: 1, importance: 1 }, now, { halfLifeDays: 30 });
     expect(exact.final).toBeGreaterThan(best.final);
     expect(exact.exact).toBe(true);
-    expect(exact.weak).toBe(false);
+    expect(isWeak(exact, 0.9, true)).toBe(false);
     expect(EXACT_BONUS).toBeGreaterThan(1);
   });
 
-  it('flags weak matches: low relevance, or an identifier query whose identifier is nowhere', () => {
-    expect(scoreCandidate({ ...base, vectorSimilarity: WEAK_BELOW - 0.01 }, now, { halfLifeDays: 30 }).weak).toBe(true);
-    expect(scoreCandidate({ ...base, vectorSimilarity: WEAK_BELOW + 0.01 }, now, { halfLifeDays: 30 }).weak).toBe(false);
-    expect(scoreCandidate({ ...base, vectorSimilarity: 0.9 }, now, { halfLifeDays: 30, identifiersOnly: true }).weak).toBe(true);
+  it('flags weak matches: low relevance that does not stand out, or an identifier query whose identifier is nowhere', () => {
+    const score = (vectorSimilarity: number) => scoreCandidate({ ...base, vectorSimilarity }, now, { halfLifeDays: 30 });
+    const crowd = crowdRelevance([score(0.9), score(0.3), score(0.3), score(0.3), score(0.3), score(0.3), score(0.9)]);
+    expect(crowd).toBeCloseTo(0.3);
+    const atLine = (WEAK_BELOW + MARGIN_WEIGHT * crowd) / (1 + MARGIN_WEIGHT);
+    expect(isWeak(score(atLine - 0.01), crowd, false)).toBe(true);
+    expect(isWeak(score(atLine + 0.01), crowd, false)).toBe(false);
+    expect(isWeak(score(0.95), crowd, true)).toBe(true);
   });
 });

@@ -111,8 +111,18 @@ export function coverage(text: string, words: WeightedWord[]): number {
 /** Words in fewer memories than this are searched for candidates; commoner ones only weigh candidates found otherwise. */
 const CANDIDATE_WORD_MATCHES = 300;
 
+/**
+ * Counts of common words (at least CANDIDATE_WORD_MATCHES matches) are reused until the store has grown or shrunk by
+ * 2%: counting one costs up to COMMON_WORD_MATCHES index entries, and a question has several, while the count of a
+ * common word barely moves its weight. Rare words are counted afresh each time (cheap, and a new memory may hold one).
+ */
+const COUNT_CACHE_DRIFT = 0.02;
+const COUNT_CACHE_WORDS = 50_000;
+
 export class KeywordSearch {
   private readonly s;
+  private readonly commonCounts = new Map<string, number>();
+  private countsAtTotal = 0;
 
   constructor(db: SqliteDatabase) {
     this.s = {
@@ -147,7 +157,7 @@ export class KeywordSearch {
     // no memory weighs most: a question about "bitcoin" is not answered by a memory sharing only "payment" with it.
     const total = Math.max(1, (this.s.total.get() as number | null) ?? 1);
     const counted = words.map((word) => {
-      const count = this.s.count.get(ftsPhrase(word), COMMON_WORD_MATCHES) as number;
+      const count = this.count(word, total);
       return { word, count, idf: Math.log(1 + (total - count + 0.5) / (count + 0.5)) };
     });
     const candidates = new Set<number>();
@@ -158,5 +168,18 @@ export class KeywordSearch {
       }
     }
     return { exact, identifiersOnly: false, candidates: [...candidates], words: counted.map((entry) => ({ stem: stem(entry.word), idf: entry.idf })) };
+  }
+
+  /** Memories matching `word`, counted up to COMMON_WORD_MATCHES (common words from the cache). */
+  private count(word: string, total: number): number {
+    if (Math.abs(total - this.countsAtTotal) > total * COUNT_CACHE_DRIFT || this.commonCounts.size >= COUNT_CACHE_WORDS) {
+      this.commonCounts.clear();
+      this.countsAtTotal = total;
+    }
+    const cached = this.commonCounts.get(word);
+    if (cached !== undefined) return cached;
+    const count = this.s.count.get(ftsPhrase(word), COMMON_WORD_MATCHES) as number;
+    if (count >= CANDIDATE_WORD_MATCHES) this.commonCounts.set(word, count);
+    return count;
   }
 }

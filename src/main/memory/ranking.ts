@@ -16,11 +16,15 @@ export const KEYWORD_WEIGHT = 0.5;
 /** Added to the relevance of a memory holding a rare identifier of the query: more than any other can reach. */
 export const EXACT_BONUS = 3;
 /**
- * Relevance under which a hit without an exact identifier is a weak match, for the built-in encoder (USE-lite; other
- * models spread their similarities differently). On the tune half it flagged 16/19 unanswerable questions and 8 of
- * 70 right first answers; 0.6 flagged 18/19 but 15 right answers.
+ * A hit is weak when its relevance, plus twice its lead over the next candidates, stays under 0.7: an answer usually
+ * stands out from the crowd of loosely related memories, a near miss does not. Values for the built-in encoder
+ * (USE-lite; other models spread their similarities differently), chosen on the tune half: 17 of 19 unanswerable
+ * questions flagged and 4 of 72 right first answers; relevance alone at best 16 with 11 right answers flagged.
  */
-export const WEAK_BELOW = 0.55;
+export const WEAK_BELOW = 0.7;
+export const MARGIN_WEIGHT = 2;
+/** Candidates after the first whose mean relevance is the crowd a hit must stand out from. */
+export const CROWD = 5;
 const DAY_MS = 86_400_000;
 
 export interface RankingOptions {
@@ -48,7 +52,7 @@ export function recencyFactor(lastUsedAt: number, now: number, halfLifeDays: num
   return Math.max(0.05, 0.5 ** (ageDays / halfLifeDays));
 }
 
-export function scoreCandidate(candidate: Candidate, now: number, options: RankingOptions & { identifiersOnly?: boolean }): MemoryScores & { weak: boolean } {
+export function scoreCandidate(candidate: Candidate, now: number, options: RankingOptions): MemoryScores {
   const relevance = candidate.vectorSimilarity + KEYWORD_WEIGHT * candidate.keywordCoverage;
   const exact = candidate.exactMatches > 0;
   const recency = recencyFactor(candidate.lastUsedAt, now, options.halfLifeDays);
@@ -65,8 +69,22 @@ export function scoreCandidate(candidate: Candidate, now: number, options: Ranki
     importance: candidate.importance,
     recency,
     final,
-    weak: !exact && (options.identifiersOnly === true || relevance < WEAK_BELOW),
   };
+}
+
+/** The mean relevance of the candidates ranked 2 to CROWD + 1 (all candidates, best first). */
+export function crowdRelevance(ranked: MemoryScores[]): number {
+  const crowd = ranked.slice(1, 1 + CROWD);
+  return crowd.length === 0 ? 0 : crowd.reduce((sum, scores) => sum + scores.fused, 0) / crowd.length;
+}
+
+/**
+ * Whether a hit is a weak match: no exact identifier, and either the query was made of identifiers only (none of
+ * which is stored) or its relevance, plus MARGIN_WEIGHT times its lead over the crowd, is under WEAK_BELOW.
+ */
+export function isWeak(scores: MemoryScores, crowd: number, identifiersOnly: boolean): boolean {
+  if (scores.exact) return false;
+  return identifiersOnly || scores.fused + MARGIN_WEIGHT * (scores.fused - crowd) < WEAK_BELOW;
 }
 
 /** Default importance by kind, for memories stored without one. */

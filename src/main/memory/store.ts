@@ -19,7 +19,6 @@ import type {
   MemorySearchQuery,
   MemorySearchResult,
   MemoryOverview,
-  MemoryScores,
   MemoryStats,
   ModelChoice,
   StoredMemory,
@@ -30,7 +29,7 @@ import type { SentenceEncoder } from '../embedding';
 import { badRequest, HubError, notFound } from '../errors';
 import { memoryMigrations } from './migrations';
 import { coverage, KeywordSearch } from './keyword';
-import { KIND_IMPORTANCE, scoreCandidate, type Candidate } from './ranking';
+import { crowdRelevance, isWeak, KIND_IMPORTANCE, scoreCandidate, type Candidate } from './ranking';
 import { DEFAULT_SUPERSESSION, noteFacts, relateNotes, type NoteFacts, type SupersessionThresholds } from './supersession';
 import { VectorIndex } from '../vector';
 
@@ -345,11 +344,11 @@ export class MemoryStore {
       .filter((entry) => entry.keywordCoverage > 0)
       .sort((a, b) => b.keywordCoverage - a.keywordCoverage)
       .forEach((entry, rank) => (entry.keywordRank = rank + 1));
-    const options = { halfLifeDays: this.options.halfLifeDays, identifiersOnly: keyword.identifiersOnly };
-    const ranked = [...candidates.values()]
-      .map((entry) => ({ id: entry.id, ...splitWeak(scoreCandidate(entry, now, options)) }))
-      .sort((a, b) => b.scores.final - a.scores.final)
-      .slice(0, query.k);
+    const scored = [...candidates.values()]
+      .map((entry) => ({ id: entry.id, scores: scoreCandidate(entry, now, { halfLifeDays: this.options.halfLifeDays }) }))
+      .sort((a, b) => b.scores.final - a.scores.final);
+    const crowd = crowdRelevance(scored.map((hit) => hit.scores));
+    const ranked = scored.slice(0, query.k).map((hit) => ({ ...hit, weak: isWeak(hit.scores, crowd, keyword.identifiersOnly) }));
     const memories = this.load(ranked.map((hit) => hit.id));
     if (context.countsAsUse) this.recordAccess(ranked.map((hit) => hit.id));
     const tookMs = performance.now() - started;
@@ -792,10 +791,6 @@ async function openIndex(
 export function textHash(text: string): string {
   const normalised = text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
   return createHash('sha256').update(normalised).digest('hex');
-}
-
-function splitWeak({ weak, ...scores }: ReturnType<typeof scoreCandidate>): { scores: MemoryScores; weak: boolean } {
-  return { scores, weak };
 }
 
 function vectorBlob(vector: Float32Array): Buffer {
