@@ -2,22 +2,23 @@
  * Workflows benchmark: a real hub (in this process, headless, real SQLite file) runs a fan-out/fan-in workflow with
  * agents on real WebSockets that take pushed tasks and complete them over HTTP at once (their own work is zero), so
  * the wall time is the hub's overhead: the engine starting items as others end, the task service offering them,
- * the agents' HTTP completions, the fan-in aggregating.
+ * the agents' HTTP completions as the hub handles them, the fan-in aggregating.
  *
  *   npm run bench -- workflows [--items N] [--agents N] [--concurrency N] [--slots N] [--runs N]
  *
  * Each run: POST /workflows with `items` items (a fan-out of one task per item, at most `concurrency` at once)
  * followed by a `collect` fan-in, until the run has succeeded (awaited from the engine's change events). The agents
- * run in the hub's process, so their JSON and HTTP calls share its event loop and CPU: the figures are an upper
- * bound of the hub's cost. Prints a table; writes bench/results/workflows-<ts>.json.
+ * run in a child process (bench/workflow-agents.ts), as real agents are other processes: their HTTP client and JSON
+ * do not share the hub's event loop or its CPU figure, though on a 2-core machine they share the cores. Prints a table; writes
+ * bench/results/workflows-<ts>.json.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createApp } from '../src/main/app';
 import { defaultConfig } from '../src/main/config/config';
-import type { RegisterResponse, ServerFrame } from '../src/shared/agent-protocol';
 import type { WorkflowRun } from '../src/shared/workflow-run-protocol';
 import { machineFacts, machineLine } from './lib/machine';
 import { intOption } from './lib/options';
@@ -69,32 +70,22 @@ async function startHub() {
 
 type Hub = Awaited<ReturnType<typeof startHub>>;
 
-/** Agents that complete each offered task at once with `{i}` (the item's index), counting what each did. */
-async function connectAgents(hub: Hub, count: number, slots: number): Promise<{ sockets: WebSocket[]; done: Map<string, number> }> {
-  const sockets: WebSocket[] = [];
-  const done = new Map<string, number>();
-  for (let i = 0; i < count; i++) {
-    const response = await fetch(`${hub.url}/api/v1/agents/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `w${i}`, project: 'bench', capabilities: ['map'] }),
+/** The agents, in a child process (bench/workflow-agents.ts): this process's CPU is then the hub's alone. */
+async function startAgents(hub: Hub, count: number, slots: number): Promise<ChildProcess> {
+  // Started through the program loader (scripts/program-loader.mjs registers tsx), as the hub's own programs are from sources.
+  const loader = fileURLToPath(new URL('../scripts/program-loader.mjs', import.meta.url));
+  const child = fork(loader, [new URL('./workflow-agents.ts', import.meta.url).href], {
+    env: { ...process.env, BENCH_AGENTS: JSON.stringify({ url: hub.url, count, slots, project: 'bench', capability: 'map' }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (message: { ready?: boolean; error?: string }) => {
+      if (message.ready) resolve();
+      if (message.error) console.error(message.error);
     });
-    const registered = (await response.json()) as RegisterResponse;
-    const ws = new WebSocket(`${hub.url.replace('http', 'ws')}/api/v1/agents/${registered.agent.id}/realtime`, { headers: { authorization: `Bearer ${registered.token}` } });
-    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as ServerFrame;
-      if (frame.type !== 'task.offered') return;
-      const input = frame.task.input as { i: number };
-      void hub.api(`/tasks/${frame.task.id}/complete`, registered.token, { json: { i: input.i } }).then(({ status }) => {
-        if (status !== 200) throw new Error(`complete ${frame.task.id}: ${status}`);
-        done.set(registered.agent.id, (done.get(registered.agent.id) ?? 0) + 1);
-      });
-    });
-    ws.send(JSON.stringify({ type: 'tasks.ready', slots }));
-    sockets.push(ws);
-  }
-  return { sockets, done };
+    child.once('exit', (code) => reject(new Error(`the agents exited (${code})`)));
+  });
+  return child;
 }
 
 async function oneRun(hub: Hub, options: Options, n: number): Promise<RunFigures & { run: WorkflowRun }> {
@@ -137,7 +128,7 @@ export async function run(options: Options): Promise<number> {
   console.log(`Workflows benchmark — ${machineLine(machine)}`);
   const hub = await startHub();
   try {
-    const agents = await connectAgents(hub, options.agents, options.slots);
+    const agents = await startAgents(hub, options.agents, options.slots);
     // One warm-up run (JIT, prepared statements), then the timed ones.
     await oneRun(hub, { ...options, items: Math.min(100, options.items) }, 0);
     const runs: RunFigures[] = [];
@@ -157,13 +148,13 @@ export async function run(options: Options): Promise<number> {
         wall.p50 <= 1000 ? 'PASS' : 'FAIL',
       ],
       ['items per second (median run)', 'info', `${Math.round((options.items / wall.p50) * 1000)} items/s`, 'info'],
-      ['CPU of the process (hub + in-process agents), median run', 'info', `${Math.round(cpu.p50)} ms (${Math.round((cpu.p50 * 1000) / options.items)} µs per item)`, 'info'],
+      ["CPU of the hub's process (the agents run in a child process), median run", 'info', `${Math.round(cpu.p50)} ms (${Math.round((cpu.p50 * 1000) / options.items)} µs per item)`, 'info'],
       ['agents that ran items (last run)', 'info', `${runs.at(-1)!.agentsUsed} of ${options.agents}`, 'info'],
     ];
-    printTable(`Workflows (load average ${load[0]!.toFixed(1)} on ${machine.cores} cores; agents share the hub's process)`, ['what', 'target', 'measured', 'verdict'], rows);
+    printTable(`Workflows (load average ${load[0]!.toFixed(1)} on ${machine.cores} cores; agents in a child process)`, ['what', 'target', 'measured', 'verdict'], rows);
     const file = writeResults('workflows', { benchmark: 'workflows', machine, options, runs, wall, cpu, loadAverage: load });
     console.log(`Results: ${file}`);
-    for (const ws of agents.sockets) ws.close();
+    agents.kill();
     return rows.some((row) => row[3] === 'FAIL') ? 1 : 0;
   } finally {
     await hub.stop();

@@ -18,12 +18,12 @@ export interface Worker {
 
 /**
  * An agent that takes up to `slots` pushed tasks, starts each, and completes it with `answer(task)` (default: its
- * input and its name) after `workMs`, or fails it when `answer` throws. `hold` keeps tasks unanswered while true.
+ * input and its name) after `workMs`, or fails it when `answer` throws. `hold` keeps a task unanswered while it says so.
  */
 export async function worker(
   hub: TestHub,
   agent: RegisterResponse,
-  options: { slots?: number; workMs?: number; answer?: (task: Task) => unknown; hold?: () => boolean } = {},
+  options: { slots?: number; workMs?: number; answer?: (task: Task) => unknown; hold?: (task: Task) => boolean } = {},
 ): Promise<Worker> {
   const socket = await openSocket(hub.url, agent.agent.id, agent.token);
   const w: Worker = { agent, socket, done: [], offered: [], cancelled: [], stopped: false };
@@ -39,7 +39,7 @@ export async function worker(
     void (async () => {
       await hub.api(`/tasks/${task.id}/progress`, { token: agent.token, body: { percent: 0 } });
       await new Promise((resolve) => setTimeout(resolve, options.workMs ?? 5));
-      while (options.hold?.() && !w.stopped) await new Promise((resolve) => setTimeout(resolve, 10));
+      while (options.hold?.(task) && !w.stopped) await new Promise((resolve) => setTimeout(resolve, 10));
       if (w.stopped) return;
       let json: unknown;
       try {
