@@ -8,7 +8,8 @@
  * ready (the service's transition event, told right after the COMMIT) to its offer frame read on the chosen agent's
  * socket, on the monotonic clock both processes share; (2) throughput: N tasks created by a lead 100 at a time (as a
  * fan-out would), each offered, completed over HTTP and committed, with 100 agents taking 4 at a time, until the
- * last completion is committed; (3) spread over 200 equal agents taking one at a time (max/min tasks per agent);
+ * last completion is committed; (3) spread over 200 equal agents taking one task at a time, given fan-outs of 100 one after another (max/min
+ * tasks per agent);
  * (4) the task service alone, in-process, no HTTP or sockets: create, claim-next and complete of N tasks one after
  * another, with the CPU each takes. Prints a table; writes bench/results/tasks-<ts>.json.
  */
@@ -83,7 +84,7 @@ async function latencyPhase(hub: Hub, agentCount: number, rounds: number): Promi
       if (t.taskId === round.id) round.wake();
     }
   });
-  const agents = await TaskAgents.start(hub.url, register(hub, 'latency', agentCount), 1, true, (taskId, atNs) => {
+  const agents = await TaskAgents.start(hub.url, register(hub, 'latency', agentCount), { slots: 1, report: true }, (taskId, atNs) => {
     const ready = readyAt.get(taskId);
     if (ready !== undefined) samples.push(Number(atNs - ready) / 1e6);
   });
@@ -112,7 +113,7 @@ async function throughputPhase(hub: Hub, agentCount: number, count: number): Pro
   const stop = watch(hub, 'throughput', (t) => {
     if (t.to === 'succeeded' && ++completed === count) finish();
   });
-  const agents = await TaskAgents.start(hub.url, register(hub, 'throughput', agentCount), 4, false);
+  const agents = await TaskAgents.start(hub.url, register(hub, 'throughput', agentCount), { slots: 4 });
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -128,21 +129,29 @@ async function throughputPhase(hub: Hub, agentCount: number, count: number): Pro
   }
 }
 
+/**
+ * Spread: a lead gives `count` tasks to `agentCount` equal agents (one task at a time each) in fan-outs of
+ * CREATE_WINDOW, each once the last one finished, so every task meets many free agents and where it goes is the
+ * dispatcher's choice (fewest held, then whose turn it is), not which agent the loaded machine happened to run first.
+ */
 async function spreadPhase(hub: Hub, agentCount: number, count: number): Promise<{ min: number; max: number; ratio: number }> {
   const credentials = register(hub, 'spread', agentCount);
   const done = new Map(credentials.map((agent) => [agent.id, 0]));
   let completed = 0;
-  let finish: () => void = () => undefined;
-  const allDone = new Promise<void>((resolve) => (finish = resolve));
+  let wake: () => void = () => undefined;
   const stop = watch(hub, 'spread', (t) => {
     if (t.to !== 'succeeded') return;
     done.set(t.holderId!, (done.get(t.holderId!) ?? 0) + 1);
-    if (++completed === count) finish();
+    completed++;
+    wake();
   });
-  const agents = await TaskAgents.start(hub.url, credentials, 1, false);
+  const agents = await TaskAgents.start(hub.url, credentials, { slots: 1 });
   try {
-    await createTasks(hub, 'spread', count);
-    await allDone;
+    for (let i = 0; i < count; i += CREATE_WINDOW) {
+      const size = Math.min(CREATE_WINDOW, count - i);
+      await createTasks(hub, 'spread', size);
+      while (completed < i + size) await new Promise<void>((resolve) => (wake = resolve));
+    }
   } finally {
     stop();
     await agents.close();
@@ -170,7 +179,7 @@ async function servicePhase(hub: Hub, count: number): Promise<{ perSecond: numbe
   return { perSecond: count / ((performance.now() - started) / 1000), cpuUsPerTask: (used.user + used.system) / count };
 }
 
-/** Tasks the throughput phase's lead creates at once. */
+/** Tasks the lead creates at once. */
 const CREATE_WINDOW = 100;
 
 /** What a create needs beyond its title (the schema's defaults, as parsed). */

@@ -1,6 +1,6 @@
 /**
  * Agents for the tasks benchmark, in a process of their own (as real agents are): each holds a realtime socket,
- * takes `slots` pushed tasks at once and completes every offer over HTTP at once. Driven over IPC by TaskAgents
+ * takes `slots` pushed tasks at once and completes every offer over HTTP, at once or after `workMs` of "work". Driven over IPC by TaskAgents
  * (below, the parent's side); with `report`, it tells the parent when each offer was read, on the monotonic clock
  * both processes share.
  */
@@ -17,7 +17,7 @@ export interface TaskAgentCredentials {
   token: string;
 }
 
-type Command = { cmd: 'connect'; url: string; agents: TaskAgentCredentials[]; slots: number; report: boolean } | { cmd: 'close' };
+type Command = { cmd: 'connect'; url: string; agents: TaskAgentCredentials[]; slots: number; report: boolean; workMs: number } | { cmd: 'close' };
 type Reply = { ev: 'ready' } | { ev: 'connected' } | { ev: 'offered'; taskId: string; atNs: string } | { ev: 'closed' } | { ev: 'failed'; error: string };
 
 /** The parent's side: start the process, connect the agents, hear of offers, close. */
@@ -44,12 +44,20 @@ export class TaskAgents {
     });
   }
 
-  /** Starts the process and connects the agents; `onOffered` hears of each offer read when `report` is set. */
-  static async start(url: string, agents: TaskAgentCredentials[], slots: number, report: boolean, onOffered: (taskId: string, atNs: bigint) => void = () => undefined): Promise<TaskAgents> {
+  /**
+   * Starts the process and connects the agents; each works `workMs` on a task before completing it; `onOffered`
+   * hears of each offer read when `report` is set.
+   */
+  static async start(
+    url: string,
+    agents: TaskAgentCredentials[],
+    options: { slots: number; workMs?: number; report?: boolean },
+    onOffered: (taskId: string, atNs: bigint) => void = () => undefined,
+  ): Promise<TaskAgents> {
     const pool = new TaskAgents(onOffered);
     await pool.expect('ready');
     const connected = pool.expect('connected');
-    pool.child.send({ cmd: 'connect', url, agents, slots, report } satisfies Command);
+    pool.child.send({ cmd: 'connect', url, agents, slots: options.slots, report: options.report ?? false, workMs: options.workMs ?? 0 } satisfies Command);
     await connected;
     return pool;
   }
@@ -79,8 +87,9 @@ async function child(): Promise<void> {
         send({ ev: 'closed' });
         return;
       }
-      const { url, agents, slots, report } = command;
+      const { url, agents, slots, report, workMs } = command;
       const complete = async (agent: TaskAgentCredentials, taskId: string) => {
+        if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
         const response = await fetch(`${url}/api/v1/tasks/${taskId}/complete`, {
           method: 'POST',
           headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },

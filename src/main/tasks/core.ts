@@ -61,6 +61,10 @@ export class TaskCore {
   /** Told when the tasks an agent holds, or its record, changed (the dispatcher re-ranks it). */
   agentChanged: (agentId: string) => void = () => undefined;
   closed = false;
+  /** Commits so far; what was worked out from the state after one holds until the next. */
+  commits = 0;
+  /** Why ready tasks of each needs wait, as of a commit (task-view.ts). */
+  readonly waitingReasons = new Map<string, { commit: number; reason: string }>();
 
   private queue: Queued[] = [];
   private scheduled = false;
@@ -153,6 +157,7 @@ export class TaskCore {
       for (const queued of batch) queued.reject(error);
       return;
     }
+    this.commits++;
     const told = this.told;
     const effects = this.effects;
     batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));

@@ -78,6 +78,7 @@ export class TaskService {
     }, options.sweepMs);
     this.offAgents = registry.onChange((info) => {
       if (!info.connected) core.slots.delete(info.id);
+      core.waitingReasons.clear();
       core.wantDispatch();
     });
   }
@@ -91,6 +92,7 @@ export class TaskService {
   setSlots(agent: AgentRecord, slots: number): void {
     if (slots === 0) this.core.slots.delete(agent.id);
     else this.core.slots.set(agent.id, slots);
+    this.core.waitingReasons.clear();
     this.core.wantDispatch();
   }
 

@@ -63,11 +63,16 @@ function waiting(core: TaskCore, row: TaskRow): string | null {
   if (row.state !== 'ready') return null;
   const task = core.open.get(row.id);
   if (!task) return null;
-  return waitingReason(
+  // Tasks of the same needs wait for the same reason: worked out once per commit (a fan-out's creates share one).
+  const cached = core.waitingReasons.get(task.needs);
+  if (cached?.commit === core.commits) return cached.reason;
+  const reason = waitingReason(
     task,
     core.registry.all(),
     core.registry,
     (agent) => core.slots.has(agent.id),
     (agent) => core.open.heldCount(agent.id) >= (core.slots.get(agent.id) ?? 0),
   );
+  core.waitingReasons.set(task.needs, { commit: core.commits, reason });
+  return reason;
 }
