@@ -330,7 +330,7 @@ test.describe('cockpit views', () => {
     const problems = watchConsole(page);
     await openCockpit(page, hub, '');
     await expect(page.getByTestId('view-overview')).toBeVisible();
-    for (const view of ['agents', 'connect', 'reservations', 'messages', 'memory', 'performance', 'backup', 'status', 'overview']) {
+    for (const view of ['agents', 'connect', 'reservations', 'workflows', 'tasks', 'messages', 'memory', 'performance', 'backup', 'status', 'overview']) {
       await page.getByTestId(`nav-${view}`).click();
       await expect(page).toHaveURL(new RegExp(`#/${view}$`));
       await expect(page.getByTestId(`nav-${view}`)).toHaveAttribute('aria-current', 'page');
@@ -338,6 +338,10 @@ test.describe('cockpit views', () => {
     // Empty states say what to do next.
     await page.getByTestId('nav-reservations').click();
     await expect(page.getByTestId('reservations-empty')).toContainText('No file is reserved');
+    await page.getByTestId('nav-workflows').click();
+    await expect(page.getByTestId('wf-runs-empty')).toContainText('No workflow has run yet');
+    await page.getByTestId('nav-tasks').click();
+    await expect(page.getByTestId('tasks-waiting-empty')).toContainText('No work is waiting');
     await page.getByTestId('nav-messages').click();
     await expect(page.getByTestId('stream-empty')).toContainText('No messages yet');
     await page.getByTestId('nav-status').click();

@@ -33,6 +33,11 @@ test.describe('tasks', () => {
     await expect(row.getByTestId('waiting-reason')).toHaveText('no agent with capability `review` in project shop');
     await expect(page.getByTestId('tasks-nav-hint')).toHaveText('1');
     await expect(page.getByTestId('tasks-stuck')).toHaveText('1');
+    // The Overview counts it as stuck, and leads to the Tasks view.
+    await page.getByTestId('nav-overview').click();
+    await expect(page.getByTestId('stat-tasks-waiting')).toHaveText('1');
+    await expect(page.getByTestId('stat-tasks-waiting').locator('xpath=..')).toContainText('1 no present agent can take');
+    await page.getByTestId('stat-tasks-waiting').getByRole('link').click();
     await expect(page.locator(`[data-testid=task-row][data-id="${review.id}"]`)).toHaveAttribute('data-state', 'ready');
     // At 1024 px nothing of the table is cut off: the Cancel button is inside the window.
     const box = await row.getByTestId('task-cancel').boundingBox();
