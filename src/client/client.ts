@@ -46,38 +46,20 @@ import {
   type ReleaseResponse,
   type Reservation,
   type ReservationConflict,
-  type ReservationConflictBody,
   type ReservationList,
   type ReservationMode,
   type ReservationQuery,
   type ReserveRequest,
   type ReserveResponse,
 } from '../shared/reservation-protocol';
-import { WORKFLOW_ERROR_CODES } from '../shared/workflow-run-protocol';
-import {
-  agentNextTaskPath,
-  agentTasksPath,
-  TASK_ERROR_CODES,
-  TASKS_PATH,
-  taskCancelPath,
-  taskCompletePath,
-  taskFailPath,
-  taskPath,
-  taskProgressPath,
-  type ClaimNextRequest,
-  type ClaimNextResponse,
-  type CompleteTaskRequest,
-  type CreateTaskRequest,
-  type FailTaskRequest,
-  type Task,
-  type TaskList,
-  type TaskProgressRequest,
-  type TaskState,
-} from '../shared/task-protocol';
+import type { Task, TaskState, TaskSubtasks } from '../shared/task-protocol';
 import { resolveDataDir } from '../shared/node/data-dir';
-import { WORKFLOW_VALIDATE_PATH, type WorkflowCheck, type WorkflowDefinitionInput } from '../shared/workflow-protocol';
 import { backoffDelay, type Backoff } from '../shared/retry';
 import { loadCredentials, saveCredentials } from './credentials';
+import { apiRoute, codeOfStatus, HubClientError, HubHttp, ReservationConflictError, STATUS_OF_CODE } from './http';
+import { WorkflowCalls } from './workflow-calls';
+
+export { apiRoute, HubClientError, HubHttp, ReservationConflictError };
 
 export { DEFAULT_HUB_URL, HUB_RUNTIME_FILE };
 
@@ -94,47 +76,6 @@ const ACK_BATCH = 1_000;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
-
-/**
- * A call the hub refused (status and code from its `{ error, code }` answer), or one that never reached it
- * (status 0: `unreachable`, `timeout`, `closed`).
- */
-export class HubClientError extends Error {
-  override name = 'HubClientError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown; body?: unknown },
-  ) {
-    super(message, options);
-    this.body = options?.body;
-  }
-
-  /** The hub's whole answer to a refused call (`{ error, code, ... }`), for codes that say more (a reservation conflict). */
-  readonly body: unknown;
-}
-
-/** The code of a refused reservation: the 409 body names the leases in the way. */
-const RESERVATION_CONFLICT: ReservationConflictBody['code'] = 'reservation_conflict';
-
-/**
- * A reservation the hub refused because other agents hold some of the paths (409): nothing was reserved.
- * `conflicts` names each lease in the way: its holder, the patterns that collide, when it ends.
- */
-export class ReservationConflictError extends HubClientError {
-  override name = 'ReservationConflictError';
-  readonly conflicts: ReservationConflict[];
-  constructor(message: string, body: Partial<ReservationConflictBody>) {
-    super(409, RESERVATION_CONFLICT, message, { body });
-    this.conflicts = Array.isArray(body.conflicts) ? body.conflicts : [];
-  }
-}
-
-/** HTTP statuses of the codes the hub sends in socket error frames (which carry no status). */
-const STATUS_OF_CODE: Record<string, number | undefined> = Object.fromEntries(
-  Object.entries({ ...ERROR_CODES, ...TASK_ERROR_CODES, ...WORKFLOW_ERROR_CODES }).map(([code, { status }]) => [code, status]),
-);
 
 /** The HTTP status a final close of the socket amounts to (4403 revoked: 410, as the hub answers a revoked token). */
 const STATUS_OF_CLOSE_CODE: Record<number, number | undefined> = {
@@ -194,82 +135,6 @@ function normaliseUrl(url: string): string {
     throw new HubClientError(0, 'invalid_url', `not a hub URL: ${url} (use http:// or https://)`);
   }
   return parsed.origin + parsed.pathname.replace(/\/+$/, '');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// HTTP
-
-type QueryValue = string | number | undefined;
-
-/** The hub's HTTP API with one token (or none). */
-export class HubHttp {
-  constructor(
-    private readonly baseUrl: () => string,
-    private readonly token?: string,
-  ) {}
-
-  get url(): string {
-    return this.baseUrl();
-  }
-
-  async request<T>(
-    method: string,
-    route: string,
-    options: { body?: unknown; query?: Record<string, QueryValue>; token?: string; timeoutMs?: number } = {},
-  ): Promise<T> {
-    const base = this.baseUrl();
-    const target = new URL(`${base}${API_PREFIX}${route}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) target.searchParams.set(key, String(value));
-    const token = options.token ?? this.token;
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await fetch(target, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
-      });
-    } catch (error) {
-      if ((error as Error).name === 'TimeoutError') {
-        throw new HubClientError(0, 'timeout', `the hub at ${base} did not answer ${method} ${route} within ${options.timeoutMs} ms`, { cause: error });
-      }
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-      throw new HubClientError(0, 'unreachable', `cannot reach the hub at ${base} (${reason}): is it running? Point to it with --url or DEVENVIRO_URL`, {
-        cause: error,
-      });
-    }
-    const text = await response.text();
-    let parsed: unknown = undefined;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (!response.ok) {
-      const body = (parsed ?? {}) as { error?: unknown; code?: unknown };
-      const message = typeof body.error === 'string' ? body.error : text.trim() || `${response.status} ${response.statusText}`;
-      const code = typeof body.code === 'string' ? body.code : codeOfStatus(response.status);
-      if (code === RESERVATION_CONFLICT) throw new ReservationConflictError(message, (parsed ?? {}) as Partial<ReservationConflictBody>);
-      throw new HubClientError(response.status, code, message, { body: parsed });
-    }
-    if (parsed === undefined && text) throw new HubClientError(response.status, 'invalid_response', `the hub answered ${method} ${route} with something that is not JSON`);
-    return parsed as T;
-  }
-}
-
-/** A path of the reservation protocol (declared with the API prefix) as HubHttp.request takes it. */
-export function apiRoute(fullPath: string): string {
-  return fullPath.startsWith(API_PREFIX) ? fullPath.slice(API_PREFIX.length) : fullPath;
-}
-
-function codeOfStatus(status: number): string {
-  return Object.entries(STATUS_OF_CODE).find(([, s]) => s === status)?.[0] ?? `http_${status}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -405,6 +270,8 @@ export interface AgentClientEvents {
   taskOffered: (task: Task) => void;
   /** A task this agent held ended without it: cancelled, timed out, or its lease lapsed. Its result will not be taken. */
   taskCancelled: (info: { taskId: string; state: TaskState; reason: string }) => void;
+  /** The subtasks of a task this agent holds (splitTask) have all ended: their aggregate, or why it failed. */
+  taskSubtasks: (info: { taskId: string; subtasks: TaskSubtasks }) => void;
 }
 type EventName = keyof AgentClientEvents;
 
@@ -426,7 +293,7 @@ interface AgentClientInit extends ClientOptions {
 
 type SeenState = 'handling' | 'handled' | 'failed';
 
-export class AgentClient {
+export class AgentClient extends WorkflowCalls {
   /** The agent as the hub last described it (refreshed on every socket welcome). */
   agent: AgentInfo;
   /** The agent's secret: save it to keep the identity across restarts. */
@@ -434,7 +301,6 @@ export class AgentClient {
   /** true when the registration found this name already known and kept its identity. */
   readonly existing: boolean;
 
-  private readonly http: HubHttp;
   private readonly location: UrlResolver;
   private readonly autoAck: boolean;
   private readonly reconnect: boolean;
@@ -446,6 +312,7 @@ export class AgentClient {
     error: new Set(),
     taskOffered: new Set(),
     taskCancelled: new Set(),
+    taskSubtasks: new Set(),
   };
   /** Pushed tasks taken at once (takeTasks), said again on every connection. */
   private taskSlots = 0;
@@ -472,13 +339,13 @@ export class AgentClient {
 
   /** @internal Use HubClient.register() or HubClient.attach(). */
   constructor(init: AgentClientInit) {
+    super(new HubHttp(init.location.current, init.token));
     this.agent = init.agent;
     this.token = init.token;
     this.existing = init.existing;
     this.location = init.location;
     this.autoAck = init.autoAck ?? true;
     this.reconnect = init.reconnect ?? true;
-    this.http = new HubHttp(init.location.current, init.token);
   }
 
   get id(): string {
@@ -692,68 +559,12 @@ export class AgentClient {
     return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { files, mode } }).then((r) => r.conflicts);
   }
 
-  // -- tasks -------------------------------------------------------------------------------------------------------
-
-  /** Creates a task in the agent's project; it is given to an agent once its dependencies have succeeded. */
-  createTask(request: CreateTaskRequest): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(TASKS_PATH), { body: request });
-  }
-
-  /** One task of the agent's project, with its input and result. */
-  task(id: string): Promise<Task> {
-    return this.http.request<Task>('GET', apiRoute(taskPath(id)));
-  }
-
-  /** Tasks of the agent's project, newest first (without inputs and results). */
-  tasks(query: { state?: TaskState; limit?: number } = {}): Promise<Task[]> {
-    return this.http.request<TaskList>('GET', apiRoute(TASKS_PATH), { query }).then((r) => r.tasks);
-  }
-
-  /** The tasks this agent holds or last held (`state: 'running'`: what it is working on). */
-  myTasks(query: { state?: TaskState; limit?: number } = {}): Promise<Task[]> {
-    return this.http.request<TaskList>('GET', apiRoute(agentTasksPath(this.id)), { query }).then((r) => r.tasks);
-  }
-
-  /** Pull: takes the best ready task this agent may run (it is running at once), or null with the hub's reason. */
-  claimNextTask(request: ClaimNextRequest = {}): Promise<ClaimNextResponse> {
-    return this.http.request<ClaimNextResponse>('POST', apiRoute(agentNextTaskPath(this.id)), { body: request });
-  }
+  // -- tasks (the socket's side; the calls are in task-calls.ts) ---------------------------------------------------
 
   /** Push: the hub offers up to `slots` tasks at once over the socket (`taskOffered`); 0 stops offers. */
   takeTasks(slots = 1): void {
     this.taskSlots = slots;
     if (this.live) this.socket?.send(JSON.stringify({ type: 'tasks.ready', slots }));
-  }
-
-  /** How far a held task is; the first report starts an offered task. Any call keeps the lease. */
-  reportProgress(id: string, progress: TaskProgressRequest = {}): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskProgressPath(id)), { body: progress });
-  }
-
-  /** Completes a held task. A lapsed lease rejects with code `lease_lost` (the reason in the message). */
-  completeTask(id: string, result: CompleteTaskRequest): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskCompletePath(id)), { body: result });
-  }
-
-  /** Fails the attempt: retried after its backoff while attempts remain, unless `retry: false`. */
-  failTask(id: string, failure: FailTaskRequest): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskFailPath(id)), { body: failure });
-  }
-
-  /** Cancels a task this agent created; its holder is told. */
-  cancelTask(id: string, reason?: string): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskCancelPath(id)), { body: reason === undefined ? {} : { reason } });
-  }
-
-  // -- workflows ---------------------------------------------------------------------------------------------------
-
-  /**
-   * Checks a workflow definition for this agent's project and its agents; nothing is stored or run. Resolves with
-   * the plan; an invalid one rejects with HubClientError (code `invalid_request`) whose `body.problems`
-   * (WorkflowProblem[]) names each step at fault.
-   */
-  checkWorkflow(definition: WorkflowDefinitionInput): Promise<WorkflowCheck> {
-    return this.http.request<WorkflowCheck>('POST', apiRoute(WORKFLOW_VALIDATE_PATH), { body: definition });
   }
 
   // -- the socket --------------------------------------------------------------------------------------------------
@@ -916,6 +727,9 @@ export class AgentClient {
           break;
         case 'task.cancelled':
           this.emit('taskCancelled', { taskId: frame.taskId, state: frame.state, reason: frame.reason });
+          break;
+        case 'task.subtasks':
+          this.emit('taskSubtasks', { taskId: frame.taskId, subtasks: frame.subtasks });
           break;
         case 'sent': {
           const pending = this.pending.get(frame.ref);

@@ -54,5 +54,8 @@ export type {
   TaskProgressRequest,
   TaskResult,
   TaskState,
+  TaskSubtasks,
 } from '../shared/task-protocol';
-export type { WorkflowCheck, WorkflowDefinitionInput, WorkflowPlan, WorkflowProblem } from '../shared/workflow-protocol';
+export type { SplitTaskRequest, SubtaskSpec } from '../shared/subtask-protocol';
+export type { WorkflowList, WorkflowRun, WorkflowState, WorkflowStepRun, WorkflowSummary } from '../shared/workflow-run-protocol';
+export type { ApprovalDecision, WorkflowCheck, WorkflowDefinitionInput, WorkflowPlan, WorkflowProblem } from '../shared/workflow-protocol';

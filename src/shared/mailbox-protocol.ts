@@ -26,9 +26,10 @@ export interface AgentFile {
  * release → ReleaseRequest, list → ReservationQuery without `project` (an agent lists its own).
  * Tasks (task-protocol.ts): task.take → `slots` (tasks pushed into the inbox at once, 0 stops), task.next →
  * ClaimNextRequest, task.progress / task.complete / task.fail / task.cancel → `id` and the request of that name,
+ * task.split → `id` and SplitTaskRequest (subtask-protocol.ts),
  * task.create → CreateTaskRequest, task.get → `id`.
  */
-export const MAILBOX_TASK_OPS = ['task.take', 'task.next', 'task.progress', 'task.complete', 'task.fail', 'task.create', 'task.cancel', 'task.get'] as const;
+export const MAILBOX_TASK_OPS = ['task.take', 'task.next', 'task.progress', 'task.complete', 'task.fail', 'task.split', 'task.create', 'task.cancel', 'task.get'] as const;
 export const MAILBOX_REQUEST_OPS = ['reserve', 'renew', 'release', 'list', ...MAILBOX_TASK_OPS] as const;
 export type MailboxRequestOp = (typeof MAILBOX_REQUEST_OPS)[number];
 
@@ -41,11 +42,14 @@ export const MailboxTakeRequest = z.object({ slots: z.number().int().min(0).max(
 /**
  * Where a pushed task lands: `inbox/task-<task id>.json` holds `{type: "task.offered", task}` (the task, with its
  * input, already running and held by the agent); when a task the agent holds ends without it (cancelled, lease lost,
- * timed out), `inbox/task-<task id>-cancelled.json` holds `{type: "task.cancelled", taskId, state, reason}`.
+ * timed out), `inbox/task-<task id>-cancelled.json` holds `{type: "task.cancelled", taskId, state, reason}`; when the
+ * subtasks of a task it split have all ended, `inbox/task-<task id>-subtasks.json` holds `{type: "task.subtasks",
+ * taskId, subtasks}` (their aggregate).
  */
 export type MailboxTaskFile = TaskServerFrame;
 export const taskFileName = (taskId: string): string => `task-${taskId}.json`;
 export const taskCancelledFileName = (taskId: string): string => `task-${taskId}-cancelled.json`;
+export const taskSubtasksFileName = (taskId: string): string => `task-${taskId}-subtasks.json`;
 
 /** The largest request file read (a reserve of the most paths, each of the longest, fits many times over). */
 export const MAX_MAILBOX_REQUEST_BYTES = 256 * 1024;
@@ -70,6 +74,6 @@ export type MailboxAnswer = AnswerHead &
     | ({ op: 'list'; ok: true } & ReservationList)
     | { op: 'task.take'; ok: true; slots: number }
     | ({ op: 'task.next'; ok: true } & ClaimNextResponse)
-    | { op: 'task.progress' | 'task.complete' | 'task.fail' | 'task.create' | 'task.cancel' | 'task.get'; ok: true; task: Task }
+    | { op: 'task.progress' | 'task.complete' | 'task.fail' | 'task.split' | 'task.create' | 'task.cancel' | 'task.get'; ok: true; task: Task }
     | { op: MailboxRequestOp | null; ok: false; status: number; code: string; error: string; conflicts?: ReservationConflict[] }
   );

@@ -1,5 +1,7 @@
 /** The hub's MCP server: its path, and each tool's input schema (zod) and structured output. */
 import { z } from 'zod';
+import { MAX_SUBTASKS, SubtaskSpec } from './subtask-protocol';
+import { AGGREGATORS } from './workflow-protocol';
 import { RegisterRequest, SendRequest, StatusUpdate, TopicList, Ulid } from './agent-protocol';
 import { ExtractRequest, MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
 import { ReleaseRequest, ReservationId, ReservationPath, ReserveRequest, MAX_TTL_SECONDS, MIN_TTL_SECONDS, RESERVATION_MODES } from './reservation-protocol';
@@ -238,6 +240,21 @@ export const CompleteTaskInput = z.object({ taskId: TaskRef, ...CompleteTaskRequ
 export const FailTaskInput = z.object({ taskId: TaskRef, ...FailTaskRequest.shape }).strict();
 export const CancelTaskInput = z.object({ taskId: TaskRef, ...CancelTaskRequest.shape }).strict();
 export const GetTaskInput = z.object({ taskId: TaskRef }).strict();
+/** POST /tasks/{id}/subtasks: the aggregate by name or with its options (checked as SplitTaskRequest). */
+export const SplitTaskInput = z
+  .object({
+    taskId: TaskRef,
+    subtasks: z
+      .array(SubtaskSpec)
+      .min(1)
+      .max(MAX_SUBTASKS)
+      .describe('the parts: each a task (title, instructions, input, capabilities, tier...) with a `key` of its own and `dependsOn` naming other parts\' keys'),
+    aggregate: z
+      .union([z.enum(AGGREGATORS), z.looseObject({ use: z.enum(AGGREGATORS) })])
+      .optional()
+      .describe('how their results are combined: collect (default: a list in the order given), merge, concat, majority, first-success; or {use, allowFailures, ...}'),
+  })
+  .strict();
 export const ListTasksInput = z
   .object({
     scope: z.enum(['project', 'mine']).default('project').describe("project (default): your project's tasks; mine: the tasks you hold or last held"),

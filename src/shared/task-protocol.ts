@@ -225,12 +225,41 @@ export interface Task {
   notBefore: string | null;
   progress: TaskProgress | null;
   result?: TaskResult | null;
+  /**
+   * The subtasks its holder split it into (the last split), with their states and, once they have all ended, the
+   * aggregate. One task's GET, claims and offers carry it; lists leave it out.
+   */
+  subtasks?: TaskSubtasks | null;
   error: TaskError | null;
   /** Why it waits, for pending and ready tasks: "no online agent with capability `review`". */
   waiting: string | null;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A split's subtask, by the key its holder gave it. */
+export interface TaskSubtaskItem {
+  key: string;
+  taskId: string;
+  title: string;
+  state: TaskState;
+}
+
+/**
+ * A running task's split into subtasks (subtask-protocol.ts): running while any subtask has not ended; then succeeded
+ * with the aggregate of their results in `result`, or failed with `error` (the aggregator's reason: a subtask that
+ * failed, a merge conflict); abandoned when the task itself ended first (its open subtasks were cancelled).
+ */
+export interface TaskSubtasks {
+  state: 'running' | 'succeeded' | 'failed' | 'abandoned';
+  /** The aggregator (workflow-protocol.ts Aggregate): `{use: "collect"}`, `{use: "merge", onConflict}`... */
+  aggregate: { use: string } & Record<string, unknown>;
+  items: TaskSubtaskItem[];
+  result: unknown;
+  error: string | null;
+  createdAt: string;
   finishedAt: string | null;
 }
 
@@ -266,7 +295,9 @@ export const TaskFrames = [z.object({ type: z.literal('tasks.ready'), slots: z.n
  */
 export type TaskServerFrame =
   | { type: 'task.offered'; task: Task }
-  | { type: 'task.cancelled'; taskId: string; state: TaskState; reason: string };
+  | { type: 'task.cancelled'; taskId: string; state: TaskState; reason: string }
+  /** The subtasks of a task you hold have all ended: their aggregate (or why it failed) is in `subtasks`. */
+  | { type: 'task.subtasks'; taskId: string; subtasks: TaskSubtasks };
 
 // --- HTTP paths ----------------------------------------------------------------------------------------------------
 
@@ -277,6 +308,8 @@ export const taskProgressPath = (id: string): string => `${TASKS_PATH}/${id}/pro
 export const taskCompletePath = (id: string): string => `${TASKS_PATH}/${id}/complete`;
 export const taskFailPath = (id: string): string => `${TASKS_PATH}/${id}/fail`;
 export const taskCancelPath = (id: string): string => `${TASKS_PATH}/${id}/cancel`;
+/** POST: the holder splits its task into subtasks (SplitTaskRequest, subtask-protocol.ts). */
+export const taskSubtasksPath = (id: string): string => `${TASKS_PATH}/${id}/subtasks`;
 /** GET: the tasks an agent holds or held (AgentTaskQuery). */
 export const agentTasksPath = (agentId: string): string => `${PREFIX}/agents/${agentId}/tasks`;
 /** POST: claim the next task (ClaimNextRequest). */

@@ -1,8 +1,15 @@
 /** `devenviro task`: create tasks, take the next one, report it done or failed, show and list them. */
 import { readFile } from 'node:fs/promises';
-import { TASK_STATES, TaskResultRef, type CreateTaskRequest, type Task, type TaskState } from '../../shared/task-protocol';
+import { TASK_STATES, TaskResultRef, type CreateTaskRequest, type Task, type TaskState, type TaskSubtasks } from '../../shared/task-protocol';
+import type { SplitTaskRequest } from '../../shared/subtask-protocol';
+import { AGGREGATORS, type AggregatorName } from '../../shared/workflow-protocol';
+import type { AgentClient } from '../client';
 import { positiveInt, readAll, UsageError, type Command, type Context } from './command';
-import { oneLine, table } from './output';
+import { readDocument } from './documents';
+import { count, oneLine, table } from './output';
+
+/** The aggregators a split may use (not `task`: a split's results go back to its holder). */
+const AGGREGATE_NAMES = AGGREGATORS;
 
 const REF_KINDS = TaskResultRef.shape.kind.options;
 
@@ -12,6 +19,7 @@ export const task: Command = {
        devenviro task next [--capability C]... [--json]
        devenviro task done <id> [--text T] [--result JSON|-] [--ref kind:ref]... [--json]
        devenviro task fail <id> <message> [--code C] [--final] [--json]
+       devenviro task split <id> <subtasks.json|.yaml | JSON | -> [--aggregate A] [--wait] [--json]
        devenviro task show <id> [--json]
        devenviro task list [--state S] [--limit N] [--json]`,
   details: `create: a task in your project; it is ready once the tasks it depends on have succeeded, and the hub gives
@@ -19,7 +27,11 @@ it to a present agent with every --capability. next: takes the best ready task y
 running) and prints it; exit 1 and the reason when there is none. done: completes your task with a result (text,
 JSON, and references such as file:src/a.ts or memory:<id>; kinds: ${REF_KINDS.join(', ')}). fail: the attempt failed;
 the task is retried after its backoff while attempts remain, unless --final. A task whose lease ended (you were
-silent longer than its lease, it timed out or was cancelled) refuses your result: the error says why.`,
+silent longer than its lease, it timed out or was cancelled) refuses your result: the error says why.
+split: divides a task you hold into subtasks, given as a list of tasks (each with a "key", and "dependsOn" naming
+other keys) or as {"subtasks": [...], "aggregate": ...}, in JSON or YAML; the task stays yours and running while they
+run, and when they have all ended you get their results combined by --aggregate (${AGGREGATE_NAMES.join(', ')};
+default collect: a list, in the order given). --wait waits for that and prints it (exit 1 if the aggregate failed).`,
   options: {
     instructions: { type: 'string' },
     input: { type: 'string' },
@@ -33,6 +45,8 @@ silent longer than its lease, it timed out or was cancelled) refuses your result
     final: { type: 'boolean' },
     state: { type: 'string' },
     limit: { type: 'string' },
+    aggregate: { type: 'string' },
+    wait: { type: 'boolean' },
   },
   async run(ctx) {
     const [action, ...rest] = ctx.args;
@@ -92,6 +106,8 @@ silent longer than its lease, it timed out or was cancelled) refuses your result
         ctx.note(failed.state === 'failed' ? `Task ${failed.id} failed.` : `Task ${failed.id} will be tried again (${failed.state}, attempt ${failed.attempt} of ${failed.maxAttempts} done).`);
         return;
       }
+      case 'split':
+        return split(ctx, client, rest);
       case 'show': {
         if (rest.length !== 1) throw new UsageError('task show needs the task id', ctx.command);
         const shown = await client.task(rest[0]!);
@@ -109,10 +125,50 @@ silent longer than its lease, it timed out or was cancelled) refuses your result
         return;
       }
       default:
-        throw new UsageError('task needs an action: create, next, done, fail, show or list', ctx.command);
+        throw new UsageError('task needs an action: create, next, done, fail, split, show or list', ctx.command);
     }
   },
 };
+
+/** `task split`: the subtasks from a file, the argument or standard input; with --wait, their aggregate. */
+async function split(ctx: Context, client: AgentClient, args: string[]): Promise<number | void> {
+  if (args.length !== 2) throw new UsageError('task split needs the task id and the subtasks (a file, JSON, or - for standard input)', ctx.command);
+  const [id, source] = args as [string, string];
+  const document = await readDocument(source, ctx.io.stdin);
+  const request = (Array.isArray(document) ? { subtasks: document } : document) as SplitTaskRequest;
+  if (typeof request !== 'object' || request === null) throw new UsageError('the subtasks are a list of tasks, or {"subtasks": [...], "aggregate": ...}', ctx.command);
+  const aggregate = ctx.values.aggregate as string | undefined;
+  if (aggregate !== undefined) {
+    if (!(AGGREGATE_NAMES as readonly string[]).includes(aggregate)) throw new UsageError(`--aggregate is one of ${AGGREGATE_NAMES.join(', ')}`, ctx.command);
+    request.aggregate = aggregate as AggregatorName;
+  }
+  const waiting = await client.splitTask(id, request);
+  if (ctx.values.wait !== true && ctx.json) return void ctx.out(JSON.stringify(waiting, null, 2));
+  const subtasks = waiting.subtasks!;
+  if (!ctx.json) {
+    ctx.out(`Split ${id} into ${count(subtasks.items.length, 'subtask')} (${subtasks.aggregate.use}):`);
+    ctx.out(indent(table([['KEY', 'TASK', 'STATE', 'TITLE'], ...subtasks.items.map((item) => [item.key, item.taskId, item.state, oneLine(item.title).slice(0, 60)])])));
+  }
+  if (ctx.values.wait !== true) return;
+  const ended = await client.waitForSubtasks(id);
+  if (ctx.json) return void ctx.out(JSON.stringify(ended, null, 2));
+  ctx.out(describeSubtasks(ended.subtasks!));
+  return ended.subtasks!.state === 'succeeded' ? undefined : 1;
+}
+
+function describeSubtasks(subtasks: TaskSubtasks): string {
+  const lines = [`subtasks: ${subtasks.state} (${subtasks.aggregate.use}, ${subtasks.items.map((item) => `${item.key}: ${item.state}`).join(', ')})`];
+  if (subtasks.state === 'succeeded') lines.push(`aggregate: ${JSON.stringify(subtasks.result, null, 2)}`);
+  if (subtasks.error) lines.push(`why: ${subtasks.error}`);
+  return lines.join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
 
 /** A JSON argument, or `-` to read it from standard input; a file path that exists is read too. */
 async function jsonArgument(ctx: Context, value: string, what: string): Promise<unknown> {
@@ -142,6 +198,7 @@ function describe(t: Task): string {
   if (t.instructions) lines.push('', t.instructions);
   if (t.input !== undefined) lines.push('', `input: ${typeof t.input === 'string' ? t.input : JSON.stringify(t.input, null, 2)}`);
   if (t.result) lines.push('', `result: ${JSON.stringify(t.result, null, 2)}`);
+  if (t.subtasks) lines.push('', describeSubtasks(t.subtasks));
   if (t.error) lines.push('', `error (${t.error.code}): ${t.error.message}`);
   return lines.join('\n');
 }

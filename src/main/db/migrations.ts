@@ -298,4 +298,27 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX workflow_tasks_by_run ON workflow_tasks (run_id, task_id);
     `,
   },
+  {
+    version: 11,
+    name: 'task splits',
+    // A holder's split of its task into subtasks (src/main/tasks/subtasks.ts), committed with the subtasks it creates;
+    // its aggregate is stored when the last subtask has ended, in the transaction after that end.
+    up: `
+      CREATE TABLE task_splits (
+        seq INTEGER PRIMARY KEY,
+        parent_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,            -- the parent's attempt that split it
+        holder_id TEXT NOT NULL,
+        aggregate TEXT NOT NULL,             -- JSON (workflow-protocol Aggregate)
+        items TEXT NOT NULL,                 -- JSON [{key, taskId}] in the order given
+        state TEXT NOT NULL,                 -- running | succeeded | failed | abandoned
+        result TEXT,                         -- JSON, the aggregate
+        error TEXT,
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+      ) STRICT;
+      CREATE INDEX task_splits_by_parent ON task_splits (parent_id, seq);
+      CREATE INDEX task_splits_running ON task_splits (state) WHERE state = 'running';
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 /**
  * Tasks through the file mailbox: the task requests agents drop into requests/ (take, next, progress, complete, fail,
- * create, cancel, get), carried out by the task service as the agent whose folder it is; and pushed work: an agent
+ * split, create, cancel, get), carried out by the task service as the agent whose folder it is; and pushed work: an agent
  * that asked for it (`task.take`) is given ready tasks as `inbox/task-<id>.json`, and told of a held task that ended
  * without it by `inbox/task-<id>-cancelled.json`.
  *
@@ -15,10 +15,12 @@ import {
   MailboxTakeRequest,
   taskCancelledFileName,
   taskFileName,
+  taskSubtasksFileName,
   type MailboxAnswer,
   type MailboxRequestOp,
 } from '../../shared/mailbox-protocol';
 import { writeFileDurable } from '../../shared/node/durable-file';
+import { SplitTaskRequest } from '../../shared/subtask-protocol';
 import { errorCode, isMissing } from '../../shared/node/fs-errors';
 import {
   CancelTaskRequest,
@@ -74,6 +76,8 @@ export async function carryOutTaskRequest(
       return { op, ok: true, task: await tasks.complete(agent, taskId(), parseInput(CompleteTaskRequest, rest, 'result')) };
     case 'task.fail':
       return { op, ok: true, task: tasks.fail(agent, taskId(), parseInput(FailTaskRequest, rest, 'failure')) };
+    case 'task.split':
+      return { op, ok: true, task: await tasks.split(agent, taskId(), parseInput(SplitTaskRequest, rest, 'split')) };
     case 'task.create':
       return { op, ok: true, task: await tasks.create({ kind: 'agent', agent }, parseInput(CreateTaskRequest, fields, 'task')) };
     case 'task.cancel':
@@ -233,7 +237,8 @@ export class MailboxTaskPush {
         if (isMissing(error) || errorCode(error) === 'ENOTDIR') return; // the agent's folder is gone: so is its mailbox
         throw error;
       }
-      const name = frame.type === 'task.offered' ? taskFileName(frame.task.id) : taskCancelledFileName(frame.taskId);
+      const name =
+        frame.type === 'task.offered' ? taskFileName(frame.task.id) : frame.type === 'task.cancelled' ? taskCancelledFileName(frame.taskId) : taskSubtasksFileName(frame.taskId);
       await writeFileDurable(path.join(entry.box.inboxDir, name), JSON.stringify(frame, null, 2) + '\n');
       entry.queue.shift();
     }

@@ -1,4 +1,4 @@
-/** MCP tools of tasks: create, claim the next, report progress, complete, fail, cancel, list and read (tasks/service.ts). */
+/** MCP tools of tasks: create, claim the next, report progress, complete, fail, split into subtasks, cancel, list and read (tasks/service.ts). */
 import type { z } from 'zod';
 import {
   CancelTaskInput,
@@ -11,13 +11,16 @@ import {
   NextTaskInput,
   NextTaskOutput,
   ReportProgressInput,
+  SplitTaskInput,
   TaskOutput,
 } from '../../shared/mcp-protocol';
+import { SplitTaskRequest } from '../../shared/subtask-protocol';
 import type { ClaimNextRequest, ClaimNextResponse, TaskErrorCode } from '../../shared/task-protocol';
 import { HubError } from '../errors';
 import { taskError } from '../tasks/service';
 import type { AgentRecord } from '../agents/registry';
 import type { TaskService } from '../tasks/service';
+import { parseInput } from '../validation';
 import { run, type ToolGroup } from './tool-kit';
 
 /** The holder's refusals (the task is no longer, or never was, the caller's), told as what they mean for its work. */
@@ -102,6 +105,20 @@ export const registerTaskTools: ToolGroup = (server, { tasks, me, session }) => 
       outputSchema: TaskOutput,
     },
     ({ taskId, ...failure }) => run(async () => ({ task: await asHolder('failure report', () => tasks.fail(me(), taskId, failure)) })),
+  );
+
+  server.registerTool(
+    'split_task',
+    {
+      description:
+        'Split a task you hold into subtasks for other agents (a plan: parts with their own instructions, capabilities or tier, and dependsOn by key), ' +
+        'and get their results back combined (aggregate: collect by default). The task stays yours and running while they run, and your lease holds ' +
+        'even if you stay silent. When they have all ended, get_task on your task shows `subtasks.result` (or `subtasks.error`); ' +
+        'then complete_task (or fail_task) your task yourself.',
+      inputSchema: SplitTaskInput,
+      outputSchema: TaskOutput,
+    },
+    ({ taskId, ...split }) => run(async () => ({ task: await asHolder('split', () => tasks.split(me(), taskId, parseInput(SplitTaskRequest, split, 'split'))) })),
   );
 
   server.registerTool(

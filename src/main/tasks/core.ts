@@ -10,7 +10,7 @@
  * answered as done and the mirror is read again from the rows.
  */
 import type { ServerFrame } from '../../shared/agent-protocol';
-import { type TaskAffinity, type TaskState } from '../../shared/task-protocol';
+import { type TaskAffinity, type TaskState, type TaskSubtasks } from '../../shared/task-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { emptyStats, type AgentRecordStats } from './dispatcher';
@@ -60,6 +60,10 @@ export class TaskCore {
   afterPass: () => void = () => undefined;
   /** Told when the tasks an agent holds, or its record, changed (the dispatcher re-ranks it). */
   agentChanged: (agentId: string) => void = () => undefined;
+  /** Whether a held task keeps its lease however long its holder is silent: it waits for its subtasks (subtasks.ts). */
+  leaseKept: (taskId: string, now: number) => boolean = () => false;
+  /** A task's last split into subtasks, for its full view (subtasks.ts). */
+  subtasksOf: (taskId: string) => TaskSubtasks | null = () => null;
   closed = false;
   /** Commits so far; what was worked out from the state after one holds until the next. */
   commits = 0;

@@ -1,4 +1,4 @@
-/** HTTP routes of tasks (API v1): create, read, list, claim-next, progress, complete, fail, cancel. */
+/** HTTP routes of tasks (API v1): create, read, list, claim-next, progress, complete, fail, split into subtasks, cancel. */
 import {
   agentNextTaskPath,
   agentTasksPath,
@@ -17,9 +17,11 @@ import {
   taskFailPath,
   taskPath,
   taskProgressPath,
+  taskSubtasksPath,
   type ClaimNextResponse,
   type TaskList,
 } from '../../shared/task-protocol';
+import { SplitTaskRequest } from '../../shared/subtask-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf, requireAuthority } from '../api/auth';
 import type { ApiContext } from '../api/server';
@@ -85,6 +87,13 @@ export function registerTaskRoutes({ http }: ApiContext, registry: AgentRegistry
   http.post(taskFailPath(':id'), async (request) => {
     const agent = agentOf(request);
     return tasks.fail(agent, taskParam(request.params), parseInput(FailTaskRequest, request.body, 'failure'));
+  });
+
+  /** The holder splits its task into subtasks (decomposition at run time); 201 with the task, now waiting for them. */
+  http.post(taskSubtasksPath(':id'), async (request, reply) => {
+    const agent = agentOf(request);
+    const split = parseInput(SplitTaskRequest, request.body, 'split');
+    return reply.code(201).send(await tasks.split(agent, taskParam(request.params), split));
   });
 
   http.post(taskCancelPath(':id'), async (request) => {

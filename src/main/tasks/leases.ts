@@ -40,6 +40,7 @@ export class LeaseSweep {
         lapsed.push([task, 'timed_out', `attempt ${task.attempt} ran past the task's timeout of ${task.timeoutSeconds} s`]);
         continue;
       }
+      if (core.leaseKept(task.id, now)) continue; // its holder waits for its subtasks
       const silence = core.silenceOf(task.holderId, now);
       if (silence > task.leaseSeconds * 1000) {
         const holder = core.registry.find(task.holderId);

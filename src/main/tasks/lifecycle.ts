@@ -200,12 +200,15 @@ export class TaskLifecycle {
     return taskView(this.core, row, false);
   }
 
-  /** The creator or the cockpit ends a task that has not ended; its holder, if any, is told. */
-  cancel(caller: TaskCaller, id: string, reason?: string): Task {
+  /**
+   * The creator or the cockpit ends a task that has not ended; its holder, if any, is told. `by` names who cancels
+   * when the hub does it for a reason of its own (a split abandoned with its parent).
+   */
+  cancel(caller: TaskCaller, id: string, reason?: string, by?: string): Task {
     const { core } = this;
     const found = this.visibleRow(caller, id);
     if (caller.kind === 'agent' && found.created_by !== caller.agent.id) throw forbidden(`only the agent that created task ${id}, or the cockpit, may cancel it`);
-    const message = `cancelled by ${caller.kind === 'agent' ? caller.agent.name : 'the cockpit'}${reason ? `: ${reason}` : ''}`;
+    const message = `cancelled by ${by ?? (caller.kind === 'agent' ? caller.agent.name : 'the cockpit')}${reason ? `: ${reason}` : ''}`;
     const row = core.now(() => {
       const task = core.open.get(id);
       if (!task) throw taskError('task_finished', `task ${id} already ended ${this.visibleRow(caller, id).state}`);
@@ -309,7 +312,7 @@ export class TaskLifecycle {
   }
 
   /** Dependencies, assignee, affinity and parent must be tasks and agents of the same project (400 naming the field). */
-  private checkReferences(project: string, request: z.output<typeof CreateTaskRequest>): void {
+  checkReferences(project: string, request: z.output<typeof CreateTaskRequest>): void {
     const { store, registry } = this.core;
     const problems: string[] = [];
     request.dependsOn.forEach((dep, i) => {

@@ -8,6 +8,7 @@
  *   lifecycle.ts   create, progress, complete, fail, cancel, the end of an attempt, dependencies
  *   assignment.ts  the dispatch pass (push) and claim-next (pull)
  *   leases.ts      the sweep of lapsed leases, timeouts and finished backoffs
+ *   subtasks.ts    a holder's split of its task into subtasks, and their aggregate given back to it
  *   task-view.ts   the task as callers see it, and why it waits
  *   transitions.ts the transition events other parts of the hub listen to
  *   dispatcher.ts  the load-balancing choices
@@ -41,12 +42,14 @@ import type {
   TaskQuery,
   TaskState,
 } from '../../shared/task-protocol';
+import type { SplitTaskRequest } from '../../shared/subtask-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { TaskAssignment } from './assignment';
 import { TaskCore, type TaskCaller, type TaskServiceOptions } from './core';
 import { LeaseSweep } from './leases';
 import { TaskLifecycle } from './lifecycle';
+import { TaskSplits } from './subtasks';
 import { taskView } from './task-view';
 import type { TransitionListener } from './transitions';
 
@@ -59,6 +62,7 @@ export class TaskService {
   private readonly lifecycle: TaskLifecycle;
   private readonly assignment: TaskAssignment;
   private readonly sweep: LeaseSweep;
+  private readonly splits: TaskSplits;
   private readonly offAgents: () => void;
 
   /** Called after each group commit: pulls waiting for work (MCP next_task) try their claim then. */
@@ -69,6 +73,7 @@ export class TaskService {
     this.lifecycle = new TaskLifecycle(core);
     const assignment = (this.assignment = new TaskAssignment(core));
     core.dispatchPass = () => assignment.dispatchPass();
+    this.splits = new TaskSplits(core, this.lifecycle);
     core.afterPass = () => {
       for (const listener of this.passListeners) listener();
     };
@@ -168,6 +173,14 @@ export class TaskService {
   /** The holder's attempt failed: retried after the backoff while attempts remain (and retry is not false). */
   fail(agent: AgentRecord, id: string, request: z.output<typeof FailTaskRequest>): Task {
     return this.lifecycle.fail(agent, id, request);
+  }
+
+  /**
+   * The holder splits its task into subtasks and waits for them (the task stays running, its lease kept); when they
+   * have all ended it is sent `task.subtasks` with their aggregate, which the task's GET shows too.
+   */
+  split(agent: AgentRecord, id: string, request: z.output<typeof SplitTaskRequest>): Promise<Task> {
+    return this.splits.splitTask(agent, id, request);
   }
 
   /** The creator or the cockpit ends a task that has not ended; its holder, if any, is told. */

@@ -49,6 +49,7 @@ export function taskView(core: TaskCore, row: TaskRow, full: boolean): Task {
   if (full) {
     if (row.input_bytes > 0) task.input = JSON.parse(row.input_external ? core.store.inputs.read(row.id).toString('utf8') : row.input!);
     task.result = row.result_bytes === 0 ? null : (JSON.parse(row.result_external ? core.store.results.read(row.id).toString('utf8') : row.result!) as TaskResult);
+    task.subtasks = core.subtasksOf(row.id);
   }
   return task;
 }
