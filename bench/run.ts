@@ -34,6 +34,8 @@ const suites: Record<string, () => Promise<Suite>> = {
     };
   },
   extract: async () => (await import('./extract')).suite,
+  'extract-quality': async () => (await import('./extract-quality')).suite,
+  'extract-load': async () => (await import('./extract-load')).suite,
   backup: () => import('./backup'),
   reservations: async () => (await import('./reservations')).suite,
   tasks: async () => (await import('./tasks')).suite,

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import type { ParsedMemoryInput } from './store';
 
 /** Memories per store call: one commit of this many holds the event loop for a few milliseconds. */
-export const STORE_BATCH = 64;
+export const STORE_BATCH = 16;
 
 export interface DraftBatchOptions {
   source: z.output<typeof MemorySource> | undefined;
