@@ -92,14 +92,32 @@ export function snapshotTime(id: string): Date {
   return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!));
 }
 
+/** Lines serialised between two yields to the event loop when a manifest is written out in pieces. */
+const LINES_PER_PIECE = 2000;
+
+/**
+ * The same text as serializeManifest, in pieces of a few thousand lines with a yield to the event loop between them:
+ * a manifest of 100,000 files is written without holding the hub up, or the whole text in one string.
+ */
+export async function* serializeManifestPieces(manifest: Manifest): AsyncGenerator<string> {
+  const { files, dirs, ...header } = manifest;
+  yield `${JSON.stringify(header).slice(0, -1)}${FILES_MARKER}\n`;
+  for (let at = 0; at < files.length; at += LINES_PER_PIECE) {
+    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const piece = files.slice(at, at + LINES_PER_PIECE).map(fileLine).join(',\n');
+    yield at + LINES_PER_PIECE < files.length ? `${piece},\n` : piece;
+  }
+  yield `\n],\n"dirs":[\n${dirs.map(dirLine).join(',\n')}\n]}\n`;
+}
+
+const fileLine = (f: ManifestFile) =>
+  JSON.stringify({ source: f.source, path: f.path, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256, ...(f.chunks ? { chunks: f.chunks } : {}) });
+const dirLine = (d: ManifestDir) => JSON.stringify({ source: d.source, path: d.path, mode: d.mode, mtime: d.mtime });
+
 export function serializeManifest(manifest: Manifest): string {
   const { files, dirs, ...header } = manifest;
   const head = JSON.stringify(header);
-  const lines = files.map((f) =>
-    JSON.stringify({ source: f.source, path: f.path, size: f.size, mtime: f.mtime, mode: f.mode, sha256: f.sha256, ...(f.chunks ? { chunks: f.chunks } : {}) }),
-  );
-  const dirLines = dirs.map((d) => JSON.stringify({ source: d.source, path: d.path, mode: d.mode, mtime: d.mtime }));
-  return `${head.slice(0, -1)}${FILES_MARKER}\n${lines.join(',\n')}\n],\n"dirs":[\n${dirLines.join(',\n')}\n]}\n`;
+  return `${head.slice(0, -1)}${FILES_MARKER}\n${files.map(fileLine).join(',\n')}\n],\n"dirs":[\n${dirs.map(dirLine).join(',\n')}\n]}\n`;
 }
 
 export function parseManifest(text: string, where: string): Manifest {

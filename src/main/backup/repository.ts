@@ -20,7 +20,7 @@ import { renameDurable, renameIntoPlace, syncDir, writeFileSynced, type RenameOp
 import { errorCode } from '../../shared/node/fs-errors';
 import { SNAPSHOT_ID_PATTERN } from './config';
 import { BackupError, cancelled, classifyTargetError, READ_ONLY_CODES, targetMissing, targetReadOnly, targetTimeout } from './errors';
-import { parseManifest, parseManifestHeader, serializeManifest, type Manifest, type ManifestHeader } from './manifest';
+import { parseManifest, parseManifestHeader, serializeManifestPieces, type Manifest, type ManifestHeader } from './manifest';
 
 export const REPO_DIR = 'DevEnviro Backup';
 const TEMP_PREFIX = '.tmp-';
@@ -396,9 +396,8 @@ export class Repository {
   async writeManifest(manifest: Manifest): Promise<void> {
     const final = this.manifestPath(manifest.id);
     const temp = path.join(this.snapshotsDir, `${TEMP_PREFIX}${manifest.id}.json`);
-    const text = serializeManifest(manifest);
     try {
-      await this.write('manifest', temp, 'writing the snapshot list', () => writeFileSynced(temp, text, PRIVATE));
+      await this.write('manifest', temp, 'writing the snapshot list', () => writeFileSynced(temp, serializeManifestPieces(manifest), PRIVATE));
       await this.hooks.beforeManifestCommit?.(temp);
       await this.write('manifest', final, 'writing the snapshot list', () => renameDurable(temp, final, RENAME));
     } catch (error) {

@@ -16,6 +16,9 @@ import type { BackupRunRecord, RunStatus, RunTrigger } from '../../shared/backup
 export type { BackupRunRecord, RunStatus, RunTrigger };
 
 export const STATE_DIR = 'backup';
+/** Cache rows read or written between two yields to the event loop. */
+const PAGE = 2000;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const migrations: Migration[] = [
   {
@@ -126,40 +129,63 @@ export class BackupState {
     return state;
   }
 
-  /** The whole cache, keyed by absolute path (one query; a Map lookup per file beats a statement per file). */
-  loadHashes(): Map<string, CachedHash> {
+  /**
+   * The whole cache, keyed by absolute path (a Map lookup per file beats a statement per file), read a page at a
+   * time with a yield to the event loop between pages: a tree of 100,000 files must not hold the hub up.
+   */
+  async loadHashes(): Promise<Map<string, CachedHash>> {
     const map = new Map<string, CachedHash>();
-    const rows = this.db.prepare('SELECT path, size, mtime, ctime, sha256, chunks FROM hash_cache').iterate() as Iterable<
-      Omit<CachedHash, 'chunks'> & { path: string; chunks: string | null }
-    >;
-    for (const row of rows) {
-      const cached: CachedHash = { size: row.size, mtime: row.mtime, ctime: row.ctime, sha256: row.sha256 };
-      if (row.chunks) cached.chunks = JSON.parse(row.chunks) as Array<[string, number]>;
-      map.set(row.path, cached);
+    const page = this.db.prepare('SELECT path, size, mtime, ctime, sha256, chunks FROM hash_cache WHERE path > ? ORDER BY path LIMIT ?');
+    let after = '';
+    for (;;) {
+      const rows = page.all(after, PAGE) as Array<Omit<CachedHash, 'chunks'> & { path: string; chunks: string | null }>;
+      for (const row of rows) {
+        const cached: CachedHash = { size: row.size, mtime: row.mtime, ctime: row.ctime, sha256: row.sha256 };
+        if (row.chunks) cached.chunks = JSON.parse(row.chunks) as Array<[string, number]>;
+        map.set(row.path, cached);
+      }
+      if (rows.length < PAGE) return map;
+      after = rows[rows.length - 1]!.path;
+      await yieldToLoop();
     }
-    return map;
   }
 
-  putHashes(rows: ReadonlyArray<CachedHash & { path: string }>): void {
+  /** Learns hashes, a transaction per page with a yield between (the cache only speeds runs up: a page lost is re-read). */
+  async putHashes(rows: ReadonlyArray<CachedHash & { path: string }>): Promise<void> {
     if (rows.length === 0) return;
     const upsert = this.db.prepare(
       `INSERT INTO hash_cache (path, size, mtime, ctime, sha256, chunks) VALUES (@path, @size, @mtime, @ctime, @sha256, @chunks)
        ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime, sha256 = excluded.sha256,
          chunks = excluded.chunks`,
     );
-    this.db.transaction(() => {
-      for (const row of rows) upsert.run({ ...row, chunks: row.chunks ? JSON.stringify(row.chunks) : null });
-    })();
+    const write = this.db.transaction((batch: ReadonlyArray<CachedHash & { path: string }>) => {
+      for (const row of batch) upsert.run({ ...row, chunks: row.chunks ? JSON.stringify(row.chunks) : null });
+    });
+    for (let at = 0; at < rows.length; at += PAGE) {
+      if (at > 0) await yieldToLoop();
+      write(rows.slice(at, at + PAGE));
+    }
   }
 
   /** Drops entries of files no longer backed up (deleted, renamed, excluded), so the cache stays the tree's size. */
-  forgetHashesExcept(keep: ReadonlySet<string>): number {
+  async forgetHashesExcept(keep: ReadonlySet<string>): Promise<number> {
     const stale: string[] = [];
-    for (const p of this.db.prepare('SELECT path FROM hash_cache').pluck().iterate() as Iterable<string>) if (!keep.has(p)) stale.push(p);
+    const page = this.db.prepare('SELECT path FROM hash_cache WHERE path > ? ORDER BY path LIMIT ?').pluck();
+    for (let after = ''; ; ) {
+      const paths = page.all(after, PAGE) as string[];
+      for (const p of paths) if (!keep.has(p)) stale.push(p);
+      if (paths.length < PAGE) break;
+      after = paths[paths.length - 1]!;
+      await yieldToLoop();
+    }
     const del = this.db.prepare('DELETE FROM hash_cache WHERE path = ?');
-    this.db.transaction(() => {
-      for (const p of stale) del.run(p);
-    })();
+    const drop = this.db.transaction((batch: string[]) => {
+      for (const p of batch) del.run(p);
+    });
+    for (let at = 0; at < stale.length; at += PAGE) {
+      if (at > 0) await yieldToLoop();
+      drop(stale.slice(at, at + PAGE));
+    }
     return stale.length;
   }
 

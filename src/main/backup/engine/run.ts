@@ -88,7 +88,7 @@ export async function runBackup(ctx: EngineContext, options: RunOptions): Promis
     } catch (error) {
       warnings.push(`Old snapshots could not be pruned this time: ${(error as Error).message}`);
     }
-    ctx.state.forgetHashesExcept(new Set(entries.filter((e) => e.cacheable).map((e) => e.file.abs)));
+    await ctx.state.forgetHashesExcept(new Set(entries.filter((e) => e.cacheable).map((e) => e.file.abs)));
     ctx.state.trimHistory();
     return ctx.state.finishRun(runId, {
       status: 'ok',

@@ -43,7 +43,7 @@ export async function hashEntries(
   warnings: string[],
   signal: AbortSignal | undefined,
 ): Promise<{ hashed: number; vanished: Set<Entry> }> {
-  const cache = ctx.state.loadHashes();
+  const cache = await ctx.state.loadHashes();
   const toHash: Entry[] = [];
   for (const entry of entries) {
     const cached = entry.cacheable ? cache.get(entry.file.abs) : undefined;
@@ -80,7 +80,7 @@ export async function hashEntries(
     hashing.step(statSize);
   }
   hashing.finish();
-  ctx.state.putHashes(learned);
+  await ctx.state.putHashes(learned);
   return { hashed: toHash.length, vanished };
 }
 
@@ -199,7 +199,7 @@ export async function copyMissing(
     copying.step(statSize);
   });
   copying.finish();
-  ctx.state.putHashes(learned);
+  await ctx.state.putHashes(learned);
   return { chunkedRead: toChunk.length };
 }
 
