@@ -69,7 +69,8 @@ export const WorkflowGraph = memo(function WorkflowGraph({
         viewBox={`0 0 ${layout.width} ${layout.height}`}
         width={layout.width}
         height={layout.height}
-        style={{ maxWidth: '100%', height: 'auto' }}
+        // Shrinks to fit the panel down to 60 % of its size (still readable); a larger graph scrolls instead.
+        style={{ width: '100%', maxWidth: layout.width, minWidth: layout.width * 0.6, height: 'auto' }}
         role="img"
         aria-label={label}
         data-testid="wf-graph"
