@@ -2,34 +2,13 @@
  * kill -9 of the hub in the middle of a burst: every send the hub acknowledged must be there after a restart.
  * The hub runs as a real child process (from source, through tsx) so the kill is a real one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RegisterResponse } from '../../src/shared/agent-protocol';
 import { tempDir } from '../helpers';
+import { startHubProcess, type HubProcess } from '../support/hub-process';
 import { openSocket, until } from './harness';
-
-function startHubProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', '--data-dir', dataDir, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /Open the cockpit: (http:\/\/[^/]+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`hub exited (${code}):\n${output}`)));
-  });
-}
 
 async function post(url: string, path: string, body: unknown, token?: string): Promise<any> {
   const response = await fetch(`${url}/api/v1${path}`, {
@@ -40,16 +19,8 @@ async function post(url: string, path: string, body: unknown, token?: string): P
   return response.json();
 }
 
-type Hub = { child: ChildProcess; url: string };
+type Hub = HubProcess;
 type Inbox = Array<{ id: string; body: string }>;
-
-/** Stops a hub and waits for it, so its shutdown cannot race the removal of its data folder. */
-async function stopHub(hub: Hub): Promise<void> {
-  if (hub.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => hub.child.once('exit', resolve));
-  hub.child.kill('SIGTERM');
-  await exited;
-}
 
 /** Every message in an agent's inbox, page by page, oldest first. */
 async function readInbox(hub: Hub, agent: RegisterResponse, pageSize: number): Promise<Inbox> {
@@ -90,18 +61,17 @@ async function crashMidBurst(
       socket.send({ type: 'send', ref: String(i), message: { to: { type: 'agent', id: b.agent.id }, body: burst.body(i) } });
     }
     await until(() => acknowledged.size >= burst.killAfter, 30_000, `${burst.killAfter} acknowledgements`);
-    first.child.kill('SIGKILL');
-    await new Promise((resolve) => first.child.once('exit', resolve));
+    await first.kill9();
     expect(acknowledged.size).toBeLessThan(burst.total);
 
     const second = await startHubProcess(dataDir);
     try {
       await check(second, b, acknowledged, dataDir);
     } finally {
-      await stopHub(second);
+      await second.stop();
     }
   } finally {
-    if (first.child.exitCode === null) first.child.kill('SIGKILL');
+    await first.kill9();
   }
 }
 

@@ -5,7 +5,6 @@
  * pushed agents complete several tasks at once, so the kill lands among changes committed in groups (one transaction
  * for the changes of one turn): each answer must have waited for its group's COMMIT.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/main/db/database';
@@ -13,36 +12,11 @@ import type { RegisterResponse } from '../../src/shared/agent-protocol';
 import type { Task } from '../../src/shared/task-protocol';
 import { tempDir } from '../helpers';
 import { openSocket, until, type Socket } from '../hub/harness';
+import { hubCall, startHubProcess, type HubProcess } from '../support/hub-process';
 
-type Hub = { child: ChildProcess; url: string };
+type Hub = HubProcess;
 
-function startHubProcess(dataDir: string): Promise<Hub> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', '--data-dir', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /Open the cockpit: (http:\/\/[^/]+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`hub exited (${code}):\n${output}`)));
-  });
-}
-
-async function call(hub: Hub, route: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${hub.url}/api/v1${route}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const call = (hub: Hub, route: string, token: string, body?: unknown) => hubCall(hub, route, token, body);
 
 async function register(hub: Hub, name: string): Promise<RegisterResponse> {
   const response = await fetch(`${hub.url}/api/v1/agents/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, project: 'crash' }) });
@@ -106,8 +80,7 @@ describe('tasks through a crash', () => {
         }
       });
       await until(() => completed.size >= 60, 30_000, '60 completed tasks');
-      first.child.kill('SIGKILL');
-      await new Promise((resolve) => first.child.once('exit', resolve));
+      await first.kill9();
       stop = true;
       await Promise.all([creating, ...working, ...completing]);
       for (const socket of sockets) socket.ws.terminate();
@@ -138,9 +111,7 @@ describe('tasks through a crash', () => {
         expect(after.length).toBe(all.length);
         expect(after.filter((task) => task.state !== 'succeeded')).toEqual([]);
       } finally {
-        const exited = new Promise((resolve) => second.child.once('exit', resolve));
-        second.child.kill('SIGTERM');
-        await exited;
+        await second.stop();
       }
 
       // In the file itself: every task succeeded by exactly one attempt, and no task was ever held twice at once.
@@ -163,7 +134,7 @@ describe('tasks through a crash', () => {
       }
     } finally {
       stop = true;
-      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+      await first.kill9();
     }
   }, 120_000);
 });
