@@ -92,7 +92,8 @@ describe('backup errors', () => {
     chmodSync(fx.target, 0o555);
     try {
       if (isRoot) {
-        // root ignores the permission bits: the write succeeds, which is the behaviour to expect there.
+        // root ignores the permission bits: the write succeeds, which is the behaviour to expect there. A folder
+        // that binds root too (a read-only mount, chattr +i) is tested in read-only-target.test.ts.
         const run = await fx.engine.run();
         expect(run.status).toBe('ok');
         expect(manifestFiles(fx.repoDir)).toHaveLength(1);
