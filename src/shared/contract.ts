@@ -168,7 +168,7 @@ export const calls = {
   'reservations.release': call(z.object({ id: ReservationId }).strict()).returns<Reservation>(),
   /** Tasks of every project, newest first, without inputs and results (task-cockpit.ts). */
   'tasks.list': call(CockpitTaskCalls.list).returns<Task[]>(),
-  /** Ready tasks no agent has taken, with the reason, the longest waiting first. */
+  /** Ready tasks no agent has taken, with the reason, oldest first (of the newest 1,000 ready). */
   'tasks.waiting': call(CockpitTaskCalls.waiting).returns<WaitingTask[]>(),
   'tasks.counts': call(CockpitTaskCalls.counts).returns<TaskCounts>(),
   /** Cancels a task that has not ended (the person at the cockpit may cancel any); its holder is told. */

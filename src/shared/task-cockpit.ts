@@ -36,7 +36,7 @@ export const CockpitTaskCalls = {
     })
     .strict()
     .optional(),
-  /** 'tasks.waiting' -> WaitingTask[]: ready tasks with why no agent has them, the longest waiting first. */
+  /** 'tasks.waiting' -> WaitingTask[]: ready tasks with why no agent has them, oldest first (of the newest 1,000 ready). */
   waiting: z
     .object({
       project: Project.optional(),

@@ -42,7 +42,7 @@ export class TaskBoard {
     return { open, stuck, at: new Date().toISOString() };
   }
 
-  /** Ready tasks with why no agent has taken them, the longest waiting first. */
+  /** Ready tasks with why no agent has taken them, oldest first (of the newest 1,000 ready). */
   waiting(query: { project?: string; limit: number }): WaitingTask[] {
     // The service lists newest first; the most a cockpit shows is read and turned round.
     const ready = this.tasks.list({ state: 'ready', project: query.project, limit: 1000 });

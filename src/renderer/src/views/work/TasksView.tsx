@@ -120,7 +120,7 @@ function WaitingTable({ tasks, now }: { tasks: WaitingTask[]; now: number }) {
             <th>Task</th>
             <th>Needs</th>
             <th>Why it waits</th>
-            <th className="right">Ready</th>
+            <th className="right">Created</th>
             <th />
           </tr>
         </thead>
