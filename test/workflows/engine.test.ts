@@ -228,6 +228,26 @@ describe('workflow engine', () => {
     expect(stepOf(await getRun(hub, run.id), 'all').result).toEqual(stepOf(done, 'all').result);
   });
 
+  it('a start retried with the same Idempotency-Key answers the first run', async () => {
+    const hub = await startHub();
+    const lead = await hub.register('lead', { tier: 'strategic' });
+    const start = async (key: string) => {
+      const response = await fetch(`${hub.url}/api/v1/workflows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${lead.token}`, 'idempotency-key': key },
+        body: JSON.stringify({ name: 'once', steps: { gate: { kind: 'approval', prompt: 'ok?' } } }),
+      });
+      return { status: response.status, body: (await response.json()) as { id: string } };
+    };
+    const first = await start('k-1');
+    const again = await start('k-1');
+    const other = await start('k-2');
+    expect([first.status, again.status, other.status]).toEqual([201, 201, 201]);
+    expect(again.body.id).toBe(first.body.id);
+    expect(other.body.id).not.toBe(first.body.id);
+    expect((await hub.api('/workflows', { token: lead.token })).body.workflows).toHaveLength(2);
+  });
+
   it('answers an invalid definition with 400 naming each step, and stores nothing', async () => {
     const hub = await startHub();
     await hub.register('dev', { capabilities: ['code'] });
