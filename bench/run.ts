@@ -19,6 +19,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   store: () => import('./store'),
   memory: async () => (await import('./memory')).suite,
   'memory-quality': async () => (await import('./memory-quality')).suite,
+  'memory-keyword': async () => (await import('./memory-keyword')).suite,
   vector: async () => {
     const { run } = await import('./vector');
     return {
