@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { MAX_SUBTASKS, SubtaskSpec } from './subtask-protocol';
 import { AGGREGATORS } from './workflow-protocol';
+import { WORKFLOW_STATES } from './workflow-run-protocol';
 import { RegisterRequest, SendRequest, StatusUpdate, TopicList, Ulid } from './agent-protocol';
 import { ExtractRequest, MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
 import { ReleaseRequest, ReservationId, ReservationPath, ReserveRequest, MAX_TTL_SECONDS, MIN_TTL_SECONDS, RESERVATION_MODES } from './reservation-protocol';
@@ -60,6 +61,11 @@ export const MCP_TOOL_NAMES = [
   'cancel_task',
   'list_tasks',
   'get_task',
+  'split_task',
+  'start_workflow',
+  'get_workflow',
+  'list_workflows',
+  'approve_step',
 ] as const;
 export type McpToolName = (typeof MCP_TOOL_NAMES)[number];
 
@@ -267,6 +273,37 @@ const TaskOut = z.looseObject({ id: z.string(), title: z.string(), project: z.st
 export const TaskOutput = z.object({ task: TaskOut });
 export const NextTaskOutput = z.object({ task: TaskOut.nullable(), reason: z.string().nullable() });
 export const ListTasksOutput = z.object({ tasks: z.array(TaskOut) });
+
+// --- workflows ----------------------------------------------------------------------------------------------------
+
+const WorkflowRef = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a workflow id').describe('the workflow id (from start_workflow or list_workflows)');
+/** POST /workflows: the definition (docs/workflows.md), optionally with its input replaced. */
+export const StartWorkflowInput = z
+  .object({
+    definition: z.record(z.string(), z.unknown()).describe('the workflow definition: {name, input?, steps: {id: {kind: task|fan-out|fan-in|approval, ...}}}'),
+    input: z.unknown().optional().describe("replaces the definition's input"),
+  })
+  .strict();
+export const GetWorkflowInput = z.object({ workflowId: WorkflowRef }).strict();
+export const ListWorkflowsInput = z
+  .object({
+    state: z.enum(WORKFLOW_STATES).optional().describe('only workflows in this state'),
+    limit: z.number().int().min(1).max(1000).default(50).describe('newest first, at most this many (default 50)'),
+  })
+  .strict();
+/** POST /workflows/{id}/steps/{step}/approve. */
+export const ApproveStepInput = z
+  .object({
+    workflowId: WorkflowRef,
+    stepId: z.string().min(1).max(64).describe('the approval step'),
+    decision: z.enum(['approve', 'reject', 'edit']).describe('approve as it is, reject (the step fails, nothing after it runs), or edit (give `value`)'),
+    value: z.unknown().optional().describe('with edit: the subject as it should be'),
+    note: z.string().max(4000).optional().describe('why, for the record'),
+  })
+  .strict();
+const WorkflowOut = z.looseObject({ id: z.string(), name: z.string(), project: z.string(), state: z.enum(WORKFLOW_STATES) });
+export const WorkflowOutput = z.object({ workflow: WorkflowOut });
+export const ListWorkflowsOutput = z.object({ workflows: z.array(WorkflowOut) });
 
 // --- resources ----------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 /**
- * `devenviro workflow`: workflow definitions from a shell. `check` asks the hub whether a definition is valid for
+ * `devenviro workflow`: workflows from a shell. run, list, show, cancel, approve and retry are in workflow-runs.ts; `check` asks the hub whether a definition is valid for
  * your project and its agents (the plan, or each problem with its step); `template` prints a definition of a common
  * shape to start from.
  */
@@ -10,8 +10,10 @@ import { apiRoute, HubClientError } from '../client';
 import { readAll, UsageError, type Command, type Context } from './command';
 import { readerHttp } from './hub';
 import { count, table } from './output';
+import { RUN_ACTIONS, RUN_OPTIONS, runAction } from './workflow-runs';
 
 const ACTIONS = {
+  ...RUN_ACTIONS,
   check: {
     summary: 'check a workflow definition (JSON) against the hub: its plan, or every problem with the step it names',
     usage: 'devenviro workflow check <file.json | -> [--json]',
@@ -30,8 +32,11 @@ it) -> merge. map-reduce: one task per file, then the results aggregated (defaul
 };
 
 export const workflow: Command = {
-  summary: 'check workflow definitions, and print templates of common shapes',
-  usage: `devenviro workflow check <file.json | ->
+  summary: 'run workflows and follow them (list, show, cancel, approve, retry), check definitions, print templates',
+  usage: `devenviro workflow run <file.json | file.yaml | -> [--input JSON|@file] [--wait]
+       devenviro workflow list [--state S] | show <id> | cancel <id> [--reason T]
+       devenviro workflow approve <id> <step> [--reject | --edit JSON|@file] [--note T] | retry <id> <step>
+       devenviro workflow check <file.json | ->
        devenviro workflow template <plan-implement | map-reduce> [options]`,
   details: 'Run `devenviro workflow <action> --help` for each action. docs/workflows.md describes the format.',
   options: {
@@ -40,6 +45,7 @@ export const workflow: Command = {
     'no-approval': { type: 'boolean' },
     instructions: { type: 'string' },
     reduce: { type: 'string' },
+    ...RUN_OPTIONS,
   },
   actions: ACTIONS,
   async run(ctx) {
@@ -49,6 +55,13 @@ export const workflow: Command = {
         return check(ctx, rest);
       case 'template':
         return template(ctx, rest);
+      case 'run':
+      case 'list':
+      case 'show':
+      case 'cancel':
+      case 'approve':
+      case 'retry':
+        return runAction(ctx, action, rest);
       default:
         throw new UsageError(`workflow needs an action: ${Object.keys(ACTIONS).join(', ')}`, ctx.command);
     }

@@ -158,7 +158,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   // An agent without a socket but with a file mailbox gets its task frames as files in its inbox.
   tasks.connectSockets((agentId, frame) => realtime.sendTo(agentId, frame) || (frame.type.startsWith('task.') && mailbox.taskFrame(agentId, frame as TaskServerFrame)));
   // MCP clients (Claude Code, Gemini CLI, Codex) reach the same services through the official SDK's transport.
-  const mcp = new McpGateway({ registry, messaging, memory, reservations, tasks, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
+  const mcp = new McpGateway({ registry, messaging, memory, reservations, tasks, workflows, cockpitToken, sessionIdleMs: config.mcp.sessionIdleMinutes * 60_000 });
   // Agents on other frameworks reach the same messaging through A2A (official SDK): tasks completed by replies.
   const a2a = new A2aGateway({
     db,

@@ -10,6 +10,7 @@ import type { MemoryEngine } from '../memory/engine';
 import type { MessagingService } from '../messaging/service';
 import type { ReservationService } from '../reservations/service';
 import type { TaskService } from '../tasks/service';
+import type { WorkflowEngine } from '../workflows/engine';
 
 /** The services the tools are thin adapters over: the same ones the HTTP API uses. */
 export interface ToolDeps {
@@ -18,6 +19,8 @@ export interface ToolDeps {
   memory: MemoryEngine;
   reservations: ReservationService;
   tasks: TaskService;
+  /** Workflow runs (start, read, list, approve); without it the workflow tools are left out. */
+  workflows?: WorkflowEngine;
 }
 
 /** Ends the waits of a session that closes (DELETE, idle timeout, the hub stopping). */

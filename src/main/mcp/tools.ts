@@ -1,7 +1,7 @@
 /**
  * The MCP server of one session: its resources (resources.ts) and its tools, which come from one file per area, each
  * a thin adapter over the services the HTTP API uses (the registry, messaging, the memory engine with its access
- * rules, reservations, tasks), so no rule lives here twice. A new area adds its file and one line to TOOL_GROUPS.
+ * rules, reservations, tasks, workflows), so no rule lives here twice. A new area adds its file and one line to TOOL_GROUPS.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { version as appVersion } from '../../../package.json';
@@ -12,6 +12,7 @@ import { registerReservationTools } from './reservation-tools';
 import { registerResources } from './resources';
 import { registerTaskTools } from './task-tools';
 import { registerTopicTools } from './topic-tools';
+import { registerWorkflowTools } from './workflow-tools';
 import type { SessionSignal, ToolDeps, ToolGroup } from './tool-kit';
 
 export type { SessionSignal, ToolDeps } from './tool-kit';
@@ -24,6 +25,7 @@ const TOOL_GROUPS: readonly ToolGroup[] = [
   registerMemoryTools,
   registerReservationTools,
   registerTaskTools,
+  registerWorkflowTools,
 ];
 
 /** An MCP server whose tools act as agent `agentId` (the agent whose token opened the session). */
