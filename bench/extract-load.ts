@@ -4,7 +4,7 @@
  * idle, then while a third agent extracts a ~2 MB document (the seeded transcript of bench/extract.ts) over HTTP.
  * Target: message and search p99 during the extraction within 2x of idle.
  *
- *   node --import tsx bench/extract-load.ts [--mb 2] [--idle-seconds 10] [--no-build]
+ *   node --import tsx bench/extract-load.ts [--mb 2] [--idle-seconds 10] [--no-build] [--profile DIR]
  *   npm run bench -- extract-load [...]
  *
  * Prints a table and writes bench/results/extract-load-<ts>.json.
@@ -76,7 +76,7 @@ async function expectOk(response: Promise<{ status: number; text: string }>, wha
   return text;
 }
 
-export async function run(options: { mb: number; idleSeconds: number; build: boolean }): Promise<void> {
+export async function run(options: { mb: number; idleSeconds: number; build: boolean; profileDir?: string }): Promise<void> {
   const machine = machineFacts();
   console.log(`Other agents during a large extraction — ${machineLine(machine)}`);
   const build = ensureBuilt(options.build);
@@ -84,7 +84,7 @@ export async function run(options: { mb: number; idleSeconds: number; build: boo
   let text = generateTranscript(words);
   while (text.length < options.mb * 1024 * 1024) text = generateTranscript((words = Math.ceil(words * ((options.mb * 1024 * 1024) / text.length) * 1.02)));
   console.log(`document: ${(text.length / 1024 / 1024).toFixed(2)} MB, ${words.toLocaleString('en-US')} words`);
-  const hub = await startHub({ label: 'extract-load' });
+  const hub = await startHub({ label: 'extract-load', ...(options.profileDir ? { cpuProfDir: options.profileDir } : {}) });
   try {
     const [sender, receiver, searcher, extractor] = (await registerAgents(hub.baseUrl, 4, { prefix: 'load' })) as [AgentCredentials, AgentCredentials, AgentCredentials, AgentCredentials];
     const api = (p: string) => `${hub.baseUrl}/api/v1${p}`;
@@ -137,7 +137,8 @@ export async function run(options: { mb: number; idleSeconds: number; build: boo
     });
     console.log(`Results: ${path.relative(repoRoot, file)}`);
   } finally {
-    await hub.stop();
+    const { profile } = await hub.stop();
+    if (profile) console.log(`CPU profile of the hub's main thread: ${profile}`);
     keepAlive.destroy();
   }
 }
@@ -146,12 +147,12 @@ export async function run(options: { mb: number; idleSeconds: number; build: boo
 export const suite = {
   description,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { mb: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'no-build': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({ args: argv, options: { mb: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'no-build': { type: 'boolean' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) {
       console.log(`extract-load: ${description}`);
       return 0;
     }
-    await run({ mb: Number(values.mb ?? 2), idleSeconds: Number(values['idle-seconds'] ?? 10), build: !values['no-build'] });
+    await run({ mb: Number(values.mb ?? 2), idleSeconds: Number(values['idle-seconds'] ?? 10), build: !values['no-build'], ...(values.profile ? { profileDir: path.resolve(values.profile) } : {}) });
     return 0;
   },
 };

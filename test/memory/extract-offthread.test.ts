@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxSentenceEncoder, ensureDefaultEncoder } from '../../src/main/embedding';
 import { extractMemories } from '../../src/main/extract';
-import { EXTRACT_IN_WORKER_FROM, ExtractRunner } from '../../src/main/memory/extract-runner';
+import { EXTRACT_IN_WORKER_FROM, ExtractRunner, WORKER_EMBED_CALL_SIZE } from '../../src/main/memory/extract-runner';
 import { MemoryEngine } from '../../src/main/memory/engine';
 import { storeDraftsInBatches } from '../../src/main/memory/store-drafts';
 import { MemoryStore } from '../../src/main/memory/store';
@@ -56,7 +56,8 @@ describe('extraction off the event loop', () => {
       };
       const inWorker = await runner.extract(text, { embed, source: 'big.md', project: 'p' });
       const callsInWorker = embedCalls;
-      const inProcess = await extractMemories(text, { embed: (texts) => encoder.embed(texts), source: 'big.md', project: 'p' });
+      // The same embed calls (the encoder's batches, and so its padding, follow them), so the same vectors.
+      const inProcess = await extractMemories(text, { embed: (texts) => encoder.embed(texts), source: 'big.md', project: 'p', embedCallSize: WORKER_EMBED_CALL_SIZE });
       expect(callsInWorker).toBeGreaterThan(0);
       expect(inWorker.drafts.map((d) => [d.key, d.kind, d.text])).toEqual(inProcess.drafts.map((d) => [d.key, d.kind, d.text]));
       expect([...inWorker.vectors.keys()].sort()).toEqual([...inProcess.vectors.keys()].sort());

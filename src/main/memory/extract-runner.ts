@@ -13,7 +13,7 @@ import { startWorker } from '../programs';
 export const EXTRACT_IN_WORKER_FROM = 64 * 1024;
 
 /** Texts per embed call of an extraction in the worker (a search's query waits behind at most one call). */
-const WORKER_EMBED_CALL_SIZE = 8;
+export const WORKER_EMBED_CALL_SIZE = 8;
 
 export type ExtractJobOptions = Omit<ExtractOptions, 'embed'>;
 
