@@ -3,7 +3,6 @@
  * task): after a restart the run goes on from where it was and succeeds, every item ran as exactly one task that
  * succeeded once, no task had two holders at once, and the fan-in has every item's result in order.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/main/db/database';
@@ -12,36 +11,7 @@ import type { Task } from '../../src/shared/task-protocol';
 import type { WorkflowRun } from '../../src/shared/workflow-run-protocol';
 import { tempDir } from '../helpers';
 import { until } from '../hub/harness';
-
-type Hub = { child: ChildProcess; url: string };
-
-function startHubProcess(dataDir: string): Promise<Hub> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/headless.ts', '--data-dir', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /Open the cockpit: (http:\/\/[^/]+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`hub exited (${code}):\n${output}`)));
-  });
-}
-
-async function call(hub: Hub, route: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${hub.url}/api/v1${route}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+import { hubCall, startHubProcess, type HubProcess as Hub } from '../support/hub-process';
 
 async function register(hub: Hub, name: string, extra: Record<string, unknown> = {}): Promise<RegisterResponse> {
   const response = await fetch(`${hub.url}/api/v1/agents/register`, {
@@ -63,7 +33,7 @@ describe('a workflow through a crash', () => {
     try {
       const lead = await register(hub, 'lead', { tier: 'strategic' });
       const workers = await Promise.all(['w1', 'w2', 'w3', 'w4'].map((name) => register(hub, name, { capabilities: ['map'] })));
-      const started = await call(hub, '/workflows', lead.token, {
+      const started = await hubCall(hub, '/workflows', lead.token, {
         name: 'crash-map',
         input: { items: Array.from({ length: 60 }, (_, i) => i) },
         steps: {
@@ -78,27 +48,26 @@ describe('a workflow through a crash', () => {
       const work = (target: Hub) =>
         workers.map(async (worker) => {
           while (!stop) {
-            const claim = await call(target, `/agents/${worker.agent.id}/tasks/next`, worker.token, {}).catch(() => null);
+            const claim = await hubCall(target, `/agents/${worker.agent.id}/tasks/next`, worker.token, {}).catch(() => null);
             const task = claim?.body.task as Task | null | undefined;
             if (!task) {
               await new Promise((resolve) => setTimeout(resolve, 5));
               continue;
             }
-            await call(target, `/tasks/${task.id}/progress`, worker.token, { percent: 50 }).catch(() => null);
-            const done = await call(target, `/tasks/${task.id}/complete`, worker.token, { json: answer(task) }).catch(() => null);
+            await hubCall(target, `/tasks/${task.id}/progress`, worker.token, { percent: 50 }).catch(() => null);
+            const done = await hubCall(target, `/tasks/${task.id}/complete`, worker.token, { json: answer(task) }).catch(() => null);
             if (done?.status === 200) completed.add(task.id);
           }
         });
       let working = work(hub);
       await until(() => completed.size >= 20, 60_000, '20 completed items');
-      hub.child.kill('SIGKILL');
-      await new Promise((resolve) => hub.child.once('exit', resolve));
+      await hub.kill9();
       stop = true;
       await Promise.all(working);
       expect(completed.size).toBeLessThan(60);
 
       hub = await startHubProcess(dataDir);
-      const after = (await call(hub, `/workflows/${runId}`, lead.token)).body as WorkflowRun;
+      const after = (await hubCall(hub, `/workflows/${runId}`, lead.token)).body as WorkflowRun;
       expect(after.state).toBe('running');
       // Every completion the hub acknowledged is still there.
       const map = after.stepRuns.find((s) => s.id === 'map')!;
@@ -106,10 +75,10 @@ describe('a workflow through a crash', () => {
       // The workers come back: each finishes what it still holds, then claims until the run has ended.
       await Promise.all(
         workers.map(async (worker) => {
-          const held = (await call(hub, `/agents/${worker.agent.id}/tasks?state=running`, worker.token)).body.tasks as Task[];
+          const held = (await hubCall(hub, `/agents/${worker.agent.id}/tasks?state=running`, worker.token)).body.tasks as Task[];
           for (const task of held) {
-            const full = (await call(hub, `/tasks/${task.id}`, worker.token)).body as Task;
-            expect((await call(hub, `/tasks/${task.id}/complete`, worker.token, { json: answer(full) })).status).toBe(200);
+            const full = (await hubCall(hub, `/tasks/${task.id}`, worker.token)).body as Task;
+            expect((await hubCall(hub, `/tasks/${task.id}/complete`, worker.token, { json: answer(full) })).status).toBe(200);
           }
         }),
       );
@@ -118,16 +87,14 @@ describe('a workflow through a crash', () => {
       let run = after;
       for (let i = 0; i < 600 && run.state === 'running'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        run = (await call(hub, `/workflows/${runId}`, lead.token)).body as WorkflowRun;
+        run = (await hubCall(hub, `/workflows/${runId}`, lead.token)).body as WorkflowRun;
       }
       stop = true;
       await Promise.all(working);
       expect(run.state).toBe('succeeded');
       expect(run.stepRuns.find((s) => s.id === 'gather')!.result).toEqual(Array.from({ length: 60 }, (_, i) => ({ i })));
       expect(run.stepRuns.find((s) => s.id === 'report')!.result).toEqual({ count: 60 });
-      const exited = new Promise((resolve) => hub.child.once('exit', resolve));
-      hub.child.kill('SIGTERM');
-      await exited;
+      await hub.stop();
 
       // In the file itself: one task per item, each succeeded by exactly one attempt, no two attempts overlapping.
       const db = openDatabase(path.join(dataDir, 'hub.sqlite'), { readonly: true });
@@ -151,7 +118,7 @@ describe('a workflow through a crash', () => {
       }
     } finally {
       stop = true;
-      if (hub.child.exitCode === null) hub.child.kill('SIGKILL');
+      await hub.kill9();
     }
   }, 180_000);
 });
