@@ -2,12 +2,14 @@
  * Content-defined chunking: FastCDC as described by Xia et al. in 2020 ("The Design of Fast Content-Defined Chunking
  * for Data Deduplication Based Storage Systems"), with the Gear table, the mask values, normalised chunking (level 1)
  * and the "roll two bytes each time" step of the reference implementations, so the cut points are those of the
- * `fastcdc` Rust crate's v2020 module for the same sizes (test/backup/chunker.test.ts checks its published vectors).
+ * `fastcdc` Rust crate's v2020 module for the same sizes (test/backup/chunker.test.ts checks the crate's published
+ * Gear table and all-zeros vector, and compares cut points and hashes with a 64-bit transcription of its `cut()`).
  *
  * A cut point depends only on the bytes just before it, so an edit inside a large file moves the boundaries of the
  * chunks around the edit and no others: the chunks before and after it are the same as last time and are not stored
- * again. JavaScript has no 64-bit integer arithmetic short of BigInt (far too slow per byte), so the 64-bit Gear hash
- * is kept as two 32-bit halves.
+ * again. JavaScript has no 64-bit integer arithmetic short of BigInt (far too slow per byte), so the hot loop keeps
+ * the low 52 bits of the 64-bit Gear hash (all the masks look at) as two 26-bit halves; the full 64-bit hash of a
+ * cut is computed from its last 64 bytes when asked for.
  */
 import { createHash } from 'node:crypto';
 
