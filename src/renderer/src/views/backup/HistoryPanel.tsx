@@ -131,8 +131,13 @@ function ReusedCell({ run }: { run: RunRecord }) {
   if (run.status !== 'ok') return <td className="num right muted">—</td>;
   const dedup = dedupOf(run);
   return (
-    <td className="num right nowrap" data-testid="history-reused" data-reused-bytes={dedup.reusedBytes}>
-      {formatBytes(dedup.reusedBytes)} <span className="muted">· {formatRatio(dedup.ratio)}</span>
+    <td
+      className="num right nowrap"
+      data-testid="history-reused"
+      data-reused-bytes={dedup.reusedBytes}
+      title={`${Math.round(dedup.reusedShare * 100)}% of the run's ${formatBytes(run.bytes)} reused; size ÷ new: ${formatRatio(dedup.ratio)}`}
+    >
+      {formatBytes(dedup.reusedBytes)}
     </td>
   );
 }

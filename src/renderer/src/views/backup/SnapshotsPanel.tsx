@@ -192,7 +192,8 @@ function DedupCell({ totals }: { totals: Snapshot['totals'] }) {
       data-ratio={dedup.ratio ?? 'all'}
       title={`${formatBytes(dedup.reusedBytes)} of ${formatBytes(totals.bytes)} reused, ${formatBytes(totals.newBytes)} stored new`}
     >
-      {formatRatio(dedup.ratio)} <span className="muted small">· {Math.round(dedup.reusedShare * 100)}% reused</span>
+      {formatRatio(dedup.ratio)}
+      <div className="cell-sub">{Math.round(dedup.reusedShare * 100)}% reused</div>
     </td>
   );
 }

@@ -44,10 +44,12 @@ export function dedupOf(totals: { bytes: number; newBytes: number }): { reusedBy
   };
 }
 
-/** A dedup ratio for people: "12.5×", "1,024×", or "all reused" when nothing was stored new. */
+/** A dedup ratio for people: "12.5×", "640×", "2.7k×", "3.1M×", or "all reused" when nothing was stored new. */
 export function formatRatio(ratio: number | null): string {
   if (ratio === null) return 'all reused';
-  return `${ratio >= 100 ? Math.round(ratio).toLocaleString('en-US') : ratio.toFixed(1)}×`;
+  if (ratio >= 1e6) return `${(ratio / 1e6).toFixed(1)}M×`;
+  if (ratio >= 1e3) return `${(ratio / 1e3).toFixed(1)}k×`;
+  return `${ratio >= 100 ? Math.round(ratio) : ratio.toFixed(1)}×`;
 }
 
 export const PHASES: ReadonlyArray<{ phase: Progress['phase']; label: string }> = [
