@@ -67,6 +67,22 @@ describe('task transitions', () => {
     expect(heard.find((t) => t.taskId === c.id && t.to === 'cancelled')?.error).toMatchObject({ code: 'cancelled' });
   });
 
+  it('sends an offer before the cancel a listener makes on hearing of the assignment', async () => {
+    const hub = await startHub();
+    const tasks = hub.app.hub().tasks;
+    tasks.onTransition((t) => {
+      if (t.to === 'assigned') tasks.cancel({ kind: 'cockpit' }, t.taskId, 'changed my mind');
+    });
+    const agent = await hub.register('dev');
+    const socket = await openSocket(hub.url, agent.agent.id, agent.token);
+    socket.send({ type: 'tasks.ready', slots: 1 });
+    const { body: task } = await hub.api('/tasks', { token: hub.app.cockpitToken, body: { project: 'test', title: 'short-lived' } });
+    await socket.next((frame: ServerFrame) => frame.type === 'task.cancelled' && frame.taskId === task.id);
+    const kinds = socket.frames.filter((f) => (f.type === 'task.offered' && f.task.id === task.id) || (f.type === 'task.cancelled' && f.taskId === task.id)).map((f) => f.type);
+    expect(kinds).toEqual(['task.offered', 'task.cancelled']);
+    expect(tasks.get({ kind: 'cockpit' }, task.id).state).toBe('cancelled');
+  });
+
   it('lets a listener change tasks itself; its changes are told after the one at hand', async () => {
     const hub = await startHub();
     const tasks = hub.app.hub().tasks;

@@ -2,7 +2,7 @@
  * What the task service's parts share, and how their changes are committed. Group commit: the changes asked for in
  * one turn of the event loop (creates, completions; then the dispatch pass they make possible) run in one SQLite
  * transaction, each in its own savepoint so one refused change does not undo the others; only after the COMMIT are
- * the callers answered, the offers sent and the transition listeners told. A change asked for synchronously (claim,
+ * the callers answered, the transition listeners told and the offers sent. A change asked for synchronously (claim,
  * progress, fail, cancel, the sweep) commits at once, together with whatever was queued before it, in call order.
  *
  * The mirror of open tasks follows the rows without reading them back: each conditional UPDATE's columns are applied
@@ -78,6 +78,8 @@ export class TaskCore {
   /** Transitions and effects of the batch being committed, in order. */
   private told: TaskTransition[] = [];
   private effects: Array<() => void> = [];
+  /** While a commit's listeners are told and its frames sent: the frames of commits they made meanwhile. */
+  private following: Array<() => void> | null = null;
 
   constructor(
     readonly db: SqliteDatabase,
@@ -165,10 +167,30 @@ export class TaskCore {
     const told = this.told;
     const effects = this.effects;
     batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
-    this.transitions.tell(told);
-    for (const effect of effects) effect();
+    this.follow(told, effects);
     if (again) this.dispatchWanted = true;
     if (this.dispatchWanted || this.queue.length > 0) this.schedule();
+  }
+
+  /**
+   * After a COMMIT: tells the listeners, then sends the frames. A listener that commits a change of its own (cancels a
+   * task just offered) has its frames sent after these, so an agent never hears of a cancel before the offer.
+   */
+  private follow(told: TaskTransition[], effects: Array<() => void>): void {
+    if (this.following) {
+      this.following.push(...effects);
+      this.transitions.tell(told);
+      return;
+    }
+    const following: Array<() => void> = [];
+    this.following = following;
+    try {
+      this.transitions.tell(told);
+      for (const effect of effects) effect();
+      for (let next = following.shift(); next; next = following.shift()) next();
+    } finally {
+      this.following = null;
+    }
   }
 
   /** One change in its savepoint: applied to memory if it succeeded, forgotten (rolled back) if it threw. */
