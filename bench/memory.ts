@@ -383,8 +383,10 @@ interface StorePhase {
   perSecond: number;
   latency: Summary;
   histogram: string;
-  /** Outcomes other than `created` (a near-identical memory reinforced instead). */
+  /** Stores that reinforced an existing memory (the same fact) instead of adding one. */
   reinforced: number;
+  /** Stores that superseded an existing memory (a newer value of it): a memory is added, the old one is history. */
+  superseding: number;
   /** The hub's ONNX runs during the phase, and memories per run (grouping). */
   embedRuns: number | null;
   memoriesPerEmbedRun: number | null;
@@ -656,8 +658,9 @@ async function settle(pid: number, what: string): Promise<void> {
   }
 }
 
+/** Stores that added no memory (a supersedes outcome adds one: the newer value). */
 function countReinforced(stored: StoredMemory[]): number {
-  return stored.filter((s) => s.outcome !== 'created').length;
+  return stored.filter((s) => s.outcome === 'reinforced').length;
 }
 
 async function storePhase(
@@ -668,6 +671,7 @@ async function storePhase(
   const latencies: number[] = [];
   let memories = 0;
   let reinforced = 0;
+  let superseding = 0;
   const before = await client.operations();
   const meter = new CpuMeter({ hub: pid, bench: process.pid });
   const started = performance.now();
@@ -675,6 +679,7 @@ async function storePhase(
     latencies.push(ms);
     memories += stored.length;
     reinforced += countReinforced(stored);
+    superseding += stored.filter((s) => s.outcome === 'supersedes').length;
   });
   const wallMs = performance.now() - started;
   const cpuPercent = meter.read();
@@ -688,6 +693,7 @@ async function storePhase(
     latency: summarize(latencies),
     histogram: histogramLine(histogram(latencies, 0.5)),
     reinforced,
+    superseding,
     embedRuns: embed ? embed.count : null,
     memoriesPerEmbedRun: embed && embed.count > 0 ? memories / embed.count : null,
     embedMs: embed ? embed.sumMs : null,
@@ -1010,7 +1016,8 @@ function logStore(what: string, p: StorePhase): void {
     `[${what}] ${p.memories.toLocaleString('en-US')} memories in ${p.requests.toLocaleString('en-US')} requests, ${fmt(p.wallMs / 1000)} s: ` +
       `${fmt(p.perSecond)} memories/s; request p50 ${fmt(p.latency.p50)} ms, p99 ${fmt(p.latency.p99)} ms` +
       (p.memoriesPerEmbedRun !== null ? `; ${fmt(p.memoriesPerEmbedRun)} memories per ONNX run` : '') +
-      (p.reinforced ? `; ${p.reinforced} reinforced instead of created` : ''),
+      (p.reinforced ? `; ${p.reinforced} reinforced instead of created` : '') +
+      (p.superseding ? `; ${p.superseding} superseded an older value` : ''),
   );
 }
 
@@ -1032,14 +1039,14 @@ function printDetails(r: Results): void {
           p.latency.max,
           p.memoriesPerEmbedRun,
           p.embedMs === null ? null : `${fmt((p.embedMs / p.wallMs) * 100)}%`,
-          p.reinforced,
+          `${p.reinforced} / ${p.superseding ?? 0}`,
           `${p.cpuPercent.hub ?? '?'}% / ${p.cpuPercent.others ?? '?'}%`,
           p.load1,
         ]
       : [name, 'not run'];
   printTable(
     'Stores (client round trips over HTTP, embedding included)',
-    ['phase', 'memories', 'requests', 'wall s', 'memories/s', 'p50 ms', 'p99 ms', 'max ms', 'per ONNX run', 'embedding share', 'reinforced', 'CPU hub / others', 'load 1m'],
+    ['phase', 'memories', 'requests', 'wall s', 'memories/s', 'p50 ms', 'p99 ms', 'max ms', 'per ONNX run', 'embedding share', 'reinforced / supersedes', 'CPU hub / others', 'load 1m'],
     [
       storeRow('single, empty engine', r.single),
       storeRow(`concurrent singles (${r.options.clients} in flight)`, r.concurrent),
