@@ -745,9 +745,10 @@ export class MemoryStore {
       return entry.kind === input.kind || (statement && STATEMENT_KINDS.has(entry.kind));
     };
     let close = (neighbours ?? []).filter((hit) => hit.score >= floor && eligible(hit.id));
-    // The batch's neighbours are global; only when all of them are that close yet none is eligible could an
-    // eligible one lie further down, and a filtered search settles it.
-    const exhausted = !neighbours || (neighbours.length === DEDUPE_NEIGHBOURS && neighbours.at(-1)!.score >= floor);
+    // The batch's neighbours are global; only when all of them are near-identical yet none is eligible could an
+    // eligible near-identical one lie further down, and a filtered search settles it. (Not for the lower similarity
+    // of updates: many memories have ten neighbours above it, and a filtered search per memory scans far.)
+    const exhausted = !neighbours || (neighbours.length === DEDUPE_NEIGHBOURS && neighbours.at(-1)!.score >= thresholds.reinforce);
     if (close.length === 0 && exhausted) close = this.index.search(input.vector, SUPERSESSION_CANDIDATES, eligible).filter((hit) => hit.score >= floor);
     if (!statement) {
       const same = close.find((hit) => hit.score >= thresholds.reinforce);
