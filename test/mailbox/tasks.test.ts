@@ -159,4 +159,31 @@ describe('tasks through the file mailbox', () => {
     expect(taskFiles(dir)).not.toContain(`task-${third.id}.json`);
     expect((await boss.get(third.id)).state).toBe('ready');
   });
+
+  it('a file agent splits a task it holds and finds the aggregate in its inbox', async () => {
+    const hub = await startMailboxHub(QUICK_RESCAN);
+    const boss = await lead(hub);
+    await registerByFile(hub.root, 'planner', 'test', { tier: 'strategic' });
+    await registerByFile(hub.root, 'coder', 'test', { capabilities: ['code'] });
+    const plannerDir = agentDir(hub.root, 'test', 'planner');
+    const coderDir = agentDir(hub.root, 'test', 'coder');
+    const parent = await boss.create({ title: 'plan the cart', tier: 'strategic' });
+    expect(await ask(plannerDir, { op: 'task.next' })).toMatchObject({ ok: true, task: { id: parent.id } });
+
+    const split = await ask(plannerDir, { op: 'task.split', id: parent.id, aggregate: 'concat', subtasks: [
+      { key: 'a', title: 'part a', capabilities: ['code'] },
+      { key: 'b', title: 'part b', capabilities: ['code'], dependsOn: ['a'] },
+    ] });
+    expect(split).toMatchObject({ op: 'task.split', ok: true, task: { id: parent.id, state: 'running', subtasks: { state: 'running' } } });
+    // The coder does the parts by request, in order (b waits for a).
+    for (const text of ['first part', 'second part']) {
+      const claimed = await ask(coderDir, { op: 'task.next' });
+      if (!claimed.ok || claimed.op !== 'task.next' || !claimed.task) throw new Error(`nothing to claim: ${JSON.stringify(claimed)}`);
+      expect(await ask(coderDir, { op: 'task.complete', id: claimed.task.id, text })).toMatchObject({ ok: true });
+    }
+    const file = path.join(plannerDir, 'inbox', `task-${parent.id}-subtasks.json`);
+    await until(() => existsSync(file), 10_000, 'the subtasks file');
+    const told = JSON.parse(readFileSync(file, 'utf8')) as MailboxTaskFile;
+    expect(told).toMatchObject({ type: 'task.subtasks', taskId: parent.id, subtasks: { state: 'succeeded', result: 'first part\nsecond part' } });
+  });
 });
