@@ -74,7 +74,7 @@ export class TaskSplits {
     };
     for (const id of this.statements.parents.all() as string[]) this.split.add(id);
     for (const row of this.statements.running.all() as SplitRow[]) this.track(this.openOf(row));
-    core.leaseKept = (taskId, now) => this.running.has(taskId) || (this.graceUntil.get(taskId) ?? 0) > now;
+    core.leaseKept = (taskId, now) => this.running.has(taskId) || this.inGrace(taskId, now);
     core.subtasksOf = (taskId) => (this.split.has(taskId) ? this.view(taskId) : null);
     // Ended while the hub was down (a crash between the last subtask's end and the split's): settled now.
     for (const open of [...this.running.values()]) this.settle(open);
@@ -160,6 +160,15 @@ export class TaskSplits {
       throw error;
     }
     return taskView(core, parentRow, true);
+  }
+
+  /** Within a lease span after its split ended; forgotten once past. */
+  private inGrace(taskId: string, now: number): boolean {
+    const until = this.graceUntil.get(taskId);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.graceUntil.delete(taskId);
+    return false;
   }
 
   /** The last split of a task, as its view shows it. */
