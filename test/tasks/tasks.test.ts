@@ -273,6 +273,11 @@ describe('tasks', () => {
     expect((await claim(two))?.id).toBe(followUp.id);
     expect((await claim(two))?.id).toBe(sameThread.id);
 
+    // An affinity's agent that lacks what the task needs is not waited for: the task goes to one that has it, at once.
+    const reviewer = await hub.register('reviewer', { capabilities: ['review'] });
+    const review = await createTask(hub, { title: 'review it', capabilities: ['review'], affinity: { taskId: first.id } });
+    expect((await claim(reviewer))?.id).toBe(review.id);
+
     // Ageing: a task that has waited long enough outranks a newer one of higher priority.
     const old = await createTask(hub, { title: 'old, low', priority: 10 });
     hub.app.hub().db.prepare("UPDATE tasks SET ready_since = '2000-01-01T00:00:00.000Z' WHERE id = ?").run(old.id);

@@ -13,7 +13,7 @@ import type { ServerFrame } from '../../shared/agent-protocol';
 import { type TaskAffinity, type TaskState, type TaskSubtasks } from '../../shared/task-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
-import { emptyStats, type AgentRecordStats } from './dispatcher';
+import { agentFits, emptyStats, type AgentRecordStats } from './dispatcher';
 import { isHeldState, OpenTasks, type OpenTask } from './open-tasks';
 import { TaskStore, type NewTaskRow, type TaskFields, type TaskRow } from './store';
 import { transitionOf, TransitionFeed, type TaskTransition } from './transitions';
@@ -88,7 +88,12 @@ export class TaskCore {
   ) {
     this.store = new TaskStore(db, options.dataDir);
     this.open = new OpenTasks(
-      (affinity: TaskAffinity) => ('taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId)),
+      (affinity: TaskAffinity, task) => {
+        const agentId = 'taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId);
+        // An agent that lacks the task's tier or capabilities is no one to wait for: the task goes to the best other.
+        const agent = agentId === null ? undefined : this.registry.find(agentId);
+        return agent && agentFits(agent, task) ? agentId : null;
+      },
       (agentId) => this.agentChanged(agentId),
     );
     this.load();

@@ -43,11 +43,11 @@ export class OpenTasks {
   private readonly waiters = new Map<string, Set<string>>();
 
   /**
-   * `preferredAgent` resolves a task's affinity to an agent when the task becomes ready; `heldChanged` hears when the
-   * number of tasks an agent holds changed.
+   * `preferredAgent` resolves a task's affinity to an agent when the task becomes ready (null when that agent could not
+   * take it anyway); `heldChanged` hears when the number of tasks an agent holds changed.
    */
   constructor(
-    private readonly preferredAgent: (affinity: TaskAffinity) => string | null,
+    private readonly preferredAgent: (affinity: TaskAffinity, task: OpenTask) => string | null,
     private readonly heldChanged: (agentId: string) => void,
   ) {}
 
@@ -135,7 +135,7 @@ export class OpenTasks {
     this.open.set(task.id, task);
     if (task.state === 'ready') {
       // The affinity's agent, looked up when the task becomes ready (the task it names may have run since creation).
-      if (row.affinity !== null && previous?.state !== 'ready') task.preferredAgent = this.preferredAgent(JSON.parse(row.affinity) as TaskAffinity);
+      if (row.affinity !== null && previous?.state !== 'ready') task.preferredAgent = this.preferredAgent(JSON.parse(row.affinity) as TaskAffinity, task);
       let group = this.readyGroups.get(task.needs);
       if (!group) this.readyGroups.set(task.needs, (group = new ReadyGroup<OpenTask>()));
       group.add(task);
