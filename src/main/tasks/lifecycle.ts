@@ -20,7 +20,7 @@ import { badRequest, forbidden, notFound } from '../errors';
 import { ulidGenerator } from '../ids';
 import type { TaskCaller, TaskCore } from './core';
 import { isHeldState, type OpenTask } from './open-tasks';
-import { iso, taskError, type TaskRow } from './store';
+import { iso, newTaskRow, taskError, type TaskRow } from './store';
 import { taskView } from './task-view';
 
 export class TaskLifecycle {
@@ -52,33 +52,7 @@ export class TaskLifecycle {
         const unmet = request.dependsOn.filter((dep) => core.open.get(dep) !== undefined || core.store.row(dep)?.state !== 'succeeded');
         const state: TaskState = unmet.length === 0 ? 'ready' : 'pending';
         return core.insert(
-          {
-            id,
-            project,
-            title: request.title,
-            instructions: request.instructions,
-            input: inputExternal ? null : inputJson,
-            inputBytes,
-            inputExternal: inputExternal ? 1 : 0,
-            capabilities: JSON.stringify([...new Set(request.capabilities)]),
-            tier: request.tier ?? null,
-            priority: request.priority,
-            timeoutSeconds: request.timeoutSeconds,
-            leaseSeconds: request.leaseSeconds,
-            maxAttempts: request.maxAttempts,
-            backoff: JSON.stringify(request.backoff),
-            dependsOn: JSON.stringify([...new Set(request.dependsOn)]),
-            assignee: request.assignee ?? null,
-            affinity: request.affinity ? JSON.stringify(request.affinity) : null,
-            threadId: request.threadId ?? null,
-            parentTaskId: request.parentTaskId ?? null,
-            workflowId: request.workflowId ?? null,
-            stepId: request.stepId ?? null,
-            createdBy: caller.kind === 'agent' ? caller.agent.id : 'cockpit',
-            state,
-            readySince: state === 'ready' ? iso(now) : null,
-            now: iso(now),
-          },
+          newTaskRow({ id, project, request, createdBy: caller.kind === 'agent' ? caller.agent.id : 'cockpit', state, inputJson, inputExternal, now }),
           [...new Set(request.dependsOn)],
         );
       });
@@ -96,39 +70,13 @@ export class TaskLifecycle {
    * dependencies, and their project, assignee and affinity already checked.
    */
   createInTransaction(caller: TaskCaller, requests: z.output<typeof CreateTaskRequest>[]): string[] {
-    const now = iso(Date.now());
+    const now = Date.now();
     const createdBy = caller.kind === 'agent' ? caller.agent.id : 'cockpit';
     return requests.map((request) => {
       const id = this.newId();
       const inputJson = request.input === undefined ? null : JSON.stringify(request.input);
       this.core.store.insert(
-        {
-          id,
-          project: request.project ?? 'default',
-          title: request.title,
-          instructions: request.instructions,
-          input: inputJson,
-          inputBytes: inputJson === null ? 0 : Buffer.byteLength(inputJson),
-          inputExternal: 0,
-          capabilities: JSON.stringify([...new Set(request.capabilities)]),
-          tier: request.tier ?? null,
-          priority: request.priority,
-          timeoutSeconds: request.timeoutSeconds,
-          leaseSeconds: request.leaseSeconds,
-          maxAttempts: request.maxAttempts,
-          backoff: JSON.stringify(request.backoff),
-          dependsOn: '[]',
-          assignee: request.assignee ?? null,
-          affinity: request.affinity ? JSON.stringify(request.affinity) : null,
-          threadId: request.threadId ?? null,
-          parentTaskId: request.parentTaskId ?? null,
-          workflowId: request.workflowId ?? null,
-          stepId: request.stepId ?? null,
-          createdBy,
-          state: 'ready',
-          readySince: now,
-          now,
-        },
+        newTaskRow({ id, project: request.project ?? 'default', request, createdBy, state: 'ready', inputJson, inputExternal: false, now }),
         [],
       );
       return id;

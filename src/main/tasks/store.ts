@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import { HELD_TASK_STATES, TASK_ERROR_CODES, TASK_TRANSITIONS, type Task, type TaskErrorCode, type TaskQuery, type TaskState } from '../../shared/task-protocol';
+import { HELD_TASK_STATES, TASK_ERROR_CODES, TASK_TRANSITIONS, type CreateTaskRequest, type Task, type TaskErrorCode, type TaskQuery, type TaskState } from '../../shared/task-protocol';
 import type { SqliteDatabase } from '../db/database';
 import { HubError } from '../errors';
 import { BodyStore } from '../messaging/body-store';
@@ -85,6 +85,47 @@ export interface NewTaskRow {
   state: TaskState;
   readySince: string | null;
   now: string;
+}
+
+/** The row of a new task: the request's fields as the store keeps them (created by an agent, a split or a workflow). */
+export function newTaskRow(task: {
+  id: string;
+  project: string;
+  request: z.output<typeof CreateTaskRequest>;
+  createdBy: string;
+  state: TaskState;
+  inputJson: string | null;
+  inputExternal: boolean;
+  now: number;
+}): NewTaskRow {
+  const { request, now } = task;
+  return {
+    id: task.id,
+    project: task.project,
+    title: request.title,
+    instructions: request.instructions,
+    input: task.inputExternal ? null : task.inputJson,
+    inputBytes: task.inputJson === null ? 0 : Buffer.byteLength(task.inputJson),
+    inputExternal: task.inputExternal ? 1 : 0,
+    capabilities: JSON.stringify([...new Set(request.capabilities)]),
+    tier: request.tier ?? null,
+    priority: request.priority,
+    timeoutSeconds: request.timeoutSeconds,
+    leaseSeconds: request.leaseSeconds,
+    maxAttempts: request.maxAttempts,
+    backoff: JSON.stringify(request.backoff),
+    dependsOn: JSON.stringify([...new Set(request.dependsOn)]),
+    assignee: request.assignee ?? null,
+    affinity: request.affinity ? JSON.stringify(request.affinity) : null,
+    threadId: request.threadId ?? null,
+    parentTaskId: request.parentTaskId ?? null,
+    workflowId: request.workflowId ?? null,
+    stepId: request.stepId ?? null,
+    createdBy: task.createdBy,
+    state: task.state,
+    readySince: task.state === 'ready' ? iso(now) : null,
+    now: iso(now),
+  };
 }
 
 /** Columns a change sets (undefined: left alone). */

@@ -18,7 +18,7 @@ import { aggregate } from '../workflows/aggregate';
 import type { TaskCore } from './core';
 import type { TaskLifecycle } from './lifecycle';
 import { isHeldState } from './open-tasks';
-import { iso, type NewTaskRow, type TaskRow } from './store';
+import { iso, newTaskRow, type TaskRow } from './store';
 import { taskView } from './task-view';
 import type { TaskTransition } from './transitions';
 
@@ -304,43 +304,3 @@ function orderByDependencies<T extends { key: string; dependsOn: string[] }>(spe
   return ordered;
 }
 
-/** The row of a new subtask: the request's fields as the store keeps them. */
-function newTaskRow(task: {
-  id: string;
-  project: string;
-  request: z.output<typeof CreateTaskRequest>;
-  createdBy: string;
-  state: TaskState;
-  inputJson: string | null;
-  inputExternal: boolean;
-  now: number;
-}): NewTaskRow {
-  const { request, now } = task;
-  return {
-    id: task.id,
-    project: task.project,
-    title: request.title,
-    instructions: request.instructions,
-    input: task.inputExternal ? null : task.inputJson,
-    inputBytes: task.inputJson === null ? 0 : Buffer.byteLength(task.inputJson),
-    inputExternal: task.inputExternal ? 1 : 0,
-    capabilities: JSON.stringify([...new Set(request.capabilities)]),
-    tier: request.tier ?? null,
-    priority: request.priority,
-    timeoutSeconds: request.timeoutSeconds,
-    leaseSeconds: request.leaseSeconds,
-    maxAttempts: request.maxAttempts,
-    backoff: JSON.stringify(request.backoff),
-    dependsOn: JSON.stringify([...new Set(request.dependsOn)]),
-    assignee: request.assignee ?? null,
-    affinity: request.affinity ? JSON.stringify(request.affinity) : null,
-    threadId: request.threadId ?? null,
-    parentTaskId: request.parentTaskId ?? null,
-    workflowId: request.workflowId ?? null,
-    stepId: request.stepId ?? null,
-    createdBy: task.createdBy,
-    state: task.state,
-    readySince: task.state === 'ready' ? iso(now) : null,
-    now: iso(now),
-  };
-}
