@@ -21,6 +21,7 @@ import {
   type MemorySearchResult,
   type StoredMemory,
 } from './memory-protocol';
+import { CockpitMemoryGraphCalls } from './memory-graph-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
@@ -147,6 +148,9 @@ export const calls = {
   /** Stores as the overseer, in the given project (default: default). */
   'memory.store': call(z.object({ memories: z.array(MemoryInput).min(1).max(1000) }).strict()).returns<StoredMemory[]>(),
   'memory.extract': call(ExtractRequest).returns<ExtractReport>(),
+  /** Changes a memory's sharing, tags or importance (the person at the cockpit may change any memory). */
+  'memory.update': call(CockpitMemoryGraphCalls.update).returns<Memory>(),
+  'memory.delete': call(CockpitMemoryGraphCalls.delete).returns<{ deleted: string }>(),
   'memory.model': call(NoParams).returns<MemoryModelState>(),
   /** dir: a sentence-transformers ONNX export folder, or null for the built-in encoder. */
   'memory.switchModel': call(z.object({ dir: z.string().min(1).nullable() }).strict()).returns<MemoryModelState>(),

@@ -183,6 +183,8 @@ export interface MemoryHit {
    * nothing stored answers the question well; show it as "no good match" rather than as an answer.
    */
   weak: boolean;
+  /** The topic the memory belongs to (memory-graph-protocol.ts), when topics have been assigned. */
+  topic?: { id: string; label: string[] } | null;
 }
 
 export interface MemorySearchResult {

@@ -188,6 +188,24 @@ describe('memory engine over HTTP', () => {
     expect((await hub.api('/memory/search?q=incident%20bridge', { token: a.token })).body.hits).toEqual([]);
   });
 
+  it('changes tags and importance on request, filters by the new tags, and refuses an empty or unknown change', async () => {
+    const hub = await startHub();
+    const a = await agent(hub, 'a');
+    const { body } = await hub.api('/memory/store', { token: a.token, body: { text: 'The staging database lives on db-stage-2', kind: 'fact', tags: ['infra'] } });
+    const id = body.stored[0].memory.id;
+    const changed = await hub.api(`/memory/${id}`, { method: 'PATCH', token: a.token, body: { tags: ['staging', 'db', 'staging'], importance: 0.9 } });
+    expect(changed.status).toBe(200);
+    expect(changed.body.tags).toEqual(['staging', 'db']);
+    expect(changed.body.importance).toBe(0.9);
+    expect(changed.body.shared).toBe(false);
+    const byNewTag = await hub.api('/memory/search?q=staging%20database&tags=staging', { token: a.token });
+    expect(byNewTag.body.hits.map((hit: { memory: { id: string } }) => hit.memory.id)).toEqual([id]);
+    expect((await hub.api('/memory/search?q=staging%20database&tags=infra', { token: a.token })).body.hits).toEqual([]);
+    expect((await hub.api(`/memory/${id}`, { method: 'PATCH', token: a.token, body: {} })).status).toBe(400);
+    expect((await hub.api(`/memory/${id}`, { method: 'PATCH', token: a.token, body: { text: 'rewritten' } })).status).toBe(400);
+    expect((await hub.api(`/memory/${id}`, { method: 'PATCH', token: a.token, body: { importance: 2 } })).status).toBe(400);
+  });
+
   it('keeps memories and their index across a restart', async () => {
     const hub = await startHub();
     const a = await agent(hub, 'a');

@@ -107,6 +107,11 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'memory.extract': (input) => deps.hub().memory.extract(input, { project: input.project ?? 'default', agent: null }),
 
+    'memory.update': async ({ id, update }) => (await deps.hub().memory.store()).update(id, update),
+    'memory.delete': async ({ id }) => {
+      (await deps.hub().memory.store()).delete(id);
+      return { deleted: id };
+    },
     'memory.model': async () => {
       const { memory } = deps.hub();
       await memory.store();

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ExtractRequest, MemorySearchQuery, StoreRequest } from '../../shared/memory-protocol';
 import { API_PREFIX } from '../../shared/agent-protocol';
+import { MemoryUpdate } from '../../shared/memory-graph-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf, requireAuthority } from '../api/auth';
 import type { ApiContext } from '../api/server';
@@ -65,10 +66,10 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
   http.patch(`${API_PREFIX}/memory/:id`, async (request) => {
     const by = caller(request);
     const id = memoryId(request);
-    const { shared } = parseInput(z.object({ shared: z.boolean() }).strict(), request.body, 'memory update');
+    const update = parseInput(MemoryUpdate, request.body, 'memory update');
     const store = await engine.store();
     checkChangeable(store, by, id);
-    return store.setShared(id, shared);
+    return store.update(id, update);
   });
 
   http.delete(`${API_PREFIX}/memory/:id`, async (request, reply) => {

@@ -197,7 +197,10 @@ export class MemoryStore {
       byIds: (count: number) => db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (${'?,'.repeat(count).slice(0, -1)})`),
       touch: db.prepare('UPDATE memories SET access_count = access_count + 1, last_accessed_at = ? WHERE id = ?'),
       remove: db.prepare('DELETE FROM memories WHERE id = ?'),
-      setShared: db.prepare('UPDATE memories SET shared = ?, updated_at = ? WHERE id = ?'),
+      update: db.prepare(
+        `UPDATE memories SET shared = COALESCE(@shared, shared), tags = COALESCE(@tags, tags),
+           importance = COALESCE(@importance, importance), updated_at = @now WHERE id = @id`,
+      ),
       ranking: (count: number) =>
         db.prepare(`SELECT id, text, importance, COALESCE(last_accessed_at, created_at) AS used FROM memories WHERE id IN (${'?,'.repeat(count).slice(0, -1)})`),
       storedVector: db.prepare('SELECT vector FROM embeddings WHERE model = ? AND memory_id = ?').pluck(),
@@ -388,11 +391,24 @@ export class MemoryStore {
   }
 
   setShared(uid: string, shared: boolean): Memory {
+    return this.update(uid, { shared });
+  }
+
+  /** Changes what a person may edit of a memory (sharing, tags, importance) in one statement; the rest stays. */
+  update(uid: string, update: { shared?: boolean; tags?: string[]; importance?: number }): Memory {
     const id = this.s.idOfUid.get(uid) as number | undefined;
     if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
-    this.s.setShared.run(shared ? 1 : 0, new Date().toISOString(), id);
+    const tags = update.tags === undefined ? undefined : [...new Set(update.tags)];
+    this.s.update.run({
+      id,
+      now: new Date().toISOString(),
+      shared: update.shared === undefined ? null : update.shared ? 1 : 0,
+      tags: tags === undefined ? null : JSON.stringify(tags),
+      importance: update.importance ?? null,
+    });
     const entry = this.catalog.get(id);
-    if (entry) entry.shared = shared;
+    if (entry && update.shared !== undefined) entry.shared = update.shared;
+    if (entry && tags !== undefined) entry.tags = tags;
     return this.get(uid);
   }
 
