@@ -1,0 +1,321 @@
+/**
+ * Writing memories: stores are grouped like message sends (what arrives while a batch is being embedded joins the next
+ * batch, so one ONNX run and one transaction serve many callers, and each caller hears back only after the commit);
+ * each new memory is checked against its close neighbours (reinforces a restatement, supersedes an older value).
+ */
+import type { MemoryKind, StoredMemory } from '../../shared/memory-protocol';
+import { ulidGenerator } from '../ids';
+import { badRequest, HubError } from '../errors';
+import { loadMemories, textHash, vectorBlob } from './memory-rows';
+import { KIND_IMPORTANCE } from './ranking';
+import { DEFAULT_SUPERSESSION, noteFacts, relateNotes, type NoteFacts, type SupersessionThresholds } from './supersession';
+import { embedTexts, type CatalogEntry, type ParsedMemoryInput, type StoreContext, type StoreState } from './store-types';
+
+interface PendingStore {
+  inputs: Array<ParsedMemoryInput & { vector?: Float32Array }>;
+  context: StoreContext;
+  resolve(results: StoredMemory[]): void;
+  reject(error: Error): void;
+}
+
+/** Stores taken from the queue together, and their vectors on the way (an Error if the encoder failed). */
+interface EmbeddingGroup {
+  batch: PendingStore[];
+  toEmbed: Array<ParsedMemoryInput & { vector?: Float32Array }>;
+  vectors: Promise<Float32Array[] | Error>;
+}
+
+/** Nearest neighbours looked at per new memory when checking for near-duplicates. */
+const DEDUPE_NEIGHBOURS = 10;
+/** Kinds that state one thing (a fact, a decision…): the ones a newer value can supersede. Passages are not compared. */
+const STATEMENT_KINDS = new Set<MemoryKind>(['fact', 'decision', 'task', 'error', 'code', 'note']);
+/** Close memories compared word by word with a new statement (the most similar first). */
+const SUPERSESSION_CANDIDATES = 3;
+
+/** What storeOne decided about a new memory and the close memories it was compared with. */
+type Closest =
+  | { relation: 'restatement'; id: number; score: number }
+  | { relation: 'update'; id: number; score: number; because: 'value' | 'negation' };
+
+export class StoreWriter {
+  private queue: PendingStore[] = [];
+  private flushingNow = false;
+  private readonly newId = ulidGenerator();
+  private readonly s;
+
+  constructor(private readonly state: StoreState) {
+    const { db } = state;
+    this.s = {
+      // Only a current memory is reinforced: restating a value that was replaced is compared with the current one.
+      byHash: db.prepare('SELECT id FROM memories WHERE project = ? AND text_hash = ? AND superseded_by IS NULL').pluck(),
+      textOf: db.prepare('SELECT text FROM memories WHERE id = ?').pluck(),
+      uidAndText: db.prepare('SELECT uid, text FROM memories WHERE id = ?'),
+      supersede: db.prepare('UPDATE memories SET superseded_by = ? WHERE id = ?'),
+      idOfUid: db.prepare('SELECT id FROM memories WHERE uid = ?').pluck(),
+      insert: db.prepare(
+        `INSERT INTO memories (uid, project, agent, kind, text, text_hash, tags, metadata, importance, created_at, updated_at,
+           source_type, source_ref, parent_id, shared, supersedes)
+         VALUES (@uid, @project, @agent, @kind, @text, @hash, @tags, @metadata, @importance, @now, @now,
+           @sourceType, @sourceRef, @parentId, @shared, @supersedes)`,
+      ),
+      reinforce: db.prepare(
+        `UPDATE memories SET tags = @tags, metadata = @metadata,
+           importance = MIN(1.0, MAX(importance, @importance) + 0.05), reinforcements = reinforcements + 1,
+           updated_at = @now, last_accessed_at = @now, shared = MAX(shared, @shared)
+         WHERE id = @id`,
+      ),
+      current: db.prepare('SELECT text, tags, metadata FROM memories WHERE id = ?'),
+      vector: db.prepare('INSERT OR REPLACE INTO embeddings (memory_id, model, vector) VALUES (?, ?, ?)'),
+    };
+  }
+
+  /** Whether a group is being embedded or committed (a model switch and close wait for it to end). */
+  get flushing(): boolean {
+    return this.flushingNow;
+  }
+
+  /** Stores memories (embedding, deduplicating, indexing); resolves after the commit. */
+  store(inputs: Array<ParsedMemoryInput & { vector?: Float32Array }>, context: StoreContext): Promise<StoredMemory[]> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const done = (results: StoredMemory[]) => {
+        this.state.options.observe?.('store', performance.now() - started, results.length);
+        resolve(results);
+      };
+      this.queue.push({ inputs, context, resolve: done, reject });
+      if (!this.flushingNow) void this.flush();
+    });
+  }
+
+  /**
+   * Stores queued groups one after another, pipelined: as soon as a group's vectors are back, the group queued
+   * meanwhile starts embedding (in the inference worker) while this one is deduplicated and committed on this thread.
+   * A group's near-duplicate check still sees every earlier group: it runs after their commits.
+   */
+  private async flush(): Promise<void> {
+    this.flushingNow = true;
+    try {
+      let next: EmbeddingGroup | undefined = this.takeQueued();
+      while (next) {
+        const current = next;
+        const vectors = await current.vectors;
+        next = this.queue.length > 0 ? this.takeQueued() : undefined;
+        // The next group is already taken (and embedding): a failure here must answer this group's callers and
+        // leave the loop running for the next one. (commitGroup is synchronous: nothing is queued meanwhile.)
+        try {
+          this.commitGroup(current, vectors);
+        } catch (error) {
+          const failure = new HubError('storage_failed', `the memory could not be stored: ${(error as Error).message}`);
+          current.batch.forEach((pending) => pending.reject(failure));
+        }
+      }
+    } finally {
+      this.flushingNow = false;
+    }
+  }
+
+  /** Takes every queued store as one group and starts embedding, in one encoder call, every text that needs it. */
+  private takeQueued(): EmbeddingGroup {
+    const batch = this.queue;
+    this.queue = [];
+    const items = batch.flatMap((pending) => pending.inputs);
+    const toEmbed = items.filter((input) => !input.vector);
+    const vectors: Promise<Float32Array[] | Error> =
+      toEmbed.length === 0
+        ? Promise.resolve([])
+        : embedTexts(this.state, toEmbed.map((input) => input.text)).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    return { batch, toEmbed, vectors };
+  }
+
+  private commitGroup({ batch, toEmbed }: EmbeddingGroup, vectors: Float32Array[] | Error): void {
+    if (vectors instanceof Error) {
+      const failure = new HubError('embedding_failed', `the sentence encoder failed: ${vectors.message}`);
+      batch.forEach((pending) => pending.reject(failure));
+      return;
+    }
+    toEmbed.forEach((input, i) => (input.vector = vectors[i]));
+    const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending })));
+
+    // 1. Near-duplicate candidates for the whole batch at once: in one FAISS call while the index is flat (one call
+    // per memory cost ~2 ms each at 10k memories), then in the few IVF lists nearest each new memory.
+    const dedupable = items.filter((item) => item.input.kind !== 'document' && item.input.kind !== 'section');
+    const neighbours = new Map<ParsedMemoryInput, Array<{ id: number; score: number }>>();
+    this.state.index
+      .searchCloseBatch(dedupable.map((item) => item.input.vector!), DEDUPE_NEIGHBOURS)
+      .forEach((hits, i) => neighbours.set(dedupable[i]!.input, hits));
+
+    // 2. One transaction for the whole group; a savepoint per caller, so one caller's bad input fails alone.
+    const now = new Date().toISOString();
+    const added: Array<{ id: number; vector: Float32Array; entry: CatalogEntry }> = [];
+    // Memories superseded in this group: no later memory of the group compares with them.
+    const superseded = new Set<number>();
+    const outcomes: Array<() => void> = [];
+    try {
+      this.state.db.transaction(() => {
+        for (const pending of batch) {
+          const supersededHere: number[] = [];
+          try {
+            const addedHere: typeof added = [];
+            const results = this.state.db.transaction(() =>
+              pending.inputs.map((input, position) =>
+                this.storeOne(input as ParsedMemoryInput & { vector: Float32Array }, position, pending, now, addedHere, neighbours.get(input), {
+                  all: superseded,
+                  here: supersededHere,
+                }),
+              ),
+            )();
+            added.push(...addedHere);
+            const memories = loadMemories(this.state.db, results.map((result) => result.id));
+            outcomes.push(() =>
+              pending.resolve(
+                results.map(({ id, outcome, similarity, replaced }) => ({
+                  memory: memories.get(id)!,
+                  outcome,
+                  ...(similarity === undefined ? {} : { similarity }),
+                  ...(replaced === undefined ? {} : { superseded: replaced }),
+                })),
+              ),
+            );
+          } catch (error) {
+            // Rolled back with its savepoint: what it superseded is current again.
+            supersededHere.forEach((id) => superseded.delete(id));
+            outcomes.push(() => pending.reject(error instanceof HubError ? error : badRequest((error as Error).message)));
+          }
+        }
+      })();
+    } catch (error) {
+      const failure = new HubError('storage_failed', `the memory could not be stored: ${(error as Error).message}`);
+      batch.forEach((pending) => pending.reject(failure));
+      return;
+    }
+    // 3. Only committed memories enter the index and the catalog.
+    if (added.length > 0) this.state.index.add(added.map(({ id, vector }) => ({ id, vector })));
+    for (const { id, entry } of added) this.state.catalog.set(id, entry);
+    for (const id of superseded) {
+      const entry = this.state.catalog.get(id);
+      if (entry) entry.superseded = true;
+    }
+    outcomes.forEach((settle) => settle());
+  }
+
+  private storeOne(
+    input: ParsedMemoryInput & { vector: Float32Array },
+    position: number,
+    pending: PendingStore & { ids?: number[] },
+    now: string,
+    added: Array<{ id: number; vector: Float32Array; entry: CatalogEntry }>,
+    neighbours: Array<{ id: number; score: number }> | undefined,
+    superseded: { all: Set<number>; here: number[] },
+  ): { id: number; outcome: StoredMemory['outcome']; similarity?: number; replaced?: StoredMemory['superseded'] } {
+    const project = input.project ?? pending.context.project;
+    const hash = textHash(input.text);
+    const importance = input.importance ?? KIND_IMPORTANCE[input.kind] ?? 0.5;
+    const ids = (pending.ids ??= []);
+
+    // The same fact in the same project is reinforced, not duplicated; a newer value of it supersedes it.
+    let existing = this.s.byHash.get(project, hash) as number | undefined;
+    let similarity = existing === undefined ? undefined : 1;
+    let closest: Closest | undefined;
+    if (existing === undefined && input.kind !== 'document' && input.kind !== 'section') {
+      closest = this.closest(input, project, neighbours, superseded.all);
+      similarity = closest?.score;
+      if (closest?.relation === 'restatement') existing = closest.id;
+    }
+    if (existing !== undefined) {
+      const current = this.s.current.get(existing) as { text: string; tags: string; metadata: string };
+      const tags = [...new Set([...(JSON.parse(current.tags) as string[]), ...input.tags])];
+      const metadata = { ...(JSON.parse(current.metadata) as object), ...input.metadata };
+      // The first wording and its vector stay, so repeated near-copies cannot drift a memory away from itself;
+      // what is new (tags, metadata, importance, being said again) is folded in.
+      this.s.reinforce.run({ id: existing, tags: JSON.stringify(tags), metadata: JSON.stringify(metadata), importance, now, shared: input.shared ? 1 : 0 });
+      const entry = this.state.catalog.get(existing);
+      if (entry) {
+        entry.tags = tags;
+        entry.shared ||= input.shared;
+      }
+      ids.push(existing);
+      return { id: existing, outcome: 'reinforced', similarity };
+    }
+
+    let parentId: number | null = null;
+    if (typeof input.parent === 'number') {
+      if (input.parent >= position) throw badRequest(`memory ${position}: parent ${input.parent} must be an earlier memory of the batch`);
+      parentId = ids[input.parent]!;
+    } else if (typeof input.parent === 'string') {
+      parentId = (this.s.idOfUid.get(input.parent) as number | undefined) ?? null;
+      if (parentId === null) throw badRequest(`memory ${position}: parent ${input.parent} does not exist`);
+    }
+    const result = this.s.insert.run({
+      uid: this.newId(),
+      project,
+      agent: pending.context.agent,
+      kind: input.kind,
+      text: input.text,
+      hash,
+      tags: JSON.stringify(input.tags),
+      metadata: JSON.stringify(input.metadata),
+      importance,
+      now,
+      sourceType: input.source?.type ?? null,
+      sourceRef: input.source?.ref ?? null,
+      parentId,
+      shared: input.shared ? 1 : 0,
+      supersedes: closest?.relation === 'update' ? closest.id : null,
+    });
+    const id = Number(result.lastInsertRowid);
+    this.s.vector.run(id, this.state.encoder.id, vectorBlob(input.vector));
+    added.push({
+      id,
+      vector: input.vector,
+      entry: { project, kind: input.kind, agent: pending.context.agent, shared: input.shared, createdAt: Date.parse(now), tags: input.tags, superseded: false },
+    });
+    ids.push(id);
+    if (closest?.relation !== 'update') return { id, outcome: 'created' };
+    this.s.supersede.run(id, closest.id);
+    superseded.all.add(closest.id);
+    superseded.here.push(closest.id);
+    const old = this.s.uidAndText.get(closest.id) as { uid: string; text: string };
+    return { id, outcome: 'supersedes', similarity: closest.score, replaced: { id: old.uid, text: old.text, because: closest.because } };
+  }
+
+  /**
+   * The current memories of the project closest to a new one, and what the new one is to them: a restatement
+   * (reinforces), an update (supersedes), or neither. Passages (chunks) are only reinforced by a near-identical
+   * chunk; statements (facts, decisions, notes…) are compared word by word with the few most similar (supersession.ts).
+   */
+  private closest(
+    input: ParsedMemoryInput & { vector: Float32Array },
+    project: string,
+    neighbours: Array<{ id: number; score: number }> | undefined,
+    supersededInGroup: Set<number>,
+  ): Closest | undefined {
+    const statement = STATEMENT_KINDS.has(input.kind);
+    const thresholds: SupersessionThresholds = { ...DEFAULT_SUPERSESSION, reinforce: this.state.options.dedupeSimilarity };
+    const floor = statement ? Math.min(thresholds.update, thresholds.restate, thresholds.reinforce) : thresholds.reinforce;
+    const eligible = (id: number): boolean => {
+      const entry = this.state.catalog.get(id);
+      if (!entry || entry.project !== project || entry.superseded || supersededInGroup.has(id)) return false;
+      // A statement may supersede a statement of another kind ("use X" noted, "we will use Y" decided); it
+      // reinforces only one of its own kind.
+      return entry.kind === input.kind || (statement && STATEMENT_KINDS.has(entry.kind));
+    };
+    let close = (neighbours ?? []).filter((hit) => hit.score >= floor && eligible(hit.id));
+    // The batch's neighbours are global; only when all of them are near-identical yet none is eligible could an
+    // eligible near-identical one lie further down, and a filtered search settles it. (Not for the lower similarity
+    // of updates: many memories have ten neighbours above it, and a filtered search per memory scans far.)
+    const exhausted = !neighbours || (neighbours.length === DEDUPE_NEIGHBOURS && neighbours.at(-1)!.score >= thresholds.reinforce);
+    if (close.length === 0 && exhausted) close = this.state.index.search(input.vector, SUPERSESSION_CANDIDATES, eligible).filter((hit) => hit.score >= floor);
+    if (!statement) {
+      const same = close.find((hit) => hit.score >= thresholds.reinforce);
+      return same && { relation: 'restatement', id: same.id, score: same.score };
+    }
+    let facts: NoteFacts | undefined;
+    for (const hit of close.slice(0, SUPERSESSION_CANDIDATES)) {
+      facts ??= noteFacts(input.text);
+      const found = relateNotes(facts, noteFacts(this.s.textOf.get(hit.id) as string), hit.score, thresholds);
+      if (found.relation === 'update') return { relation: 'update', id: hit.id, score: hit.score, because: found.because };
+      if (found.relation === 'restatement' && this.state.catalog.get(hit.id)!.kind === input.kind) return { relation: 'restatement', id: hit.id, score: hit.score };
+    }
+    return undefined;
+  }
+}
