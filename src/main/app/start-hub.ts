@@ -91,8 +91,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     maxBodyBytes: config.messages.maxBytes,
     bodyDir: path.join(dataDir, BODY_DIR),
     bodyFileBytes: config.messages.bodyFileBytes,
-    observeSend: (ms, recipients) => {
-      metrics.record('send', ms);
+    observeSend: (ms, recipients, from, commitSize) => {
+      metrics.record('send', ms, () => `from ${from.name} to ${recipients} inbox${recipients === 1 ? '' : 'es'}, in a commit of ${commitSize}`);
       metrics.count('messagesSent');
       metrics.count('messagesDelivered', recipients);
     },
@@ -110,7 +110,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     services,
     ...config.memory,
     observe: (op, ms, count) => {
-      metrics.record(op, ms, op === 'embed' ? `${count} texts` : undefined);
+      metrics.record(op, ms, () => (op === 'embed' ? `${count} texts` : op === 'store' ? `${count} memor${count === 1 ? 'y' : 'ies'}` : 'one query'));
       if (op === 'store') metrics.count('memoriesStored', count);
       if (op === 'search') metrics.count('searches');
     },
@@ -149,7 +149,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     messaging,
     router: upgrades,
     maxBodyBytes: config.messages.maxBytes,
-    observeDelivery: (ms) => metrics.record('deliver', ms),
+    observeDelivery: (ms, to) => metrics.record('deliver', ms, () => `to ${to.name}`),
     memory,
     reservations,
     tasks,

@@ -41,7 +41,7 @@ export interface RealtimeOptions {
   /** Tasks, for the tasks.ready frame (offers are sent through sendTo). */
   tasks?: TaskService;
   /** Told the notification latency of each live push: from the hub accepting the send to the frame on the socket. */
-  observeDelivery?: (latencyMs: number) => void;
+  observeDelivery?: (latencyMs: number, to: AgentRecord) => void;
   registry: AgentRegistry;
   messaging: MessagingService;
   router: UpgradeRouter;
@@ -216,7 +216,7 @@ export class RealtimeGateway {
         const connection = this.connections.get(agentId);
         if (!connection) continue;
         frame ??= messageFrame(message);
-        if (connection.push(message.seq, frame) && observe) observe(performance.now() - acceptedAt);
+        if (connection.push(message.seq, frame) && observe) observe(performance.now() - acceptedAt, connection.agent);
       }
     }
   }

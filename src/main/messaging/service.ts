@@ -64,8 +64,11 @@ export interface MessagingOptions {
   bodyDir: string;
   /** Bodies larger than this many bytes (UTF-8) go to files (messages.bodyFileBytes). */
   bodyFileBytes: number;
-  /** Told how long each send took to become durable, and how many inbox deliveries it made. */
-  observeSend?: (durationMs: number, recipients: number) => void;
+  /**
+   * Told how long each send took to become durable, how many inbox deliveries it made, who sent it and how many
+   * writes its group commit carried (which explains most slow sends).
+   */
+  observeSend?: (durationMs: number, recipients: number, from: AgentRecord, commitSize: number) => void;
   /** Decodes sends (HTTP and socket); by default large ones in the send-decoder worker. */
   decoder?: SendDecoder;
 }
@@ -278,7 +281,7 @@ export class MessagingService {
         const result = this.applySend(write, now, deliveries, touched);
         outcomes.push(() => {
           write.resolve(result);
-          if (!result.duplicate) this.options.observeSend?.(performance.now() - write.acceptedAt, result.recipients);
+          if (!result.duplicate) this.options.observeSend?.(performance.now() - write.acceptedAt, result.recipients, write.sender, batch.length);
         });
       } else {
         const acked = this.store.ack(write.agent.id, write.ids, now);

@@ -37,13 +37,16 @@ export class Metrics {
     this.loopDelay.enable();
   }
 
-  /** Records one operation's duration; `detail` names it in the slowest-operations list. */
-  record(op: OperationName, durationMs: number, detail?: string): void {
+  /**
+   * Records one operation's duration; `detail` names it in the slowest-operations list (a function: built only for
+   * an operation slow enough to be listed).
+   */
+  record(op: OperationName, durationMs: number, detail?: string | (() => string)): void {
     const micros = Math.max(1, Math.round(durationMs * 1000));
     this.total.get(op)!.record(micros);
     this.window.get(op)!.record(micros);
     if (this.slow.length < SLOW_KEEP || durationMs > this.slow[this.slow.length - 1]!.durationMs) {
-      this.slow.push({ op, durationMs, at: new Date().toISOString(), detail: detail ?? null });
+      this.slow.push({ op, durationMs, at: new Date().toISOString(), detail: (typeof detail === 'function' ? detail() : detail) ?? null });
       this.slow.sort((a, b) => b.durationMs - a.durationMs);
       if (this.slow.length > SLOW_KEEP) this.slow.length = SLOW_KEEP;
     }

@@ -165,7 +165,9 @@ function AgentRow({ agent, now, selected }: { agent: AgentInfo; now: number; sel
     >
       <td>
         <div className="cell-main">
-          {agent.name}
+          <span className="agent-name" title={agent.name}>
+            {agent.name}
+          </span>
           {isOverseer(agent) && <Tag tone="accent">you</Tag>}
         </div>
         <div className="cell-sub num" title={agent.id}>

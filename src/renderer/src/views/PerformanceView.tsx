@@ -139,12 +139,12 @@ export function PerformanceView() {
                         <span className={`op op-${entry.op}`}>{entry.op}</span>
                         {times > 1 && <span className="muted small num"> ×{times}</span>}
                       </td>
-                      <td className="num right">{formatMs(entry.durationMs)}</td>
+                      <td className="num right nowrap">{formatMs(entry.durationMs)}</td>
                       <td className="num nowrap muted" title={entry.at}>
                         {formatClock(entry.at)} · {formatAgo(entry.at, now)}
                       </td>
-                      <td className="truncate muted num" title={entry.detail ?? undefined}>
-                        {entry.detail ?? ''}
+                      <td className="slow-detail muted" title={entry.detail ?? undefined} data-testid="slow-detail">
+                        <span className="ellipsis">{entry.detail ?? '—'}</span>
                       </td>
                     </tr>
                   ))}
@@ -191,7 +191,7 @@ function OperationCard({ op, snapshot, points, histogram }: { op: OperationName;
         <Figure label="p50" value={formatMs(total.p50Ms)} />
         <Figure label="p99" value={formatMs(total.p99Ms)} />
         <Figure label="max" value={formatMs(total.maxMs)} />
-        <Figure label="last s" value={last.count > 0 ? `${formatCount(last.count)} · p99 ${formatMs(last.p99Ms)}` : 'idle'} />
+        <Figure label="last s" value={last.count > 0 ? `${formatCount(last.count)} · p99 ${formatMs(last.p99Ms)}` : 'idle'} wide testId="figure-last-s" />
       </div>
       {total.count === 0 ? (
         <Empty title={`No ${op} yet`} />
@@ -219,11 +219,13 @@ function OperationCard({ op, snapshot, points, histogram }: { op: OperationName;
   );
 }
 
-function Figure({ label, value }: { label: string; value: string }) {
+function Figure({ label, value, wide, testId }: { label: string; value: string; wide?: boolean; testId?: string }) {
   return (
-    <div className="figure">
+    <div className={`figure ${wide ? 'figure-wide' : ''}`}>
       <div className="figure-label">{label}</div>
-      <div className="figure-value num">{value}</div>
+      <div className="figure-value num" data-testid={testId}>
+        {value}
+      </div>
     </div>
   );
 }
