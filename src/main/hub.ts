@@ -1,5 +1,6 @@
 /** The running hub's services, as one value: what the cockpit handlers, the live feed and tests need to reach. */
 import type { A2aGateway } from './a2a/gateway';
+import type { AttentionService } from './attention/service';
 import type { BackupService } from './backup';
 import type { Checkpointer } from './db/checkpointer';
 import type { SqliteDatabase } from './db/database';
@@ -32,4 +33,6 @@ export interface Hub {
   tasks: TaskService;
   /** Workflow runs on those tasks. */
   workflows: WorkflowEngine;
+  /** What needs a person's attention, from all of the above. */
+  attention: AttentionService;
 }

@@ -22,6 +22,7 @@ import {
   type StoredMemory,
 } from './memory-protocol';
 import { CockpitMemoryGraphCalls } from './memory-graph-protocol';
+import { AttentionActRequest, AttentionQuery, type AttentionActResult, type AttentionList } from './attention-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
@@ -187,6 +188,10 @@ export const calls = {
   'workflows.cancel': call(CockpitWorkflowCalls.cancel).returns<WorkflowRun>(),
   'workflows.approve': call(CockpitWorkflowCalls.approve).returns<WorkflowRun>(),
   'workflows.retry': call(CockpitWorkflowCalls.retry).returns<WorkflowRun>(),
+  /** What needs attention (attention-protocol.ts): every project's and the hub's own, or one project's. */
+  'attention.list': call(AttentionQuery.optional()).returns<AttentionList>(),
+  /** Takes an item's action (a message's text in `text`); answers what happened and the list after. */
+  'attention.act': call(AttentionActRequest).returns<AttentionActResult>(),
 } as const;
 
 /** The most of a body's text (UTF-8 bytes, about: characters) the cockpit gets in its lists, threads and live stream. */
@@ -228,6 +233,8 @@ export const events = {
   'backup.restored': event<LastRestore>(),
   /** Workflow runs that changed (a step or task moved), as summaries, at most once per tenth of a second. */
   'workflows.changed': event<WorkflowsChanged>(),
+  /** The whole attention list, when it changed (an item came, went or changed its words), at most once a second. */
+  'attention.changed': event<AttentionList>(),
 } as const;
 
 export type CallName = keyof typeof calls;

@@ -11,6 +11,8 @@ import { HUB_RUNTIME_FILE, type HubRuntimeFile } from '../../shared/hub-location
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { A2aGateway } from '../a2a/gateway';
 import { registerAgentRoutes } from '../agents/http';
+import { registerAttentionRoutes } from '../attention/http';
+import { AttentionService } from '../attention/service';
 import { AgentRegistry } from '../agents/registry';
 import { createApiServer, type ApiServer } from '../api/server';
 import { UpgradeRouter } from '../api/upgrade-router';
@@ -169,7 +171,11 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     maxBodyBytes: config.messages.maxBytes,
     keepFinishedTasksMs: config.a2a.keepFinishedTasksDays * 86_400_000,
   });
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows };
+  const attention = new AttentionService(
+    { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup },
+    { onChanged: (list) => events.emit('attention.changed', list) },
+  );
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, attention };
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -193,6 +199,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => registerTaskRoutes(context, registry, tasks, cockpitToken),
       (context) => registerWorkflowRoutes(context, registry, cockpitToken),
       (context) => registerWorkflowRunRoutes(context, registry, workflows, cockpitToken),
+      (context) => registerAttentionRoutes(context, registry, attention, cockpitToken),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -231,6 +238,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
  */
 async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, quitBackup: boolean): Promise<void> {
   feed.stop();
+  hub.attention.close();
   await hub.mailbox.close();
   hub.realtime.close();
   await hub.mcp.close();

@@ -153,6 +153,9 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'workflows.cancel': ({ id, reason }) => deps.hub().workflows.cancel(COCKPIT, id, reason),
     'workflows.approve': ({ id, stepId, decision }) => deps.hub().workflows.approve(COCKPIT, id, stepId, decision),
     'workflows.retry': ({ id, stepId }) => deps.hub().workflows.retry(COCKPIT, id, stepId),
+
+    'attention.list': (query) => deps.hub().attention.list(query ?? {}),
+    'attention.act': ({ id, text }) => deps.hub().attention.act(id, text),
   };
 }
 
