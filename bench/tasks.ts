@@ -1,13 +1,13 @@
 /**
  * Tasks benchmark: a real hub (in this process, headless, real SQLite file) with agents in a process of their own on
- * real WebSockets, taking pushed tasks and completing them over HTTP.
+ * real WebSockets, taking pushed tasks and completing them over their sockets (`task.complete`) or over HTTP.
  *
- *   npm run bench -- tasks [--agents N] [--latency-rounds N] [--tasks N] [--fair-agents N]
+ *   npm run bench -- tasks [--agents N] [--latency-rounds N] [--tasks N] [--fair-agents N] [--complete socket|http]
  *
  * Phases: (1) dispatch latency, one task at a time with 100 agents connected: from the moment the task is committed
  * ready (the service's transition event, told right after the COMMIT) to its offer frame read on the chosen agent's
  * socket, on the monotonic clock both processes share; (2) throughput: N tasks created by a lead 100 at a time (as a
- * fan-out would), each offered, completed over HTTP and committed, with 100 agents taking 4 at a time, until the
+ * fan-out would), each offered, completed (over the socket, or HTTP with --complete http) and committed, with 100 agents taking 4 at a time, until the
  * last completion is committed; (3) spread over 200 equal agents taking one task at a time, given fan-outs of 100 one after another (max/min
  * tasks per agent);
  * (4) the task service alone, in-process, no HTTP or sockets: create, claim-next and complete of N tasks one after
@@ -24,7 +24,7 @@ import { intOption } from './lib/options';
 import { writeResults } from './lib/results';
 import { summarize, type Summary } from './lib/stats';
 import { fmt, printTable } from './lib/table';
-import { TaskAgents, type TaskAgentCredentials } from './lib/task-agents';
+import { TaskAgents, type CompleteVia, type TaskAgentCredentials } from './lib/task-agents';
 
 const description = 'tasks: dispatch latency to the agent socket, tasks/s completed and durable, spread over equal agents (in-process hub, agents in their own process, real SQLite and sockets)';
 
@@ -106,14 +106,14 @@ async function latencyPhase(hub: Hub, agentCount: number, rounds: number): Promi
   return summarize(samples);
 }
 
-async function throughputPhase(hub: Hub, agentCount: number, count: number): Promise<{ seconds: number; perSecond: number; hubCpuUsPerTask: number }> {
+async function throughputPhase(hub: Hub, agentCount: number, count: number, via: CompleteVia): Promise<{ seconds: number; perSecond: number; hubCpuUsPerTask: number }> {
   let completed = 0;
   let finish: () => void = () => undefined;
   const allDone = new Promise<void>((resolve) => (finish = resolve));
   const stop = watch(hub, 'throughput', (t) => {
     if (t.to === 'succeeded' && ++completed === count) finish();
   });
-  const agents = await TaskAgents.start(hub.url, register(hub, 'throughput', agentCount), { slots: 4 });
+  const agents = await TaskAgents.start(hub.url, register(hub, 'throughput', agentCount), { slots: 4, via });
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -197,7 +197,7 @@ const defaults = {
 const PHASES = ['latency', 'throughput', 'spread', 'service'] as const;
 type Phase = (typeof PHASES)[number];
 
-export async function run(options: { agents: number; latencyRounds: number; tasks: number; fairAgents: number; only: Phase[] }): Promise<number> {
+export async function run(options: { agents: number; latencyRounds: number; tasks: number; fairAgents: number; only: Phase[]; complete: CompleteVia }): Promise<number> {
   const machine = machineFacts();
   console.log(`Tasks benchmark — ${machineLine(machine)}`);
   const hub = await startHub();
@@ -211,12 +211,12 @@ export async function run(options: { agents: number; latencyRounds: number; task
   };
   try {
     const latency = await phase('latency', () => latencyPhase(hub, options.agents, options.latencyRounds));
-    const throughput = await phase('throughput', () => throughputPhase(hub, options.agents, options.tasks));
+    const throughput = await phase('throughput', () => throughputPhase(hub, options.agents, options.tasks, options.complete));
     const spread = await phase('spread', () => spreadPhase(hub, options.fairAgents, options.fairAgents * 10));
     const service = await phase('service', () => servicePhase(hub, options.tasks));
     const rows: string[][] = [];
     if (latency) rows.push([`dispatch latency, ready -> agent socket, ${options.agents} agents (p50 / p99 / max)`, 'p50 <= 2 ms, p99 <= 10 ms', `${fmt(latency.p50)} / ${fmt(latency.p99)} / ${fmt(latency.max)} ms`, latency.p50 <= 2 && latency.p99 <= 10 ? 'PASS' : 'FAIL']);
-    if (throughput) rows.push([`tasks assigned, completed over HTTP and durable, ${options.agents} agents`, '>= 2,000 tasks/s', `${Math.round(throughput.perSecond)} tasks/s (${options.tasks} in ${fmt(throughput.seconds)} s; hub ${Math.round(throughput.hubCpuUsPerTask)} µs CPU per task)`, throughput.perSecond >= 2000 ? 'PASS' : 'FAIL']);
+    if (throughput) rows.push([`tasks assigned, completed over ${options.complete === 'http' ? 'HTTP' : 'the socket'} and durable, ${options.agents} agents`, '>= 2,000 tasks/s', `${Math.round(throughput.perSecond)} tasks/s (${options.tasks} in ${fmt(throughput.seconds)} s; hub ${Math.round(throughput.hubCpuUsPerTask)} µs CPU per task)`, throughput.perSecond >= 2000 ? 'PASS' : 'FAIL']);
     if (service) rows.push([`the task service alone (in-process create + claim-next + complete, ${options.tasks} tasks)`, 'info', `${Math.round(service.perSecond)} tasks/s, ${Math.round(service.cpuUsPerTask)} µs CPU per task`, 'info']);
     if (spread) rows.push([`spread over ${options.fairAgents} equal agents, ${options.fairAgents * 10} tasks (max / min per agent)`, '<= 1.5', `${spread.max} / ${spread.min} = ${fmt(spread.ratio)}`, spread.ratio <= 1.5 ? 'PASS' : 'FAIL']);
     const loads = Object.entries(loadAverages).map(([name, load]) => `${name} ${load.toFixed(1)}`).join(', ');
@@ -227,6 +227,12 @@ export async function run(options: { agents: number; latencyRounds: number; task
   } finally {
     await hub.stop();
   }
+}
+
+function completeOption(text: string | undefined): CompleteVia {
+  if (text === undefined) return 'socket';
+  if (text !== 'socket' && text !== 'http') throw new Error(`--complete: socket or http, not ${text}`);
+  return text;
 }
 
 function onlyOption(text: string | undefined): Phase[] {
@@ -241,7 +247,7 @@ export const suite = {
   description,
   async run(argv: string[]): Promise<number> {
     if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(`tasks: ${description}\n  --agents N          agents for latency and throughput (default 100)\n  --latency-rounds N  timed tasks (default 500)\n  --tasks N           tasks in the throughput phase (default 5000)\n  --fair-agents N     agents in the spread phase (default 200; 10 tasks each)\n  --only LIST         phases to run, comma-separated: ${PHASES.join(',')} (default: all)`);
+      console.log(`tasks: ${description}\n  --agents N          agents for latency and throughput (default 100)\n  --latency-rounds N  timed tasks (default 500)\n  --tasks N           tasks in the throughput phase (default 5000)\n  --fair-agents N     agents in the spread phase (default 200; 10 tasks each)\n  --complete VIA      how agents complete tasks: socket (a task.complete frame, the default) or http\n  --only LIST         phases to run, comma-separated: ${PHASES.join(',')} (default: all)`);
       return 0;
     }
     const value = (name: string) => {
@@ -254,6 +260,7 @@ export const suite = {
       tasks: intOption('tasks', value('tasks'), 5000),
       fairAgents: intOption('fair-agents', value('fair-agents'), 200),
       only: onlyOption(value('only')),
+      complete: completeOption(value('complete')),
     });
   },
 };

@@ -1,6 +1,7 @@
 /**
  * Agents for the tasks benchmark, in a process of their own (as real agents are): each holds a realtime socket,
- * takes `slots` pushed tasks at once and completes every offer over HTTP, at once or after `workMs` of "work". Driven over IPC by TaskAgents
+ * takes `slots` pushed tasks at once and completes every offer, over the socket (a `task.complete` frame, answered
+ * once committed) or over HTTP (`via`), at once or after `workMs` of "work". Driven over IPC by TaskAgents
  * (below, the parent's side); with `report`, it tells the parent when each offer was read, on the monotonic clock
  * both processes share.
  */
@@ -17,7 +18,10 @@ export interface TaskAgentCredentials {
   token: string;
 }
 
-type Command = { cmd: 'connect'; url: string; agents: TaskAgentCredentials[]; slots: number; report: boolean; workMs: number } | { cmd: 'close' };
+/** How agents complete their tasks: a `task.complete` frame on their socket, or POST /tasks/{id}/complete. */
+export type CompleteVia = 'socket' | 'http';
+
+type Command = { cmd: 'connect'; url: string; agents: TaskAgentCredentials[]; slots: number; report: boolean; workMs: number; via: CompleteVia } | { cmd: 'close' };
 type Reply = { ev: 'ready' } | { ev: 'connected' } | { ev: 'offered'; taskId: string; atNs: string } | { ev: 'closed' } | { ev: 'failed'; error: string };
 
 /** The parent's side: start the process, connect the agents, hear of offers, close. */
@@ -51,13 +55,13 @@ export class TaskAgents {
   static async start(
     url: string,
     agents: TaskAgentCredentials[],
-    options: { slots: number; workMs?: number; report?: boolean },
+    options: { slots: number; workMs?: number; report?: boolean; via?: CompleteVia },
     onOffered: (taskId: string, atNs: bigint) => void = () => undefined,
   ): Promise<TaskAgents> {
     const pool = new TaskAgents(onOffered);
     await pool.expect('ready');
     const connected = pool.expect('connected');
-    pool.child.send({ cmd: 'connect', url, agents, slots: options.slots, report: options.report ?? false, workMs: options.workMs ?? 0 } satisfies Command);
+    pool.child.send({ cmd: 'connect', url, agents, slots: options.slots, report: options.report ?? false, workMs: options.workMs ?? 0, via: options.via ?? 'socket' } satisfies Command);
     await connected;
     return pool;
   }
@@ -87,9 +91,14 @@ async function child(): Promise<void> {
         send({ ev: 'closed' });
         return;
       }
-      const { url, agents, slots, report, workMs } = command;
-      const complete = async (agent: TaskAgentCredentials, taskId: string) => {
+      const { url, agents, slots, report, workMs, via } = command;
+      const complete = async (agent: TaskAgentCredentials, ws: WebSocket, taskId: string) => {
         if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
+        if (via === 'socket') {
+          // The answer (`result`, or `error` with this ref) is read in the socket's message handler.
+          ws.send(JSON.stringify({ type: 'task.complete', ref: taskId, taskId, result: { text: 'ok' } }));
+          return;
+        }
         const response = await fetch(`${url}/api/v1/tasks/${taskId}/complete`, {
           method: 'POST',
           headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },
@@ -104,9 +113,10 @@ async function child(): Promise<void> {
         ws.on('message', (data) => {
           const at = process.hrtime.bigint();
           const frame = JSON.parse(data.toString()) as ServerFrame;
+          if (frame.type === 'error') console.error(`agent ${agent.id}: ${frame.code}: ${frame.message}`);
           if (frame.type !== 'task.offered') return;
           if (report) send({ ev: 'offered', taskId: frame.task.id, atNs: at.toString() });
-          void complete(agent, frame.task.id).catch((error: unknown) => console.error(`complete ${frame.task.id}:`, error));
+          void complete(agent, ws, frame.task.id).catch((error: unknown) => console.error(`complete ${frame.task.id}:`, error));
         });
         ws.send(JSON.stringify({ type: 'tasks.ready', slots }));
         sockets.push(ws);

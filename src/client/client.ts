@@ -58,6 +58,7 @@ import { backoffDelay, type Backoff } from '../shared/retry';
 import { loadCredentials, saveCredentials } from './credentials';
 import { apiRoute, codeOfStatus, HubClientError, HubHttp, ReservationConflictError, STATUS_OF_CODE } from './http';
 import { WorkflowCalls } from './workflow-calls';
+import { SocketReports, type TaskReportFrame } from './socket-reports';
 
 export { apiRoute, HubClientError, HubHttp, ReservationConflictError };
 
@@ -330,6 +331,8 @@ export class AgentClient extends WorkflowCalls {
   private firstConnect: Promise<void> | undefined;
 
   private readonly pending = new Map<string, PendingSend>();
+  /** Task reports sent on the socket, waiting for their answers. */
+  private readonly reports = new SocketReports();
   private nextRef = 1;
   private readonly seen = new Map<string, SeenState>();
   private readonly queue: Message[] = [];
@@ -561,6 +564,12 @@ export class AgentClient extends WorkflowCalls {
 
   // -- tasks (the socket's side; the calls are in task-calls.ts) ---------------------------------------------------
 
+  /** A holder's report goes over the socket while it is open (answered once committed), else over HTTP. */
+  protected override report(frame: TaskReportFrame, overHttp: () => Promise<Task>): Promise<Task> {
+    if (!this.live) return overHttp();
+    return this.reports.send(frame, (text) => (this.live && this.socket ? (this.socket.send(text), true) : false), overHttp);
+  }
+
   /** Push: the hub offers up to `slots` tasks at once over the socket (`taskOffered`); 0 stops offers. */
   takeTasks(slots = 1): void {
     this.taskSlots = slots;
@@ -633,6 +642,7 @@ export class AgentClient extends WorkflowCalls {
       clearTimeout(this.idleTimer);
       if (this.socket === socket) this.socket = undefined;
       this.live = false;
+      this.reports.dropped();
       const permanent =
         refusal !== undefined
           ? refusalIsFinal(refusal)
@@ -731,6 +741,9 @@ export class AgentClient extends WorkflowCalls {
         case 'task.subtasks':
           this.emit('taskSubtasks', { taskId: frame.taskId, subtasks: frame.subtasks });
           break;
+        case 'result':
+          this.reports.answered(frame.ref, frame.result);
+          break;
         case 'sent': {
           const pending = this.pending.get(frame.ref);
           if (!pending) break;
@@ -741,6 +754,7 @@ export class AgentClient extends WorkflowCalls {
         }
         case 'error': {
           const error = new HubClientError(STATUS_OF_CODE[frame.code] ?? 500, frame.code, frame.message);
+          if (frame.ref !== undefined && this.reports.refused(frame.ref, error)) break;
           const pending = frame.ref === undefined ? undefined : this.pending.get(frame.ref);
           if (!pending) {
             this.fail(error);

@@ -25,7 +25,8 @@ import {
   type TaskProgressRequest,
   type TaskState,
 } from '../shared/task-protocol';
-import { apiRoute, type HubHttp } from './http';
+import { apiRoute, HubClientError, type HubHttp } from './http';
+import type { TaskReportFrame } from './socket-reports';
 
 export abstract class TaskCalls {
   protected constructor(protected readonly http: HubHttp) {}
@@ -58,19 +59,45 @@ export abstract class TaskCalls {
     return this.http.request<ClaimNextResponse>('POST', apiRoute(agentNextTaskPath(this.id)), { body: request });
   }
 
-  /** How far a held task is; the first report starts an offered task. Any call keeps the lease. */
-  reportProgress(id: string, progress: TaskProgressRequest = {}): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskProgressPath(id)), { body: progress });
+  /**
+   * Sends a holder's report: over the realtime socket while it is open (AgentClient), else `overHttp`. Either way
+   * the answer comes once the hub has committed it.
+   */
+  protected report(_frame: TaskReportFrame, overHttp: () => Promise<Task>): Promise<Task> {
+    return overHttp();
   }
 
-  /** Completes a held task. A lapsed lease rejects with code `lease_lost` (the reason in the message). */
+  /** How far a held task is; the first report starts an offered task. Any call keeps the lease. */
+  reportProgress(id: string, progress: TaskProgressRequest = {}): Promise<Task> {
+    return this.report({ type: 'task.progress', taskId: id, progress }, () => this.http.request<Task>('POST', apiRoute(taskProgressPath(id)), { body: progress }));
+  }
+
+  /**
+   * Completes a held task (over the socket while connected, else HTTP). A lapsed lease rejects with code
+   * `lease_lost` (the reason in the message).
+   */
   completeTask(id: string, result: CompleteTaskRequest): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskCompletePath(id)), { body: result });
+    return this.report({ type: 'task.complete', taskId: id, result }, () => this.completeOverHttp(id, result));
   }
 
   /** Fails the attempt: retried after its backoff while attempts remain, unless `retry: false`. */
   failTask(id: string, failure: FailTaskRequest): Promise<Task> {
-    return this.http.request<Task>('POST', apiRoute(taskFailPath(id)), { body: failure });
+    return this.report({ type: 'task.fail', taskId: id, failure }, () => this.http.request<Task>('POST', apiRoute(taskFailPath(id)), { body: failure }));
+  }
+
+  /**
+   * A completion over HTTP. When it is the second try of one sent on a socket that dropped before the answer, the
+   * hub may have committed the first: task_finished with the task succeeded and held by this agent is that success.
+   */
+  private async completeOverHttp(id: string, result: CompleteTaskRequest): Promise<Task> {
+    try {
+      return await this.http.request<Task>('POST', apiRoute(taskCompletePath(id)), { body: result });
+    } catch (error) {
+      if (!(error instanceof HubClientError) || error.code !== 'task_finished') throw error;
+      const task = await this.task(id);
+      if (task.state === 'succeeded' && task.holderId === this.id) return task;
+      throw error;
+    }
   }
 
   /** Cancels a task this agent created; its holder is told. */

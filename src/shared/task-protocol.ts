@@ -284,10 +284,17 @@ export type TaskErrorCode = keyof typeof TASK_ERROR_CODES;
 // --- Realtime socket ----------------------------------------------------------------------------------------------
 
 /**
- * Client frame: the agent takes pushed tasks, up to `slots` at once (0 stops offers). Offers go only to agents that
- * sent it on their current socket.
+ * Client frames. `tasks.ready`: the agent takes pushed tasks, up to `slots` at once (0 stops offers); offers go only
+ * to agents that sent it on their current socket. `task.progress`, `task.complete` and `task.fail`: the holder's
+ * reports, as their HTTP routes, without a request each; each is answered by `result` with the same ref and the task
+ * (as the route answers) once its change is committed, or by `error` with the ref (lease_lost, task_finished...).
  */
-export const TaskFrames = [z.object({ type: z.literal('tasks.ready'), slots: z.number().int().min(0).max(MAX_TASK_SLOTS) }).strict()] as const;
+export const TaskFrames = [
+  z.object({ type: z.literal('tasks.ready'), slots: z.number().int().min(0).max(MAX_TASK_SLOTS) }).strict(),
+  z.object({ type: z.literal('task.progress'), ref: z.string().max(100), taskId: TaskId, progress: TaskProgressRequest }).strict(),
+  z.object({ type: z.literal('task.complete'), ref: z.string().max(100), taskId: TaskId, result: CompleteTaskRequest }).strict(),
+  z.object({ type: z.literal('task.fail'), ref: z.string().max(100), taskId: TaskId, failure: FailTaskRequest }).strict(),
+] as const;
 
 /**
  * Server frames: a task offered (already assigned to the agent, which starts it by reporting progress or finishes it

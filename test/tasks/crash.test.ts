@@ -29,6 +29,8 @@ describe('tasks through a crash', () => {
     const first = await startHubProcess(dataDir);
     const created = new Set<string>();
     const completed = new Set<string>();
+    /** Completions the hub answered on a socket (`result` to a task.complete frame). */
+    const bySocket = new Set<string>();
     let stop = false;
     try {
       const lead = await register(first, 'lead');
@@ -45,16 +47,26 @@ describe('tasks through a crash', () => {
           );
         }
       })();
-      // Two agents take pushed tasks, four at once each, and complete every offer at once.
+      // Two agents take pushed tasks, four at once each, and complete every offer at once: p1 over HTTP, p2 with a
+      // task.complete frame on its socket, counted done when the hub's `result` answer for it arrives.
       const sockets: Socket[] = [];
       const completing: Promise<void>[] = [];
       for (const agent of pushed) {
         const socket = await openSocket(first.url, agent.agent.id, agent.token);
+        const overSocket = agent === pushed[1];
         socket.ws.on('error', () => undefined);
         socket.ws.on('message', (data) => {
-          const frame = JSON.parse(data.toString()) as { type: string; task?: Task };
+          const frame = JSON.parse(data.toString()) as { type: string; task?: Task; ref?: string; result?: Task };
+          if (frame.type === 'result' && frame.result?.state === 'succeeded' && frame.ref === frame.result.id) {
+            completed.add(frame.ref);
+            bySocket.add(frame.ref);
+          }
           if (frame.type !== 'task.offered' || stop) return;
           const id = frame.task!.id;
+          if (overSocket) {
+            socket.send({ type: 'task.complete', ref: id, taskId: id, result: { json: { by: agent.agent.name } } });
+            return;
+          }
           completing.push(
             call(first, `/tasks/${id}/complete`, agent.token, { json: { by: agent.agent.name } })
               .then((done) => {
@@ -79,7 +91,7 @@ describe('tasks through a crash', () => {
           if (done?.status === 200) completed.add(task.id);
         }
       });
-      await until(() => completed.size >= 60, 30_000, '60 completed tasks');
+      await until(() => completed.size >= 60 && bySocket.size >= 10, 30_000, '60 completed tasks, 10 of them over a socket');
       await first.kill9();
       stop = true;
       await Promise.all([creating, ...working, ...completing]);

@@ -352,9 +352,21 @@ export class RealtimeGateway {
           send({ type: 'result', ref: frame.ref, result });
           break;
         }
-        case 'tasks.ready': {
-          if (!this.options.tasks) throw new HubError('failed', 'this hub hands out no tasks');
-          this.options.tasks.setSlots(agent, frame.slots);
+        case 'tasks.ready':
+        case 'task.progress':
+        case 'task.complete':
+        case 'task.fail': {
+          const tasks = this.options.tasks;
+          if (!tasks) throw new HubError('failed', 'this hub hands out no tasks');
+          if (frame.type === 'tasks.ready') {
+            tasks.setSlots(agent, frame.slots);
+            break;
+          }
+          // The same calls as the HTTP routes (tasks/http.ts), answered once committed. A completion's answer is
+          // written at its COMMIT, so it shares a write with the next offer to this agent.
+          const { ref: taskRef } = frame;
+          if (frame.type === 'task.complete') await tasks.complete(agent, frame.taskId, frame.result, (task) => send({ type: 'result', ref: taskRef, result: task }));
+          else send({ type: 'result', ref: taskRef, result: frame.type === 'task.fail' ? tasks.fail(agent, frame.taskId, frame.failure) : tasks.progress(agent, frame.taskId, frame.progress) });
           break;
         }
       }

@@ -101,11 +101,22 @@ export class TaskCore {
 
   // --- Committing ---------------------------------------------------------------------------------------------------
 
-  /** Runs `change` in the next group commit; resolves with its answer once committed, or rejects with its refusal. */
-  later<T>(change: () => T): Promise<T> {
+  /**
+   * Runs `change` in the next group commit; resolves with its answer once committed, or rejects with its refusal.
+   * `committed` is called with the answer right after the COMMIT, before the commit's offers are sent: an answer
+   * written to an agent's socket there leaves in the same write as the offers to it.
+   */
+  later<T>(change: () => T, committed?: (value: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.closed) throw new Error('the task service is closed');
-      this.queue.push({ run: change, resolve: resolve as (value: unknown) => void, reject });
+      const done = (value: unknown) => {
+        try {
+          committed?.(value as T);
+        } finally {
+          resolve(value as T);
+        }
+      };
+      this.queue.push({ run: change, resolve: done, reject });
       this.schedule();
     });
   }

@@ -107,8 +107,11 @@ export class TaskLifecycle {
     return taskView(core, row, false);
   }
 
-  /** The holder's result: the task succeeded, and its dependents may become ready. Answered once committed. */
-  async complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>): Promise<Task> {
+  /**
+   * The holder's result: the task succeeded, and its dependents may become ready. Answered once committed;
+   * `committed` hears the task right after the COMMIT, before the commit's offers go out (core.later).
+   */
+  async complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>, committed?: (task: Task) => void): Promise<Task> {
     const { core } = this;
     if (result.json === undefined && result.text === undefined && result.refs === undefined) throw badRequest('invalid result: give json, text or refs');
     this.holding(agent, id);
@@ -133,7 +136,7 @@ export class TaskLifecycle {
         core.endAttempt(task, 'succeeded', 'completed', now);
         if (core.open.hasWaiters(id)) this.readyDependents(id, now);
         return task.row;
-      });
+      }, committed && ((done) => committed(taskView(core, done, false))));
     } catch (error) {
       if (external) core.store.results.discard(id, bytes);
       throw error;

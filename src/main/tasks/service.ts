@@ -165,9 +165,12 @@ export class TaskService {
     return this.lifecycle.progress(agent, id, request);
   }
 
-  /** The holder's result: the task succeeded, and its dependents may become ready. Answered once committed. */
-  complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>): Promise<Task> {
-    return this.lifecycle.complete(agent, id, result);
+  /**
+   * The holder's result: the task succeeded, and its dependents may become ready. Answered once committed;
+   * `committed` hears the task at once after the COMMIT, before the offers that commit made are sent.
+   */
+  complete(agent: AgentRecord, id: string, result: z.output<typeof CompleteTaskRequest>, committed?: (task: Task) => void): Promise<Task> {
+    return this.lifecycle.complete(agent, id, result, committed);
   }
 
   /** The holder's attempt failed: retried after the backoff while attempts remain (and retry is not false). */

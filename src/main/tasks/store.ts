@@ -131,9 +131,10 @@ export function newTaskRow(task: {
 /** Columns a change sets (undefined: left alone). */
 export type TaskFields = Partial<Record<keyof TaskRow, string | number | null | undefined>>;
 
-/** Which row a conditional UPDATE may take: the task, and for a held task its holder and attempt. */
+/** Which row a conditional UPDATE may take: the task (found by its rowid), and for a held task its holder and attempt. */
 export interface TaskRef {
   id: string;
+  row: Pick<TaskRow, 'seq'>;
   holderId: string | null;
   attempt: number;
 }
@@ -302,13 +303,14 @@ export class TaskStore {
       params.push(value);
     }
     const held = (HELD_TASK_STATES as readonly TaskState[]).includes(from);
-    params.push(task.id, from);
+    // By rowid (seq): no lookup in the index of ids first.
+    params.push(task.row.seq, from);
     if (held) params.push(task.holderId, task.attempt);
     const key = `${held ? 'held' : 'open'}:${columns.join(',')}`;
     let statement = this.updates.get(key);
     if (!statement) {
       const sql = `UPDATE tasks SET state = ?, updated_at = ?${columns.map((column) => `, ${column} = ?`).join('')}
-        WHERE id = ? AND state = ?${held ? ' AND holder_id = ? AND attempt = ?' : ''}`;
+        WHERE seq = ? AND state = ?${held ? ' AND holder_id = ? AND attempt = ?' : ''}`;
       this.updates.set(key, (statement = this.db.prepare<unknown[]>(sql)));
     }
     const changed = statement.run(...params).changes === 1;
