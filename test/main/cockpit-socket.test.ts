@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { HubStatus } from '../../src/shared/contract';
-import { COCKPIT_SOCKET_PATH, type CockpitServerFrame } from '../../src/shared/socket-protocol';
+import { COCKPIT_CLOSE_BAD_TOKEN, COCKPIT_SOCKET_PATH, type CockpitServerFrame } from '../../src/shared/socket-protocol';
 import { createApiServer, type ApiServer } from '../../src/main/api/server';
 import { createCallHandlers } from '../../src/main/cockpit/handlers';
 import { EventBus } from '../../src/main/cockpit/event-bus';
@@ -55,6 +55,14 @@ function connect(api: ApiServer, token: string, headers: Record<string, string> 
   });
 }
 
+/** How the hub closed a socket it refused (after the handshake, so a browser can read the code). */
+function refusal(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+}
+
 function nextFrame(ws: WebSocket, predicate: (frame: CockpitServerFrame) => boolean = () => true): Promise<CockpitServerFrame> {
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
@@ -92,14 +100,22 @@ describe('cockpit socket', () => {
     expect(ws.protocol).toBe('devenviro-cockpit');
     ws.close();
     const wrong = new WebSocket(`ws://127.0.0.1:${api.port}${COCKPIT_SOCKET_PATH}`, ['devenviro-cockpit', 'token.nope']);
-    const status = await new Promise<number>((resolve) => wrong.once('unexpected-response', (_req, res) => resolve(res.statusCode!)));
-    expect(status).toBe(401);
+    const closed = await refusal(wrong);
+    expect(closed.code).toBe(COCKPIT_CLOSE_BAD_TOKEN);
+    expect(closed.reason).toContain('devenviro cockpit-url');
   });
 
-  it('refuses a missing or wrong token, and a foreign origin', async () => {
+  it('refuses a missing or wrong token with its own close code, serving nothing first, and a foreign origin', async () => {
     const api = await start();
-    await expect(connect(api, 'wrong')).rejects.toThrow('HTTP 401');
-    await expect(connect(api, '')).rejects.toThrow('HTTP 401');
+    for (const token of ['wrong', '']) {
+      const ws = new WebSocket(`ws://127.0.0.1:${api.port}${COCKPIT_SOCKET_PATH}?token=${token}`);
+      const frames: string[] = [];
+      ws.on('message', (data) => frames.push(data.toString()));
+      // An event pushed while the refused socket is open reaches nobody through it.
+      ws.once('open', () => events.emit('agents.changed', {} as never));
+      expect((await refusal(ws)).code).toBe(COCKPIT_CLOSE_BAD_TOKEN);
+      expect(frames).toEqual([]);
+    }
     await expect(connect(api, TOKEN, { Origin: 'https://evil.example' })).rejects.toThrow('HTTP 403');
     await expect(connect(api, TOKEN, { Origin: 'http://127.0.0.1:1' })).rejects.toThrow('HTTP 403');
     const own = await connect(api, TOKEN, { Origin: `http://127.0.0.1:${api.port}` });

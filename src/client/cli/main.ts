@@ -17,6 +17,7 @@ import { connect } from './connect';
 import { guard } from './guard';
 import { EXIT_CONFLICT, GLOBAL_HELP, GLOBAL_OPTIONS, once, UsageError, type Command, type Context, type Io, type Values } from './command';
 import { attachIdentity, resolveIdentity } from './hub';
+import { cockpitUrl } from './cockpit-url';
 import { mcp } from './mcp';
 import { memory } from './memory';
 import { ack, inbox, search, send, thread, threads, watch } from './messages';
@@ -48,6 +49,7 @@ const COMMANDS: Record<string, Command> = {
   guard,
   backup,
   mcp,
+  'cockpit-url': cockpitUrl,
 };
 
 const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length));

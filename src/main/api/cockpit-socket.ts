@@ -5,7 +5,14 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import { messageBodyPath } from '../../shared/agent-protocol';
 import { BRIDGE_ONLY_CALLS, isCallName } from '../../shared/contract';
-import { COCKPIT_SOCKET_PATH, COCKPIT_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type CockpitServerFrame } from '../../shared/socket-protocol';
+import {
+  COCKPIT_CLOSE_BAD_TOKEN,
+  COCKPIT_SOCKET_PATH,
+  COCKPIT_SUBPROTOCOL,
+  COCKPIT_URL_COMMAND,
+  TOKEN_SUBPROTOCOL_PREFIX,
+  type CockpitServerFrame,
+} from '../../shared/socket-protocol';
 import { dispatchCall, type CallHandlers } from '../cockpit/dispatch';
 import type { EventBus } from '../cockpit/event-bus';
 import { cockpitOriginAllowed, secretsEqual } from './security';
@@ -42,7 +49,8 @@ export function attachCockpitSocket({ router, token, port, handlers, events }: C
       const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
       const presented = offered.find((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX))?.slice(TOKEN_SUBPROTOCOL_PREFIX.length) ?? url.searchParams.get('token');
       if (!secretsEqual(presented, token)) {
-        rejectUpgrade(socket, 401, 'the cockpit token is missing or wrong: open the URL the hub printed');
+        // Accepted only to be closed with a code the page can read (see COCKPIT_CLOSE_BAD_TOKEN): nothing is served.
+        wss.handleUpgrade(request, socket, head, (ws) => ws.close(COCKPIT_CLOSE_BAD_TOKEN, `the cockpit token is missing or wrong: run ${COCKPIT_URL_COMMAND}`));
         return;
       }
       wss.handleUpgrade(request, socket, head, (ws) => serve(ws));

@@ -5,6 +5,7 @@ import { formatRate } from './format';
 import { LiveContext, TransportContext, useAgents, useConnection, useMetrics } from './hooks';
 import { countAgents, LiveData } from './live/live-data';
 import { href, useRoute, type ViewName } from './router';
+import { COCKPIT_URL_COMMAND } from '../../shared/socket-protocol';
 import type { Transport } from './transport';
 import { AgentsView } from './views/AgentsView';
 import { BackupNavHint, BackupView } from './views/BackupView';
@@ -99,6 +100,7 @@ function Shell() {
         </div>
       </nav>
       <main className="content" data-view={route.view}>
+        {connection === 'refused' && <TokenRefused />}
         {connection === 'closed' && (
           <div className="banner banner-down" role="status">
             Disconnected from the hub: reconnecting. What you see is as of the last update.
@@ -166,7 +168,18 @@ function NavHint({ view }: { view: ViewName }) {
   return null;
 }
 
-const CONNECTION_LABEL = { open: 'connected', connecting: 'connecting…', closed: 'disconnected: retrying' } as const;
+/** The hub refused this page's token: say so, and how to get the right link, instead of retrying forever. */
+function TokenRefused() {
+  return (
+    <div className="banner banner-down banner-refused" role="alert" data-testid="token-refused">
+      <strong>This cockpit link’s token is not valid</strong>: the hub refused it, so nothing here is live. Open the URL
+      the hub printed when it started, or print it on this machine with <code className="num">{COCKPIT_URL_COMMAND}</code>{' '}
+      (add <code className="num">--data-dir DIR</code> for a hub with its own data folder).
+    </div>
+  );
+}
+
+const CONNECTION_LABEL = { open: 'connected', connecting: 'connecting…', closed: 'disconnected: retrying', refused: 'token not valid' } as const;
 
 function ConnectionBadge() {
   const connection = useConnection();

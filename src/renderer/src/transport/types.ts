@@ -1,7 +1,8 @@
 /** The renderer's Transport interface, its connection states and the error a failed call throws. */
 import type { CallFailure, CockpitApi } from '../../../shared/contract';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/** `refused`: the hub said the token is not valid (the page stops retrying: only a new URL helps). */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'refused';
 
 /** The renderer's one way to the hub; Electron IPC and the browser's WebSocket both implement it. */
 export interface Transport extends CockpitApi {

@@ -2,6 +2,7 @@
 import { messageBodyPath } from '../../../shared/agent-protocol';
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
 import {
+  COCKPIT_CLOSE_BAD_TOKEN,
   COCKPIT_SOCKET_PATH,
   COCKPIT_SUBPROTOCOL,
   TOKEN_SUBPROTOCOL_PREFIX,
@@ -57,10 +58,14 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
       if (frame.type === 'result') waiter.resolve(frame.result);
       else waiter.reject(new CockpitCallError(frame.error));
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       socket = undefined;
       for (const waiter of pending.values()) waiter.reject(new CockpitCallError({ code: 'disconnected', message: 'the hub connection closed' }));
       pending.clear();
+      if (event.code === COCKPIT_CLOSE_BAD_TOKEN) {
+        setState('refused');
+        return;
+      }
       setState('closed');
       setTimeout(connect, backoffDelay(RECONNECT_BACKOFF, retries++));
     };
