@@ -137,6 +137,13 @@ describe('needs attention', () => {
     expect(acted.body.message).toMatch(/^Sent to reviewer \(message \w+\)$/);
     const inbox = await hub.api(`/agents/${reviewer.agent.id}/messages?limit=10`, { token: reviewer.token });
     expect(inbox.body.messages.map((m: { body: string }) => m.body)).toContain('please acknowledge the outage message');
+
+    // Twenty minutes on, the present reviewer is also not reading its inbox: one item, not two, with the backlog's count.
+    ageMessages(hub, 10 * 60_000);
+    await hub.api(`/agents/${reviewer.agent.id}/heartbeat`, { token: reviewer.token, body: {} });
+    const later = await fresh(hub);
+    expect(later.items.map((i) => i.id)).toEqual([`unacknowledged:${reviewer.agent.id}`]);
+    expect(later.items[0]!.evidence).toContainEqual({ label: 'unread', value: 3, unit: 'count' });
   }, 40_000);
 
   it('lists tasks waiting for a capability nobody has, with the reason', async () => {

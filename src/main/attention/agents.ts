@@ -28,7 +28,7 @@ export const agentBacklogSource: SourceFactory = ({ db, registry }, limits) => {
       const offlineMs = agent.lastSeen === null ? null : now - agent.lastSeen;
       const title = offline
         ? `${agent.name} is offline with ${unread} unread; oldest ${durationWords(oldestMs)}`
-        : `${agent.name} is ${presence} but has left ${unread} messages unread; oldest ${durationWords(oldestMs)}`;
+        : `${agent.name} is ${presence} but has left ${unread} message${unread === 1 ? '' : 's'} unread; oldest ${durationWords(oldestMs)}`;
       items.push({
         id: `agent-backlog:${agent.id}`,
         kind: 'agent-backlog',

@@ -96,7 +96,7 @@ export class AttentionService {
         this.failing.add(name);
       }
     }
-    return items;
+    return mergeByAgent(items);
   }
 
   /** Recomputes soon after anything that can change the list; pushes it only if it changed. */
@@ -130,4 +130,20 @@ export class AttentionService {
     this.lastSignature = signature;
     this.options.onChanged?.(list);
   }
+}
+
+/**
+ * A present agent that is not reading its inbox and sits on urgent or ack-required messages is one thing to deal
+ * with, not two: the unacknowledged item stays (it is the more pressing) with the backlog's figures added.
+ * An offline agent keeps both: its backlog (revoke it) and the senders waiting on it.
+ */
+function mergeByAgent(items: AttentionItem[]): AttentionItem[] {
+  const unacknowledged = new Map(items.filter((item) => item.kind === 'unacknowledged').map((item) => [item.id.slice('unacknowledged:'.length), item]));
+  return items.filter((item) => {
+    if (item.kind !== 'agent-backlog' || item.action?.kind !== 'message-agent') return true;
+    const pressing = unacknowledged.get(item.id.slice('agent-backlog:'.length));
+    if (!pressing) return true;
+    pressing.evidence.push(...item.evidence.filter((evidence) => evidence.label === 'unread'));
+    return false;
+  });
 }

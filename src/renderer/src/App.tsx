@@ -8,6 +8,7 @@ import { href, useRoute, type ViewName } from './router';
 import { COCKPIT_URL_COMMAND } from '../../shared/socket-protocol';
 import type { Transport } from './transport';
 import { AgentsView } from './views/AgentsView';
+import { AttentionNavHint } from './views/attention/AttentionStrip';
 import { BackupNavHint, BackupView } from './views/BackupView';
 import { ConnectView } from './views/ConnectView';
 import { MemoryView } from './views/MemoryView';
@@ -146,6 +147,7 @@ function NavHint({ view }: { view: ViewName }) {
   const { latest } = useMetrics();
   const { byId, state } = useAgents();
   const online = useMemo(() => countAgents(byId).online, [byId]);
+  if (view === 'overview') return <AttentionNavHint />;
   if (view === 'backup') return <BackupNavHint />;
   if (view === 'reservations') return <ReservationsNavHint />;
   if (view === 'tasks') return <TasksNavHint />;

@@ -6,6 +6,7 @@ import { Empty, ErrorNotice, Loading, Panel, Stat, ViewHeader } from '../compone
 import { formatBytes, formatClock, formatCount, formatMs, formatPercent, formatRate } from '../format';
 import { useAgents, useMemoryOverview, useMetrics } from '../hooks';
 import { countAgents } from '../live/live-data';
+import { AttentionStrip } from './attention/AttentionStrip';
 import { WorkStats } from './work/WorkStats';
 
 const TIER_COLOR: Record<string, string> = { strategic: '--c-violet', development: '--c-blue', memory: '--c-cyan' };
@@ -22,6 +23,7 @@ export function OverviewView() {
     return (
       <>
         <ViewHeader title="Overview" subtitle="Throughput, latency, agents and memory, live." />
+        <AttentionStrip />
         <Loading>Waiting for the hub's first metrics tick…</Loading>
       </>
     );
@@ -44,6 +46,7 @@ export function OverviewView() {
           </>
         }
       />
+      <AttentionStrip />
       <div className="stats">
         <Stat
           label="Agents online"
