@@ -75,6 +75,50 @@ describe('workflow engine steps', () => {
     expect(done.state).toBe('failed');
   });
 
+  it('a first-success fan-in finishes at its first successful input and cancels the rest (their agents told)', async () => {
+    const hub = await startHub();
+    const quick = await hub.register('quick', { capabilities: ['quick'] });
+    const slow = await hub.register('slow', { capabilities: ['slow'] });
+    let release = false;
+    await worker(hub, quick, { answer: () => ({ winner: 'quick' }) });
+    // The slow agent never finishes on its own, except the shared step once the test releases it.
+    const s = await worker(hub, slow, { slots: 8, hold: (task) => !(release && task.title === 'shared') });
+    const run = await startRun(hub, {
+      name: 'race',
+      project: 'test',
+      steps: {
+        gate: { kind: 'approval', prompt: 'let the tortoise go?' },
+        tortoise: { kind: 'task', title: 'tortoise', capabilities: ['slow'] },
+        herd: { kind: 'fan-out', items: [1, 2, 3, 4], concurrency: 2, task: { title: 'herd', capabilities: ['slow'] } },
+        hare: { kind: 'task', dependsOn: ['gate'], title: 'hare', capabilities: ['quick'] },
+        late: { kind: 'task', dependsOn: ['gate'], title: 'late', capabilities: ['slow'] },
+        shared: { kind: 'task', title: 'shared', capabilities: ['slow'] },
+        first: { kind: 'fan-in', dependsOn: ['tortoise', 'herd', 'hare', 'late', 'shared'], aggregate: 'first-success' },
+        report: { kind: 'task', dependsOn: ['shared'], title: 'report', capabilities: ['quick'] },
+        after: { kind: 'task', dependsOn: ['first'], title: 'after', capabilities: ['quick'], input: { $ref: 'steps.first.result' } },
+      },
+    });
+    // Four tasks held by the slow agent (tortoise, two herd items, shared), then the gate lets the hare and late go.
+    await until(() => s.offered.length === 4, 10_000, 'the slow agent holding four tasks');
+    expect((await hub.api(`/workflows/${run.id}/steps/gate/approve`, { token: hub.app.cockpitToken, body: { decision: 'approve' } })).status).toBe(200);
+    const decided = await waitForRun(hub, run.id, (r) => stepOf(r, 'after').state === 'succeeded', 20_000, 'the step after the fan-in');
+    expect(stepOf(decided, 'first')).toMatchObject({ state: 'succeeded', result: { winner: 'quick' } });
+    expect(stepOf(decided, 'after').state).toBe('succeeded');
+    const why = 'not needed: fan-in first took the first success, from hare';
+    for (const id of ['tortoise', 'herd', 'late']) expect(stepOf(decided, id)).toMatchObject({ state: 'cancelled', error: why });
+    // Queued herd items never started; the running ones were cancelled.
+    expect(stepOf(decided, 'herd').items).toMatchObject({ total: 4, active: 0, queued: 0, cancelled: 4 });
+    // Its other dependent wants `shared`: it keeps running.
+    expect(stepOf(decided, 'shared').state).toBe('running');
+    const cancelledTasks = [...stepOf(decided, 'tortoise').taskIds, ...stepOf(decided, 'herd').taskIds, ...stepOf(decided, 'late').taskIds];
+    expect(cancelledTasks).toHaveLength(4);
+    await until(() => cancelledTasks.every((id) => s.cancelled.includes(id)), 5000, 'the slow agent told of each cancelled task');
+    release = true;
+    const done = await waitForRun(hub, run.id, (r) => r.state !== 'running');
+    expect(done.state).toBe('succeeded');
+    expect(stepOf(done, 'report').state).toBe('succeeded');
+  });
+
   it('an approval gate undecided past its timeout ends timed out, and what follows is skipped', async () => {
     const hub = await startHub();
     const dev = await hub.register('dev', { capabilities: ['code'] });

@@ -59,6 +59,14 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const FINAL: readonly StepRunState[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'];
 const isFinal = (state: StepRunState) => FINAL.includes(state);
 
+/**
+ * How a step cut short by a first-success fan-in (its result no longer wanted) says so in its error: such a step does
+ * not fail the run.
+ */
+export const NOT_NEEDED = 'not needed: ';
+
+const isFirstSuccess = (step: WorkflowStep): boolean => step.kind === 'fan-in' && step.aggregate.use === 'first-success';
+
 /** A fan-in that runs even when some of its dependencies did not succeed. */
 function toleratesFailures(step: WorkflowStep): boolean {
   if (step.kind !== 'fan-in') return false;
@@ -237,6 +245,12 @@ export class StepRunner {
       const state: StepRunState = task.state === 'timed_out' ? 'timed_out' : task.state === 'cancelled' ? 'cancelled' : 'failed';
       return this.finishStep(run, item.step_id, state, { error: `task ${task.id} ended ${task.state}: ${why}` }, fx, now);
     }
+    if (itemState === 'succeeded') {
+      // A first-success fan-in waiting on this fan-out is decided by its first item to succeed.
+      const source = `${item.step_id}[${item.idx}]`;
+      for (const dependent of run.dependents.get(item.step_id) ?? []) this.decideFirstSuccess(run, dependent, source, taskStepOutput(task.result).result, fx, now);
+      if (this.store.step(run.id, item.step_id)?.state !== 'running') return;
+    }
     if (itemState !== 'succeeded' && step.onItemFailure === 'fail') {
       this.cancelActive(run, item.step_id, `item ${item.idx} of step ${item.step_id} failed`, fx);
       const state: StepRunState = task.state === 'cancelled' ? 'cancelled' : 'failed';
@@ -307,6 +321,13 @@ export class StepRunner {
       const row = this.store.step(run.id, dependent);
       if (!row || row.state !== 'waiting') continue;
       const step = run.definition.steps[dependent]!;
+      if (isFirstSuccess(step)) {
+        const first = (JSON.parse(this.store.step(run.id, stepId)!.outcomes ?? '[]') as Outcome[]).find((o) => o.ok);
+        if (first) {
+          this.decideFirstSuccess(run, dependent, first.source, first.value ?? null, fx, now);
+          continue;
+        }
+      }
       const states = step.dependsOn.map((dep) => this.store.step(run.id, dep)!.state);
       if (states.every((s) => s === 'succeeded')) {
         this.startStep(run, dependent, fx, now);
@@ -317,6 +338,34 @@ export class StepRunner {
         this.skip(run, dependent, `step ${failed} did not succeed`, fx, now);
       }
     }
+  }
+
+  /**
+   * A first-success fan-in still waiting is decided by an input that just succeeded (`source`: a step, or a fan-out's
+   * item): it succeeds with that result at once, and its other inputs that feed nothing else are cut short in the
+   * same transaction: running ones cancelled (their tasks cancelled after the commit, their agents told), waiting ones
+   * skipped, each with a NOT_NEEDED error.
+   */
+  private decideFirstSuccess(run: RunContext, fanInId: string, source: string, value: unknown, fx: Effects, now: number): void {
+    const step = run.definition.steps[fanInId]!;
+    if (!isFirstSuccess(step) || this.store.step(run.id, fanInId)?.state !== 'waiting') return;
+    this.store.updateStep(run.id, fanInId, { started_at: iso(now) });
+    this.finishStep(run, fanInId, 'succeeded', { output: { result: value ?? null }, outcomes: [{ source: fanInId, ok: true, value: value ?? null, finishedAt: now }] }, fx, now);
+    const why = `${NOT_NEEDED}fan-in ${fanInId} took the first success, from ${source}`;
+    for (const input of step.dependsOn) {
+      // An input whose result another step wants keeps running.
+      if ((run.dependents.get(input) ?? []).some((other) => other !== fanInId)) continue;
+      const row = this.store.step(run.id, input);
+      if (!row || isFinal(row.state)) continue;
+      const outcomes = JSON.stringify([{ source: input, ok: false, error: why }]);
+      if (row.state === 'waiting') {
+        this.store.updateStep(run.id, input, { state: 'skipped', error: why, finished_at: iso(now), outcomes });
+        continue;
+      }
+      this.cancelActive(run, input, why, fx);
+      this.store.updateStep(run.id, input, { state: 'cancelled', error: why, finished_at: iso(now), outcomes });
+    }
+    this.finishRunIfDone(run, now);
   }
 
   private skip(run: RunContext, stepId: string, reason: string, fx: Effects, now: number): void {
@@ -331,8 +380,8 @@ export class StepRunner {
     if ((states.get('waiting') ?? 0) + (states.get('running') ?? 0) + (states.get('awaiting_approval') ?? 0) > 0) return;
     const row = this.store.run(run.id);
     if (!row || row.state !== 'running') return;
-    const total = [...states.values()].reduce((a, b) => a + b, 0);
-    const ok = (states.get('succeeded') ?? 0) === total;
+    // A step cut short by a first-success fan-in was not needed: it does not fail the run.
+    const ok = this.store.steps(run.id).every((step) => step.state === 'succeeded' || (step.error?.startsWith(NOT_NEEDED) ?? false));
     this.store.setRunState(run.id, ok ? 'succeeded' : 'failed', ok ? null : row.error ?? 'a step did not succeed', iso(now));
   }
 }
