@@ -22,6 +22,7 @@ import {
   type QuestionOutcome,
 } from './lib/memory-quality';
 import { repoRoot } from './lib/paths';
+import { weakCalibration } from './lib/weak-calibration';
 import { writeResults } from './lib/results';
 import { printTable } from './lib/table';
 
@@ -32,12 +33,12 @@ export const suite = {
   description,
   async run(argv: string[]): Promise<number> {
     if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(`memory-quality: ${description}\n  --notes N   notes in all, labelled and distractors (${TOTAL_NOTES})\n  --verbose         list every miss of the tune half`);
+      console.log(`memory-quality: ${description}\n  --notes N   notes in all, labelled and distractors (${TOTAL_NOTES})\n  --verbose         list every miss of the tune half\n  --calibrate       the weak flag's calibration data, tune half only`);
       return 0;
     }
     const i = argv.indexOf('--notes');
     const notes = i >= 0 ? Number(argv[i + 1]) : undefined;
-    const { report } = await measureQuality({ notes, verbose: argv.includes('--verbose') });
+    const { report } = await measureQuality({ notes, verbose: argv.includes('--verbose'), calibrate: argv.includes('--calibrate') });
     const met =
       share(report.first, report.answerable) >= QUALITY_TARGETS.first &&
       share(report.top5, report.answerable) >= QUALITY_TARGETS.top5 &&
@@ -47,7 +48,7 @@ export const suite = {
   },
 };
 
-export async function measureQuality(options: { notes?: number; verbose?: boolean } = {}): Promise<{ tune: HalfFigures; report: HalfFigures; outcomes: QuestionOutcome[] }> {
+export async function measureQuality(options: { notes?: number; verbose?: boolean; calibrate?: boolean } = {}): Promise<{ tune: HalfFigures; report: HalfFigures; outcomes: QuestionOutcome[] }> {
   const machine = machineFacts();
   console.log(`Memory retrieval quality — ${machineLine(machine)}`);
   const set = loadQualitySet();
@@ -70,6 +71,7 @@ export async function measureQuality(options: { notes?: number; verbose?: boolea
         console.log(`[${o.kind}] ${o.q} -> expected ${o.expect ?? '(none)'} at ${o.rank ?? '-'} (vec ${o.expected?.vectorSimilarity?.toFixed(3) ?? '-'} r${o.expected?.vectorRank ?? '-'}); top ${o.top?.key} vec ${o.top?.vectorSimilarity?.toFixed(3)} kw ${o.top?.keywordScore?.toFixed(3)}${o.weak ? ' weak' : ''}`);
       }
     }
+    if (options.calibrate) await weakCalibration(store, set, ids);
     const file = writeResults('memory-quality', { machine, notes: stored, labelledNotes: set.notes.length, targets: QUALITY_TARGETS, tune, report, outcomes });
     console.log(`\nresults: ${file}`);
     return { tune, report, outcomes };

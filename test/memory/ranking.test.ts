@@ -1,7 +1,7 @@
 /** The keyword side's pieces and the ranking formula on their own: identifiers, IDF coverage, exact-match bonus. */
 import { describe, expect, it } from 'vitest';
 import { coverage, queryTerms, stem } from '../../src/main/memory/keyword';
-import { crowdRelevance, EXACT_BONUS, isWeak, MARGIN_WEIGHT, scoreCandidate, WEAK_BELOW } from '../../src/main/memory/ranking';
+import { crowdRelevance, EXACT_BONUS, isWeak, scoreCandidate, WEAK_LEAD, WEAK_RELEVANCE } from '../../src/main/memory/ranking';
 
 describe('query terms', () => {
   it('tells identifiers from words', () => {
@@ -47,13 +47,16 @@ describe('scoreCandidate', () => {
     expect(EXACT_BONUS).toBeGreaterThan(1);
   });
 
-  it('flags weak matches: low relevance that does not stand out, or an identifier query whose identifier is nowhere', () => {
+  it('flags weak matches: a hit that does not stand out from the next candidates, very low relevance, or an identifier query whose identifier is nowhere', () => {
     const score = (vectorSimilarity: number) => scoreCandidate({ ...base, vectorSimilarity }, now, { halfLifeDays: 30 });
-    const crowd = crowdRelevance([score(0.9), score(0.3), score(0.3), score(0.3), score(0.3), score(0.3), score(0.9)]);
-    expect(crowd).toBeCloseTo(0.3);
-    const atLine = (WEAK_BELOW + MARGIN_WEIGHT * crowd) / (1 + MARGIN_WEIGHT);
-    expect(isWeak(score(atLine - 0.01), crowd, false)).toBe(true);
-    expect(isWeak(score(atLine + 0.01), crowd, false)).toBe(false);
+    const crowd = crowdRelevance([score(0.9), score(0.6), score(0.6), score(0.6), score(0.6), score(0.6), score(0.9)]);
+    expect(crowd).toBeCloseTo(0.6);
+    // High relevance alone is not enough: an in-domain question nothing answers reaches it too.
+    expect(isWeak(score(0.6 + WEAK_LEAD - 0.01), crowd, false)).toBe(true);
+    expect(isWeak(score(0.6 + WEAK_LEAD + 0.01), crowd, false)).toBe(false);
+    // A hit that stands out from a low crowd is still weak under the relevance floor.
+    expect(isWeak(score(WEAK_RELEVANCE - 0.01), 0.05, false)).toBe(true);
+    expect(isWeak(score(WEAK_RELEVANCE + 0.01), 0.05, false)).toBe(false);
     expect(isWeak(score(0.95), crowd, true)).toBe(true);
   });
 });
