@@ -21,7 +21,7 @@ import {
   type MemorySearchResult,
   type StoredMemory,
 } from './memory-protocol';
-import { CockpitMemoryGraphCalls } from './memory-graph-protocol';
+import { CockpitMemoryGraphCalls, type MemoryNeighbourhood, type MemoryTopic } from './memory-graph-protocol';
 import { AttentionActRequest, AttentionQuery, type AttentionActResult, type AttentionList } from './attention-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
@@ -152,6 +152,10 @@ export const calls = {
   /** Changes a memory's sharing, tags or importance (the person at the cockpit may change any memory). */
   'memory.update': call(CockpitMemoryGraphCalls.update).returns<Memory>(),
   'memory.delete': call(CockpitMemoryGraphCalls.delete).returns<{ deleted: string }>(),
+  /** A project's topics, largest first; a topic's memories, nearest its centre first; the graph around a memory. */
+  'memory.topics': call(CockpitMemoryGraphCalls.topics).returns<MemoryTopic[]>(),
+  'memory.topicMemories': call(CockpitMemoryGraphCalls.topicMemories).returns<Memory[]>(),
+  'memory.neighbourhood': call(CockpitMemoryGraphCalls.neighbourhood).returns<MemoryNeighbourhood>(),
   'memory.model': call(NoParams).returns<MemoryModelState>(),
   /** dir: a sentence-transformers ONNX export folder, or null for the built-in encoder. */
   'memory.switchModel': call(z.object({ dir: z.string().min(1).nullable() }).strict()).returns<MemoryModelState>(),

@@ -5,6 +5,7 @@ import { AGGREGATORS } from './workflow-protocol';
 import { WORKFLOW_STATES } from './workflow-run-protocol';
 import { RegisterRequest, SendRequest, StatusUpdate, TopicList, Ulid } from './agent-protocol';
 import { ExtractRequest, MEMORY_KINDS, MEMORY_SCOPES, MemoryInput } from './memory-protocol';
+import { MEMORY_LINK_KINDS } from './memory-graph-protocol';
 import { ReleaseRequest, ReservationId, ReservationPath, ReserveRequest, MAX_TTL_SECONDS, MIN_TTL_SECONDS, RESERVATION_MODES } from './reservation-protocol';
 import {
   CancelTaskRequest,
@@ -49,6 +50,8 @@ export const MCP_TOOL_NAMES = [
   'memory_search',
   'memory_store',
   'memory_extract',
+  'memory_topics',
+  'memory_links',
   'reserve_files',
   'renew_reservation',
   'release_files',
@@ -196,6 +199,26 @@ export const MemorySearchOutput = z.looseObject({
   hits: z.array(z.looseObject({ memory: z.looseObject({ id: z.string(), text: z.string() }), weak: z.boolean() })),
 });
 export const MemoryStoreOutput = z.object({ stored: z.array(StoredMemoryOut) });
+export const MemoryTopicsInput = z
+  .object({ limit: z.number().int().min(1).max(500).default(20).describe('how many topics at most, largest first') })
+  .strict();
+export const MemoryTopicsOutput = z.object({
+  topics: z.array(z.looseObject({ id: z.string(), label: z.array(z.string()), size: z.number(), examples: z.array(z.looseObject({ id: z.string(), text: z.string() })) })),
+});
+export const MemoryLinksInput = z
+  .object({
+    id: z.string().length(26).describe('a memory id (from memory_search or memory_store)'),
+    depth: z.number().int().min(1).max(3).default(1).describe('1: its own links; 2-3: the links of the memories it links to as well'),
+    limit: z.number().int().min(2).max(200).default(30).describe('the most memories returned, the memory itself included'),
+    kinds: z.array(z.enum(MEMORY_LINK_KINDS)).max(MEMORY_LINK_KINDS.length).optional().describe('only these kinds of link'),
+  })
+  .strict();
+export const MemoryLinksOutput = z.looseObject({
+  center: z.string(),
+  memories: z.array(z.looseObject({ id: z.string(), text: z.string() })),
+  links: z.array(z.looseObject({ from: z.string(), to: z.string(), kind: z.enum(MEMORY_LINK_KINDS), weight: z.number() })),
+  truncated: z.boolean(),
+});
 export const MemoryExtractOutput = z.looseObject({ stored: z.array(StoredMemoryOut), stats: z.looseObject({ memories: z.number() }) });
 
 // --- file reservations (reservation-protocol.ts: the HTTP API's requests, in the caller's own project) ------------

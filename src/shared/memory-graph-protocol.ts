@@ -54,6 +54,14 @@ export interface MemoryLink {
   entity?: MemoryEntity;
 }
 
+/** GET /api/v1/memory/{id}/links: the links of one memory (each touches it) and the memories at their other end. */
+export interface MemoryLinks {
+  id: string;
+  links: MemoryLink[];
+  /** The linked memories the caller may read (not the memory itself). */
+  memories: Memory[];
+}
+
 /** A memory and what surrounds it: the memories within `depth` links, and the links among them. */
 export interface MemoryNeighbourhood {
   center: string;
@@ -85,7 +93,16 @@ export const TopicMemoriesQuery = z
   })
   .strict();
 
-/** GET /api/v1/memory/{id}/links: a memory's own links (depth 1), with the linked memories. */
+/** GET /api/v1/memory/{id}/links?kinds=: a memory's own links (depth 1), with the linked memories (MemoryLinks). */
+export const MemoryLinksQuery = z
+  .object({
+    kinds: z
+      .string()
+      .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(MEMORY_LINK_KINDS)))
+      .optional(),
+  })
+  .strict();
 /** GET /api/v1/memory/{id}/neighbourhood?depth=&limit=&kinds=: the graph around a memory. */
 export const NeighbourhoodQuery = z
   .object({

@@ -9,7 +9,7 @@ import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../hub';
 import { findAppRoot } from '../config/paths';
-import { HubError } from '../errors';
+import { HubError, notFound } from '../errors';
 import { searchContext } from '../memory/access';
 import { previewMessage } from '../messaging/frames';
 import type { StoredMessage } from '../messaging/store';
@@ -111,6 +111,17 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'memory.delete': async ({ id }) => {
       (await deps.hub().memory.store()).delete(id);
       return { deleted: id };
+    },
+    'memory.topics': async ({ project, limit }) => (await deps.hub().memory.graph()).topicList(project, limit),
+    'memory.topicMemories': async ({ topicId, limit, offset }) => {
+      const found = (await deps.hub().memory.graph()).topicMemories(topicId, limit, offset);
+      if (!found) throw notFound(`there is no topic with id ${topicId}`);
+      return found.memories;
+    },
+    'memory.neighbourhood': async ({ id, ...options }) => {
+      const { memory } = deps.hub();
+      (await memory.store()).get(id);
+      return (await memory.graph()).neighbourhood(id, options, () => true);
     },
     'memory.model': async () => {
       const { memory } = deps.hub();

@@ -3,12 +3,16 @@ import { MemorySearchQuery } from '../../shared/memory-protocol';
 import {
   MemoryExtractInput,
   MemoryExtractOutput,
+  MemoryLinksInput,
+  MemoryLinksOutput,
+  MemoryTopicsInput,
+  MemoryTopicsOutput,
   MemorySearchInput,
   MemorySearchOutput,
   MemoryStoreInput,
   MemoryStoreOutput,
 } from '../../shared/mcp-protocol';
-import { checkedStore, memoryCaller, searchContext, writeContext } from '../memory/access';
+import { checkedStore, memoryCaller, readable, readableMemory, searchContext, topicsProject, writeContext } from '../memory/access';
 import { run, type ToolGroup } from './tool-kit';
 
 export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
@@ -60,5 +64,39 @@ export const registerMemoryTools: ToolGroup = (server, { memory, me }) => {
       outputSchema: MemoryExtractOutput,
     },
     (input) => run(() => memory.extract(input, writeContext(memoryCaller(me()), input.project))),
+  );
+
+  server.registerTool(
+    'memory_topics',
+    {
+      description:
+        "The topics of your project's memories, largest first: groups of memories about one subject, each labelled by its distinctive words, " +
+        'with its size and up to three example memories. A quick map of what the project has learnt; search within a topic with memory_search.',
+      inputSchema: MemoryTopicsInput,
+      outputSchema: MemoryTopicsOutput,
+    },
+    ({ limit }) =>
+      run(async () => {
+        const caller = memoryCaller(me());
+        return { topics: (await memory.graph()).topicList(topicsProject(caller), limit) };
+      }),
+  );
+
+  server.registerTool(
+    'memory_links',
+    {
+      description:
+        'The memories linked to one memory, and how: entity (both name the same file path, symbol, error code, URL, person, ticket or commit), ' +
+        'derived (one was extracted from the other: document -> section -> chunk -> item), supersedes (a newer value replaced an older one), ' +
+        'similar (near in meaning; weight is the cosine similarity). depth=2 or 3 follows links further. Only memories you may read.',
+      inputSchema: MemoryLinksInput,
+      outputSchema: MemoryLinksOutput,
+    },
+    ({ id, depth, limit, kinds }) =>
+      run(async () => {
+        const caller = memoryCaller(me());
+        readableMemory(await memory.store(), caller, id);
+        return (await memory.graph()).neighbourhood(id, { depth, limit, kinds }, (entry) => readable(caller, entry));
+      }),
   );
 };

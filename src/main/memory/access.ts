@@ -62,6 +62,18 @@ export function searchContext(caller: MemoryCaller, query: ParsedSearchQuery): S
   return { project: caller.project, agent: caller.id, countsAsUse: true };
 }
 
+/**
+ * The project whose topics the caller may list: an agent its own (a topic's examples are its memories' words, so
+ * another project's topics are for the cockpit); the cockpit names one, or gets the default project.
+ */
+export function topicsProject(caller: MemoryCaller, project?: string): string {
+  if (caller.kind === 'cockpit') return project ?? COCKPIT_DEFAULT_PROJECT;
+  if (project !== undefined && project !== caller.project) {
+    throw forbidden(`an agent sees the topics of its own project (${caller.project}) only; project=${project} is for the cockpit`);
+  }
+  return caller.project;
+}
+
 /** A memory the caller may read; 404 for one of another project that is not shared, as for an unknown id. */
 export function readableMemory(store: MemoryStore, caller: MemoryCaller, uid: string): Memory {
   const memory = store.get(uid);
@@ -80,7 +92,8 @@ export function checkChangeable(store: MemoryStore, caller: MemoryCaller, uid: s
   }
 }
 
-function readable(caller: MemoryCaller, memory: Pick<Memory, 'project' | 'shared'> | undefined): boolean {
+/** Whether the caller may read a memory of this project and sharing (an agent: its own project's and shared ones). */
+export function readable(caller: MemoryCaller, memory: Pick<Memory, 'project' | 'shared'> | undefined): boolean {
   if (!memory) return false;
   return caller.kind === 'cockpit' || memory.project === caller.project || memory.shared;
 }

@@ -16,6 +16,7 @@ import type { ServiceRegistry } from '../monitor/service-registry';
 import { ExtractRefused, checkExtractable, type ExtractResult } from '../extract';
 import { ExtractRunner } from './extract-runner';
 import { storeDraftsInBatches } from './store-drafts';
+import { MemoryGraph } from './graph';
 import {
   MemoryStore,
   readModelChoice,
@@ -45,6 +46,7 @@ export interface MemoryEngineOptions {
 export class MemoryEngine {
   private opening: Promise<MemoryStore> | undefined;
   private opened: MemoryStore | undefined;
+  private graphOf: MemoryGraph | undefined;
   private active: ModelChoice | undefined;
   private switching: MemoryModelState['switching'] = null;
   private lastError: string | null = null;
@@ -179,6 +181,7 @@ export class MemoryEngine {
         if (!saved) writeModelChoice(dataDir, this.active!);
         services.set('memory', 'up', this.describe(store));
         this.opened = store;
+        this.graphOf = new MemoryGraph(store);
         const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
         if (wanted !== activeDir || earlier) {
           queueMicrotask(() => {
@@ -195,6 +198,12 @@ export class MemoryEngine {
       }
     })();
     return this.opening;
+  }
+
+  /** Topics and links of the memories (graph/), once the store is open. */
+  async graph(): Promise<MemoryGraph> {
+    await this.store();
+    return this.graphOf!;
   }
 
   /** Extracts memories from text (structure, semantic chunks, salient items) and stores them as one batch. */
@@ -236,6 +245,8 @@ export class MemoryEngine {
     await this.extractor.close();
     if (!this.opening) return;
     const store = await this.opening.catch(() => undefined);
+    this.graphOf?.close();
+    await this.graphOf?.whenIdle();
     await store?.close();
     this.opened = undefined;
     await Promise.all([...this.owned, ...this.retired].map((encoder) => encoder.close()));

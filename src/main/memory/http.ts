@@ -10,10 +10,12 @@ import { forbidden } from '../errors';
 import { parseInput } from '../validation';
 import { checkChangeable, checkedStore, memoryCaller, readableMemory, searchContext, writeContext } from './access';
 import type { MemoryEngine } from './engine';
+import { registerMemoryGraphRoutes } from './graph/http';
 
 const MemoryId = z.string().length(26);
 
-export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegistry, engine: MemoryEngine, cockpitToken: string): void {
+export function registerMemoryRoutes(context: ApiContext, registry: AgentRegistry, engine: MemoryEngine, cockpitToken: string): void {
+  const { http } = context;
   const who = (request: Parameters<typeof authorityOf>[0]) => requireAuthority(authorityOf(request, registry, cockpitToken));
   const caller = (request: Parameters<typeof authorityOf>[0]) => memoryCaller(who(request));
   const memoryId = (request: { params: unknown }) => parseInput(MemoryId, (request.params as { id: string }).id, 'memory id');
@@ -57,6 +59,8 @@ export function registerMemoryRoutes({ http }: ApiContext, registry: AgentRegist
     who(request);
     return (await engine.store()).stats();
   });
+
+  registerMemoryGraphRoutes(context, engine, caller, memoryId);
 
   http.get(`${API_PREFIX}/memory/:id`, async (request) => {
     const by = caller(request);

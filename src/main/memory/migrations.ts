@@ -74,4 +74,50 @@ export const memoryMigrations: Migration[] = [
       CREATE INDEX memories_by_supersedes ON memories (supersedes) WHERE supersedes IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'topics and the memory graph: topics per project, their members, entities, term counts',
+    up: `
+      -- A topic: a project's memories about one subject. centroid is the sum of its members' unit vectors (its
+      -- direction is the centre); uid is public and stable while the topic lives.
+      CREATE TABLE memory_topics (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        project TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '[]',
+        labelled_size INTEGER NOT NULL DEFAULT 0,  -- its size when last labelled: relabelled once it changed enough
+        size INTEGER NOT NULL DEFAULT 0,
+        centroid BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX memory_topics_by_project ON memory_topics (project, size);
+
+      -- Current memories only: a superseded memory leaves its topic.
+      CREATE TABLE topic_members (
+        memory_id INTEGER PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,
+        topic_id INTEGER NOT NULL REFERENCES memory_topics (id) ON DELETE CASCADE,
+        similarity REAL NOT NULL                   -- to the topic's centre when last placed
+      ) STRICT;
+      CREATE INDEX topic_members_by_topic ON topic_members (topic_id, similarity);
+
+      -- What a memory names (a path, a symbol, an error code, a URL, a person, a ticket, a commit): memories naming the
+      -- same one are linked.
+      CREATE TABLE memory_entities (
+        memory_id INTEGER NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, value, memory_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX memory_entities_by_memory ON memory_entities (memory_id);
+
+      -- In how many of a project's topic members each word occurs: what makes a topic's words distinctive.
+      CREATE TABLE memory_terms (
+        project TEXT NOT NULL,
+        term TEXT NOT NULL,
+        df INTEGER NOT NULL,
+        PRIMARY KEY (project, term)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

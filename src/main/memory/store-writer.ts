@@ -42,6 +42,8 @@ export class StoreWriter {
   private flushingNow = false;
   private readonly newId = ulidGenerator();
   private readonly s;
+  /** Told after each commit that added memories (store.ts passes it on to its watchers). */
+  onStored: (() => void) | undefined;
 
   constructor(private readonly state: StoreState) {
     const { db } = state;
@@ -196,6 +198,7 @@ export class StoreWriter {
       if (entry) entry.superseded = true;
     }
     outcomes.forEach((settle) => settle());
+    if (added.length > 0) this.onStored?.();
   }
 
   private storeOne(

@@ -12,7 +12,7 @@ import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
 import { HubError, notFound } from '../errors';
 import { loadCatalog } from './catalog';
-import { loadMemories, MEMORY_COLUMNS, toMemory, type MemoryRow } from './memory-rows';
+import { blobVector, loadMemories, MEMORY_COLUMNS, toMemory, type MemoryRow } from './memory-rows';
 import { memoryMigrations } from './migrations';
 import { indexedModel, openIndex } from './model-choice';
 import { switchModel } from './model-switch';
@@ -21,7 +21,16 @@ import { MemorySearch } from './store-search';
 import type { CatalogEntry, MemoryStoreOptions, ParsedMemoryInput, ParsedSearchQuery, SearchContext, StoreContext, StoreState } from './store-types';
 import { StoreWriter } from './store-writer';
 
-export type { MemoryStoreOptions, ParsedMemoryInput, ParsedSearchQuery, SearchContext, StoreContext } from './store-types';
+export type { CatalogEntry, MemoryStoreOptions, ParsedMemoryInput, ParsedSearchQuery, SearchContext, StoreContext } from './store-types';
+
+/**
+ * Told of the store's changes (the topics and links of graph/ follow them): after each commit of new memories, and
+ * before a memory is deleted (with the memories it had superseded, current again once it is gone).
+ */
+export interface MemoryStoreWatcher {
+  stored(): void;
+  deleting(id: number, restored: number[]): void;
+}
 export { readModelChoice, writeModelChoice } from './model-choice';
 export { textHash } from './memory-rows';
 
@@ -37,6 +46,9 @@ export class MemoryStore {
   private switching = false;
   private closing = false;
   private readonly s;
+  private readonly watchers: MemoryStoreWatcher[] = [];
+  /** Adds to each search result what the store does not know (each hit's topic). */
+  describeHits: ((result: MemorySearchResult) => MemorySearchResult) | undefined;
 
   private constructor(
     readonly db: SqliteDatabase,
@@ -52,6 +64,7 @@ export class MemoryStore {
       idOfUid: db.prepare('SELECT id FROM memories WHERE uid = ?').pluck(),
       touch: db.prepare('UPDATE memories SET access_count = access_count + 1, last_accessed_at = ? WHERE id = ?'),
       remove: db.prepare('DELETE FROM memories WHERE id = ?'),
+      storedVector: db.prepare('SELECT vector FROM embeddings WHERE model = ? AND memory_id = ?').pluck(),
       update: db.prepare(
         `UPDATE memories SET shared = COALESCE(@shared, shared), tags = COALESCE(@tags, tags),
            importance = COALESCE(@importance, importance), updated_at = @now WHERE id = @id`,
@@ -102,10 +115,42 @@ export class MemoryStore {
   async search(query: ParsedSearchQuery, context: SearchContext): Promise<MemorySearchResult> {
     this.searchesInFlight++;
     try {
-      return await this.searcher.search(this.state.encoder, this.state.index, query, context);
+      const result = await this.searcher.search(this.state.encoder, this.state.index, query, context);
+      return this.describeHits ? this.describeHits(result) : result;
     } finally {
       this.searchesInFlight--;
     }
+  }
+
+  watch(watcher: MemoryStoreWatcher): void {
+    this.watchers.push(watcher);
+    this.writer.onStored ??= () => this.watchers.forEach((each) => each.stored());
+  }
+
+  /** What the store keeps in memory about a memory (project, kind, sharing, history); undefined for an unknown id. */
+  entry(id: number): Readonly<CatalogEntry> | undefined {
+    return this.state.catalog.get(id);
+  }
+
+  /** The internal id of a public one; undefined if there is no such memory. */
+  idOf(uid: string): number | undefined {
+    return this.s.idOfUid.get(uid) as number | undefined;
+  }
+
+  /** Memories by internal id (those that exist). */
+  memories(ids: number[]): Map<number, Memory> {
+    return loadMemories(this.db, ids);
+  }
+
+  /** A memory's vector of the active model; undefined without one. */
+  vectorOf(id: number): Float32Array | undefined {
+    const blob = this.s.storedVector.get(this.state.encoder.id, id) as Buffer | undefined;
+    return blob && blobVector(blob);
+  }
+
+  /** The nearest memories to a vector in the active index, of those `accept` lets through. */
+  nearest(vector: Float32Array, k: number, accept?: (id: number) => boolean): Array<{ id: number; score: number }> {
+    return this.state.index.search(vector, k, accept);
   }
 
   get(uid: string): Memory {
@@ -119,6 +164,7 @@ export class MemoryStore {
     if (id === undefined) throw notFound(`there is no memory with id ${uid}`);
     // A memory it had superseded is current again (the foreign key clears superseded_by).
     const older = this.s.supersededBy.all(id) as number[];
+    this.watchers.forEach((watcher) => watcher.deleting(id, older));
     this.s.remove.run(id);
     const { catalog } = this.state;
     for (const olderId of older) {
