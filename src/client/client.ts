@@ -12,8 +12,6 @@
  * made while connected is retried with the same idempotency key after a drop, so it is stored exactly once.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import WebSocket from 'ws';
 import {
   API_PREFIX,
@@ -21,43 +19,19 @@ import {
   ERROR_CODES,
   SendRequest,
   type AgentInfo,
-  type AgentTier,
-  type HealthResponse,
   type Importance,
-  type InboxPage,
   type Message,
   type Recipient,
-  type RegisterRequest,
-  type RegisterResponse,
-  type SearchHit,
   type SendResponse,
   type ServerFrame,
   type StatusUpdate,
-  type ThreadSummary,
 } from '../shared/agent-protocol';
-import { DEFAULT_HUB_URL, HUB_RUNTIME_FILE, type HubRuntimeFile } from '../shared/hub-location';
-import {
-  RESERVATIONS_CHECK_PATH,
-  RESERVATIONS_PATH,
-  RESERVATIONS_RELEASE_PATH,
-  reservationRenewPath,
-  type CheckResponse,
-  type ReleaseRequest,
-  type ReleaseResponse,
-  type Reservation,
-  type ReservationConflict,
-  type ReservationList,
-  type ReservationMode,
-  type ReservationQuery,
-  type ReserveRequest,
-  type ReserveResponse,
-} from '../shared/reservation-protocol';
+import { DEFAULT_HUB_URL, HUB_RUNTIME_FILE } from '../shared/hub-location';
 import type { Task, TaskState, TaskSubtasks } from '../shared/task-protocol';
-import { resolveDataDir } from '../shared/node/data-dir';
 import { backoffDelay, type Backoff } from '../shared/retry';
-import { loadCredentials, saveCredentials } from './credentials';
+import { type HubLocation, type UrlResolver } from './discovery';
 import { apiRoute, codeOfStatus, HubClientError, HubHttp, ReservationConflictError, STATUS_OF_CODE } from './http';
-import { WorkflowCalls } from './workflow-calls';
+import { MessageCalls } from './message-calls';
 import { SocketReports, type TaskReportFrame } from './socket-reports';
 
 export { apiRoute, HubClientError, HubHttp, ReservationConflictError };
@@ -85,61 +59,7 @@ const STATUS_OF_CLOSE_CODE: Record<number, number | undefined> = {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Finding the hub
-
-export interface HubLocation {
-  /** The hub's base URL (http://host:port); wins over everything. */
-  url?: string;
-  /** The hub's data directory: where `hub.json` and saved credentials are looked for. */
-  dataDir?: string;
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface DiscoveredUrl {
-  url: string;
-  source: 'option' | 'env' | 'hub.json' | 'default';
-}
-
-/** The hub's URL: the option, else $DEVENVIRO_URL, else the running hub's `<dataDir>/hub.json`, else the default. */
-export function discoverHubUrl({ url, dataDir, env = process.env }: HubLocation = {}): DiscoveredUrl {
-  if (url) return { url: normaliseUrl(url), source: 'option' };
-  if (env.DEVENVIRO_URL) return { url: normaliseUrl(env.DEVENVIRO_URL), source: 'env' };
-  const file = path.join(resolveDataDir({ flag: dataDir, env }), HUB_RUNTIME_FILE);
-  try {
-    const runtime = JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<keyof HubRuntimeFile, unknown>>;
-    if (typeof runtime.url === 'string' && runtime.url && !(typeof runtime.pid === 'number' && processGone(runtime.pid))) {
-      return { url: normaliseUrl(runtime.url), source: 'hub.json' };
-    }
-  } catch {
-    // No hub has written its address here (or it is being rewritten): try the default.
-  }
-  return { url: DEFAULT_HUB_URL, source: 'default' };
-}
-
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-function normaliseUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new HubClientError(0, 'invalid_url', `not a hub URL: ${url} (expected something like ${DEFAULT_HUB_URL})`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new HubClientError(0, 'invalid_url', `not a hub URL: ${url} (use http:// or https://)`);
-  }
-  return parsed.origin + parsed.pathname.replace(/\/+$/, '');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Entry points
+// The agent's client
 
 export interface ClientOptions extends HubLocation {
   /** Acknowledge each message once every 'message' handler has resolved (default true). */
@@ -147,90 +67,6 @@ export interface ClientOptions extends HubLocation {
   /** Reconnect with backoff after the socket drops (default true). */
   reconnect?: boolean;
 }
-
-export interface RegisterOptions extends ClientOptions {
-  name: string;
-  project?: string;
-  tier?: AgentTier;
-  capabilities?: string[];
-  description?: string;
-  /** The agent's saved token: presenting it keeps the identity (the same id) across re-registrations. */
-  token?: string;
-  /**
-   * Read the token from, and save it to, `<dataDir>/credentials/<project>/<name>.json` (the same files the
-   * `devenviro` CLI uses). Off by default.
-   */
-  persist?: boolean;
-}
-
-export interface AttachOptions extends ClientOptions {
-  /** The agent's id, as returned at registration. */
-  id: string;
-  token: string;
-}
-
-export const HubClient = {
-  /** Registers (or re-registers) an agent and returns its client, ready to `connect()`. */
-  async register(options: RegisterOptions): Promise<AgentClient> {
-    const location = urlResolver(options);
-    const http = new HubHttp(location.current);
-    const project = options.project ?? 'default';
-    const dataDir = resolveDataDir({ flag: options.dataDir, env: options.env });
-    const saved = options.persist ? loadCredentials(dataDir, project, options.name) : undefined;
-    const request: RegisterRequest = {
-      name: options.name,
-      project,
-      ...(options.tier ? { tier: options.tier } : {}),
-      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-      ...(options.description !== undefined ? { description: options.description } : {}),
-    };
-    const response = await http.request<RegisterResponse>('POST', '/agents/register', { body: request, token: options.token ?? saved?.token });
-    if (options.persist) {
-      saveCredentials(dataDir, { id: response.agent.id, name: response.agent.name, project: response.agent.project, token: response.token, url: http.url });
-    }
-    return new AgentClient({ ...options, location, agent: response.agent, token: response.token, existing: response.existing });
-  },
-
-  /** A client for an agent registered earlier (its id and token), after checking the token is that agent's. */
-  async attach(options: AttachOptions): Promise<AgentClient> {
-    const location = urlResolver(options);
-    const http = new HubHttp(location.current, options.token);
-    const agent = await http.request<AgentInfo>('GET', `/agents/${encodeURIComponent(options.id)}/status`);
-    // Reading the agent's own topics proves the token is its own (another agent's token gets 403).
-    await http.request('GET', `/agents/${encodeURIComponent(options.id)}/topics`);
-    return new AgentClient({ ...options, location, agent, token: options.token, existing: true });
-  },
-
-  /** Whether a hub answers at the URL that would be used, and which. */
-  async health(options: HubLocation = {}): Promise<HealthResponse & { url: string }> {
-    const http = new HubHttp(urlResolver(options).current);
-    const health = await http.request<HealthResponse>('GET', '/health');
-    return { ...health, url: http.url };
-  },
-};
-
-interface UrlResolver {
-  current: () => string;
-  /** Follows the data directory's hub.json to a hub restarted on another address; never leaves the hub otherwise. */
-  refresh: () => void;
-}
-
-function urlResolver(location: HubLocation): UrlResolver {
-  let found = discoverHubUrl(location);
-  return {
-    current: () => found.url,
-    refresh: () => {
-      if (found.source === 'option' || found.source === 'env') return;
-      // While the hub is down its hub.json is gone (or names a dead process): keep its address rather than fall
-      // back to the default one, where another hub, which knows none of this agent's tokens, may be listening.
-      const now = discoverHubUrl(location);
-      if (now.source === 'hub.json') found = now;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The agent's client
 
 /** An agent id, or a recipient object (`{ type: 'topic', name }`, `{ type: 'broadcast' }`, `{ type: 'agent', id }`). */
 export type SendTarget = string | Recipient;
@@ -294,7 +130,7 @@ interface AgentClientInit extends ClientOptions {
 
 type SeenState = 'handling' | 'handled' | 'failed';
 
-export class AgentClient extends WorkflowCalls {
+export class AgentClient extends MessageCalls {
   /** The agent as the hub last described it (refreshed on every socket welcome). */
   agent: AgentInfo;
   /** The agent's secret: save it to keep the identity across restarts. */
@@ -438,11 +274,6 @@ export class AgentClient extends WorkflowCalls {
     return this.http.request<SendResponse>('POST', '/messages', { body: message, timeoutMs });
   }
 
-  /** A page of the inbox: unacknowledged messages by default, oldest first. */
-  inbox(query: { after?: string; limit?: number; state?: 'unacked' | 'all' } = {}): Promise<InboxPage> {
-    return this.http.request<InboxPage>('GET', `/agents/${this.id}/messages`, { query });
-  }
-
   /** Marks messages handled, so they are not delivered again; returns how many were newly acknowledged. */
   async ack(ids: string | string[]): Promise<number> {
     const list = Array.isArray(ids) ? ids : [ids];
@@ -456,38 +287,7 @@ export class AgentClient extends WorkflowCalls {
     return acknowledged;
   }
 
-  search(q: string, options: { limit?: number } = {}): Promise<SearchHit[]> {
-    return this.http.request<{ hits: SearchHit[] }>('GET', '/messages/search', { query: { q, limit: options.limit } }).then((r) => r.hits);
-  }
-
-  threads(options: { limit?: number } = {}): Promise<ThreadSummary[]> {
-    return this.http.request<{ threads: ThreadSummary[] }>('GET', `/agents/${this.id}/threads`, { query: { limit: options.limit } }).then((r) => r.threads);
-  }
-
-  /** The messages of a thread that this agent sent or received, oldest first. */
-  thread(threadId: string): Promise<Message[]> {
-    return this.http.request<{ messages: Message[] }>('GET', `/threads/${encodeURIComponent(threadId)}`).then((r) => r.messages);
-  }
-
-  // -- topics and presence -----------------------------------------------------------------------------------------
-
-  /** Subscribes to topics; returns every topic the agent is subscribed to. */
-  subscribe(topics: string | string[]): Promise<string[]> {
-    const list = Array.isArray(topics) ? topics : [topics];
-    return this.http.request<{ topics: string[] }>('POST', `/agents/${this.id}/topics`, { body: { topics: list } }).then((r) => r.topics);
-  }
-
-  async unsubscribe(topics: string | string[]): Promise<string[]> {
-    let current = await this.topics();
-    for (const topic of Array.isArray(topics) ? topics : [topics]) {
-      current = (await this.http.request<{ topics: string[] }>('DELETE', `/agents/${this.id}/topics/${encodeURIComponent(topic)}`)).topics;
-    }
-    return current;
-  }
-
-  topics(): Promise<string[]> {
-    return this.http.request<{ topics: string[] }>('GET', `/agents/${this.id}/topics`).then((r) => r.topics);
-  }
+  // -- the agent's own status --------------------------------------------------------------------------------------
 
   /** Sets the agent's presence and, optionally, what it is doing (null clears it). */
   async setStatus(status: StatusUpdate['status'], activity?: string | null): Promise<AgentInfo> {
@@ -501,65 +301,6 @@ export class AgentClient extends WorkflowCalls {
     const info = await this.http.request<AgentInfo>('GET', `/agents/${encodeURIComponent(agentId)}/status`);
     if (agentId === this.id) this.agent = info;
     return info;
-  }
-
-  /** Keeps an agent without a socket shown as present (any call does too). */
-  heartbeat(): Promise<AgentInfo> {
-    return this.http.request<AgentInfo>('POST', `/agents/${this.id}/heartbeat`);
-  }
-
-  agents(): Promise<AgentInfo[]> {
-    return this.http.request<{ agents: AgentInfo[] }>('GET', '/agents').then((r) => r.agents);
-  }
-
-  /** Agents whose status is not offline. */
-  active(): Promise<AgentInfo[]> {
-    return this.http.request<{ agents: AgentInfo[] }>('GET', '/agents/active').then((r) => r.agents);
-  }
-
-  // -- file reservations -------------------------------------------------------------------------------------------
-
-  /**
-   * Reserves repo-relative paths or globs in the agent's project, all or none: exclusive by default, for
-   * `ttlSeconds` (the hub's default 30 min). Reserving one's own paths again renews those leases. Another agent's
-   * lease in the way rejects with ReservationConflictError, whose `conflicts` say who holds what until when.
-   */
-  reserve(paths: string[], options: Omit<ReserveRequest, 'paths'> = {}): Promise<ReserveResponse> {
-    return this.http.request<ReserveResponse>('POST', apiRoute(RESERVATIONS_PATH), { body: { ...options, paths } });
-  }
-
-  /** The lease lasts `ttlSeconds` (its own TTL when left out) from now. */
-  renew(id: string, ttlSeconds?: number): Promise<Reservation> {
-    return this.http.request<Reservation>('POST', apiRoute(reservationRenewPath(id)), { body: ttlSeconds === undefined ? {} : { ttlSeconds } });
-  }
-
-  /**
-   * Releases the agent's leases by id and/or patterns (as written when reserved; a lease left with none ends, one
-   * left with some is narrowed).
-   */
-  release(what: ReleaseRequest): Promise<ReleaseResponse> {
-    return this.http.request<ReleaseResponse>('POST', apiRoute(RESERVATIONS_RELEASE_PATH), { body: what });
-  }
-
-  /** The active leases of the agent's project, oldest first: all, one holder's, or those that could match a path. */
-  listReservations(query: Omit<ReservationQuery, 'project'> = {}): Promise<Reservation[]> {
-    return this.http.request<ReservationList>('GET', apiRoute(RESERVATIONS_PATH), { query }).then((r) => r.reservations);
-  }
-
-  /**
-   * The other agents' leases that would refuse these paths, without reserving: with mode `shared` (the default)
-   * their exclusive leases, with `exclusive` all of them. The git guard asks this with a commit's files.
-   */
-  checkReservations(paths: string[], mode: ReservationMode = 'shared'): Promise<ReservationConflict[]> {
-    return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { paths, mode } }).then((r) => r.conflicts);
-  }
-
-  /**
-   * As checkReservations, for concrete files taken literally (a file named `app/[id]/page.tsx` is that file, not a
-   * glob; a name without an extension is a file, not a folder): the git guard's question.
-   */
-  checkFiles(files: string[], mode: ReservationMode = 'shared'): Promise<ReservationConflict[]> {
-    return this.http.request<CheckResponse>('POST', apiRoute(RESERVATIONS_CHECK_PATH), { body: { files, mode } }).then((r) => r.conflicts);
   }
 
   // -- tasks (the socket's side; the calls are in task-calls.ts) ---------------------------------------------------

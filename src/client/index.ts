@@ -4,23 +4,19 @@
 export {
   AgentClient,
   DEFAULT_HUB_URL,
-  discoverHubUrl,
   HUB_RUNTIME_FILE,
-  HubClient,
   HubClientError,
   HubHttp,
   ReservationConflictError,
   type AgentClientEvents,
-  type AttachOptions,
   type ClientOptions,
-  type DiscoveredUrl,
-  type HubLocation,
   type MessageBody,
   type MessageHandler,
-  type RegisterOptions,
   type SendOptions,
   type SendTarget,
 } from './client';
+export { discoverHubUrl, type DiscoveredUrl, type HubLocation } from './discovery';
+export { HubClient, type AttachOptions, type RegisterOptions } from './hub-client';
 export { credentialsFile, listCredentials, loadCredentials, saveCredentials, type SavedCredentials } from './credentials';
 export type {
   AgentInfo,

@@ -1,7 +1,7 @@
 /** POST /api/v1/workflows/validate on a real hub: the plan, or a 400 whose problems name each step; the caller's project. */
 import { describe, expect, it } from 'vitest';
 import { HubClient, HubClientError } from '../../src/client';
-import { apiRoute } from '../../src/client/client';
+import { apiRoute } from '../../src/client/http';
 import { WORKFLOW_VALIDATE_PATH } from '../../src/shared/workflow-protocol';
 import { startHub } from '../hub/harness';
 

@@ -1,6 +1,7 @@
 /** The agent commands: register, agents, status, subscribe and unsubscribe. */
 import { AGENT_TIERS, SETTABLE_STATUSES, type AgentInfo } from '../../shared/agent-protocol';
-import { HubClient, HubClientError, type AgentClient } from '../client';
+import { HubClientError, type AgentClient } from '../client';
+import { HubClient } from '../hub-client';
 import { loadCredentials, saveCredentials } from '../credentials';
 import { noArgs, topicArgs, UsageError, type Command, type Context } from './command';
 import { cockpitToken, location, readerHttp } from './hub';

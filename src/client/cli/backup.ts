@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { BackupSourceSchema, HUB_SOURCE, SnapshotId, type BackupSettings } from '../../shared/backup-protocol';
 import type { BackupOverview, BackupProgress, BackupRunRecord, DamagedSnapshot, ExclusionPreview, RepairReport, RestoreReport, SnapshotSummary, VerifyReport } from '../../shared/backup-protocol';
-import { discoverHubUrl, HubClientError, HubHttp } from '../client';
+import { HubClientError, HubHttp } from '../client';
+import { discoverHubUrl } from '../discovery';
 import { UsageError, type Command, type Context } from './command';
 import { cockpitToken, location } from './hub';
 import { count, formatBytes, oneLine, shortTime, span, table } from './output';

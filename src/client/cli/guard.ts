@@ -4,7 +4,8 @@
  */
 import { realpathSync } from 'node:fs';
 import { reservationPathProblem, RESERVATIONS_CHECK_PATH, type CheckRequest, type CheckResponse, type ReservationConflict } from '../../shared/reservation-protocol';
-import { apiRoute, discoverHubUrl, HubClientError, HubHttp } from '../client';
+import { apiRoute, HubClientError, HubHttp } from '../client';
+import { discoverHubUrl } from '../discovery';
 import { listCredentials } from '../credentials';
 import { EXIT_CONFLICT, UsageError, type Command, type Context, type IdentityRef } from './command';
 import { GitError, hooksDir, stagedPaths, workTree } from './git';

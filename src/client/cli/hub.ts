@@ -6,7 +6,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ulid, TopicName, type AgentInfo, type Recipient } from '../../shared/agent-protocol';
 import { COCKPIT_TOKEN_FILE } from '../../shared/hub-location';
-import { AgentClient, discoverHubUrl, HubClient, HubClientError, HubHttp } from '../client';
+import { AgentClient, HubClientError, HubHttp } from '../client';
+import { discoverHubUrl } from '../discovery';
+import { HubClient } from '../hub-client';
 import { listCredentials, loadCredentials, type SavedCredentials } from '../credentials';
 import { UsageError, type Context, type IdentityRef } from './command';
 

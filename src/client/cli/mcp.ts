@@ -11,7 +11,9 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { MCP_PATH } from '../../shared/mcp-protocol';
 import { AbortError, retry, type Backoff } from '../../shared/retry';
-import { discoverHubUrl, HubClient, HubHttp, type AgentClient } from '../client';
+import { HubHttp, type AgentClient } from '../client';
+import { discoverHubUrl } from '../discovery';
+import { HubClient } from '../hub-client';
 import { listCredentials } from '../credentials';
 import { noArgs, type Command, type Context } from './command';
 import { location } from './hub';
