@@ -1,5 +1,5 @@
 /** `devenviro cockpit-url`: the browser cockpit's address, token included, for the hub of a data directory. */
-import { discoverHubUrl } from '../client';
+import { discoverHubUrl } from '../discovery';
 import { noArgs, type Command } from './command';
 import { cockpitToken, location } from './hub';
 
