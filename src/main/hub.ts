@@ -1,6 +1,8 @@
 /** The running hub's services, as one value: what the cockpit handlers, the live feed and tests need to reach. */
 import type { A2aGateway } from './a2a/gateway';
 import type { AttentionService } from './attention/service';
+import type { Advisor } from './advisor/advisor';
+import type { Profiler } from './advisor/profiler';
 import type { BackupService } from './backup';
 import type { Checkpointer } from './db/checkpointer';
 import type { SqliteDatabase } from './db/database';
@@ -35,4 +37,8 @@ export interface Hub {
   workflows: WorkflowEngine;
   /** What needs a person's attention, from all of the above. */
   attention: AttentionService;
+  /** Bottlenecks found from the hub's own measurements, and their fixes. */
+  advisor: Advisor;
+  /** CPU profiles and heap snapshots of the hub process, taken on request. */
+  profiler: Profiler;
 }

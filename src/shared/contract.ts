@@ -23,6 +23,7 @@ import {
 } from './memory-protocol';
 import { CockpitMemoryGraphCalls, type MemoryNeighbourhood, type MemoryTopic } from './memory-graph-protocol';
 import { AttentionActRequest, AttentionQuery, type AttentionActResult, type AttentionList } from './attention-protocol';
+import { AdviceId, ProfileRequest, type AdviceReport, type FixResult, type ProfileInfo } from './advice-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
@@ -184,6 +185,13 @@ export const calls = {
   'tasks.cancel': call(CockpitTaskCalls.cancel).returns<Task>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
+  /** The advisor's advice now (advice-protocol.ts), worst first, with the latest fixes. */
+  'advice.list': call(NoParams).returns<AdviceReport>(),
+  /** Applies a piece of advice's fix and answers with its before/after figures (ok false and error when it failed). */
+  'advice.fix': call(z.object({ id: AdviceId }).strict()).returns<FixResult>(),
+  /** Starts a CPU profile or a heap snapshot (which stops the hub's world while taken); progress: profiles.changed. */
+  'profiles.start': call(ProfileRequest).returns<ProfileInfo>(),
+  'profiles.list': call(NoParams).returns<ProfileInfo[]>(),
   /** Workflow runs, newest first (every project's, or one project's / state's). */
   'workflows.list': call(CockpitWorkflowCalls.list).returns<WorkflowSummary[]>(),
   'workflows.get': call(CockpitWorkflowCalls.get).returns<WorkflowRun>(),
@@ -239,6 +247,8 @@ export const events = {
   'workflows.changed': event<WorkflowsChanged>(),
   /** The whole attention list, when it changed (an item came, went or changed its words), at most once a second. */
   'attention.changed': event<AttentionList>(),
+  /** Profiles and heap snapshots, whole, when one starts, progresses or finishes. */
+  'profiles.changed': event<ProfileInfo[]>(),
 } as const;
 
 export type CallName = keyof typeof calls;

@@ -10,6 +10,9 @@ import type { TaskServerFrame } from '../../shared/task-protocol';
 import { HUB_RUNTIME_FILE, type HubRuntimeFile } from '../../shared/hub-location';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { A2aGateway } from '../a2a/gateway';
+import { Advisor } from '../advisor/advisor';
+import { registerAdvisorRoutes } from '../advisor/http';
+import { Profiler } from '../advisor/profiler';
 import { registerAgentRoutes } from '../agents/http';
 import { registerAttentionRoutes } from '../attention/http';
 import { AttentionService } from '../attention/service';
@@ -175,7 +178,12 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup },
     { onChanged: (list) => events.emit('attention.changed', list) },
   );
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, attention };
+  // Bottlenecks from the hub's own measurements (it reads the services through `hub`), and profiles on request.
+  const advisor = new Advisor({ hub: () => hub, metrics, settings: () => config.advisor, dataDir, backupTarget: () => config.backup.target });
+  const profiler = new Profiler(dataDir);
+  profiler.onChange((profiles) => events.emit('profiles.changed', profiles));
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, attention, advisor, profiler };
+  advisor.start();
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
   const api = await createApiServer({
@@ -200,6 +208,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       (context) => registerWorkflowRoutes(context, registry, cockpitToken),
       (context) => registerWorkflowRunRoutes(context, registry, workflows, cockpitToken),
       (context) => registerAttentionRoutes(context, registry, attention, cockpitToken),
+      (context) => registerAdvisorRoutes(context, { registry, advisor, profiler, cockpitToken }),
     ],
   }).catch(async (error: unknown) => {
     // The port is taken, say: close what is open, so the data directory is free again.
@@ -239,6 +248,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
 async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, quitBackup: boolean): Promise<void> {
   feed.stop();
   hub.attention.close();
+  hub.advisor.stop();
+  await hub.profiler.stop();
   await hub.mailbox.close();
   hub.realtime.close();
   await hub.mcp.close();

@@ -158,6 +158,11 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],
 
+    'advice.list': () => deps.hub().advisor.report(),
+    'advice.fix': ({ id }) => deps.hub().advisor.fix(id),
+    'profiles.start': ({ kind, seconds }) => deps.hub().profiler.start(kind, seconds),
+    'profiles.list': () => deps.hub().profiler.list(),
+
     'workflows.list': (query) => deps.hub().workflows.list(COCKPIT, { ...query, limit: query?.limit ?? 100 }),
     'workflows.get': ({ id }) => deps.hub().workflows.get(COCKPIT, id),
     'workflows.start': ({ definition }) => deps.hub().workflows.start(COCKPIT, definition),

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { BackupSettingsSchema } from '../../shared/backup-protocol';
+import { AdvisorSettingsSchema } from '../advisor/settings';
 import { COCKPIT_TOKEN_FILE, DEFAULT_HUB_HOST, DEFAULT_HUB_PORT } from '../../shared/hub-location';
 import { DEFAULT_SESSION_IDLE_MINUTES } from '../../shared/mcp-protocol';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
@@ -46,6 +47,14 @@ export const ConfigSchema = z
          * of the built-in encoder; null keeps the built-in one. Changing it re-embeds in the background.
          */
         modelDir: z.string().min(1).nullable().default(null),
+        /**
+         * The vector index's build policy: live vectors from which an IVF index is trained (default 20,000), and
+         * whether builds start on their own (default true; off, the advisor says when one is due).
+         */
+        index: z
+          .object({ ivfThreshold: z.number().int().min(64).optional(), autoBuild: z.boolean().optional() })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -63,6 +72,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The advisor: when a measurement counts as a bottleneck, and whether the hub applies safe fixes itself. */
+    advisor: AdvisorSettingsSchema.prefault({}),
     /** Backup to a cloud-synced folder: target, project folders, exclusions, schedule, retention. */
     backup: BackupSettingsSchema.prefault({}),
   })

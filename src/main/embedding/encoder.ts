@@ -19,6 +19,8 @@ export interface SentenceEncoder {
   /** One unit-length vector per text, in input order. */
   embed(texts: string[]): Promise<Float32Array[]>;
   close(): Promise<void>;
+  /** Texts handed to embed() and not yet embedded (queued or running), where the encoder counts them. */
+  queueDepth?(): number;
 }
 
 /** manifest.json of a model directory. */
@@ -154,14 +156,21 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   /** Serialises embed() calls: one inference at a time keeps memory bounded and the thread budget honest. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Texts queued or running: the inference queue's depth, which the advisor watches. */
+  private waitingTexts = 0;
 
   protected constructor(protected readonly runner: InferenceRunner) {}
 
   embed(texts: string[]): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
-    const run = this.queue.then(() => this.embedNow(texts));
+    this.waitingTexts += texts.length;
+    const run = this.queue.then(() => this.embedNow(texts)).finally(() => (this.waitingTexts -= texts.length));
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  queueDepth(): number {
+    return this.waitingTexts;
   }
 
   async close(): Promise<void> {

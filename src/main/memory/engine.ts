@@ -41,6 +41,8 @@ export interface MemoryEngineOptions {
   services: ServiceRegistry;
   observe?: MemoryStoreOptions['observe'];
   observeExtract?: (durationMs: number) => void;
+  /** The vector index's build policy (config memory.index). */
+  index?: MemoryStoreOptions['index'];
 }
 
 export class MemoryEngine {
@@ -90,6 +92,11 @@ export class MemoryEngine {
     const closed = encoder.close().catch(() => undefined);
     this.closing.add(closed);
     void closed.finally(() => this.closing.delete(closed));
+  }
+
+  /** The store once open (the advisor reads its figures without waiting for it); undefined before. */
+  openedStore(): MemoryStore | undefined {
+    return this.opened;
   }
 
   /** The memory database once open, for consistent online backups; null before. */
@@ -175,6 +182,7 @@ export class MemoryEngine {
           halfLifeDays: this.options.halfLifeDays,
           dedupeSimilarity: this.options.dedupeSimilarity,
           observe: this.options.observe,
+          index: this.options.index,
           onProgress: ({ step, fraction }) => services.set('memory', 'starting', `vector index: ${step}`, fraction),
         });
         // Recorded from the first start on, so later starts need not look at the data.

@@ -47,6 +47,7 @@ export async function openIndex(
   dataDir: string,
   encoder: SentenceEncoder,
   onProgress?: MemoryStoreOptions['onProgress'],
+  tuning?: MemoryStoreOptions['index'],
 ): Promise<VectorIndex> {
   const expectedCount = db.prepare('SELECT COUNT(*) FROM embeddings WHERE model = ?').pluck().get(encoder.id) as number;
   return VectorIndex.open({
@@ -55,6 +56,8 @@ export async function openIndex(
     dimension: encoder.dimension,
     expectedCount,
     onProgress,
+    // Only the settings given: an absent one keeps the index's default.
+    tuning: Object.fromEntries(Object.entries(tuning ?? {}).filter(([, value]) => value !== undefined)),
     *loadAll() {
       const rows = db.prepare('SELECT memory_id AS id, vector FROM embeddings WHERE model = ?').iterate(encoder.id) as Iterable<{ id: number; vector: Buffer }>;
       for (const row of rows) yield { id: row.id, vector: blobVector(row.vector) };

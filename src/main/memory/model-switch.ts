@@ -33,7 +33,7 @@ export async function switchModel(
   const { db } = state;
   const storeVector = db.prepare('INSERT OR REPLACE INTO embeddings (memory_id, model, vector) VALUES (?, ?, ?)');
   try {
-    const index = await openIndex(db, state.options.dataDir, encoder);
+    const index = await openIndex(db, state.options.dataDir, encoder, undefined, state.options.index);
     state.next = { encoder, index };
     const missing = db.prepare(
       `SELECT m.id, m.text FROM memories m

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { MemoryInput, MemoryKind, MemorySearchQuery } from '../../shared/memory-protocol';
 import type { SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
-import type { VectorIndex } from '../vector';
+import type { VectorIndex, VectorIndexTuning } from '../vector';
 
 export type ParsedMemoryInput = z.output<typeof MemoryInput>;
 export type ParsedSearchQuery = z.output<typeof MemorySearchQuery>;
@@ -22,6 +22,8 @@ export interface MemoryStoreOptions {
   onProgress?: (progress: { step: string; fraction: number }) => void;
   /** Told each operation's duration (and, for stores, how many memories). */
   observe?: (op: 'store' | 'search' | 'embed', durationMs: number, count: number) => void;
+  /** The vector index's build policy (config memory.index). */
+  index?: Pick<Partial<VectorIndexTuning>, 'ivfThreshold' | 'autoBuild'>;
 }
 
 /** Who is storing: memories default to the caller's project and remember the agent. */

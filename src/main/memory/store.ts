@@ -13,6 +13,7 @@ import type { SentenceEncoder } from '../embedding';
 import { HubError, notFound } from '../errors';
 import { loadCatalog } from './catalog';
 import { blobVector, loadMemories, MEMORY_COLUMNS, toMemory, type MemoryRow } from './memory-rows';
+import type { VectorIndexStats } from '../vector';
 import { memoryMigrations } from './migrations';
 import { indexedModel, openIndex } from './model-choice';
 import { switchModel } from './model-switch';
@@ -80,7 +81,7 @@ export class MemoryStore {
       const hasVectors = db.prepare('SELECT 1 FROM embeddings WHERE model = ? LIMIT 1').pluck();
       const encoder =
         typeof options.encoder === 'function' ? await options.encoder((modelId) => hasVectors.get(modelId) !== undefined) : options.encoder;
-      const index = await openIndex(db, options.dataDir, encoder, options.onProgress);
+      const index = await openIndex(db, options.dataDir, encoder, options.onProgress, options.index);
       store = new MemoryStore(db, encoder, index, options);
     } catch (error) {
       db.close();
@@ -217,6 +218,44 @@ export class MemoryStore {
 
   stats(): MemoryStats {
     return storeStats(this.state);
+  }
+
+  /** The vector index's own figures (kind, size, tombstones, IVF training), for the advisor. */
+  indexStats(): VectorIndexStats {
+    return this.state.index.stats();
+  }
+
+  /** The index's build policy as configured (the advisor compares against it). */
+  indexTuning(): { ivfThreshold: number; autoBuild: boolean } {
+    return this.state.index.tuning();
+  }
+
+  /**
+   * Rebuilds the vector index in the background (IVF retrained and nprobe re-tuned when large enough; tombstones
+   * dropped) and resolves once the new one is in use.
+   */
+  rebuildIndex(): Promise<void> {
+    return this.state.index.rebuild();
+  }
+
+  /**
+   * Times `queries` searches of the vector index alone, with stored vectors as queries (the advisor's before/after
+   * figure for an index fix): the median, in ms. Each search is one FAISS call, so this holds the loop only briefly.
+   */
+  probeIndexSearchMs(queries = 20): number {
+    const ids = [...this.state.catalog.keys()];
+    const stored = this.db.prepare('SELECT vector FROM embeddings WHERE model = ? AND memory_id = ?').pluck();
+    const times: number[] = [];
+    for (let i = 0; i < queries && ids.length > 0; i++) {
+      const blob = stored.get(this.state.encoder.id, ids[Math.floor((i * ids.length) / queries)]!) as Buffer | undefined;
+      if (!blob) continue;
+      const vector = blobVector(blob);
+      const t0 = performance.now();
+      this.state.index.search(vector, 10);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)] ?? 0;
   }
 
   async close(): Promise<void> {

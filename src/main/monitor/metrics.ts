@@ -27,6 +27,8 @@ export class Metrics {
   /** Sampled for the hub's whole life (its timer does not keep the process alive), so it needs no closing. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   private lastCpu = process.cpuUsage();
+  /** Told of every recorded operation (the advisor keeps the recent ones, to name what ran during a stall). */
+  private readonly recordListeners = new Set<(op: OperationName, durationMs: number, detail: string | (() => string) | undefined) => void>();
   private lastTick = performance.now();
 
   constructor() {
@@ -50,6 +52,12 @@ export class Metrics {
       this.slow.sort((a, b) => b.durationMs - a.durationMs);
       if (this.slow.length > SLOW_KEEP) this.slow.length = SLOW_KEEP;
     }
+    for (const listener of this.recordListeners) listener(op, durationMs, detail);
+  }
+
+  onRecord(listener: (op: OperationName, durationMs: number, detail: string | (() => string) | undefined) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
   }
 
   count(counter: CounterName, n = 1): void {

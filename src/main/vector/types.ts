@@ -50,6 +50,8 @@ export interface VectorIndexStats {
   /** Estimated recall@10 of the IVF index when it was built. */
   recall?: number;
   trainedAt?: string;
+  /** Live vectors the IVF index was trained on (it is retrained by itself at regrowFactor times this). */
+  trainedOn?: number;
   /** How the IVF index was built (in the child process). */
   ivfBuild?: { description: string; trainPoints: number; trainMs: number; addMs: number; tuneMs: number };
   /** Approximate memory held: FAISS index plus the JS-side copy of the vectors. */

@@ -169,6 +169,7 @@ export class VectorIndex {
             nprobe: ivf.nprobe,
             recall: ivf.recall,
             trainedAt: ivf.trainedAt,
+            trainedOn: this.s.builtLive,
             ivfBuild: { description: ivf.description, trainPoints: ivf.trainPoints, trainMs: ivf.trainMs, addMs: ivf.addMs, tuneMs: ivf.tuneMs },
           }
         : {}),
@@ -184,6 +185,11 @@ export class VectorIndex {
         : null,
       openedFrom: this.s.openedFrom,
     };
+  }
+
+  /** The build policy this index runs with (the parts a person configures). */
+  tuning(): { ivfThreshold: number; autoBuild: boolean } {
+    return { ivfThreshold: this.s.tuning.ivfThreshold, autoBuild: this.s.tuning.autoBuild };
   }
 
   /** Writes what changed since the last save (appends, then the header). Saves run one at a time. */
