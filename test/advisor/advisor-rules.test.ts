@@ -160,8 +160,11 @@ describe('advisor rules on a real hub', () => {
     measurements.requestFinished(request);
     await new Promise((resolve) => setTimeout(resolve, 120));
     const found = find(await advice(hub), 'event-loop-stall')!;
-    expect(found.title).toMatch(/^the event loop stalled \d+ ms at \d\d:\d\d:\d\d during POST \/api\/v1\/memory\/extract$/);
-    expect(found.evidence[0]!.value).toBeGreaterThanOrEqual(300);
+    expect(found.title).toMatch(/^the event loop stalled [\d.]+ m?s at \d\d:\d\d:\d\d/);
+    // Other stalls of a loaded machine may be listed too; this one is there with its time, length and request.
+    const ours = found.evidence.find((e) => e.label === 'stall during POST /api/v1/memory/extract')!;
+    expect(ours.value).toBeGreaterThanOrEqual(300);
+    expect(Date.parse(ours.since!)).toBeGreaterThan(Date.now() - 10_000);
   });
 
   it('names GC pressure and a heap near its limit, with what the services hold', async () => {

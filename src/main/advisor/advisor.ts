@@ -5,14 +5,13 @@
  */
 import type { Advice, AdviceReport, FixResult } from '../../shared/advice-protocol';
 import { HubError } from '../errors';
-import type { Hub } from '../hub';
 import type { Metrics } from '../monitor/metrics';
 import { Measurements } from './measurements';
 import { agentRules } from './rules/agents';
 import { diskRules } from './rules/disk';
 import { eventLoopRules, processRules } from './rules/event-loop';
 import { inferenceRules } from './rules/inference';
-import type { Finding, Rule, RuleContext } from './rules/rule';
+import type { AdvisedHub, Finding, Rule, RuleContext } from './rules/rule';
 import { searchRules } from './rules/search';
 import { sqliteRules } from './rules/sqlite';
 import type { AdvisorSettings } from './settings';
@@ -21,7 +20,7 @@ const RULES: Rule[] = [searchRules, eventLoopRules, processRules, sqliteRules, i
 const KEEP_FIXES = 20;
 
 export interface AdvisorDeps {
-  hub: () => Hub;
+  hub: () => AdvisedHub;
   metrics: Metrics;
   settings: () => AdvisorSettings;
   dataDir: string;

@@ -1,11 +1,20 @@
 /** What a rule sees (the running hub, the settings, the advisor's measurements) and what it finds. */
 import type { Advice, FixFigure } from '../../../shared/advice-protocol';
-import type { Hub } from '../../hub';
+import type { AgentRegistry } from '../../agents/registry';
+import type { SqliteDatabase } from '../../db/database';
+import type { MemoryEngine } from '../../memory/engine';
 import type { Measurements } from '../measurements';
 import type { AdvisorSettings } from '../settings';
 
+/** The services the rules read (the running hub has them; named here so the hub's type need not be imported). */
+export interface AdvisedHub {
+  db: SqliteDatabase;
+  registry: AgentRegistry;
+  memory: MemoryEngine;
+}
+
 export interface RuleContext {
-  hub: Hub;
+  hub: AdvisedHub;
   settings: AdvisorSettings;
   measurements: Measurements;
   dataDir: string;
