@@ -302,7 +302,7 @@ export const hubMigrations: Migration[] = [
     version: 11,
     name: 'task splits',
     // A holder's split of its task into subtasks (src/main/tasks/subtasks.ts), committed with the subtasks it creates;
-    // its aggregate is stored when the last subtask has ended, in the transaction after that end.
+    // its aggregate is stored in the transaction that ends the last subtask.
     up: `
       CREATE TABLE task_splits (
         seq INTEGER PRIMARY KEY,

@@ -10,7 +10,7 @@
  * answered as done and the mirror is read again from the rows.
  */
 import type { ServerFrame } from '../../shared/agent-protocol';
-import { type TaskAffinity, type TaskState, type TaskSubtasks } from '../../shared/task-protocol';
+import { isFinalTaskState, type TaskAffinity, type TaskState, type TaskSubtasks } from '../../shared/task-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { agentFits, emptyStats, type AgentRecordStats } from './dispatcher';
@@ -62,6 +62,11 @@ export class TaskCore {
   agentChanged: (agentId: string) => void = () => undefined;
   /** Whether a held task keeps its lease however long its holder is silent: it waits for its subtasks (subtasks.ts). */
   leaseKept: (taskId: string, now: number) => boolean = () => false;
+  /**
+   * Told inside the change (its savepoint) when a task ends, after its row was updated: a split whose last subtask
+   * this is stores its aggregate in the same transaction (subtasks.ts).
+   */
+  taskEnding: (task: OpenTask, now: number) => void = () => undefined;
   /** A task's last split into subtasks, for its full view (subtasks.ts). */
   subtasksOf: (taskId: string) => TaskSubtasks | null = () => null;
   closed = false;
@@ -252,6 +257,7 @@ export class TaskCore {
   change(task: OpenTask, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true, progress = false): boolean {
     const journal = this.record();
     if (!this.store.update(task, from, to, fields, now, strict)) return false;
+    if (isFinalTaskState(to)) this.taskEnding(task, now);
     const row = task.row;
     journal.applies.push(() => {
       const before = row.state;
@@ -302,6 +308,11 @@ export class TaskCore {
     }
     this.transitions.tell(told);
     this.wantDispatch();
+  }
+
+  /** Runs `apply` on memory once the change asking for it succeeded (before the COMMIT's listeners are told). */
+  whenApplied(apply: () => void): void {
+    this.record().applies.push(apply);
   }
 
   /** Runs `effect` after the COMMIT, if the change asking for it succeeded (frames to agents). */

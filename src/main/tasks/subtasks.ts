@@ -3,8 +3,8 @@
  * created in one transaction with the split's row. The task stays running and held; its lease does not lapse while
  * the subtasks run (the holder may wait in silence; the timeout still counts), and for one lease span after they
  * end. When the last subtask ends, the aggregator (the fan-in's: collect, merge, concat, majority, first-success)
- * combines their outcomes, the split's row stores the aggregate, and the holder is sent `task.subtasks`; GET of the
- * task shows it. If the task itself ends first (completed, failed, cancelled, its lease lost), the split is abandoned
+ * combines their outcomes and the split's row stores the aggregate, in the transaction that ends that subtask (so a
+ * crash cannot fall between the two); after its COMMIT the holder is sent `task.subtasks`; GET of the task shows it. If the task itself ends first (completed, failed, cancelled, its lease lost), the split is abandoned
  * and its open subtasks are cancelled.
  */
 import type { z } from 'zod';
@@ -75,6 +75,11 @@ export class TaskSplits {
     for (const id of this.statements.parents.all() as string[]) this.split.add(id);
     for (const row of this.statements.running.all() as SplitRow[]) this.track(this.openOf(row));
     core.leaseKept = (taskId, now) => this.running.has(taskId) || this.inGrace(taskId, now);
+    core.taskEnding = (task, now) => {
+      const parentId = this.parentOf.get(task.id);
+      const open = parentId === undefined ? undefined : this.running.get(parentId);
+      if (open) this.settleInCommit(open, now);
+    };
     core.subtasksOf = (taskId) => (this.split.has(taskId) ? this.view(taskId) : null);
     // Ended while the hub was down (a crash between the last subtask's end and the split's): settled now.
     for (const open of [...this.running.values()]) this.settle(open);
@@ -227,7 +232,37 @@ export class TaskSplits {
     if (asParent && !isHeldState(transition.to)) this.abandon(asParent, transition.to, transition.error);
   }
 
-  /** Every subtask ended: the aggregate is stored and the holder told. A parent no longer held abandons instead. */
+  /**
+   * Inside the change that ended one of the split's subtasks: if that was the last, the aggregate is stored in the
+   * same transaction, the split is forgotten once the change succeeded, and the holder is told after the COMMIT. A
+   * parent no longer held is left to onTransition, which abandons the split once that commit is told.
+   */
+  private settleInCommit(open: OpenSplit, now: number): void {
+    const { core } = this;
+    const parent = core.store.row(open.parentId);
+    if (!parent || !isHeldState(parent.state) || parent.holder_id !== open.holderId) return;
+    // The rows as this transaction sees them: the subtask that just ended, and any ended before it in this commit.
+    const rows = open.items.map(({ taskId }) => core.store.row(taskId));
+    if (rows.some((row) => !row || !isFinalTaskState(row.state))) return;
+    const combined = aggregate(open.aggregate, open.items.map(({ key }, i) => outcomeOf(core, key, rows[i]!)));
+    const state: TaskSubtasks['state'] = combined.ok ? 'succeeded' : 'failed';
+    const stored = this.statements.finish.run(state, combined.ok ? JSON.stringify(combined.value ?? null) : null, combined.ok ? null : combined.error, iso(now), open.seq);
+    if (stored.changes !== 1) return;
+    core.whenApplied(() => {
+      this.untrack(open);
+      this.graceUntil.set(open.parentId, now + parent.lease_seconds * 1000);
+    });
+    core.afterCommit(() => {
+      const subtasks = this.view(open.parentId);
+      if (subtasks) core.send(open.holderId, { type: 'task.subtasks', taskId: open.parentId, subtasks });
+    });
+  }
+
+  /**
+   * Every subtask ended, as read after their commits (at start: a split a crash left running under an older hub,
+   * which stored the aggregate after that commit): the aggregate is stored and the holder told. A parent no longer
+   * held abandons instead.
+   */
   private settle(open: OpenSplit): void {
     const { core } = this;
     const parent = core.store.row(open.parentId);
