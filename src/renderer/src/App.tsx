@@ -132,7 +132,7 @@ function CurrentView({ view, param }: { view: ViewName; param: string | null }) 
     case 'messages':
       return <MessagesView threadId={param} />;
     case 'memory':
-      return <MemoryView />;
+      return <MemoryView selectedId={param} />;
     case 'backup':
       return <BackupView />;
     case 'performance':
