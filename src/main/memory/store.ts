@@ -49,7 +49,7 @@ export class MemoryStore {
   private readonly s;
   private readonly watchers: MemoryStoreWatcher[] = [];
   /** Adds to each search result what the store does not know (each hit's topic). */
-  describeHits: ((result: MemorySearchResult) => MemorySearchResult) | undefined;
+  describeHits: ((result: MemorySearchResult, context: SearchContext) => MemorySearchResult) | undefined;
 
   private constructor(
     readonly db: SqliteDatabase,
@@ -117,7 +117,7 @@ export class MemoryStore {
     this.searchesInFlight++;
     try {
       const result = await this.searcher.search(this.state.encoder, this.state.index, query, context);
-      return this.describeHits ? this.describeHits(result) : result;
+      return this.describeHits ? this.describeHits(result, context) : result;
     } finally {
       this.searchesInFlight--;
     }

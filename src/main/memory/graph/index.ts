@@ -9,7 +9,7 @@ import type { MemoryLink, MemoryLinkKind, MemoryLinks, MemoryNeighbourhood, Memo
 import { MEMORY_LINK_KINDS } from '../../../shared/memory-graph-protocol';
 import type { Memory, MemoryKind, MemorySearchResult } from '../../../shared/memory-protocol';
 import { ulidGenerator } from '../../ids';
-import type { CatalogEntry, MemoryStore, MemoryStoreWatcher } from '../store';
+import type { CatalogEntry, MemoryStore, MemoryStoreWatcher, SearchContext } from '../store';
 import { extractEntities } from './entities';
 import { Links } from './links';
 import { REASSIGN_SLICE, Topics, type TopicThresholds } from './topics';
@@ -64,7 +64,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
       row: db.prepare('SELECT project, kind, text, superseded_by AS supersededBy FROM memories WHERE id = ?'),
     };
     store.watch(this);
-    store.describeHits = (result) => this.describeHits(result);
+    store.describeHits = (result, context) => this.describeHits(result, context);
     this.stored();
   }
 
@@ -163,14 +163,18 @@ export class MemoryGraph implements MemoryStoreWatcher {
     return taken;
   }
 
-  /** Each hit says its topic. */
-  describeHits(result: MemorySearchResult): MemorySearchResult {
+  /**
+   * Each hit says its topic. An agent's hit of another project's shared memory says none: that topic's label is made
+   * of the other project's memories, private ones included.
+   */
+  describeHits(result: MemorySearchResult, context: SearchContext): MemorySearchResult {
     const ids = result.hits.map((hit) => this.store.idOf(hit.memory.id)!).filter((id) => id !== undefined);
     const topics = this.topics.topicsOf(ids);
     return {
       ...result,
       hits: result.hits.map((hit) => {
-        const topic = topics.get(this.store.idOf(hit.memory.id) ?? -1);
+        const found = topics.get(this.store.idOf(hit.memory.id) ?? -1);
+        const topic = found && (context.agent === null || found.project === context.project) ? found : undefined;
         return { ...hit, topic: topic ? { id: topic.uid, label: this.topics.labelOf(topic) } : null };
       }),
     };
@@ -209,7 +213,8 @@ export class MemoryGraph implements MemoryStoreWatcher {
 
   /**
    * The graph around a memory (by public id, which the caller has checked it may read): the memories within `depth`
-   * links, at most `limit` of them, and the links among them. Memories `visible` refuses are left out.
+   * links, at most `limit` of them, and the links among them. Memories `visible` refuses are left out, and so are the
+   * topics of projects it does not show whole (their labels and examples come from private memories too).
    */
   neighbourhood(uid: string, options: NeighbourhoodOptions, visible: Visible): MemoryNeighbourhood {
     const center = this.store.idOf(uid)!;
@@ -258,7 +263,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
     const topics = new Map<string, MemoryTopic>();
     for (const [id, topic] of this.topics.topicsOf(ids)) {
       const memoryUid = uidOf.get(id);
-      if (memoryUid === undefined) continue;
+      if (memoryUid === undefined || !visible({ project: topic.project, shared: false })) continue;
       topicOf[memoryUid] = topic.uid;
       if (!topics.has(topic.uid)) topics.set(topic.uid, this.topics.describe(topic));
     }
