@@ -39,6 +39,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   'extract-load': async () => (await import('./extract-load')).suite,
   backup: () => import('./backup'),
   reservations: async () => (await import('./reservations')).suite,
+  attention: async () => (await import('./attention')).suite,
   tasks: async () => (await import('./tasks')).suite,
   'workflow-definitions': async () => (await import('./workflow-definitions')).suite,
   workflows: async () => (await import('./workflows')).suite,

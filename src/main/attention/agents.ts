@@ -8,8 +8,9 @@ import { describeAction } from './actions';
 import type { SourceFactory } from './source';
 
 export const agentBacklogSource: SourceFactory = ({ db, registry }, limits) => {
+  // The partial index of unacknowledged deliveries, named: the primary key would walk the agent's acknowledged ones too.
   const oldestUnread = db.prepare(
-    `SELECT m.created_at AS createdAt FROM deliveries d JOIN messages m ON m.seq = d.seq
+    `SELECT m.created_at AS createdAt FROM deliveries d INDEXED BY deliveries_unacked JOIN messages m ON m.seq = d.seq
      WHERE d.agent_id = ? AND d.acked_at IS NULL ORDER BY d.seq LIMIT 1`,
   );
   return (now) => {

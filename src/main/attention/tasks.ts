@@ -10,9 +10,12 @@ import type { SourceFactory } from './source';
 type NeedsRow = { project: string; tier: string | null; capabilities: string; assignee: string | null; n: number; oldest: string; workflows: number };
 
 export const stuckTasksSource: SourceFactory = ({ db, registry }, limits) => {
+  // Through the partial index of open tasks (named: without statistics the planner would walk every task ever made
+  // through tasks_by_project for the GROUP BY's order).
   const readyByNeeds = db.prepare(
     `SELECT project, tier, capabilities, assignee, count(*) AS n, min(coalesce(ready_since, created_at)) AS oldest, count(workflow_id) AS workflows
-     FROM tasks WHERE state = 'ready' GROUP BY project, tier, capabilities, assignee`,
+     FROM tasks INDEXED BY tasks_open WHERE state IN ('pending', 'ready', 'assigned', 'running') AND state = 'ready'
+     GROUP BY project, tier, capabilities, assignee`,
   );
   return (now) => {
     const items: AttentionItem[] = [];
