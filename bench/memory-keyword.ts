@@ -14,7 +14,7 @@ import { machineFacts, machineLine } from './lib/machine';
 import { writeResults } from './lib/results';
 import { summarize } from './lib/stats';
 import { printTable } from './lib/table';
-import { makeQueries, NoteGenerator } from './memory';
+import { makeQueries, NoteGenerator } from './memory/notes';
 
 export const description = 'the memory search keyword side alone at 100,000 generated notes (no encoder): p50/p90/p99';
 

@@ -17,7 +17,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   soak: () => import('./soak'),
   mcp: () => import('./mcp'),
   store: () => import('./store'),
-  memory: async () => (await import('./memory')).suite,
+  memory: async () => (await import('./memory/suite')).suite,
   'memory-quality': async () => (await import('./memory-quality')).suite,
   'memory-keyword': async () => (await import('./memory-keyword')).suite,
   vector: async () => {

@@ -3,7 +3,7 @@
 // text's vector barely moves with the batch it is embedded in (activations are quantised per batch).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NoteGenerator, makeQueries } from '../../bench/memory';
+import { NoteGenerator, makeQueries } from '../../bench/memory/notes';
 import { OnnxSentenceEncoder, USE_LITE_VARIANTS } from '../../src/main/embedding';
 import { defaultModelDir, dot } from './helpers';
 
