@@ -27,7 +27,7 @@ export class Profiler {
   }
 
   list(): ProfileInfo[] {
-    return [...this.profiles.values()].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    return [...this.profiles.values()].map((p) => ({ ...p })).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   }
 
   onChange(listener: (profiles: ProfileInfo[]) => void): () => void {

@@ -65,7 +65,7 @@ export function searchRules({ hub, settings, measurements }: RuleContext): Findi
           rule: 'search-latency',
           severity: slow ? 'warning' : 'info',
           title: grown
-            ? `${slow ? `search p99 ${duration(recent!.p99Ms)} since` : 'the'} index reached ${count(stats.size)} vectors (trained on ${count(stats.trainedOn)})`
+            ? `${slow ? `search p99 ${duration(recent!.p99Ms)} since the` : 'the'} index reached ${count(stats.size)} vectors (trained on ${count(stats.trainedOn)})`
             : `the IVF index's recall is ${stats.recall!.toFixed(3)} at nprobe ${stats.nprobe} (target ${TARGET_RECALL})`,
           evidence: [
             ...latency,
