@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VectorIndex, type VectorIndexEvent, type VectorIndexOptions, type VectorItem } from '../../src/main/vector';
 import { fileBase } from '../../src/main/vector/files';
+import { FLAT_BLAS_QUERIES, PAD_FLAT_BATCH_FROM } from '../../src/main/vector/vector-index';
 import { tempDir } from '../helpers';
 import { mulberry32 } from '../support/seeded-random';
 
@@ -133,6 +134,13 @@ describe('VectorIndex (flat)', () => {
     const queries = clustered(30, 3);
     const batch = index.searchBatch(queries, 7);
     queries.forEach((q, i) => expect(batch[i]!.map((h) => h.id)).toEqual(index.search(q, 7).map((h) => h.id)));
+    // Batches under FAISS's BLAS threshold (padded with zero queries from 3) answer as single searches do.
+    for (const size of [1, 2, PAD_FLAT_BATCH_FROM, 4, FLAT_BLAS_QUERIES - 1]) {
+      const few = queries.slice(0, size);
+      const answers = index.searchBatch(few, 7);
+      expect(answers).toHaveLength(size);
+      few.forEach((q, i) => expect(answers[i]!.map((h) => h.id)).toEqual(index.search(q, 7).map((h) => h.id)));
+    }
     expect(index.search(queries[0]!, 0)).toEqual([]);
     expect(index.search(queries[0]!, 5000)).toHaveLength(3000);
     await index.close();
