@@ -18,6 +18,40 @@ const SHOP = [
   ['The checkout API timeout is 45 seconds.', 'fact'],
 ] as const;
 
+/** One subject, many distinct notes in one shape: a topic larger than a page. */
+const RELEASE = [
+  'Release checklist: run the full end-to-end suite on the release branch.',
+  'Release checklist: draft the release notes in the release channel.',
+  'Release checklist: freeze features on the release branch.',
+  'Release checklist: sign the release artifacts with the team key.',
+  'Release checklist: generate the changelog from merged pull requests.',
+  'Release checklist: copy the checklist into the release issue.',
+  'Release checklist: install the candidate on the staging fleet.',
+  'Release checklist: freeze the translations for the release.',
+  'Release checklist: annotate the release tag.',
+  'Release checklist: close every release blocker issue.',
+  'Release checklist: notarize the desktop release packages.',
+  'Release checklist: upload from the protected release runner.',
+  'Release checklist: close the release milestone.',
+  'Release checklist: publish the release documentation.',
+  'Release checklist: mirror the release downloads.',
+  'Release checklist: check the release dashboard for unpublished packages.',
+  'Release checklist: announce the release on the mailing list.',
+  'Release checklist: soak the release candidate on staging.',
+  'Release checklist: ask a second reviewer to approve the release.',
+  'Release checklist: strip debug symbols from the release build.',
+  'Release checklist: disable telemetry in the release build.',
+  'Release checklist: prepare the rollback plan for the release.',
+  'Release checklist: book the release retrospective.',
+  'Release checklist: update the release calendar.',
+  'Release checklist: verify the release checksums.',
+  'Release checklist: confirm the release smoke tests passed.',
+  'Release checklist: tell support about the release changes.',
+  'Release checklist: move open issues to the next release milestone.',
+  'Release checklist: archive the release branch logs.',
+  'Release checklist: rotate the release manager for the next release.',
+];
+
 const INFRA = [
   ['The CI runner caches node_modules keyed by the lockfile hash.', 'fact'],
   ['Deploys to staging go through the blue-green switch in deploy/switch.sh.', 'fact'],
@@ -127,6 +161,17 @@ test.describe('memory topics and graph', () => {
     expect(target).not.toBe(ticket);
     await page.keyboard.press('Enter');
     await expect(graph).toHaveAttribute('data-center', target);
+
+    // An update is linked to the value it replaced: an amber arrow to the old memory, drawn as history.
+    const newer = ids[SHOP[6][0]]!;
+    const older = ids[SHOP[5][0]]!;
+    await page.goto(`${hub.cockpitUrl}#/memory/${newer}`);
+    await expect(graph).toHaveAttribute('data-center', newer);
+    await expect(graph.locator(`[data-testid=memory-graph-edge][data-link-kind=supersedes][data-from="${newer}"][data-to="${older}"]`)).toHaveCount(1);
+    await expect(graph.locator(`[data-testid=memory-graph-node][data-memory-id="${older}"]`)).toHaveClass(/mem-node-history/);
+    await expect(panel.getByTestId('memory-supersedes-link')).toHaveText(/…/);
+    await expect(panel.getByTestId('memory-graph-legend')).toContainText('supersedes');
+
     await page.goto(`${hub.cockpitUrl}#/memory/${pool}`);
     await expect(panel).toHaveAttribute('data-memory-id', pool);
 
@@ -196,5 +241,53 @@ test.describe('memory topics and graph', () => {
     expect(problems).toEqual([]);
     alpha.close();
     beta.close();
+  });
+
+  test('a large topic pages through its memories, and its lists move with the keyboard', async ({ page, hub }, testInfo) => {
+    test.setTimeout(180_000);
+    const problems = watchConsole(page);
+    const gamma = await TestAgent.connect(hub, { name: 'gamma', project: 'release' });
+    const response = await fetch(`${hub.baseUrl}/api/v1/memory/store`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gamma.token}` },
+      body: JSON.stringify({ memories: RELEASE.map((text) => ({ text, kind: 'note' })) }),
+    });
+    expect(response.status).toBe(201);
+
+    await openCockpit(page, hub, 'memory');
+    await page.getByTestId('memory-tab-topics').click();
+    const topic = page.getByTestId('memory-topic').first();
+    await expect(topic).toBeVisible({ timeout: 60_000 });
+    const size = Number(await topic.locator('.topic-size').textContent());
+    expect(size).toBeGreaterThan(20);
+    await topic.click();
+    const list = page.getByTestId('memory-topic-memories');
+    const rows = list.getByTestId('memory-topic-memory');
+    await expect(rows).toHaveCount(20);
+    await expect(list.getByTestId('memory-topic-range')).toHaveText(`1–20 of ${size}`);
+    await expect(list.getByTestId('memory-topic-prev')).toBeDisabled();
+    const firstPage = await rows.evaluateAll((found) => found.map((row) => row.getAttribute('data-memory-id')));
+    await list.getByTestId('memory-topic-next').click();
+    await expect(list.getByTestId('memory-topic-range')).toHaveText(`21–${size} of ${size}`);
+    await expect(rows).toHaveCount(size - 20);
+    await expect(list.getByTestId('memory-topic-next')).toBeDisabled();
+    const secondPage = await rows.evaluateAll((found) => found.map((row) => row.getAttribute('data-memory-id')));
+    expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
+    await list.getByTestId('memory-topic-prev').click();
+    await expect(list.getByTestId('memory-topic-range')).toHaveText(`1–20 of ${size}`);
+
+    // One tab stop per list: the arrow keys and End move within it, Enter opens the memory there.
+    await rows.first().focus();
+    await page.keyboard.press('ArrowDown');
+    await expect(rows.nth(1)).toBeFocused();
+    await page.keyboard.press('End');
+    await expect(rows.nth(19)).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('memory-panel')).toHaveAttribute('data-memory-id', firstPage[19]!);
+    expect(await rows.evaluateAll((found) => found.filter((row) => row.getAttribute('tabindex') === '0').length)).toBe(1);
+
+    await page.screenshot({ path: testInfo.outputPath('memory-topic-pages-1440.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    gamma.close();
   });
 });
