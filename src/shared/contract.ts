@@ -184,6 +184,11 @@ export const calls = {
   /** Cancels a task that has not ended (the person at the cockpit may cancel any); its holder is told. */
   'tasks.cancel': call(CockpitTaskCalls.cancel).returns<Task>(),
   'metrics.snapshot': call(NoParams).returns<MetricsSnapshot | null>(),
+  /**
+   * The last two minutes of ticks (up to 120), oldest first, kept by the hub so a cockpit opened or reloaded
+   * mid-session draws whole charts at once; all but the newest carry an empty `slowest`.
+   */
+  'metrics.history': call(NoParams).returns<MetricsSnapshot[]>(),
   'metrics.histogram': call(z.object({ op: z.enum(OPERATIONS) }).strict()).returns<LatencyBucket[]>(),
   /** The advisor's advice now (advice-protocol.ts), worst first, with the latest fixes. */
   'advice.list': call(NoParams).returns<AdviceReport>(),

@@ -30,7 +30,7 @@ export class HubLifecycle {
     this.handlers = createCallHandlers({
       status: () => this.status(),
       hub: () => this.hub(),
-      metrics: () => ({ latest: this.running?.feed.latest() ?? null, histograms: deps.metrics }),
+      metrics: () => ({ latest: this.running?.feed.latest() ?? null, history: this.running?.feed.history() ?? [], histograms: deps.metrics }),
       restoreHub: (snapshotId) => this.restoreHub(snapshotId),
     });
     deps.services.onChange(() => deps.events.emit('hub.status', this.status()));

@@ -24,7 +24,7 @@ export interface HandlerDeps {
   status(): HubStatus;
   /** The running hub's services; throws while the hub is not started. */
   hub(): Hub;
-  metrics(): { latest: MetricsSnapshot | null; histograms: Metrics } | null;
+  metrics(): { latest: MetricsSnapshot | null; history: MetricsSnapshot[]; histograms: Metrics } | null;
   /** Restores the hub's data in place from a snapshot (stops and restarts the hub); reports through events. */
   restoreHub(snapshotId: string): Promise<void>;
 }
@@ -155,6 +155,8 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'tasks.cancel': ({ id, reason }) => deps.hub().tasks.cancel({ kind: 'cockpit' }, id, reason),
 
     'metrics.snapshot': () => deps.metrics()?.latest ?? null,
+
+    'metrics.history': () => deps.metrics()?.history ?? [],
 
     'metrics.histogram': ({ op }) => deps.metrics()?.histograms.buckets(op) ?? [],
 

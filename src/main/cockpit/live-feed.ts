@@ -17,11 +17,15 @@ const MESSAGE_BATCH_MS = 100;
 /** The stream shows the newest; a burst beyond this per batch is summarised by the throughput chart instead. */
 const MAX_MESSAGES_PER_BATCH = 200;
 const METRICS_TICK_MS = 1000;
+/** Ticks kept for a cockpit that opens (or reloads) mid-session: the two minutes its charts span. */
+export const METRICS_HISTORY_TICKS = 120;
 /** Task counts go out at most this often: a burst of thousands of transitions is one event per interval. */
 const TASKS_CHANGED_MS = 250;
 
 export interface LiveFeed {
   latest(): MetricsSnapshot | null;
+  /** The last METRICS_HISTORY_TICKS ticks, oldest first; all but the newest without their slowest operations. */
+  history(): MetricsSnapshot[];
   stop(): void;
 }
 
@@ -67,14 +71,24 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
   });
 
   let latest: MetricsSnapshot | null = null;
+  // A ring buffer: `next` is where the next tick goes, over the oldest once full.
+  const ring: MetricsSnapshot[] = [];
+  let next = 0;
   const tick = setInterval(() => {
     latest = metrics.tick({ agents: agentCounts(hub), storage: storageSizes(dataDir, hub) });
+    ring[next] = latest;
+    next = (next + 1) % METRICS_HISTORY_TICKS;
     events.emit('metrics.tick', latest);
   }, METRICS_TICK_MS);
   tick.unref();
 
   return {
     latest: () => latest,
+    history: () => {
+      const ordered = ring.length < METRICS_HISTORY_TICKS ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)];
+      // The charts need the figures of each tick; the slowest list matters only now (and is the bulk of a tick).
+      return ordered.map((snapshot, i) => (i === ordered.length - 1 ? snapshot : { ...snapshot, slowest: [] }));
+    },
     stop() {
       offAgents();
       offMcp();

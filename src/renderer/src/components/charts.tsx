@@ -111,6 +111,33 @@ function isolatedDot<T>(data: T[], key: keyof T, color: string) {
   };
 }
 
+/** What a time chart spans: the two minutes of ticks the hub keeps (metrics.history) and the cockpit draws. */
+export const TIME_WINDOW_MS = 120_000;
+const TIME_TICK_MS = 30_000;
+
+/**
+ * The time axis: always the whole window ending at the newest point, with a label every 30 s on the half minute, so
+ * the axis stands still while the lines move through it (not stretched over whatever few seconds exist yet).
+ */
+function timeAxis(data: Array<{ t: number }>, windowMs: number): { domain: [number, number]; ticks: number[] } {
+  const end = data.length > 0 ? data[data.length - 1]!.t : Date.now();
+  const start = end - windowMs;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(start / TIME_TICK_MS) * TIME_TICK_MS; t <= end; t += TIME_TICK_MS) ticks.push(t);
+  return { domain: [start, end], ticks };
+}
+
+/**
+ * "No messages" said of the time the chart really covers: "in the last two minutes" only once two minutes of ticks
+ * exist, else "since" the first one.
+ */
+function emptySince(emptyText: string, data: Array<{ t: number }>, windowMs: number): string {
+  if (data.length === 0) return emptyText;
+  const first = data[0]!.t;
+  const covered = data[data.length - 1]!.t - first >= windowMs - 5000;
+  return covered ? `${emptyText} in the last ${windowMs === TIME_WINDOW_MS ? 'two minutes' : `${Math.round(windowMs / 1000)} s`}` : `${emptyText} since ${formatClock(first)}`;
+}
+
 /**
  * A rolling time series (one point per metrics tick). No animation: it redraws once a second, and animating every
  * redraw would keep the page busy and the lines never still.
@@ -123,6 +150,7 @@ function TimeChartImpl<T extends { t: number }>({
   testId,
   emptyText,
   binary = false,
+  windowMs = TIME_WINDOW_MS,
 }: {
   data: T[];
   series: SeriesSpec<T>[];
@@ -131,8 +159,9 @@ function TimeChartImpl<T extends { t: number }>({
   /** Byte values: ticks in binary units. */
   binary?: boolean;
   testId?: string;
-  /** Shown over the chart while every value is empty or zero. */
+  /** Shown over the chart while every value is empty or zero ("No messages"), with the time it covers after it. */
   emptyText?: string;
+  windowMs?: number;
 }) {
   const max = seriesMax(data, series);
   const hasValues = data.some((point) => series.some(({ key }) => typeof point[key] === 'number'));
@@ -140,8 +169,9 @@ function TimeChartImpl<T extends { t: number }>({
   const ticks = niceTicks(max, binary, height < 140 ? 3 : 5);
   const Chart = series.some((s) => s.area) ? AreaChart : LineChart;
   const axes = valueAxisProps(format, ticks);
+  const time = timeAxis(data, windowMs);
   return (
-    <div className="chart" data-testid={testId} data-max={max} data-points={data.length}>
+    <div className="chart" data-testid={testId} data-max={max} data-points={data.length} data-from={time.domain[0]} data-to={time.domain[1]}>
       <ResponsiveContainer width="100%" height={height} minWidth={0} initialDimension={{ width: 400, height }}>
         <Chart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid {...axes.grid} />
@@ -149,12 +179,14 @@ function TimeChartImpl<T extends { t: number }>({
             dataKey="t"
             type="number"
             scale="time"
-            domain={['dataMin', 'dataMax']}
+            domain={time.domain}
+            ticks={time.ticks}
+            allowDataOverflow
             tickFormatter={(t: number) => formatClock(t)}
             tick={AXIS_TICK}
             stroke={cssColor('--muted')}
             tickLine={false}
-            minTickGap={40}
+            minTickGap={24}
           />
           <YAxis {...axes.yAxis} />
           <Tooltip
@@ -196,7 +228,11 @@ function TimeChartImpl<T extends { t: number }>({
           )}
         </Chart>
       </ResponsiveContainer>
-      {showEmpty && <div className="chart-empty">{emptyText}</div>}
+      {showEmpty && (
+        <div className="chart-empty" data-testid="chart-empty">
+          {emptySince(emptyText, data, windowMs)}
+        </div>
+      )}
     </div>
   );
 }

@@ -110,9 +110,10 @@ export class LiveData {
 
   private fetchAll(): void {
     void this.loadAgents();
-    invoke(this.transport, 'metrics.snapshot').then(
-      (snapshot) => snapshot && this.pushMetrics(snapshot),
-      () => undefined, // the first tick arrives within a second anyway
+    // The hub keeps the last two minutes: a reload draws whole charts at once, not from an empty axis.
+    invoke(this.transport, 'metrics.history').then(
+      (history) => this.mergeHistory(history),
+      () => undefined, // the ticks keep coming anyway
     );
   }
 
@@ -132,6 +133,19 @@ export class LiveData {
       const byId = new Map(current.byId);
       byId.set(agent.id, agent);
       return { ...current, byId };
+    });
+  }
+
+  /** Ticks from the hub's history, merged with any that arrived live meanwhile, by time, each once. */
+  private mergeHistory(history: MetricsSnapshot[]): void {
+    if (history.length === 0) return;
+    this.metrics.update((current) => {
+      const byTime = new Map<number, MetricsPoint>();
+      for (const point of [...history.map(toPoint), ...current.points]) byTime.set(point.t, point);
+      const points = [...byTime.values()].sort((a, b) => a.t - b.t).slice(-SERIES_LENGTH);
+      const newest = history[history.length - 1]!;
+      const latest = current.latest && Date.parse(current.latest.at) >= Date.parse(newest.at) ? current.latest : newest;
+      return { state: 'ready', latest, points };
     });
   }
 

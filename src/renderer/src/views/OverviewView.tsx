@@ -97,7 +97,7 @@ export function OverviewView() {
           chartTestId="chart-throughput"
           data={points}
           format={(v) => formatRate(v)}
-          emptyText="No messages in the last two minutes"
+          emptyText="No messages"
           series={[
             { key: 'sent', name: 'sent', color: blue, area: true, value: formatRate(latest.rates.messagesSent) },
             { key: 'delivered', name: 'delivered', color: green, value: formatRate(latest.rates.messagesDelivered) },
@@ -118,7 +118,7 @@ export function OverviewView() {
           chartTestId="chart-latency"
           data={points}
           format={(v) => formatMs(v)}
-          emptyText="No deliveries in the last two minutes"
+          emptyText="No deliveries"
           series={[
             { key: 'deliverP50', name: 'p50', color: green, value: formatMs(deliver.p50Ms) },
             { key: 'deliverP99', name: 'p99', color: amber, value: formatMs(deliver.p99Ms) },

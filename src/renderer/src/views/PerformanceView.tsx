@@ -72,7 +72,7 @@ export function PerformanceView() {
           chartTestId="chart-perf-throughput"
           data={points}
           format={(v) => formatRate(v)}
-          emptyText="Nothing happened in the last two minutes"
+          emptyText="Nothing happened"
           series={[
             { key: 'sent', name: 'sent', color: colors.blue, value: formatRate(latest.rates.messagesSent) },
             { key: 'delivered', name: 'delivered', color: colors.green, value: formatRate(latest.rates.messagesDelivered) },
@@ -207,7 +207,7 @@ function OperationCard({ op, snapshot, points, histogram }: { op: OperationName;
             data={points}
             height={100}
             format={(v) => formatMs(v)}
-            emptyText="idle for two minutes"
+            emptyText="Idle"
             series={[
               { key: `${op}P50`, name: 'p50', color: green },
               { key: `${op}P99`, name: 'p99', color: amber },
