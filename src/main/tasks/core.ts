@@ -75,6 +75,8 @@ export class TaskCore {
   /** Why ready tasks of each needs wait, as of a commit (task-view.ts). */
   readonly waitingReasons = new Map<string, { commit: number; reason: string }>();
 
+  /** Runs its argument in a transaction (a savepoint inside one): made once, as wrapping costs more than a change. */
+  private readonly inTransaction: (run: () => unknown) => unknown;
   private queue: Queued[] = [];
   private scheduled = false;
   private dispatchWanted = false;
@@ -91,6 +93,7 @@ export class TaskCore {
     readonly registry: AgentRegistry,
     readonly options: TaskServiceOptions,
   ) {
+    this.inTransaction = db.transaction((run: () => unknown) => run());
     this.store = new TaskStore(db, options.dataDir);
     this.open = new OpenTasks(
       (affinity: TaskAffinity, task) => {
@@ -171,13 +174,13 @@ export class TaskCore {
     this.effects = [];
     let again = false;
     try {
-      this.db.transaction(() => {
+      this.inTransaction(() => {
         for (const queued of batch) outcomes.push(this.attempt(queued.run));
         if (dispatch) {
           const pass = this.attempt(() => this.dispatchPass());
           again = pass.ok && pass.value === true;
         }
-      })();
+      });
     } catch (error) {
       // The COMMIT itself failed: none of it is stored, so none of it is answered as done.
       this.load();
@@ -219,7 +222,8 @@ export class TaskCore {
     const journal: Journal = { applies: [], effects: [] };
     this.journal = journal;
     try {
-      const value = this.db.transaction(run)();
+      // Inside the commit's transaction, better-sqlite3 makes this a savepoint.
+      const value = this.inTransaction(run);
       this.journal = null;
       for (const apply of journal.applies) apply();
       this.effects.push(...journal.effects);
