@@ -7,6 +7,7 @@ import type { SentenceEncoder } from '../embedding';
 import type { VectorIndex } from '../vector';
 import { searchFilter } from './catalog';
 import { coverage, KeywordSearch } from './keyword';
+import type { KeywordBacklog } from './keyword-backlog';
 import { blobVector, loadMemories } from './memory-rows';
 import { crowdRelevance, isWeak, scoreCandidate, type Candidate } from './ranking';
 import { embedTexts, type ParsedSearchQuery, type SearchContext, type StoreState } from './store-types';
@@ -23,6 +24,8 @@ export class MemorySearch {
     private readonly state: StoreState,
     /** Told the hits of a search that counts as a use. */
     private readonly recordAccess: (ids: number[]) => void,
+    /** Memories committed but not yet in the keyword index: indexed before the keyword side looks. */
+    private readonly backlog: KeywordBacklog,
   ) {
     const { db } = state;
     this.keyword = new KeywordSearch(db);
@@ -42,6 +45,7 @@ export class MemorySearch {
     // microtask turn first: the encoder tokenises the query and posts it to its worker in the turn it queued.)
     const embedding = embedTexts(this.state, [query.q], encoder);
     await Promise.resolve();
+    await this.backlog.catchUp();
     const keyword = this.keyword.search(query.q, accept, wanted);
     const [vector] = await embedding;
     const candidates = new Map<number, Candidate>();

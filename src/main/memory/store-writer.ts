@@ -32,6 +32,12 @@ const STATEMENT_KINDS = new Set<MemoryKind>(['fact', 'decision', 'task', 'error'
 /** Close memories compared word by word with a new statement (the most similar first). */
 const SUPERSESSION_CANDIDATES = 3;
 
+/**
+ * Word-level facts (supersession.ts) of stored memories, kept for the ones compared recently: close memories are
+ * compared again and again as related notes arrive, and a memory's text never changes.
+ */
+const FACTS_CACHE = 10_000;
+
 /** What storeOne decided about a new memory and the close memories it was compared with. */
 type Closest =
   | { relation: 'restatement'; id: number; score: number }
@@ -41,11 +47,16 @@ export class StoreWriter {
   private queue: PendingStore[] = [];
   private flushingNow = false;
   private readonly newId = ulidGenerator();
+  private readonly facts = new Map<number, NoteFacts>();
   private readonly s;
   /** Told after each commit that added memories (store.ts passes it on to its watchers). */
   onStored: (() => void) | undefined;
 
-  constructor(private readonly state: StoreState) {
+  constructor(
+    private readonly state: StoreState,
+    /** Told after each commit that added memories (the keyword index takes them in after the commit). */
+    private readonly onAdded: () => void,
+  ) {
     const { db } = state;
     this.s = {
       // Only a current memory is reinforced: restating a value that was replaced is compared with the current one.
@@ -198,7 +209,10 @@ export class StoreWriter {
       if (entry) entry.superseded = true;
     }
     outcomes.forEach((settle) => settle());
-    if (added.length > 0) this.onStored?.();
+    if (added.length > 0) {
+      this.onAdded();
+      this.onStored?.();
+    }
   }
 
   private storeOne(
@@ -281,6 +295,21 @@ export class StoreWriter {
     return { id, outcome: 'supersedes', similarity: closest.score, replaced: { id: old.uid, text: old.text, because: closest.because } };
   }
 
+  /** Forgets what is kept of a deleted memory (its id may be given again to a new one). */
+  forget(id: number): void {
+    this.facts.delete(id);
+  }
+
+  private factsOf(id: number): NoteFacts {
+    let found = this.facts.get(id);
+    if (!found) {
+      if (this.facts.size >= FACTS_CACHE) this.facts.clear();
+      found = noteFacts(this.s.textOf.get(id) as string);
+      this.facts.set(id, found);
+    }
+    return found;
+  }
+
   /**
    * The current memories of the project closest to a new one, and what the new one is to them: a restatement
    * (reinforces), an update (supersedes), or neither. Passages (chunks) are only reinforced by a near-identical
@@ -315,7 +344,7 @@ export class StoreWriter {
     let facts: NoteFacts | undefined;
     for (const hit of close.slice(0, SUPERSESSION_CANDIDATES)) {
       facts ??= noteFacts(input.text);
-      const found = relateNotes(facts, noteFacts(this.s.textOf.get(hit.id) as string), hit.score, thresholds);
+      const found = relateNotes(facts, this.factsOf(hit.id), hit.score, thresholds);
       if (found.relation === 'update') return { relation: 'update', id: hit.id, score: hit.score, because: found.because };
       if (found.relation === 'restatement' && this.state.catalog.get(hit.id)!.kind === input.kind) return { relation: 'restatement', id: hit.id, score: hit.score };
     }

@@ -2,6 +2,7 @@
  * The memory store: memories in SQLite (text, metadata, keyword index and every vector) with the vector index of
  * the active model beside it. The engine (engine.ts) opens it and gives it its encoder. Its parts:
  * store-writer.ts (batched stores, near-duplicates and supersession), store-search.ts (vector + keyword search),
+ * keyword-backlog.ts (new memories enter the keyword index after their commit),
  * catalog.ts (what filters need, in memory), model-choice.ts (the recorded model, opening its index),
  * model-switch.ts (re-embedding in the background), store-overview.ts (stats), memory-rows.ts (rows as memories).
  * This file opens them and answers reads, edits and deletes.
@@ -12,6 +13,7 @@ import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
 import { HubError, notFound } from '../errors';
 import { loadCatalog } from './catalog';
+import { KeywordBacklog } from './keyword-backlog';
 import { blobVector, loadMemories, MEMORY_COLUMNS, toMemory, type MemoryRow } from './memory-rows';
 import type { VectorIndexStats } from '../vector';
 import { memoryMigrations } from './migrations';
@@ -41,6 +43,7 @@ export class MemoryStore {
   private readonly state: StoreState;
   private readonly writer: StoreWriter;
   private readonly searcher: MemorySearch;
+  private readonly backlog: KeywordBacklog;
   private accessed = new Set<number>();
   private accessTimer: NodeJS.Timeout | undefined;
   private searchesInFlight = 0;
@@ -58,8 +61,9 @@ export class MemoryStore {
     options: MemoryStoreOptions,
   ) {
     this.state = { db, options, catalog: new Map<number, CatalogEntry>(), encoder, index, next: undefined };
-    this.writer = new StoreWriter(this.state);
-    this.searcher = new MemorySearch(this.state, (ids) => this.recordAccess(ids));
+    this.backlog = new KeywordBacklog(db);
+    this.writer = new StoreWriter(this.state, () => this.backlog.stored());
+    this.searcher = new MemorySearch(this.state, (ids) => this.recordAccess(ids), this.backlog);
     this.s = {
       supersededBy: db.prepare('SELECT id FROM memories WHERE superseded_by = ?').pluck(),
       idOfUid: db.prepare('SELECT id FROM memories WHERE uid = ?').pluck(),
@@ -172,6 +176,7 @@ export class MemoryStore {
       const entry = catalog.get(olderId);
       if (entry) entry.superseded = false;
     }
+    this.writer.forget(id);
     this.state.index.remove([id]);
     if (this.state.next?.index.has(id)) this.state.next.index.remove([id]);
     catalog.delete(id);
@@ -262,6 +267,7 @@ export class MemoryStore {
     this.closing = true;
     while (this.writer.flushing || this.switching) await sleep(5);
     this.flushAccess();
+    this.backlog.close();
     await this.state.index.close();
     this.db.close();
   }
