@@ -20,6 +20,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   memory: async () => (await import('./memory/suite')).suite,
   'memory-quality': async () => (await import('./memory-quality')).suite,
   'memory-keyword': async () => (await import('./memory-keyword')).suite,
+  'memory-topics': async () => (await import('./memory-topics')).suite,
   vector: async () => {
     const { run } = await import('./vector');
     return {

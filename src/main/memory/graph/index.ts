@@ -12,10 +12,12 @@ import { ulidGenerator } from '../../ids';
 import type { CatalogEntry, MemoryStore, MemoryStoreWatcher, SearchContext } from '../store';
 import { extractEntities } from './entities';
 import { Links } from './links';
-import { REASSIGN_SLICE, Topics, type TopicThresholds } from './topics';
+import { Topics, type TopicThresholds } from './topics';
 
-/** Memories taken per batch (one transaction, then a turn of the event loop for everyone else). */
+/** Memories read per batch (one transaction, then a turn of the event loop for everyone else)... */
 const BATCH = 128;
+/** ...or fewer: a batch stops after this long, so the hub's other work never waits longer for the graph. */
+const SLICE_MS = 8;
 /** Kinds that are containers of other memories, not about one subject: they join no topic. */
 const NOT_TOPICAL = new Set<MemoryKind>(['document', 'section']);
 /**
@@ -23,9 +25,11 @@ const NOT_TOPICAL = new Set<MemoryKind>(['document', 'section']);
  * re-balancing costs about twice the assignments, and every member is looked at again each time the project grows
  * by half.
  */
-const VISITS_PER_MEMORY = 2;
+const VISITS_PER_MEMORY = 1;
+/** Members looked at per re-balancing slice (one transaction, a few milliseconds). */
+const VISITS_PER_SLICE = 16;
 /** Topics labelled per turn in the background (a request labels what it shows at once). */
-const LABELS_PER_TURN = 16;
+const LABELS_PER_TURN = 2;
 const CURSOR_KEY = 'graph_cursor';
 const MODEL_KEY = 'graph_model';
 
@@ -102,12 +106,12 @@ export class MemoryGraph implements MemoryStoreWatcher {
       this.wanted = false;
       for (;;) {
         if (this.closed || !this.store.db.open) return;
-        const taken = this.processBatch();
+        const finished = this.processBatch();
         await turn();
-        if (taken < BATCH) break;
+        if (finished) break;
       }
       while (this.credits >= 1 && !this.closed && this.store.db.open) {
-        const visits = Math.min(REASSIGN_SLICE, Math.floor(this.credits));
+        const visits = Math.min(VISITS_PER_SLICE, Math.floor(this.credits));
         this.credits -= visits;
         const now = new Date().toISOString();
         this.store.db.transaction(() => {
@@ -120,10 +124,11 @@ export class MemoryGraph implements MemoryStoreWatcher {
     }
   }
 
-  /** Takes the next batch of new memories (and memories current again); returns how many new ones it took. */
-  private processBatch(): number {
+  /** Takes the next batch of new memories (and memories current again); returns whether none are left. */
+  private processBatch(): boolean {
     const db = this.store.db;
     let taken = 0;
+    let finished = false;
     db.transaction(() => {
       if (this.s.meta.get(MODEL_KEY) !== this.store.model) {
         // Centres of another model's vectors mean nothing in this one: every memory is placed again.
@@ -141,7 +146,10 @@ export class MemoryGraph implements MemoryStoreWatcher {
         supersededBy: number | null;
       }>;
       const now = new Date().toISOString();
+      const started = performance.now();
       for (const row of rows) {
+        if (taken > 0 && performance.now() - started > SLICE_MS) break;
+        taken++;
         this.links.record(row.id, extractEntities(row.text));
         if (row.supersedes !== null) this.topics.leave(row.supersedes);
         if (row.supersededBy === null && !NOT_TOPICAL.has(row.kind)) {
@@ -156,11 +164,11 @@ export class MemoryGraph implements MemoryStoreWatcher {
         if (vector) this.topics.assign(id, row.project, row.text, vector, now);
       }
       this.topics.save();
-      if (rows.length > 0) this.s.setMeta.run(CURSOR_KEY, String(rows.at(-1)!.id));
-      taken = rows.length;
+      if (taken > 0) this.s.setMeta.run(CURSOR_KEY, String(rows[taken - 1]!.id));
+      finished = rows.length < BATCH && taken === rows.length;
     })();
     this.credits += taken * VISITS_PER_MEMORY;
-    return taken;
+    return finished;
   }
 
   /**

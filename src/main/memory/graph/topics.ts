@@ -187,6 +187,12 @@ export class Topics {
     return this.needsLabel.size;
   }
 
+  /** Labels every topic afresh (after a change of the labelling rules; the benchmark times it); returns how many. */
+  labelAll(): number {
+    for (const topic of this.byId.values()) this.label(topic);
+    return this.byId.size;
+  }
+
   /** A project's topics, largest first, labelled (any whose label is due is labelled now). */
   list(project: string, limit: number): MemoryTopic[] {
     const topics = [...(this.byProject.get(project) ?? [])].sort((a, b) => b.size - a.size || a.uid.localeCompare(b.uid)).slice(0, limit);
@@ -341,10 +347,22 @@ function needsRelabel(topic: Topic): boolean {
   return Math.abs(topic.size - topic.labelledSize) >= Math.max(1, topic.labelledSize / 4);
 }
 
+/** Four running sums: about twice as fast as one in V8 (the loop is most of an assignment's cost). */
 function dot(a: Float32Array, b: Float32Array): number {
-  let total = 0;
-  for (let i = 0; i < a.length; i++) total += a[i]! * b[i]!;
-  return total;
+  let t0 = 0;
+  let t1 = 0;
+  let t2 = 0;
+  let t3 = 0;
+  const n = a.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    t0 += a[i]! * b[i]!;
+    t1 += a[i + 1]! * b[i + 1]!;
+    t2 += a[i + 2]! * b[i + 2]!;
+    t3 += a[i + 3]! * b[i + 3]!;
+  }
+  for (; i < n; i++) t0 += a[i]! * b[i]!;
+  return t0 + t1 + t2 + t3;
 }
 
 function unit(vector: Float32Array): Float32Array {
