@@ -138,6 +138,14 @@ test.describe('memory topics and graph', () => {
     expect(await entityEdges.count()).toBeGreaterThanOrEqual(2);
     await expect(panel.getByTestId('memory-graph-legend')).toContainText('shared entity');
     const directCount = await nodes.count();
+    // Coloured by topic instead of kind: the legend names the topics, and the three share the pool topic's colour.
+    await panel.getByRole('radio', { name: 'by topic' }).click();
+    const poolTopic = (await panel.getByTestId('memory-topic-chip').textContent())!.replace('topic: ', '');
+    await expect(panel.getByTestId('memory-graph-legend')).toContainText(`Topics:${poolTopic}`);
+    const colours = await nodes.evaluateAll((found) => found.map((node) => (node as HTMLElement).style.getPropertyValue('--node-color')));
+    expect(new Set(colours).size).toBe(1);
+    await panel.getByRole('radio', { name: 'by kind' }).click();
+    await expect(panel.getByTestId('memory-graph-legend')).toContainText('Kinds:');
     await page.screenshot({ path: testInfo.outputPath('memory-graph-1440.png'), fullPage: true });
     await expectNoSidewaysScroll(page);
 

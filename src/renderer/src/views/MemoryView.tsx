@@ -23,6 +23,12 @@ export function MemoryView({ selectedId }: { selectedId: string | null }) {
   const projects = overview.state === 'ready' ? overview.value.byProject.map((p) => p.project) : [];
   const [tab, setTab] = useState<Tab>('search');
   const [topic, setTopic] = useState<OpenTopic | null>(null);
+  // Topics are read once the tab is first opened, not on every visit to the view.
+  const [topicsSeen, setTopicsSeen] = useState(false);
+  const show = useCallback((name: Tab) => {
+    setTab(name);
+    if (name === 'topics') setTopicsSeen(true);
+  }, []);
   // The memories opened from a list, so the panel shows one at once while its neighbourhood loads.
   const [opened, setOpened] = useState<Record<string, Memory>>({});
   // Changes made in the panel, for the lists opened before them (null: deleted); `revision` refetches the topics.
@@ -36,8 +42,8 @@ export function MemoryView({ selectedId }: { selectedId: string | null }) {
   }, []);
   const openTopic = useCallback((project: string, picked: { id: string; label: string[] }) => {
     setTopic({ project, id: picked.id, label: picked.label });
-    setTab('topics');
-  }, []);
+    show('topics');
+  }, [show]);
   const changed = useCallback((memory: Memory) => {
     setEdits((current) => ({ ...current, [memory.id]: memory }));
     setRevision((n) => n + 1);
@@ -67,7 +73,7 @@ export function MemoryView({ selectedId }: { selectedId: string | null }) {
         actions={
           <div className="segmented" role="tablist" aria-label="Find memories by">
             {(['search', 'topics'] as const).map((name) => (
-              <button key={name} type="button" role="tab" aria-selected={tab === name} className={tab === name ? 'on' : ''} onClick={() => setTab(name)} data-testid={`memory-tab-${name}`}>
+              <button key={name} type="button" role="tab" aria-selected={tab === name} className={tab === name ? 'on' : ''} onClick={() => show(name)} data-testid={`memory-tab-${name}`}>
                 {name === 'search' ? 'Search' : 'Topics'}
               </button>
             ))}
@@ -81,7 +87,7 @@ export function MemoryView({ selectedId }: { selectedId: string | null }) {
             <Search projects={projects} links={links} />
           </div>
           <div hidden={tab !== 'topics'} className="memory-tab">
-            <TopicBrowser projects={projects} topic={topic} onTopic={setTopic} links={links} revision={revision} />
+            {topicsSeen && <TopicBrowser projects={projects} topic={topic} onTopic={setTopic} links={links} revision={revision} />}
           </div>
         </div>
         <div className="memory-side">
