@@ -23,7 +23,7 @@ import {
 } from './memory-protocol';
 import { CockpitMemoryGraphCalls, type MemoryNeighbourhood, type MemoryTopic } from './memory-graph-protocol';
 import { AttentionActRequest, AttentionQuery, type AttentionActResult, type AttentionList } from './attention-protocol';
-import { AdviceId, ProfileRequest, type AdviceReport, type FixResult, type ProfileInfo } from './advice-protocol';
+import { AdviceId, PROFILE_ID_PATTERN, ProfileRequest, type AdviceReport, type FixResult, type ProfileInfo } from './advice-protocol';
 import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-protocol';
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
@@ -197,6 +197,11 @@ export const calls = {
   /** Starts a CPU profile or a heap snapshot (which stops the hub's world while taken); progress: profiles.changed. */
   'profiles.start': call(ProfileRequest).returns<ProfileInfo>(),
   'profiles.list': call(NoParams).returns<ProfileInfo[]>(),
+  /**
+   * A finished profile's file as text, for the Electron cockpit (its page cannot reach the hub over HTTP); the
+   * browser cockpit downloads `GET profilePath(id)` with the cockpit token instead.
+   */
+  'profiles.read': call(z.object({ id: z.string().regex(PROFILE_ID_PATTERN) }).strict()).returns<{ text: string }>(),
   /** Workflow runs, newest first (every project's, or one project's / state's). */
   'workflows.list': call(CockpitWorkflowCalls.list).returns<WorkflowSummary[]>(),
   'workflows.get': call(CockpitWorkflowCalls.get).returns<WorkflowRun>(),
@@ -269,7 +274,7 @@ export type EventPayload<K extends EventName> = (typeof events)[K]['payload'];
  * it is but the cockpit socket would have to serialise as JSON on the hub's event loop (~50-150 ms for 9 MB). The
  * browser cockpit downloads `GET messageBodyPath(id)` instead.
  */
-export const BRIDGE_ONLY_CALLS: ReadonlySet<CallName> = new Set<CallName>(['messages.body']);
+export const BRIDGE_ONLY_CALLS: ReadonlySet<CallName> = new Set<CallName>(['messages.body', 'profiles.read']);
 
 export function isCallName(name: unknown): name is CallName {
   return typeof name === 'string' && Object.hasOwn(calls, name);

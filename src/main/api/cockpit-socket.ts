@@ -3,6 +3,7 @@
  * cockpit token and open only to pages served by the hub itself.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
+import { profilePath } from '../../shared/advice-protocol';
 import { messageBodyPath } from '../../shared/agent-protocol';
 import { BRIDGE_ONLY_CALLS, isCallName } from '../../shared/contract';
 import {
@@ -78,7 +79,8 @@ export function attachCockpitSocket({ router, token, port, handlers, events }: C
         return;
       }
       if (isCallName(frame.name) && BRIDGE_ONLY_CALLS.has(frame.name)) {
-        const message = `${frame.name} is not answered over the socket: download GET ${messageBodyPath('<id>')} with the cockpit token`;
+        const download = frame.name === 'profiles.read' ? profilePath('<id>') : messageBodyPath('<id>');
+        const message = `${frame.name} is not answered over the socket: download GET ${download} with the cockpit token`;
         send({ type: 'error', id: frame.id, error: { code: 'unknown_call', message } });
         return;
       }

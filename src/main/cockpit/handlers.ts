@@ -164,6 +164,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
     'advice.fix': ({ id }) => deps.hub().advisor.fix(id),
     'profiles.start': ({ kind, seconds }) => deps.hub().profiler.start(kind, seconds),
     'profiles.list': () => deps.hub().profiler.list(),
+    'profiles.read': async ({ id }) => ({ text: await readFile(deps.hub().profiler.download(id).file, 'utf8') }),
 
     'workflows.list': (query) => deps.hub().workflows.list(COCKPIT, { ...query, limit: query?.limit ?? 100 }),
     'workflows.get': ({ id }) => deps.hub().workflows.get(COCKPIT, id),

@@ -19,6 +19,11 @@ export function createIpcTransport(bridge: CockpitBridge): Transport {
       if (!reply.ok) throw new CockpitCallError(reply.error);
       return new Blob([(reply.result as CallResult<'messages.body'>).json], { type: 'application/json' });
     },
+    async profileFile(id) {
+      const reply = await bridge.invoke('profiles.read', { id });
+      if (!reply.ok) throw new CockpitCallError(reply.error);
+      return new Blob([(reply.result as CallResult<'profiles.read'>).text], { type: 'application/json' });
+    },
     on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void) {
       return bridge.subscribe((eventName, payload) => {
         if (eventName === name) listener(payload as EventPayload<K>);

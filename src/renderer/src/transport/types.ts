@@ -11,6 +11,8 @@ export interface Transport extends CockpitApi {
   onConnection(listener: (state: ConnectionState) => void): () => void;
   /** A message's whole body, as the JSON the hub keeps (lists and threads carry a large one as a preview). */
   messageBody(id: string): Promise<Blob>;
+  /** A finished CPU profile or heap snapshot of the hub (advice-protocol.ts), to save as a file. */
+  profileFile(id: string): Promise<Blob>;
 }
 
 export class CockpitCallError extends Error {

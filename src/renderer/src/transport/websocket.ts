@@ -1,4 +1,5 @@
 /** The cockpit contract over the hub's WebSocket, reconnecting with backoff. */
+import { profilePath } from '../../../shared/advice-protocol';
 import { messageBodyPath } from '../../../shared/agent-protocol';
 import type { CallName, CallParams, CallResult, EventName, EventPayload } from '../../../shared/contract';
 import {
@@ -91,6 +92,15 @@ export function createWebSocketTransport(baseUrl: string, token: string): Transp
     /** The hub's body download, with the cockpit token (a link could not carry it). */
     async messageBody(id) {
       const response = await fetch(new URL(messageBodyPath(id), baseUrl), { headers: { authorization: `Bearer ${token}` } });
+      if (!response.ok) {
+        const problem = (await response.json().catch(() => null)) as { error?: string } | null;
+        throw new CockpitCallError({ code: 'failed', message: problem?.error ?? `the hub answered ${response.status}` });
+      }
+      return response.blob();
+    },
+    /** The hub's profile download, with the cockpit token. */
+    async profileFile(id) {
+      const response = await fetch(new URL(profilePath(id), baseUrl), { headers: { authorization: `Bearer ${token}` } });
       if (!response.ok) {
         const problem = (await response.json().catch(() => null)) as { error?: string } | null;
         throw new CockpitCallError({ code: 'failed', message: problem?.error ?? `the hub answered ${response.status}` });

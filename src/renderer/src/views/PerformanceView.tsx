@@ -6,6 +6,7 @@ import { Empty, Loading, Panel, Stat, ViewHeader } from '../components/ui';
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs, formatPercent, formatRate } from '../format';
 import { invoke, useConnection, useMetrics, useNow, useTransport } from '../hooks';
 import type { MetricsPoint } from '../live/live-data';
+import { AdvicePanel } from './performance/AdvicePanel';
 
 const OP_ABOUT: Record<OperationName, string> = {
   send: 'accepted until durable (group commit)',
@@ -58,6 +59,8 @@ export function PerformanceView() {
         <Stat label="Event loop p99" value={formatMs(latest.process.eventLoopDelayP99Ms)} sub={`p50 ${formatMs(latest.process.eventLoopDelayP50Ms)}`} />
         <Stat label="On disk" value={formatBytes(storageTotal)} sub={`${Object.keys(latest.storage).length} stores`} />
       </div>
+
+      <AdvicePanel />
 
       <h2 className="section-heading">Operations</h2>
       <div className="grid grid-3" data-testid="op-grid">
