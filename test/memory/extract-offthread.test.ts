@@ -1,13 +1,13 @@
 // Large extractions off the hub's event loop: the extraction worker gives the same drafts as extracting in-process,
 // the engine stores them in batches with every parent link intact, and a refused text fails with the hub's code.
 // Real encoder, real worker thread (from sources), real SQLite and FAISS.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxSentenceEncoder, ensureDefaultEncoder } from '../../src/main/embedding';
 import { extractMemories } from '../../src/main/extract';
-import { EXTRACT_IN_WORKER_FROM, ExtractRunner, WORKER_EMBED_CALL_SIZE } from '../../src/main/memory/extract-runner';
+import { EXTRACT_IN_WORKER_FROM, EXTRACT_NICENESS, ExtractRunner, WORKER_EMBED_CALL_SIZE } from '../../src/main/memory/extract-runner';
 import { MemoryEngine } from '../../src/main/memory/engine';
 import { storeDraftsInBatches } from '../../src/main/memory/store-drafts';
 import { MemoryStore } from '../../src/main/memory/store';
@@ -55,6 +55,15 @@ describe('extraction off the event loop', () => {
         return encoder.embed(texts);
       };
       const inWorker = await runner.extract(text, { embed, source: 'big.md', project: 'p' });
+      if (process.platform === 'linux') {
+        // The worker's thread, and only it, runs at the extraction's niceness: the hub's other threads keep theirs.
+        const nice = readdirSync('/proc/self/task').map((task) => {
+          const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+        });
+        expect(nice.filter((value) => value === EXTRACT_NICENESS)).toHaveLength(1);
+        expect(os.getPriority()).toBe(0);
+      }
       const callsInWorker = embedCalls;
       // The same embed calls (the encoder's batches, and so its padding, follow them), so the same vectors.
       const inProcess = await extractMemories(text, { embed: (texts) => encoder.embed(texts), source: 'big.md', project: 'p', embedCallSize: WORKER_EMBED_CALL_SIZE });

@@ -2,12 +2,22 @@
  * The extraction worker (a worker thread started by extract-runner.ts): extracts large texts off the event loop,
  * asking the main thread to embed, and sends the drafts back in pieces.
  */
+import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { ExtractRefused, extractMemories } from '../extract';
-import type { ExtractWorkerReply, ExtractWorkerRequest } from './extract-runner';
+import { EXTRACT_NICENESS, type ExtractWorkerReply, type ExtractWorkerRequest } from './extract-runner';
 
 /** Drafts per message back: each piece is deserialised in a turn of the hub's event loop of its own. */
 const DRAFTS_PER_MESSAGE = 200;
+
+// Linux only: there a thread's priority is its own; elsewhere setting it would lower the whole hub.
+if (process.platform === 'linux') {
+  try {
+    os.setPriority(EXTRACT_NICENESS);
+  } catch {
+    // Not permitted here: the extraction runs at the hub's priority.
+  }
+}
 
 const port = parentPort!;
 let nextCall = 1;

@@ -12,6 +12,12 @@ import { startWorker } from '../programs';
 /** From this many characters (~64 KB, ~10,000 words) a text is extracted in the worker. */
 export const EXTRACT_IN_WORKER_FROM = 64 * 1024;
 
+/**
+ * The worker thread's niceness (on Linux, where a thread has its own): its parsing, salient passes and chunking (a 2 MB
+ * document: ~25 s of CPU) give way to the hub's event loop and the inference workers, which answer other agents.
+ */
+export const EXTRACT_NICENESS = 10;
+
 /** Texts per embed call of an extraction in the worker (a search's query waits behind at most one call). */
 export const WORKER_EMBED_CALL_SIZE = 8;
 
