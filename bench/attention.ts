@@ -6,7 +6,7 @@
  * Starts the hub in-process on a fresh data directory and fills its SQLite file directly (as months of traffic would
  * leave it): --agents agents, a tenth of them offline for two hours each with --backlog unread messages (1% urgent),
  * --history acknowledged deliveries spread over everyone (what an index must not walk), and --tasks ready tasks for a
- * capability nobody has. Then computes the list --rounds times with no cache, timing the whole and each source.
+ * capability nobody has, and --runs workflows waiting at an approval gate. Then computes the list --rounds times with no cache, timing the whole and each source.
  * Every compute is one synchronous call: its time is the time it holds the loop. Writes
  * bench/results/attention-<ts>.json.
  */
@@ -32,10 +32,10 @@ const HOUR = 3_600_000;
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { agents: { type: 'string' }, backlog: { type: 'string' }, history: { type: 'string' }, tasks: { type: 'string' }, rounds: { type: 'string' }, help: { type: 'boolean' } },
+    options: { runs: { type: 'string' }, agents: { type: 'string' }, backlog: { type: 'string' }, history: { type: 'string' }, tasks: { type: 'string' }, rounds: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) {
-    console.log('Usage: npm run bench -- attention [--agents 500] [--backlog 2000] [--history 1000000] [--tasks 5000] [--rounds 50]');
+    console.log('Usage: npm run bench -- attention [--agents 500] [--backlog 2000] [--history 1000000] [--tasks 5000] [--runs 200] [--rounds 50]');
     return 0;
   }
   const agentCount = intOption('agents', values.agents, 500);
@@ -43,6 +43,7 @@ async function run(argv: string[]): Promise<number> {
   const history = intOption('history', values.history, 1_000_000);
   const taskCount = intOption('tasks', values.tasks, 5000);
   const rounds = intOption('rounds', values.rounds, 50);
+  const runCount = intOption('runs', values.runs, 200);
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'devenviro-bench-attention-'));
   const config = defaultConfig();
@@ -83,6 +84,10 @@ async function run(argv: string[]): Promise<number> {
     for (let i = 0; i < taskCount; i++) {
       await hub.tasks.create(lead, CreateTaskRequest.parse({ title: `translate ${i}`, project: agents[1]!.project, capabilities: [i % 2 === 0 ? 'klingon' : 'elvish'] }));
     }
+    // Running workflows, each at an approval gate after a first step (the gates a person would be asked about).
+    for (let i = 0; i < runCount; i++) {
+      hub.workflows.start({ kind: 'cockpit' }, { name: `release-${i}`, project: 'p1', steps: { gate: { kind: 'approval', prompt: `ship ${i}?` } } });
+    }
     db.prepare('UPDATE tasks SET ready_since = ?, created_at = ?').run(new Date(now - HOUR).toISOString(), new Date(now - HOUR).toISOString());
     const fillSeconds = (performance.now() - fillStarted) / 1000;
 
@@ -110,10 +115,10 @@ async function run(argv: string[]): Promise<number> {
 
     const machine = machineFacts();
     console.log(machineLine(machine));
-    console.log(`filled in ${fmt(fillSeconds)} s: ${agentCount} agents (${offline.length} offline with ${backlog} unread each), ${history} acknowledged deliveries, ${taskCount} stuck tasks; ${items} items listed`);
+    console.log(`filled in ${fmt(fillSeconds)} s: ${agentCount} agents (${offline.length} offline with ${backlog} unread each), ${history} acknowledged deliveries, ${taskCount} stuck tasks, ${runCount} workflows at a gate; ${items} items listed`);
     const rows: Array<[string, Summary]> = [['first compute', summarize([cold])], ['whole list', summarize(whole)], ...[...perSource].map(([name, samples]) => [name, summarize(samples)] as [string, Summary])];
     printTable(`attention list compute: the first, then ${rounds} rounds with no list cache (ms the loop is held)`, ['what', 'p50 ms', 'p99 ms', 'max ms'], rows.map(([name, s]) => [name, fmt(s.p50), fmt(s.p99), fmt(s.max)]));
-    const file = writeResults('attention', { machine, agents: agentCount, offline: offline.length, backlog, history, tasks: taskCount, rounds, items, results: Object.fromEntries(rows) });
+    const file = writeResults('attention', { machine, agents: agentCount, offline: offline.length, backlog, history, tasks: taskCount, runs: runCount, rounds, items, results: Object.fromEntries(rows) });
     console.log(`wrote ${file}`);
     return 0;
   } finally {
