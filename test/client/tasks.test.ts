@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HubClient, HubClientError, type AgentClient } from '../../src/client';
 import type { Task } from '../../src/shared/task-protocol';
 import { tempDir } from '../helpers';
-import { startHub, waitFor } from './hub';
+import { startHub, startProxy, waitFor } from './hub';
 
 describe('client tasks', () => {
   it('takes pushed tasks, reports and completes them; pulls, fails and cancels; hears of a cancelled one', async () => {
@@ -42,6 +42,43 @@ describe('client tasks', () => {
 
     expect((await dev.myTasks()).map((task) => task.id).sort()).toEqual([build.id, refactor.id].sort());
     expect((await lead.tasks({ state: 'failed' })).map((task) => task.id)).toEqual([review.id]);
+    await Promise.all([lead, dev].map((client: AgentClient) => client.close()));
+  });
+
+  it('completes over the socket while connected; a completion whose answer was lost is read back as done', async () => {
+    const hub = await startHub(tempDir());
+    const proxy = await startProxy(hub.port);
+    const lead = await HubClient.register({ url: hub.url, name: 'lead', project: 'app' });
+    const dev = await HubClient.register({ url: proxy.url, name: 'dev', project: 'app', capabilities: ['code'] });
+    const offers: Task[] = [];
+    dev.on('taskOffered', (task) => offers.push(task));
+    dev.takeTasks(1);
+    await dev.connect();
+    // The hub's answers to task.complete frames, as they pass the proxy; the second is lost with the connection.
+    let answers = 0;
+    proxy.inspect = (chunk) => {
+      if (!chunk.includes('"type":"result"')) return 'pass';
+      answers++;
+      return answers === 2 ? 'cut' : 'pass';
+    };
+
+    const first = await lead.createTask({ title: 'first', capabilities: ['code'] });
+    await waitFor(() => offers.length === 1, 'the first offer');
+    expect((await dev.completeTask(first.id, { text: 'one' })).state).toBe('succeeded');
+    expect(answers).toBe(1);
+
+    // Committed, but the answer never arrives: the client asks again over HTTP, hears task_finished, reads it back.
+    const second = await lead.createTask({ title: 'second', capabilities: ['code'] });
+    await waitFor(() => offers.length === 2, 'the second offer');
+    const done = await dev.completeTask(second.id, { json: { n: 2 } });
+    expect(answers).toBe(2);
+    expect(done).toMatchObject({ id: second.id, state: 'succeeded', holderId: dev.id });
+    expect((await lead.task(second.id)).result).toEqual({ json: { n: 2 } });
+    // Someone else's finished task is no success of this agent's: that refusal stands.
+    const third = await lead.createTask({ title: 'third', capabilities: ['code'] });
+    await waitFor(() => offers.length === 3, 'the third offer');
+    await lead.cancelTask(third.id);
+    await expect(dev.completeTask(third.id, { text: 'late' })).rejects.toMatchObject({ code: 'lease_lost' });
     await Promise.all([lead, dev].map((client: AgentClient) => client.close()));
   });
 });
