@@ -138,6 +138,12 @@ test.describe('memory topics and graph', () => {
     expect(await entityEdges.count()).toBeGreaterThanOrEqual(2);
     await expect(panel.getByTestId('memory-graph-legend')).toContainText('shared entity');
     const directCount = await nodes.count();
+    // One tab stop for the graph itself, whatever its size: its memories are reached with the arrow keys.
+    const stopCount = await graph.evaluate((element) =>
+      [element, ...element.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, [tabindex]')].filter((found) => found.tabIndex >= 0 && !(found as HTMLButtonElement).disabled).length,
+    );
+    // The graph and React Flow's zoom buttons (in, out, fit).
+    expect(stopCount).toBeLessThanOrEqual(4);
     // Coloured by topic instead of kind: the legend names the topics, and the three share the pool topic's colour.
     await panel.getByRole('radio', { name: 'by topic' }).click();
     const poolTopic = (await panel.getByTestId('memory-topic-chip').textContent())!.replace('topic: ', '');
