@@ -5,6 +5,7 @@ import type { Advisor } from './advisor/advisor';
 import type { Profiler } from './advisor/profiler';
 import type { BackupService } from './backup';
 import type { Checkpointer } from './db/checkpointer';
+import type { Cluster } from './cluster';
 import type { SqliteDatabase } from './db/database';
 import type { AgentRegistry } from './agents/registry';
 import type { FileMailbox } from './mailbox';
@@ -35,6 +36,8 @@ export interface Hub {
   tasks: TaskService;
   /** Workflow runs on those tasks. */
   workflows: WorkflowEngine;
+  /** The cluster this hub joined through Redis, or null when `cluster.redis` is not set. */
+  cluster: Cluster | null;
   /** What needs a person's attention, from all of the above. */
   attention: AttentionService;
   /** Bottlenecks found from the hub's own measurements, and their fixes. */

@@ -4,9 +4,10 @@ import { authorityOf, bearerToken, requireAuthority, requireCockpit, requireSelf
 import type { ApiContext } from '../api/server';
 import { secretsEqual } from '../api/security';
 import { parseInput } from '../validation';
+import type { Cluster } from '../cluster';
 import type { AgentRegistry } from './registry';
 
-export function registerAgentRoutes({ http }: ApiContext, registry: AgentRegistry, cockpitToken: string): void {
+export function registerAgentRoutes({ http }: ApiContext, registry: AgentRegistry, cockpitToken: string, cluster: Cluster | null = null): void {
   const who = (request: Parameters<typeof authorityOf>[0]) => authorityOf(request, registry, cockpitToken);
   const agentParam = (params: unknown) => parseInput(Ulid, (params as { id?: string }).id, 'agent id');
 
@@ -15,7 +16,10 @@ export function registerAgentRoutes({ http }: ApiContext, registry: AgentRegistr
     const presented = bearerToken(request);
     // A token that is neither the cockpit's nor valid is still allowed here: it is checked against the named agent.
     const authority = secretsEqual(presented, cockpitToken) ? { kind: 'cockpit' as const } : { kind: 'none' as const };
+    // In a cluster, a name another hub registered is taken from it first, and a new name is claimed cluster-wide.
+    await cluster?.prepareRegister(input.project, input.name);
     const result = registry.register(input, authority, presented);
+    if (cluster && !result.existing) await cluster.claimNew(registry.get(result.agent.id));
     return reply.code(result.existing ? 200 : 201).send(result);
   });
 

@@ -35,6 +35,36 @@ export interface AgentRecord {
   inboxDepth: number;
   /** Open realtime sockets (0 or 1). */
   connections: number;
+  /**
+   * Where the agent was last seen when that was another hub of the cluster (cluster/identity.ts), or null when it
+   * was this hub (or there is no cluster). Any sign of life here makes it local again.
+   */
+  remote: RemotePresence | null;
+}
+
+/** An agent's presence as another hub of the cluster reported it. */
+export interface RemotePresence {
+  hubId: string;
+  status: AgentRecord['status'];
+  activity: string | null;
+  /** It holds a realtime socket to that hub. */
+  connected: boolean;
+  lastSeen: number | null;
+  /** That hub's announcements stopped: the socket it reported is gone with it. */
+  hubGone?: boolean;
+}
+
+/** What the cluster shares of an agent's identity: never its token, only the token's hash. */
+export interface AgentReplica {
+  id: string;
+  name: string;
+  project: string;
+  tier: AgentTier;
+  capabilities: string[];
+  description: string | null;
+  tokenHash: string;
+  createdAt: string;
+  revokedAt: string | null;
 }
 
 /** Who is asking: an agent by its token, or the person at the cockpit (by the cockpit token). */
@@ -66,6 +96,7 @@ export class AgentRegistry {
   private readonly countersDirty = new Set<AgentRecord>();
   private countersTimer: NodeJS.Timeout | undefined;
   private readonly changeListeners = new Set<(agent: AgentInfo) => void>();
+  private readonly identityListeners = new Set<(agent: AgentRecord) => void>();
   private readonly newId = ulidGenerator();
   private readonly flushTimer: NodeJS.Timeout;
   private readonly presenceTimer: NodeJS.Timeout;
@@ -118,10 +149,12 @@ export class AgentRegistry {
         messagesOut: 0,
         inboxDepth: 0,
         connections: 0,
+        remote: null,
       };
       this.statements.insert.run({ ...agent, capabilities: JSON.stringify(agent.capabilities), lastSeen: new Date().toISOString() });
       this.remember(agent);
       this.changed(agent);
+      this.identityChanged(agent);
       return { agent: this.info(agent), token, existing: false };
     }
 
@@ -134,6 +167,7 @@ export class AgentRegistry {
       existing.tokenHash = hashToken(token);
       this.byToken.set(existing.tokenHash, existing);
       existing.revokedAt = null;
+      existing.remote = null;
     } else if (ownToken) {
       if (existing.revokedAt) throw revoked(`agent ${existing.name} was revoked from the cockpit; ask there to restore it`);
       token = presentedToken;
@@ -155,6 +189,7 @@ export class AgentRegistry {
     agent.description = profile.description ?? agent.description;
     this.persist(agent);
     this.changed(agent);
+    this.identityChanged(agent);
   }
 
   /** The agent a token belongs to; a revoked agent's token no longer opens anything. */
@@ -192,6 +227,12 @@ export class AgentRegistry {
   presence(agent: AgentRecord): AgentStatus {
     if (agent.revokedAt) return 'offline';
     if (agent.connections > 0) return agent.status;
+    const remote = agent.remote;
+    if (remote) {
+      if (remote.connected && !remote.hubGone) return remote.status;
+      if (!remote.hubGone && remote.lastSeen !== null && Date.now() - remote.lastSeen < PRESENCE_TIMEOUT_MS) return remote.status;
+      return 'offline';
+    }
     if (agent.lastSeen !== null && Date.now() - agent.lastSeen < PRESENCE_TIMEOUT_MS) return agent.status;
     return 'offline';
   }
@@ -205,11 +246,11 @@ export class AgentRegistry {
       capabilities: agent.capabilities,
       description: agent.description,
       status: this.presence(agent),
-      activity: agent.activity,
-      connected: agent.connections > 0,
+      activity: agent.remote ? agent.remote.activity : agent.activity,
+      connected: agent.connections > 0 || (agent.remote !== null && agent.remote.connected && !agent.remote.hubGone),
       revoked: agent.revokedAt !== null,
       createdAt: agent.createdAt,
-      lastSeen: agent.lastSeen === null ? null : new Date(agent.lastSeen).toISOString(),
+      lastSeen: lastSeenOf(agent) === null ? null : new Date(lastSeenOf(agent)!).toISOString(),
       inboxDepth: agent.inboxDepth,
       messagesIn: agent.messagesIn,
       messagesOut: agent.messagesOut,
@@ -217,6 +258,7 @@ export class AgentRegistry {
   }
 
   setStatus(agent: AgentRecord, status: AgentRecord['status'], activity?: string | null): void {
+    if (agent.remote) this.comeHome(agent);
     agent.status = status;
     if (activity !== undefined) agent.activity = activity;
     this.touch(agent);
@@ -226,12 +268,15 @@ export class AgentRegistry {
   /** A sign of life (any authenticated request or socket frame): keeps the agent from turning offline. */
   touch(agent: AgentRecord): void {
     const wasOffline = this.presence(agent) === 'offline';
+    const wasRemote = agent.remote !== null;
+    if (wasRemote) this.comeHome(agent);
     agent.lastSeen = Date.now();
     this.lastSeenDirty.add(agent);
-    if (wasOffline) this.changed(agent);
+    if (wasOffline || wasRemote) this.changed(agent);
   }
 
   connectionOpened(agent: AgentRecord): void {
+    if (agent.remote) this.comeHome(agent);
     agent.connections++;
     this.touch(agent);
     this.changed(agent);
@@ -249,7 +294,88 @@ export class AgentRegistry {
     agent.revokedAt ??= new Date().toISOString();
     this.persist(agent);
     this.changed(agent);
+    this.identityChanged(agent);
     return agent;
+  }
+
+  // -- the cluster (cluster/identity.ts): identities and presence other hubs share -------------------------------
+
+  /** The identity as the cluster shares it. */
+  replicaOf(agent: AgentRecord): AgentReplica {
+    const { id, name, project, tier, capabilities, description, tokenHash, createdAt, revokedAt } = agent;
+    return { id, name, project, tier, capabilities, description, tokenHash, createdAt, revokedAt };
+  }
+
+  /**
+   * Takes an identity another hub registered or changed: added, or updated in place (profile, token, revocation).
+   * Listeners hear of the change but identity listeners do not, so it is not sent back. Returns null (and changes
+   * nothing) when this hub has another agent of that name: the caller reports the conflict.
+   */
+  applyReplica(replica: AgentReplica): AgentRecord | null {
+    const named = this.byName.get(nameKey(replica.project, replica.name));
+    if (named && named.id !== replica.id) return null;
+    let agent = this.byId.get(replica.id);
+    if (!agent) {
+      agent = {
+        ...replica,
+        status: 'online',
+        activity: null,
+        lastSeen: null,
+        messagesIn: 0,
+        messagesOut: 0,
+        inboxDepth: 0,
+        connections: 0,
+        remote: { hubId: '', status: 'online', activity: null, connected: false, lastSeen: null },
+      };
+      this.statements.insert.run({ ...agent, capabilities: JSON.stringify(agent.capabilities), lastSeen: null });
+      this.persist(agent);
+      this.remember(agent);
+    } else {
+      this.byToken.delete(agent.tokenHash);
+      Object.assign(agent, { tier: replica.tier, capabilities: replica.capabilities, description: replica.description });
+      agent.tokenHash = replica.tokenHash;
+      agent.revokedAt = replica.revokedAt;
+      this.byToken.set(agent.tokenHash, agent);
+      this.persist(agent);
+    }
+    this.changed(agent);
+    return agent;
+  }
+
+  /** Forgets an agent registered here a moment ago whose name another hub had claimed first (no messages yet). */
+  forget(id: string): void {
+    const agent = this.byId.get(id);
+    if (!agent) return;
+    this.db.prepare('DELETE FROM agents WHERE id = ?').run(id);
+    this.byId.delete(id);
+    this.byToken.delete(agent.tokenHash);
+    this.byName.delete(nameKey(agent.project, agent.name));
+  }
+
+  /** Another hub reports the agent's presence there (it connected, changed status, or left). */
+  applyRemotePresence(id: string, presence: RemotePresence): void {
+    const agent = this.byId.get(id);
+    if (!agent) return;
+    // A socket here outranks another hub's report: the agent moved here, and this hub reports that itself.
+    if (agent.connections > 0) return;
+    agent.remote = presence;
+    this.changed(agent);
+  }
+
+  /** A hub of the cluster stopped announcing itself: the sockets it reported are gone with it. */
+  hubGone(hubId: string): void {
+    for (const agent of this.byId.values()) {
+      if (agent.remote?.hubId === hubId && !agent.remote.hubGone) {
+        agent.remote = { ...agent.remote, hubGone: true };
+        this.changed(agent);
+      }
+    }
+  }
+
+  /** Hears every change of identity made on this hub (registration, profile, token, revocation). */
+  onIdentityChange(listener: (agent: AgentRecord) => void): () => void {
+    this.identityListeners.add(listener);
+    return () => this.identityListeners.delete(listener);
   }
 
   /** Writes changed counters; called inside the messaging commit so counters and messages never disagree. */
@@ -303,6 +429,24 @@ export class AgentRegistry {
     }
   }
 
+  /** The agent shows a sign of life here after another hub had it: its status and activity there carry over. */
+  private comeHome(agent: AgentRecord): void {
+    const remote = agent.remote!;
+    agent.remote = null;
+    agent.status = remote.status;
+    agent.activity = remote.activity;
+  }
+
+  private identityChanged(agent: AgentRecord): void {
+    for (const listener of this.identityListeners) {
+      try {
+        listener(agent);
+      } catch (error) {
+        console.error('[agents] an identity listener failed:', error);
+      }
+    }
+  }
+
   private persist(agent: AgentRecord): void {
     this.statements.update.run({ ...agent, capabilities: JSON.stringify(agent.capabilities) });
   }
@@ -323,6 +467,14 @@ export class AgentRegistry {
     this.byToken.set(agent.tokenHash, agent);
     this.byName.set(nameKey(agent.project, agent.name), agent);
   }
+}
+
+/** The latest sign of life, here or on another hub. */
+function lastSeenOf(agent: AgentRecord): number | null {
+  const here = agent.lastSeen;
+  const there = agent.remote?.lastSeen ?? null;
+  if (here === null) return there;
+  return there === null ? here : Math.max(here, there);
 }
 
 function nameKey(project: string, name: string): string {
@@ -347,5 +499,6 @@ function fromRow(row: AgentRow): AgentRecord {
     messagesOut: row.messages_out,
     inboxDepth: row.inbox_depth,
     connections: 0,
+    remote: null,
   };
 }

@@ -17,6 +17,8 @@ import { registerAgentRoutes } from '../agents/http';
 import { registerAttentionRoutes } from '../attention/http';
 import { AttentionService } from '../attention/service';
 import { AgentRegistry } from '../agents/registry';
+import { Cluster } from '../cluster';
+import { registerClusterRoutes } from '../cluster/http';
 import { createApiServer, type ApiServer } from '../api/server';
 import { UpgradeRouter } from '../api/upgrade-router';
 import { BackupEngine, BackupScheduler, BackupService, registerBackupRoutes } from '../backup';
@@ -88,6 +90,9 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
 
   const registry = new AgentRegistry(db);
   registry.ensureOverseer();
+  // Hubs on other machines share agents through Redis when cluster.redis is set; the address is known once listening.
+  const listening = { url: null as string | null };
+  const cluster = await Cluster.start({ dataDir, settings: config.cluster, registry, services, apiUrl: () => listening.url, startedAt: deps.startedAt });
   const reservations = new ReservationService(db, registry);
   // Tasks handed to agents under a lease; the realtime gateway, built below, carries their offers.
   const tasks = new TaskService(db, registry, { dataDir, bodyFileBytes: config.messages.bodyFileBytes });
@@ -182,7 +187,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   const advisor = new Advisor({ hub: () => hub, metrics, settings: () => config.advisor, dataDir, backupTarget: () => config.backup.target });
   const profiler = new Profiler(dataDir);
   profiler.onChange((profiles) => events.emit('profiles.changed', profiles));
-  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, attention, advisor, profiler };
+  const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, cluster, attention, advisor, profiler };
   advisor.start();
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
 
@@ -196,7 +201,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     events,
     upgrades,
     register: [
-      (context) => registerAgentRoutes(context, registry, cockpitToken),
+      (context) => registerAgentRoutes(context, registry, cockpitToken, cluster),
+      (context) => registerClusterRoutes(context, registry, cluster, cockpitToken),
       (context) => registerMessageRoutes(context, registry, messaging, cockpitToken),
       (context) => registerMemoryRoutes(context, registry, memory, cockpitToken),
       (context) => registerMetricsRoutes(context, metrics, () => feed, cockpitToken),
@@ -223,6 +229,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     (error: Error) => services.set('mailbox', 'down', `the file mailbox could not start: ${error.message}`),
   );
   services.set('api', 'up', `HTTP and WebSocket on ${api.url}`);
+  listening.url = api.url;
   const runtimeFile: HubRuntimeFile = { url: api.url, pid: process.pid, startedAt: deps.startedAt.toISOString() };
   writeFileDurableSync(path.join(dataDir, HUB_RUNTIME_FILE), JSON.stringify(runtimeFile, null, 2) + '\n');
 
@@ -262,6 +269,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   hub.reservations.close();
   hub.workflows.close();
   hub.tasks.close();
+  await hub.cluster?.stop();
   hub.registry.close();
   await hub.checkpointer.stop();
   hub.db.close();

@@ -76,6 +76,34 @@ export const ConfigSchema = z
     advisor: AdvisorSettingsSchema.prefault({}),
     /** Backup to a cloud-synced folder: target, project folders, exclusions, schedule, retention. */
     backup: BackupSettingsSchema.prefault({}),
+    /** Hubs on several machines joined through Redis (docs/cluster.md); off (null) keeps the hub on its own. */
+    cluster: z
+      .object({
+        /** redis://[user:password@]host:port[/db] or rediss:// for TLS; null: no cluster. */
+        redis: z
+          .string()
+          .regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://host:port or rediss://host:port (TLS)')
+          .nullable()
+          .default(null),
+        tls: z
+          .object({
+            /** A PEM file of the certificate authority that signed the Redis server's certificate (rediss:// only). */
+            caFile: z.string().min(1).nullable().default(null),
+            rejectUnauthorized: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        /** How this hub is named to the others; the machine's host name when null. */
+        hubName: z.string().min(1).max(128).nullable().default(null),
+        /** Prefix of every Redis key, so several clusters (or other programs) can share one Redis. */
+        keyPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only').default('devenviro'),
+        /** How often the hub announces itself; it counts as gone after hubTtlMs without an announcement. */
+        heartbeatMs: z.number().int().min(100).max(60_000).default(1_000),
+        hubTtlMs: z.number().int().min(500).max(600_000).default(5_000),
+      })
+      .strict()
+      .refine((cluster) => cluster.hubTtlMs >= 2 * cluster.heartbeatMs, { message: 'hubTtlMs must be at least twice heartbeatMs' })
+      .prefault({}),
   })
   .strict();
 

@@ -1,0 +1,117 @@
+/**
+ * Hubs on several machines joined through Redis (config `cluster.redis`): membership (membership.ts), identities
+ * and presence (identity.ts) over one connection (redis-link.ts). Without `cluster.redis` there is no cluster and
+ * nothing here runs: a hub on its own is unchanged.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ClusterState } from '../../shared/cluster-protocol';
+import { writeFileDurableSync } from '../../shared/node/durable-file';
+import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import type { AppConfig } from '../config/config';
+import { ulidGenerator } from '../ids';
+import type { ServiceRegistry } from '../monitor/service-registry';
+import { ClusterIdentity } from './identity';
+import { clusterKeys } from './keys';
+import { Membership } from './membership';
+import { RedisLink, type ClusterSettings } from './redis-link';
+
+/** This hub's id in the cluster, kept in its data directory so a restarted hub is the same hub. */
+const HUB_ID_FILE = 'cluster-hub.json';
+/** How long a starting hub waits for Redis before it serves without it (and joins when Redis answers). */
+const FIRST_CONNECT_WAIT_MS = 5_000;
+
+export interface ClusterOptions {
+  dataDir: string;
+  settings: AppConfig['cluster'];
+  registry: AgentRegistry;
+  services: ServiceRegistry;
+  apiUrl: () => string | null;
+  startedAt: Date;
+}
+
+export class Cluster {
+  private readonly link: RedisLink;
+  private readonly membership: Membership;
+  private readonly identity: ClusterIdentity;
+  private joined: Promise<void> | null = null;
+
+  private constructor(
+    readonly hubId: string,
+    settings: ClusterSettings,
+    private readonly options: ClusterOptions,
+  ) {
+    const keys = clusterKeys(settings.keyPrefix);
+    this.link = new RedisLink(settings);
+    this.identity = new ClusterIdentity(this.link, keys, options.registry, hubId);
+    this.membership = new Membership(
+      this.link,
+      keys,
+      {
+        id: hubId,
+        name: settings.hubName ?? os.hostname(),
+        apiUrl: options.apiUrl,
+        startedAt: options.startedAt.toISOString(),
+        connectedAgents: () => options.registry.all().filter((agent) => agent.connections > 0).length,
+      },
+      settings,
+      (gone) => options.registry.hubGone(gone),
+    );
+    const report = () => {
+      const { connected, detail } = this.link.current;
+      options.services.set('cluster', connected ? 'up' : 'degraded', connected ? detail : `${detail}; serving this hub's agents meanwhile`);
+    };
+    this.link.onChange(report);
+    report();
+  }
+
+  /** Joins the cluster when `cluster.redis` is set (waiting a few seconds for Redis at most); null otherwise. */
+  static async start(options: ClusterOptions): Promise<Cluster | null> {
+    const { redis } = options.settings;
+    if (!redis) return null;
+    const cluster = new Cluster(hubIdOf(options.dataDir), { ...options.settings, redis }, options);
+    cluster.joined = cluster.link.connect().then(async () => {
+      await cluster.identity.start();
+      cluster.membership.start();
+    });
+    cluster.joined.catch(() => undefined);
+    await Promise.race([cluster.joined.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, FIRST_CONNECT_WAIT_MS).unref())]);
+    return cluster;
+  }
+
+  state(): ClusterState {
+    const { connected, detail } = this.link.current;
+    return { enabled: true, hubId: this.hubId, connected, detail, hubs: this.membership.list(), conflicts: this.identity.conflictList() };
+  }
+
+  prepareRegister(project: string, name: string): Promise<void> {
+    return this.identity.prepareRegister(project, name);
+  }
+
+  claimNew(agent: AgentRecord): Promise<void> {
+    return this.identity.claimNew(agent);
+  }
+
+  async stop(): Promise<void> {
+    await this.joined?.catch(() => undefined);
+    await this.identity.stop();
+    await this.membership.stop();
+    await this.link.close();
+    this.options.services.set('cluster', 'down', 'left the cluster (the hub stopped)');
+  }
+}
+
+/** The state of a hub that is not in a cluster. */
+export const NO_CLUSTER: ClusterState = { enabled: false, hubId: null, connected: false, detail: 'cluster.redis is not set', hubs: [], conflicts: [] };
+
+function hubIdOf(dataDir: string): string {
+  const file = path.join(dataDir, HUB_ID_FILE);
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown };
+    if (typeof saved.id === 'string' && saved.id) return saved.id;
+  }
+  const id = ulidGenerator()();
+  writeFileDurableSync(file, JSON.stringify({ id }, null, 2) + '\n');
+  return id;
+}

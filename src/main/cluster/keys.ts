@@ -1,0 +1,21 @@
+/** The cluster's Redis keys, all under the configured prefix (docs/cluster.md lists them). */
+export function clusterKeys(prefix: string) {
+  return {
+    /** SET of every hub id that ever joined (a hub whose announcement expired is shown gone, then dropped). */
+    hubs: `${prefix}:hubs`,
+    /** STRING: a hub's announcement (ClusterHub as JSON), with a time to live. */
+    hub: (hubId: string) => `${prefix}:hub:${hubId}`,
+    /** HASH agent id -> AgentReplica as JSON: every agent's identity (token hashes only). */
+    agents: `${prefix}:agents`,
+    /** HASH "project\u0000name" -> agent id: who holds each name; HSETNX decides between two hubs. */
+    agentNames: `${prefix}:agent-names`,
+    /** STREAM of identity and presence changes, each hub reading all of it. */
+    events: `${prefix}:events`,
+  };
+}
+
+export type ClusterKeys = ReturnType<typeof clusterKeys>;
+
+export function agentNameField(project: string, name: string): string {
+  return `${project}\u0000${name}`;
+}
