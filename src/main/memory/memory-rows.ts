@@ -30,12 +30,22 @@ export const MEMORY_COLUMNS = `m.*, (SELECT p.uid FROM memories p WHERE p.id = m
   (SELECT o.uid FROM memories o WHERE o.id = m.supersedes) AS supersedes_uid,
   (SELECT n.uid FROM memories n WHERE n.id = m.superseded_by) AS superseded_by_uid`;
 
+/** Prepared loads by database and id count (up to LOAD_STATEMENT_SIZES ids): a group of single stores loads each caller's. */
+const loadStatements = new WeakMap<SqliteDatabase, Map<number, { all(...ids: number[]): unknown[] }>>();
+const LOAD_STATEMENT_SIZES = 64;
+
 /** The memories of these row ids, by id. */
 export function loadMemories(db: SqliteDatabase, ids: number[]): Map<number, Memory> {
   const result = new Map<number, Memory>();
   if (ids.length === 0) return result;
-  const rows = db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (${'?,'.repeat(ids.length).slice(0, -1)})`).all(...ids) as MemoryRow[];
-  for (const row of rows) result.set(row.id, toMemory(row));
+  let statements = loadStatements.get(db);
+  if (!statements) loadStatements.set(db, (statements = new Map()));
+  let statement = statements.get(ids.length);
+  if (!statement) {
+    statement = db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (${'?,'.repeat(ids.length).slice(0, -1)})`);
+    if (ids.length <= LOAD_STATEMENT_SIZES) statements.set(ids.length, statement);
+  }
+  for (const row of statement.all(...ids) as MemoryRow[]) result.set(row.id, toMemory(row));
   return result;
 }
 
