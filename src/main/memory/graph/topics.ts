@@ -36,8 +36,11 @@ interface Topic {
 const LABEL_SAMPLE = 300;
 /** Members looked at per re-balancing slice. */
 export const REASSIGN_SLICE = 64;
-/** Topics compared with their project's others per re-balancing slice. */
-const MERGE_SLICE = 8;
+/**
+ * Topics compared with their project's others per re-balancing slice: one (a comparison costs as much as placing a
+ * memory, times nothing), so every topic is compared again after as many slices as there are topics.
+ */
+const MERGE_SLICE = 1;
 
 export class Topics {
   private readonly byProject = new Map<string, Topic[]>();
