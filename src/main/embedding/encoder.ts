@@ -12,12 +12,19 @@ import * as ort from 'onnxruntime-node';
 import { workerPool, type InferenceRunner, type RunOutput } from './inference-worker';
 import { SentencePieceUnigramTokenizer, type Tokenizer } from './tokenizer';
 
+export interface EmbedOptions {
+  urgent?: boolean;
+}
+
 export interface SentenceEncoder {
   /** Stable model id; vectors from different ids must never be compared. */
   readonly id: string;
   readonly dimension: number;
-  /** One unit-length vector per text, in input order. */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  /**
+   * One unit-length vector per text, in input order. `urgent`: a few texts someone waits for (a search's query), run
+   * at once instead of after the calls already queued (an extraction's texts).
+   */
+  embed(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
   close(): Promise<void>;
   /** Texts handed to embed() and not yet embedded (queued or running), where the encoder counts them. */
   queueDepth?(): number;
@@ -146,10 +153,15 @@ export async function runnerFor(session: ort.InferenceSession, modelPath: string
   }
 }
 
+/** An urgent call of more texts than this queues like any other: skipping the queue is for a query or two. */
+export const URGENT_MAX_TEXTS = 4;
+
 /**
  * What every ONNX-backed encoder shares: calls run one at a time on the session (so batches do not compete for the
- * same threads and outputs arrive in order), a closed encoder refuses work, and closing waits for work under way.
+ * same threads and outputs arrive in order; an urgent call of a few texts goes beside them), a closed encoder refuses
+ * work, and closing waits for work under way.
  */
+
 export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   abstract readonly id: string;
   abstract readonly dimension: number;
@@ -161,9 +173,14 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
 
   protected constructor(protected readonly runner: InferenceRunner) {}
 
-  embed(texts: string[]): Promise<Float32Array[]> {
+  embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
     this.waitingTexts += texts.length;
+    if (options.urgent && texts.length <= URGENT_MAX_TEXTS) {
+      // Beside the queue: the runner hands it to the inference worker with the least work, idle while a bulk call's
+      // batch of 8 runs on the other (a search's query waited behind each of an extraction's calls).
+      return this.embedNow(texts).finally(() => (this.waitingTexts -= texts.length));
+    }
     const run = this.queue.then(() => this.embedNow(texts)).finally(() => (this.waitingTexts -= texts.length));
     this.queue = run.catch(() => undefined);
     return run;

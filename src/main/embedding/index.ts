@@ -4,7 +4,7 @@ import path from 'node:path';
 import { buildUseLite, DEFAULT_VARIANT, VARIANTS, type BuildProgress, type UseLiteVariant } from '../../../scripts/encoder/build-use-lite.mjs';
 
 export { OnnxSentenceEncoder, normalizeInPlace } from './encoder';
-export type { EncoderManifest, OnnxSentenceEncoderOptions, SentenceEncoder } from './encoder';
+export type { EmbedOptions, EncoderManifest, OnnxSentenceEncoderOptions, SentenceEncoder } from './encoder';
 export { SentencePieceUnigramTokenizer } from './tokenizer';
 export type { SentencePieceVocab, Tokenizer } from './tokenizer';
 export type { BuildProgress, UseLiteVariant } from '../../../scripts/encoder/build-use-lite.mjs';

@@ -43,7 +43,7 @@ export class MemorySearch {
     const wanted = Math.max(MIN_CANDIDATES, query.k * CANDIDATE_FACTOR);
     // The keyword side (~3 ms at 100,000 memories) runs on this thread while the query embeds in the worker. (One
     // microtask turn first: the encoder tokenises the query and posts it to its worker in the turn it queued.)
-    const embedding = embedTexts(this.state, [query.q], encoder);
+    const embedding = embedTexts(this.state, [query.q], encoder, { urgent: true });
     await Promise.resolve();
     await this.backlog.catchUp();
     const keyword = this.keyword.search(query.q, accept, wanted);

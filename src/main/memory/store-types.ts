@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { MemoryInput, MemoryKind, MemorySearchQuery } from '../../shared/memory-protocol';
 import type { SqliteDatabase } from '../db/database';
-import type { SentenceEncoder } from '../embedding';
+import type { EmbedOptions, SentenceEncoder } from '../embedding';
 import type { VectorIndex, VectorIndexTuning } from '../vector';
 
 export type ParsedMemoryInput = z.output<typeof MemoryInput>;
@@ -68,9 +68,9 @@ export interface StoreState {
 }
 
 /** Embeds texts with `encoder` (the active one unless said), reporting the duration to `observe`. */
-export async function embedTexts(state: StoreState, texts: string[], encoder = state.encoder): Promise<Float32Array[]> {
+export async function embedTexts(state: StoreState, texts: string[], encoder = state.encoder, options?: EmbedOptions): Promise<Float32Array[]> {
   const started = performance.now();
-  const vectors = await encoder.embed(texts);
+  const vectors = await encoder.embed(texts, options);
   state.options.observe?.('embed', performance.now() - started, texts.length);
   return vectors;
 }
