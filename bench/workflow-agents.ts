@@ -1,13 +1,14 @@
 /**
  * The workflows benchmark's agents, in a child process of their own (as real agents are other processes, and so the
  * hub's process CPU is the hub's alone): they register, connect their sockets, take pushed tasks and complete each
- * at once over HTTP with `{i}` (the item's index). Configured by the env var BENCH_AGENTS (JSON: {url, count, slots,
- * project, capability}); sends {ready: true} over the IPC channel once all are connected.
+ * at once with `{i}` (the item's index), with a task.complete frame on the socket or over HTTP (`via`). Configured by
+ * the env var BENCH_AGENTS (JSON: {url, count, slots, project, capability, via}); sends {ready: true} over the IPC
+ * channel once all are connected.
  */
 import WebSocket from 'ws';
 import type { RegisterResponse, ServerFrame } from '../src/shared/agent-protocol';
 
-const { url, count, slots, project, capability } = JSON.parse(process.env.BENCH_AGENTS ?? '{}') as { url: string; count: number; slots: number; project: string; capability: string };
+const { url, count, slots, project, capability, via } = JSON.parse(process.env.BENCH_AGENTS ?? '{}') as { url: string; count: number; slots: number; project: string; capability: string; via?: 'socket' | 'http' };
 const post = (message: unknown) => process.send?.(message);
 
 async function connect(i: number): Promise<void> {
@@ -21,8 +22,13 @@ async function connect(i: number): Promise<void> {
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
   ws.on('message', (data) => {
     const frame = JSON.parse(data.toString()) as ServerFrame;
+    if (frame.type === 'error') post({ error: `${frame.ref ?? ''}: ${frame.code}: ${frame.message}` });
     if (frame.type !== 'task.offered') return;
     const input = frame.task.input as { i?: number } | undefined;
+    if (via !== 'http') {
+      ws.send(JSON.stringify({ type: 'task.complete', ref: frame.task.id, taskId: frame.task.id, result: { json: { i: input?.i ?? null } } }));
+      return;
+    }
     void fetch(`${url}/api/v1/tasks/${frame.task.id}/complete`, {
       method: 'POST',
       headers: { authorization: `Bearer ${registered.token}`, 'content-type': 'application/json' },

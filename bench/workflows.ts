@@ -34,6 +34,8 @@ interface Options {
   concurrency: number;
   slots: number;
   runs: number;
+  /** How the agents complete: a task.complete frame on their socket, or an HTTP request each. */
+  complete: 'socket' | 'http';
 }
 
 interface RunFigures {
@@ -71,11 +73,11 @@ async function startHub() {
 type Hub = Awaited<ReturnType<typeof startHub>>;
 
 /** The agents, in a child process (bench/workflow-agents.ts): this process's CPU is then the hub's alone. */
-async function startAgents(hub: Hub, count: number, slots: number): Promise<ChildProcess> {
+async function startAgents(hub: Hub, count: number, slots: number, via: Options['complete']): Promise<ChildProcess> {
   // Started through the program loader (scripts/program-loader.mjs registers tsx), as the hub's own programs are from sources.
   const loader = fileURLToPath(new URL('../scripts/program-loader.mjs', import.meta.url));
   const child = fork(loader, [new URL('./workflow-agents.ts', import.meta.url).href], {
-    env: { ...process.env, BENCH_AGENTS: JSON.stringify({ url: hub.url, count, slots, project: 'bench', capability: 'map' }) },
+    env: { ...process.env, BENCH_AGENTS: JSON.stringify({ url: hub.url, count, slots, project: 'bench', capability: 'map', via }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -128,7 +130,7 @@ export async function run(options: Options): Promise<number> {
   console.log(`Workflows benchmark — ${machineLine(machine)}`);
   const hub = await startHub();
   try {
-    const agents = await startAgents(hub, options.agents, options.slots);
+    const agents = await startAgents(hub, options.agents, options.slots, options.complete);
     // One warm-up run (JIT, prepared statements), then the timed ones.
     await oneRun(hub, { ...options, items: Math.min(100, options.items) }, 0);
     const runs: RunFigures[] = [];
@@ -142,7 +144,7 @@ export async function run(options: Options): Promise<number> {
     const load = os.loadavg();
     const rows = [
       [
-        `${options.items}-item fan-out + collect fan-in, ${options.agents} agents x ${options.slots} slots, concurrency ${options.concurrency}: wall time (median / best of ${options.runs})`,
+        `${options.items}-item fan-out + collect fan-in, ${options.agents} agents x ${options.slots} slots completing over ${options.complete === 'http' ? 'HTTP' : 'the socket'}, concurrency ${options.concurrency}: wall time (median / best of ${options.runs})`,
         '<= 1 s',
         `${fmt(wall.p50 / 1000)} s / ${fmt(best / 1000)} s`,
         wall.p50 <= 1000 ? 'PASS' : 'FAIL',
@@ -166,7 +168,7 @@ export const suite = {
   async run(argv: string[]): Promise<number> {
     if (argv.includes('--help') || argv.includes('-h')) {
       console.log(
-        `workflows: ${description}\n  --items N        items of the fan-out (default 1000)\n  --agents N       agents (default 100)\n  --concurrency N  the fan-out's concurrency (default 1000)\n  --slots N        pushed tasks each agent takes at once (default 4)\n  --runs N         timed runs (default 5)`,
+        `workflows: ${description}\n  --items N        items of the fan-out (default 1000)\n  --agents N       agents (default 100)\n  --concurrency N  the fan-out's concurrency (default 1000)\n  --slots N        pushed tasks each agent takes at once (default 4)\n  --runs N         timed runs (default 5)\n  --complete VIA   how agents complete: socket (a task.complete frame, the default) or http`,
       );
       return 0;
     }
@@ -180,6 +182,7 @@ export const suite = {
       concurrency: intOption('concurrency', value('concurrency'), 1000),
       slots: intOption('slots', value('slots'), 4),
       runs: intOption('runs', value('runs'), 5),
+      complete: value('complete') === 'http' ? 'http' : 'socket',
     });
   },
 };
