@@ -38,6 +38,8 @@ describe('profiles', () => {
     const text = await snapshot.text();
     expect(text.startsWith('{"snapshot":')).toBe(true);
     expect(text.length).toBe(hub.app.hub().profiler.list().find((p) => p.id === heap.id)!.bytes);
+    // The desktop window's way to the same file (its page cannot reach the hub over HTTP).
+    expect((await hub.app.handlers['profiles.read']({ id: heap.id })).text).toBe(text);
     expect((await hub.app.handlers['profiles.list']({})).map((p) => p.id)).toEqual([heap.id, cpu.id]);
   }, 90_000);
 });

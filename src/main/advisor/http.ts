@@ -22,6 +22,10 @@ export function registerAdvisorRoutes({ http }: ApiContext, deps: { registry: Ag
   http.addHook('onResponse', async (request) => {
     advisor.measurements.requestFinished(request);
   });
+  // A request whose client went away gets no response: closed here, so it is not counted as running forever.
+  http.addHook('onRequestAbort', async (request) => {
+    advisor.measurements.requestFinished(request);
+  });
 
   http.get(ADVICE_PATH, async (request) => {
     const who = requireAuthority(authorityOf(request, registry, cockpitToken));

@@ -85,6 +85,8 @@ export class Measurements {
 
   /** An HTTP request began; `finished` closes it (both from the API server's hooks). */
   requestStarted(key: object, what: string): void {
+    // Bounded: a request that never finishes (neither answered nor aborted) must not make this grow for ever.
+    if (this.open.size >= KEEP_ACTIVITIES) this.open.delete(this.open.keys().next().value!);
     this.open.set(key, { what, start: performance.now() });
   }
 
