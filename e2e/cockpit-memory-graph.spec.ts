@@ -152,6 +152,14 @@ test.describe('memory topics and graph', () => {
     expect(new Set(colours).size).toBe(1);
     await panel.getByRole('radio', { name: 'by kind' }).click();
     await expect(panel.getByTestId('memory-graph-legend')).toContainText('Kinds:');
+    // Each kind of link is a switch: without entity links the graph is what the other kinds reach.
+    const entitySwitch = panel.locator('[data-testid=memory-link-kind][data-link-kind=entity]');
+    await expect(entitySwitch).toContainText(String(await entityEdges.count()));
+    await entitySwitch.click();
+    await expect(entitySwitch).toHaveAttribute('aria-pressed', 'false');
+    await expect(panel.locator('[data-testid=memory-graph-edge][data-link-kind=entity]')).toHaveCount(0);
+    await entitySwitch.click();
+    await expect(entityEdges).not.toHaveCount(0);
     await page.screenshot({ path: testInfo.outputPath('memory-graph-1440.png'), fullPage: true });
     await expectNoSidewaysScroll(page);
 
@@ -184,7 +192,7 @@ test.describe('memory topics and graph', () => {
     await expect(graph.locator(`[data-testid=memory-graph-edge][data-link-kind=supersedes][data-from="${newer}"][data-to="${older}"]`)).toHaveCount(1);
     await expect(graph.locator(`[data-testid=memory-graph-node][data-memory-id="${older}"]`)).toHaveClass(/mem-node-history/);
     await expect(panel.getByTestId('memory-supersedes-link')).toHaveText(/…/);
-    await expect(panel.getByTestId('memory-graph-legend')).toContainText('supersedes');
+    await expect(panel.locator('[data-testid=memory-link-kind][data-link-kind=supersedes]')).toHaveText(/supersedes\s*1$/);
 
     await page.goto(`${hub.cockpitUrl}#/memory/${pool}`);
     await expect(panel).toHaveAttribute('data-memory-id', pool);

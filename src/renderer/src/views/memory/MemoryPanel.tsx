@@ -4,7 +4,7 @@
  * and its edits. Everything comes from `memory.neighbourhood`, whose first memory is this one.
  */
 import { useEffect, useRef, useState } from 'react';
-import { MEMORY_LINK_KINDS, type MemoryNeighbourhood } from '../../../../shared/memory-graph-protocol';
+import { MEMORY_LINK_KINDS, type MemoryLinkKind, type MemoryNeighbourhood } from '../../../../shared/memory-graph-protocol';
 import type { Memory } from '../../../../shared/memory-protocol';
 import { Empty, ErrorNotice, Loading, Panel, Tag } from '../../components/ui';
 import { formatAgo, formatDateTime, shortId } from '../../format';
@@ -36,7 +36,12 @@ export function MemoryPanel({
 }) {
   const [depth, setDepth] = useState<1 | 2>(1);
   const [colourBy, setColourBy] = useState<ColourBy>('kind');
-  const hood = useCall('memory.neighbourhood', { id, depth, limit: GRAPH_LIMIT });
+  // The kinds of link followed; fewer is a neighbourhood reached through those alone (the hub filters, not the page).
+  const [shown, setShown] = useState<MemoryLinkKind[]>([...MEMORY_LINK_KINDS]);
+  const filtered = shown.length < MEMORY_LINK_KINDS.length;
+  const hood = useCall('memory.neighbourhood', { id, depth, limit: GRAPH_LIMIT, ...(filtered && { kinds: shown.join(',') }) });
+  const toggle = (kind: MemoryLinkKind) =>
+    setShown((current) => (current.includes(kind) ? current.filter((k) => k !== kind) : MEMORY_LINK_KINDS.filter((k) => k === kind || current.includes(k))));
   // An edit's answer, shown at once (the neighbourhood is fetched again behind it).
   const [edited, setEdited] = useState<Memory | null>(null);
   const ready = hood.state === 'ready' && hood.value.center === id ? hood.value : null;
@@ -109,12 +114,16 @@ export function MemoryPanel({
           <ErrorNotice title="The links could not be read" message={hood.message} onRetry={hood.reload} />
         ) : !ready ? (
           <Loading>Reading the links…</Loading>
-        ) : ready.links.length === 0 ? (
-          <Empty title="No links yet">No other memory shares a path, symbol, error, URL, person, ticket or commit with this one, derives from it, or is near it in meaning.</Empty>
         ) : (
           <>
-            <MemoryGraph key={`${ready.center}:${depth}`} hood={ready} colourBy={colourBy} onOpen={onOpen} />
-            <Legend hood={ready} colourBy={colourBy} />
+            {ready.links.length > 0 ? (
+              <MemoryGraph key={`${ready.center}:${depth}:${shown.join()}`} hood={ready} colourBy={colourBy} onOpen={onOpen} />
+            ) : filtered ? (
+              <Empty title="No links of these kinds">Turn another kind of link back on below.</Empty>
+            ) : (
+              <Empty title="No links yet">No other memory shares a path, symbol, error, URL, person, ticket or commit with this one, derives from it, or is near it in meaning.</Empty>
+            )}
+            {(ready.links.length > 0 || filtered) && <Legend hood={ready} colourBy={colourBy} shown={shown} onToggle={toggle} />}
           </>
         )}
       </Panel>
@@ -211,20 +220,45 @@ function MemoryFacts({
   );
 }
 
-function Legend({ hood, colourBy }: { hood: MemoryNeighbourhood; colourBy: ColourBy }) {
+function Legend({
+  hood,
+  colourBy,
+  shown,
+  onToggle,
+}: {
+  hood: MemoryNeighbourhood;
+  colourBy: ColourBy;
+  shown: readonly MemoryLinkKind[];
+  onToggle(kind: MemoryLinkKind): void;
+}) {
   const kinds = [...new Set(hood.memories.map((m) => m.kind))];
-  const linkKinds = MEMORY_LINK_KINDS.filter((kind) => hood.links.some((link) => link.kind === kind));
   return (
     <div className="mem-legend" data-testid="memory-graph-legend">
       <span className="muted">Links:</span>
-      {linkKinds.map((kind) => (
-        <span key={kind} title={LINK_STYLE[kind].explain} data-link-kind={kind}>
-          <svg width="26" height="8" aria-hidden="true">
-            <line x1="1" y1="4" x2="25" y2="4" className={`mem-legend-line mem-link-${kind}`} />
-          </svg>
-          {LINK_STYLE[kind].label}
-        </span>
-      ))}
+      {/* Each kind of link is also a switch: off, the graph is what the other kinds reach. */}
+      {MEMORY_LINK_KINDS.map((kind) => {
+        const on = shown.includes(kind);
+        const count = hood.links.filter((link) => link.kind === kind).length;
+        return (
+          <button
+            key={kind}
+            type="button"
+            className={`chip mem-legend-toggle ${on ? '' : 'off'}`}
+            aria-pressed={on}
+            disabled={on && shown.length === 1}
+            onClick={() => onToggle(kind)}
+            title={`${LINK_STYLE[kind].explain}. ${on ? 'Click to hide these links' : 'Click to show these links'}.`}
+            data-testid="memory-link-kind"
+            data-link-kind={kind}
+          >
+            <svg width="26" height="8" aria-hidden="true">
+              <line x1="1" y1="4" x2="25" y2="4" className={`mem-legend-line mem-link-${kind}`} />
+            </svg>
+            {LINK_STYLE[kind].label}
+            {on && <span className="num muted"> {count}</span>}
+          </button>
+        );
+      })}
       <span className="mem-legend-gap muted">{colourBy === 'kind' ? 'Kinds:' : 'Topics:'}</span>
       {colourBy === 'kind'
         ? kinds.map((kind) => (
