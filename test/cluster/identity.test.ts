@@ -158,6 +158,44 @@ describe.skipIf(unavailable !== null)(`hubs joined through Redis${unavailable ? 
     await until('agent registered during the outage known on B', async () => (await b.api(`/agents/${one.agent.id}/status`, { token: one.token })).status === 200);
   });
 
+  it('never shows the password of the Redis URL, in the cluster state, the service status or the logs', async () => {
+    const password = 'pw-Zq81-never-shown';
+    const server = await startRedis(tempDir('devenviro-redis-'), { password });
+    onTestFinished(() => server.stop());
+    const logged: string[] = [];
+    for (const method of ['log', 'warn', 'error'] as const) {
+      const original = console[method];
+      console[method] = (...args: unknown[]) => {
+        logged.push(args.map(String).join(' '));
+        original(...args);
+      };
+      onTestFinished(() => {
+        console[method] = original;
+      });
+    }
+    const wrong = await startHub({
+      configure: (config) => {
+        config.cluster.redis = `redis://:${password}-wrong@127.0.0.1:${server.port}`;
+      },
+    });
+    const refused = await until('the refusal reported', async () => {
+      const state = await cluster(wrong);
+      return !state.connected && /WRONGPASS|NOAUTH|invalid/i.test(state.detail) && state;
+    });
+    const right = await startHub({
+      configure: (config) => {
+        config.cluster.redis = `redis://:${password}@127.0.0.1:${server.port}`;
+      },
+    });
+    const joined = await until('joined with the password', async () => {
+      const state = await cluster(right);
+      return state.connected && state;
+    });
+    const shown = [JSON.stringify(refused), JSON.stringify(joined), JSON.stringify(wrong.app.services.list()), JSON.stringify(right.app.services.list()), ...logged];
+    expect(shown.join('\n')).not.toContain(password);
+    expect(joined.detail).toContain('redis://:***@127.0.0.1');
+  });
+
   it('leaves a hub without cluster.redis on its own', async () => {
     const hub = await startHub();
     expect(hub.app.hub().cluster).toBeNull();

@@ -33,12 +33,12 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(dir: string): Promise<RedisServer> {
+export async function startRedis(dir: string, options: { password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | null = null;
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...(options.password ? ['--requirepass', options.password] : [])];
       const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
       let output = '';

@@ -36,6 +36,7 @@ export class Cluster {
   private readonly membership: Membership;
   private readonly identity: ClusterIdentity;
   private joined: Promise<void> | null = null;
+  private stopping = false;
 
   private constructor(
     readonly hubId: string,
@@ -72,6 +73,7 @@ export class Cluster {
     if (!redis) return null;
     const cluster = new Cluster(hubIdOf(options.dataDir), { ...options.settings, redis }, options);
     cluster.joined = cluster.link.connect().then(async () => {
+      if (cluster.stopping) return;
       await cluster.identity.start();
       cluster.membership.start();
     });
@@ -94,7 +96,8 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    await this.joined?.catch(() => undefined);
+    // Not waiting for the first connection: with Redis away (or refusing the password) it may never come.
+    this.stopping = true;
     await this.identity.stop();
     await this.membership.stop();
     await this.link.close();

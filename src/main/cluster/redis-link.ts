@@ -93,7 +93,12 @@ export class RedisLink {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([this.commands.close(), this.reader.destroy()]);
+    // A ready client finishes what it sent; one still trying to connect (Redis away, a wrong password) just stops.
+    const end = async (client: RedisClientType, graceful: boolean) => {
+      if (graceful && client.isReady) await client.close();
+      else if (client.isOpen) client.destroy();
+    };
+    await Promise.allSettled([end(this.commands, true), end(this.reader, false)]);
   }
 
   private update(next: LinkState): void {
