@@ -181,7 +181,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   });
   const attention = new AttentionService(
     { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup },
-    { onChanged: (list) => events.emit('attention.changed', list) },
+    { onChanged: (list) => events.emit('attention.changed', list), watched: () => events.listening('attention.changed') },
   );
   // Bottlenecks from the hub's own measurements (it reads the services through `hub`), and profiles on request.
   const advisor = new Advisor({ hub: () => hub, metrics, settings: () => config.advisor, dataDir, backupTarget: () => config.backup.target });

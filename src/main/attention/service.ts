@@ -36,6 +36,8 @@ export interface AttentionOptions {
   tickMs?: number;
   /** Told the whole (cockpit's) list when it changed. */
   onChanged?: (list: AttentionList) => void;
+  /** Whether anyone would hear onChanged now; while nobody does, the list is computed only when asked for. */
+  watched?: () => boolean;
 }
 
 export class AttentionService {
@@ -107,6 +109,11 @@ export class AttentionService {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         if (this.closed || !this.deps.db.open) return;
+        if (this.options.watched && !this.options.watched()) {
+          // Nobody to tell: forget what was last told, so the next page to open hears the list as it is then.
+          this.lastSignature = '';
+          return;
+        }
         this.cached = null;
         this.push(this.list());
       }, this.options.changedMs ?? 1000);

@@ -25,6 +25,11 @@ export class EventBus {
     return () => set.delete(listener as Listener<EventName>);
   }
 
+  /** Whether anyone listens to this event now (a cockpit page is open): work done only to push it can be skipped. */
+  listening(name: EventName): boolean {
+    return (this.listeners.get(name)?.size ?? 0) > 0;
+  }
+
   /** Every event, for transports that forward them all. */
   onAny(listener: (name: EventName, payload: unknown) => void): () => void {
     const unsubscribers = (Object.keys(eventNames) as EventName[]).map((name) =>
