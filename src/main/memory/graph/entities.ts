@@ -8,6 +8,8 @@ import { BACKTICKED, BARE_FILE, CALL_IN_PROSE, MEMBER_IN_PROSE, PATH, URL, looks
 
 /** Entities kept per memory: a long passage names many things, and a link per name would drown the graph. */
 const MAX_ENTITIES = 24;
+/** Characters of a memory searched for entities: a long one's first entities are enough, and the scan stays short. */
+const SCANNED_CHARACTERS = 20_000;
 
 /** Error codes: errno names (ECONNREFUSED), compiler and linter codes (TS2345, E0502, CS0103), HTTP statuses said so. */
 const ERRNO = /\bE(?:CONN(?:REFUSED|RESET|ABORTED)|ADDRINUSE|ADDRNOTAVAIL|NOENT|ACCES|PERM|EXIST|NOTDIR|ISDIR|MFILE|NFILE|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|NOMEM|NOSPC|BUSY|INVAL|NOTEMPTY|LOOP|ROFS|XDEV|2BIG|AGAIN)\b/g;
@@ -26,7 +28,8 @@ const NAMED_SYMBOL = /(?<![\w$./\\@-])((?:[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+)|(?:
 /** Ticket-shaped tokens that are not tickets. */
 const NOT_TICKETS = /^(?:UTF|ISO|SHA|MD|AES|RSA|HTTP|TLS|SSL|X|H|IPV|ES|ECMA|RFC|CVE-?)-?\d/;
 
-export function extractEntities(text: string): MemoryEntity[] {
+export function extractEntities(whole: string): MemoryEntity[] {
+  const text = whole.length > SCANNED_CHARACTERS ? whole.slice(0, SCANNED_CHARACTERS) : whole;
   const found = new Map<string, MemoryEntity>();
   const add = (kind: MemoryEntityKind, value: string) => {
     if (found.size >= MAX_ENTITIES || value.length < 2 || value.length > 300) return;

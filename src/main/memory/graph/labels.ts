@@ -18,7 +18,8 @@ const GENERIC = new Set(
 /** The words of a text a label may use: lowercased, at least three letters, no stop words, plurals folded. */
 export function labelTerms(text: string): Set<string> {
   const terms = new Set<string>();
-  for (const [raw] of text.toLowerCase().matchAll(/[\p{L}][\p{L}\p{N}]*(?:[-'][\p{L}\p{N}]+)*/gu)) {
+  // A long memory's first 20,000 characters say what it is about.
+  for (const [raw] of text.slice(0, 20_000).toLowerCase().matchAll(/[\p{L}][\p{L}\p{N}]*(?:[-'][\p{L}\p{N}]+)*/gu)) {
     if (raw.length < 3 || raw.length > 30 || STOPWORDS.has(raw) || GENERIC.has(raw) || raw.includes("'")) continue;
     terms.add(singular(raw));
   }
