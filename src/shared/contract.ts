@@ -71,6 +71,10 @@ export interface AgentDetail {
   messages: MessagePreview[];
   /** Its latest memories, newest first. */
   memories: Memory[];
+  /** Since when it has been in its present status (offline: since it stopped being heard from); null if never seen. */
+  statusSince: string | null;
+  /** When the oldest message in its inbox it has not acknowledged was sent; null when it has read everything. */
+  oldestUnreadAt: string | null;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface AgentRecord {
   inboxDepth: number;
   /** Open realtime sockets (0 or 1). */
   connections: number;
+  /** When its status last changed or it came back from offline, in this run of the hub (ms since the epoch). */
+  statusChangedAt?: number;
   /**
    * Where the agent was last seen when that was another hub of the cluster (cluster/identity.ts), or null when it
    * was this hub (or there is no cluster). Any sign of life here makes it local again.
@@ -237,6 +239,13 @@ export class AgentRegistry {
     return 'offline';
   }
 
+  /** Since when the agent has been in its present status (offline: since it stopped being heard from), ms. */
+  statusSince(agent: AgentRecord): number | null {
+    if (agent.revokedAt) return Date.parse(agent.revokedAt);
+    if (this.presence(agent) === 'offline') return agent.lastSeen === null ? null : agent.lastSeen + PRESENCE_TIMEOUT_MS;
+    return agent.statusChangedAt ?? agent.lastSeen ?? Date.parse(agent.createdAt);
+  }
+
   info(agent: AgentRecord): AgentInfo {
     return {
       id: agent.id,
@@ -259,6 +268,7 @@ export class AgentRegistry {
 
   setStatus(agent: AgentRecord, status: AgentRecord['status'], activity?: string | null): void {
     if (agent.remote) this.comeHome(agent);
+    if (status !== agent.status) agent.statusChangedAt = Date.now();
     agent.status = status;
     if (activity !== undefined) agent.activity = activity;
     this.touch(agent);
@@ -272,6 +282,7 @@ export class AgentRegistry {
     if (wasRemote) this.comeHome(agent);
     agent.lastSeen = Date.now();
     this.lastSeenDirty.add(agent);
+    if (wasOffline) agent.statusChangedAt = agent.lastSeen;
     if (wasOffline || wasRemote) this.changed(agent);
   }
 

@@ -30,9 +30,11 @@ export interface CockpitSocketOptions {
   port: () => number;
   handlers: CallHandlers;
   events: EventBus;
+  /** Told when a cockpit connects; what it returns, when it leaves. */
+  opened?: () => () => void;
 }
 
-export function attachCockpitSocket({ router, token, port, handlers, events }: CockpitSocketOptions): { close(): void } {
+export function attachCockpitSocket({ router, token, port, handlers, events, opened }: CockpitSocketOptions): { close(): void } {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
@@ -63,7 +65,11 @@ export function attachCockpitSocket({ router, token, port, handlers, events }: C
     const unsubscribe = events.onAny((name, payload) => {
       if (ws.bufferedAmount < MAX_BUFFERED_EVENT_BYTES) send({ type: 'event', name, payload });
     });
-    ws.on('close', unsubscribe);
+    const left = opened?.();
+    ws.on('close', () => {
+      unsubscribe();
+      left?.();
+    });
     ws.on('error', () => ws.terminate());
     ws.on('message', async (data, isBinary) => {
       let frame: { type?: unknown; id?: unknown; name?: unknown; params?: unknown };

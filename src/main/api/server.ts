@@ -39,6 +39,8 @@ export interface ApiServerOptions {
    * (the agents' realtime gateway); a new one otherwise.
    */
   upgrades?: UpgradeRouter;
+  /** Told when a browser cockpit connects; what it returns, when that cockpit leaves (the overseer's presence). */
+  cockpitOpened?: () => () => void;
   /** Feature routes (agents, messages, memory…), added before the server listens. */
   register?: Array<(context: ApiContext) => void | Promise<void>>;
 }
@@ -95,6 +97,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     port: () => boundPort,
     handlers: options.handlers,
     events: options.events,
+    opened: options.cockpitOpened,
   });
 
   await serveCockpit(http, options.rendererDir);

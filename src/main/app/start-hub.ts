@@ -200,6 +200,12 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     handlers: deps.handlers,
     events,
     upgrades,
+    // The person at the cockpit is the overseer: present while a cockpit page is connected.
+    cockpitOpened: () => {
+      const overseer = registry.ensureOverseer();
+      registry.connectionOpened(overseer);
+      return () => registry.connectionClosed(overseer);
+    },
     register: [
       (context) => registerAgentRoutes(context, registry, cockpitToken, cluster),
       (context) => registerClusterRoutes(context, registry, cluster, cockpitToken),

@@ -45,11 +45,14 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
         (service) => service.recent({ agent: id, limit: 20 }),
         () => [],
       );
+      const since = registry.statusSince(agent);
       return {
         agent: registry.info(agent),
         topics: messaging.store.topicsOf(id),
         messages: messaging.store.recent(50, { agent: id }).map(preview),
         memories,
+        statusSince: since === null ? null : new Date(since).toISOString(),
+        oldestUnreadAt: agent.inboxDepth > 0 ? (messaging.store.inbox(id, 0, 1)[0]?.createdAt ?? null) : null,
       };
     },
 

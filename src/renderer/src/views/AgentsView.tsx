@@ -1,11 +1,11 @@
 /** The Agents view: every agent live, its detail, and revoking it. */
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { AgentInfo } from '../../../shared/agent-protocol';
 import type { MessagePreview } from '../../../shared/contract';
 import type { Memory } from '../../../shared/memory-protocol';
 import { FullBodyLink } from '../components/MessageBody';
 import { Empty, ErrorNotice, Loading, Panel, StatusBadge, Tag, ViewHeader } from '../components/ui';
-import { bodyPreview, formatAgo, formatCount, formatDateTime, formatTimeLeft, recipientLabel, shortId } from '../format';
+import { bodyPreview, formatAgo, formatCount, formatDateTime, formatDuration, formatTimeLeft, recipientLabel, shortId } from '../format';
 import { invoke, useAgentLookup, useAgents, useCall, useEvent, useNow, useThrottled, useTransport } from '../hooks';
 import { countAgents, isOverseer } from '../live/live-data';
 import { href, navigate } from '../router';
@@ -36,7 +36,10 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: 'status', descending: false });
 
-  const all = useMemo(() => [...agents.byId.values()], [agents.byId]);
+  // The overseer is the person at this cockpit: shown on a line of its own, not counted or listed as an agent.
+  const everyone = useMemo(() => [...agents.byId.values()], [agents.byId]);
+  const overseer = everyone.find(isOverseer);
+  const all = useMemo(() => everyone.filter((agent) => !isOverseer(agent)), [everyone]);
   const rows = useMemo(() => {
     const needle = filter.trim().toLowerCase();
     const matching = needle
@@ -47,17 +50,30 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
   }, [all, filter, sort]);
 
   const counts = useMemo(() => countAgents(agents.byId), [agents.byId]);
+  const revokedCount = all.length - counts.registered;
   const selected = selectedId ? agents.byId.get(selectedId) : undefined;
-  const onlyOverseer = all.every(isOverseer);
+  const onlyOverseer = all.length === 0;
 
   const header = (
     <ViewHeader
       title="Agents"
       subtitle={
         agents.state === 'ready' ? (
-          <>
-            <span className="num">{counts.registered}</span> agent{counts.registered === 1 ? '' : 's'} · <span className="num">{counts.online}</span> online
-          </>
+          <span data-testid="agents-count">
+            <span className="num">{all.length}</span> agent{all.length === 1 ? '' : 's'} · <span className="num">{counts.online}</span> online
+            {revokedCount > 0 && (
+              <>
+                {' '}
+                · <span className="num">{revokedCount}</span> revoked
+              </>
+            )}
+            {rows.length !== all.length && (
+              <>
+                {' '}
+                · <span className="num">{rows.length}</span> shown
+              </>
+            )}
+          </span>
         ) : undefined
       }
       actions={
@@ -110,7 +126,8 @@ export function AgentsView({ selectedId }: { selectedId: string | null }) {
           </Empty>
         </Panel>
       )}
-      <div className={`split ${selected ? 'split-open' : ''}`}>
+      {overseer && <OverseerLine overseer={overseer} selected={overseer.id === selectedId} />}
+      <div className={`split ${selectedId ? 'split-open' : ''}`}>
         <Panel className="table-panel" bodyClassName="panel-body-flush">
           {rows.length === 0 ? (
             <Empty title={filter ? 'No agent matches the filter' : 'No agents registered yet'}>
@@ -184,7 +201,7 @@ function AgentRow({ agent, now, selected }: { agent: AgentInfo; now: number; sel
         <StatusBadge status={agent.status} revoked={agent.revoked} />
       </td>
       <td className="muted activity" title={agent.activity ?? undefined}>
-        <span className="ellipsis">{agent.activity ?? ''}</span>
+        <Activity agent={agent} />
       </td>
       <td className="num nowrap" title={agent.lastSeen ?? 'never'}>
         {agent.connected ? <span className="text-up">now</span> : formatAgo(agent.lastSeen, now)}
@@ -199,6 +216,38 @@ function AgentRow({ agent, now, selected }: { agent: AgentInfo; now: number; sel
         <span className={`link-dot ${agent.connected ? 'on' : ''}`} title={agent.connected ? 'connected (realtime socket open)' : 'not connected'} data-testid="agent-connected" data-connected={agent.connected} />
       </td>
     </tr>
+  );
+}
+
+/** The person at this cockpit: the overseer identity, present while a cockpit is open. */
+function OverseerLine({ overseer, selected }: { overseer: AgentInfo; selected: boolean }) {
+  return (
+    <div className="overseer-line" data-testid="overseer-line">
+      <StatusBadge status={overseer.status} revoked={overseer.revoked} />
+      <span>
+        You act as <a href={href('agents', selected ? null : overseer.id)}>overseer</a> <span className="muted num">({shortId(overseer.id)})</span>: what you send
+        from this cockpit comes from it, and it is online while a cockpit is open.
+      </span>
+    </div>
+  );
+}
+
+/**
+ * What the agent last said it was doing. An offline agent's activity is what it said before it went quiet, so it is
+ * marked stale rather than read as current.
+ */
+function Activity({ agent }: { agent: AgentInfo }) {
+  if (!agent.activity) return <span className="ellipsis" />;
+  const stale = agent.status === 'offline' || agent.revoked;
+  return (
+    <span className={`ellipsis ${stale ? 'activity-stale' : ''}`} data-testid="agent-activity" data-stale={stale}>
+      {stale && (
+        <Tag>
+          <span title="reported before the agent went offline">stale</span>
+        </Tag>
+      )}{' '}
+      {agent.activity}
+    </span>
   );
 }
 
@@ -221,6 +270,17 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
   useEvent('reservations.changed', (change) => change.reservation.holderId === id && refreshLeases());
 
   const shown = agent ?? (detail.state === 'ready' ? detail.value.agent : undefined);
+  const [composing, setComposing] = useState(false);
+  // Escape closes the drawer (a form inside it first loses its text only if the person sends or cancels).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape' && !event.defaultPrevented) navigate('agents');
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
+  const since = detail.state === 'ready' ? detail.value.statusSince : null;
+  const oldestUnread = detail.state === 'ready' ? detail.value.oldestUnreadAt : null;
   return (
     <Panel
       className="detail-panel"
@@ -235,11 +295,19 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
         )
       }
       actions={
-        <a className="btn btn-ghost btn-small" href={href('agents')} aria-label="Close detail">
-          ✕
-        </a>
+        <>
+          {shown && !isOverseer(shown) && !shown.revoked && (
+            <button type="button" className={`btn btn-small ${composing ? 'btn-active' : ''}`} onClick={() => setComposing((open) => !open)} aria-expanded={composing} data-testid="message-agent">
+              Message
+            </button>
+          )}
+          <a className="btn btn-ghost btn-small" href={href('agents')} aria-label="Close detail (Escape)" title="Close (Escape)">
+            ✕
+          </a>
+        </>
       }
     >
+      {shown && composing && <MessageAgent agent={shown} onDone={() => setComposing(false)} />}
       {!shown && detail.state === 'loading' && <Loading>Loading the agent…</Loading>}
       {detail.state === 'error' && <ErrorNotice message={detail.message} onRetry={detail.reload} />}
       {shown && (
@@ -253,8 +321,17 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
             <dd>
               <TierTag tier={shown.tier} />
             </dd>
+            <dt>Status</dt>
+            <dd data-testid="agent-status-since">
+              <StatusBadge status={shown.status} revoked={shown.revoked} />{' '}
+              {since && (
+                <span className="num muted" title={`since ${formatDateTime(since)}`}>
+                  for {formatDuration(Math.max(0, now - Date.parse(since)))}
+                </span>
+              )}
+            </dd>
             <dt>Activity</dt>
-            <dd>{shown.activity ?? <span className="muted">none reported</span>}</dd>
+            <dd>{shown.activity ? <Activity agent={shown} /> : <span className="muted">none reported</span>}</dd>
             <dt>Connected</dt>
             <dd>{shown.connected ? <span className="text-up">yes, realtime socket open</span> : <span className="muted">no</span>}</dd>
             <dt>Last seen</dt>
@@ -264,6 +341,10 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
             <dt>Messages</dt>
             <dd className="num">
               {formatCount(shown.messagesIn)} in · {formatCount(shown.messagesOut)} out · {formatCount(shown.inboxDepth)} waiting
+            </dd>
+            <dt>Oldest unread</dt>
+            <dd className={`num ${oldestUnread ? 'text-warn' : 'muted'}`} data-testid="agent-oldest-unread" title={oldestUnread ? formatDateTime(oldestUnread) : undefined}>
+              {shown.inboxDepth === 0 ? 'none: it has read everything' : oldestUnread ? `sent ${formatAgo(oldestUnread, now)}` : '…'}
             </dd>
             {shown.capabilities.length > 0 && (
               <>
@@ -333,6 +414,64 @@ function AgentDetailPanel({ id, agent, now }: { id: string; agent: AgentInfo | u
         </>
       )}
     </Panel>
+  );
+}
+
+/** A message to this agent from the overseer, without leaving its detail. */
+function MessageAgent({ agent, onDone }: { agent: AgentInfo; onDone: () => void }) {
+  const transport = useTransport();
+  const [body, setBody] = useState('');
+  const [state, setState] = useState<{ kind: 'idle' | 'sending' } | { kind: 'sent'; recipients: number } | { kind: 'error'; message: string }>({ kind: 'idle' });
+  const send = async (event?: FormEvent) => {
+    event?.preventDefault();
+    if (!body.trim() || state.kind === 'sending') return;
+    setState({ kind: 'sending' });
+    try {
+      const response = await invoke(transport, 'messages.send', { to: { type: 'agent', id: agent.id }, body });
+      setBody('');
+      setState({ kind: 'sent', recipients: response.recipients });
+    } catch (error) {
+      setState({ kind: 'error', message: (error as Error).message });
+    }
+  };
+  return (
+    <form className="form drawer-message" onSubmit={send} data-testid="agent-message-form">
+      <textarea
+        className="input textarea"
+        rows={3}
+        placeholder={`Message ${agent.name}… (Ctrl+Enter sends)`}
+        value={body}
+        onChange={(e) => setBody(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void send();
+          if (e.key === 'Escape') {
+            // Escape here closes the form, not the whole drawer.
+            e.preventDefault();
+            e.nativeEvent.preventDefault();
+            onDone();
+          }
+        }}
+        aria-label={`Message to ${agent.name}`}
+        autoFocus
+        data-testid="agent-message-body"
+      />
+      <div className="composer-foot">
+        <span className="muted small">as overseer{agent.connected ? '' : ' · it is not connected: the message waits in its inbox'}</span>
+        <button type="submit" className="btn btn-primary btn-small" disabled={!body.trim() || state.kind === 'sending'} data-testid="agent-message-send">
+          {state.kind === 'sending' ? 'Sending…' : 'Send'}
+        </button>
+      </div>
+      {state.kind === 'sent' && (
+        <div className="result result-ok" role="status" data-testid="agent-message-result">
+          Sent: in {state.recipients} inbox{state.recipients === 1 ? '' : 'es'}.
+        </div>
+      )}
+      {state.kind === 'error' && (
+        <div className="result result-error" role="status">
+          Not sent: {state.message}
+        </div>
+      )}
+    </form>
   );
 }
 
