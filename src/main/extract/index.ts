@@ -23,6 +23,12 @@ export { findErrorBlocks, matchSingleLineError, type ErrorBlock } from './errors
 export const DEFAULT_MAX_CHUNK_TOKENS = 256;
 export const DEFAULT_MIN_CHUNK_TOKENS = 40;
 const DEFAULT_EMBED_CALL_SIZE = 256;
+/**
+ * Embed calls made before the first of them is answered: the next call waits in the encoder's queue instead of a
+ * round trip away (from the extraction worker, each answer crosses the hub's event loop twice), so the inference
+ * worker goes from one call to the next. A search's query does not queue behind them (it is an urgent call).
+ */
+const EMBED_CALLS_IN_FLIGHT = 2;
 const DEFAULT_MAX_EMBED_WORDS = 40;
 const MAX_TAGS = 32;
 const MAX_TAG_LENGTH = 64;
@@ -85,13 +91,19 @@ export async function extractMemories(text: string, options: ExtractOptions): Pr
     const order = texts.map((_, i) => i).sort((a, b) => texts[b]!.length - texts[a]!.length);
     const vectors = new Array<Float32Array>(texts.length);
     const callSize = Math.max(1, Math.floor(options.embedCallSize ?? DEFAULT_EMBED_CALL_SIZE));
+    const inFlight: Array<Promise<void>> = [];
     for (let from = 0; from < order.length; from += callSize) {
       const slice = order.slice(from, from + callSize);
       embedCalls++;
-      const out = await options.embed(slice.map((i) => texts[i]!));
-      if (out.length !== slice.length) throw new Error(`embed returned ${out.length} vectors for ${slice.length} texts`);
-      slice.forEach((textIndex, k) => (vectors[textIndex] = out[k]!));
+      const call = options.embed(slice.map((i) => texts[i]!)).then((out) => {
+        if (out.length !== slice.length) throw new Error(`embed returned ${out.length} vectors for ${slice.length} texts`);
+        slice.forEach((textIndex, k) => (vectors[textIndex] = out[k]!));
+      });
+      call.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
+      inFlight.push(call);
+      if (inFlight.length >= EMBED_CALLS_IN_FLIGHT) await inFlight.shift();
     }
+    await Promise.all(inFlight);
     embedMs = performance.now() - t0;
     return vectors;
   })();
