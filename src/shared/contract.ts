@@ -28,6 +28,7 @@ import { OPERATIONS, type LatencyBucket, type MetricsSnapshot } from './monitor-
 import { ReservationId, ReservationQuery, type Reservation, type ReservationChange } from './reservation-protocol';
 import { CockpitTaskCalls, type TaskCounts, type TasksChanged } from './task-cockpit';
 import type { Task } from './task-protocol';
+import type { ClusterState } from './cluster-protocol';
 import { CockpitWorkflowCalls, type WaitingTask, type WorkflowRun, type WorkflowsChanged, type WorkflowSummary } from './workflow-run-protocol';
 
 function call<P extends z.ZodType>(params: P) {
@@ -128,6 +129,8 @@ export const calls = {
   'agents.detail': call(z.object({ id: Ulid }).strict()).returns<AgentDetail>(),
   'agents.revoke': call(z.object({ id: Ulid }).strict()).returns<AgentInfo>(),
   'agents.connectInfo': call(NoParams).returns<ConnectInfo>(),
+  /** The hubs joined through Redis (docs/cluster.md); `enabled: false` when cluster.redis is not set. */
+  'cluster.state': call(NoParams).returns<ClusterState>(),
   /** The MCP server's open sessions, oldest first. */
   'mcp.sessions': call(NoParams).returns<McpSessionInfo[]>(),
   /** The A2A door's open tasks (up to 100), then the latest finished ones (up to 50), each newest first. */

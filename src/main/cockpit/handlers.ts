@@ -8,6 +8,7 @@ import { MESSAGE_PREVIEW_BYTES, type ConnectInfo, type HubStatus } from '../../s
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../hub';
+import { NO_CLUSTER } from '../cluster';
 import { findAppRoot } from '../config/paths';
 import { HubError, notFound } from '../errors';
 import { searchContext } from '../memory/access';
@@ -32,6 +33,7 @@ export interface HandlerDeps {
 export function createCallHandlers(deps: HandlerDeps): CallHandlers {
   return {
     'hub.status': () => deps.status(),
+    'cluster.state': () => deps.hub().cluster?.state() ?? NO_CLUSTER,
 
     'agents.list': () => {
       const { registry } = deps.hub();

@@ -3,6 +3,7 @@ import type { HubStatus, ServiceStatus } from '../../../shared/contract';
 import { formatDuration } from '../format';
 import { ViewHeader } from '../components/ui';
 import { useLiveCall } from '../hooks';
+import { ClusterPanel } from './ClusterPanel';
 
 /** The hub at a glance: what runs, since when, where its data is, and whether each service is up. */
 export function StatusView() {
@@ -50,6 +51,7 @@ function StatusPanels({ status }: { status: HubStatus }) {
           <ServiceRow key={service.name} service={service} />
         ))}
       </ul>
+      <ClusterPanel />
     </section>
   );
 }
