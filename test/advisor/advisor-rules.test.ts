@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Advice, AdviceReport, FixResult } from '../../src/shared/advice-protocol';
 import type { AppConfig } from '../../src/main/config/config';
+import { openDatabase } from '../../src/main/db/database';
 import { tempDir } from '../helpers';
 import { openSocket, startHub, until, type TestHub } from '../hub/harness';
 
@@ -81,6 +82,31 @@ describe('advisor rules on a real hub', () => {
     }, 10_000, 'the automatic checkpoint');
     expect(report!.autoFix).toBe(true);
     expect(report!.recentFixes[0]!.figures[0]!.after).toBeLessThan(64 * 1024);
+  });
+
+  it('names checkpoints held back by a long read, since when, and says the checkpoint cannot pass it', async () => {
+    const hub = await hubWith({ checkpointLagBytes: 32 * 1024 });
+    const a = await hub.register('a');
+    const b = await hub.register('b');
+    // Another connection in the middle of a read: checkpoints cannot copy past its snapshot.
+    const reader = openDatabase(path.join(hub.dataDir, 'hub.sqlite'));
+    reader.exec('BEGIN');
+    reader.prepare('SELECT COUNT(*) FROM agents').get();
+    try {
+      await send(hub, a.token, b.agent.id, 40);
+      await until(() => (hub.app.hub().checkpointer.lag()?.behindFrames ?? 0) * 4096 > 32 * 1024, 10_000, 'checkpoints to fall behind');
+      const found = find(await advice(hub), 'sqlite-checkpoint-lag.hub')!;
+      expect(found.title).toMatch(/^checkpoints of the hub database are [\d.]+ (KB|MB) behind since \d\d:\d\d:\d\d$/);
+      expect(found.evidence[0]!.since).not.toBeNull();
+      const result = await hub.app.handlers['advice.fix']({ id: found.id });
+      expect(result).toMatchObject({ ok: false, error: 'a reader or writer kept the checkpoint from finishing; try again' });
+    } finally {
+      reader.exec('COMMIT');
+      reader.close();
+    }
+    // Once the read ends the worker catches up by itself.
+    await until(() => hub.app.hub().checkpointer.lag()?.behindFrames === 0, 10_000, 'checkpoints to catch up');
+    expect(find(await advice(hub), 'sqlite-checkpoint-lag.hub')).toBeUndefined();
   });
 
   it('names free pages and vacuums them in a worker, with the free bytes before and after', async () => {

@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { A2aDecodeReply, A2aDecodeRequest } from '../../src/main/a2a/request-decoder';
+import type { DbMaintenanceJob, DbMaintenanceReply } from '../../src/main/advisor/db-maintenance';
 import type { CheckpointWorkerData } from '../../src/main/db/checkpointer';
 import type { InferenceReply, InferenceWorkerData } from '../../src/main/embedding/inference-worker';
 import type { DecodeReply, DecodeRequest } from '../../src/main/messaging/send-decoder';
@@ -25,7 +26,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const modelPath = path.join(repoRoot, 'resources', 'models', 'use-lite-int8', 'model.onnx');
 const names = Object.keys(PROGRAMS) as ProgramName[];
 /** The programs the tests below start: every program in PROGRAMS must be among them. */
-const STARTED: readonly ProgramName[] = ['a2a-decoder', 'checkpoint-worker', 'extract-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
+const STARTED: readonly ProgramName[] = ['a2a-decoder', 'checkpoint-worker', 'db-maintenance', 'extract-worker', 'inference-worker', 'ivf-build', 'send-decoder'];
 
 let outDir: string;
 let tmp: string;
@@ -95,12 +96,38 @@ describe.each(['built', 'sources'] as const)('programs started %s', (mode) => {
     const { script, args } = launch('checkpoint-worker');
     const workerData: CheckpointWorkerData = { file, nativeBinding: undefined, intervalMs: 20, restartFrames: 16_384 };
     const worker = new Worker(script, { argv: args, workerData });
+    const messages: unknown[] = [];
+    worker.on('message', (message) => messages.push(message));
     const exit = exited(worker);
     const deadline = Date.now() + 20_000;
     while (statSync(file).size <= before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     worker.postMessage('stop');
     expect(await exit).toBe(0);
     expect(statSync(file).size).toBeGreaterThan(before + 2000 * 200);
+    // It tells how far behind checkpoints are (here: caught up), for the advisor.
+    expect(messages[0]).toMatchObject({ checkpointed: expect.any(Number), log: expect.any(Number) });
+    db.close();
+  });
+
+  it('db-maintenance checkpoints a WAL to empty (TRUNCATE), answers and ends', async () => {
+    const file = path.join(tmp, `${mode}-maintenance.db`);
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < 500; i++) insert.run('x'.repeat(200));
+    })();
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(500 * 200);
+    const { script, args } = launch('db-maintenance');
+    const workerData: DbMaintenanceJob = { file, nativeBinding: undefined, job: 'checkpoint' };
+    const worker = new Worker(script, { argv: args, workerData });
+    const exit = exited(worker);
+    const reply = await new Promise<DbMaintenanceReply>((resolve) => worker.once('message', resolve));
+    expect(reply).toEqual({ ok: true });
+    expect(await exit).toBe(0);
+    expect(statSync(`${file}-wal`).size).toBe(0);
     db.close();
   });
 

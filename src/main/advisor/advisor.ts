@@ -18,6 +18,8 @@ import type { AdvisorSettings } from './settings';
 
 const RULES: Rule[] = [searchRules, eventLoopRules, processRules, sqliteRules, inferenceRules, agentRules, diskRules];
 const KEEP_FIXES = 20;
+/** An automatic fix that failed is not tried again for this long (a person can still click it). */
+const AUTO_RETRY_MS = 5 * 60_000;
 
 export interface AdvisorDeps {
   hub: () => AdvisedHub;
@@ -118,7 +120,10 @@ export class Advisor {
     this.autoRunning = true;
     try {
       for (const finding of await this.evaluate()) {
-        if (finding.advice.fix?.safe && finding.apply) await this.fix(finding.advice.id, true).catch(() => undefined);
+        const { id } = finding.advice;
+        const last = this.lastFix.get(id);
+        if (last?.automatic && !last.ok && Date.now() - Date.parse(last.startedAt) < AUTO_RETRY_MS) continue;
+        if (finding.advice.fix?.safe && finding.apply) await this.fix(id, true).catch(() => undefined);
       }
     } catch {
       // The hub stopping under the evaluation: the next tick (if any) tries again.

@@ -12,7 +12,9 @@ let reply: DbMaintenanceReply;
 try {
   const db = new Database(file, nativeBinding ? { nativeBinding } : {});
   try {
-    db.pragma('busy_timeout = 5000');
+    // A TRUNCATE checkpoint holds the write lock while it waits for readers: the hub's writers (on its event loop)
+    // wait as long, so it gives up soon and says so rather than hold them up.
+    db.pragma(`busy_timeout = ${job === 'checkpoint' ? 200 : 5000}`);
     if (job === 'checkpoint') {
       db.pragma('wal_checkpoint(PASSIVE)');
       const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;

@@ -30,6 +30,8 @@ export const AdvisorSettingsSchema = z
     heapShare: z.number().min(0).max(1).default(0.8),
     /** A WAL file larger than this calls for a checkpoint (the hub restarts its WAL near 64 MiB under load). */
     walBytes: z.number().int().min(0).default(256 * MiB),
+    /** WAL content not yet checkpointed beyond this (checkpoints held back, by a long read, say). */
+    checkpointLagBytes: z.number().int().min(0).default(64 * MiB),
     /** Free pages beyond this many bytes, and beyond freePageShare of the file, call for a vacuum. */
     freePageBytes: z.number().int().min(0).default(128 * MiB),
     freePageShare: z.number().min(0).max(1).default(0.25),

@@ -17,6 +17,7 @@ interface CheckpointResult {
 
 const checkpoint = (mode: 'PASSIVE' | 'RESTART') => (db.pragma(`wal_checkpoint(${mode})`) as CheckpointResult[])[0]!;
 
+let last: CheckpointResult = { busy: 0, log: 0, checkpointed: 0 };
 const timer = setInterval(() => {
   try {
     // A passive checkpoint never blocks the hub's writes, but under steady writes commits land while it copies, so
@@ -25,9 +26,15 @@ const timer = setInterval(() => {
     // only the last few commits, and a RESTART checkpoint copies those holding the write lock, so the next commit
     // writes from the start of the file again. Not TRUNCATE: shrinking the file under the lock stalled commits for
     // up to 100 ms on a busy disk; the file stays at about restartFrames pages, reused.
-    if (checkpoint('PASSIVE').log >= restartFrames) {
+    let result = checkpoint('PASSIVE');
+    if (result.log >= restartFrames) {
       checkpoint('PASSIVE');
-      checkpoint('RESTART');
+      result = checkpoint('RESTART');
+    }
+    // How far behind checkpoints are (the advisor's checkpoint lag): told only when it changed.
+    if (result.log !== last.log || result.checkpointed !== last.checkpointed) {
+      last = result;
+      port.postMessage({ log: result.log, checkpointed: result.checkpointed } satisfies CheckpointWorkerMessage);
     }
   } catch (error) {
     port.postMessage({ error: String((error as Error | undefined)?.message) } satisfies CheckpointWorkerMessage);

@@ -28,13 +28,21 @@ export interface CheckpointWorkerData {
   restartFrames: number;
 }
 
-/** What the worker posts: a checkpoint that failed. */
-export interface CheckpointWorkerMessage {
-  error: string;
+/** What the worker posts: a checkpoint that failed, or the WAL's frames and how many of them are checkpointed. */
+export type CheckpointWorkerMessage = { error: string } | { log: number; checkpointed: number };
+
+/** How far behind checkpoints are: WAL frames not yet copied into the database, and since when some have been. */
+export interface CheckpointLag {
+  walFrames: number;
+  behindFrames: number;
+  /** Since when the last pass has left frames behind without a pass that caught up (ISO); null when caught up. */
+  behindSince: string | null;
 }
 
 export interface Checkpointer {
   stop(): Promise<void>;
+  /** The worker's latest pass; null before its first, or when checkpoints run on the main thread. */
+  lag(): CheckpointLag | null;
 }
 
 export function startCheckpointer(
@@ -48,7 +56,7 @@ export function startCheckpointer(
     worker = startWorker('checkpoint-worker', { workerData });
   } catch (error) {
     console.warn(`[db] checkpoints stay on the main thread: ${(error as Error).message}`);
-    return { stop: async () => undefined };
+    return { stop: async () => undefined, lag: () => null };
   }
   db.pragma('wal_autocheckpoint = 0');
   let stopped = false;
@@ -61,12 +69,20 @@ export function startCheckpointer(
   worker.on('exit', (code) => {
     if (code !== 0) fallBack(`exit code ${code}`);
   });
+  let lag: CheckpointLag | null = null;
   worker.on('message', (message: CheckpointWorkerMessage) => {
-    if (message.error) console.warn(`[db] a checkpoint failed: ${message.error}`);
+    if ('error' in message) {
+      console.warn(`[db] a checkpoint failed: ${message.error}`);
+      return;
+    }
+    const behindFrames = Math.max(0, message.log - message.checkpointed);
+    const behindSince = behindFrames === 0 ? null : (lag?.behindSince ?? new Date().toISOString());
+    lag = { walFrames: message.log, behindFrames, behindSince };
   });
   worker.unref();
 
   return {
+    lag: () => lag,
     async stop() {
       if (stopped) return;
       stopped = true;

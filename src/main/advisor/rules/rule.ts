@@ -1,6 +1,7 @@
 /** What a rule sees (the running hub, the settings, the advisor's measurements) and what it finds. */
 import type { Advice, FixFigure } from '../../../shared/advice-protocol';
 import type { AgentRegistry } from '../../agents/registry';
+import type { Checkpointer } from '../../db/checkpointer';
 import type { SqliteDatabase } from '../../db/database';
 import type { MemoryEngine } from '../../memory/engine';
 import type { Measurements } from '../measurements';
@@ -9,6 +10,8 @@ import type { AdvisorSettings } from '../settings';
 /** The services the rules read (the running hub has them; named here so the hub's type need not be imported). */
 export interface AdvisedHub {
   db: SqliteDatabase;
+  /** The hub database's checkpoint worker (its lag). */
+  checkpointer: Checkpointer;
   registry: AgentRegistry;
   memory: MemoryEngine;
 }

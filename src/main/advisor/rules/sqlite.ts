@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { FixFigure } from '../../../shared/advice-protocol';
 import type { SqliteDatabase } from '../../db/database';
 import { runDbMaintenance } from '../db-maintenance';
-import { bytes } from './format';
+import { bytes, clock } from './format';
 import type { Finding, RuleContext } from './rule';
 
 /** VACUUM copies the whole database: a rough rate for the estimate. */
@@ -70,6 +70,33 @@ export function sqliteRules(context: RuleContext): Finding[] {
           ],
           suggestion: 'checkpoint: copy the WAL into the database and empty it (reads search the whole WAL until then)',
           fix: { kind: 'checkpoint', label: 'Checkpoint now', estimatedCost: 'a worker thread copies the WAL; writes wait only for its last step', estimatedMs: null, safe: true },
+        },
+        apply: async (): Promise<FixFigure[]> => {
+          const before = walBytes(file);
+          await runDbMaintenance(file, 'checkpoint');
+          return [{ label: `${path.basename(file)}-wal`, before, after: walBytes(file), unit: 'bytes' }];
+        },
+      });
+    }
+    const lag = name === 'hub' ? context.hub.checkpointer.lag() : null;
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    const behind = lag ? lag.behindFrames * pageSize : 0;
+    if (lag && behind > settings.checkpointLagBytes) {
+      findings.push({
+        advice: {
+          id: `sqlite-checkpoint-lag.${name}`,
+          rule: 'sqlite-wal',
+          severity: 'warning',
+          title: `checkpoints of the ${name} database are ${bytes(behind)} behind${lag.behindSince ? ` since ${clock(lag.behindSince)}` : ''}`,
+          evidence: [
+            { label: 'WAL content not yet in the database', value: behind, unit: 'bytes', since: lag.behindSince },
+            { label: 'WAL', value: lag.walFrames * pageSize, unit: 'bytes', since: null },
+            { label: 'threshold (advisor.checkpointLagBytes)', value: settings.checkpointLagBytes, unit: 'bytes', since: null },
+          ],
+          suggestion:
+            'a long read (a backup, a slow query, another program with the database open) keeps checkpoints from passing it; ' +
+            'the WAL grows until it ends. Checkpoint once it has ended',
+          fix: { kind: 'checkpoint', label: 'Checkpoint now', estimatedCost: 'a worker thread copies the WAL; fails while the long read lasts', estimatedMs: null, safe: true },
         },
         apply: async (): Promise<FixFigure[]> => {
           const before = walBytes(file);
