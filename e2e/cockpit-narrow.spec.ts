@@ -48,6 +48,8 @@ for (const width of [1024, 1100]) {
       y: streamBox.y + streamBox.height / 2,
     });
     expect(middle).toBe('message-row');
+    // Each row has room for its text, not only its sender and time.
+    expect((await box(stream.getByTestId('message-row').first().locator('.msg-text'))).width).toBeGreaterThan(150);
     // The composer's send button is reachable.
     await expect(page.getByTestId('composer-send')).toBeInViewport();
     await noSidewaysScroll(page);

@@ -120,6 +120,8 @@ const MessageFilter = z
     topic: TopicName.optional(),
     thread: z.string().max(128).optional(),
     text: z.string().max(500).optional(),
+    /** Only messages older than this one (its id): the next page of history below what is shown. */
+    before: Ulid.optional(),
   })
   .strict();
 
@@ -233,7 +235,17 @@ export const MESSAGE_PREVIEW_BYTES = 4096;
  * The whole body is a download: `GET messageBodyPath(id)` (shared/agent-protocol.ts) with the cockpit token.
  * The hub never parses or serialises a large body to answer these calls, so they never hold up other agents.
  */
-export type MessagePreview = Message & { truncated?: { bytes: number } };
+export type MessagePreview = Message & {
+  truncated?: { bytes: number };
+  /** How many inboxes it went to and how many acknowledged it (lists and threads as they were asked; live: at send). */
+  delivery?: MessageDelivery;
+  /** In a thread: each recipient and when it acknowledged (null: not yet), up to 100. */
+  receipts?: Array<{ agentId: string; ackedAt: string | null }>;
+};
+export interface MessageDelivery {
+  recipients: number;
+  acked: number;
+}
 /** A message in the cockpit's live stream. */
 export type LiveMessage = MessagePreview;
 

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MESSAGE_PREVIEW_BYTES, type ConnectInfo, type HubStatus } from '../../shared/contract';
+import { MESSAGE_PREVIEW_BYTES, type ConnectInfo, type HubStatus, type MessagePreview } from '../../shared/contract';
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { DEFAULT_HUB_URL } from '../../shared/hub-location';
 import type { Hub } from '../hub';
@@ -70,21 +70,25 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'a2a.tasks': () => deps.hub().a2a.store.cockpitList(),
 
-    'messages.list': async ({ limit, agent, topic, thread, text }) => {
+    'messages.list': async ({ limit, agent, topic, thread, text, before }) => {
       const { messaging } = deps.hub();
       if (text) {
         await messaging.catchUpSearch();
         const hits = messaging.store.search(text, limit);
-        return hits
-          .map((hit) => hit.message)
+        const found = hits
+          .map((hit) => hit.message as StoredMessage)
           .filter((m) => (!topic || (m.to.type === 'topic' && m.to.name === topic)) && (!thread || m.threadId === thread))
           .filter((m) => !agent || m.from === agent || (m.to.type === 'agent' && m.to.id === agent))
-          .map((m) => preview(m as StoredMessage));
+          .filter((m) => !before || m.id < before);
+        return withDelivery(messaging.store, found);
       }
-      return messaging.store.recent(limit, { agent, topic, thread }).map(preview);
+      return withDelivery(messaging.store, messaging.store.recent(limit, { agent, topic, thread, before }));
     },
 
-    'messages.thread': ({ threadId }) => deps.hub().messaging.store.thread(threadId).map(preview),
+    'messages.thread': ({ threadId }) => {
+      const { store } = deps.hub().messaging;
+      return withDelivery(store, store.thread(threadId), { receipts: true });
+    },
 
     'messages.body': async ({ id }) => {
       const message = deps.hub().messaging.store.get(id);
@@ -189,6 +193,19 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
  */
 function preview(message: StoredMessage) {
   return previewMessage(message, MESSAGE_PREVIEW_BYTES);
+}
+
+/**
+ * Previews with their delivery state (inboxes reached, acknowledgements), in one query for the whole page; with
+ * `receipts`, who each recipient is and when it acknowledged (a thread's messages, up to 100 recipients each).
+ */
+function withDelivery(store: Hub['messaging']['store'], messages: StoredMessage[], { receipts = false } = {}): MessagePreview[] {
+  const bySeq = store.receiptsOf(messages.map((m) => m.seq));
+  return messages.map((m) => {
+    const list = bySeq.get(m.seq) ?? [];
+    const delivery = { recipients: list.length, acked: list.filter((r) => r.ackedAt !== null).length };
+    return receipts ? { ...preview(m), delivery, receipts: list.slice(0, 100) } : { ...preview(m), delivery };
+  });
 }
 
 function connectInfo(status: HubStatus): ConnectInfo {

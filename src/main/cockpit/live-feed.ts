@@ -63,7 +63,10 @@ export function startLiveFeed({ events, hub, metrics, dataDir }: { events: Event
     while (pendingCount - pending[0]!.length >= MAX_MESSAGES_PER_BATCH) pendingCount -= pending.shift()!.length;
     batchTimer ??= setTimeout(() => {
       batchTimer = undefined;
-      const batch: LiveMessage[] = pending.flat().slice(-MAX_MESSAGES_PER_BATCH).map(({ message }) => previewMessage(message, MESSAGE_PREVIEW_BYTES));
+      const batch: LiveMessage[] = pending
+        .flat()
+        .slice(-MAX_MESSAGES_PER_BATCH)
+        .map(({ message, recipients }) => ({ ...previewMessage(message, MESSAGE_PREVIEW_BYTES), delivery: { recipients: recipients.length, acked: 0 } }));
       pending = [];
       pendingCount = 0;
       events.emit('messages.new', batch);

@@ -251,8 +251,10 @@ export class MessageStore {
    * The newest messages, newest first, optionally only those an agent sent or received, of a topic or of a thread
    * (the cockpit's stream and its filters).
    */
-  recent(limit: number, filter: { agent?: string; topic?: string; thread?: string } = {}): StoredMessage[] {
+  recent(limit: number, filter: { agent?: string; topic?: string; thread?: string; before?: string } = {}): StoredMessage[] {
     const where: string[] = [];
+    // A page older than a message already shown (by its id; seq is the order messages were stored in).
+    if (filter.before) where.push('m.seq < (SELECT b.seq FROM messages b WHERE b.id = @before)');
     if (filter.agent) where.push('(m.sender = @agent OR EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq AND d.agent_id = @agent))');
     if (filter.topic) where.push("m.to_type = 'topic' AND m.to_value = @topic");
     if (filter.thread) where.push('m.thread_id = @thread');
@@ -260,6 +262,24 @@ export class MessageStore {
       .prepare(`SELECT m.* FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.seq DESC LIMIT @limit`)
       .all({ ...filter, limit }) as MessageRow[];
     return rows.map(this.fromRow);
+  }
+
+  /**
+   * Who each message went to and when each recipient acknowledged it (null: not yet), in one query for a page of
+   * messages (the cockpit's delivery state).
+   */
+  receiptsOf(seqs: number[]): Map<number, Array<{ agentId: string; ackedAt: string | null }>> {
+    const result = new Map<number, Array<{ agentId: string; ackedAt: string | null }>>();
+    if (seqs.length === 0) return result;
+    const rows = this.db
+      .prepare(`SELECT seq, agent_id AS agentId, acked_at AS ackedAt FROM deliveries WHERE seq IN (${seqs.map(() => '?').join(',')})`)
+      .all(...seqs) as Array<{ seq: number; agentId: string; ackedAt: string | null }>;
+    for (const { seq, agentId, ackedAt } of rows) {
+      let list = result.get(seq);
+      if (!list) result.set(seq, (list = []));
+      list.push({ agentId, ackedAt });
+    }
+    return result;
   }
 
   /** A row as a message; a body kept in a file is read when the message's `body` is first used. */

@@ -1,7 +1,7 @@
 /** The Messages view: the live stream with filters, threads, and a composer that sends as the overseer. */
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { IMPORTANCE, type AgentInfo, type Importance, type Recipient, type SendResponse } from '../../../shared/agent-protocol';
-import type { CallParams, MessagePreview } from '../../../shared/contract';
+import type { CallParams, MessageDelivery, MessagePreview } from '../../../shared/contract';
 import { MessageBody } from '../components/MessageBody';
 import { VirtualList } from '../components/VirtualList';
 import { Empty, ErrorNotice, ImportanceBadge, Loading, Panel, Tag, ViewHeader } from '../components/ui';
@@ -37,8 +37,8 @@ function matches(message: MessagePreview, filters: Filters, words: string[]): bo
   return true;
 }
 
-/** Newest first, each message once, at most `STREAM_CAP`. ULIDs sort by creation time. */
-function mergeNewestFirst(incoming: MessagePreview[], current: MessagePreview[]): MessagePreview[] {
+/** Newest first, each message once, at most `cap` (older pages loaded on request raise it). ULIDs sort by creation time. */
+function mergeNewestFirst(incoming: MessagePreview[], current: MessagePreview[], cap = STREAM_CAP): MessagePreview[] {
   const seen = new Set<string>();
   const merged: MessagePreview[] = [];
   for (const message of [...incoming, ...current]) {
@@ -47,8 +47,42 @@ function mergeNewestFirst(incoming: MessagePreview[], current: MessagePreview[])
     merged.push(message);
   }
   merged.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  return merged.length > STREAM_CAP ? merged.slice(0, STREAM_CAP) : merged;
+  return merged.length > cap ? merged.slice(0, cap) : merged;
 }
+
+/** One row per thread: its newest message, with how many of the shown messages the thread has. */
+function groupByThread(items: MessagePreview[]): Array<MessagePreview & { inThread: number }> {
+  const groups = new Map<string, MessagePreview & { inThread: number }>();
+  for (const message of items) {
+    const group = groups.get(message.threadId);
+    if (group) group.inThread++;
+    else groups.set(message.threadId, { ...message, inThread: 1 });
+  }
+  return [...groups.values()];
+}
+
+/** The text with each search word marked (case-insensitive), so a person sees why a message matched. */
+export function Highlight({ text, words }: { text: string; words: string[] }) {
+  if (words.length === 0 || !text) return <>{text}</>;
+  const pattern = new RegExp(`(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`, 'gi');
+  const parts = text.split(pattern);
+  return (
+    <>
+      {parts.map((part, i) =>
+        i % 2 === 1 ? (
+          <mark key={i} className="hit-mark">
+            {part}
+          </mark>
+        ) : (
+          part
+        ),
+      )}
+    </>
+  );
+}
+
+/** Older messages fetched per "Load older". */
+const OLDER_PAGE = 200;
 
 export interface ReplyTarget {
   threadId: string;
@@ -131,6 +165,10 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
   const [paused, setPaused] = useState(false);
   const [scrolledAway, setScrolledAway] = useState(false);
   const [held, setHeld] = useState(0);
+  const [grouped, setGrouped] = useState(false);
+  const [older, setOlder] = useState<{ state: 'idle' | 'loading' | 'done' | 'error'; message?: string }>({ state: 'idle' });
+  /** How many the stream keeps: STREAM_CAP, raised by each older page loaded. */
+  const cap = useRef(STREAM_CAP);
   const incoming = useRef<MessagePreview[]>([]);
   const heldRef = useRef<MessagePreview[]>([]);
   const loading = useRef(true);
@@ -152,7 +190,7 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
       setHeld(heldRef.current.length);
       return;
     }
-    setItems((current) => mergeNewestFirst(batch, current));
+    setItems((current) => mergeNewestFirst(batch, current, cap.current));
   }, []);
 
   // Unfreezing shows what arrived meanwhile.
@@ -162,7 +200,7 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
       const release = heldRef.current;
       heldRef.current = [];
       setHeld(0);
-      setItems((current) => mergeNewestFirst(release, current));
+      setItems((current) => mergeNewestFirst(release, current, cap.current));
     }
   }, [frozen]);
 
@@ -182,12 +220,8 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
     loading.current = true;
     incoming.current = [];
     heldRef.current = [];
-    const params: CallParams<'messages.list'> = { limit: INITIAL_LIMIT };
-    if (filters.agent) params.agent = filters.agent;
-    if (filters.topic) params.topic = filters.topic;
-    if (filters.thread) params.thread = filters.thread;
-    if (filters.text) params.text = filters.text;
-    invoke(transport, 'messages.list', params).then(
+    cap.current = STREAM_CAP;
+    invoke(transport, 'messages.list', listParams(filters, INITIAL_LIMIT)).then(
       (list) => {
         if (!live) return;
         loading.current = false;
@@ -196,6 +230,7 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
         incoming.current = [];
         setItems(mergeNewestFirst(arrived, list));
         setHeld(0);
+        setOlder({ state: 'idle' });
         setAnswer({ key: filtersKey, state: 'ready' });
       },
       (error: Error) => {
@@ -211,6 +246,21 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [transport, connection, filtersKey, invalid]);
 
+  /** The next page of history below the oldest shown, from the hub (messages.list with `before`). */
+  const loadOlder = () => {
+    const oldest = items[items.length - 1];
+    if (!oldest || older.state === 'loading') return;
+    setOlder({ state: 'loading' });
+    invoke(transport, 'messages.list', { ...listParams(filters, OLDER_PAGE), before: oldest.id }).then(
+      (page) => {
+        cap.current += page.length;
+        setItems((current) => mergeNewestFirst(page, current, cap.current));
+        setOlder({ state: page.length < OLDER_PAGE ? 'done' : 'idle' });
+      },
+      (error: Error) => setOlder({ state: 'error', message: error.message }),
+    );
+  };
+
   const onScrollTop = useCallback((top: number) => setScrolledAway(top > ROW_HEIGHT / 2), []);
   const jumpToTop = () => {
     scrollRef.current?.scrollTo({ top: 0 });
@@ -221,9 +271,12 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
   const load = answer.key === filtersKey ? answer : { state: 'loading' as const, message: undefined };
   const filtered = Object.values(filters).some(Boolean);
   const renderRow = useCallback(
-    (message: MessagePreview) => <MessageRow message={message} lookup={lookup} selected={message.threadId === selectedThread} now={now} />,
-    [lookup, selectedThread, now],
+    (message: MessagePreview & { inThread?: number }) => (
+      <MessageRow message={message} lookup={lookup} selected={message.threadId === selectedThread} now={now} words={words} inThread={message.inThread} />
+    ),
+    [lookup, selectedThread, now, words],
   );
+  const rows = useMemo(() => (grouped ? groupByThread(items) : items), [grouped, items]);
 
   return (
     <Panel
@@ -233,7 +286,8 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
       title="Live stream"
       meta={
         <span className="muted small num" data-testid="stream-count">
-          {items.length} shown{filtered ? ' · filtered' : ''}
+          {items.length} shown{grouped ? ` · ${rows.length} threads` : ''}
+          {filtered ? ' · filtered' : ''}
         </span>
       }
       actions={
@@ -243,6 +297,9 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
               ↑ {held >= STREAM_CAP ? `${STREAM_CAP}+` : held} new
             </button>
           )}
+          <button type="button" className={`btn btn-small ${grouped ? 'btn-active' : ''}`} onClick={() => setGrouped((g) => !g)} aria-pressed={grouped} data-testid="stream-group">
+            By thread
+          </button>
           <button type="button" className={`btn btn-small ${paused ? 'btn-active' : ''}`} onClick={() => setPaused((p) => !p)} aria-pressed={paused} data-testid="stream-pause">
             {paused ? '▶ Resume' : '❚❚ Pause'}
           </button>
@@ -260,18 +317,56 @@ function Stream({ filters, selectedThread }: { filters: Filters; selectedThread:
           {filtered ? 'New ones that match will appear here as they arrive.' : 'Messages between agents appear here the moment they are sent. Try the composer on the right.'}
         </Empty>
       ) : (
-        <VirtualList
-          items={items}
-          rowHeight={ROW_HEIGHT}
-          getKey={(message) => message.id}
-          renderRow={renderRow}
-          onScrollTopChange={onScrollTop}
-          scrollRef={scrollRef}
-          className="stream-list"
-          testId="stream-list"
-        />
+        <>
+          <VirtualList
+            items={rows}
+            rowHeight={ROW_HEIGHT}
+            getKey={(message) => message.id}
+            renderRow={renderRow}
+            onScrollTopChange={onScrollTop}
+            scrollRef={scrollRef}
+            className="stream-list"
+            testId="stream-list"
+          />
+          <div className="stream-foot">
+            {older.state === 'done' ? (
+              <span className="muted small">The beginning: nothing older{filtered ? ' matches' : ''}.</span>
+            ) : (
+              <button type="button" className="btn btn-small btn-ghost" onClick={loadOlder} disabled={older.state === 'loading'} data-testid="stream-older">
+                {older.state === 'loading' ? 'Loading…' : `Load ${OLDER_PAGE} older`}
+              </button>
+            )}
+            {older.state === 'error' && <span className="text-down small">{older.message}</span>}
+          </div>
+        </>
       )}
     </Panel>
+  );
+}
+
+/** The params of messages.list for the stream's filters. */
+function listParams(filters: Filters, limit: number): CallParams<'messages.list'> {
+  const params: CallParams<'messages.list'> = { limit };
+  if (filters.agent) params.agent = filters.agent;
+  if (filters.topic) params.topic = filters.topic;
+  if (filters.thread) params.thread = filters.thread;
+  if (filters.text) params.text = filters.text;
+  return params;
+}
+
+/** "1/2": of the inboxes it reached, how many acknowledged it (as of when it was listed). */
+function DeliveryState({ delivery }: { delivery: MessageDelivery | undefined }) {
+  if (!delivery) return <span className="msg-delivery" />;
+  const { recipients, acked } = delivery;
+  const state = recipients === 0 ? 'none' : acked === recipients ? 'acked' : acked > 0 ? 'partial' : 'delivered';
+  const title =
+    recipients === 0
+      ? 'reached no inbox'
+      : `delivered to ${recipients} inbox${recipients === 1 ? '' : 'es'}, acknowledged by ${acked}${state === 'acked' ? ' (all)' : ''}`;
+  return (
+    <span className={`msg-delivery num delivery-${state}`} title={title} data-testid="msg-delivery" data-state={state}>
+      {recipients === 0 ? '—' : `${state === 'acked' ? '✓✓' : '✓'} ${acked}/${recipients}`}
+    </span>
   );
 }
 
@@ -280,11 +375,15 @@ const MessageRow = memo(function MessageRow({
   lookup,
   selected,
   now,
+  words,
+  inThread,
 }: {
   message: MessagePreview;
   lookup: (id: string) => AgentInfo | undefined;
   selected: boolean;
   now: number;
+  words: string[];
+  inThread?: number;
 }) {
   const from = lookup(message.from)?.name ?? shortId(message.from);
   return (
@@ -304,11 +403,20 @@ const MessageRow = memo(function MessageRow({
       </span>
       <span className="msg-text">
         <ImportanceBadge importance={message.importance} />
-        {message.subject && <strong className="msg-subject">{message.subject}</strong>}
-        <span className="msg-body">{bodyPreview(message.body)}</span>
+        {message.subject && (
+          <strong className="msg-subject">
+            <Highlight text={message.subject} words={words} />
+          </strong>
+        )}
+        <span className="msg-body">
+          <Highlight text={bodyPreview(message.body)} words={words} />
+        </span>
         {message.truncated && <span className="muted small num" title="A preview: open the thread for the full body"> · {formatBytes(message.truncated.bytes)}</span>}
       </span>
-      <span className="msg-thread num">{message.threadId === message.id ? '' : `↳ ${shortId(message.threadId)}`}</span>
+      <DeliveryState delivery={message.delivery} />
+      <span className="msg-thread num" data-testid="msg-thread">
+        {inThread !== undefined ? `${inThread} in thread` : message.threadId === message.id ? '' : `↳ ${shortId(message.threadId)}`}
+      </span>
     </a>
   );
 });
@@ -319,6 +427,8 @@ function ThreadPanel({ threadId, onReply, onFilter }: { threadId: string; onRepl
   const now = useNow(5000);
   const refresh = useThrottled(thread.reload, 500);
   useEvent('messages.new', (batch) => batch.some((m) => m.threadId === threadId) && refresh());
+  // An acknowledgement moves the recipient's inbox count: the receipts below are fetched again (at most twice a second).
+  useEvent('agents.changed', () => refresh());
 
   const messages = thread.state === 'ready' ? thread.value : [];
   const subject = messages.find((m) => m.subject)?.subject;
@@ -357,6 +467,15 @@ function ThreadPanel({ threadId, onReply, onFilter }: { threadId: string; onRepl
             </div>
             {message.subject && <div className="thread-subject">{message.subject}</div>}
             <MessageBody message={message} />
+            {message.receipts && message.receipts.length > 0 && (
+              <div className="receipts small" data-testid="thread-receipts">
+                {message.receipts.map((receipt) => (
+                  <span key={receipt.agentId} className={`receipt ${receipt.ackedAt ? 'receipt-acked' : ''}`} title={receipt.ackedAt ? `acknowledged ${receipt.ackedAt}` : 'in its inbox, not acknowledged yet'}>
+                    {receipt.ackedAt ? '✓✓' : '✓'} {lookup(receipt.agentId)?.name ?? shortId(receipt.agentId)}
+                  </span>
+                ))}
+              </div>
+            )}
             <div className="thread-foot">
               <span className="num muted small">{message.id}</span>
               <button
@@ -431,6 +550,8 @@ function Composer({ reply, onClearReply }: { reply: ReplyTarget | null; onClearR
       const response = await invoke(transport, 'messages.send', params);
       setResult({ ok: true, response, to: recipientLabel(to, lookup) });
       setBody('');
+      // Urgency belongs to one message: the next starts at normal again.
+      setImportance('normal');
       onClearReply();
     } catch (error) {
       setResult({ ok: false, message: (error as Error).message });
