@@ -45,9 +45,13 @@ export interface MemoryEngineOptions {
   index?: MemoryStoreOptions['index'];
 }
 
+/** How often the memory service's detail is brought up to date. */
+const DESCRIBE_EVERY_MS = 2000;
+
 export class MemoryEngine {
   private opening: Promise<MemoryStore> | undefined;
   private opened: MemoryStore | undefined;
+  private describeTimer: NodeJS.Timeout | undefined;
   private graphOf: MemoryGraph | undefined;
   private active: ModelChoice | undefined;
   private switching: MemoryModelState['switching'] = null;
@@ -151,8 +155,23 @@ export class MemoryEngine {
   }
 
   private describe(store: MemoryStore): string {
-    const stats = store.stats();
-    return `${stats.total} memories, ${stats.index.kind} index, ${store.model}`;
+    const size = store.size();
+    return `${size} memor${size === 1 ? 'y' : 'ies'}, ${store.indexStats().kind} index, ${store.model}`;
+  }
+
+  /**
+   * Keeps the memory service's detail ("22 memories, …") current as memories come and go, every few seconds and
+   * only while it is plainly up (not starting, switching models or failing), so the Status view does not go stale.
+   */
+  private keepDescribed(store: MemoryStore): void {
+    const { services } = this.options;
+    this.describeTimer = setInterval(() => {
+      const current = services.get('memory');
+      if (current?.state !== 'up' || current.progress !== undefined || this.switching) return;
+      const detail = this.describe(store);
+      if (detail !== current.detail) services.set('memory', 'up', detail);
+    }, DESCRIBE_EVERY_MS);
+    this.describeTimer.unref();
   }
 
   /** The store, opened on first use once the encoder is ready; callers meanwhile wait for it. */
@@ -188,6 +207,7 @@ export class MemoryEngine {
         // Recorded from the first start on, so later starts need not look at the data.
         if (!saved) writeModelChoice(dataDir, this.active!);
         services.set('memory', 'up', this.describe(store));
+        this.keepDescribed(store);
         this.opened = store;
         this.graphOf = new MemoryGraph(store);
         const wanted = this.options.modelDir ? path.resolve(this.options.modelDir) : null;
@@ -250,6 +270,7 @@ export class MemoryEngine {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.describeTimer);
     await this.extractor.close();
     if (!this.opening) return;
     const store = await this.opening.catch(() => undefined);

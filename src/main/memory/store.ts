@@ -221,6 +221,11 @@ export class MemoryStore {
     return storeOverview(this.state);
   }
 
+  /** How many memories are stored (the catalog's size: no query). */
+  size(): number {
+    return this.state.catalog.size;
+  }
+
   stats(): MemoryStats {
     return storeStats(this.state);
   }

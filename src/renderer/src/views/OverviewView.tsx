@@ -7,6 +7,7 @@ import { formatBytes, formatClock, formatCount, formatMs, formatPercent, formatR
 import { useAgents, useMemoryOverview, useMetrics } from '../hooks';
 import { countAgents } from '../live/live-data';
 import { AttentionStrip } from './attention/AttentionStrip';
+import { BackupCard } from './backup/BackupHealth';
 import { WorkStats } from './work/WorkStats';
 
 const TIER_COLOR: Record<string, string> = { strategic: '--c-violet', development: '--c-blue', memory: '--c-cyan' };
@@ -80,6 +81,7 @@ export function OverviewView() {
           testId="stat-memories"
         />
         <WorkStats />
+        <BackupCard />
         <Stat label="Hub CPU" value={formatPercent(latest.process.cpuPercent)} sub="of one core" tone={latest.process.cpuPercent > 80 ? 'warn' : undefined} />
         <Stat label="Hub RSS" value={formatBytes(latest.process.rssBytes)} sub={`heap ${formatBytes(latest.process.heapUsedBytes)}`} />
         <Stat

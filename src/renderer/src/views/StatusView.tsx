@@ -3,6 +3,7 @@ import type { HubStatus, ServiceStatus } from '../../../shared/contract';
 import { formatDuration } from '../format';
 import { ViewHeader } from '../components/ui';
 import { useLiveCall } from '../hooks';
+import { useBackupHealth } from './backup/BackupHealth';
 import { ClusterPanel } from './ClusterPanel';
 
 /** The hub at a glance: what runs, since when, where its data is, and whether each service is up. */
@@ -50,10 +51,19 @@ function StatusPanels({ status }: { status: HubStatus }) {
         {status.services.map((service) => (
           <ServiceRow key={service.name} service={service} />
         ))}
+        <BackupRow />
       </ul>
       <ClusterPanel />
     </section>
   );
+}
+
+/** The backup as a row among the services: its last good run, or why it is failing, or that it is not set up. */
+function BackupRow() {
+  const health = useBackupHealth();
+  if (!health) return null;
+  const state = health.state === 'off' ? 'degraded' : health.state;
+  return <ServiceRow service={{ name: 'backup', state, detail: health.detail }} />;
 }
 
 function ServiceRow({ service }: { service: ServiceStatus }) {
