@@ -72,6 +72,10 @@ function Shell() {
   const connection = useConnection();
   return (
     <div className="app">
+      {/* The first tab stop: past the sidebar's links to the view itself (a button: the hash is the route). */}
+      <button type="button" className="skip-link" onClick={() => document.getElementById('view')?.focus()} data-testid="skip-link">
+        Skip to the view
+      </button>
       <nav className="sidebar" aria-label="Views">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true" />
@@ -100,7 +104,7 @@ function Shell() {
           <ConnectionBadge />
         </div>
       </nav>
-      <main className="content" data-view={route.view}>
+      <main className="content" data-view={route.view} id="view" tabIndex={-1}>
         {connection === 'refused' && <TokenRefused />}
         {connection === 'closed' && (
           <div className="banner banner-down" role="status">

@@ -1,5 +1,5 @@
 /** Chart helpers on Recharts: theme colours, round axis ticks, and the cockpit's time-series charts. */
-import { memo, type ReactNode } from 'react';
+import { memo, useCallback, useRef, type ReactNode } from 'react';
 import { Area, AreaChart, Bar, BarChart, CartesianGrid, Cell, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatClock } from '../format';
 import { Panel } from './ui';
@@ -27,6 +27,24 @@ export function cssColor(variable: keyof typeof FALLBACK | string): string {
     resolved.set(variable, value);
   }
   return value;
+}
+
+/**
+ * Keeps a chart out of the tab order: its values are in the legends and figures beside it, and a page of charts
+ * must not be dozens of tab stops. Recharts' SVG layers listen for focus, which makes Chromium tab to them, so each
+ * layer is given tabindex -1 as it is drawn. A callback ref for the chart's container.
+ */
+export function useNotTabbable(): (element: HTMLElement | null) => void {
+  const observer = useRef<MutationObserver | null>(null);
+  return useCallback((element: HTMLElement | null) => {
+    observer.current?.disconnect();
+    observer.current = null;
+    if (!element) return;
+    const mark = () => element.querySelectorAll('svg, svg g').forEach((node) => node.getAttribute('tabindex') !== '-1' && node.setAttribute('tabindex', '-1'));
+    mark();
+    observer.current = new MutationObserver(mark);
+    observer.current.observe(element, { childList: true, subtree: true });
+  }, []);
 }
 
 export interface SeriesSpec<T> {
@@ -170,10 +188,11 @@ function TimeChartImpl<T extends { t: number }>({
   const Chart = series.some((s) => s.area) ? AreaChart : LineChart;
   const axes = valueAxisProps(format, ticks);
   const time = timeAxis(data, windowMs);
+  const notTabbable = useNotTabbable();
   return (
-    <div className="chart" data-testid={testId} data-max={max} data-points={data.length} data-from={time.domain[0]} data-to={time.domain[1]}>
+    <div className="chart" ref={notTabbable} data-testid={testId} data-max={max} data-points={data.length} data-from={time.domain[0]} data-to={time.domain[1]}>
       <ResponsiveContainer width="100%" height={height} minWidth={0} initialDimension={{ width: 400, height }}>
-        <Chart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }}>
+        <Chart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }} accessibilityLayer={false}>
           <CartesianGrid {...axes.grid} />
           <XAxis
             dataKey="t"
@@ -310,10 +329,12 @@ function BarsImpl({
   const valueTicks = binary ? niceTicks(Math.max(0, ...data.map((d) => d.value)), true) : undefined;
   const valueDomain = valueTicks ? [0, valueTicks[valueTicks.length - 1]!] : undefined;
   const chartHeight = horizontal ? Math.max(70, Math.min(data.length, 14) * 26 + 30) : height;
+  const notTabbable = useNotTabbable();
   return (
-    <div className="chart" data-testid={testId} data-bars={data.length}>
+    <div className="chart" ref={notTabbable} data-testid={testId} data-bars={data.length}>
       <ResponsiveContainer width="100%" height={chartHeight} minWidth={0} initialDimension={{ width: 400, height: chartHeight }}>
         <BarChart
+          accessibilityLayer={false}
           data={data}
           layout={horizontal ? 'vertical' : 'horizontal'}
           margin={{ top: 6, right: 12, bottom: 0, left: 0 }}

@@ -1,7 +1,7 @@
 /** The Backup view's history: recent runs charted and tabled (what each stored new and reused), with failure reasons. */
 import { Fragment, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis, YAxis, type TooltipContentProps } from 'recharts';
-import { cssColor, niceTicks, valueAxisProps } from '../../components/charts';
+import { cssColor, niceTicks, useNotTabbable, valueAxisProps } from '../../components/charts';
 import { Empty, Panel, Tag } from '../../components/ui';
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs } from '../../format';
 import { useNow } from '../../hooks';
@@ -173,10 +173,11 @@ function RunsChart({ runs, measure }: { runs: RunRecord[]; measure: Measure }) {
   const ticks = niceTicks(max, binary, 3);
   const axes = valueAxisProps(binary ? formatBytes : formatMs, ticks);
   const labels = new Map(data.map((d) => [d.id, formatClock(d.run.startedAt)]));
+  const notTabbable = useNotTabbable();
   return (
-    <div className="chart runs-chart" data-testid="history-chart" data-bars={data.length} data-measure={measure}>
+    <div className="chart runs-chart" ref={notTabbable} data-testid="history-chart" data-bars={data.length} data-measure={measure}>
       <ResponsiveContainer width="100%" height={120} minWidth={0} initialDimension={{ width: 400, height: 120 }}>
-        <BarChart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
+        <BarChart data={data} margin={{ top: 6, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%" accessibilityLayer={false}>
           <CartesianGrid {...axes.grid} />
           <XAxis dataKey="id" tickFormatter={(id: string) => labels.get(id) ?? ''} tick={{ fontSize: 11 }} stroke={cssColor('--muted')} tickLine={false} interval="preserveStartEnd" minTickGap={24} />
           <YAxis {...axes.yAxis} />
