@@ -34,6 +34,8 @@ export const ATTENTION_KINDS = [
   'backup-overdue',
   /** One of the hub's services degraded or down. */
   'service-degraded',
+  /** A bottleneck the advisor found in the hub's own measurements (advice-protocol.ts), with its fix when it has one. */
+  'bottleneck',
 ] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 
@@ -46,13 +48,13 @@ export interface AttentionEvidence {
 
 /** Where the item is fixed: a cockpit view and its selection (as in `#/<view>/<selection>`). */
 export interface AttentionLink {
-  view: 'agents' | 'messages' | 'workflows' | 'tasks' | 'reservations' | 'backup' | 'status';
+  view: 'agents' | 'messages' | 'workflows' | 'tasks' | 'reservations' | 'backup' | 'status' | 'performance';
   selection: string | null;
   /** The link's words ("Open tester"). */
   label: string;
 }
 
-export const ATTENTION_ACTIONS = ['message-agent', 'release-reservations', 'retry-step', 'approve-step', 'run-backup', 'revoke-agent'] as const;
+export const ATTENTION_ACTIONS = ['message-agent', 'release-reservations', 'retry-step', 'approve-step', 'run-backup', 'revoke-agent', 'apply-fix'] as const;
 export type AttentionActionKind = (typeof ATTENTION_ACTIONS)[number];
 
 /**
@@ -68,7 +70,7 @@ export interface AttentionAction {
   /** The action needs a text (a message's body). */
   needsText?: boolean;
   /** What it acts on. */
-  target: { agentId?: string; reservationIds?: string[]; workflowId?: string; stepId?: string };
+  target: { agentId?: string; reservationIds?: string[]; workflowId?: string; stepId?: string; adviceId?: string };
   /** What it calls, for a script that would rather make the call itself with its own token. */
   calls: { cockpit: string; http: { method: 'POST' | 'PUT' | 'DELETE'; path: string; body?: unknown } };
 }

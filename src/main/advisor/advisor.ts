@@ -20,6 +20,7 @@ const RULES: Rule[] = [searchRules, eventLoopRules, processRules, sqliteRules, i
 const KEEP_FIXES = 20;
 /** An automatic fix that failed is not tried again for this long (a person can still click it). */
 const AUTO_RETRY_MS = 5 * 60_000;
+const FIRST_LOOK_MS = 3_000;
 
 export interface AdvisorDeps {
   hub: () => AdvisedHub;
@@ -38,7 +39,10 @@ export class Advisor {
   private readonly running = new Map<string, Promise<FixResult>>();
   private stopRecording: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private firstLook: NodeJS.Timeout | undefined;
   private autoRunning = false;
+  /** The advice of the last evaluation (each tick evaluates), for readers that cannot wait for one. */
+  private lastAdvice: Advice[] = [];
 
   constructor(private readonly deps: AdvisorDeps) {
     this.measurements = new Measurements(() => deps.settings().stallMs);
@@ -49,11 +53,15 @@ export class Advisor {
     this.stopRecording = this.deps.metrics.onRecord((op, ms, detail) => this.measurements.operation(op, ms, detail));
     this.timer = setInterval(() => void this.autoFix(), this.deps.settings().evaluateSeconds * 1000);
     this.timer.unref();
+    // A first look soon after start, so the attention list names a bottleneck without waiting a whole interval.
+    this.firstLook = setTimeout(() => void this.autoFix(), FIRST_LOOK_MS);
+    this.firstLook.unref();
   }
 
   /** Stops measuring; a fix under way ends with the service it works on (a rebuild is cancelled by the index closing). */
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.firstLook);
     this.stopRecording?.();
     this.measurements.stop();
   }
@@ -93,6 +101,8 @@ export class Advisor {
     }
     this.lastFix.set(id, result);
     this.recent = [result, ...this.recent].slice(0, KEEP_FIXES);
+    // A fixed condition leaves latest() (and the attention list) now, not at the next tick.
+    await this.evaluate().catch(() => undefined);
     return result;
   }
 
@@ -111,15 +121,20 @@ export class Advisor {
     for (const id of [...this.since.keys()]) if (!seen.has(id)) this.since.delete(id);
     for (const id of seen) if (!this.since.has(id)) this.since.set(id, now);
     const rank = { critical: 0, warning: 1, info: 2 } as const;
-    return findings.sort((a, b) => rank[a.advice.severity] - rank[b.advice.severity]);
+    findings.sort((a, b) => rank[a.advice.severity] - rank[b.advice.severity]);
+    this.lastAdvice = findings.map(({ advice }) => ({ ...advice, since: this.since.get(advice.id)!, lastFix: this.lastFix.get(advice.id) ?? null }));
+    return findings;
   }
 
   /** With advisor.autoFix: applies every safe fix found, one evaluation at a time. */
   private async autoFix(): Promise<void> {
-    if (!this.deps.settings().autoFix || this.autoRunning) return;
+    if (this.autoRunning) return;
     this.autoRunning = true;
     try {
-      for (const finding of await this.evaluate()) {
+      // Every tick evaluates, so latest() (the attention list's bottlenecks) stays current; fixes only when allowed.
+      const findings = await this.evaluate();
+      if (!this.deps.settings().autoFix) return;
+      for (const finding of findings) {
         const { id } = finding.advice;
         const last = this.lastFix.get(id);
         if (last?.automatic && !last.ok && Date.now() - Date.parse(last.startedAt) < AUTO_RETRY_MS) continue;
@@ -130,6 +145,11 @@ export class Advisor {
     } finally {
       this.autoRunning = false;
     }
+  }
+
+  /** The advice as of the last evaluation (the timer's, or the last report or fix), worst first. */
+  latest(): Advice[] {
+    return this.lastAdvice;
   }
 
   /** Evaluates and auto-fixes now (what the timer does), for tests and the first tick after start. */

@@ -179,12 +179,12 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     maxBodyBytes: config.messages.maxBytes,
     keepFinishedTasksMs: config.a2a.keepFinishedTasksDays * 86_400_000,
   });
-  const attention = new AttentionService(
-    { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup },
-    { onChanged: (list) => events.emit('attention.changed', list), watched: () => events.listening('attention.changed') },
-  );
   // Bottlenecks from the hub's own measurements (it reads the services through `hub`), and profiles on request.
   const advisor = new Advisor({ hub: () => hub, metrics, settings: () => config.advisor, dataDir, backupTarget: () => config.backup.target });
+  const attention = new AttentionService(
+    { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup, advice: advisor },
+    { onChanged: (list) => events.emit('attention.changed', list), watched: () => events.listening('attention.changed') },
+  );
   const profiler = new Profiler(dataDir);
   profiler.onChange((profiles) => events.emit('profiles.changed', profiles));
   const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, cluster, attention, advisor, profiler };

@@ -2,6 +2,7 @@
  * The one action an item may carry: how it is described (what a button says, what it calls) and how the hub takes
  * it for the person at the cockpit, on the item as it is now.
  */
+import { adviceFixPath, type Advice } from '../../shared/advice-protocol';
 import type { AttentionAction, AttentionItem } from '../../shared/attention-protocol';
 import { API_PREFIX } from '../../shared/agent-protocol';
 import { RESERVATIONS_RELEASE_PATH } from '../../shared/reservation-protocol';
@@ -56,6 +57,16 @@ export const describeAction = {
       calls: { cockpit: 'workflows.approve', http: { method: 'POST', path: workflowApprovePath(workflowId, stepId), body: { decision: 'approve' } } },
     };
   },
+  applyFix(advice: Advice): AttentionAction {
+    const fix = advice.fix!;
+    return {
+      kind: 'apply-fix',
+      label: fix.label,
+      ...(fix.safe ? {} : { confirm: `${fix.label}? ${fix.estimatedCost}.` }),
+      target: { adviceId: advice.id },
+      calls: { cockpit: 'advice.fix', http: { method: 'POST', path: adviceFixPath(advice.id) } },
+    };
+  },
   runBackup(): AttentionAction {
     return { kind: 'run-backup', label: 'Run backup now', target: {}, calls: { cockpit: 'backup.run', http: { method: 'POST', path: `${API_PREFIX}/backup/run` } } };
   },
@@ -91,5 +102,12 @@ export async function performAction(deps: AttentionDeps, item: AttentionItem, te
       return `${stepId} approved`;
     case 'run-backup':
       return `Backup run ${deps.backup.runNow().runId} started`;
+    case 'apply-fix': {
+      if (!deps.advice) throw badRequest('the advisor is not running');
+      const result = await deps.advice.fix(action.target.adviceId!);
+      if (!result.ok) throw badRequest(`${action.label} failed: ${result.error}`);
+      const figures = result.figures.map((figure) => `${figure.label} ${figure.before} → ${figure.after}${figure.unit === 'bytes' ? ' B' : ` ${figure.unit}`}`);
+      return `${action.label}: done in ${Math.round(result.durationMs)} ms${figures.length ? ` (${figures.join(', ')})` : ''}`;
+    }
   }
 }

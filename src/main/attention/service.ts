@@ -8,6 +8,7 @@ import { notFound } from '../errors';
 import { performAction } from './actions';
 import { agentBacklogSource } from './agents';
 import { backupSource } from './backup';
+import { bottleneckSource } from './bottlenecks';
 import { unacknowledgedSource } from './messages';
 import { offlineReservationsSource } from './reservations';
 import { servicesSource } from './services';
@@ -24,6 +25,7 @@ export const SOURCES: Record<string, SourceFactory> = {
   reservations: offlineReservationsSource,
   backup: backupSource,
   services: servicesSource,
+  bottlenecks: bottleneckSource,
 };
 
 export interface AttentionOptions {

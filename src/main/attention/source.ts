@@ -2,6 +2,7 @@
  * What every attention source reads from and how long a condition may last before it needs a person. Each source
  * (one file per source in this folder) turns the hub's state into items; the service merges, caches and pushes them.
  */
+import type { Advice, FixResult } from '../../shared/advice-protocol';
 import type { AttentionItem } from '../../shared/attention-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import type { BackupService, BackupSettings } from '../backup';
@@ -24,6 +25,8 @@ export interface AttentionDeps {
   /** The backup settings as saved (the schedule, the folder). */
   backupSettings(): BackupSettings;
   services: ServiceRegistry;
+  /** The advisor's findings as of its last evaluation, and its fixes (absent: no bottleneck items). */
+  advice?: { latest(): Advice[]; fix(id: string): Promise<FixResult> };
 }
 
 /** How long each condition may last before it is listed. Tests shorten them; a person's hub keeps the defaults. */
