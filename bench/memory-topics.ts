@@ -22,6 +22,7 @@ import { machineFacts, machineLine } from './lib/machine';
 import { repoRoot } from './lib/paths';
 import { writeResults } from './lib/results';
 import { printTable } from './lib/table';
+import { mulberry32 } from '../test/support/seeded-random';
 
 export const description = 'topics: assignment cost per memory at 100,000 memories, time to label, purity (synthetic and labelled notes)';
 
@@ -48,18 +49,6 @@ export const suite = {
     return 0;
   },
 };
-
-/** A seeded generator (mulberry32), so every run places the same memories. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussianVector(next: () => number, scale: number): Float32Array {
   const vector = new Float32Array(DIMENSION);
@@ -107,7 +96,7 @@ const syntheticEncoder: SentenceEncoder = {
 
 async function syntheticPhase(memories: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'memory-topics-'));
-  const next = random(42);
+  const next = mulberry32(42);
   const subjects = makeSubjects(next);
   const totalWeight = subjects.reduce((sum, subject) => sum + subject.weight, 0);
   const pickSubject = () => {
