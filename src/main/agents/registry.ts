@@ -57,17 +57,7 @@ export interface RemotePresence {
 }
 
 /** What the cluster shares of an agent's identity: never its token, only the token's hash. */
-export interface AgentReplica {
-  id: string;
-  name: string;
-  project: string;
-  tier: AgentTier;
-  capabilities: string[];
-  description: string | null;
-  tokenHash: string;
-  createdAt: string;
-  revokedAt: string | null;
-}
+export type AgentReplica = Pick<AgentRecord, 'id' | 'name' | 'project' | 'tier' | 'capabilities' | 'description' | 'tokenHash' | 'createdAt' | 'revokedAt'>;
 
 /** Who is asking: an agent by its token, or the person at the cockpit (by the cockpit token). */
 export type Authority = { kind: 'agent'; agent: AgentRecord } | { kind: 'cockpit' } | { kind: 'none' };
