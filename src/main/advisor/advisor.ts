@@ -43,6 +43,7 @@ export class Advisor {
   private autoRunning = false;
   /** The advice of the last evaluation (each tick evaluates), for readers that cannot wait for one. */
   private lastAdvice: Advice[] = [];
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(private readonly deps: AdvisorDeps) {
     this.measurements = new Measurements(() => deps.settings().stallMs);
@@ -122,7 +123,10 @@ export class Advisor {
     for (const id of seen) if (!this.since.has(id)) this.since.set(id, now);
     const rank = { critical: 0, warning: 1, info: 2 } as const;
     findings.sort((a, b) => rank[a.advice.severity] - rank[b.advice.severity]);
+    const before = this.lastAdvice.map((advice) => `${advice.id}:${advice.severity}`).join();
     this.lastAdvice = findings.map(({ advice }) => ({ ...advice, since: this.since.get(advice.id)!, lastFix: this.lastFix.get(advice.id) ?? null }));
+    // Readers of latest() (the attention list) hear when a finding came, went or changed severity.
+    if (this.lastAdvice.map((advice) => `${advice.id}:${advice.severity}`).join() !== before) for (const listener of this.changeListeners) listener();
     return findings;
   }
 
@@ -145,6 +149,11 @@ export class Advisor {
     } finally {
       this.autoRunning = false;
     }
+  }
+
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** The advice as of the last evaluation (the timer's, or the last report or fix), worst first. */

@@ -128,6 +128,7 @@ export class AttentionService {
       reservations.onChange(changed),
       backup.scheduler.addListener(changed),
       services.onChange(changed),
+      ...(this.deps.advice ? [this.deps.advice.onChange(changed)] : []),
     );
     this.tick = setInterval(changed, this.options.tickMs ?? 15_000);
     this.tick.unref();

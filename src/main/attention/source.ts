@@ -26,7 +26,7 @@ export interface AttentionDeps {
   backupSettings(): BackupSettings;
   services: ServiceRegistry;
   /** The advisor's findings as of its last evaluation, and its fixes (absent: no bottleneck items). */
-  advice?: { latest(): Advice[]; fix(id: string): Promise<FixResult> };
+  advice?: { latest(): Advice[]; fix(id: string): Promise<FixResult>; onChange(listener: () => void): () => void };
 }
 
 /** How long each condition may last before it is listed. Tests shorten them; a person's hub keeps the defaults. */
