@@ -43,3 +43,14 @@ export interface ClusterState {
   hubs: ClusterHub[];
   conflicts: IdentityConflict[];
 }
+
+/**
+ * Messages one hub handed to another through Redis since the reporting hub started: the cockpit's cross-hub traffic.
+ * A hub reports what it sent (from = itself) and what it received (to = itself).
+ */
+export interface HubTraffic {
+  from: string;
+  to: string;
+  messages: number;
+  bytes: number;
+}
