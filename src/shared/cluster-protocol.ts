@@ -3,6 +3,8 @@
  * `GET /api/v1/cluster` answers a ClusterState; a hub without `cluster.redis` answers `enabled: false`.
  */
 
+import type { AgentStatus } from './agent-protocol';
+
 export const CLUSTER_PATH = '/cluster';
 
 /** A hub of the cluster, as it last announced itself (every couple of seconds, with a time to live). */
@@ -20,6 +22,36 @@ export interface ClusterHub {
   connectedAgents: number;
   /** false once its announcement expired: it stopped or lost Redis; its agents are shown offline. */
   alive: boolean;
+  /** How the hub is doing, as of its announcement (absent from hubs of an earlier version). */
+  health?: HubHealth;
+  /** Messages it sent to and received from the other hubs since it started (absent before cross-hub messages). */
+  traffic?: HubTraffic[];
+}
+
+/** A hub's health, measured by the hub itself and carried in each announcement. A figure not known yet is null. */
+export interface HubHealth {
+  /** Event-loop delay p99 over the last second: how long a request may wait before the hub looks at it. */
+  loopDelayP99Ms: number | null;
+  rssBytes: number;
+  /** Messages sent by its agents, per second over the last second. */
+  messagesSentPerSecond: number | null;
+  /** Deliveries into inboxes (one per recipient), per second over the last second. */
+  messagesDeliveredPerSecond: number | null;
+  /** Cluster sends acknowledged and kept in SQLite while Redis is away, waiting to be forwarded (null: not known). */
+  queuedSends: number | null;
+  /** How long its last announcement took to reach Redis and be confirmed (null before the first). */
+  redisRttMs: number | null;
+}
+
+/** An agent and the hub it is on (last connected to): the Cluster view's agents per hub. */
+export interface ClusterAgent {
+  id: string;
+  name: string;
+  project: string;
+  status: AgentStatus;
+  connected: boolean;
+  /** null: registered on another hub and not seen connected anywhere since this hub started. */
+  hubId: string | null;
 }
 
 /** An agent named differently on two hubs before they joined: the cluster keeps the first, the other stays local. */
@@ -42,6 +74,8 @@ export interface ClusterState {
   detail: string;
   hubs: ClusterHub[];
   conflicts: IdentityConflict[];
+  /** Every agent with the hub it is on (absent from hubs of an earlier version). */
+  agents?: ClusterAgent[];
 }
 
 /**

@@ -190,6 +190,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   const hub: Hub = { db, registry, messaging, realtime, memory, mailbox, backup, checkpointer, mcp, a2a, reservations, tasks, workflows, cluster, attention, advisor, profiler };
   advisor.start();
   const feed = startLiveFeed({ events, hub, metrics, dataDir });
+  // The hub's announcements to the cluster carry its health from the same metrics ticks the cockpit charts.
+  cluster?.reportMetrics(feed.latest);
 
   const api = await createApiServer({
     host: config.api.host,

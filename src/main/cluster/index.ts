@@ -6,9 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ClusterState } from '../../shared/cluster-protocol';
+import type { ClusterAgent, ClusterState, HubHealth } from '../../shared/cluster-protocol';
+import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
-import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import { OVERSEER, type AgentRecord, type AgentRegistry } from '../agents/registry';
 import type { AppConfig } from '../config/config';
 import { ulidGenerator } from '../ids';
 import type { ServiceRegistry } from '../monitor/service-registry';
@@ -37,6 +38,8 @@ export class Cluster {
   private readonly identity: ClusterIdentity;
   private joined: Promise<void> | null = null;
   private stopping = false;
+  /** The live feed's latest metrics tick, once the feed runs (it starts after the cluster). */
+  private latestMetrics: () => MetricsSnapshot | null = () => null;
 
   private constructor(
     readonly hubId: string,
@@ -55,6 +58,8 @@ export class Cluster {
         apiUrl: options.apiUrl,
         startedAt: options.startedAt.toISOString(),
         connectedAgents: () => options.registry.all().filter((agent) => agent.connections > 0).length,
+        health: () => this.health(),
+        traffic: () => undefined,
       },
       settings,
       (gone) => options.registry.hubGone(gone),
@@ -84,7 +89,12 @@ export class Cluster {
 
   state(): ClusterState {
     const { connected, detail } = this.link.current;
-    return { enabled: true, hubId: this.hubId, connected, detail, hubs: this.membership.list(), conflicts: this.identity.conflictList() };
+    return { enabled: true, hubId: this.hubId, connected, detail, hubs: this.membership.list(), conflicts: this.identity.conflictList(), agents: this.agents() };
+  }
+
+  /** This hub's announcements carry figures from the live feed's metrics ticks from now on. */
+  reportMetrics(latest: () => MetricsSnapshot | null): void {
+    this.latestMetrics = latest;
   }
 
   prepareRegister(project: string, name: string): Promise<void> {
@@ -93,6 +103,30 @@ export class Cluster {
 
   claimNew(agent: AgentRecord): Promise<void> {
     return this.identity.claimNew(agent);
+  }
+
+  private health(): Omit<HubHealth, 'redisRttMs'> {
+    const latest = this.latestMetrics();
+    return {
+      loopDelayP99Ms: latest?.process.eventLoopDelayP99Ms ?? null,
+      rssBytes: process.memoryUsage.rss(),
+      messagesSentPerSecond: latest?.rates.messagesSent ?? null,
+      messagesDeliveredPerSecond: latest?.rates.messagesDelivered ?? null,
+      queuedSends: null,
+    };
+  }
+
+  /** Every agent (but the cockpit's own, which is each hub's) with the hub it was last seen on. */
+  private agents(): ClusterAgent[] {
+    const { registry } = this.options;
+    const agents: ClusterAgent[] = [];
+    for (const agent of registry.all()) {
+      if (agent.revokedAt || (agent.project === OVERSEER.project && agent.name === OVERSEER.name)) continue;
+      const info = registry.info(agent);
+      const hubId = agent.remote ? agent.remote.hubId || null : this.hubId;
+      agents.push({ id: agent.id, name: agent.name, project: agent.project, status: info.status, connected: info.connected, hubId });
+    }
+    return agents;
   }
 
   async stop(): Promise<void> {

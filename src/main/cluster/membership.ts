@@ -2,7 +2,7 @@
  * Which hubs make up the cluster: each announces itself every heartbeat under a key that expires after hubTtlMs,
  * and reads the others' announcements. A hub whose announcement expired is gone: its agents are shown offline.
  */
-import type { ClusterHub } from '../../shared/cluster-protocol';
+import type { ClusterHub, HubHealth, HubTraffic } from '../../shared/cluster-protocol';
 import type { ClusterKeys } from './keys';
 import type { RedisLink } from './redis-link';
 
@@ -15,12 +15,18 @@ export interface HubSelf {
   apiUrl: () => string | null;
   startedAt: string;
   connectedAgents: () => number;
+  /** The hub's own figures (the live feed's last metrics tick); the round trip to Redis is measured here. */
+  health: () => Omit<HubHealth, 'redisRttMs'>;
+  /** What it sent to and received from the other hubs, once cross-hub messages run. */
+  traffic: () => HubTraffic[] | undefined;
 }
 
 export class Membership {
   private readonly hubs = new Map<string, ClusterHub>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
+  /** How long the last announcement took, Redis's answer included. */
+  private redisRttMs: number | null = null;
 
   constructor(
     private readonly link: RedisLink,
@@ -34,7 +40,10 @@ export class Membership {
     const tick = () => {
       // One round at a time: a slow Redis must not pile rounds up.
       this.running ??= this.round()
-        .catch(() => undefined)
+        .catch(() => {
+          // No answer from Redis: no round trip to report until the next one succeeds.
+          this.redisRttMs = null;
+        })
         .finally(() => (this.running = null));
     };
     tick();
@@ -42,8 +51,12 @@ export class Membership {
     this.timer.unref();
   }
 
+  /** Every hub as last read from Redis, this one as it is now (its figures stay current while Redis is away). */
   list(): ClusterHub[] {
-    return [...this.hubs.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    const hubs = [...this.hubs.values()];
+    const self = hubs.findIndex((hub) => hub.id === this.self.id);
+    if (self >= 0) hubs[self] = { ...this.announcement(), seenAt: hubs[self]!.seenAt };
+    return hubs.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
   }
 
   async stop(): Promise<void> {
@@ -55,21 +68,15 @@ export class Membership {
 
   /** Announces this hub, then reads every hub's announcement. */
   private async round(): Promise<void> {
-    const me: ClusterHub = {
-      id: this.self.id,
-      name: this.self.name,
-      apiUrl: this.self.apiUrl(),
-      startedAt: this.self.startedAt,
-      seenAt: new Date().toISOString(),
-      connectedAgents: this.self.connectedAgents(),
-      alive: true,
-    };
+    const me = this.announcement();
     const redis = this.link.commands;
+    const sent = performance.now();
     await redis
       .multi()
       .set(this.keys.hub(me.id), JSON.stringify(me), { expiration: { type: 'PX', value: this.timing.hubTtlMs } })
       .sAdd(this.keys.hubs, me.id)
       .exec();
+    this.redisRttMs = performance.now() - sent;
     const ids = await redis.sMembers(this.keys.hubs);
     const announcements = ids.length === 0 ? [] : await redis.mGet(ids.map((id) => this.keys.hub(id)));
     const now = Date.now();
@@ -77,6 +84,7 @@ export class Membership {
       const text = announcements[index];
       const known = this.hubs.get(id);
       if (text) {
+        // A hub of an earlier version announces no health or traffic: those fields stay absent.
         this.hubs.set(id, { ...(JSON.parse(text) as ClusterHub), alive: true });
         continue;
       }
@@ -91,5 +99,20 @@ export class Membership {
         await redis.sRem(this.keys.hubs, id);
       }
     }
+  }
+
+  private announcement(): ClusterHub {
+    const traffic = this.self.traffic();
+    return {
+      id: this.self.id,
+      name: this.self.name,
+      apiUrl: this.self.apiUrl(),
+      startedAt: this.self.startedAt,
+      seenAt: new Date().toISOString(),
+      connectedAgents: this.self.connectedAgents(),
+      alive: true,
+      health: { ...this.self.health(), redisRttMs: this.redisRttMs },
+      ...(traffic ? { traffic } : {}),
+    };
   }
 }

@@ -1,0 +1,139 @@
+/**
+ * What each hub announces about itself through a real redis-server, for every cockpit to show the whole cluster:
+ * its health (event-loop delay, memory, messages per second, the round trip to Redis), and every agent with the hub
+ * it is on. A hub of an earlier version, announcing no health, is listed without it.
+ */
+import { createClient } from 'redis';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { ClusterHub, ClusterState } from '../../src/shared/cluster-protocol';
+import { clusterKeys } from '../../src/main/cluster/keys';
+import { openSocket, startHub, type TestHub } from '../hub/harness';
+import { tempDir } from '../helpers';
+import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
+
+const unavailable = redisUnavailable();
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function redis(): Promise<RedisServer> {
+  const server = await startRedis(tempDir('devenviro-redis-'));
+  onTestFinished(() => server.stop());
+  return server;
+}
+
+function clusterHub(server: RedisServer, hubName: string): Promise<TestHub> {
+  return startHub({
+    configure: (config) => {
+      config.cluster.redis = server.url;
+      config.cluster.hubName = hubName;
+      config.cluster.heartbeatMs = 200;
+      config.cluster.hubTtlMs = 1_000;
+    },
+  });
+}
+
+const cluster = async (hub: TestHub): Promise<ClusterState> => (await hub.api('/cluster', { token: hub.app.cockpitToken })).body;
+const hubNamed = (state: ClusterState, name: string): ClusterHub | undefined => state.hubs.find((hub) => hub.name === name);
+
+describe.skipIf(unavailable !== null)(`each hub's health and agents, seen from every hub${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
+  it("announces its loop delay, memory, message rates and Redis round trip, and lists every agent under its hub", async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'laptop');
+    const b = await clusterHub(server, 'build-1');
+
+    // Hub B's own agents talk to each other; hub A sees B's message rate rise in B's announcement.
+    const sender = await b.register('sender', { project: 'shop' });
+    const receiver = await b.register('receiver', { project: 'shop' });
+    const socket = await openSocket(b.url, receiver.agent.id, receiver.token);
+    onTestFinished(() => socket.ws.close());
+    const local = await a.register('planner', { project: 'shop' });
+    let sending = true;
+    const sends = (async () => {
+      while (sending) {
+        const sent = await b.api('/messages', { token: sender.token, body: { to: { type: 'agent', id: receiver.agent.id }, body: 'tick' } });
+        expect(sent.status).toBe(201);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const busy = await until("B's messages per second seen on A", async () => {
+      const state = await cluster(a);
+      const build = hubNamed(state, 'build-1');
+      return build?.alive && (build.health?.messagesSentPerSecond ?? 0) > 0 && state;
+    });
+    sending = false;
+    await sends;
+
+    const build = hubNamed(busy, 'build-1')!;
+    const health = build.health!;
+    expect(health.messagesDeliveredPerSecond).toBeGreaterThan(0);
+    expect(health.loopDelayP99Ms).toBeGreaterThanOrEqual(0);
+    expect(health.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(health.redisRttMs).toBeGreaterThan(0);
+    // No cluster sends wait: the figure is either not reported or zero, never a made-up count.
+    expect(health.queuedSends === null || health.queuedSends === 0).toBe(true);
+    // This hub is listed as it is now, with its own figures.
+    const laptop = hubNamed(busy, 'laptop')!;
+    expect(laptop.id).toBe(busy.hubId);
+    expect(laptop.alive).toBe(true);
+    expect(laptop.health!.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+
+    // Every agent with the hub it is on: B's two under B (the receiver connected there), A's planner under A.
+    const agents = await until('the receiver connected on B, seen on A', async () => {
+      const state = await cluster(a);
+      const seen = state.agents?.find((agent) => agent.id === receiver.agent.id);
+      return seen?.connected && seen.hubId === build.id && state.agents;
+    });
+    expect(agents.find((agent) => agent.id === local.agent.id)).toMatchObject({ name: 'planner', project: 'shop', hubId: busy.hubId });
+    expect(agents.find((agent) => agent.id === receiver.agent.id)).toMatchObject({ name: 'receiver', status: 'online', connected: true });
+    // The cockpit's own identity is each hub's: not listed as an agent of the cluster.
+    expect(agents.some((agent) => agent.project === 'cockpit')).toBe(false);
+    // Hub B sees the same: its receiver under itself, A's planner under A.
+    const fromB = await until("A's planner known on B", async () => {
+      const state = await cluster(b);
+      return state.agents?.some((agent) => agent.id === local.agent.id) && state;
+    });
+    expect(fromB.agents!.find((agent) => agent.id === receiver.agent.id)!.hubId).toBe(build.id);
+  });
+
+  it('lists a hub of an earlier version, announcing no health, without health figures', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'laptop');
+    const keys = clusterKeys('devenviro');
+    const raw = createClient({ url: server.url });
+    await raw.connect();
+    onTestFinished(() => raw.close());
+    const older = { id: 'OLDHUB0000000000000000000', name: 'older', apiUrl: 'http://127.0.0.1:4477', startedAt: new Date().toISOString(), connectedAgents: 2, alive: true };
+    await raw
+      .multi()
+      .set(keys.hub(older.id), JSON.stringify({ ...older, seenAt: new Date().toISOString() }), { expiration: { type: 'PX', value: 5_000 } })
+      .sAdd(keys.hubs, older.id)
+      .exec();
+    const listed = await until('the older hub listed', async () => hubNamed(await cluster(a), 'older'));
+    expect(listed).toMatchObject({ alive: true, connectedAgents: 2 });
+    expect(listed.health).toBeUndefined();
+    expect(listed.traffic).toBeUndefined();
+    expect(hubNamed(await cluster(a), 'laptop')!.health).toBeDefined();
+  });
+
+  it('keeps its own figures current while Redis is down, with no round trip to show', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'laptop');
+    await until('a round trip measured', async () => (hubNamed(await cluster(a), 'laptop')?.health?.redisRttMs ?? 0) > 0);
+    await server.kill9();
+    const down = await until('Redis lost, the round trip gone', async () => {
+      const state = await cluster(a);
+      return !state.connected && hubNamed(state, 'laptop')?.health?.redisRttMs === null && state;
+    });
+    const self = hubNamed(down, 'laptop')!;
+    expect(self.alive).toBe(true);
+    expect(self.health!.rssBytes).toBeGreaterThan(0);
+  });
+});
