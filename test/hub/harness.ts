@@ -2,6 +2,8 @@
 import { onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import type { RegisterResponse, ServerFrame } from '../../src/shared/agent-protocol';
+import type { CallName, CallParams, CallResult } from '../../src/shared/contract';
+import { COCKPIT_SOCKET_PATH, type CockpitServerFrame } from '../../src/shared/socket-protocol';
 import { createApp, type App } from '../../src/main/app';
 import { defaultConfig, type AppConfig } from '../../src/main/config/config';
 import { tempDir } from '../helpers';
@@ -124,5 +126,25 @@ export async function until(condition: () => boolean, timeoutMs = 5000, what = '
   while (!condition()) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** One call over the cockpit's socket, as the cockpit makes it (its token); a refused call throws with the error frame. */
+export async function cockpitCall<K extends CallName>(hub: TestHub, name: K, params: CallParams<K>): Promise<CallResult<K>> {
+  const ws = new WebSocket(`${hub.url.replace(/^http/, 'ws')}${COCKPIT_SOCKET_PATH}?token=${hub.app.cockpitToken}`);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  try {
+    const answer = new Promise<CockpitServerFrame>((resolve) =>
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as CockpitServerFrame;
+        if ((frame.type === 'result' || frame.type === 'error') && frame.id === 1) resolve(frame);
+      }),
+    );
+    ws.send(JSON.stringify({ type: 'call', id: 1, name, params }));
+    const frame = await answer;
+    if (frame.type !== 'result') throw new Error(JSON.stringify(frame));
+    return frame.result as CallResult<K>;
+  } finally {
+    ws.close();
   }
 }

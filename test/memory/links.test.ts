@@ -4,10 +4,8 @@
  * rule: another project's private memory never appears to an agent, a shared one does, the cockpit sees all.
  */
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { MemoryLink, MemoryLinks, MemoryNeighbourhood } from '../../src/shared/memory-graph-protocol';
-import { COCKPIT_SOCKET_PATH, type CockpitServerFrame } from '../../src/shared/socket-protocol';
-import { startHub, type TestHub } from '../hub/harness';
+import { cockpitCall, startHub } from '../hub/harness';
 import { call, connect, text } from '../mcp/mcp-client';
 
 async function setup() {
@@ -156,7 +154,7 @@ describe('memory links', () => {
     expect(everything.body.memories.map((memory) => memory.id).sort()).toEqual([mine, secret, open].sort());
 
     // The cockpit's call and the agents' MCP tool follow the same rule.
-    const viaCockpit = (await cockpitCall(hub, 'memory.neighbourhood', { id: mine, depth: 1, limit: 50, kinds: 'entity' })) as MemoryNeighbourhood;
+    const viaCockpit = await cockpitCall(hub, 'memory.neighbourhood', { id: mine, depth: 1, limit: 50, kinds: 'entity' });
     expect(viaCockpit.memories.map((memory) => memory.id).sort()).toEqual([mine, secret, open].sort());
     const { client } = await connect(hub, shop);
     const result = await call(client, 'memory_links', { id: mine, kinds: ['entity'] });
@@ -167,21 +165,3 @@ describe('memory links', () => {
   });
 });
 
-async function cockpitCall(hub: TestHub, name: string, params: unknown): Promise<unknown> {
-  const ws = new WebSocket(`${hub.url.replace(/^http/, 'ws')}${COCKPIT_SOCKET_PATH}?token=${hub.app.cockpitToken}`);
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  try {
-    const answer = new Promise<CockpitServerFrame>((resolve) =>
-      ws.on('message', (data) => {
-        const frame = JSON.parse(String(data)) as CockpitServerFrame;
-        if ((frame.type === 'result' || frame.type === 'error') && frame.id === 1) resolve(frame);
-      }),
-    );
-    ws.send(JSON.stringify({ type: 'call', id: 1, name, params }));
-    const frame = await answer;
-    if (frame.type !== 'result') throw new Error(JSON.stringify(frame));
-    return frame.result;
-  } finally {
-    ws.close();
-  }
-}

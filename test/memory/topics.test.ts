@@ -6,10 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { COCKPIT_SOCKET_PATH, type CockpitServerFrame } from '../../src/shared/socket-protocol';
 import type { MemoryTopic } from '../../src/shared/memory-graph-protocol';
-import { startHub, type TestHub } from '../hub/harness';
+import { cockpitCall, startHub, type TestHub } from '../hub/harness';
 import { call, connect, text } from '../mcp/mcp-client';
 
 interface Note {
@@ -173,7 +171,7 @@ describe('topics', () => {
     expect(await cockpitCall(hub, 'memory.topics', { project: 'blog', limit: 100 })).toEqual(await topics('blog'));
     const cockpitMembers = await cockpitCall(hub, 'memory.topicMemories', { topicId: blogTopic.id, limit: 2, offset: 0 });
     expect(cockpitMembers).toHaveLength(2);
-    expect(cockpitMembers[0].project).toBe('blog');
+    expect(cockpitMembers[0]?.project).toBe('blog');
 
     // MCP: the agent's own project's topics.
     const { client } = await connect(hub, shop);
@@ -200,21 +198,3 @@ describe('topics', () => {
   });
 });
 
-async function cockpitCall(hub: TestHub, name: string, params: unknown): Promise<any> {
-  const ws = new WebSocket(`${hub.url.replace(/^http/, 'ws')}${COCKPIT_SOCKET_PATH}?token=${hub.app.cockpitToken}`);
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  try {
-    const answer = new Promise<CockpitServerFrame>((resolve) =>
-      ws.on('message', (data) => {
-        const frame = JSON.parse(String(data)) as CockpitServerFrame;
-        if ((frame.type === 'result' || frame.type === 'error') && frame.id === 1) resolve(frame);
-      }),
-    );
-    ws.send(JSON.stringify({ type: 'call', id: 1, name, params }));
-    const frame = await answer;
-    if (frame.type !== 'result') throw new Error(JSON.stringify(frame));
-    return frame.result;
-  } finally {
-    ws.close();
-  }
-}
