@@ -44,6 +44,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   tasks: async () => (await import('./tasks')).suite,
   'workflow-definitions': async () => (await import('./workflow-definitions')).suite,
   workflows: async () => (await import('./workflows')).suite,
+  cluster: async () => (await import('./cluster/suite')).suite,
   profile: async () => ({
     description: 'summarise a V8 .cpuprofile (top self-time functions): profile FILE [TOP]',
     async run([file, top]) {
