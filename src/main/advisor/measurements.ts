@@ -16,6 +16,85 @@ const KEEP_LATENCIES = 1000;
 const RECENT_WINDOW_MS = 5 * 60_000;
 const GC_WINDOW_MS = 60_000;
 
+/**
+ * The last `size` things the hub did (operations and requests), oldest overwritten first: a ring of fixed arrays,
+ * because one is added for every message sent and delivered, and shifting an array of 500 on each cost the hub
+ * microseconds per message. A name with a detail is put together only when a stall asks.
+ */
+class ActivityRing {
+  private readonly names: string[];
+  private readonly details: Array<string | (() => string) | undefined>;
+  private readonly starts: Float64Array;
+  private readonly ends: Float64Array;
+  private next = 0;
+  private count = 0;
+
+  constructor(private readonly size: number) {
+    this.names = new Array<string>(size).fill('');
+    this.details = new Array<string | (() => string) | undefined>(size).fill(undefined);
+    this.starts = new Float64Array(size);
+    this.ends = new Float64Array(size);
+  }
+
+  add(name: string, detail: string | (() => string) | undefined, start: number, end: number): void {
+    const i = this.next;
+    this.names[i] = name;
+    this.details[i] = detail;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.next = i + 1 === this.size ? 0 : i + 1;
+    if (this.count < this.size) this.count++;
+  }
+
+  /** The kept activities that overlap [start, end], oldest first. */
+  overlapping(start: number, end: number): Activity[] {
+    const found: Activity[] = [];
+    const oldest = this.count < this.size ? 0 : this.next;
+    for (let n = 0; n < this.count; n++) {
+      const k = (oldest + n) % this.size;
+      if (this.starts[k]! <= end && this.ends[k]! >= start) {
+        const name = this.names[k]!;
+        const detail = this.details[k];
+        found.push({ what: detail === undefined ? name : () => `${name} (${typeof detail === 'function' ? detail() : detail})`, start: this.starts[k]!, end: this.ends[k]! });
+      }
+    }
+    return found;
+  }
+}
+
+/** The last `size` latencies of one operation (ms, and when each ended), oldest overwritten first. */
+class LatencyRing {
+  private readonly ends: Float64Array;
+  private readonly ms: Float64Array;
+  private next = 0;
+  private count = 0;
+
+  constructor(private readonly size: number) {
+    this.ends = new Float64Array(size);
+    this.ms = new Float64Array(size);
+  }
+
+  add(end: number, ms: number): void {
+    this.ends[this.next] = end;
+    this.ms[this.next] = ms;
+    this.next = this.next + 1 === this.size ? 0 : this.next + 1;
+    if (this.count < this.size) this.count++;
+  }
+
+  /** The latencies that ended at or after `cutoff`, sorted, and when the oldest of them ended; null without any. */
+  since(cutoff: number): { sorted: Float64Array; oldestEnd: number } | null {
+    const kept: number[] = [];
+    let oldestEnd = Infinity;
+    for (let k = 0; k < this.count; k++) {
+      const end = this.ends[k]!;
+      if (end < cutoff) continue;
+      kept.push(this.ms[k]!);
+      if (end < oldestEnd) oldestEnd = end;
+    }
+    return kept.length === 0 ? null : { sorted: Float64Array.from(kept).sort(), oldestEnd };
+  }
+}
+
 /** Something the hub did, with when it started and ended (performance.now() ms). */
 interface Activity {
   /** A function when naming it costs something (built only if a stall asks). */
@@ -42,10 +121,10 @@ export interface GcFigures {
 }
 
 export class Measurements {
-  private readonly activities: Activity[] = [];
+  private readonly activities = new ActivityRing(KEEP_ACTIVITIES);
   private readonly open = new Map<object, { what: string; start: number }>();
   private readonly stalls: Array<{ start: number; end: number; at: string; during: string[] | null }> = [];
-  private readonly latencies = new Map<OperationName, Array<{ end: number; ms: number }>>();
+  private readonly latencies = new Map<OperationName, LatencyRing>();
   private readonly gcEntries: Array<{ end: number; ms: number; major: boolean }> = [];
   private timer: NodeJS.Timeout | undefined;
   private gcObserver: PerformanceObserver | undefined;
@@ -75,12 +154,10 @@ export class Measurements {
   /** A timed operation finished (from Metrics.record): kept to name stalls and for recent latency. */
   operation(op: OperationName, durationMs: number, detail: string | (() => string) | undefined): void {
     const end = performance.now();
-    const what = detail === undefined ? op : () => `${op} (${typeof detail === 'function' ? detail() : detail})`;
-    this.addActivity({ what, start: end - durationMs, end });
-    let list = this.latencies.get(op);
-    if (!list) this.latencies.set(op, (list = []));
-    list.push({ end, ms: durationMs });
-    if (list.length > KEEP_LATENCIES) list.splice(0, list.length - KEEP_LATENCIES);
+    this.activities.add(op, detail, end - durationMs, end);
+    let ring = this.latencies.get(op);
+    if (!ring) this.latencies.set(op, (ring = new LatencyRing(KEEP_LATENCIES)));
+    ring.add(end, durationMs);
   }
 
   /** An HTTP request began; `finished` closes it (both from the API server's hooks). */
@@ -94,7 +171,7 @@ export class Measurements {
     const started = this.open.get(key);
     if (!started) return;
     this.open.delete(key);
-    this.addActivity({ ...started, end: performance.now() });
+    this.activities.add(started.what, undefined, started.start, performance.now());
   }
 
   /** Stalls of the last `minutes`, newest first, each with what overlapped it. */
@@ -109,11 +186,11 @@ export class Measurements {
   /** p99 and count of an operation's latencies over the last five minutes; null without any. */
   recentLatency(op: OperationName): { p99Ms: number; count: number; since: string } | null {
     const cutoff = performance.now() - RECENT_WINDOW_MS;
-    const list = (this.latencies.get(op) ?? []).filter((entry) => entry.end >= cutoff);
-    if (list.length === 0) return null;
-    const sorted = list.map((entry) => entry.ms).sort((a, b) => a - b);
+    const recent = this.latencies.get(op)?.since(cutoff);
+    if (!recent) return null;
+    const { sorted, oldestEnd } = recent;
     const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
-    return { p99Ms: p99, count: sorted.length, since: wallTime(list[0]!.end) };
+    return { p99Ms: p99, count: sorted.length, since: wallTime(oldestEnd) };
   }
 
   /** Forgets an operation's recent latencies (after a fix changed what they measure). */
@@ -146,18 +223,13 @@ export class Measurements {
 
   private overlapping(stall: { start: number; end: number }): string[] {
     const now = performance.now();
-    const candidates = [...this.activities, ...[...this.open.values()].map((open) => ({ ...open, end: now }))];
+    const candidates = [...this.activities.overlapping(stall.start, stall.end), ...[...this.open.values()].map((open) => ({ ...open, end: now }))];
     return candidates
       .filter((activity) => activity.start <= stall.end && activity.end >= stall.start)
       .sort((a, b) => b.end - b.start - (a.end - a.start))
       .map((activity) => (typeof activity.what === 'function' ? activity.what() : activity.what))
       .filter((what, i, all) => all.indexOf(what) === i)
       .slice(0, 3);
-  }
-
-  private addActivity(activity: Activity): void {
-    this.activities.push(activity);
-    if (this.activities.length > KEEP_ACTIVITIES) this.activities.splice(0, this.activities.length - KEEP_ACTIVITIES);
   }
 
   private trimGc(): void {
