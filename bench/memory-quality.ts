@@ -33,12 +33,14 @@ export const suite = {
   description,
   async run(argv: string[]): Promise<number> {
     if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(`memory-quality: ${description}\n  --notes N   notes in all, labelled and distractors (${TOTAL_NOTES})\n  --verbose         list every miss of the tune half\n  --calibrate       the weak flag's calibration data, tune half only`);
+      console.log(`memory-quality: ${description}\n  --notes N   notes in all, labelled and distractors (${TOTAL_NOTES})\n  --verbose         list every miss of the tune half\n  --calibrate       the weak flag's calibration data, tune half only\n  --tune-only       ask the tune half only (while tuning: the report half is measured once, at the end)`);
       return 0;
     }
     const i = argv.indexOf('--notes');
     const notes = i >= 0 ? Number(argv[i + 1]) : undefined;
-    const { report } = await measureQuality({ notes, verbose: argv.includes('--verbose'), calibrate: argv.includes('--calibrate') });
+    const tuneOnly = argv.includes('--tune-only');
+    const { report } = await measureQuality({ notes, verbose: argv.includes('--verbose'), calibrate: argv.includes('--calibrate'), tuneOnly });
+    if (tuneOnly) return 0;
     const met =
       share(report.first, report.answerable) >= QUALITY_TARGETS.first &&
       share(report.top5, report.answerable) >= QUALITY_TARGETS.top5 &&
@@ -48,10 +50,13 @@ export const suite = {
   },
 };
 
-export async function measureQuality(options: { notes?: number; verbose?: boolean; calibrate?: boolean } = {}): Promise<{ tune: HalfFigures; report: HalfFigures; outcomes: QuestionOutcome[] }> {
+export async function measureQuality(
+  options: { notes?: number; verbose?: boolean; calibrate?: boolean; tuneOnly?: boolean } = {},
+): Promise<{ tune: HalfFigures; report: HalfFigures; outcomes: QuestionOutcome[] }> {
   const machine = machineFacts();
   console.log(`Memory retrieval quality — ${machineLine(machine)}`);
-  const set = loadQualitySet();
+  const whole = loadQualitySet();
+  const set = options.tuneOnly ? { ...whole, questions: whole.questions.filter((q) => q.half === 'tune') } : whole;
   const total = options.notes ?? TOTAL_NOTES;
   const extra = distractorNotes(set, total * 2);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'memory-quality-'));
@@ -87,14 +92,17 @@ function percent(part: number, whole: number): string {
 }
 
 export function printFigures(title: string, halves: { tune: HalfFigures; report: HalfFigures }): void {
-  const row = (name: string, target: string, get: (f: HalfFigures) => string) => [name, target, get(halves.tune), get(halves.report)];
-  printTable(title, ['measure', 'target (report)', 'tune half', 'report half'], [
+  // A tune-only run (--tune-only) has no report half to show.
+  const withReport = halves.report.questions > 0;
+  const row = (name: string, target: string, get: (f: HalfFigures) => string) => [name, target, get(halves.tune), ...(withReport ? [get(halves.report)] : [])];
+  printTable(title, ['measure', 'target (report)', 'tune half', ...(withReport ? ['report half'] : [])], [
     row('answerable: right note first', '>= 75%', (f) => percent(f.first, f.answerable)),
     row('answerable: in the top 5', '>= 90%', (f) => percent(f.top5, f.answerable)),
     row('paraphrased: first', '', (f) => percent(f.paraphrase.first, f.paraphrase.questions)),
     row('paraphrased: top 5', '', (f) => percent(f.paraphrase.top5, f.paraphrase.questions)),
     row('identifier lookups: first', '>= 95%', (f) => percent(f.identifier.first, f.identifier.questions)),
     row('no answer: first hit weak (or none)', '>= 80%', (f) => percent(f.none.recognised, f.none.questions)),
+    row('  of them added after the split (tune only)', '', (f) => percent(f.noneAdded.recognised, f.noneAdded.questions)),
     row('answerable, right first hit flagged weak', 'info', (f) => percent(f.falseWeak, f.answerable)),
   ]);
 }

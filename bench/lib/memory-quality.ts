@@ -24,6 +24,8 @@ export interface QualityQuestion {
   /** The note that answers it; null: nothing stored answers it. */
   expect: string | null;
   half: Half;
+  /** Written after the split, for the tune half only (unanswerable questions to calibrate the weak flag on). */
+  added?: boolean;
 }
 export interface QualitySet {
   notes: QualityNote[];
@@ -131,6 +133,8 @@ export interface HalfFigures {
   paraphrase: { questions: number; first: number; top5: number };
   identifier: { questions: number; first: number; top5: number };
   none: { questions: number; recognised: number };
+  /** Of the no-answer questions, those added to the tune half after the split. */
+  noneAdded: { questions: number; recognised: number };
   /** Answerable questions whose right first hit was flagged weak all the same. */
   falseWeak: number;
 }
@@ -220,6 +224,7 @@ export function figures(outcomes: QuestionOutcome[], half: Half): HalfFigures {
     paraphrase: ranked(byKind('paraphrase')),
     identifier: ranked(byKind('identifier')),
     none: { questions: byKind('none').length, recognised: byKind('none').filter((o) => o.weak).length },
+    noneAdded: { questions: byKind('none').filter((o) => o.added).length, recognised: byKind('none').filter((o) => o.added && o.weak).length },
     falseWeak: answerable.filter((o) => o.rank === 1 && o.weak).length,
   };
 }

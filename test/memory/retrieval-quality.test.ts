@@ -42,8 +42,10 @@ describe('retrieval quality on the report half, among ~2,400 notes', () => {
     expect(set.questions.filter((q) => q.kind === 'identifier').length).toBeGreaterThanOrEqual(40);
     expect(set.questions.filter((q) => q.kind === 'none').length).toBeGreaterThanOrEqual(30);
     expect(answerable.every((q) => set.notes.some((n) => n.key === q.expect && n.project === q.project))).toBe(true);
+    // The split as made before any tuning; questions added later went to the tune half only.
+    expect(set.questions.filter((q) => q.added).every((q) => q.half === 'tune' && q.kind === 'none')).toBe(true);
     for (const kind of ['paraphrase', 'identifier', 'none'] as const) {
-      const ofKind = set.questions.filter((q) => q.kind === kind);
+      const ofKind = set.questions.filter((q) => q.kind === kind && !q.added);
       expect(Math.abs(ofKind.filter((q) => q.half === 'tune').length - ofKind.filter((q) => q.half === 'report').length)).toBeLessThanOrEqual(1);
     }
     expect(store.stats().total).toBeGreaterThanOrEqual(2390);
@@ -62,7 +64,7 @@ describe('retrieval quality on the report half, among ~2,400 notes', () => {
 
   it('flags a weak first hit for questions nothing answers, rarely for right answers', () => {
     const report = figures(outcomes, 'report');
-    expect(share(report.none.recognised, report.none.questions)).toBeGreaterThanOrEqual(0.55);
+    expect(share(report.none.recognised, report.none.questions)).toBeGreaterThanOrEqual(0.6);
     expect(share(report.falseWeak, report.answerable)).toBeLessThanOrEqual(0.15);
   });
 
