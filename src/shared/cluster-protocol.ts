@@ -76,6 +76,22 @@ export interface ClusterState {
   conflicts: IdentityConflict[];
   /** Every agent with the hub it is on (absent from hubs of an earlier version). */
   agents?: ClusterAgent[];
+  /** Memory replication, once the memory store is open (absent before, and on a hub without a cluster). */
+  memory?: ClusterMemoryState;
+}
+
+/** This hub's part in replicating memories across the cluster, counted since it started. */
+export interface ClusterMemoryState {
+  /** Changes made here and not yet in Redis (Redis away, or just made). */
+  waiting: number;
+  sent: number;
+  /** Changes made on other hubs and applied here. */
+  applied: number;
+  /** Memories from other hubs this hub embedded itself (their vector was of another model than its own). */
+  embeddedHere: number;
+  /** Full reads of every memory the cluster has (a first join, or a hub further behind than the stream keeps). */
+  fullResyncs: number;
+  lastError: string | null;
 }
 
 /**

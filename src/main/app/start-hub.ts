@@ -126,6 +126,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
     },
     observeExtract: (ms) => metrics.record('extract', ms),
   });
+  // In a cluster, memories are replicated across the hubs (before any request, so every change is seen).
+  cluster?.attachMemory(memory);
 
   // Databases are copied through their live connections (SQLite's online backup), so a backup taken while agents
   // write is consistent.
@@ -273,6 +275,7 @@ async function stopServices(hub: Hub, feed: LiveFeed, api: ApiServer | null, qui
   hub.messaging.close();
   if (quitBackup) await hub.backup.scheduler.onQuit(QUIT_BACKUP_TIMEOUT_MS).catch(() => undefined);
   await hub.backup.scheduler.stop();
+  await hub.cluster?.stopMemory();
   await hub.memory.close();
   hub.reservations.close();
   hub.workflows.close();

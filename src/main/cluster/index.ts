@@ -12,10 +12,12 @@ import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { OVERSEER, type AgentRecord, type AgentRegistry } from '../agents/registry';
 import type { AppConfig } from '../config/config';
 import { ulidGenerator } from '../ids';
+import type { MemoryEngine } from '../memory/engine';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { ClusterIdentity } from './identity';
 import { clusterKeys } from './keys';
 import { Membership } from './membership';
+import { MemoryReplication } from './memory-replication';
 import { RedisLink, type ClusterSettings } from './redis-link';
 
 /** This hub's id in the cluster, kept in its data directory so a restarted hub is the same hub. */
@@ -37,9 +39,12 @@ export class Cluster {
   private readonly membership: Membership;
   private readonly identity: ClusterIdentity;
   private joined: Promise<void> | null = null;
+  private memory: MemoryReplication | null = null;
   private stopping = false;
   /** The live feed's latest metrics tick, once the feed runs (it starts after the cluster). */
   private latestMetrics: () => MetricsSnapshot | null = () => null;
+
+  private readonly keys;
 
   private constructor(
     readonly hubId: string,
@@ -47,6 +52,7 @@ export class Cluster {
     private readonly options: ClusterOptions,
   ) {
     const keys = clusterKeys(settings.keyPrefix);
+    this.keys = keys;
     this.link = new RedisLink(settings);
     this.identity = new ClusterIdentity(this.link, keys, options.registry, hubId);
     this.membership = new Membership(
@@ -87,9 +93,33 @@ export class Cluster {
     return cluster;
   }
 
+  /**
+   * Replicates the memory engine's memories across the cluster (memory-replication.ts). The engine is built after the
+   * cluster starts; this is called before the hub serves, so every memory change is seen.
+   */
+  attachMemory(engine: MemoryEngine): void {
+    this.memory ??= new MemoryReplication(this.link, this.keys, this.hubId);
+    this.memory.attach(engine);
+  }
+
+  /** Stops memory replication: before the memory engine closes. */
+  async stopMemory(): Promise<void> {
+    await this.memory?.stop();
+  }
+
   state(): ClusterState {
     const { connected, detail } = this.link.current;
-    return { enabled: true, hubId: this.hubId, connected, detail, hubs: this.membership.list(), conflicts: this.identity.conflictList(), agents: this.agents() };
+    const memory = this.memory?.state();
+    return {
+      enabled: true,
+      hubId: this.hubId,
+      connected,
+      detail,
+      hubs: this.membership.list(),
+      conflicts: this.identity.conflictList(),
+      agents: this.agents(),
+      ...(memory ? { memory } : {}),
+    };
   }
 
   /** This hub's announcements carry figures from the live feed's metrics ticks from now on. */
@@ -132,6 +162,7 @@ export class Cluster {
   async stop(): Promise<void> {
     // Not waiting for the first connection: with Redis away (or refusing the password) it may never come.
     this.stopping = true;
+    await this.memory?.stop();
     await this.identity.stop();
     await this.membership.stop();
     await this.link.close();

@@ -11,6 +11,14 @@ export function clusterKeys(prefix: string) {
     agentNames: `${prefix}:agent-names`,
     /** STREAM of identity and presence changes, each hub reading all of it. */
     events: `${prefix}:events`,
+    /** STREAM of memory changes (stored with its vector, updated, deleted), each hub reading all of it. */
+    memoryChanges: `${prefix}:memory-changes`,
+    /** HASH memory uid -> its latest change (JSON, without the vector): what a hub too far behind the stream reads. */
+    memories: `${prefix}:memories`,
+    /** HASH memory uid -> "<model id>\0" + its vector (Float32, little-endian). */
+    memoryVectors: `${prefix}:memory-vectors`,
+    /** HASH memory uid -> its delete (JSON), so a hub that missed it in the stream deletes it too. */
+    memoryDeletes: `${prefix}:memory-deletes`,
   };
 }
 

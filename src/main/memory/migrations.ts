@@ -150,4 +150,28 @@ export const memoryMigrations: Migration[] = [
       END;
     `,
   },
+  {
+    version: 5,
+    name: 'cluster replication: changes waiting for Redis, the newest change applied per memory',
+    up: `
+      -- This hub's memory changes not yet sent to the cluster, in order (store-replica.ts). Rows are written only while
+      -- the hub is in a cluster, by triggers on its own connection, in the same transaction as the change; they stay
+      -- here while Redis is away and leave once Redis has them.
+      CREATE TABLE memory_outbox (
+        seq INTEGER PRIMARY KEY,
+        op TEXT NOT NULL,                        -- stored | updated | deleted
+        uid TEXT NOT NULL,
+        at TEXT NOT NULL                         -- when, to the millisecond: orders a memory's changes across hubs
+      ) STRICT;
+      CREATE INDEX memory_outbox_by_uid ON memory_outbox (uid);
+
+      -- The newest change of each memory this hub sent or applied; an older or repeated change is ignored. A deleted
+      -- memory keeps its row, so a late copy of its store does not bring it back.
+      CREATE TABLE memory_versions (
+        uid TEXT PRIMARY KEY,
+        version TEXT NOT NULL,                   -- <time>|<hub id>|<sequence>
+        deleted INTEGER NOT NULL DEFAULT 0
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

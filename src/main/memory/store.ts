@@ -21,6 +21,7 @@ import { indexedModel, openIndex } from './model-choice';
 import { switchModel } from './model-switch';
 import { storeOverview, storeStats } from './store-overview';
 import { MemorySearch } from './store-search';
+import { StoreReplica } from './store-replica';
 import type { CatalogEntry, MemoryStoreOptions, ParsedMemoryInput, ParsedSearchQuery, SearchContext, StoreContext, StoreState } from './store-types';
 import { StoreWriter } from './store-writer';
 
@@ -51,6 +52,7 @@ export class MemoryStore {
   private closing = false;
   private readonly s;
   private readonly watchers: MemoryStoreWatcher[] = [];
+  private replicaOf: StoreReplica | undefined;
   /** Adds to each search result what the store does not know (each hit's topic). */
   describeHits: ((result: MemorySearchResult, context: SearchContext) => MemorySearchResult) | undefined;
 
@@ -130,6 +132,21 @@ export class MemoryStore {
   watch(watcher: MemoryStoreWatcher): void {
     this.watchers.push(watcher);
     this.writer.onStored ??= () => this.watchers.forEach((each) => each.stored());
+  }
+
+  /**
+   * This store's side of replication across a cluster's hubs (store-replica.ts): the changes made here waiting to be
+   * sent, and changes made elsewhere applied with their uid and vector.
+   */
+  replica(): StoreReplica {
+    this.replicaOf ??= new StoreReplica(this.state, {
+      added: () => {
+        this.backlog.stored();
+        this.writer.onStored?.();
+      },
+      deleteLocal: (uid) => this.delete(uid),
+    });
+    return this.replicaOf;
   }
 
   /** What the store keeps in memory about a memory (project, kind, sharing, history); undefined for an unknown id. */
