@@ -94,6 +94,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   const listening = { url: null as string | null };
   const cluster = await Cluster.start({ dataDir, settings: config.cluster, registry, services, apiUrl: () => listening.url, startedAt: deps.startedAt });
   const reservations = new ReservationService(db, registry);
+  // In a cluster, leases are decided in Redis so that no path has two owners across hubs.
+  cluster?.attachReservations(reservations);
   // Tasks handed to agents under a lease; the realtime gateway, built below, carries their offers.
   const tasks = new TaskService(db, registry, { dataDir, bodyFileBytes: config.messages.bodyFileBytes });
 

@@ -91,7 +91,7 @@ export async function performAction(deps: AttentionDeps, item: AttentionItem, te
     case 'revoke-agent':
       return `${deps.registry.revoke(agentId!).name} is revoked`;
     case 'release-reservations': {
-      const { released } = deps.reservations.release(COCKPIT, { ids: reservationIds! });
+      const { released } = await deps.reservations.release(COCKPIT, { ids: reservationIds! });
       return `Released ${released.length} lease${released.length === 1 ? '' : 's'}`;
     }
     case 'retry-step':

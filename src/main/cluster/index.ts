@@ -19,6 +19,8 @@ import { clusterKeys } from './keys';
 import { Membership } from './membership';
 import { MemoryReplication } from './memory-replication';
 import { RedisLink, type ClusterSettings } from './redis-link';
+import type { ReservationService } from '../reservations/service';
+import { ClusterReservations } from './reservations';
 
 /** This hub's id in the cluster, kept in its data directory so a restarted hub is the same hub. */
 const HUB_ID_FILE = 'cluster-hub.json';
@@ -45,6 +47,8 @@ export class Cluster {
   private latestMetrics: () => MetricsSnapshot | null = () => null;
 
   private readonly keys;
+  /** Services attached after start (reservations, tasks, ...): stopped before the link closes. */
+  private readonly attached: Array<{ stop(): Promise<void> }> = [];
 
   private constructor(
     readonly hubId: string,
@@ -159,10 +163,26 @@ export class Cluster {
     return agents;
   }
 
+  /** File reservations decided in Redis from now on (refused until this hub has joined): one owner cluster-wide. */
+  attachReservations(service: ReservationService): void {
+    const shared = new ClusterReservations(this.link, this.keys, service, this.hubId);
+    this.attached.push(shared);
+    this.afterJoin('reservations', () => shared.start());
+  }
+
+  /** Runs `step` once this hub has joined (at once if it has); a failure is logged (each attached part loads again when Redis comes back). */
+  private afterJoin(what: string, step: () => Promise<void>): void {
+    const run = () => {
+      if (!this.stopping) step().catch((error: Error) => console.error(`[cluster] ${what} could not join yet:`, error.message));
+    };
+    void this.joined?.then(run, () => undefined);
+  }
+
   async stop(): Promise<void> {
     // Not waiting for the first connection: with Redis away (or refusing the password) it may never come.
     this.stopping = true;
     await this.memory?.stop();
+    for (const part of this.attached) await part.stop();
     await this.identity.stop();
     await this.membership.stop();
     await this.link.close();

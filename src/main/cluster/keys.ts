@@ -19,6 +19,16 @@ export function clusterKeys(prefix: string) {
     memoryVectors: `${prefix}:memory-vectors`,
     /** HASH memory uid -> its delete (JSON), so a hub that missed it in the stream deletes it too. */
     memoryDeletes: `${prefix}:memory-deletes`,
+    /** HASH lease id -> LeaseRecord as JSON: a project's active file reservations (cluster/reservations.ts). */
+    reservations: (project: string) => `${prefix}:reservations:${project}`,
+    /** STRING: incremented by every change of a project's leases; a decision commits only if it did not move. */
+    reservationsVersion: (project: string) => `${prefix}:reservations-version:${project}`,
+    /** SET of the projects that have (or had) leases. */
+    reservationProjects: `${prefix}:reservation-projects`,
+    /** SET of the hubs that offered their own leases on joining (once per hub). */
+    reservationHubs: `${prefix}:reservation-hubs`,
+    /** STREAM of committed lease changes, each hub keeping its copy from it. */
+    reservationChanges: `${prefix}:reservation-changes`,
   };
 }
 

@@ -156,7 +156,7 @@ export function createCallHandlers(deps: HandlerDeps): CallHandlers {
 
     'reservations.list': (query) => deps.hub().reservations.list(query),
 
-    'reservations.release': ({ id }) => deps.hub().reservations.release({ kind: 'cockpit' }, { ids: [id] }).released[0]!,
+    'reservations.release': async ({ id }) => (await deps.hub().reservations.release({ kind: 'cockpit' }, { ids: [id] })).released[0]!,
 
     'tasks.list': (query) => taskBoardOf(deps.hub()).list(query ?? { limit: 200 }),
     'tasks.waiting': (query) => taskBoardOf(deps.hub()).waiting(query ?? { limit: 200 }),

@@ -131,14 +131,14 @@ async function carryOut(ctx: MailboxContext, box: AgentBox, raw: unknown): Promi
     if (isTaskOp(op)) return await carryOutTaskRequest(ctx, box, op, fields);
     switch (op) {
       case 'reserve':
-        return { op, ok: true, ...ctx.reservations.reserve(agent, parseInput(ReserveRequest, fields, 'reservation')) };
+        return { op, ok: true, ...(await ctx.reservations.reserve(agent, parseInput(ReserveRequest, fields, 'reservation'))) };
       case 'renew': {
         const { id, ...renewal } = fields;
         const reservationId = parseInput(ReservationId, id, 'id');
-        return { op, ok: true, reservation: ctx.reservations.renew(agent, reservationId, parseInput(RenewRequest, renewal, 'renewal').ttlSeconds) };
+        return { op, ok: true, reservation: await ctx.reservations.renew(agent, reservationId, parseInput(RenewRequest, renewal, 'renewal').ttlSeconds) };
       }
       case 'release':
-        return { op, ok: true, ...ctx.reservations.release({ kind: 'agent', agent }, parseInput(ReleaseRequest, fields, 'release')) };
+        return { op, ok: true, ...(await ctx.reservations.release({ kind: 'agent', agent }, parseInput(ReleaseRequest, fields, 'release'))) };
       case 'list': {
         const query = parseInput(ReservationQuery, fields, 'query');
         if (query.project !== undefined && query.project !== agent.project) throw new HubError('forbidden', 'an agent sees the reservations of its own project only');

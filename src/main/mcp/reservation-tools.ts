@@ -39,9 +39,9 @@ export const registerReservationTools: ToolGroup = (server, { reservations, me }
       outputSchema: ReserveFilesOutput,
     },
     (input) =>
-      run(() => {
+      run(async () => {
         try {
-          return reservations.reserve(me(), input);
+          return await reservations.reserve(me(), input);
         } catch (error) {
           return withNextSteps(error);
         }
@@ -55,7 +55,7 @@ export const registerReservationTools: ToolGroup = (server, { reservations, me }
       inputSchema: RenewReservationInput,
       outputSchema: RenewReservationOutput,
     },
-    ({ id, ttlSeconds }) => run(() => ({ reservation: reservations.renew(me(), id, ttlSeconds) })),
+    ({ id, ttlSeconds }) => run(async () => ({ reservation: await reservations.renew(me(), id, ttlSeconds) })),
   );
 
   server.registerTool(

@@ -343,11 +343,11 @@ export class RealtimeGateway {
           // The same rules as over HTTP (reservations/http.ts): an agent acts on its own leases, in its own project.
           const result =
             frame.type === 'reservations.reserve'
-              ? reservations.reserve(agent, frame.request)
+              ? await reservations.reserve(agent, frame.request)
               : frame.type === 'reservations.renew'
-                ? reservations.renew(agent, frame.id, frame.ttlSeconds)
+                ? await reservations.renew(agent, frame.id, frame.ttlSeconds)
                 : frame.type === 'reservations.release'
-                  ? reservations.release({ kind: 'agent', agent }, frame.request)
+                  ? await reservations.release({ kind: 'agent', agent }, frame.request)
                   : { reservations: reservations.list({ ...frame.query, project: agent.project }) };
           send({ type: 'result', ref: frame.ref, result });
           break;

@@ -34,7 +34,7 @@ export function registerReservationRoutes({ http }: ApiContext, registry: AgentR
   http.post(RESERVATIONS_PATH, async (request, reply) => {
     const agent = agentOf(request);
     const input = parseInput(ReserveRequest, request.body, 'reservation');
-    const result = reservations.reserve(agent, input);
+    const result = await reservations.reserve(agent, input);
     return reply.code(result.created ? 201 : 200).send(result);
   });
 

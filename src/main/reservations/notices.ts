@@ -8,8 +8,9 @@ import type { ReservationService } from './service';
  * hears of it in its inbox (and wait_for_messages wakes). Returns the function that stops listening.
  */
 export function noticeCockpitReleases(reservations: ReservationService, registry: AgentRegistry, messaging: MessagingService): () => void {
-  return reservations.onChange((change) => {
-    if (change.kind !== 'released' || change.by !== 'cockpit') return;
+  return reservations.onChange((change, fromAnotherHub) => {
+    // In a cluster the hub whose cockpit released it tells the holder, once.
+    if (change.kind !== 'released' || change.by !== 'cockpit' || fromAnotherHub) return;
     const { reservation } = change;
     const holder = registry.find(reservation.holderId);
     if (!holder || holder.revokedAt) return;

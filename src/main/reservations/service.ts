@@ -5,48 +5,50 @@
  * Conflict rule: two leases conflict when they are in the same project, held by different agents, at least one is
  * exclusive, and some path can match a pattern of each (patterns.ts). An expired lease never conflicts; a sweep
  * removes it within a second. Leases end when released, when they expire, and when their holder is revoked.
+ *
+ * In a cluster (cluster/reservations.ts) the leases of every hub are decided in Redis: a reserve, renew or release
+ * is worked out (plans.ts) over the project's leases as Redis holds them and committed only if none changed
+ * meanwhile, so two hubs never grant overlapping leases. This hub's memory and SQLite then hold a copy of every
+ * hub's leases, for listing and checks.
  */
 import type { z } from 'zod';
-import {
-  MAX_HELD_PATHS_PER_AGENT,
-  MAX_HELD_PATHS_PER_PROJECT,
-  type ReleaseRequest,
-  type ReleaseResponse,
-  type Reservation,
-  type ReservationChange,
-  type ReservationConflict,
-  type ReservationMode,
-  type ReservationQuery,
-  type ReserveRequest,
-  type ReserveResponse,
+import type {
+  ReleaseRequest,
+  ReleaseResponse,
+  Reservation,
+  ReservationChange,
+  ReservationConflict,
+  ReservationMode,
+  ReservationQuery,
+  ReserveRequest,
+  ReserveResponse,
 } from '../../shared/reservation-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
-import { badRequest, forbidden, HubError, notFound } from '../errors';
+import { HubError, notFound } from '../errors';
 import { ulidGenerator } from '../ids';
-import { compileFile, compilePattern, patternsOverlap, type CompiledPattern } from './patterns';
+import { compileFile, compilePattern, patternsOverlap } from './patterns';
+import {
+  conflictsAmong,
+  patternCount,
+  planRelease,
+  planRenew,
+  planReserve,
+  recordOf,
+  toLease,
+  type Lease,
+  type LeaseEffect,
+  type LeasePlan,
+  type LeaseRecord,
+  type ReservationCaller,
+} from './plans';
+
+export { reservationConflict, type LeaseEffect, type LeasePlan, type LeaseRecord, type ReservationCaller } from './plans';
 
 /** How often expired leases are removed (and announced): they stop conflicting the moment they expire anyway. */
 const SWEEP_MS = 1000;
 /** Pattern pairs compared per slice of a check (~0.1-0.3 µs each): a slice stays within a few milliseconds. */
 const CHECK_SLICE_PAIRS = 20_000;
-
-/** Who acts: an agent on its own leases, or the person at the cockpit on anyone's. */
-export type ReservationCaller = { kind: 'agent'; agent: AgentRecord } | { kind: 'cockpit' };
-
-interface Lease {
-  id: string;
-  project: string;
-  holderId: string;
-  paths: string[];
-  compiled: CompiledPattern[];
-  mode: ReservationMode;
-  reason: string;
-  ttlSeconds: number;
-  createdAt: number;
-  expiresAt: number;
-  renewedAt: number | null;
-}
 
 type LeaseRow = {
   id: string;
@@ -61,34 +63,31 @@ type LeaseRow = {
   renewed_at: string | null;
 };
 
-/** How leases ended: released (by whom), or expired (given per lease: whether its holder was offline). */
-type EndedHow =
-  | Omit<Extract<ReservationChange, { kind: 'released' }>, 'reservation'>
-  | ((lease: Lease) => Omit<Extract<ReservationChange, { kind: 'expired' }>, 'reservation'>);
-
-/** A refused reservation: 409 with the leases in the way, over every surface. */
-export function reservationConflict(conflicts: ReservationConflict[]): HubError {
-  const parts = conflicts.map(
-    (c) => `${c.requestedPaths.join(', ')} overlaps ${c.heldPaths.join(', ')} held ${c.mode === 'exclusive' ? 'exclusively' : 'shared'} by ${c.holderName} until ${c.expiresAt}${c.reason ? ` (${c.reason})` : ''}`,
-  );
-  const holders = [...new Set(conflicts.map((c) => c.holderName))].join(', ');
-  const error = new HubError(
-    'reservation_conflict',
-    `nothing was reserved: ${parts.join('; ')}. Wait until the lease ends, ask ${holders} to release it, or reserve other paths`,
-  );
-  error.details = { conflicts };
-  return error;
+/** The leases every hub of a cluster shares (cluster/reservations.ts). */
+export interface SharedLeases {
+  /**
+   * Works `decide` out over the project's leases as the cluster holds them, at the cluster's time, and commits its
+   * effects if no lease of the project changed meanwhile (otherwise decides again). Answers the committed plan.
+   */
+  commit<T>(project: string, decide: (leases: LeaseRecord[], now: number) => LeasePlan<T>): Promise<LeasePlan<T>>;
+  /** Expired leases the cluster may drop (they no longer conflict anyway). */
+  dropExpired(leases: LeaseRecord[]): void;
 }
+
+/** Hears each change; `fromAnotherHub` when a hub of the cluster made it (this hub only copies it). */
+export type ReservationListener = (change: ReservationChange, fromAnotherHub: boolean) => void;
 
 export class ReservationService {
   private readonly leases = new Map<string, Lease>();
   /** The same leases by project: a reserve or check looks at its own project's only. */
   private readonly byProject = new Map<string, Set<Lease>>();
-  private readonly listeners = new Set<(change: ReservationChange) => void>();
+  private readonly listeners = new Set<ReservationListener>();
   private readonly newId = ulidGenerator();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly offAgents: () => void;
   private readonly statements;
+  private shared: SharedLeases | null = null;
+  private readonly nameOf = (lease: LeaseRecord) => this.holderName(lease);
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -96,41 +95,33 @@ export class ReservationService {
     options: { sweepMs?: number } = {},
   ) {
     this.statements = {
-      insert: db.prepare(
+      upsert: db.prepare(
         `INSERT INTO reservations (id, project, holder_id, paths, mode, reason, ttl_seconds, created_at, expires_at, renewed_at)
-         VALUES (@id, @project, @holderId, @paths, @mode, @reason, @ttlSeconds, @createdAt, @expiresAt, @renewedAt)`,
-      ),
-      update: db.prepare(
-        'UPDATE reservations SET paths = @paths, reason = @reason, ttl_seconds = @ttlSeconds, expires_at = @expiresAt, renewed_at = @renewedAt WHERE id = @id',
+         VALUES (@id, @project, @holderId, @paths, @mode, @reason, @ttlSeconds, @createdAt, @expiresAt, @renewedAt)
+         ON CONFLICT (id) DO UPDATE SET paths = excluded.paths, reason = excluded.reason, ttl_seconds = excluded.ttl_seconds,
+           expires_at = excluded.expires_at, renewed_at = excluded.renewed_at`,
       ),
       delete: db.prepare('DELETE FROM reservations WHERE id = ?'),
     };
-    for (const row of db.prepare('SELECT * FROM reservations').all() as LeaseRow[]) {
-      const paths = JSON.parse(row.paths) as string[];
-      this.remember({
-        id: row.id,
-        project: row.project,
-        holderId: row.holder_id,
-        paths,
-        compiled: paths.map(compilePattern),
-        mode: row.mode,
-        reason: row.reason,
-        ttlSeconds: row.ttl_seconds,
-        createdAt: Date.parse(row.created_at),
-        expiresAt: Date.parse(row.expires_at),
-        renewedAt: row.renewed_at === null ? null : Date.parse(row.renewed_at),
-      });
-    }
+    for (const row of db.prepare('SELECT * FROM reservations').all() as LeaseRow[]) this.remember(toLease(recordOfRow(row)));
     // What ended while the hub was down goes first.
     this.sweep();
-    for (const lease of this.leases.values()) if (this.registry.find(lease.holderId)?.revokedAt) this.end([lease], { kind: 'released', by: 'revoked' });
+    const revoked = [...this.leases.values()].filter((lease) => this.registry.find(lease.holderId)?.revokedAt);
+    this.apply(revoked.map((lease) => ({ kind: 'released', lease, by: 'revoked' })), false);
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepMs ?? SWEEP_MS);
     this.sweepTimer.unref();
     this.offAgents = registry.onChange((info) => {
       if (!info.revoked) return;
-      const held = this.heldBy(info.project, info.id);
-      if (held.length > 0) this.end(held, { kind: 'released', by: 'revoked' });
+      if (this.heldBy(info.project, info.id).length > 0) void this.endRevoked(info.project, info.id);
     });
+  }
+
+  /**
+   * Joins the cluster's leases: from now on every reserve, renew and release is decided in Redis. Called by the
+   * cluster once it has loaded the cluster's leases into this copy (replaceAll).
+   */
+  attachShared(shared: SharedLeases | null): void {
+    this.shared = shared;
   }
 
   /**
@@ -138,107 +129,40 @@ export class ReservationService {
    * never stand in its way: a lease of the same mode whose paths are all requested again is renewed, and only the
    * paths no such lease covers make a new one.
    */
-  reserve(agent: AgentRecord, request: z.output<typeof ReserveRequest>): ReserveResponse {
-    const now = Date.now();
-    const paths = [...new Set(request.paths)];
-    const compiled = paths.map(compilePattern);
-    const conflicts = this.conflicts(agent.project, compiled, request.mode, agent.id, now);
-    if (conflicts.length > 0) throw reservationConflict(conflicts);
-
-    const wanted = new Set(paths);
-    const own = this.heldBy(agent.project, agent.id, now);
-    const renewing = own.filter((lease) => lease.mode === request.mode && lease.paths.every((path) => wanted.has(path)));
-    const covered = new Set(renewing.flatMap((lease) => lease.paths));
-    const fresh = paths.filter((path) => !covered.has(path));
-    const held = own.reduce((total, lease) => total + lease.paths.length, 0);
-    if (held + fresh.length > MAX_HELD_PATHS_PER_AGENT) {
-      throw badRequest(`an agent may hold at most ${MAX_HELD_PATHS_PER_AGENT} paths at once (you hold ${held}): release some, or reserve a folder or glob`);
-    }
-    const inProject = this.patternCount(agent.project, now);
-    if (inProject + fresh.length > MAX_HELD_PATHS_PER_PROJECT) {
-      throw badRequest(`a project's agents may hold at most ${MAX_HELD_PATHS_PER_PROJECT} paths at once (project ${agent.project} holds ${inProject}): release some, or reserve folders or globs`);
-    }
-
-    const expiresAt = now + request.ttlSeconds * 1000;
-    const renewals = renewing.map((lease) => ({ lease, next: { ...lease, ttlSeconds: request.ttlSeconds, expiresAt, renewedAt: now, reason: request.reason || lease.reason } }));
-    const created: Lease | undefined =
-      fresh.length === 0
-        ? undefined
-        : {
-            id: this.newId(),
-            project: agent.project,
-            holderId: agent.id,
-            paths: fresh,
-            compiled: fresh.map(compilePattern),
-            mode: request.mode,
-            reason: request.reason,
-            ttlSeconds: request.ttlSeconds,
-            createdAt: now,
-            expiresAt,
-            renewedAt: null,
-          };
-    // Stored first, then taken into memory: a failed write leaves both as they were.
-    this.store(() => {
-      for (const { next } of renewals) this.statements.update.run(this.row(next));
-      if (created) this.statements.insert.run(this.row(created));
-    });
-    for (const { lease, next } of renewals) Object.assign(lease, next);
-    if (created) this.remember(created);
-    for (const lease of renewing) this.emit({ kind: 'renewed', reservation: this.view(lease) });
-    if (created) this.emit({ kind: 'added', reservation: this.view(created) });
-    return { reservations: [...renewing, ...(created ? [created] : [])].map((lease) => this.view(lease)), created: created !== undefined };
+  async reserve(agent: AgentRecord, request: z.output<typeof ReserveRequest>): Promise<ReserveResponse> {
+    const plan = await this.decide(agent.project, (leases, now) => planReserve(agent, request, leases, now, this.newId, this.nameOf));
+    const { leases, created } = plan.answer();
+    return { reservations: leases.map((lease) => this.view(lease)), created };
   }
 
   /** The lease lasts ttlSeconds (its own TTL when not given) from now; only its holder renews it. */
-  renew(agent: AgentRecord, id: string, ttlSeconds?: number): Reservation {
-    const lease = this.live(id);
-    if (lease.holderId !== agent.id) throw forbidden(`reservation ${id} is held by ${this.holderName(lease)}: only its holder renews it`);
-    const now = Date.now();
-    const ttl = ttlSeconds ?? lease.ttlSeconds;
-    const next = { ...lease, ttlSeconds: ttl, expiresAt: now + ttl * 1000, renewedAt: now };
-    this.store(() => this.statements.update.run(this.row(next)));
-    Object.assign(lease, next);
-    const reservation = this.view(lease);
-    this.emit({ kind: 'renewed', reservation });
-    return reservation;
+  async renew(agent: AgentRecord, id: string, ttlSeconds?: number): Promise<Reservation> {
+    const project = this.shared ? this.projectOf(id) : agent.project;
+    const plan = await this.decide(project, (leases, now) => planRenew(agent, id, ttlSeconds, leases, now, this.nameOf));
+    return this.view(plan.answer());
   }
 
   /**
    * Releases leases by id (the holder's own; the cockpit's, anyone's) and patterns from the caller's leases. Checked
-   * whole before anything changes: one id that is not the caller's refuses the request.
+   * whole before anything changes: one id that is not the caller's refuses the request (in a cluster, per project).
    */
-  release(caller: ReservationCaller, request: z.output<typeof ReleaseRequest>): ReleaseResponse {
-    const byId = (request.ids ?? []).map((id) => {
-      const lease = this.live(id);
-      if (caller.kind === 'agent' && lease.holderId !== caller.agent.id) {
-        throw forbidden(`reservation ${id} is held by ${this.holderName(lease)}: only its holder or the person at the cockpit may release it`);
-      }
-      return lease;
-    });
-    const ending = new Set(byId);
-    const narrowing = new Map<Lease, string[]>();
-    if (request.paths) {
-      if (caller.kind !== 'agent') throw badRequest('the cockpit releases leases by id (ids), not by paths');
-      const dropped = new Set(request.paths);
-      for (const lease of this.heldBy(caller.agent.project, caller.agent.id)) {
-        if (ending.has(lease) || !lease.paths.some((path) => dropped.has(path))) continue;
-        const kept = lease.paths.filter((path) => !dropped.has(path));
-        if (kept.length === 0) ending.add(lease);
-        else narrowing.set(lease, kept);
-      }
+  async release(caller: ReservationCaller, request: z.output<typeof ReleaseRequest>): Promise<ReleaseResponse> {
+    // Ids name leases of any project (the cockpit's); each project's are decided on their own.
+    const projects = new Map<string, string[]>();
+    for (const id of request.ids ?? []) {
+      const project = caller.kind === 'agent' && !this.leases.has(id) ? caller.agent.project : this.projectOf(id);
+      projects.set(project, [...(projects.get(project) ?? []), id]);
     }
-    // One transaction for the whole release, then memory and the events.
-    this.store(() => {
-      for (const [lease, kept] of narrowing) this.statements.update.run(this.row({ ...lease, paths: kept }));
-      for (const lease of ending) this.statements.delete.run(lease.id);
-    });
-    for (const [lease, kept] of narrowing) {
-      lease.paths = kept;
-      lease.compiled = kept.map(compilePattern);
-      this.emit({ kind: 'narrowed', reservation: this.view(lease) });
+    if (caller.kind === 'agent' && request.paths && !projects.has(caller.agent.project)) projects.set(caller.agent.project, []);
+    const answer: ReleaseResponse = { released: [], narrowed: [] };
+    for (const [project, ids] of projects) {
+      const part = { ...request, ids, paths: caller.kind === 'agent' && project === caller.agent.project ? request.paths : undefined };
+      const plan = await this.decide(project, (leases, now) => planRelease(caller, part, leases, now, this.nameOf));
+      const { released, narrowed } = plan.answer();
+      answer.released.push(...released.map((lease) => this.view(lease)));
+      answer.narrowed.push(...narrowed.map((lease) => this.view(lease)));
     }
-    const released = this.forget([...ending], { kind: 'released', by: caller.kind === 'agent' ? 'holder' : 'cockpit' });
-    return { released, narrowed: [...narrowing.keys()].map((lease) => this.view(lease)) };
+    return answer;
   }
 
   /** Active leases, oldest first. */
@@ -267,11 +191,12 @@ export class ReservationService {
   async check(project: string, what: { paths?: string[]; files?: string[] }, mode: ReservationMode, exceptHolder?: string): Promise<ReservationConflict[]> {
     const requested = [...[...new Set(what.paths ?? [])].map(compilePattern), ...[...new Set(what.files ?? [])].map(compileFile)];
     // Up to 10,000 paths against a full project: worked through in slices, letting other requests in between.
-    const perSlice = Math.max(1, Math.floor(CHECK_SLICE_PAIRS / Math.max(1, this.patternCount(project, Date.now()))));
+    const perSlice = Math.max(1, Math.floor(CHECK_SLICE_PAIRS / Math.max(1, patternCount(this.byProject.get(project) ?? [], Date.now()))));
     const byLease = new Map<string, ReservationConflict>();
     for (let start = 0; start < requested.length; start += perSlice) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-      for (const conflict of this.conflicts(project, requested.slice(start, start + perSlice), mode, exceptHolder, Date.now())) {
+      const slice = requested.slice(start, start + perSlice);
+      for (const conflict of conflictsAmong(this.byProject.get(project) ?? [], slice, mode, exceptHolder, Date.now(), this.nameOf)) {
         const seen = byLease.get(conflict.reservationId);
         if (!seen) byLease.set(conflict.reservationId, conflict);
         else {
@@ -283,7 +208,7 @@ export class ReservationService {
     return [...byLease.values()];
   }
 
-  onChange(listener: (change: ReservationChange) => void): () => void {
+  onChange(listener: ReservationListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -293,33 +218,101 @@ export class ReservationService {
     this.offAgents();
   }
 
-  private conflicts(project: string, requested: CompiledPattern[], mode: ReservationMode, exceptHolder: string | undefined, now: number): ReservationConflict[] {
-    const conflicts: ReservationConflict[] = [];
-    for (const lease of this.byProject.get(project) ?? []) {
-      if (lease.holderId === exceptHolder || lease.expiresAt <= now) continue;
-      if (mode === 'shared' && lease.mode === 'shared') continue;
-      const heldPaths = new Set<string>();
-      const requestedPaths = new Set<string>();
-      for (const held of lease.compiled) {
-        for (const wanted of requested) {
-          if (!patternsOverlap(held, wanted)) continue;
-          heldPaths.add(held.source);
-          requestedPaths.add(wanted.source);
-        }
-      }
-      if (heldPaths.size === 0) continue;
-      conflicts.push({
-        reservationId: lease.id,
-        holderId: lease.holderId,
-        holderName: this.holderName(lease),
-        mode: lease.mode,
-        heldPaths: [...heldPaths],
-        requestedPaths: [...requestedPaths],
-        reason: lease.reason,
-        expiresAt: new Date(lease.expiresAt).toISOString(),
-      });
+  // -- the cluster's copy (cluster/reservations.ts) -----------------------------------------------------------------
+
+  /** Changes another hub committed: copied here, and told to this hub's listeners. */
+  applyShared(effects: LeaseEffect[]): void {
+    this.apply(effects.map((effect) => ({ ...effect, lease: toLease(effect.lease) })), true);
+  }
+
+  /** The cluster's leases as a whole (on joining, and after Redis was away): what differs is changed and told. */
+  replaceAll(records: LeaseRecord[]): void {
+    const now = Date.now();
+    const wanted = new Map(records.map((record) => [record.id, record]));
+    const effects: LeaseEffect[] = [];
+    for (const lease of this.leases.values()) {
+      if (wanted.has(lease.id)) continue;
+      effects.push(lease.expiresAt <= now ? { kind: 'expired', lease, holderOffline: false } : { kind: 'released', lease, by: 'holder' });
     }
-    return conflicts;
+    for (const record of wanted.values()) {
+      const known = this.leases.get(record.id);
+      if (known && JSON.stringify(recordOf(known)) === JSON.stringify(recordOf(record))) continue;
+      effects.push({ kind: known ? 'renewed' : 'added', lease: toLease(record) });
+    }
+    this.apply(effects, true);
+  }
+
+  /** Every lease this copy holds (a hub joining the cluster for the first time offers its own). */
+  records(): LeaseRecord[] {
+    return [...this.leases.values()].map(recordOf);
+  }
+
+  // -- deciding and applying ----------------------------------------------------------------------------------------
+
+  /** Over this hub's leases (alone), or over the cluster's (in Redis); then applied here. */
+  private async decide<T>(project: string, plan: (leases: Lease[], now: number) => LeasePlan<T>): Promise<LeasePlan<T>> {
+    const shared = this.shared;
+    if (!shared) {
+      const decided = plan([...(this.byProject.get(project) ?? [])], Date.now());
+      this.apply(decided.effects, false);
+      return decided;
+    }
+    const decided = await shared.commit(project, (records, now) => plan(records.map((record) => this.compiled(record)), now));
+    this.apply(decided.effects, false);
+    return decided;
+  }
+
+  /** A record as a lease, its patterns compiled once: the copy's compiled patterns when it has the same ones. */
+  private compiled(record: LeaseRecord): Lease {
+    const known = this.leases.get(record.id);
+    if (known && known.paths.length === record.paths.length && known.paths.every((path, i) => path === record.paths[i])) {
+      return { ...recordOf(record), compiled: known.compiled };
+    }
+    return toLease(record);
+  }
+
+  /**
+   * Stores the effects in one transaction, then takes them into memory and tells the listeners. A change copied from
+   * another hub is kept in memory even if this hub cannot store it (its holder not yet known here, say).
+   */
+  private apply(effects: LeaseEffect[], fromAnotherHub: boolean): void {
+    if (effects.length === 0) return;
+    const write = () => {
+      for (const effect of effects) {
+        if (effect.kind === 'released' || effect.kind === 'expired') this.statements.delete.run(effect.lease.id);
+        else if (!fromAnotherHub || this.registry.find(effect.lease.holderId)) this.statements.upsert.run(this.row(effect.lease));
+      }
+    };
+    if (!fromAnotherHub) this.store(write);
+    else {
+      try {
+        this.store(write);
+      } catch (error) {
+        console.error('[reservations] could not store a copy of another hub\'s lease change:', (error as Error).message);
+      }
+    }
+    for (const effect of effects) {
+      if (effect.kind === 'released' || effect.kind === 'expired') this.drop(effect.lease.id);
+      else {
+        const known = this.leases.get(effect.lease.id);
+        if (known) Object.assign(known, effect.lease);
+        else this.remember({ ...effect.lease });
+      }
+      const { lease, ...change } = effect;
+      this.emit({ ...change, reservation: this.view(lease) } as ReservationChange, fromAnotherHub);
+    }
+  }
+
+  /** The revoked agent's leases end (in a cluster, every hub hears the revocation; the first to commit ends them). */
+  private async endRevoked(project: string, agentId: string): Promise<void> {
+    try {
+      await this.decide(project, (leases) => {
+        const held = leases.filter((lease) => lease.holderId === agentId);
+        return { effects: held.map((lease) => ({ kind: 'released' as const, lease, by: 'revoked' as const })), answer: () => held };
+      });
+    } catch (error) {
+      console.error('[reservations] could not end the leases of a revoked agent:', (error as Error).message);
+    }
   }
 
   /** Removes expired leases, telling whether their holder had gone offline (it could not renew). */
@@ -337,35 +330,19 @@ export class ReservationService {
     const now = Date.now();
     const expired = [...this.leases.values()].filter((lease) => lease.expiresAt <= now);
     if (expired.length === 0) return;
-    const offline = new Set(expired.filter((lease) => {
+    const effects = expired.map((lease): LeaseEffect => {
       const holder = this.registry.find(lease.holderId);
-      return !holder || this.registry.presence(holder) === 'offline';
-    }));
-    this.end(expired, (lease) => ({ kind: 'expired', holderOffline: offline.has(lease) }));
+      return { kind: 'expired', lease, holderOffline: !holder || this.registry.presence(holder) === 'offline' };
+    });
+    // Every hub tells its own listeners of an expiry; the cluster's copy just drops them.
+    this.apply(effects, false);
+    this.shared?.dropExpired(expired.map(recordOf));
   }
 
-  /** Deletes the leases' rows, then forgets them. */
-  private end(leases: Lease[], how: EndedHow): Reservation[] {
-    if (leases.length === 0) return [];
-    this.store(() => {
-      for (const lease of leases) this.statements.delete.run(lease.id);
-    });
-    return this.forget(leases, how);
-  }
-
-  /** Drops leases whose rows are gone from memory, and tells the listeners how each ended. */
-  private forget(leases: Lease[], how: EndedHow): Reservation[] {
-    const views = leases.map((lease) => {
-      this.leases.delete(lease.id);
-      const inProject = this.byProject.get(lease.project);
-      inProject?.delete(lease);
-      if (inProject?.size === 0) this.byProject.delete(lease.project);
-      const reservation = this.view(lease);
-      const change = typeof how === 'function' ? how(lease) : how;
-      this.emit({ ...change, reservation } as ReservationChange);
-      return reservation;
-    });
-    return views;
+  private projectOf(id: string): string {
+    const lease = this.leases.get(id);
+    if (!lease) throw notFound(`there is no reservation ${id}: it was released or expired (reserve the paths again)`);
+    return lease.project;
   }
 
   /** Runs writes in one transaction; a failure (disk full, say) is the documented storage_failed, with nothing changed. */
@@ -377,16 +354,9 @@ export class ReservationService {
     }
   }
 
-  /** Patterns held in a project by live leases: what one reserve is checked against. */
-  private patternCount(project: string, now: number): number {
-    let count = 0;
-    for (const lease of this.byProject.get(project) ?? []) if (lease.expiresAt > now) count += lease.paths.length;
-    return count;
-  }
-
-  /** The agent's leases (live at `now`, when given), from its project's. */
-  private heldBy(project: string, agentId: string, now?: number): Lease[] {
-    return [...(this.byProject.get(project) ?? [])].filter((lease) => lease.holderId === agentId && (now === undefined || lease.expiresAt > now));
+  /** The agent's leases, from its project's. */
+  private heldBy(project: string, agentId: string): Lease[] {
+    return [...(this.byProject.get(project) ?? [])].filter((lease) => lease.holderId === agentId);
   }
 
   private remember(lease: Lease): void {
@@ -396,6 +366,15 @@ export class ReservationService {
     inProject.add(lease);
   }
 
+  private drop(id: string): void {
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    this.leases.delete(id);
+    const inProject = this.byProject.get(lease.project);
+    inProject?.delete(lease);
+    if (inProject?.size === 0) this.byProject.delete(lease.project);
+  }
+
   private live(id: string): Lease {
     const lease = this.leases.get(id);
     if (!lease) throw notFound(`there is no reservation ${id}: it was released or expired (reserve the paths again)`);
@@ -403,11 +382,11 @@ export class ReservationService {
     return lease;
   }
 
-  private holderName(lease: Lease): string {
+  private holderName(lease: LeaseRecord): string {
     return this.registry.find(lease.holderId)?.name ?? lease.holderId;
   }
 
-  private view(lease: Lease): Reservation {
+  private view(lease: LeaseRecord): Reservation {
     return {
       id: lease.id,
       project: lease.project,
@@ -423,7 +402,7 @@ export class ReservationService {
     };
   }
 
-  private row(lease: Lease) {
+  private row(lease: LeaseRecord) {
     return {
       id: lease.id,
       project: lease.project,
@@ -438,14 +417,29 @@ export class ReservationService {
     };
   }
 
-  private emit(change: ReservationChange): void {
+  private emit(change: ReservationChange, fromAnotherHub: boolean): void {
     for (const listener of this.listeners) {
       try {
-        listener(change);
+        listener(change, fromAnotherHub);
       } catch (error) {
         // A watcher's failure must not undo the change, which is already stored.
         console.error('[reservations] a change listener failed:', error);
       }
     }
   }
+}
+
+function recordOfRow(row: LeaseRow): LeaseRecord {
+  return {
+    id: row.id,
+    project: row.project,
+    holderId: row.holder_id,
+    paths: JSON.parse(row.paths) as string[],
+    mode: row.mode,
+    reason: row.reason,
+    ttlSeconds: row.ttl_seconds,
+    createdAt: Date.parse(row.created_at),
+    expiresAt: Date.parse(row.expires_at),
+    renewedAt: row.renewed_at === null ? null : Date.parse(row.renewed_at),
+  };
 }
