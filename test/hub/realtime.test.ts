@@ -26,6 +26,26 @@ describe('realtime socket', () => {
     sa.ws.close();
   });
 
+  it('delivers each text body as the sender\'s JSON parses, whatever its escapes, script or repeated keys', async () => {
+    const hub = await startHub();
+    const a = await hub.register('a');
+    const b = await hub.register('b');
+    const sa = await openSocket(hub.url, a.agent.id, a.token);
+    const sb = await openSocket(hub.url, b.agent.id, b.token);
+    const literals = ['"plain"', '"héllo 日本語 😀 \u2028"', '"a \\"quoted\\" word\\n"', '"\\u0041\\ud83d\\ude00"', '""', '"evil","body":"real"', ' "spaced" '];
+    for (const [i, literal] of literals.entries()) {
+      sa.ws.send(`{"type":"send","ref":"r${i}","message":{"to":{"type":"agent","id":"${b.agent.id}"},"body":${literal}}}`);
+    }
+    await until(() => sb.messages().length === literals.length, 5000, 'deliveries');
+    const expected = literals.map((literal) => (JSON.parse(`{"body":${literal}}`) as { body: string }).body);
+    expect(sb.messages().map((m) => m.body)).toEqual(expected);
+    // And as stored: read back over HTTP.
+    const inbox = (await hub.api(`/agents/${b.agent.id}/messages`, { token: b.token })).body as { messages: Array<{ body: string }> };
+    expect(inbox.messages.map((m) => m.body)).toEqual(expected);
+    sa.ws.close();
+    sb.ws.close();
+  });
+
   it('redelivers unacknowledged messages after a reconnect, in order, and never acknowledged ones', async () => {
     const hub = await startHub();
     const a = await hub.register('a');

@@ -17,7 +17,7 @@ import { checkedStore, memoryCaller, searchContext, writeContext } from '../memo
 import type { MemoryEngine } from '../memory/engine';
 import type { ReservationService } from '../reservations/service';
 import type { TaskService } from '../tasks/service';
-import { frameLength, messageFrame, sendFrame, type OutgoingFrame } from './frames';
+import { frameLength, messageFrame, sendFrame, sentFrame, textBodyLiteral, type OutgoingFrame } from './frames';
 import { rawBodyFrom, type DecodedSend } from './decode-send';
 import type { RawBody } from './json-body';
 import type { Delivery, MessagingService } from './service';
@@ -210,12 +210,12 @@ export class RealtimeGateway {
 
   private deliver(deliveries: Delivery[]): void {
     const observe = this.options.observeDelivery;
-    for (const { message, recipients, acceptedAt } of deliveries) {
+    for (const { message, recipients, acceptedAt, bodyJson } of deliveries) {
       let frame: OutgoingFrame | undefined;
       for (const agentId of recipients) {
         const connection = this.connections.get(agentId);
         if (!connection) continue;
-        frame ??= messageFrame(message);
+        frame ??= messageFrame(message, bodyJson);
         if (connection.push(message.seq, frame) && observe) observe(performance.now() - acceptedAt, connection.agent);
       }
     }
@@ -228,7 +228,7 @@ export class RealtimeGateway {
     this.connections.set(agent.id, connection);
     this.options.registry.connectionOpened(agent);
 
-    const send = (frame: ServerFrame) => ws.readyState === ws.OPEN && sendCorked(ws, JSON.stringify(frame));
+    const send = (frame: ServerFrame | string) => ws.readyState === ws.OPEN && sendCorked(ws, typeof frame === 'string' ? frame : JSON.stringify(frame));
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {
@@ -271,7 +271,7 @@ export class RealtimeGateway {
   }
 
   /** A decoded frame: parsed (the envelope, for a large send) and validated, then handled. */
-  private receive(agent: AgentRecord, data: Buffer, decoded: DecodedSend, send: (frame: ServerFrame) => void): void {
+  private receive(agent: AgentRecord, data: Buffer, decoded: DecodedSend, send: (frame: ServerFrame | string) => void): void {
     let frame: ParsedFrame;
     let ref: string | undefined;
     try {
@@ -286,20 +286,24 @@ export class RealtimeGateway {
       send({ type: 'error', ...(ref === undefined ? {} : { ref }), code: 'invalid_frame', message: `malformed frame: ${(error as Error).message}` });
       return;
     }
-    // A large send keeps its body as JSON bytes; the frame's `body` is a placeholder.
-    const body = decoded.kind === 'split' && frame.type === 'send' ? decoded.body : undefined;
-    const rawBody = body && rawBodyFrom(body);
-    void this.handle(agent, frame, send, rawBody);
+    if (frame.type === 'send') {
+      // A large send keeps its body as JSON bytes; the frame's `body` is a placeholder. A small text body's literal is
+      // passed on as it arrived, for the recipients' frames.
+      if (decoded.kind === 'split') void this.handle(agent, frame, send, rawBodyFrom(decoded.body));
+      else void this.handle(agent, frame, send, undefined, typeof frame.message.body === 'string' ? textBodyLiteral(data, frame.message.body) : undefined);
+      return;
+    }
+    void this.handle(agent, frame, send);
   }
 
-  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame) => void, rawBody?: RawBody): Promise<void> {
+  private async handle(agent: AgentRecord, frame: ParsedFrame, send: (frame: ServerFrame | string) => void, rawBody?: RawBody, bodyJson?: Buffer): Promise<void> {
     const { registry, messaging } = this.options;
     const ref = 'ref' in frame ? frame.ref : undefined;
     try {
       switch (frame.type) {
         case 'send': {
-          const result = await messaging.send(agent, frame.message, rawBody);
-          send({ type: 'sent', ref: frame.ref, result });
+          const result = await messaging.send(agent, frame.message, rawBody, bodyJson);
+          send(sentFrame(frame.ref, result));
           break;
         }
         case 'ack':

@@ -24,6 +24,8 @@ export interface Delivery {
   recipients: string[];
   /** performance.now() when the hub accepted the send: notification latency is measured from here. */
   acceptedAt: number;
+  /** The body's JSON encoding when the send came with one (see MessagingService.send): frames take it as it is. */
+  bodyJson?: string | Buffer;
 }
 
 type PendingWrite =
@@ -34,6 +36,7 @@ type PendingWrite =
       /** Said by the raw body when there is one (request.body is then a placeholder). */
       contentType: 'text' | 'json';
       bodyText: string;
+      bodyJson: string | Buffer | undefined;
       /**
        * A body stored in a file (already durable): the message's id, chosen when the file was written, the file's
        * bytes, and whether request.body is the body itself (false when it is the placeholder of a raw one).
@@ -104,8 +107,10 @@ export class MessagingService {
   /**
    * Resolves once the message is committed; rejects with a HubError the caller can show. `raw`, when given, is the
    * body as it arrived (request.body is then a placeholder): a large one is stored without becoming a string.
+   * `bodyJson`, when given, is request.body's JSON encoding as it arrived (a text body's string literal, see
+   * frames.ts textBodyLiteral): recipients' frames take it instead of serialising the body again.
    */
-  send(sender: AgentRecord, request: ParsedSend, raw?: RawBody): Promise<SendResponse> {
+  send(sender: AgentRecord, request: ParsedSend, raw?: RawBody, bodyJson?: Buffer): Promise<SendResponse> {
     if (this.closed) return Promise.reject(new HubError('closing', 'the hub is shutting down'));
     if (sender.revokedAt) return Promise.reject(revoked(`agent ${sender.name} was revoked and may not send`));
     let bodyText: string | undefined;
@@ -133,13 +138,20 @@ export class MessagingService {
     if (bytes > this.options.bodyFileBytes) {
       return this.sendWithBodyFile(this.store.bodies, sender, request, contentType, raw, bodyText, acceptedAt);
     }
+    let json: string | Buffer | undefined = bodyJson;
     if (raw) {
       // Small enough for its row: the body becomes a value like any other.
       bodyText = raw.rowText();
       request = { ...request, body: raw.contentType === 'text' ? bodyText : (raw.value() as ParsedSend['body']) };
+      json = raw.json;
+    } else if (contentType === 'json') {
+      // A JSON body's serialisation is its JSON encoding: made once, for its row and for every frame.
+      json = bodyText;
     }
     const text = bodyText!;
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', sender, request, contentType, bodyText: text, acceptedAt, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.enqueue({ kind: 'send', sender, request, contentType, bodyText: text, bodyJson: json, acceptedAt, resolve, reject }),
+    );
   }
 
   /**
@@ -178,6 +190,7 @@ export class MessagingService {
         request,
         contentType,
         bodyText: preview,
+        bodyJson: undefined,
         external: { id, json, parsed: raw === undefined },
         acceptedAt,
         resolve: (result) => {
@@ -385,6 +398,7 @@ export class MessagingService {
       message: write.external ? withBodyBytes(message, write.external.json, write.external.parsed) : message,
       recipients,
       acceptedAt: write.acceptedAt,
+      bodyJson: write.bodyJson,
     });
     return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
   }
