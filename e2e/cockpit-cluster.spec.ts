@@ -1,13 +1,14 @@
 /**
  * The Status view's Cluster section against real hubs joined through a real redis-server: both hubs listed alive,
  * then the second stopped and shown gone once its announcement expires. A hub without cluster.redis says it runs
- * on its own.
+ * on its own. The Cluster view of one hub shows every hub with its health and agents, and says when Redis is lost.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { redisUnavailable, startRedis } from '../test/support/redis-server';
 import { expect, startHub, stopHub, test, type RunningHub } from './hub';
+import { TestAgent } from './test-agent';
 
 const unavailable = redisUnavailable();
 
@@ -56,6 +57,77 @@ test.describe('cockpit cluster section', () => {
       await expect(laptopRow).toHaveAttribute('data-alive', 'true');
       await page.screenshot({ path: testInfo.outputPath('cluster-gone.png'), fullPage: true });
     } finally {
+      for (const hub of started) await stopHub(hub);
+      await redis.stop();
+      rmSync(redisDir, { recursive: true, force: true });
+    }
+  });
+
+  test(`the Cluster view shows every hub's health and agents, and says when Redis is lost${unavailable ? ` (skipped: ${unavailable})` : ''}`, async ({ page }, testInfo) => {
+    test.skip(unavailable !== null, unavailable ?? '');
+    const redisDir = mkdtempSync(path.join(os.tmpdir(), 'devenviro-redis-'));
+    const redis = await startRedis(redisDir);
+    const started: RunningHub[] = [];
+    const agents: TestAgent[] = [];
+    try {
+      const laptop = await startHub([], clusterDataDir(redis.url, 'laptop'));
+      started.push(laptop);
+      const build = await startHub([], clusterDataDir(redis.url, 'build-1'));
+      started.push(build);
+      // Agents on each hub: two on build-1 talking to each other, one on the laptop.
+      const builder = await TestAgent.connect(build, { name: 'builder', project: 'shop' });
+      const tester = await TestAgent.connect(build, { name: 'tester', project: 'shop' });
+      const planner = await TestAgent.connect(laptop, { name: 'planner', project: 'shop' });
+      agents.push(builder, tester, planner);
+
+      await page.goto(`${laptop.cockpitUrl}#/status`);
+      await page.getByTestId('cluster-open-view').click();
+      await expect(page.getByTestId('view-cluster')).toBeVisible();
+      await expect(page.getByTestId('nav-cluster')).toHaveAttribute('aria-current', 'page');
+
+      const buildCard = page.getByTestId('hub-card-build-1');
+      const laptopCard = page.getByTestId('hub-card-laptop');
+      await expect(buildCard).toHaveAttribute('data-alive', 'true', { timeout: 20_000 });
+      await expect(laptopCard).toHaveAttribute('data-alive', 'true');
+      await expect(laptopCard).toContainText('this hub');
+      await expect(buildCard).not.toContainText('this hub');
+      await expect(buildCard).toContainText(build.baseUrl);
+      // Hub B's health as it announced it: memory, loop delay and its round trip to Redis are measured figures.
+      await expect(buildCard.getByTestId('hub-rss')).toHaveText(/^\d+(\.\d)? MB$/, { timeout: 20_000 });
+      await expect(buildCard.getByTestId('hub-loop')).toHaveText(/^(0|<1 µs|\d+ µs|[\d.]+ m?s)$/, { timeout: 20_000 });
+      await expect(buildCard.getByTestId('hub-rtt')).toHaveText(/^(<1 µs|\d+ µs|[\d.]+ m?s)$/, { timeout: 20_000 });
+      await expect(buildCard).toContainText('Agents 2 connected of 2', { timeout: 20_000 });
+      await expect(buildCard.getByTestId('hub-agent-builder')).toContainText('online');
+      await expect(buildCard.getByTestId('hub-agent-tester')).toBeVisible();
+      await expect(laptopCard.getByTestId('hub-agent-planner')).toBeVisible();
+      // The cockpit's own socket (this page) is not counted as an agent.
+      await expect(laptopCard.getByTestId('hub-agents')).toHaveText('1');
+      await expect(buildCard.getByTestId('hub-agents')).toHaveText('2');
+      await expect(buildCard.getByTestId('hub-agent-planner')).toHaveCount(0);
+
+      // Messages between build-1's agents: the laptop's cockpit sees build-1's message rate rise.
+      let sending = true;
+      const sends = (async () => {
+        while (sending) {
+          await builder.burst(tester, 20);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      await expect(buildCard.getByTestId('hub-sent')).not.toHaveText(/^(0\/s|—)$/, { timeout: 20_000 });
+      sending = false;
+      await sends;
+      await expect(page.getByTestId('cluster-traffic')).toBeVisible();
+      await page.screenshot({ path: testInfo.outputPath('cluster-view.png'), fullPage: true });
+
+      // Redis goes away: the laptop's cockpit says so at the top, and again once Redis is back, no more.
+      await redis.kill9();
+      await expect(page.getByTestId('cluster-redis-lost')).toContainText('This hub has lost Redis', { timeout: 20_000 });
+      await expect(laptopCard).toHaveAttribute('data-alive', 'true');
+      await page.screenshot({ path: testInfo.outputPath('cluster-redis-lost.png'), fullPage: true });
+      await redis.restart();
+      await expect(page.getByTestId('cluster-redis-lost')).toHaveCount(0, { timeout: 20_000 });
+    } finally {
+      for (const agent of agents) agent.close();
       for (const hub of started) await stopHub(hub);
       await redis.stop();
       rmSync(redisDir, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 import { expect, test } from './hub';
 import { openCockpit, TestAgent, watchConsole } from './test-agent';
 
-const VIEWS = ['overview', 'agents', 'connect', 'reservations', 'workflows', 'tasks', 'messages', 'memory', 'backup', 'performance', 'status'] as const;
+const VIEWS = ['overview', 'agents', 'connect', 'reservations', 'workflows', 'tasks', 'messages', 'memory', 'backup', 'performance', 'cluster', 'status'] as const;
 
 // The cockpit's own look (the system's dark setting); e2e/cockpit-keyboard.spec.ts covers the light one.
 test.use({ colorScheme: 'dark' });

@@ -67,7 +67,8 @@ export class Cluster {
         name: settings.hubName ?? os.hostname(),
         apiUrl: options.apiUrl,
         startedAt: options.startedAt.toISOString(),
-        connectedAgents: () => options.registry.all().filter((agent) => agent.connections > 0).length,
+        // The cockpit's own socket is not an agent of the cluster (the Cluster view lists agents without it).
+        connectedAgents: () => options.registry.all().filter((agent) => agent.connections > 0 && !isOverseer(agent)).length,
         health: () => this.health(),
         traffic: () => undefined,
       },
@@ -155,7 +156,7 @@ export class Cluster {
     const { registry } = this.options;
     const agents: ClusterAgent[] = [];
     for (const agent of registry.all()) {
-      if (agent.revokedAt || (agent.project === OVERSEER.project && agent.name === OVERSEER.name)) continue;
+      if (agent.revokedAt || isOverseer(agent)) continue;
       const info = registry.info(agent);
       const hubId = agent.remote ? agent.remote.hubId || null : this.hubId;
       agents.push({ id: agent.id, name: agent.name, project: agent.project, status: info.status, connected: info.connected, hubId });
@@ -188,6 +189,10 @@ export class Cluster {
     await this.link.close();
     this.options.services.set('cluster', 'down', 'left the cluster (the hub stopped)');
   }
+}
+
+function isOverseer(agent: AgentRecord): boolean {
+  return agent.project === OVERSEER.project && agent.name === OVERSEER.name;
 }
 
 /** The state of a hub that is not in a cluster. */

@@ -10,6 +10,7 @@ import type { Transport } from './transport';
 import { AgentsView } from './views/AgentsView';
 import { AttentionNavHint } from './views/attention/AttentionStrip';
 import { BackupNavHint, BackupView } from './views/BackupView';
+import { ClusterView } from './views/cluster/ClusterView';
 import { ConnectView } from './views/ConnectView';
 import { MemoryView } from './views/MemoryView';
 import { MessagesView } from './views/MessagesView';
@@ -56,6 +57,7 @@ const NAV: Array<{ view: ViewName; label: string; icon: ReactNode }> = [
   { view: 'memory', label: 'Memory', icon: <Icon d="M5 4h14v16H5zM9 8h6M9 12h6M9 16h3" /> },
   { view: 'backup', label: 'Backup', icon: <Icon d="M7 18a4.5 4.5 0 0 1-.6-8.96A6 6 0 0 1 18 8.5a4.5 4.5 0 0 1-.5 9.5M12 12v8M9 15l3-3 3 3" /> },
   { view: 'performance', label: 'Performance', icon: <Icon d="M3 17l5-6 4 4 8-10M15 5h5v5" /> },
+  { view: 'cluster', label: 'Cluster', icon: <Icon d="M5 5h5v5H5zM14 5h5v5h-5zM9.5 14h5v5h-5zM10 7.5h4M7.5 10l3.5 4M16.5 10L13 14" /> },
   { view: 'status', label: 'Status', icon: <Icon d="M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 8v5M12 16v.5" /> },
 ];
 
@@ -141,6 +143,8 @@ function CurrentView({ view, param }: { view: ViewName; param: string | null }) 
       return <BackupView />;
     case 'performance':
       return <PerformanceView />;
+    case 'cluster':
+      return <ClusterView />;
     case 'status':
       return <StatusView />;
   }

@@ -5,7 +5,7 @@ import { useSyncExternalStore } from 'react';
  * Hash routing (`#/agents`, `#/agents/<id>`, `#/messages/<threadId>`): the hub serves one page and needs no routes
  * of its own, and a view (with its selection) can be linked to, reloaded and navigated back to.
  */
-export const VIEWS = ['overview', 'agents', 'connect', 'reservations', 'workflows', 'tasks', 'messages', 'memory', 'backup', 'performance', 'status'] as const;
+export const VIEWS = ['overview', 'agents', 'connect', 'reservations', 'workflows', 'tasks', 'messages', 'memory', 'backup', 'performance', 'cluster', 'status'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export interface Route {

@@ -1,19 +1,15 @@
-/** The Status view's Cluster section: this hub's link to Redis, the hubs of the cluster and any name conflicts. */
-import { useEffect } from 'react';
+/**
+ * The Status view's Cluster section: this hub's link to Redis, the hubs of the cluster and any name conflicts; the
+ * Cluster view has each hub's health, agents and the traffic between them.
+ */
 import type { ClusterHub, ClusterState } from '../../../shared/cluster-protocol';
 import { formatAgo } from '../format';
-import { useCall, useNow } from '../hooks';
-
-/** Hubs announce themselves every second or so; a 2 s refresh shows one going gone within a few seconds. */
-const REFRESH_MS = 2_000;
+import { useNow } from '../hooks';
+import { href } from '../router';
+import { useClusterState } from './cluster/useClusterState';
 
 export function ClusterPanel() {
-  const cluster = useCall('cluster.state');
-  const { reload } = cluster;
-  useEffect(() => {
-    const timer = setInterval(reload, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [reload]);
+  const cluster = useClusterState();
   return (
     <section className="cluster" aria-label="Cluster" data-testid="cluster">
       <h2 className="section-heading">Cluster</h2>
@@ -41,6 +37,11 @@ function ClusterDetails({ state }: { state: ClusterState }) {
     <>
       <p data-testid="cluster-link" data-connected={String(state.connected)}>
         <span className={`dot dot-${state.connected ? 'up' : 'degraded'}`} aria-hidden="true" />{state.connected ? 'Connected' : 'Not connected'}: {state.detail}
+      </p>
+      <p className="small">
+        <a href={href('cluster')} data-testid="cluster-open-view">
+          Each hub's health, agents and cross-hub traffic: the Cluster view
+        </a>
       </p>
       <div className="table-scroll">
         <table className="table" data-testid="cluster-hubs">
