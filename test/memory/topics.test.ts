@@ -1,6 +1,7 @@
 /**
  * Topics over a real hub (real SQLite, the built-in ONNX encoder, FAISS): notes of three projects form topics along
- * their subjects, labelled by their distinctive words; new memories join the nearest topic or start one; a superseded
+ * their subjects, labelled by their distinctive words (measured on fixtures/topics-heldout.json, notes the topic
+ * threshold was never tuned on; fixtures/topics.json, which it was tuned on, serves the other tests); new memories join the nearest topic or start one; a superseded
  * memory leaves its topic; search hits say their topic; an agent sees its own project's topics only; the cockpit's
  * calls answer the same.
  */
@@ -17,17 +18,17 @@ interface Note {
 }
 
 const notes = (JSON.parse(readFileSync(new URL('./fixtures/topics.json', import.meta.url), 'utf8')) as { notes: Note[] }).notes;
-const PROJECTS = ['shop', 'blog', 'ops'];
-/** Words a person would accept in the label of each subject's topic. */
-const SUBJECT_WORDS: Record<string, string[]> = {
-  database: ['postgres', 'migration', 'database', 'index'],
-  payments: ['stripe', 'payment', 'webhook', 'refund'],
-  frontend: ['react', 'storefront', 'component', 'vite'],
-  publishing: ['post', 'blog', 'front', 'matter', 'markdown'],
-  hosting: ['netlify', 'site', 'deploy', 'dns'],
-  kubernetes: ['kubernetes', 'cluster', 'pods', 'pod', 'deployment'],
-  monitoring: ['prometheus', 'monitoring', 'metric', 'alert', 'grafana'],
-};
+/** Held out: written after the threshold was tuned, with the words a person would accept in each subject's label. */
+const heldOut = JSON.parse(readFileSync(new URL('./fixtures/topics-heldout.json', import.meta.url), 'utf8')) as { labelWords: Record<string, string[]>; notes: Note[] };
+/**
+ * Floors a little under what the threshold tuned on fixtures/topics.json gives on the held-out notes (purity 0.87,
+ * 17/60 grouped, 7/10 subjects with a topic of 3+, 3 labels off): realistic notes of one subject share fewer words,
+ * so they split into more, smaller topics than the tuned set's (38 notes: purity 1.00, 36/38 grouped).
+ */
+const PURITY_FLOOR = 0.8;
+const GROUPED_FLOOR = 0.2;
+const SUBJECTS_FLOOR = 6;
+const BAD_LABELS_CEILING = 4;
 
 /** A fixed, mixed order (subjects interleaved), the same every run. */
 function mixed<T>(items: T[]): T[] {
@@ -38,16 +39,16 @@ async function idle(hub: TestHub): Promise<void> {
   await (await hub.app.hub().memory.graph()).whenIdle();
 }
 
-/** Three projects, an agent in each, every note stored by its project's agent one at a time. */
-async function withNotes() {
+/** An agent in each project, every note stored by its project's agent one at a time. */
+async function withNotes(stored: Note[] = notes) {
   const hub = await startHub();
   const agents: Record<string, { id: string; token: string }> = {};
-  for (const project of PROJECTS) {
+  for (const project of new Set(stored.map((note) => note.project))) {
     const { agent, token } = await hub.register(`${project}-agent`, { project });
     agents[project] = { id: agent.id, token };
   }
   const ids = new Map<string, string>();
-  for (const note of mixed(notes)) {
+  for (const note of mixed(stored)) {
     const { status, body } = await hub.api('/memory/store', { token: agents[note.project]!.token, body: { text: note.text, kind: 'fact' } });
     expect(status).toBe(201);
     ids.set(body.stored[0].memory.id, note.subject);
@@ -63,17 +64,22 @@ async function withNotes() {
 }
 
 describe('topics', () => {
-  it('form along the subjects of each project, labelled by their distinctive words', async () => {
-    const { ids, topics, members } = await withNotes();
-    for (const project of PROJECTS) {
+  it('form along the subjects of each project, labelled by their distinctive words (held-out notes)', async () => {
+    const { ids, topics, members } = await withNotes(heldOut.notes);
+    const projects = [...new Set(heldOut.notes.map((note) => note.project))];
+    expect(projects.length).toBeGreaterThanOrEqual(3);
+    let pure = 0;
+    let topicCount = 0;
+    let grouped = 0;
+    const subjectsWithTopic = new Set<string>();
+    const badLabels: string[] = [];
+    for (const project of projects) {
       const list = await topics(project);
-      const subjects = new Set(notes.filter((note) => note.project === project).map((note) => note.subject));
-      // Every current memory of the project is in exactly one topic.
-      expect(list.reduce((total, topic) => total + topic.size, 0)).toBe(notes.filter((note) => note.project === project).length);
-      // Largest first.
+      const own = heldOut.notes.filter((note) => note.project === project);
+      // Every current memory of the project is in exactly one topic; largest first.
+      expect(list.reduce((total, topic) => total + topic.size, 0)).toBe(own.length);
       expect(list.map((topic) => topic.size)).toEqual([...list.map((topic) => topic.size)].sort((a, b) => b - a));
-      let pure = 0;
-      const seen = new Set<string>();
+      topicCount += list.length;
       for (const topic of list) {
         expect(topic.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
         expect(topic.project).toBe(project);
@@ -87,19 +93,27 @@ describe('topics', () => {
         }
         const [majority, count] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
         pure += count;
+        // Grouped: memories sharing a topic with at least two others of their subject.
+        for (const same of counts.values()) if (same >= 3) grouped += same;
         if (topic.size >= 3) {
-          seen.add(majority);
-          // A label a person would recognise: one of its words names the subject, and it has several words.
-          expect(topic.label.length, JSON.stringify(topic)).toBeGreaterThanOrEqual(3);
-          expect(topic.label.some((word) => SUBJECT_WORDS[majority]!.includes(word)), `${majority}: ${topic.label.join(', ')}`).toBe(true);
+          subjectsWithTopic.add(`${project}/${majority}`);
+          // A label a person would recognise: one of its words names the subject.
+          if (!topic.label.some((word) => heldOut.labelWords[majority]!.includes(word))) badLabels.push(`${majority}: ${topic.label.join(', ')}`);
         }
       }
-      // Purity: the share of memories in a topic whose majority subject is theirs.
-      expect(pure / notes.filter((note) => note.project === project).length, project).toBeGreaterThanOrEqual(0.9);
-      // Every subject has a topic of its own (of three or more memories); the monitoring notes are only loosely alike
-      // (their mean similarity, 0.39, is below the 0.5 a memory needs to join a topic), so they may stay apart.
-      expect([...subjects].filter((subject) => !seen.has(subject) && subject !== 'monitoring'), project).toEqual([]);
     }
+    const subjects = new Set(heldOut.notes.map((note) => `${note.project}/${note.subject}`));
+    const purity = pure / heldOut.notes.length;
+    console.log(
+      `held-out topics: ${heldOut.notes.length} notes, ${subjects.size} subjects -> ${topicCount} topics, purity ${purity.toFixed(2)}, ` +
+        `grouped ${grouped}/${heldOut.notes.length}, ${subjectsWithTopic.size}/${subjects.size} subjects with a topic of 3+, ` +
+        `labels off: ${badLabels.length ? badLabels.join(' | ') : 'none'}`,
+    );
+    // Floors under what the tuned threshold gives on these notes (see docs/benchmarks.md, "Topics and links").
+    expect(purity).toBeGreaterThanOrEqual(PURITY_FLOOR);
+    expect(grouped / heldOut.notes.length).toBeGreaterThanOrEqual(GROUPED_FLOOR);
+    expect(subjectsWithTopic.size).toBeGreaterThanOrEqual(SUBJECTS_FLOOR);
+    expect(badLabels.length).toBeLessThanOrEqual(BAD_LABELS_CEILING);
   });
 
   it('takes new memories as they arrive: the nearest topic, or a new one; a superseded memory leaves its topic', async () => {
