@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { HUB_SUITE_OPTIONS, intOption, numberOption } from '../lib/options';
 
-const PHASES = ['single', 'two', 'three'] as const;
+const PHASES = ['single', 'two', 'two-total', 'three'] as const;
 type PhaseName = (typeof PHASES)[number];
 
 const USAGE = `Usage: npm run bench -- cluster [options]

@@ -6,7 +6,7 @@ import type { LatencyResult, ThroughputResult } from './phases';
 /** What a run measured, phase by phase. */
 export interface ClusterResults {
   single?: { latency: LatencyResult; throughput: ThroughputResult };
-  two?: { latency: LatencyResult; throughput: ThroughputResult; total: ThroughputResult };
+  two?: { latency?: LatencyResult; throughput?: ThroughputResult; total?: ThroughputResult };
   three?: { latency: LatencyResult; total: ThroughputResult };
   /** Phases that failed, with why (the others still ran). */
   failures: Record<string, string>;
