@@ -36,6 +36,8 @@ export const ATTENTION_KINDS = [
   'service-degraded',
   /** A bottleneck the advisor found in the hub's own measurements (advice-protocol.ts), with its fix when it has one. */
   'bottleneck',
+  /** Another hub of the cluster stopped announcing itself (docs/cluster.md). */
+  'hub-gone',
 ] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 
@@ -48,7 +50,7 @@ export interface AttentionEvidence {
 
 /** Where the item is fixed: a cockpit view and its selection (as in `#/<view>/<selection>`). */
 export interface AttentionLink {
-  view: 'agents' | 'messages' | 'workflows' | 'tasks' | 'reservations' | 'backup' | 'status' | 'performance';
+  view: 'agents' | 'messages' | 'workflows' | 'tasks' | 'reservations' | 'backup' | 'status' | 'performance' | 'cluster';
   selection: string | null;
   /** The link's words ("Open tester"). */
   label: string;

@@ -1,14 +1,20 @@
 /**
  * What each hub announces about itself through a real redis-server, for every cockpit to show the whole cluster:
  * its health (event-loop delay, memory, messages per second, the round trip to Redis), and every agent with the hub
- * it is on. A hub of an earlier version, announcing no health, is listed without it.
+ * it is on. A hub of an earlier version, announcing no health, is listed without it. A hub gone, and Redis lost,
+ * are items of the attention list pointing at the Cluster view.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import type { AttentionList } from '../../src/shared/attention-protocol';
 import type { ClusterHub, ClusterState } from '../../src/shared/cluster-protocol';
 import { clusterKeys } from '../../src/main/cluster/keys';
+import { defaultConfig } from '../../src/main/config/config';
 import { openSocket, startHub, type TestHub } from '../hub/harness';
 import { tempDir } from '../helpers';
+import { startHubProcess } from '../support/hub-process';
 import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
 
 const unavailable = redisUnavailable();
@@ -135,5 +141,51 @@ describe.skipIf(unavailable !== null)(`each hub's health and agents, seen from e
     const self = hubNamed(down, 'laptop')!;
     expect(self.alive).toBe(true);
     expect(self.health!.rssBytes).toBeGreaterThan(0);
+  });
+
+  it('lists a hub killed with its agent on it, and Redis lost, as items needing attention', { timeout: 60_000 }, async () => {
+    const server = await redis();
+    const dataDir = tempDir();
+    mkdirSync(dataDir, { recursive: true });
+    const config = defaultConfig();
+    config.cluster = { ...config.cluster, redis: server.url, hubName: 'doomed', heartbeatMs: 200, hubTtlMs: 1_000 };
+    writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify(config, null, 2));
+    const doomed = await startHubProcess(dataDir);
+    onTestFinished(() => doomed.stop());
+    const survivor = await clusterHub(server, 'survivor');
+    const attention = async (): Promise<AttentionList> => (await survivor.api('/attention', { token: survivor.app.cockpitToken })).body;
+
+    const register = await fetch(`${doomed.url}/api/v1/agents/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'worker', project: 'shop' }),
+    });
+    const worker = (await register.json()) as { agent: { id: string }; token: string };
+    const socket = await openSocket(doomed.url, worker.agent.id, worker.token);
+    socket.closed.catch(() => undefined);
+    const doomedId = await until('the worker on the doomed hub, seen on the survivor', async () => {
+      const state = await cluster(survivor);
+      const seen = state.agents?.find((agent) => agent.id === worker.agent.id);
+      return seen?.connected && seen.hubId;
+    });
+    expect(hubNamed(await cluster(survivor), 'doomed')?.id).toBe(doomedId);
+    expect((await attention()).items.filter((item) => item.kind === 'hub-gone')).toEqual([]);
+
+    await doomed.kill9();
+    const gone = await until('the gone hub listed', async () => (await attention()).items.find((item) => item.kind === 'hub-gone'));
+    expect(gone).toMatchObject({
+      id: `hub-gone:${doomedId}`,
+      severity: 'warning',
+      project: null,
+      link: { view: 'cluster' },
+      evidence: expect.arrayContaining([{ label: 'agents on it', value: 1, unit: 'count' }]),
+    });
+    expect(gone.title).toMatch(/^Hub doomed is gone: last seen \d+ s ago$/);
+    expect(gone.detail).toContain('Its 1 agent is shown offline');
+
+    await server.kill9();
+    const lost = await until('Redis lost listed', async () => (await attention()).items.find((item) => item.id === 'service:cluster'));
+    expect(lost).toMatchObject({ kind: 'service-degraded', severity: 'warning', link: { view: 'cluster' } });
+    expect(lost.detail).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+/);
   });
 });

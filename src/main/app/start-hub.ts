@@ -186,7 +186,7 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   // Bottlenecks from the hub's own measurements (it reads the services through `hub`), and profiles on request.
   const advisor = new Advisor({ hub: () => hub, metrics, settings: () => config.advisor, dataDir, backupTarget: () => config.backup.target });
   const attention = new AttentionService(
-    { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup, advice: advisor },
+    { db, registry, messaging, tasks, workflows, reservations, backup, services, backupSettings: () => config.backup, advice: advisor, cluster },
     { onChanged: (list) => events.emit('attention.changed', list), watched: () => events.listening('attention.changed') },
   );
   const profiler = new Profiler(dataDir);

@@ -9,6 +9,7 @@ import { performAction } from './actions';
 import { agentBacklogSource } from './agents';
 import { backupSource } from './backup';
 import { bottleneckSource } from './bottlenecks';
+import { clusterSource } from './cluster';
 import { unacknowledgedSource } from './messages';
 import { offlineReservationsSource } from './reservations';
 import { servicesSource } from './services';
@@ -26,6 +27,7 @@ export const SOURCES: Record<string, SourceFactory> = {
   backup: backupSource,
   services: servicesSource,
   bottlenecks: bottleneckSource,
+  cluster: clusterSource,
 };
 
 export interface AttentionOptions {

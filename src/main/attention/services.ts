@@ -22,7 +22,8 @@ export const servicesSource: SourceFactory = ({ services }) => {
         detail: service.detail,
         evidence: [{ label: 'state', value: service.state }],
         since: since.get(service.name)!.at,
-        link: { view: 'status', selection: null, label: 'Open Status' },
+        // The cluster's link to Redis is best looked at with the other hubs and the sends waiting.
+        link: service.name === 'cluster' ? { view: 'cluster', selection: null, label: 'Open Cluster' } : { view: 'status', selection: null, label: 'Open Status' },
         action: null,
       });
     }

@@ -4,6 +4,7 @@
  */
 import type { Advice, FixResult } from '../../shared/advice-protocol';
 import type { AttentionItem } from '../../shared/attention-protocol';
+import type { ClusterState } from '../../shared/cluster-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import type { BackupService, BackupSettings } from '../backup';
 import type { SqliteDatabase } from '../db/database';
@@ -27,6 +28,8 @@ export interface AttentionDeps {
   services: ServiceRegistry;
   /** The advisor's findings as of its last evaluation, and its fixes (absent: no bottleneck items). */
   advice?: { latest(): Advice[]; fix(id: string): Promise<FixResult>; onChange(listener: () => void): () => void };
+  /** The cluster this hub joined (absent or null: no cluster, no hub-gone items). */
+  cluster?: { state(): ClusterState } | null;
 }
 
 /** How long each condition may last before it is listed. Tests shorten them; a person's hub keeps the defaults. */
