@@ -31,6 +31,23 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds of a process's main thread (the thread whose id is the pid: a Node process's event loop) and of all
+ * its other threads together (worker threads, libuv's pool, V8's helpers), or null if /proc cannot tell.
+ */
+export function threadCpuSeconds(pid: number): { main: number; others: number } | null {
+  const total = cpuSeconds(pid);
+  if (total === null) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const main = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+    return { main, others: Math.max(0, total - main) };
+  } catch {
+    return null;
+  }
+}
+
 export interface MemoryStatus {
   /** Resident set size now, bytes. */
   rss: number;

@@ -23,6 +23,11 @@ export interface StorePhase {
   memoriesPerEmbedRun: number | null;
   embedMs: number | null;
   cpuPercent: Record<string, number | null>;
+  /**
+   * The hub's CPU time per memory stored (ms): its main thread (the event loop) and its other threads (the inference
+   * workers, mostly). On a loaded machine this moves much less than memories/s.
+   */
+  hubCpuMsPerMemory: { main: number; others: number; total: number } | null;
   load1: number;
 }
 

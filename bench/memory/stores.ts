@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { StoredMemory } from '../../src/shared/memory-protocol';
-import { CpuMeter, waitForQuiet, waitForQuietMachine } from '../lib/proc';
+import { CpuMeter, threadCpuSeconds, waitForQuiet, waitForQuietMachine } from '../lib/proc';
 import { histogram, histogramLine, summarize } from '../lib/stats';
 import { fmt } from '../lib/table';
 import { operationDelta, type MemoryClient } from './client';
@@ -42,6 +42,7 @@ async function storePhase(
   let superseding = 0;
   const before = await client.operations();
   const meter = new CpuMeter({ hub: pid, bench: process.pid });
+  const threadsBefore = threadCpuSeconds(pid);
   const started = performance.now();
   await body((ms, stored) => {
     latencies.push(ms);
@@ -51,6 +52,16 @@ async function storePhase(
   });
   const wallMs = performance.now() - started;
   const cpuPercent = meter.read();
+  const threadsAfter = threadCpuSeconds(pid);
+  const perMemory = (seconds: number) => (memories > 0 ? (seconds * 1000) / memories : NaN);
+  const hubCpuMsPerMemory =
+    threadsBefore && threadsAfter
+      ? {
+          main: perMemory(threadsAfter.main - threadsBefore.main),
+          others: perMemory(threadsAfter.others - threadsBefore.others),
+          total: perMemory(threadsAfter.main + threadsAfter.others - threadsBefore.main - threadsBefore.others),
+        }
+      : null;
   const ops = operationDelta(before, await client.operations());
   const embed = ops?.embed;
   return {
@@ -66,6 +77,7 @@ async function storePhase(
     memoriesPerEmbedRun: embed && embed.count > 0 ? memories / embed.count : null,
     embedMs: embed ? embed.sumMs : null,
     cpuPercent,
+    hubCpuMsPerMemory,
     load1: os.loadavg()[0]!,
   };
 }

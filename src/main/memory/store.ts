@@ -166,6 +166,10 @@ export class MemoryStore {
 
   /** A memory's vector of the active model; undefined without one. */
   vectorOf(id: number): Float32Array | undefined {
+    // The index holds every memory's vector of the active model in memory; SQLite is read only for what it lacks.
+    const { index } = this.state;
+    const held = index.modelId === this.state.encoder.id ? index.vectorOf(id) : undefined;
+    if (held) return held;
     const blob = this.s.storedVector.get(this.state.encoder.id, id) as Buffer | undefined;
     return blob && blobVector(blob);
   }

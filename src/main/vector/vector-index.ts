@@ -76,6 +76,12 @@ export class VectorIndex {
     return this.s.store.idToPos.has(id);
   }
 
+  /** A copy of the vector stored for `id`, or undefined if the index does not hold it (cheaper than reading SQLite). */
+  vectorOf(id: number): Float32Array | undefined {
+    const pos = this.s.store.idToPos.get(id);
+    return pos === undefined ? undefined : this.s.store.vector(pos).slice();
+  }
+
   /** Adds vectors; an id already present is replaced. Validates everything before changing anything. */
   add(items: VectorItem[]): void {
     this.s.assertOpen();

@@ -84,6 +84,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
       this.topics.leave(id);
       this.topics.save();
     })();
+    this.topics.forget(id);
     if (restored.length > 0) {
       this.restored.push(...restored);
       this.stored();

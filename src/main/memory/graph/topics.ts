@@ -7,7 +7,9 @@
  */
 import type { MemoryTopic } from '../../../shared/memory-graph-protocol';
 import type { SqliteDatabase } from '../../db/database';
-import { distinctiveWords, labelTerms } from './labels';
+import { distinctiveWords } from './labels';
+import { TermCounts } from './term-counts';
+import { TopicMatrix } from './topic-matrix';
 
 export interface TopicThresholds {
   /** Mean cosine similarity to a topic's members above which a memory joins it. */
@@ -41,14 +43,19 @@ export const REASSIGN_SLICE = 64;
  * memory, times nothing), so every topic is compared again after as many slices as there are topics.
  */
 const MERGE_SLICE = 1;
+/** A staying member's stored similarity to its topic's centre is rewritten when it moved by this much. */
+const SIMILARITY_STEP = 0.005;
 
 export class Topics {
   private readonly byProject = new Map<string, Topic[]>();
+  /** Each project's topic sums as int8 rows, for the nearest-topic look-up of every assignment and re-balancing visit. */
+  private readonly matrices = new Map<string, TopicMatrix<Topic>>();
   private readonly byId = new Map<number, Topic>();
   private readonly byUid = new Map<string, Topic>();
   /** Topics whose size or centre changed since they were last written. */
   private readonly unsaved = new Set<Topic>();
   private readonly needsLabel = new Set<Topic>();
+  private readonly terms: TermCounts;
   private mergeCursor = 0;
   private memberCursor = 0;
   private readonly s;
@@ -59,6 +66,7 @@ export class Topics {
     private readonly vectorOf: (memoryId: number) => Float32Array | undefined,
     readonly thresholds: TopicThresholds = DEFAULT_TOPIC_THRESHOLDS,
   ) {
+    this.terms = new TermCounts(db);
     this.s = {
       insert: db.prepare('INSERT INTO memory_topics (uid, project, size, centroid, created_at, updated_at) VALUES (?, ?, 0, ?, ?, ?)'),
       save: db.prepare('UPDATE memory_topics SET size = ?, centroid = ?, updated_at = ? WHERE id = ?'),
@@ -68,18 +76,14 @@ export class Topics {
       leave: db.prepare('DELETE FROM topic_members WHERE memory_id = ?'),
       memberOf: db.prepare('SELECT topic_id FROM topic_members WHERE memory_id = ?').pluck(),
       moveAll: db.prepare('UPDATE topic_members SET topic_id = ? WHERE topic_id = ?'),
-      textOf: db.prepare('SELECT text FROM memories WHERE id = ?').pluck(),
-      termUp: db.prepare('INSERT INTO memory_terms (project, term, df) VALUES (?, ?, 1) ON CONFLICT (project, term) DO UPDATE SET df = df + 1'),
-      termDown: db.prepare('UPDATE memory_terms SET df = df - 1 WHERE project = ? AND term = ?'),
-      df: db.prepare('SELECT df FROM memory_terms WHERE project = ? AND term = ?').pluck(),
-      sample: db.prepare(
-        `SELECT m.text FROM topic_members t JOIN memories m ON m.id = t.memory_id WHERE t.topic_id = ? ORDER BY t.similarity DESC LIMIT ${LABEL_SAMPLE}`,
-      ).pluck(),
+      sample: db.prepare(`SELECT memory_id FROM topic_members WHERE topic_id = ? ORDER BY similarity DESC LIMIT ${LABEL_SAMPLE}`).pluck(),
       examples: db.prepare(
         'SELECT m.uid AS id, m.text FROM topic_members t JOIN memories m ON m.id = t.memory_id WHERE t.topic_id = ? ORDER BY t.similarity DESC LIMIT 3',
       ),
       members: db.prepare('SELECT memory_id FROM topic_members WHERE topic_id = ? ORDER BY similarity DESC LIMIT ? OFFSET ?').pluck(),
-      nextMembers: db.prepare('SELECT memory_id AS memoryId, topic_id AS topicId FROM topic_members WHERE memory_id > ? ORDER BY memory_id LIMIT ?'),
+      nextMembers: db.prepare(
+        'SELECT memory_id AS memoryId, topic_id AS topicId, similarity FROM topic_members WHERE memory_id > ? ORDER BY memory_id LIMIT ?',
+      ),
       topicOfMany: (count: number) =>
         db.prepare(`SELECT memory_id AS memoryId, topic_id AS topicId FROM topic_members WHERE memory_id IN (${'?,'.repeat(count).slice(0, -1)})`),
     };
@@ -116,7 +120,7 @@ export class Topics {
     const nearest = this.nearest(project, vector);
     const topic = nearest && nearest.similarity >= this.thresholds.join ? nearest.topic : this.create(project, vector, now);
     this.add(topic, memoryId, vector, now);
-    for (const term of labelTerms(text)) this.s.termUp.run(project, term);
+    this.terms.up(project, this.terms.termsOf(memoryId, text));
   }
 
   /** Takes a memory out of its topic (superseded or being deleted); a topic left empty goes. */
@@ -125,13 +129,18 @@ export class Topics {
     const topic = topicId === undefined ? undefined : this.byId.get(topicId);
     if (!topic) return;
     this.s.leave.run(memoryId);
-    const text = this.s.textOf.get(memoryId) as string | undefined;
-    if (text !== undefined) for (const term of labelTerms(text)) this.s.termDown.run(topic.project, term);
+    this.terms.down(topic.project, this.terms.termsOf(memoryId));
     this.remove(topic, vector);
+  }
+
+  /** Forgets what is kept of a deleted memory (its id may be given again). */
+  forget(memoryId: number): void {
+    this.terms.forget(memoryId);
   }
 
   /** Writes the centres and sizes changed since the last save (inside the caller's transaction). */
   save(): void {
+    this.terms.save();
     for (const topic of this.unsaved) {
       if (this.byId.has(topic.id)) this.s.save.run(topic.size, blob(topic.sum), topic.updatedAt, topic.id);
     }
@@ -149,12 +158,8 @@ export class Topics {
     for (let i = 0; i < Math.min(MERGE_SLICE, all.length); i++) {
       const topic = all[(this.mergeCursor + i) % all.length]!;
       if (!this.byId.has(topic.id)) continue;
-      let best: { topic: Topic; similarity: number } | undefined;
-      for (const other of this.byProject.get(topic.project) ?? []) {
-        if (other === topic) continue;
-        const similarity = topic.size > 0 && other.size > 0 ? dot(topic.sum, other.sum) / (topic.size * other.size) : 0;
-        if (!best || similarity > best.similarity) best = { topic: other, similarity };
-      }
+      // Mean similarity between the two topics' members: the other's mean similarity to this one's mean vector.
+      const best = topic.size > 0 ? this.matrices.get(topic.project)?.nearest(topic.sum.map((x) => x / topic.size), topic) : undefined;
       if (best && best.similarity >= this.thresholds.merge) {
         // The larger keeps its id: what people saw stays.
         const [into, from] = best.topic.size >= topic.size ? [best.topic, topic] : [topic, best.topic];
@@ -164,17 +169,19 @@ export class Topics {
     }
     this.mergeCursor = all.length === 0 ? 0 : (this.mergeCursor + MERGE_SLICE) % all.length;
 
-    const members = this.s.nextMembers.all(this.memberCursor, visits) as Array<{ memoryId: number; topicId: number }>;
+    const members = this.s.nextMembers.all(this.memberCursor, visits) as Array<{ memoryId: number; topicId: number; similarity: number }>;
     this.memberCursor = members.length < visits ? 0 : members.at(-1)!.memoryId;
-    for (const { memoryId, topicId } of members) {
+    for (const { memoryId, topicId, similarity } of members) {
       const current = this.byId.get(topicId);
       const vector = this.vectorOf(memoryId);
       if (!current || !vector) continue;
       // Its own topic's centre without it: a singleton has none, so it joins any topic close enough.
-      const own = current.size > 1 ? dot(vector, subtract(current.sum, vector)) / (current.size - 1) : -1;
+      const own = current.size > 1 ? (dot(vector, current.sum) - dot(vector, vector)) / (current.size - 1) : -1;
       const nearest = this.nearest(current.project, vector, current);
       if (!nearest || nearest.similarity < this.thresholds.join || nearest.similarity < own + this.thresholds.move) {
-        this.s.join.run(memoryId, current.id, dot(vector, current.centre));
+        // Its similarity to the centre orders the topic's members (labels, listings): rewritten when it moved.
+        const fit = dot(vector, current.centre);
+        if (Math.abs(fit - similarity) >= SIMILARITY_STEP) this.s.join.run(memoryId, current.id, fit);
         continue;
       }
       this.remove(current, vector);
@@ -245,7 +252,9 @@ export class Topics {
   /** Forgets every topic (after a model switch the centres mean nothing): the caller re-assigns every memory. */
   clear(): void {
     this.db.exec('DELETE FROM topic_members; DELETE FROM memory_topics; DELETE FROM memory_terms;');
+    this.terms.clear();
     this.byProject.clear();
+    this.matrices.clear();
     this.byId.clear();
     this.byUid.clear();
     this.unsaved.clear();
@@ -257,15 +266,10 @@ export class Topics {
   }
 
   private nearest(project: string, vector: Float32Array, except?: Topic): { topic: Topic; similarity: number } | undefined {
-    let best: { topic: Topic; similarity: number } | undefined;
-    for (const topic of this.byProject.get(project) ?? []) {
-      if (topic === except) continue;
-      // Average linkage: the mean similarity to its members. A topic that mixes subjects has a short mean vector, so
-      // it does not swallow everything near its centre the way the centre's direction alone would.
-      const similarity = topic.size > 0 ? dot(vector, topic.sum) / topic.size : 0;
-      if (!best || similarity > best.similarity) best = { topic, similarity };
-    }
-    return best;
+    // Average linkage: the mean similarity to its members (dot with the sum over the size). A topic that mixes
+    // subjects has a short mean vector, so it does not swallow everything near its centre the way the centre's
+    // direction alone would.
+    return this.matrices.get(project)?.nearest(vector, except);
   }
 
   private create(project: string, vector: Float32Array, now: string): Topic {
@@ -316,11 +320,13 @@ export class Topics {
     const siblings = this.byProject.get(topic.project) ?? [];
     const at = siblings.indexOf(topic);
     if (at >= 0) siblings.splice(at, 1);
+    this.matrices.get(topic.project)?.remove(topic);
     this.unsaved.delete(topic);
     this.needsLabel.delete(topic);
   }
 
   private changed(topic: Topic): void {
+    this.matrices.get(topic.project)?.changed(topic);
     this.unsaved.add(topic);
     if (needsRelabel(topic)) this.needsLabel.add(topic);
   }
@@ -331,14 +337,17 @@ export class Topics {
     let siblings = this.byProject.get(topic.project);
     if (!siblings) this.byProject.set(topic.project, (siblings = []));
     siblings.push(topic);
+    let matrix = this.matrices.get(topic.project);
+    if (!matrix) this.matrices.set(topic.project, (matrix = TopicMatrix.create<Topic>(topic.sum.length)));
+    matrix.add(topic);
   }
 
   private label(topic: Topic): void {
     this.needsLabel.delete(topic);
     if (!this.byId.has(topic.id)) return;
-    const members = (this.s.sample.all(topic.id) as string[]).map(labelTerms);
+    const members = (this.s.sample.all(topic.id) as number[]).map((id) => new Set(this.terms.termsOf(id)));
     const projectSize = (this.byProject.get(topic.project) ?? []).reduce((total, sibling) => total + sibling.size, 0);
-    topic.label = distinctiveWords(members, (term) => (this.s.df.get(topic.project, term) as number | undefined) ?? 0, projectSize);
+    topic.label = distinctiveWords(members, (term) => this.terms.df(topic.project, term), projectSize);
     topic.labelledSize = topic.size;
     this.s.label.run(JSON.stringify(topic.label), topic.size, topic.id);
   }
@@ -372,12 +381,6 @@ function unit(vector: Float32Array): Float32Array {
   const norm = Math.sqrt(dot(vector, vector));
   const result = new Float32Array(vector.length);
   if (norm > 0) for (let i = 0; i < vector.length; i++) result[i] = vector[i]! / norm;
-  return result;
-}
-
-function subtract(a: Float32Array, b: Float32Array): Float32Array {
-  const result = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) result[i] = a[i]! - b[i]!;
   return result;
 }
 
