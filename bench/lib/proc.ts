@@ -3,7 +3,7 @@
  * null and the benchmark says so rather than guessing.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 function ticksPerSecond(): number {
@@ -35,14 +35,23 @@ export function cpuSeconds(pid: number): number | null {
  * CPU seconds of a process's main thread (the thread whose id is the pid: a Node process's event loop) and of all
  * its other threads together (worker threads, libuv's pool, V8's helpers), or null if /proc cannot tell.
  */
-export function threadCpuSeconds(pid: number): { main: number; others: number } | null {
+export function threadCpuSeconds(pid: number): { main: number; others: number; threads: Map<number, number> } | null {
   const total = cpuSeconds(pid);
   if (total === null) return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const main = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-    return { main, others: Math.max(0, total - main) };
+    const threads = new Map<number, number>();
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        threads.set(Number(task), (Number(fields[11]) + Number(fields[12])) / ticksPerSecond());
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    const main = threads.get(pid);
+    if (main === undefined) return null;
+    return { main, others: Math.max(0, total - main), threads };
   } catch {
     return null;
   }

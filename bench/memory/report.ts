@@ -33,13 +33,13 @@ export function printDetails(r: Results): void {
           p.embedMs === null ? null : `${fmt((p.embedMs / p.wallMs) * 100)}%`,
           `${p.reinforced} / ${p.superseding ?? 0}`,
           `${p.cpuPercent.hub ?? '?'}% / ${p.cpuPercent.others ?? '?'}%`,
-          p.hubCpuMsPerMemory ? `${fmt(p.hubCpuMsPerMemory.total)} (${fmt(p.hubCpuMsPerMemory.main)} + ${fmt(p.hubCpuMsPerMemory.others)})` : null,
+          p.hubCpuMsPerMemory ? `${fmt(p.hubCpuMsPerMemory.total)} (${fmt(p.hubCpuMsPerMemory.main)} + ${fmt(p.hubCpuMsPerMemory.others)}: ${p.hubCpuMsPerMemory.busiestOthers.map((ms) => fmt(ms)).join(' ')})` : null,
           p.load1,
         ]
       : [name, 'not run'];
   printTable(
     'Stores (client round trips over HTTP, embedding included)',
-    ['phase', 'memories', 'requests', 'wall s', 'memories/s', 'p50 ms', 'p99 ms', 'max ms', 'per ONNX run', 'embedding share', 'reinforced / supersedes', 'CPU hub / others', 'hub CPU ms per memory (main + other threads)', 'load 1m'],
+    ['phase', 'memories', 'requests', 'wall s', 'memories/s', 'p50 ms', 'p99 ms', 'max ms', 'per ONNX run', 'embedding share', 'reinforced / supersedes', 'CPU hub / others', 'hub CPU ms per memory (main + other threads: busiest others)', 'load 1m'],
     [
       storeRow('single, empty engine', r.single),
       storeRow(`concurrent singles (${r.options.clients} in flight)`, r.concurrent),

@@ -27,7 +27,7 @@ export interface StorePhase {
    * The hub's CPU time per memory stored (ms): its main thread (the event loop) and its other threads (the inference
    * workers, mostly). On a loaded machine this moves much less than memories/s.
    */
-  hubCpuMsPerMemory: { main: number; others: number; total: number } | null;
+  hubCpuMsPerMemory: { main: number; others: number; total: number; busiestOthers: number[] } | null;
   load1: number;
 }
 

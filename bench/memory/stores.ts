@@ -60,6 +60,12 @@ async function storePhase(
           main: perMemory(threadsAfter.main - threadsBefore.main),
           others: perMemory(threadsAfter.others - threadsBefore.others),
           total: perMemory(threadsAfter.main + threadsAfter.others - threadsBefore.main - threadsBefore.others),
+          // The busiest other threads (the two inference workers first, then V8's helpers: garbage collection).
+          busiestOthers: [...threadsAfter.threads]
+            .filter(([tid]) => tid !== pid)
+            .map(([tid, seconds]) => perMemory(seconds - (threadsBefore.threads.get(tid) ?? 0)))
+            .sort((a, b) => b - a)
+            .slice(0, 4),
         }
       : null;
   const ops = operationDelta(before, await client.operations());

@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import type { Memory, MemorySearchResult, MemoryOverview, MemoryStats, StoredMemory } from '../../shared/memory-protocol';
+import { startCheckpointer, type Checkpointer } from '../db/checkpointer';
 import { migrate, openDatabase, type SqliteDatabase } from '../db/database';
 import type { SentenceEncoder } from '../embedding';
 import { HubError, notFound } from '../errors';
@@ -53,6 +54,11 @@ export class MemoryStore {
   private readonly s;
   private readonly watchers: MemoryStoreWatcher[] = [];
   private replicaOf: StoreReplica | undefined;
+  /**
+   * WAL checkpoints in a worker thread (db/checkpointer.ts): a batched load writes a page or more per memory, and each
+   * checkpoint SQLite ran inside a commit (every ~1,000 pages, with an fsync) held the event loop.
+   */
+  private checkpointer: Checkpointer | undefined;
   /** Adds to each search result what the store does not know (each hit's topic). */
   describeHits: ((result: MemorySearchResult, context: SearchContext) => MemorySearchResult) | undefined;
 
@@ -80,7 +86,8 @@ export class MemoryStore {
   }
 
   static async open(options: MemoryStoreOptions): Promise<MemoryStore> {
-    const db = openDatabase(path.join(options.dataDir, 'memory.sqlite'));
+    const file = path.join(options.dataDir, 'memory.sqlite');
+    const db = openDatabase(file);
     let store: MemoryStore;
     try {
       migrate(db, memoryMigrations);
@@ -94,6 +101,7 @@ export class MemoryStore {
       throw error;
     }
     loadCatalog(db, store.state.catalog);
+    store.checkpointer = startCheckpointer(db, file);
     return store;
   }
 
@@ -295,6 +303,7 @@ export class MemoryStore {
     this.flushAccess();
     this.backlog.close();
     await this.state.index.close();
+    await this.checkpointer?.stop();
     this.db.close();
   }
 
