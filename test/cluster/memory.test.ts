@@ -4,11 +4,13 @@
  * rule holds on every hub; a change made while Redis is away reaches the others once it is back; a hub that joins
  * later reads every memory the cluster has.
  */
+import path from 'node:path';
 import { createClient, RESP_TYPES } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ClusterState } from '../../src/shared/cluster-protocol';
 import type { Memory } from '../../src/shared/memory-protocol';
 import type { ReplicatedChange } from '../../src/main/memory/store-replica';
+import { writeTinySentenceTransformer } from '../embedding/st-fixture';
 import { startHub, type TestHub } from '../hub/harness';
 import { tempDir } from '../helpers';
 import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
@@ -129,12 +131,26 @@ describe.skipIf(unavailable !== null)(`memory across hubs joined through Redis${
     await until('the delete on hub A', async () => (await read(a, writer, deploys.id)).status === 404);
     expect((await search(a, writer, 'blue-green pipeline Fridays')).hits.map((hit) => hit.memory.id)).not.toContain(deploys.id);
 
+    // Decided on A, followed on B: a restatement reinforces the memory, a newer value supersedes it.
+    const again = await a.api('/memory/store', { token: writer.token, body: { text: 'The staging database listens on port 5433.', kind: 'fact' } });
+    expect(again.body.stored[0]).toMatchObject({ outcome: 'reinforced', memory: { id: port.id, reinforcements: 1 } });
+    await until('the reinforcement on hub B', async () => ((await read(b, reader, port.id)).body as Memory).reinforcements === 1);
+    const moved = await a.api('/memory/store', { token: writer.token, body: { text: 'The staging database listens on port 6543', kind: 'fact' } });
+    expect(moved.body.stored[0]).toMatchObject({ outcome: 'supersedes', memory: { supersedes: port.id } });
+    const newer = moved.body.stored[0].memory as Memory;
+    const history = await until('the supersession on hub B', async () => {
+      const memory = (await read(b, reader, port.id)).body as Memory;
+      return memory.supersededBy === newer.id && memory;
+    });
+    expect(history.supersededBy).toBe(newer.id);
+    expect((await search(b, reader, 'which port does the staging database use')).hits[0]!.memory.id).toBe(newer.id);
+
     // Applying the same changes again (as a hub reading the stream twice would) changes nothing.
     const raw = createClient({ url: server.url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     await raw.connect();
     onTestFinished(() => raw.close());
     const entries = (await raw.xRange('devenviro:memory-changes', '-', '+')) ?? [];
-    expect(entries.length).toBeGreaterThanOrEqual(4);
+    expect(entries.length).toBeGreaterThanOrEqual(6);
     const changes = entries.map(({ message }) => {
       const change = JSON.parse(message.change!.toString()) as ReplicatedChange;
       const vector = message.vector as Buffer | undefined;
@@ -144,7 +160,7 @@ describe.skipIf(unavailable !== null)(`memory across hubs joined through Redis${
     const before = storeB.size();
     expect(await storeB.replica().apply(changes, null)).toEqual({ applied: 0, embedded: 0 });
     expect(storeB.size()).toBe(before);
-    expect(storeB.get(port.id)).toMatchObject({ tags: ['db', 'staging'], importance: 0.9, shared: true });
+    expect(storeB.get(port.id)).toMatchObject({ tags: ['db', 'staging'], shared: true, reinforcements: 1, supersededBy: newer.id });
     await until('nothing left to send', async () => (await cluster(a)).memory?.waiting === 0 && (await cluster(b)).memory?.waiting === 0);
   });
 
@@ -205,5 +221,30 @@ describe.skipIf(unavailable !== null)(`memory across hubs joined through Redis${
     expect((await cluster(c)).memory).toMatchObject({ fullResyncs: 1, embeddedHere: 0 });
     // What C brought reaches A.
     await until('the memory hub C brought, on hub A', async () => (await read(a, writer, brought.id)).status === 200);
+  });
+
+  it('has a hub on another embedding model embed what arrives once, itself, and find it', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'a');
+    const modelDir = writeTinySentenceTransformer(path.join(tempDir(), 'tiny-st'));
+    const c = await startHub({
+      configure: (config) => {
+        config.cluster.redis = server.url;
+        config.cluster.hubName = 'c';
+        config.memory.modelDir = modelDir;
+      },
+    });
+    // C switches to its own model in the background at start; memories arriving after that are of another model.
+    await until('hub C on its own model', async () => {
+      const model = (await c.api('/memory/model', { token: c.app.cockpitToken })).body;
+      return model.switching === null && model.active.dir === modelDir && model;
+    }, 60_000);
+    const writer = await agent(a, 'writer', 'alpha');
+    const reader = await agent(c, 'reader', 'alpha');
+    const memory = await store(a, writer, 'the cats ran to the dog');
+    await until('the memory on hub C', async () => (await read(c, reader, memory.id)).status === 200);
+    expect((await cluster(c)).memory).toMatchObject({ embeddedHere: 1 });
+    const found = await search(c, reader, 'the cats ran to the dog');
+    expect(found.hits[0]!.memory.id).toBe(memory.id);
   });
 });
