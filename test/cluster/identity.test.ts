@@ -153,7 +153,8 @@ describe.skipIf(unavailable !== null)(`hubs joined through Redis${unavailable ? 
 
     await server.restart();
     await until('hub A reconnected', async () => (await cluster(a)).connected);
-    expect(a.app.services.get('cluster')?.state).toBe('up');
+    // Up again once the send made meanwhile has gone through Redis too.
+    await until('the cluster service up again', async () => a.app.services.get('cluster')?.state === 'up');
     // What was registered while Redis was away reaches hub B.
     await until('agent registered during the outage known on B', async () => (await b.api(`/agents/${one.agent.id}/status`, { token: one.token })).status === 200);
   });

@@ -109,6 +109,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
       metrics.count('messagesDelivered', recipients);
     },
   });
+  // In a cluster, messages to agents on other hubs (and topics, broadcasts) go through Redis from here on.
+  cluster?.attachMessaging(messaging);
   noticeCockpitReleases(reservations, registry, messaging);
   // Workflows run on tasks; after a crash the engine finishes what the crash cut off before the hub serves.
   const workflows = new WorkflowEngine(db, registry, tasks);

@@ -11,13 +11,17 @@ import { agentNameField, type ClusterKeys } from './keys';
 import type { RedisLink } from './redis-link';
 
 /** The stream keeps about this many changes; a hub that falls further behind reloads every identity. */
-const EVENTS_KEPT = 100_000;
+export const EVENTS_KEPT = 100_000;
 const READ_BLOCK_MS = 1_000;
 const READ_COUNT = 500;
 
+/** A topic subscription made on one hub (cluster/subscriptions.ts), on the same stream. */
+export type SubscriptionEvent = { kind: 'subscription'; hub: string; agentId: string; topics: string[]; subscribed: boolean };
+
 type ClusterEvent =
   | { kind: 'agent'; hub: string; replica: AgentReplica }
-  | { kind: 'presence'; hub: string; id: string; presence: Omit<RemotePresence, 'hubId'> };
+  | { kind: 'presence'; hub: string; id: string; presence: Omit<RemotePresence, 'hubId'> }
+  | SubscriptionEvent;
 
 /** The cockpit's own identity is each hub's, never shared. */
 function isShared(agent: { project: string; name: string }): boolean {
@@ -33,6 +37,8 @@ export class ClusterIdentity {
   private readonly published = new Map<string, string>();
   private readonly conflicts = new Map<string, IdentityConflict>();
   private readonly unsubscribe: Array<() => void> = [];
+  /** Told of the subscriptions other hubs' agents make (cluster/subscriptions.ts). */
+  onSubscription: ((event: SubscriptionEvent) => void) | null = null;
   /** Publishes waiting for Redis to come back, in order (latest presence per agent). */
   private readonly backlog = new Map<string, ClusterEvent>();
 
@@ -64,6 +70,11 @@ export class ClusterIdentity {
   /** Identities this hub could not share because the cluster has another agent of the same name. */
   conflictList(): IdentityConflict[] {
     return [...this.conflicts.values()];
+  }
+
+  /** Whether this hub's agent of that id is kept local because the cluster has another of its name. */
+  isConflict(agentId: string): boolean {
+    return this.conflicts.has(agentId);
   }
 
   /**
@@ -170,7 +181,9 @@ export class ClusterIdentity {
       const waiting = [...this.backlog.entries()];
       this.backlog.clear();
       for (const [key, event] of waiting) {
-        if (event.kind === 'agent') {
+        if (event.kind === 'subscription') {
+          continue;
+        } else if (event.kind === 'agent') {
           const agent = this.registry.find(event.replica.id);
           if (agent) this.identityChanged(agent);
         } else {
@@ -214,7 +227,9 @@ export class ClusterIdentity {
 
   private take(event: ClusterEvent): void {
     if (event.hub === this.hubId) return;
-    if (event.kind === 'agent') {
+    if (event.kind === 'subscription') {
+      this.onSubscription?.(event);
+    } else if (event.kind === 'agent') {
       this.apply(() => this.takeReplica(event.replica));
     } else {
       this.apply(() => this.registry.applyRemotePresence(event.id, { hubId: event.hub, ...event.presence }));

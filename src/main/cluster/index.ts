@@ -1,23 +1,27 @@
 /**
  * Hubs on several machines joined through Redis (config `cluster.redis`): membership (membership.ts), identities
- * and presence (identity.ts) over one connection (redis-link.ts). Without `cluster.redis` there is no cluster and
+ * and presence (identity.ts), messages (messages.ts, inbox-reader.ts) and topic subscriptions (subscriptions.ts)
+ * over one connection (redis-link.ts). Without `cluster.redis` there is no cluster and
  * nothing here runs: a hub on its own is unchanged.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ClusterAgent, ClusterState, HubHealth } from '../../shared/cluster-protocol';
+import type { ClusterAgent, ClusterState, HubHealth, HubTraffic } from '../../shared/cluster-protocol';
 import type { MetricsSnapshot } from '../../shared/monitor-protocol';
 import { writeFileDurableSync } from '../../shared/node/durable-file';
 import { OVERSEER, type AgentRecord, type AgentRegistry } from '../agents/registry';
 import type { AppConfig } from '../config/config';
 import { ulidGenerator } from '../ids';
 import type { MemoryEngine } from '../memory/engine';
+import type { MessagingService } from '../messaging/service';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { ClusterIdentity } from './identity';
 import { clusterKeys } from './keys';
 import { Membership } from './membership';
 import { MemoryReplication } from './memory-replication';
+import { ClusterMessages, isOverseer } from './messages';
+import { ClusterSubscriptions } from './subscriptions';
 import { RedisLink, type ClusterSettings } from './redis-link';
 import type { ReservationService } from '../reservations/service';
 import { ClusterReservations } from './reservations';
@@ -40,6 +44,8 @@ export class Cluster {
   private readonly link: RedisLink;
   private readonly membership: Membership;
   private readonly identity: ClusterIdentity;
+  private readonly messages: ClusterMessages;
+  private readonly subscriptions: ClusterSubscriptions;
   private joined: Promise<void> | null = null;
   private memory: MemoryReplication | null = null;
   private stopping = false;
@@ -75,10 +81,17 @@ export class Cluster {
       settings,
       (gone) => options.registry.hubGone(gone),
     );
+    // What the cluster shares of an agent: not this hub's cockpit identity, nor an agent whose name another hub holds.
+    const shared = (agent: AgentRecord) => !isOverseer(agent) && !this.identity.isConflict(agent.id);
     const report = () => {
       const { connected, detail } = this.link.current;
-      options.services.set('cluster', connected ? 'up' : 'degraded', connected ? detail : `${detail}; serving this hub's agents meanwhile`);
+      const queued = this.messages.queued();
+      const waiting = queued > 0 ? `; ${queued} send${queued === 1 ? '' : 's'} wait${queued === 1 ? 's' : ''} for Redis` : '';
+      options.services.set('cluster', connected && queued === 0 ? 'up' : 'degraded', connected ? `${detail}${waiting}` : `${detail}; serving this hub's agents meanwhile${waiting}`);
     };
+    this.messages = new ClusterMessages(this.link, keys, options.registry, hubId, shared, report);
+    this.subscriptions = new ClusterSubscriptions(this.link, keys, options.registry, hubId, shared);
+    this.identity.onSubscription = (event) => this.subscriptions.take(event);
     this.link.onChange(report);
     report();
   }
@@ -130,6 +143,25 @@ export class Cluster {
   /** This hub's announcements carry figures from the live feed's metrics ticks from now on. */
   reportMetrics(latest: () => MetricsSnapshot | null): void {
     this.latestMetrics = latest;
+  }
+
+  /**
+   * Messages go through the cluster from here on: sends to agents on other hubs, topics and broadcasts reach them,
+   * and this hub reads the inboxes of the agents present on it. Called once messaging exists.
+   */
+  attachMessaging(messaging: MessagingService): void {
+    this.messages.attach(messaging);
+    this.subscriptions.attach(messaging.store);
+  }
+
+  /** Messages and bytes this hub sent to each other hub through Redis, and received from each, since it started. */
+  traffic(): HubTraffic[] {
+    return this.messages.traffic();
+  }
+
+  /** Sends committed on this hub that wait for Redis (it is away, or they are being caught up). */
+  queued(): number {
+    return this.messages.queued();
   }
 
   prepareRegister(project: string, name: string): Promise<void> {
@@ -184,6 +216,8 @@ export class Cluster {
     this.stopping = true;
     await this.memory?.stop();
     for (const part of this.attached) await part.stop();
+    await this.messages.stop();
+    this.subscriptions.stop();
     await this.identity.stop();
     await this.membership.stop();
     await this.link.close();

@@ -29,6 +29,12 @@ export function clusterKeys(prefix: string) {
     reservationHubs: `${prefix}:reservation-hubs`,
     /** STREAM of committed lease changes, each hub keeping its copy from it. */
     reservationChanges: `${prefix}:reservation-changes`,
+    /** STREAM per agent: the messages it has not acknowledged yet, whichever hub they were sent to. */
+    inbox: (agentId: string) => `${prefix}:inbox:${agentId}`,
+    /** STRING (with a time to live): the message an idempotency key of a sender was first used for. */
+    idempotency: (sender: string, key: string) => `${prefix}:idem:${sender}:${key}`,
+    /** SET of "agent id\u0000topic": every topic subscription of the cluster. */
+    subscriptions: `${prefix}:subscriptions`,
   };
 }
 

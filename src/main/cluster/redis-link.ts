@@ -1,5 +1,5 @@
 /**
- * The hub's connection to the cluster's Redis: one client for commands and one for blocking stream reads (a blocked
+ * The hub's connection to the cluster's Redis: one client for commands and two for blocking stream reads (a blocked
  * XREAD holds its connection), reconnecting with backoff for as long as the hub runs. Its state is the `cluster`
  * service's; nothing it reports or logs carries the URL's password.
  */
@@ -41,6 +41,8 @@ export interface LinkState {
 export class RedisLink {
   readonly commands: RedisClientType;
   readonly reader: RedisClientType;
+  /** For the blocking reads of agents' inbox streams (cluster/messages.ts), apart from the identity events'. */
+  readonly inboxReader: RedisClientType;
   private state: LinkState;
   private readonly listeners = new Set<(state: LinkState) => void>();
   private closing = false;
@@ -68,10 +70,12 @@ export class RedisLink {
     };
     this.commands = createClient(options) as RedisClientType;
     this.reader = createClient(options) as RedisClientType;
-    for (const client of [this.commands, this.reader]) {
+    this.inboxReader = createClient(options) as RedisClientType;
+    const clients = [this.commands, this.reader, this.inboxReader];
+    for (const client of clients) {
       client.on('error', (error: Error) => this.update({ connected: false, detail: `Redis at ${shown}: ${redactError(error.message, settings.redis)}` }));
       client.on('ready', () => {
-        if (this.commands.isReady && this.reader.isReady) this.update({ connected: true, detail: `joined through Redis at ${shown}` });
+        if (clients.every((each) => each.isReady)) this.update({ connected: true, detail: `joined through Redis at ${shown}` });
       });
       client.on('reconnecting', () => this.update({ connected: false, detail: `reconnecting to Redis at ${shown}` }));
     }
@@ -79,7 +83,7 @@ export class RedisLink {
 
   /** Connects both clients; resolves once both are ready or rejects with the first failure (they keep retrying). */
   async connect(): Promise<void> {
-    await Promise.all([this.commands.connect(), this.reader.connect()]);
+    await Promise.all([this.commands.connect(), this.reader.connect(), this.inboxReader.connect()]);
   }
 
   get current(): LinkState {
@@ -98,7 +102,7 @@ export class RedisLink {
       if (graceful && client.isReady) await client.close();
       else if (client.isOpen) client.destroy();
     };
-    await Promise.allSettled([end(this.commands, true), end(this.reader, false)]);
+    await Promise.allSettled([end(this.commands, true), end(this.reader, false), end(this.inboxReader, false)]);
   }
 
   private update(next: LinkState): void {

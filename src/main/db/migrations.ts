@@ -321,4 +321,25 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX task_splits_running ON task_splits (state) WHERE state = 'running';
     `,
   },
+  {
+    version: 12,
+    name: 'cluster message outbox',
+    // With cluster.redis set (src/main/cluster/messages.ts): a message for agents of the cluster is committed with
+    // an outbox row naming them, and forwarded to their Redis inbox streams after the commit; the row goes once
+    // Redis has them, so sends made while Redis is away wait here, in order, across restarts. cluster_inbox
+    // remembers which Redis entry holds each delivery, to delete it on acknowledgement and to tell, when the agent
+    // comes back, what it acknowledged on another hub meanwhile.
+    up: `
+      CREATE TABLE cluster_outbox (
+        seq INTEGER PRIMARY KEY,             -- messages.seq
+        recipients TEXT NOT NULL             -- JSON array of agent ids whose inbox streams get the message
+      ) STRICT;
+      CREATE TABLE cluster_inbox (
+        agent_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,                -- messages.seq
+        entry_id TEXT NOT NULL,              -- the entry in the agent's Redis inbox stream
+        PRIMARY KEY (agent_id, seq)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

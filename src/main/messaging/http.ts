@@ -57,8 +57,10 @@ export function registerMessageRoutes({ http }: ApiContext, registry: AgentRegis
   http.get(`${API_PREFIX}/agents/:id/messages`, async (request, reply): Promise<InboxPage | FastifyReply> => {
     const id = agentParam(request.params);
     requireSelfOrCockpit(who(request), id);
-    registry.get(id);
+    const agent = registry.get(id);
     const query = parseInput(InboxQuery, request.query, 'inbox query');
+    // In a cluster: what reached the agent through another hub is here first.
+    await messaging.inboxReady(agent);
     let afterSeq = 0;
     if (query.after) {
       const seq = store.seqOf(query.after);

@@ -80,6 +80,8 @@ class AgentConnection {
   /** The highest delivery sequence sent on this socket. */
   private cursor = 0;
   private behind = true;
+  /** Catch-up waits for start(): in a cluster, until the inbox holds what reached the agent through other hubs. */
+  private started = false;
   private catchUpTimer: NodeJS.Timeout | undefined;
   alive = true;
   /** The token this socket was opened with. */
@@ -94,6 +96,7 @@ class AgentConnection {
   }
 
   start(): void {
+    this.started = true;
     this.catchUp();
   }
 
@@ -124,7 +127,7 @@ class AgentConnection {
 
   private catchUp(): void {
     this.catchUpTimer = undefined;
-    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.started || this.socket.readyState !== this.socket.OPEN) return;
     while (this.socket.bufferedAmount <= HIGH_WATER_BYTES) {
       const page = this.messaging.store.inbox(this.agent.id, this.cursor, CATCH_UP_PAGE, 'unacked');
       let sent = 0;
@@ -266,8 +269,12 @@ export class RealtimeGateway {
       queue = settled;
     });
 
-    send({ type: 'welcome', agent: this.options.registry.info(agent), pending: agent.inboxDepth });
-    connection.start();
+    // In a cluster the inbox first takes what reached the agent through other hubs (and drops what it acknowledged
+    // there), so the agent resumes after its last acknowledgement wherever it was given.
+    void this.options.messaging.inboxReady(agent).then(() => {
+      send({ type: 'welcome', agent: this.options.registry.info(agent), pending: agent.inboxDepth });
+      connection.start();
+    });
   }
 
   /** A decoded frame: parsed (the envelope, for a large send) and validated, then handled. */

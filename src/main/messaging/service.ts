@@ -12,6 +12,7 @@ import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, revoked, tooLarge } from '../errors';
 import { BodyStore, withExternalBody } from './body-store';
 import { jsonPreviewOf, previewOf, type RawBody } from './json-body';
+import { ReplicaTables, type AckedEntries, type ForwardItem, type MessageReplication, type ReplicatedEntry } from './replication';
 import { startWorker } from '../programs';
 import { SendDecoder } from './send-decoder';
 import { FTS_BODY_CHARS, MessageStore, type StoredMessage } from './store';
@@ -42,6 +43,8 @@ type PendingWrite =
        * bytes, and whether request.body is the body itself (false when it is the placeholder of a raw one).
        */
       external?: { id: string; json: Buffer; parsed: boolean };
+      /** The id an idempotency key was claimed for in the cluster. */
+      claimedId?: string;
       acceptedAt: number;
       resolve(r: SendResponse): void;
       reject(e: Error): void;
@@ -89,6 +92,8 @@ export class MessagingService {
   private readonly newId = ulidGenerator();
   private readonly deliveryListeners = new Set<(deliveries: Delivery[]) => void>();
   private closed = false;
+  /** Set when the hub is in a cluster (cluster/messages.ts): sends and acks also go through Redis. */
+  private replication: MessageReplication | null = null;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -111,6 +116,32 @@ export class MessagingService {
    * frames.ts textBodyLiteral): recipients' frames take it instead of serialising the body again.
    */
   send(sender: AgentRecord, request: ParsedSend, raw?: RawBody, bodyJson?: Buffer): Promise<SendResponse> {
+    const key = request.idempotencyKey;
+    if (!this.replication || !key || this.closed) return this.sendNow(sender, request, raw, bodyJson);
+    // In a cluster an idempotency key is claimed in Redis first: a retry through another hub finds the first message.
+    const id = this.newId();
+    return this.replication.claimIdempotency(sender, key, id).then((earlier) => earlier ?? this.sendNow(sender, request, raw, bodyJson, id));
+  }
+
+  /** The cluster's hooks (cluster/messages.ts), and the tables it keeps in this hub's database. */
+  attachReplication(replication: MessageReplication): ReplicaTables {
+    this.replication = replication;
+    return new ReplicaTables(this.db, this.store);
+  }
+
+  /** Resolves once the agent's inbox here holds what reached it through the cluster (at once without one). */
+  inboxReady(agent: AgentRecord): Promise<void> {
+    return this.replication ? this.replication.ready(agent) : Promise.resolve();
+  }
+
+  /** Messages read from the cluster's inbox streams: stored and delivered here (see ReplicaTables.apply). */
+  takeReplicated(tables: ReplicaTables, entries: ReplicatedEntry[]): { stale: ReplicatedEntry[]; taken: number } {
+    const { deliveries, stale, taken } = tables.apply(entries, this.registry);
+    if (deliveries.length > 0) this.announce(deliveries);
+    return { stale, taken };
+  }
+
+  private sendNow(sender: AgentRecord, request: ParsedSend, raw?: RawBody, bodyJson?: Buffer, claimedId?: string): Promise<SendResponse> {
     if (this.closed) return Promise.reject(new HubError('closing', 'the hub is shutting down'));
     if (sender.revokedAt) return Promise.reject(revoked(`agent ${sender.name} was revoked and may not send`));
     let bodyText: string | undefined;
@@ -136,7 +167,7 @@ export class MessagingService {
     const acceptedAt = performance.now();
     const contentType = raw ? raw.contentType : typeof request.body === 'string' ? 'text' : 'json';
     if (bytes > this.options.bodyFileBytes) {
-      return this.sendWithBodyFile(this.store.bodies, sender, request, contentType, raw, bodyText, acceptedAt);
+      return this.sendWithBodyFile(this.store.bodies, sender, request, contentType, raw, bodyText, acceptedAt, claimedId);
     }
     let json: string | Buffer | undefined = bodyJson;
     if (raw) {
@@ -150,7 +181,7 @@ export class MessagingService {
     }
     const text = bodyText!;
     return new Promise((resolve, reject) =>
-      this.enqueue({ kind: 'send', sender, request, contentType, bodyText: text, bodyJson: json, acceptedAt, resolve, reject }),
+      this.enqueue({ kind: 'send', sender, request, contentType, bodyText: text, bodyJson: json, claimedId, acceptedAt, resolve, reject }),
     );
   }
 
@@ -167,8 +198,9 @@ export class MessagingService {
     raw: RawBody | undefined,
     bodyText: string | undefined,
     acceptedAt: number,
+    claimedId?: string,
   ): Promise<SendResponse> {
-    const id = this.newId();
+    const id = claimedId ?? this.newId();
     const isText = contentType === 'text';
     // The file holds the body's JSON encoding: a text body as its string literal.
     const json = raw ? raw.json : Buffer.from(isText ? JSON.stringify(bodyText) : bodyText!);
@@ -257,20 +289,29 @@ export class MessagingService {
       batch.forEach((write) => write.reject(failure));
       return;
     }
-    const { outcomes, deliveries } = result;
-    outcomes.forEach((settle) => settle());
+    const { outcomes, deliveries, forward, acks } = result;
+    // In a cluster, senders hear once Redis has their messages too (or, Redis away, once they wait in the outbox).
+    const forwarded = this.replication && (forward.length > 0 || acks.length > 0) ? this.replication.forward(forward, acks) : null;
+    if (forwarded) {
+      const settle = () => outcomes.forEach((outcome) => outcome());
+      forwarded.then(settle, settle);
+    } else outcomes.forEach((settle) => settle());
     if (deliveries.length > 0) {
       this.lastSendCommittedAt = performance.now();
-      for (const listener of this.deliveryListeners) {
-        try {
-          listener(deliveries);
-        } catch (error) {
-          // The messages are stored; a failing listener (a push, the mailbox) must not stop the others.
-          console.error('[messaging] a delivery listener failed:', error);
-        }
-      }
-      this.scheduleSearchIndexing();
+      this.announce(deliveries);
     }
+  }
+
+  private announce(deliveries: Delivery[]): void {
+    for (const listener of this.deliveryListeners) {
+      try {
+        listener(deliveries);
+      } catch (error) {
+        // The messages are stored; a failing listener (a push, the mailbox) must not stop the others.
+        console.error('[messaging] a delivery listener failed:', error);
+      }
+    }
+    this.scheduleSearchIndexing();
   }
 
   /**
@@ -283,21 +324,25 @@ export class MessagingService {
     now: string,
     savepoints: boolean,
   ):
-    | { kind: 'committed'; outcomes: Array<() => void>; deliveries: Delivery[] }
+    | { kind: 'committed'; outcomes: Array<() => void>; deliveries: Delivery[]; forward: ForwardItem[]; acks: AckedEntries[] }
     | { kind: 'write-failed' }
     | { kind: 'commit-failed'; error: Error } {
     const deliveries: Delivery[] = [];
     const outcomes: Array<() => void> = [];
+    const forward: ForwardItem[] = [];
+    const acks: AckedEntries[] = [];
     const touched = new Set<AgentRecord>();
     const apply = (write: PendingWrite) => {
       if (write.kind === 'send') {
-        const result = this.applySend(write, now, deliveries, touched);
+        const result = this.applySend(write, now, deliveries, touched, forward);
         outcomes.push(() => {
           write.resolve(result);
           if (!result.duplicate) this.options.observeSend?.(performance.now() - write.acceptedAt, result.recipients, write.sender, batch.length);
         });
       } else {
         const acked = this.store.ack(write.agent.id, write.ids, now);
+        const entries = this.replication?.stageAck(write.agent.id, write.ids);
+        if (entries) acks.push(entries);
         write.agent.inboxDepth = Math.max(0, write.agent.inboxDepth - acked);
         touched.add(write.agent);
         outcomes.push(() => write.resolve(acked));
@@ -328,7 +373,7 @@ export class MessagingService {
       this.reloadCounters(touched);
       return failedWrite ? { kind: 'write-failed' } : { kind: 'commit-failed', error: error as Error };
     }
-    return { kind: 'committed', outcomes, deliveries };
+    return { kind: 'committed', outcomes, deliveries, forward, acks };
   }
 
   private applySend(
@@ -336,6 +381,7 @@ export class MessagingService {
     now: string,
     deliveries: Delivery[],
     touched: Set<AgentRecord>,
+    forward: ForwardItem[],
   ): SendResponse {
     const { sender, request } = write;
     if (request.idempotencyKey) {
@@ -344,7 +390,7 @@ export class MessagingService {
         return { id: earlier.id, threadId: earlier.thread_id, createdAt: earlier.created_at, recipients: earlier.recipients, duplicate: true };
       }
     }
-    const id = write.external?.id ?? this.newId();
+    const id = write.external?.id ?? write.claimedId ?? this.newId();
     let threadId = request.threadId;
     if (request.replyTo) {
       const parentThread = this.store.threadOf(request.replyTo);
@@ -393,6 +439,11 @@ export class MessagingService {
     }
     sender.messagesOut++;
     touched.add(sender);
+    const response: SendResponse = { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
+    if (this.replication) {
+      const item = this.replication.stage(message, sender, recipients, write.external?.json ?? write.bodyText, request.idempotencyKey ?? null);
+      if (item) forward.push(item);
+    }
     deliveries.push({
       // Deliveries of a body in a file send the bytes just written; a raw body is parsed only if someone reads it.
       message: write.external ? withBodyBytes(message, write.external.json, write.external.parsed) : message,
@@ -400,7 +451,7 @@ export class MessagingService {
       acceptedAt: write.acceptedAt,
       bodyJson: write.bodyJson,
     });
-    return { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
+    return response;
   }
 
   private resolveRecipients(sender: AgentRecord, request: ParsedSend): string[] {

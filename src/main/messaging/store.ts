@@ -50,6 +50,7 @@ type MessageRow = {
 
 export class MessageStore {
   private readonly s;
+  private readonly subscriptionListeners = new Set<(agentId: string, topics: readonly string[], subscribed: boolean) => void>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -170,12 +171,32 @@ export class MessageStore {
   }
 
   subscribe(agentId: string, topics: readonly string[]): void {
-    const now = new Date().toISOString();
-    this.db.transaction(() => topics.forEach((topic) => this.s.subscribe.run(agentId, topic, now)))();
+    this.setSubscriptions(agentId, topics, true);
+    this.subscriptionListeners.forEach((listener) => listener(agentId, topics, true));
   }
 
   unsubscribe(agentId: string, topics: readonly string[]): void {
-    this.db.transaction(() => topics.forEach((topic) => this.s.unsubscribe.run(agentId, topic)))();
+    this.setSubscriptions(agentId, topics, false);
+    this.subscriptionListeners.forEach((listener) => listener(agentId, topics, false));
+  }
+
+  /** Hears every subscribe and unsubscribe made on this hub (the cluster shares them with the other hubs). */
+  onSubscriptionChange(listener: (agentId: string, topics: readonly string[], subscribed: boolean) => void): () => void {
+    this.subscriptionListeners.add(listener);
+    return () => this.subscriptionListeners.delete(listener);
+  }
+
+  /** Subscribes or unsubscribes without telling the listeners: a change another hub of the cluster made. */
+  setSubscriptions(agentId: string, topics: readonly string[], subscribed: boolean): void {
+    const now = new Date().toISOString();
+    this.db.transaction(() =>
+      topics.forEach((topic) => (subscribed ? this.s.subscribe.run(agentId, topic, now) : this.s.unsubscribe.run(agentId, topic))),
+    )();
+  }
+
+  /** Every subscription, as agent id and topic. */
+  allSubscriptions(): Array<{ agentId: string; topic: string }> {
+    return this.db.prepare('SELECT agent_id AS agentId, topic FROM subscriptions').all() as Array<{ agentId: string; topic: string }>;
   }
 
   topicsOf(agentId: string): string[] {

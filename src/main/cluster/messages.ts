@@ -1,0 +1,283 @@
+/**
+ * Messages between agents on different hubs. Each agent has an inbox stream in Redis holding what it has not
+ * acknowledged yet, whichever hub it was sent to. A hub commits a send to its own SQLite with an outbox row in the
+ * same transaction, then adds the message to every recipient's stream (one MULTI per batch of commits) and only
+ * then acknowledges the sender. With Redis away the sender is acknowledged after the commit and the outbox row
+ * waits; the outbox is forwarded in order once Redis is back. The streams are read by whichever hub holds the agent
+ * (inbox-reader.ts); an acknowledgement on any hub deletes the entries.
+ */
+import type { SendResponse } from '../../shared/agent-protocol';
+import type { HubTraffic } from '../../shared/cluster-protocol';
+import { OVERSEER, type AgentRecord, type AgentRegistry } from '../agents/registry';
+import { metaOf, type AckedEntries, type ForwardItem, type MessageReplication, type ReplicaTables } from '../messaging/replication';
+import type { MessagingService } from '../messaging/service';
+import type { StoredMessage } from '../messaging/store';
+import { InboxReader } from './inbox-reader';
+import type { ClusterKeys } from './keys';
+import type { RedisLink } from './redis-link';
+
+/** How long an idempotency key is remembered cluster-wide (docs/cluster.md). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Outbox rows forwarded per MULTI while catching up after Redis was away. */
+const DRAIN_PAGE = 200;
+/** How long a duplicate send waits for the first one (on another hub) to be committed, to answer with its details. */
+const DUPLICATE_WAIT_MS = 2_000;
+const RETRY_MS = 1_000;
+
+interface Batch {
+  items: ForwardItem[];
+  acks: AckedEntries[];
+  done: () => void;
+}
+
+export class ClusterMessages implements MessageReplication {
+  private tables: ReplicaTables | null = null;
+  private reader: InboxReader | null = null;
+  /** False while outbox rows wait for Redis: new sends then wait behind them, in the outbox too. */
+  private live = true;
+  private waiting: Batch[] = [];
+  private sending: Promise<void> | null = null;
+  private draining: Promise<void> | null = null;
+  /** Acknowledgements whose Redis entries could not be deleted yet (Redis away). */
+  private acksToRetry: AckedEntries[] = [];
+  private queuedSends = 0;
+  private readonly sent = new Map<string, { messages: number; bytes: number }>();
+  private readonly received = new Map<string, { messages: number; bytes: number }>();
+  private reportTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keys: ClusterKeys,
+    private readonly registry: AgentRegistry,
+    readonly hubId: string,
+    /** Whether an agent is known to the cluster (not this hub's cockpit identity, not a local name conflict). */
+    private readonly shared: (agent: AgentRecord) => boolean,
+    /** Told when the number of sends waiting for Redis changes (the `cluster` service line says it). */
+    private readonly onQueuedChange: () => void,
+  ) {}
+
+  /** Takes over messaging's cluster hooks and starts forwarding and reading. */
+  attach(messaging: MessagingService): void {
+    const tables = messaging.attachReplication(this);
+    this.tables = tables;
+    this.queuedSends = tables.outboxCount();
+    // Sends left in the outbox by an earlier run (Redis away, or a crash) go first.
+    if (this.queuedSends > 0) this.live = false;
+    this.reader = new InboxReader(this.link, this.keys, this.registry, messaging, tables, this.hubId, this.shared, (from, bytes) =>
+      count(this.received, from, bytes),
+    );
+    this.link.onChange((state) => {
+      if (!state.connected) return;
+      this.catchUp();
+    });
+    if (this.link.current.connected) this.catchUp();
+    this.reader.start();
+  }
+
+  /** Messages and bytes this hub handed to each other hub through Redis, and took from each, since it started. */
+  traffic(): HubTraffic[] {
+    const list: HubTraffic[] = [];
+    for (const [to, { messages, bytes }] of this.sent) list.push({ from: this.hubId, to, messages, bytes });
+    for (const [from, { messages, bytes }] of this.received) list.push({ from, to: this.hubId, messages, bytes });
+    return list;
+  }
+
+  /** Sends committed here that wait for Redis. */
+  queued(): number {
+    return this.queuedSends;
+  }
+
+  // -- MessageReplication (called by the messaging service) ---------------------------------------------------------
+
+  stage(message: StoredMessage, sender: AgentRecord, recipients: string[], body: string | Buffer, idempotencyKey: string | null): ForwardItem | null {
+    // The other hubs cannot store a message from this hub's own cockpit identity: it stays here.
+    if (!this.shared(sender)) return null;
+    const targets = recipients.filter((id) => {
+      const agent = this.registry.find(id);
+      return agent !== undefined && this.shared(agent);
+    });
+    if (targets.length === 0) return null;
+    this.tables!.addOutbox(message.seq, targets);
+    const meta = metaOf(message, this.hubId);
+    if (typeof body !== 'string') meta.file = body.length;
+    const response: SendResponse = { id: message.id, threadId: message.threadId, createdAt: message.createdAt, recipients: recipients.length, duplicate: false };
+    return { seq: message.seq, meta, body, recipients: targets, idempotencyKey, response };
+  }
+
+  stageAck(agentId: string, messageIds: readonly string[]): AckedEntries | null {
+    const entryIds = this.tables!.takeEntries(agentId, messageIds);
+    return entryIds.length > 0 ? { agentId, entryIds } : null;
+  }
+
+  forward(items: ForwardItem[], acks: AckedEntries[]): Promise<void> | null {
+    if (this.stopped) return null;
+    if (!this.live || !this.link.current.connected) {
+      // Redis away (or sends still waiting): these wait in the outbox, durably; the senders are answered now.
+      this.live = false;
+      this.acksToRetry.push(...acks);
+      if (items.length > 0) this.changeQueued(this.queuedSends + items.length);
+      return null;
+    }
+    return new Promise((resolve) => {
+      this.waiting.push({ items, acks, done: resolve });
+      this.sending ??= this.sendWaiting().finally(() => (this.sending = null));
+    });
+  }
+
+  async claimIdempotency(sender: AgentRecord, key: string, id: string): Promise<SendResponse | null> {
+    if (!this.link.current.connected) return null;
+    const redisKey = this.keys.idempotency(sender.id, key);
+    try {
+      const claimed = await this.link.commands.set(redisKey, JSON.stringify({ id }), { NX: true, PX: IDEMPOTENCY_WINDOW_MS });
+      if (claimed !== null) return null;
+      const deadline = Date.now() + DUPLICATE_WAIT_MS;
+      for (;;) {
+        const text = await this.link.commands.get(redisKey);
+        if (text === null) return null;
+        const earlier = JSON.parse(text) as Partial<SendResponse> & { id: string };
+        if (earlier.threadId !== undefined || Date.now() > deadline) {
+          return { id: earlier.id, threadId: earlier.threadId ?? earlier.id, createdAt: earlier.createdAt ?? new Date().toISOString(), recipients: earlier.recipients ?? 0, duplicate: true };
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } catch {
+      // Redis went away meanwhile: the key holds on this hub only, until Redis is back.
+      return null;
+    }
+  }
+
+  ready(agent: AgentRecord): Promise<void> {
+    return this.reader?.ready(agent) ?? Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reportTimer);
+    clearTimeout(this.retryTimer);
+    await this.sending;
+    await this.draining;
+    await this.reader?.stop();
+  }
+
+  // -- forwarding ------------------------------------------------------------------------------------------------------
+
+  /** Everything that waits goes in one MULTI; batches that arrive meanwhile go in the next. */
+  private async sendWaiting(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batches = this.waiting;
+      this.waiting = [];
+      const items = batches.flatMap((batch) => batch.items);
+      const acks = [...this.acksToRetry.splice(0), ...batches.flatMap((batch) => batch.acks)];
+      try {
+        await this.send(items, acks);
+      } catch {
+        // Redis went away: the messages are in the outbox and go once it is back; the senders are answered now.
+        this.live = false;
+        this.acksToRetry.push(...acks);
+        this.changeQueued(this.tables!.outboxCount());
+        this.retrySoon();
+      }
+      batches.forEach((batch) => batch.done());
+    }
+  }
+
+  /** One round trip: every entry, idempotency record and acknowledgement; then the outbox rows go. */
+  private async send(items: ForwardItem[], acks: AckedEntries[]): Promise<void> {
+    const multi = this.link.commands.multi();
+    for (const item of items) {
+      const meta = JSON.stringify({ ...item.meta, hub: this.hubId });
+      for (const agentId of item.recipients) multi.xAdd(this.keys.inbox(agentId), '*', { m: meta, b: item.body });
+      if (item.idempotencyKey) {
+        // The key was claimed with the id alone; now a retry on any hub gets the whole answer.
+        const key = this.keys.idempotency(item.meta.from, item.idempotencyKey);
+        multi.set(key, JSON.stringify(item.response), { NX: true, PX: IDEMPOTENCY_WINDOW_MS });
+        multi.set(key, JSON.stringify(item.response), { XX: true, KEEPTTL: true });
+      }
+    }
+    for (const { agentId, entryIds } of acks) multi.xDel(this.keys.inbox(agentId), entryIds);
+    if (items.length === 0 && acks.length === 0) return;
+    const replies = (await multi.exec()) as unknown[];
+    let reply = 0;
+    const done: Array<{ seq: number; recipients: string[]; entryIds: string[] }> = [];
+    for (const item of items) {
+      const entryIds = item.recipients.map(() => String(replies[reply++]));
+      if (item.idempotencyKey) reply += 2;
+      done.push({ seq: item.seq, recipients: item.recipients, entryIds });
+      const bytes = typeof item.body === 'string' ? Buffer.byteLength(item.body) : item.body.length;
+      for (const agentId of item.recipients) {
+        const hub = this.registry.find(agentId)?.remote?.hubId;
+        if (hub && hub !== this.hubId) count(this.sent, hub, bytes);
+      }
+    }
+    if (done.length > 0) this.tables!.forwarded(done);
+  }
+
+  /** Redis is back: what waits in the outbox goes, oldest first, then sends go straight again. */
+  private catchUp(): void {
+    if (this.acksToRetry.length > 0 && this.live) {
+      this.forward([], [])?.catch(() => undefined);
+    }
+    if (this.live || this.draining || this.stopped) return;
+    this.draining = this.drain().finally(() => (this.draining = null));
+  }
+
+  private async drain(): Promise<void> {
+    // A batch still in flight from before Redis went away finishes (or fails) first.
+    await this.sending;
+    let after = 0;
+    while (!this.stopped && this.link.current.connected) {
+      const page = this.tables!.outboxPage(after, DRAIN_PAGE);
+      if (page.length === 0) {
+        // Nothing waits (and nothing can be added before this line runs): sends go straight again.
+        this.live = true;
+        this.changeQueued(0);
+        if (this.acksToRetry.length > 0) void this.forward([], []);
+        return;
+      }
+      const acks = this.acksToRetry.splice(0);
+      try {
+        await this.send(page, acks);
+      } catch {
+        this.acksToRetry.push(...acks);
+        this.retrySoon();
+        return;
+      }
+      after = page.at(-1)!.seq;
+      this.changeQueued(Math.max(0, this.queuedSends - page.length));
+    }
+  }
+
+  /** A failure without a lost connection (Redis refused a command): tried again a moment later. */
+  private retrySoon(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.link.current.connected) this.catchUp();
+    }, RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  private changeQueued(next: number): void {
+    if (next === this.queuedSends) return;
+    this.queuedSends = next;
+    this.reportTimer ??= setTimeout(() => {
+      this.reportTimer = undefined;
+      this.onQueuedChange();
+    }, 100);
+  }
+}
+
+/** Whether an agent is this hub's own cockpit identity, which the cluster does not share. */
+export function isOverseer(agent: { project: string; name: string }): boolean {
+  return agent.project === OVERSEER.project && agent.name === OVERSEER.name;
+}
+
+function count(map: Map<string, { messages: number; bytes: number }>, hub: string, bytes: number): void {
+  const entry = map.get(hub);
+  if (entry) {
+    entry.messages++;
+    entry.bytes += bytes;
+  } else map.set(hub, { messages: 1, bytes });
+}

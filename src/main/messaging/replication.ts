@@ -1,0 +1,303 @@
+/**
+ * What the messaging service shares with the cluster (src/main/cluster/messages.ts) when hubs are joined through
+ * Redis: the hooks it calls inside and after its group commit, the form a message takes in a Redis inbox stream,
+ * and the tables that remember what waits for Redis (cluster_outbox) and which Redis entry holds each delivery
+ * (cluster_inbox). Without a cluster none of this runs.
+ */
+import type { Importance, Recipient, SendResponse } from '../../shared/agent-protocol';
+import type { AgentRecord, AgentRegistry } from '../agents/registry';
+import type { SqliteDatabase } from '../db/database';
+import { previewOf, jsonPreviewOf } from './json-body';
+import { withExternalBody } from './body-store';
+import { FTS_BODY_CHARS, type MessageStore, type StoredMessage } from './store';
+
+/** A message as it travels in a Redis inbox stream (field `m`, JSON); the body travels beside it (field `b`). */
+export interface EntryMeta {
+  id: string;
+  from: string;
+  to: Recipient;
+  threadId: string;
+  replyTo: string | null;
+  subject: string | null;
+  contentType: 'text' | 'json';
+  importance: Importance;
+  ackRequired: boolean;
+  createdAt: string;
+  /** The hub the message was sent to. */
+  hub: string;
+  /** Set when the body is the JSON encoding kept in a body file (its size, bytes); otherwise the row's text. */
+  file?: number;
+}
+
+/** A committed message to hand to Redis: one entry per recipient's inbox stream. */
+export interface ForwardItem {
+  seq: number;
+  meta: EntryMeta;
+  /** The row's text, or the body file's bytes (meta.file set): the same object for every recipient, never copied. */
+  body: string | Buffer;
+  recipients: string[];
+  idempotencyKey: string | null;
+  response: SendResponse;
+}
+
+/** Redis entries to delete because their deliveries were acknowledged. */
+export interface AckedEntries {
+  agentId: string;
+  entryIds: string[];
+}
+
+/** A message read from an agent's inbox stream, its body already where it belongs (row text, or file written). */
+export interface ReplicatedEntry {
+  agentId: string;
+  entryId: string;
+  meta: EntryMeta;
+  /** The row's text (for a body in a file: its first characters). */
+  bodyText: string;
+  /** The body file's bytes when the body was written to a file; the file's size is then its length. */
+  bodyFile: Buffer | null;
+}
+
+/** The cluster's hooks into the messaging service. */
+export interface MessageReplication {
+  /** Inside the commit of a new message: records what must reach Redis (an outbox row), or null when nothing. */
+  stage(message: StoredMessage, sender: AgentRecord, recipients: string[], body: string | Buffer, idempotencyKey: string | null): ForwardItem | null;
+  /** Inside the commit of an acknowledgement: the Redis entries it makes obsolete. */
+  stageAck(agentId: string, messageIds: readonly string[]): AckedEntries | null;
+  /**
+   * After the commit: resolves once the messages are in Redis, or, with Redis away, at once (they wait in the
+   * outbox, durably). Senders are acknowledged when it resolves.
+   */
+  forward(items: ForwardItem[], acks: AckedEntries[]): Promise<void> | null;
+  /** Before an idempotent send: claims the key cluster-wide; a duplicate names the message stored first. */
+  claimIdempotency(sender: AgentRecord, key: string, id: string): Promise<SendResponse | null>;
+  /** Before an agent's inbox is served here: what reached it through Redis is in this hub's database. */
+  ready(agent: AgentRecord): Promise<void>;
+}
+
+type MessageRow = {
+  seq: number;
+  id: string;
+  sender: string;
+  to_type: Recipient['type'];
+  to_value: string | null;
+  thread_id: string;
+  reply_to: string | null;
+  subject: string | null;
+  content_type: 'text' | 'json';
+  body: string;
+  importance: Importance;
+  ack_required: number;
+  created_at: string;
+  idempotency_key: string | null;
+  body_bytes: number | null;
+};
+
+/** The cluster tables of hub.sqlite (migration 12), as prepared statements. */
+export class ReplicaTables {
+  private readonly s;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly store: MessageStore,
+  ) {
+    this.s = {
+      outboxAdd: db.prepare('INSERT OR REPLACE INTO cluster_outbox (seq, recipients) VALUES (?, ?)'),
+      outboxDelete: db.prepare('DELETE FROM cluster_outbox WHERE seq = ?'),
+      outboxPage: db.prepare('SELECT seq, recipients FROM cluster_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      outboxCount: db.prepare('SELECT COUNT(*) FROM cluster_outbox').pluck(),
+      messageBySeq: db.prepare('SELECT * FROM messages WHERE seq = ?'),
+      remember: db.prepare('INSERT OR REPLACE INTO cluster_inbox (agent_id, seq, entry_id) VALUES (?, ?, ?)'),
+      entriesOf: db.prepare(
+        `SELECT c.seq, c.entry_id FROM cluster_inbox c JOIN messages m ON m.seq = c.seq
+         WHERE c.agent_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
+      ),
+      forget: db.prepare('DELETE FROM cluster_inbox WHERE agent_id = ? AND seq = ?'),
+      deliveryState: db.prepare('SELECT acked_at IS NOT NULL FROM deliveries WHERE agent_id = ? AND seq = ?').pluck(),
+      tracked: db.prepare(
+        `SELECT d.seq, c.entry_id FROM deliveries d JOIN cluster_inbox c ON c.agent_id = d.agent_id AND c.seq = d.seq
+         WHERE d.agent_id = ? AND d.acked_at IS NULL`,
+      ),
+      markAcked: db.prepare('UPDATE deliveries SET acked_at = ? WHERE agent_id = ? AND seq = ? AND acked_at IS NULL'),
+    };
+  }
+
+  addOutbox(seq: number, recipients: string[]): void {
+    this.s.outboxAdd.run(seq, JSON.stringify(recipients));
+  }
+
+  outboxCount(): number {
+    return this.s.outboxCount.get() as number;
+  }
+
+  /** After Redis took a batch: its outbox rows go, and each delivery remembers its entry. */
+  forwarded(items: Array<{ seq: number; recipients: string[]; entryIds: string[] }>): void {
+    this.db.transaction(() => {
+      for (const { seq, recipients, entryIds } of items) {
+        this.s.outboxDelete.run(seq);
+        recipients.forEach((agentId, i) => this.s.remember.run(agentId, seq, entryIds[i]!));
+      }
+    })();
+  }
+
+  /** Outbox rows after `afterSeq`, oldest first, rebuilt into what to forward (bodies read back from rows or files). */
+  outboxPage(afterSeq: number, limit: number): ForwardItem[] {
+    const rows = this.s.outboxPage.all(afterSeq, limit) as Array<{ seq: number; recipients: string }>;
+    const items: ForwardItem[] = [];
+    for (const { seq, recipients } of rows) {
+      const row = this.s.messageBySeq.get(seq) as MessageRow | undefined;
+      if (!row) continue;
+      const meta = metaOfRow(row, '');
+      const body = row.body_bytes === null ? row.body : this.store.bodies.read(row.id);
+      if (row.body_bytes !== null) meta.file = row.body_bytes;
+      const response: SendResponse = { id: row.id, threadId: row.thread_id, createdAt: row.created_at, recipients: 0, duplicate: false };
+      items.push({ seq, meta, body, recipients: JSON.parse(recipients) as string[], idempotencyKey: row.idempotency_key, response });
+    }
+    return items;
+  }
+
+  /** Inside the ack's commit: the entries of these messages in the agent's stream, forgotten here. */
+  takeEntries(agentId: string, messageIds: readonly string[]): string[] {
+    const rows = this.s.entriesOf.all(agentId, JSON.stringify(messageIds)) as Array<{ seq: number; entry_id: string }>;
+    for (const row of rows) this.s.forget.run(agentId, row.seq);
+    return rows.map((row) => row.entry_id);
+  }
+
+  /** Unacknowledged deliveries of an agent that went through Redis, with their entries. */
+  tracked(agentId: string): Array<{ seq: number; entryId: string }> {
+    return (this.s.tracked.all(agentId) as Array<{ seq: number; entry_id: string }>).map((row) => ({ seq: row.seq, entryId: row.entry_id }));
+  }
+
+  /** Deliveries acknowledged on another hub: marked here too, so they are not delivered again. */
+  markAcked(agentId: string, seqs: number[], registry: AgentRegistry): number {
+    const now = new Date().toISOString();
+    let count = 0;
+    this.db.transaction(() => {
+      for (const seq of seqs) {
+        count += this.s.markAcked.run(now, agentId, seq).changes;
+        this.s.forget.run(agentId, seq);
+      }
+      const agent = registry.find(agentId);
+      if (agent && count > 0) {
+        agent.inboxDepth = Math.max(0, agent.inboxDepth - count);
+        registry.saveCounters([agent]);
+      }
+    })();
+    return count;
+  }
+
+  /**
+   * Applies entries read from inbox streams, in order, in one transaction: an unknown message is stored, a new
+   * delivery is made and announced; an entry whose delivery was already acknowledged here is returned, to delete.
+   */
+  apply(entries: ReplicatedEntry[], registry: AgentRegistry): { deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }>; stale: ReplicatedEntry[]; taken: number } {
+    const deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }> = [];
+    const stale: ReplicatedEntry[] = [];
+    const touched = new Set<AgentRecord>();
+    let taken = 0;
+    this.db.transaction(() => {
+      for (const entry of entries) {
+        const recipient = registry.find(entry.agentId);
+        const { meta } = entry;
+        if (!recipient || !registry.find(meta.from)) continue;
+        let seq = this.store.seqOf(meta.id);
+        const inserted = seq === undefined;
+        if (seq === undefined) {
+          seq = this.store.insert(
+            {
+              id: meta.id,
+              sender: meta.from,
+              to: meta.to,
+              threadId: meta.threadId,
+              replyTo: meta.replyTo,
+              subject: meta.subject,
+              contentType: meta.contentType,
+              bodyText: entry.bodyText,
+              importance: meta.importance,
+              ackRequired: meta.ackRequired,
+              createdAt: meta.createdAt,
+              // Idempotency is kept cluster-wide in Redis; the copy here is the sender's hub's, not a second claim.
+              idempotencyKey: null,
+            },
+            entry.bodyFile ? entry.bodyFile.length : null,
+          );
+          taken++;
+        }
+        const acked = this.s.deliveryState.get(entry.agentId, seq) as number | undefined;
+        if (acked === 1) {
+          stale.push(entry);
+          continue;
+        }
+        this.s.remember.run(entry.agentId, seq, entry.entryId);
+        if (acked === 0) continue;
+        this.store.deliver(entry.agentId, seq);
+        recipient.messagesIn++;
+        recipient.inboxDepth++;
+        touched.add(recipient);
+        // A message stored by an earlier entry (another recipient here) is read back, body and all.
+        const message = inserted ? messageOf(meta, seq, entry) : this.store.get(meta.id)!;
+        deliveries.push({ message, recipients: [entry.agentId], acceptedAt: performance.now() });
+      }
+      registry.saveCounters(touched);
+    })();
+    return { deliveries, stale, taken };
+  }
+}
+
+/** The entry's text form of a body for the row: the text itself or the JSON text (a file's first characters). */
+export function rowTextOf(meta: EntryMeta, body: Buffer): string {
+  if (meta.file === undefined) return body.toString('utf8');
+  return meta.contentType === 'text' ? previewOf(body, FTS_BODY_CHARS) : jsonPreviewOf(body, FTS_BODY_CHARS);
+}
+
+export function metaOf(message: StoredMessage, hub: string): EntryMeta {
+  return {
+    id: message.id,
+    from: message.from,
+    to: message.to,
+    threadId: message.threadId,
+    replyTo: message.replyTo,
+    subject: message.subject,
+    contentType: message.contentType,
+    importance: message.importance,
+    ackRequired: message.ackRequired,
+    createdAt: message.createdAt,
+    hub,
+  };
+}
+
+function metaOfRow(row: MessageRow, hub: string): EntryMeta {
+  const to: Recipient =
+    row.to_type === 'agent' ? { type: 'agent', id: row.to_value! } : row.to_type === 'topic' ? { type: 'topic', name: row.to_value! } : { type: 'broadcast' };
+  return {
+    id: row.id,
+    from: row.sender,
+    to,
+    threadId: row.thread_id,
+    replyTo: row.reply_to,
+    subject: row.subject,
+    contentType: row.content_type,
+    importance: row.importance,
+    ackRequired: row.ack_required === 1,
+    createdAt: row.created_at,
+    hub,
+  };
+}
+
+function messageOf(meta: EntryMeta, seq: number, entry: ReplicatedEntry): StoredMessage {
+  const message: StoredMessage = {
+    seq,
+    id: meta.id,
+    from: meta.from,
+    to: meta.to,
+    threadId: meta.threadId,
+    replyTo: meta.replyTo,
+    subject: meta.subject,
+    contentType: meta.contentType,
+    body: meta.contentType === 'json' && !entry.bodyFile ? JSON.parse(entry.bodyText) : entry.bodyText,
+    importance: meta.importance,
+    ackRequired: meta.ackRequired,
+    createdAt: meta.createdAt,
+  };
+  const file = entry.bodyFile;
+  return file ? withExternalBody(message, { bytes: file.length, json: () => file }) : message;
+}
