@@ -20,7 +20,7 @@ import { ClusterIdentity } from './identity';
 import { clusterKeys } from './keys';
 import { Membership } from './membership';
 import { MemoryReplication } from './memory-replication';
-import { ClusterMessages, isOverseer } from './messages';
+import { ClusterMessages } from './messages';
 import { ClusterSubscriptions } from './subscriptions';
 import { RedisLink, type ClusterSettings } from './redis-link';
 import type { ReservationService } from '../reservations/service';

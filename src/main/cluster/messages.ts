@@ -8,7 +8,7 @@
  */
 import type { SendResponse } from '../../shared/agent-protocol';
 import type { HubTraffic } from '../../shared/cluster-protocol';
-import { OVERSEER, type AgentRecord, type AgentRegistry } from '../agents/registry';
+import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import { metaOf, type AckedEntries, type ForwardItem, type MessageReplication, type ReplicaTables } from '../messaging/replication';
 import type { MessagingService } from '../messaging/service';
 import type { StoredMessage } from '../messaging/store';
@@ -267,11 +267,6 @@ export class ClusterMessages implements MessageReplication {
       this.onQueuedChange();
     }, 100);
   }
-}
-
-/** Whether an agent is this hub's own cockpit identity, which the cluster does not share. */
-export function isOverseer(agent: { project: string; name: string }): boolean {
-  return agent.project === OVERSEER.project && agent.name === OVERSEER.name;
 }
 
 function count(map: Map<string, { messages: number; bytes: number }>, hub: string, bytes: number): void {
