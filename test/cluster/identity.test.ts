@@ -85,8 +85,15 @@ describe.skipIf(unavailable !== null)(`hubs joined through Redis${unavailable ? 
       const info = await status(b, builder.agent.id);
       return info.status === 'busy' && info.activity === 'compiling';
     });
+    // A hub that joins now sees at once who is connected where, without waiting for the agent to change.
+    const c = await clusterHub(server, 'build-2');
+    await until('builder connected and busy, seen on C that joined later', async () => {
+      const info = await status(c, builder.agent.id);
+      return info.connected === true && info.status === 'busy' && info.activity === 'compiling';
+    });
     socket.ws.close();
     await until('builder disconnected, seen on B', async () => (await status(b, builder.agent.id)).connected === false);
+    await until('builder disconnected, seen on C', async () => (await status(c, builder.agent.id)).connected === false);
 
     // Revoked on hub A (its cockpit): refused on hub B too.
     expect((await a.api(`/agents/${builder.agent.id}/revoke`, { token: a.app.cockpitToken, body: {} })).status).toBe(200);

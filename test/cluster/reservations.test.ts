@@ -96,7 +96,7 @@ describe.skipIf(unavailable !== null)(`reservations across hubs${unavailable ? `
 
     // Released on A: free for B at once (the decision is taken in Redis, not in B's copy).
     expect((await a.api(`/reservations/${leaseId}`, { method: 'DELETE', token: alice.token })).status).toBe(200);
-    const granted = await reserve(b, bob.token, ['src/auth/login.ts'], 1);
+    const granted = await reserve(b, bob.token, ['src/auth/login.ts']);
     expect(granted.status).toBe(201);
     expect((await reserve(a, alice.token, ['src/auth/**'])).status).toBe(409);
     await until('A lists the release and B\'s new lease', async () => {
@@ -104,7 +104,10 @@ describe.skipIf(unavailable !== null)(`reservations across hubs${unavailable ? `
       return !leases.some((lease) => lease.id === leaseId) && leases.some((lease) => lease.paths.includes('src/auth/login.ts'));
     });
 
-    // Bob's lease of one second expires: alice on A gets the files then, and both hubs drop it from their lists.
+    // Bob's lease, renewed for one second, expires: alice on A gets the files then, and both hubs drop it from their
+    // lists. (Renewed short only now, so that a loaded machine cannot let it expire before A has listed it.)
+    const bobLease = granted.body.reservations[0].id as string;
+    expect((await b.api(`/reservations/${bobLease}/renew`, { token: bob.token, body: { ttlSeconds: 1 } })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect((await reserve(a, alice.token, ['src/auth/**'])).status).toBe(201);
     for (const hub of [a, b]) {

@@ -41,6 +41,11 @@ export class ClusterIdentity {
   onSubscription: ((event: SubscriptionEvent) => void) | null = null;
   /** Publishes waiting for Redis to come back, in order (latest presence per agent). */
   private readonly backlog = new Map<string, ClusterEvent>();
+  /**
+   * Sends go out one after another, so the others read this hub's changes in the order they happened: an agent's
+   * presence never arrives before its identity (which the others would drop, not knowing the agent yet).
+   */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly link: RedisLink,
@@ -129,10 +134,21 @@ export class ClusterIdentity {
     const said = JSON.stringify([info.status, presence.status, presence.activity, presence.connected]);
     if (this.published.get(agent.id) === said) return;
     this.published.set(agent.id, said);
-    void this.publish(`presence:${agent.id}`, { kind: 'presence', hub: this.hubId, id: agent.id, presence });
+    const event: ClusterEvent = { kind: 'presence', hub: this.hubId, id: agent.id, presence };
+    void this.publish(`presence:${agent.id}`, event, () => this.storePresence(event));
   }
 
-  private async publish(key: string, event: ClusterEvent, before?: () => Promise<void>): Promise<void> {
+  /** Kept in a hash too, so a hub that joins later sees who is connected where without waiting for a change. */
+  private async storePresence(event: Extract<ClusterEvent, { kind: 'presence' }>): Promise<void> {
+    await this.link.commands.hSet(this.keys.presence, event.id, JSON.stringify({ hub: event.hub, presence: event.presence }));
+  }
+
+  private publish(key: string, event: ClusterEvent, before?: () => Promise<void>): Promise<void> {
+    this.sending = this.sending.then(() => this.publishNow(key, event, before));
+    return this.sending;
+  }
+
+  private async publishNow(key: string, event: ClusterEvent, before?: () => Promise<void>): Promise<void> {
     if (!this.link.current.connected) {
       this.backlog.set(key, event);
       return;
@@ -159,6 +175,15 @@ export class ClusterIdentity {
     for (const text of Object.values(all)) {
       const replica = JSON.parse(text) as AgentReplica;
       this.apply(() => this.takeReplica(replica));
+    }
+    // Who is connected on the other hubs now: only hubs still announcing themselves (a gone hub's sockets are gone).
+    const presences = await redis.hGetAll(this.keys.presence);
+    const alive = new Map<string, boolean>();
+    for (const [id, text] of Object.entries(presences)) {
+      const { hub, presence } = JSON.parse(text) as { hub: string; presence: Omit<RemotePresence, 'hubId'> };
+      if (hub === this.hubId) continue;
+      if (!alive.has(hub)) alive.set(hub, (await redis.exists(this.keys.hub(hub))) === 1);
+      if (alive.get(hub)) this.apply(() => this.registry.applyRemotePresence(id, { hubId: hub, ...presence }));
     }
     // This hub's own agents that the cluster does not know yet (it ran alone before, or Redis was away).
     for (const agent of this.registry.all()) {
@@ -187,7 +212,7 @@ export class ClusterIdentity {
           const agent = this.registry.find(event.replica.id);
           if (agent) this.identityChanged(agent);
         } else {
-          await this.publish(key, event);
+          await this.publish(key, event, event.kind === 'presence' ? () => this.storePresence(event) : undefined);
         }
       }
     } catch {

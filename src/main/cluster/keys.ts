@@ -9,6 +9,8 @@ export function clusterKeys(prefix: string) {
     agents: `${prefix}:agents`,
     /** HASH "project\u0000name" -> agent id: who holds each name; HSETNX decides between two hubs. */
     agentNames: `${prefix}:agent-names`,
+    /** HASH agent id -> { hub, presence } as JSON: each agent's latest presence, as the hub it is on told it. */
+    presence: `${prefix}:presence`,
     /** STREAM of identity and presence changes, each hub reading all of it. */
     events: `${prefix}:events`,
     /** STREAM of memory changes (stored with its vector, updated, deleted), each hub reading all of it. */
