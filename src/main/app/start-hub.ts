@@ -98,6 +98,8 @@ export async function startHub(deps: HubDeps): Promise<RunningHub> {
   cluster?.attachReservations(reservations);
   // Tasks handed to agents under a lease; the realtime gateway, built below, carries their offers.
   const tasks = new TaskService(db, registry, { dataDir, bodyFileBytes: config.messages.bodyFileBytes });
+  // In a cluster, tasks other hubs may take are shared; each is given out by one hub at a time.
+  cluster?.attachTasks(tasks);
 
   const messaging = new MessagingService(db, registry, {
     maxBodyBytes: config.messages.maxBytes,

@@ -25,6 +25,8 @@ import { ClusterSubscriptions } from './subscriptions';
 import { RedisLink, type ClusterSettings } from './redis-link';
 import type { ReservationService } from '../reservations/service';
 import { ClusterReservations } from './reservations';
+import type { TaskService } from '../tasks/service';
+import { ClusterTasks } from './tasks';
 
 /** This hub's id in the cluster, kept in its data directory so a restarted hub is the same hub. */
 const HUB_ID_FILE = 'cluster-hub.json';
@@ -201,6 +203,16 @@ export class Cluster {
     const shared = new ClusterReservations(this.link, this.keys, service, this.hubId);
     this.attached.push(shared);
     this.afterJoin('reservations', () => shared.start());
+  }
+
+  /**
+   * Tasks shared with the other hubs from now on: each given out by one hub at a time, under a claim in Redis that
+   * lives twice the hub's time to live (cluster/tasks.ts).
+   */
+  attachTasks(service: TaskService): void {
+    const shared = new ClusterTasks(this.link, this.keys, service, this.hubId, Math.max(2 * this.options.settings.hubTtlMs, 2_000));
+    this.attached.push(shared);
+    this.afterJoin('tasks', () => shared.start());
   }
 
   /** Runs `step` once this hub has joined (at once if it has); a failure is logged (each attached part loads again when Redis comes back). */

@@ -37,6 +37,14 @@ export function clusterKeys(prefix: string) {
     idempotency: (sender: string, key: string) => `${prefix}:idem:${sender}:${key}`,
     /** SET of "agent id\u0000topic": every topic subscription of the cluster. */
     subscriptions: `${prefix}:subscriptions`,
+    /** HASH task id -> the shared task (project, creator, its create request) while it has not ended (cluster/tasks.ts). */
+    tasks: `${prefix}:tasks`,
+    /** STRING: the token of the hub that may give the task out, with a time to live; set NX, renewed compare-and-set. */
+    taskClaim: (taskId: string) => `${prefix}:task-claim:${taskId}`,
+    /** HASH task id -> how it ended (state, result, error): an ended task is never claimed again. */
+    taskEnds: `${prefix}:task-ends`,
+    /** STREAM of shared tasks created and ended, each hub keeping its copies from it. */
+    taskChanges: `${prefix}:task-changes`,
   };
 }
 

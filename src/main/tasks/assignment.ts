@@ -42,6 +42,7 @@ export class TaskAssignment {
         if (!sample || !agentFits(agent, sample)) continue;
         if (within && !sample.capabilities.every((c) => within.includes(c))) continue;
         for (const task of group.inOrder(now)) {
+          if (!core.mayAssign(task)) continue; // another hub of the cluster gives it out
           // Kept a while for the agent its affinity names, while that one is present.
           if (task.preferredAgent !== null && task.preferredAgent !== agent.id && now - task.readySince < AFFINITY_WAIT_MS && isPresent(core.registry, task.preferredAgent)) continue;
           if (!best || urgency(task, best) < 0) best = task;
@@ -91,7 +92,8 @@ export class TaskAssignment {
       for (let i = 1; i < lanes.length; i++) if (urgency(lanes[i]!.head, lanes[at]!.head) < 0) at = i;
       const lane = lanes[at]!;
       const task = lane.head;
-      const candidate = chooseAgent(task, lane.queue, byId, now, present);
+      // A task another hub of the cluster gives out is passed over, as one kept for someone else.
+      const candidate = core.mayAssign(task) ? chooseAgent(task, lane.queue, byId, now, present) : 'wait';
       if (candidate === null) {
         // No one free fits this group any more.
         lanes.splice(at, 1);

@@ -67,6 +67,10 @@ export class TaskCore {
    * this is stores its aggregate in the same transaction (subtasks.ts).
    */
   taskEnding: (task: OpenTask, now: number) => void = () => undefined;
+  /** Whether this hub may give the task out now: in a cluster, only while it holds the task's claim (cluster/tasks.ts). */
+  mayAssign: (task: OpenTask) => boolean = () => true;
+  /** Whether this hub lost its claim on a task it gives out in a cluster: its holder's lease then ends (leases.ts). */
+  claimLost: (taskId: string, now: number) => boolean = () => false;
   /** A task's last split into subtasks, for its full view (subtasks.ts). */
   subtasksOf: (taskId: string) => TaskSubtasks | null = () => null;
   closed = false;
@@ -256,11 +260,12 @@ export class TaskCore {
   /**
    * One conditional state change (store.update): the row only in state `from` (and, held, the same holder and
    * attempt). `strict` throws lease_lost when it was not; otherwise returns false. `progress` tells listeners of a
-   * progress report even if the state stays.
+   * progress report even if the state stays. `endedElsewhere`: a copy of a task that another hub of the cluster gave
+   * out ends as it ended there, from whatever open state it has here.
    */
-  change(task: OpenTask, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true, progress = false): boolean {
+  change(task: OpenTask, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true, progress = false, endedElsewhere = false): boolean {
     const journal = this.record();
-    if (!this.store.update(task, from, to, fields, now, strict)) return false;
+    if (!this.store.update(task, from, to, fields, now, strict, endedElsewhere)) return false;
     if (isFinalTaskState(to)) this.taskEnding(task, now);
     const row = task.row;
     journal.applies.push(() => {

@@ -40,6 +40,10 @@ export class LeaseSweep {
         lapsed.push([task, 'timed_out', `attempt ${task.attempt} ran past the task's timeout of ${task.timeoutSeconds} s`]);
         continue;
       }
+      if (core.claimLost(task.id, now)) {
+        lapsed.push([task, 'lease_lost', 'this hub could not renew its claim on the task in the cluster (Redis out of reach), so another hub may give it out']);
+        continue;
+      }
       if (core.leaseKept(task.id, now)) continue; // its holder waits for its subtasks
       const silence = core.silenceOf(task.holderId, now);
       if (silence > task.leaseSeconds * 1000) {

@@ -38,10 +38,12 @@ import type {
   CreateTaskRequest,
   FailTaskRequest,
   Task,
+  TaskError,
   TaskProgressRequest,
   TaskQuery,
   TaskState,
 } from '../../shared/task-protocol';
+import { isFinalTaskState } from '../../shared/task-protocol';
 import type { SplitTaskRequest } from '../../shared/subtask-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
@@ -49,6 +51,9 @@ import { TaskAssignment } from './assignment';
 import { TaskCore, type TaskCaller, type TaskServiceOptions } from './core';
 import { LeaseSweep } from './leases';
 import { TaskLifecycle } from './lifecycle';
+import { agentFits, takesPushedWork } from './dispatcher';
+import { isHeldState, type OpenTask } from './open-tasks';
+import { iso, newTaskRow } from './store';
 import { TaskSplits } from './subtasks';
 import { taskView } from './task-view';
 import type { TransitionListener } from './transitions';
@@ -64,6 +69,9 @@ export class TaskService {
   private readonly sweep: LeaseSweep;
   private readonly splits: TaskSplits;
   private readonly offAgents: () => void;
+
+  /** Told of each task created through create(), once committed; awaited before the creator is answered. */
+  private created: ((task: Task, request: z.output<typeof CreateTaskRequest>) => Promise<void>) | null = null;
 
   /** Called after each group commit: pulls waiting for work (MCP next_task) try their claim then. */
   private readonly passListeners = new Set<() => void>();
@@ -121,8 +129,11 @@ export class TaskService {
 
   // --- Creating and reading -----------------------------------------------------------------------------------------
 
-  create(caller: TaskCaller, request: z.output<typeof CreateTaskRequest>): Promise<Task> {
-    return this.lifecycle.create(caller, request);
+  async create(caller: TaskCaller, request: z.output<typeof CreateTaskRequest>): Promise<Task> {
+    const task = await this.lifecycle.create(caller, request);
+    // In a cluster, a task other hubs may take is shared before it is answered (cluster/tasks.ts).
+    if (this.created) await this.created(task, request);
+    return task;
   }
 
   /**
@@ -189,6 +200,91 @@ export class TaskService {
   /** The creator or the cockpit ends a task that has not ended; its holder, if any, is told. */
   cancel(caller: TaskCaller, id: string, reason?: string): Task {
     return this.lifecycle.cancel(caller, id, reason);
+  }
+
+  // --- Sharing with the other hubs of a cluster (cluster/tasks.ts) -------------------------------------------------
+
+  /**
+   * Tasks shared with other hubs are given out only while this hub holds their claim (`mayAssign`), and a holder's
+   * lease ends when the claim is lost (`claimLost`). `created` hears each task created here.
+   */
+  shareWith(shared: {
+    mayAssign: (task: OpenTask) => boolean;
+    claimLost: (taskId: string, now: number) => boolean;
+    created: (task: Task, request: z.output<typeof CreateTaskRequest>) => Promise<void>;
+  } | null): void {
+    this.core.mayAssign = shared ? shared.mayAssign : () => true;
+    this.core.claimLost = shared ? shared.claimLost : () => false;
+    this.created = shared ? shared.created : null;
+  }
+
+  /** A task another hub created and shares: taken in as ready, with the same id, unless this hub has it already. */
+  async importShared(shared: { id: string; project: string; createdBy: string; request: z.output<typeof CreateTaskRequest> }): Promise<boolean> {
+    const { core } = this;
+    if (core.store.row(shared.id)) return false;
+    await core.later(() => {
+      if (core.store.row(shared.id)) return null;
+      const inputJson = shared.request.input === undefined ? null : JSON.stringify(shared.request.input);
+      return core.insert(newTaskRow({ id: shared.id, project: shared.project, request: shared.request, createdBy: shared.createdBy, state: 'ready', inputJson, inputExternal: false, now: Date.now() }), []);
+    });
+    return true;
+  }
+
+  /**
+   * A shared task that ended on another hub ends the same way here, where it was not held (a cancellation also
+   * reaches a holder here, which is told). Nothing changes if it already ended here.
+   */
+  endShared(id: string, end: { state: TaskState; result: string | null; error: TaskError | null }): void {
+    const { core } = this;
+    const task = core.open.get(id);
+    if (!task || !isFinalTaskState(end.state)) return;
+    if (end.state === 'cancelled') {
+      try {
+        this.lifecycle.cancel({ kind: 'cockpit' }, id, undefined, `another hub (${end.error?.message ?? 'cancelled'})`);
+      } catch {
+        // It ended here meanwhile.
+      }
+      return;
+    }
+    core.now(() => {
+      if (isHeldState(task.state)) return;
+      const now = Date.now();
+      core.change(task, task.state, end.state, {
+        result: end.result,
+        result_bytes: end.result === null ? 0 : Buffer.byteLength(end.result),
+        result_external: 0,
+        error: end.error === null ? null : JSON.stringify(end.error),
+        finished_at: iso(now),
+        ready_since: null,
+        not_before: null,
+      }, now, false, false, true);
+    });
+  }
+
+  /** An open task's state and needs, for the cluster's claims (undefined once it ended). */
+  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId'> | undefined {
+    return this.core.open.get(id);
+  }
+
+  /** The open tasks (pending, ready, assigned, running). */
+  openTasks(): IterableIterator<OpenTask> {
+    return this.core.open.values();
+  }
+
+  /** Whether an agent connected to this hub fits the task and has room for it (a slot free, or pulling). */
+  hasRoomFor(id: string): boolean {
+    const { core } = this;
+    const task = core.open.get(id);
+    if (!task) return false;
+    return core.registry.all().some((agent) => {
+      if (agent.remote !== null || !agentFits(agent, task) || !takesPushedWork(core.registry, agent)) return false;
+      return core.open.heldCount(agent.id) < (core.slots.get(agent.id) ?? 1);
+    });
+  }
+
+  /** Asks for a dispatch pass (a claim was won). */
+  lookAgain(): void {
+    this.core.wantDispatch();
   }
 
   close(): void {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import { HELD_TASK_STATES, TASK_ERROR_CODES, TASK_TRANSITIONS, type CreateTaskRequest, type Task, type TaskErrorCode, type TaskQuery, type TaskState } from '../../shared/task-protocol';
+import { HELD_TASK_STATES, TASK_ERROR_CODES, TASK_TRANSITIONS, isFinalTaskState, type CreateTaskRequest, type Task, type TaskErrorCode, type TaskQuery, type TaskState } from '../../shared/task-protocol';
 import type { SqliteDatabase } from '../db/database';
 import { HubError } from '../errors';
 import { BodyStore } from '../messaging/body-store';
@@ -292,8 +292,9 @@ export class TaskStore {
    * One conditional UPDATE of a task's state (and fields; undefined ones are left alone). It takes the row only in
    * state `from` (and, for a held task, with the same holder and attempt); `strict` throws when it does not.
    */
-  update(task: TaskRef, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true): boolean {
-    if (!TASK_TRANSITIONS[from].includes(to) && from !== to) throw new Error(`illegal task transition ${from} -> ${to}`);
+  update(task: TaskRef, from: TaskState, to: TaskState, fields: TaskFields, now: number, strict = true, endedElsewhere = false): boolean {
+    // A copy of a task another hub gave out and ended (cluster/tasks.ts) ends from ready or pending here.
+    if (!TASK_TRANSITIONS[from].includes(to) && from !== to && !(endedElsewhere && isFinalTaskState(to))) throw new Error(`illegal task transition ${from} -> ${to}`);
     const columns: string[] = [];
     const params: unknown[] = [to, iso(now)];
     for (const column in fields) {

@@ -1,0 +1,319 @@
+/**
+ * Tasks shared by the hubs of a cluster, given out by one hub at a time. A task created on any hub (without
+ * dependencies, parent, workflow or affinity: those stay on their hub) is written to Redis and copied by every hub
+ * into its own task store as ready. A hub gives a shared task to one of its agents only while it holds the task's
+ * claim: a Redis key set with NX and a time to live, renewed (compare-and-set in Lua) while the task is held or
+ * waits here, released when no agent of this hub took it. A hub tries for a claim only when one of its own agents
+ * fits the task and has room, so work goes to the hubs whose agents can take it.
+ *
+ * Never two holders: a hub that cannot renew a claim (dead, or cut off from Redis) stops giving the task out, and
+ * ends its holder's lease, before the claim expires in Redis (at 70% of its time to live, by this hub's clock); only
+ * then can another hub win the claim and give the task to its agent. The end of a task (succeeded, failed, timed
+ * out) is published only by the hub holding the claim, in the same script that checks it; a cancellation by anyone.
+ * Every hub then ends its copy the same way.
+ */
+import type { z } from 'zod';
+import type { CreateTaskRequest, Task, TaskError, TaskState } from '../../shared/task-protocol';
+import { isFinalTaskState } from '../../shared/task-protocol';
+import type { TaskService } from '../tasks/service';
+import type { TaskRow } from '../tasks/store';
+import type { ClusterKeys } from './keys';
+import type { RedisLink } from './redis-link';
+
+/** How often claims are sought, renewed and released. */
+const TICK_MS = 100;
+/** A claim won but not used (no agent here took the task) is let go after this long, for another hub to try. */
+const UNUSED_CLAIM_MS = 2_000;
+/** The share of a claim's time to live after which this hub no longer counts on it without a renewal. */
+const SAFE_SHARE = 0.7;
+const CHANGES_KEPT = 100_000;
+const FOLLOW_COUNT = 500;
+
+/** KEYS: claim, ends. ARGV: token, ttl ms, task id. 'OK' when won. An ended task is never claimed again. */
+const CLAIM_SCRIPT = `
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return false end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+`;
+/** KEYS: claim. ARGV: token, ttl ms. 1 when still ours and renewed. */
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+/** KEYS: claim. ARGV: token. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+/**
+ * KEYS: claim, tasks, ends, changes. ARGV: token ("" for a cancellation, which needs no claim), task id, end JSON,
+ * event JSON, changes kept. 1 when published; 0 when the claim is another hub's (or gone), or the task already ended.
+ */
+const END_SCRIPT = `
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return 0 end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])
+return 1
+`;
+
+interface SharedTask {
+  id: string;
+  project: string;
+  createdBy: string;
+  request: z.output<typeof CreateTaskRequest>;
+}
+
+interface TaskEnd {
+  state: TaskState;
+  result: string | null;
+  error: TaskError | null;
+}
+
+type TaskEvent = { kind: 'created'; hub: string; task: SharedTask } | { kind: 'ended'; hub: string; id: string; end: TaskEnd };
+
+interface Claim {
+  token: string;
+  /** Until when this hub counts on it (its clock): the last renewal plus SAFE_SHARE of the time to live. */
+  safeUntil: number;
+  wonAt: number;
+  renewing: boolean;
+}
+
+export class ClusterTasks {
+  /** Ids of the open tasks this hub knows to be shared. */
+  private readonly shared = new Set<string>();
+  private readonly claims = new Map<string, Claim>();
+  /** Tasks this hub is ending because another hub said so: their end is not published again. */
+  private readonly endedElsewhere = new Set<string>();
+  private readonly trying = new Set<string>();
+  /** Tasks that could be shared but stay this hub's own (made while Redis was away, or before this hub joined). */
+  private readonly ownOnly = new Set<string>();
+  private lastId = '0-0';
+  private loaded = false;
+  private stopped = false;
+  private ticking: NodeJS.Timeout | null = null;
+  private following: Promise<void> | null = null;
+  private readonly offTransitions: () => void;
+  private readonly offLink: () => void;
+  private tokenSeq = 0;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keys: ClusterKeys,
+    private readonly tasks: TaskService,
+    private readonly hubId: string,
+    private readonly claimTtlMs: number,
+  ) {
+    tasks.shareWith({
+      mayAssign: (task) => {
+        if (this.shared.has(task.id)) return (this.claims.get(task.id)?.safeUntil ?? 0) > Date.now();
+        // A task that may be shared waits until it is (a moment after it is created or copied), or is known this hub's own.
+        return this.ownOnly.has(task.id) || !shareable(task.row);
+      },
+      claimLost: (id, now) => this.shared.has(id) && !((this.claims.get(id)?.safeUntil ?? 0) > now),
+      created: (task, request) => this.share(task, request),
+    });
+    this.offTransitions = tasks.onTransition((transition) => {
+      if (transition.kind === 'state' && isFinalTaskState(transition.to) && this.shared.has(transition.taskId)) void this.ended(transition.taskId, transition.to);
+    });
+    this.offLink = link.onChange((state) => {
+      if (state.connected && this.following) void this.sync().catch(() => undefined);
+    });
+  }
+
+  /** Loads the shared tasks, then follows the others' changes and keeps the claims. */
+  async start(): Promise<void> {
+    this.following ??= this.follow();
+    await this.sync();
+    this.ticking ??= setInterval(() => this.tick(), TICK_MS);
+    this.ticking.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticking) clearInterval(this.ticking);
+    this.offTransitions();
+    this.offLink();
+    this.tasks.shareWith(null);
+    // Claims are let go, so another hub gives those tasks out at once rather than after their time to live.
+    await Promise.allSettled([...this.claims.entries()].map(([id, claim]) => this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [claim.token])));
+    await this.following;
+  }
+
+  // -- sharing this hub's tasks ---------------------------------------------------------------------------------------
+
+  /** A new task other hubs may take: written to Redis before its creator is answered. */
+  private async share(task: Task, request: z.output<typeof CreateTaskRequest>): Promise<void> {
+    if (request.dependsOn.length > 0 || request.parentTaskId || request.workflowId || request.affinity) return;
+    if (!this.link.current.connected || !this.loaded) return this.keepOwn(task.id);
+    const shared: SharedTask = { id: task.id, project: task.project, createdBy: task.createdBy, request };
+    const event: TaskEvent = { kind: 'created', hub: this.hubId, task: shared };
+    this.shared.add(task.id);
+    try {
+      await this.link.commands.hSet(this.keys.tasks, task.id, JSON.stringify(shared));
+      await this.link.commands.xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } });
+    } catch {
+      // Redis went away meanwhile: the task stays this hub's own.
+      await this.link.commands.hDel(this.keys.tasks, task.id).catch(() => undefined);
+      this.shared.delete(task.id);
+      this.keepOwn(task.id);
+    }
+  }
+
+  private keepOwn(id: string): void {
+    this.ownOnly.add(id);
+    this.tasks.lookAgain();
+  }
+
+  /** A shared task ended here: told to the others (its result too) by the claim's holder, or by whoever cancelled it. */
+  private async ended(id: string, state: TaskState): Promise<void> {
+    this.shared.delete(id);
+    const claim = this.claims.get(id);
+    this.claims.delete(id);
+    if (this.endedElsewhere.delete(id)) return;
+    if (state !== 'cancelled' && !claim) return; // not given out here: nothing of ours to tell
+    const view = this.tasks.get({ kind: 'cockpit' }, id);
+    const end: TaskEnd = { state, result: view.result === undefined || view.result === null ? null : JSON.stringify(view.result), error: view.error };
+    const event: TaskEvent = { kind: 'ended', hub: this.hubId, id, end };
+    const published = await this.eval(
+      END_SCRIPT,
+      [this.keys.taskClaim(id), this.keys.tasks, this.keys.taskEnds, this.keys.taskChanges],
+      [state === 'cancelled' ? '' : claim!.token, id, JSON.stringify(end), JSON.stringify(event), String(CHANGES_KEPT)],
+    ).catch(() => 0);
+    if (published !== 1) console.error(`[cluster] task ${id} ended ${state} here, but its end could not be shared (Redis away, or another hub gives it out)`);
+  }
+
+  // -- claims ---------------------------------------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.stopped || !this.loaded || !this.link.current.connected) return;
+    const now = Date.now();
+    for (const id of this.shared) {
+      const task = this.tasks.peek(id);
+      if (!task) continue;
+      const claim = this.claims.get(id);
+      if (claim) {
+        const unused = task.state === 'ready' && now - claim.wonAt > UNUSED_CLAIM_MS;
+        if (unused || claim.safeUntil <= now) void this.release(id, claim);
+        else if (!claim.renewing && claim.safeUntil - now < this.claimTtlMs * SAFE_SHARE * 0.6) void this.renew(id, claim);
+      } else if (task.state === 'ready' && !this.trying.has(id) && this.tasks.hasRoomFor(id)) {
+        void this.claim(id);
+      }
+    }
+  }
+
+  private async claim(id: string): Promise<void> {
+    this.trying.add(id);
+    const token = `${this.hubId}:${++this.tokenSeq}`;
+    const sent = Date.now();
+    try {
+      const won = await this.eval(CLAIM_SCRIPT, [this.keys.taskClaim(id), this.keys.taskEnds], [token, String(this.claimTtlMs), id]);
+      if (won === 'OK' && this.shared.has(id)) {
+        // Counted from when it was asked for: the key's time to live started at or after that moment.
+        this.claims.set(id, { token, safeUntil: sent + this.claimTtlMs * SAFE_SHARE, wonAt: Date.now(), renewing: false });
+        this.tasks.lookAgain();
+      } else if (won === 'OK') {
+        await this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [token]);
+      }
+    } catch {
+      // Redis away: tried again on a later tick.
+    } finally {
+      this.trying.delete(id);
+    }
+  }
+
+  private async renew(id: string, claim: Claim): Promise<void> {
+    claim.renewing = true;
+    const sent = Date.now();
+    try {
+      const renewed = await this.eval(RENEW_SCRIPT, [this.keys.taskClaim(id)], [claim.token, String(this.claimTtlMs)]);
+      if (renewed === 1) claim.safeUntil = sent + this.claimTtlMs * SAFE_SHARE;
+      else this.claims.delete(id); // expired, and perhaps another hub's now: the sweep ends a holder's lease here
+    } catch {
+      // Redis away: the claim runs out at safeUntil, and the holder's lease with it.
+    } finally {
+      claim.renewing = false;
+    }
+  }
+
+  private async release(id: string, claim: Claim): Promise<void> {
+    const task = this.tasks.peek(id);
+    // A holder here keeps it: only an unused claim is let go (a lapsed one is ended by the sweep).
+    if (task && task.state !== 'ready' && claim.safeUntil > Date.now()) return;
+    this.claims.delete(id);
+    await this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [claim.token]).catch(() => undefined);
+  }
+
+  // -- the others' tasks ---------------------------------------------------------------------------------------------
+
+  /** Every shared task not ended; and the ends of those this hub has open (it may have missed them). */
+  private async sync(): Promise<void> {
+    const redis = this.link.commands;
+    const last = await redis.xRevRange(this.keys.taskChanges, '+', '-', { COUNT: 1 });
+    const from = last?.[0]?.id ?? '0-0';
+    const all = await redis.hGetAll(this.keys.tasks);
+    for (const text of Object.values(all)) await this.take(JSON.parse(text) as SharedTask);
+    const open = [...this.shared].filter((id) => all[id] === undefined);
+    if (open.length > 0) {
+      const ends = await redis.hmGet(this.keys.taskEnds, open);
+      ends.forEach((text, i) => {
+        if (text) this.endHere(open[i]!, JSON.parse(text) as TaskEnd);
+      });
+    }
+    // Open tasks that could be shared but are not (made before this hub joined, or while Redis was away) stay its own.
+    for (const task of this.tasks.openTasks()) {
+      if (!this.shared.has(task.id) && all[task.id] === undefined && shareable(task.row)) this.ownOnly.add(task.id);
+    }
+    this.lastId = from;
+    this.loaded = true;
+    this.tasks.lookAgain();
+  }
+
+  private async take(task: SharedTask): Promise<void> {
+    if (this.shared.has(task.id)) return;
+    const fresh = await this.tasks.importShared(task);
+    // A copy that already ended here (before a restart, say) is not shared again.
+    if (fresh || this.tasks.peek(task.id)) this.shared.add(task.id);
+  }
+
+  private endHere(id: string, end: TaskEnd): void {
+    if (!this.tasks.peek(id)) return;
+    this.endedElsewhere.add(id);
+    this.tasks.endShared(id, end);
+    // Not ended after all (it is held here, and the sweep ends it): the flag goes.
+    if (this.tasks.peek(id)) this.endedElsewhere.delete(id);
+  }
+
+  private async follow(): Promise<void> {
+    while (!this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS / 2));
+      if (!this.link.current.connected || !this.loaded) continue;
+      try {
+        const reply = await this.link.commands.xRead({ key: this.keys.taskChanges, id: this.lastId }, { COUNT: FOLLOW_COUNT });
+        const streams = (reply ?? []) as Array<{ messages: Array<{ id: string; message: Record<string, string> }> }>;
+        for (const stream of streams) {
+          for (const entry of stream.messages) {
+            this.lastId = entry.id;
+            const event = JSON.parse(entry.message.event!) as TaskEvent;
+            if (event.hub === this.hubId) continue;
+            if (event.kind === 'created') await this.take(event.task);
+            else this.endHere(event.id, event.end);
+          }
+        }
+      } catch {
+        // Redis went away: reloaded when it is back.
+      }
+    }
+  }
+
+  private eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+    return this.link.commands.eval(script, { keys, arguments: args });
+  }
+}
+
+/** Whether a task may be shared: one without dependencies, parent, workflow or affinity (those stay on their hub). */
+function shareable(row: TaskRow): boolean {
+  return row.depends_on === '[]' && row.parent_task_id === null && row.workflow_id === null && row.affinity === null;
+}

@@ -1,0 +1,187 @@
+/**
+ * Tasks shared by hubs joined through a real redis-server: a task created on one hub is offered to agents on every
+ * hub but held by one at a time; its end is seen on every hub; a hub killed with kill -9 (or cut off from Redis)
+ * loses the task, which then goes to an agent on another hub, never to two holders at once.
+ */
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { ServerFrame } from '../../src/shared/agent-protocol';
+import { openSocket, startHub, type Socket, type TestHub } from '../hub/harness';
+import { tempDir } from '../helpers';
+import { hubCall, registerOn, startClusterHub } from '../support/hub-process';
+import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
+
+const unavailable = redisUnavailable();
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function redis(): Promise<RedisServer> {
+  const server = await startRedis(tempDir('devenviro-redis-'));
+  onTestFinished(() => server.stop());
+  return server;
+}
+
+function clusterHub(server: RedisServer, hubName: string): Promise<TestHub> {
+  return startHub({
+    configure: (config) => {
+      config.cluster.redis = server.url;
+      config.cluster.hubName = hubName;
+      config.cluster.heartbeatMs = 200;
+      config.cluster.hubTtlMs = 1_000;
+    },
+  });
+}
+
+async function joined(hubs: TestHub[]): Promise<void> {
+  for (const hub of hubs) {
+    await until('the hubs joined', async () => {
+      const state = (await hub.api('/cluster', { token: hub.app.cockpitToken })).body;
+      return state.connected && state.hubs.filter((h: { alive: boolean }) => h.alive).length === hubs.length;
+    });
+  }
+}
+
+/** An agent on `hub` taking one pushed task at a time on its socket. */
+async function worker(hub: TestHub, name: string): Promise<{ id: string; token: string; socket: Socket }> {
+  const made = await hub.register(name, { project: 'shop', capabilities: ['build'] });
+  const socket = await openSocket(hub.url, made.agent.id, made.token);
+  onTestFinished(() => socket.ws.close());
+  socket.send({ type: 'tasks.ready', slots: 1 });
+  return { id: made.agent.id, token: made.token, socket };
+}
+
+const offers = (socket: Socket) => socket.frames.filter((frame): frame is Extract<ServerFrame, { type: 'task.offered' }> => frame.type === 'task.offered').map((frame) => frame.task.id);
+
+const create = async (hub: TestHub, title: string) => {
+  const answer = await hub.api('/tasks', { token: hub.app.cockpitToken, body: { title, project: 'shop', capabilities: ['build'], leaseSeconds: 30, maxAttempts: 3 } });
+  expect(answer.status).toBe(201);
+  return answer.body.id as string;
+};
+
+const taskOn = async (hub: TestHub, id: string) => (await hub.api(`/tasks/${id}`, { token: hub.app.cockpitToken })).body;
+
+describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
+  it('offers a task to agents on both hubs, held by one; each task done once, its end seen on every hub', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'a');
+    const b = await clusterHub(server, 'b');
+    await joined([a, b]);
+    const onA = await worker(a, 'builder-a');
+    const onB = await worker(b, 'builder-b');
+
+    // One task, both agents free: one holds it, and keeps it (its hub renews the claim) while the other waits.
+    const first = await create(a, 'build the shop');
+    await until('the task offered', async () => offers(onA.socket).length + offers(onB.socket).length > 0);
+    await pause(3_000); // longer than a claim's time to live (2 s) and an unused claim's release (2 s)
+    expect([...offers(onA.socket), ...offers(onB.socket)]).toEqual([first]);
+    const [holder, other] = offers(onA.socket).length === 1 ? [onA, onB] : [onB, onA];
+    const holderHub = holder === onA ? a : b;
+    const otherHub = holder === onA ? b : a;
+    expect((await taskOn(holderHub, first)).state).toBe('assigned');
+    // The other hub's copy is not given to its agent, and its report is refused there.
+    expect((await otherHub.api(`/tasks/${first}/complete`, { token: other.token, body: { text: 'me too' } })).status).toBeGreaterThanOrEqual(400);
+    expect((await holderHub.api(`/tasks/${first}/complete`, { token: holder.token, body: { text: 'built' } })).status).toBe(200);
+    for (const hub of [a, b]) {
+      await until('the end seen on both hubs', async () => {
+        const task = await taskOn(hub, first);
+        return task.state === 'succeeded' && task.result?.text === 'built';
+      });
+    }
+
+    // Many tasks, created on both hubs, taken by both agents as they finish: each offered once, all done everywhere.
+    const done = new Set<string>([first]);
+    const complete = (agent: typeof onA, hub: TestHub) => {
+      agent.socket.ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString()) as ServerFrame;
+        if (frame.type !== 'task.offered') return;
+        done.add(frame.task.id);
+        agent.socket.send({ type: 'task.complete', ref: frame.task.id, taskId: frame.task.id, result: { text: `by ${hub === a ? 'a' : 'b'}` } });
+      });
+    };
+    complete(onA, a);
+    complete(onB, b);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await create(i % 2 === 0 ? a : b, `task ${i}`));
+    for (const id of ids) {
+      for (const hub of [a, b]) await until(`task ${id} succeeded on both hubs`, async () => (await taskOn(hub, id)).state === 'succeeded', 20_000);
+    }
+    const offered = [...offers(onA.socket), ...offers(onB.socket)];
+    expect(offered.sort()).toEqual([first, ...ids].sort());
+    // Each task ran once: one attempt, on one hub.
+    for (const id of ids) {
+      const [onHubA, onHubB] = [await taskOn(a, id), await taskOn(b, id)];
+      expect(onHubA.result).toEqual(onHubB.result);
+      expect(onHubA.attempt + onHubB.attempt).toBe(1);
+    }
+  });
+
+  it('gives the task of a hub killed with kill -9 to an agent on another hub once the claim expires, never to two at once', async () => {
+    const server = await redis();
+    const doomed = await startClusterHub(tempDir(), { redisUrl: server.url, hubName: 'doomed' });
+    onTestFinished(() => doomed.stop());
+    const survivor = await clusterHub(server, 'survivor');
+    const victim = await registerOn(doomed, 'builder-doomed');
+    const doomedSocket = await openSocket(doomed.url, victim.id, victim.token);
+    doomedSocket.closed.catch(() => undefined);
+    doomedSocket.send({ type: 'tasks.ready', slots: 1 });
+    await until('the survivor knows the doomed hub', async () => (await survivor.api('/cluster', { token: survivor.app.cockpitToken })).body.hubs.length === 2);
+
+    // Created by the doomed hub's agent in its project, and offered to it (it is the only agent yet).
+    const created = await hubCall(doomed, '/tasks', victim.token, { title: 'survive', capabilities: [], leaseSeconds: 60 });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await doomedSocket.next((frame) => frame.type === 'task.offered', 10_000)) as Extract<ServerFrame, { type: 'task.offered' }>).toMatchObject({ task: { id } });
+    await until('the survivor has the copy', async () => (await taskOn(survivor, id))?.state === 'ready');
+
+    // An agent on the survivor waits: the task is held on the doomed hub, so it is not offered.
+    const made = await survivor.register('builder-survivor', { project: 'shop' });
+    const rescuer = await openSocket(survivor.url, made.agent.id, made.token);
+    onTestFinished(() => rescuer.ws.close());
+    rescuer.send({ type: 'tasks.ready', slots: 1 });
+    await pause(3_000);
+    expect(offers(rescuer)).toEqual([]);
+
+    const killedAt = Date.now();
+    await doomed.kill9();
+    const offer = (await rescuer.next((frame) => frame.type === 'task.offered', 15_000)) as Extract<ServerFrame, { type: 'task.offered' }>;
+    expect(offer.task.id).toBe(id);
+    // Not before the claim's time to live (2 s) ran out since the doomed hub's last renewal.
+    expect(Date.now() - killedAt).toBeGreaterThan(500);
+    expect((await survivor.api(`/tasks/${id}/complete`, { token: made.token, body: { text: 'rescued' } })).status).toBe(200);
+    expect(await taskOn(survivor, id)).toMatchObject({ state: 'succeeded', result: { text: 'rescued' } });
+  });
+
+  it('ends the lease of a holder whose hub lost Redis before the claim expires, and gives the task out again once Redis is back', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'a');
+    const b = await clusterHub(server, 'b');
+    await joined([a, b]);
+    const onA = await worker(a, 'builder-a');
+    const id = await create(a, 'outlast the outage');
+    await onA.socket.next((frame) => frame.type === 'task.offered');
+
+    await server.kill9();
+    // Cut off, hub A cannot renew its claim: the holder's lease ends before the claim could have expired in Redis.
+    const cancelled = await onA.socket.next((frame) => frame.type === 'task.cancelled', 10_000);
+    expect(cancelled).toMatchObject({ taskId: id });
+    expect((cancelled as Extract<ServerFrame, { type: 'task.cancelled' }>).reason).toMatch(/lease_lost: this hub could not renew its claim/);
+    // Its report now is refused: it no longer holds the task.
+    expect((await a.api(`/tasks/${id}/complete`, { token: onA.token, body: { text: 'too late' } })).body.code).toBe('lease_lost');
+
+    // An agent on hub B, and Redis back: the task is given out again, to one of them.
+    const onB = await worker(b, 'builder-b');
+    await server.restart();
+    await until('the task offered again', async () => offers(onB.socket).length + offers(onA.socket).length >= 2, 15_000);
+    await pause(2_500);
+    expect([...offers(onA.socket), ...offers(onB.socket)].filter((offered) => offered === id)).toHaveLength(2);
+  });
+});
