@@ -1,8 +1,9 @@
 /**
  * What each hub announces about itself through a real redis-server, for every cockpit to show the whole cluster:
- * its health (event-loop delay, memory, messages per second, the round trip to Redis), and every agent with the hub
- * it is on. A hub of an earlier version, announcing no health, is listed without it. A hub gone, and Redis lost,
- * are items of the attention list pointing at the Cluster view.
+ * its health (event-loop delay, memory, messages per second, sends waiting for Redis, the round trip to Redis), the
+ * messages it sent to and took from each other hub, and every agent with the hub it is on. A hub of an earlier
+ * version, announcing no health, is listed without it. A hub gone, and Redis lost, are items of the attention list
+ * pointing at the Cluster view.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -83,8 +84,8 @@ describe.skipIf(unavailable !== null)(`each hub's health and agents, seen from e
     expect(health.loopDelayP99Ms).toBeGreaterThanOrEqual(0);
     expect(health.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
     expect(health.redisRttMs).toBeGreaterThan(0);
-    // No cluster sends wait: the figure is either not reported or zero, never a made-up count.
-    expect(health.queuedSends === null || health.queuedSends === 0).toBe(true);
+    // No cluster sends wait.
+    expect(health.queuedSends).toBe(0);
     // This hub is listed as it is now, with its own figures.
     const laptop = hubNamed(busy, 'laptop')!;
     expect(laptop.id).toBe(busy.hubId);
@@ -107,6 +108,56 @@ describe.skipIf(unavailable !== null)(`each hub's health and agents, seen from e
       return state.agents?.some((agent) => agent.id === local.agent.id) && state;
     });
     expect(fromB.agents!.find((agent) => agent.id === receiver.agent.id)!.hubId).toBe(build.id);
+  });
+
+  it('announces the messages each hub sent to and took from the others, and the sends waiting for Redis', { timeout: 60_000 }, async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'laptop');
+    const b = await clusterHub(server, 'build-1');
+    // Before any message crosses: each hub reports its traffic, empty.
+    const quiet = await until('both hubs listed with their traffic', async () => {
+      const state = await cluster(a);
+      return state.hubs.length === 2 && state.hubs.every((hub) => hub.traffic !== undefined) && state;
+    });
+    expect(quiet.hubs.map((hub) => hub.traffic)).toEqual([[], []]);
+
+    const planner = await a.register('planner', { project: 'shop' });
+    const builder = await b.register('builder', { project: 'shop' });
+    const socket = await openSocket(b.url, builder.agent.id, builder.token);
+    onTestFinished(() => socket.ws.close());
+    await until('the builder known on the laptop', async () => (await a.api(`/agents/${builder.agent.id}/status`, { token: a.app.cockpitToken })).status === 200);
+    const send = (body: string) => a.api('/messages', { token: planner.token, body: { to: { type: 'agent', id: builder.agent.id }, body } });
+    for (let i = 0; i < 4; i++) expect((await send(`cross-hub ${i}`)).status).toBe(201);
+
+    // On the laptop's cockpit, both sides of the pair: what the laptop sent, and what build-1 announces it took.
+    const laptopId = quiet.hubId;
+    const buildId = hubNamed(quiet, 'build-1')!.id;
+    const seen = await until("build-1's count of what it took, on the laptop", async () => {
+      const state = await cluster(a);
+      const took = hubNamed(state, 'build-1')!.traffic?.find((row) => row.from === laptopId);
+      return took?.messages === 4 && state;
+    });
+    const took = hubNamed(seen, 'build-1')!.traffic!;
+    expect(took).toEqual([{ from: laptopId, to: buildId, messages: 4, bytes: expect.any(Number) }]);
+    expect(took[0]!.bytes).toBeGreaterThanOrEqual('cross-hub 0'.length * 4);
+    expect(hubNamed(seen, 'laptop')!.traffic).toEqual([{ from: laptopId, to: buildId, messages: 4, bytes: expect.any(Number) }]);
+    expect(hubNamed(seen, 'laptop')!.health!.queuedSends).toBe(0);
+
+    // Redis away: sends are acknowledged and wait; the laptop's own entry counts them.
+    await server.kill9();
+    await until('Redis lost', async () => !(await cluster(a)).connected);
+    for (let i = 0; i < 3; i++) expect((await send(`while away ${i}`)).status).toBe(201);
+    const away = await cluster(a);
+    expect(hubNamed(away, 'laptop')!.health!.queuedSends).toBe(3);
+
+    // Redis back: they are forwarded, and the count falls to zero while the pair's count grows by 3.
+    await server.restart();
+    const caughtUp = await until('the queued sends forwarded', async () => {
+      const state = await cluster(a);
+      const self = hubNamed(state, 'laptop')!;
+      return state.connected && self.health!.queuedSends === 0 && self.traffic?.[0]?.messages === 7 && state;
+    }, 30_000);
+    expect(hubNamed(caughtUp, 'laptop')!.traffic).toEqual([{ from: laptopId, to: buildId, messages: 7, bytes: expect.any(Number) }]);
   });
 
   it('lists a hub of an earlier version, announcing no health, without health figures', async () => {

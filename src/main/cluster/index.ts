@@ -78,7 +78,8 @@ export class Cluster {
         // The cockpit's own socket is not an agent of the cluster (the Cluster view lists agents without it).
         connectedAgents: () => options.registry.all().filter((agent) => agent.connections > 0 && !isOverseer(agent)).length,
         health: () => this.health(),
-        traffic: () => undefined,
+        // Announced even when empty: the cockpit tells "no messages between hubs yet" from a hub that counts none.
+        traffic: () => this.messages.traffic(),
       },
       settings,
       (gone) => options.registry.hubGone(gone),
@@ -181,7 +182,7 @@ export class Cluster {
       rssBytes: process.memoryUsage.rss(),
       messagesSentPerSecond: latest?.rates.messagesSent ?? null,
       messagesDeliveredPerSecond: latest?.rates.messagesDelivered ?? null,
-      queuedSends: null,
+      queuedSends: this.messages.queued(),
     };
   }
 
