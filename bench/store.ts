@@ -127,7 +127,7 @@ function measure(group: number, count: number, bodyBytes: number, dataRoot: stri
             createdAt: now,
             idempotencyKey: null,
           });
-          store.deliver(receiver, seq);
+          store.deliver(receiver, seq, false);
           toAck.push(id);
         }
         sent += n;

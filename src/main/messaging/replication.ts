@@ -229,7 +229,7 @@ export class ReplicaTables {
         }
         this.s.remember.run(entry.agentId, seq, entry.entryId);
         if (acked === 0) continue;
-        this.store.deliver(entry.agentId, seq);
+        this.store.deliver(entry.agentId, seq, meta.to.type !== 'agent');
         recipient.messagesIn++;
         recipient.inboxDepth++;
         touched.add(recipient);

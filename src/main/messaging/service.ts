@@ -430,7 +430,8 @@ export class MessagingService {
       },
       write.external?.json.length ?? null,
     );
-    const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, message.seq));
+    const fanout = request.to.type !== 'agent';
+    const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, message.seq, fanout));
     for (const agentId of recipients) {
       const agent = this.registry.get(agentId);
       agent.messagesIn++;

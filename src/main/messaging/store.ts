@@ -6,6 +6,13 @@ import type { Importance, Message, Recipient, SearchHit, ThreadSummary } from '.
 import type { SqliteDatabase } from '../db/database';
 import { withExternalBody, type BodyStore, type ExternalBody } from './body-store';
 
+/**
+ * How many inboxes message `m` landed in: a direct message's one delivery is looked up by its recipient, the
+ * deliveries of topic and broadcast messages through their index (fanout is set on those; see deliver).
+ */
+const RECIPIENT_COUNT = `((SELECT COUNT(*) FROM deliveries d WHERE d.agent_id = m.to_value AND d.seq = m.seq AND d.fanout IS NULL)
+  + (SELECT COUNT(*) FROM deliveries d WHERE d.seq = m.seq AND d.fanout IS NOT NULL))`;
+
 /** Search covers this much of each body; a 64 MB attachment should not make the keyword index 64 MB bigger. */
 export const FTS_BODY_CHARS = 64 * 1024;
 
@@ -63,9 +70,9 @@ export class MessageStore {
            ack_required, created_at, idempotency_key, body_bytes)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq) VALUES (?, ?)'),
+      deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq, fanout) VALUES (?, ?, ?)'),
       byIdempotency: db.prepare(
-        `SELECT m.seq, m.id, m.thread_id, m.created_at, (SELECT COUNT(*) FROM deliveries d WHERE d.seq = m.seq) AS recipients
+        `SELECT m.seq, m.id, m.thread_id, m.created_at, ${RECIPIENT_COUNT} AS recipients
          FROM messages m WHERE m.sender = ? AND m.idempotency_key = ?`,
       ),
       seqOf: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
@@ -112,8 +119,12 @@ export class MessageStore {
     return Number(result.lastInsertRowid);
   }
 
-  deliver(agentId: string, seq: number): boolean {
-    return this.s.deliver.run(agentId, seq).changes > 0;
+  /**
+   * Puts a message in an inbox. `fanout`: the message goes to a topic or to everyone, so its delivery is indexed by
+   * message; a direct message's (false) is found through its recipient (see RECIPIENT_COUNT and receiptsOf).
+   */
+  deliver(agentId: string, seq: number, fanout = true): boolean {
+    return this.s.deliver.run(agentId, seq, fanout ? 1 : null).changes > 0;
   }
 
   findByIdempotencyKey(sender: string, key: string) {
@@ -292,9 +303,17 @@ export class MessageStore {
   receiptsOf(seqs: number[]): Map<number, Array<{ agentId: string; ackedAt: string | null }>> {
     const result = new Map<number, Array<{ agentId: string; ackedAt: string | null }>>();
     if (seqs.length === 0) return result;
+    const list = seqs.map(() => '?').join(',');
+    // A direct message's delivery through its recipient (the primary key), the others through the fan-out index.
     const rows = this.db
-      .prepare(`SELECT seq, agent_id AS agentId, acked_at AS ackedAt FROM deliveries WHERE seq IN (${seqs.map(() => '?').join(',')})`)
-      .all(...seqs) as Array<{ seq: number; agentId: string; ackedAt: string | null }>;
+      .prepare(
+        `SELECT d.seq, d.agent_id AS agentId, d.acked_at AS ackedAt FROM messages m
+           JOIN deliveries d ON d.agent_id = m.to_value AND d.seq = m.seq AND d.fanout IS NULL
+         WHERE m.seq IN (${list}) AND m.to_type = 'agent'
+         UNION ALL
+         SELECT seq, agent_id, acked_at FROM deliveries WHERE seq IN (${list}) AND fanout IS NOT NULL`,
+      )
+      .all(...seqs, ...seqs) as Array<{ seq: number; agentId: string; ackedAt: string | null }>;
     for (const { seq, agentId, ackedAt } of rows) {
       let list = result.get(seq);
       if (!list) result.set(seq, (list = []));
