@@ -1,7 +1,8 @@
 /**
  * The Status view's Cluster section against real hubs joined through a real redis-server: both hubs listed alive,
  * then the second stopped and shown gone once its announcement expires. A hub without cluster.redis says it runs
- * on its own. The Cluster view of one hub shows every hub with its health and agents, and says when Redis is lost.
+ * on its own. The Cluster view of one hub shows every hub with its health and agents, the messages between the hubs
+ * (both sides' counts), and says when Redis is lost with the sends waiting, until they are forwarded.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -63,7 +64,7 @@ test.describe('cockpit cluster section', () => {
     }
   });
 
-  test(`the Cluster view shows every hub's health and agents, and says when Redis is lost${unavailable ? ` (skipped: ${unavailable})` : ''}`, async ({ page }, testInfo) => {
+  test(`the Cluster view shows every hub's health and agents, the traffic between them, and says when Redis is lost${unavailable ? ` (skipped: ${unavailable})` : ''}`, async ({ page }, testInfo) => {
     test.skip(unavailable !== null, unavailable ?? '');
     const redisDir = mkdtempSync(path.join(os.tmpdir(), 'devenviro-redis-'));
     const redis = await startRedis(redisDir);
@@ -80,6 +81,8 @@ test.describe('cockpit cluster section', () => {
       const planner = await TestAgent.connect(laptop, { name: 'planner', project: 'shop' });
       agents.push(builder, tester, planner);
 
+      // A laptop's width, as the docs' screenshots are.
+      await page.setViewportSize({ width: 1024, height: 900 });
       await page.goto(`${laptop.cockpitUrl}#/status`);
       await page.getByTestId('cluster-open-view').click();
       await expect(page.getByTestId('view-cluster')).toBeVisible();
@@ -104,6 +107,8 @@ test.describe('cockpit cluster section', () => {
       await expect(laptopCard.getByTestId('hub-agents')).toHaveText('1');
       await expect(buildCard.getByTestId('hub-agents')).toHaveText('2');
       await expect(buildCard.getByTestId('hub-agent-planner')).toHaveCount(0);
+      // Both hubs count cross-hub messages, none so far.
+      await expect(page.getByTestId('cluster-traffic-none')).toContainText('No messages between hubs yet', { timeout: 20_000 });
 
       // Messages between build-1's agents: the laptop's cockpit sees build-1's message rate rise.
       let sending = true;
@@ -116,16 +121,45 @@ test.describe('cockpit cluster section', () => {
       await expect(buildCard.getByTestId('hub-sent')).not.toHaveText(/^(0\/s|—)$/, { timeout: 20_000 });
       sending = false;
       await sends;
-      await expect(page.getByTestId('cluster-traffic')).toBeVisible();
+
+      // Messages across hubs, paced over a few seconds so the rate chart has a line: the planner on the laptop
+      // writes to the builder on build-1, and the builder answers now and then.
+      const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      await Promise.all([
+        (async () => {
+          for (let i = 0; i < 30; i++) await planner.send(builder, `cross-hub ${i}`).then(() => pause(200));
+        })(),
+        (async () => {
+          for (let i = 0; i < 5; i++) await builder.send(planner, `answer ${i}`).then(() => pause(1_200));
+        })(),
+      ]);
+      await builder.waitForMessage((message) => message.body === 'cross-hub 29', 20_000);
+      await planner.waitForMessage((message) => message.body === 'answer 4', 20_000);
+      // Each side as its hub announces it: the laptop sent 30 to build-1, which took 30; 5 the other way.
+      const out = page.getByTestId('traffic-laptop → build-1');
+      await expect(out.getByTestId('traffic-sent')).toHaveText('30', { timeout: 20_000 });
+      await expect(out.getByTestId('traffic-received')).toHaveText('30', { timeout: 20_000 });
+      const back = page.getByTestId('traffic-build-1 → laptop');
+      await expect(back.getByTestId('traffic-sent')).toHaveText('5', { timeout: 20_000 });
+      await expect(back.getByTestId('traffic-received')).toHaveText('5', { timeout: 20_000 });
+      await expect(page.getByTestId('traffic-bars')).toHaveAttribute('data-bars', '2');
       await page.screenshot({ path: testInfo.outputPath('cluster-view.png'), fullPage: true });
 
       // Redis goes away: the laptop's cockpit says so at the top, and again once Redis is back, no more.
       await redis.kill9();
       await expect(page.getByTestId('cluster-redis-lost')).toContainText('This hub has lost Redis', { timeout: 20_000 });
+      // Sends across hubs meanwhile are acknowledged and wait in the laptop's database: the banner counts them.
+      for (let i = 0; i < 3; i++) await planner.send(builder, `while Redis is away ${i}`);
+      await expect(page.getByTestId('cluster-redis-lost')).toContainText('This hub has lost Redis: 3 sends queued', { timeout: 20_000 });
       await expect(laptopCard).toHaveAttribute('data-alive', 'true');
+      await expect(page.getByTestId('view-cluster')).toContainText('2 of 2 hubs alive, as last seen before Redis was lost');
       await page.screenshot({ path: testInfo.outputPath('cluster-redis-lost.png'), fullPage: true });
       await redis.restart();
       await expect(page.getByTestId('cluster-redis-lost')).toHaveCount(0, { timeout: 20_000 });
+      // Forwarded once Redis is back: the builder gets them, and the laptop's count of sends to build-1 grows by 3.
+      await builder.waitForMessage((message) => message.body === 'while Redis is away 2', 20_000);
+      await expect(out.getByTestId('traffic-sent')).toHaveText('33', { timeout: 20_000 });
+      await expect(page.getByTestId('cluster-catching-up')).toHaveCount(0);
     } finally {
       for (const agent of agents) agent.close();
       for (const hub of started) await stopHub(hub);

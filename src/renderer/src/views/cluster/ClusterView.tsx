@@ -30,7 +30,8 @@ function subtitle(state: ClusterState | null): string {
   if (!state) return 'The hubs joined through Redis, their health, agents and traffic.';
   if (!state.enabled) return 'This hub runs on its own.';
   const alive = state.hubs.filter((hub) => hub.alive).length;
-  return `${alive} of ${state.hubs.length} hub${state.hubs.length === 1 ? '' : 's'} alive, joined through Redis · refreshed every 2 s`;
+  const how = state.connected ? 'joined through Redis' : 'as last seen before Redis was lost';
+  return `${alive} of ${state.hubs.length} hub${state.hubs.length === 1 ? '' : 's'} alive, ${how} · refreshed every 2 s`;
 }
 
 function ClusterBody({ state, samples }: { state: ClusterState; samples: TrafficSample[] }) {
