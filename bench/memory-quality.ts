@@ -102,7 +102,8 @@ export function printFigures(title: string, halves: { tune: HalfFigures; report:
     row('paraphrased: top 5', '', (f) => percent(f.paraphrase.top5, f.paraphrase.questions)),
     row('identifier lookups: first', '>= 95%', (f) => percent(f.identifier.first, f.identifier.questions)),
     row('no answer: first hit weak (or none)', '>= 80%', (f) => percent(f.none.recognised, f.none.questions)),
-    row('  of them added after the split (tune only)', '', (f) => percent(f.noneAdded.recognised, f.noneAdded.questions)),
+    row('  of them written with the set', '', (f) => percent(f.noneOriginal.recognised, f.noneOriginal.questions)),
+    row('  of them added after the split', '', (f) => percent(f.noneAdded.recognised, f.noneAdded.questions)),
     row('answerable, right first hit flagged weak', 'info', (f) => percent(f.falseWeak, f.answerable)),
   ]);
 }

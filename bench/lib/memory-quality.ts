@@ -24,8 +24,11 @@ export interface QualityQuestion {
   /** The note that answers it; null: nothing stored answers it. */
   expect: string | null;
   half: Half;
-  /** Written after the split, for the tune half only (unanswerable questions to calibrate the weak flag on). */
-  added?: boolean;
+  /**
+   * Written after the split, unanswerable questions all: true, to the tune half (to calibrate the weak flag on);
+   * 'report-2', to the report half later still (a larger no-answer sample, written before it was measured).
+   */
+  added?: true | 'report-2';
 }
 export interface QualitySet {
   notes: QualityNote[];
@@ -133,7 +136,9 @@ export interface HalfFigures {
   paraphrase: { questions: number; first: number; top5: number };
   identifier: { questions: number; first: number; top5: number };
   none: { questions: number; recognised: number };
-  /** Of the no-answer questions, those added to the tune half after the split. */
+  /** Of the no-answer questions, those written with the set (in the split as made)... */
+  noneOriginal: { questions: number; recognised: number };
+  /** ...and those added to the half after the split (`added`). */
   noneAdded: { questions: number; recognised: number };
   /** Answerable questions whose right first hit was flagged weak all the same. */
   falseWeak: number;
@@ -214,6 +219,7 @@ export function figures(outcomes: QuestionOutcome[], half: Half): HalfFigures {
     first: list.filter((o) => o.rank === 1).length,
     top5: list.filter((o) => o.rank !== null && o.rank <= 5).length,
   });
+  const recognised = (list: QuestionOutcome[]) => ({ questions: list.length, recognised: list.filter((o) => o.weak).length });
   const answerable = mine.filter((o) => o.kind !== 'none');
   const all = ranked(answerable);
   return {
@@ -223,8 +229,9 @@ export function figures(outcomes: QuestionOutcome[], half: Half): HalfFigures {
     top5: all.top5,
     paraphrase: ranked(byKind('paraphrase')),
     identifier: ranked(byKind('identifier')),
-    none: { questions: byKind('none').length, recognised: byKind('none').filter((o) => o.weak).length },
-    noneAdded: { questions: byKind('none').filter((o) => o.added).length, recognised: byKind('none').filter((o) => o.added && o.weak).length },
+    none: recognised(byKind('none')),
+    noneOriginal: recognised(byKind('none').filter((o) => !o.added)),
+    noneAdded: recognised(byKind('none').filter((o) => o.added)),
     falseWeak: answerable.filter((o) => o.rank === 1 && o.weak).length,
   };
 }
