@@ -70,7 +70,7 @@ const create = async (hub: TestHub, title: string) => {
 const taskOn = async (hub: TestHub, id: string) => (await hub.api(`/tasks/${id}`, { token: hub.app.cockpitToken })).body;
 
 describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
-  it('offers a task to agents on both hubs, held by one; each task done once, its end seen on every hub', async () => {
+  it('offers a task to agents on both hubs, held by one, and a task to the hub with room; each task done once, its end seen on every hub', async () => {
     const server = await redis();
     const a = await clusterHub(server, 'a');
     const b = await clusterHub(server, 'b');
@@ -87,6 +87,13 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     const holderHub = holder === onA ? a : b;
     const otherHub = holder === onA ? b : a;
     expect((await taskOn(holderHub, first)).state).toBe('assigned');
+    // Load balancing sees both hubs' agents: the holder's hub has no room left, so a task made there goes to the agent
+    // on the other hub (and only to it).
+    const second = await create(holderHub, 'build the shop again');
+    await until('the second task offered', async () => offers(other.socket).includes(second));
+    expect(offers(holder.socket)).toEqual([first]);
+    expect((await otherHub.api(`/tasks/${second}/complete`, { token: other.token, body: { text: 'built too' } })).status).toBe(200);
+    await until('the second task\'s end seen on the holder\'s hub', async () => (await taskOn(holderHub, second)).state === 'succeeded');
     // The other hub's copy is not given to its agent, and its report is refused there.
     expect((await otherHub.api(`/tasks/${first}/complete`, { token: other.token, body: { text: 'me too' } })).status).toBeGreaterThanOrEqual(400);
     expect((await holderHub.api(`/tasks/${first}/complete`, { token: holder.token, body: { text: 'built' } })).status).toBe(200);
@@ -98,7 +105,7 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     }
 
     // Many tasks, created on both hubs, taken by both agents as they finish: each offered once, all done everywhere.
-    const done = new Set<string>([first]);
+    const done = new Set<string>([first, second]);
     const complete = (agent: typeof onA, hub: TestHub) => {
       agent.socket.ws.on('message', (data) => {
         const frame = JSON.parse(data.toString()) as ServerFrame;
@@ -115,13 +122,33 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
       for (const hub of [a, b]) await until(`task ${id} succeeded on both hubs`, async () => (await taskOn(hub, id)).state === 'succeeded', 20_000);
     }
     const offered = [...offers(onA.socket), ...offers(onB.socket)];
-    expect(offered.sort()).toEqual([first, ...ids].sort());
+    expect(offered.sort()).toEqual([first, second, ...ids].sort());
     // Each task ran once: one attempt, on one hub.
     for (const id of ids) {
       const [onHubA, onHubB] = [await taskOn(a, id), await taskOn(b, id)];
       expect(onHubA.result).toEqual(onHubB.result);
       expect(onHubA.attempt + onHubB.attempt).toBe(1);
     }
+  });
+
+  it('gives a task made on a hub without a fitting agent to an agent pulling work on another hub', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'a');
+    const b = await clusterHub(server, 'b');
+    await joined([a, b]);
+    const answer = await a.api('/tasks', { token: a.app.cockpitToken, body: { title: 'review', project: 'shop', capabilities: ['review'] } });
+    expect(answer.status).toBe(201);
+    const id = answer.body.id as string;
+    const reviewer = await b.register('reviewer-b', { project: 'shop', capabilities: ['review'] });
+    // Its first pull finds the copy not yet claimed by its hub; the pull makes the hub try, and a later pull has it.
+    const pulled = await until('the pull takes the task', async () => {
+      const next = await b.api(`/agents/${reviewer.agent.id}/tasks/next`, { token: reviewer.token, body: {} });
+      expect(next.status).toBe(200);
+      return next.body.task ?? undefined;
+    });
+    expect(pulled).toMatchObject({ id, state: 'running' });
+    expect((await b.api(`/tasks/${id}/complete`, { token: reviewer.token, body: { text: 'looks right' } })).status).toBe(200);
+    await until('the end seen on the hub that made it', async () => (await taskOn(a, id)).result?.text === 'looks right');
   });
 
   it('gives the task of a hub killed with kill -9 to an agent on another hub once the claim expires, never to two at once', async () => {

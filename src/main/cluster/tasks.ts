@@ -26,13 +26,22 @@ const TICK_MS = 100;
 const UNUSED_CLAIM_MS = 2_000;
 /** The share of a claim's time to live after which this hub no longer counts on it without a renewal. */
 const SAFE_SHARE = 0.7;
+/** A hub whose fitting agent already holds n tasks tries for a claim n times this long after the task is ready. */
+const LOAD_STEP_MS = 250;
+const LOAD_WAIT_MAX_MS = 1_000;
 const CHANGES_KEPT = 100_000;
 const FOLLOW_COUNT = 500;
 
-/** KEYS: claim, ends. ARGV: token, ttl ms, task id. 'OK' when won. An ended task is never claimed again. */
+/**
+ * KEYS: claim, ends. ARGV: token, ttl ms, task id. 'OK' when won; how it ended (JSON) when it did, for an ended task
+ * is never claimed again; otherwise the ms the other hub's claim still lives.
+ */
 const CLAIM_SCRIPT = `
-if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return false end
-return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local ended = redis.call('HGET', KEYS[2], ARGV[3])
+if ended then return ended end
+local won = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if won then return 'OK' end
+return redis.call('PTTL', KEYS[1])
 `;
 /** KEYS: claim. ARGV: token, ttl ms. 1 when still ours and renewed. */
 const RENEW_SCRIPT = `
@@ -88,6 +97,8 @@ export class ClusterTasks {
   /** Tasks this hub is ending because another hub said so: their end is not published again. */
   private readonly endedElsewhere = new Set<string>();
   private readonly trying = new Set<string>();
+  /** Tasks another hub holds the claim of, and until when (this hub's clock): not asked for again before. */
+  private readonly claimedElsewhere = new Map<string, number>();
   /** Tasks that could be shared but stay this hub's own (made while Redis was away, or before this hub joined). */
   private readonly ownOnly = new Set<string>();
   private lastId = '0-0';
@@ -170,6 +181,7 @@ export class ClusterTasks {
   /** A shared task ended here: told to the others (its result too) by the claim's holder, or by whoever cancelled it. */
   private async ended(id: string, state: TaskState): Promise<void> {
     this.shared.delete(id);
+    this.claimedElsewhere.delete(id);
     const claim = this.claims.get(id);
     this.claims.delete(id);
     if (this.endedElsewhere.delete(id)) return;
@@ -190,6 +202,10 @@ export class ClusterTasks {
   private tick(): void {
     if (this.stopped || !this.loaded || !this.link.current.connected) return;
     const now = Date.now();
+    // Claims sought no faster than this hub's agents can take the tasks: the rest stay free for the other hubs.
+    let budget = this.tasks.freeRoom() - this.trying.size;
+    for (const [id, claim] of this.claims) if (this.tasks.peek(id)?.state === 'ready' && claim.safeUntil > now) budget--;
+    const room = new Map<string, number | null>();
     for (const id of this.shared) {
       const task = this.tasks.peek(id);
       if (!task) continue;
@@ -198,7 +214,14 @@ export class ClusterTasks {
         const unused = task.state === 'ready' && now - claim.wonAt > UNUSED_CLAIM_MS;
         if (unused || claim.safeUntil <= now) void this.release(id, claim);
         else if (!claim.renewing && claim.safeUntil - now < this.claimTtlMs * SAFE_SHARE * 0.6) void this.renew(id, claim);
-      } else if (task.state === 'ready' && !this.trying.has(id) && this.tasks.hasRoomFor(id)) {
+      } else if (budget > 0 && task.state === 'ready' && !this.trying.has(id) && (this.claimedElsewhere.get(id) ?? 0) <= now) {
+        // Tasks with the same needs have the same room (looked up once a tick).
+        const needs = `${task.project}\u0000${task.tier}\u0000${task.assignee}\u0000${task.capabilities.join(',')}`;
+        if (!room.has(needs)) room.set(needs, this.tasks.roomFor(id));
+        const held = room.get(needs);
+        // A hub whose fitting agent already holds work lets a hub with a less loaded agent claim first.
+        if (held === null || held === undefined || now - task.readySince < Math.min(held * LOAD_STEP_MS, LOAD_WAIT_MAX_MS)) continue;
+        budget--;
         void this.claim(id);
       }
     }
@@ -210,12 +233,18 @@ export class ClusterTasks {
     const sent = Date.now();
     try {
       const won = await this.eval(CLAIM_SCRIPT, [this.keys.taskClaim(id), this.keys.taskEnds], [token, String(this.claimTtlMs), id]);
-      if (won === 'OK' && this.shared.has(id)) {
+      if (typeof won === 'string' && won !== 'OK') {
+        // It ended on another hub, and this hub missed it (it was away, or held the task then): it ends here too.
+        this.endHere(id, JSON.parse(won) as TaskEnd);
+      } else if (won === 'OK' && this.shared.has(id)) {
         // Counted from when it was asked for: the key's time to live started at or after that moment.
         this.claims.set(id, { token, safeUntil: sent + this.claimTtlMs * SAFE_SHARE, wonAt: Date.now(), renewing: false });
         this.tasks.lookAgain();
       } else if (won === 'OK') {
         await this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [token]);
+      } else if (typeof won === 'number') {
+        // Another hub's: not asked for again before that claim would run out (released sooner, it waits until then).
+        this.claimedElsewhere.set(id, sent + Math.max(won, TICK_MS));
       }
     } catch {
       // Redis away: tried again on a later tick.

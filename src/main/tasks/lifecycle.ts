@@ -240,7 +240,13 @@ export class TaskLifecycle {
   holding(agent: AgentRecord, id: string): OpenTask {
     const { core } = this;
     const task = core.open.get(id);
-    if (task && task.holderId === agent.id && isHeldState(task.state)) return task;
+    if (task && task.holderId === agent.id && isHeldState(task.state)) {
+      // In a cluster, a hub that lost its claim on the task no longer takes reports on it (the sweep ends the lease).
+      if (core.claimLost(id, Date.now())) {
+        throw taskError('lease_lost', `this hub lost its claim on task ${id} in the cluster (Redis out of reach), so another hub may give it out; your report was not taken`);
+      }
+      return task;
+    }
     const row = this.visibleRow({ kind: 'agent', agent }, id);
     const now = row.holder_id && row.holder_id !== agent.id ? ` and is held by ${core.registry.find(row.holder_id)?.name ?? row.holder_id} (attempt ${row.attempt})` : '';
     const last = core.store.lastAttemptOf(id, agent.id);

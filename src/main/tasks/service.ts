@@ -62,6 +62,9 @@ export { TASK_INPUT_DIR, TASK_RESULT_DIR, taskError } from './store';
 export type { TaskCaller, TaskServiceOptions } from './core';
 export type { TaskTransition, TransitionListener } from './transitions';
 
+/** An agent that pulled work this recently counts, in a cluster, as one with room for a shared task. */
+const PULL_RECENT_MS = 5_000;
+
 export class TaskService {
   private readonly core: TaskCore;
   private readonly lifecycle: TaskLifecycle;
@@ -69,6 +72,9 @@ export class TaskService {
   private readonly sweep: LeaseSweep;
   private readonly splits: TaskSplits;
   private readonly offAgents: () => void;
+
+  /** When each agent last asked for its next task (a pull): in a cluster, its hub tries for work for it a while. */
+  private readonly pulledAt = new Map<string, number>();
 
   /** Told of each task created through create(), once committed; awaited before the creator is answered. */
   private created: ((task: Task, request: z.output<typeof CreateTaskRequest>) => Promise<void>) | null = null;
@@ -168,6 +174,7 @@ export class TaskService {
 
   /** Pull: the best ready task this agent may take, now running for it; or null and why. */
   claimNext(agent: AgentRecord, request: z.output<typeof ClaimNextRequest>): ClaimNextResponse {
+    this.pulledAt.set(agent.id, Date.now());
     return this.assignment.claimNext(agent, request);
   }
 
@@ -262,7 +269,7 @@ export class TaskService {
   }
 
   /** An open task's state and needs, for the cluster's claims (undefined once it ended). */
-  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId'> | undefined {
+  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId' | 'readySince'> | undefined {
     return this.core.open.get(id);
   }
 
@@ -271,15 +278,41 @@ export class TaskService {
     return this.core.open.values();
   }
 
-  /** Whether an agent connected to this hub fits the task and has room for it (a slot free, or pulling). */
-  hasRoomFor(id: string): boolean {
+  /**
+   * The fewest tasks held by an agent of this hub that fits the task and has room for it: a free slot for pushed
+   * work, or a pull asked in the last PULL_RECENT_MS. Null when none has.
+   */
+  roomFor(id: string): number | null {
     const { core } = this;
     const task = core.open.get(id);
-    if (!task) return false;
-    return core.registry.all().some((agent) => {
-      if (agent.remote !== null || !agentFits(agent, task) || !takesPushedWork(core.registry, agent)) return false;
-      return core.open.heldCount(agent.id) < (core.slots.get(agent.id) ?? 1);
-    });
+    if (!task) return null;
+    const now = Date.now();
+    let fewest: number | null = null;
+    for (const agent of core.registry.all()) {
+      if (agent.remote !== null || !agentFits(agent, task)) continue;
+      const held = core.open.heldCount(agent.id);
+      const slots = core.slots.get(agent.id);
+      const pushed = slots !== undefined && held < slots && takesPushedWork(core.registry, agent);
+      const pulling = now - (this.pulledAt.get(agent.id) ?? 0) < PULL_RECENT_MS;
+      if ((pushed || pulling) && (fewest === null || held < fewest)) fewest = held;
+    }
+    return fewest;
+  }
+
+  /** How many more tasks this hub's agents can take now: free slots for pushed work, plus one per recent pull. */
+  freeRoom(): number {
+    const { core } = this;
+    const now = Date.now();
+    let room = 0;
+    for (const [agentId, slots] of core.slots) {
+      const agent = core.registry.find(agentId);
+      if (agent && agent.remote === null && takesPushedWork(core.registry, agent)) room += Math.max(0, slots - core.open.heldCount(agentId));
+    }
+    for (const [agentId, at] of this.pulledAt) {
+      if (now - at >= PULL_RECENT_MS) this.pulledAt.delete(agentId);
+      else if (!core.slots.has(agentId)) room++;
+    }
+    return room;
   }
 
   /** Asks for a dispatch pass (a claim was won). */
