@@ -188,6 +188,43 @@ describe.skipIf(unavailable !== null)(`crashes in a cluster${unavailable ? ` (sk
   );
 
   it(
+    'a send forwarded twice (its hub died after Redis took it, before noting so) is delivered once, and its acknowledgement empties the inbox',
+    async () => {
+      const server = await redis();
+      const [a, b] = await Promise.all([hub(server, 'a'), hub(server, 'b')]);
+      const sender = await registerOn(a.process, 'sender');
+      const receiver = await registerOn(b.process, 'receiver');
+      await known(a.process, receiver.id);
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) {
+        const sent = await hubCall(a.process, '/messages', sender.token, { to: { type: 'agent', id: receiver.id }, body: `sender ${n}` });
+        expect(sent.status).toBe(201);
+        ids.push(sent.body.id);
+      }
+      // What hub A writes on its restart for sends whose forwarding it had not noted: the same entries once more.
+      const client = createClient({ url: server.url }).on('error', () => undefined);
+      await client.connect();
+      onTestFinished(() => client.destroy());
+      const key = `devenviro:inbox:${receiver.id}`;
+      const entries = (await client.xRange(key, '-', '+')) ?? [];
+      expect(entries).toHaveLength(3);
+      for (const entry of entries) await client.xAdd(key, '*', entry!.message);
+
+      const received = receive(await connect(b.process, receiver));
+      await until('3 messages on B', () => received.length >= 3);
+      await inboxEmptied(server, receiver.id);
+      expect(received.map((message) => message.id)).toEqual(ids);
+      // An agent moving to a hub that never saw these gets nothing again.
+      const c = await hub(server, 'c');
+      await known(c.process, receiver.id);
+      const onC = await connect(c.process, receiver);
+      expect((await hubCall(c.process, `/agents/${receiver.id}/messages?limit=100`, receiver.token)).body.messages).toEqual([]);
+      expect(onC.messages()).toEqual([]);
+    },
+    TEST_MS,
+  );
+
+  it(
     "kill -9 of the recipient's hub mid-burst, the agent reconnects to a third hub: every acknowledged send arrives, none missing, no gap, in order",
     async () => {
       const server = await redis();

@@ -106,7 +106,9 @@ export class ReplicaTables {
       outboxPage: db.prepare('SELECT seq, recipients FROM cluster_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       outboxCount: db.prepare('SELECT COUNT(*) FROM cluster_outbox').pluck(),
       messageBySeq: db.prepare('SELECT * FROM messages WHERE seq = ?'),
-      remember: db.prepare('INSERT OR REPLACE INTO cluster_inbox (agent_id, seq, entry_id) VALUES (?, ?, ?)'),
+      // The first entry of a delivery is the one kept: a repeat of it (forwarded again) is deleted when read.
+      remember: db.prepare('INSERT OR IGNORE INTO cluster_inbox (agent_id, seq, entry_id) VALUES (?, ?, ?)'),
+      remembered: db.prepare('SELECT entry_id FROM cluster_inbox WHERE agent_id = ? AND seq = ?').pluck(),
       entriesOf: db.prepare(
         `SELECT c.seq, c.entry_id FROM cluster_inbox c JOIN messages m ON m.seq = c.seq
          WHERE c.agent_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
@@ -224,6 +226,14 @@ export class ReplicaTables {
         }
         const acked = this.s.deliveryState.get(entry.agentId, seq) as number | undefined;
         if (acked === 1) {
+          stale.push(entry);
+          continue;
+        }
+        // The same message twice in one stream (its hub died after Redis took it and before it noted so, and
+        // forwarded it again): the entry already known keeps the delivery and the repeat goes, so an acknowledgement
+        // leaves nothing behind for another hub to deliver again.
+        const known = this.s.remembered.get(entry.agentId, seq) as string | undefined;
+        if (known !== undefined && known !== entry.entryId) {
           stale.push(entry);
           continue;
         }
