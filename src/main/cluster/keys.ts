@@ -41,8 +41,8 @@ export function clusterKeys(prefix: string) {
     tasks: `${prefix}:tasks`,
     /** STRING: the token of the hub that may give the task out, with a time to live; set NX, renewed compare-and-set. */
     taskClaim: (taskId: string) => `${prefix}:task-claim:${taskId}`,
-    /** HASH task id -> how it ended (state, result, error): an ended task is never claimed again. */
-    taskEnds: `${prefix}:task-ends`,
+    /** STRING (kept 7 days): how a shared task ended (state, result, error); a task with an end is not claimed again. */
+    taskEnd: (taskId: string) => `${prefix}:task-end:${taskId}`,
     /** STREAM of shared tasks created and ended, each hub keeping its copies from it. */
     taskChanges: `${prefix}:task-changes`,
   };

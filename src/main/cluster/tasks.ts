@@ -30,14 +30,16 @@ const SAFE_SHARE = 0.7;
 const LOAD_STEP_MS = 250;
 const LOAD_WAIT_MAX_MS = 1_000;
 const CHANGES_KEPT = 100_000;
+/** How long a shared task's end stays in Redis, for hubs that were away when it ended (and against a claim). */
+const END_KEPT_MS = 7 * 24 * 3_600_000;
 const FOLLOW_COUNT = 500;
 
 /**
- * KEYS: claim, ends. ARGV: token, ttl ms, task id. 'OK' when won; how it ended (JSON) when it did, for an ended task
+ * KEYS: claim, end. ARGV: token, ttl ms, task id. 'OK' when won; how it ended (JSON) when it did, for an ended task
  * is never claimed again; otherwise the ms the other hub's claim still lives.
  */
 const CLAIM_SCRIPT = `
-local ended = redis.call('HGET', KEYS[2], ARGV[3])
+local ended = redis.call('GET', KEYS[2])
 if ended then return ended end
 local won = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 if won then return 'OK' end
@@ -54,13 +56,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 /**
- * KEYS: claim, tasks, ends, changes. ARGV: token ("" for a cancellation, which needs no claim), task id, end JSON,
- * event JSON, changes kept. 1 when published; 0 when the claim is another hub's (or gone), or the task already ended.
+ * KEYS: claim, tasks, end, changes. ARGV: token ("" for a cancellation, which needs no claim), task id, end JSON,
+ * event JSON, changes kept, ms the end is kept. 1 when published; 0 when the claim is another hub's (or gone), or the
+ * task already ended.
  */
 const END_SCRIPT = `
-if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[6])
 redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[1])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])
@@ -191,8 +194,8 @@ export class ClusterTasks {
     const event: TaskEvent = { kind: 'ended', hub: this.hubId, id, end };
     const published = await this.eval(
       END_SCRIPT,
-      [this.keys.taskClaim(id), this.keys.tasks, this.keys.taskEnds, this.keys.taskChanges],
-      [state === 'cancelled' ? '' : claim!.token, id, JSON.stringify(end), JSON.stringify(event), String(CHANGES_KEPT)],
+      [this.keys.taskClaim(id), this.keys.tasks, this.keys.taskEnd(id), this.keys.taskChanges],
+      [state === 'cancelled' ? '' : claim!.token, id, JSON.stringify(end), JSON.stringify(event), String(CHANGES_KEPT), String(END_KEPT_MS)],
     ).catch(() => 0);
     if (published !== 1) console.error(`[cluster] task ${id} ended ${state} here, but its end could not be shared (Redis away, or another hub gives it out)`);
   }
@@ -232,7 +235,7 @@ export class ClusterTasks {
     const token = `${this.hubId}:${++this.tokenSeq}`;
     const sent = Date.now();
     try {
-      const won = await this.eval(CLAIM_SCRIPT, [this.keys.taskClaim(id), this.keys.taskEnds], [token, String(this.claimTtlMs), id]);
+      const won = await this.eval(CLAIM_SCRIPT, [this.keys.taskClaim(id), this.keys.taskEnd(id)], [token, String(this.claimTtlMs), id]);
       if (typeof won === 'string' && won !== 'OK') {
         // It ended on another hub, and this hub missed it (it was away, or held the task then): it ends here too.
         this.endHere(id, JSON.parse(won) as TaskEnd);
@@ -286,7 +289,7 @@ export class ClusterTasks {
     for (const text of Object.values(all)) await this.take(JSON.parse(text) as SharedTask);
     const open = [...this.shared].filter((id) => all[id] === undefined);
     if (open.length > 0) {
-      const ends = await redis.hmGet(this.keys.taskEnds, open);
+      const ends = await redis.mGet(open.map((id) => this.keys.taskEnd(id)));
       ends.forEach((text, i) => {
         if (text) this.endHere(open[i]!, JSON.parse(text) as TaskEnd);
       });
