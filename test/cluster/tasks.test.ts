@@ -131,6 +131,21 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     }
   });
 
+  it('gives tasks made at once on three hubs to six free agents, one each, each task held once', async () => {
+    const server = await redis();
+    const hubs = [await clusterHub(server, 'a'), await clusterHub(server, 'b'), await clusterHub(server, 'c')];
+    await joined(hubs);
+    const agents: Array<Awaited<ReturnType<typeof worker>>> = [];
+    for (const [i, hub] of hubs.entries()) agents.push(await worker(hub, `builder-${i}-1`), await worker(hub, `builder-${i}-2`));
+    // Six tasks made at the same moment, two on each hub: every hub races for every claim.
+    const ids = await Promise.all(hubs.flatMap((hub, i) => [create(hub, `race ${i}.1`), create(hub, `race ${i}.2`)]));
+    await until('every task offered', async () => agents.reduce((sum, agent) => sum + offers(agent.socket).length, 0) >= ids.length, 20_000);
+    await pause(3_000); // past a claim's time to live and an unused claim's release: no second offer may follow
+    const offered = agents.flatMap((agent) => offers(agent.socket));
+    expect(offered.sort()).toEqual([...ids].sort());
+    for (const agent of agents) expect(offers(agent.socket)).toHaveLength(1);
+  });
+
   it('gives a task made on a hub without a fitting agent to an agent pulling work on another hub', async () => {
     const server = await redis();
     const a = await clusterHub(server, 'a');

@@ -166,8 +166,12 @@ export class ClusterTasks {
     const event: TaskEvent = { kind: 'created', hub: this.hubId, task: shared };
     this.shared.add(task.id);
     try {
-      await this.link.commands.hSet(this.keys.tasks, task.id, JSON.stringify(shared));
-      await this.link.commands.xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } });
+      // One round trip, and never the task without its announcement.
+      await this.link.commands
+        .multi()
+        .hSet(this.keys.tasks, task.id, JSON.stringify(shared))
+        .xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } })
+        .exec();
     } catch {
       // Redis went away meanwhile: the task stays this hub's own.
       await this.link.commands.hDel(this.keys.tasks, task.id).catch(() => undefined);
