@@ -137,7 +137,11 @@ export class MessagingService {
   /** Messages read from the cluster's inbox streams: stored and delivered here (see ReplicaTables.apply). */
   takeReplicated(tables: ReplicaTables, entries: ReplicatedEntry[]): { stale: ReplicatedEntry[]; taken: number } {
     const { deliveries, stale, taken } = tables.apply(entries, this.registry);
-    if (deliveries.length > 0) this.announce(deliveries);
+    if (deliveries.length > 0) {
+      // Messages arriving from other hubs keep the hub busy like sends: the keyword index waits for a pause.
+      this.lastSendCommittedAt = performance.now();
+      this.announce(deliveries);
+    }
     return { stale, taken };
   }
 
