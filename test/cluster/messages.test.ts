@@ -79,6 +79,8 @@ describe.skipIf(unavailable !== null)(`messages between hubs${unavailable ? ` (s
     const receiver = await b.register('receiver');
     await known(a, receiver);
     const inbox = await connect(b, receiver);
+    // Traffic is counted per hub of the recipient: A must know the receiver is on B before the first send.
+    await until('A knows the receiver is on B', () => a.app.hub().registry.find(receiver.agent.id)?.remote?.hubId === b.app.hub().cluster!.hubId);
 
     const overHttp = await a.api('/messages', { token: sender.token, body: { to: { type: 'agent', id: receiver.agent.id }, body: 'over http', subject: 'hello' } });
     expect(overHttp.status).toBe(201);
