@@ -168,7 +168,8 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
 
   it('gives the task of a hub killed with kill -9 to an agent on another hub once the claim expires, never to two at once', async () => {
     const server = await redis();
-    const doomed = await startClusterHub(tempDir(), { redisUrl: server.url, hubName: 'doomed' });
+    const doomedDir = tempDir();
+    const doomed = await startClusterHub(doomedDir, { redisUrl: server.url, hubName: 'doomed' });
     onTestFinished(() => doomed.stop());
     const survivor = await clusterHub(server, 'survivor');
     const victim = await registerOn(doomed, 'builder-doomed');
@@ -200,6 +201,20 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     expect(Date.now() - killedAt).toBeGreaterThan(500);
     expect((await survivor.api(`/tasks/${id}/complete`, { token: made.token, body: { text: 'rescued' } })).status).toBe(200);
     expect(await taskOn(survivor, id)).toMatchObject({ state: 'succeeded', result: { text: 'rescued' } });
+
+    // The doomed hub comes back with the task still held by its agent in its store: its copy ends as it ended on the
+    // survivor, and its agent, back and taking work, is not given the task again.
+    const back = await startClusterHub(doomedDir, { redisUrl: server.url, hubName: 'doomed' });
+    onTestFinished(() => back.stop());
+    const again = await openSocket(back.url, victim.id, victim.token);
+    onTestFinished(() => again.ws.close());
+    again.send({ type: 'tasks.ready', slots: 1 });
+    await until('the returned hub ends its copy as the survivor did', async () => {
+      const task = (await hubCall(back, `/tasks/${id}`, victim.token)).body;
+      return task.state === 'succeeded' && task.result?.text === 'rescued';
+    });
+    await pause(1_000);
+    expect(offers(again)).toEqual([]);
   });
 
   it('ends the lease of a holder whose hub lost Redis before the claim expires, and gives the task out again once Redis is back', async () => {

@@ -291,16 +291,22 @@ export class ClusterTasks {
     const from = last?.[0]?.id ?? '0-0';
     const all = await redis.hGetAll(this.keys.tasks);
     for (const text of Object.values(all)) await this.take(JSON.parse(text) as SharedTask);
-    const open = [...this.shared].filter((id) => all[id] === undefined);
-    if (open.length > 0) {
-      const ends = await redis.mGet(open.map((id) => this.keys.taskEnd(id)));
+    // Open tasks Redis no longer lists: shared ones that ended meanwhile (this hub was away: they end here too, or, held
+    // here, once the sweep has put them back), or ones that stay this hub's own (made before it joined, or while Redis
+    // was away).
+    const open = [...this.tasks.openTasks()].filter((task) => all[task.id] === undefined && (this.shared.has(task.id) || shareable(task.row))).map((task) => task.id);
+    for (let at = 0; at < open.length; at += 1_000) {
+      const ids = open.slice(at, at + 1_000);
+      const ends = await redis.mGet(ids.map((id) => this.keys.taskEnd(id)));
       ends.forEach((text, i) => {
-        if (text) this.endHere(open[i]!, JSON.parse(text) as TaskEnd);
+        const id = ids[i]!;
+        if (text) {
+          this.shared.add(id);
+          this.endHere(id, JSON.parse(text) as TaskEnd);
+        } else if (!this.shared.has(id)) {
+          this.ownOnly.add(id);
+        }
       });
-    }
-    // Open tasks that could be shared but are not (made before this hub joined, or while Redis was away) stay its own.
-    for (const task of this.tasks.openTasks()) {
-      if (!this.shared.has(task.id) && all[task.id] === undefined && shareable(task.row)) this.ownOnly.add(task.id);
     }
     this.lastId = from;
     this.loaded = true;

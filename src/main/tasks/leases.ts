@@ -9,6 +9,8 @@ import { iso } from './store';
 
 export const SWEEP_MS = 250;
 
+const CLAIM_LOST = 'this hub could not renew its claim on the task in the cluster (Redis out of reach), so another hub may give it out';
+
 export class LeaseSweep {
   private readonly timer: NodeJS.Timeout;
 
@@ -31,17 +33,18 @@ export class LeaseSweep {
     const { core } = this;
     if (core.closed || !core.db.open) return;
     const now = Date.now();
-    const lapsed: Array<[OpenTask, 'lease_lost' | 'timed_out', string]> = [];
+    const lapsed: Array<[OpenTask, 'lease_lost' | 'timed_out', string, boolean]> = [];
     const due: OpenTask[] = [];
     for (const task of core.open.values()) {
       if (task.state === 'pending' && task.notBefore !== null && task.notBefore <= now) due.push(task);
       if (task.holderId === null || !isHeldState(task.state)) continue;
-      if (task.heldSince !== null && now - task.heldSince >= task.timeoutSeconds * 1000) {
-        lapsed.push([task, 'timed_out', `attempt ${task.attempt} ran past the task's timeout of ${task.timeoutSeconds} s`]);
+      // First: a hub without the claim decides nothing about the task's end, the claim's holder does.
+      if (core.claimLost(task.id, now)) {
+        lapsed.push([task, 'lease_lost', CLAIM_LOST, true]);
         continue;
       }
-      if (core.claimLost(task.id, now)) {
-        lapsed.push([task, 'lease_lost', 'this hub could not renew its claim on the task in the cluster (Redis out of reach), so another hub may give it out']);
+      if (task.heldSince !== null && now - task.heldSince >= task.timeoutSeconds * 1000) {
+        lapsed.push([task, 'timed_out', `attempt ${task.attempt} ran past the task's timeout of ${task.timeoutSeconds} s`, false]);
         continue;
       }
       if (core.leaseKept(task.id, now)) continue; // its holder waits for its subtasks
@@ -49,14 +52,15 @@ export class LeaseSweep {
       if (silence > task.leaseSeconds * 1000) {
         const holder = core.registry.find(task.holderId);
         const why = holder?.revokedAt ? 'its holder was revoked' : `its holder ${holder?.name ?? task.holderId} was not heard from for ${Math.round(silence / 1000)} s (lease ${task.leaseSeconds} s)`;
-        lapsed.push([task, 'lease_lost', why]);
+        lapsed.push([task, 'lease_lost', why, false]);
       }
     }
-    for (const [task, code, message] of lapsed) {
+    for (const [task, code, message, claimLost] of lapsed) {
       const holder = task.holderId!;
       try {
         core.now(() => {
-          const row = this.lifecycle.endHeld(task, code, { code, message }, true, now);
+          // A lost claim puts the copy back to ready whatever its attempts: another hub may be giving the task out.
+          const row = this.lifecycle.endHeld(task, code, { code, message }, true, now, claimLost);
           core.afterCommit(() => core.send(holder, { type: 'task.cancelled', taskId: task.id, state: row.state, reason: `${code}: ${message}; your result will not be taken` }));
         });
       } catch {

@@ -179,12 +179,13 @@ export class TaskLifecycle {
   /**
    * Ends a held attempt that did not succeed (inside a commit). While attempts remain (and `retry`), the task waits
    * its backoff (pending) or is ready at once; otherwise it ends: timed_out for a timeout, failed for anything else.
-   * Returns its row.
+   * Returns its row. `backToReady` (a hub of a cluster that lost the task's claim) makes it ready at once, whatever
+   * its attempts.
    */
-  endHeld(task: OpenTask, outcome: 'failed' | 'lease_lost' | 'timed_out', error: TaskError, retry: boolean, now: number): TaskRow {
+  endHeld(task: OpenTask, outcome: 'failed' | 'lease_lost' | 'timed_out', error: TaskError, retry: boolean, now: number, backToReady = false): TaskRow {
     const { core } = this;
-    const again = retry && task.attempt < task.maxAttempts;
-    const wait = again ? taskBackoffSeconds(task.backoff, task.attempt) * 1000 : 0;
+    const again = backToReady || (retry && task.attempt < task.maxAttempts);
+    const wait = again && !backToReady ? taskBackoffSeconds(task.backoff, task.attempt) * 1000 : 0;
     const to: TaskState = again ? (wait > 0 ? 'pending' : 'ready') : outcome === 'timed_out' ? 'timed_out' : 'failed';
     core.change(task, task.state, to, {
       error: JSON.stringify(error),
