@@ -6,7 +6,9 @@
  * Two hubs racing for overlapping paths thus never both succeed, and expiry is judged by one clock, Redis's.
  *
  * The same script appends the committed changes to a stream that every hub follows, to keep its own copy (memory and
- * SQLite) for listing, the cockpit and the git guard's checks. A hub that lost Redis reloads every lease when it
+ * SQLite) for listing, the cockpit and the git guard's checks, each entry numbered with the project's version: a hub
+ * applies its own commits at once, so it skips another hub's older change of a lease it has changed since (a renew
+ * read after its own release would bring the lease back). A hub that lost Redis reloads every lease when it
  * is back. Without Redis a hub refuses reserves, renewals and releases (503 cluster_unavailable): granting one alone
  * could give a second owner.
  */
@@ -32,17 +34,18 @@ return {version, now[1], now[2], redis.call('HGETALL', KEYS[1])}
 
 /**
  * KEYS: hash, version, projects, changes. ARGV: the version read, the project, the decision as JSON
- * {put: [[id, lease json]], del: [id], event: json or ""}. Answers 1 when applied, 0 when the version moved on.
+ * {put: [[id, lease json]], del: [id], event: json or ""}, changes kept. Answers the project's new version when applied,
+ 0 when the version moved on. The stream entry carries that version, so a hub can apply the changes in their order.
  */
 const COMMIT_SCRIPT = `
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 local decision = cjson.decode(ARGV[3])
 for _, put in ipairs(decision.put) do redis.call('HSET', KEYS[1], put[1], put[2]) end
 for _, id in ipairs(decision.del) do redis.call('HDEL', KEYS[1], id) end
-redis.call('INCR', KEYS[2])
+local version = redis.call('INCR', KEYS[2])
 redis.call('SADD', KEYS[3], ARGV[2])
-if decision.event ~= '' then redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'event', decision.event) end
-return 1
+if decision.event ~= '' then redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'event', decision.event, 'version', version) end
+return version
 `;
 
 /** KEYS: hash. ARGV: ids. Drops those that have expired by Redis's clock (no version change: they decide nothing). */
@@ -74,6 +77,13 @@ export class ClusterReservations implements SharedLeases {
   /** Until the first load, nothing is decided: not even alone, which could give a path a second owner. */
   private loaded = false;
   private offering = false;
+  /**
+   * The version of each lease's last change this hub committed itself (and applied at once), until the stream has
+   * passed it: another hub's older change of that lease, read from the stream later, must not undo it.
+   */
+  private readonly ownChanges = new Map<string, { project: string; version: number }>();
+  /** Each project's version when its leases were last loaded whole: older stream entries are in that load. */
+  private readonly loadedVersion = new Map<string, number>();
 
   /** From now on the service decides in Redis (refusing until the cluster's leases are loaded, by start). */
   constructor(
@@ -139,7 +149,10 @@ export class ClusterReservations implements SharedLeases {
         this.mine.delete(commit);
         throw unavailable();
       }
-      if (applied === 1) return plan;
+      if (typeof applied === 'number' && applied > 0) {
+        for (const effect of plan.effects) this.ownChanges.set(effect.lease.id, { project, version: applied });
+        return plan;
+      }
       this.mine.delete(commit);
       // Another change of this project came first: decide again over what it left.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 20)));
@@ -164,10 +177,14 @@ export class ClusterReservations implements SharedLeases {
     const from = last?.[0]?.id ?? '0-0';
     if (await redis.sAdd(this.keys.reservationHubs, this.hubId)) await this.offerOwn();
     const records: LeaseRecord[] = [];
+    this.loadedVersion.clear();
     for (const project of await redis.sMembers(this.keys.reservationProjects)) {
-      const all = await redis.hGetAll(this.keys.reservations(project));
-      for (const text of Object.values(all)) records.push(JSON.parse(text) as LeaseRecord);
+      // The leases with their version, read at once.
+      const [version, , , pairs] = (await redis.eval(READ_SCRIPT, { keys: [this.keys.reservations(project), this.keys.reservationsVersion(project)] })) as [string, string, string, string[]];
+      this.loadedVersion.set(project, Number(version));
+      for (let i = 1; i < pairs.length; i += 2) records.push(JSON.parse(pairs[i]!) as LeaseRecord);
     }
+    this.ownChanges.clear();
     this.lastId = from;
     this.service.replaceAll(records);
     this.loaded = true;
@@ -194,6 +211,25 @@ export class ClusterReservations implements SharedLeases {
     }
   }
 
+  /**
+   * Another hub's change, unless this hub already has a newer state of its project (a load) or of the lease (its own
+   * later change, applied at once, while the stream still carried older ones).
+   */
+  private applyInOrder(event: ChangeEvent, version: number): void {
+    const project = event.effects[0]?.lease.project;
+    if (project === undefined) return;
+    if (this.mine.delete(event.commit)) {
+      // Its effects are applied already.
+    } else if (version === 0) {
+      this.service.applyShared(event.effects as LeaseEffect[]); // from a hub that does not number its changes
+    } else if (version > (this.loadedVersion.get(project) ?? 0)) {
+      const effects = event.effects.filter((effect) => version > (this.ownChanges.get(effect.lease.id)?.version ?? 0));
+      if (effects.length > 0) this.service.applyShared(effects as LeaseEffect[]);
+    }
+    // No older change of this project can follow in the stream.
+    for (const [id, own] of this.ownChanges) if (own.project === project && own.version <= version) this.ownChanges.delete(id);
+  }
+
   private async follow(): Promise<void> {
     while (!this.stopped) {
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS));
@@ -205,8 +241,7 @@ export class ClusterReservations implements SharedLeases {
           for (const entry of stream.messages) {
             this.lastId = entry.id;
             const event = JSON.parse(entry.message.event!) as ChangeEvent;
-            if (this.mine.delete(event.commit)) continue;
-            this.service.applyShared(event.effects as LeaseEffect[]);
+            this.applyInOrder(event, Number(entry.message.version ?? 0));
           }
         }
       } catch {
