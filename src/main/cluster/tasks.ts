@@ -100,6 +100,8 @@ export class ClusterTasks {
   /** Tasks this hub is ending because another hub said so: their end is not published again. */
   private readonly endedElsewhere = new Set<string>();
   private readonly trying = new Set<string>();
+  /** Shared tasks whose writing to Redis failed (Redis went away meanwhile): written again when it is back. */
+  private readonly unsent = new Map<string, SharedTask>();
   /** Tasks another hub holds the claim of, and until when (this hub's clock): not asked for again before. */
   private readonly claimedElsewhere = new Map<string, number>();
   /** Tasks that could be shared but stay this hub's own (made while Redis was away, or before this hub joined). */
@@ -163,21 +165,22 @@ export class ClusterTasks {
     if (request.dependsOn.length > 0 || request.parentTaskId || request.workflowId || request.affinity) return;
     if (!this.link.current.connected || !this.loaded) return this.keepOwn(task.id);
     const shared: SharedTask = { id: task.id, project: task.project, createdBy: task.createdBy, request };
-    const event: TaskEvent = { kind: 'created', hub: this.hubId, task: shared };
     this.shared.add(task.id);
-    try {
-      // One round trip, and never the task without its announcement.
-      await this.link.commands
-        .multi()
-        .hSet(this.keys.tasks, task.id, JSON.stringify(shared))
-        .xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } })
-        .exec();
-    } catch {
-      // Redis went away meanwhile: the task stays this hub's own.
-      await this.link.commands.hDel(this.keys.tasks, task.id).catch(() => undefined);
-      this.shared.delete(task.id);
-      this.keepOwn(task.id);
-    }
+    await this.send(shared).catch(() => {
+      // Perhaps written, perhaps not: the task stays shared (given out only under a claim, so never by two hubs), and
+      // is written again once Redis is back.
+      this.unsent.set(task.id, shared);
+    });
+  }
+
+  /** The task and its announcement, in one round trip (never the task without it). */
+  private async send(shared: SharedTask): Promise<void> {
+    const event: TaskEvent = { kind: 'created', hub: this.hubId, task: shared };
+    await this.link.commands
+      .multi()
+      .hSet(this.keys.tasks, shared.id, JSON.stringify(shared))
+      .xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } })
+      .exec();
   }
 
   private keepOwn(id: string): void {
@@ -307,6 +310,10 @@ export class ClusterTasks {
           this.ownOnly.add(id);
         }
       });
+    }
+    for (const [id, shared] of this.unsent) {
+      if (this.tasks.peek(id) && all[id] === undefined && this.shared.has(id)) await this.send(shared);
+      this.unsent.delete(id);
     }
     this.lastId = from;
     this.loaded = true;
