@@ -87,6 +87,12 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     const holderHub = holder === onA ? a : b;
     const otherHub = holder === onA ? b : a;
     expect((await taskOn(holderHub, first)).state).toBe('assigned');
+    // The other hub's copy stays ready, and says where the task is.
+    const holderName = holder === onA ? 'builder-a' : 'builder-b';
+    await until('the other hub says where the task is', async () => {
+      const copy = await taskOn(otherHub, first);
+      return copy.state === 'ready' && copy.waiting === `given out by hub ${holderHub === a ? 'a' : 'b'} of the cluster, to ${holderName} (attempt 1); this hub's copy stays ready until it ends`;
+    });
     // Load balancing sees both hubs' agents: the holder's hub has no room left, so a task made there goes to the agent
     // on the other hub (and only to it).
     const second = await create(holderHub, 'build the shop again');

@@ -211,7 +211,11 @@ export class Cluster {
    * lives twice the hub's time to live (cluster/tasks.ts).
    */
   attachTasks(service: TaskService): void {
-    const shared = new ClusterTasks(this.link, this.keys, service, this.hubId, Math.max(2 * this.options.settings.hubTtlMs, 2_000));
+    const hubName = (id: string) => {
+      const hub = this.membership.list().find((each) => each.id === id);
+      return hub ? `${hub.name}${hub.alive ? '' : ' (gone)'}` : id;
+    };
+    const shared = new ClusterTasks(this.link, this.keys, service, this.hubId, Math.max(2 * this.options.settings.hubTtlMs, 2_000), hubName);
     this.attached.push(shared);
     this.afterJoin('tasks', () => shared.start());
   }

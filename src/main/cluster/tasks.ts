@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import type { CreateTaskRequest, Task, TaskError, TaskState } from '../../shared/task-protocol';
 import { isFinalTaskState } from '../../shared/task-protocol';
 import type { TaskService } from '../tasks/service';
+import type { TaskTransition } from '../tasks/transitions';
 import type { TaskRow } from '../tasks/store';
 import type { ClusterKeys } from './keys';
 import type { RedisLink } from './redis-link';
@@ -83,7 +84,11 @@ interface TaskEnd {
   error: TaskError | null;
 }
 
-type TaskEvent = { kind: 'created'; hub: string; task: SharedTask } | { kind: 'ended'; hub: string; id: string; end: TaskEnd };
+type TaskEvent =
+  | { kind: 'created'; hub: string; task: SharedTask }
+  | { kind: 'ended'; hub: string; id: string; end: TaskEnd }
+  /** Given to an agent of `hub` (holder null: ready there again), for the other hubs' copies to say where it is. */
+  | { kind: 'held'; hub: string; id: string; holder: { id: string; name: string; attempt: number } | null };
 
 interface Claim {
   token: string;
@@ -102,6 +107,8 @@ export class ClusterTasks {
   private readonly trying = new Set<string>();
   /** Shared tasks whose writing to Redis failed (Redis went away meanwhile): written again when it is back. */
   private readonly unsent = new Map<string, SharedTask>();
+  /** Where the other hubs gave out shared tasks, as they told it (a copy here stays ready meanwhile). */
+  private readonly heldThere = new Map<string, { hub: string; holder: string; attempt: number }>();
   /** Tasks another hub holds the claim of, and until when (this hub's clock): not asked for again before. */
   private readonly claimedElsewhere = new Map<string, number>();
   /** Tasks that could be shared but stay this hub's own (made while Redis was away, or before this hub joined). */
@@ -121,6 +128,8 @@ export class ClusterTasks {
     private readonly tasks: TaskService,
     private readonly hubId: string,
     private readonly claimTtlMs: number,
+    /** A hub's name, for the words saying where a task is. */
+    private readonly hubName: (hubId: string) => string = (hubId) => hubId,
   ) {
     tasks.shareWith({
       mayAssign: (task) => {
@@ -129,10 +138,17 @@ export class ClusterTasks {
         return this.ownOnly.has(task.id) || !shareable(task.row);
       },
       claimLost: (id, now) => this.shared.has(id) && !((this.claims.get(id)?.safeUntil ?? 0) > now),
+      heldElsewhere: (id) => {
+        const there = this.heldThere.get(id);
+        if (!there) return null;
+        return `given out by hub ${this.hubName(there.hub)} of the cluster, to ${there.holder} (attempt ${there.attempt}); this hub's copy stays ready until it ends`;
+      },
       created: (task, request) => this.share(task, request),
     });
     this.offTransitions = tasks.onTransition((transition) => {
-      if (transition.kind === 'state' && isFinalTaskState(transition.to) && this.shared.has(transition.taskId)) void this.ended(transition.taskId, transition.to);
+      if (transition.kind !== 'state' || !this.shared.has(transition.taskId)) return;
+      if (isFinalTaskState(transition.to)) void this.ended(transition.taskId, transition.to);
+      else if (this.claims.has(transition.taskId) && (transition.from === 'ready' || transition.to === 'ready')) this.tellHeld(transition);
     });
     this.offLink = link.onChange((state) => {
       if (state.connected && this.following) void this.sync().catch(() => undefined);
@@ -183,6 +199,16 @@ export class ClusterTasks {
       .exec();
   }
 
+  /** Where a task this hub gives out now is, for the others' copies (best effort: words for the cockpit only). */
+  private tellHeld(transition: TaskTransition): void {
+    const holder = transition.to === 'ready' || transition.holderId === null ? null : transition.holderId;
+    const name = holder === null ? '' : (this.tasks.agentName(holder) ?? holder);
+    const event: TaskEvent = { kind: 'held', hub: this.hubId, id: transition.taskId, holder: holder === null ? null : { id: holder, name, attempt: transition.attempt } };
+    this.link.commands
+      .xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } })
+      .catch(() => undefined);
+  }
+
   private keepOwn(id: string): void {
     this.ownOnly.add(id);
     this.tasks.lookAgain();
@@ -191,6 +217,7 @@ export class ClusterTasks {
   /** A shared task ended here: told to the others (its result too) by the claim's holder, or by whoever cancelled it. */
   private async ended(id: string, state: TaskState): Promise<void> {
     this.shared.delete(id);
+    this.heldThere.delete(id);
     this.claimedElsewhere.delete(id);
     const claim = this.claims.get(id);
     this.claims.delete(id);
@@ -249,6 +276,7 @@ export class ClusterTasks {
       } else if (won === 'OK' && this.shared.has(id)) {
         // Counted from when it was asked for: the key's time to live started at or after that moment.
         this.claims.set(id, { token, safeUntil: sent + this.claimTtlMs * SAFE_SHARE, wonAt: Date.now(), renewing: false });
+        this.heldThere.delete(id);
         this.tasks.lookAgain();
       } else if (won === 'OK') {
         await this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [token]);
@@ -327,6 +355,11 @@ export class ClusterTasks {
     if (fresh || this.tasks.peek(task.id)) this.shared.add(task.id);
   }
 
+  private heard(id: string, hub: string, holder: { name: string; attempt: number } | null): void {
+    if (holder === null || !this.tasks.peek(id)) this.heldThere.delete(id);
+    else this.heldThere.set(id, { hub, holder: holder.name, attempt: holder.attempt });
+  }
+
   private endHere(id: string, end: TaskEnd): void {
     if (!this.tasks.peek(id)) return;
     this.endedElsewhere.add(id);
@@ -348,6 +381,7 @@ export class ClusterTasks {
             const event = JSON.parse(entry.message.event!) as TaskEvent;
             if (event.hub === this.hubId) continue;
             if (event.kind === 'created') await this.take(event.task);
+            else if (event.kind === 'held') this.heard(event.id, event.hub, event.holder);
             else this.endHere(event.id, event.end);
           }
         }

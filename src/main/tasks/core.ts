@@ -69,6 +69,8 @@ export class TaskCore {
   taskEnding: (task: OpenTask, now: number) => void = () => undefined;
   /** Whether this hub may give the task out now: in a cluster, only while it holds the task's claim (cluster/tasks.ts). */
   mayAssign: (task: OpenTask) => boolean = () => true;
+  /** In a cluster, why this hub's ready copy of a task waits when another hub gives it out (null: it does not). */
+  heldElsewhere: (taskId: string) => string | null = () => null;
   /** Whether this hub lost its claim on a task it gives out in a cluster: its holder's lease then ends (leases.ts). */
   claimLost: (taskId: string, now: number) => boolean = () => false;
   /** A task's last split into subtasks, for its full view (subtasks.ts). */

@@ -218,10 +218,12 @@ export class TaskService {
   shareWith(shared: {
     mayAssign: (task: OpenTask) => boolean;
     claimLost: (taskId: string, now: number) => boolean;
+    heldElsewhere: (taskId: string) => string | null;
     created: (task: Task, request: z.output<typeof CreateTaskRequest>) => Promise<void>;
   } | null): void {
     this.core.mayAssign = shared ? shared.mayAssign : () => true;
     this.core.claimLost = shared ? shared.claimLost : () => false;
+    this.core.heldElsewhere = shared ? shared.heldElsewhere : () => null;
     this.created = shared ? shared.created : null;
   }
 
@@ -313,6 +315,11 @@ export class TaskService {
       else if (!core.slots.has(agentId)) room++;
     }
     return room;
+  }
+
+  /** An agent's name, for words about where a task is (null: unknown here). */
+  agentName(agentId: string): string | null {
+    return this.core.registry.find(agentId)?.name ?? null;
   }
 
   /** Asks for a dispatch pass (a claim was won). */

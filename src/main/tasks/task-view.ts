@@ -62,6 +62,8 @@ function waiting(core: TaskCore, row: TaskRow): string | null {
     return `waiting for ${unmet.map((dep) => `${dep!.id} (${dep!.title}: ${dep!.state})`).join(', ')}`;
   }
   if (row.state !== 'ready') return null;
+  const elsewhere = core.heldElsewhere(row.id);
+  if (elsewhere !== null) return elsewhere;
   const task = core.open.get(row.id);
   if (!task) return null;
   // Tasks of the same needs wait for the same reason: worked out once per commit (a fan-out's creates share one).
