@@ -223,7 +223,7 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     expect(offers(again)).toEqual([]);
   });
 
-  it('ends the lease of a holder whose hub lost Redis before the claim expires, and gives the task out again once Redis is back', async () => {
+  it('ends the lease of a holder whose hub lost Redis before the claim expires, and gives the task out again once Redis is back, its attempts counted across hubs', async () => {
     const server = await redis();
     const a = await clusterHub(server, 'a');
     const b = await clusterHub(server, 'b');
@@ -231,6 +231,8 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     const onA = await worker(a, 'builder-a');
     const id = await create(a, 'outlast the outage');
     await onA.socket.next((frame) => frame.type === 'task.offered');
+    // Hub B heard that it was given out (and so Redis has the attempt).
+    await until('hub B knows where the task is', async () => /to builder-a \(attempt 1\)/.test((await taskOn(b, id)).waiting ?? ''));
 
     await server.kill9();
     // Cut off, hub A cannot renew its claim: the holder's lease ends before the claim could have expired in Redis.
@@ -240,10 +242,12 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     // Its report now is refused: it no longer holds the task.
     expect((await a.api(`/tasks/${id}/complete`, { token: onA.token, body: { text: 'too late' } })).body.code).toBe('lease_lost');
 
-    // An agent on hub B, and Redis back: the task is given out again, to one of them.
+    // Its agent leaves, one on hub B takes work, and Redis is back: the task goes to hub B, as its second attempt.
+    onA.socket.ws.close();
     const onB = await worker(b, 'builder-b');
     await server.restart();
-    await until('the task offered again', async () => offers(onB.socket).length + offers(onA.socket).length >= 2, 15_000);
+    const offer = (await onB.socket.next((frame) => frame.type === 'task.offered', 15_000)) as Extract<ServerFrame, { type: 'task.offered' }>;
+    expect(offer.task).toMatchObject({ id, attempt: 2 });
     await pause(2_500);
     expect([...offers(onA.socket), ...offers(onB.socket)].filter((offered) => offered === id)).toHaveLength(2);
   });

@@ -43,7 +43,9 @@ export function clusterKeys(prefix: string) {
     taskClaim: (taskId: string) => `${prefix}:task-claim:${taskId}`,
     /** STRING (kept 7 days): how a shared task ended (state, result, error); a task with an end is not claimed again. */
     taskEnd: (taskId: string) => `${prefix}:task-end:${taskId}`,
-    /** STREAM of shared tasks created and ended, each hub keeping its copies from it. */
+    /** HASH task id -> the last attempt of the shared task given out (on any hub), so attempts count cluster-wide. */
+    taskAttempts: `${prefix}:task-attempts`,
+    /** STREAM of shared tasks created, given out and ended, each hub keeping its copies from it. */
     taskChanges: `${prefix}:task-changes`,
   };
 }

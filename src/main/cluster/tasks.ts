@@ -36,14 +36,15 @@ const END_KEPT_MS = 7 * 24 * 3_600_000;
 const FOLLOW_COUNT = 500;
 
 /**
- * KEYS: claim, end. ARGV: token, ttl ms, task id. 'OK' when won; how it ended (JSON) when it did, for an ended task
- * is never claimed again; otherwise the ms the other hub's claim still lives.
+ * KEYS: claim, end, attempts. ARGV: token, ttl ms, task id. 'OK:<the last attempt given out on any hub>' when won;
+ * how it ended (JSON) when it did, for an ended task is never claimed again; otherwise the ms the other hub's claim
+ * still lives.
  */
 const CLAIM_SCRIPT = `
 local ended = redis.call('GET', KEYS[2])
 if ended then return ended end
 local won = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-if won then return 'OK' end
+if won then return 'OK:' .. (redis.call('HGET', KEYS[3], ARGV[3]) or '0') end
 return redis.call('PTTL', KEYS[1])
 `;
 /** KEYS: claim. ARGV: token, ttl ms. 1 when still ours and renewed. */
@@ -57,7 +58,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 /**
- * KEYS: claim, tasks, end, changes. ARGV: token ("" for a cancellation, which needs no claim), task id, end JSON,
+ * KEYS: claim, tasks, end, changes, attempts. ARGV: token ("" for a cancellation, which needs no claim), task id, end JSON,
  * event JSON, changes kept, ms the end is kept. 1 when published; 0 when the claim is another hub's (or gone), or the
  * task already ended.
  */
@@ -66,6 +67,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[6])
 redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[2])
 redis.call('DEL', KEYS[1])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])
 return 1
@@ -199,13 +201,20 @@ export class ClusterTasks {
       .exec();
   }
 
-  /** Where a task this hub gives out now is, for the others' copies (best effort: words for the cockpit only). */
+  /**
+   * Where a task this hub gives out now is, for the others' copies, and its attempt, for the next hub to give it out
+   * (best effort: a hub cut off from Redis meanwhile loses its claim anyway).
+   */
   private tellHeld(transition: TaskTransition): void {
     const holder = transition.to === 'ready' || transition.holderId === null ? null : transition.holderId;
     const name = holder === null ? '' : (this.tasks.agentName(holder) ?? holder);
     const event: TaskEvent = { kind: 'held', hub: this.hubId, id: transition.taskId, holder: holder === null ? null : { id: holder, name, attempt: transition.attempt } };
-    this.link.commands
+    const multi = this.link.commands.multi();
+    // The attempt given out, for a hub that gives the task out next to go on from.
+    if (holder !== null) multi.hSet(this.keys.taskAttempts, transition.taskId, String(transition.attempt));
+    multi
       .xAdd(this.keys.taskChanges, '*', { event: JSON.stringify(event) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: CHANGES_KEPT } })
+      .exec()
       .catch(() => undefined);
   }
 
@@ -228,7 +237,7 @@ export class ClusterTasks {
     const event: TaskEvent = { kind: 'ended', hub: this.hubId, id, end };
     const published = await this.eval(
       END_SCRIPT,
-      [this.keys.taskClaim(id), this.keys.tasks, this.keys.taskEnd(id), this.keys.taskChanges],
+      [this.keys.taskClaim(id), this.keys.tasks, this.keys.taskEnd(id), this.keys.taskChanges, this.keys.taskAttempts],
       [state === 'cancelled' ? '' : claim!.token, id, JSON.stringify(end), JSON.stringify(event), String(CHANGES_KEPT), String(END_KEPT_MS)],
     ).catch(() => 0);
     if (published !== 1) console.error(`[cluster] task ${id} ended ${state} here, but its end could not be shared (Redis away, or another hub gives it out)`);
@@ -269,16 +278,19 @@ export class ClusterTasks {
     const token = `${this.hubId}:${++this.tokenSeq}`;
     const sent = Date.now();
     try {
-      const won = await this.eval(CLAIM_SCRIPT, [this.keys.taskClaim(id), this.keys.taskEnd(id)], [token, String(this.claimTtlMs), id]);
-      if (typeof won === 'string' && won !== 'OK') {
+      const won = await this.eval(CLAIM_SCRIPT, [this.keys.taskClaim(id), this.keys.taskEnd(id), this.keys.taskAttempts], [token, String(this.claimTtlMs), id]);
+      const wonIt = typeof won === 'string' && won.startsWith('OK:');
+      if (typeof won === 'string' && !wonIt) {
         // It ended on another hub, and this hub missed it (it was away, or held the task then): it ends here too.
         this.endHere(id, JSON.parse(won) as TaskEnd);
-      } else if (won === 'OK' && this.shared.has(id)) {
+      } else if (wonIt && this.shared.has(id)) {
+        // Its attempts go on from those given out on other hubs.
+        this.tasks.raiseAttempt(id, Number((won as string).slice(3)));
         // Counted from when it was asked for: the key's time to live started at or after that moment.
         this.claims.set(id, { token, safeUntil: sent + this.claimTtlMs * SAFE_SHARE, wonAt: Date.now(), renewing: false });
         this.heldThere.delete(id);
         this.tasks.lookAgain();
-      } else if (won === 'OK') {
+      } else if (wonIt) {
         await this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [token]);
       } else if (typeof won === 'number') {
         // Another hub's: not asked for again before that claim would run out (released sooner, it waits until then).

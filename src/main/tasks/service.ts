@@ -317,6 +317,15 @@ export class TaskService {
     return room;
   }
 
+  /** A ready copy of a shared task takes the attempt count another hub reached, so its next attempt follows on. */
+  raiseAttempt(id: string, attempt: number): void {
+    const { core } = this;
+    core.now(() => {
+      const task = core.open.get(id);
+      if (task && task.state === 'ready' && task.attempt < attempt) core.change(task, 'ready', 'ready', { attempt }, Date.now(), false);
+    });
+  }
+
   /** An agent's name, for words about where a task is (null: unknown here). */
   agentName(agentId: string): string | null {
     return this.core.registry.find(agentId)?.name ?? null;
