@@ -51,8 +51,8 @@ async function joined(hubs: TestHub[]): Promise<void> {
 }
 
 /** An agent on `hub` taking one pushed task at a time on its socket. */
-async function worker(hub: TestHub, name: string): Promise<{ id: string; token: string; socket: Socket }> {
-  const made = await hub.register(name, { project: 'shop', capabilities: ['build'] });
+async function worker(hub: TestHub, name: string, capabilities = ['build']): Promise<{ id: string; token: string; socket: Socket }> {
+  const made = await hub.register(name, { project: 'shop', capabilities });
   const socket = await openSocket(hub.url, made.agent.id, made.token);
   onTestFinished(() => socket.ws.close());
   socket.send({ type: 'tasks.ready', slots: 1 });
@@ -152,11 +152,20 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     for (const agent of agents) expect(offers(agent.socket)).toHaveLength(1);
   });
 
-  it('gives a task made on a hub without a fitting agent to an agent pulling work on another hub', async () => {
+  it('gives tasks made on a hub without a fitting agent to agents on another hub, the most urgent first, and to an agent pulling work', async () => {
     const server = await redis();
     const a = await clusterHub(server, 'a');
     const b = await clusterHub(server, 'b');
     await joined([a, b]);
+    // Hub B claims the most urgent first: of two tasks made on A, the later but higher one reaches its agent first.
+    const make = async (title: string, priority: number) => (await a.api('/tasks', { token: a.app.cockpitToken, body: { title, project: 'shop', capabilities: ['design'], priority } })).body.id as string;
+    const low = await make('tidy the styles', 1);
+    const high = await make('fix the checkout page', 9);
+    await until('hub B has both copies', async () => (await taskOn(b, low))?.state === 'ready' && (await taskOn(b, high))?.state === 'ready');
+    const designer = await worker(b, 'designer-b', ['design']);
+    const first = (await designer.socket.next((frame) => frame.type === 'task.offered', 10_000)) as Extract<ServerFrame, { type: 'task.offered' }>;
+    expect(first.task.id).toBe(high);
+
     const answer = await a.api('/tasks', { token: a.app.cockpitToken, body: { title: 'review', project: 'shop', capabilities: ['review'] } });
     expect(answer.status).toBe(201);
     const id = answer.body.id as string;
@@ -170,6 +179,7 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     expect(pulled).toMatchObject({ id, state: 'running' });
     expect((await b.api(`/tasks/${id}/complete`, { token: reviewer.token, body: { text: 'looks right' } })).status).toBe(200);
     await until('the end seen on the hub that made it', async () => (await taskOn(a, id)).result?.text === 'looks right');
+
   });
 
   it('gives the task of a hub killed with kill -9 to an agent on another hub once the claim expires, never to two at once', async () => {

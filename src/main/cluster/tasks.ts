@@ -30,6 +30,8 @@ const SAFE_SHARE = 0.7;
 /** A hub whose fitting agent already holds n tasks tries for a claim n times this long after the task is ready. */
 const LOAD_STEP_MS = 250;
 const LOAD_WAIT_MAX_MS = 1_000;
+/** Claims asked for at once, at most. */
+const MAX_TRYING = 32;
 const CHANGES_KEPT = 100_000;
 /** How long a shared task's end stays in Redis, for hubs that were away when it ended (and against a claim). */
 const END_KEPT_MS = 7 * 24 * 3_600_000;
@@ -248,9 +250,8 @@ export class ClusterTasks {
   private tick(): void {
     if (this.stopped || !this.loaded || !this.link.current.connected) return;
     const now = Date.now();
-    // Claims sought no faster than this hub's agents can take the tasks: the rest stay free for the other hubs.
-    let budget = this.tasks.freeRoom() - this.trying.size;
-    for (const [id, claim] of this.claims) if (this.tasks.peek(id)?.state === 'ready' && claim.safeUntil > now) budget--;
+    const left = this.roomLeft(now);
+    const candidates: Array<{ id: string; priority: number; readySince: number }> = [];
     const room = new Map<string, number | null>();
     for (const id of this.shared) {
       const task = this.tasks.peek(id);
@@ -260,17 +261,29 @@ export class ClusterTasks {
         const unused = task.state === 'ready' && now - claim.wonAt > UNUSED_CLAIM_MS;
         if (unused || claim.safeUntil <= now) void this.release(id, claim);
         else if (!claim.renewing && claim.safeUntil - now < this.claimTtlMs * SAFE_SHARE * 0.6) void this.renew(id, claim);
-      } else if (budget > 0 && task.state === 'ready' && !this.trying.has(id) && (this.claimedElsewhere.get(id) ?? 0) <= now) {
+      } else if (left > 0 && task.state === 'ready' && !this.trying.has(id) && (this.claimedElsewhere.get(id) ?? 0) <= now) {
         // Tasks with the same needs have the same room (looked up once a tick).
         const needs = `${task.project}\u0000${task.tier}\u0000${task.assignee}\u0000${task.capabilities.join(',')}`;
         if (!room.has(needs)) room.set(needs, this.tasks.roomFor(id));
         const held = room.get(needs);
         // A hub whose fitting agent already holds work lets a hub with a less loaded agent claim first.
         if (held === null || held === undefined || now - task.readySince < Math.min(held * LOAD_STEP_MS, LOAD_WAIT_MAX_MS)) continue;
-        budget--;
-        void this.claim(id);
+        candidates.push({ id, priority: task.priority, readySince: task.readySince });
       }
     }
+    // More claims are asked for than there is room, as some turn out to be another hub's; a claim won beyond the room
+    // is let go at once (claim), so the rest stay free for the other hubs. The most urgent first.
+    const tries = Math.min(MAX_TRYING - this.trying.size, left * 4);
+    if (tries <= 0 || candidates.length === 0) return;
+    candidates.sort((a, b) => b.priority - a.priority || a.readySince - b.readySince);
+    for (const candidate of candidates.slice(0, tries)) void this.claim(candidate.id);
+  }
+
+  /** How many more tasks this hub's agents can take than it holds unused claims for. */
+  private roomLeft(now: number): number {
+    let left = this.tasks.freeRoom();
+    for (const [id, claim] of this.claims) if (this.tasks.peek(id)?.state === 'ready' && claim.safeUntil > now) left--;
+    return left;
   }
 
   private async claim(id: string): Promise<void> {
@@ -283,7 +296,7 @@ export class ClusterTasks {
       if (typeof won === 'string' && !wonIt) {
         // It ended on another hub, and this hub missed it (it was away, or held the task then): it ends here too.
         this.endHere(id, JSON.parse(won) as TaskEnd);
-      } else if (wonIt && this.shared.has(id)) {
+      } else if (wonIt && this.shared.has(id) && this.roomLeft(Date.now()) > 0) {
         // Its attempts go on from those given out on other hubs.
         this.tasks.raiseAttempt(id, Number((won as string).slice(3)));
         // Counted from when it was asked for: the key's time to live started at or after that moment.
@@ -291,6 +304,7 @@ export class ClusterTasks {
         this.heldThere.delete(id);
         this.tasks.lookAgain();
       } else if (wonIt) {
+        // Ended here meanwhile, or won beyond this hub's room.
         await this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [token]);
       } else if (typeof won === 'number') {
         // Another hub's: not asked for again before that claim would run out (released sooner, it waits until then).

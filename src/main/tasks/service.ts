@@ -271,7 +271,7 @@ export class TaskService {
   }
 
   /** An open task's state and needs, for the cluster's claims (undefined once it ended). */
-  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId' | 'readySince'> | undefined {
+  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId' | 'readySince' | 'priority'> | undefined {
     return this.core.open.get(id);
   }
 
