@@ -172,9 +172,11 @@ export class ClusterTasks {
     if (this.ticking) clearInterval(this.ticking);
     this.offTransitions();
     this.offLink();
-    this.tasks.shareWith(null);
-    // Claims are let go, so another hub gives those tasks out at once rather than after their time to live.
-    await Promise.allSettled([...this.claims.entries()].map(([id, claim]) => this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [claim.token])));
+    // Claims are let go, so another hub gives those tasks out at once rather than after their time to live. The hooks
+    // stay: without its claims this hub gives no shared task out and takes no report on one while it shuts down.
+    const claims = [...this.claims.entries()];
+    this.claims.clear();
+    await Promise.allSettled(claims.map(([id, claim]) => this.eval(RELEASE_SCRIPT, [this.keys.taskClaim(id)], [claim.token])));
     await this.following;
   }
 
@@ -183,7 +185,7 @@ export class ClusterTasks {
   /** A new task other hubs may take: written to Redis before its creator is answered. */
   private async share(task: Task, request: z.output<typeof CreateTaskRequest>): Promise<void> {
     if (request.dependsOn.length > 0 || request.parentTaskId || request.workflowId || request.affinity) return;
-    if (!this.link.current.connected || !this.loaded) return this.keepOwn(task.id);
+    if (!this.link.current.connected || !this.loaded || this.stopped) return this.keepOwn(task.id);
     const shared: SharedTask = { id: task.id, project: task.project, createdBy: task.createdBy, request };
     this.shared.add(task.id);
     await this.send(shared).catch(() => {
