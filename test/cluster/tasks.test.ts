@@ -233,6 +233,22 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     expect(offers(again)).toEqual([]);
   });
 
+  it('hands the task of a hub stopped normally to an agent on another hub', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'a');
+    const b = await clusterHub(server, 'b');
+    await joined([a, b]);
+    const onA = await worker(a, 'builder-a');
+    const id = await create(a, 'finish what a left');
+    await onA.socket.next((frame) => frame.type === 'task.offered');
+    const onB = await worker(b, 'builder-b');
+    await a.app.stop();
+    const offer = (await onB.socket.next((frame) => frame.type === 'task.offered', 10_000)) as Extract<ServerFrame, { type: 'task.offered' }>;
+    expect(offer.task).toMatchObject({ id, attempt: 2 });
+    expect((await b.api(`/tasks/${id}/complete`, { token: onB.token, body: { text: 'finished' } })).status).toBe(200);
+    expect(await taskOn(b, id)).toMatchObject({ state: 'succeeded', result: { text: 'finished' } });
+  });
+
   it('ends the lease of a holder whose hub lost Redis before the claim expires, and gives the task out again once Redis is back, its attempts counted across hubs', async () => {
     const server = await redis();
     const a = await clusterHub(server, 'a');
