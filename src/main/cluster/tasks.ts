@@ -125,6 +125,7 @@ export class ClusterTasks {
   private readonly offTransitions: () => void;
   private readonly offLink: () => void;
   private tokenSeq = 0;
+  private tickSoon: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly link: RedisLink,
@@ -170,6 +171,7 @@ export class ClusterTasks {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.ticking) clearInterval(this.ticking);
+    if (this.tickSoon) clearTimeout(this.tickSoon);
     this.offTransitions();
     this.offLink();
     // Claims are let go, so another hub gives those tasks out at once rather than after their time to live. The hooks
@@ -381,6 +383,13 @@ export class ClusterTasks {
     const fresh = await this.tasks.importShared(task);
     // A copy that already ended here (before a restart, say) is not shared again.
     if (fresh || this.tasks.peek(task.id)) this.shared.add(task.id);
+    // A new task is tried for at once, not at the next tick (one look for every copy read in one go).
+    if (fresh && !this.tickSoon) {
+      this.tickSoon = setTimeout(() => {
+        this.tickSoon = null;
+        this.tick();
+      }, 0);
+    }
   }
 
   private heard(id: string, hub: string, holder: { name: string; attempt: number } | null): void {
