@@ -142,8 +142,10 @@ describe('needs attention', () => {
     ageMessages(hub, 10 * 60_000);
     await hub.api(`/agents/${reviewer.agent.id}/heartbeat`, { token: reviewer.token, body: {} });
     const later = await fresh(hub);
-    expect(later.items.map((i) => i.id)).toEqual([`unacknowledged:${reviewer.agent.id}`]);
-    expect(later.items[0]!.evidence).toContainEqual({ label: 'unread', value: 3, unit: 'count' });
+    // (The advisor's findings are left out: a loaded machine's event-loop stalls are real items, not this test's.)
+    const own = later.items.filter((i) => i.kind !== 'bottleneck');
+    expect(own.map((i) => i.id)).toEqual([`unacknowledged:${reviewer.agent.id}`]);
+    expect(own[0]!.evidence).toContainEqual({ label: 'unread', value: 3, unit: 'count' });
   }, 40_000);
 
   it('lists tasks waiting for a capability nobody has, with the reason', async () => {
