@@ -13,39 +13,13 @@ import type { AttentionList } from '../../src/shared/attention-protocol';
 import type { ClusterHub, ClusterState } from '../../src/shared/cluster-protocol';
 import { clusterKeys } from '../../src/main/cluster/keys';
 import { defaultConfig } from '../../src/main/config/config';
-import { openSocket, startHub, type TestHub } from '../hub/harness';
+import { openSocket, type TestHub } from '../hub/harness';
 import { tempDir } from '../helpers';
 import { startHubProcess } from '../support/hub-process';
-import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
+import { redisUnavailable } from '../support/redis-server';
+import { clusterHub, redis, until } from './support';
 
 const unavailable = redisUnavailable();
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function redis(): Promise<RedisServer> {
-  const server = await startRedis(tempDir('devenviro-redis-'));
-  onTestFinished(() => server.stop());
-  return server;
-}
-
-function clusterHub(server: RedisServer, hubName: string): Promise<TestHub> {
-  return startHub({
-    configure: (config) => {
-      config.cluster.redis = server.url;
-      config.cluster.hubName = hubName;
-      config.cluster.heartbeatMs = 200;
-      config.cluster.hubTtlMs = 1_000;
-    },
-  });
-}
 
 const cluster = async (hub: TestHub): Promise<ClusterState> => (await hub.api('/cluster', { token: hub.app.cockpitToken })).body;
 const hubNamed = (state: ClusterState, name: string): ClusterHub | undefined => state.hubs.find((hub) => hub.name === name);

@@ -13,36 +13,10 @@ import type { ReplicatedChange } from '../../src/main/memory/store-replica';
 import { writeTinySentenceTransformer } from '../embedding/st-fixture';
 import { startHub, type TestHub } from '../hub/harness';
 import { tempDir } from '../helpers';
-import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
+import { redisUnavailable } from '../support/redis-server';
+import { clusterHub, redis, until } from './support';
 
 const unavailable = redisUnavailable();
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function redis(): Promise<RedisServer> {
-  const server = await startRedis(tempDir('devenviro-redis-'));
-  onTestFinished(() => server.stop());
-  return server;
-}
-
-function clusterHub(server: RedisServer, hubName: string): Promise<TestHub> {
-  return startHub({
-    configure: (config) => {
-      config.cluster.redis = server.url;
-      config.cluster.hubName = hubName;
-      config.cluster.heartbeatMs = 200;
-      config.cluster.hubTtlMs = 1_000;
-    },
-  });
-}
 
 /** Every text the hub's sentence encoder is asked to embed (the real encoder still does the work). */
 async function embeddedTexts(hub: TestHub): Promise<string[]> {

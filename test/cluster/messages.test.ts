@@ -6,27 +6,11 @@
 import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Message, RegisterResponse, ServerFrame } from '../../src/shared/agent-protocol';
-import { openSocket, startHub, type Socket, type TestHub } from '../hub/harness';
-import { tempDir } from '../helpers';
-import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
+import { openSocket, type Socket, type TestHub } from '../hub/harness';
+import { redisUnavailable, type RedisServer } from '../support/redis-server';
+import { clusterHub, redis, until } from './support';
 
 const unavailable = redisUnavailable();
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function redis(): Promise<RedisServer> {
-  const server = await startRedis(tempDir('devenviro-redis-'));
-  onTestFinished(() => server.stop());
-  return server;
-}
 
 /** A client of the test's Redis, to look at what the hubs keep there. */
 async function inspect(server: RedisServer) {
@@ -34,18 +18,6 @@ async function inspect(server: RedisServer) {
   await client.connect();
   onTestFinished(() => client.destroy());
   return { inboxLength: (agentId: string) => client.xLen(`devenviro:inbox:${agentId}`) };
-}
-
-function clusterHub(server: RedisServer, hubName: string, options: { bodyFileBytes?: number } = {}): Promise<TestHub> {
-  return startHub({
-    ...options,
-    configure: (config) => {
-      config.cluster.redis = server.url;
-      config.cluster.hubName = hubName;
-      config.cluster.heartbeatMs = 200;
-      config.cluster.hubTtlMs = 1_000;
-    },
-  });
 }
 
 /** Waits until a hub knows an agent registered on another hub. */

@@ -4,40 +4,13 @@
  * for one path leave exactly one holder; every hub lists every hub's leases; without Redis a hub refuses rather than
  * grant alone.
  */
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
-import { startHub, type TestHub } from '../hub/harness';
-import { tempDir } from '../helpers';
-import { redisUnavailable, startRedis, type RedisServer } from '../support/redis-server';
+import { type TestHub } from '../hub/harness';
+import { redisUnavailable } from '../support/redis-server';
+import { clusterHub, redis, until } from './support';
 
 const unavailable = redisUnavailable();
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function redis(): Promise<RedisServer> {
-  const server = await startRedis(tempDir('devenviro-redis-'));
-  onTestFinished(() => server.stop());
-  return server;
-}
-
-function clusterHub(server: RedisServer, hubName: string): Promise<TestHub> {
-  return startHub({
-    configure: (config) => {
-      config.cluster.redis = server.url;
-      config.cluster.hubName = hubName;
-      config.cluster.heartbeatMs = 200;
-      config.cluster.hubTtlMs = 1_000;
-    },
-  });
-}
 
 async function joined(hubs: TestHub[]): Promise<void> {
   for (const hub of hubs) {
