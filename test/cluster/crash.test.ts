@@ -259,9 +259,11 @@ describe.skipIf(unavailable !== null)(`crashes in a cluster${unavailable ? ` (sk
       const all = new Set([...onBNumbers, ...onCNumbers]);
       const last = Math.max(...all);
       expect(Array.from({ length: last + 1 }, (_, n) => n).filter((n) => !all.has(n))).toEqual([]);
-      // Delivered again on C only what B may not have had time to confirm to Redis (acknowledged there last).
+      // Delivered again on C only what B may not have had time to confirm to Redis: acknowledgements reach Redis in
+      // the order they were made, so what comes again is the tail of what B delivered, never an older message alone.
+      // (How long that tail is depends on the machine's load when B died.)
       const again = onCNumbers.filter((n) => onBNumbers.includes(n));
-      expect(again.every((n) => n > onBNumbers.at(-1)! - 50)).toBe(true);
+      if (again.length > 0) expect(again).toEqual(onBNumbers.filter((n) => n >= again[0]!));
       await inboxEmptied(server, mover.id);
     },
     TEST_MS,
