@@ -8,18 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { type TestHub } from '../hub/harness';
 import { redisUnavailable } from '../support/redis-server';
-import { clusterHub, redis, until } from './support';
+import { clusterHub, joined, redis, until } from './support';
 
 const unavailable = redisUnavailable();
-
-async function joined(hubs: TestHub[]): Promise<void> {
-  for (const hub of hubs) {
-    await until('the hub joined', async () => {
-      const state = (await hub.api('/cluster', { token: hub.app.cockpitToken })).body;
-      return state.connected && state.hubs.filter((h: { alive: boolean }) => h.alive).length === hubs.length;
-    });
-  }
-}
 
 /** Registers on `hub` and waits until every hub of `all` knows the agent (identities travel through Redis). */
 async function agentOn(hub: TestHub, all: TestHub[], name: string): Promise<{ id: string; token: string }> {

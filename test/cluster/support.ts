@@ -37,3 +37,13 @@ export function clusterHub(server: RedisServer, hubName: string, options: { body
     },
   });
 }
+
+/** Waits until each of `hubs` is connected to Redis and sees all of them alive. */
+export async function joined(hubs: TestHub[]): Promise<void> {
+  for (const hub of hubs) {
+    await until('the hubs joined', async () => {
+      const state = (await hub.api('/cluster', { token: hub.app.cockpitToken })).body;
+      return state.connected && state.hubs.filter((h: { alive: boolean }) => h.alive).length === hubs.length;
+    });
+  }
+}

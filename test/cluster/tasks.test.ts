@@ -9,20 +9,11 @@ import { openSocket, type Socket, type TestHub } from '../hub/harness';
 import { tempDir } from '../helpers';
 import { hubCall, registerOn, startClusterHub } from '../support/hub-process';
 import { redisUnavailable } from '../support/redis-server';
-import { clusterHub, redis, until } from './support';
+import { clusterHub, joined, redis, until } from './support';
 
 const unavailable = redisUnavailable();
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function joined(hubs: TestHub[]): Promise<void> {
-  for (const hub of hubs) {
-    await until('the hubs joined', async () => {
-      const state = (await hub.api('/cluster', { token: hub.app.cockpitToken })).body;
-      return state.connected && state.hubs.filter((h: { alive: boolean }) => h.alive).length === hubs.length;
-    });
-  }
-}
 
 /** An agent on `hub` taking one pushed task at a time on its socket. */
 async function worker(hub: TestHub, name: string, capabilities = ['build']): Promise<{ id: string; token: string; socket: Socket }> {
