@@ -1,10 +1,12 @@
 /**
  * Search over the store: vector nearest neighbours and keyword matches (keyword.ts) fused and ranked by ranking.ts
- * (cosine similarity plus IDF-weighted keyword coverage, exact identifiers first, weak matches flagged).
+ * (cosine similarity plus IDF-weighted keyword coverage, exact identifiers first, weak matches flagged, also by the
+ * kind of answer the question asks for: answer-type.ts).
  */
 import type { MemorySearchResult } from '../../shared/memory-protocol';
 import type { SentenceEncoder } from '../embedding';
 import type { VectorIndex } from '../vector';
+import { lacksWantedType, wantedAnswerType } from './answer-type';
 import { searchFilter } from './catalog';
 import { coverage, KeywordSearch } from './keyword';
 import type { KeywordBacklog } from './keyword-backlog';
@@ -83,8 +85,10 @@ export class MemorySearch {
       .map((entry) => ({ id: entry.id, scores: scoreCandidate(entry, now, { halfLifeDays: this.state.options.halfLifeDays }) }))
       .sort((a, b) => b.scores.final - a.scores.final);
     const crowd = crowdRelevance(scored.map((hit) => hit.scores));
-    const ranked = scored.slice(0, query.k).map((hit) => ({ ...hit, weak: isWeak(hit.scores, crowd, keyword.identifiersOnly) }));
-    const memories = loadMemories(this.state.db, ranked.map((hit) => hit.id));
+    const top = scored.slice(0, query.k);
+    const memories = loadMemories(this.state.db, top.map((hit) => hit.id));
+    const answerType = wantedAnswerType(query.q);
+    const ranked = top.map((hit) => ({ ...hit, weak: isWeak(hit.scores, crowd, keyword.identifiersOnly, lacksWantedType(answerType, memories.get(hit.id)!.text)) }));
     if (context.countsAsUse) this.recordAccess(ranked.map((hit) => hit.id));
     const tookMs = performance.now() - started;
     this.state.options.observe?.('search', tookMs, 1);

@@ -70,7 +70,7 @@ const CHANGE_CUES = new Set(
  * Well-known tools, libraries and services written in lower case: a swap of one for another is a changed value
  * ("use yarn" -> "use pnpm"), not a new subject. Capitalised names are recognised by their case.
  */
-const TOOL_NAMES = new Set(
+export const TOOL_NAMES = new Set(
   ('npm pnpm yarn bun node nodejs deno webpack vite esbuild rollup parcel turbopack jest vitest mocha jasmine ava tap playwright ' +
     'cypress puppeteer selenium docker podman kubernetes k8s helm terraform ansible pulumi postgres postgresql mysql mariadb ' +
     'sqlite redis valkey memcached mongodb mongo dynamodb cassandra kafka rabbitmq nats nginx caddy haproxy traefik apache eslint ' +
