@@ -1,7 +1,11 @@
 /**
- * Tasks shared by the hubs of a cluster, given out by one hub at a time. A task created on any hub (without
- * dependencies, parent, workflow or affinity: those stay on their hub) is written to Redis and copied by every hub
- * into its own task store as ready. A hub gives a shared task to one of its agents only while it holds the task's
+ * Tasks shared by the hubs of a cluster, given out by one hub at a time. A task is shared when it becomes ready on the
+ * hub where it was made (its origin): at once when made without unmet dependencies, otherwise once they are met; the
+ * tasks of a workflow's steps and of a split likewise. It is written to Redis and copied by every hub into its own
+ * task store as ready. The origin alone keeps the bookkeeping: the dependencies, the split that waits for its
+ * subtasks, the workflow run; it applies a task's end told by another hub as a local end, so what waits on it moves
+ * on there. A task with an affinity carries the agent it prefers, as its origin resolved it: while that agent is
+ * present, only its hub asks for the claim. A hub gives a shared task to one of its agents only while it holds the task's
  * claim: a Redis key set with NX and a time to live, renewed (compare-and-set in Lua) while the task is held or
  * waits here, released when no agent of this hub took it. A hub tries for a claim only when one of its own agents
  * fits the task and has room, so work goes to the hubs whose agents can take it.
@@ -12,12 +16,10 @@
  * out) is published only by the hub holding the claim, in the same script that checks it; a cancellation by anyone.
  * Every hub then ends its copy the same way.
  */
-import type { z } from 'zod';
-import type { CreateTaskRequest, Task, TaskError, TaskState } from '../../shared/task-protocol';
+import type { TaskError, TaskState } from '../../shared/task-protocol';
 import { isFinalTaskState } from '../../shared/task-protocol';
-import type { TaskService } from '../tasks/service';
+import type { SharedTaskForm, TaskService } from '../tasks/service';
 import type { TaskTransition } from '../tasks/transitions';
-import type { TaskRow } from '../tasks/store';
 import type { ClusterKeys } from './keys';
 import type { RedisLink } from './redis-link';
 
@@ -75,17 +77,14 @@ redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'event', ARGV[4])
 return 1
 `;
 
-interface SharedTask {
-  id: string;
-  project: string;
-  createdBy: string;
-  request: z.output<typeof CreateTaskRequest>;
-}
+type SharedTask = SharedTaskForm;
 
 interface TaskEnd {
   state: TaskState;
   result: string | null;
   error: TaskError | null;
+  /** The agent that held its last attempt (absent from older hubs). */
+  holder?: string | null;
 }
 
 type TaskEvent =
@@ -117,6 +116,12 @@ export class ClusterTasks {
   private readonly claimedElsewhere = new Map<string, number>();
   /** Tasks that could be shared but stay this hub's own (made while Redis was away, or before this hub joined). */
   private readonly ownOnly = new Set<string>();
+  /** This hub's tasks being written to Redis: their creator is answered once it is done. */
+  private readonly sending = new Map<string, Promise<void>>();
+  /** Tasks that became ready while this hub was loading the shared tasks: shared once it has. */
+  private readonly deferred = new Set<string>();
+  /** The agent each copy of another hub's task prefers, as that hub resolved its affinity. */
+  private readonly preferred = new Map<string, string | null>();
   private lastId = '0-0';
   private loaded = false;
   private stopped = false;
@@ -139,8 +144,8 @@ export class ClusterTasks {
     tasks.shareWith({
       mayAssign: (task) => {
         if (this.shared.has(task.id)) return (this.claims.get(task.id)?.safeUntil ?? 0) > Date.now();
-        // A task that may be shared waits until it is (a moment after it is created or copied), or is known this hub's own.
-        return this.ownOnly.has(task.id) || !shareable(task.row);
+        // A ready task waits until it is shared (a moment after it became ready), or is known this hub's own.
+        return this.ownOnly.has(task.id);
       },
       claimLost: (id, now) => this.shared.has(id) && !((this.claims.get(id)?.safeUntil ?? 0) > now),
       heldElsewhere: (id) => {
@@ -148,15 +153,21 @@ export class ClusterTasks {
         if (!there) return null;
         return `given out by hub ${this.hubName(there.hub)} of the cluster, to ${there.holder} (attempt ${there.attempt}); this hub's copy stays ready until it ends`;
       },
-      created: (task, request) => this.share(task, request),
+      // A task made here is answered once Redis has it (when it was ready to share).
+      created: (task) => this.sending.get(task.id) ?? Promise.resolve(),
+      sharedPreference: (id) => (this.preferred.has(id) ? this.preferred.get(id)! : undefined),
     });
     this.offTransitions = tasks.onTransition((transition) => {
+      const id = transition.taskId;
+      if (transition.to === 'ready' && transition.kind !== 'progress' && !this.shared.has(id) && !this.ownOnly.has(id)) return this.becameReady(id);
       if (transition.kind !== 'state' || !this.shared.has(transition.taskId)) return;
       if (isFinalTaskState(transition.to)) void this.ended(transition.taskId, transition.to);
       else if (this.claims.has(transition.taskId) && (transition.from === 'ready' || transition.to === 'ready')) this.tellHeld(transition);
     });
     this.offLink = link.onChange((state) => {
       if (state.connected && this.following) void this.sync().catch(() => undefined);
+      if (!state.connected) for (const id of this.deferred) this.keepOwn(id);
+      if (!state.connected) this.deferred.clear();
     });
   }
 
@@ -184,17 +195,28 @@ export class ClusterTasks {
 
   // -- sharing this hub's tasks ---------------------------------------------------------------------------------------
 
-  /** A new task other hubs may take: written to Redis before its creator is answered. */
-  private async share(task: Task, request: z.output<typeof CreateTaskRequest>): Promise<void> {
-    if (request.dependsOn.length > 0 || request.parentTaskId || request.workflowId || request.affinity) return;
-    if (!this.link.current.connected || !this.loaded || this.stopped) return this.keepOwn(task.id);
-    const shared: SharedTask = { id: task.id, project: task.project, createdBy: task.createdBy, request };
-    this.shared.add(task.id);
-    await this.send(shared).catch(() => {
-      // Perhaps written, perhaps not: the task stays shared (given out only under a claim, so never by two hubs), and
-      // is written again once Redis is back.
-      this.unsent.set(task.id, shared);
-    });
+  /**
+   * A task of this hub became ready, never given out (made ready, its dependencies met, a step or subtask started):
+   * shared, unless Redis is away (then it stays this hub's own). Told inside the commit's listeners: the task waits
+   * (mayAssign) until it is one or the other.
+   */
+  private becameReady(id: string): void {
+    if (!this.link.current.connected || this.stopped) return this.keepOwn(id);
+    if (!this.loaded) {
+      this.deferred.add(id);
+      return;
+    }
+    const shared = this.tasks.sharedForm(id);
+    if (!shared) return;
+    this.shared.add(id);
+    const sending = this.send(shared)
+      .catch(() => {
+        // Perhaps written, perhaps not: the task stays shared (given out only under a claim, so never by two hubs), and
+        // is written again once Redis is back.
+        this.unsent.set(id, shared);
+      })
+      .finally(() => this.sending.delete(id));
+    this.sending.set(id, sending);
   }
 
   /** The task and its announcement, in one round trip (never the task without it). */
@@ -226,6 +248,7 @@ export class ClusterTasks {
 
   private keepOwn(id: string): void {
     this.ownOnly.add(id);
+    this.deferred.delete(id);
     this.tasks.lookAgain();
   }
 
@@ -234,12 +257,13 @@ export class ClusterTasks {
     this.shared.delete(id);
     this.heldThere.delete(id);
     this.claimedElsewhere.delete(id);
+    this.preferred.delete(id);
     const claim = this.claims.get(id);
     this.claims.delete(id);
     if (this.endedElsewhere.delete(id)) return;
     if (state !== 'cancelled' && !claim) return; // not given out here: nothing of ours to tell
     const view = this.tasks.get({ kind: 'cockpit' }, id);
-    const end: TaskEnd = { state, result: view.result === undefined || view.result === null ? null : JSON.stringify(view.result), error: view.error };
+    const end: TaskEnd = { state, result: view.result === undefined || view.result === null ? null : JSON.stringify(view.result), error: view.error, holder: view.holderId };
     const event: TaskEvent = { kind: 'ended', hub: this.hubId, id, end };
     const published = await this.eval(
       END_SCRIPT,
@@ -266,8 +290,8 @@ export class ClusterTasks {
         if (unused || claim.safeUntil <= now) void this.release(id, claim);
         else if (!claim.renewing && claim.safeUntil - now < this.claimTtlMs * SAFE_SHARE * 0.6) void this.renew(id, claim);
       } else if (left > 0 && task.state === 'ready' && !this.trying.has(id) && (this.claimedElsewhere.get(id) ?? 0) <= now) {
-        // Tasks with the same needs have the same room (looked up once a tick).
-        const needs = `${task.project}\u0000${task.tier}\u0000${task.assignee}\u0000${task.capabilities.join(',')}`;
+        // Tasks with the same needs have the same room (looked up once a tick), unless an affinity narrows it.
+        const needs = task.preferredAgent !== null ? id : `${task.project}\u0000${task.tier}\u0000${task.assignee}\u0000${task.capabilities.join(',')}`;
         if (!room.has(needs)) room.set(needs, this.tasks.roomFor(id));
         const held = room.get(needs);
         // A hub whose fitting agent already holds work lets a hub with a less loaded agent claim first.
@@ -354,17 +378,20 @@ export class ClusterTasks {
     for (const text of Object.values(all)) await this.take(JSON.parse(text) as SharedTask);
     // Open tasks Redis no longer lists: shared ones that ended meanwhile (this hub was away: they end here too, or, held
     // here, once the sweep has put them back), or ones that stay this hub's own (made before it joined, or while Redis
-    // was away).
-    const open = [...this.tasks.openTasks()].filter((task) => all[task.id] === undefined && (this.shared.has(task.id) || shareable(task.row))).map((task) => task.id);
+    // was away). A task waiting for its dependencies, never given out, is neither: it is shared once ready.
+    const open = [...this.tasks.openTasks()]
+      .filter((task) => all[task.id] === undefined && !this.ownOnly.has(task.id) && !this.deferred.has(task.id))
+      .map((task) => task.id);
     for (let at = 0; at < open.length; at += 1_000) {
       const ids = open.slice(at, at + 1_000);
       const ends = await redis.mGet(ids.map((id) => this.keys.taskEnd(id)));
       ends.forEach((text, i) => {
         const id = ids[i]!;
+        const task = this.tasks.peek(id);
         if (text) {
           this.shared.add(id);
           this.endHere(id, JSON.parse(text) as TaskEnd);
-        } else if (!this.shared.has(id)) {
+        } else if (!this.shared.has(id) && task && !(task.state === 'pending' && task.attempt === 0)) {
           this.ownOnly.add(id);
         }
       });
@@ -375,14 +402,24 @@ export class ClusterTasks {
     }
     this.lastId = from;
     this.loaded = true;
+    // Made ready while loading (a dependency's end read just now, say): shared now.
+    const deferred = [...this.deferred];
+    this.deferred.clear();
+    for (const id of deferred) if (this.tasks.peek(id)?.state === 'ready') this.becameReady(id);
     this.tasks.lookAgain();
   }
 
   private async take(task: SharedTask): Promise<void> {
     if (this.shared.has(task.id)) return;
+    // Counted as shared before it is taken in: its copy is not this hub's to share.
+    this.shared.add(task.id);
+    if (task.preferredAgent !== undefined) this.preferred.set(task.id, task.preferredAgent);
     const fresh = await this.tasks.importShared(task);
     // A copy that already ended here (before a restart, say) is not shared again.
-    if (fresh || this.tasks.peek(task.id)) this.shared.add(task.id);
+    if (!fresh && !this.tasks.peek(task.id)) {
+      this.shared.delete(task.id);
+      this.preferred.delete(task.id);
+    }
     // A new task is tried for at once, not at the next tick (one look for every copy read in one go).
     if (fresh && !this.tickSoon) {
       this.tickSoon = setTimeout(() => {
@@ -431,9 +468,4 @@ export class ClusterTasks {
   private eval(script: string, keys: string[], args: string[]): Promise<unknown> {
     return this.link.commands.eval(script, { keys, arguments: args });
   }
-}
-
-/** Whether a task may be shared: one without dependencies, parent, workflow or affinity (those stay on their hub). */
-function shareable(row: TaskRow): boolean {
-  return row.depends_on === '[]' && row.parent_task_id === null && row.workflow_id === null && row.affinity === null;
 }

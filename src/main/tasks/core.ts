@@ -71,6 +71,11 @@ export class TaskCore {
   mayAssign: (task: OpenTask) => boolean = () => true;
   /** In a cluster, why this hub's ready copy of a task waits when another hub gives it out (null: it does not). */
   heldElsewhere: (taskId: string) => string | null = () => null;
+  /**
+   * In a cluster, the agent a copy of another hub's task prefers, as that hub resolved its affinity (undefined: resolved
+   * here, from this hub's rows).
+   */
+  sharedPreference: (taskId: string) => string | null | undefined = () => undefined;
   /** Whether this hub lost its claim on a task it gives out in a cluster: its holder's lease then ends (leases.ts). */
   claimLost: (taskId: string, now: number) => boolean = () => false;
   /** A task's last split into subtasks, for its full view (subtasks.ts). */
@@ -103,7 +108,8 @@ export class TaskCore {
     this.store = new TaskStore(db, options.dataDir);
     this.open = new OpenTasks(
       (affinity: TaskAffinity, task) => {
-        const agentId = 'taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId);
+        const shared = this.sharedPreference(task.id);
+        const agentId = shared !== undefined ? shared : 'taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId);
         // An agent that lacks the task's tier or capabilities is no one to wait for: the task goes to the best other.
         const agent = agentId === null ? undefined : this.registry.find(agentId);
         return agent && agentFits(agent, task) ? agentId : null;

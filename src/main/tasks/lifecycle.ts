@@ -201,6 +201,16 @@ export class TaskLifecycle {
 
   // --- Dependencies (inside a commit) --------------------------------------------------------------------------
 
+  /**
+   * A task ended other than through this hub's holder (in a cluster, as another hub ended it): the tasks waiting on it
+   * here become ready, or fail, as they would after a local end.
+   */
+  dependencyEnded(id: string, state: TaskState, now: number): void {
+    if (!this.core.open.hasWaiters(id)) return;
+    if (state === 'succeeded') this.readyDependents(id, now);
+    else this.failDependents(id, state, now);
+  }
+
   /** Pending dependents of a task that just succeeded whose every dependency has now succeeded: made ready. */
   private readyDependents(id: string, now: number): string[] {
     const { core } = this;

@@ -40,6 +40,7 @@ import type {
   Task,
   TaskError,
   TaskProgressRequest,
+  TaskAffinity,
   TaskQuery,
   TaskState,
 } from '../../shared/task-protocol';
@@ -51,7 +52,7 @@ import { TaskAssignment } from './assignment';
 import { TaskCore, type TaskCaller, type TaskServiceOptions } from './core';
 import { LeaseSweep } from './leases';
 import { TaskLifecycle } from './lifecycle';
-import { agentFits, takesPushedWork } from './dispatcher';
+import { AFFINITY_WAIT_MS, agentFits, isPresent, takesPushedWork } from './dispatcher';
 import { isHeldState, type OpenTask } from './open-tasks';
 import { iso, newTaskRow } from './store';
 import { TaskSplits } from './subtasks';
@@ -61,6 +62,16 @@ import type { TransitionListener } from './transitions';
 export { TASK_INPUT_DIR, TASK_RESULT_DIR, taskError } from './store';
 export type { TaskCaller, TaskServiceOptions } from './core';
 export type { TaskTransition, TransitionListener } from './transitions';
+
+/** A task as hubs of a cluster pass it to each other (cluster/tasks.ts). */
+export interface SharedTaskForm {
+  id: string;
+  project: string;
+  createdBy: string;
+  request: z.output<typeof CreateTaskRequest>;
+  /** The agent its affinity prefers, as the hub that shares it resolved it (absent: none, or an older hub). */
+  preferredAgent?: string | null;
+}
 
 /** An agent that pulled work this recently counts, in a cluster, as one with room for a shared task. */
 const PULL_RECENT_MS = 5_000;
@@ -220,15 +231,52 @@ export class TaskService {
     claimLost: (taskId: string, now: number) => boolean;
     heldElsewhere: (taskId: string) => string | null;
     created: (task: Task, request: z.output<typeof CreateTaskRequest>) => Promise<void>;
+    sharedPreference: (taskId: string) => string | null | undefined;
   } | null): void {
     this.core.mayAssign = shared ? shared.mayAssign : () => true;
     this.core.claimLost = shared ? shared.claimLost : () => false;
     this.core.heldElsewhere = shared ? shared.heldElsewhere : () => null;
+    this.core.sharedPreference = shared ? shared.sharedPreference : () => undefined;
     this.created = shared ? shared.created : null;
   }
 
-  /** A task another hub created and shares: taken in as ready, with the same id, unless this hub has it already. */
-  async importShared(shared: { id: string; project: string; createdBy: string; request: z.output<typeof CreateTaskRequest> }): Promise<boolean> {
+  /**
+   * An open task as another hub takes it in (importShared): its request as made (its dependencies met by now, which
+   * the copy does not wait on), and the agent its affinity prefers, as resolved here. Undefined once it ended.
+   */
+  sharedForm(id: string): SharedTaskForm | undefined {
+    const task = this.core.open.get(id);
+    if (!task) return undefined;
+    const row = task.row;
+    const input = row.input_bytes === 0 ? undefined : (JSON.parse(row.input_external ? this.core.store.inputs.read(id).toString('utf8') : row.input!) as z.output<typeof CreateTaskRequest>['input']);
+    const request: z.output<typeof CreateTaskRequest> = {
+      title: row.title,
+      instructions: row.instructions,
+      input,
+      project: row.project,
+      capabilities: task.capabilities,
+      tier: row.tier ?? undefined,
+      priority: row.priority,
+      timeoutSeconds: row.timeout_seconds,
+      leaseSeconds: row.lease_seconds,
+      maxAttempts: row.max_attempts,
+      backoff: task.backoff,
+      dependsOn: task.dependsOn,
+      assignee: row.assignee ?? undefined,
+      affinity: row.affinity === null ? undefined : (JSON.parse(row.affinity) as TaskAffinity),
+      threadId: row.thread_id ?? undefined,
+      parentTaskId: row.parent_task_id ?? undefined,
+      workflowId: row.workflow_id ?? undefined,
+      stepId: row.step_id ?? undefined,
+    };
+    return { id, project: row.project, createdBy: row.created_by, request, preferredAgent: task.preferredAgent };
+  }
+
+  /**
+   * A task another hub shares: taken in as ready, with the same id, unless this hub has it already. The copy waits on
+   * nothing (the other hub shares a task once its dependencies are met) and is no subtask or step of this hub's.
+   */
+  async importShared(shared: SharedTaskForm): Promise<boolean> {
     const { core } = this;
     if (core.store.row(shared.id)) return false;
     await core.later(() => {
@@ -241,9 +289,11 @@ export class TaskService {
 
   /**
    * A shared task that ended on another hub ends the same way here, where it was not held (a cancellation also
-   * reaches a holder here, which is told). Nothing changes if it already ended here.
+   * reaches a holder here, which is told), with its last holder; the tasks here that depend on it become ready or
+   * fail, and a split or workflow step waiting on it moves on, as after a local end. Nothing changes if it already
+   * ended here.
    */
-  endShared(id: string, end: { state: TaskState; result: string | null; error: TaskError | null }): void {
+  endShared(id: string, end: { state: TaskState; result: string | null; error: TaskError | null; holder?: string | null }): void {
     const { core } = this;
     const task = core.open.get(id);
     if (!task || !isFinalTaskState(end.state)) return;
@@ -258,7 +308,7 @@ export class TaskService {
     core.now(() => {
       if (isHeldState(task.state)) return;
       const now = Date.now();
-      core.change(task, task.state, end.state, {
+      const ended = core.change(task, task.state, end.state, {
         result: end.result,
         result_bytes: end.result === null ? 0 : Buffer.byteLength(end.result),
         result_external: 0,
@@ -266,12 +316,15 @@ export class TaskService {
         finished_at: iso(now),
         ready_since: null,
         not_before: null,
+        // Who ran it, for an affinity to that task (or its thread) here.
+        holder_id: end.holder ?? undefined,
       }, now, false, false, true);
+      if (ended) this.lifecycle.dependencyEnded(id, end.state, now);
     });
   }
 
   /** An open task's state and needs, for the cluster's claims (undefined once it ended). */
-  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId' | 'readySince' | 'priority'> | undefined {
+  peek(id: string): Pick<OpenTask, 'state' | 'project' | 'tier' | 'capabilities' | 'assignee' | 'holderId' | 'readySince' | 'priority' | 'preferredAgent' | 'attempt'> | undefined {
     return this.core.open.get(id);
   }
 
@@ -282,16 +335,20 @@ export class TaskService {
 
   /**
    * The fewest tasks held by an agent of this hub that fits the task and has room for it: a free slot for pushed
-   * work, or a pull asked in the last PULL_RECENT_MS. Null when none has.
+   * work, or a pull asked in the last PULL_RECENT_MS. Null when none has, or when the task's affinity keeps it for a
+   * present agent that is not of this hub.
    */
   roomFor(id: string): number | null {
     const { core } = this;
     const task = core.open.get(id);
     if (!task) return null;
     const now = Date.now();
+    // While its affinity keeps the task for a present agent, only that agent counts (it may be on another hub).
+    const keptFor = task.preferredAgent !== null && now - task.readySince < AFFINITY_WAIT_MS && isPresent(core.registry, task.preferredAgent) ? task.preferredAgent : null;
     let fewest: number | null = null;
     for (const agent of core.registry.all()) {
       if (agent.remote !== null || !agentFits(agent, task)) continue;
+      if (keptFor !== null && agent.id !== keptFor) continue;
       const held = core.open.heldCount(agent.id);
       const slots = core.slots.get(agent.id);
       const pushed = slots !== undefined && held < slots && takesPushedWork(core.registry, agent);
