@@ -7,7 +7,7 @@
  */
 import { RESP_TYPES } from 'redis';
 import type { AgentRecord, AgentRegistry, AgentReplica } from '../agents/registry';
-import { rowTextOf, type EntryMeta, type ReplicaTables, type ReplicatedEntry } from '../messaging/replication';
+import { type EntryMeta, type ReplicaTables, type ReplicatedEntry } from '../messaging/replication';
 import type { MessagingService } from '../messaging/service';
 import type { ClusterKeys } from './keys';
 import type { RedisLink } from './redis-link';
@@ -107,8 +107,13 @@ export class InboxReader {
       }
       try {
         this.readerId ??= Number(await this.link.inboxReader.sendCommand(['CLIENT', 'ID']));
-        const streams = [...this.held].map(([agentId, last]) => ({ key: this.keys.inbox(agentId), id: last }));
-        const agentOf = new Map(streams.map((stream, i) => [stream.key, [...this.held.keys()][i]!]));
+        const streams: Array<{ key: string; id: string }> = [];
+        const agentOf = new Map<string, string>();
+        for (const [agentId, last] of this.held) {
+          const key = this.keys.inbox(agentId);
+          streams.push({ key, id: last });
+          agentOf.set(key, agentId);
+        }
         this.blocked = true;
         let reply: Array<{ name: Buffer | string; messages: RawEntry[] }> | null;
         try {
@@ -116,10 +121,18 @@ export class InboxReader {
         } finally {
           this.blocked = false;
         }
+        // Every stream of the reply is stored in one transaction (in order within each stream).
+        const read: Array<{ agentId: string; last: string }> = [];
+        const entries: ReplicatedEntry[] = [];
+        const written = new Set<string>();
         for (const stream of reply ?? []) {
           const agentId = agentOf.get(stream.name.toString());
           if (agentId === undefined || !this.held.has(agentId) || stream.messages.length === 0) continue;
-          const last = await this.take(agentId, stream.messages);
+          entries.push(...(await this.prepare(agentId, stream.messages, written)));
+          read.push({ agentId, last: stream.messages.at(-1)!.id.toString() });
+        }
+        await this.store(entries);
+        for (const { agentId, last } of read) {
           // Dropped or read again from the start meanwhile: that read has the say.
           if (this.held.has(agentId)) this.held.set(agentId, last);
         }
@@ -160,7 +173,8 @@ export class InboxReader {
     for (;;) {
       const page = (await this.rangeBuffers.xRange(key, start, '+', { COUNT: RANGE_PAGE })) as RawEntry[];
       if (page.length === 0) break;
-      last = await this.take(agentId, page);
+      await this.store(await this.prepare(agentId, page));
+      last = page.at(-1)!.id.toString();
       for (const entry of page) present.add(entry.id.toString());
       if (page.length < RANGE_PAGE) break;
       start = `(${last}`;
@@ -177,34 +191,43 @@ export class InboxReader {
     }
   }
 
-  /** Stores a page of an agent's entries here (in order) and deletes those it had already acknowledged; the last id. */
-  private async take(agentId: string, raw: RawEntry[]): Promise<string> {
+  /**
+   * Makes a page of an agent's entries ready to store: senders not known here yet are fetched, and bodies kept in
+   * files are written (unless their message is here already, or in `written`: body files written for entries stored
+   * in the same transaction). Whether a message is new is found when it is stored.
+   */
+  private async prepare(agentId: string, raw: RawEntry[], written = new Set<string>()): Promise<ReplicatedEntry[]> {
     const entries: ReplicatedEntry[] = [];
-    const written = new Set<string>();
     for (const { id, message } of raw) {
       const body = message.b;
       if (!message.m || !body) continue;
       const meta = JSON.parse(message.m.toString('utf8')) as EntryMeta;
       if (meta.hub !== this.hubId) this.onReceived(meta.hub, body.length);
-      const known = written.has(meta.id) || this.messaging.store.seqOf(meta.id) !== undefined;
+      if (!this.registry.find(meta.from)) await this.fetchIdentity(meta.from);
       let bodyFile: Buffer | null = null;
-      if (!known) {
-        if (!this.registry.find(meta.from)) await this.fetchIdentity(meta.from);
-        if (meta.file !== undefined) {
-          await this.messaging.store.bodies.write(meta.id, body);
-          bodyFile = body;
-        }
+      if (meta.file !== undefined && (written.has(meta.id) || this.messaging.store.seqOf(meta.id) === undefined)) {
+        if (!written.has(meta.id)) await this.messaging.store.bodies.write(meta.id, body);
         written.add(meta.id);
+        bodyFile = body;
       }
-      entries.push({ agentId, entryId: id.toString(), meta, bodyText: known ? '' : rowTextOf(meta, body), bodyFile });
+      entries.push({ agentId, entryId: id.toString(), meta, body, bodyFile });
     }
-    const last = raw.at(-1)!.id.toString();
-    if (entries.length === 0) return last;
+    return entries;
+  }
+
+  /** Stores entries here (in order) and deletes from their streams those already acknowledged here. */
+  private async store(entries: ReplicatedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     const { stale } = this.messaging.takeReplicated(this.tables, entries);
-    if (stale.length > 0) {
-      await this.link.commands.xDel(this.keys.inbox(agentId), stale.map((entry) => entry.entryId)).catch(() => undefined);
+    const byAgent = new Map<string, string[]>();
+    for (const { agentId, entryId } of stale) {
+      const ids = byAgent.get(agentId);
+      if (ids) ids.push(entryId);
+      else byAgent.set(agentId, [entryId]);
     }
-    return last;
+    for (const [agentId, entryIds] of byAgent) {
+      await this.link.commands.xDel(this.keys.inbox(agentId), entryIds).catch(() => undefined);
+    }
   }
 
   /** A sender this hub has not heard of yet (its registration is still on its way): read from the cluster's hash. */

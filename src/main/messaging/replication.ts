@@ -9,7 +9,7 @@ import type { AgentRecord, AgentRegistry } from '../agents/registry';
 import type { SqliteDatabase } from '../db/database';
 import { previewOf, jsonPreviewOf } from './json-body';
 import { withExternalBody } from './body-store';
-import { FTS_BODY_CHARS, type MessageStore, type StoredMessage } from './store';
+import { FTS_BODY_CHARS, type MessageStore, type NewMessage, type StoredMessage } from './store';
 
 /** A message as it travels in a Redis inbox stream (field `m`, JSON); the body travels beside it (field `b`). */
 export interface EntryMeta {
@@ -51,8 +51,8 @@ export interface ReplicatedEntry {
   agentId: string;
   entryId: string;
   meta: EntryMeta;
-  /** The row's text (for a body in a file: its first characters). */
-  bodyText: string;
+  /** The body as it travelled (field `b`): the row's text is made of it only when the message is new here. */
+  body: Buffer;
   /** The body file's bytes when the body was written to a file; the file's size is then its length. */
   bodyFile: Buffer | null;
 }
@@ -196,33 +196,32 @@ export class ReplicaTables {
     const stale: ReplicatedEntry[] = [];
     const touched = new Set<AgentRecord>();
     let taken = 0;
+    // Messages stored by an earlier entry of this call (another recipient here): no statement to find them again.
+    const storedHere = new Map<string, number>();
     this.db.transaction(() => {
       for (const entry of entries) {
         const recipient = registry.find(entry.agentId);
         const { meta } = entry;
         if (!recipient || !registry.find(meta.from)) continue;
-        let seq = this.store.seqOf(meta.id);
-        const inserted = seq === undefined;
+        let seq = storedHere.get(meta.id);
+        let text: string | null = null;
         if (seq === undefined) {
-          seq = this.store.insert(
-            {
-              id: meta.id,
-              sender: meta.from,
-              to: meta.to,
-              threadId: meta.threadId,
-              replyTo: meta.replyTo,
-              subject: meta.subject,
-              contentType: meta.contentType,
-              bodyText: entry.bodyText,
-              importance: meta.importance,
-              ackRequired: meta.ackRequired,
-              createdAt: meta.createdAt,
-              // Idempotency is kept cluster-wide in Redis; the copy here is the sender's hub's, not a second claim.
-              idempotencyKey: null,
-            },
-            entry.bodyFile ? entry.bodyFile.length : null,
-          );
-          taken++;
+          // A body in a file arrives unwritten (bodyFile null) only when its message was already stored: no insert.
+          if (meta.file === undefined || entry.bodyFile) {
+            text = rowTextOf(meta, entry.body);
+            seq = this.store.insertIfNew(rowOf(meta, text), entry.bodyFile ? entry.bodyFile.length : null);
+          }
+          if (seq !== undefined) {
+            storedHere.set(meta.id, seq);
+            taken++;
+            // A message new here has no delivery and no entry yet: one statement for each, nothing to look up.
+            this.s.remember.run(entry.agentId, seq, entry.entryId);
+            this.deliverHere(recipient, seq, meta, touched);
+            deliveries.push({ message: messageOf(meta, seq, text!, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
+            continue;
+          }
+          seq = this.store.seqOf(meta.id);
+          if (seq === undefined) continue;
         }
         const acked = this.s.deliveryState.get(entry.agentId, seq) as number | undefined;
         if (acked === 1) {
@@ -239,18 +238,40 @@ export class ReplicaTables {
         }
         this.s.remember.run(entry.agentId, seq, entry.entryId);
         if (acked === 0) continue;
-        this.store.deliver(entry.agentId, seq, meta.to.type !== 'agent');
-        recipient.messagesIn++;
-        recipient.inboxDepth++;
-        touched.add(recipient);
-        // A message stored by an earlier entry (another recipient here) is read back, body and all.
-        const message = inserted ? messageOf(meta, seq, entry) : this.store.get(meta.id)!;
-        deliveries.push({ message, recipients: [entry.agentId], acceptedAt: performance.now() });
+        this.deliverHere(recipient, seq, meta, touched);
+        // A message stored before (by an earlier call, or another hub's send here) is read back, body and all.
+        deliveries.push({ message: this.store.get(meta.id)!, recipients: [entry.agentId], acceptedAt: performance.now() });
       }
       registry.saveCounters(touched);
     })();
     return { deliveries, stale, taken };
   }
+
+  private deliverHere(recipient: AgentRecord, seq: number, meta: EntryMeta, touched: Set<AgentRecord>): void {
+    this.store.deliver(recipient.id, seq, meta.to.type !== 'agent');
+    recipient.messagesIn++;
+    recipient.inboxDepth++;
+    touched.add(recipient);
+  }
+}
+
+/** The row of a message that arrived through a stream. */
+function rowOf(meta: EntryMeta, bodyText: string): NewMessage {
+  return {
+    id: meta.id,
+    sender: meta.from,
+    to: meta.to,
+    threadId: meta.threadId,
+    replyTo: meta.replyTo,
+    subject: meta.subject,
+    contentType: meta.contentType,
+    bodyText,
+    importance: meta.importance,
+    ackRequired: meta.ackRequired,
+    createdAt: meta.createdAt,
+    // Idempotency is kept cluster-wide in Redis; the copy here is the sender's hub's, not a second claim.
+    idempotencyKey: null,
+  };
 }
 
 /** The entry's text form of a body for the row: the text itself or the JSON text (a file's first characters). */
@@ -293,7 +314,7 @@ function metaOfRow(row: MessageRow, hub: string): EntryMeta {
   };
 }
 
-function messageOf(meta: EntryMeta, seq: number, entry: ReplicatedEntry): StoredMessage {
+function messageOf(meta: EntryMeta, seq: number, bodyText: string, file: Buffer | null): StoredMessage {
   const message: StoredMessage = {
     seq,
     id: meta.id,
@@ -303,11 +324,10 @@ function messageOf(meta: EntryMeta, seq: number, entry: ReplicatedEntry): Stored
     replyTo: meta.replyTo,
     subject: meta.subject,
     contentType: meta.contentType,
-    body: meta.contentType === 'json' && !entry.bodyFile ? JSON.parse(entry.bodyText) : entry.bodyText,
+    body: meta.contentType === 'json' && !file ? JSON.parse(bodyText) : bodyText,
     importance: meta.importance,
     ackRequired: meta.ackRequired,
     createdAt: meta.createdAt,
   };
-  const file = entry.bodyFile;
   return file ? withExternalBody(message, { bytes: file.length, json: () => file }) : message;
 }

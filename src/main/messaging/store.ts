@@ -70,6 +70,12 @@ export class MessageStore {
            ack_required, created_at, idempotency_key, body_bytes)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      // A message that came through another hub's stream: stored unless its id is already here (one statement).
+      insertIfNew: db.prepare(
+        `INSERT INTO messages (id, sender, to_type, to_value, thread_id, reply_to, subject, content_type, body, importance,
+           ack_required, created_at, idempotency_key, body_bytes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      ),
       deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq, fanout) VALUES (?, ?, ?)'),
       byIdempotency: db.prepare(
         `SELECT m.seq, m.id, m.thread_id, m.created_at, ${RECIPIENT_COUNT} AS recipients
@@ -117,6 +123,15 @@ export class MessageStore {
     const result = this.s.insert.run(m.id, m.sender, m.to.type, toValue, m.threadId, m.replyTo, m.subject, m.contentType, m.bodyText,
       m.importance, m.ackRequired ? 1 : 0, m.createdAt, m.idempotencyKey, bodyBytes);
     return Number(result.lastInsertRowid);
+  }
+
+  /** Inserts a message unless one with its id is stored already; its seq when inserted, undefined when not. */
+  insertIfNew(message: NewMessage, bodyBytes: number | null = null): number | undefined {
+    const toValue = message.to.type === 'agent' ? message.to.id : message.to.type === 'topic' ? message.to.name : null;
+    const m = message;
+    const result = this.s.insertIfNew.run(m.id, m.sender, m.to.type, toValue, m.threadId, m.replyTo, m.subject, m.contentType, m.bodyText,
+      m.importance, m.ackRequired ? 1 : 0, m.createdAt, m.idempotencyKey, bodyBytes);
+    return result.changes > 0 ? Number(result.lastInsertRowid) : undefined;
   }
 
   /**
