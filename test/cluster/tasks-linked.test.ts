@@ -146,7 +146,7 @@ describe.skipIf(unavailable !== null)(`tasks with dependencies, workflows, subta
     await until('the copy on B cancelled', async () => (await taskOn(b, offer.task.id)).state === 'cancelled');
   });
 
-  it("runs a split's subtasks on both hubs' agents, and gives their aggregate to the parent's holder on A", async () => {
+  it("runs a split's subtasks on both hubs' agents, and gives their aggregate to the parent's holder on A; cancelling the parent on A reaches a subtask's holder on B", async () => {
     const server = await redis();
     const a = await clusterHub(server, 'a');
     const b = await clusterHub(server, 'b');
@@ -154,6 +154,7 @@ describe.skipIf(unavailable !== null)(`tasks with dependencies, workflows, subta
     const lead = await agentOn(a, 'lead-a', ['lead']);
     const devA = await agentOn(a, 'dev-a', ['code']);
     const devB = await agentOn(b, 'dev-b', ['code']);
+    const writerB = await agentOn(b, 'writer-b', ['docs']);
     const parent = await create(a, { title: 'add a cart', capabilities: ['lead'] });
     await lead.socket.next((frame) => frame.type === 'task.offered' && frame.task.id === parent, 10_000);
     const split = await a.api(`/tasks/${parent}/subtasks`, {
@@ -176,8 +177,18 @@ describe.skipIf(unavailable !== null)(`tasks with dependencies, workflows, subta
     const told = (await lead.socket.next((frame) => frame.type === 'task.subtasks', 15_000)) as Extract<ServerFrame, { type: 'task.subtasks' }>;
     expect(told.subtasks).toMatchObject({ state: 'succeeded', result: { model: 'Cart', api: '/cart' } });
     expect((await taskOn(a, onB!)).result).toEqual({ json: part(onB!) });
-    await complete(a, lead.token, parent, { cart: 'done' });
-    await until("the parent's end seen on B", async () => (await taskOn(b, parent)).state === 'succeeded');
+
+    // A second split, whose subtask only B's writer can take; the cockpit cancels the parent on A meanwhile: the split
+    // is abandoned there, and the cancellation of its subtask reaches the writer on B.
+    const again = await a.api(`/tasks/${parent}/subtasks`, { token: lead.token, body: { subtasks: [{ key: 'docs', title: 'cart docs', capabilities: ['docs'] }], aggregate: 'collect' } });
+    expect(again.status).toBe(201);
+    const docs = (await writerB.socket.next((frame) => frame.type === 'task.offered', 15_000)) as Offer;
+    expect(docs.task).toMatchObject({ title: 'cart docs', parentTaskId: parent });
+    expect((await a.api(`/tasks/${parent}/cancel`, { token: a.app.cockpitToken, body: { reason: 'cart dropped' } })).status).toBe(200);
+    const cancelled = (await writerB.socket.next((frame) => frame.type === 'task.cancelled', 10_000)) as Extract<ServerFrame, { type: 'task.cancelled' }>;
+    expect(cancelled.taskId).toBe(docs.task.id);
+    expect(cancelled.reason).toMatch(new RegExp(`its parent task ${parent} ended cancelled`));
+    await until("the parent's end seen on B", async () => (await taskOn(b, parent)).state === 'cancelled');
     expect(offers(devA.socket)).toHaveLength(1);
     expect(offers(devB.socket)).toHaveLength(1);
   });
