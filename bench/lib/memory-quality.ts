@@ -26,9 +26,11 @@ export interface QualityQuestion {
   half: Half;
   /**
    * Written after the split, unanswerable questions all: true, to the tune half (to calibrate the weak flag on);
-   * 'report-2', to the report half later still (a larger no-answer sample, written before it was measured).
+   * 'report-2', to the report half later still (a larger no-answer sample, written before it was measured); 'tune-2',
+   * to the tune half after the weak flag's answer-type rule was chosen (questions asking for a kind of answer, some
+   * answered, to check that rule on questions it was not chosen on).
    */
-  added?: true | 'report-2';
+  added?: true | 'report-2' | 'tune-2';
 }
 export interface QualitySet {
   notes: QualityNote[];

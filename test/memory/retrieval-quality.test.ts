@@ -42,14 +42,15 @@ describe('retrieval quality on the report half, among ~2,400 notes', () => {
     expect(set.questions.filter((q) => q.kind === 'identifier').length).toBeGreaterThanOrEqual(40);
     expect(set.questions.filter((q) => q.kind === 'none').length).toBeGreaterThanOrEqual(30);
     expect(answerable.every((q) => set.notes.some((n) => n.key === q.expect && n.project === q.project))).toBe(true);
-    // The split as made before any tuning; questions added later are all unanswerable: 40 to the tune half (added:
-    // true), then 40 to the report half (added: 'report-2'), 10 per project each time.
-    const added = (mark: true | 'report-2') => set.questions.filter((q) => q.added === mark);
-    expect(set.questions.filter((q) => q.added).every((q) => q.kind === 'none')).toBe(true);
-    expect(added(true).every((q) => q.half === 'tune')).toBe(true);
+    // The split as made before any tuning; questions added later: 40 unanswerable ones to the tune half (added:
+    // true), then 40 to the report half (added: 'report-2'), 10 per project each time; then 20 to the tune half
+    // (added: 'tune-2', 5 per project, some answered) to check the answer-type rule on questions it was not chosen on.
+    const added = (mark: true | 'report-2' | 'tune-2') => set.questions.filter((q) => q.added === mark);
+    expect([...added(true), ...added('report-2')].every((q) => q.kind === 'none')).toBe(true);
+    expect([...added(true), ...added('tune-2')].every((q) => q.half === 'tune')).toBe(true);
     expect(added('report-2').every((q) => q.half === 'report')).toBe(true);
-    for (const mark of [true, 'report-2'] as const) {
-      for (const project of ['ledger', 'atlas', 'harbor', 'quill']) expect(added(mark).filter((q) => q.project === project)).toHaveLength(10);
+    for (const [mark, each] of [[true, 10], ['report-2', 10], ['tune-2', 5]] as const) {
+      for (const project of ['ledger', 'atlas', 'harbor', 'quill']) expect(added(mark).filter((q) => q.project === project)).toHaveLength(each);
     }
     for (const kind of ['paraphrase', 'identifier', 'none'] as const) {
       const ofKind = set.questions.filter((q) => q.kind === kind && !q.added);
