@@ -164,6 +164,9 @@ export class StoreWriter {
     const superseded = new Set<number>();
     const outcomes: Array<() => void> = [];
     try {
+      // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before the first read. A deferred
+      // transaction reads first and upgrades later, and SQLite refuses that upgrade at once, without waiting, while
+      // the checkpoint worker's connection holds the lock: an extraction failed with "database is locked".
       this.state.db.transaction(() => {
         for (const pending of batch) {
           const supersededHere: number[] = [];
@@ -195,7 +198,7 @@ export class StoreWriter {
             outcomes.push(() => pending.reject(error instanceof HubError ? error : badRequest((error as Error).message)));
           }
         }
-      })();
+      }).immediate();
     } catch (error) {
       const failure = new HubError('storage_failed', `the memory could not be stored: ${(error as Error).message}`);
       batch.forEach((pending) => pending.reject(failure));
