@@ -9,7 +9,7 @@ import type { ServerFrame } from '../../src/shared/agent-protocol';
 import type { WorkflowRun } from '../../src/shared/workflow-run-protocol';
 import { openSocket, type Socket, type TestHub } from '../hub/harness';
 import { tempDir } from '../helpers';
-import { hubCall, startClusterHub } from '../support/hub-process';
+import { cockpitToken, hubCall, startClusterHub } from '../support/hub-process';
 import { redisUnavailable } from '../support/redis-server';
 import { stepOf, worker as autoWorker } from '../workflows/engine-harness';
 import { clusterHub, joined, redis, until } from './support';
@@ -249,5 +249,43 @@ describe.skipIf(unavailable !== null)(`tasks with dependencies, workflows, subta
     expect(stepOf(done, 'build').result).toEqual({ rescued: true });
     await pause(1_000);
     expect(offers(rescuer.socket)).toEqual([held.task.id]);
+  });
+
+  it('readies a task whose dependency ended on another hub while the hub that made it was killed, once that hub is back, and shares it then', async () => {
+    const server = await redis();
+    const originDir = tempDir();
+    const origin = await startClusterHub(originDir, { redisUrl: server.url, hubName: 'origin' });
+    onTestFinished(() => origin.stop());
+    const b = await clusterHub(server, 'b');
+    const builder = await agentOn(b, 'builder-b', ['build']);
+    const tester = await agentOn(b, 'tester-b', ['test']);
+    const token = cockpitToken(origin);
+    const make = async (body: Record<string, unknown>) => {
+      const answer = await hubCall(origin, '/tasks', token, { project: 'shop', leaseSeconds: 30, ...body });
+      expect(answer.status).toBe(201);
+      return answer.body.id as string;
+    };
+    const build = await make({ title: 'build', capabilities: ['build'] });
+    const test = await make({ title: 'test', capabilities: ['test'], dependsOn: [build] });
+    await until('the build offered on B', async () => offers(builder.socket).includes(build));
+
+    // The hub that made both dies; the build ends on B meanwhile.
+    await origin.kill9();
+    await complete(b, builder.token, build, { artifact: 'shop.tgz' });
+    await pause(1_000);
+    expect(offers(tester.socket)).toEqual([]);
+
+    // Back, it reads the build's end from Redis, readies the test and shares it: B's tester runs it, and its end
+    // reaches the hub that made it.
+    const back = await startClusterHub(originDir, { redisUrl: server.url, hubName: 'origin' });
+    onTestFinished(() => back.stop());
+    const offer = (await tester.socket.next((frame) => frame.type === 'task.offered', 20_000)) as Offer;
+    expect(offer.task.id).toBe(test);
+    await complete(b, tester.token, test, { passed: 3 });
+    await until('the test ended where it was made', async () => {
+      const task = (await hubCall(back, `/tasks/${test}`, cockpitToken(back))).body;
+      return task.state === 'succeeded' && task.result?.json?.passed === 3;
+    });
+    expect(offers(tester.socket)).toEqual([test]);
   });
 });
