@@ -38,6 +38,7 @@ describe('the kind of answer a question asks for', () => {
     expect(holdsAnswerType('Schema changes are reviewed; Olga reviews them.', 'person')).toBe(true);
     expect(holdsAnswerType('Design questions go to Hana Kobayashi.', 'person')).toBe(true);
     expect(holdsAnswerType('Ping @ravi before merging.', 'person')).toBe(true);
+    expect(holdsAnswerType('Questions go to billing-ops@example.com.', 'person')).toBe(true);
     // Capitalised words that are not people: a sentence's first word, a tool, a month.
     expect(holdsAnswerType('Staging uses the Stripe test account.', 'person')).toBe(false);
     expect(holdsAnswerType('Dunning schedule: we retry failed card payments on days 1, 3, 7 and 14.', 'person')).toBe(false);
