@@ -242,4 +242,23 @@ describe.skipIf(unavailable !== null)(`tasks across hubs${unavailable ? ` (skipp
     await pause(2_500);
     expect([...offers(onA.socket), ...offers(onB.socket)].filter((offered) => offered === id)).toHaveLength(2);
   });
+
+  it('shares a task made while Redis was away, and not given out meanwhile, once Redis is back', async () => {
+    const server = await redis();
+    const a = await clusterHub(server, 'a');
+    const b = await clusterHub(server, 'b');
+    await joined([a, b]);
+    const onB = await worker(b, 'reviewer-b', ['review']);
+    await server.kill9();
+    await until('hub A sees Redis gone', async () => !(await a.api('/cluster', { token: a.app.cockpitToken })).body.connected);
+    // Made on A, whose agents cannot take it: it waits there, A's own while Redis is away.
+    const answer = await a.api('/tasks', { token: a.app.cockpitToken, body: { title: 'review while away', project: 'shop', capabilities: ['review'] } });
+    expect(answer.status).toBe(201);
+    const id = answer.body.id as string;
+    await server.restart();
+    const offer = (await onB.socket.next((frame) => frame.type === 'task.offered', 20_000)) as Extract<ServerFrame, { type: 'task.offered' }>;
+    expect(offer.task).toMatchObject({ id, attempt: 1 });
+    expect((await b.api(`/tasks/${id}/complete`, { token: onB.token, body: { text: 'reviewed' } })).status).toBe(200);
+    await until('its end seen on A', async () => (await taskOn(a, id)).result?.text === 'reviewed');
+  });
 });

@@ -114,11 +114,11 @@ export class ClusterTasks {
   private readonly heldThere = new Map<string, { hub: string; holder: string; attempt: number }>();
   /** Tasks another hub holds the claim of, and until when (this hub's clock): not asked for again before. */
   private readonly claimedElsewhere = new Map<string, number>();
-  /** Tasks that could be shared but stay this hub's own (made while Redis was away, or before this hub joined). */
+  /** Tasks that stay this hub's own: ready while Redis was away (until it is back), or given out then (until they end). */
   private readonly ownOnly = new Set<string>();
   /** This hub's tasks being written to Redis: their creator is answered once it is done. */
   private readonly sending = new Map<string, Promise<void>>();
-  /** Tasks that became ready while this hub was loading the shared tasks: shared once it has. */
+  /** Tasks ready and never given out, to share once this hub has loaded the shared tasks. */
   private readonly deferred = new Set<string>();
   /** The agent each copy of another hub's task prefers, as that hub resolved its affinity. */
   private readonly preferred = new Map<string, string | null>();
@@ -376,12 +376,11 @@ export class ClusterTasks {
     const from = last?.[0]?.id ?? '0-0';
     const all = await redis.hGetAll(this.keys.tasks);
     for (const text of Object.values(all)) await this.take(JSON.parse(text) as SharedTask);
-    // Open tasks Redis no longer lists: shared ones that ended meanwhile (this hub was away: they end here too, or, held
-    // here, once the sweep has put them back), or ones that stay this hub's own (made before it joined, or while Redis
-    // was away). A task waiting for its dependencies, never given out, is neither: it is shared once ready.
-    const open = [...this.tasks.openTasks()]
-      .filter((task) => all[task.id] === undefined && !this.ownOnly.has(task.id) && !this.deferred.has(task.id))
-      .map((task) => task.id);
+    // Open tasks Redis does not list: shared ones that ended meanwhile (this hub was away: they end here too, or, held
+    // here, once the sweep has put them back); ones never given out (made before this hub joined, or ready while Redis
+    // was away, or cut off by a crash before they were written), shared now or once ready; and ones given out while
+    // not shared, which stay this hub's own (giving them out elsewhere could make two holders).
+    const open = [...this.tasks.openTasks()].filter((task) => all[task.id] === undefined && !this.deferred.has(task.id)).map((task) => task.id);
     for (let at = 0; at < open.length; at += 1_000) {
       const ids = open.slice(at, at + 1_000);
       const ends = await redis.mGet(ids.map((id) => this.keys.taskEnd(id)));
@@ -391,7 +390,13 @@ export class ClusterTasks {
         if (text) {
           this.shared.add(id);
           this.endHere(id, JSON.parse(text) as TaskEnd);
-        } else if (!this.shared.has(id) && task && !(task.state === 'pending' && task.attempt === 0)) {
+        } else if (this.shared.has(id) || !task) {
+          // Shared (written again below if its writing failed), or ended meanwhile.
+        } else if (task.attempt === 0 && (task.state === 'ready' || task.state === 'pending')) {
+          // Never given out: it waits (mayAssign) until it is shared, below; a pending one is shared once ready.
+          this.ownOnly.delete(id);
+          if (task.state === 'ready') this.deferred.add(id);
+        } else {
           this.ownOnly.add(id);
         }
       });
@@ -402,7 +407,7 @@ export class ClusterTasks {
     }
     this.lastId = from;
     this.loaded = true;
-    // Made ready while loading (a dependency's end read just now, say): shared now.
+    // Ready and never given out, or made ready while loading (a dependency's end read just now, say): shared now.
     const deferred = [...this.deferred];
     this.deferred.clear();
     for (const id of deferred) if (this.tasks.peek(id)?.state === 'ready') this.becameReady(id);
