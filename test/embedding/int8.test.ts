@@ -73,15 +73,24 @@ describe('int8 default encoder vs the fp32 conversion', () => {
     expect(max).toBeLessThan(0.05);
   });
 
-  it('finds the same nearest memory for the labelled questions as fp32 does', async () => {
+  it('finds the same nearest memory for the labelled questions as fp32 does, wherever fp32 leads by 0.01', async () => {
     const memories = retrieval.memories.map((m) => m.text);
-    const nearest = async (encoder: OnnxSentenceEncoder) => {
+    const scores = async (encoder: OnnxSentenceEncoder) => {
       const [m, q] = [await encoder.embed(memories), await encoder.embed(retrieval.queries.map((x) => x.q))];
-      return q.map((query) => m.map((memory) => dot(query, memory)).reduce((best, score, i, all) => (score > all[best]! ? i : best), 0));
+      return q.map((query) => m.map((memory) => dot(query, memory)));
     };
-    const [fromInt8, fromFp32] = [await nearest(int8), await nearest(fp32)];
-    const same = fromInt8.filter((index, i) => index === fromFp32[i]).length;
-    expect(same / fromInt8.length).toBeGreaterThanOrEqual(0.95);
+    const first = (row: number[]) => row.reduce((best, score, i, all) => (score > all[best]! ? i : best), 0);
+    const [fromInt8, fromFp32] = [await scores(int8), await scores(fp32)];
+    const same = fromInt8.filter((row, i) => first(row) === first(fromFp32[i]!)).length;
+    // Where fp32's first two memories are within 0.01 the int8 noise (~0.004 on a score, and it depends on the texts
+    // run in the same batch) may swap them: 2 of the 30 questions are such near-ties.
+    const clear = fromFp32.map((row, i) => ({ row, i })).filter(({ row }) => {
+      const sorted = [...row].sort((a, b) => b - a);
+      return sorted[0]! - sorted[1]! >= 0.01;
+    });
+    expect(clear.length).toBeGreaterThanOrEqual(25);
+    expect(clear.filter(({ row, i }) => first(row) !== first(fromInt8[i]!))).toEqual([]);
+    expect(same / fromInt8.length).toBeGreaterThanOrEqual(0.9);
   });
 
   it("moves a text's vector only slightly with its batch mates (activations are quantised per batch)", async () => {

@@ -200,10 +200,10 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   protected abstract embedNow(texts: string[]): Promise<Float32Array[]>;
 
   /**
-   * Runs tokenised texts in batches of similar length (longest first) so little compute goes into padding, and
-   * puts the vectors back in input order. Padded tokens are masked out (a float32 graph gives bit-identical
-   * vectors whatever the padding; an int8 one quantises each batch's activations together, so a text's vector can
-   * move by ~1e-3 with its batch mates). Every batch is handed to the runner at once: the runner runs them one
+   * Runs tokenised texts in batches of similar length (longest first, cut by lengthBatches) so little compute goes
+   * into padding, and puts the vectors back in input order. Padded tokens are masked out (a float32 graph gives
+   * bit-identical vectors whatever the padding; an int8 one quantises each batch's activations together, so a text's
+   * vector can move by ~1e-3 with its batch mates). Every batch is handed to the runner at once: the runner runs them one
    * after another, and the inference worker goes from one to the next without waiting for this thread.
    */
   protected async inLengthOrder<T>(
@@ -212,10 +212,8 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
     batchSize: number,
     runBatch: (batch: T[]) => Promise<Float32Array[]>,
   ): Promise<Float32Array[]> {
-    const order = items.map((_, i) => i).sort((a, b) => length(items[b]!) - length(items[a]!) || a - b);
     const results = new Array<Float32Array>(items.length);
-    const batches: number[][] = [];
-    for (let start = 0; start < order.length; start += batchSize) batches.push(order.slice(start, start + batchSize));
+    const batches = lengthBatches(items.map(length), batchSize);
     // allSettled, not all: no run may still be under way once this call has failed.
     const settled = await Promise.allSettled(batches.map((batch) => runBatch(batch.map((i) => items[i]!))));
     settled.forEach((outcome, b) => {
@@ -309,6 +307,44 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
       attentionMask.dispose();
     }
   }
+}
+
+/**
+ * What a run of `rows` texts padded to `columns` tokens costs, in tokens' worth of compute: each padded token, plus
+ * a share per column and per run that does not shrink with the batch (small matrix products run below the CPU's
+ * peak). Measured on the int8 USE-lite, one single-threaded session (2 cores, loaded by other work): ~33 µs a token
+ * in batches of 8-12, 35 in 4, 38-39 in 2, 43-47 alone; ~10 µs a column and a few tokens' worth per run on top.
+ */
+const runCost = (rows: number, columns: number): number => columns * (rows + 0.3) + 3;
+
+/**
+ * Cuts texts of these token counts into batches of at most `maxBatch`, each padded to its longest text: sorted
+ * longest first, and cut where the total cost (runCost) is least, not every `maxBatch` texts. A call of 31
+ * developer notes (what 64 concurrent stores group into) padded 11.5% in fixed batches of 8 and pads ~5% so, in a
+ * few more runs: ~4% less compute in the model's estimate; a call of 300, where fixed batches pad 1.5%, ~0.5% less.
+ * Returns each batch's item indices, longest first (ties in input order).
+ */
+export function lengthBatches(lengths: readonly number[], maxBatch: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  const n = order.length;
+  const size = Math.max(1, Math.floor(maxBatch));
+  // least[i]: cheapest cost of the first i texts (in order); from[i]: where the last batch of that cut starts.
+  const least = new Float64Array(n + 1).fill(Infinity);
+  const from = new Int32Array(n + 1);
+  least[0] = 0;
+  for (let end = 1; end <= n; end++) {
+    for (let start = Math.max(0, end - size); start < end; start++) {
+      // Padded to its first (longest) text; at least 1 column, as runBatch pads an empty text.
+      const cost = least[start]! + runCost(end - start, Math.max(1, lengths[order[start]!]!));
+      if (cost < least[end]!) {
+        least[end] = cost;
+        from[end] = start;
+      }
+    }
+  }
+  const batches: number[][] = [];
+  for (let end = n; end > 0; end = from[end]!) batches.push(order.slice(from[end]!, end));
+  return batches.reverse();
 }
 
 /** Scales a vector to unit L2 length (zero vectors stay zero). */
