@@ -170,6 +170,12 @@ export class ClusterMessages implements MessageReplication {
       this.waiting = [];
       const items = batches.flatMap((batch) => batch.items);
       const acks = [...this.acksToRetry.splice(0), ...batches.flatMap((batch) => batch.acks)];
+      if (!this.live) {
+        // An earlier batch failed: these wait in the outbox behind it (they are counted there), to go in seq order.
+        this.acksToRetry.push(...acks);
+        batches.forEach((batch) => batch.done());
+        continue;
+      }
       try {
         await this.send(items, acks);
       } catch {

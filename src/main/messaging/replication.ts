@@ -102,17 +102,18 @@ export class ReplicaTables {
   ) {
     this.s = {
       outboxAdd: db.prepare('INSERT OR REPLACE INTO cluster_outbox (seq, recipients) VALUES (?, ?)'),
-      outboxDelete: db.prepare('DELETE FROM cluster_outbox WHERE seq = ?'),
+      // Batches reach Redis in seq order, one at a time, so a batch clears every outbox row up to its last seq.
+      outboxDeleteUpTo: db.prepare('DELETE FROM cluster_outbox WHERE seq <= ?'),
       outboxPage: db.prepare('SELECT seq, recipients FROM cluster_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       outboxCount: db.prepare('SELECT COUNT(*) FROM cluster_outbox').pluck(),
       messageBySeq: db.prepare('SELECT * FROM messages WHERE seq = ?'),
       // The first entry of a delivery is the one kept: a repeat of it (forwarded again) is deleted when read.
       remember: db.prepare('INSERT OR IGNORE INTO cluster_inbox (agent_id, seq, entry_id) VALUES (?, ?, ?)'),
       remembered: db.prepare('SELECT entry_id FROM cluster_inbox WHERE agent_id = ? AND seq = ?').pluck(),
-      entriesOf: db.prepare(
-        `SELECT c.seq, c.entry_id FROM cluster_inbox c JOIN messages m ON m.seq = c.seq
-         WHERE c.agent_id = ? AND m.id IN (SELECT value FROM json_each(?))`,
-      ),
+      takeEntries: db.prepare(
+        `DELETE FROM cluster_inbox WHERE agent_id = ? AND seq IN (SELECT m.seq FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)))
+         RETURNING entry_id`,
+      ).pluck(),
       forget: db.prepare('DELETE FROM cluster_inbox WHERE agent_id = ? AND seq = ?'),
       deliveryState: db.prepare('SELECT acked_at IS NOT NULL FROM deliveries WHERE agent_id = ? AND seq = ?').pluck(),
       tracked: db.prepare(
@@ -131,12 +132,18 @@ export class ReplicaTables {
     return this.s.outboxCount.get() as number;
   }
 
-  /** After Redis took a batch: its outbox rows go, and each delivery remembers its entry. */
+  /**
+   * After Redis took a batch: its outbox rows go, and each delivery remembers its entry. The caller forwards in seq
+   * order and never a batch while older rows wait, so every row up to the batch's last seq is in it.
+   */
   forwarded(items: Array<{ seq: number; recipients: string[]; entryIds: string[] }>): void {
+    if (items.length === 0) return;
+    let last = 0;
+    for (const item of items) last = Math.max(last, item.seq);
     this.db.transaction(() => {
+      this.s.outboxDeleteUpTo.run(last);
       for (const { seq, recipients, entryIds } of items) {
-        this.s.outboxDelete.run(seq);
-        recipients.forEach((agentId, i) => this.s.remember.run(agentId, seq, entryIds[i]!));
+        for (let i = 0; i < recipients.length; i++) this.s.remember.run(recipients[i]!, seq, entryIds[i]!);
       }
     })();
   }
@@ -157,11 +164,9 @@ export class ReplicaTables {
     return items;
   }
 
-  /** Inside the ack's commit: the entries of these messages in the agent's stream, forgotten here. */
+  /** Inside the ack's commit: the entries of these messages in the agent's stream, forgotten here (one statement). */
   takeEntries(agentId: string, messageIds: readonly string[]): string[] {
-    const rows = this.s.entriesOf.all(agentId, JSON.stringify(messageIds)) as Array<{ seq: number; entry_id: string }>;
-    for (const row of rows) this.s.forget.run(agentId, row.seq);
-    return rows.map((row) => row.entry_id);
+    return this.s.takeEntries.all(agentId, JSON.stringify(messageIds)) as string[];
   }
 
   /** Unacknowledged deliveries of an agent that went through Redis, with their entries. */
