@@ -1,11 +1,12 @@
-// A store whose commit meets the write lock held by another connection (the WAL checkpoint worker's RESTART, say)
-// waits for it instead of failing: the commit takes the lock before its first read. A deferred transaction read first
+// A store whose commit (or the memory graph's batch) meets the write lock held by another connection (the WAL
+// checkpoint worker's RESTART, say) waits for it instead of failing: the transaction takes the lock before its first read. A deferred transaction read first
 // and asked for the lock later, and SQLite refuses that upgrade at once, without the busy timeout: a large extraction
 // failed with "database is locked". Real SQLite file, a real second process holding the lock, real encoder.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureDefaultEncoder, OnnxSentenceEncoder } from '../../src/main/embedding';
+import { MemoryGraph } from '../../src/main/memory/graph';
 import { MemoryStore, type ParsedMemoryInput } from '../../src/main/memory/store';
 import { resourcesDir } from '../embedding/helpers';
 import { tempDir } from '../helpers';
@@ -56,4 +57,30 @@ describe('a store commit while another connection holds the write lock', () => {
       await encoder.close();
     }
   });
+
+  it('lets the memory graph take new memories in after the lock is released, instead of stopping (it took the hub down)', async () => {
+    const encoder = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(resourcesDir));
+    const dataDir = tempDir();
+    const store = await MemoryStore.open({ dataDir, encoder, halfLifeDays: 30, dedupeSimilarity: 0.95 });
+    let graph: MemoryGraph | undefined;
+    try {
+      const stored = await store.store([fact('The checkout service retries payment calls three times.'), fact('Invoices are archived after 90 days.')], context);
+      const holder = lockHolder(path.join(dataDir, 'memory.sqlite'), 1000);
+      await holder.locked;
+      // The graph starts on the memories already stored: its first batch (reads, then writes) meets the lock.
+      graph = new MemoryGraph(store);
+      await graph.whenIdle();
+      expect(await holder.exited).toBe(0);
+      const cursor = store.db.prepare("SELECT value FROM memory_meta WHERE key = 'graph_cursor'").pluck().get();
+      expect(Number(cursor)).toBe(store.db.prepare('SELECT MAX(id) FROM memories').pluck().get());
+      expect(graph.topicList('shop', 10).length).toBeGreaterThan(0);
+      expect(stored).toHaveLength(2);
+    } finally {
+      graph?.close();
+      await graph?.whenIdle();
+      await store.close();
+      await encoder.close();
+    }
+  });
 });
+

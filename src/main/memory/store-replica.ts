@@ -222,7 +222,7 @@ export class StoreReplica {
       } finally {
         this.s.applied.run();
       }
-    })();
+    }).immediate();
     // Committed: the index and the catalog follow, then the keyword index and the graph take the new memories in.
     const { catalog, index } = this.state;
     if (added.length > 0) index.add(added.map(({ id, vector }) => ({ id, vector })));
@@ -268,7 +268,7 @@ export class StoreReplica {
           this.s.enqueue.run(uid);
           queued++;
         }
-      })();
+      }).immediate(); // reads before it writes: the lock first (see store-writer.ts)
       after = rows.at(-1)!.id;
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -75,7 +75,12 @@ export class MemoryGraph implements MemoryStoreWatcher {
   /** A commit added memories: take them in the background. */
   stored(): void {
     this.wanted = true;
-    if (!this.running && !this.closed) this.running = this.run().finally(() => (this.running = undefined));
+    if (!this.running && !this.closed) {
+      // A failure (SQLite busy past its timeout, say) must not take the hub down: the next commit starts it again.
+      this.running = this.run()
+        .catch((error: Error) => console.warn(`[memory] the memory graph paused: ${error.message}`))
+        .finally(() => (this.running = undefined));
+    }
   }
 
   /** Called before a memory is deleted: it leaves its topic now (its vector is still there); what it superseded rejoins. */
@@ -83,7 +88,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
     this.store.db.transaction(() => {
       this.topics.leave(id);
       this.topics.save();
-    })();
+    }).immediate();
     this.topics.forget(id);
     if (restored.length > 0) {
       this.restored.push(...restored);
@@ -118,7 +123,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
         this.store.db.transaction(() => {
           this.topics.rebalanceSlice(now, visits);
           this.topics.save();
-        })();
+        }).immediate();
         await turn();
       }
       while (!this.closed && this.store.db.open && this.topics.labelSome(LABELS_PER_TURN) > 0) await turn();
@@ -167,7 +172,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
       this.topics.save();
       if (taken > 0) this.s.setMeta.run(CURSOR_KEY, String(rows[taken - 1]!.id));
       finished = rows.length < BATCH && taken === rows.length;
-    })();
+    }).immediate();
     this.credits += taken * VISITS_PER_MEMORY;
     return finished;
   }
