@@ -59,6 +59,30 @@ export function printResults(r: ClusterResults, options: ClusterBenchOptions): v
       throughputRow('three hubs, each to the others (total)', r.three?.total),
     ],
   );
+  // Per process: on one machine the hubs share its cores, so this (not msg/s) is what tells how a cluster of hubs on
+  // their own machines would share the work.
+  const perMessage = (t: ThroughputResult, key: string) => {
+    const seconds = t.cpuSeconds[key];
+    return seconds === null || seconds === undefined || !t.acknowledged ? null : (seconds / t.acknowledged) * 1e6;
+  };
+  const cpuRow = (name: string, t: ThroughputResult | undefined) => {
+    if (!t) return [name, 'not run'];
+    const ours = Object.keys(t.cpuSeconds).filter((key) => key !== 'machine');
+    const hub = (label: string) => perMessage(t, label);
+    const machine = perMessage(t, 'machine');
+    const others = machine === null ? null : machine - ours.reduce((sum, key) => sum + (perMessage(t, key) ?? 0), 0);
+    return [name, hub('single'), hub('hub-a'), hub('hub-b'), hub('hub-c'), perMessage(t, 'redis'), t.serverCpuUsPerMessage, perMessage(t, 'bench'), others];
+  };
+  printTable(
+    'CPU per acknowledged message, by process (µs; others: every other process on the machine meanwhile)',
+    ['where', 'one hub', 'hub A', 'hub B', 'hub C', 'redis', 'hubs+redis', 'bench', 'others'],
+    [
+      cpuRow('one hub (no cluster)', r.single?.throughput),
+      cpuRow('hub A → hub B', r.two?.throughput),
+      cpuRow('two hubs, each to the other (total)', r.two?.total),
+      cpuRow('three hubs, each to the others (total)', r.three?.total),
+    ],
+  );
   for (const [name, why] of Object.entries(r.failures)) console.log(`${name} FAILED: ${why}`);
 }
 
