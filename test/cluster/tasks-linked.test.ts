@@ -203,17 +203,29 @@ describe.skipIf(unavailable !== null)(`tasks with dependencies, workflows, subta
     await seesPresent(a, devB.id);
     const first = await create(a, { title: 'build the cart', capabilities: ['build'], assignee: devB.id });
     await until('the first task offered to dev-b', async () => offers(devB.socket).includes(first));
-    await complete(b, devB.token, first, { built: 'cart' });
-    await until('its end seen on A', async () => (await taskOn(a, first)).state === 'succeeded');
+    await until('hub A knows dev-b holds it', async () => /to dev-b \(attempt 1\)/.test((await taskOn(a, first)).waiting ?? ''));
 
-    // Prefers the agent that ran the first task: dev-b, on hub B, though dev-a on hub A is free and fits.
+    // Prefers the agent running the first task: dev-b, on hub B, busy with it (one slot), though dev-a on hub A is free
+    // and fits. The task waits for dev-b, and goes to it once it is done with the first.
     const second = await create(a, { title: 'fix the cart', capabilities: ['build'], affinity: { taskId: first } });
+    await pause(1_500);
+    expect(offers(devA.socket)).toEqual([]);
+    expect(offers(devB.socket)).toEqual([first]);
+    await complete(b, devB.token, first, { built: 'cart' });
     await until('the second task offered to dev-b', async () => offers(devB.socket).includes(second));
     await complete(b, devB.token, second, { fixed: 'cart' });
-    await until('its end seen on A', async () => (await taskOn(a, second)).state === 'succeeded');
+
+    // Once the first ended, hub A knows from its end who ran it: a third task with the same affinity goes to dev-b too.
+    await until('the first task ended on A', async () => (await taskOn(a, first)).holderId === devB.id);
+    const third = await create(a, { title: 'polish the cart', capabilities: ['build'], affinity: { taskId: first } });
+    await until('the third task offered to dev-b', async () => offers(devB.socket).includes(third));
+    await complete(b, devB.token, third, { polished: 'cart' });
+    for (const id of [second, third]) {
+      await until('its end seen on A', async () => (await taskOn(a, id)).state === 'succeeded');
+      expect((await taskOn(a, id)).holderId).toBe(devB.id);
+    }
     await pause(500);
     expect(offers(devA.socket)).toEqual([]);
-    expect((await taskOn(a, second)).holderId).toBe(devB.id);
   });
 
   it('gives the step held on a hub killed with kill -9 to an agent on another hub once the claim expires, and finishes the run where it started', async () => {

@@ -111,7 +111,7 @@ export class ClusterTasks {
   /** Shared tasks whose writing to Redis failed (Redis went away meanwhile): written again when it is back. */
   private readonly unsent = new Map<string, SharedTask>();
   /** Where the other hubs gave out shared tasks, as they told it (a copy here stays ready meanwhile). */
-  private readonly heldThere = new Map<string, { hub: string; holder: string; attempt: number }>();
+  private readonly heldThere = new Map<string, { hub: string; holderId: string; holder: string; attempt: number }>();
   /** Tasks another hub holds the claim of, and until when (this hub's clock): not asked for again before. */
   private readonly claimedElsewhere = new Map<string, number>();
   /** Tasks that stay this hub's own: ready while Redis was away (until it is back), or given out then (until they end). */
@@ -156,6 +156,7 @@ export class ClusterTasks {
       // A task made here is answered once Redis has it (when it was ready to share).
       created: (task) => this.sending.get(task.id) ?? Promise.resolve(),
       sharedPreference: (id) => (this.preferred.has(id) ? this.preferred.get(id)! : undefined),
+      holderElsewhere: (id) => this.heldThere.get(id)?.holderId ?? null,
     });
     this.offTransitions = tasks.onTransition((transition) => {
       const id = transition.taskId;
@@ -263,6 +264,8 @@ export class ClusterTasks {
     if (this.endedElsewhere.delete(id)) return;
     if (state !== 'cancelled' && !claim) return; // not given out here: nothing of ours to tell
     const view = this.tasks.get({ kind: 'cockpit' }, id);
+    // Cancelled while being written: the end goes after the task, or Redis would list an ended task again.
+    await this.sending.get(id);
     const end: TaskEnd = { state, result: view.result === undefined || view.result === null ? null : JSON.stringify(view.result), error: view.error, holder: view.holderId };
     const event: TaskEvent = { kind: 'ended', hub: this.hubId, id, end };
     const published = await this.eval(
@@ -434,9 +437,9 @@ export class ClusterTasks {
     }
   }
 
-  private heard(id: string, hub: string, holder: { name: string; attempt: number } | null): void {
+  private heard(id: string, hub: string, holder: { id: string; name: string; attempt: number } | null): void {
     if (holder === null || !this.tasks.peek(id)) this.heldThere.delete(id);
-    else this.heldThere.set(id, { hub, holder: holder.name, attempt: holder.attempt });
+    else this.heldThere.set(id, { hub, holderId: holder.id, holder: holder.name, attempt: holder.attempt });
   }
 
   private endHere(id: string, end: TaskEnd): void {

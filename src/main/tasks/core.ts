@@ -76,6 +76,8 @@ export class TaskCore {
    * here, from this hub's rows).
    */
   sharedPreference: (taskId: string) => string | null | undefined = () => undefined;
+  /** In a cluster, the agent of another hub holding a task this hub's copy of which waits (null: none known). */
+  holderElsewhere: (taskId: string) => string | null = () => null;
   /** Whether this hub lost its claim on a task it gives out in a cluster: its holder's lease then ends (leases.ts). */
   claimLost: (taskId: string, now: number) => boolean = () => false;
   /** A task's last split into subtasks, for its full view (subtasks.ts). */
@@ -108,8 +110,11 @@ export class TaskCore {
     this.store = new TaskStore(db, options.dataDir);
     this.open = new OpenTasks(
       (affinity: TaskAffinity, task) => {
-        const shared = this.sharedPreference(task.id);
-        const agentId = shared !== undefined ? shared : 'taskId' in affinity ? this.store.holderOf(affinity.taskId) : this.store.lastHolderInThread(affinity.threadId);
+        // A copy of another hub's task prefers whom that hub resolved; a task named here may be held on another hub.
+        let agentId = this.sharedPreference(task.id);
+        if (agentId === undefined) {
+          agentId = 'taskId' in affinity ? (this.holderElsewhere(affinity.taskId) ?? this.store.holderOf(affinity.taskId)) : this.store.lastHolderInThread(affinity.threadId);
+        }
         // An agent that lacks the task's tier or capabilities is no one to wait for: the task goes to the best other.
         const agent = agentId === null ? undefined : this.registry.find(agentId);
         return agent && agentFits(agent, task) ? agentId : null;

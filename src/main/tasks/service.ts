@@ -232,11 +232,13 @@ export class TaskService {
     heldElsewhere: (taskId: string) => string | null;
     created: (task: Task, request: z.output<typeof CreateTaskRequest>) => Promise<void>;
     sharedPreference: (taskId: string) => string | null | undefined;
+    holderElsewhere: (taskId: string) => string | null;
   } | null): void {
     this.core.mayAssign = shared ? shared.mayAssign : () => true;
     this.core.claimLost = shared ? shared.claimLost : () => false;
     this.core.heldElsewhere = shared ? shared.heldElsewhere : () => null;
     this.core.sharedPreference = shared ? shared.sharedPreference : () => undefined;
+    this.core.holderElsewhere = shared ? shared.holderElsewhere : () => null;
     this.created = shared ? shared.created : null;
   }
 
