@@ -161,6 +161,7 @@ export class ClusterTasks {
     this.offTransitions = tasks.onTransition((transition) => {
       const id = transition.taskId;
       if (transition.to === 'ready' && transition.kind !== 'progress' && !this.shared.has(id) && !this.ownOnly.has(id)) return this.becameReady(id);
+      if (isFinalTaskState(transition.to)) this.ownOnly.delete(id);
       if (transition.kind !== 'state' || !this.shared.has(transition.taskId)) return;
       if (isFinalTaskState(transition.to)) void this.ended(transition.taskId, transition.to);
       else if (this.claims.has(transition.taskId) && (transition.from === 'ready' || transition.to === 'ready')) this.tellHeld(transition);
