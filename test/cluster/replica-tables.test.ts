@@ -95,7 +95,7 @@ describe('ReplicaTables', () => {
       { seq: seqs[2]!, recipients: [B, C], entryIds: ['3-0', '3-1'] },
     ]);
     expect(tables.outboxCount()).toBe(1);
-    expect(tables.outboxPage(0, 10).map((item) => [item.seq, item.recipients])).toEqual([[seqs[3], [B, C]]]);
+    expect(tables.outboxPage(0, 10, 'hub-a').map((item) => [item.seq, item.recipients, item.meta.hub])).toEqual([[seqs[3], [B, C], 'hub-a']]);
     expect(db.prepare('SELECT agent_id, seq, entry_id FROM cluster_inbox ORDER BY seq, agent_id').raw().all()).toEqual([
       [B, seqs[0], '1-0'],
       [C, seqs[0], '1-1'],

@@ -193,7 +193,7 @@ export class ClusterMessages implements MessageReplication {
   private async send(items: ForwardItem[], acks: AckedEntries[]): Promise<void> {
     const multi = this.link.commands.multi();
     for (const item of items) {
-      const meta = JSON.stringify({ ...item.meta, hub: this.hubId });
+      const meta = JSON.stringify(item.meta);
       for (const agentId of item.recipients) multi.xAdd(this.keys.inbox(agentId), '*', { m: meta, b: item.body });
       if (item.idempotencyKey) {
         // The key was claimed with the id alone; now a retry on any hub gets the whole answer.
@@ -204,6 +204,8 @@ export class ClusterMessages implements MessageReplication {
     }
     for (const { agentId, entryIds } of acks) multi.xDel(this.keys.inbox(agentId), entryIds);
     if (items.length === 0 && acks.length === 0) return;
+    // MULTI, not a plain pipeline: Redis then serves a reading hub's blocked XREAD once with the whole batch; a
+    // pipeline wakes it per XADD, and its hub and Redis spend more per message (docs/benchmarks.md, Cluster).
     const replies = (await multi.exec()) as unknown[];
     let reply = 0;
     const done: Array<{ seq: number; recipients: string[]; entryIds: string[] }> = [];
@@ -234,7 +236,7 @@ export class ClusterMessages implements MessageReplication {
     await this.sending;
     let after = 0;
     while (!this.stopped && this.link.current.connected) {
-      const page = this.tables!.outboxPage(after, DRAIN_PAGE);
+      const page = this.tables!.outboxPage(after, DRAIN_PAGE, this.hubId);
       if (page.length === 0) {
         // Nothing waits (and nothing can be added before this line runs): sends go straight again.
         this.live = true;

@@ -149,13 +149,13 @@ export class ReplicaTables {
   }
 
   /** Outbox rows after `afterSeq`, oldest first, rebuilt into what to forward (bodies read back from rows or files). */
-  outboxPage(afterSeq: number, limit: number): ForwardItem[] {
+  outboxPage(afterSeq: number, limit: number, hub: string): ForwardItem[] {
     const rows = this.s.outboxPage.all(afterSeq, limit) as Array<{ seq: number; recipients: string }>;
     const items: ForwardItem[] = [];
     for (const { seq, recipients } of rows) {
       const row = this.s.messageBySeq.get(seq) as MessageRow | undefined;
       if (!row) continue;
-      const meta = metaOfRow(row, '');
+      const meta = metaOfRow(row, hub);
       const body = row.body_bytes === null ? row.body : this.store.bodies.read(row.id);
       if (row.body_bytes !== null) meta.file = row.body_bytes;
       const response: SendResponse = { id: row.id, threadId: row.thread_id, createdAt: row.created_at, recipients: 0, duplicate: false };
