@@ -90,6 +90,8 @@ export interface HubOptions {
   label?: string;
   /** Where the temporary data directory is made (default: the OS temp dir), e.g. /dev/shm to take the disk out. */
   dataRoot?: string;
+  /** Run on this existing data directory instead of a fresh one (a kept, seeded one); never removed. */
+  dataDir?: string;
 }
 
 export interface RunningHub {
@@ -109,7 +111,7 @@ export interface RunningHub {
 
 export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const label = options.label ?? 'hub';
-  const dataDir = mkdtempSync(path.join(options.dataRoot ?? os.tmpdir(), 'devenviro-bench-'));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(options.dataRoot ?? os.tmpdir(), 'devenviro-bench-'));
   if (options.config) writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify(options.config, null, 2) + '\n');
   // Started the way `npm start` starts it, V8 flags included.
   const nodeArgs: string[] = [...HUB_V8_FLAGS];
@@ -157,7 +159,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     output: () => output,
     async stop() {
       const { code } = await stopChild(child);
-      if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.keepData && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
       let profile: string | null = null;
       if (profileDir) {
         const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));

@@ -1,4 +1,6 @@
 /** The memory benchmark's command-line options. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { HUB_SUITE_OPTIONS, intOption } from '../lib/options';
 
@@ -16,6 +18,9 @@ const USAGE = `Usage: npm run bench -- memory [options]
   --recall-queries N  queries for recall@10 of the saved vector index vs exact (100; 0 skips)
   --ivf-timeout S     longest wait for the background IVF build (240)
   --stores-only       stop after the store phases (single, concurrent, batched): no IVF wait, search or recall
+  --search-only       no store phases: the hub runs on the data directory given by --data (one kept with
+                      --keep-data), waits for its index, then searches (and checks recall unless --recall-queries 0)
+  --data DIR          the existing data directory --search-only runs on (searches record use in it; never removed)
   --quiet-wait S      wait up to S seconds before each phase for other processes to go quiet (10; 0: never)
   --quick             10,000 memories, fewer samples (a smoke run, not a measurement)
   --profile           run the hub under --cpu-prof and print its top self-time functions
@@ -46,6 +51,8 @@ export interface Options {
   keepData: boolean;
   strict: boolean;
   storesOnly: boolean;
+  searchOnly: boolean;
+  data: string | undefined;
 }
 
 export function parseOptions(argv: string[]): Options | null {
@@ -66,6 +73,8 @@ export function parseOptions(argv: string[]): Options | null {
       'recall-queries': { type: 'string' },
       'ivf-timeout': { type: 'string' },
       'stores-only': { type: 'boolean' },
+      'search-only': { type: 'boolean' },
+      data: { type: 'string' },
     },
   });
   if (values.help) {
@@ -95,7 +104,13 @@ export function parseOptions(argv: string[]): Options | null {
     keepData: values['keep-data'] ?? false,
     strict: values.strict ?? false,
     storesOnly: values['stores-only'] ?? false,
+    searchOnly: values['search-only'] ?? false,
+    data: values.data,
   };
+  if (options.searchOnly && !options.data) throw new Error('--search-only needs --data DIR (a data directory kept with --keep-data)');
+  if (options.data && !existsSync(path.join(options.data, 'memory.sqlite'))) throw new Error(`--data ${options.data}: no memory.sqlite there`);
+  if (options.data && !options.searchOnly) throw new Error('--data is for --search-only');
+  if (options.searchOnly && options.storesOnly) throw new Error('--search-only and --stores-only exclude each other');
   if (options.batchMax < options.batchMin) throw new Error('--batch-max must be >= --batch-min');
   if (options.k > 200) throw new Error('--k must be <= 200 (the API maximum)');
   return options;

@@ -88,7 +88,7 @@ export async function run(argv: string[] = []): Promise<number> {
   // Ctrl-C (bench/lib/children kills the hub and exits): leave no build copy or 100k-memory data dir behind.
   const cleanUp = () => {
     snapshot.remove();
-    if (dataDir && !options.keepData) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir && !options.keepData && !options.data) rmSync(dataDir, { recursive: true, force: true });
   };
   process.once('exit', cleanUp);
   try {
@@ -99,12 +99,17 @@ export async function run(argv: string[] = []): Promise<number> {
       // Kept until the recall check has read the saved index; removed below unless --keep-data.
       keepData: true,
       dataRoot: options.dataRoot,
+      dataDir: options.data,
       cpuProfDir: options.profile ? path.join(resultsDir, `profiles-${timestampForFile(started)}`) : undefined,
     });
     dataDir = hub.dataDir;
     results.hub.pid = hub.pid;
     console.log(`\nhub pid ${hub.pid}, data ${hub.dataDir}`);
-    const register = await call<{ agent: { id: string }; token: string }>(hub.baseUrl, 'POST', '/agents/register', null, { name: 'bench-memory', project: 'bench' });
+    const register = await call<{ agent: { id: string }; token: string }>(hub.baseUrl, 'POST', '/agents/register', null, {
+      // A kept data directory already knows the first run's agent: a new name each run (same project, same memories).
+      name: options.data ? `bench-memory-${Date.now()}` : 'bench-memory',
+      project: 'bench',
+    });
     if (register.status !== 201) throw new Error(`register: HTTP ${register.status} ${JSON.stringify(register.body)}`);
     const client = new MemoryClient(hub.baseUrl, register.body.token, hub.cockpitToken);
     // The first memory request waits for the encoder and the engine to open.
@@ -116,7 +121,8 @@ export async function run(argv: string[] = []): Promise<number> {
     const notes = new NoteGenerator();
     const pid = hub.pid;
 
-    await attempt('single', async () => {
+    const storing = !options.searchOnly;
+    if (storing) await attempt('single', async () => {
       // Warm-up: the first ONNX runs, JIT, SQLite page cache.
       for (const draft of notes.take(30)) await client.store([draft]);
       await settle(pid, 'single');
@@ -124,13 +130,13 @@ export async function run(argv: string[] = []): Promise<number> {
       logStore('single (empty engine)', results.single);
     });
 
-    await attempt('concurrent', async () => {
+    if (storing) await attempt('concurrent', async () => {
       await settle(pid, 'concurrent');
       results.concurrent = await concurrentStores(client, notes, options.concurrent, options.clients, pid);
       logStore(`concurrent singles (${options.clients} in flight)`, results.concurrent);
     });
 
-    const loaded = await attempt('batched', async () => {
+    const loaded = !storing || await attempt('batched', async () => {
       await settle(pid, 'batched');
       const already = (await client.stats()).total;
       results.batched = await batchedStores(client, notes, options, already, pid);
@@ -140,6 +146,8 @@ export async function run(argv: string[] = []): Promise<number> {
     });
 
     if (loaded && !options.storesOnly) {
+      // --search-only: the memories already stored are the ones searched.
+      if (!storing) options.memories = opened.total;
       await attempt('ivf', async () => {
         results.ivf = await waitForIvf(client, pid, options.memories >= IVF_THRESHOLD ? 'ivf' : 'flat', options);
         results.rss.afterIvf = memoryStatus(pid)?.rss;
@@ -158,7 +166,7 @@ export async function run(argv: string[] = []): Promise<number> {
             `(hub tookMs p50 ${fmt(s.hubTookMs.p50)}, p99 ${fmt(s.hubTookMs.p99)}); ${s.histogram}`,
         );
       });
-      await attempt('single-at-scale', async () => {
+      if (storing) await attempt('single-at-scale', async () => {
         await settle(pid, 'single-at-scale');
         results.singleAtScale = await singleStores(client, notes, options.single, pid);
         logStore(`single (at ${fmt(results.search?.memories ?? options.memories)} memories)`, results.singleAtScale);
@@ -184,14 +192,14 @@ export async function run(argv: string[] = []): Promise<number> {
     snapshot.remove();
   }
 
-  if (dataDir && options.recallQueries > 0 && results.batched && !options.storesOnly) {
+  if (dataDir && options.recallQueries > 0 && (results.batched || results.search) && !options.storesOnly) {
     await attempt('recall', async () => {
       results.recall = await recallCheck(dataDir!, options);
       console.log(`[recall] recall@${results.recall.k} of the hub's saved ${results.recall.indexKind} index vs exact: ${fmt(results.recall.recallAt10)} (${results.recall.queries} queries)`);
     });
   }
   process.off('exit', cleanUp);
-  if (dataDir && !options.keepData) rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir && !options.keepData && !options.data) rmSync(dataDir, { recursive: true, force: true });
   else if (dataDir) console.log(`data kept in ${dataDir}`);
 
   results.loadAverage.end = os.loadavg().map((l) => Number(l.toFixed(2)));
