@@ -10,6 +10,11 @@ import { mulberry32 } from '../support/seeded-random';
 
 const DIM = 32;
 
+/** FAISS's search as the test reads it from an index's private state. */
+interface FaissSearch {
+  search(query: number[], k: number): { labels: number[]; distances: number[] };
+}
+
 const rng = mulberry32;
 
 function gauss(random: () => number): number {
@@ -401,6 +406,19 @@ describe('VectorIndex growth and compaction', () => {
     expect(closeRecall(index, data, sampleIds, closeRandom)).toBeGreaterThanOrEqual(0.98);
     expect(index.searchCloseBatch(clustered(3, 25), 0)).toEqual([[], [], []]);
     expect(recallAt(index, data, clustered(100, 23))).toBeGreaterThanOrEqual(0.9);
+    // Searches scan the probed lists' int8 mirror and score the best exactly: the hits and scores of FAISS's own
+    // IVF search over the same lists (its index, read here from the private state, skipping tombstones).
+    const own = (index as unknown as { s: { index: FaissSearch; coarse: unknown; store: { isDead(pos: number): boolean; id(pos: number): number } } }).s;
+    expect(own.coarse).not.toBeNull();
+    for (const q of clustered(50, 28)) {
+      for (const k of [10, 50]) {
+        const { labels, distances } = own.index.search([...q], k + 200);
+        const faiss = labels.map((pos, i) => ({ pos, score: distances[i]! })).filter(({ pos }) => pos >= 0 && !own.store.isDead(pos)).slice(0, k);
+        const hits = index.search(q, k);
+        expect(hits.map((hit) => hit.id)).toEqual(faiss.map(({ pos }) => own.store.id(pos)));
+        hits.forEach((hit, i) => expect(hit.score).toBeCloseTo(faiss[i]!.score, 5));
+      }
+    }
     // Filters still exact-or-better: selective ones go to the exact scan.
     const rare = (id: number) => id % 101 === 0;
     for (const q of queries.slice(0, 5)) expect(index.search(q, 10, rare).map((h) => h.id)).toEqual(exact(data, q, 10, rare));

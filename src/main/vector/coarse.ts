@@ -136,9 +136,9 @@ export class CoarseLists {
 
   /**
    * For each query, the k best live positions (as memory ids and exact inner products) among the `probe` lists
-   * whose centroids are nearest it.
+   * whose centroids are nearest it. The best k + `extra` by int8 score are scored exactly.
    */
-  search(store: VectorStore, queries: Float32Array[], k: number, probe: number): Hit[][] {
+  search(store: VectorStore, queries: Float32Array[], k: number, probe: number, extra = RESCORE_EXTRA): Hit[][] {
     if (queries.length === 0) return [];
     const d = this.dimension;
     const lists = Math.min(this.nlist, Math.max(1, probe));
@@ -160,7 +160,7 @@ export class CoarseLists {
       }
       if (labels[qi * lists]! >= 0) this.nearestOf.set(query, labels[qi * lists]!);
     });
-    const approx = queries.map(() => new TopK(k + RESCORE_EXTRA));
+    const approx = queries.map(() => new TopK(k + extra));
     if (this.kernel) this.scanBatch(queries, probers, store, approx);
     else {
       queries.forEach((query, qi) => {
