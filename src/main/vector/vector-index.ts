@@ -39,6 +39,13 @@ export const FLAT_BLAS_QUERIES = 20;
 export const PAD_FLAT_BATCH_FROM = 3;
 /** Candidates an IVF search scores exactly beyond the k it wants (at least; as flat-codes.ts does). */
 const RESCORE_EXTRA = 16;
+/**
+ * An IVF search probes this many times the lists the build tuned nprobe to. The build tunes on stored vectors as
+ * queries (recall@10 0.975 there); questions are farther from every memory and were found less often: 0.929-0.942 at
+ * the tuned 40 of 570 lists on the memory bench's questions at 100,000 memories, 0.957-0.965 at 1.5x (60 lists).
+ * The int8 scan made the extra lists cheap (~0.3 ms).
+ */
+export const SEARCH_PROBE_FACTOR = 1.5;
 
 export class VectorIndex {
   readonly dimension: number;
@@ -273,17 +280,18 @@ export class VectorIndex {
   }
 
   /**
-   * An IVF search over the same nprobe lists FAISS would probe, through their int8 mirror (coarse.ts): FAISS reads
-   * the probed lists' float vectors (~7,000 × 2 KiB at 100,000 vectors: 5-10 ms on a loaded 2-core machine), the
-   * mirror a quarter of the bytes with WebAssembly SIMD (~1.3 ms), then scores the best 2k (k + 16 at least) exactly,
-   * so the hits and their scores are FAISS's (the same top 10 and top 50 on the memory bench's 330 questions).
-   * Widens for `accept` as the FAISS path does.
+   * An IVF search over the nearest lists (SEARCH_PROBE_FACTOR × nprobe), through their int8 mirror (coarse.ts):
+   * FAISS read the probed lists' float vectors (~7,000 × 2 KiB at nprobe 40 and 100,000 vectors: 5-10 ms on a
+   * loaded 2-core machine), the mirror reads a quarter of the bytes with WebAssembly SIMD (~1.3 ms), then scores the
+   * best 2k (k + 16 at least) exactly: over the same lists, FAISS's hits and scores (the same top 10 and top 50 on
+   * the memory bench's 330 questions). Widens for `accept` as the FAISS path does.
    */
   private listSearch(query: Float32Array, k: number, accept?: (id: number) => boolean): Hit[] {
     const { store, coarse, ivf } = this.s;
     let want = Math.min(store.liveCount, accept ? Math.max(2 * k, k + 16) : k);
     for (;;) {
-      const found = coarse!.search(store, [query], want, ivf!.nprobe, Math.max(want, RESCORE_EXTRA))[0]!;
+      const probe = Math.min(ivf!.nlist, Math.ceil(ivf!.nprobe * SEARCH_PROBE_FACTOR));
+      const found = coarse!.search(store, [query], want, probe, Math.max(want, RESCORE_EXTRA))[0]!;
       const hits = accept ? found.filter((hit) => accept(hit.id)) : found;
       if (hits.length >= k) return hits.slice(0, k);
       // The probed lists held fewer live vectors than wanted, or the filter is too selective for them.
