@@ -23,6 +23,10 @@ const DRAIN_PAGE = 200;
 /** How long a duplicate send waits for the first one (on another hub) to be committed, to answer with its details. */
 const DUPLICATE_WAIT_MS = 2_000;
 const RETRY_MS = 1_000;
+/** How long what Redis took may wait to be recorded with the next group commit before it is written on its own. */
+const RECORD_DELAY_MS = 5;
+
+type Forwarded = { seq: number; recipients: string[]; entryIds: string[] };
 
 interface Batch {
   items: ForwardItem[];
@@ -41,6 +45,12 @@ export class ClusterMessages implements MessageReplication {
   /** Acknowledgements whose Redis entries could not be deleted yet (Redis away). */
   private acksToRetry: AckedEntries[] = [];
   private queuedSends = 0;
+  /**
+   * Batches Redis took whose outbox rows and entries are not written here yet. Lost in a crash, they are forwarded
+   * again on restart, and the reading hub deletes the repeats (ReplicaTables.apply).
+   */
+  private unrecorded: Forwarded[] = [];
+  private recordTimer: NodeJS.Timeout | undefined;
   private readonly sent = new Map<string, { messages: number; bytes: number }>();
   private readonly received = new Map<string, { messages: number; bytes: number }>();
   private reportTimer: NodeJS.Timeout | undefined;
@@ -126,6 +136,19 @@ export class ClusterMessages implements MessageReplication {
     });
   }
 
+  recordForwarded(): (() => void) | null {
+    const count = this.unrecorded.length;
+    if (count === 0 || !this.tables) return null;
+    this.tables.forwarded(this.unrecorded);
+    return () => {
+      this.unrecorded.splice(0, count);
+      if (this.unrecorded.length === 0) {
+        clearTimeout(this.recordTimer);
+        this.recordTimer = undefined;
+      }
+    };
+  }
+
   async claimIdempotency(sender: AgentRecord, key: string, id: string): Promise<SendResponse | null> {
     if (!this.link.current.connected) return null;
     const redisKey = this.keys.idempotency(sender.id, key);
@@ -158,6 +181,7 @@ export class ClusterMessages implements MessageReplication {
     clearTimeout(this.retryTimer);
     await this.sending;
     await this.draining;
+    this.recordNow();
     await this.reader?.stop();
   }
 
@@ -182,6 +206,7 @@ export class ClusterMessages implements MessageReplication {
         // Redis went away: the messages are in the outbox and go once it is back; the senders are answered now.
         this.live = false;
         this.acksToRetry.push(...acks);
+        this.recordNow();
         this.changeQueued(this.tables!.outboxCount());
         this.retrySoon();
       }
@@ -208,7 +233,7 @@ export class ClusterMessages implements MessageReplication {
     // pipeline wakes it per XADD, and its hub and Redis spend more per message (docs/benchmarks.md, Cluster).
     const replies = (await multi.exec()) as unknown[];
     let reply = 0;
-    const done: Array<{ seq: number; recipients: string[]; entryIds: string[] }> = [];
+    const done: Forwarded[] = [];
     for (const item of items) {
       const entryIds = item.recipients.map(() => String(replies[reply++]));
       if (item.idempotencyKey) reply += 2;
@@ -219,7 +244,26 @@ export class ClusterMessages implements MessageReplication {
         if (hub && hub !== this.hubId) count(this.sent, hub, bytes);
       }
     }
-    if (done.length > 0) this.tables!.forwarded(done);
+    if (done.length > 0) {
+      // Recorded with the next group commit (sends keep coming), or on its own a moment later.
+      this.unrecorded.push(...done);
+      this.recordTimer ??= setTimeout(() => this.recordNow(), RECORD_DELAY_MS);
+    }
+  }
+
+  /** Writes what Redis took and is not recorded yet, in a transaction of its own. */
+  private recordNow(): void {
+    clearTimeout(this.recordTimer);
+    this.recordTimer = undefined;
+    if (this.unrecorded.length === 0) return;
+    try {
+      this.tables!.forwarded(this.unrecorded);
+      this.unrecorded = [];
+    } catch (error) {
+      // The database is closing (or failing): the outbox rows stay, so these are forwarded again after a restart,
+      // and the reading hubs delete the repeats.
+      console.error(`[cluster] could not record forwarded messages: ${(error as Error).message}`);
+    }
   }
 
   /** Redis is back: what waits in the outbox goes, oldest first, then sends go straight again. */
@@ -232,8 +276,10 @@ export class ClusterMessages implements MessageReplication {
   }
 
   private async drain(): Promise<void> {
-    // A batch still in flight from before Redis went away finishes (or fails) first.
+    // A batch still in flight from before Redis went away finishes (or fails) first; what Redis took is recorded,
+    // so the outbox read below holds only what it has not.
     await this.sending;
+    this.recordNow();
     let after = 0;
     while (!this.stopped && this.link.current.connected) {
       const page = this.tables!.outboxPage(after, DRAIN_PAGE, this.hubId);

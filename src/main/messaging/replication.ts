@@ -68,6 +68,11 @@ export interface MessageReplication {
    * outbox, durably). Senders are acknowledged when it resolves.
    */
   forward(items: ForwardItem[], acks: AckedEntries[]): Promise<void> | null;
+  /**
+   * Inside a group commit: writes what Redis took since the last one (ReplicaTables.forwarded), so it costs no
+   * transaction of its own; the function returned is called once the commit is done. Null when nothing waits.
+   */
+  recordForwarded(): (() => void) | null;
   /** Before an idempotent send: claims the key cluster-wide; a duplicate names the message stored first. */
   claimIdempotency(sender: AgentRecord, key: string, id: string): Promise<SendResponse | null>;
   /** Before an agent's inbox is served here: what reached it through Redis is in this hub's database. */

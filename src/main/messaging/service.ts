@@ -353,8 +353,11 @@ export class MessagingService {
       }
     };
     let failedWrite = false;
+    let recorded: (() => void) | null = null;
     try {
       this.db.transaction(() => {
+        // First, so acknowledgements in this group find the entries of batches Redis took meanwhile.
+        recorded = this.replication?.recordForwarded() ?? null;
         for (const write of batch) {
           if (!savepoints) {
             try {
@@ -377,6 +380,7 @@ export class MessagingService {
       this.reloadCounters(touched);
       return failedWrite ? { kind: 'write-failed' } : { kind: 'commit-failed', error: error as Error };
     }
+    (recorded as (() => void) | null)?.();
     return { kind: 'committed', outcomes, deliveries, forward, acks };
   }
 
