@@ -177,9 +177,9 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
     if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
     this.waitingTexts += texts.length;
     if (options.urgent && texts.length <= URGENT_MAX_TEXTS) {
-      // Beside the queue: the runner hands it to the inference worker with the least work, idle while a bulk call's
-      // batch of 8 runs on the other (a search's query waited behind each of an extraction's calls).
-      return this.embedNow(texts).finally(() => (this.waitingTexts -= texts.length));
+      // Beside the queue, and on the inference worker kept for urgent runs (a search's query waited behind each of
+      // an extraction's calls, then behind the batch running on the least busy worker).
+      return this.embedNow(texts, { urgent: true }).finally(() => (this.waitingTexts -= texts.length));
     }
     const run = this.queue.then(() => this.embedNow(texts)).finally(() => (this.waitingTexts -= texts.length));
     this.queue = run.catch(() => undefined);
@@ -197,7 +197,8 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
     await this.runner.release();
   }
 
-  protected abstract embedNow(texts: string[]): Promise<Float32Array[]>;
+  /** `options.urgent`: the runner gives the batches its session kept for urgent runs (inference-worker.ts). */
+  protected abstract embedNow(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
 
   /**
    * Runs tokenised texts in batches of similar length (longest first, cut by lengthBatches) so little compute goes
@@ -266,12 +267,12 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     return ids.length > this.maxTokens ? ids.slice(0, this.maxTokens) : ids;
   }
 
-  protected async embedNow(texts: string[]): Promise<Float32Array[]> {
+  protected async embedNow(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     const tokens = texts.map((t) => this.tokenize(t));
-    return this.inLengthOrder(tokens, (ids) => ids.length, this.batchSize, (batch) => this.runBatch(batch));
+    return this.inLengthOrder(tokens, (ids) => ids.length, this.batchSize, (batch) => this.runBatch(batch, options));
   }
 
-  private async runBatch(batch: number[][]): Promise<Float32Array[]> {
+  private async runBatch(batch: number[][], options: EmbedOptions = {}): Promise<Float32Array[]> {
     // Pad to the longest sequence in the batch; at least 1 column so a batch of empty texts is still a valid tensor
     // (an empty text pools to zeros and gets the model's fixed "empty" vector).
     const seq = Math.max(1, ...batch.map((ids) => ids.length));
@@ -287,7 +288,7 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     const inputIds = new ort.Tensor('int64', ids, dims);
     const attentionMask = new ort.Tensor('int64', mask, dims);
     const { inputs, output } = this.manifest;
-    const outputs = await this.runner.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask });
+    const outputs = await this.runner.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask }, undefined, options);
     try {
       const result = outputs[output];
       if (!result || result.type !== 'float32') throw new Error(`encoder ${this.id}: missing float32 output`);

@@ -1,4 +1,7 @@
-/** The inference worker (a worker thread started by inference-worker.ts): one ONNX session, runs posted batches in order. */
+/**
+ * The inference worker (a worker thread started by inference-worker.ts): one ONNX session, runs posted batches in
+ * order, urgent ones (a search's query) before the others still waiting.
+ */
 import * as ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData, PlainTensor } from './inference-worker';
@@ -8,11 +11,30 @@ const { modelPath, options } = workerData as InferenceWorkerData;
 const ready = ort.InferenceSession.create(modelPath, options);
 // The encoder posts all batches of a call at once, so the session goes from one batch to the next without waiting for
 // the main thread. onnxruntime-node itself runs each inference synchronously on this thread (from a setImmediate), so
-// runs never overlap; the queue is kept so a release is also handled strictly after every message posted before it.
-let queue = Promise.resolve();
+// runs never overlap. Two lanes: an urgent run waits only for the run under way, not for the bulk batches queued before
+// it (an extraction's); a release is handled strictly after every message posted before it.
+const lanes = { urgent: [] as InferenceRequest[], other: [] as InferenceRequest[] };
+let pumping = false;
 port.on('message', (message: InferenceRequest) => {
-  queue = queue.then(() => handle(message));
+  ('urgent' in message && message.urgent ? lanes.urgent : lanes.other).push(message);
+  if (!pumping) void pump();
 });
+
+async function pump(): Promise<void> {
+  pumping = true;
+  try {
+    for (;;) {
+      // A turn first, so runs posted meanwhile are in their lanes before the next one is chosen.
+      await new Promise((resolve) => setImmediate(resolve));
+      const next = lanes.urgent.shift() ?? lanes.other.shift();
+      if (!next) return;
+      await handle(next);
+      if ('release' in next) return;
+    }
+  } finally {
+    pumping = false;
+  }
+}
 
 async function handle(message: InferenceRequest): Promise<void> {
   if ('release' in message) {

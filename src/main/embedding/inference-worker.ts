@@ -14,8 +14,13 @@ export interface RunOutput {
   dispose(): void;
 }
 
+export interface RunOptions {
+  /** A run someone waits for (a search's query): a pool runs it on the session it keeps for urgent runs. */
+  urgent?: boolean;
+}
+
 export interface InferenceRunner {
-  run(feeds: Record<string, ort.Tensor>, outputNames?: readonly string[]): Promise<Record<string, RunOutput>>;
+  run(feeds: Record<string, ort.Tensor>, outputNames?: readonly string[], options?: RunOptions): Promise<Record<string, RunOutput>>;
   release(): Promise<void>;
 }
 
@@ -34,7 +39,7 @@ export interface InferenceWorkerData {
 }
 
 /** A run (answered by an InferenceReply with the same id), or the release that ends the worker. */
-export type InferenceRequest = { id: number; feeds: Record<string, PlainTensor>; outputNames?: readonly string[] } | { release: true };
+export type InferenceRequest = { id: number; feeds: Record<string, PlainTensor>; outputNames?: readonly string[]; urgent?: boolean } | { release: true };
 
 export type InferenceReply = { id: number; result: Record<string, PlainTensor<Float32Array>>; error?: undefined } | { id: number; error: string; result?: undefined };
 
@@ -64,7 +69,7 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
   worker.on('exit', (code) => failAll(new Error(`the inference worker exited (${code})`)));
 
   return {
-    run(feeds, outputNames) {
+    run(feeds, outputNames, runOptions) {
       const id = nextId++;
       const plain: Record<string, PlainTensor> = {};
       for (const [name, tensor] of Object.entries(feeds)) plain[name] = { type: tensor.type, data: tensor.data as ArrayBufferView, dims: tensor.dims };
@@ -72,7 +77,7 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
         pending.set(id, { resolve, reject });
         // Ref'd while a run is outstanding, so a process waiting only on an embedding does not exit early.
         worker.ref();
-        worker.postMessage({ id, feeds: plain, outputNames } satisfies InferenceRequest);
+        worker.postMessage({ id, feeds: plain, outputNames, ...(runOptions?.urgent ? { urgent: true } : {}) } satisfies InferenceRequest);
       }).finally(() => {
         if (pending.size === 0) worker.unref();
       }) as Promise<Record<string, RunOutput>>;
@@ -90,22 +95,25 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
 
 /**
  * `size` inference workers, each with a single-threaded session of the model; each run goes to the worker with the
- * least work outstanding, counted in input elements (a batch's rows × padded length). Why not one worker with
- * `size` intra-op threads: on the project's 2-core machines a single-threaded session embeds a text for ~725 µs of
- * CPU against ~900 µs for a two-threaded one (the threads synchronise on every operator), so two sessions side by
- * side do ~25% more texts per second when both cores are free, and waste less when the hub's main thread needs one.
+ * least work outstanding, counted in input elements (a batch's rows × padded length). An urgent run there waits only
+ * for the run under way, not for the ones queued (inference-program.ts). Why not one worker with `size` intra-op
+ * threads: on the project's 2-core machines a single-threaded session embeds a text for ~725 µs of CPU against
+ * ~900 µs for a two-threaded one (the threads synchronise on every operator), so two sessions side by side do ~25%
+ * more texts per second when both cores are free, and waste less when the hub's main thread needs one.
  * Why elements and not runs: batches come longest first, so alternating runs gave one worker all the long ones.
  */
 export function workerPool(modelPath: string, options: ort.InferenceSession.SessionOptions, size: number): InferenceRunner {
   if (size <= 1) return workerRunner(modelPath, { ...options, intraOpNumThreads: 1 });
+  // (A session kept for urgent runs only cost ~58 MB more of the hub's memory, for no difference measured in other
+  // agents' search latency during a 2 MB extraction; the urgent lane inside each worker costs nothing.)
   const workers = Array.from({ length: size }, () => ({ runner: workerRunner(modelPath, { ...options, intraOpNumThreads: 1 }), outstanding: 0 }));
   return {
-    run(feeds, outputNames) {
+    run(feeds, outputNames, runOptions) {
       const first = Object.values(feeds)[0];
       const work = first ? first.dims.reduce((product, dim) => product * dim, 1) : 1;
       const worker = workers.reduce((best, w) => (w.outstanding < best.outstanding ? w : best));
       worker.outstanding += work;
-      return worker.runner.run(feeds, outputNames).finally(() => (worker.outstanding -= work));
+      return worker.runner.run(feeds, outputNames, runOptions).finally(() => (worker.outstanding -= work));
     },
     async release() {
       await Promise.all(workers.map((w) => w.runner.release()));

@@ -14,7 +14,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
-import { cpuSessionOptions, QueuedOnnxEncoder, runnerFor, type OnnxSentenceEncoderOptions } from './encoder';
+import { cpuSessionOptions, QueuedOnnxEncoder, runnerFor, type EmbedOptions, type OnnxSentenceEncoderOptions } from './encoder';
 import type { InferenceRunner } from './inference-worker';
 import type { Tokenizer } from './tokenizer';
 
@@ -646,12 +646,12 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
     this.info.warnings.push(`${message}; ignored`);
   }
 
-  protected async embedNow(texts: string[]): Promise<Float32Array[]> {
+  protected async embedNow(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     const encoded = texts.map((t) => this.tokenizer.encodeText(t));
-    return this.inLengthOrder(encoded, (text) => text.ids.length, this.batchSize, (batch) => this.runBatch(batch));
+    return this.inLengthOrder(encoded, (text) => text.ids.length, this.batchSize, (batch) => this.runBatch(batch, options));
   }
 
-  private async runBatch(batch: EncodedText[]): Promise<Float32Array[]> {
+  private async runBatch(batch: EncodedText[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     // Pad to the longest sequence (at least one column, so a batch of empty texts is still a valid tensor).
     const seq = Math.max(1, ...batch.map((e) => e.ids.length));
     const size = batch.length * seq;
@@ -680,7 +680,7 @@ export class SentenceTransformerEncoder extends QueuedOnnxEncoder {
           ? new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), dims)
           : new ort.Tensor('int32', Int32Array.from(data), dims);
     }
-    const outputs = await this.runner.run(feeds, [this.output]);
+    const outputs = await this.runner.run(feeds, [this.output], options);
     try {
       const result = outputs[this.output];
       if (!result || result.type !== 'float32') {
