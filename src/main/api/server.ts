@@ -15,6 +15,7 @@ import type { EventBus } from '../cockpit/event-bus';
 import { nestsDeeperThan, tooDeepMessage } from '../../shared/json-depth';
 import { badRequest, HubError } from '../errors';
 import { attachCockpitSocket } from './cockpit-socket';
+import { foreground } from './foreground';
 import { discardBody, refuseOversizedBeforeSending, tooLargeBody } from './oversized';
 import { hostHeaderAllowed, SECURITY_HEADERS } from './security';
 import { UpgradeRouter } from './upgrade-router';
@@ -65,6 +66,19 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
 
+  // Requests running hold back bulk work between its slices (foreground.ts).
+  http.addHook('onRequest', (request, _reply, done) => {
+    foreground.started(request);
+    done();
+  });
+  http.addHook('onResponse', (request, _reply, done) => {
+    foreground.finished(request);
+    done();
+  });
+  http.addHook('onRequestAbort', (request, done) => {
+    foreground.finished(request);
+    done();
+  });
   http.addHook('onRequest', async (request, reply) => {
     if (!hostHeaderAllowed(request.headers.host, options.host)) {
       return reply.code(421).send({ error: 'the hub answers only requests addressed to a loopback host' });

@@ -5,11 +5,13 @@ import { API_PREFIX } from '../../shared/agent-protocol';
 import { MemoryUpdate } from '../../shared/memory-graph-protocol';
 import type { AgentRegistry } from '../agents/registry';
 import { authorityOf, requireAuthority } from '../api/auth';
+import { foreground } from '../api/foreground';
 import type { ApiContext } from '../api/server';
 import { forbidden } from '../errors';
 import { parseInput } from '../validation';
 import { checkChangeable, checkedStore, memoryCaller, readableMemory, searchContext, writeContext } from './access';
 import type { MemoryEngine } from './engine';
+import { EXTRACT_IN_WORKER_FROM } from './extract-runner';
 import { registerMemoryGraphRoutes } from './graph/http';
 
 const MemoryId = z.string().length(26);
@@ -32,6 +34,8 @@ export function registerMemoryRoutes(context: ApiContext, registry: AgentRegistr
   http.post(`${API_PREFIX}/memory/extract`, async (request, reply) => {
     const by = caller(request);
     const input = parseInput(ExtractRequest, request.body, 'extraction request');
+    // A large extraction is bulk work itself: other agents' requests go before its slices, not the other way round.
+    if (input.text.length >= EXTRACT_IN_WORKER_FROM) foreground.demote(request);
     const result = await engine.extract(input, writeContext(by, input.project));
     return reply.code(201).send(result);
   });

@@ -6,6 +6,7 @@
 import type { MemoryDraft } from '../extract';
 import type { MemorySource, StoredMemory } from '../../shared/memory-protocol';
 import type { z } from 'zod';
+import { foreground } from '../api/foreground';
 import type { ParsedMemoryInput } from './store';
 
 /**
@@ -33,7 +34,8 @@ export async function storeDraftsInBatches(
   const storedIds = new Map<string, string>();
   const results: StoredMemory[] = [];
   for (let from = 0; from < ordered.length; from += size) {
-    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Other agents' requests first: a commit waits until none is running (or BULK_MAX_WAIT_MS).
+    if (from > 0) await foreground.turn();
     const batch = ordered.slice(from, from + size);
     const position = new Map<string, number>();
     const inputs = batch.map((draft, i) => {

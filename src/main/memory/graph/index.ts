@@ -8,6 +8,7 @@
 import type { MemoryLink, MemoryLinkKind, MemoryLinks, MemoryNeighbourhood, MemoryTopic } from '../../../shared/memory-graph-protocol';
 import { MEMORY_LINK_KINDS } from '../../../shared/memory-graph-protocol';
 import type { Memory, MemoryKind, MemorySearchResult } from '../../../shared/memory-protocol';
+import { foreground } from '../../api/foreground';
 import { ulidGenerator } from '../../ids';
 import type { CatalogEntry, MemoryStore, MemoryStoreWatcher, SearchContext } from '../store';
 import { extractEntities } from './entities';
@@ -294,7 +295,7 @@ export class MemoryGraph implements MemoryStoreWatcher {
   }
 }
 
-/** A turn of the event loop: timers and I/O of everyone else run before the next batch. */
+/** A turn of the event loop: timers and I/O of everyone else run before the next batch, and running requests finish. */
 function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return foreground.turn();
 }
