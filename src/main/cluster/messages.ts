@@ -195,8 +195,11 @@ export class ClusterMessages implements MessageReplication {
       const items = batches.flatMap((batch) => batch.items);
       const acks = [...this.acksToRetry.splice(0), ...batches.flatMap((batch) => batch.acks)];
       if (!this.live) {
-        // An earlier batch failed: these wait in the outbox behind it (they are counted there), to go in seq order.
+        // An earlier batch failed, or Redis went away: these wait in the outbox behind what is there, to go in seq
+        // order when it is drained.
         this.acksToRetry.push(...acks);
+        this.recordNow();
+        this.changeQueued(this.tables!.outboxCount());
         batches.forEach((batch) => batch.done());
         continue;
       }
