@@ -27,8 +27,11 @@ const NOT_TOPICAL = new Set<MemoryKind>(['document', 'section']);
  * by half.
  */
 const VISITS_PER_MEMORY = 1;
-/** Members looked at per re-balancing slice (one transaction, a few milliseconds). */
-const VISITS_PER_SLICE = 16;
+/**
+ * Members looked at per re-balancing slice (a millisecond or two): in the batch's own transaction when the batch left
+ * time, else in one of their own. A commit costs about as much as a dozen visits.
+ */
+const VISITS_PER_SLICE = 64;
 /** Topics labelled per turn in the background (a request labels what it shows at once). */
 const LABELS_PER_TURN = 2;
 const CURSOR_KEY = 'graph_cursor';
@@ -118,11 +121,9 @@ export class MemoryGraph implements MemoryStoreWatcher {
         if (finished) break;
       }
       while (this.credits >= 1 && !this.closed && this.store.db.open) {
-        const visits = Math.min(VISITS_PER_SLICE, Math.floor(this.credits));
-        this.credits -= visits;
         const now = new Date().toISOString();
         this.store.db.transaction(() => {
-          this.topics.rebalanceSlice(now, visits);
+          this.rebalance(now);
           this.topics.save();
         }).immediate();
         await turn();
@@ -170,12 +171,20 @@ export class MemoryGraph implements MemoryStoreWatcher {
         const vector = this.store.vectorOf(id);
         if (vector) this.topics.assign(id, row.project, row.text, vector, now);
       }
+      this.credits += taken * VISITS_PER_MEMORY;
+      if (this.credits >= 1 && performance.now() - started < SLICE_MS / 2) this.rebalance(now);
       this.topics.save();
       if (taken > 0) this.s.setMeta.run(CURSOR_KEY, String(rows[taken - 1]!.id));
       finished = rows.length < BATCH && taken === rows.length;
     }).immediate();
-    this.credits += taken * VISITS_PER_MEMORY;
     return finished;
+  }
+
+  /** One slice of the re-balancing paid for (inside the caller's transaction). */
+  private rebalance(now: string): void {
+    const visits = Math.min(VISITS_PER_SLICE, Math.floor(this.credits));
+    this.credits -= visits;
+    this.topics.rebalanceSlice(now, visits);
   }
 
   /**
