@@ -248,7 +248,8 @@ export class MemoryEngine {
     let extractedDrafts: ExtractResult;
     try {
       extractedDrafts = await this.extractor.extract(input.text, {
-        embed: (texts) => encoder.embed(texts),
+        // Bulk: on the niced inference worker, so other agents' searches and stores get the cores first.
+        embed: (texts) => encoder.embed(texts, { bulk: true }),
         title: input.title,
         project: context.project,
         // The source keeps the document's key stable when the same source is extracted again.
