@@ -122,7 +122,7 @@ describe('the weak flag by the kind of answer, on a real store', () => {
   });
 
   it('a "who" question whose first hit names the person is not weak at a like lead', async () => {
-    const { first, lead } = await ask('who looks over changes to the billing schema?');
+    const { first, lead } = await ask('who vets alterations to the billing schema?');
     expect(first.memory.text).toMatch(/^Olga Petrenko reviews/);
     expect(lead).toBeGreaterThanOrEqual(WEAK_LEAD);
     expect(lead).toBeLessThan(WEAK_LEAD_WITHOUT_ANSWER);
