@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnnxSentenceEncoder, ensureDefaultEncoder } from '../../src/main/embedding';
-import { BULK_INFERENCE_NICENESS } from '../../src/main/embedding/inference-worker';
 import { extractMemories } from '../../src/main/extract';
 import { EXTRACT_IN_WORKER_FROM, EXTRACT_NICENESS, ExtractRunner, WORKER_EMBED_CALL_SIZE } from '../../src/main/memory/extract-runner';
 import { MemoryEngine } from '../../src/main/memory/engine';
@@ -36,8 +35,7 @@ function largeDocument(): string {
 }
 
 beforeAll(async () => {
-  // Two inference workers, the second niced for bulk runs (inference-worker.ts).
-  encoder = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(path.resolve('resources')), { threads: 2 });
+  encoder = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(path.resolve('resources')));
 });
 
 afterAll(async () => {
@@ -58,14 +56,12 @@ describe('extraction off the event loop', () => {
       };
       const inWorker = await runner.extract(text, { embed, source: 'big.md', project: 'p' });
       if (process.platform === 'linux') {
-        // The worker's thread and the bulk inference worker's, and only they, run at the extraction's niceness: the
-        // hub's other threads keep theirs.
+        // The worker's thread, and only it, runs at the extraction's niceness: the hub's other threads keep theirs.
         const nice = readdirSync('/proc/self/task').map((task) => {
           const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
           return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
         });
-        expect(BULK_INFERENCE_NICENESS).toBe(EXTRACT_NICENESS);
-        expect(nice.filter((value) => value === EXTRACT_NICENESS)).toHaveLength(2);
+        expect(nice.filter((value) => value === EXTRACT_NICENESS)).toHaveLength(1);
         expect(os.getPriority()).toBe(0);
       }
       const callsInWorker = embedCalls;

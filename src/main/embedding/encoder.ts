@@ -14,8 +14,6 @@ import { SentencePieceUnigramTokenizer, type Tokenizer } from './tokenizer';
 
 export interface EmbedOptions {
   urgent?: boolean;
-  /** Bulk texts nobody waits on one by one (an extraction's): run on the pool's niced worker (inference-worker.ts). */
-  bulk?: boolean;
 }
 
 export interface SentenceEncoder {
@@ -183,7 +181,7 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
       // an extraction's calls, then behind the batch running on the least busy worker).
       return this.embedNow(texts, { urgent: true }).finally(() => (this.waitingTexts -= texts.length));
     }
-    const run = this.queue.then(() => this.embedNow(texts, options.bulk ? { bulk: true } : {})).finally(() => (this.waitingTexts -= texts.length));
+    const run = this.queue.then(() => this.embedNow(texts)).finally(() => (this.waitingTexts -= texts.length));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -199,7 +197,7 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
     await this.runner.release();
   }
 
-  /** `options.urgent` / `bulk`: passed to the runner, which runs them first in a worker / on its niced one (inference-worker.ts). */
+  /** `options.urgent`: the runner gives the batches its session kept for urgent runs (inference-worker.ts). */
   protected abstract embedNow(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
 
   /**

@@ -2,21 +2,12 @@
  * The inference worker (a worker thread started by inference-worker.ts): one ONNX session, runs posted batches in
  * order, urgent ones (a search's query) before the others still waiting.
  */
-import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData, PlainTensor } from './inference-worker';
 
 const port = parentPort!;
-const { modelPath, options, niceness } = workerData as InferenceWorkerData;
-// Linux only: there a thread's priority is its own; elsewhere setting it would lower the whole hub.
-if (niceness !== undefined && process.platform === 'linux') {
-  try {
-    os.setPriority(niceness);
-  } catch {
-    // Not permitted here: this worker runs at the hub's priority.
-  }
-}
+const { modelPath, options } = workerData as InferenceWorkerData;
 const ready = ort.InferenceSession.create(modelPath, options);
 // The encoder posts all batches of a call at once, so the session goes from one batch to the next without waiting for
 // the main thread. onnxruntime-node itself runs each inference synchronously on this thread (from a setImmediate), so
@@ -68,7 +59,7 @@ async function handle(message: InferenceRequest): Promise<void> {
       t.dispose();
     }
     for (const t of Object.values(tensors)) t.dispose();
-    port.postMessage({ id, result, niceness: os.getPriority() } satisfies InferenceReply, transfer);
+    port.postMessage({ id, result } satisfies InferenceReply, transfer);
   } catch (error) {
     port.postMessage({ id, error: String((error as Error | undefined)?.message || error) } satisfies InferenceReply);
   }

@@ -17,8 +17,6 @@ export interface RunOutput {
 export interface RunOptions {
   /** A run someone waits for (a search's query): a pool runs it on the session it keeps for urgent runs. */
   urgent?: boolean;
-  /** Bulk work nobody waits on run by run (an extraction's batches): a pool runs it on its niced worker. */
-  bulk?: boolean;
 }
 
 export interface InferenceRunner {
@@ -38,30 +36,15 @@ export interface PlainTensor<D extends ArrayBufferView = ArrayBufferView> {
 export interface InferenceWorkerData {
   modelPath: string;
   options: ort.InferenceSession.SessionOptions;
-  /** The worker thread lowers its own priority to this at start (Linux only: elsewhere it would lower the hub). */
-  niceness?: number;
 }
 
 /** A run (answered by an InferenceReply with the same id), or the release that ends the worker. */
 export type InferenceRequest = { id: number; feeds: Record<string, PlainTensor>; outputNames?: readonly string[]; urgent?: boolean } | { release: true };
 
-/** `niceness`: the worker thread's priority when it ran (os.getPriority), so a pool can tell where work ran. */
-export type InferenceReply =
-  | { id: number; result: Record<string, PlainTensor<Float32Array>>; niceness: number; error?: undefined }
-  | { id: number; error: string; result?: undefined; niceness?: undefined };
+export type InferenceReply = { id: number; result: Record<string, PlainTensor<Float32Array>>; error?: undefined } | { id: number; error: string; result?: undefined };
 
-/** One worker of a pool as it has been used: runs answered, and its thread's niceness at the last one. */
-export interface InferenceWorkerUse {
-  runs: number;
-  niceness: number | undefined;
-}
-
-/** Bulk inference runs at this niceness in a pool of two or more workers (as the extraction worker does). */
-export const BULK_INFERENCE_NICENESS = 10;
-
-export function workerRunner(modelPath: string, options: ort.InferenceSession.SessionOptions, niceness?: number): InferenceRunner & { use: InferenceWorkerUse } {
-  const workerData: InferenceWorkerData = { modelPath, options, ...(niceness !== undefined ? { niceness } : {}) };
-  const use: InferenceWorkerUse = { runs: 0, niceness: undefined };
+export function workerRunner(modelPath: string, options: ort.InferenceSession.SessionOptions): InferenceRunner {
+  const workerData: InferenceWorkerData = { modelPath, options };
   const worker = startWorker('inference-worker', { workerData });
   worker.unref();
   let nextId = 1;
@@ -74,8 +57,6 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
     const waiter = pending.get(message.id);
     if (!waiter) return;
     pending.delete(message.id);
-    use.runs++;
-    if (message.niceness !== undefined) use.niceness = message.niceness;
     if (message.error !== undefined || !message.result) {
       waiter.reject(new Error(message.error ?? 'the inference worker returned nothing'));
       return;
@@ -88,7 +69,6 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
   worker.on('exit', (code) => failAll(new Error(`the inference worker exited (${code})`)));
 
   return {
-    use,
     run(feeds, outputNames, runOptions) {
       const id = nextId++;
       const plain: Record<string, PlainTensor> = {};
@@ -121,34 +101,22 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
  * ~900 µs for a two-threaded one (the threads synchronise on every operator), so two sessions side by side do ~25%
  * more texts per second when both cores are free, and waste less when the hub's main thread needs one.
  * Why elements and not runs: batches come longest first, so alternating runs gave one worker all the long ones.
- *
- * Bulk runs (an extraction's batches) go only to the last worker, whose thread runs at niceness 10 on Linux: alone on
- * the machine it still gets a whole core, but when the hub's main thread and the other worker (searches, stores) want
- * the cores, they get them first. Other runs go to the least loaded worker, the niced one too when it is the idler.
  */
-export function workerPool(modelPath: string, options: ort.InferenceSession.SessionOptions, size: number): InferenceRunner & { use(): InferenceWorkerUse[] } {
-  if (size <= 1) {
-    const single = workerRunner(modelPath, { ...options, intraOpNumThreads: 1 });
-    return { run: single.run, release: single.release, use: () => [single.use] };
-  }
+export function workerPool(modelPath: string, options: ort.InferenceSession.SessionOptions, size: number): InferenceRunner {
+  if (size <= 1) return workerRunner(modelPath, { ...options, intraOpNumThreads: 1 });
   // (A session kept for urgent runs only cost ~58 MB more of the hub's memory, for no difference measured in other
   // agents' search latency during a 2 MB extraction; the urgent lane inside each worker costs nothing.)
-  const workers = Array.from({ length: size }, (_, i) => ({
-    runner: workerRunner(modelPath, { ...options, intraOpNumThreads: 1 }, i === size - 1 ? BULK_INFERENCE_NICENESS : undefined),
-    outstanding: 0,
-  }));
-  const bulkWorker = workers[size - 1]!;
+  const workers = Array.from({ length: size }, () => ({ runner: workerRunner(modelPath, { ...options, intraOpNumThreads: 1 }), outstanding: 0 }));
   return {
     run(feeds, outputNames, runOptions) {
       const first = Object.values(feeds)[0];
       const work = first ? first.dims.reduce((product, dim) => product * dim, 1) : 1;
-      const worker = runOptions?.bulk ? bulkWorker : workers.reduce((best, w) => (w.outstanding < best.outstanding ? w : best));
+      const worker = workers.reduce((best, w) => (w.outstanding < best.outstanding ? w : best));
       worker.outstanding += work;
       return worker.runner.run(feeds, outputNames, runOptions).finally(() => (worker.outstanding -= work));
     },
     async release() {
       await Promise.all(workers.map((w) => w.runner.release()));
     },
-    use: () => workers.map((w) => ({ ...w.runner.use })),
   };
 }

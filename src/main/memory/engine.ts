@@ -248,8 +248,7 @@ export class MemoryEngine {
     let extractedDrafts: ExtractResult;
     try {
       extractedDrafts = await this.extractor.extract(input.text, {
-        // Bulk: on the niced inference worker, so other agents' searches and stores get the cores first.
-        embed: (texts) => encoder.embed(texts, { bulk: true }),
+        embed: (texts) => encoder.embed(texts),
         title: input.title,
         project: context.project,
         // The source keeps the document's key stable when the same source is extracted again.
