@@ -20,7 +20,9 @@ const USAGE = `Usage: npm run bench -- memory [options]
   --stores-only       stop after the store phases (single, concurrent, batched): no IVF wait, search or recall
   --search-only       no store phases: the hub runs on the data directory given by --data (one kept with
                       --keep-data), waits for its index, then searches (and checks recall unless --recall-queries 0)
-  --data DIR          the existing data directory --search-only runs on (searches record use in it; never removed)
+  --single-only       only the single-store phase (one store in flight): on an empty engine, or with --data on that
+                      data directory once its index is ready (it stores into it: run on a copy to repeat a run)
+  --data DIR          the existing data directory --search-only or --single-only runs on (never removed)
   --quiet-wait S      wait up to S seconds before each phase for other processes to go quiet (10; 0: never)
   --quick             10,000 memories, fewer samples (a smoke run, not a measurement)
   --profile           run the hub under --cpu-prof and print its top self-time functions
@@ -52,6 +54,7 @@ export interface Options {
   strict: boolean;
   storesOnly: boolean;
   searchOnly: boolean;
+  singleOnly: boolean;
   data: string | undefined;
 }
 
@@ -74,6 +77,7 @@ export function parseOptions(argv: string[]): Options | null {
       'ivf-timeout': { type: 'string' },
       'stores-only': { type: 'boolean' },
       'search-only': { type: 'boolean' },
+      'single-only': { type: 'boolean' },
       data: { type: 'string' },
     },
   });
@@ -105,11 +109,13 @@ export function parseOptions(argv: string[]): Options | null {
     strict: values.strict ?? false,
     storesOnly: values['stores-only'] ?? false,
     searchOnly: values['search-only'] ?? false,
+    singleOnly: values['single-only'] ?? false,
     data: values.data,
   };
   if (options.searchOnly && !options.data) throw new Error('--search-only needs --data DIR (a data directory kept with --keep-data)');
   if (options.data && !existsSync(path.join(options.data, 'memory.sqlite'))) throw new Error(`--data ${options.data}: no memory.sqlite there`);
-  if (options.data && !options.searchOnly) throw new Error('--data is for --search-only');
+  if (options.data && !options.searchOnly && !options.singleOnly) throw new Error('--data is for --search-only or --single-only');
+  if (options.singleOnly && (options.searchOnly || options.storesOnly)) throw new Error('--single-only excludes --search-only and --stores-only');
   if (options.searchOnly && options.storesOnly) throw new Error('--search-only and --stores-only exclude each other');
   if (options.batchMax < options.batchMin) throw new Error('--batch-max must be >= --batch-min');
   if (options.k > 200) throw new Error('--k must be <= 200 (the API maximum)');

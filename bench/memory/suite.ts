@@ -122,7 +122,18 @@ export async function run(argv: string[] = []): Promise<number> {
     const pid = hub.pid;
 
     const storing = !options.searchOnly;
-    if (storing) await attempt('single', async () => {
+    if (options.singleOnly && opened.total > 0) {
+      // On a kept data directory: its index as a full run has it before single@N, and notes it does not hold yet.
+      await attempt('single-at-scale', async () => {
+        options.memories = opened.total;
+        results.ivf = await waitForIvf(client, pid, opened.total >= IVF_THRESHOLD ? 'ivf' : 'flat', options);
+        notes.take(opened.total + options.concurrent + 1000);
+        for (const draft of notes.take(30)) await client.store([draft]);
+        await settle(pid, 'single-at-scale');
+        results.singleAtScale = await singleStores(client, notes, options.single, pid);
+        logStore(`single (at ${fmt(opened.total)} memories, ${results.ivf.kind} index)`, results.singleAtScale);
+      });
+    } else if (storing) await attempt('single', async () => {
       // Warm-up: the first ONNX runs, JIT, SQLite page cache.
       for (const draft of notes.take(30)) await client.store([draft]);
       await settle(pid, 'single');
@@ -130,13 +141,13 @@ export async function run(argv: string[] = []): Promise<number> {
       logStore('single (empty engine)', results.single);
     });
 
-    if (storing) await attempt('concurrent', async () => {
+    if (storing && !options.singleOnly) await attempt('concurrent', async () => {
       await settle(pid, 'concurrent');
       results.concurrent = await concurrentStores(client, notes, options.concurrent, options.clients, pid);
       logStore(`concurrent singles (${options.clients} in flight)`, results.concurrent);
     });
 
-    const loaded = !storing || await attempt('batched', async () => {
+    const loaded = !storing || options.singleOnly || await attempt('batched', async () => {
       await settle(pid, 'batched');
       const already = (await client.stats()).total;
       results.batched = await batchedStores(client, notes, options, already, pid);
@@ -145,7 +156,7 @@ export async function run(argv: string[] = []): Promise<number> {
       results.rss.afterLoad = memoryStatus(pid)?.rss;
     });
 
-    if (loaded && !options.storesOnly) {
+    if (loaded && !options.storesOnly && !options.singleOnly) {
       // --search-only: the memories already stored are the ones searched.
       if (!storing) options.memories = opened.total;
       await attempt('ivf', async () => {
@@ -192,7 +203,7 @@ export async function run(argv: string[] = []): Promise<number> {
     snapshot.remove();
   }
 
-  if (dataDir && options.recallQueries > 0 && (results.batched || results.search) && !options.storesOnly) {
+  if (dataDir && options.recallQueries > 0 && (results.batched || results.search) && !options.storesOnly && !options.singleOnly) {
     await attempt('recall', async () => {
       results.recall = await recallCheck(dataDir!, options);
       console.log(`[recall] recall@${results.recall.k} of the hub's saved ${results.recall.indexKind} index vs exact: ${fmt(results.recall.recallAt10)} (${results.recall.queries} queries)`);
