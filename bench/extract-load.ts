@@ -4,7 +4,7 @@
  * idle, then while a third agent extracts a ~2 MB document (the seeded transcript of bench/extract.ts) over HTTP.
  * Target: message and search p99 during the extraction within 2x of idle.
  *
- *   node --import tsx bench/extract-load.ts [--mb 2] [--idle-seconds 10] [--no-build] [--profile DIR]
+ *   node --import tsx bench/extract-load.ts [--mb 2] [--idle-seconds 10] [--no-build] [--profile DIR] [--entry FILE]
  *   npm run bench -- extract-load [...]
  *
  * Prints a table and writes bench/results/extract-load-<ts>.json.
@@ -25,7 +25,7 @@ import { writeResults } from './lib/results';
 import { summarize, type Summary } from './lib/stats';
 import { printTable } from './lib/table';
 
-export const description = 'message and search latency of other agents while a ~2 MB document is extracted, vs idle: [--mb N] [--idle-seconds N] [--no-build]';
+export const description = 'message and search latency of other agents while a ~2 MB document is extracted, vs idle: [--mb N] [--idle-seconds N] [--no-build] [--profile DIR] [--entry FILE]';
 
 const QUERIES = ['why does the message store drop pending messages', 'backup snapshot failure', 'how is the vector index rebuilt', 'rate limiter retries', 'config loader defaults', 'websocket gateway reconnect', 'what did we decide about locking', 'migration runner timeout'];
 const NOTES = [
@@ -76,15 +76,16 @@ async function expectOk(response: Promise<{ status: number; text: string }>, wha
   return text;
 }
 
-export async function run(options: { mb: number; idleSeconds: number; build: boolean; profileDir?: string }): Promise<void> {
+export async function run(options: { mb: number; idleSeconds: number; build: boolean; profileDir?: string; entry?: string }): Promise<void> {
   const machine = machineFacts();
   console.log(`Other agents during a large extraction — ${machineLine(machine)}`);
-  const build = ensureBuilt(options.build);
+  // --entry: another build of the hub (a copy of out/main from another commit), to compare two builds back to back.
+  const build = options.entry ? { built: false, stale: null, builtAt: null, entry: options.entry } : ensureBuilt(options.build);
   let words = 300_000;
   let text = generateTranscript(words);
   while (text.length < options.mb * 1024 * 1024) text = generateTranscript((words = Math.ceil(words * ((options.mb * 1024 * 1024) / text.length) * 1.02)));
   console.log(`document: ${(text.length / 1024 / 1024).toFixed(2)} MB, ${words.toLocaleString('en-US')} words`);
-  const hub = await startHub({ label: 'extract-load', ...(options.profileDir ? { cpuProfDir: options.profileDir } : {}) });
+  const hub = await startHub({ label: 'extract-load', ...(options.profileDir ? { cpuProfDir: options.profileDir } : {}), ...(options.entry ? { entry: options.entry } : {}) });
   try {
     const [sender, receiver, searcher, extractor] = (await registerAgents(hub.baseUrl, 4, { prefix: 'load' })) as [AgentCredentials, AgentCredentials, AgentCredentials, AgentCredentials];
     const api = (p: string) => `${hub.baseUrl}/api/v1${p}`;
@@ -124,6 +125,19 @@ export async function run(options: { mb: number; idleSeconds: number; build: boo
         return [name, idle.count, idle.p50, idle.p99, busy.count, busy.p50, busy.p99, busy.max, ratio, ratio <= 2 ? 'yes' : 'NO'];
       }),
     );
+    // The two halves of the busy phase: extracting (the worker parses, the inference workers embed) and storing the
+    // drafts (commits on the main thread), split at the hub's extractMs.
+    const split = started + report.stats.extractMs;
+    const phases = (samples: Sample[]) => ({ extracting: stat(samples.filter((s) => s.at < split)), storing: stat(samples.filter((s) => s.at >= split)) });
+    const byPhase = { message: phases(busyMessages), search: phases(busySearches) };
+    printTable(
+      'During the extraction, by phase',
+      ['request', 'extracting n', 'p50 ms', 'p99 ms', 'storing n', 'p50 ms', 'p99 ms'],
+      (['message', 'search'] as const).map((name) => {
+        const { extracting, storing } = byPhase[name];
+        return [name, extracting.count, extracting.p50, extracting.p99, storing.count, storing.p50, storing.p99];
+      }),
+    );
     console.log(`load average (1 min): ${idleLoad.toFixed(2)} idle phase, ${busyLoad.toFixed(2)} after the extraction, on ${machine.cores} cores`);
     console.log(`extraction: ${(report.stats.extractMs / 1000).toFixed(1)} s extracting, ${(report.stats.totalMs / 1000).toFixed(1)} s in all, ${report.stats.drafts.toLocaleString('en-US')} drafts`);
     const file = writeResults('extract-load', {
@@ -134,6 +148,7 @@ export async function run(options: { mb: number; idleSeconds: number; build: boo
       loadAverage: { idle: idleLoad, busy: busyLoad },
       extraction: { seconds: extractSeconds, memories: report.stored.length, stats: report.stats },
       latency: rows,
+      busyByPhase: byPhase,
     });
     console.log(`Results: ${path.relative(repoRoot, file)}`);
   } finally {
@@ -147,12 +162,12 @@ export async function run(options: { mb: number; idleSeconds: number; build: boo
 export const suite = {
   description,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { mb: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'no-build': { type: 'boolean' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({ args: argv, options: { mb: { type: 'string' }, 'idle-seconds': { type: 'string' }, 'no-build': { type: 'boolean' }, profile: { type: 'string' }, entry: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) {
       console.log(`extract-load: ${description}`);
       return 0;
     }
-    await run({ mb: Number(values.mb ?? 2), idleSeconds: Number(values['idle-seconds'] ?? 10), build: !values['no-build'], ...(values.profile ? { profileDir: path.resolve(values.profile) } : {}) });
+    await run({ mb: Number(values.mb ?? 2), idleSeconds: Number(values['idle-seconds'] ?? 10), build: !values['no-build'], ...(values.profile ? { profileDir: path.resolve(values.profile) } : {}), ...(values.entry ? { entry: path.resolve(values.entry) } : {}) });
     return 0;
   },
 };

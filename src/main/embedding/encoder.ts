@@ -14,6 +14,11 @@ import { SentencePieceUnigramTokenizer, type Tokenizer } from './tokenizer';
 
 export interface EmbedOptions {
   urgent?: boolean;
+  /**
+   * Texts nobody waits on turn by turn (a large extraction's): queued apart from other calls, so a store's texts do
+   * not wait behind them, and run on some of the inference workers only (inference-worker.ts, workerPool).
+   */
+  bulk?: boolean;
 }
 
 export interface SentenceEncoder {
@@ -167,6 +172,8 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   abstract readonly dimension: number;
   /** Serialises embed() calls: one inference at a time keeps memory bounded and the thread budget honest. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Serialises bulk calls, beside the queue above: their batches go to workers interactive calls can avoid. */
+  private bulkQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Texts queued or running: the inference queue's depth, which the advisor watches. */
   private waitingTexts = 0;
@@ -181,6 +188,11 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
       // an extraction's calls, then behind the batch running on the least busy worker).
       return this.embedNow(texts, { urgent: true }).finally(() => (this.waitingTexts -= texts.length));
     }
+    if (options.bulk) {
+      const run = this.bulkQueue.then(() => this.embedNow(texts, { bulk: true })).finally(() => (this.waitingTexts -= texts.length));
+      this.bulkQueue = run.catch(() => undefined);
+      return run;
+    }
     const run = this.queue.then(() => this.embedNow(texts)).finally(() => (this.waitingTexts -= texts.length));
     this.queue = run.catch(() => undefined);
     return run;
@@ -193,11 +205,11 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue;
+    await Promise.all([this.queue, this.bulkQueue]);
     await this.runner.release();
   }
 
-  /** `options.urgent`: the runner gives the batches its session kept for urgent runs (inference-worker.ts). */
+  /** `options` go to the runner with each batch: urgent ones skip its queues, bulk ones keep off some of its workers. */
   protected abstract embedNow(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
 
   /**

@@ -3,6 +3,7 @@
  * hub's main thread a batch of 32 sentences blocked the event loop ~24 ms, delaying every message push meanwhile.
  * The worker holds its own session of the same model; tensors cross as transferred buffers.
  */
+import os from 'node:os';
 import type * as ort from 'onnxruntime-node';
 import { startWorker } from '../programs';
 
@@ -15,8 +16,10 @@ export interface RunOutput {
 }
 
 export interface RunOptions {
-  /** A run someone waits for (a search's query): a pool runs it on the session it keeps for urgent runs. */
+  /** A run someone waits for (a search's query): its worker runs it before the bulk runs queued there. */
   urgent?: boolean;
+  /** A run nobody waits on turn by turn (an extraction's texts): a pool keeps it off some workers (see workerPool). */
+  bulk?: boolean;
 }
 
 export interface InferenceRunner {
@@ -94,24 +97,36 @@ export function workerRunner(modelPath: string, options: ort.InferenceSession.Se
 }
 
 /**
+ * Workers a pool lets bulk runs use: all but one core's worth, so that on 2 cores an extraction's batches keep one
+ * worker busy and the hub's main thread (answering every agent) and interactive runs share the other core. With both
+ * workers on bulk batches and the main thread storing drafts, three busy threads took turns on two cores, and other
+ * agents' message and search p99 doubled during a 2 MB extraction.
+ */
+export function bulkWorkersFor(size: number, cores = os.availableParallelism()): number {
+  return Math.max(1, Math.min(size, cores - 1));
+}
+
+/**
  * `size` inference workers, each with a single-threaded session of the model; each run goes to the worker with the
- * least work outstanding, counted in input elements (a batch's rows × padded length). An urgent run there waits only
- * for the run under way, not for the ones queued (inference-program.ts). Why not one worker with `size` intra-op
+ * least work outstanding, counted in input elements (a batch's rows × padded length); a bulk run only to one of the
+ * first `bulkWorkers`, so interactive runs find the others free of its backlog. An urgent run waits only for the run
+ * under way in its worker, not for the ones queued (inference-program.ts). Why not one worker with `size` intra-op
  * threads: on the project's 2-core machines a single-threaded session embeds a text for ~725 µs of CPU against
  * ~900 µs for a two-threaded one (the threads synchronise on every operator), so two sessions side by side do ~25%
  * more texts per second when both cores are free, and waste less when the hub's main thread needs one.
  * Why elements and not runs: batches come longest first, so alternating runs gave one worker all the long ones.
  */
-export function workerPool(modelPath: string, options: ort.InferenceSession.SessionOptions, size: number): InferenceRunner {
+export function workerPool(modelPath: string, options: ort.InferenceSession.SessionOptions, size: number, bulkWorkers = bulkWorkersFor(size)): InferenceRunner {
   if (size <= 1) return workerRunner(modelPath, { ...options, intraOpNumThreads: 1 });
   // (A session kept for urgent runs only cost ~58 MB more of the hub's memory, for no difference measured in other
   // agents' search latency during a 2 MB extraction; the urgent lane inside each worker costs nothing.)
   const workers = Array.from({ length: size }, () => ({ runner: workerRunner(modelPath, { ...options, intraOpNumThreads: 1 }), outstanding: 0 }));
+  const forBulk = workers.slice(0, Math.max(1, Math.min(size, bulkWorkers)));
   return {
     run(feeds, outputNames, runOptions) {
       const first = Object.values(feeds)[0];
       const work = first ? first.dims.reduce((product, dim) => product * dim, 1) : 1;
-      const worker = workers.reduce((best, w) => (w.outstanding < best.outstanding ? w : best));
+      const worker = (runOptions?.bulk ? forBulk : workers).reduce((best, w) => (w.outstanding < best.outstanding ? w : best));
       worker.outstanding += work;
       return worker.runner.run(feeds, outputNames, runOptions).finally(() => (worker.outstanding -= work));
     },

@@ -14,7 +14,7 @@ import type { SentenceEncoder } from '../embedding';
 import { HubError } from '../errors';
 import type { ServiceRegistry } from '../monitor/service-registry';
 import { ExtractRefused, checkExtractable, type ExtractResult } from '../extract';
-import { ExtractRunner } from './extract-runner';
+import { EXTRACT_IN_WORKER_FROM, ExtractRunner } from './extract-runner';
 import { storeDraftsInBatches } from './store-drafts';
 import { MemoryGraph } from './graph';
 import {
@@ -248,7 +248,8 @@ export class MemoryEngine {
     let extractedDrafts: ExtractResult;
     try {
       extractedDrafts = await this.extractor.extract(input.text, {
-        embed: (texts) => encoder.embed(texts),
+        // A large text's sentences are bulk work: other agents' stores and searches keep a worker and a core.
+        embed: (texts) => encoder.embed(texts, { bulk: input.text.length >= EXTRACT_IN_WORKER_FROM }),
         title: input.title,
         project: context.project,
         // The source keeps the document's key stable when the same source is extracted again.
