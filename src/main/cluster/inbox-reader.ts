@@ -7,7 +7,7 @@
  */
 import { RESP_TYPES } from 'redis';
 import type { AgentRecord, AgentRegistry, AgentReplica } from '../agents/registry';
-import { type EntryMeta, type ReplicaTables, type ReplicatedEntry } from '../messaging/replication';
+import { FORWARDED, type EntryMeta, type ReplicaTables, type ReplicatedEntry } from '../messaging/replication';
 import type { MessagingService } from '../messaging/service';
 import type { ClusterKeys } from './keys';
 import type { RedisLink } from './redis-link';
@@ -165,23 +165,32 @@ export class InboxReader {
   private async readAll(agentId: string): Promise<void> {
     const key = this.keys.inbox(agentId);
     // Entries added after this moment may not be in the read below; only older ones can tell of an acknowledgement.
+    // Likewise for what this hub forwarded: only messages Redis took before now (seq below this) can.
+    const forwardedBefore = this.tables.forwardedBefore();
     const [seconds, micros] = await this.link.commands.time();
     const readFrom = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const present = new Set<string>();
+    const presentMessages = new Set<string>();
     let start = '-';
     let last = '0-0';
     for (;;) {
       const page = (await this.rangeBuffers.xRange(key, start, '+', { COUNT: RANGE_PAGE })) as RawEntry[];
       if (page.length === 0) break;
-      await this.store(await this.prepare(agentId, page));
+      const entries = await this.prepare(agentId, page);
+      await this.store(entries);
       last = page.at(-1)!.id.toString();
       for (const entry of page) present.add(entry.id.toString());
+      for (const entry of entries) presentMessages.add(entry.meta.id);
       if (page.length < RANGE_PAGE) break;
       start = `(${last}`;
     }
     const acknowledgedElsewhere = this.tables
       .tracked(agentId)
-      .filter(({ entryId }) => !present.has(entryId) && Number(entryId.split('-')[0]) < readFrom)
+      .filter(({ seq, entryId, messageId }) =>
+        entryId === FORWARDED
+          ? seq < forwardedBefore && !presentMessages.has(messageId)
+          : !present.has(entryId) && Number(entryId.split('-')[0]) < readFrom,
+      )
       .map(({ seq }) => seq);
     if (acknowledgedElsewhere.length > 0) this.tables.markAcked(agentId, acknowledgedElsewhere, this.registry);
     const agent = this.registry.find(agentId);

@@ -26,8 +26,6 @@ const RETRY_MS = 1_000;
 /** How long what Redis took may wait to be recorded with the next group commit before it is written on its own. */
 const RECORD_DELAY_MS = 5;
 
-type Forwarded = { seq: number; recipients: string[]; entryIds: string[] };
-
 interface Batch {
   items: ForwardItem[];
   acks: AckedEntries[];
@@ -46,10 +44,10 @@ export class ClusterMessages implements MessageReplication {
   private acksToRetry: AckedEntries[] = [];
   private queuedSends = 0;
   /**
-   * Batches Redis took whose outbox rows and entries are not written here yet. Lost in a crash, they are forwarded
-   * again on restart, and the reading hub deletes the repeats (ReplicaTables.apply).
+   * The last seq of the batches Redis took whose outbox rows are not deleted yet (0: none). Lost in a crash, they
+   * are forwarded again on restart, and the reading hub deletes the repeats (ReplicaTables.apply).
    */
-  private unrecorded: Forwarded[] = [];
+  private unrecorded = 0;
   private recordTimer: NodeJS.Timeout | undefined;
   private readonly sent = new Map<string, { messages: number; bytes: number }>();
   private readonly received = new Map<string, { messages: number; bytes: number }>();
@@ -101,24 +99,16 @@ export class ClusterMessages implements MessageReplication {
 
   // -- MessageReplication (called by the messaging service) ---------------------------------------------------------
 
-  stage(message: StoredMessage, sender: AgentRecord, recipients: string[], body: string | Buffer, idempotencyKey: string | null): ForwardItem | null {
-    // The other hubs cannot store a message from this hub's own cockpit identity: it stays here.
-    if (!this.shared(sender)) return null;
-    const targets = recipients.filter((id) => {
-      const agent = this.registry.find(id);
-      return agent !== undefined && this.shared(agent);
-    });
-    if (targets.length === 0) return null;
+  isShared(agent: AgentRecord): boolean {
+    // The other hubs cannot store a message from (or to) this hub's own cockpit identity: it stays here.
+    return this.shared(agent);
+  }
+
+  stage(message: StoredMessage, targets: string[], body: string | Buffer, idempotencyKey: string | null, response: SendResponse): ForwardItem {
     this.tables!.addOutbox(message.seq, targets);
     const meta = metaOf(message, this.hubId);
     if (typeof body !== 'string') meta.file = body.length;
-    const response: SendResponse = { id: message.id, threadId: message.threadId, createdAt: message.createdAt, recipients: recipients.length, duplicate: false };
     return { seq: message.seq, meta, body, recipients: targets, idempotencyKey, response };
-  }
-
-  stageAck(agentId: string, messageIds: readonly string[]): AckedEntries | null {
-    const entryIds = this.tables!.takeEntries(agentId, messageIds);
-    return entryIds.length > 0 ? { agentId, entryIds } : null;
   }
 
   forward(items: ForwardItem[], acks: AckedEntries[]): Promise<void> | null {
@@ -137,15 +127,14 @@ export class ClusterMessages implements MessageReplication {
   }
 
   recordForwarded(): (() => void) | null {
-    const count = this.unrecorded.length;
-    if (count === 0 || !this.tables) return null;
-    this.tables.forwarded(this.unrecorded);
+    const last = this.unrecorded;
+    if (last === 0 || !this.tables) return null;
+    this.tables.forwarded(last);
     return () => {
-      this.unrecorded.splice(0, count);
-      if (this.unrecorded.length === 0) {
-        clearTimeout(this.recordTimer);
-        this.recordTimer = undefined;
-      }
+      if (this.unrecorded !== last) return;
+      this.unrecorded = 0;
+      clearTimeout(this.recordTimer);
+      this.recordTimer = undefined;
     };
   }
 
@@ -234,22 +223,19 @@ export class ClusterMessages implements MessageReplication {
     if (items.length === 0 && acks.length === 0) return;
     // MULTI, not a plain pipeline: Redis then serves a reading hub's blocked XREAD once with the whole batch; a
     // pipeline wakes it per XADD, and its hub and Redis spend more per message (docs/benchmarks.md, Cluster).
-    const replies = (await multi.exec()) as unknown[];
-    let reply = 0;
-    const done: Forwarded[] = [];
+    await multi.exec();
+    let last = 0;
     for (const item of items) {
-      const entryIds = item.recipients.map(() => String(replies[reply++]));
-      if (item.idempotencyKey) reply += 2;
-      done.push({ seq: item.seq, recipients: item.recipients, entryIds });
+      last = Math.max(last, item.seq);
       const bytes = typeof item.body === 'string' ? Buffer.byteLength(item.body) : item.body.length;
       for (const agentId of item.recipients) {
         const hub = this.registry.find(agentId)?.remote?.hubId;
         if (hub && hub !== this.hubId) count(this.sent, hub, bytes);
       }
     }
-    if (done.length > 0) {
+    if (last > 0) {
       // Recorded with the next group commit (sends keep coming), or on its own a moment later.
-      this.unrecorded.push(...done);
+      this.unrecorded = Math.max(this.unrecorded, last);
       this.recordTimer ??= setTimeout(() => this.recordNow(), RECORD_DELAY_MS);
     }
   }
@@ -258,10 +244,10 @@ export class ClusterMessages implements MessageReplication {
   private recordNow(): void {
     clearTimeout(this.recordTimer);
     this.recordTimer = undefined;
-    if (this.unrecorded.length === 0) return;
+    if (this.unrecorded === 0) return;
     try {
       this.tables!.forwarded(this.unrecorded);
-      this.unrecorded = [];
+      this.unrecorded = 0;
     } catch (error) {
       // The database is closing (or failing): the outbox rows stay, so these are forwarded again after a restart,
       // and the reading hubs delete the repeats.

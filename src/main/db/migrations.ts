@@ -355,4 +355,21 @@ export const hubMigrations: Migration[] = [
       CREATE INDEX deliveries_fanout ON deliveries (seq) WHERE fanout IS NOT NULL;
     `,
   },
+  {
+    version: 14,
+    name: 'cluster entries kept with their deliveries',
+    // In a cluster a delivery names the Redis entry that holds it (entry_id) in its own row instead of a
+    // cluster_inbox row beside it: a message from another hub costs one b-tree insert less, and an acknowledgement
+    // takes its entries in the same UPDATE. '' marks a delivery this hub forwards (or will) to the agent's stream
+    // without learning its entry (src/main/messaging/replication.ts); NULL one that never went through Redis.
+    up: `
+      ALTER TABLE deliveries ADD COLUMN entry_id TEXT;
+      UPDATE deliveries SET entry_id = (SELECT c.entry_id FROM cluster_inbox c WHERE c.agent_id = deliveries.agent_id AND c.seq = deliveries.seq)
+        WHERE EXISTS (SELECT 1 FROM cluster_inbox c WHERE c.agent_id = deliveries.agent_id AND c.seq = deliveries.seq);
+      UPDATE deliveries SET entry_id = ''
+        WHERE entry_id IS NULL
+          AND EXISTS (SELECT 1 FROM cluster_outbox o, json_each(o.recipients) r WHERE o.seq = deliveries.seq AND r.value = deliveries.agent_id);
+      DROP TABLE cluster_inbox;
+    `,
+  },
 ];

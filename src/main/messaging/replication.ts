@@ -2,7 +2,7 @@
  * What the messaging service shares with the cluster (src/main/cluster/messages.ts) when hubs are joined through
  * Redis: the hooks it calls inside and after its group commit, the form a message takes in a Redis inbox stream,
  * and the tables that remember what waits for Redis (cluster_outbox) and which Redis entry holds each delivery
- * (cluster_inbox). Without a cluster none of this runs.
+ * (deliveries.entry_id). Without a cluster none of this runs.
  */
 import type { Importance, Recipient, SendResponse } from '../../shared/agent-protocol';
 import type { AgentRecord, AgentRegistry } from '../agents/registry';
@@ -59,10 +59,14 @@ export interface ReplicatedEntry {
 
 /** The cluster's hooks into the messaging service. */
 export interface MessageReplication {
-  /** Inside the commit of a new message: records what must reach Redis (an outbox row), or null when nothing. */
-  stage(message: StoredMessage, sender: AgentRecord, recipients: string[], body: string | Buffer, idempotencyKey: string | null): ForwardItem | null;
-  /** Inside the commit of an acknowledgement: the Redis entries it makes obsolete. */
-  stageAck(agentId: string, messageIds: readonly string[]): AckedEntries | null;
+  /**
+   * Whether messages between this agent and others go through Redis (not this hub's cockpit identity, not a local
+   * name conflict). A send from such an agent reaches such recipients' inbox streams: their deliveries are made with
+   * entry id '' (FORWARDED) and the message is staged.
+   */
+  isShared(agent: AgentRecord): boolean;
+  /** Inside the commit of a new message: records what must reach Redis (an outbox row) for these recipients. */
+  stage(message: StoredMessage, targets: string[], body: string | Buffer, idempotencyKey: string | null, response: SendResponse): ForwardItem;
   /**
    * After the commit: resolves once the messages are in Redis, or, with Redis away, at once (they wait in the
    * outbox, durably). Senders are acknowledged when it resolves.
@@ -78,6 +82,12 @@ export interface MessageReplication {
   /** Before an agent's inbox is served here: what reached it through Redis is in this hub's database. */
   ready(agent: AgentRecord): Promise<void>;
 }
+
+/**
+ * The entry id of a delivery this hub forwards to the agent's stream: its real id is not written back (one statement
+ * less per recipient); once the outbox row is gone the entry is in Redis, and the message's id finds it there.
+ */
+export const FORWARDED = '';
 
 type MessageRow = {
   seq: number;
@@ -112,18 +122,15 @@ export class ReplicaTables {
       outboxPage: db.prepare('SELECT seq, recipients FROM cluster_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       outboxCount: db.prepare('SELECT COUNT(*) FROM cluster_outbox').pluck(),
       messageBySeq: db.prepare('SELECT * FROM messages WHERE seq = ?'),
-      // The first entry of a delivery is the one kept: a repeat of it (forwarded again) is deleted when read.
-      remember: db.prepare('INSERT OR IGNORE INTO cluster_inbox (agent_id, seq, entry_id) VALUES (?, ?, ?)'),
-      remembered: db.prepare('SELECT entry_id FROM cluster_inbox WHERE agent_id = ? AND seq = ?').pluck(),
-      takeEntries: db.prepare(
-        `DELETE FROM cluster_inbox WHERE agent_id = ? AND seq IN (SELECT m.seq FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)))
-         RETURNING entry_id`,
-      ).pluck(),
-      forget: db.prepare('DELETE FROM cluster_inbox WHERE agent_id = ? AND seq = ?'),
-      deliveryState: db.prepare('SELECT acked_at IS NOT NULL FROM deliveries WHERE agent_id = ? AND seq = ?').pluck(),
+      // Every message committed before the oldest still waiting for Redis was taken by Redis.
+      forwardedBefore: db
+        .prepare('SELECT COALESCE((SELECT MIN(seq) FROM cluster_outbox), (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))')
+        .pluck(),
+      deliveryState: db.prepare('SELECT acked_at IS NOT NULL AS acked, entry_id AS entryId FROM deliveries WHERE agent_id = ? AND seq = ?'),
+      remember: db.prepare('UPDATE deliveries SET entry_id = ? WHERE agent_id = ? AND seq = ?'),
       tracked: db.prepare(
-        `SELECT d.seq, c.entry_id FROM deliveries d JOIN cluster_inbox c ON c.agent_id = d.agent_id AND c.seq = d.seq
-         WHERE d.agent_id = ? AND d.acked_at IS NULL`,
+        `SELECT d.seq, d.entry_id AS entryId, m.id AS messageId FROM deliveries d JOIN messages m ON m.seq = d.seq
+         WHERE d.agent_id = ? AND d.acked_at IS NULL AND d.entry_id IS NOT NULL`,
       ),
       markAcked: db.prepare('UPDATE deliveries SET acked_at = ? WHERE agent_id = ? AND seq = ? AND acked_at IS NULL'),
     };
@@ -138,19 +145,16 @@ export class ReplicaTables {
   }
 
   /**
-   * After Redis took a batch: its outbox rows go, and each delivery remembers its entry. The caller forwards in seq
-   * order and never a batch while older rows wait, so every row up to the batch's last seq is in it.
+   * After Redis took batches up to `lastSeq`: their outbox rows go (one statement). The caller forwards in seq order
+   * and never a batch while older rows wait, so every row up to it was taken.
    */
-  forwarded(items: Array<{ seq: number; recipients: string[]; entryIds: string[] }>): void {
-    if (items.length === 0) return;
-    let last = 0;
-    for (const item of items) last = Math.max(last, item.seq);
-    this.db.transaction(() => {
-      this.s.outboxDeleteUpTo.run(last);
-      for (const { seq, recipients, entryIds } of items) {
-        for (let i = 0; i < recipients.length; i++) this.s.remember.run(recipients[i]!, seq, entryIds[i]!);
-      }
-    })();
+  forwarded(lastSeq: number): void {
+    this.s.outboxDeleteUpTo.run(lastSeq);
+  }
+
+  /** Every message with a smaller seq that this hub forwards is in Redis now (its outbox row is gone). */
+  forwardedBefore(): number {
+    return this.s.forwardedBefore.get() as number;
   }
 
   /** Outbox rows after `afterSeq`, oldest first, rebuilt into what to forward (bodies read back from rows or files). */
@@ -169,14 +173,9 @@ export class ReplicaTables {
     return items;
   }
 
-  /** Inside the ack's commit: the entries of these messages in the agent's stream, forgotten here (one statement). */
-  takeEntries(agentId: string, messageIds: readonly string[]): string[] {
-    return this.s.takeEntries.all(agentId, JSON.stringify(messageIds)) as string[];
-  }
-
-  /** Unacknowledged deliveries of an agent that went through Redis, with their entries. */
-  tracked(agentId: string): Array<{ seq: number; entryId: string }> {
-    return (this.s.tracked.all(agentId) as Array<{ seq: number; entry_id: string }>).map((row) => ({ seq: row.seq, entryId: row.entry_id }));
+  /** Unacknowledged deliveries of an agent that went through Redis, with their entries (FORWARDED: not known here). */
+  tracked(agentId: string): Array<{ seq: number; entryId: string; messageId: string }> {
+    return this.s.tracked.all(agentId) as Array<{ seq: number; entryId: string; messageId: string }>;
   }
 
   /** Deliveries acknowledged on another hub: marked here too, so they are not delivered again. */
@@ -184,10 +183,7 @@ export class ReplicaTables {
     const now = new Date().toISOString();
     let count = 0;
     this.db.transaction(() => {
-      for (const seq of seqs) {
-        count += this.s.markAcked.run(now, agentId, seq).changes;
-        this.s.forget.run(agentId, seq);
-      }
+      for (const seq of seqs) count += this.s.markAcked.run(now, agentId, seq).changes;
       const agent = registry.find(agentId);
       if (agent && count > 0) {
         agent.inboxDepth = Math.max(0, agent.inboxDepth - count);
@@ -199,66 +195,75 @@ export class ReplicaTables {
 
   /**
    * Applies entries read from inbox streams, in order, in one transaction: an unknown message is stored, a new
-   * delivery is made and announced; an entry whose delivery was already acknowledged here is returned, to delete.
+   * delivery is made (naming its entry) and announced; an entry whose delivery was already acknowledged here, or a
+   * repeat of a delivery whose entry is known, is returned, to delete.
    */
   apply(entries: ReplicatedEntry[], registry: AgentRegistry): { deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }>; stale: ReplicatedEntry[]; taken: number } {
     const deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }> = [];
     const stale: ReplicatedEntry[] = [];
     const touched = new Set<AgentRecord>();
     let taken = 0;
-    // Messages stored by an earlier entry of this call (another recipient here): no statement to find them again.
-    const storedHere = new Map<string, number>();
+    // Messages stored by an earlier entry of this call, with the recipients delivered to since: another recipient's
+    // entry needs no statement to find the message or its delivery.
+    const storedHere = new Map<string, { seq: number; text: string | null; to: string[] }>();
     this.db.transaction(() => {
       for (const entry of entries) {
         const recipient = registry.find(entry.agentId);
         const { meta } = entry;
         if (!recipient || !registry.find(meta.from)) continue;
-        let seq = storedHere.get(meta.id);
-        let text: string | null = null;
+        const here = storedHere.get(meta.id);
+        if (here && !here.to.includes(entry.agentId)) {
+          here.to.push(entry.agentId);
+          this.deliverHere(recipient, here.seq, meta, entry.entryId, touched);
+          deliveries.push({ message: messageOf(meta, here.seq, here.text!, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
+          continue;
+        }
+        let seq = here?.seq;
         if (seq === undefined) {
           // A body in a file arrives unwritten (bodyFile null) only when its message was already stored: no insert.
           if (meta.file === undefined || entry.bodyFile) {
-            text = rowTextOf(meta, entry.body);
+            const text = rowTextOf(meta, entry.body);
             seq = this.store.insertIfNew(rowOf(meta, text), entry.bodyFile ? entry.bodyFile.length : null);
-          }
-          if (seq !== undefined) {
-            storedHere.set(meta.id, seq);
-            taken++;
-            // A message new here has no delivery and no entry yet: one statement for each, nothing to look up.
-            this.s.remember.run(entry.agentId, seq, entry.entryId);
-            this.deliverHere(recipient, seq, meta, touched);
-            deliveries.push({ message: messageOf(meta, seq, text!, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
-            continue;
+            if (seq !== undefined) {
+              // A message new here has no delivery yet: one insert, its entry in it, nothing to look up.
+              storedHere.set(meta.id, { seq, text, to: [entry.agentId] });
+              taken++;
+              this.deliverHere(recipient, seq, meta, entry.entryId, touched);
+              deliveries.push({ message: messageOf(meta, seq, text, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
+              continue;
+            }
           }
           seq = this.store.seqOf(meta.id);
           if (seq === undefined) continue;
         }
-        const acked = this.s.deliveryState.get(entry.agentId, seq) as number | undefined;
-        if (acked === 1) {
+        const state = this.s.deliveryState.get(entry.agentId, seq) as { acked: number; entryId: string | null } | undefined;
+        if (state === undefined) {
+          this.deliverHere(recipient, seq, meta, entry.entryId, touched);
+          // A message stored before (by an earlier call, or another hub's send here) is read back, body and all.
+          deliveries.push({ message: this.store.get(meta.id)!, recipients: [entry.agentId], acceptedAt: performance.now() });
+          continue;
+        }
+        if (state.acked === 1) {
           stale.push(entry);
           continue;
         }
         // The same message twice in one stream (its hub died after Redis took it and before it noted so, and
         // forwarded it again): the entry already known keeps the delivery and the repeat goes, so an acknowledgement
         // leaves nothing behind for another hub to deliver again.
-        const known = this.s.remembered.get(entry.agentId, seq) as string | undefined;
-        if (known !== undefined && known !== entry.entryId) {
-          stale.push(entry);
+        if (state.entryId) {
+          if (state.entryId !== entry.entryId) stale.push(entry);
           continue;
         }
-        this.s.remember.run(entry.agentId, seq, entry.entryId);
-        if (acked === 0) continue;
-        this.deliverHere(recipient, seq, meta, touched);
-        // A message stored before (by an earlier call, or another hub's send here) is read back, body and all.
-        deliveries.push({ message: this.store.get(meta.id)!, recipients: [entry.agentId], acceptedAt: performance.now() });
+        // Delivered here already (this hub forwarded it, FORWARDED): now its entry is known.
+        this.s.remember.run(entry.entryId, entry.agentId, seq);
       }
       registry.saveCounters(touched);
     })();
     return { deliveries, stale, taken };
   }
 
-  private deliverHere(recipient: AgentRecord, seq: number, meta: EntryMeta, touched: Set<AgentRecord>): void {
-    this.store.deliver(recipient.id, seq, meta.to.type !== 'agent');
+  private deliverHere(recipient: AgentRecord, seq: number, meta: EntryMeta, entryId: string, touched: Set<AgentRecord>): void {
+    this.store.deliver(recipient.id, seq, meta.to.type !== 'agent', entryId);
     recipient.messagesIn++;
     recipient.inboxDepth++;
     touched.add(recipient);

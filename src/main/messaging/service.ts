@@ -12,7 +12,7 @@ import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, revoked, tooLarge } from '../errors';
 import { BodyStore, withExternalBody } from './body-store';
 import { jsonPreviewOf, previewOf, type RawBody } from './json-body';
-import { ReplicaTables, type AckedEntries, type ForwardItem, type MessageReplication, type ReplicatedEntry } from './replication';
+import { FORWARDED, ReplicaTables, type AckedEntries, type ForwardItem, type MessageReplication, type ReplicatedEntry } from './replication';
 import { startWorker } from '../programs';
 import { SendDecoder } from './send-decoder';
 import { FTS_BODY_CHARS, MessageStore, type StoredMessage } from './store';
@@ -344,9 +344,7 @@ export class MessagingService {
           if (!result.duplicate) this.options.observeSend?.(performance.now() - write.acceptedAt, result.recipients, write.sender, batch.length);
         });
       } else {
-        const acked = this.store.ack(write.agent.id, write.ids, now);
-        const entries = this.replication?.stageAck(write.agent.id, write.ids);
-        if (entries) acks.push(entries);
+        const acked = this.replication ? this.ackTaking(write.agent.id, write.ids, now, acks) : this.store.ack(write.agent.id, write.ids, now);
         write.agent.inboxDepth = Math.max(0, write.agent.inboxDepth - acked);
         touched.add(write.agent);
         outcomes.push(() => write.resolve(acked));
@@ -382,6 +380,14 @@ export class MessagingService {
     }
     (recorded as (() => void) | null)?.();
     return { kind: 'committed', outcomes, deliveries, forward, acks };
+  }
+
+  /** An acknowledgement in a cluster: the Redis entries of what it acknowledged are added to `acks`, to delete. */
+  private ackTaking(agentId: string, ids: string[], now: string, acks: AckedEntries[]): number {
+    const taken = this.store.ackTaking(agentId, ids, now);
+    const entryIds = taken.filter((entryId): entryId is string => !!entryId);
+    if (entryIds.length > 0) acks.push({ agentId, entryIds });
+    return taken.length;
   }
 
   private applySend(
@@ -439,19 +445,24 @@ export class MessagingService {
       write.external?.json.length ?? null,
     );
     const fanout = request.to.type !== 'agent';
-    const recipients = this.resolveRecipients(sender, request).filter((agentId) => this.store.deliver(agentId, message.seq, fanout));
-    for (const agentId of recipients) {
+    // In a cluster, deliveries to the cluster's agents are forwarded to their inbox streams (see FORWARDED).
+    const replication = this.replication !== null && this.replication.isShared(sender) ? this.replication : null;
+    const targets: string[] = [];
+    const recipients = this.resolveRecipients(sender, request).filter((agentId) => {
       const agent = this.registry.get(agentId);
+      const forwarded = replication !== null && replication.isShared(agent);
+      if (!this.store.deliver(agentId, message.seq, fanout, forwarded ? FORWARDED : null)) return false;
+      if (forwarded) targets.push(agentId);
       agent.messagesIn++;
       agent.inboxDepth++;
       touched.add(agent);
-    }
+      return true;
+    });
     sender.messagesOut++;
     touched.add(sender);
     const response: SendResponse = { id, threadId, createdAt: now, recipients: recipients.length, duplicate: false };
-    if (this.replication) {
-      const item = this.replication.stage(message, sender, recipients, write.external?.json ?? write.bodyText, request.idempotencyKey ?? null);
-      if (item) forward.push(item);
+    if (replication && targets.length > 0) {
+      forward.push(replication.stage(message, targets, write.external?.json ?? write.bodyText, request.idempotencyKey ?? null, response));
     }
     deliveries.push({
       // Deliveries of a body in a file send the bytes just written; a raw body is parsed only if someone reads it.

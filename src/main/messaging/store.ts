@@ -76,7 +76,7 @@ export class MessageStore {
            ack_required, created_at, idempotency_key, body_bytes)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
-      deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq, fanout) VALUES (?, ?, ?)'),
+      deliver: db.prepare('INSERT OR IGNORE INTO deliveries (agent_id, seq, fanout, entry_id) VALUES (?, ?, ?, ?)'),
       byIdempotency: db.prepare(
         `SELECT m.seq, m.id, m.thread_id, m.created_at, ${RECIPIENT_COUNT} AS recipients
          FROM messages m WHERE m.sender = ? AND m.idempotency_key = ?`,
@@ -96,6 +96,12 @@ export class MessageStore {
         `UPDATE deliveries SET acked_at = ? WHERE agent_id = ? AND acked_at IS NULL
            AND seq IN (SELECT m.seq FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)))`,
       ),
+      // The same in a cluster, naming the Redis entries of what it acknowledged (to delete them there).
+      ackTaking: db.prepare(
+        `UPDATE deliveries SET acked_at = ? WHERE agent_id = ? AND acked_at IS NULL
+           AND seq IN (SELECT m.seq FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)))
+         RETURNING entry_id`,
+      ).pluck(),
       subscribers: db.prepare('SELECT agent_id FROM subscriptions WHERE topic = ?').pluck(),
       subscribe: db.prepare('INSERT OR IGNORE INTO subscriptions (agent_id, topic, created_at) VALUES (?, ?, ?)'),
       unsubscribe: db.prepare('DELETE FROM subscriptions WHERE agent_id = ? AND topic = ?'),
@@ -137,9 +143,10 @@ export class MessageStore {
   /**
    * Puts a message in an inbox. `fanout`: the message goes to a topic or to everyone, so its delivery is indexed by
    * message; a direct message's (false) is found through its recipient (see RECIPIENT_COUNT and receiptsOf).
+   * `entryId`: in a cluster, the Redis entry holding the delivery ('' when this hub forwards it; see migration 14).
    */
-  deliver(agentId: string, seq: number, fanout = true): boolean {
-    return this.s.deliver.run(agentId, seq, fanout ? 1 : null).changes > 0;
+  deliver(agentId: string, seq: number, fanout = true, entryId: string | null = null): boolean {
+    return this.s.deliver.run(agentId, seq, fanout ? 1 : null, entryId).changes > 0;
   }
 
   findByIdempotencyKey(sender: string, key: string) {
@@ -190,6 +197,14 @@ export class MessageStore {
   /** Marks delivered messages handled; returns how many were newly acknowledged. */
   ack(agentId: string, ids: readonly string[], at: string): number {
     return ids.length === 0 ? 0 : this.s.ack.run(at, agentId, JSON.stringify(ids)).changes;
+  }
+
+  /**
+   * Like ack, and names the cluster entry of each delivery newly acknowledged (null or '' where this hub knows none,
+   * see migration 14): one statement for both.
+   */
+  ackTaking(agentId: string, ids: readonly string[], at: string): Array<string | null> {
+    return ids.length === 0 ? [] : (this.s.ackTaking.all(at, agentId, JSON.stringify(ids)) as Array<string | null>);
   }
 
   subscribers(topic: string): string[] {
