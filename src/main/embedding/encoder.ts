@@ -147,19 +147,40 @@ function sessionRunner(session: ort.InferenceSession): InferenceRunner {
  * model; it is released once the workers answer.
  */
 export async function runnerFor(session: ort.InferenceSession, modelPath: string, options: ort.InferenceSession.SessionOptions): Promise<InferenceRunner> {
-  if (process.env.DEVENVIRO_INFERENCE === 'in-process') return sessionRunner(session);
+  const { runner, here } = runnersFor(session, modelPath, options);
+  await here?.release();
+  return runner;
+}
+
+/**
+ * As runnerFor, and keeps `session` as `here` (on this thread, for lone short calls: see HERE_MAX_TOKENS) when the
+ * inferences go to workers.
+ */
+export function runnersFor(
+  session: ort.InferenceSession,
+  modelPath: string,
+  options: ort.InferenceSession.SessionOptions,
+): { runner: InferenceRunner; here?: InferenceRunner } {
+  if (process.env.DEVENVIRO_INFERENCE === 'in-process') return { runner: sessionRunner(session) };
   try {
-    const runner = workerPool(modelPath, options, options.intraOpNumThreads ?? 1);
-    await session.release();
-    return runner;
+    return { runner: workerPool(modelPath, options, options.intraOpNumThreads ?? 1), here: sessionRunner(session) };
   } catch (error) {
     console.warn(`[embedding] inference stays on the main thread: ${(error as Error).message}`);
-    return sessionRunner(session);
+    return { runner: sessionRunner(session) };
   }
 }
 
 /** An urgent call of more texts than this queues like any other: skipping the queue is for a query or two. */
 export const URGENT_MAX_TEXTS = 4;
+
+/**
+ * A call of one text of at most this many tokens, made while the encoder has nothing else queued or running (a lone
+ * store, a search's query on a quiet hub), runs on the calling thread when the encoder keeps a session there: ~2 ms of
+ * the event loop for a ~40-token note (64 tokens: ~3 ms). The round trip through an inference worker cost more than
+ * that on a loaded 2-core machine: waking the worker held the hub's main thread in postMessage (p50 1.6 ms, p90 5 ms,
+ * measured in the memory bench's single-store phase), and the reply waited for the main thread to be woken again.
+ */
+export const HERE_MAX_TOKENS = 64;
 
 /**
  * What every ONNX-backed encoder shares: calls run one at a time on the session (so batches do not compete for the
@@ -177,23 +198,35 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
   private closed = false;
   /** Texts queued or running: the inference queue's depth, which the advisor watches. */
   private waitingTexts = 0;
+  /** Calls run beside the queue (urgent ones): closing waits for them too. */
+  private readonly beside = new Set<Promise<unknown>>();
 
-  protected constructor(protected readonly runner: InferenceRunner) {}
+  /** `here`: a session on this thread for lone short calls (HERE_MAX_TOKENS), released on close. */
+  protected constructor(
+    protected readonly runner: InferenceRunner,
+    protected readonly here?: InferenceRunner,
+  ) {}
 
   embed(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error(`encoder ${this.id} is closed`));
+    // Nothing else queued or running: a call of one short text may run on this thread (embedNow decides by length).
+    const alone = this.waitingTexts === 0 && texts.length === 1;
     this.waitingTexts += texts.length;
     if (options.urgent && texts.length <= URGENT_MAX_TEXTS) {
       // Beside the queue, and on the inference worker kept for urgent runs (a search's query waited behind each of
       // an extraction's calls, then behind the batch running on the least busy worker).
-      return this.embedNow(texts, { urgent: true }).finally(() => (this.waitingTexts -= texts.length));
+      const run = this.embedNow(texts, { urgent: true }, alone).finally(() => (this.waitingTexts -= texts.length));
+      const settled = run.catch(() => undefined);
+      this.beside.add(settled);
+      void settled.finally(() => this.beside.delete(settled));
+      return run;
     }
     if (options.bulk) {
       const run = this.bulkQueue.then(() => this.embedNow(texts, { bulk: true })).finally(() => (this.waitingTexts -= texts.length));
       this.bulkQueue = run.catch(() => undefined);
       return run;
     }
-    const run = this.queue.then(() => this.embedNow(texts)).finally(() => (this.waitingTexts -= texts.length));
+    const run = this.queue.then(() => this.embedNow(texts, {}, alone)).finally(() => (this.waitingTexts -= texts.length));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -206,11 +239,16 @@ export abstract class QueuedOnnxEncoder implements SentenceEncoder {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([this.queue, this.bulkQueue]);
+    await Promise.all(this.beside);
     await this.runner.release();
+    await this.here?.release();
   }
 
-  /** `options` go to the runner with each batch: urgent ones skip its queues, bulk ones keep off some of its workers. */
-  protected abstract embedNow(texts: string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * `options` go to the runner with each batch: urgent ones skip its queues, bulk ones keep off some of its workers.
+   * `alone`: nothing else was queued or running when the call was made (it may run `here`).
+   */
+  protected abstract embedNow(texts: string[], options?: EmbedOptions, alone?: boolean): Promise<Float32Array[]>;
 
   /**
    * Runs tokenised texts in batches of similar length (longest first, cut by lengthBatches) so little compute goes
@@ -244,14 +282,15 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
   readonly dimension: number;
   readonly maxTokens: number;
   private readonly batchSize: number;
+  private runsHere = 0;
 
   private constructor(
-    runner: InferenceRunner,
+    runners: { runner: InferenceRunner; here?: InferenceRunner },
     private readonly tokenizer: Tokenizer,
     private readonly manifest: EncoderManifest,
     options: OnnxSentenceEncoderOptions,
   ) {
-    super(runner);
+    super(runners.runner, runners.here);
     this.id = manifest.id;
     this.dimension = manifest.dimension;
     this.maxTokens = manifest.maxTokens;
@@ -270,7 +309,12 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     if (!session.outputNames.includes(manifest.output)) {
       throw new Error(`encoder ${manifest.id}: model has no output "${manifest.output}"`);
     }
-    return new OnnxSentenceEncoder(await runnerFor(session, modelPath, sessionOptions), tokenizer, manifest, options);
+    return new OnnxSentenceEncoder(runnersFor(session, modelPath, sessionOptions), tokenizer, manifest, options);
+  }
+
+  /** Calls run on this thread so far (lone short ones, HERE_MAX_TOKENS), not in an inference worker. */
+  get ranHere(): number {
+    return this.runsHere;
   }
 
   /** Token ids as fed to the model (tokenised and truncated to maxTokens). */
@@ -279,12 +323,16 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     return ids.length > this.maxTokens ? ids.slice(0, this.maxTokens) : ids;
   }
 
-  protected async embedNow(texts: string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+  protected async embedNow(texts: string[], options: EmbedOptions = {}, alone = false): Promise<Float32Array[]> {
     const tokens = texts.map((t) => this.tokenize(t));
+    if (alone && this.here && tokens.length === 1 && tokens[0]!.length <= HERE_MAX_TOKENS) {
+      this.runsHere++;
+      return this.runBatch(tokens, options, this.here);
+    }
     return this.inLengthOrder(tokens, (ids) => ids.length, this.batchSize, (batch) => this.runBatch(batch, options));
   }
 
-  private async runBatch(batch: number[][], options: EmbedOptions = {}): Promise<Float32Array[]> {
+  private async runBatch(batch: number[][], options: EmbedOptions = {}, runner = this.runner): Promise<Float32Array[]> {
     // Pad to the longest sequence in the batch; at least 1 column so a batch of empty texts is still a valid tensor
     // (an empty text pools to zeros and gets the model's fixed "empty" vector).
     const seq = Math.max(1, ...batch.map((ids) => ids.length));
@@ -300,7 +348,7 @@ export class OnnxSentenceEncoder extends QueuedOnnxEncoder {
     const inputIds = new ort.Tensor('int64', ids, dims);
     const attentionMask = new ort.Tensor('int64', mask, dims);
     const { inputs, output } = this.manifest;
-    const outputs = await this.runner.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask }, undefined, options);
+    const outputs = await runner.run({ [inputs.inputIds]: inputIds, [inputs.attentionMask]: attentionMask }, undefined, options);
     try {
       const result = outputs[output];
       if (!result || result.type !== 'float32') throw new Error(`encoder ${this.id}: missing float32 output`);
