@@ -45,6 +45,17 @@ const FACTS_CACHE = 10_000;
  */
 const RECENT_TEXTS = 1000;
 
+/**
+ * Texts queued from which a group is taken at once, while the group before it is still embedding, instead of when
+ * its vectors are back. Batched stores (100-500 texts a request, two requests in flight) otherwise left the
+ * inference workers idle while a group committed whenever the next request had not arrived by the time the group's
+ * vectors were back: the encoder and the commit took turns instead of overlapping. Small groups (concurrent single
+ * stores) still wait, so they keep gathering into shared ONNX runs: 64 texts fill 8 batches, 4 on each worker.
+ */
+const TAKE_EARLY_FROM_TEXTS = 64;
+/** Groups taken and not yet committed: the one whose vectors are awaited, and one more queued in the encoder behind it. */
+const GROUPS_AHEAD = 2;
+
 /** What storeOne decided about a new memory and the close memories it was compared with. */
 type Closest =
   | { relation: 'restatement'; id: number; score: number }
@@ -52,6 +63,12 @@ type Closest =
 
 export class StoreWriter {
   private queue: PendingStore[] = [];
+  /** Texts in `queue`. */
+  private queuedTexts = 0;
+  /** Groups taken, in order, not yet committed: each embedding, or waiting in the encoder for the one before. */
+  private readonly ahead: EmbeddingGroup[] = [];
+  /** Each text of the groups ahead that is embedded, by text: a later group's same text takes its vector. */
+  private readonly embedding = new Map<string, ParsedMemoryInput & { vector?: Float32Array }>();
   private flushingNow = false;
   private readonly newId = ulidGenerator();
   private readonly facts = new Map<number, NoteFacts>();
@@ -108,24 +125,29 @@ export class StoreWriter {
         resolve(results);
       };
       this.queue.push({ inputs, context, resolve: done, reject });
+      this.queuedTexts += inputs.length;
       if (!this.flushingNow) void this.flush();
+      else if (this.ahead.length < GROUPS_AHEAD && this.queuedTexts >= TAKE_EARLY_FROM_TEXTS) this.ahead.push(this.takeQueued());
     });
   }
 
   /**
-   * Stores queued groups one after another, pipelined: as soon as a group's vectors are back, the group queued
-   * meanwhile starts embedding (in the inference worker) while this one is deduplicated and committed on this thread.
-   * A group's near-duplicate check still sees every earlier group: it runs after their commits.
+   * Stores queued groups one after another, pipelined: the group queued meanwhile starts embedding (in the inference
+   * workers) as soon as a group's vectors are back, or at once when it is large (TAKE_EARLY_FROM_TEXTS), while this
+   * one is deduplicated and committed on this thread. A group's near-duplicate check still sees every earlier group:
+   * groups commit in the order they were taken, each after the ones before.
    */
   private async flush(): Promise<void> {
     this.flushingNow = true;
     try {
-      let next: EmbeddingGroup | undefined = this.takeQueued();
-      while (next) {
-        const current = next;
+      this.ahead.push(this.takeQueued());
+      while (this.ahead.length > 0) {
+        const current = this.ahead[0]!;
         const vectors = await current.vectors;
         if (!(vectors instanceof Error)) this.remember(current.toEmbed, vectors);
-        next = this.queue.length > 0 ? this.takeQueued() : undefined;
+        for (const input of current.toEmbed) if (this.embedding.get(input.text) === input) this.embedding.delete(input.text);
+        this.ahead.shift();
+        if (this.ahead.length < GROUPS_AHEAD && this.queue.length > 0) this.ahead.push(this.takeQueued());
         // The next group is already taken (and embedding): a failure here must answer this group's callers and
         // leave the loop running for the next one. (commitGroup is synchronous: nothing is queued meanwhile.)
         try {
@@ -144,11 +166,13 @@ export class StoreWriter {
    * Takes every queued store as one group and starts embedding, in one encoder call, every text that needs it: each
    * distinct text once, and not a text embedded lately (remember) or held word for word by a current memory of the
    * project (it will be reinforced; that memory's vector stands in should it be gone by the commit). An agent saying
-   * a fact again costs no run of the encoder (~1.4 ms of CPU per text).
+   * a fact again costs no run of the encoder (~1.4 ms of CPU per text). A text of a group ahead still embedding
+   * takes that group's vector at the commit (groups commit in order).
    */
   private takeQueued(): EmbeddingGroup {
     const batch = this.queue;
     this.queue = [];
+    this.queuedTexts = 0;
     const toEmbed: EmbeddingGroup['toEmbed'] = [];
     const repeats: EmbeddingGroup['repeats'] = [];
     const firstOf = new Map<string, ParsedMemoryInput & { vector?: Float32Array }>();
@@ -162,7 +186,14 @@ export class StoreWriter {
         }
         firstOf.set(input.text, input);
         input.vector = this.recentVectorOf(input.text) ?? this.storedVectorOf(input.project ?? pending.context.project, input);
-        if (!input.vector) toEmbed.push(input);
+        if (input.vector) continue;
+        const ahead = this.embedding.get(input.text);
+        if (ahead) {
+          repeats.push([input, ahead]);
+          continue;
+        }
+        toEmbed.push(input);
+        this.embedding.set(input.text, input);
       }
     }
     const vectors: Promise<Float32Array[] | Error> =
@@ -220,7 +251,13 @@ export class StoreWriter {
       return;
     }
     toEmbed.forEach((input, i) => (input.vector = vectors[i]));
-    for (const [repeat, first] of repeats) repeat.vector = first.vector && new Float32Array(first.vector);
+    // A text of an earlier group whose encoder call failed has no vector: the group fails as that one did.
+    if (repeats.some(([, first]) => !first.vector)) {
+      const failure = new HubError('embedding_failed', 'the sentence encoder failed on an earlier group holding the same text');
+      batch.forEach((pending) => pending.reject(failure));
+      return;
+    }
+    for (const [repeat, first] of repeats) repeat.vector = new Float32Array(first.vector!);
     const items = batch.flatMap((pending) => pending.inputs.map((input) => ({ input, pending })));
 
     // 1. Near-duplicate candidates for the whole batch at once: in one FAISS call while the index is flat (one call
