@@ -34,6 +34,13 @@ const VISITS_PER_MEMORY = 1;
 const VISITS_PER_SLICE = 64;
 /** Topics labelled per turn in the background (a request labels what it shows at once). */
 const LABELS_PER_TURN = 2;
+/**
+ * Each round of taking in new memories starts this long after the commit that asked for it, so that single stores
+ * made one after another (an agent noting facts as it works, ~5 ms apart) are taken a few per batch: a batch's own
+ * transaction and the topics' save cost ~0.6 ms of the main thread however few memories it holds, and a batch of
+ * one, run right after each reply, delayed the agent's next store.
+ */
+const GATHER_MS = 25;
 const CURSOR_KEY = 'graph_cursor';
 const MODEL_KEY = 'graph_model';
 
@@ -110,9 +117,10 @@ export class MemoryGraph implements MemoryStoreWatcher {
   }
 
   private async run(): Promise<void> {
-    // Never within the caller's turn: deleting() calls in before the row is gone.
-    await turn();
     while (this.wanted && !this.closed) {
+      // Never within the caller's turn (deleting() calls in before the row is gone), and a moment later: GATHER_MS.
+      await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+      await turn();
       this.wanted = false;
       for (;;) {
         if (this.closed || !this.store.db.open) return;
