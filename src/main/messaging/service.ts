@@ -53,12 +53,16 @@ type PendingWrite =
 
 /**
  * Keyword indexing costs about a third of a message's CPU, so it waits while sends are flowing: the CPU goes to
- * delivering a burst, and the index catches up once the hub has been quiet for SEARCH_INDEX_QUIET_MS. Under load
+ * delivering a burst, and the index catches up once the hub has been quiet for SEARCH_INDEX_QUIET_MS and took fewer
+ * than SEARCH_INDEX_BURST messages in about the last SEARCH_INDEX_WINDOW_MS (a burst on a loaded machine, or one
+ * arriving through Redis, stalls longer than the quiet time, and indexing then ran in the middle of it). Under load
  * that never pauses it runs anyway once SEARCH_INDEX_MAX_LAG messages wait, so the index never falls far behind; a
  * search always catches up first (in slices, so other traffic keeps moving meanwhile).
  */
 const SEARCH_INDEX_DELAY_MS = 20;
 const SEARCH_INDEX_QUIET_MS = 50;
+const SEARCH_INDEX_BURST = 500;
+const SEARCH_INDEX_WINDOW_MS = 1_000;
 const SEARCH_INDEX_MAX_LAG = 50_000;
 const SEARCH_INDEX_SLICE = 500;
 /** How long an acknowledgement may wait for a send to share a commit with. */
@@ -88,6 +92,8 @@ export class MessagingService {
   private ackTimer: NodeJS.Timeout | undefined;
   private indexTimer: NodeJS.Timeout | undefined;
   private lastSendCommittedAt = 0;
+  /** Messages committed in the current half of the burst window, and in the half before it (see SEARCH_INDEX_BURST). */
+  private traffic = { since: 0, count: 0, before: 0 };
   private searchCatchUp: Promise<void> | undefined;
   private readonly newId = ulidGenerator();
   private readonly deliveryListeners = new Set<(deliveries: Delivery[]) => void>();
@@ -139,7 +145,7 @@ export class MessagingService {
     const { deliveries, stale, taken } = tables.apply(entries, this.registry);
     if (deliveries.length > 0) {
       // Messages arriving from other hubs keep the hub busy like sends: the keyword index waits for a pause.
-      this.lastSendCommittedAt = performance.now();
+      this.noteTraffic(deliveries.length);
       this.announce(deliveries);
     }
     return { stale, taken };
@@ -301,7 +307,7 @@ export class MessagingService {
       forwarded.then(settle, settle);
     } else outcomes.forEach((settle) => settle());
     if (deliveries.length > 0) {
-      this.lastSendCommittedAt = performance.now();
+      this.noteTraffic(deliveries.length);
       this.announce(deliveries);
     }
   }
@@ -502,12 +508,34 @@ export class MessagingService {
     }
   }
 
+  private noteTraffic(messages: number): void {
+    const now = performance.now();
+    this.lastSendCommittedAt = now;
+    const traffic = this.traffic;
+    if (now - traffic.since >= SEARCH_INDEX_WINDOW_MS / 2) {
+      traffic.before = now - traffic.since < SEARCH_INDEX_WINDOW_MS ? traffic.count : 0;
+      traffic.count = 0;
+      traffic.since = now;
+    }
+    traffic.count += messages;
+  }
+
+  /** Whether messages are flowing: one committed within the quiet time, or a burst's worth within the window. */
+  private busy(): boolean {
+    const now = performance.now();
+    if (now - this.lastSendCommittedAt < SEARCH_INDEX_QUIET_MS) return true;
+    const { since, count, before } = this.traffic;
+    const age = now - since;
+    const recent = age >= SEARCH_INDEX_WINDOW_MS ? 0 : age >= SEARCH_INDEX_WINDOW_MS / 2 ? count : count + before;
+    return recent >= SEARCH_INDEX_BURST;
+  }
+
   private scheduleSearchIndexing(delayMs = SEARCH_INDEX_DELAY_MS): void {
     if (this.indexTimer || this.closed) return;
     this.indexTimer = setTimeout(() => {
       this.indexTimer = undefined;
       if (this.closed || !this.db.open) return;
-      const busy = performance.now() - this.lastSendCommittedAt < SEARCH_INDEX_QUIET_MS;
+      const busy = this.busy();
       if (busy && this.store.searchBacklog() < SEARCH_INDEX_MAX_LAG) {
         this.scheduleSearchIndexing(SEARCH_INDEX_QUIET_MS);
         return;
