@@ -24,8 +24,16 @@ describe('the keyword index backlog', () => {
     const dataDir = tempDir();
     let store = await MemoryStore.open({ dataDir, encoder, halfLifeDays: 30, dedupeSimilarity: 0.95 });
     try {
-      const [hash] = await store.store([fact('Commit 9f3c2ab71e fixed the flaky upload retry in the mailbox.')], context);
-      await store.store([fact('Ticket OPS-4412 tracks the slow checkout page.'), fact('The payments service reads PAYMENTS_API_KEY at start.')], context);
+      // One call: a lone text may embed on this thread at once while the inference workers still load the model, and a
+      // store after it would then wait past the backlog's quiet period for them, letting the backlog be indexed.
+      const [hash] = await store.store(
+        [
+          fact('Commit 9f3c2ab71e fixed the flaky upload retry in the mailbox.'),
+          fact('Ticket OPS-4412 tracks the slow checkout page.'),
+          fact('The payments service reads PAYMENTS_API_KEY at start.'),
+        ],
+        context,
+      );
       // Stored and acknowledged, not yet in the keyword index (the commit no longer writes FTS5 rows one by one)…
       expect(indexed(store)).toBe(0);
       // …and a keyword search still finds them: it indexes the backlog first.
