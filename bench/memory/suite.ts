@@ -127,7 +127,9 @@ export async function run(argv: string[] = []): Promise<number> {
       await attempt('single-at-scale', async () => {
         options.memories = opened.total;
         results.ivf = await waitForIvf(client, pid, opened.total >= IVF_THRESHOLD ? 'ivf' : 'flat', options);
-        notes.take(opened.total + options.concurrent + 1000);
+        // Past every note a full run drew: its batched load draws more notes than it keeps (reinforcements), so skipping
+        // only the memories held landed among stored notes and the phase measured 300 reinforcements, not stores.
+        notes.take(Math.ceil(opened.total * 1.5) + options.concurrent + 1000);
         for (const draft of notes.take(30)) await client.store([draft]);
         await settle(pid, 'single-at-scale');
         results.singleAtScale = await singleStores(client, notes, options.single, pid);
