@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS } from '../../src/main/embedding';
+import { ensureDefaultEncoder, OnnxSentenceEncoder, USE_LITE_VARIANTS, type SentenceEncoder } from '../../src/main/embedding';
 import { MemoryStore } from '../../src/main/memory/store';
 import { resourcesDir } from '../embedding/helpers';
 import { writeTinySentenceTransformer } from '../embedding/st-fixture';
@@ -99,6 +99,36 @@ describe('switching the embedding model', () => {
     await hub.restart();
     expect((await hub.api('/memory/model', { token })).body).toMatchObject({ active: { id: USE_LITE_VARIANTS.int8.id, dir: null }, switching: null });
     expect(MemoryStore.indexedModel(dataDir)).toBe(USE_LITE_VARIANTS.int8.id);
+  }, 120_000);
+
+  it('re-embeds as bulk work, so on 2 cores it keeps to one inference worker and leaves a core for stores and searches', async () => {
+    const dataDir = tempDir();
+    const int8 = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(resourcesDir), { threads: 2 });
+    const fp32 = await OnnxSentenceEncoder.load(await ensureDefaultEncoder(resourcesDir, undefined, 'fp32'), { threads: 2 });
+    // The real fp32 encoder, with each call's options written down on the way through.
+    const calls: Array<{ texts: number; bulk: boolean }> = [];
+    const watched: SentenceEncoder = {
+      id: fp32.id,
+      dimension: fp32.dimension,
+      embed: (texts, options) => (calls.push({ texts: texts.length, bulk: options?.bulk === true }), fp32.embed(texts, options)),
+      close: () => fp32.close(),
+    };
+    const store = await MemoryStore.open({ dataDir, encoder: int8, halfLifeDays: 30, dedupeSimilarity: 0.95 });
+    try {
+      const memories = Array.from({ length: 150 }, (_, i) => ({ text: `${TEXTS[i % TEXTS.length]} number ${i}`, kind: 'note' as const, tags: [], metadata: {}, shared: false }));
+      await store.store(memories, { project: 'zoo', agent: null });
+      const switching = store.switchModel(watched);
+      // Stores go on during the switch (embedded with the current model, then re-embedded by the switch).
+      await store.store([{ text: 'The nightly backup of the billing database runs at 02:00 UTC', kind: 'note', tags: [], metadata: {}, shared: false }], { project: 'zoo', agent: null });
+      await switching;
+      expect(calls.reduce((sum, call) => sum + call.texts, 0)).toBe(151);
+      expect(calls.every((call) => call.bulk)).toBe(true);
+      expect(MemoryStore.indexedModel(dataDir)).toBe(fp32.id);
+    } finally {
+      await store.close();
+      await int8.close();
+      await fp32.close();
+    }
   }, 120_000);
 
   it('refuses a folder that holds no model, and keeps the current one', async () => {

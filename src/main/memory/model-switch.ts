@@ -61,7 +61,8 @@ export async function switchModel(
         onProgress?.({ done: total, total });
         return;
       }
-      const vectors = await embedTexts(state, rows.map((row) => row.text), encoder);
+      // Bulk work: on 2 cores it keeps to one inference worker, leaving a core for the hub's stores and searches.
+      const vectors = await embedTexts(state, rows.map((row) => row.text), encoder, { bulk: true });
       const present = db.prepare('SELECT 1 FROM memories WHERE id = ?').pluck();
       const kept = rows.map((row, i) => ({ id: row.id, vector: vectors[i]! })).filter((item) => present.get(item.id));
       db.transaction(() => kept.forEach((item) => storeVector.run(item.id, encoder.id, vectorBlob(item.vector))))();
