@@ -35,13 +35,19 @@ export interface BuildState {
 
 export class BuildCancelled extends Error {}
 
+/** How long after the last add FAISS takes the vectors added (see IndexState.index). */
+const FAISS_CATCH_UP_MS = 200;
+
 export class IndexState {
   readonly dimension: number;
   readonly modelId: string;
   readonly files: IndexFiles;
   readonly tuning: VectorIndexTuning;
   store: VectorStore;
-  index: Index;
+  /** The FAISS index; positions [faissHas, store.count) are still to be added to it (see `index`). */
+  private faiss: Index;
+  private faissHas = 0;
+  private faissTimer: NodeJS.Timeout | null = null;
   ivf: IvfMeta | null = null;
   /** The IVF index's lists mirrored for near-duplicate checks (null while the index is flat). */
   coarse: CoarseLists | null = null;
@@ -67,7 +73,65 @@ export class IndexState {
     this.files = new IndexFiles(options.dir, options.modelId);
     this.tuning = resolveTuning(options.tuning);
     this.store = new VectorStore(this.dimension);
-    this.index = newFlatIndex(this.dimension);
+    this.faiss = newFlatIndex(this.dimension);
+  }
+
+  /**
+   * The FAISS index, holding every position of the store (labels = positions). New vectors reach it later than the
+   * store: searches read the store's vectors through their int8 mirrors (coarse.ts, flat-codes.ts), so a vector is
+   * searchable as soon as addItems returns, and FAISS only serves large flat batches (and machines without WebAssembly
+   * SIMD). Its add (~0.3-0.5 ms a vector at 100,000: faiss-node copies every float through a JavaScript array, and an IVF
+   * add looks for the nearest centroid again) would otherwise sit on every store's reply; deferred, it runs for many
+   * vectors at once, after the replies. Reading it here first adds whatever is pending, so no reader sees it behind.
+   */
+  get index(): Index {
+    this.catchUpFaiss();
+    return this.faiss;
+  }
+
+  /** A new FAISS index (opened, rebuilt or swapped in) holding the store's positions 0..ntotal-1. */
+  set index(next: Index) {
+    this.faiss = next;
+    this.faissHas = next.ntotal();
+    if (this.faissHas >= this.store.count && this.faissTimer) {
+      clearTimeout(this.faissTimer);
+      this.faissTimer = null;
+    }
+  }
+
+  /** Positions of the store not yet in the FAISS index. */
+  get faissPending(): number {
+    return this.store.count - this.faissHas;
+  }
+
+  /** Adds the pending positions to FAISS now. */
+  catchUpFaiss(): void {
+    if (this.faissTimer) {
+      clearTimeout(this.faissTimer);
+      this.faissTimer = null;
+    }
+    const to = this.store.count;
+    if (this.faissHas >= to) return;
+    addRange(this.faiss, null, this.store, this.faissHas, to);
+    this.faissHas = to;
+  }
+
+  /** FAISS catches up a moment after the last add, or at once once a full batch is pending. */
+  private scheduleFaiss(): void {
+    if (this.faissPending >= ADD_BATCH) this.catchUpFaiss();
+    else if (!this.faissTimer && this.faissPending > 0 && !this.closing) {
+      this.faissTimer = setTimeout(() => {
+        this.faissTimer = null;
+        if (!this.closing) this.catchUpFaiss();
+      }, FAISS_CATCH_UP_MS);
+      this.faissTimer.unref();
+    }
+  }
+
+  /** Stops the deferred FAISS add (closing: nothing reads the index any more). */
+  stopFaiss(): void {
+    if (this.faissTimer) clearTimeout(this.faissTimer);
+    this.faissTimer = null;
   }
 
   get kind(): VectorIndexKind {
@@ -92,7 +156,9 @@ export class IndexState {
       if (old !== undefined) this.killPosition(old);
       this.store.idToPos.set(id, this.store.append(id, vector));
     }
-    addRange(this.index, this.coarse, this.store, first, this.store.count, [...latest.values()]);
+    // The coarse lists are what an IVF index is searched through: they take the new positions now.
+    this.coarse?.assign(this.store, first, this.store.count, [...latest.values()]);
+    this.scheduleFaiss();
     return latest.size;
   }
 

@@ -255,6 +255,7 @@ export class VectorIndex {
       return;
     }
     this.s.closing = true;
+    this.s.stopFaiss();
     if (this.s.saveTimer) clearTimeout(this.s.saveTimer);
     this.s.saveTimer = null;
     const build = this.s.build;
