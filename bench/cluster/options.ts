@@ -18,6 +18,11 @@ const USAGE = `Usage: npm run bench -- cluster [options]
   --body-bytes N      message body size (256)
   --timeout S         longest wait for a throughput phase's acknowledgements (120)
   --drain S           longest wait after the last acknowledgement for the last pushes (30)
+  --hub-cpu CORES     run every hub (the single hub too) in a cgroup of its own with this many cores of CPU
+                      quota (e.g. 0.4), Redis and the bench's agents outside: a model of hubs on separate
+                      small machines (Linux, root or a writable cgroup; default: all share the machine's cores)
+  --quiet-wait S      before each measured throughput run, wait up to S seconds for other processes to use under
+                      a quarter of a core (with --hub-cpu 30, else 0: never)
   --quick             small counts (a smoke run, not a measurement)
   --profile           run the hubs under --cpu-prof and print their top self-time functions
   --no-build          measure out/ as it is, even if stale (warns); default: \`npm run build\` when stale
@@ -39,6 +44,10 @@ export interface ClusterBenchOptions {
   bodyBytes: number;
   timeoutMs: number;
   drainMs: number;
+  /** Cores of CPU quota per hub (--hub-cpu), or undefined: every process shares the machine's cores. */
+  hubCpu: number | undefined;
+  /** Longest wait for other processes to quiet down before a measured throughput run, ms (0: none). */
+  quietWaitMs: number;
   quick: boolean;
   profile: boolean;
   /** Set by the suite when profiling: where the hubs write their profiles. */
@@ -68,6 +77,7 @@ export function parseOptions(argv: string[]): ClusterBenchOptions | null {
       'body-bytes': { type: 'string' },
       timeout: { type: 'string' },
       drain: { type: 'string' },
+      'hub-cpu': { type: 'string' },
     },
   });
   if (values.help) {
@@ -93,6 +103,9 @@ export function parseOptions(argv: string[]): ClusterBenchOptions | null {
     bodyBytes: intOption('body-bytes', values['body-bytes'], 256, 64),
     timeoutMs: numberOption('timeout', values.timeout, 120, 1) * 1000,
     drainMs: numberOption('drain', values.drain, quick ? 10 : 30, 0) * 1000,
+    hubCpu: values['hub-cpu'] === undefined ? undefined : hubCpuOption(values['hub-cpu']),
+    // With a quota per hub the model holds only while the machine has cores to spare; without, the bench is as it was.
+    quietWaitMs: numberOption('quiet-wait', values['quiet-wait'], values['hub-cpu'] === undefined ? 0 : 30, 0) * 1000,
     quick,
     profile: values.profile ?? false,
     build: !values['no-build'],
@@ -101,4 +114,11 @@ export function parseOptions(argv: string[]): ClusterBenchOptions | null {
     keepData: values['keep-data'] ?? false,
     strict: values.strict ?? false,
   };
+}
+
+/** `--hub-cpu CORES`: a share of a core or more, at least the kernel's 1 ms per 100 ms period. */
+function hubCpuOption(value: string): number {
+  const cores = Number(value);
+  if (!Number.isFinite(cores) || cores < 0.01) throw new Error(`--hub-cpu must be a number of cores >= 0.01 (e.g. 0.4), not ${value}`);
+  return cores;
 }

@@ -7,6 +7,7 @@
  *   recipients in turn; acknowledged sends per second, and every message checked at its recipient by sender and
  *   sequence (missing and duplicated ones counted)
  */
+import type { CpuQuotaGroup, CpuQuotaStat } from '../lib/cpu-quota';
 import { cpuSeconds, machineBusySeconds } from '../lib/proc';
 import { nowUs, type Peer } from '../lib/peer';
 import { summarize, type Summary } from '../lib/stats';
@@ -110,13 +111,24 @@ export interface ThroughputResult {
   timedOut: boolean;
   /** CPU seconds per process over the phase (hubs by label, redis, this bench process, the whole machine). */
   cpuSeconds: Record<string, number | null>;
+  /** Wall time the CPU figures cover (first send → the last push, or the end of the wait), ms. */
+  cpuWindowMs: number;
+  /** How long the run waited for other processes to quiet down first, and what they used then (% of a core). */
+  quietWait?: { waitedMs: number; othersPercent: number | null };
+  /** Per hub by label, when each hub ran under a CPU quota: its cgroup's cpu.stat over the same window. */
+  quota: Record<string, CpuQuotaStat> | null;
   /** Hubs' + Redis's CPU time per acknowledged message, µs. */
   serverCpuUsPerMessage: number | null;
 }
 
 export interface CpuSources {
-  hubs: Array<{ label: string; pid: number }>;
+  hubs: Array<{ label: string; pid: number; quota: CpuQuotaGroup | null }>;
   redisPid: number | null;
+}
+
+function quotaNow(sources: CpuSources): Record<string, CpuQuotaStat> | null {
+  if (!sources.hubs.some((hub) => hub.quota)) return null;
+  return Object.fromEntries(sources.hubs.map((hub) => [hub.label, hub.quota!.stat()]));
 }
 
 function cpuNow(sources: CpuSources): Record<string, number | null> {
@@ -174,6 +186,7 @@ export async function durableThroughput(
   }
 
   const cpuBefore = cpuNow(options.cpu);
+  const quotaBefore = quotaNow(options.cpu);
   const started = nowUs();
   await new Promise<void>((resolve) => {
     wake = () => undefined;
@@ -214,6 +227,8 @@ export async function durableThroughput(
     });
   }
   const cpuAfter = cpuNow(options.cpu);
+  const quotaAfter = quotaNow(options.cpu);
+  const cpuWindowMs = (nowUs() - started) / 1000;
   for (const flow of flows) flow.sender.onSent = () => undefined;
   for (const peer of recipients) peer.onDelivery = () => undefined;
 
@@ -223,6 +238,15 @@ export async function durableThroughput(
     const after = cpuAfter[key];
     cpu[key] = before == null || after == null ? null : after - before;
   }
+  const quota =
+    quotaBefore && quotaAfter
+      ? Object.fromEntries(
+          Object.entries(quotaAfter).map(([label, after]) => {
+            const before = quotaBefore[label]!;
+            return [label, { periods: after.periods - before.periods, throttledPeriods: after.throttledPeriods - before.throttledPeriods, throttledSeconds: after.throttledSeconds - before.throttledSeconds }];
+          }),
+        )
+      : null;
   const serverKeys = [...options.cpu.hubs.map((h) => h.label), ...(options.cpu.redisPid !== null ? ['redis'] : [])];
   const serverCpu = serverKeys.every((k) => cpu[k] != null) ? serverKeys.reduce((s, k) => s + cpu[k]!, 0) : null;
   const acknowledgedMs = acknowledged ? (lastAcknowledged - started) / 1000 : NaN;
@@ -248,6 +272,8 @@ export async function durableThroughput(
     lastError: flows.find((f) => f.sender.lastError)?.sender.lastError ?? null,
     timedOut,
     cpuSeconds: cpu,
+    cpuWindowMs,
+    quota,
     serverCpuUsPerMessage: serverCpu !== null && acknowledged ? (serverCpu / acknowledged) * 1e6 : null,
   };
 }

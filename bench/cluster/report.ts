@@ -1,10 +1,23 @@
 /** The cluster benchmark's tables and its goals. */
 import { fmt, printTable, type SummaryRow } from '../lib/table';
+import type { CpuQuotaStat } from '../lib/cpu-quota';
 import type { ClusterBenchOptions } from './options';
 import type { LatencyResult, ThroughputResult } from './phases';
 
+/** How the hubs got their CPU: sharing the machine's cores with everything else, or each its own quota. */
+export type ClusterMode =
+  | { kind: 'shared cores'; machineCores: number }
+  | { kind: 'quota per hub'; machineCores: number; coresPerHub: number; cgroup: string };
+
+export function modeText(mode: ClusterMode): string {
+  return mode.kind === 'shared cores'
+    ? `shared cores: hubs, Redis and the bench share the machine's ${mode.machineCores} cores`
+    : `quota per hub: each hub ${mode.coresPerHub} core (cgroup ${mode.cgroup}), Redis and the bench outside, on ${mode.machineCores} cores`;
+}
+
 /** What a run measured, phase by phase. */
 export interface ClusterResults {
+  mode: ClusterMode;
   single?: { latency: LatencyResult; throughput: ThroughputResult };
   two?: { latency?: LatencyResult; throughput?: ThroughputResult; total?: ThroughputResult };
   three?: { latency: LatencyResult; total: ThroughputResult };
@@ -116,4 +129,66 @@ export function summaryRows(r: ClusterResults): SummaryRow[] {
     verdict: !total2 || !total3 ? 'not run' : complete(total2) && complete(total3) && total3.acknowledgedPerSec > total2.acknowledgedPerSec ? 'PASS' : 'FAIL',
   });
   return rows;
+}
+
+/** Share of the quota's periods in which the hub was held back, and how long its threads waited per second. */
+function throttled(stat: CpuQuotaStat, seconds: number): string {
+  if (!stat.periods) return 'no periods';
+  return `${fmt((stat.throttledPeriods / stat.periods) * 100)}% (${fmt((stat.throttledSeconds / seconds) * 1000)})`;
+}
+
+/**
+ * Per phase: the cluster's rate, what each hub spent and whether its quota held it back, and whether anything else
+ * (Redis, the bench's agents, the machine) was near its limit instead; then the ratios the goals are about.
+ */
+export function printScaling(r: ClusterResults): void {
+  const mode = r.mode;
+  const quota = mode.kind === 'quota per hub' ? mode.coresPerHub : null;
+  const percent = (n: number | null) => (n === null || !Number.isFinite(n) ? null : `${fmt(n * 100)}%`);
+  const row = (name: string, t: ThroughputResult | undefined) => {
+    if (!t) return [name, 'not run'];
+    const hubs = Object.keys(t.cpuSeconds).filter((key) => key !== 'redis' && key !== 'bench' && key !== 'machine');
+    const seconds = t.cpuWindowMs / 1000;
+    const share = (key: string, of = 1) => {
+      const used = t.cpuSeconds[key];
+      return used == null ? null : used / seconds / of;
+    };
+    const hubCpu = hubs.reduce((sum, key) => sum + (t.cpuSeconds[key] ?? NaN), 0);
+    const busy = t.cpuSeconds['machine'];
+    const idle = busy == null ? null : 1 - busy / (seconds * mode.machineCores);
+    return [
+      name,
+      hubs.length,
+      t.acknowledgedPerSec,
+      t.acknowledgedPerSec / hubs.length,
+      t.acknowledged ? (hubCpu / t.acknowledged) * 1e6 : null,
+      hubs.map((key) => percent(share(key, quota ?? 1)) ?? '—').join(' / '),
+      t.quota ? hubs.map((key) => throttled(t.quota![key]!, seconds)).join(' / ') : '—',
+      percent(share('redis')) ?? '—',
+      percent(share('bench')) ?? '—',
+      percent(idle) ?? '—',
+      [
+        complete(t) ? '' : `${t.missing} missing, ${t.duplicates} dup${t.timedOut ? ', timed out' : ''}`,
+        t.quietWait && (t.quietWait.othersPercent ?? 0) > 25 ? `others used ${t.quietWait.othersPercent}% of a core at the start` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    ];
+  };
+  printTable(
+    `Scaling, ${modeText(mode)}`,
+    ['phase', 'hubs', 'acked/s total', 'per hub', 'hubs µs CPU/msg', quota ? 'each hub CPU, % of quota' : 'each hub CPU, % of a core', 'each hub throttled: % of periods (ms/s)', 'redis, % of a core', 'bench, % of a core', 'machine idle', 'note'],
+    [
+      row('one hub (no cluster)', r.single?.throughput),
+      row('two hubs: A → B', r.two?.throughput),
+      row('two hubs: each to the other', r.two?.total),
+      row('three hubs: each to the others', r.three?.total),
+    ],
+  );
+  const ratio = (a: ThroughputResult | undefined, b: ThroughputResult | undefined) => (a && b ? `${fmt((a.acknowledgedPerSec / b.acknowledgedPerSec) * 100)}%` : 'not run');
+  printTable(`Ratios, ${mode.kind}`, ['ratio', 'measured'], [
+    ['two / one: A → B vs one hub', ratio(r.two?.throughput, r.single?.throughput)],
+    ['two / one: two hubs\' total vs one hub', ratio(r.two?.total, r.single?.throughput)],
+    ['three / two: three hubs\' total vs two hubs\'', ratio(r.three?.total, r.two?.total)],
+  ]);
 }

@@ -12,20 +12,23 @@
  * Goals printed beside the figures: cross-hub p50 <= 3 ms, two-hub throughput >= 50% of the single hub's, and the
  * total with three hubs above the total with two. Results: bench/results/cluster-<timestamp>.json.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { cpuQuotaUnavailable, findCpuController } from '../lib/cpu-quota';
 import { ensureBuilt, snapshotBuild, type BuildState } from '../lib/hub-process';
 import { machineFacts, machineLine } from '../lib/machine';
+import { waitForQuietMachine } from '../lib/proc';
 import { summarizeProfile } from '../lib/profile';
 import { resultsDir, timestampForFile, writeResults } from '../lib/results';
-import { printTable } from '../lib/table';
+import { fmt, printTable } from '../lib/table';
 import { parseOptions, type ClusterBenchOptions } from './options';
 import { durableThroughput, pacedLatency, type Flow, type LatencyResult, type ThroughputResult } from './phases';
-import { printResults, summaryRows, type ClusterResults } from './report';
+import { modeText, printResults, printScaling, summaryRows, type ClusterMode, type ClusterResults } from './report';
 import { startTopology, waitForIdentities, type Topology } from './topology';
 
 export const description = 'hubs joined through Redis: cross-hub latency and durable throughput with 1, 2 and 3 hubs';
 
-const cpuSources = (topology: Topology) => ({ hubs: topology.hubs.map((h) => ({ label: h.label, pid: h.pid })), redisPid: topology.redisPid });
+const cpuSources = (topology: Topology) => ({ hubs: topology.hubs.map((h, i) => ({ label: h.label, pid: h.pid, quota: topology.quotas[i] ?? null })), redisPid: topology.redisPid });
 
 async function latencyBetween(topology: Topology, from: number, to: number, options: ClusterBenchOptions, tag: string): Promise<LatencyResult> {
   const sender = await topology.agents(from, 1, `${tag}-lat-sender`);
@@ -34,6 +37,15 @@ async function latencyBetween(topology: Topology, from: number, to: number, opti
   const result = await pacedLatency(sender.peers[0]!, recipient.peers[0]!, options.samples, options.warmup, options.paceMs, options.bodyBytes);
   for (const peer of [...sender.peers, ...recipient.peers]) peer.close();
   return result;
+}
+
+/** The measured run, after waiting (--quiet-wait) for processes other than ours to go quiet. */
+async function measured(topology: Topology, options: ClusterBenchOptions, run: () => Promise<ThroughputResult>): Promise<ThroughputResult> {
+  if (options.quietWaitMs === 0) return run();
+  const ours = [process.pid, ...topology.hubs.map((h) => h.pid), ...(topology.redisPid !== null ? [topology.redisPid] : [])];
+  const quietWait = await waitForQuietMachine(ours, { timeoutMs: options.quietWaitMs });
+  if (quietWait.othersPercent !== null && quietWait.othersPercent > 25) console.warn(`other processes still use ${quietWait.othersPercent}% of a core after ${fmt(quietWait.waitedMs / 1000)} s: measuring anyway`);
+  return { ...(await run()), quietWait };
 }
 
 function throughputOptions(topology: Topology, options: ClusterBenchOptions, warmup = false) {
@@ -49,7 +61,7 @@ async function oneWay(topology: Topology, from: number, to: number, options: Clu
   const flows: Flow[] = senders.peers.map((sender, i) => ({ sender, to: [...ids.slice(i % ids.length), ...ids.slice(0, i % ids.length)] }));
   // A fifth as much first, uncounted: the hubs' code paths warm (JIT) before the measured run.
   await durableThroughput(flows, recipients.peers, throughputOptions(topology, options, true));
-  const result = await durableThroughput(flows, recipients.peers, throughputOptions(topology, options));
+  const result = await measured(topology, options, () => durableThroughput(flows, recipients.peers, throughputOptions(topology, options)));
   for (const peer of [...senders.peers, ...recipients.peers]) peer.close();
   return result;
 }
@@ -69,7 +81,7 @@ async function spread(topology: Topology, options: ClusterBenchOptions, tag: str
   }
   const recipients = perHub.flatMap((p) => p.recipients.peers);
   await durableThroughput(flows, recipients, throughputOptions(topology, options, true));
-  const result = await durableThroughput(flows, recipients, throughputOptions(topology, options));
+  const result = await measured(topology, options, () => durableThroughput(flows, recipients, throughputOptions(topology, options)));
   for (const p of perHub) for (const peer of [...p.senders.peers, ...p.recipients.peers]) peer.close();
   return result;
 }
@@ -80,6 +92,7 @@ async function withTopology<T>(hubCount: number, cluster: boolean, options: Clus
     keepData: options.keepData,
     ...(options.dataRoot ? { dataRoot: options.dataRoot } : {}),
     ...(options.profileDir ? { cpuProfDir: options.profileDir } : {}),
+    ...(options.hubCpu !== undefined ? { hubCpu: options.hubCpu } : {}),
   });
   try {
     return await body(topology);
@@ -103,12 +116,13 @@ export async function run(argv: string[] = []): Promise<number> {
   if (!options) return 0;
   const started = new Date();
   const machine = machineFacts();
-  console.log(`Cluster benchmark — ${machineLine(machine)}`);
+  const mode = clusterMode(options, machine.cores);
+  console.log(`Cluster benchmark — ${machineLine(machine)}\nmode: ${modeText(mode)}`);
   if (options.quick) console.log('--quick: a smoke run with small counts; do not quote these numbers.');
   const build: BuildState = options.hubEntry ? { built: false, stale: null, builtAt: null } : ensureBuilt(options.build);
   const snapshot = snapshotBuild(options.hubEntry);
   if (options.profile) options.profileDir = path.join(resultsDir, `profiles-cluster-${timestampForFile(started)}`);
-  const results: ClusterResults = { failures: {} };
+  const results: ClusterResults = { mode, failures: {} };
   const profiles: string[] = [];
   try {
     if (options.only.has('single')) {
@@ -146,8 +160,9 @@ export async function run(argv: string[] = []): Promise<number> {
   }
 
   printResults(results, options);
+  printScaling(results);
   const summary = summaryRows(results);
-  printTable('goals', ['metric', 'target', 'measured', 'verdict'], summary.map((r) => [r.metric, r.target, r.measured, r.verdict]));
+  printTable(`goals (${mode.kind})`, ['metric', 'target', 'measured', 'verdict'], summary.map((r) => [r.metric, r.target, r.measured, r.verdict]));
   for (const file of profiles) {
     const profile = summarizeProfile(file, 15);
     printTable(
@@ -162,6 +177,22 @@ export async function run(argv: string[] = []): Promise<number> {
   console.log(`results: ${file}`);
   const failed = Object.keys(results.failures).length > 0 || (options.strict && summary.some((r) => r.verdict === 'FAIL'));
   return failed ? 1 : 0;
+}
+
+/** The run's mode; with --hub-cpu, a clear error up front where no CPU quota can be set, and a warning where the quotas fill the machine. */
+function clusterMode(options: ClusterBenchOptions, machineCores: number): ClusterMode {
+  if (options.hubCpu === undefined) return { kind: 'shared cores', machineCores };
+  const unavailable = cpuQuotaUnavailable();
+  if (unavailable) throw new Error(`--hub-cpu: ${unavailable}`);
+  const controller = findCpuController(readFileSync('/proc/mounts', 'utf8'))!;
+  const hubs = options.only.has('three') ? 3 : options.only.has('two') || options.only.has('two-total') ? 2 : 1;
+  if (options.hubCpu * hubs > machineCores - 0.5) {
+    console.warn(
+      `WARNING: ${hubs} hubs × ${options.hubCpu} core leave less than half a core of the ${machineCores} for Redis and the bench's agents: ` +
+        'the machine, not each hub\'s quota, may set the pace (see "machine idle" and "throttled" in the scaling table).',
+    );
+  }
+  return { kind: 'quota per hub', machineCores, coresPerHub: options.hubCpu, cgroup: `v${controller.version} ${controller.mount}` };
 }
 
 export const suite = { description, run };

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRedis, type RedisServer } from '../../test/support/redis-server';
 import { connectAgents, registerAgents, type AgentCredentials } from '../lib/agents';
+import { CpuQuotaGroup } from '../lib/cpu-quota';
 import { startHub, type RunningHub } from '../lib/hub-process';
 import type { Peer } from '../lib/peer';
 
@@ -19,10 +20,14 @@ export interface TopologyOptions {
   /** Directory for the hubs' CPU profiles (--cpu-prof), or undefined. */
   cpuProfDir?: string;
   keepData: boolean;
+  /** Cores of CPU quota for each hub in a cgroup of its own (a model of hubs on separate machines), or undefined. */
+  hubCpu?: number;
 }
 
 export interface Topology {
   hubs: RunningHub[];
+  /** Each hub's CPU quota group, in the order of `hubs` (null without --hub-cpu). */
+  quotas: Array<CpuQuotaGroup | null>;
   redis: RedisServer | null;
   /** redis-server's process id (from INFO), for its CPU time; null without Redis. */
   redisPid: number | null;
@@ -63,28 +68,38 @@ export async function startTopology(hubCount: number, cluster: boolean, options:
   const redisDir = cluster ? mkdtempSync(path.join(options.dataRoot ?? os.tmpdir(), 'devenviro-bench-redis-')) : null;
   const redis = redisDir ? await startRedis(redisDir) : null;
   const hubs: RunningHub[] = [];
+  const quotas: Array<CpuQuotaGroup | null> = [];
+  const removeQuotas = () => {
+    for (const group of quotas) if (group && !group.remove()) console.warn(`could not remove the cgroup ${group.dir}`);
+  };
   try {
     for (let i = 0; i < hubCount; i++) {
       const label = cluster ? `hub-${'abc'[i] ?? i}` : 'single';
-      hubs.push(
-        await startHub({
-          entry: options.entry,
-          label,
-          keepData: options.keepData,
-          ...(options.dataRoot ? { dataRoot: options.dataRoot } : {}),
-          ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
-          ...(redis ? { config: { cluster: { redis: redis.url, hubName: label, heartbeatMs: 500, hubTtlMs: 2_000 } } } : {}),
-        }),
-      );
+      const quota = options.hubCpu === undefined ? null : CpuQuotaGroup.create(label, options.hubCpu);
+      quotas.push(quota);
+      const hub = await startHub({
+        entry: options.entry,
+        label,
+        keepData: options.keepData,
+        ...(options.dataRoot ? { dataRoot: options.dataRoot } : {}),
+        ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+        ...(redis ? { config: { cluster: { redis: redis.url, hubName: label, heartbeatMs: 500, hubTtlMs: 2_000 } } } : {}),
+        ...(quota ? { launcher: quota.launcher() } : {}),
+      });
+      hubs.push(hub);
+      const outside = quota?.threadsOutside(hub.pid) ?? [];
+      if (outside.length) throw new Error(`${label}: threads ${outside.join(', ')} of pid ${hub.pid} are not in the cgroup ${quota!.dir}`);
     }
     if (redis) await waitForMembers(hubs, hubCount);
   } catch (error) {
     await Promise.all(hubs.map((hub) => hub.stop()));
+    removeQuotas();
     await redis?.stop();
     throw error;
   }
   return {
     hubs,
+    quotas,
     redis,
     redisPid: redis ? redisPid(redis.port) : null,
     async agents(hub, count, prefix) {
@@ -94,8 +109,15 @@ export async function startTopology(hubCount: number, cluster: boolean, options:
       return { credentials, peers };
     },
     async stop() {
+      // Worker threads started after the placement check inherit the group; a last look says whether any escaped.
+      const escaped = hubs.flatMap((hub, i) => {
+        const outside = quotas[i]?.threadsOutside(hub.pid) ?? [];
+        return outside.length ? [`${hub.label}: threads ${outside.join(', ')}`] : [];
+      });
       const stopped = await Promise.all(hubs.map((hub) => hub.stop()));
+      removeQuotas();
       await redis?.stop();
+      if (escaped.length) throw new Error(`hub threads outside their CPU quota group: ${escaped.join('; ')}`);
       if (redisDir && !options.keepData) rmSync(redisDir, { recursive: true, force: true });
       return stopped.map((s) => s.profile).filter((p): p is string => p !== null);
     },

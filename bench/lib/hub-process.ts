@@ -92,6 +92,8 @@ export interface HubOptions {
   dataRoot?: string;
   /** Run on this existing data directory instead of a fresh one (a kept, seeded one); never removed. */
   dataDir?: string;
+  /** A command the hub's command line is appended to (it must exec it, keeping the pid), e.g. a CPU quota group's. */
+  launcher?: string[];
 }
 
 export interface RunningHub {
@@ -119,9 +121,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
   const profileDir = options.cpuProfDir ? mkdtempSync(path.join(options.cpuProfDir, `${label}-`)) : undefined;
   if (profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileDir);
-  const child = track(
-    spawn(process.execPath, [...nodeArgs, options.entry ?? ENTRY, '--data-dir', dataDir, '--port', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
+  const command = [...(options.launcher ?? []), process.execPath, ...nodeArgs, options.entry ?? ENTRY, '--data-dir', dataDir, '--port', '0'];
+  const child = track(spawn(command[0]!, command.slice(1), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   const keep = (chunk: Buffer) => {
     output += chunk.toString();
