@@ -25,6 +25,41 @@ const DUPLICATE_WAIT_MS = 2_000;
 const RETRY_MS = 1_000;
 /** How long what Redis took may wait to be recorded with the next group commit before it is written on its own. */
 const RECORD_DELAY_MS = 5;
+/** Entry ids per XDEL in FORWARD_SCRIPT (Lua's unpack has a bounded stack). */
+const XDEL_CHUNK = 1_000;
+
+/**
+ * Forwards a batch in one command (see ClusterMessages.sendScripted).
+ * KEYS: per message its recipients' inbox streams, then its idempotency key if it has one; then one inbox stream
+ * per group of acknowledged entries.
+ * ARGV: the number of messages, the idempotency window (ms); per message the number of recipients, the entry's
+ * meta, its body and the send's answer ('' without an idempotency key); per group of acknowledged entries their
+ * number, then their ids.
+ */
+const FORWARD_SCRIPT = `
+local k, a = 1, 3
+for _ = 1, tonumber(ARGV[1]) do
+  local meta, body, answer = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  for _ = 1, tonumber(ARGV[a]) do
+    redis.call('XADD', KEYS[k], '*', 'm', meta, 'b', body)
+    k = k + 1
+  end
+  if answer ~= '' then
+    if not redis.call('SET', KEYS[k], answer, 'NX', 'PX', ARGV[2]) then
+      redis.call('SET', KEYS[k], answer, 'XX', 'KEEPTTL')
+    end
+    k = k + 1
+  end
+  a = a + 4
+end
+while k <= #KEYS do
+  local n = tonumber(ARGV[a])
+  redis.call('XDEL', KEYS[k], unpack(ARGV, a + 1, a + n))
+  a = a + n + 1
+  k = k + 1
+end
+return 0
+`;
 
 interface Batch {
   items: ForwardItem[];
@@ -208,6 +243,39 @@ export class ClusterMessages implements MessageReplication {
 
   /** One round trip: every entry, idempotency record and acknowledgement; then the outbox rows go. */
   private async send(items: ForwardItem[], acks: AckedEntries[]): Promise<void> {
+    if (items.length === 0 && acks.length === 0) return;
+    if (items.every((item) => typeof item.body === 'string')) await this.sendScripted(items, acks);
+    else await this.sendMulti(items, acks);
+    this.noteSent(items);
+  }
+
+  /**
+   * Inline bodies go in one command: a Lua script adding every entry, idempotency record and deletion. As atomic as
+   * a MULTI (a reading hub's blocked XREAD is served once, after it), without the client's work per command.
+   */
+  private async sendScripted(items: ForwardItem[], acks: AckedEntries[]): Promise<void> {
+    const keys: string[] = [];
+    const args: string[] = [String(items.length), String(IDEMPOTENCY_WINDOW_MS)];
+    for (const item of items) {
+      for (const agentId of item.recipients) keys.push(this.keys.inbox(agentId));
+      args.push(String(item.recipients.length), JSON.stringify(item.meta), item.body as string);
+      if (item.idempotencyKey) {
+        keys.push(this.keys.idempotency(item.meta.from, item.idempotencyKey));
+        args.push(JSON.stringify(item.response));
+      } else args.push('');
+    }
+    for (const { agentId, entryIds } of acks) {
+      for (let start = 0; start < entryIds.length; start += XDEL_CHUNK) {
+        const ids = entryIds.slice(start, start + XDEL_CHUNK);
+        keys.push(this.keys.inbox(agentId));
+        args.push(String(ids.length), ...ids);
+      }
+    }
+    await this.link.commands.eval(FORWARD_SCRIPT, { keys, arguments: args });
+  }
+
+  /** Bodies kept in files (large) go as commands of a MULTI: Lua would hold each one more time in Redis. */
+  private async sendMulti(items: ForwardItem[], acks: AckedEntries[]): Promise<void> {
     const multi = this.link.commands.multi();
     for (const item of items) {
       const meta = JSON.stringify(item.meta);
@@ -220,10 +288,13 @@ export class ClusterMessages implements MessageReplication {
       }
     }
     for (const { agentId, entryIds } of acks) multi.xDel(this.keys.inbox(agentId), entryIds);
-    if (items.length === 0 && acks.length === 0) return;
     // MULTI, not a plain pipeline: Redis then serves a reading hub's blocked XREAD once with the whole batch; a
     // pipeline wakes it per XADD, and its hub and Redis spend more per message (docs/benchmarks.md, Cluster).
     await multi.exec();
+  }
+
+  /** After Redis took a batch: its traffic is counted and its outbox rows are to be deleted. */
+  private noteSent(items: ForwardItem[]): void {
     let last = 0;
     for (const item of items) {
       last = Math.max(last, item.seq);
