@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CoarseLists, parseIvfPart } from '../../src/main/vector/coarse';
 import { DOTS_WASM_BASE64 } from '../../src/main/vector/simd/dots-wasm';
 import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from '../../src/main/vector/simd/dots';
+import { IndexFlatIP } from '../../src/main/vector/faiss';
 import { VectorStore } from '../../src/main/vector/store';
 import { mulberry32 } from '../support/seeded-random';
 
@@ -98,6 +99,36 @@ describe('IVF part files', () => {
     const lists = await CoarseLists.create(2, 4, new Uint8Array(2 * 4 * 4));
     expect(() => lists.addToList(2, [0], new Float32Array(4))).toThrow(/out of range/);
     expect(() => lists.addToList(1, [0, 1], new Float32Array(4))).toThrow(/expected 2 vectors/);
+  });
+
+  it("finds the lists nearest a few queries as FAISS's exact search of the centroids does", async () => {
+    const d = 512;
+    const nlist = 570;
+    const random = mulberry32(41);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const unitOf = (v: Float32Array) => {
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    };
+    // Centroids around 30 themes, as k-means leaves them on embeddings; queries near a centroid or anywhere.
+    const themes = Array.from({ length: 30 }, () => unitOf(Float32Array.from({ length: d }, normal)));
+    const centroids = new Float32Array(nlist * d);
+    for (let c = 0; c < nlist; c++) centroids.set(unitOf(themes[c % 30]!.map((x) => x + 0.06 * normal())), c * d);
+    const lists = await CoarseLists.create(nlist, d, new Uint8Array(centroids.buffer));
+    const faiss = new IndexFlatIP(d);
+    faiss.add([...centroids]);
+    const queries = Array.from({ length: 60 }, (_, i) =>
+      unitOf(i % 2 === 0 ? centroids.slice((i % nlist) * d, (i % nlist + 1) * d).map((x) => x + 0.05 * normal()) : Float32Array.from({ length: d }, normal)),
+    );
+    for (const probe of [1, 8, 60]) {
+      for (const query of queries) {
+        const want = faiss.search([...query], probe).labels;
+        expect(Array.from(lists.nearestLists([query], probe))).toEqual(want);
+      }
+      // A batch of 20 or more goes to FAISS itself: the same lists.
+      const batch = Array.from(lists.nearestLists(queries, probe));
+      expect(batch).toEqual(faiss.search(queries.flatMap((query) => [...query]), probe).labels);
+    }
   });
 
   it('scans the nearest lists exactly, skipping dead positions', async () => {

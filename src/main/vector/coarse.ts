@@ -25,6 +25,10 @@ import type { VectorStore } from './store';
 
 /** Candidates scored exactly beyond the k asked for (int8 scores are within ~0.003 of the true ones). */
 const RESCORE_EXTRA = 8;
+/** Centroids scored exactly beyond the lists asked for (nearestLists). */
+const CENTROID_RESCORE_EXTRA = 16;
+/** From this many queries FAISS scores them against the centroids with BLAS, faster than one at a time here. */
+const FLAT_BLAS_QUERIES = 20;
 
 interface InvertedList {
   size: number;
@@ -44,14 +48,30 @@ export class CoarseLists {
   /** The nearest list of each vector search() was asked about: a store checks a vector, then adds it. */
   private readonly nearestOf = new WeakMap<Float32Array, number>();
 
+  /**
+   * The centroids' int8 codes, resident in a kernel of their own (rows 1..nlist; row 0 takes each query), with their
+   * scales and float values: a few queries find their nearest lists there (nearestLists) instead of in FAISS, whose
+   * flat search of one query over ~570 centroids of 512 floats took 0.3-1 ms of the main thread on every store and
+   * search at 100,000 memories. Null without WebAssembly SIMD.
+   */
+  private readonly centroidCodes: { kernel: Int8DotKernel; scales: Float32Array; values: Float32Array } | null;
+
   private constructor(
     readonly nlist: number,
     readonly dimension: number,
     private readonly quantizer: Index,
+    centroids: Float32Array,
   ) {
     this.stride = Math.ceil(dimension / CODE_ALIGN) * CODE_ALIGN;
     this.queryCodes = new Int8Array(this.stride);
     this.lists = Array.from({ length: nlist }, () => ({ size: 0, positions: new Int32Array(0), codes: new Int8Array(0), scales: new Float32Array(0) }));
+    const kernel = this.kernel && Int8DotKernel.create();
+    if (kernel) {
+      const memory = kernel.reserve(nlist, this.stride);
+      const scales = new Float32Array(nlist);
+      for (let c = 0; c < nlist; c++) scales[c] = quantize(centroids, c * dimension, dimension, memory, this.stride * (1 + c));
+      this.centroidCodes = { kernel, scales, values: centroids };
+    } else this.centroidCodes = null;
   }
 
   /**
@@ -65,7 +85,10 @@ export class CoarseLists {
     try {
       const file = path.join(dir, 'centroids.faiss');
       await writeFile(file, Buffer.concat([flatHeader(dimension, nlist), centroids]));
-      return new CoarseLists(nlist, dimension, Index.read(file));
+      // A copy: `centroids` may be a view into a part file's buffer, released after loading.
+      const values = new Float32Array(nlist * dimension);
+      new Uint8Array(values.buffer).set(centroids);
+      return new CoarseLists(nlist, dimension, Index.read(file), values);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -121,13 +144,10 @@ export class CoarseLists {
       if (known === undefined) unknown.push(pos);
       else lists[pos - from] = known;
     }
-    const d = this.dimension;
     const BATCH = 256;
     for (let start = 0; start < unknown.length; start += BATCH) {
       const batch = unknown.slice(start, start + BATCH);
-      const values = new Array<number>(batch.length * d);
-      batch.forEach((pos, i) => store.copyToArray(pos, pos + 1, values, i * d));
-      const { labels } = this.quantizer.search(values, 1);
+      const labels = this.nearestLists(batch.map((pos) => store.vector(pos)), 1);
       batch.forEach((pos, i) => (lists[pos - from] = labels[i]!));
     }
     for (let pos = from; pos < to; pos++) this.push(lists[pos - from]!, pos, store.vector(pos));
@@ -142,12 +162,7 @@ export class CoarseLists {
     if (queries.length === 0) return [];
     const d = this.dimension;
     const lists = Math.min(this.nlist, Math.max(1, probe));
-    const flat = this.queryBuffer;
-    flat.length = queries.length * d;
-    queries.forEach((query, qi) => {
-      for (let i = 0; i < d; i++) flat[qi * d + i] = query[i]!;
-    });
-    const { labels } = this.quantizer.search(flat, lists);
+    const labels = this.nearestLists(queries, lists);
     // The queries probing each list: a list several queries of the batch probe is read once for all of them.
     const probers = new Map<number, number[]>();
     queries.forEach((query, qi) => {
@@ -174,6 +189,40 @@ export class CoarseLists {
       for (const { id: pos } of approx[qi]!.sorted()) exact.push(store.id(pos), dot(query, store.vector(pos))); // approx is keyed by position
       return exact.sorted();
     });
+  }
+
+  /**
+   * The `lists` centroids nearest each query by inner product, best first (queries.length × lists labels, as FAISS's
+   * search gives them). Fewer than FLAT_BLAS_QUERIES queries are scored against the centroids' int8 codes, and the
+   * best `lists` + CENTROID_RESCORE_EXTRA of them again exactly, in float: the lists FAISS's exact search picks
+   * (int8 scores are within ~0.003 of the true ones, far less than the spread of a query's centroid scores beyond its
+   * nearest few). More queries go to FAISS, which scores a batch that large with BLAS.
+   */
+  nearestLists(queries: Float32Array[], lists: number): ArrayLike<number> {
+    const d = this.dimension;
+    const centroids = this.centroidCodes;
+    if (!centroids || queries.length >= FLAT_BLAS_QUERIES) {
+      const flat = this.queryBuffer;
+      flat.length = queries.length * d;
+      queries.forEach((query, qi) => {
+        for (let i = 0; i < d; i++) flat[qi * d + i] = query[i]!;
+      });
+      return this.quantizer.search(flat, lists).labels;
+    }
+    const labels = new Int32Array(queries.length * lists);
+    const { kernel, scales, values } = centroids;
+    for (const [qi, query] of queries.entries()) {
+      const memory = kernel.reserve(this.nlist, this.stride);
+      const queryScale = quantize(query, 0, d, memory, 0);
+      memory.fill(0, d, this.stride);
+      const dots = kernel.dots(this.nlist, this.stride);
+      const approx = new TopK(Math.min(this.nlist, lists + CENTROID_RESCORE_EXTRA));
+      for (let c = 0; c < this.nlist; c++) approx.push(c, queryScale * scales[c]! * dots[c]!);
+      const exact = new TopK(lists);
+      for (const { id: c } of approx.sorted()) exact.push(c, dot(query, values.subarray(c * d, (c + 1) * d)));
+      exact.sorted().forEach(({ id: c }, j) => (labels[qi * lists + j] = c));
+    }
+    return labels;
   }
 
   /**
