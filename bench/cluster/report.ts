@@ -137,6 +137,30 @@ function throttled(stat: CpuQuotaStat, seconds: number): string {
   return `${fmt((stat.throttledPeriods / stat.periods) * 100)}% (${fmt((stat.throttledSeconds / seconds) * 1000)})`;
 }
 
+/** Held back in more than this share of its periods, a hub's quota set the pace. */
+const QUOTA_BOUND = 0.5;
+/** Under this idle share the machine (other processes) may have set the pace instead. */
+const MACHINE_BOUND = 0.1;
+/** A single-threaded process near a whole core (the bench's agents, Redis) is its own limit. */
+const PROCESS_BOUND = 0.9;
+
+/**
+ * What held a throughput run back, from what each part used over it: the hubs' quotas (throttled in most periods),
+ * else the machine (hardly idle: other work took the cores), else the bench's agents or Redis (near a whole core),
+ * else nothing we measure (the senders' window and round trips).
+ */
+export function limitOf(t: ThroughputResult, mode: ClusterMode): string {
+  const seconds = t.cpuWindowMs / 1000;
+  const held = t.quota ? Object.entries(t.quota).filter(([, q]) => q.periods > 0 && q.throttledPeriods / q.periods > QUOTA_BOUND).map(([label]) => label) : [];
+  const busy = t.cpuSeconds['machine'];
+  const full = busy != null && 1 - busy / (seconds * mode.machineCores) < MACHINE_BOUND;
+  if (held.length) return `quota of ${held.join(', ')}${full ? ' (and the machine hardly idle)' : ''}`;
+  if (full) return 'machine (no idle time)';
+  const near = Object.keys(t.cpuSeconds).filter((key) => key !== 'machine' && (t.cpuSeconds[key] ?? 0) / seconds > PROCESS_BOUND);
+  if (near.length) return near.map((key) => (key === 'bench' ? "bench's agents" : key)).join(', ') + ' (a whole core)';
+  return 'none measured (window, round trips)';
+}
+
 /**
  * Per phase: the cluster's rate, what each hub spent and whether its quota held it back, and whether anything else
  * (Redis, the bench's agents, the machine) was near its limit instead; then the ratios the goals are about.
@@ -147,6 +171,7 @@ export function printScaling(r: ClusterResults): void {
   const percent = (n: number | null) => (n === null || !Number.isFinite(n) ? null : `${fmt(n * 100)}%`);
   const row = (name: string, t: ThroughputResult | undefined) => {
     if (!t) return [name, 'not run'];
+    const limit = limitOf(t, mode);
     const hubs = Object.keys(t.cpuSeconds).filter((key) => key !== 'redis' && key !== 'bench' && key !== 'machine');
     const seconds = t.cpuWindowMs / 1000;
     const share = (key: string, of = 1) => {
@@ -167,6 +192,7 @@ export function printScaling(r: ClusterResults): void {
       percent(share('redis')) ?? '—',
       percent(share('bench')) ?? '—',
       percent(idle) ?? '—',
+      limit,
       [
         complete(t) ? '' : `${t.missing} missing, ${t.duplicates} dup${t.timedOut ? ', timed out' : ''}`,
         t.quietWait && (t.quietWait.othersPercent ?? 0) > 25 ? `others used ${t.quietWait.othersPercent}% of a core at the start` : '',
@@ -177,7 +203,7 @@ export function printScaling(r: ClusterResults): void {
   };
   printTable(
     `Scaling, ${modeText(mode)}`,
-    ['phase', 'hubs', 'acked/s total', 'per hub', 'hubs µs CPU/msg', quota ? 'each hub CPU, % of quota' : 'each hub CPU, % of a core', 'each hub throttled: % of periods (ms/s)', 'redis, % of a core', 'bench, % of a core', 'machine idle', 'note'],
+    ['phase', 'hubs', 'acked/s total', 'per hub', 'hubs µs CPU/msg', quota ? 'each hub CPU, % of quota' : 'each hub CPU, % of a core', 'each hub throttled: % of periods (ms/s)', 'redis, % of a core', 'bench, % of a core', 'machine idle', 'limited by', 'note'],
     [
       row('one hub (no cluster)', r.single?.throughput),
       row('two hubs: A → B', r.two?.throughput),
@@ -185,10 +211,15 @@ export function printScaling(r: ClusterResults): void {
       row('three hubs: each to the others', r.three?.total),
     ],
   );
-  const ratio = (a: ThroughputResult | undefined, b: ThroughputResult | undefined) => (a && b ? `${fmt((a.acknowledgedPerSec / b.acknowledgedPerSec) * 100)}%` : 'not run');
-  printTable(`Ratios, ${mode.kind}`, ['ratio', 'measured'], [
-    ['two / one: A → B vs one hub', ratio(r.two?.throughput, r.single?.throughput)],
-    ['two / one: two hubs\' total vs one hub', ratio(r.two?.total, r.single?.throughput)],
-    ['three / two: three hubs\' total vs two hubs\'', ratio(r.three?.total, r.two?.total)],
+  const ratio = (a: ThroughputResult | undefined, b: ThroughputResult | undefined) => {
+    if (!a || !b) return ['not run', ''];
+    const bound = [a, b].map((t) => limitOf(t, mode));
+    const model = mode.kind === 'shared cores' ? '' : bound.every((l) => l.startsWith('quota')) ? 'yes' : `no (${bound.join('; ')})`;
+    return [`${fmt((a.acknowledgedPerSec / b.acknowledgedPerSec) * 100)}%`, model];
+  };
+  printTable(`Ratios, ${mode.kind}`, ['ratio', 'measured', mode.kind === 'shared cores' ? '' : 'both phases held by the hubs\' quotas'], [
+    ['two / one: A → B vs one hub', ...ratio(r.two?.throughput, r.single?.throughput)],
+    ['two / one: two hubs\' total vs one hub', ...ratio(r.two?.total, r.single?.throughput)],
+    ['three / two: three hubs\' total vs two hubs\'', ...ratio(r.three?.total, r.two?.total)],
   ]);
 }
