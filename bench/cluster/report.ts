@@ -1,6 +1,7 @@
 /** The cluster benchmark's tables and its goals. */
 import { fmt, printTable, type SummaryRow } from '../lib/table';
 import type { CpuQuotaStat } from '../lib/cpu-quota';
+import { AHEAD_NICE } from '../lib/priority';
 import type { ClusterBenchOptions } from './options';
 import type { LatencyResult, ThroughputResult } from './phases';
 
@@ -12,7 +13,7 @@ export type ClusterMode =
 export function modeText(mode: ClusterMode): string {
   return mode.kind === 'shared cores'
     ? `shared cores: hubs, Redis and the bench share the machine's ${mode.machineCores} cores`
-    : `quota per hub: each hub ${mode.coresPerHub} core (cgroup ${mode.cgroup}), Redis and the bench outside, on ${mode.machineCores} cores`;
+    : `quota per hub: each hub ${mode.coresPerHub} core (cgroup ${mode.cgroup}, weighted ahead of other work), Redis and the bench outside (at nice ${AHEAD_NICE}), on ${mode.machineCores} cores`;
 }
 
 /** What a run measured, phase by phase. */

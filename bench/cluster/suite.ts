@@ -17,6 +17,7 @@ import path from 'node:path';
 import { cpuQuotaUnavailable, findCpuController } from '../lib/cpu-quota';
 import { ensureBuilt, snapshotBuild, type BuildState } from '../lib/hub-process';
 import { machineFacts, machineLine } from '../lib/machine';
+import { aheadOfOtherWork } from '../lib/priority';
 import { waitForQuietMachine } from '../lib/proc';
 import { summarizeProfile } from '../lib/profile';
 import { resultsDir, timestampForFile, writeResults } from '../lib/results';
@@ -186,6 +187,8 @@ function clusterMode(options: ClusterBenchOptions, machineCores: number): Cluste
   if (unavailable) throw new Error(`--hub-cpu: ${unavailable}`);
   const controller = findCpuController(readFileSync('/proc/mounts', 'utf8'))!;
   const hubs = options.only.has('three') ? 3 : options.only.has('two') || options.only.has('two-total') ? 2 : 1;
+  // The agents that drive the hubs and Redis (outside the quotas) must not be what other work slows down either.
+  aheadOfOtherWork(process.pid, 'the bench');
   if (options.hubCpu * hubs > machineCores - 0.5) {
     console.warn(
       `WARNING: ${hubs} hubs × ${options.hubCpu} core leave less than half a core of the ${machineCores} for Redis and the bench's agents: ` +

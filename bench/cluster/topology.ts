@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startRedis, type RedisServer } from '../../test/support/redis-server';
 import { connectAgents, registerAgents, type AgentCredentials } from '../lib/agents';
 import { CpuQuotaGroup } from '../lib/cpu-quota';
+import { aheadOfOtherWork } from '../lib/priority';
 import { startHub, type RunningHub } from '../lib/hub-process';
 import type { Peer } from '../lib/peer';
 
@@ -61,6 +62,12 @@ async function waitForMembers(hubs: readonly RunningHub[], count: number, timeou
 }
 
 /**
+ * A hub's group weighs as ten ordinary processes: on a machine busy with other work it still gets its whole quota,
+ * as it would on a machine of its own (the quota, not the weight, is what limits it).
+ */
+export const HUB_GROUP_WEIGHT = 10;
+
+/**
  * Starts `hubCount` hubs; with `cluster` they join one Redis (started here, fresh), without it a single hub runs on
  * its own exactly as a one-machine user runs it.
  */
@@ -75,7 +82,7 @@ export async function startTopology(hubCount: number, cluster: boolean, options:
   try {
     for (let i = 0; i < hubCount; i++) {
       const label = cluster ? `hub-${'abc'[i] ?? i}` : 'single';
-      const quota = options.hubCpu === undefined ? null : CpuQuotaGroup.create(label, options.hubCpu);
+      const quota = options.hubCpu === undefined ? null : CpuQuotaGroup.create(label, options.hubCpu, HUB_GROUP_WEIGHT);
       quotas.push(quota);
       const hub = await startHub({
         entry: options.entry,
@@ -97,11 +104,13 @@ export async function startTopology(hubCount: number, cluster: boolean, options:
     await redis?.stop();
     throw error;
   }
+  const pidOfRedis = redis ? redisPid(redis.port) : null;
+  if (options.hubCpu !== undefined && pidOfRedis !== null) aheadOfOtherWork(pidOfRedis, 'redis-server');
   return {
     hubs,
     quotas,
     redis,
-    redisPid: redis ? redisPid(redis.port) : null,
+    redisPid: pidOfRedis,
     async agents(hub, count, prefix) {
       const target = hubs[hub]!;
       const credentials = await registerAgents(target.baseUrl, count, { prefix, project: 'bench' });

@@ -61,10 +61,13 @@ describe('reading what the kernel says', () => {
 const unavailable = cpuQuotaUnavailable();
 
 describe.skipIf(unavailable !== null)(`a real quota group${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
-  it('holds a process and the worker thread it starts later to the quota, and is removed after it exits', async () => {
-    const group = CpuQuotaGroup.create(`test-${Date.now()}`, 0.2);
+  it('holds a process and the worker thread it starts later to the quota, weighted, and is removed after it exits', async () => {
+    const group = CpuQuotaGroup.create(`test-${Date.now()}`, 0.2, 10);
     onTestFinished(() => void group.remove());
     expect(existsSync(group.dir)).toBe(true);
+    // Weighted as ten ordinary processes, ahead of other work; capped by the quota all the same.
+    const weight = group.controller.version === 1 ? ['cpu.shares', '10240'] : ['cpu.weight', '1000'];
+    expect(readFileSync(path.join(group.dir, weight[0]!), 'utf8').trim()).toBe(weight[1]);
     // Two spinning threads would use two cores unheld; the worker starts after the process was placed.
     const script = `
       const { Worker } = require('node:worker_threads');
