@@ -17,7 +17,11 @@ async function inspect(server: RedisServer) {
   const client = createClient({ url: server.url });
   await client.connect();
   onTestFinished(() => client.destroy());
-  return { inboxLength: (agentId: string) => client.xLen(`devenviro:inbox:${agentId}`) };
+  return {
+    inboxLength: (agentId: string) => client.xLen(`devenviro:inbox:${agentId}`),
+    /** Milliseconds an idempotency record has left (-2: none). */
+    idempotencyTtl: (senderId: string, key: string) => client.pTTL(`devenviro:idem:${senderId}:${key}`),
+  };
 }
 
 /** Waits until a hub knows an agent registered on another hub. */
@@ -139,8 +143,28 @@ describe.skipIf(unavailable !== null)(`messages between hubs${unavailable ? ` (s
     expect(bodies(inbox)).toEqual(Array.from({ length: 200 }, (_, i) => `message ${i}`));
   });
 
+  it('clears from Redis every entry of one acknowledgement of 2,500 messages (more than one XDEL takes)', async () => {
+    const server = await redis();
+    const look = await inspect(server);
+    const a = await clusterHub(server, 'a');
+    const b = await clusterHub(server, 'b');
+    const sender = await a.register('sender');
+    const receiver = await b.register('receiver');
+    await known(a, receiver);
+    const inbox = await connect(b, receiver);
+    const outbox = await connect(a, sender);
+    for (let i = 0; i < 2_500; i++) outbox.send({ type: 'send', ref: `m${i}`, message: { to: { type: 'agent', id: receiver.agent.id }, body: `message ${i}` } });
+    await outbox.next((frame) => frame.type === 'sent' && frame.ref === 'm2499', 60_000);
+    await until('all 2,500 on B', () => inbox.messages().length >= 2_500, 60_000);
+    expect(await look.inboxLength(receiver.agent.id)).toBe(2_500);
+    inbox.send({ type: 'ack', ids: inbox.messages().map((message) => message.id) });
+    await until('the inbox stream empty', async () => (await look.inboxLength(receiver.agent.id)) === 0, 15_000);
+    expect(await inboxOf(b, receiver)).toEqual([]);
+  }, 120_000);
+
   it('stores a message once when its idempotency key is used again through another hub', async () => {
     const server = await redis();
+    const look = await inspect(server);
     const a = await clusterHub(server, 'a');
     const b = await clusterHub(server, 'b');
     const sender = await a.register('sender');
@@ -154,6 +178,10 @@ describe.skipIf(unavailable !== null)(`messages between hubs${unavailable ? ` (s
     const retry = await b.api('/messages', { token: sender.token, body: send });
     expect(retry.status).toBe(200);
     expect(retry.body).toMatchObject({ id: first.body.id, threadId: first.body.threadId, duplicate: true });
+    // The record in Redis keeps the idempotency window's time to live (24 h), not forever and not reset to nothing.
+    const ttl = await look.idempotencyTtl(sender.agent.id, 'deploy-7');
+    expect(ttl).toBeGreaterThan(23 * 60 * 60 * 1000);
+    expect(ttl).toBeLessThanOrEqual(24 * 60 * 60 * 1000);
     const inbox = await connect(b, receiver);
     await nextMessage(inbox);
     await new Promise((resolve) => setTimeout(resolve, 300));
