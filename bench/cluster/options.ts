@@ -21,6 +21,8 @@ const USAGE = `Usage: npm run bench -- cluster [options]
   --hub-cpu CORES     run every hub (the single hub too) in a cgroup of its own with this many cores of CPU
                       quota (e.g. 0.4), Redis and the bench's agents outside: a model of hubs on separate
                       small machines (Linux, root or a writable cgroup; default: all share the machine's cores)
+  --hub-cpu-period-ms N
+                      the quota's period (100, the kernel's; 10: the same share in smaller slices)
   --quiet-wait S      before each measured throughput run, wait up to S seconds for other processes to use under
                       a quarter of a core (with --hub-cpu 30, else 0: never)
   --quick             small counts (a smoke run, not a measurement)
@@ -46,6 +48,8 @@ export interface ClusterBenchOptions {
   drainMs: number;
   /** Cores of CPU quota per hub (--hub-cpu), or undefined: every process shares the machine's cores. */
   hubCpu: number | undefined;
+  /** The quota's enforcement period, ms. */
+  hubCpuPeriodMs: number;
   /** Longest wait for other processes to quiet down before a measured throughput run, ms (0: none). */
   quietWaitMs: number;
   quick: boolean;
@@ -78,6 +82,7 @@ export function parseOptions(argv: string[]): ClusterBenchOptions | null {
       timeout: { type: 'string' },
       drain: { type: 'string' },
       'hub-cpu': { type: 'string' },
+      'hub-cpu-period-ms': { type: 'string' },
     },
   });
   if (values.help) {
@@ -104,6 +109,7 @@ export function parseOptions(argv: string[]): ClusterBenchOptions | null {
     timeoutMs: numberOption('timeout', values.timeout, 120, 1) * 1000,
     drainMs: numberOption('drain', values.drain, quick ? 10 : 30, 0) * 1000,
     hubCpu: values['hub-cpu'] === undefined ? undefined : hubCpuOption(values['hub-cpu']),
+    hubCpuPeriodMs: numberOption('hub-cpu-period-ms', values['hub-cpu-period-ms'], 100, 1),
     // With a quota per hub the model holds only while the machine has cores to spare; without, the bench is as it was.
     quietWaitMs: numberOption('quiet-wait', values['quiet-wait'], values['hub-cpu'] === undefined ? 0 : 30, 0) * 1000,
     quick,

@@ -8,12 +8,12 @@ import type { LatencyResult, ThroughputResult } from './phases';
 /** How the hubs got their CPU: sharing the machine's cores with everything else, or each its own quota. */
 export type ClusterMode =
   | { kind: 'shared cores'; machineCores: number }
-  | { kind: 'quota per hub'; machineCores: number; coresPerHub: number; cgroup: string };
+  | { kind: 'quota per hub'; machineCores: number; coresPerHub: number; periodMs: number; cgroup: string };
 
 export function modeText(mode: ClusterMode): string {
   return mode.kind === 'shared cores'
     ? `shared cores: hubs, Redis and the bench share the machine's ${mode.machineCores} cores`
-    : `quota per hub: each hub ${mode.coresPerHub} core (cgroup ${mode.cgroup}, weighted ahead of other work), Redis and the bench outside (at nice ${AHEAD_NICE}), on ${mode.machineCores} cores`;
+    : `quota per hub: each hub ${mode.coresPerHub} core per ${mode.periodMs} ms period (cgroup ${mode.cgroup}, weighted ahead of other work), Redis and the bench outside (at nice ${AHEAD_NICE}), on ${mode.machineCores} cores`;
 }
 
 /** What a run measured, phase by phase. */

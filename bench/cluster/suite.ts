@@ -93,7 +93,7 @@ async function withTopology<T>(hubCount: number, cluster: boolean, options: Clus
     keepData: options.keepData,
     ...(options.dataRoot ? { dataRoot: options.dataRoot } : {}),
     ...(options.profileDir ? { cpuProfDir: options.profileDir } : {}),
-    ...(options.hubCpu !== undefined ? { hubCpu: options.hubCpu } : {}),
+    ...(options.hubCpu !== undefined ? { hubCpu: options.hubCpu, hubCpuPeriodUs: Math.round(options.hubCpuPeriodMs * 1000) } : {}),
   });
   try {
     return await body(topology);
@@ -183,6 +183,7 @@ export async function run(argv: string[] = []): Promise<number> {
 /** The run's mode; with --hub-cpu, a clear error up front where no CPU quota can be set, and a warning where the quotas fill the machine. */
 function clusterMode(options: ClusterBenchOptions, machineCores: number): ClusterMode {
   if (options.hubCpu === undefined) return { kind: 'shared cores', machineCores };
+  if (options.hubCpu * options.hubCpuPeriodMs < 1) throw new Error(`--hub-cpu ${options.hubCpu} of a ${options.hubCpuPeriodMs} ms period is under the kernel's least quota of 1 ms: raise either`);
   const unavailable = cpuQuotaUnavailable();
   if (unavailable) throw new Error(`--hub-cpu: ${unavailable}`);
   const controller = findCpuController(readFileSync('/proc/mounts', 'utf8'))!;
@@ -195,7 +196,7 @@ function clusterMode(options: ClusterBenchOptions, machineCores: number): Cluste
         'the machine, not each hub\'s quota, may set the pace (see "machine idle" and "throttled" in the scaling table).',
     );
   }
-  return { kind: 'quota per hub', machineCores, coresPerHub: options.hubCpu, cgroup: `v${controller.version} ${controller.mount}` };
+  return { kind: 'quota per hub', machineCores, coresPerHub: options.hubCpu, periodMs: options.hubCpuPeriodMs, cgroup: `v${controller.version} ${controller.mount}` };
 }
 
 export const suite = { description, run };

@@ -23,6 +23,8 @@ export interface TopologyOptions {
   keepData: boolean;
   /** Cores of CPU quota for each hub in a cgroup of its own (a model of hubs on separate machines), or undefined. */
   hubCpu?: number;
+  /** The quota's enforcement period, µs (the kernel's 100 ms by default). */
+  hubCpuPeriodUs?: number;
 }
 
 export interface Topology {
@@ -82,7 +84,7 @@ export async function startTopology(hubCount: number, cluster: boolean, options:
   try {
     for (let i = 0; i < hubCount; i++) {
       const label = cluster ? `hub-${'abc'[i] ?? i}` : 'single';
-      const quota = options.hubCpu === undefined ? null : CpuQuotaGroup.create(label, options.hubCpu, HUB_GROUP_WEIGHT);
+      const quota = options.hubCpu === undefined ? null : CpuQuotaGroup.create(label, options.hubCpu, HUB_GROUP_WEIGHT, options.hubCpuPeriodUs);
       quotas.push(quota);
       const hub = await startHub({
         entry: options.entry,

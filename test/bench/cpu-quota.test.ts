@@ -53,6 +53,7 @@ describe('reading what the kernel says', () => {
     expect(quotaMicros(0.4)).toBe(40_000);
     expect(quotaMicros(1.5)).toBe(150_000);
     expect(quotaMicros(0.001)).toBe(1000);
+    expect(quotaMicros(0.4, 10_000)).toBe(4000);
     expect(() => quotaMicros(0)).toThrow(/positive number of cores/);
     expect(() => quotaMicros(Number.NaN)).toThrow(/positive number of cores/);
   });
