@@ -22,7 +22,8 @@ const USAGE = `Usage: npm run bench -- cluster [options]
                       quota (e.g. 0.4), Redis and the bench's agents outside: a model of hubs on separate
                       small machines (Linux, root or a writable cgroup; default: all share the machine's cores)
   --hub-cpu-period-ms N
-                      the quota's period (100, the kernel's; 10: the same share in smaller slices)
+                      the quota's period (10; the kernel's default is 100, where a hub at 0.25 core runs
+                      25 ms and then stalls 75 ms: a stop-go machine, not a slower one)
   --quiet-wait S      before each measured throughput run, wait up to S seconds for other processes to use under
                       a quarter of a core (with --hub-cpu 30, else 0: never)
   --quick             small counts (a smoke run, not a measurement)
@@ -109,7 +110,7 @@ export function parseOptions(argv: string[]): ClusterBenchOptions | null {
     timeoutMs: numberOption('timeout', values.timeout, 120, 1) * 1000,
     drainMs: numberOption('drain', values.drain, quick ? 10 : 30, 0) * 1000,
     hubCpu: values['hub-cpu'] === undefined ? undefined : hubCpuOption(values['hub-cpu']),
-    hubCpuPeriodMs: numberOption('hub-cpu-period-ms', values['hub-cpu-period-ms'], 100, 1),
+    hubCpuPeriodMs: numberOption('hub-cpu-period-ms', values['hub-cpu-period-ms'], 10, 1),
     // With a quota per hub the model holds only while the machine has cores to spare; without, the bench is as it was.
     quietWaitMs: numberOption('quiet-wait', values['quiet-wait'], values['hub-cpu'] === undefined ? 0 : 30, 0) * 1000,
     quick,

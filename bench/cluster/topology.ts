@@ -23,7 +23,7 @@ export interface TopologyOptions {
   keepData: boolean;
   /** Cores of CPU quota for each hub in a cgroup of its own (a model of hubs on separate machines), or undefined. */
   hubCpu?: number;
-  /** The quota's enforcement period, µs (the kernel's 100 ms by default). */
+  /** The quota's enforcement period, µs (the kernel's 100 ms when not given). */
   hubCpuPeriodUs?: number;
 }
 
