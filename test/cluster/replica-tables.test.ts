@@ -11,8 +11,6 @@ import { migrate, openDatabase, type SqliteDatabase } from '../../src/main/db/da
 import { hubMigrations } from '../../src/main/db/migrations';
 import { BodyStore } from '../../src/main/messaging/body-store';
 import { FORWARDED, ReplicaTables, type EntryMeta, type ReplicatedEntry } from '../../src/main/messaging/replication';
-import { SendDecoder } from '../../src/main/messaging/send-decoder';
-import { MessagingService } from '../../src/main/messaging/service';
 import { MessageStore } from '../../src/main/messaging/store';
 import { tempDir } from '../helpers';
 
@@ -157,49 +155,5 @@ describe('ReplicaTables', () => {
     expect(tables.outboxPage(0, 10, 'hub-a').map((item) => [item.seq, item.recipients])).toEqual([[three, [B]]]);
     expect(tables.forwardedBefore()).toBe(three);
     expect(store.ackTaking(B, [ids(2), ids(4)], '2026-12-07T00:00:05.000Z')).toEqual(['2-0', null]);
-  });
-});
-
-describe('MessagingService.takeReplicated', () => {
-  function service() {
-    const dir = tempDir('replica-apply-');
-    const db = openDatabase(path.join(dir, 'hub.sqlite'));
-    open.push(db);
-    migrate(db, hubMigrations);
-    addAgents(db);
-    const registry = new AgentRegistry(db);
-    const messaging = new MessagingService(db, registry, { maxBodyBytes: 1 << 20, bodyDir: path.join(dir, 'bodies'), bodyFileBytes: 1 << 20, decoder: new SendDecoder() });
-    const ackedAt = (n: number) => db.prepare('SELECT d.acked_at FROM deliveries d JOIN messages m ON m.seq = d.seq WHERE d.agent_id = ? AND m.id = ?').pluck().get(B, ids(n));
-    return { db, registry, messaging, tables: new ReplicaTables(db, messaging.store), ackedAt };
-  }
-
-  it('commits the acknowledgements waiting for their own commit in the transaction of the entries it applies', async () => {
-    const { registry, messaging, tables, ackedAt } = service();
-    const direct = (n: number) => meta(n, { type: 'agent', id: B });
-    expect(messaging.takeReplicated(tables, [entry(B, '1-0', direct(1)), entry(B, '2-0', direct(2))]).taken).toBe(2);
-    const acked = messaging.ack(registry.find(B)!, [ids(1)]);
-    expect(ackedAt(1)).toBeNull();
-    // Applied before the acknowledgement's own commit (a few ms later) is due: it is committed along, at once.
-    expect(messaging.takeReplicated(tables, [entry(B, '3-0', direct(3))]).taken).toBe(1);
-    expect(ackedAt(1)).not.toBeNull();
-    expect(ackedAt(3)).toBeNull();
-    expect(await acked).toBe(1);
-    messaging.close();
-  });
-
-  it('still commits the waiting acknowledgements when the entries cannot be stored, and stores none of those entries', async () => {
-    const { db, registry, messaging, tables, ackedAt } = service();
-    const direct = (n: number) => meta(n, { type: 'agent', id: B });
-    messaging.takeReplicated(tables, [entry(B, '1-0', direct(1))]);
-    const acked = messaging.ack(registry.find(B)!, [ids(1)]);
-    // A message without a thread breaks the table's NOT NULL: the whole read is rolled back, to be read again.
-    const broken = { ...direct(3), threadId: null as unknown as string };
-    expect(() => messaging.takeReplicated(tables, [entry(B, '2-0', direct(2)), entry(B, '3-0', broken)])).toThrow(/NOT NULL/);
-    expect(ackedAt(1)).not.toBeNull();
-    expect(await acked).toBe(1);
-    expect(db.prepare('SELECT id FROM messages ORDER BY seq').pluck().all()).toEqual([ids(1)]);
-    // Read again once fixed: stored then.
-    expect(messaging.takeReplicated(tables, [entry(B, '2-0', direct(2))]).taken).toBe(1);
-    messaging.close();
   });
 });

@@ -57,13 +57,6 @@ export interface ReplicatedEntry {
   bodyFile: Buffer | null;
 }
 
-/** What applying entries gave: deliveries to announce, entries to delete from their streams, messages new here. */
-export interface AppliedEntries {
-  deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }>;
-  stale: ReplicatedEntry[];
-  taken: number;
-}
-
 /** The cluster's hooks into the messaging service. */
 export interface MessageReplication {
   /**
@@ -205,12 +198,7 @@ export class ReplicaTables {
    * delivery is made (naming its entry) and announced; an entry whose delivery was already acknowledged here, or a
    * repeat of a delivery whose entry is known, is returned, to delete.
    */
-  apply(entries: ReplicatedEntry[], registry: AgentRegistry): AppliedEntries {
-    return this.db.transaction(() => this.applyWithin(entries, registry))();
-  }
-
-  /** As apply, inside the caller's transaction (the messaging service's group commit). */
-  applyWithin(entries: ReplicatedEntry[], registry: AgentRegistry): AppliedEntries {
+  apply(entries: ReplicatedEntry[], registry: AgentRegistry): { deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }>; stale: ReplicatedEntry[]; taken: number } {
     const deliveries: Array<{ message: StoredMessage; recipients: string[]; acceptedAt: number }> = [];
     const stale: ReplicatedEntry[] = [];
     const touched = new Set<AgentRecord>();
@@ -218,57 +206,59 @@ export class ReplicaTables {
     // Messages stored by an earlier entry of this call, with the recipients delivered to since: another recipient's
     // entry needs no statement to find the message or its delivery.
     const storedHere = new Map<string, { seq: number; text: string | null; to: string[] }>();
-    for (const entry of entries) {
-      const recipient = registry.find(entry.agentId);
-      const { meta } = entry;
-      if (!recipient || !registry.find(meta.from)) continue;
-      const here = storedHere.get(meta.id);
-      if (here && !here.to.includes(entry.agentId)) {
-        here.to.push(entry.agentId);
-        this.deliverHere(recipient, here.seq, meta, entry.entryId, touched);
-        deliveries.push({ message: messageOf(meta, here.seq, here.text!, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
-        continue;
-      }
-      let seq = here?.seq;
-      if (seq === undefined) {
-        // A body in a file arrives unwritten (bodyFile null) only when its message was already stored: no insert.
-        if (meta.file === undefined || entry.bodyFile) {
-          const text = rowTextOf(meta, entry.body);
-          seq = this.store.insertIfNew(rowOf(meta, text), entry.bodyFile ? entry.bodyFile.length : null);
-          if (seq !== undefined) {
-            // A message new here has no delivery yet: one insert, its entry in it, nothing to look up.
-            storedHere.set(meta.id, { seq, text, to: [entry.agentId] });
-            taken++;
-            this.deliverHere(recipient, seq, meta, entry.entryId, touched);
-            deliveries.push({ message: messageOf(meta, seq, text, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
-            continue;
-          }
+    this.db.transaction(() => {
+      for (const entry of entries) {
+        const recipient = registry.find(entry.agentId);
+        const { meta } = entry;
+        if (!recipient || !registry.find(meta.from)) continue;
+        const here = storedHere.get(meta.id);
+        if (here && !here.to.includes(entry.agentId)) {
+          here.to.push(entry.agentId);
+          this.deliverHere(recipient, here.seq, meta, entry.entryId, touched);
+          deliveries.push({ message: messageOf(meta, here.seq, here.text!, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
+          continue;
         }
-        seq = this.store.seqOf(meta.id);
-        if (seq === undefined) continue;
+        let seq = here?.seq;
+        if (seq === undefined) {
+          // A body in a file arrives unwritten (bodyFile null) only when its message was already stored: no insert.
+          if (meta.file === undefined || entry.bodyFile) {
+            const text = rowTextOf(meta, entry.body);
+            seq = this.store.insertIfNew(rowOf(meta, text), entry.bodyFile ? entry.bodyFile.length : null);
+            if (seq !== undefined) {
+              // A message new here has no delivery yet: one insert, its entry in it, nothing to look up.
+              storedHere.set(meta.id, { seq, text, to: [entry.agentId] });
+              taken++;
+              this.deliverHere(recipient, seq, meta, entry.entryId, touched);
+              deliveries.push({ message: messageOf(meta, seq, text, entry.bodyFile), recipients: [entry.agentId], acceptedAt: performance.now() });
+              continue;
+            }
+          }
+          seq = this.store.seqOf(meta.id);
+          if (seq === undefined) continue;
+        }
+        const state = this.s.deliveryState.get(entry.agentId, seq) as { acked: number; entryId: string | null } | undefined;
+        if (state === undefined) {
+          this.deliverHere(recipient, seq, meta, entry.entryId, touched);
+          // A message stored before (by an earlier call, or another hub's send here) is read back, body and all.
+          deliveries.push({ message: this.store.get(meta.id)!, recipients: [entry.agentId], acceptedAt: performance.now() });
+          continue;
+        }
+        if (state.acked === 1) {
+          stale.push(entry);
+          continue;
+        }
+        // The same message twice in one stream (its hub died after Redis took it and before it noted so, and
+        // forwarded it again): the entry already known keeps the delivery and the repeat goes, so an acknowledgement
+        // leaves nothing behind for another hub to deliver again.
+        if (state.entryId) {
+          if (state.entryId !== entry.entryId) stale.push(entry);
+          continue;
+        }
+        // Delivered here already (this hub forwarded it, FORWARDED): now its entry is known.
+        this.s.remember.run(entry.entryId, entry.agentId, seq);
       }
-      const state = this.s.deliveryState.get(entry.agentId, seq) as { acked: number; entryId: string | null } | undefined;
-      if (state === undefined) {
-        this.deliverHere(recipient, seq, meta, entry.entryId, touched);
-        // A message stored before (by an earlier call, or another hub's send here) is read back, body and all.
-        deliveries.push({ message: this.store.get(meta.id)!, recipients: [entry.agentId], acceptedAt: performance.now() });
-        continue;
-      }
-      if (state.acked === 1) {
-        stale.push(entry);
-        continue;
-      }
-      // The same message twice in one stream (its hub died after Redis took it and before it noted so, and
-      // forwarded it again): the entry already known keeps the delivery and the repeat goes, so an acknowledgement
-      // leaves nothing behind for another hub to deliver again.
-      if (state.entryId) {
-        if (state.entryId !== entry.entryId) stale.push(entry);
-        continue;
-      }
-      // Delivered here already (this hub forwarded it, FORWARDED): now its entry is known.
-      this.s.remember.run(entry.entryId, entry.agentId, seq);
-    }
-    registry.saveCounters(touched);
+      registry.saveCounters(touched);
+    })();
     return { deliveries, stale, taken };
   }
 

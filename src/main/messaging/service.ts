@@ -12,7 +12,7 @@ import type { SqliteDatabase } from '../db/database';
 import { badRequest, HubError, notFound, revoked, tooLarge } from '../errors';
 import { BodyStore, withExternalBody } from './body-store';
 import { jsonPreviewOf, previewOf, type RawBody } from './json-body';
-import { FORWARDED, ReplicaTables, type AckedEntries, type AppliedEntries, type ForwardItem, type MessageReplication, type ReplicatedEntry } from './replication';
+import { FORWARDED, ReplicaTables, type AckedEntries, type ForwardItem, type MessageReplication, type ReplicatedEntry } from './replication';
 import { startWorker } from '../programs';
 import { SendDecoder } from './send-decoder';
 import { FTS_BODY_CHARS, MessageStore, type StoredMessage } from './store';
@@ -140,15 +140,9 @@ export class MessagingService {
     return this.replication ? this.replication.ready(agent) : Promise.resolve();
   }
 
-  /**
-   * Messages read from the cluster's inbox streams: stored and delivered here (see ReplicaTables.apply), in the
-   * transaction of the writes queued meanwhile (a receiving hub's acknowledgements, which would otherwise commit on
-   * their own a moment later): one commit instead of two, and the pages both touch written to the log once.
-   */
+  /** Messages read from the cluster's inbox streams: stored and delivered here (see ReplicaTables.apply). */
   takeReplicated(tables: ReplicaTables, entries: ReplicatedEntry[]): { stale: ReplicatedEntry[]; taken: number } {
-    let applied: AppliedEntries | undefined;
-    this.flush(() => (applied = tables.applyWithin(entries, this.registry)));
-    const { deliveries, stale, taken } = applied!;
+    const { deliveries, stale, taken } = tables.apply(entries, this.registry);
     if (deliveries.length > 0) {
       // Messages arriving from other hubs keep the hub busy like sends: the keyword index waits for a pause.
       this.noteTraffic(deliveries.length);
@@ -285,35 +279,24 @@ export class MessagingService {
     }
   }
 
-  /**
-   * Commits the queued writes. `alongside` runs in the same transaction after them (entries from the cluster); when
-   * it throws, the queued writes are committed without it and its error is thrown.
-   */
-  private flush(alongside?: () => void): void {
+  private flush(): void {
     this.flushScheduled = false;
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     const batch = this.queue;
-    if (batch.length === 0 && !alongside) return;
+    if (batch.length === 0) return;
     this.queue = [];
     const now = new Date().toISOString();
 
     // The whole group in one transaction; only if some write in it fails is it replayed with a savepoint per write,
     // so that write fails alone (savepoints for every write cost a quarter of the hub's time per message).
-    let result = this.commit(batch, now, false, alongside);
-    if (result.kind === 'write-failed') result = this.commit(batch, now, true, alongside);
-    if (result.kind === 'alongside-failed') {
-      this.queue = batch;
-      this.flush();
-      throw result.error;
-    }
+    let result = this.commit(batch, now, false);
+    if (result.kind === 'write-failed') result = this.commit(batch, now, true);
     if (result.kind !== 'committed') {
       // Only the commit itself can fail here (disk full, say): nothing in the group was stored, and every sender hears so.
       const reason = result.kind === 'commit-failed' ? result.error.message : 'a write failed';
       const failure = new HubError('storage_failed', `the hub could not store the message: ${reason}`);
       batch.forEach((write) => write.reject(failure));
-      // Entries from the cluster were not stored either: their reader hears so and reads them again.
-      if (alongside) throw failure;
       return;
     }
     const { outcomes, deliveries, forward, acks } = result;
@@ -350,11 +333,9 @@ export class MessagingService {
     batch: PendingWrite[],
     now: string,
     savepoints: boolean,
-    alongside?: () => void,
   ):
     | { kind: 'committed'; outcomes: Array<() => void>; deliveries: Delivery[]; forward: ForwardItem[]; acks: AckedEntries[] }
     | { kind: 'write-failed' }
-    | { kind: 'alongside-failed'; error: Error }
     | { kind: 'commit-failed'; error: Error } {
     const deliveries: Delivery[] = [];
     const outcomes: Array<() => void> = [];
@@ -376,7 +357,6 @@ export class MessagingService {
       }
     };
     let failedWrite = false;
-    let alongsideError: Error | null = null;
     let recorded: (() => void) | null = null;
     try {
       this.db.transaction(() => {
@@ -399,18 +379,9 @@ export class MessagingService {
           }
         }
         this.registry.saveCounters(touched);
-        if (alongside) {
-          try {
-            alongside();
-          } catch (error) {
-            alongsideError = error as Error;
-            throw error;
-          }
-        }
       })();
     } catch (error) {
       this.reloadCounters(touched);
-      if (alongsideError) return { kind: 'alongside-failed', error: alongsideError };
       return failedWrite ? { kind: 'write-failed' } : { kind: 'commit-failed', error: error as Error };
     }
     (recorded as (() => void) | null)?.();
