@@ -35,6 +35,16 @@ async function connect(hub: TestHub, agent: RegisterResponse): Promise<Socket> {
   return socket;
 }
 
+/** Hub A with a sender and hub B with a receiver, both on their sockets, A knowing where the receiver is. */
+async function burstAcross(server: RedisServer) {
+  const a = await clusterHub(server, 'a');
+  const b = await clusterHub(server, 'b');
+  const sender = await a.register('sender');
+  const receiver = await b.register('receiver');
+  await known(a, receiver);
+  return { a, b, sender, receiver, inbox: await connect(b, receiver), outbox: await connect(a, sender) };
+}
+
 const isMessage = (frame: ServerFrame): frame is Extract<ServerFrame, { type: 'message' }> => frame.type === 'message';
 /** The next message frame's message (after the last frame `next` returned). */
 async function nextMessage(socket: Socket, predicate: (message: Message) => boolean = () => true, timeoutMs?: number): Promise<Message> {
@@ -129,14 +139,7 @@ describe.skipIf(unavailable !== null)(`messages between hubs${unavailable ? ` (s
   });
 
   it('delivers a burst of 200 from hub A to an agent on hub B in order', async () => {
-    const server = await redis();
-    const a = await clusterHub(server, 'a');
-    const b = await clusterHub(server, 'b');
-    const sender = await a.register('sender');
-    const receiver = await b.register('receiver');
-    await known(a, receiver);
-    const inbox = await connect(b, receiver);
-    const outbox = await connect(a, sender);
+    const { receiver, inbox, outbox } = await burstAcross(await redis());
     for (let i = 0; i < 200; i++) outbox.send({ type: 'send', ref: `m${i}`, message: { to: { type: 'agent', id: receiver.agent.id }, body: `message ${i}` } });
     await outbox.next((frame) => frame.type === 'sent' && frame.ref === 'm199', 15_000);
     await until('all 200 on B', () => inbox.messages().length >= 200, 15_000);
@@ -146,13 +149,7 @@ describe.skipIf(unavailable !== null)(`messages between hubs${unavailable ? ` (s
   it('clears from Redis every entry of one acknowledgement of 2,500 messages (more than one XDEL takes)', async () => {
     const server = await redis();
     const look = await inspect(server);
-    const a = await clusterHub(server, 'a');
-    const b = await clusterHub(server, 'b');
-    const sender = await a.register('sender');
-    const receiver = await b.register('receiver');
-    await known(a, receiver);
-    const inbox = await connect(b, receiver);
-    const outbox = await connect(a, sender);
+    const { b, receiver, inbox, outbox } = await burstAcross(server);
     for (let i = 0; i < 2_500; i++) outbox.send({ type: 'send', ref: `m${i}`, message: { to: { type: 'agent', id: receiver.agent.id }, body: `message ${i}` } });
     await outbox.next((frame) => frame.type === 'sent' && frame.ref === 'm2499', 60_000);
     await until('all 2,500 on B', () => inbox.messages().length >= 2_500, 60_000);
