@@ -106,10 +106,12 @@ describe.skipIf(unavailable !== null)(`each hub's health and agents, seen from e
     // On the laptop's cockpit, both sides of the pair: what the laptop sent, and what build-1 announces it took.
     const laptopId = quiet.hubId;
     const buildId = hubNamed(quiet, 'build-1')!.id;
-    const seen = await until("build-1's count of what it took, on the laptop", async () => {
+    // Each hub announces its own counts in its own round, so one side may be a round behind the other for a moment.
+    const seen = await until("both hubs' counts of the four, on the laptop", async () => {
       const state = await cluster(a);
       const took = hubNamed(state, 'build-1')!.traffic?.find((row) => row.from === laptopId);
-      return took?.messages === 4 && state;
+      const sent = hubNamed(state, 'laptop')!.traffic?.find((row) => row.to === buildId);
+      return took?.messages === 4 && sent?.messages === 4 && state;
     });
     const took = hubNamed(seen, 'build-1')!.traffic!;
     expect(took).toEqual([{ from: laptopId, to: buildId, messages: 4, bytes: expect.any(Number) }]);
