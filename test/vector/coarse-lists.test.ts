@@ -1,7 +1,8 @@
 // The near-duplicate scan's parts: the WebAssembly SIMD kernel (against plain JavaScript and its .wat source), int8
 // quantisation, and reading IVF part files. Real WebAssembly, real wabt, real FAISS files.
 import { describe, expect, it } from 'vitest';
-import { CoarseLists, parseIvfPart } from '../../src/main/vector/coarse';
+import { CoarseLists } from '../../src/main/vector/coarse';
+import { parseIvfPart } from '../../src/main/vector/faiss-format';
 import { DOTS_WASM_BASE64 } from '../../src/main/vector/simd/dots-wasm';
 import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from '../../src/main/vector/simd/dots';
 import { IndexFlatIP } from '../../src/main/vector/faiss';

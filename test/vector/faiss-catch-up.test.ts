@@ -1,5 +1,5 @@
 // New vectors reach FAISS after the store: a vector is searchable (search, near-duplicate checks) as soon as add()
-// returns, FAISS takes it a moment later or whenever it is read, and nothing is lost across a reopen. Real faiss-node,
+// returns; a flat index's FAISS takes it a moment later, an IVF index's only when read; nothing is lost across a reopen. Real faiss-node,
 // a real IVF build in a child process, files on disk. Nothing mocked.
 import { describe, expect, it } from 'vitest';
 import { VectorIndex, type VectorIndexOptions } from '../../src/main/vector';
@@ -39,7 +39,7 @@ function options(dir: string, data: Map<number, Float32Array>, tuning: VectorInd
 }
 
 describe('FAISS catching up behind the store', () => {
-  it('an IVF index: a new vector is found at once, FAISS takes it later or when read, and it survives a reopen', { timeout: 120_000 }, async () => {
+  it('an IVF index: a new vector is found at once, FAISS takes it only when read, and it survives a reopen', { timeout: 120_000 }, async () => {
     const dir = tempDir();
     const random = mulberry32(7);
     const data = new Map<number, Float32Array>();
@@ -66,18 +66,24 @@ describe('FAISS catching up behind the store', () => {
     expect(own(index).faissPending).toBe(0);
     expect(own(index).store.id(labels[0]!)).toBe(9001);
 
-    // Left alone, FAISS catches up by itself a moment after the last add.
+    // Left alone, an IVF index's FAISS copy stays behind: nothing on the hub's paths reads it (searches go through the
+    // coarse lists), and the next build replaces it. A full batch pending stays pending too.
     const later = unit(random);
     index.add([{ id: 9002, vector: later }]);
     data.set(9002, later);
-    expect(own(index).faissPending).toBe(1);
-    await expect.poll(() => faissSize(index), { timeout: 5000, interval: 20 }).toBe(4002);
-
-    // A full batch pending goes in at once.
     const many = Array.from({ length: ADD_BATCH }, (_, i) => ({ id: 10_000 + i, vector: unit(random) }));
     for (const item of many) data.set(item.id, item.vector);
     index.add(many);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(own(index).faissPending).toBe(1 + ADD_BATCH);
+    expect(faissSize(index)).toBe(4001);
+    expect(index.search(later, 1)[0]!.id).toBe(9002);
+    expect(index.searchCloseBatch([many[7]!.vector], 1)[0]![0]!.id).toBe(many[7]!.id);
+    // A FAISS batch search takes them all first, and finds each under its id.
+    const viaFaiss = index.searchBatch([later, many[0]!.vector, many[ADD_BATCH - 1]!.vector], 1);
+    expect(viaFaiss.map((hits) => hits[0]!.id)).toEqual([9002, many[0]!.id, many[ADD_BATCH - 1]!.id]);
     expect(own(index).faissPending).toBe(0);
+    expect(faissSize(index)).toBe(4002 + ADD_BATCH);
 
     const last = unit(random);
     index.add([{ id: 9003, vector: last }]);
@@ -108,6 +114,15 @@ describe('FAISS catching up behind the store', () => {
     hits.forEach((found, i) => expect(found[0]).toEqual({ id: fresh[i % fresh.length]!.id, score: expect.closeTo(1, 4) }));
     expect(own(index).faissPending).toBe(0);
     expect(faissSize(index)).toBe(503);
+
+    // Left alone, a flat index's FAISS catches up by itself a moment after the last add...
+    index.add([{ id: 2000, vector: unit(random) }]);
+    expect(own(index).faissPending).toBe(1);
+    await expect.poll(() => faissSize(index), { timeout: 5000, interval: 20 }).toBe(504);
+    // ...and a full batch pending goes in at once.
+    index.add(Array.from({ length: ADD_BATCH }, (_, i) => ({ id: 3000 + i, vector: unit(random) })));
+    expect(own(index).faissPending).toBe(0);
+    expect(faissSize(index)).toBe(504 + ADD_BATCH);
     await index.close();
   });
 });

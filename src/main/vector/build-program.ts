@@ -11,7 +11,8 @@ import zlib from 'node:zlib';
 import { renameIntoPlaceSync, writeFileSyncedSync } from '../../shared/node/durable-file';
 import { ADD_BATCH, Index, type Index as FaissIndex } from './faiss';
 import type { ChildMessage, IvfBuildJob, IvfBuildResult, IvfPartFile, ParentMessage } from './builder';
-import { FLAT_HEADER_BYTES, IVF_EMPTY_LISTS_BYTES, IVF_NPROBE_OFFSET, METRIC_INNER_PRODUCT, NTOTAL_OFFSET } from './faiss-format';
+import { FLAT_HEADER_BYTES, IVF_EMPTY_LISTS_BYTES, IVF_NPROBE_OFFSET, METRIC_INNER_PRODUCT, NTOTAL_OFFSET, parseIvfPart } from './faiss-format';
+import { NPROBE_CANDIDATES, recallByNprobe } from './ivf-tuning';
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => process.send!(message, () => resolve()));
@@ -239,10 +240,9 @@ async function build(job: IvfBuildJob): Promise<IvfBuildResult> {
   }
   progress('add', 1);
   const addMs = Date.now() - t1;
-  X = null;
-  bytes = null;
-  await release();
 
+  // nprobe from the lists alone (ivf-tuning.ts): the centroids ranked for each query, and the list each of its true
+  // neighbours went to, both found by FAISS's exact search of the centroids, as its IVF search and add find them.
   const t2 = Date.now();
   const topOf = (labels: number[], q: number): number[] => {
     const out: number[] = [];
@@ -252,41 +252,66 @@ async function build(job: IvfBuildJob): Promise<IvfBuildResult> {
     }
     return out;
   };
-  const measure = (index: FaissIndex): number => {
-    if (k <= 0) return 1;
-    const got = index.search(queries, width).labels;
-    let hits = 0;
-    for (let q = 0; q < nq; q++) {
-      const want = new Set(topOf(truth, q));
-      for (const l of topOf(got, q)) if (want.has(l)) hits++;
-    }
-    return hits / (nq * k);
+  const candidates = NPROBE_CANDIDATES.filter((p) => p <= Math.min(job.maxNprobe, job.nlist));
+  // From the lists alone with an exact (flat) quantizer. An HNSW quantizer (nlist >= 2,048) ranks and assigns
+  // approximately, so there each candidate is measured with FAISS's own search, on a copy of the index at that nprobe.
+  const fromLists = (): IvfBuildResult['tuning'] => {
+    const centroids = new Float32Array(new Uint8Array(parseIvfPart(template, job.nlist, d).centroids).buffer);
+    const quantizer = Index.fromFactory(d, 'Flat', METRIC_INNER_PRODUCT);
+    quantizer.add(Array.from(centroids));
+    const rankedLists = quantizer.search(queries, job.nlist).labels;
+    const neighbours = Array.from({ length: nq }, (_, q) => topOf(truth, q));
+    const flat = Int32Array.from(neighbours.flat());
+    const assigned = quantizer.search(gather(X!, d, flat, 0, flat.length, new Array<number>(flat.length * d)), 1).labels;
+    let at = 0;
+    const neighbourLists = neighbours.map((those) => assigned.slice(at, (at += those.length)));
+    return recallByNprobe(rankedLists, job.nlist, neighbourLists, k, candidates, job.targetRecall);
   };
-  const candidates = [1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256, 384, 512].filter(
-    (p) => p <= Math.min(job.maxNprobe, job.nlist),
-  );
-  const tuning: IvfBuildResult['tuning'] = [];
-  let nprobe = 1;
-  let recall = 0;
-  for (const candidate of candidates) {
-    if (candidate > 1) {
-      const next = fresh(candidate);
-      next.mergeFrom(full);
-      full = next;
-      await release();
+  const measured = async (): Promise<IvfBuildResult['tuning']> => {
+    const out: IvfBuildResult['tuning'] = [];
+    for (const candidate of candidates) {
+      if (candidate > 1) {
+        const next = fresh(candidate);
+        next.mergeFrom(full!);
+        full = next;
+        await release();
+      }
+      const got = full!.search(queries, width).labels;
+      let hits = 0;
+      for (let q = 0; q < nq; q++) {
+        const want = new Set(topOf(truth, q));
+        for (const l of topOf(got, q)) if (want.has(l)) hits++;
+      }
+      out.push({ nprobe: candidate, recall: hits / (nq * k) });
+      progress('tune', hits / (nq * k));
+      if (hits / (nq * k) >= job.targetRecall) break;
     }
-    nprobe = candidate;
-    recall = measure(full);
-    tuning.push({ nprobe, recall });
-    progress('tune', recall);
-    if (recall >= job.targetRecall) break;
-  }
+    return out;
+  };
+  const tunable = k > 0 && candidates.length > 0;
+  const hnsw = job.description.includes('HNSW');
+  let tuning = tunable && !hnsw ? fromLists() : [{ nprobe: 1, recall: 1 }];
+  // The vectors are no longer needed: freed before the measured tuning's copies of the index.
+  X = null;
+  bytes = null;
+  await release();
+  if (tunable && hnsw) tuning = await measured();
+  const { nprobe, recall } = tuning[tuning.length - 1]!;
+  progress('tune', recall);
   const tuneMs = Date.now() - t2;
 
   const fullFile = job.outPrefix + '.full';
   full.write(fullFile);
   full = null;
   await release();
+  // Written at nprobe 1 (the template's): the chosen nprobe goes into its header, which every part copies.
+  const nprobeBytes = u64(nprobe);
+  const fullFd = fs.openSync(fullFile, 'r+');
+  try {
+    fs.writeSync(fullFd, nprobeBytes, 0, 8, IVF_NPROBE_OFFSET);
+  } finally {
+    fs.closeSync(fullFd);
+  }
   const parts = splitByLists(fullFile, tail, job.partBytes, job.outPrefix);
   fs.rmSync(fullFile, { force: true });
   fs.rmSync(scratch, { force: true });

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Index } from './faiss';
 import { TopK, dot, type Hit } from './exact';
-import { FLAT_HEADER_BYTES, NTOTAL_OFFSET, flatHeader } from './faiss-format';
+import { flatHeader } from './faiss-format';
 import { CODE_ALIGN, Int8DotKernel, int8Dot, quantize } from './simd/dots';
 import type { VectorStore } from './store';
 
@@ -311,68 +311,4 @@ export class CoarseLists {
     scales.set(list.scales.subarray(0, list.size));
     Object.assign(list, { positions, codes, scales });
   }
-}
-
-/**
- * What an IVF part file (faiss 1.7.x `IwFl`, as vector/builder.ts splits it) holds besides what FAISS loads: the
- * coarse centroids and, per inverted list, the labels (positions) stored in it.
- *
- * Layout: header and nlist/nprobe, then the quantizer (a flat `IxFI` or an HNSW `IHNf` index; either way its vectors
- * are the last thing it writes: a 45-byte flat header and nlist × d floats), the direct map (a type byte and an
- * empty u64-sized vector), then `ilar` nlist code_size `sprs` count pairs, and per non-empty list its codes followed
- * by its ids (int64).
- */
-export interface IvfPartContents {
-  /** A view into the file. */
-  centroids: Uint8Array;
-  /** Each list held, with its labels and the byte offset of its vectors (float32 rows) in the file. */
-  lists: Array<{ list: number; positions: Int32Array; vectorsAt: number }>;
-}
-
-const DIRECT_MAP_BYTES = 9;
-/** Where an IVF file's quantizer starts: after the index header (37 bytes), nlist and nprobe. */
-const IVF_QUANTIZER_AT = 53;
-
-export function parseIvfPart(file: Buffer, nlist: number, dimension: number): IvfPartContents {
-  const codeSize = dimension * 4;
-  const marker = Buffer.alloc(20);
-  marker.write('ilar', 0, 'latin1');
-  marker.writeBigUInt64LE(BigInt(nlist), 4);
-  marker.writeBigUInt64LE(BigInt(codeSize), 12);
-  const centroidBytes = nlist * codeSize;
-  const listsAt = file.indexOf(marker, IVF_QUANTIZER_AT + FLAT_HEADER_BYTES + centroidBytes);
-  if (listsAt < 0) throw new Error('no inverted lists found in the IVF part');
-  const centroidsAt = listsAt - DIRECT_MAP_BYTES - centroidBytes;
-  const storageAt = centroidsAt - FLAT_HEADER_BYTES;
-  if (
-    file.toString('latin1', storageAt, storageAt + 4) !== 'IxFI' ||
-    Number(file.readBigInt64LE(storageAt + NTOTAL_OFFSET)) !== nlist ||
-    file.readBigUInt64LE(listsAt - 8) !== 0n
-  ) {
-    throw new Error('unexpected coarse quantizer layout in the IVF part');
-  }
-  if (file.toString('latin1', listsAt + 20, listsAt + 24) !== 'sprs') throw new Error('the IVF part is not in sparse list form');
-  let at = listsAt + 24;
-  const count = Number(file.readBigUInt64LE(at));
-  at += 8;
-  const pairs: Array<[number, number]> = [];
-  for (let j = 0; j < count; j += 2) pairs.push([Number(file.readBigUInt64LE(at + j * 8)), Number(file.readBigUInt64LE(at + j * 8 + 8))]);
-  at += count * 8;
-  const lists: IvfPartContents['lists'] = [];
-  for (const [list, size] of pairs) {
-    if (list >= nlist) throw new Error(`the IVF part names list ${list} of ${nlist}`);
-    const vectorsAt = at;
-    at += size * codeSize;
-    if (at + size * 8 > file.length) throw new Error('the IVF part is truncated');
-    const positions = new Int32Array(size);
-    for (let i = 0; i < size; i++) {
-      // Labels are positions: int64 values below 2^31 (low word, then a zero high word).
-      const low = file.readUInt32LE(at + i * 8);
-      if (low > 0x7fffffff || file.readUInt32LE(at + i * 8 + 4) !== 0) throw new Error(`the IVF part holds label ${file.readBigInt64LE(at + i * 8)}`);
-      positions[i] = low;
-    }
-    at += size * 8;
-    lists.push({ list, positions, vectorsAt });
-  }
-  return { centroids: file.subarray(centroidsAt, listsAt - DIRECT_MAP_BYTES), lists };
 }

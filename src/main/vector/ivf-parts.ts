@@ -1,7 +1,8 @@
 /** Loading an IVF index's part files (written by the build child) into one FAISS index and its coarse mirror. */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { CoarseLists, parseIvfPart, type IvfPartContents } from './coarse';
+import { CoarseLists } from './coarse';
+import { parseIvfPart, type IvfPartContents } from './faiss-format';
 import { Index } from './faiss';
 import { parseIvfHeader } from './faiss-format';
 import { crc32, type IvfMeta, type IvfPartMeta } from './files';

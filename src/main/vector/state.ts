@@ -116,8 +116,15 @@ export class IndexState {
     this.faissHas = to;
   }
 
-  /** FAISS catches up a moment after the last add, or at once once a full batch is pending. */
+  /**
+   * A flat index's FAISS catches up a moment after the last add, or at once once a full batch is pending: it serves
+   * large batch searches. An IVF index is searched through its coarse lists only (search, searchCloseBatch), so its
+   * FAISS copy takes pending vectors only when something reads it (searchBatch): during a bulk load its adds (~40% of
+   * the main thread's index work per memory at 100,000, faiss-node converting every float through a JavaScript array)
+   * mostly never happen, since the next build's index replaces it.
+   */
   private scheduleFaiss(): void {
+    if (this.coarse) return;
     if (this.faissPending >= ADD_BATCH) this.catchUpFaiss();
     else if (!this.faissTimer && this.faissPending > 0 && !this.closing) {
       this.faissTimer = setTimeout(() => {
@@ -231,12 +238,15 @@ export function liveSnapshot(store: VectorStore, count: number): Int32Array {
 }
 
 /**
- * Adds positions [from, to) of `store` to `index` (labels = positions) with faiss-node's add, after `coarse` (if the
- * index is IVF) has assigned them their lists (`vectors`: those positions' vectors, whose lists a near-duplicate check
- * may just have found).
+ * Indexes positions [from, to) of `store`. An IVF index's coarse lists assign them their lists (`vectors`: those
+ * positions' vectors, whose lists a near-duplicate check may just have found); its FAISS copy takes them only when read
+ * (IndexState.index). A flat index (`coarse` null) adds them to FAISS now (labels = positions) with faiss-node's add.
  */
 export function addRange(index: Index, coarse: CoarseLists | null, store: VectorStore, from: number, to: number, vectors?: Float32Array[]): void {
-  coarse?.assign(store, from, to, vectors);
+  if (coarse) {
+    coarse.assign(store, from, to, vectors);
+    return;
+  }
   const d = store.dimension;
   for (let start = from; start < to; start += ADD_BATCH) {
     const end = Math.min(to, start + ADD_BATCH);

@@ -144,7 +144,11 @@ export class VectorIndex {
     }
   }
 
-  /** Several queries in one FAISS call (much cheaper per query than single searches for flat indexes; see FLAT_BLAS_QUERIES). */
+  /**
+   * Several queries in one FAISS call (much cheaper per query than single searches for flat indexes; see
+   * FLAT_BLAS_QUERIES). With an IVF index FAISS first takes every vector added since its build (IndexState.index): a
+   * reference search for benchmarks and tests, not for the hub's requests, which search the coarse lists.
+   */
   searchBatch(queries: Float32Array[], k: number): Hit[][] {
     this.s.assertOpen();
     for (const query of queries) this.checkQuery(query, k);
