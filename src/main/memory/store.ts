@@ -41,6 +41,9 @@ export { textHash } from './memory-rows';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** SQLite's page cache for the memory database (KiB; SQLite's default is 2,000). */
+const MEMORY_DB_CACHE_KIB = 65_536;
+
 export class MemoryStore {
   private readonly state: StoreState;
   private readonly writer: StoreWriter;
@@ -90,6 +93,7 @@ export class MemoryStore {
     const db = openDatabase(file);
     let store: MemoryStore;
     try {
+      db.pragma(`cache_size = -${MEMORY_DB_CACHE_KIB}`);
       migrate(db, memoryMigrations);
       const hasVectors = db.prepare('SELECT 1 FROM embeddings WHERE model = ? LIMIT 1').pluck();
       const encoder =
